@@ -1,0 +1,144 @@
+# qhall: build, run, test and benchmark.
+# Objects and programs go to $(BUILD) (build/ by default; build-san/ for the sanitizer run).
+
+BUILD   ?= build
+SAN     ?= 0
+CC      ?= cc
+PKG_CONFIG ?= pkg-config
+
+PKGS     := libevent hiredis libcjson libcrypt
+UI_PKGS  := ncursesw
+TEST_PKGS := cmocka
+
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -D_GNU_SOURCE -Icommon -I$(BUILD)
+ifeq ($(SAN),1)
+CFLAGS  += -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+pkg_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pkg_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+
+BASE_CFLAGS := $(call pkg_cflags,$(PKGS))
+BASE_LIBS   := $(call pkg_libs,$(PKGS))
+UI_CFLAGS   := $(call pkg_cflags,$(UI_PKGS))
+UI_LIBS     := $(call pkg_libs,$(UI_PKGS))
+TEST_CFLAGS := $(call pkg_cflags,$(TEST_PKGS))
+TEST_LIBS   := $(call pkg_libs,$(TEST_PKGS))
+
+COMMON_SRC  := $(wildcard common/*.c)
+QSERVER_SRC := $(filter-out qserver/main.c,$(wildcard qserver/*.c))
+COUNTER_SRC := $(wildcard counter-client/*.c)
+DISPLAY_SRC := $(wildcard display/*.c)
+PRINTER_SRC := $(wildcard printer/*.c)
+TESTLIB_SRC := $(wildcard tests/lib/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+COMMON_OBJ  := $(call obj,$(COMMON_SRC))
+QSERVER_OBJ := $(call obj,$(QSERVER_SRC)) $(BUILD)/obj/functions_lua.o
+TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
+
+PROGRAMS := $(BUILD)/qserver $(BUILD)/qcli
+ifneq ($(COUNTER_SRC),)
+PROGRAMS += $(BUILD)/counter-client
+endif
+ifneq ($(DISPLAY_SRC),)
+PROGRAMS += $(BUILD)/display
+endif
+ifneq ($(PRINTER_SRC),)
+PROGRAMS += $(BUILD)/printer
+endif
+ifneq ($(wildcard bench/*.c),)
+PROGRAMS += $(BUILD)/qbench
+endif
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
+INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard tests/integration/test_*.c))
+
+.PHONY: all deps run test test-build test-san check bench clean
+all: $(PROGRAMS)
+
+deps:
+	@scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/qserver --config examples/baoan.json
+
+test: deps
+	@$(MAKE) --no-print-directory test-build
+	@scripts/run-tests.sh $(BUILD)
+	@$(MAKE) --no-print-directory test-san
+
+# The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
+test-san:
+	@$(MAKE) --no-print-directory BUILD=build-san SAN=1 test-build
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		QHALL_SANITIZED=1 scripts/run-tests.sh build-san
+
+test-build: $(PROGRAMS) $(UNIT_TESTS) $(INTEG_TESTS)
+
+bench: deps
+	@$(MAKE) --no-print-directory all
+	@bench/run.sh $(BUILD)
+
+clean:
+	rm -rf build build-san
+
+# The Lua library is compiled into qserver as a C string.
+$(BUILD)/functions_lua.c: qserver/functions.lua scripts/embed.sh
+	@mkdir -p $(dir $@)
+	scripts/embed.sh qserver_functions_lua $< > $@
+
+$(BUILD)/obj/functions_lua.o: $(BUILD)/functions_lua.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/common/%.o: common/%.c common/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(UI_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/qserver/%.o: qserver/%.c qserver/*.h common/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c common/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(UI_CFLAGS) $(TEST_CFLAGS) -Itests/lib -c $< -o $@
+
+$(BUILD)/libqhall.a: $(COMMON_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/libqserver.a: $(QSERVER_OBJ)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/qserver: $(BUILD)/obj/qserver/main.o $(BUILD)/libqserver.a $(BUILD)/libqhall.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) -lm
+
+$(BUILD)/qcli: $(BUILD)/obj/tools/qcli.o $(BUILD)/libqhall.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) -lm
+
+$(BUILD)/counter-client: $(call obj,$(COUNTER_SRC)) $(BUILD)/libqhall.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(UI_LIBS) -lm
+
+$(BUILD)/display: $(call obj,$(DISPLAY_SRC)) $(BUILD)/libqhall.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(UI_LIBS) -lm
+
+$(BUILD)/printer: $(call obj,$(PRINTER_SRC)) $(BUILD)/libqhall.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(UI_LIBS) -lm
+
+$(BUILD)/qbench: $(call obj,$(wildcard bench/*.c)) $(BUILD)/libqhall.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) -lm
+
+# Unit tests link libqhall and qserver's library (not its main).
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(BUILD)/libqserver.a $(BUILD)/libqhall.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(UI_LIBS) $(TEST_LIBS) -lm
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(TESTLIB_OBJ) $(BUILD)/libqhall.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(TEST_LIBS) -lm

@@ -1,0 +1,101 @@
+/* The hall config: site, services, windows, users and kiosks, read from one JSON file. */
+#ifndef QHALL_CONFIG_H
+#define QHALL_CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_ID_MAX 32	 /* service, user and kiosk ids, site id */
+#define CONFIG_PREFIX_MAX 4	 /* ticket prefix: 1 to 3 ASCII capital letters */
+#define CONFIG_MAX_SERVICES 2048 /* Bao'an has about 1,000 services */
+#define CONFIG_MAX_WINDOWS 1024
+#define CONFIG_MAX_USERS 4096
+#define CONFIG_MAX_KIOSKS 1024
+#define CONFIG_NAME_MAX 256	     /* bytes of UTF-8 in a name or name_en, with room for the NUL */
+#define CONFIG_FILE_MAX (16 << 20) /* config_load refuses larger files */
+
+enum role { ROLE_PUBLIC, ROLE_KIOSK, ROLE_CLERK, ROLE_MANAGER };
+
+/* Opening hours of one weekday, in minutes after local midnight; open < 0 means closed all day. */
+struct config_hours {
+	int open;
+	int close;
+};
+
+struct config_site {
+	char id[CONFIG_ID_MAX];	 /* [a-z0-9_-]+, part of every Redis key */
+	char *name;		 /* 中文 */
+	char *name_en;
+	char *tz;		 /* IANA zone, e.g. Asia/Shanghai */
+	int sla;		 /* wait target in seconds, default 900 */
+	int retention_days;	 /* raw tickets and events kept this long, default 90 */
+	struct config_hours hours[7]; /* index 0 is Sunday, as in struct tm */
+};
+
+struct config_service {
+	char id[CONFIG_ID_MAX];
+	char prefix[CONFIG_PREFIX_MAX];
+	char *name;
+	char *name_en;
+	int service_time; /* default service time in seconds, seeds the estimate */
+};
+
+struct config_window {
+	int id; /* 1..9999 */
+	char *name;
+	char *name_en;
+	int all_services; /* services: ["*"], a comprehensive window */
+	char **services;  /* service ids when not all_services */
+	size_t nservices;
+};
+
+struct config_user {
+	char id[CONFIG_ID_MAX];
+	char *name;
+	enum role role; /* ROLE_CLERK or ROLE_MANAGER */
+	char *password_hash; /* crypt(3) */
+	int all_windows;     /* windows: ["*"] or absent */
+	int *windows;
+	size_t nwindows;
+};
+
+struct config_kiosk {
+	char id[CONFIG_ID_MAX];
+	char *token_hash; /* crypt(3) hash of the kiosk's token */
+};
+
+struct config {
+	char *path;
+	struct config_site site;
+	struct config_service *services;
+	size_t nservices;
+	struct config_window *windows;
+	size_t nwindows;
+	struct config_user *users;
+	size_t nusers;
+	struct config_kiosk *kiosks;
+	size_t nkiosks;
+};
+
+/* Reads and checks a hall config file; on error returns NULL and writes
+ * "FILE: PLACE: what is wrong" (PLACE like services[3].prefix) into err. */
+struct config *config_load(const char *path, char *err, size_t errlen);
+/* Parses a hall config from a JSON text; `name` stands for the file in messages. */
+struct config *config_parse(const char *json, const char *name, char *err, size_t errlen);
+/* Frees a config and everything it holds; NULL is fine. */
+void config_free(struct config *cfg);
+
+const struct config_service *config_service(const struct config *cfg, const char *id);
+const struct config_window *config_window(const struct config *cfg, int id);
+const struct config_user *config_user(const struct config *cfg, const char *id);
+const struct config_kiosk *config_kiosk(const struct config *cfg, const char *id);
+/* True when the window serves the service. */
+int config_window_serves(const struct config_window *w, const char *service);
+/* True when the user may work at the window. */
+int config_user_may_use(const struct config_user *u, int window);
+
+/* Returns the config's role name ("public", "kiosk", "clerk", "manager"). */
+const char *config_role_name(enum role role);
+/* Returns the role named name ("public", "kiosk", "clerk", "manager"), or -1. */
+int config_role_parse(const char *name);
+
+#endif

@@ -1,0 +1,289 @@
+/* Client connections: framing, ordered replies, output and rate bounds, deferred free. */
+#include "qserver.h"
+#include "frame.h"
+#include "log.h"
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct conn_list conns = TAILQ_HEAD_INITIALIZER(conns);
+int conn_count;
+
+/* Closed connections wait here until no callback on the stack can still touch them. */
+static struct conn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
+static struct event *reaper;
+static uint64_t next_conn_id = 1;
+
+static void conn_read_cb(struct bufferevent *bev, void *arg);
+static void conn_write_cb(struct bufferevent *bev, void *arg);
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg);
+
+/* Frees every closed connection; runs from its own event, outside any connection callback. */
+static void conn_reap(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what, (void)arg;
+	struct conn *c;
+	while ((c = TAILQ_FIRST(&graveyard)) != NULL) {
+		TAILQ_REMOVE(&graveyard, c, entry);
+		free(c);
+	}
+}
+
+/* Closes a connection that never said hello in time. */
+static void conn_hello_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct conn *c = arg;
+	if (!c->said_hello)
+		conn_close(c, "no hello in time");
+}
+
+/* Sets up a connection for an accepted socket; NULL when out of memory. */
+struct conn *conn_create(int fd, const char *peer)
+{
+	if (!reaper)
+		reaper = event_new(server.base, -1, 0, conn_reap, NULL);
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c || !reaper)
+		goto fail;
+	c->bev = bufferevent_socket_new(server.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->hello_timer = evtimer_new(server.base, conn_hello_timeout, c);
+	if (!c->bev || !c->hello_timer) {
+		if (c->bev)
+			bufferevent_free(c->bev);
+		else
+			evutil_closesocket(fd);
+		if (c->hello_timer)
+			event_free(c->hello_timer);
+		free(c);
+		return NULL;
+	}
+	c->id = next_conn_id++;
+	snprintf(c->peer, sizeof c->peer, "%s", peer);
+	c->role = ROLE_PUBLIC;
+	TAILQ_INIT(&c->requests);
+	c->tokens = server.opt.rate_per_sec * 2.0;
+	clock_gettime(CLOCK_MONOTONIC, &c->tokens_at);
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	struct timeval tv = {server.opt.hello_timeout_ms / 1000, (server.opt.hello_timeout_ms % 1000) * 1000};
+	evtimer_add(c->hello_timer, &tv);
+	TAILQ_INSERT_TAIL(&conns, c, entry);
+	conn_count++;
+	log_debug("conn %llu from %s", (unsigned long long)c->id, peer);
+	return c;
+fail:
+	evutil_closesocket(fd);
+	free(c);
+	return NULL;
+}
+
+/* Closes a connection now: requests still at Redis are detached, not freed, so their
+ * replies find no connection and end quietly (as webdis does). */
+void conn_close(struct conn *c, const char *why)
+{
+	if (c->closed)
+		return;
+	c->closed = 1;
+	log_debug("conn %llu closed: %s", (unsigned long long)c->id, why);
+	session_conn_gone(c);
+	struct request *r;
+	while ((r = TAILQ_FIRST(&c->requests)) != NULL) {
+		TAILQ_REMOVE(&c->requests, r, entry);
+		if (r->done)
+			request_free(r);
+		else
+			r->conn = NULL;
+	}
+	c->nrequests = 0;
+	bufferevent_free(c->bev);
+	c->bev = NULL;
+	event_free(c->hello_timer);
+	c->hello_timer = NULL;
+	TAILQ_REMOVE(&conns, c, entry);
+	conn_count--;
+	TAILQ_INSERT_TAIL(&graveyard, c, entry);
+	event_active(reaper, EV_TIMEOUT, 0);
+}
+
+/* Closes every connection and frees them at once (at shutdown). */
+void conn_close_all(void)
+{
+	struct conn *c;
+	while ((c = TAILQ_FIRST(&conns)) != NULL)
+		conn_close(c, "server stopping");
+	conn_reap(-1, 0, NULL);
+	if (reaper) {
+		event_free(reaper);
+		reaper = NULL;
+	}
+}
+
+/* Drops a client whose unread output went past the bound: a slow reader must not grow memory. */
+static int conn_check_output(struct conn *c)
+{
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > server.opt.max_output) {
+		log_warn("conn %llu (%s) dropped: it reads too slowly", (unsigned long long)c->id, c->peer);
+		conn_close(c, "output over its bound");
+		return -1;
+	}
+	return 0;
+}
+
+/* Sends one event line to a subscribed client. An event that arrives while requests are
+ * unanswered waits behind them: a snapshot asked for before the event then never arrives
+ * after it with older state. */
+void conn_write_event(struct conn *c, const char *json, size_t len)
+{
+	if (c->closed || c->closing)
+		return;
+	if (TAILQ_EMPTY(&c->requests)) {
+		if (frame_write_line(bufferevent_get_output(c->bev), json, len) < 0)
+			conn_close(c, "out of memory");
+		else
+			conn_check_output(c);
+		return;
+	}
+	if (c->queued_event_bytes + len > server.opt.max_output) {
+		log_warn("conn %llu (%s) dropped: too many events wait behind its requests", (unsigned long long)c->id, c->peer);
+		conn_close(c, "queued events over their bound");
+		return;
+	}
+	struct request *r = calloc(1, sizeof *r);
+	char *copy = malloc(len);
+	if (!r || !copy) {
+		free(r);
+		free(copy);
+		conn_close(c, "out of memory");
+		return;
+	}
+	memcpy(copy, json, len);
+	r->conn = c;
+	r->reply = copy;
+	r->reply_len = len;
+	r->done = 1;
+	r->is_event = 1;
+	c->queued_event_bytes += len;
+	TAILQ_INSERT_TAIL(&c->requests, r, entry);
+}
+
+/* Sends the replies that are ready at the head of the queue, keeping request order. */
+void conn_flush_replies(struct conn *c)
+{
+	if (c->closed)
+		return;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct request *r;
+	while ((r = TAILQ_FIRST(&c->requests)) != NULL && r->done) {
+		TAILQ_REMOVE(&c->requests, r, entry);
+		if (r->is_event)
+			c->queued_event_bytes -= r->reply_len;
+		else
+			c->nrequests--;
+		int failed = frame_write_line(out, r->reply, r->reply_len) < 0;
+		request_free(r);
+		if (failed) {
+			conn_close(c, "out of memory");
+			return;
+		}
+	}
+	if (conn_check_output(c) < 0)
+		return;
+	if (c->read_paused && c->nrequests < server.opt.max_pending && !c->closing) {
+		c->read_paused = 0;
+		/* Lines may already wait in the input buffer: look at them from a fresh callback. */
+		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
+	}
+	if (c->closing && c->nrequests == 0 && evbuffer_get_length(out) == 0)
+		conn_close(c, "closing after an error");
+}
+
+/* Takes one token from the connection's bucket; 0 when it is empty. */
+static int conn_rate_allow(struct conn *c)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double dt = (double)(now.tv_sec - c->tokens_at.tv_sec) + (now.tv_nsec - c->tokens_at.tv_nsec) / 1e9;
+	c->tokens_at = now;
+	double burst = server.opt.rate_per_sec * 2.0;
+	c->tokens += dt * server.opt.rate_per_sec;
+	if (c->tokens > burst)
+		c->tokens = burst;
+	if (c->tokens < 1.0)
+		return 0;
+	c->tokens -= 1.0;
+	return 1;
+}
+
+/* Reads every complete line and hands it to the op table, pausing when too much is in flight. */
+static void conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	while (!c->closed && !c->closing) {
+		if (c->nrequests >= server.opt.max_pending) {
+			c->read_paused = 1;
+			return;
+		}
+		char *line;
+		size_t len;
+		enum frame_result fr = frame_read_line(in, &line, &len);
+		if (fr == FRAME_NEED_MORE)
+			return;
+		struct request *r = request_create(c);
+		if (!r) {
+			if (fr == FRAME_LINE)
+				free(line);
+			conn_close(c, "out of memory");
+			return;
+		}
+		if (fr == FRAME_TOO_LONG) {
+			/* The rest of the line cannot be framed again: answer, then close. */
+			c->closing = 1;
+			bufferevent_disable(bev, EV_READ);
+			request_reply_error(r, "too_long", NULL, "The line is over %d bytes; the connection will be closed.", FRAME_MAX_LINE);
+			return;
+		}
+		if (!conn_rate_allow(c))
+			request_reply_error(r, "rate_limited", NULL, "Too many requests on this connection; slow down and retry.");
+		else
+			optable_dispatch(r, line, len);
+		free(line);
+	}
+}
+
+/* Finishes a close that waited for the output to drain. */
+static void conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	struct conn *c = arg;
+	if (c->closing && c->nrequests == 0)
+		conn_close(c, "closing after an error");
+}
+
+/* Handles the peer going away or a socket error. */
+static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	(void)bev;
+	struct conn *c = arg;
+	if (what & BEV_EVENT_ERROR) {
+		conn_close(c, "socket error");
+	} else if (what & BEV_EVENT_EOF) {
+		/* A client that sent its requests and shut its side still gets its replies. */
+		c->closing = 1;
+		conn_flush_replies(c);
+	}
+}
+
+/* Returns the live connection of a clerk working at the window, if any. */
+struct conn *conn_find_window_holder(int window)
+{
+	struct conn *c;
+	TAILQ_FOREACH(c, &conns, entry)
+		if (c->role == ROLE_CLERK && c->window == window)
+			return c;
+	return NULL;
+}

@@ -1,0 +1,206 @@
+/* Fan-out of the site's events to subscribed clients. The library publishes each event as
+ * "<stream id> <json>"; the id lets qserver skip duplicates and, after its pub/sub link was
+ * down, catch up from the stream (the replay log of decision 3) so no subscriber misses one. */
+#include "qserver.h"
+#include "log.h"
+
+#include <hiredis/hiredis.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EVENTS_CATCH_UP_MAX 10000 /* more missed than this: subscribers resync by reconnecting */
+#define EVENTS_HELD_MAX 10000	  /* messages held while catching up */
+
+struct stream_id {
+	uint64_t ms;
+	uint64_t seq;
+};
+
+static struct stream_id last_delivered; /* zero until the first event */
+static int catching_up;
+static char **held;			  /* messages that arrived while catching up */
+static size_t nheld;
+
+/* Parses "ms-seq"; -1 when it is not a stream id. */
+static int stream_id_parse(const char *s, size_t len, struct stream_id *id)
+{
+	char buf[48];
+	if (len == 0 || len >= sizeof buf)
+		return -1;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return sscanf(buf, "%" SCNu64 "-%" SCNu64, &id->ms, &id->seq) == 2 ? 0 : -1;
+}
+
+/* True when a comes after b. */
+static int stream_id_after(struct stream_id a, struct stream_id b)
+{
+	return a.ms > b.ms || (a.ms == b.ms && a.seq > b.seq);
+}
+
+/* Returns the topic bit of an event name, 0 for an unknown one. */
+unsigned events_topic_parse(const char *name)
+{
+	if (strcmp(name, "called") == 0)
+		return TOPIC_CALLED;
+	if (strcmp(name, "queue") == 0)
+		return TOPIC_QUEUE;
+	if (strcmp(name, "window") == 0)
+		return TOPIC_WINDOW;
+	if (strcmp(name, "ticket") == 0)
+		return TOPIC_TICKET;
+	return 0;
+}
+
+/* Sends one event (with its id) to every client subscribed to its topic, once. */
+static void events_deliver(struct stream_id id, const char *json, size_t len)
+{
+	if (last_delivered.ms && !stream_id_after(id, last_delivered))
+		return;
+	last_delivered = id;
+	cJSON *ev = cJSON_ParseWithLength(json, len);
+	cJSON *name = ev ? cJSON_GetObjectItemCaseSensitive(ev, "event") : NULL;
+	unsigned topic = name && cJSON_IsString(name) ? events_topic_parse(name->valuestring) : 0;
+	cJSON_Delete(ev);
+	if (!topic) {
+		log_warn("dropped an event of no known topic: %.80s", json);
+		return;
+	}
+	struct conn *c, *next;
+	/* A slow client may be closed while we write: take the next one first. */
+	for (c = TAILQ_FIRST(&conns); c; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->topics & topic)
+			conn_write_event(c, json, len);
+	}
+}
+
+/* Splits a published message into its stream id and JSON and delivers it. */
+static void events_deliver_message(const char *payload, size_t len)
+{
+	const char *space = memchr(payload, ' ', len);
+	struct stream_id id;
+	if (!space || stream_id_parse(payload, space - payload, &id) < 0) {
+		log_warn("dropped a malformed event message: %.80s", payload);
+		return;
+	}
+	events_deliver(id, space + 1, len - (space + 1 - payload));
+}
+
+/* Takes a message from the pub/sub link. */
+void events_on_message(const char *payload, size_t len)
+{
+	if (!catching_up) {
+		events_deliver_message(payload, len);
+		return;
+	}
+	if (nheld >= EVENTS_HELD_MAX)
+		return; /* the catch-up will fail over to a resync */
+	char **grown = realloc(held, (nheld + 1) * sizeof *held);
+	char *copy = malloc(len + 1);
+	if (!grown || !copy) {
+		free(copy);
+		if (grown)
+			held = grown;
+		return;
+	}
+	held = grown;
+	memcpy(copy, payload, len);
+	copy[len] = '\0';
+	held[nheld++] = copy;
+}
+
+/* Closes every subscriber so that it reconnects and takes a fresh snapshot. */
+static void events_force_resync(const char *why)
+{
+	log_warn("events may have been missed (%s): subscribers reconnect to resync", why);
+	struct conn *c, *next;
+	for (c = TAILQ_FIRST(&conns); c; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->topics)
+			conn_close(c, "resync");
+	}
+}
+
+/* Delivers held messages and ends the catch-up. */
+static void events_release_held(void)
+{
+	catching_up = 0;
+	for (size_t i = 0; i < nheld; i++) {
+		events_deliver_message(held[i], strlen(held[i]));
+		free(held[i]);
+	}
+	free(held);
+	held = NULL;
+	nheld = 0;
+}
+
+/* Delivers the stream entries missed while the pub/sub link was down. */
+static void events_on_catch_up(redisReply *reply, void *arg)
+{
+	(void)arg;
+	if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+		events_force_resync("the stream could not be read");
+	} else {
+		for (size_t i = 0; i < reply->elements; i++) {
+			redisReply *entry = reply->element[i];
+			struct stream_id id;
+			if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
+			    stream_id_parse(entry->element[0]->str, entry->element[0]->len, &id) < 0)
+				continue;
+			redisReply *fields = entry->element[1];
+			for (size_t f = 0; f + 1 < fields->elements; f += 2)
+				if (strcmp(fields->element[f]->str, "data") == 0)
+					events_deliver(id, fields->element[f + 1]->str, fields->element[f + 1]->len);
+		}
+		if (reply->elements >= EVENTS_CATCH_UP_MAX || nheld >= EVENTS_HELD_MAX)
+			events_force_resync("too many events while the link was down");
+	}
+	events_release_held();
+}
+
+/* Learns the newest stream id at the first subscribe, so a later catch-up knows where to start. */
+static void events_on_seed(redisReply *reply, void *arg)
+{
+	(void)arg;
+	struct stream_id id;
+	if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
+	    reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 2 &&
+	    stream_id_parse(reply->element[0]->element[0]->str, reply->element[0]->element[0]->len, &id) == 0 &&
+	    stream_id_after(id, last_delivered))
+		last_delivered = id;
+}
+
+/* Starts catching up after the pub/sub link (re)subscribed. */
+void events_on_subscribed(void)
+{
+	char key[96], start[64], count[16];
+	snprintf(key, sizeof key, "%s:events", server.prefix);
+	if (!last_delivered.ms) {
+		/* Nothing delivered yet, so nothing was missed; remember where the stream ends. */
+		const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
+		store_command(events_on_seed, NULL, 6, argv);
+		return;
+	}
+	snprintf(start, sizeof start, "(%" PRIu64 "-%" PRIu64, last_delivered.ms, last_delivered.seq);
+	snprintf(count, sizeof count, "%d", EVENTS_CATCH_UP_MAX);
+	const char *argv[] = {"XRANGE", key, start, "+", "COUNT", count};
+	catching_up = 1;
+	if (store_command(events_on_catch_up, NULL, 6, argv) < 0) {
+		events_force_resync("the command link is down");
+		events_release_held();
+	}
+}
+
+/* Frees the messages held for a catch-up that will not finish (at shutdown). */
+void events_shutdown(void)
+{
+	for (size_t i = 0; i < nheld; i++)
+		free(held[i]);
+	free(held);
+	held = NULL;
+	nheld = 0;
+	catching_up = 0;
+}

@@ -1,0 +1,300 @@
+/* qserver: the qhall ticket server. Reads the hall config, starts (or finds) Redis, and
+ * serves the NDJSON protocol until SIGTERM or SIGINT. */
+#include "qserver.h"
+#include "log.h"
+#include "password.h"
+
+#include <errno.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+struct server server;
+
+static struct event *tick_event;
+static struct event *drain_event;
+static char last_day[11];
+static int ticks;
+
+/* Prints the usage text. */
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: qserver --config FILE [options]\n"
+		"       qserver --hash-password\n"
+		"\n"
+		"Serves the qhall protocol (NDJSON over TCP) for the hall described by FILE.\n"
+		"\n"
+		"  --config FILE        hall config (see docs/config.md)\n"
+		"  --redis ADDR         use this Redis (unix:/path or HOST:PORT); without it qserver\n"
+		"                       starts its own redis-server with AOF under --state\n"
+		"  --state DIR          data folder of the embedded Redis (default state/<site id>)\n"
+		"  --listen HOST:PORT   where clients connect (default 127.0.0.1:7420)\n"
+		"  --unix PATH          also listen on a Unix socket\n"
+		"  --max-conns N        connections at once (default 10000)\n"
+		"  --hello-timeout S    close connections that say no hello within S seconds (default 10)\n"
+		"  --redis-timeout MS   Redis connect and command timeout (default 1000)\n"
+		"  --rate N             requests per second per connection (default 2000)\n"
+		"  --log-level LEVEL    debug, info, warn or error (default info)\n"
+		"  --test-clock         allow the clock op, for tests and simulations only\n"
+		"  --hash-password      read a password without echo and print its crypt(3) hash\n"
+		"  --help, --version\n");
+}
+
+/* Reads a password twice without echo and prints its hash for the config file. */
+static int hash_password(void)
+{
+	char pw[256], again[256], hash[512];
+	if (password_read_noecho("Password: ", pw, sizeof pw) < 0 ||
+	    password_read_noecho("Again: ", again, sizeof again) < 0) {
+		fprintf(stderr, "qserver: no password read\n");
+		return 1;
+	}
+	if (strcmp(pw, again) != 0) {
+		fprintf(stderr, "qserver: the two passwords differ\n");
+		return 1;
+	}
+	if (pw[0] == '\0' || password_hash(pw, hash, sizeof hash) < 0) {
+		fprintf(stderr, "qserver: cannot hash an empty password\n");
+		return 1;
+	}
+	printf("%s\n", hash);
+	memset(pw, 0, sizeof pw);
+	memset(again, 0, sizeof again);
+	return 0;
+}
+
+/* Fills the instance name used in window leases with random hex. */
+static void make_instance_name(void)
+{
+	unsigned char rnd[6] = {0};
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		ssize_t n = read(fd, rnd, sizeof rnd);
+		(void)n;
+		close(fd);
+	}
+	snprintf(server.instance, sizeof server.instance, "%02x%02x%02x%02x%02x%02x-%d", rnd[0], rnd[1], rnd[2],
+		 rnd[3], rnd[4], rnd[5], (int)getpid() % 100000);
+}
+
+/* Ignores the outcome of the day change; a failure is retried on the next tick. */
+static void on_day_change(struct redisReply *reply, void *arg)
+{
+	(void)reply, (void)arg;
+}
+
+/* Once a second: watch the embedded Redis, run the day change, renew clerks' leases. */
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what, (void)arg;
+	redis_child_check();
+	char day[11];
+	sitetime_day(clock_now(), day);
+	if (strcmp(day, last_day) != 0 && store_ready() &&
+	    store_fcall("qh_day", 0, on_day_change, NULL, 0, NULL) == 0) {
+		log_info("day is now %s", day);
+		memcpy(last_day, day, sizeof last_day);
+	}
+	if (++ticks % (server.opt.lease_s / 3 > 0 ? server.opt.lease_s / 3 : 1) == 0)
+		session_renew_leases();
+}
+
+/* Ends the loop once no connection has a request in flight, or the grace time ran out. */
+static void drain(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	int *waited_ms = arg;
+	*waited_ms += 50;
+	struct conn *c;
+	int busy = 0;
+	TAILQ_FOREACH(c, &conns, entry)
+		busy |= c->nrequests > 0;
+	if (!busy || *waited_ms >= 3000)
+		event_base_loopexit(server.base, NULL);
+}
+
+/* Starts a clean shutdown: no new connections or requests, replies in flight still go out. */
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what, (void)arg;
+	if (server.shutting_down) {
+		event_base_loopexit(server.base, NULL);
+		return;
+	}
+	log_info("%s: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	server.shutting_down = 1;
+	listener_stop();
+	struct conn *c;
+	TAILQ_FOREACH(c, &conns, entry)
+		if (c->bev)
+			bufferevent_disable(c->bev, EV_READ);
+	static int waited_ms;
+	drain_event = event_new(server.base, -1, EV_PERSIST, drain, &waited_ms);
+	struct timeval tv = {0, 50 * 1000};
+	event_add(drain_event, &tv);
+}
+
+/* Raises the descriptor limit to its hard maximum and caps --max-conns under it. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	getrlimit(RLIMIT_NOFILE, &rl);
+	long usable = (long)rl.rlim_cur - 64;
+	if (usable < server.opt.max_conns) {
+		log_warn("descriptor limit %ld allows only %ld connections", (long)rl.rlim_cur, usable);
+		server.opt.max_conns = usable > 1 ? (int)usable : 1;
+	}
+}
+
+/* Parses a positive integer option or exits with a message. */
+static long parse_positive(const char *name, const char *value, long max)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(value, &end, 10);
+	if (errno || *end || v <= 0 || v > max) {
+		fprintf(stderr, "qserver: %s must be a whole number from 1 to %ld\n", name, max);
+		exit(2);
+	}
+	return v;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},     {"redis", required_argument, NULL, 'r'},
+		{"state", required_argument, NULL, 's'},      {"listen", required_argument, NULL, 'l'},
+		{"unix", required_argument, NULL, 'u'},	      {"max-conns", required_argument, NULL, 'm'},
+		{"hello-timeout", required_argument, NULL, 'H'}, {"redis-timeout", required_argument, NULL, 'T'},
+		{"rate", required_argument, NULL, 'R'},	      {"log-level", required_argument, NULL, 'L'},
+		{"test-clock", no_argument, NULL, 'C'},	      {"hash-password", no_argument, NULL, 'P'},
+		{"help", no_argument, NULL, 'h'},	      {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0}};
+	const char *config_path = NULL, *redis_addr = NULL, *state_dir = NULL;
+	server.opt = (struct server_options){
+		.listen = "127.0.0.1:7420",
+		.max_conns = 10000,
+		.hello_timeout_ms = 10000,
+		.max_output = 4 * 1024 * 1024,
+		.max_pending = 64,
+		.rate_per_sec = 2000,
+		.redis_timeout_ms = 1000,
+		.lease_s = 30,
+	};
+	log_set_name("qserver");
+	int ch;
+	while ((ch = getopt_long(argc, argv, "c:r:l:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c': config_path = optarg; break;
+		case 'r': redis_addr = optarg; break;
+		case 's': state_dir = optarg; break;
+		case 'l': server.opt.listen = optarg; break;
+		case 'u': server.opt.unix_path = optarg; break;
+		case 'm': server.opt.max_conns = (int)parse_positive("--max-conns", optarg, 1000000); break;
+		case 'H': server.opt.hello_timeout_ms = (int)parse_positive("--hello-timeout", optarg, 3600) * 1000; break;
+		case 'T': server.opt.redis_timeout_ms = (int)parse_positive("--redis-timeout", optarg, 60000); break;
+		case 'R': server.opt.rate_per_sec = (int)parse_positive("--rate", optarg, 1000000); break;
+		case 'L': {
+			int level = log_level_parse(optarg);
+			if (level < 0) {
+				fprintf(stderr, "qserver: --log-level must be debug, info, warn or error\n");
+				return 2;
+			}
+			log_set_level(level);
+			break;
+		}
+		case 'C': server.opt.test_clock = 1; break;
+		case 'P': return hash_password();
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("qserver %s (protocol %d)\n", QSERVER_VERSION, PROTOCOL_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!config_path || optind < argc) {
+		usage(stderr);
+		return 2;
+	}
+	char err[512];
+	server.cfg = config_load(config_path, err, sizeof err);
+	if (!server.cfg) {
+		fprintf(stderr, "qserver: %s\n", err);
+		return 1;
+	}
+	if (sitetime_init(server.cfg->site.tz) < 0) {
+		fprintf(stderr, "qserver: cannot use time zone %s\n", server.cfg->site.tz);
+		config_free(server.cfg);
+		return 1;
+	}
+	snprintf(server.prefix, sizeof server.prefix, "q:{%s}", server.cfg->site.id);
+	server.setup_json = sitejson_setup(server.cfg);
+	make_instance_name();
+	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
+	if (server.opt.test_clock)
+		log_warn("--test-clock: any client may move this server's clock; never use it in a hall");
+
+	int rc = 1;
+	char embedded_addr[256];
+	char default_state[256];
+	if (!redis_addr) {
+		if (!state_dir) {
+			snprintf(default_state, sizeof default_state, "state/%s", server.cfg->site.id);
+			state_dir = default_state;
+		}
+		if (redis_child_start(state_dir, embedded_addr, sizeof embedded_addr) < 0)
+			goto out_config;
+		redis_addr = embedded_addr;
+	}
+	server.base = event_base_new();
+	if (!server.base) {
+		log_error("cannot create the event loop");
+		goto out_redis;
+	}
+	struct event *sigterm = evsignal_new(server.base, SIGTERM, on_signal, NULL);
+	struct event *sigint = evsignal_new(server.base, SIGINT, on_signal, NULL);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	tick_event = event_new(server.base, -1, EV_PERSIST, tick, NULL);
+	struct timeval one_second = {1, 0};
+	event_add(tick_event, &one_second);
+
+	if (store_start(redis_addr) == 0 && listener_start() == 0) {
+		log_info("qserver %s serving site %s (%zu services, %zu windows)", QSERVER_VERSION,
+			 server.cfg->site.id, server.cfg->nservices, server.cfg->nwindows);
+		event_base_dispatch(server.base);
+		rc = 0;
+	}
+	server.shutting_down = 2;
+	listener_stop();
+	conn_close_all();
+	store_stop();
+	/* Let the Redis contexts and callbacks freed above finish inside the loop. */
+	event_base_loop(server.base, EVLOOP_NONBLOCK);
+	events_shutdown();
+	if (drain_event)
+		event_free(drain_event);
+	event_free(tick_event);
+	event_free(sigterm);
+	event_free(sigint);
+	event_base_free(server.base);
+	libevent_global_shutdown();
+out_redis:
+	redis_child_stop();
+out_config:
+	free(server.setup_json);
+	config_free(server.cfg);
+	log_info("stopped");
+	return rc;
+}

@@ -1,0 +1,125 @@
+/* Ticket ops: take, ticket, cancel, rate, queue. */
+#include "qserver.h"
+#include "utf8.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Checks a ticket class name. */
+static int ticket_class_valid(const char *cls)
+{
+	return strcmp(cls, "normal") == 0 || strcmp(cls, "priority") == 0 || strcmp(cls, "appointment") == 0;
+}
+
+/* Issues a ticket for a service, while the hall is open. */
+void op_take(struct request *r)
+{
+	const char *service, *cls, *channel, *ref;
+	if (args_string(r, "service", 1, CONFIG_ID_MAX - 1, &service) < 0 ||
+	    args_string(r, "class", 0, 16, &cls) < 0 ||
+	    args_string(r, "channel", 0, 32, &channel) < 0 ||
+	    args_string(r, "ref", 0, 256, &ref) < 0)
+		return;
+	if (!config_service(server.cfg, service)) {
+		request_reply_error(r, "not_found", "service", "There is no service \"%s\".", service);
+		return;
+	}
+	if (cls && !ticket_class_valid(cls)) {
+		request_reply_error(r, "bad_request", "class", "class must be normal, priority or appointment.");
+		return;
+	}
+	if (ref && utf8_length(ref) > 64) {
+		request_reply_error(r, "bad_request", "ref", "ref must be at most 64 characters.");
+		return;
+	}
+	time_t now = clock_now();
+	if (!sitetime_is_open(&server.cfg->site, now)) {
+		request_reply_closed(r, sitetime_next_open(&server.cfg->site, now));
+		return;
+	}
+	const char *argv[] = {service, cls ? cls : "normal", channel && *channel ? channel : "kiosk", ref ? ref : ""};
+	store_request_fcall(r, "qh_take", 0, 4, argv);
+}
+
+/* Reads the ticket id, which must be a non-empty string. */
+static int ticket_id_arg(struct request *r, const char **id)
+{
+	return args_string(r, "id", 1, 64, id);
+}
+
+/* Looks a ticket up by id, or by today's number. */
+void op_ticket(struct request *r)
+{
+	const char *id, *number;
+	if (args_string(r, "id", 0, 64, &id) < 0 || args_string(r, "number", 0, 16, &number) < 0)
+		return;
+	if ((!id || !*id) && (!number || !*number)) {
+		request_reply_error(r, "bad_request", "id", "Give the ticket's id or today's number.");
+		return;
+	}
+	const char *argv[] = {id ? id : "", number ? number : ""};
+	store_request_fcall(r, "qh_ticket", 1, 2, argv);
+}
+
+/* Cancels a waiting ticket. */
+void op_cancel(struct request *r)
+{
+	const char *id;
+	if (ticket_id_arg(r, &id) < 0)
+		return;
+	const char *argv[] = {id};
+	store_request_fcall(r, "qh_cancel", 0, 1, argv);
+}
+
+/* Records a citizen's rating of a finished ticket, once. */
+void op_rate(struct request *r)
+{
+	const char *id;
+	long score = 0;
+	if (ticket_id_arg(r, &id) < 0 || args_int(r, "score", 1, 1, 5, &score) < 0)
+		return;
+	char score_s[4];
+	snprintf(score_s, sizeof score_s, "%ld", score);
+	const char *argv[] = {id, score_s};
+	store_request_fcall(r, "qh_rate", 0, 2, argv);
+}
+
+/* Lists waiting tickets in call order: a clerk's window's, or for a manager the hall's or a
+ * named window's. */
+void op_queue(struct request *r)
+{
+	const char *service;
+	long limit = 100, window = 0;
+	if (args_string(r, "service", 0, CONFIG_ID_MAX - 1, &service) < 0 ||
+	    args_int(r, "limit", 0, 1, 1000, &limit) < 0 ||
+	    args_int(r, "window", 0, 1, 9999, &window) < 0)
+		return;
+	struct conn *c = r->conn;
+	if (c->role == ROLE_CLERK) {
+		if (window && window != c->window) {
+			request_reply_error(r, "forbidden", "window", "A clerk sees only the queue of window %d.", c->window);
+			return;
+		}
+		window = c->window;
+	} else if (window && !config_window(server.cfg, (int)window)) {
+		request_reply_error(r, "not_found", "window", "There is no window %ld.", window);
+		return;
+	}
+	if (service && *service) {
+		if (!config_service(server.cfg, service)) {
+			request_reply_error(r, "not_found", "service", "There is no service \"%s\".", service);
+			return;
+		}
+		if (window && !config_window_serves(config_window(server.cfg, (int)window), service)) {
+			request_reply_error(r, c->role == ROLE_CLERK ? "forbidden" : "bad_request", "service",
+					    "Window %ld does not serve service %s.", window, service);
+			return;
+		}
+	}
+	char win[16] = "", lim[8];
+	if (window)
+		snprintf(win, sizeof win, "%ld", window);
+	snprintf(lim, sizeof lim, "%ld", limit);
+	const char *argv[] = {win, service ? service : "", lim};
+	store_request_fcall(r, "qh_queue", 1, 3, argv);
+}

@@ -1,0 +1,139 @@
+/* The op table (DESIGN decision 7): who may call each op, and the checks every request
+ * passes before its handler runs. */
+#include "qserver.h"
+#include "log.h"
+#include "utf8.h"
+
+#include <math.h>
+#include <string.h>
+
+#define PUB ROLES_ANY
+#define KIOSK_MGR (ROLE_BIT(ROLE_KIOSK) | ROLE_BIT(ROLE_MANAGER))
+#define CLERK_MGR (ROLE_BIT(ROLE_CLERK) | ROLE_BIT(ROLE_MANAGER))
+
+static const struct op op_table[] = {
+	{"ping", PUB, 0, op_ping},
+	{"hello", PUB, 0, op_hello},
+	{"site", PUB, 0, op_site},
+	{"services", PUB, 0, op_services},
+	{"ticket", PUB, 0, op_ticket},
+	{"snapshot", PUB, 0, op_snapshot},
+	{"subscribe", PUB, 0, op_subscribe},
+	{"take", KIOSK_MGR, 0, op_take},
+	{"cancel", KIOSK_MGR, 0, op_cancel},
+	{"rate", KIOSK_MGR, 0, op_rate},
+	{"call_next", CLERK_MGR, 1, op_call_next},
+	{"call", CLERK_MGR, 1, op_call},
+	{"recall", CLERK_MGR, 1, op_recall},
+	{"start", CLERK_MGR, 1, op_start},
+	{"finish", CLERK_MGR, 1, op_finish},
+	{"no_show", CLERK_MGR, 1, op_no_show},
+	{"transfer", CLERK_MGR, 1, op_transfer},
+	{"pause", CLERK_MGR, 1, op_pause},
+	{"resume", CLERK_MGR, 1, op_resume},
+	{"close", CLERK_MGR, 1, op_close},
+	{"queue", CLERK_MGR, 0, op_queue},
+	{"clock", PUB, 0, op_clock},
+};
+
+/* Returns the op of that name, or NULL. */
+const struct op *optable_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof op_table / sizeof op_table[0]; i++)
+		if (strcmp(op_table[i].name, name) == 0)
+			return &op_table[i];
+	return NULL;
+}
+
+/* Keeps the request's id if it is an integer or a short string; -1 after answering when not. */
+static int optable_take_id(struct request *r)
+{
+	cJSON *id = cJSON_GetObjectItemCaseSensitive(r->args, "id");
+	if (!id || cJSON_IsNull(id))
+		return 0;
+	int ok_number = cJSON_IsNumber(id) && isfinite(id->valuedouble) &&
+			floor(id->valuedouble) == id->valuedouble && fabs(id->valuedouble) < 9007199254740992.0;
+	int ok_string = cJSON_IsString(id) && strlen(id->valuestring) <= 128;
+	if (!ok_number && !ok_string) {
+		request_reply_error(r, "bad_request", "id", "id must be an integer or a string of at most 128 bytes.");
+		return -1;
+	}
+	r->id = cJSON_Duplicate(id, 0);
+	return 0;
+}
+
+/* Resolves the window a window op acts on: a clerk's own, or the one a manager names. */
+static int optable_resolve_window(struct request *r)
+{
+	struct conn *c = r->conn;
+	long window = 0;
+	if (c->role == ROLE_CLERK && r->op->handler == op_transfer) {
+		/* A clerk's transfer names in `window` the window to send the ticket to. */
+		r->window = c->window;
+		return 0;
+	}
+	if (args_int(r, "window", c->role == ROLE_MANAGER, 1, 9999, &window) < 0)
+		return -1;
+	if (c->role == ROLE_CLERK) {
+		if (window && window != c->window) {
+			request_reply_error(r, "forbidden", "window", "A clerk may act only on the window of the session (window %d).", c->window);
+			return -1;
+		}
+		window = c->window;
+	} else if (!config_window(server.cfg, (int)window)) {
+		request_reply_error(r, "not_found", "window", "There is no window %ld.", window);
+		return -1;
+	}
+	r->window = (int)window;
+	return 0;
+}
+
+/* Parses one request line, checks it, and runs its handler; every failure is answered. */
+void optable_dispatch(struct request *r, const char *line, size_t len)
+{
+	if (memchr(line, '\0', len)) {
+		request_reply_error(r, "bad_json", NULL, "The line contains a NUL byte.");
+		return;
+	}
+	if (!utf8_valid(line, len)) {
+		request_reply_error(r, "bad_json", NULL, "The line is not valid UTF-8.");
+		return;
+	}
+	const char *end = NULL;
+	/* len + 1 takes in the NUL so that trailing text after the object is refused. */
+	r->args = cJSON_ParseWithLengthOpts(line, len + 1, &end, 1);
+	if (!r->args) {
+		const char *at = cJSON_GetErrorPtr();
+		size_t offset = at && at >= line && at <= line + len ? (size_t)(at - line) : 0;
+		request_reply_error(r, "bad_json", NULL, "The line is not valid JSON (near byte %zu).", offset);
+		return;
+	}
+	if (!cJSON_IsObject(r->args)) {
+		request_reply_error(r, "bad_json", NULL, "A request must be a JSON object.");
+		return;
+	}
+	if (optable_take_id(r) < 0)
+		return;
+	cJSON *opname = cJSON_GetObjectItemCaseSensitive(r->args, "op");
+	if (!opname || !cJSON_IsString(opname)) {
+		request_reply_error(r, "bad_request", "op", "op is required and must be a string.");
+		return;
+	}
+	const struct op *op = optable_find(opname->valuestring);
+	if (!op || (op->handler == op_clock && !server.opt.test_clock)) {
+		request_reply_error(r, "unknown_op", "op", "There is no op \"%.64s\".", opname->valuestring);
+		return;
+	}
+	r->op = op;
+	struct conn *c = r->conn;
+	if (!(op->roles & ROLE_BIT(c->role))) {
+		if (c->role == ROLE_PUBLIC)
+			request_reply_error(r, "unauthenticated", NULL, "%s needs a hello with a role first.", op->name);
+		else
+			request_reply_error(r, "forbidden", NULL, "The %s role may not use %s.", config_role_name(c->role), op->name);
+		return;
+	}
+	if (op->window_op && optable_resolve_window(r) < 0)
+		return;
+	op->handler(r);
+}

@@ -1,0 +1,201 @@
+/* qserver's internal header, grouped by the file that defines each part. */
+#ifndef QSERVER_H
+#define QSERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "config.h"
+
+#define QSERVER_VERSION "0.1.0"
+#define PROTOCOL_VERSION 1
+
+struct event_base;
+struct bufferevent;
+struct event;
+struct redisReply;
+
+/* Tunables; main.c fills them from the command line. */
+struct server_options {
+	const char *listen;	     /* HOST:PORT, default 127.0.0.1:7420 */
+	const char *unix_path;	     /* optional Unix socket to listen on too */
+	int max_conns;		     /* connections at once */
+	int hello_timeout_ms;	     /* a connection must say hello within this */
+	size_t max_output;	     /* bytes queued for one client before it is dropped */
+	int max_pending;	     /* requests in flight per connection before reading pauses */
+	int rate_per_sec;	     /* sustained requests per second per connection */
+	int redis_timeout_ms;	     /* connect and command timeout */
+	int test_clock;		     /* the clock op is allowed */
+	int lease_s;		     /* a clerk's hold on a window lasts this long unrenewed */
+};
+
+/* The one server of this process (as in tmux, a global keeps the plumbing short). */
+struct server {
+	struct event_base *base;
+	struct config *cfg;
+	struct server_options opt;
+	char prefix[64];	     /* q:{site} */
+	char instance[24];	     /* names this process in window leases */
+	char *setup_json;	     /* what qh_setup gets */
+	char *site_static;	     /* the site object without its live fields */
+	int shutting_down;
+};
+extern struct server server;
+
+/* conn.c: one client connection. */
+#define TOPIC_CALLED 0x1
+#define TOPIC_QUEUE 0x2
+#define TOPIC_WINDOW 0x4
+#define TOPIC_TICKET 0x8
+#define TOPIC_ALL 0xf
+
+struct request;
+TAILQ_HEAD(request_list, request);
+
+struct conn {
+	TAILQ_ENTRY(conn) entry;
+	uint64_t id;
+	struct bufferevent *bev;
+	char peer[64];
+	enum role role;
+	int said_hello;
+	char user[CONFIG_ID_MAX];
+	int window;		     /* a clerk's window, 0 for none */
+	unsigned topics;	     /* subscribed topics, 0 when not subscribed */
+	struct request_list requests;/* in arrival order; replies leave in this order */
+	int nrequests;
+	int closing;		     /* answer what is queued, then close */
+	int closed;		     /* gone; freed from a deferred event */
+	int read_paused;
+	size_t queued_event_bytes;   /* events waiting behind unanswered requests */
+	struct event *hello_timer;
+	double tokens;		     /* rate limit bucket */
+	struct timespec tokens_at;
+};
+TAILQ_HEAD(conn_list, conn);
+extern struct conn_list conns;
+extern int conn_count;
+
+struct conn *conn_create(int fd, const char *peer);
+void conn_close(struct conn *c, const char *why);
+void conn_close_all(void);
+void conn_write_event(struct conn *c, const char *json, size_t len);
+void conn_flush_replies(struct conn *c);
+struct conn *conn_find_window_holder(int window);
+
+/* listener.c: accepting connections. */
+int listener_start(void);
+void listener_stop(void);
+
+/* request.c: one request and its reply. */
+struct request {
+	TAILQ_ENTRY(request) entry;
+	struct conn *conn;	     /* NULL once the connection is gone */
+	cJSON *id;		     /* the request's id, echoed */
+	cJSON *args;		     /* the parsed request */
+	const struct op *op;
+	int window;		     /* the window a window op acts on */
+	char *reply;		     /* the reply line once done */
+	size_t reply_len;
+	int done;
+	int is_event;		     /* an event queued behind replies, not a request */
+};
+
+struct request *request_create(struct conn *c);
+void request_free(struct request *r);
+void request_reply(struct request *r, cJSON *result);
+void request_reply_raw(struct request *r, const char *json_object, size_t len);
+void request_reply_error(struct request *r, const char *code, const char *field,
+			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void request_reply_closed(struct request *r, time_t opens_at);
+void request_reply_store_error(struct request *r, const char *err);
+
+/* optable.c: the op table and dispatch. */
+#define ROLE_BIT(r) (1u << (r))
+#define ROLES_ANY (ROLE_BIT(ROLE_PUBLIC) | ROLE_BIT(ROLE_KIOSK) | ROLE_BIT(ROLE_CLERK) | ROLE_BIT(ROLE_MANAGER))
+
+struct op {
+	const char *name;
+	unsigned roles;		     /* ROLE_BIT of each role allowed */
+	int window_op;		     /* acts on a window: a clerk's own, a manager's named */
+	void (*handler)(struct request *r);
+};
+void optable_dispatch(struct request *r, const char *line, size_t len);
+const struct op *optable_find(const char *name);
+
+/* args.c: reading request arguments with clear errors. */
+int args_string(struct request *r, const char *name, int required, size_t max_len, const char **out);
+int args_int(struct request *r, const char *name, int required, long min, long max, long *out);
+int args_bool(struct request *r, const char *name, int *out);
+
+/* ops_session.c, ops_ticket.c, ops_window.c, ops_debug.c: the handlers. */
+void op_ping(struct request *r);
+void op_hello(struct request *r);
+void op_site(struct request *r);
+void op_services(struct request *r);
+void op_snapshot(struct request *r);
+void op_subscribe(struct request *r);
+void op_ticket(struct request *r);
+void op_take(struct request *r);
+void op_cancel(struct request *r);
+void op_rate(struct request *r);
+void op_queue(struct request *r);
+void op_call_next(struct request *r);
+void op_call(struct request *r);
+void op_recall(struct request *r);
+void op_start(struct request *r);
+void op_finish(struct request *r);
+void op_no_show(struct request *r);
+void op_transfer(struct request *r);
+void op_pause(struct request *r);
+void op_resume(struct request *r);
+void op_close(struct request *r);
+void op_clock(struct request *r);
+void session_conn_gone(struct conn *c);
+void session_renew_leases(void);
+
+/* store.c: the two Redis links and calls of the function library. */
+typedef void store_reply_fn(struct redisReply *reply, void *arg);
+int store_start(const char *redis_addr);
+void store_stop(void);
+int store_ready(void);
+int store_fcall(const char *function, int read_only, store_reply_fn *cb, void *arg,
+		int argc, const char **argv);
+int store_command(store_reply_fn *cb, void *arg, int argc, const char **argv);
+void store_request_fcall(struct request *r, const char *function, int read_only, int argc,
+			 const char **argv);
+
+/* events.c: fan-out of the site's events to subscribed clients. */
+void events_on_message(const char *payload, size_t len);
+void events_on_subscribed(void);
+void events_shutdown(void);
+unsigned events_topic_parse(const char *name);
+
+/* clock.c: the one clock (decision 5). */
+time_t clock_now(void);
+void clock_set_offset(long long offset);
+long long clock_offset(void);
+long long clock_real_ms(void);
+
+/* sitetime.c: days and opening hours in the site's time zone. */
+int sitetime_init(const char *tz);
+void sitetime_day(time_t t, char out[11]);
+int sitetime_is_open(const struct config_site *site, time_t t);
+time_t sitetime_next_open(const struct config_site *site, time_t t);
+time_t sitetime_next_midnight(time_t t);
+
+/* sitejson.c: the static JSON the server hands out. */
+char *sitejson_setup(const struct config *cfg);
+cJSON *sitejson_site(const struct config *cfg, time_t now);
+cJSON *sitejson_window_brief(const struct config_window *w);
+
+/* redis_child.c: the embedded redis-server (decision 6). */
+int redis_child_start(const char *state_dir, char *addr, size_t addrlen);
+void redis_child_stop(void);
+void redis_child_check(void);
+
+#endif

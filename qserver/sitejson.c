@@ -1,0 +1,90 @@
+/* The JSON qserver builds from the hall config: the setup for the function library and the
+ * site object of PROTOCOL.md. */
+#include "qserver.h"
+
+#include <stdio.h>
+
+/* Adds a window's services: ["*"] for a comprehensive window. */
+static void sitejson_add_services(cJSON *obj, const struct config_window *w)
+{
+	cJSON *list = cJSON_AddArrayToObject(obj, "services");
+	if (w->all_services)
+		cJSON_AddItemToArray(list, cJSON_CreateString("*"));
+	for (size_t i = 0; i < w->nservices; i++)
+		cJSON_AddItemToArray(list, cJSON_CreateString(w->services[i]));
+}
+
+/* Returns the qh_setup argument (docs/functions.md) as a new string. */
+char *sitejson_setup(const struct config *cfg)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *site = cJSON_AddObjectToObject(root, "site");
+	cJSON_AddStringToObject(site, "id", cfg->site.id);
+	cJSON_AddNumberToObject(site, "sla", cfg->site.sla);
+	cJSON_AddNumberToObject(site, "retention_days", cfg->site.retention_days);
+	cJSON *services = cJSON_AddArrayToObject(root, "services");
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		const struct config_service *s = &cfg->services[i];
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "id", s->id);
+		cJSON_AddStringToObject(o, "prefix", s->prefix);
+		cJSON_AddStringToObject(o, "name", s->name);
+		cJSON_AddStringToObject(o, "name_en", s->name_en);
+		cJSON_AddNumberToObject(o, "service_time", s->service_time);
+		cJSON_AddItemToArray(services, o);
+	}
+	cJSON *windows = cJSON_AddArrayToObject(root, "windows");
+	for (size_t i = 0; i < cfg->nwindows; i++) {
+		cJSON *o = sitejson_window_brief(&cfg->windows[i]);
+		sitejson_add_services(o, &cfg->windows[i]);
+		cJSON_AddItemToArray(windows, o);
+	}
+	char *text = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return text;
+}
+
+/* Returns {id, name, name_en} of a window, as the called event carries it. */
+cJSON *sitejson_window_brief(const struct config_window *w)
+{
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "id", w->id);
+	cJSON_AddStringToObject(o, "name", w->name);
+	cJSON_AddStringToObject(o, "name_en", w->name_en);
+	return o;
+}
+
+/* Returns the site object with today's date and whether the hall is open at now. */
+cJSON *sitejson_site(const struct config *cfg, time_t now)
+{
+	static const char *days[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+	cJSON *o = cJSON_CreateObject();
+	char date[11];
+	sitetime_day(now, date);
+	cJSON_AddStringToObject(o, "id", cfg->site.id);
+	cJSON_AddStringToObject(o, "name", cfg->site.name);
+	cJSON_AddStringToObject(o, "name_en", cfg->site.name_en);
+	cJSON_AddStringToObject(o, "tz", cfg->site.tz);
+	cJSON_AddStringToObject(o, "date", date);
+	int open = sitetime_is_open(&cfg->site, now);
+	cJSON_AddBoolToObject(o, "open", open);
+	cJSON_AddNumberToObject(o, "sla", cfg->site.sla);
+	cJSON_AddNumberToObject(o, "time", (double)now);
+	if (!open) {
+		time_t opens = sitetime_next_open(&cfg->site, now);
+		if (opens)
+			cJSON_AddNumberToObject(o, "opens_at", (double)opens);
+	}
+	cJSON *hours = cJSON_AddObjectToObject(o, "hours");
+	for (int d = 0; d < 7; d++) {
+		const struct config_hours *h = &cfg->site.hours[d];
+		if (h->open < 0) {
+			cJSON_AddNullToObject(hours, days[d]);
+			continue;
+		}
+		char span[48];
+		snprintf(span, sizeof span, "%02d:%02d-%02d:%02d", h->open / 60, h->open % 60, h->close / 60, h->close % 60);
+		cJSON_AddStringToObject(hours, days[d], span);
+	}
+	return o;
+}

@@ -1,0 +1,391 @@
+/* The link to Redis: a command link that loads and calls the function library, and a
+ * pub/sub link for the site's events (as Redis Sentinel keeps two links per instance).
+ * hiredis 0.14.1 has no timeouts, so both links get our own connect timer, and the command
+ * link a watchdog that drops it when the oldest command waits too long; a dropped link calls
+ * every pending callback with NULL (answered `unavailable`) and is reconnected with backoff. */
+#include "qserver.h"
+#include "log.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STORE_MAX_INFLIGHT 65536 /* commands waiting for Redis before new ones are refused */
+#define STORE_BACKOFF_MIN_MS 100
+#define STORE_BACKOFF_MAX_MS 2000
+#define STORE_MAX_ARGS 32
+
+extern const char qserver_functions_lua[];
+
+struct link {
+	const char *name;
+	redisAsyncContext *ac;
+	int connected;		 /* the socket is up */
+	int ready;		 /* functions loaded (command link) or subscribed (pub/sub link) */
+	int backoff_ms;
+	struct event *connect_timer;
+	struct event *retry_timer;
+	void (*on_connected)(struct link *l);
+};
+
+/* One command in flight on the command link; kept in send order for the watchdog. */
+struct store_call {
+	TAILQ_ENTRY(store_call) entry;
+	store_reply_fn *cb;
+	void *arg;
+	long long sent_ms;
+};
+TAILQ_HEAD(store_call_list, store_call);
+
+static struct link cmd_link = {.name = "command"};
+static struct link sub_link = {.name = "pub/sub"};
+static struct store_call_list inflight = TAILQ_HEAD_INITIALIZER(inflight);
+static int inflight_count;
+static struct event *watchdog;
+static char redis_host[256];
+static int redis_port; /* 0 for a Unix socket path in redis_host */
+static int stopping;
+
+static void link_connect(struct link *l);
+static void cmd_link_connected(struct link *l);
+static void sub_link_connected(struct link *l);
+
+/* Drops a link: pending callbacks get NULL now, and a reconnect is scheduled. */
+static void link_drop(struct link *l, const char *why)
+{
+	redisAsyncContext *ac = l->ac;
+	if (l->connected || ac)
+		log_warn("redis %s link lost: %s", l->name, why);
+	l->ac = NULL;
+	l->connected = 0;
+	l->ready = 0;
+	evtimer_del(l->connect_timer);
+	if (ac)
+		redisAsyncFree(ac); /* runs the pending callbacks with NULL; the disconnect callback sees l->ac gone */
+	if (!stopping && !evtimer_pending(l->retry_timer, NULL)) {
+		struct timeval tv = {l->backoff_ms / 1000, (l->backoff_ms % 1000) * 1000};
+		evtimer_add(l->retry_timer, &tv);
+		l->backoff_ms = l->backoff_ms * 2 > STORE_BACKOFF_MAX_MS ? STORE_BACKOFF_MAX_MS : l->backoff_ms * 2;
+	}
+}
+
+/* hiredis reports the end of a connection; the context is freed after this returns. */
+static void link_on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct link *l = ac->data;
+	if (l->ac != ac)
+		return; /* we dropped it ourselves */
+	l->ac = NULL; /* hiredis frees it: never touch it again */
+	link_drop(l, status == REDIS_OK ? "closed" : (ac->errstr[0] ? ac->errstr : "error"));
+}
+
+/* hiredis reports the outcome of a connect; on failure it frees the context itself. */
+static void link_on_connect(const redisAsyncContext *ac, int status)
+{
+	struct link *l = ac->data;
+	if (l->ac != ac)
+		return;
+	evtimer_del(l->connect_timer);
+	if (status != REDIS_OK) {
+		l->ac = NULL;
+		link_drop(l, ac->errstr[0] ? ac->errstr : "connect failed");
+		return;
+	}
+	l->connected = 1;
+	l->on_connected(l);
+}
+
+/* Gives up on a connect that did not finish in time. */
+static void link_connect_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	link_drop(arg, "connect timed out");
+}
+
+/* Retries a dropped link once its backoff has passed. */
+static void link_retry(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	struct link *l = arg;
+	if (!l->ac && !stopping)
+		link_connect(l);
+}
+
+/* Starts connecting a link; failures come back through link_drop. */
+static void link_connect(struct link *l)
+{
+	redisAsyncContext *ac = redis_port ? redisAsyncConnect(redis_host, redis_port) : redisAsyncConnectUnix(redis_host);
+	if (!ac) {
+		link_drop(l, "out of memory");
+		return;
+	}
+	if (ac->err) {
+		char why[128];
+		snprintf(why, sizeof why, "%s", ac->errstr);
+		redisAsyncFree(ac);
+		link_drop(l, why);
+		return;
+	}
+	ac->data = l;
+	/* The adapter goes on before the callbacks, as hiredis 0.14.1 expects. */
+	redisLibeventAttach(ac, server.base);
+	redisAsyncSetConnectCallback(ac, link_on_connect);
+	redisAsyncSetDisconnectCallback(ac, link_on_disconnect);
+	l->ac = ac;
+	struct timeval tv = {server.opt.redis_timeout_ms / 1000, (server.opt.redis_timeout_ms % 1000) * 1000};
+	evtimer_add(l->connect_timer, &tv);
+}
+
+/* Passes one reply from the command link to its caller. */
+static void store_on_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+	(void)ac;
+	struct store_call *call = privdata;
+	TAILQ_REMOVE(&inflight, call, entry);
+	inflight_count--;
+	store_reply_fn *cb = call->cb;
+	void *arg = call->arg;
+	free(call);
+	cb(r, arg);
+}
+
+/* Sends a command on the command link, ready or not; -1 when it cannot be sent. */
+static int store_send(store_reply_fn *cb, void *arg, int argc, const char **argv, const size_t *argvlen)
+{
+	if (!cmd_link.ac || !cmd_link.connected || inflight_count >= STORE_MAX_INFLIGHT)
+		return -1;
+	struct store_call *call = malloc(sizeof *call);
+	if (!call)
+		return -1;
+	call->cb = cb;
+	call->arg = arg;
+	call->sent_ms = clock_real_ms();
+	if (redisAsyncCommandArgv(cmd_link.ac, store_on_reply, call, argc, argv, argvlen) != REDIS_OK) {
+		free(call);
+		return -1;
+	}
+	TAILQ_INSERT_TAIL(&inflight, call, entry);
+	inflight_count++;
+	return 0;
+}
+
+/* Drops the links when the oldest command has waited past the timeout: Redis hangs. */
+static void store_watchdog(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what, (void)arg;
+	struct store_call *oldest = TAILQ_FIRST(&inflight);
+	if (oldest && clock_real_ms() - oldest->sent_ms > server.opt.redis_timeout_ms) {
+		link_drop(&cmd_link, "a command timed out");
+		link_drop(&sub_link, "the command link timed out");
+	}
+}
+
+/* Marks the command link usable once the setup call succeeded. */
+static void cmd_on_setup(redisReply *reply, void *arg)
+{
+	(void)arg;
+	if (!reply)
+		return;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		log_error("qh_setup failed: %s", reply->str);
+		link_drop(&cmd_link, "setup failed");
+		return;
+	}
+	cmd_link.ready = 1;
+	cmd_link.backoff_ms = STORE_BACKOFF_MIN_MS;
+	log_info("redis ready: function library loaded, site %s set up", server.cfg->site.id);
+	if (!sub_link.ac && !evtimer_pending(sub_link.retry_timer, NULL))
+		link_connect(&sub_link);
+}
+
+/* Sends the hall config to Redis once the library is loaded. */
+static void cmd_on_function_load(redisReply *reply, void *arg)
+{
+	(void)arg;
+	if (!reply)
+		return;
+	if (reply->type == REDIS_REPLY_ERROR) {
+		log_error("FUNCTION LOAD failed: %s", reply->str);
+		link_drop(&cmd_link, "function load failed");
+		return;
+	}
+	const char *argv[] = {server.setup_json};
+	if (store_fcall("qh_setup", 0, cmd_on_setup, NULL, 1, argv) < 0)
+		link_drop(&cmd_link, "cannot send setup");
+}
+
+/* Loads the function library on every new command link (it survives in Redis, but this
+ * makes sure the running qserver's version is the one served). */
+static void cmd_link_connected(struct link *l)
+{
+	(void)l;
+	const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", qserver_functions_lua};
+	if (store_send(cmd_on_function_load, NULL, 4, argv, NULL) < 0)
+		link_drop(&cmd_link, "cannot send FUNCTION LOAD");
+}
+
+/* Receives subscription confirmations and messages on the pub/sub link. */
+static void sub_on_message(redisAsyncContext *ac, void *r, void *privdata)
+{
+	(void)ac, (void)privdata;
+	redisReply *reply = r;
+	if (!reply || reply->type != REDIS_REPLY_ARRAY || reply->elements < 3)
+		return;
+	redisReply *kind = reply->element[0];
+	if (kind->type != REDIS_REPLY_STRING)
+		return;
+	if (strcmp(kind->str, "subscribe") == 0) {
+		sub_link.ready = 1;
+		sub_link.backoff_ms = STORE_BACKOFF_MIN_MS;
+		events_on_subscribed();
+	} else if (strcmp(kind->str, "message") == 0 && reply->element[2]->type == REDIS_REPLY_STRING) {
+		events_on_message(reply->element[2]->str, reply->element[2]->len);
+	}
+}
+
+/* Subscribes to the site's event channel. */
+static void sub_link_connected(struct link *l)
+{
+	char channel[96];
+	snprintf(channel, sizeof channel, "%s:ev", server.prefix);
+	if (redisAsyncCommand(l->ac, sub_on_message, NULL, "SUBSCRIBE %s", channel) != REDIS_OK)
+		link_drop(l, "cannot subscribe");
+}
+
+/* Parses unix:/path or host:port into the link target; -1 when it is neither. */
+static int store_parse_addr(const char *addr)
+{
+	if (strncmp(addr, "unix:", 5) == 0) {
+		if (strlen(addr + 5) == 0 || strlen(addr + 5) >= sizeof redis_host)
+			return -1;
+		strcpy(redis_host, addr + 5);
+		redis_port = 0;
+		return 0;
+	}
+	const char *colon = strrchr(addr, ':');
+	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof redis_host)
+		return -1;
+	char *end;
+	long port = strtol(colon + 1, &end, 10);
+	if (*end || port <= 0 || port > 65535)
+		return -1;
+	memcpy(redis_host, addr, colon - addr);
+	redis_host[colon - addr] = '\0';
+	if (strcmp(redis_host, "localhost") == 0)
+		strcpy(redis_host, "127.0.0.1"); /* hiredis would resolve names with a blocking call */
+	redis_port = (int)port;
+	return 0;
+}
+
+/* Starts both links to the Redis at addr; the links then keep themselves up. */
+int store_start(const char *addr)
+{
+	if (store_parse_addr(addr) < 0) {
+		log_error("--redis %s: expected unix:/path or HOST:PORT", addr);
+		return -1;
+	}
+	struct link *links[] = {&cmd_link, &sub_link};
+	for (int i = 0; i < 2; i++) {
+		links[i]->connect_timer = evtimer_new(server.base, link_connect_timeout, links[i]);
+		links[i]->retry_timer = evtimer_new(server.base, link_retry, links[i]);
+		links[i]->backoff_ms = STORE_BACKOFF_MIN_MS;
+	}
+	cmd_link.on_connected = cmd_link_connected;
+	sub_link.on_connected = sub_link_connected;
+	watchdog = event_new(server.base, -1, EV_PERSIST, store_watchdog, NULL);
+	struct timeval tick = {0, 100 * 1000};
+	event_add(watchdog, &tick);
+	link_connect(&cmd_link);
+	return 0;
+}
+
+/* Closes both links; pending callbacks get NULL. */
+void store_stop(void)
+{
+	stopping = 1;
+	struct link *links[] = {&cmd_link, &sub_link};
+	for (int i = 0; i < 2; i++) {
+		struct link *l = links[i];
+		if (l->ac) {
+			redisAsyncContext *ac = l->ac;
+			l->ac = NULL;
+			redisAsyncFree(ac);
+		}
+		if (l->connect_timer)
+			event_free(l->connect_timer);
+		if (l->retry_timer)
+			event_free(l->retry_timer);
+		l->connect_timer = l->retry_timer = NULL;
+	}
+	if (watchdog)
+		event_free(watchdog);
+	watchdog = NULL;
+}
+
+/* True when requests can be served: the library is loaded and the link is up. */
+int store_ready(void)
+{
+	return cmd_link.ready && cmd_link.ac != NULL;
+}
+
+/* Calls a library function with the site key, the clock, the day and a deadline in front
+ * of argv; -1 when Redis is not reachable (then cb is never called). */
+int store_fcall(const char *function, int read_only, store_reply_fn *cb, void *arg, int argc, const char **argv)
+{
+	if (argc > STORE_MAX_ARGS)
+		return -1;
+	const char *all[STORE_MAX_ARGS + 8];
+	char now[24], day[11], deadline[24];
+	time_t t = clock_now();
+	snprintf(now, sizeof now, "%lld", (long long)t);
+	sitetime_day(t, day);
+	/* The function refuses to run past this, so a call we answered `unavailable` never commits. */
+	snprintf(deadline, sizeof deadline, "%lld", clock_real_ms() + server.opt.redis_timeout_ms * 8 / 10);
+	int n = 0;
+	all[n++] = read_only ? "FCALL_RO" : "FCALL";
+	all[n++] = function;
+	all[n++] = "1";
+	all[n++] = server.prefix;
+	all[n++] = now;
+	all[n++] = day;
+	all[n++] = deadline;
+	for (int i = 0; i < argc; i++)
+		all[n++] = argv[i] ? argv[i] : "";
+	return store_send(cb, arg, n, all, NULL);
+}
+
+/* Sends any command on the command link once it is ready; -1 when it is not. */
+int store_command(store_reply_fn *cb, void *arg, int argc, const char **argv)
+{
+	if (!store_ready())
+		return -1;
+	return store_send(cb, arg, argc, argv, NULL);
+}
+
+/* Answers a request from a function's reply: its JSON, its error, or `unavailable`. */
+static void store_reply_to_request(redisReply *reply, void *arg)
+{
+	struct request *r = arg;
+	if (!reply)
+		request_reply_error(r, "unavailable", NULL, "Storage did not answer in time; nothing was changed, retry later.");
+	else if (reply->type == REDIS_REPLY_ERROR)
+		request_reply_store_error(r, reply->str);
+	else if (reply->type == REDIS_REPLY_STRING && reply->len >= 2 && reply->str[0] == '{')
+		request_reply_raw(r, reply->str, reply->len);
+	else {
+		log_error("%s: unexpected reply type %d", r->op ? r->op->name : "?", reply->type);
+		request_reply_error(r, "internal", NULL, "The server got an unexpected reply from storage.");
+	}
+}
+
+/* Runs a function for a request and answers it with the result. */
+void store_request_fcall(struct request *r, const char *function, int read_only, int argc, const char **argv)
+{
+	if (!store_ready() || store_fcall(function, read_only, store_reply_to_request, r, argc, argv) < 0)
+		request_reply_error(r, "unavailable", NULL, "Storage is unreachable; nothing was changed, retry later.");
+}

@@ -1,0 +1,39 @@
+#!/bin/sh
+# Checks every library and command qhall needs; installs the missing ones with apt-get when
+# run as root, and otherwise prints the exact command to run.
+set -u
+
+# pkg-config module and the Debian package that provides it.
+MODULES="libevent:libevent-dev hiredis:libhiredis-dev libcjson:libcjson-dev ncursesw:libncurses-dev cmocka:libcmocka-dev libcrypt:libcrypt-dev"
+# command and the Debian package that provides it.
+COMMANDS="pkg-config:pkg-config cc:gcc make:make redis-server:redis-server redis-cli:redis-tools tmux:tmux"
+# files and the Debian package that provides them.
+FILES="/usr/share/zoneinfo/Asia/Shanghai:tzdata"
+
+missing=""
+for pair in $COMMANDS; do
+	command -v "${pair%%:*}" >/dev/null 2>&1 || missing="$missing ${pair#*:}"
+done
+for pair in $FILES; do
+	[ -e "${pair%%:*}" ] || missing="$missing ${pair#*:}"
+done
+for pair in $MODULES; do
+	if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists "${pair%%:*}"; then
+		missing="$missing ${pair#*:}"
+	fi
+done
+
+[ -z "$missing" ] && exit 0
+missing=$(echo $missing | tr ' ' '\n' | sort -u | tr '\n' ' ')
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+	echo "deps: installing $missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >/dev/null || { echo "deps: apt-get update failed" >&2; exit 1; }
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null || {
+		echo "deps: apt-get install $missing failed" >&2; exit 1; }
+	exit 0
+fi
+echo "deps: missing packages. Run:" >&2
+echo "  sudo apt-get install -y $missing" >&2
+exit 1
