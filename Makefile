@@ -106,7 +106,7 @@ $(BUILD)/obj/qserver/%.o: qserver/%.c qserver/*.h common/*.h
 
 $(BUILD)/obj/%.o: %.c common/*.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(UI_CFLAGS) $(TEST_CFLAGS) -Itests/lib -c $< -o $@
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(UI_CFLAGS) $(TEST_CFLAGS) -Itests/lib -Iqserver -c $< -o $@
 
 $(BUILD)/libqhall.a: $(COMMON_OBJ)
 	@rm -f $@

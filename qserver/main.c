@@ -16,7 +16,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-struct server server;
+
 
 static struct event *tick_event;
 static struct event *drain_event;

@@ -188,6 +188,17 @@ void request_reply_store_error(struct request *r, const char *err)
 	for (; rest[f] && rest[f] != ' ' && f < sizeof field - 1; f++)
 		field[f] = rest[f];
 	field[f] = '\0';
-	const char *message = rest[f] ? rest + f + 1 : "The request was refused.";
-	request_reply_error(r, code, strcmp(field, "-") == 0 || !field[0] ? NULL : field, "%s", message);
+	const char *message = rest[f] ? rest + f + 1 : "the request was refused";
+	/* Functions write plain phrases; a person reads a sentence. */
+	char sentence[512];
+	size_t n = (size_t)snprintf(sentence, sizeof sentence - 1, "%s", message);
+	if (n >= sizeof sentence - 1)
+		n = sizeof sentence - 2;
+	if (sentence[0] >= 'a' && sentence[0] <= 'z')
+		sentence[0] = (char)(sentence[0] - 32);
+	if (n > 0 && !strchr(".!?", sentence[n - 1])) {
+		sentence[n++] = '.';
+		sentence[n] = '\0';
+	}
+	request_reply_error(r, code, strcmp(field, "-") == 0 || !field[0] ? NULL : field, "%s", sentence);
 }

@@ -1,0 +1,1551 @@
+/* The Redis Function library qserver/functions.lua against a real private redis-server:
+ * each test drives the functions as qserver would and checks what a user would see. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <cmocka.h>
+
+#include <cJSON.h>
+#include <hiredis.h>
+
+#include "testredis.h"
+
+#define PREFIX "q:{t}"
+#define DAY1 "2026-11-28"
+#define DAY2 "2026-11-29"
+#define T0 1795830000L
+#define MAX_ARGS 32
+#define MAX_KEPT 512
+
+/* Window 1 is comprehensive, 2 serves B, 3 serves A and C. */
+static const char *hall =
+	"{\"site\":{\"id\":\"t\",\"sla\":900,\"retention_days\":90},"
+	"\"services\":["
+	"{\"id\":\"A\",\"prefix\":\"A\",\"name\":\"社会保障\",\"name_en\":\"Social security\",\"service_time\":300},"
+	"{\"id\":\"B\",\"prefix\":\"B\",\"name\":\"户籍\",\"name_en\":\"Household\",\"service_time\":120},"
+	"{\"id\":\"C\",\"prefix\":\"C\",\"name\":\"税务\",\"name_en\":\"Tax\",\"service_time\":200}],"
+	"\"windows\":["
+	"{\"id\":1,\"name\":\"1号窗口\",\"name_en\":\"Window 1\",\"services\":[\"*\"]},"
+	"{\"id\":2,\"name\":\"2号窗口\",\"name_en\":\"Window 2\",\"services\":[\"B\"]},"
+	"{\"id\":3,\"name\":\"3号窗口\",\"name_en\":\"Window 3\",\"services\":[\"A\",\"C\"]}]}";
+
+/* The same services with specialised windows only. */
+static const char *hall_specialised =
+	"{\"site\":{\"id\":\"t\"},"
+	"\"services\":["
+	"{\"id\":\"A\",\"prefix\":\"A\",\"name\":\"a\",\"name_en\":\"A\",\"service_time\":300},"
+	"{\"id\":\"B\",\"prefix\":\"B\",\"name\":\"b\",\"name_en\":\"B\",\"service_time\":120},"
+	"{\"id\":\"C\",\"prefix\":\"C\",\"name\":\"c\",\"name_en\":\"C\",\"service_time\":200}],"
+	"\"windows\":["
+	"{\"id\":2,\"name\":\"2\",\"name_en\":\"2\",\"services\":[\"B\"]},"
+	"{\"id\":3,\"name\":\"3\",\"name_en\":\"3\",\"services\":[\"A\",\"C\"]}]}";
+
+static struct testredis tr;
+static redisContext *c;
+static long now;		 /* ARGV[1] of every call */
+static const char *day;		 /* ARGV[2] */
+static const char *deadline;	 /* ARGV[3] */
+static cJSON *kept[MAX_KEPT];	 /* parsed results, freed after each test */
+static size_t nkept;
+static char errbuf[512];	 /* the last error reply */
+static char *library;		 /* the text of functions.lua */
+
+/* ------------------------------------------------------------------------------------ */
+/* Calling the functions */
+
+/* Sends FCALL fn 1 PREFIX now day deadline args... (args end with NULL). */
+static redisReply *
+vfcall(const char *fn, va_list ap)
+{
+	const char *argv[MAX_ARGS];
+	char nowbuf[32];
+	const char *a;
+	int n = 0;
+	redisReply *r;
+
+	snprintf(nowbuf, sizeof nowbuf, "%ld", now);
+	argv[n++] = "FCALL";
+	argv[n++] = fn;
+	argv[n++] = "1";
+	argv[n++] = PREFIX;
+	argv[n++] = nowbuf;
+	argv[n++] = day;
+	argv[n++] = deadline;
+	while ((a = va_arg(ap, const char *)) != NULL) {
+		assert_true(n < MAX_ARGS);
+		argv[n++] = a;
+	}
+	r = redisCommandArgv(c, n, argv, NULL);
+	assert_non_null(r);
+	return r;
+}
+
+/* Keeps a parsed result until the test ends. */
+static cJSON *
+keep(cJSON *j)
+{
+	assert_true(nkept < MAX_KEPT);
+	kept[nkept++] = j;
+	return j;
+}
+
+/* Calls a function that must succeed; returns its parsed JSON result. */
+static cJSON *
+ok(const char *fn, ...)
+{
+	va_list ap;
+	redisReply *r;
+	cJSON *j;
+
+	va_start(ap, fn);
+	r = vfcall(fn, ap);
+	va_end(ap);
+	if (r->type != REDIS_REPLY_STRING) {
+		snprintf(errbuf, sizeof errbuf, "%s", r->type == REDIS_REPLY_ERROR ? r->str : "?");
+		freeReplyObject(r);
+		fail_msg("%s failed: %s", fn, errbuf);
+	}
+	j = cJSON_Parse(r->str);
+	if (j == NULL) {
+		snprintf(errbuf, sizeof errbuf, "%s", r->str);
+		freeReplyObject(r);
+		fail_msg("%s returned bad JSON: %s", fn, errbuf);
+	}
+	freeReplyObject(r);
+	return keep(j);
+}
+
+/* Calls a function that must fail; returns its error text ("CODE field message"). */
+static const char *
+err(const char *fn, ...)
+{
+	va_list ap;
+	redisReply *r;
+	int type;
+
+	va_start(ap, fn);
+	r = vfcall(fn, ap);
+	va_end(ap);
+	type = r->type;
+	snprintf(errbuf, sizeof errbuf, "%s", r->str != NULL ? r->str : "");
+	freeReplyObject(r);
+	if (type != REDIS_REPLY_ERROR)
+		fail_msg("%s succeeded but should fail: %s", fn, errbuf);
+	return errbuf;
+}
+
+/* Calls a function that must succeed; returns its result text as is (until the next call). */
+static const char *
+raw(const char *fn, ...)
+{
+	static char buf[8192];
+	va_list ap;
+	redisReply *r;
+	int type;
+
+	va_start(ap, fn);
+	r = vfcall(fn, ap);
+	va_end(ap);
+	type = r->type;
+	snprintf(buf, sizeof buf, "%s", r->str != NULL ? r->str : "");
+	freeReplyObject(r);
+	if (type != REDIS_REPLY_STRING)
+		fail_msg("%s failed: %s", fn, buf);
+	return buf;
+}
+
+#define OK(...) ok(__VA_ARGS__, NULL)
+#define ERR(...) err(__VA_ARGS__, NULL)
+
+/* Asserts that an error reply starts with "CODE field ". */
+static void
+assert_error(const char *got, const char *code_field)
+{
+	if (strncmp(got, code_field, strlen(code_field)) != 0 || got[strlen(code_field)] != ' ')
+		fail_msg("expected \"%s ...\", got \"%s\"", code_field, got);
+}
+
+/* Runs a raw Redis command (printf-style) and returns the reply; the caller frees it. */
+static redisReply *
+cmd(const char *fmt, ...)
+{
+	va_list ap;
+	redisReply *r;
+
+	va_start(ap, fmt);
+	r = redisvCommand(c, fmt, ap);
+	va_end(ap);
+	assert_non_null(r);
+	return r;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Reading JSON */
+
+/* A field that must exist. */
+static cJSON *
+get(const cJSON *o, const char *key)
+{
+	cJSON *v;
+
+	assert_non_null(o);
+	v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (v == NULL)
+		fail_msg("no field \"%s\"", key);
+	return v;
+}
+
+/* A string field, or NULL when it is null. */
+static const char *
+str(const cJSON *o, const char *key)
+{
+	cJSON *v = get(o, key);
+
+	if (cJSON_IsNull(v))
+		return NULL;
+	if (!cJSON_IsString(v))
+		fail_msg("field \"%s\" is not a string", key);
+	return v->valuestring;
+}
+
+/* An integer field. */
+static long
+num(const cJSON *o, const char *key)
+{
+	cJSON *v = get(o, key);
+
+	if (!cJSON_IsNumber(v))
+		fail_msg("field \"%s\" is not a number", key);
+	return (long)v->valuedouble;
+}
+
+/* True when the field is null. */
+static bool
+is_null(const cJSON *o, const char *key)
+{
+	return cJSON_IsNull(get(o, key));
+}
+
+/* The element of an array whose "id" (string or number) matches. */
+static cJSON *
+find_id(const cJSON *arr, const char *id)
+{
+	const cJSON *item;
+
+	cJSON_ArrayForEach(item, arr) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(item, "id");
+		char buf[32];
+
+		if (cJSON_IsNumber(v)) {
+			snprintf(buf, sizeof buf, "%d", v->valueint);
+			if (strcmp(buf, id) == 0)
+				return (cJSON *)item;
+		} else if (cJSON_IsString(v) && strcmp(v->valuestring, id) == 0) {
+			return (cJSON *)item;
+		}
+	}
+	fail_msg("no element with id %s", id);
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Shortcuts for the common steps */
+
+/* Takes a ticket; returns the Ticket object. */
+static cJSON *
+take(const char *service, const char *class)
+{
+	return get(OK("qh_take", service, class, "", ""), "ticket");
+}
+
+/* A clerk opens a window with a lease of a minute. */
+static cJSON *
+open_window(const char *window, const char *clerk)
+{
+	char holder[64], lease[32];
+
+	snprintf(holder, sizeof holder, "qs1/%s", clerk);
+	snprintf(lease, sizeof lease, "%ld", now + 60);
+	return get(OK("qh_open", window, clerk, holder, lease), "window");
+}
+
+/* The window calls its next ticket; returns the Ticket object or a JSON null. */
+static cJSON *
+call_next(const char *window)
+{
+	return get(OK("qh_call_next", window, ""), "ticket");
+}
+
+/* Looks a ticket up by id. */
+static cJSON *
+ticket_by_id(const char *id)
+{
+	return get(OK("qh_ticket", id, ""), "ticket");
+}
+
+/* A service object from qh_services. */
+static cJSON *
+service_now(const char *id)
+{
+	return find_id(get(OK("qh_services"), "services"), id);
+}
+
+/* A window object from qh_snapshot. */
+static cJSON *
+window_now(const char *id)
+{
+	return find_id(get(OK("qh_snapshot"), "windows"), id);
+}
+
+/* The numbers of qh_queue's tickets joined by spaces, e.g. "B001 A001". */
+static const char *
+queue_numbers(const char *window, const char *service, const char *limit)
+{
+	static char buf[512];
+	const cJSON *item;
+
+	buf[0] = '\0';
+	cJSON_ArrayForEach(item, get(OK("qh_queue", window, service, limit), "tickets")) {
+		if (buf[0] != '\0')
+			strcat(buf, " ");
+		strcat(buf, str(item, "number"));
+	}
+	return buf;
+}
+
+/* Reads the whole event stream: an array of {"type":..., "data":{...}}, kept for the test. */
+static cJSON *
+stream_events(void)
+{
+	redisReply *r = cmd("XRANGE %s - +", PREFIX ":events");
+	cJSON *arr = keep(cJSON_CreateArray());
+
+	assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+	for (size_t i = 0; i < r->elements; i++) {
+		redisReply *fields = r->element[i]->element[1];
+		cJSON *e = cJSON_CreateObject();
+
+		for (size_t f = 0; f + 1 < fields->elements; f += 2) {
+			if (strcmp(fields->element[f]->str, "type") == 0)
+				cJSON_AddStringToObject(e, "type", fields->element[f + 1]->str);
+			else if (strcmp(fields->element[f]->str, "data") == 0)
+				cJSON_AddItemToObject(e, "data", cJSON_Parse(fields->element[f + 1]->str));
+		}
+		cJSON_AddItemToArray(arr, e);
+	}
+	freeReplyObject(r);
+	return arr;
+}
+
+/* The event types of the stream from entry `from` on, joined by spaces. */
+static const char *
+stream_types(int from)
+{
+	static char buf[1024];
+	cJSON *events = stream_events();
+	int n = cJSON_GetArraySize(events);
+
+	buf[0] = '\0';
+	for (int i = from; i < n; i++) {
+		if (buf[0] != '\0')
+			strcat(buf, " ");
+		strcat(buf, str(cJSON_GetArrayItem(events, i), "type"));
+	}
+	return buf;
+}
+
+/* Number of entries in the event stream. */
+static int
+stream_len(void)
+{
+	redisReply *r = cmd("XLEN %s", PREFIX ":events");
+	int n = (int)r->integer;
+
+	freeReplyObject(r);
+	return n;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Fixtures */
+
+/* Reads functions.lua from $QHALL_ROOT (default "."). */
+static char *
+read_library(void)
+{
+	const char *root = getenv("QHALL_ROOT");
+	char path[4096];
+	FILE *f;
+	long len;
+	char *text;
+
+	snprintf(path, sizeof path, "%s/qserver/functions.lua", root != NULL ? root : ".");
+	f = fopen(path, "rb");
+	if (f == NULL) {
+		fprintf(stderr, "cannot open %s (set QHALL_ROOT to the repo root)\n", path);
+		return NULL;
+	}
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	rewind(f);
+	text = malloc((size_t)len + 1);
+	if (text == NULL || fread(text, 1, (size_t)len, f) != (size_t)len) {
+		free(text);
+		fclose(f);
+		return NULL;
+	}
+	text[len] = '\0';
+	fclose(f);
+	return text;
+}
+
+/* Loads the library into the server of `rc`; returns 0 or -1. */
+static int
+load_library(redisContext *rc)
+{
+	redisReply *r = redisCommand(rc, "FUNCTION LOAD REPLACE %s", library);
+	int rv = (r != NULL && r->type == REDIS_REPLY_STRING && strcmp(r->str, "qhall") == 0) ? 0 : -1;
+
+	if (rv == -1)
+		fprintf(stderr, "FUNCTION LOAD: %s\n", r != NULL && r->str != NULL ? r->str : "no reply");
+	if (r != NULL)
+		freeReplyObject(r);
+	return rv;
+}
+
+/* One server and library for the whole group. */
+static int
+group_setup(void **state)
+{
+	(void)state;
+	library = read_library();
+	if (library == NULL)
+		return -1;
+	if (testredis_start(&tr, false) == -1)
+		return -1;
+	c = testredis_connect(&tr);
+	if (c == NULL || load_library(c) == -1)
+		return -1;
+	return 0;
+}
+
+/* Stops the server. */
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	if (c != NULL)
+		redisFree(c);
+	testredis_stop(&tr);
+	free(library);
+	return 0;
+}
+
+/* An empty site set up with `hall` on day 1. */
+static int
+setup(void **state)
+{
+	redisReply *r = redisCommand(c, "FLUSHALL");
+
+	(void)state;
+	if (r == NULL)
+		return -1;
+	freeReplyObject(r);
+	now = T0;
+	day = DAY1;
+	deadline = "0";
+	nkept = 0;
+	OK("qh_setup", hall);
+	return 0;
+}
+
+/* Frees what the test parsed. */
+static int
+teardown(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < nkept; i++)
+		cJSON_Delete(kept[i]);
+	nkept = 0;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* take */
+
+static void
+take__first_ticket__numbered_and_waiting(void **state)
+{
+	cJSON *t;
+
+	(void)state;
+	t = take("A", "");
+	assert_string_equal(str(t, "id"), "20261128-A001");
+	assert_string_equal(str(t, "number"), "A001");
+	assert_string_equal(str(t, "service"), "A");
+	assert_string_equal(str(t, "class"), "normal");
+	assert_string_equal(str(t, "channel"), "kiosk");
+	assert_string_equal(str(t, "state"), "waiting");
+	assert_int_equal(num(t, "issued_at"), T0);
+	assert_true(is_null(t, "called_at"));
+	assert_true(is_null(t, "window"));
+	assert_true(is_null(t, "clerk"));
+	assert_true(is_null(t, "rating"));
+	assert_int_equal(num(t, "recalls"), 0);
+	assert_int_equal(num(t, "transfers"), 0);
+	assert_int_equal(num(t, "ahead"), 0);
+	assert_int_equal(num(t, "ewt"), 0);
+}
+
+static void
+take__integers_not_in_exponent_form(void **state)
+{
+	redisReply *r;
+
+	(void)state;
+	r = cmd("FCALL qh_take 1 %s %ld %s 0 A priority wechat abc", PREFIX, now, day);
+	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	assert_non_null(strstr(r->str, "\"issued_at\":1795830000,"));
+	assert_non_null(strstr(r->str, "\"channel\":\"wechat\""));
+	freeReplyObject(r);
+}
+
+static void
+take__unknown_service__not_found(void **state)
+{
+	(void)state;
+	assert_error(ERR("qh_take", "Z", "", "", ""), "NOT_FOUND service");
+}
+
+static void
+take__bad_class__bad_request(void **state)
+{
+	(void)state;
+	assert_error(ERR("qh_take", "A", "vip", "", ""), "BAD_REQUEST class");
+}
+
+static void
+take__ref_over_64_characters__bad_request(void **state)
+{
+	char ref[3 * 65 + 1] = "";
+
+	(void)state;
+	/* 64 Chinese characters (192 bytes) are fine; 65 are not */
+	for (int i = 0; i < 64; i++)
+		strcat(ref, "号");
+	take("A", "");
+	assert_string_equal(str(get(OK("qh_take", "A", "appointment", "web", ref), "ticket"), "class"),
+			    "appointment");
+	strcat(ref, "号");
+	assert_error(ERR("qh_take", "A", "", "", ref), "BAD_REQUEST ref");
+}
+
+static void
+take__bad_channel__bad_request(void **state)
+{
+	(void)state;
+	assert_error(ERR("qh_take", "A", "", "a channel with spaces", ""), "BAD_REQUEST channel");
+}
+
+static void
+numbering__counts_per_service_and_pads(void **state)
+{
+	redisReply *r;
+
+	(void)state;
+	assert_string_equal(str(take("A", ""), "number"), "A001");
+	assert_string_equal(str(take("B", ""), "number"), "B001");
+	assert_string_equal(str(take("A", ""), "number"), "A002");
+	r = cmd("SET %s 998", PREFIX ":seq:" DAY1 ":A");
+	freeReplyObject(r);
+	assert_string_equal(str(take("A", ""), "number"), "A999");
+	assert_string_equal(str(take("A", ""), "id"), "20261128-A1000");
+}
+
+static void
+numbering__restarts_each_day(void **state)
+{
+	cJSON *t;
+
+	(void)state;
+	take("A", "");
+	take("A", "");
+	now = T0 + 86400;
+	day = DAY2;
+	t = take("A", "");
+	assert_string_equal(str(t, "number"), "A001");
+	assert_string_equal(str(t, "id"), "20261129-A001");
+	/* today's number finds today's ticket */
+	assert_string_equal(str(get(OK("qh_ticket", "", "A001"), "ticket"), "id"), "20261129-A001");
+	/* yesterday's stays reachable by id */
+	assert_string_equal(str(ticket_by_id("20261128-A002"), "number"), "A002");
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* ticket */
+
+static void
+ticket__unknown__not_found(void **state)
+{
+	(void)state;
+	assert_error(ERR("qh_ticket", "20261128-A001", ""), "NOT_FOUND id");
+	assert_error(ERR("qh_ticket", "", "A001"), "NOT_FOUND number");
+	assert_error(ERR("qh_ticket", "", ""), "BAD_REQUEST id");
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* call_next and call */
+
+static void
+call_next__priority_before_normal(void **state)
+{
+	cJSON *t;
+
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	now += 10;
+	take("B", "appointment");
+	now += 10;
+	take("C", "priority");
+	assert_string_equal(str(call_next("1"), "number"), "C001");
+	assert_string_equal(str(call_next("1"), "number"), "B001");
+	t = call_next("1");
+	assert_string_equal(str(t, "number"), "A001");
+	assert_string_equal(str(t, "state"), "called");
+	assert_int_equal(num(t, "window"), 1);
+	assert_string_equal(str(t, "clerk"), "c01");
+	assert_int_equal(num(t, "called_at"), now);
+	assert_true(is_null(t, "ahead"));
+}
+
+static void
+call_next__longest_wait_across_services(void **state)
+{
+	(void)state;
+	open_window("3", "c03");
+	take("A", "");
+	now += 5;
+	take("C", "");
+	now += 5;
+	take("A", "");
+	assert_string_equal(queue_numbers("3", "", ""), "A001 C001 A002");
+	assert_string_equal(str(call_next("3"), "number"), "A001");
+	assert_string_equal(str(call_next("3"), "number"), "C001");
+	assert_string_equal(str(call_next("3"), "number"), "A002");
+}
+
+static void
+call_next__specialised_window_skips_other_services(void **state)
+{
+	(void)state;
+	OK("qh_setup", hall_specialised);
+	open_window("2", "c02");
+	take("A", "");
+	take("C", "");
+	assert_true(cJSON_IsNull(call_next("2")));
+	take("B", "");
+	assert_string_equal(str(call_next("2"), "number"), "B001");
+}
+
+static void
+call_next__comprehensive_window_calls_every_service(void **state)
+{
+	(void)state;
+	open_window("1", "c01");
+	take("B", "");
+	now++;
+	take("C", "");
+	now++;
+	take("A", "");
+	assert_string_equal(str(call_next("1"), "number"), "B001");
+	assert_string_equal(str(call_next("1"), "number"), "C001");
+	assert_string_equal(str(call_next("1"), "number"), "A001");
+}
+
+static void
+call_next__finishes_current_ticket(void **state)
+{
+	cJSON *done;
+
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	take("A", "");
+	call_next("1");
+	now += 100;
+	call_next("1");
+	done = ticket_by_id("20261128-A001");
+	assert_string_equal(str(done, "state"), "done");
+	assert_int_equal(num(done, "finished_at"), now);
+	assert_string_equal(str(window_now("1"), "ticket"), "A002");
+}
+
+static void
+call_next__nothing_waiting__null_and_window_idle(void **state)
+{
+	cJSON *w;
+
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	call_next("1");
+	assert_true(cJSON_IsNull(call_next("1")));
+	assert_string_equal(str(ticket_by_id("20261128-A001"), "state"), "done");
+	w = window_now("1");
+	assert_string_equal(str(w, "state"), "idle");
+	assert_null(str(w, "ticket"));
+}
+
+static void
+call_next__closed_or_paused_window__conflict(void **state)
+{
+	(void)state;
+	take("A", "");
+	assert_error(ERR("qh_call_next", "1", ""), "CONFLICT window");
+	open_window("1", "c01");
+	OK("qh_pause", "1", "lunch");
+	assert_error(ERR("qh_call_next", "1", ""), "CONFLICT window");
+	assert_error(ERR("qh_call_next", "9", ""), "NOT_FOUND window");
+	assert_error(ERR("qh_call_next", "x", ""), "BAD_REQUEST window");
+	assert_string_equal(str(ticket_by_id("20261128-A001"), "state"), "waiting");
+}
+
+static void
+call__out_of_order_by_number(void **state)
+{
+	cJSON *t;
+
+	(void)state;
+	open_window("3", "c03");
+	take("A", "");
+	take("A", "");
+	t = get(OK("qh_call", "3", "", "A002"), "ticket");
+	assert_string_equal(str(t, "number"), "A002");
+	assert_string_equal(str(t, "state"), "called");
+	assert_string_equal(queue_numbers("3", "", ""), "A001");
+}
+
+static void
+call__service_not_served__conflict(void **state)
+{
+	(void)state;
+	open_window("2", "c02");
+	take("A", "");
+	assert_error(ERR("qh_call", "2", "", "A001"), "CONFLICT ticket");
+	assert_error(ERR("qh_call", "2", "", "A009"), "NOT_FOUND ticket");
+	assert_string_equal(str(ticket_by_id("20261128-A001"), "state"), "waiting");
+}
+
+static void
+recall__counts_and_announces_again(void **state)
+{
+	cJSON *t, *events, *last;
+	int n;
+
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	call_next("1");
+	now += 30;
+	t = get(OK("qh_recall", "1"), "ticket");
+	assert_int_equal(num(t, "recalls"), 1);
+	assert_int_equal(num(t, "called_at"), T0); /* the first call's time stays */
+	events = stream_events();
+	n = cJSON_GetArraySize(events);
+	last = cJSON_GetArrayItem(events, n - 1);
+	assert_string_equal(str(last, "type"), "called");
+	assert_int_equal(num(get(last, "data"), "recall"), 1);
+	assert_int_equal(num(get(last, "data"), "at"), now);
+}
+
+static void
+recall__serving__conflict(void **state)
+{
+	(void)state;
+	open_window("1", "c01");
+	assert_error(ERR("qh_recall", "1"), "CONFLICT window");
+	take("A", "");
+	call_next("1");
+	OK("qh_start", "1");
+	assert_error(ERR("qh_recall", "1"), "CONFLICT window");
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* start, finish, no_show, transfer */
+
+static void
+start_finish__done_with_times_and_rating(void **state)
+{
+	cJSON *t;
+
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	call_next("1");
+	now += 20;
+	t = get(OK("qh_start", "1"), "ticket");
+	assert_string_equal(str(t, "state"), "serving");
+	assert_int_equal(num(t, "started_at"), now);
+	assert_string_equal(str(window_now("1"), "state"), "serving");
+	assert_error(ERR("qh_start", "1"), "CONFLICT window");
+	assert_error(ERR("qh_finish", "1", "6"), "BAD_REQUEST rating");
+	now += 200;
+	t = get(OK("qh_finish", "1", "4"), "ticket");
+	assert_string_equal(str(t, "state"), "done");
+	assert_int_equal(num(t, "finished_at"), now);
+	assert_int_equal(num(t, "rating"), 4);
+	assert_string_equal(str(window_now("1"), "state"), "idle");
+	assert_error(ERR("qh_finish", "1", ""), "CONFLICT window");
+}
+
+static void
+no_show__requeue__back_of_the_queue(void **state)
+{
+	cJSON *t;
+
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	take("A", "");
+	call_next("1");
+	now += 60;
+	t = get(OK("qh_no_show", "1", "1"), "ticket");
+	assert_string_equal(str(t, "state"), "waiting");
+	assert_int_equal(num(t, "ahead"), 1);
+	assert_true(is_null(t, "window"));
+	assert_string_equal(queue_numbers("", "", ""), "A002 A001");
+	assert_string_equal(str(window_now("1"), "state"), "idle");
+	assert_string_equal(str(call_next("1"), "number"), "A002");
+}
+
+static void
+no_show__final__leaves_the_queue(void **state)
+{
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	call_next("1");
+	OK("qh_start", "1");
+	assert_error(ERR("qh_no_show", "1", "0"), "CONFLICT window");
+	OK("qh_finish", "1", "");
+	take("A", "");
+	call_next("1");
+	assert_string_equal(str(get(OK("qh_no_show", "1", "0"), "ticket"), "state"), "no_show");
+	assert_true(cJSON_IsNull(call_next("1")));
+}
+
+static void
+transfer__keeps_issue_time(void **state)
+{
+	cJSON *t;
+
+	(void)state;
+	open_window("1", "c01");
+	open_window("2", "c02");
+	take("A", "");
+	now += 10;
+	take("B", "");
+	now += 10;
+	take("B", "");
+	assert_string_equal(str(call_next("1"), "number"), "A001");
+	now += 10;
+	t = get(OK("qh_transfer", "1", "B", ""), "ticket");
+	assert_string_equal(str(t, "state"), "waiting");
+	assert_string_equal(str(t, "service"), "B");
+	assert_int_equal(num(t, "issued_at"), T0);
+	assert_int_equal(num(t, "transfers"), 1);
+	assert_int_equal(num(t, "ahead"), 0);
+	assert_string_equal(str(window_now("1"), "state"), "idle");
+	/* it keeps its place ahead of the B tickets issued after it */
+	t = call_next("2");
+	assert_string_equal(str(t, "number"), "A001");
+	assert_string_equal(str(t, "service"), "B");
+}
+
+static void
+transfer__to_window__only_that_window_calls_it(void **state)
+{
+	cJSON *t;
+
+	(void)state;
+	open_window("1", "c01");
+	open_window("2", "c02");
+	take("A", "");
+	now += 10;
+	take("B", "");
+	call_next("1");
+	assert_error(ERR("qh_transfer", "1", "B", "3"), "CONFLICT window");
+	assert_error(ERR("qh_transfer", "1", "Z", ""), "NOT_FOUND service");
+	assert_error(ERR("qh_transfer", "1", "B", "8"), "NOT_FOUND window");
+	t = get(OK("qh_transfer", "1", "B", "2"), "ticket");
+	assert_string_equal(str(t, "state"), "waiting");
+	/* the comprehensive window passes it by; window 2 takes it first */
+	assert_string_equal(str(call_next("1"), "number"), "B001");
+	assert_string_equal(queue_numbers("2", "", ""), "A001");
+	assert_string_equal(queue_numbers("", "", ""), "A001");
+	assert_error(ERR("qh_call", "3", "", "A001"), "CONFLICT ticket");
+	assert_string_equal(str(call_next("2"), "number"), "A001");
+}
+
+static void
+transfer__nothing_called__conflict(void **state)
+{
+	(void)state;
+	open_window("1", "c01");
+	assert_error(ERR("qh_transfer", "1", "B", ""), "CONFLICT window");
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* cancel and rate */
+
+static void
+cancel__waiting_ticket__leaves_queue(void **state)
+{
+	cJSON *t;
+
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	take("A", "");
+	assert_int_equal(num(service_now("A"), "waiting"), 2);
+	t = get(OK("qh_cancel", "20261128-A001"), "ticket");
+	assert_string_equal(str(t, "state"), "cancelled");
+	assert_int_equal(num(service_now("A"), "waiting"), 1);
+	assert_error(ERR("qh_cancel", "20261128-A001"), "CONFLICT id");
+	call_next("1");
+	assert_error(ERR("qh_cancel", "20261128-A002"), "CONFLICT id");
+	assert_error(ERR("qh_cancel", "20261128-A077"), "NOT_FOUND id");
+}
+
+static void
+rate__done_ticket__once(void **state)
+{
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	assert_error(ERR("qh_rate", "20261128-A001", "5"), "CONFLICT id");
+	call_next("1");
+	OK("qh_finish", "1", "");
+	assert_error(ERR("qh_rate", "20261128-A001", "0"), "BAD_REQUEST score");
+	assert_error(ERR("qh_rate", "20261128-A001", "five"), "BAD_REQUEST score");
+	assert_int_equal(num(get(OK("qh_rate", "20261128-A001", "5"), "ticket"), "rating"), 5);
+	assert_error(ERR("qh_rate", "20261128-A001", "4"), "CONFLICT id");
+	assert_int_equal(num(ticket_by_id("20261128-A001"), "rating"), 5);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* windows: open, lease, release, pause, resume, close */
+
+static void
+open__closed_window__idle_with_clerk(void **state)
+{
+	cJSON *w;
+
+	(void)state;
+	assert_string_equal(str(window_now("1"), "state"), "closed");
+	w = open_window("1", "c01");
+	assert_int_equal(num(w, "id"), 1);
+	assert_string_equal(str(w, "name"), "1号窗口");
+	assert_string_equal(str(w, "name_en"), "Window 1");
+	assert_string_equal(cJSON_GetArrayItem(get(w, "services"), 0)->valuestring, "*");
+	assert_string_equal(str(w, "state"), "idle");
+	assert_string_equal(str(w, "clerk"), "c01");
+	assert_null(str(w, "ticket"));
+	assert_error(ERR("qh_open", "7", "c01", "h", "0"), "NOT_FOUND window");
+}
+
+static void
+open__other_live_clerk__conflict(void **state)
+{
+	char lease[32];
+
+	(void)state;
+	open_window("1", "c01");
+	snprintf(lease, sizeof lease, "%ld", now + 60);
+	assert_error(ERR("qh_open", "1", "c02", "qs1/c02", lease), "CONFLICT window");
+	/* the same clerk from a new connection takes it over */
+	OK("qh_open", "1", "c01", "qs2/c01", lease);
+	/* after the lease ran out anyone may */
+	now += 61;
+	snprintf(lease, sizeof lease, "%ld", now + 60);
+	assert_string_equal(str(get(OK("qh_open", "1", "c02", "qs1/c02", lease), "window"), "clerk"),
+			    "c02");
+}
+
+static void
+open__reconnecting_clerk__keeps_called_ticket(void **state)
+{
+	char lease[32];
+	cJSON *w;
+
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	call_next("1");
+	OK("qh_release", "1", "qs1/c01");
+	snprintf(lease, sizeof lease, "%ld", now + 60);
+	w = get(OK("qh_open", "1", "c01", "qs1/c01", lease), "window");
+	assert_string_equal(str(w, "state"), "calling");
+	assert_string_equal(str(w, "ticket"), "A001");
+}
+
+static void
+lease__renews_only_own_holder(void **state)
+{
+	char lease[32];
+	redisReply *r;
+
+	(void)state;
+	open_window("1", "c01");
+	open_window("2", "c02");
+	snprintf(lease, sizeof lease, "%ld", now + 600);
+	assert_non_null(OK("qh_lease", "qs1/c01", lease, "1", "2"));
+	now += 100; /* c01's lease lives, c02's has run out */
+	snprintf(lease, sizeof lease, "%ld", now + 60);
+	assert_error(ERR("qh_open", "1", "c09", "qs9/c09", lease), "CONFLICT window");
+	OK("qh_open", "2", "c09", "qs9/c09", lease);
+	r = cmd("HGET %s lease_until", PREFIX ":w:2");
+	assert_string_equal(r->str, lease);
+	freeReplyObject(r);
+}
+
+static void
+release__frees_window_for_another_clerk(void **state)
+{
+	char lease[32];
+
+	(void)state;
+	open_window("1", "c01");
+	snprintf(lease, sizeof lease, "%ld", now + 60);
+	OK("qh_release", "1", "someone-else");
+	assert_error(ERR("qh_open", "1", "c02", "qs1/c02", lease), "CONFLICT window");
+	OK("qh_release", "1", "qs1/c01");
+	assert_string_equal(str(get(OK("qh_open", "1", "c02", "qs1/c02", lease), "window"), "clerk"),
+			    "c02");
+}
+
+static void
+pause_resume_close__window_states(void **state)
+{
+	cJSON *w;
+
+	(void)state;
+	open_window("1", "c01");
+	assert_error(ERR("qh_resume", "1"), "CONFLICT window");
+	w = get(OK("qh_pause", "1", "午休 lunch"), "window");
+	assert_string_equal(str(w, "state"), "paused");
+	assert_string_equal(str(w, "reason"), "午休 lunch");
+	w = get(OK("qh_resume", "1"), "window");
+	assert_string_equal(str(w, "state"), "idle");
+	assert_null(cJSON_GetObjectItemCaseSensitive(w, "reason"));
+	w = get(OK("qh_close", "1"), "window");
+	assert_string_equal(str(w, "state"), "closed");
+	/* The clerk stays at the closed window until the connection ends, and may reopen it. */
+	assert_string_equal(str(w, "clerk"), "c01");
+	w = get(OK("qh_resume", "1"), "window");
+	assert_string_equal(str(w, "state"), "idle");
+}
+
+static void
+pause__ticket_called__conflict(void **state)
+{
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	call_next("1");
+	assert_error(ERR("qh_pause", "1", ""), "CONFLICT window");
+	assert_error(ERR("qh_close", "1"), "CONFLICT window");
+	OK("qh_start", "1");
+	assert_error(ERR("qh_pause", "1", ""), "CONFLICT window");
+	assert_string_equal(str(window_now("1"), "state"), "serving");
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* ahead and ewt */
+
+static void
+ewt__ahead_over_open_windows_times_service_time(void **state)
+{
+	cJSON *t;
+
+	(void)state;
+	open_window("1", "c01");
+	for (int i = 0; i < 4; i++)
+		take("A", "");
+	t = take("A", "");
+	assert_int_equal(num(t, "ahead"), 4);
+	assert_int_equal(num(t, "ewt"), 4 * 300); /* one open window serves A */
+	open_window("3", "c03");
+	t = ticket_by_id("20261128-A005");
+	assert_int_equal(num(t, "ahead"), 4);
+	assert_int_equal(num(t, "ewt"), 2 * 300); /* ceil(4 / 2) rounds of 300 s */
+	/* a priority ticket jumps the normal ones; the normal ones count it */
+	t = take("B", "priority");
+	assert_int_equal(num(t, "ahead"), 0);
+	assert_int_equal(num(t, "ewt"), 0);
+	assert_int_equal(num(ticket_by_id("20261128-A005"), "ahead"), 5);
+	/* a service shows the estimate of a new normal ticket */
+	t = service_now("A");
+	assert_int_equal(num(t, "waiting"), 5);
+	assert_int_equal(num(t, "ewt"), 3 * 300); /* 6 ahead over 2 windows */
+	assert_int_equal(num(service_now("B"), "waiting"), 1);
+}
+
+static void
+ewt__learns_service_time(void **state)
+{
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	take("A", "");
+	call_next("1");
+	now += 100;
+	OK("qh_finish", "1", "");
+	/* 0.2 * 100 + 0.8 * 300 = 260 s per ticket */
+	assert_int_equal(num(service_now("A"), "ewt"), 260);
+	assert_int_equal(num(ticket_by_id("20261128-A002"), "ewt"), 0);
+}
+
+static void
+ewt__specialised_hall_counts_competing_services(void **state)
+{
+	(void)state;
+	OK("qh_setup", hall_specialised);
+	open_window("3", "c03");
+	take("B", "");
+	take("A", "");
+	take("C", "");
+	/* window 3 serves A and C: the C ticket waits behind A only */
+	assert_int_equal(num(ticket_by_id("20261128-C001"), "ahead"), 1);
+	assert_int_equal(num(ticket_by_id("20261128-C001"), "ewt"), 200);
+	/* B has no open window: counted as one */
+	assert_int_equal(num(ticket_by_id("20261128-B001"), "ahead"), 0);
+	assert_int_equal(num(service_now("B"), "ewt"), 120);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* queue, services, snapshot */
+
+static void
+queue__call_order_with_limit_and_service(void **state)
+{
+	(void)state;
+	take("A", "");
+	now++;
+	take("B", "");
+	now++;
+	take("C", "appointment");
+	now++;
+	take("A", "priority");
+	assert_string_equal(queue_numbers("", "", ""), "A002 C001 A001 B001");
+	assert_string_equal(queue_numbers("", "", "2"), "A002 C001");
+	assert_string_equal(queue_numbers("", "A", ""), "A002 A001");
+	assert_string_equal(queue_numbers("2", "", ""), "B001");
+	assert_string_equal(queue_numbers("3", "", ""), "A002 C001 A001");
+	assert_error(ERR("qh_queue", "", "", "0"), "BAD_REQUEST limit");
+	assert_error(ERR("qh_queue", "", "Z", ""), "NOT_FOUND service");
+}
+
+static void
+snapshot__services_windows_recent_newest_first(void **state)
+{
+	cJSON *snap, *recent, *first;
+
+	(void)state;
+	open_window("1", "c01");
+	open_window("2", "c02");
+	take("A", "");
+	take("B", "");
+	call_next("1");
+	now += 5;
+	call_next("2");
+	snap = OK("qh_snapshot");
+	assert_int_equal(cJSON_GetArraySize(get(snap, "services")), 3);
+	assert_int_equal(cJSON_GetArraySize(get(snap, "windows")), 3);
+	assert_string_equal(str(find_id(get(snap, "windows"), "2"), "ticket"), "B001");
+	assert_string_equal(str(find_id(get(snap, "services"), "A"), "name_en"), "Social security");
+	recent = get(snap, "recent");
+	assert_int_equal(cJSON_GetArraySize(recent), 2);
+	first = cJSON_GetArrayItem(recent, 0);
+	assert_string_equal(str(first, "number"), "B001");
+	assert_int_equal(num(first, "window"), 2);
+	assert_int_equal(num(first, "at"), now);
+}
+
+static void
+snapshot__empty_lists_are_arrays(void **state)
+{
+	(void)state;
+	assert_non_null(strstr(raw("qh_snapshot", NULL), "\"recent\":[]"));
+	assert_string_equal(raw("qh_queue", "", "", "", NULL), "{\"tickets\":[]}");
+	assert_string_equal(raw("qh_lease", "qs1/c01", "0", NULL), "{}");
+}
+
+static void
+setup__keeps_live_window_state(void **state)
+{
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	call_next("1");
+	OK("qh_setup", hall);
+	assert_string_equal(str(window_now("1"), "ticket"), "A001");
+	assert_string_equal(str(window_now("1"), "state"), "calling");
+	assert_error(ERR("qh_setup", "{\"services\":[]}"), "BAD_REQUEST hall");
+	assert_error(ERR("qh_setup", "not json"), "BAD_REQUEST hall");
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* day change */
+
+static void
+day_change__expires_waiting(void **state)
+{
+	cJSON *t, *events;
+	int before;
+
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	take("A", "");
+	take("B", "");
+	call_next("1");
+	before = stream_len();
+	now = T0 + 86400;
+	day = DAY2;
+	assert_int_equal(num(OK("qh_day"), "expired"), 2);
+	t = ticket_by_id("20261128-A002");
+	assert_string_equal(str(t, "state"), "expired");
+	assert_true(is_null(t, "ahead"));
+	/* the called ticket stays with its window */
+	assert_string_equal(str(ticket_by_id("20261128-A001"), "state"), "called");
+	assert_int_equal(num(service_now("A"), "waiting"), 0);
+	assert_int_equal(num(service_now("B"), "waiting"), 0);
+	events = stream_events();
+	assert_string_equal(str(get(get(cJSON_GetArrayItem(events, before), "data"), "ticket"), "state"),
+			    "expired");
+	assert_string_equal(stream_types(before), "ticket ticket queue queue queue");
+	/* a second run has nothing left to do */
+	assert_int_equal(num(OK("qh_day"), "expired"), 0);
+}
+
+static void
+day_change__runs_before_any_write(void **state)
+{
+	(void)state;
+	take("A", "");
+	now = T0 + 86400;
+	day = DAY2;
+	take("A", "");
+	assert_string_equal(str(ticket_by_id("20261128-A001"), "state"), "expired");
+	assert_string_equal(queue_numbers("", "", ""), "A001");
+	assert_string_equal(str(get(OK("qh_queue", "", "", ""), "tickets")->child, "id"),
+			    "20261129-A001");
+}
+
+static void
+day_change__lagging_clock_keeps_the_day(void **state)
+{
+	(void)state;
+	now = T0 + 86400;
+	day = DAY2;
+	take("A", "");
+	now = T0 + 86000;
+	day = DAY1;
+	assert_string_equal(str(take("A", ""), "id"), "20261129-A002");
+	assert_string_equal(str(ticket_by_id("20261129-A001"), "state"), "waiting");
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* events */
+
+static void
+events__take_publishes_ticket_then_queue(void **state)
+{
+	redisContext *sub;
+	redisReply *r;
+	struct timeval tv = {2, 0};
+	cJSON *e;
+	char *json;
+	redisReply *ids;
+
+	(void)state;
+	sub = testredis_connect(&tr);
+	assert_non_null(sub);
+	redisSetTimeout(sub, tv);
+	r = redisCommand(sub, "SUBSCRIBE %s", PREFIX ":ev");
+	assert_non_null(r);
+	freeReplyObject(r);
+	take("A", "");
+
+	assert_int_equal(redisGetReply(sub, (void **)&r), REDIS_OK);
+	assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+	assert_int_equal(r->elements, 3);
+	json = strchr(r->element[2]->str, ' ');
+	assert_non_null(json);
+	/* the message starts with the stream id of the same event */
+	ids = cmd("XRANGE %s - + COUNT 1", PREFIX ":events");
+	assert_int_equal(ids->elements, 1);
+	assert_memory_equal(r->element[2]->str, ids->element[0]->element[0]->str,
+			    strlen(ids->element[0]->element[0]->str));
+	freeReplyObject(ids);
+	e = keep(cJSON_Parse(json + 1));
+	freeReplyObject(r);
+	assert_string_equal(str(e, "event"), "ticket");
+	assert_string_equal(str(get(e, "ticket"), "number"), "A001");
+
+	assert_int_equal(redisGetReply(sub, (void **)&r), REDIS_OK);
+	e = keep(cJSON_Parse(strchr(r->element[2]->str, ' ') + 1));
+	freeReplyObject(r);
+	assert_string_equal(str(e, "event"), "queue");
+	assert_string_equal(str(e, "service"), "A");
+	assert_int_equal(num(e, "waiting"), 1);
+	assert_int_equal(num(e, "ewt"), 300);
+	redisFree(sub);
+}
+
+static void
+events__call_next_records_the_call(void **state)
+{
+	cJSON *events, *called;
+	int before;
+
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	take("A", "");
+	call_next("1");
+	before = stream_len();
+	call_next("1");
+	assert_string_equal(stream_types(before), "ticket ticket called window queue");
+	events = stream_events();
+	called = get(cJSON_GetArrayItem(events, before + 2), "data");
+	assert_string_equal(str(get(called, "ticket"), "number"), "A002");
+	assert_int_equal(num(get(called, "window"), "id"), 1);
+	assert_string_equal(str(get(called, "window"), "name"), "1号窗口");
+	assert_int_equal(num(called, "recall"), 0);
+	assert_int_equal(num(called, "at"), now);
+}
+
+static void
+events__pause_updates_estimates(void **state)
+{
+	int before;
+
+	(void)state;
+	open_window("2", "c02");
+	before = stream_len();
+	OK("qh_pause", "2", "");
+	assert_string_equal(stream_types(before), "window queue");
+	before = stream_len();
+	open_window("1", "c01");
+	assert_string_equal(stream_types(before), "window queue queue queue");
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* errors and deadlines */
+
+/* Every key of the site and its DUMP, as one comparable string (malloc'd). */
+static char *
+dump_site(size_t *len)
+{
+	redisReply *keys = cmd("KEYS %s", PREFIX ":*");
+	char *buf = NULL;
+	size_t n = 0;
+
+	/* KEYS has no order: sort by selection, small sets */
+	for (size_t i = 0; i < keys->elements; i++)
+		for (size_t j = i + 1; j < keys->elements; j++)
+			if (strcmp(keys->element[i]->str, keys->element[j]->str) > 0) {
+				redisReply *tmp = keys->element[i];
+
+				keys->element[i] = keys->element[j];
+				keys->element[j] = tmp;
+			}
+	for (size_t i = 0; i < keys->elements; i++) {
+		redisReply *d = cmd("DUMP %s", keys->element[i]->str);
+		size_t klen = strlen(keys->element[i]->str) + 1;
+
+		assert_int_equal(d->type, REDIS_REPLY_STRING);
+		buf = realloc(buf, n + klen + d->len);
+		assert_non_null(buf);
+		memcpy(buf + n, keys->element[i]->str, klen);
+		memcpy(buf + n + klen, d->str, d->len);
+		n += klen + d->len;
+		freeReplyObject(d);
+	}
+	freeReplyObject(keys);
+	*len = n;
+	return buf;
+}
+
+static void
+error__changes_nothing(void **state)
+{
+	char *before, *after;
+	size_t blen, alen;
+	char lease[32];
+	char longref[80];
+
+	(void)state;
+	open_window("1", "c01");
+	open_window("3", "c03");
+	take("A", "");
+	take("B", "");
+	take("A", "");
+	call_next("1");
+	now += 10;
+	memset(longref, 'x', 65);
+	longref[65] = '\0';
+	snprintf(lease, sizeof lease, "%ld", now + 60);
+	before = dump_site(&blen);
+
+	ERR("qh_take", "Z", "", "", "");
+	ERR("qh_take", "A", "vip", "", "");
+	ERR("qh_take", "A", "", "", longref);
+	ERR("qh_call_next", "2", "");
+	ERR("qh_call", "1", "", "A404");
+	ERR("qh_call", "3", "", "B001");
+	ERR("qh_start", "3");
+	ERR("qh_finish", "1", "9");
+	ERR("qh_finish", "3", "");
+	ERR("qh_recall", "3");
+	ERR("qh_no_show", "1", "2");
+	ERR("qh_transfer", "1", "Z", "");
+	ERR("qh_transfer", "1", "B", "3");
+	ERR("qh_transfer", "3", "B", "");
+	ERR("qh_cancel", "20261128-A001");
+	ERR("qh_rate", "20261128-A002", "5");
+	ERR("qh_pause", "1", "");
+	ERR("qh_close", "1");
+	ERR("qh_resume", "3");
+	ERR("qh_open", "1", "c02", "qs1/c02", lease);
+	ERR("qh_open", "1", "c02", "qs1/c02", "soon");
+	ERR("qh_setup", "{\"services\":[{\"id\":\"A\"}],\"windows\":[{\"id\":1,\"services\":[\"Q\"]}]}");
+	deadline = "1"; /* long past */
+	assert_error(ERR("qh_take", "A", "", "", ""), "UNAVAILABLE -");
+	assert_error(ERR("qh_call_next", "1", ""), "UNAVAILABLE -");
+	deadline = "0";
+
+	after = dump_site(&alen);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(after, before, blen);
+	free(before);
+	free(after);
+}
+
+static void
+deadline__in_the_future__accepted(void **state)
+{
+	char future[32];
+	struct timeval tv;
+
+	(void)state;
+	gettimeofday(&tv, NULL);
+	snprintf(future, sizeof future, "%lld", (long long)tv.tv_sec * 1000 + 60000);
+	deadline = future;
+	assert_string_equal(str(take("A", ""), "number"), "A001");
+	deadline = "0";
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* persistence */
+
+static void
+restart__tickets_and_functions_survive_kill(void **state)
+{
+	struct testredis aof;
+	redisContext *saved = c;
+	redisContext *rc;
+
+	(void)state;
+	assert_int_equal(testredis_start(&aof, true), 0);
+	rc = testredis_connect(&aof);
+	assert_non_null(rc);
+	assert_int_equal(load_library(rc), 0);
+	c = rc;
+	OK("qh_setup", hall);
+	take("A", "");
+	testredis_kill(&aof);
+	redisFree(rc);
+	c = saved;
+
+	assert_int_equal(testredis_restart(&aof), 0);
+	rc = testredis_connect(&aof);
+	assert_non_null(rc);
+	c = rc;
+	/* no FUNCTION LOAD: the library came back with the data */
+	assert_string_equal(str(ticket_by_id("20261128-A001"), "state"), "waiting");
+	assert_string_equal(str(take("A", ""), "number"), "A002");
+	c = saved;
+	redisFree(rc);
+	testredis_stop(&aof);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(take__first_ticket__numbered_and_waiting),
+		T(take__integers_not_in_exponent_form),
+		T(take__unknown_service__not_found),
+		T(take__bad_class__bad_request),
+		T(take__ref_over_64_characters__bad_request),
+		T(take__bad_channel__bad_request),
+		T(numbering__counts_per_service_and_pads),
+		T(numbering__restarts_each_day),
+		T(ticket__unknown__not_found),
+		T(call_next__priority_before_normal),
+		T(call_next__longest_wait_across_services),
+		T(call_next__specialised_window_skips_other_services),
+		T(call_next__comprehensive_window_calls_every_service),
+		T(call_next__finishes_current_ticket),
+		T(call_next__nothing_waiting__null_and_window_idle),
+		T(call_next__closed_or_paused_window__conflict),
+		T(call__out_of_order_by_number),
+		T(call__service_not_served__conflict),
+		T(recall__counts_and_announces_again),
+		T(recall__serving__conflict),
+		T(start_finish__done_with_times_and_rating),
+		T(no_show__requeue__back_of_the_queue),
+		T(no_show__final__leaves_the_queue),
+		T(transfer__keeps_issue_time),
+		T(transfer__to_window__only_that_window_calls_it),
+		T(transfer__nothing_called__conflict),
+		T(cancel__waiting_ticket__leaves_queue),
+		T(rate__done_ticket__once),
+		T(open__closed_window__idle_with_clerk),
+		T(open__other_live_clerk__conflict),
+		T(open__reconnecting_clerk__keeps_called_ticket),
+		T(lease__renews_only_own_holder),
+		T(release__frees_window_for_another_clerk),
+		T(pause_resume_close__window_states),
+		T(pause__ticket_called__conflict),
+		T(ewt__ahead_over_open_windows_times_service_time),
+		T(ewt__learns_service_time),
+		T(ewt__specialised_hall_counts_competing_services),
+		T(queue__call_order_with_limit_and_service),
+		T(snapshot__services_windows_recent_newest_first),
+		T(snapshot__empty_lists_are_arrays),
+		T(setup__keeps_live_window_state),
+		T(day_change__expires_waiting),
+		T(day_change__runs_before_any_write),
+		T(day_change__lagging_clock_keeps_the_day),
+		T(events__take_publishes_ticket_then_queue),
+		T(events__call_next_records_the_call),
+		T(events__pause_updates_estimates),
+		T(error__changes_nothing),
+		T(deadline__in_the_future__accepted),
+		T(restart__tickets_and_functions_survive_kill),
+#undef T
+	};
+
+	return cmocka_run_group_tests_name("functions", tests, group_setup, group_teardown);
+}
