@@ -44,6 +44,7 @@ static void usage(FILE *out)
 		"  --rate N             requests per second per connection (default 2000)\n"
 		"  --log-level LEVEL    debug, info, warn or error (default info)\n"
 		"  --test-clock         allow the clock op, for tests and simulations only\n"
+		"  --clock-start T      with --test-clock: start the clock at epoch second T\n"
 		"  --hash-password      read a password without echo and print its crypt(3) hash\n"
 		"  --help, --version\n");
 }
@@ -179,10 +180,11 @@ int main(int argc, char **argv)
 		{"unix", required_argument, NULL, 'u'},	      {"max-conns", required_argument, NULL, 'm'},
 		{"hello-timeout", required_argument, NULL, 'H'}, {"redis-timeout", required_argument, NULL, 'T'},
 		{"rate", required_argument, NULL, 'R'},	      {"log-level", required_argument, NULL, 'L'},
-		{"test-clock", no_argument, NULL, 'C'},	      {"hash-password", no_argument, NULL, 'P'},
+		{"test-clock", no_argument, NULL, 'C'},	      {"clock-start", required_argument, NULL, 'S'},	      {"hash-password", no_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},	      {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}};
 	const char *config_path = NULL, *redis_addr = NULL, *state_dir = NULL;
+	long clock_start = 0;
 	server.opt = (struct server_options){
 		.listen = "127.0.0.1:7420",
 		.max_conns = 10000,
@@ -216,6 +218,7 @@ int main(int argc, char **argv)
 			break;
 		}
 		case 'C': server.opt.test_clock = 1; break;
+		case 'S': clock_start = parse_positive("--clock-start", optarg, 4102444800L); break;
 		case 'P': return hash_password();
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("qserver %s (protocol %d)\n", QSERVER_VERSION, PROTOCOL_VERSION); return 0;
@@ -225,6 +228,14 @@ int main(int argc, char **argv)
 	if (!config_path || optind < argc) {
 		usage(stderr);
 		return 2;
+	}
+	if (clock_start) {
+		if (!server.opt.test_clock) {
+			fprintf(stderr, "qserver: --clock-start needs --test-clock\n");
+			return 2;
+		}
+		/* Set before Redis is set up, so even the first day change sees the test's day. */
+		clock_set_offset((long long)clock_start - (long long)time(NULL));
 	}
 	char err[512];
 	server.cfg = config_load(config_path, err, sizeof err);

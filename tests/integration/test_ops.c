@@ -1,0 +1,664 @@
+/* Every op of PROTOCOL.md through a real qserver and redis-server: its success and each of
+ * its error codes, as a client sees them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testhall.h"
+
+static struct test_hall hall;
+
+/* Asserts r is ok and returns it (the caller frees). */
+static cJSON *ok(cJSON *r)
+{
+	if (!tc_ok(r)) {
+		char *text = r ? cJSON_PrintUnformatted(r) : NULL;
+		fail_msg("expected ok, got %s", text ? text : "no response");
+	}
+	return r;
+}
+
+/* Asserts r failed with code (and field when given), and frees it. */
+static void err(cJSON *r, const char *code, const char *field)
+{
+	const char *got = tc_error_code(r);
+	if (!got || strcmp(got, code) != 0) {
+		char *text = r ? cJSON_PrintUnformatted(r) : NULL;
+		fail_msg("expected %s, got %s", code, text ? text : "no response");
+	}
+	const char *message = get_str(r, "error", "message");
+	assert_non_null(message);
+	assert_true(strlen(message) > 5);
+	if (field)
+		assert_string_equal(get_str(r, "error", "field"), field);
+	cJSON_Delete(r);
+}
+
+/* Starts one hall for the whole file. */
+static int group_setup(void **state)
+{
+	(void)state;
+	return hall_start(&hall, false, NULL);
+}
+
+/* Stops the hall. */
+static int group_teardown(void **state)
+{
+	(void)state;
+	hall_stop(&hall);
+	return 0;
+}
+
+/* Gives each test a new, empty hall. */
+static int reset(void **state)
+{
+	(void)state;
+	return hall_reset(&hall);
+}
+
+static void ping__answers_the_server_clock(void **state)
+{
+	(void)state;
+	struct tc *tc = tc_connect(hall.port);
+	cJSON *r = ok(tc_request(tc, "{\"id\":\"p\",\"op\":\"ping\"}"));
+	assert_string_equal(get_str(r, "id", NULL), "p");
+	assert_true(get_num(r, "time", NULL) >= HALL_T0 && get_num(r, "time", NULL) < HALL_T0 + 60);
+	cJSON_Delete(r);
+	tc_close(tc);
+}
+
+static void site__names_services_and_windows(void **state)
+{
+	(void)state;
+	struct tc *tc = hall_public(&hall);
+	cJSON *r = ok(tc_request(tc, "{\"op\":\"site\"}"));
+	assert_string_equal(get_str(r, "site", "id"), "small");
+	assert_string_equal(get_str(r, "site", "date"), "2026-11-27");
+	assert_string_equal(get_str(r, "site", "tz"), "Asia/Shanghai");
+	assert_int_equal((int)get_num(r, "site", "sla"), 900);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "site"), "open")));
+	cJSON *services = cJSON_GetObjectItem(r, "services");
+	assert_int_equal(cJSON_GetArraySize(services), 3);
+	assert_string_equal(get_str(cJSON_GetArrayItem(services, 0), "name", NULL), "社会保障");
+	assert_string_equal(get_str(cJSON_GetArrayItem(services, 0), "name_en", NULL), "Social security");
+	cJSON *windows = cJSON_GetObjectItem(r, "windows");
+	assert_int_equal(cJSON_GetArraySize(windows), 3);
+	cJSON *w3 = cJSON_GetArrayItem(windows, 2);
+	assert_int_equal((int)get_num(w3, "id", NULL), 3);
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(w3, "services"), 0)->valuestring, "B");
+	assert_string_equal(get_str(w3, "state", NULL), "closed");
+	assert_null(cJSON_GetObjectItem(r, "recent"));
+	cJSON_Delete(r);
+	tc_close(tc);
+}
+
+static void take__ticket_with_ahead_and_ewt(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	cJSON *r = ok(tc_request(k, "{\"op\":\"take\",\"service\":\"A\"}"));
+	assert_string_equal(get_str(r, "ticket", "number"), "A001");
+	assert_string_equal(get_str(r, "ticket", "id"), "20261127-A001");
+	assert_string_equal(get_str(r, "ticket", "state"), "waiting");
+	assert_string_equal(get_str(r, "ticket", "class"), "normal");
+	assert_string_equal(get_str(r, "ticket", "channel"), "kiosk");
+	assert_int_equal((long)get_num(r, "ticket", "issued_at"), HALL_T0);
+	assert_int_equal((int)get_num(r, "ticket", "ahead"), 0);
+	cJSON_Delete(r);
+	r = ok(tc_request(k, "{\"op\":\"take\",\"service\":\"A\",\"channel\":\"wechat\",\"ref\":\"预约 123\"}"));
+	assert_string_equal(get_str(r, "ticket", "number"), "A002");
+	assert_string_equal(get_str(r, "ticket", "channel"), "wechat");
+	assert_int_equal((int)get_num(r, "ticket", "ahead"), 1);
+	assert_true(get_num(r, "ticket", "ewt") > 0);
+	cJSON_Delete(r);
+	/* Every service numbers on its own. */
+	r = ok(tc_request(k, "{\"op\":\"take\",\"service\":\"C\",\"class\":\"priority\"}"));
+	assert_string_equal(get_str(r, "ticket", "number"), "C001");
+	assert_string_equal(get_str(r, "ticket", "class"), "priority");
+	cJSON_Delete(r);
+	err(tc_request(k, "{\"op\":\"take\",\"service\":\"Z\"}"), "not_found", "service");
+	err(tc_request(k, "{\"op\":\"take\",\"service\":\"A\",\"class\":\"gold\"}"), "bad_request", "class");
+	tc_close(k);
+}
+
+static void services__live_waiting_and_ewt(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	for (int i = 0; i < 3; i++)
+		assert_non_null(hall_take(k, "B", NULL, n, sizeof n));
+	cJSON *r = ok(tc_request(k, "{\"op\":\"services\"}"));
+	cJSON *b = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "services"), 1);
+	assert_string_equal(get_str(b, "id", NULL), "B");
+	assert_int_equal((int)get_num(b, "waiting", NULL), 3);
+	assert_true(get_num(b, "ewt", NULL) > 0);
+	cJSON_Delete(r);
+	tc_close(k);
+}
+
+static void ticket__by_id_or_number(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "A", NULL, n, sizeof n);
+	struct tc *p = hall_public(&hall);
+	cJSON *r = ok(tc_request(p, "{\"op\":\"ticket\",\"number\":\"A001\"}"));
+	assert_string_equal(get_str(r, "ticket", "id"), "20261127-A001");
+	cJSON_Delete(r);
+	r = ok(tc_request(p, "{\"op\":\"ticket\",\"id\":\"20261127-A001\"}"));
+	assert_string_equal(get_str(r, "ticket", "number"), "A001");
+	cJSON_Delete(r);
+	err(tc_request(p, "{\"op\":\"ticket\",\"number\":\"A999\"}"), "not_found", "number");
+	err(tc_request(p, "{\"op\":\"ticket\",\"id\":\"20200101-A001\"}"), "not_found", "id");
+	err(tc_request(p, "{\"op\":\"ticket\"}"), "bad_request", "id");
+	tc_close(p);
+	tc_close(k);
+}
+
+static void cancel__waiting_only(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "A", NULL, n, sizeof n);
+	hall_take(k, "A", NULL, n, sizeof n);
+	cJSON *r = ok(tc_request(k, "{\"op\":\"cancel\",\"id\":\"20261127-A002\"}"));
+	assert_string_equal(get_str(r, "ticket", "state"), "cancelled");
+	cJSON_Delete(r);
+	err(tc_request(k, "{\"op\":\"cancel\",\"id\":\"20261127-A002\"}"), "conflict", "id");
+	err(tc_request(k, "{\"op\":\"cancel\",\"id\":\"20261127-A077\"}"), "not_found", "id");
+	err(tc_request(k, "{\"op\":\"cancel\"}"), "bad_request", "id");
+	struct tc *c = hall_clerk(&hall, "c01", 1);
+	r = ok(tc_request(c, "{\"op\":\"call_next\"}"));
+	assert_string_equal(get_str(r, "ticket", "number"), "A001");
+	cJSON_Delete(r);
+	err(tc_request(k, "{\"op\":\"cancel\",\"id\":\"20261127-A001\"}"), "conflict", "id");
+	/* The cancelled ticket is never called. */
+	r = ok(tc_request(c, "{\"op\":\"call_next\"}"));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(r, "ticket")));
+	cJSON_Delete(r);
+	tc_close(c);
+	tc_close(k);
+}
+
+static void call_next__priority_first_then_longest_wait(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "A", NULL, n, sizeof n);		/* A001 at T0 */
+	hall_set_clock(&hall, HALL_T0 + 60);
+	hall_take(k, "C", NULL, n, sizeof n);		/* C001 */
+	hall_take(k, "B", "appointment", n, sizeof n); /* B001 */
+	hall_take(k, "C", "priority", n, sizeof n);	/* C002 */
+	struct tc *c = hall_clerk(&hall, "c01", 1);
+	const char *order[] = {"C002", "B001", "A001", "C001"};
+	for (int i = 0; i < 4; i++) {
+		cJSON *r = ok(tc_request(c, "{\"op\":\"call_next\"}"));
+		assert_string_equal(get_str(r, "ticket", "number"), order[i]);
+		assert_string_equal(get_str(r, "ticket", "state"), "called");
+		assert_int_equal((int)get_num(r, "ticket", "window"), 1);
+		assert_string_equal(get_str(r, "ticket", "clerk"), "c01");
+		cJSON_Delete(r);
+	}
+	/* The last call_next finished C001 and found nothing. */
+	cJSON *r = ok(tc_request(c, "{\"op\":\"call_next\"}"));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(r, "ticket")));
+	cJSON_Delete(r);
+	r = ok(tc_request(k, "{\"op\":\"ticket\",\"number\":\"C001\"}"));
+	assert_string_equal(get_str(r, "ticket", "state"), "done");
+	cJSON_Delete(r);
+	tc_close(c);
+	tc_close(k);
+}
+
+static void call_next__specialised_window_takes_only_its_service(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "A", "priority", n, sizeof n);
+	hall_take(k, "B", NULL, n, sizeof n);
+	struct tc *c = hall_clerk(&hall, "c03", 3);
+	cJSON *r = ok(tc_request(c, "{\"op\":\"call_next\"}"));
+	assert_string_equal(get_str(r, "ticket", "number"), "B001");
+	cJSON_Delete(r);
+	r = ok(tc_request(c, "{\"op\":\"call_next\"}"));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(r, "ticket")));
+	cJSON_Delete(r);
+	tc_close(c);
+	tc_close(k);
+}
+
+static void call__out_of_order_and_its_errors(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "A", NULL, n, sizeof n);
+	hall_take(k, "A", NULL, n, sizeof n);
+	hall_take(k, "C", NULL, n, sizeof n);
+	struct tc *c = hall_clerk(&hall, "c01", 1);
+	cJSON *r = ok(tc_request(c, "{\"op\":\"call\",\"ticket\":\"A002\"}"));
+	assert_string_equal(get_str(r, "ticket", "number"), "A002");
+	assert_string_equal(get_str(r, "ticket", "state"), "called");
+	cJSON_Delete(r);
+	r = ok(tc_request(c, "{\"op\":\"call\",\"ticket\":\"20261127-C001\"}"));
+	assert_string_equal(get_str(r, "ticket", "number"), "C001");
+	cJSON_Delete(r);
+	err(tc_request(c, "{\"op\":\"call\",\"ticket\":\"A002\"}"), "conflict", "ticket");
+	err(tc_request(c, "{\"op\":\"call\",\"ticket\":\"A404\"}"), "not_found", "ticket");
+	err(tc_request(c, "{\"op\":\"call\"}"), "bad_request", "ticket");
+	struct tc *c3 = hall_clerk(&hall, "c03", 3);
+	err(tc_request(c3, "{\"op\":\"call\",\"ticket\":\"A001\"}"), "conflict", "ticket");
+	tc_close(c3);
+	tc_close(c);
+	tc_close(k);
+}
+
+static void recall_start_finish__the_clerks_cycle(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "A", NULL, n, sizeof n);
+	struct tc *c = hall_clerk(&hall, "c01", 1);
+	err(tc_request(c, "{\"op\":\"recall\"}"), "conflict", NULL);
+	err(tc_request(c, "{\"op\":\"start\"}"), "conflict", NULL);
+	err(tc_request(c, "{\"op\":\"finish\"}"), "conflict", NULL);
+	cJSON_Delete(ok(tc_request(c, "{\"op\":\"call_next\"}")));
+	hall_set_clock(&hall, HALL_T0 + 30);
+	cJSON *r = ok(tc_request(c, "{\"op\":\"recall\"}"));
+	assert_int_equal((int)get_num(r, "ticket", "recalls"), 1);
+	cJSON_Delete(r);
+	r = ok(tc_request(c, "{\"op\":\"start\"}"));
+	assert_string_equal(get_str(r, "ticket", "state"), "serving");
+	assert_int_equal((long)get_num(r, "ticket", "started_at"), HALL_T0 + 30);
+	cJSON_Delete(r);
+	err(tc_request(c, "{\"op\":\"recall\"}"), "conflict", NULL);
+	err(tc_request(c, "{\"op\":\"start\"}"), "conflict", NULL);
+	hall_set_clock(&hall, HALL_T0 + 330);
+	err(tc_request(c, "{\"op\":\"finish\",\"rating\":6}"), "bad_request", "rating");
+	r = ok(tc_request(c, "{\"op\":\"finish\",\"rating\":4}"));
+	assert_string_equal(get_str(r, "ticket", "state"), "done");
+	assert_int_equal((long)get_num(r, "ticket", "finished_at"), HALL_T0 + 330);
+	assert_int_equal((int)get_num(r, "ticket", "rating"), 4);
+	cJSON_Delete(r);
+	err(tc_request(c, "{\"op\":\"finish\"}"), "conflict", NULL);
+	tc_close(c);
+	tc_close(k);
+}
+
+static void rate__once_for_a_done_ticket(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "A", NULL, n, sizeof n);
+	err(tc_request(k, "{\"op\":\"rate\",\"id\":\"20261127-A001\",\"score\":5}"), "conflict", "id");
+	struct tc *c = hall_clerk(&hall, "c01", 1);
+	cJSON_Delete(ok(tc_request(c, "{\"op\":\"call_next\"}")));
+	cJSON_Delete(ok(tc_request(c, "{\"op\":\"finish\"}")));
+	cJSON *r = ok(tc_request(k, "{\"op\":\"rate\",\"id\":\"20261127-A001\",\"score\":5}"));
+	assert_int_equal((int)get_num(r, "ticket", "rating"), 5);
+	cJSON_Delete(r);
+	err(tc_request(k, "{\"op\":\"rate\",\"id\":\"20261127-A001\",\"score\":1}"), "conflict", "id");
+	err(tc_request(k, "{\"op\":\"rate\",\"id\":\"20261127-A009\",\"score\":1}"), "not_found", "id");
+	err(tc_request(k, "{\"op\":\"rate\",\"id\":\"20261127-A001\"}"), "bad_request", "score");
+	tc_close(c);
+	tc_close(k);
+}
+
+static void no_show__absent_or_requeued_at_the_back(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "A", NULL, n, sizeof n);
+	hall_take(k, "A", NULL, n, sizeof n);
+	struct tc *c = hall_clerk(&hall, "c01", 1);
+	err(tc_request(c, "{\"op\":\"no_show\"}"), "conflict", NULL);
+	cJSON_Delete(ok(tc_request(c, "{\"op\":\"call_next\"}"))); /* A001 */
+	cJSON *r = ok(tc_request(c, "{\"op\":\"no_show\",\"requeue\":true}"));
+	assert_string_equal(get_str(r, "ticket", "state"), "waiting");
+	cJSON_Delete(r);
+	r = ok(tc_request(c, "{\"op\":\"call_next\"}"));
+	assert_string_equal(get_str(r, "ticket", "number"), "A002"); /* A001 went to the back */
+	cJSON_Delete(r);
+	r = ok(tc_request(c, "{\"op\":\"no_show\"}"));
+	assert_string_equal(get_str(r, "ticket", "state"), "no_show");
+	cJSON_Delete(r);
+	r = ok(tc_request(c, "{\"op\":\"call_next\"}"));
+	assert_string_equal(get_str(r, "ticket", "number"), "A001");
+	cJSON_Delete(r);
+	err(tc_request(c, "{\"op\":\"no_show\",\"requeue\":1}"), "bad_request", "requeue");
+	tc_close(c);
+	tc_close(k);
+}
+
+static void transfer__keeps_issue_time_and_may_pin_a_window(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "A", NULL, n, sizeof n);
+	hall_set_clock(&hall, HALL_T0 + 100);
+	hall_take(k, "B", NULL, n, sizeof n);
+	struct tc *c = hall_clerk(&hall, "c01", 1);
+	err(tc_request(c, "{\"op\":\"transfer\",\"service\":\"B\"}"), "conflict", NULL);
+	cJSON_Delete(ok(tc_request(c, "{\"op\":\"call_next\"}"))); /* A001 */
+	err(tc_request(c, "{\"op\":\"transfer\",\"service\":\"Z\"}"), "not_found", "service");
+	err(tc_request(c, "{\"op\":\"transfer\",\"service\":\"A\",\"window\":3}"), "bad_request", "window");
+	cJSON *r = ok(tc_request(c, "{\"op\":\"transfer\",\"service\":\"B\",\"window\":3}"));
+	assert_string_equal(get_str(r, "ticket", "state"), "waiting");
+	assert_string_equal(get_str(r, "ticket", "service"), "B");
+	assert_int_equal((long)get_num(r, "ticket", "issued_at"), HALL_T0);
+	assert_int_equal((int)get_num(r, "ticket", "transfers"), 1);
+	cJSON_Delete(r);
+	/* Pinned to window 3: window 1 does not get it... */
+	r = ok(tc_request(c, "{\"op\":\"call_next\"}"));
+	assert_string_equal(get_str(r, "ticket", "number"), "B001");
+	cJSON_Delete(r);
+	/* ...window 3 does, before B001's later issue time would matter. */
+	struct tc *c3 = hall_clerk(&hall, "c03", 3);
+	r = ok(tc_request(c3, "{\"op\":\"call_next\"}"));
+	assert_string_equal(get_str(r, "ticket", "number"), "A001");
+	assert_string_equal(get_str(r, "ticket", "service"), "B");
+	cJSON_Delete(r);
+	tc_close(c3);
+	tc_close(c);
+	tc_close(k);
+}
+
+static void pause_resume_close__window_states(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "A", NULL, n, sizeof n);
+	struct tc *c = hall_clerk(&hall, "c01", 1);
+	err(tc_request(c, "{\"op\":\"resume\"}"), "conflict", NULL);
+	cJSON *r = ok(tc_request(c, "{\"op\":\"pause\",\"reason\":\"午休 lunch\"}"));
+	assert_string_equal(get_str(r, "window", "state"), "paused");
+	assert_string_equal(get_str(r, "window", "reason"), "午休 lunch");
+	cJSON_Delete(r);
+	err(tc_request(c, "{\"op\":\"call_next\"}"), "conflict", "window");
+	r = ok(tc_request(c, "{\"op\":\"resume\"}"));
+	assert_string_equal(get_str(r, "window", "state"), "idle");
+	cJSON_Delete(r);
+	cJSON_Delete(ok(tc_request(c, "{\"op\":\"call_next\"}")));
+	err(tc_request(c, "{\"op\":\"pause\"}"), "conflict", "window");
+	err(tc_request(c, "{\"op\":\"close\"}"), "conflict", "window");
+	cJSON_Delete(ok(tc_request(c, "{\"op\":\"finish\"}")));
+	r = ok(tc_request(c, "{\"op\":\"close\"}"));
+	assert_string_equal(get_str(r, "window", "state"), "closed");
+	cJSON_Delete(r);
+	err(tc_request(c, "{\"op\":\"call_next\"}"), "conflict", "window");
+	r = ok(tc_request(c, "{\"op\":\"resume\"}"));
+	assert_string_equal(get_str(r, "window", "state"), "idle");
+	cJSON_Delete(r);
+	tc_close(c);
+	tc_close(k);
+}
+
+static void queue__in_call_order_for_the_window(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "A", NULL, n, sizeof n);
+	hall_take(k, "B", NULL, n, sizeof n);
+	hall_take(k, "B", "priority", n, sizeof n);
+	struct tc *c3 = hall_clerk(&hall, "c03", 3);
+	cJSON *r = ok(tc_request(c3, "{\"op\":\"queue\"}"));
+	cJSON *list = cJSON_GetObjectItem(r, "tickets");
+	assert_int_equal(cJSON_GetArraySize(list), 2);
+	assert_string_equal(get_str(cJSON_GetArrayItem(list, 0), "number", NULL), "B002");
+	assert_string_equal(get_str(cJSON_GetArrayItem(list, 1), "number", NULL), "B001");
+	cJSON_Delete(r);
+	err(tc_request(c3, "{\"op\":\"queue\",\"service\":\"A\"}"), "forbidden", "service");
+	err(tc_request(c3, "{\"op\":\"queue\",\"window\":1}"), "forbidden", "window");
+	struct tc *m = hall_manager(&hall);
+	r = ok(tc_request(m, "{\"op\":\"queue\"}"));
+	list = cJSON_GetObjectItem(r, "tickets");
+	assert_int_equal(cJSON_GetArraySize(list), 3);
+	assert_string_equal(get_str(cJSON_GetArrayItem(list, 0), "number", NULL), "B002");
+	assert_string_equal(get_str(cJSON_GetArrayItem(list, 1), "number", NULL), "A001");
+	cJSON_Delete(r);
+	r = ok(tc_request(m, "{\"op\":\"queue\",\"service\":\"A\",\"limit\":1}"));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "tickets")), 1);
+	cJSON_Delete(r);
+	err(tc_request(m, "{\"op\":\"queue\",\"limit\":0}"), "bad_request", "limit");
+	tc_close(m);
+	tc_close(c3);
+	tc_close(k);
+}
+
+static void manager__acts_on_any_window(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "B", NULL, n, sizeof n);
+	struct tc *m = hall_manager(&hall);
+	err(tc_request(m, "{\"op\":\"call_next\",\"window\":3}"), "conflict", "window"); /* closed */
+	cJSON_Delete(ok(tc_request(m, "{\"op\":\"resume\",\"window\":3}")));
+	cJSON *r = ok(tc_request(m, "{\"op\":\"call_next\",\"window\":3}"));
+	assert_string_equal(get_str(r, "ticket", "number"), "B001");
+	assert_int_equal((int)get_num(r, "ticket", "window"), 3);
+	cJSON_Delete(r);
+	r = ok(tc_request(m, "{\"op\":\"transfer\",\"window\":3,\"service\":\"A\",\"target_window\":1}"));
+	assert_string_equal(get_str(r, "ticket", "service"), "A");
+	cJSON_Delete(r);
+	tc_close(m);
+	tc_close(k);
+}
+
+static void hello__window_held_by_live_clerk__conflict_until_it_leaves(void **state)
+{
+	(void)state;
+	struct tc *a = hall_clerk(&hall, "c01", 2);
+	assert_non_null(a);
+	struct tc *b = tc_connect(hall.port);
+	err(tc_request(b, "{\"op\":\"hello\",\"role\":\"clerk\",\"user\":\"c02\",\"password\":\"clerk123\",\"window\":2}"), "conflict", "window");
+	/* The same clerk from a new connection takes the window up again. */
+	struct tc *a2 = hall_clerk(&hall, "c01", 2);
+	assert_non_null(a2);
+	tc_close(a);
+	tc_close(a2);
+	/* Once the clerk has left, another may take the window (the lease was released). */
+	cJSON *r = NULL;
+	for (int i = 0; i < 100; i++) {
+		cJSON_Delete(r);
+		r = tc_request(b, "{\"op\":\"hello\",\"role\":\"clerk\",\"user\":\"c02\",\"password\":\"clerk123\",\"window\":2}");
+		if (tc_ok(r))
+			break;
+	}
+	assert_true(tc_ok(r));
+	assert_int_equal((int)get_num(r, "window", "id"), 2);
+	assert_string_equal(get_str(r, "window", "clerk"), "c02");
+	assert_string_equal(get_str(r, "user", "name"), "王伟");
+	cJSON_Delete(r);
+	tc_close(b);
+}
+
+static void hello__reconnecting_clerk_keeps_the_ticket(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "A", NULL, n, sizeof n);
+	struct tc *c = hall_clerk(&hall, "c01", 1);
+	cJSON_Delete(ok(tc_request(c, "{\"op\":\"call_next\"}")));
+	tc_close(c);
+	c = tc_connect(hall.port);
+	cJSON *r = ok(tc_request(c, "{\"op\":\"hello\",\"role\":\"clerk\",\"user\":\"c01\",\"password\":\"clerk123\",\"window\":1}"));
+	assert_string_equal(get_str(r, "window", "state"), "calling");
+	assert_string_equal(get_str(r, "window", "ticket"), "A001");
+	cJSON_Delete(r);
+	r = ok(tc_request(c, "{\"op\":\"start\"}"));
+	assert_string_equal(get_str(r, "ticket", "number"), "A001");
+	cJSON_Delete(r);
+	tc_close(c);
+	tc_close(k);
+}
+
+static void snapshot__recent_calls_newest_first(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "A", NULL, n, sizeof n);
+	hall_take(k, "A", NULL, n, sizeof n);
+	struct tc *c = hall_clerk(&hall, "c01", 1);
+	cJSON_Delete(ok(tc_request(c, "{\"op\":\"call_next\"}")));
+	cJSON_Delete(ok(tc_request(c, "{\"op\":\"call_next\"}")));
+	struct tc *p = hall_public(&hall);
+	cJSON *r = ok(tc_request(p, "{\"op\":\"snapshot\"}"));
+	cJSON *recent = cJSON_GetObjectItem(r, "recent");
+	assert_int_equal(cJSON_GetArraySize(recent), 2);
+	assert_string_equal(get_str(cJSON_GetArrayItem(recent, 0), "number", NULL), "A002");
+	assert_int_equal((int)get_num(cJSON_GetArrayItem(recent, 0), "window", NULL), 1);
+	cJSON *w1 = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "windows"), 0);
+	assert_string_equal(get_str(w1, "state", NULL), "calling");
+	assert_string_equal(get_str(w1, "ticket", NULL), "A002");
+	assert_string_equal(get_str(r, "site", "id"), "small");
+	cJSON_Delete(r);
+	tc_close(p);
+	tc_close(c);
+	tc_close(k);
+}
+
+static void subscribe__events_in_commit_order(void **state)
+{
+	(void)state;
+	struct tc *p = hall_public(&hall);
+	cJSON *r = ok(tc_request(p, "{\"op\":\"subscribe\",\"topics\":[\"called\",\"ticket\"]}"));
+	cJSON_Delete(r);
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "A", NULL, n, sizeof n);
+	struct tc *c = hall_clerk(&hall, "c01", 1);
+	cJSON_Delete(ok(tc_request(c, "{\"op\":\"call_next\"}")));
+	cJSON *e = tc_next_event(p, 2000);
+	assert_string_equal(get_str(e, "event", NULL), "ticket");
+	assert_string_equal(get_str(e, "ticket", "state"), "waiting");
+	cJSON_Delete(e);
+	e = tc_next_event(p, 2000);
+	assert_string_equal(get_str(e, "event", NULL), "ticket");
+	assert_string_equal(get_str(e, "ticket", "state"), "called");
+	cJSON_Delete(e);
+	e = tc_next_event(p, 2000);
+	assert_string_equal(get_str(e, "event", NULL), "called");
+	assert_string_equal(get_str(e, "ticket", "number"), "A001");
+	assert_string_equal(get_str(e, "window", "name"), "1号窗口");
+	assert_int_equal((int)get_num(e, "recall", NULL), 0);
+	cJSON_Delete(e);
+	/* No queue or window events: not subscribed to them. */
+	e = tc_next_event(p, 300);
+	assert_null(e);
+	tc_close(c);
+	tc_close(k);
+	tc_close(p);
+}
+
+static void take__outside_hours__closed_with_opens_at(void **state)
+{
+	(void)state;
+	/* A second qserver on the same Redis with Bao'an hours (Fri 09:00-20:00, Sat 09:00-16:00). */
+	char path[512];
+	const char *root = getenv("QHALL_ROOT");
+	snprintf(path, sizeof path, "%s/tests/data/hours.json", root ? root : ".");
+	struct test_server *ts = ts_start(path, hall.redis.socket, NULL);
+	assert_non_null(ts);
+	struct tc *tc = tc_connect(ts_port(ts));
+	cJSON *r = NULL;
+	for (int i = 0; i < 200 && !tc_ok(r); i++) {
+		cJSON_Delete(r);
+		r = tc_request(tc, "{\"op\":\"services\"}");
+	}
+	cJSON_Delete(r);
+	cJSON_Delete(ok(tc_request(tc, "{\"op\":\"clock\",\"set\":%ld}", HALL_T0 + 11 * 3600))); /* Fri 21:00 */
+	assert_true(tc_hello_kiosk(tc, "kiosk123"));
+	r = tc_request(tc, "{\"op\":\"take\",\"service\":\"A\"}");
+	assert_string_equal(tc_error_code(r), "closed");
+	assert_int_equal((long)get_num(r, "opens_at", NULL), HALL_T0 + 23 * 3600); /* Sat 09:00 */
+	cJSON_Delete(r);
+	r = ok(tc_request(tc, "{\"op\":\"site\"}"));
+	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "site"), "open")));
+	cJSON_Delete(r);
+	cJSON_Delete(ok(tc_request(tc, "{\"op\":\"clock\",\"set\":%ld}", HALL_T0 + 23 * 3600)));
+	r = ok(tc_request(tc, "{\"op\":\"take\",\"service\":\"A\"}"));
+	assert_string_equal(get_str(r, "ticket", "id"), "20261128-A001");
+	cJSON_Delete(r);
+	tc_close(tc);
+	assert_int_equal(ts_stop(ts), 0);
+	ts_free(ts);
+}
+
+static void day_change__waiting_tickets_expire_and_numbers_restart(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "A", NULL, n, sizeof n);
+	hall_take(k, "A", NULL, n, sizeof n);
+	hall_set_clock(&hall, HALL_T0 + 86400); /* the next day */
+	/* qserver's tick runs the day change within a second, with no request needed. */
+	cJSON *r = NULL;
+	for (int i = 0; i < 100; i++) {
+		cJSON_Delete(r);
+		r = ok(tc_request(k, "{\"op\":\"ticket\",\"id\":\"20261127-A001\"}"));
+		if (strcmp(get_str(r, "ticket", "state"), "expired") == 0)
+			break;
+		usleep(20 * 1000);
+	}
+	assert_string_equal(get_str(r, "ticket", "state"), "expired");
+	cJSON_Delete(r);
+	assert_string_equal(hall_take(k, "A", NULL, n, sizeof n), "A001");
+	r = ok(tc_request(k, "{\"op\":\"take\",\"service\":\"A\"}"));
+	assert_string_equal(get_str(r, "ticket", "id"), "20261128-A002");
+	assert_int_equal((int)get_num(r, "ticket", "ahead"), 1);
+	cJSON_Delete(r);
+	tc_close(k);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup(f, reset)
+	const struct CMUnitTest tests[] = {
+		T(ping__answers_the_server_clock),
+		T(site__names_services_and_windows),
+		T(take__ticket_with_ahead_and_ewt),
+		T(services__live_waiting_and_ewt),
+		T(ticket__by_id_or_number),
+		T(cancel__waiting_only),
+		T(call_next__priority_first_then_longest_wait),
+		T(call_next__specialised_window_takes_only_its_service),
+		T(call__out_of_order_and_its_errors),
+		T(recall_start_finish__the_clerks_cycle),
+		T(rate__once_for_a_done_ticket),
+		T(no_show__absent_or_requeued_at_the_back),
+		T(transfer__keeps_issue_time_and_may_pin_a_window),
+		T(pause_resume_close__window_states),
+		T(queue__in_call_order_for_the_window),
+		T(manager__acts_on_any_window),
+		T(hello__window_held_by_live_clerk__conflict_until_it_leaves),
+		T(hello__reconnecting_clerk_keeps_the_ticket),
+		T(snapshot__recent_calls_newest_first),
+		T(subscribe__events_in_commit_order),
+		T(take__outside_hours__closed_with_opens_at),
+		T(day_change__waiting_tickets_expire_and_numbers_restart),
+	};
+	return cmocka_run_group_tests_name("ops", tests, group_setup, group_teardown);
+}
