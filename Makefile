@@ -57,6 +57,9 @@ endif
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard tests/integration/test_*.c))
 
+# Keep test objects between runs.
+.SECONDARY:
+
 .PHONY: all deps run test test-build test-san check bench clean
 all: $(PROGRAMS)
 

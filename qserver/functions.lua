@@ -764,7 +764,7 @@ end
 local function qh_cancel(a)
   local id = a[1] or ''
   if id == '' then fail('BAD_REQUEST', 'id', 'id is required') end
-  local t = ticket(id)
+  local t = find_ticket(id) -- an id, or today's number
   if not t then fail('NOT_FOUND', 'id', 'ticket ' .. id .. ' does not exist') end
   if t.state ~= 'waiting' then
     fail('CONFLICT', 'id', 'ticket ' .. t.number .. ' is ' .. t.state .. ', not waiting')
@@ -781,7 +781,7 @@ local function qh_rate(a)
   local id = a[1] or ''
   if id == '' then fail('BAD_REQUEST', 'id', 'id is required') end
   local score = int_arg(a[2] or '', 'score', 1, 5)
-  local t = ticket(id)
+  local t = find_ticket(id) -- an id, or today's number
   if not t then fail('NOT_FOUND', 'id', 'ticket ' .. id .. ' does not exist') end
   if t.state ~= 'done' then
     fail('CONFLICT', 'id', 'ticket ' .. t.number .. ' is ' .. t.state .. '; only done tickets are rated')

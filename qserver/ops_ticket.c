@@ -41,46 +41,63 @@ void op_take(struct request *r)
 	store_request_fcall(r, "qh_take", 0, 4, argv);
 }
 
-/* Reads the ticket id, which must be a non-empty string. */
-static int ticket_id_arg(struct request *r, const char **id)
+/* Reads which ticket a request means. PROTOCOL.md names it `id`, which is also the request
+ * id: a string `id` is the ticket's id (and is echoed as usual); a client that numbers its
+ * requests names the ticket in `ticket` (an id or today's number) instead. */
+static int ticket_ref_arg(struct request *r, const char **ref)
 {
-	return args_string(r, "id", 1, 64, id);
+	if (args_string(r, "ticket", 0, 64, ref) < 0)
+		return -1;
+	if (*ref && **ref)
+		return 0;
+	cJSON *id = cJSON_GetObjectItemCaseSensitive(r->args, "id");
+	if (cJSON_IsString(id) && id->valuestring[0] && strlen(id->valuestring) <= 64) {
+		*ref = id->valuestring;
+		return 0;
+	}
+	request_reply_error(r, "bad_request", "id", "Name the ticket: id as a string such as \"20261128-A012\", or ticket (an id or today's number).");
+	return -1;
 }
 
 /* Looks a ticket up by id, or by today's number. */
 void op_ticket(struct request *r)
 {
-	const char *id, *number;
-	if (args_string(r, "id", 0, 64, &id) < 0 || args_string(r, "number", 0, 16, &number) < 0)
+	const char *number, *ref;
+	if (args_string(r, "number", 0, 16, &number) < 0)
 		return;
-	if ((!id || !*id) && (!number || !*number)) {
-		request_reply_error(r, "bad_request", "id", "Give the ticket's id or today's number.");
+	if (number && *number) {
+		const char *argv[] = {"", number};
+		store_request_fcall(r, "qh_ticket", 1, 2, argv);
 		return;
 	}
-	const char *argv[] = {id ? id : "", number ? number : ""};
+	if (ticket_ref_arg(r, &ref) < 0)
+		return;
+	/* A `ticket` reference may be an id (it has a dash) or a number. */
+	int is_id = strchr(ref, '-') != NULL;
+	const char *argv[] = {is_id ? ref : "", is_id ? "" : ref};
 	store_request_fcall(r, "qh_ticket", 1, 2, argv);
 }
 
 /* Cancels a waiting ticket. */
 void op_cancel(struct request *r)
 {
-	const char *id;
-	if (ticket_id_arg(r, &id) < 0)
+	const char *ref;
+	if (ticket_ref_arg(r, &ref) < 0)
 		return;
-	const char *argv[] = {id};
+	const char *argv[] = {ref};
 	store_request_fcall(r, "qh_cancel", 0, 1, argv);
 }
 
 /* Records a citizen's rating of a finished ticket, once. */
 void op_rate(struct request *r)
 {
-	const char *id;
+	const char *ref;
 	long score = 0;
-	if (ticket_id_arg(r, &id) < 0 || args_int(r, "score", 1, 1, 5, &score) < 0)
+	if (ticket_ref_arg(r, &ref) < 0 || args_int(r, "score", 1, 1, 5, &score) < 0)
 		return;
 	char score_s[4];
 	snprintf(score_s, sizeof score_s, "%ld", score);
-	const char *argv[] = {id, score_s};
+	const char *argv[] = {ref, score_s};
 	store_request_fcall(r, "qh_rate", 0, 2, argv);
 }
 

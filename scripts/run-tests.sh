@@ -18,6 +18,8 @@ count_cmocka() {
 	local out=$1 name=$2 rc=$3 p f
 	p=$(grep -Eo '^\[  PASSED  \] [0-9]+' "$out" | awk '{s+=$4} END {print s+0}')
 	f=$(grep -Eo '^\[  FAILED  \] [0-9]+ test' "$out" | awk '{s+=$4} END {print s+0}')
+	# A failed group setup or teardown (qserver stopping badly, say) counts as a failure too.
+	f=$((f + $(grep -cE '^\[  FAILED  \] GROUP (SETUP|TEARDOWN)' "$out")))
 	if [ "$rc" != 0 ] && [ "$f" = 0 ]; then
 		f=1   # crashed, or a sanitizer stopped it
 	fi

@@ -53,8 +53,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	(void)state;
-	hall_stop(&hall);
-	return 0;
+	return hall_stop(&hall) == 0 ? 0 : -1;
 }
 
 /* Gives each test a new, empty hall. */
@@ -188,6 +187,24 @@ static void cancel__waiting_only(void **state)
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(r, "ticket")));
 	cJSON_Delete(r);
 	tc_close(c);
+	tc_close(k);
+}
+
+static void cancel__numbered_request_names_the_ticket_in_ticket(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "B", NULL, n, sizeof n);
+	/* An integer id is the request's own; it cannot name a ticket. */
+	err(tc_request(k, "{\"id\":41,\"op\":\"cancel\"}"), "bad_request", "id");
+	cJSON *r = ok(tc_request(k, "{\"id\":42,\"op\":\"cancel\",\"ticket\":\"B001\"}"));
+	assert_int_equal((int)get_num(r, "id", NULL), 42);
+	assert_string_equal(get_str(r, "ticket", "state"), "cancelled");
+	cJSON_Delete(r);
+	r = ok(tc_request(k, "{\"id\":43,\"op\":\"ticket\",\"ticket\":\"20261127-B001\"}"));
+	assert_string_equal(get_str(r, "ticket", "number"), "B001");
+	cJSON_Delete(r);
 	tc_close(k);
 }
 
@@ -643,6 +660,7 @@ int main(void)
 		T(services__live_waiting_and_ewt),
 		T(ticket__by_id_or_number),
 		T(cancel__waiting_only),
+		T(cancel__numbered_request_names_the_ticket_in_ticket),
 		T(call_next__priority_first_then_longest_wait),
 		T(call_next__specialised_window_takes_only_its_service),
 		T(call__out_of_order_and_its_errors),

@@ -58,8 +58,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
 	(void)state;
-	hall_stop(&hall);
-	return 0;
+	return hall_stop(&hall) == 0 ? 0 : -1;
 }
 
 /* Opens a connection of the given role; the clerk is c01 at window 1. */

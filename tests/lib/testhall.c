@@ -1,9 +1,16 @@
 /* A test hall: redis-server plus qserver on the small test config. */
 #include "testhall.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -94,12 +101,16 @@ int hall_reset(struct test_hall *h)
 	return hall_set_clock(h, HALL_T0);
 }
 
-/* Stops qserver and Redis. */
-void hall_stop(struct test_hall *h)
+/* Stops qserver and Redis, reporting how qserver ended. */
+int hall_stop(struct test_hall *h)
 {
+	int status = h->server ? ts_stop(h->server) : 0;
 	ts_free(h->server);
 	h->server = NULL;
 	testredis_stop(&h->redis);
+	if (status != 0)
+		fprintf(stderr, "qserver did not stop cleanly: status %d\n", status);
+	return status;
 }
 
 /* Opens a connection and says hello with the given line; NULL when refused. */
@@ -179,4 +190,218 @@ double get_num(const cJSON *o, const char *a, const char *b)
 	if (x && b)
 		x = cJSON_GetObjectItemCaseSensitive(x, b);
 	return cJSON_IsNumber(x) ? x->valuedouble : -1;
+}
+
+/* ---- Added for the race, crash, shutdown and Redis-outage tests ---- */
+
+/* Milliseconds of the monotonic clock. */
+long long hall_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The path of a test data file. */
+const char *hall_data_path(const char *name)
+{
+	static char path[512];
+	const char *root = getenv("QHALL_ROOT");
+	snprintf(path, sizeof path, "%s/tests/data/%s", root ? root : ".", name);
+	return path;
+}
+
+/* Starts Redis and qserver on another config and waits until requests are served. */
+int hall_start_config(struct test_hall *h, const char *config_name, bool appendonly, const char *const *extra_args)
+{
+	memset(h, 0, sizeof *h);
+	if (testredis_start(&h->redis, appendonly) < 0)
+		return -1;
+	h->server = ts_start(hall_data_path(config_name), h->redis.socket, extra_args);
+	if (!h->server)
+		return -1;
+	h->port = ts_port(h->server);
+	if (hall_wait_ready(h, 10000) < 0)
+		return -1;
+	return hall_set_clock(h, HALL_T0);
+}
+
+/* Counts log lines holding needle. */
+int hall_log_count(struct test_hall *h, const char *needle)
+{
+	FILE *f = fopen(ts_log_path(h->server), "r");
+	if (!f)
+		return 0;
+	char *line = NULL;
+	size_t cap = 0;
+	int n = 0;
+	while (getline(&line, &cap, f) >= 0)
+		n += strstr(line, needle) != NULL;
+	free(line);
+	fclose(f);
+	return n;
+}
+
+/* Opens a non-blocking loopback connection. */
+struct hall_pipe *hall_pipe_open(int port)
+{
+	struct hall_pipe *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (p->fd < 0 || connect(p->fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
+		fprintf(stderr, "hall_pipe: cannot connect to port %d: %s\n", port, strerror(errno));
+		if (p->fd >= 0)
+			close(p->fd);
+		free(p);
+		return NULL;
+	}
+	fcntl(p->fd, F_SETFL, fcntl(p->fd, F_GETFL) | O_NONBLOCK);
+	return p;
+}
+
+/* Writes every byte, waiting for room; reads meanwhile so a server that answers while we
+ * write cannot dead-lock us. */
+int hall_pipe_send_raw(struct hall_pipe *p, const void *bytes, size_t len)
+{
+	const char *at = bytes;
+	long long deadline = hall_now_ms() + 5000;
+	while (len > 0) {
+		ssize_t n = send(p->fd, at, len, MSG_NOSIGNAL);
+		if (n > 0) {
+			at += n;
+			len -= (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			return -1;
+		long long left = deadline - hall_now_ms();
+		if (left <= 0)
+			return -1;
+		struct pollfd pfd = {.fd = p->fd, .events = POLLOUT | POLLIN};
+		poll(&pfd, 1, (int)left);
+		if (pfd.revents & POLLIN)
+			hall_pipe_fill(p);
+	}
+	return 0;
+}
+
+/* Writes one line. */
+int hall_pipe_send(struct hall_pipe *p, const char *fmt, ...)
+{
+	va_list ap;
+	char *text;
+	va_start(ap, fmt);
+	int n = vasprintf(&text, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return -1;
+	text[n] = '\n'; /* vasprintf left room for the NUL */
+	int r = hall_pipe_send_raw(p, text, (size_t)n + 1);
+	free(text);
+	return r;
+}
+
+/* Reads what has arrived. */
+int hall_pipe_fill(struct hall_pipe *p)
+{
+	int total = 0;
+	while (!p->eof) {
+		if (p->cap - p->len < 65536) {
+			size_t cap = p->cap ? p->cap * 2 : 131072;
+			char *grown = realloc(p->buf, cap);
+			if (!grown)
+				return total;
+			p->buf = grown;
+			p->cap = cap;
+		}
+		ssize_t n = recv(p->fd, p->buf + p->len, p->cap - p->len, 0);
+		if (n > 0) {
+			p->len += (size_t)n;
+			total += (int)n;
+		} else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+			p->eof = true;
+		} else {
+			break;
+		}
+	}
+	return total;
+}
+
+/* Takes the next buffered line. */
+cJSON *hall_pipe_take(struct hall_pipe *p)
+{
+	char *nl = p->len ? memchr(p->buf, '\n', p->len) : NULL;
+	if (!nl)
+		return NULL;
+	size_t n = (size_t)(nl - p->buf);
+	cJSON *msg = cJSON_ParseWithLength(p->buf, n);
+	if (!cJSON_IsObject(msg)) {
+		fprintf(stderr, "hall_pipe: a line that is not a JSON object: %.*s\n", (int)(n < 200 ? n : 200), p->buf);
+		cJSON_Delete(msg);
+		msg = cJSON_CreateNull();
+	}
+	memmove(p->buf, nl + 1, p->len - n - 1);
+	p->len -= n + 1;
+	return msg;
+}
+
+/* Waits for the next line. */
+cJSON *hall_pipe_read(struct hall_pipe *p, int timeout_ms)
+{
+	long long deadline = hall_now_ms() + timeout_ms;
+	for (;;) {
+		cJSON *msg = hall_pipe_take(p);
+		if (msg || p->eof)
+			return msg;
+		long long left = deadline - hall_now_ms();
+		if (left <= 0)
+			return NULL;
+		struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+		if (poll(&pfd, 1, (int)left) > 0)
+			hall_pipe_fill(p);
+	}
+}
+
+/* Says hello on a pipe. */
+bool hall_pipe_hello(struct hall_pipe *p, const char *hello_json)
+{
+	if (hall_pipe_send(p, "%s", hello_json) < 0)
+		return false;
+	cJSON *r = hall_pipe_read(p, 5000);
+	bool ok = tc_ok(r);
+	if (!ok) {
+		char *text = r ? cJSON_PrintUnformatted(r) : NULL;
+		fprintf(stderr, "hall_pipe: %s was refused: %s\n", hello_json, text ? text : "no answer");
+		free(text);
+	}
+	cJSON_Delete(r);
+	return ok;
+}
+
+/* Waits for the close. */
+bool hall_pipe_wait_close(struct hall_pipe *p, int timeout_ms)
+{
+	long long deadline = hall_now_ms() + timeout_ms;
+	while (!p->eof) {
+		long long left = deadline - hall_now_ms();
+		if (left <= 0)
+			return false;
+		struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+		if (poll(&pfd, 1, (int)left) > 0)
+			hall_pipe_fill(p);
+	}
+	return true;
+}
+
+/* Closes a pipe. */
+void hall_pipe_close(struct hall_pipe *p)
+{
+	if (!p)
+		return;
+	close(p->fd);
+	free(p->buf);
+	free(p);
 }

@@ -28,8 +28,9 @@ int hall_start(struct test_hall *h, bool appendonly, const char *const *extra_ar
 int hall_reset(struct test_hall *h);
 /* Waits until qserver answers `services` with ok (Redis linked and set up); 0 or -1. */
 int hall_wait_ready(struct test_hall *h, int timeout_ms);
-/* Stops qserver (asserting nothing) and Redis. */
-void hall_stop(struct test_hall *h);
+/* Stops qserver and Redis; returns qserver's exit status (0 for a clean stop; a sanitizer
+ * report at exit makes it non-zero). */
+int hall_stop(struct test_hall *h);
 
 /* Connections already past hello, or NULL. */
 struct tc *hall_kiosk(struct test_hall *h);
@@ -47,5 +48,48 @@ const char *hall_take(struct tc *kiosk, const char *service, const char *cls, ch
 const char *get_str(const cJSON *o, const char *a, const char *b);
 /* Reads a number member of a member, or -1 when absent or not a number. */
 double get_num(const cJSON *o, const char *a, const char *b);
+
+
+/* ---- Added for the race, crash, shutdown and Redis-outage tests ---- */
+
+/* Milliseconds of the monotonic clock. */
+long long hall_now_ms(void);
+
+/* The path of a file under $QHALL_ROOT/tests/data (a static buffer, overwritten by the next call). */
+const char *hall_data_path(const char *name);
+
+/* As hall_start, with another hall config from tests/data (e.g. "race.json"). */
+int hall_start_config(struct test_hall *h, const char *config_name, bool appendonly, const char *const *extra_args);
+
+/* How many lines of qserver's log contain needle. */
+int hall_log_count(struct test_hall *h, const char *needle);
+
+/* A raw pipelined connection: the test keeps many requests in flight and polls several of
+ * these at once (hall_pipe_fd). Lines that are not JSON objects come back as cJSON null. */
+struct hall_pipe {
+	int fd;
+	char *buf; /* bytes read, not yet taken as lines */
+	size_t len, cap;
+	bool eof; /* the server closed or reset the connection */
+};
+
+/* Connects to 127.0.0.1:port; NULL on failure. */
+struct hall_pipe *hall_pipe_open(int port);
+/* Writes the bytes whole (waiting up to 5 s for room); 0 or -1. */
+int hall_pipe_send_raw(struct hall_pipe *p, const void *bytes, size_t len);
+/* Writes one printf-built line and its newline; 0 or -1. */
+int hall_pipe_send(struct hall_pipe *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reads whatever the socket holds now, without waiting; sets eof at close. Returns bytes read. */
+int hall_pipe_fill(struct hall_pipe *p);
+/* The next whole buffered line, parsed; NULL when no whole line is buffered. */
+cJSON *hall_pipe_take(struct hall_pipe *p);
+/* The next line, waiting up to timeout_ms; NULL on timeout or close. */
+cJSON *hall_pipe_read(struct hall_pipe *p, int timeout_ms);
+/* Sends a hello line and waits for its answer; true when ok. */
+bool hall_pipe_hello(struct hall_pipe *p, const char *hello_json);
+/* Waits up to timeout_ms for the server to close, buffering (and not parsing) what comes. */
+bool hall_pipe_wait_close(struct hall_pipe *p, int timeout_ms);
+/* Closes and frees; NULL is ignored. */
+void hall_pipe_close(struct hall_pipe *p);
 
 #endif
