@@ -43,6 +43,8 @@ static void usage(FILE *out)
 		"  --redis-timeout MS   Redis connect and command timeout (default 1000)\n"
 		"  --rate N             requests per second per connection (default 2000)\n"
 		"  --log-level LEVEL    debug, info, warn or error (default info)\n"
+		"  --always-open        take tickets at any hour, ignoring the config's hours (demos,\n"
+		"                       training, special days)\n"
 		"  --test-clock         allow the clock op, for tests and simulations only\n"
 		"  --clock-start T      with --test-clock: start the clock at epoch second T\n"
 		"  --hash-password      read a password without echo and print its crypt(3) hash\n"
@@ -180,7 +182,7 @@ int main(int argc, char **argv)
 		{"unix", required_argument, NULL, 'u'},	      {"max-conns", required_argument, NULL, 'm'},
 		{"hello-timeout", required_argument, NULL, 'H'}, {"redis-timeout", required_argument, NULL, 'T'},
 		{"rate", required_argument, NULL, 'R'},	      {"log-level", required_argument, NULL, 'L'},
-		{"test-clock", no_argument, NULL, 'C'},	      {"clock-start", required_argument, NULL, 'S'},	      {"hash-password", no_argument, NULL, 'P'},
+		{"always-open", no_argument, NULL, 'A'},      {"test-clock", no_argument, NULL, 'C'},	      {"clock-start", required_argument, NULL, 'S'},	      {"hash-password", no_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},	      {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}};
 	const char *config_path = NULL, *redis_addr = NULL, *state_dir = NULL;
@@ -217,6 +219,7 @@ int main(int argc, char **argv)
 			log_set_level(level);
 			break;
 		}
+		case 'A': server.opt.always_open = 1; break;
 		case 'C': server.opt.test_clock = 1; break;
 		case 'S': clock_start = parse_positive("--clock-start", optarg, 4102444800L); break;
 		case 'P': return hash_password();

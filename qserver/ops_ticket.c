@@ -33,7 +33,7 @@ void op_take(struct request *r)
 		return;
 	}
 	time_t now = clock_now();
-	if (!sitetime_is_open(&server.cfg->site, now)) {
+	if (!sitetime_hall_open(now)) {
 		request_reply_closed(r, sitetime_next_open(&server.cfg->site, now));
 		return;
 	}

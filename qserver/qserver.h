@@ -30,6 +30,7 @@ struct server_options {
 	int rate_per_sec;	     /* sustained requests per second per connection */
 	int redis_timeout_ms;	     /* connect and command timeout */
 	int test_clock;		     /* the clock op is allowed */
+	int always_open;	     /* ignore opening hours (demos, training, special days) */
 	int lease_s;		     /* a clerk's hold on a window lasts this long unrenewed */
 };
 
@@ -185,6 +186,7 @@ long long clock_real_ms(void);
 int sitetime_init(const char *tz);
 void sitetime_day(time_t t, char out[11]);
 int sitetime_is_open(const struct config_site *site, time_t t);
+int sitetime_hall_open(time_t t);
 time_t sitetime_next_open(const struct config_site *site, time_t t);
 time_t sitetime_next_midnight(time_t t);
 

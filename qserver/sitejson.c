@@ -66,7 +66,7 @@ cJSON *sitejson_site(const struct config *cfg, time_t now)
 	cJSON_AddStringToObject(o, "name_en", cfg->site.name_en);
 	cJSON_AddStringToObject(o, "tz", cfg->site.tz);
 	cJSON_AddStringToObject(o, "date", date);
-	int open = sitetime_is_open(&cfg->site, now);
+	int open = sitetime_hall_open(now);
 	cJSON_AddBoolToObject(o, "open", open);
 	cJSON_AddNumberToObject(o, "sla", cfg->site.sla);
 	cJSON_AddNumberToObject(o, "time", (double)now);

@@ -74,3 +74,9 @@ time_t sitetime_next_midnight(time_t t)
 {
 	return local_day_start(t, 1, 0);
 }
+
+/* True when the served hall takes tickets at t: within its hours, or always with --always-open. */
+int sitetime_hall_open(time_t t)
+{
+	return server.opt.always_open || sitetime_is_open(&server.cfg->site, t);
+}

@@ -77,6 +77,23 @@ embedded_redis_lifecycle() {
 	grep -q '"state":"waiting"' "$out"
 }
 
+# True when --always-open takes tickets outside the config's hours, and without it take is closed.
+always_open_ignores_hours() {
+	local friday_night=$((HALL_T0 + 11 * 3600))
+	stop_qserver
+	CONFIG="$ROOT/tests/data/hours.json" start_qserver || return 1
+	qc clock set=$friday_night >/dev/null
+	qc --kiosk take service=A >"$out" 2>&1
+	grep -q '"code":"closed"' "$out" || return 1
+	stop_qserver
+	"$BUILD/qserver" --config "$ROOT/tests/data/hours.json" --redis "unix:$REDIS_SOCK" --listen "127.0.0.1:$PORT" \
+		--test-clock --clock-start "$friday_night" --always-open --log-level warn >>"$TUI_DIR/qserver.log" 2>&1 &
+	QSERVER_PID=$!
+	for _ in $(seq 200); do qc services >/dev/null 2>&1 && break; sleep 0.05; done
+	qc --kiosk take service=A >"$out" 2>&1
+	grep -q '"number":"A001"' "$out"
+}
+
 start_redis || exit 1
 start_qserver || exit 1
 check "qserver --help shows the options" help_works
@@ -86,5 +103,6 @@ check "a missing config file is named" missing_config_is_named
 check "an unknown option is refused with the usage" bad_option_refused
 check "--hash-password makes a hash that logs in" hash_password_logs_in
 check "--hash-password refuses two different passwords" hash_password_mismatch_refused
+check "--always-open takes tickets outside the hall's hours" always_open_ignores_hours
 check "the embedded Redis keeps tickets across restarts and stops with qserver" embedded_redis_lifecycle
 tui_finish
