@@ -202,7 +202,7 @@ void conn_flush_replies(struct conn *c)
 }
 
 /* Takes one token from the connection's bucket; 0 when it is empty. */
-static int conn_rate_allow(struct conn *c)
+int conn_rate_allow(struct conn *c)
 {
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -247,10 +247,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 			request_reply_error(r, "too_long", NULL, "The line is over %d bytes; the connection will be closed.", FRAME_MAX_LINE);
 			return;
 		}
-		if (!conn_rate_allow(c))
-			request_reply_error(r, "rate_limited", NULL, "Too many requests on this connection; slow down and retry.");
-		else
-			optable_dispatch(r, line, len);
+		optable_dispatch(r, line, len);
 		free(line);
 	}
 }

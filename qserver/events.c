@@ -19,7 +19,8 @@ struct stream_id {
 };
 
 static struct stream_id last_delivered; /* zero until the first event */
-static int catching_up;
+static int catching_up;			  /* holding messages until the stream was read */
+static int need_catch_up;		  /* a stream read is still to be sent */
 static char **held;			  /* messages that arrived while catching up */
 static size_t nheld;
 
@@ -89,6 +90,18 @@ static void events_deliver_message(const char *payload, size_t len)
 	events_deliver(id, space + 1, len - (space + 1 - payload));
 }
 
+/* Closes every subscriber so that it reconnects and takes a fresh snapshot. */
+static void events_force_resync(const char *why)
+{
+	log_warn("events may have been missed (%s): subscribers reconnect to resync", why);
+	struct conn *c, *next;
+	for (c = TAILQ_FIRST(&conns); c; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->topics)
+			conn_close(c, "resync");
+	}
+}
+
 /* Takes a message from the pub/sub link. */
 void events_on_message(const char *payload, size_t len)
 {
@@ -96,8 +109,18 @@ void events_on_message(const char *payload, size_t len)
 		events_deliver_message(payload, len);
 		return;
 	}
-	if (nheld >= EVENTS_HELD_MAX)
-		return; /* the catch-up will fail over to a resync */
+	if (nheld >= EVENTS_HELD_MAX) {
+		/* Too much while the command link is away: subscribers resync, and holding ends. */
+		events_force_resync("too many events while the stream could not be read");
+		for (size_t i = 0; i < nheld; i++)
+			free(held[i]);
+		free(held);
+		held = NULL;
+		nheld = 0;
+		catching_up = 0;
+		need_catch_up = 0;
+		return;
+	}
 	char **grown = realloc(held, (nheld + 1) * sizeof *held);
 	char *copy = malloc(len + 1);
 	if (!grown || !copy) {
@@ -110,18 +133,6 @@ void events_on_message(const char *payload, size_t len)
 	memcpy(copy, payload, len);
 	copy[len] = '\0';
 	held[nheld++] = copy;
-}
-
-/* Closes every subscriber so that it reconnects and takes a fresh snapshot. */
-static void events_force_resync(const char *why)
-{
-	log_warn("events may have been missed (%s): subscribers reconnect to resync", why);
-	struct conn *c, *next;
-	for (c = TAILQ_FIRST(&conns); c; c = next) {
-		next = TAILQ_NEXT(c, entry);
-		if (c->topics)
-			conn_close(c, "resync");
-	}
 }
 
 /* Delivers held messages and ends the catch-up. */
@@ -141,7 +152,11 @@ static void events_release_held(void)
 static void events_on_catch_up(redisReply *reply, void *arg)
 {
 	(void)arg;
-	if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+	if (!reply) {
+		need_catch_up = 1; /* the command link went away: try again when it is back */
+		return;
+	}
+	if (reply->type != REDIS_REPLY_ARRAY) {
 		events_force_resync("the stream could not be read");
 	} else {
 		for (size_t i = 0; i < reply->elements; i++) {
@@ -161,37 +176,59 @@ static void events_on_catch_up(redisReply *reply, void *arg)
 	events_release_held();
 }
 
-/* Learns the newest stream id at the first subscribe, so a later catch-up knows where to start. */
+/* Learns the newest stream id at the first subscribe, so a later catch-up knows where to
+ * start, then delivers what arrived meanwhile. */
 static void events_on_seed(redisReply *reply, void *arg)
 {
 	(void)arg;
 	struct stream_id id;
-	if (reply && reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
+	if (!reply) {
+		need_catch_up = 1; /* the command link went away: try again when it is back */
+		return;
+	}
+	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
 	    reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 2 &&
 	    stream_id_parse(reply->element[0]->element[0]->str, reply->element[0]->element[0]->len, &id) == 0 &&
 	    stream_id_after(id, last_delivered))
 		last_delivered = id;
+	events_release_held();
 }
 
-/* Starts catching up after the pub/sub link (re)subscribed. */
-void events_on_subscribed(void)
+/* Reads the stream from the last delivered event, once the command link can do it. */
+static void events_try_catch_up(void)
 {
+	if (!need_catch_up || !store_ready())
+		return; /* events_on_store_ready calls again */
 	char key[96], start[64], count[16];
 	snprintf(key, sizeof key, "%s:events", server.prefix);
+	int rc;
 	if (!last_delivered.ms) {
-		/* Nothing delivered yet, so nothing was missed; remember where the stream ends. */
+		/* Nothing delivered yet, so nothing was missed; learn where the stream ends. */
 		const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
-		store_command(events_on_seed, NULL, 6, argv);
-		return;
+		rc = store_command(events_on_seed, NULL, 6, argv);
+	} else {
+		snprintf(start, sizeof start, "(%" PRIu64 "-%" PRIu64, last_delivered.ms, last_delivered.seq);
+		snprintf(count, sizeof count, "%d", EVENTS_CATCH_UP_MAX);
+		const char *argv[] = {"XRANGE", key, start, "+", "COUNT", count};
+		rc = store_command(events_on_catch_up, NULL, 6, argv);
 	}
-	snprintf(start, sizeof start, "(%" PRIu64 "-%" PRIu64, last_delivered.ms, last_delivered.seq);
-	snprintf(count, sizeof count, "%d", EVENTS_CATCH_UP_MAX);
-	const char *argv[] = {"XRANGE", key, start, "+", "COUNT", count};
+	if (rc == 0)
+		need_catch_up = 0;
+}
+
+/* Starts a catch-up after the pub/sub link (re)subscribed: messages are held from now until
+ * the stream has been read, so events go out in order and none is lost or doubled. */
+void events_on_subscribed(void)
+{
 	catching_up = 1;
-	if (store_command(events_on_catch_up, NULL, 6, argv) < 0) {
-		events_force_resync("the command link is down");
-		events_release_held();
-	}
+	need_catch_up = 1;
+	events_try_catch_up();
+}
+
+/* Runs a catch-up that waited for the command link to be ready again. */
+void events_on_store_ready(void)
+{
+	events_try_catch_up();
 }
 
 /* Frees the messages held for a catch-up that will not finish (at shutdown). */

@@ -45,6 +45,20 @@ const struct op *optable_find(const char *name)
 	return NULL;
 }
 
+/* True when a string in the line holds the escape \u0000: C strings would end there, so a
+ * request "A\u0000B" would silently become "A". */
+static int optable_has_escaped_nul(const char *line, size_t len)
+{
+	for (const char *p = line; (p = memmem(p, len - (size_t)(p - line), "\\u0000", 6)) != NULL; p += 6) {
+		size_t backslashes = 0;
+		for (const char *q = p; q > line && q[-1] == '\\'; q--)
+			backslashes++;
+		if (backslashes % 2 == 0) /* "\\u0000" is a backslash and the text u0000 */
+			return 1;
+	}
+	return 0;
+}
+
 /* Keeps the request's id if it is an integer or a short string; -1 after answering when not. */
 static int optable_take_id(struct request *r)
 {
@@ -114,6 +128,15 @@ void optable_dispatch(struct request *r, const char *line, size_t len)
 	}
 	if (optable_take_id(r) < 0)
 		return;
+	/* Counted once the id is known, so that the refusal carries it like any answer. */
+	if (!conn_rate_allow(r->conn)) {
+		request_reply_error(r, "rate_limited", NULL, "Too many requests on this connection; slow down and retry.");
+		return;
+	}
+	if (optable_has_escaped_nul(line, len)) {
+		request_reply_error(r, "bad_request", NULL, "Strings must not contain \\u0000.");
+		return;
+	}
 	cJSON *opname = cJSON_GetObjectItemCaseSensitive(r->args, "op");
 	if (!opname || !cJSON_IsString(opname)) {
 		request_reply_error(r, "bad_request", "op", "op is required and must be a string.");

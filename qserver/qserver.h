@@ -87,6 +87,7 @@ void conn_close_all(void);
 void conn_write_event(struct conn *c, const char *json, size_t len);
 void conn_flush_replies(struct conn *c);
 struct conn *conn_find_window_holder(int window);
+int conn_rate_allow(struct conn *c);
 
 /* listener.c: accepting connections. */
 int listener_start(void);
@@ -173,6 +174,7 @@ void store_request_fcall(struct request *r, const char *function, int read_only,
 /* events.c: fan-out of the site's events to subscribed clients. */
 void events_on_message(const char *payload, size_t len);
 void events_on_subscribed(void);
+void events_on_store_ready(void);
 void events_shutdown(void);
 unsigned events_topic_parse(const char *name);
 

@@ -199,6 +199,7 @@ static void cmd_on_setup(redisReply *reply, void *arg)
 	cmd_link.ready = 1;
 	cmd_link.backoff_ms = STORE_BACKOFF_MIN_MS;
 	log_info("redis ready: function library loaded, site %s set up", server.cfg->site.id);
+	events_on_store_ready();
 	if (!sub_link.ac && !evtimer_pending(sub_link.retry_timer, NULL))
 		link_connect(&sub_link);
 }
