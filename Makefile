@@ -131,17 +131,47 @@ $(BUILD)/qcli: $(BUILD)/obj/tools/qcli.o $(BUILD)/libqhall.a
 $(BUILD)/counter-client: $(call obj,$(COUNTER_SRC)) $(BUILD)/libqhall.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(UI_LIBS) -lm
 
+# The clerk console's objects also depend on its own headers.
+$(BUILD)/obj/counter-client/%.o: counter-client/%.c counter-client/*.h common/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(UI_CFLAGS) -c $< -o $@
+
 $(BUILD)/display: $(call obj,$(DISPLAY_SRC)) $(BUILD)/libqhall.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(UI_LIBS) -lm
 
+# The display's objects also depend on its own header.
+$(BUILD)/obj/display/%.o: display/%.c display/*.h common/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(UI_CFLAGS) -c $< -o $@
+
 $(BUILD)/printer: $(call obj,$(PRINTER_SRC)) $(BUILD)/libqhall.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(UI_LIBS) -lm
+
+# The printer's objects also depend on its own header.
+$(BUILD)/obj/printer/%.o: printer/%.c printer/*.h common/*.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(UI_CFLAGS) -c $< -o $@
 
 $(BUILD)/qbench: $(call obj,$(wildcard bench/*.c)) $(BUILD)/libqhall.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) -lm
 
 # Unit tests link libqhall and qserver's library (not its main).
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(BUILD)/libqserver.a $(BUILD)/libqhall.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(UI_LIBS) $(TEST_LIBS) -lm
+
+# Unit tests of the display also link its objects (not its main).
+$(BUILD)/tests/test_display_%: $(BUILD)/obj/tests/unit/test_display_%.o $(filter-out %/main.o,$(call obj,$(DISPLAY_SRC))) $(BUILD)/libqhall.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(UI_LIBS) $(TEST_LIBS) -lm
+
+# Unit tests of the printer also link its objects (not its main) and the test library.
+$(BUILD)/tests/test_printer_%: $(BUILD)/obj/tests/unit/test_printer_%.o $(filter-out %/main.o,$(call obj,$(PRINTER_SRC))) $(TESTLIB_OBJ) $(BUILD)/libqhall.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(UI_LIBS) $(TEST_LIBS) -lm
+
+# Unit tests of the clerk console also link its objects (not its main).
+$(BUILD)/tests/test_counter_%: $(BUILD)/obj/tests/unit/test_counter_%.o $(filter-out %/main.o,$(call obj,$(COUNTER_SRC))) $(BUILD)/libqhall.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(UI_LIBS) $(TEST_LIBS) -lm
 

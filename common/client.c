@@ -34,7 +34,7 @@ enum client_state {
 };
 
 /* Which step of the session set-up an internal request is; STEP_NONE for a caller's request. */
-enum client_step { STEP_NONE, STEP_HELLO, STEP_SUBSCRIBE, STEP_SNAPSHOT };
+enum client_step { STEP_NONE, STEP_HELLO, STEP_SUBSCRIBE, STEP_SNAPSHOT, STEP_PING };
 
 struct client_pending {
 	TAILQ_ENTRY(client_pending) entry;
@@ -66,11 +66,16 @@ struct client {
 	int connect_timeout_ms;
 	int backoff_min_ms;
 	int backoff_max_ms;
+	int keepalive_ms; /* 0: off */
+	int keepalive_timeout_ms;
 
 	enum client_state state;
 	struct bufferevent *bev;
 	struct event *connect_timer;
 	struct event *reconnect_timer;
+	struct event *keepalive_timer;
+	long long last_input_ms; /* monotonic time of the last bytes from the server */
+	bool ping_out;		 /* a keepalive ping waits for its answer */
 	long long reconnect_at_ms; /* monotonic time the reconnect timer fires */
 	int failures;		   /* connect or set-up failures since the last good session */
 	uint64_t rng;
@@ -92,6 +97,7 @@ struct client {
 static void client_connect(struct client *c);
 static void client_drop(struct client *c, const char *reason);
 static void client_start_session(struct client *c);
+static void client_keepalive_arm(struct client *c, long long delay_ms);
 
 /* Milliseconds of the monotonic clock, for the reconnect countdown. */
 static long long client_now_ms(void)
@@ -225,6 +231,7 @@ static void client_pending_remove(struct client *c, struct client_pending *p)
 
 static void client_step_done(struct client *c, enum client_step step, unsigned session,
 			     cJSON *response);
+static void client_ping_done(struct client *c, unsigned session, cJSON *response);
 
 /* Delivers a response (or NULL) for a request already removed from the list, and frees it. */
 static void client_complete(struct client *c, struct client_pending *p, cJSON *response)
@@ -234,7 +241,9 @@ static void client_complete(struct client *c, struct client_pending *p, cJSON *r
 	client_reply_fn cb = p->cb;
 	void *arg = p->arg;
 	free(p);
-	if (step != STEP_NONE)
+	if (step == STEP_PING)
+		client_ping_done(c, session, response);
+	else if (step != STEP_NONE)
 		client_step_done(c, step, session, response);
 	else if (cb)
 		cb(arg, response);
@@ -263,6 +272,7 @@ static void client_destroy(struct client *c)
 	c->bev = NULL;
 	event_free(c->connect_timer);
 	event_free(c->reconnect_timer);
+	event_free(c->keepalive_timer);
 	client_fail_pending(c);
 	cJSON_Delete(c->hello_args);
 	cJSON_Delete(c->topics);
@@ -412,6 +422,8 @@ static void client_session_ready(struct client *c, cJSON *snapshot)
 	c->state = CLIENT_READY;
 	c->failures = 0;
 	c->last_error[0] = '\0';
+	c->ping_out = false;
+	client_keepalive_arm(c, c->keepalive_ms);
 	client_flush_held(c);
 	cJSON *hello = c->hello_response;
 	c->hello_response = NULL;
@@ -546,8 +558,56 @@ static void client_step_done(struct client *c, enum client_step step, unsigned s
 		client_drop(c, reason);
 		return;
 	case STEP_NONE:
+	case STEP_PING:
 		return;
 	}
+}
+
+/* Arms the keepalive timer to look again in delay_ms (when the keepalive is on). */
+static void client_keepalive_arm(struct client *c, long long delay_ms)
+{
+	if (c->keepalive_ms <= 0)
+		return;
+	struct timeval tv = client_tv((int)(delay_ms > 0 ? delay_ms : 1));
+	evtimer_add(c->keepalive_timer, &tv);
+}
+
+/* Sends a ping when the server has been silent for the keepalive interval; the ping's own
+ * timeout decides whether the link is dead. */
+static void client_keepalive_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct client *c = arg;
+	client_enter(c);
+	if (c->state == CLIENT_READY && !c->ping_out && c->keepalive_ms > 0) {
+		long long idle = client_now_ms() - c->last_input_ms;
+		if (idle < c->keepalive_ms) {
+			client_keepalive_arm(c, c->keepalive_ms - idle);
+		} else if (client_submit(c, "ping", NULL, c->keepalive_timeout_ms, NULL, NULL,
+					 STEP_PING) == 0) {
+			c->ping_out = true;
+		} else {
+			client_keepalive_arm(c, c->keepalive_ms); /* out of memory: try later */
+		}
+	}
+	client_leave(c);
+}
+
+/* Ends a keepalive ping: any answer (even an error) shows the server alive; none drops it. */
+static void client_ping_done(struct client *c, unsigned session, cJSON *response)
+{
+	if (c->dead || c->state != CLIENT_READY || session != c->session)
+		return; /* dropped, freed or restarted since: the ping no longer matters */
+	c->ping_out = false;
+	if (!response) {
+		char reason[128];
+		snprintf(reason, sizeof reason, "the server did not answer a ping within %d ms",
+			 c->keepalive_timeout_ms);
+		client_drop(c, reason);
+		return;
+	}
+	client_keepalive_arm(c, c->keepalive_ms);
 }
 
 /* Closes the connection, answers pending requests with NULL, reports and schedules a retry. */
@@ -560,6 +620,8 @@ static void client_drop(struct client *c, const char *reason)
 		bufferevent_free(c->bev);
 	c->bev = NULL;
 	evtimer_del(c->connect_timer);
+	evtimer_del(c->keepalive_timer);
+	c->ping_out = false;
 	cJSON_Delete(c->hello_response);
 	c->hello_response = NULL;
 	c->session++;
@@ -612,6 +674,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 {
 	struct client *c = arg;
 	client_enter(c);
+	c->last_input_ms = client_now_ms();
 	struct evbuffer *in = bufferevent_get_input(bev);
 	while (c->bev == bev && !c->dead) {
 		char *line;
@@ -717,11 +780,14 @@ struct client *client_new(struct event_base *base, const char *server,
 	c->server = strdup(server);
 	c->connect_timer = evtimer_new(base, client_connect_timeout_cb, c);
 	c->reconnect_timer = evtimer_new(base, client_reconnect_cb, c);
-	if (!c->server || !c->connect_timer || !c->reconnect_timer) {
+	c->keepalive_timer = evtimer_new(base, client_keepalive_cb, c);
+	if (!c->server || !c->connect_timer || !c->reconnect_timer || !c->keepalive_timer) {
 		if (c->connect_timer)
 			event_free(c->connect_timer);
 		if (c->reconnect_timer)
 			event_free(c->reconnect_timer);
+		if (c->keepalive_timer)
+			event_free(c->keepalive_timer);
 		free(c->server);
 		free(c);
 		errno = ENOMEM;
@@ -734,6 +800,8 @@ struct client *client_new(struct event_base *base, const char *server,
 	c->connect_timeout_ms = CLIENT_DEFAULT_CONNECT_TIMEOUT_MS;
 	c->backoff_min_ms = CLIENT_DEFAULT_BACKOFF_MIN_MS;
 	c->backoff_max_ms = CLIENT_DEFAULT_BACKOFF_MAX_MS;
+	c->keepalive_ms = CLIENT_DEFAULT_KEEPALIVE_MS;
+	c->keepalive_timeout_ms = CLIENT_DEFAULT_KEEPALIVE_TIMEOUT_MS;
 	c->next_id = 1;
 	c->rng = ((uint64_t)client_now_ms() << 20) ^ (uint64_t)getpid() ^ (uint64_t)(uintptr_t)c;
 	if (!c->rng)
@@ -798,6 +866,18 @@ void client_set_backoff(struct client *c, int min_ms, int max_ms)
 		c->backoff_min_ms = min_ms;
 	if (max_ms >= c->backoff_min_ms)
 		c->backoff_max_ms = max_ms;
+}
+
+/* Sets the keepalive interval and the time a ping may take; applies from the next check. */
+void client_set_keepalive(struct client *c, int interval_ms, int timeout_ms)
+{
+	c->keepalive_ms = interval_ms > 0 ? interval_ms : 0;
+	if (timeout_ms > 0)
+		c->keepalive_timeout_ms = timeout_ms;
+	if (c->keepalive_ms == 0)
+		evtimer_del(c->keepalive_timer);
+	else if (c->state == CLIENT_READY && !c->ping_out)
+		client_keepalive_arm(c, c->keepalive_ms);
 }
 
 /* Sends a request with the default timeout. */

@@ -27,6 +27,8 @@ struct client;
 #define CLIENT_DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define CLIENT_DEFAULT_BACKOFF_MIN_MS 250 /* first retry after a drop; doubles per failure */
 #define CLIENT_DEFAULT_BACKOFF_MAX_MS 5000
+#define CLIENT_DEFAULT_KEEPALIVE_MS 15000	 /* ping after this long without a line from the server */
+#define CLIENT_DEFAULT_KEEPALIVE_TIMEOUT_MS 5000 /* a ping not answered in time drops the link */
 
 /* Called exactly once per accepted request with the response object ({"id":..,"ok":..}), or
  * with NULL when the request timed out, the connection dropped or the client was freed. */
@@ -87,6 +89,12 @@ void client_set_connect_timeout(struct client *c, int timeout_ms);
 /* Sets the reconnect delays: min_ms after the first failure, doubling up to max_ms, each
  * delay drawn from its upper quarter so clients of a restarted server do not come back in step. */
 void client_set_backoff(struct client *c, int min_ms, int max_ms);
+
+/* Sets the keepalive: once the session is set up, a ping is sent after interval_ms without any
+ * line from the server, and the connection is dropped (and reconnected) when that ping is not
+ * answered within timeout_ms, because a hung server or a dead network is otherwise never
+ * noticed. interval_ms 0 turns it off. The ping counts in client_pending_count while it waits. */
+void client_set_keepalive(struct client *c, int interval_ms, int timeout_ms);
 
 /* Sends {"id": N, "op": op, ...args} (args is an object or NULL, and is taken either way) and
  * arranges for cb(arg, response-or-NULL) exactly once. Returns 0, or -1 without ever calling cb

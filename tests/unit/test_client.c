@@ -4,7 +4,8 @@
  * The fake server answers by op: hello (refused when fx->refuse_hello), subscribe, snapshot
  * ("conn": its connection number), echo ("echo": value), event (an event line, then the reply),
  * ignore (no reply), hold (no reply until flush), flush (the held replies in reverse order, then
- * its own), hangup (closes the connection), overlong (a 70000-byte line). */
+ * its own), hangup (closes the connection), overlong (a 70000-byte line). While fx->mute it
+ * reads and records requests but answers none (a hung server). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,6 +61,7 @@ struct fixture {
 	char ops[MAX_OPS][48]; /* "connection:op" in arrival order */
 	int nops;
 	bool refuse_hello;
+	bool mute; /* record requests, answer nothing */
 	int hello_unavailable; /* this many hellos answer unavailable first */
 	cJSON *held; /* requests of op hold, answered by flush */
 	char hello_user[32];
@@ -145,6 +147,8 @@ static bool fake_handle(struct fake_conn *conn, cJSON *req)
 	const cJSON *op_item = cJSON_GetObjectItemCaseSensitive(req, "op");
 	const char *op = cJSON_IsString(op_item) ? op_item->valuestring : "?";
 	fake_record(conn, op);
+	if (fx->mute)
+		return true;
 	const cJSON *value = cJSON_GetObjectItemCaseSensitive(req, "value");
 	if (strcmp(op, "hello") == 0) {
 		const cJSON *user = cJSON_GetObjectItemCaseSensitive(req, "user");
@@ -727,6 +731,60 @@ static void unix_socket__request_answered(void **state)
 	assert_string_equal(fx->rec[0].echo, "over unix");
 }
 
+/* How many times "connection:op" was recorded. */
+static int fake_count(struct fixture *fx, const char *entry)
+{
+	int n = 0;
+	for (int i = 0; i < fx->nops; i++)
+		n += strcmp(fx->ops[i], entry) == 0;
+	return n;
+}
+
+/* An idle link is pinged; answered pings keep it, and a server that stops answering (hung,
+ * not closed) is dropped after the ping timeout and the session is redone on a new one. */
+static void keepalive__unanswered_ping__drops_and_reconnects(void **state)
+{
+	struct fixture *fx = *state;
+	start_client(fx, NULL);
+	want_full_session(fx->c);
+	client_set_keepalive(fx->c, 50, 100);
+	RUN_UNTIL(fx, fx->ready == 1, 2000);
+	RUN_UNTIL(fx, fake_count(fx, "1:ping") >= 2, 2000);
+	assert_true(fake_count(fx, "1:ping") >= 2);
+	assert_int_equal(fx->disconnected, 0);
+	assert_true(client_is_ready(fx->c));
+	fx->mute = true;
+	long long start = now_ms();
+	RUN_UNTIL(fx, fx->disconnected == 1, 2000);
+	assert_int_equal(fx->disconnected, 1);
+	assert_true(now_ms() - start >= 90); /* not before the ping had its time */
+	assert_non_null(strstr(fx->last_reason, "did not answer a ping"));
+	fx->mute = false;
+	RUN_UNTIL(fx, fx->ready == 2, 3000);
+	assert_int_equal(fx->ready, 2);
+	assert_true(fake_saw(fx, "2:hello"));
+	assert_int_equal(fx->snapshot_conn, 2);
+}
+
+/* Traffic from the server counts as life: no ping while lines keep coming, none when off. */
+static void keepalive__busy_or_off__no_ping(void **state)
+{
+	struct fixture *fx = *state;
+	start_client(fx, NULL);
+	client_set_keepalive(fx->c, 150, 100);
+	RUN_UNTIL(fx, fx->ready == 1, 2000);
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(send_value(fx, "echo", "busy", i), 0);
+		RUN_UNTIL(fx, fx->rec[i].calls == 1, 2000);
+		RUN_UNTIL(fx, false, 40);
+	}
+	assert_int_equal(fake_count(fx, "1:ping"), 0);
+	client_set_keepalive(fx->c, 0, 0);
+	RUN_UNTIL(fx, false, 300);
+	assert_int_equal(fake_count(fx, "1:ping"), 0);
+	assert_int_equal(fx->disconnected, 0);
+}
+
 /* Addresses: IP literals, localhost, [IPv6] and unix: are taken; names and bad ports are not. */
 static void client_new__addresses__checked(void **state)
 {
@@ -860,6 +918,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(hello_unavailable__reconnects_and_retries, setup_tcp,
 						teardown),
 		cmocka_unit_test_setup_teardown(unix_socket__request_answered, setup_unix, teardown),
+		cmocka_unit_test_setup_teardown(keepalive__unanswered_ping__drops_and_reconnects, setup_tcp,
+						teardown),
+		cmocka_unit_test_setup_teardown(keepalive__busy_or_off__no_ping, setup_tcp, teardown),
 		cmocka_unit_test_setup_teardown(client_new__addresses__checked, setup_tcp, teardown),
 		cmocka_unit_test_setup_teardown(sync_request__skips_events__matches_id, setup_tcp, teardown),
 		cmocka_unit_test_setup_teardown(sync_request__skips_events__matches_id, setup_unix, teardown),
