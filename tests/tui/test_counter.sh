@@ -1,0 +1,242 @@
+#!/bin/bash
+# Terminal tests of counter-client, the clerk's console, under a private tmux of fixed size
+# against a private qserver on the small hall (tests/tui/lib.sh). Every state change is checked
+# through the protocol (qcli), not only on the screen.
+# usage: tests/tui/test_counter.sh [BUILD]
+cd "$(dirname "$0")/../.." || exit 1
+COLS=80 ROWS=24
+. tests/tui/lib.sh "${1:-}"
+
+tui_start
+printf 'clerk123\n' >"$TUI_DIR/pw"
+printf 'wrong\n' >"$TUI_DIR/bad-pw"
+
+# Starts a console in tmux window NAME for USER at WINDOW with a password file; when it ends
+# the pane says "exit=N" and "tty-restored" if the terminal modes are back as they were.
+console() {
+	local name=$1 user=$2 window=$3 pw=${4:-$TUI_DIR/pw}
+	tui_run "$name" "before=\$(stty -g); LANG=C.UTF-8 $BUILD/counter-client --server 127.0.0.1:$PORT" \
+		"--user $user --window $window --password-file $pw --log $TUI_DIR/$name.log;" \
+		"echo exit=\$?; [ \"\$(stty -g)\" = \"\$before\" ] && echo tty-restored"
+}
+
+# The JSON of ticket NUMBER as the server has it.
+ticket() {
+	qc ticket number="$1"
+}
+
+# Whether ticket NUMBER has all the "key":value pairs given (as JSON text fragments).
+ticket_has() {
+	local number=$1 json frag
+	shift
+	json=$(ticket "$number") || return 1
+	for frag in "$@"; do
+		case "$json" in *"$frag"*) ;; *) echo "# $number: no $frag in $json"; return 1 ;; esac
+	done
+}
+
+# The number call_next would give window 1 now: the head of its queue, as a manager sees it.
+next_for_window1() {
+	QHALL_PASSWORD=manager123 qc --manager m01 queue window=1 |
+		grep -o '"number":"[A-Z0-9]*"' | head -n 1 | cut -d'"' -f4
+}
+
+# Whether window 1 has all the fragments given in the snapshot.
+window1_has() {
+	local json frag
+	json=$(qc snapshot | grep -o '{"id":1,"name":"1号窗口"[^}]*}') || return 1
+	for frag in "$@"; do
+		case "$json" in *"$frag"*) ;; *) echo "# window 1: no $frag in $json"; return 1 ;; esac
+	done
+}
+
+# Whether line N (1-based) of the screen of NAME contains TEXT.
+line_has() {
+	screen "$1" | sed -n "$2p" | grep -qF -- "$3"
+}
+
+# The process id of the counter-client running in tmux window NAME.
+console_pid() {
+	local shell
+	shell=$(tmux -S "$TMUX_SOCK" display -p -t "t:$1" '#{pane_pid}')
+	pgrep -P "$shell" -x counter-client
+}
+
+# --- sign in
+console clerk c01 1
+check "signs in and shows the hall, the window, the clerk and the state" \
+	wait_for clerk "1号窗口 Window 1" 8
+check "header names the clerk and the window is idle" \
+	eval 'wait_for clerk "张丽 c01" && wait_for clerk "空闲 Idle" && wait_for clerk "已连接 connected"'
+check "the footer shows the keys" eval 'wait_for clerk "F1/n Next" && wait_for clerk "q Quit"'
+check "an empty queue says so" wait_for clerk "Nobody is waiting"
+
+# --- another client's take appears in the queue, in call order
+qc --kiosk take service=A >/dev/null
+check "a kiosk's take appears in the queue" wait_for clerk "1. A001"
+qc --kiosk take service=B class=priority >/dev/null
+qc --kiosk take service=C class=appointment >/dev/null
+check "priority first, then appointment, then normal, with marks" \
+	eval 'wait_for clerk "1. B001  优" && wait_for clerk "2. C001  约" && wait_for clerk "3. A001"'
+check "waiting per service is shown" wait_for clerk "社会保障 Social security"
+
+# --- Next calls what call_next should give
+want=$(next_for_window1)
+keys clerk n
+check "Next calls the head of the queue ($want)" wait_for clerk "$want  出入境 Exit-entry"
+check "the server has $want called at window 1" ticket_has "$want" '"state":"called"' '"window":1'
+check "the class is marked on the current ticket" wait_for clerk "绿色通道 Priority"
+check "the queue no longer lists it" wait_gone clerk "1. B001"
+
+# --- Recall, Start, Finish with a rating
+keys clerk r
+check "Recall counts on the server" eval 'sleep 0.2; ticket_has B001 "\"recalls\":1"'
+check "Recall shows on screen" wait_for clerk "Recalls 1"
+keys clerk F3
+check "Start (F3) serves it" eval 'wait_for clerk "办理中 serving" && ticket_has B001 "\"state\":\"serving\""'
+keys clerk f
+check "Finish asks for a rating" wait_for clerk "rating 1-5"
+keys clerk 4
+check "Finish with rating 4 is done on the server" \
+	eval 'wait_for clerk "B001 is done" && ticket_has B001 "\"state\":\"done\"" "\"rating\":4"'
+check "the clerk's count moves" wait_for clerk "Served 1"
+
+# --- No-show with requeue, then without
+want=$(next_for_window1)
+keys clerk F1
+check "F1 calls the next ($want)" wait_for clerk "$want  税务 Tax"
+keys clerk x
+check "No-show asks whether to requeue" wait_for clerk "Requeue it at the back"
+keys clerk y
+check "No-show with requeue: waiting again on the server" \
+	eval 'wait_for clerk "waits again" && ticket_has C001 "\"state\":\"waiting\"" "\"window\":null"'
+want=$(next_for_window1)
+keys clerk n
+check "Next calls $want" wait_for clerk "$want  "
+keys clerk x
+wait_for clerk "Requeue it at the back" >/dev/null
+keys clerk Escape
+check "Esc cancels the question and sends nothing" \
+	eval 'wait_for clerk "nothing was sent" && ticket_has "$want" "\"state\":\"called\""'
+keys clerk x
+wait_for clerk "Requeue it at the back" >/dev/null
+keys clerk n
+check "No-show without requeue: no_show on the server" \
+	eval 'wait_for clerk "marked as no-show" && ticket_has "$want" "\"state\":\"no_show\""'
+
+# --- Transfer: choose a service from the list, any window, confirm
+qc --kiosk take service=A >/dev/null
+wait_for clerk "A002" >/dev/null
+keys clerk n
+wait_for clerk "A001  社会保障" >/dev/null || wait_for clerk "A002  社会保障" >/dev/null
+cur=$(ticket A001 | grep -q '"state":"called"' && echo A001 || echo A002)
+keys clerk t
+check "Transfer lists the other services" \
+	eval 'wait_for clerk "to which service" && wait_for clerk "2  C  税务 Tax"'
+keys clerk 2
+check "then the windows that serve it" \
+	eval 'wait_for clerk "Any window" && wait_for clerk "2号窗口 Window 2"'
+keys clerk Enter
+check "and asks to confirm" wait_for clerk "Confirm the transfer"
+keys clerk y
+check "Transfer: $cur waits for service C on the server" \
+	eval 'wait_for clerk "now waits for service C" && ticket_has "$cur" "\"state\":\"waiting\"" "\"service\":\"C\"" "\"transfers\":1"'
+
+# --- Errors from the server show on the status line and end nothing
+keys clerk c
+wait_for clerk "Ticket number" >/dev/null
+keys clerk z 9 9 9 Enter
+check "calling a missing number shows the server's error" wait_for clerk "call: Ticket Z999 does not exist"
+keys clerk n
+wait_for clerk "Called" >/dev/null
+keys clerk p
+wait_for clerk "Reason" >/dev/null
+keys clerk Enter
+check "pausing with a ticket at the window shows the conflict" wait_for clerk "pause: "
+check "the console is still running after errors" eval 'console_pid clerk >/dev/null'
+
+# --- Call a given number out of order (confirmed, since a ticket is at the window)
+qc --kiosk take service=B >/dev/null
+wait_for clerk "B002" >/dev/null
+keys clerk c
+wait_for clerk "Ticket number" >/dev/null
+keys clerk b 0 0 2 Enter
+check "calling out of order asks to confirm" wait_for clerk "Call B002 out of order"
+keys clerk y
+check "B002 is called at window 1" \
+	eval 'wait_for clerk "Called B002" && ticket_has B002 "\"state\":\"called\"" "\"window\":1"'
+
+# --- the waited-minutes clock follows the server's clock
+qc clock advance=420 >/dev/null
+qc --kiosk take service=A >/dev/null
+check "minutes waited move with the server's clock" wait_for clerk " 7 min"
+
+# --- Pause with a reason, then Resume
+keys clerk f Enter
+wait_for clerk "is done" >/dev/null
+keys clerk p
+wait_for clerk "Reason" >/dev/null
+keys clerk l u n c h Enter
+check "Pause with a reason: paused on the server" \
+	eval 'wait_for clerk "暂停 Paused: lunch" && window1_has "\"state\":\"paused\"" "\"reason\":\"lunch\""'
+keys clerk u
+check "Resume: idle again" eval 'wait_for clerk "空闲 Idle" && window1_has "\"state\":\"idle\""'
+
+# --- resizes keep the layout readable
+tmux -S "$TMUX_SOCK" resize-window -t t:clerk -x 120 -y 40
+check "at 120x40 the header, queue and footer are in place" \
+	eval 'wait_for clerk "Next tickets" && line_has clerk 1 "1号窗口 Window 1" && line_has clerk 40 "F"'
+check "at 120x40 the footer shows Chinese labels too" wait_for clerk "下一位 Next"
+check "no line is wider than the screen at 120x40" \
+	eval '[ "$(screen clerk | LC_ALL=C.UTF-8 wc -L)" -le 120 ]'
+tmux -S "$TMUX_SOCK" resize-window -t t:clerk -x 60 -y 20
+check "below 80x24 it says the terminal is too small" wait_for clerk "Terminal too small"
+tmux -S "$TMUX_SOCK" resize-window -t t:clerk -x 80 -y 24
+check "back at 80x24 the layout is whole again" \
+	eval 'wait_for clerk "Next tickets" && line_has clerk 1 "张丽" && line_has clerk 23 "F1/n Next" && line_has clerk 24 "q Quit"'
+
+# --- qserver killed and started again: reconnecting, then carries on with the same ticket
+cur=$(next_for_window1)
+keys clerk n
+check "a ticket is at the window before the crash ($cur)" \
+	eval 'wait_for clerk "Called $cur" && ticket_has "$cur" "\"state\":\"called\""'
+kill -9 "$QSERVER_PID"
+wait "$QSERVER_PID" 2>/dev/null
+QSERVER_PID=""
+check "the console says it is reconnecting" wait_for clerk "reconnecting" 8
+check "and keeps the last picture" eval 'screen clerk | grep -qF "$cur  "'
+start_qserver
+check "it reconnects and takes the window up again" wait_for clerk "Reconnected" 15
+keys clerk f Enter
+check "and carries on: finishing $cur works" \
+	eval 'wait_for clerk "$cur is done" && ticket_has "$cur" "\"state\":\"done\""'
+
+# --- Close, with a confirmation
+keys clerk k
+check "Close asks to confirm" wait_for clerk "Close window 1 for the day"
+keys clerk y
+check "Close: closed on the server" eval 'wait_for clerk "关闭 Closed" && window1_has "\"state\":\"closed\""'
+
+# --- a refused sign-in asks again and does not end the program
+console refused c03 3 "$TUI_DIR/bad-pw"
+check "a wrong password is reported and asked again" \
+	eval 'wait_for refused "Sign-in refused" 8 && wait_for refused "Password for c03"'
+keys refused c l e r k 1 2 3 Enter
+check "the right password then signs in" wait_for refused "3号窗口 Window 3" 8
+
+# --- the terminal is restored on quit and on SIGTERM
+keys clerk q
+check "Quit asks to confirm" wait_for clerk "Quit the console"
+keys clerk y
+check "Quit exits 0" wait_for clerk "exit=0"
+check "and restores the terminal" wait_for clerk "tty-restored"
+pid=$(console_pid refused)
+kill -TERM "$pid"
+check "SIGTERM exits 0 and restores the terminal" \
+	eval 'wait_for refused "exit=0" && wait_for refused "tty-restored"'
+console hup c02 2
+wait_for hup "2号窗口 Window 2" 8 >/dev/null
+kill -HUP "$(console_pid hup)"
+check "SIGHUP restores the terminal too" wait_for hup "tty-restored"
+
+tui_finish
