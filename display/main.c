@@ -59,7 +59,6 @@ struct app {
 	int saved_stderr; /* the terminal's stderr while curses owns the screen; -1 if untouched */
 	bool flash_on;
 	long long flash_until_ms;
-	bool stats_allowed; /* false after unknown_op or forbidden, until the next session */
 	int idle_stdin_wakeups;
 	SCREEN *screen;
 	struct event *sig_events[3];
@@ -347,55 +346,30 @@ static void clock_timer_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(app->clock_timer, &tv);
 }
 
-/* Takes the answer to a stats request: today's wait_mean, or "—" when there is none. */
+/* Takes today's figures from a snapshot: the mean wait, or "—" while nobody was called. */
 static void stats_reply(void *arg, cJSON *response)
 {
 	struct app *app = arg;
 	if (!response)
 		return; /* timed out or dropped: keep what is shown, ask again later */
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(response, "ok"))) {
-		const cJSON *rows = cJSON_GetObjectItemCaseSensitive(response, "rows");
-		const cJSON *mean = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(rows, 0),
-								     "wait_mean");
-		if (cJSON_IsNumber(mean) && mean->valuedouble >= 0) {
-			app->state.stats = STATS_VALUE;
-			app->state.wait_mean = (int)(mean->valuedouble + 0.5);
-		} else {
-			app->state.stats = STATS_UNAVAILABLE; /* nobody called yet today */
-		}
+	const cJSON *today = cJSON_GetObjectItemCaseSensitive(response, "today");
+	const cJSON *mean = cJSON_GetObjectItemCaseSensitive(today, "wait_mean");
+	if (cJSON_IsNumber(mean) && mean->valuedouble >= 0) {
+		app->state.stats = STATS_VALUE;
+		app->state.wait_mean = (int)(mean->valuedouble + 0.5);
 	} else {
-		const cJSON *code = cJSON_GetObjectItemCaseSensitive(
-			cJSON_GetObjectItemCaseSensitive(response, "error"), "code");
-		const char *c = cJSON_IsString(code) ? code->valuestring : "";
+		/* Nobody called yet today, or a server whose snapshot has no `today`. */
 		app->state.stats = STATS_UNAVAILABLE;
-		/* A server without stats, or one that keeps them from the public, will say the same
-		 * next minute: ask again only after a reconnect (the server may have been upgraded). */
-		if (strcmp(c, "unknown_op") == 0 || strcmp(c, "forbidden") == 0 ||
-		    strcmp(c, "unauthenticated") == 0)
-			app->stats_allowed = false;
-		log_debug("stats: %s", c);
 	}
 	redraw(app);
 }
 
-/* Asks for today's totals, when the server may answer. */
+/* Asks for today's figures; the snapshot carries them for every role, the wall included. */
 static void request_stats(struct app *app)
 {
-	if (!app->stats_allowed || !client_is_ready(app->client) || !app->state.tz[0])
+	if (!client_is_ready(app->client))
 		return;
-	/* Today in the hall (the process runs in the site's time zone), right after midnight too. */
-	char today[16];
-	time_t now = state_hall_time(&app->state);
-	struct tm tm;
-	localtime_r(&now, &tm);
-	strftime(today, sizeof today, "%Y-%m-%d", &tm);
-	cJSON *args = cJSON_CreateObject();
-	if (!args)
-		return;
-	cJSON_AddStringToObject(args, "from", today);
-	cJSON_AddStringToObject(args, "to", today);
-	cJSON_AddStringToObject(args, "by", "total");
-	client_request(app->client, "stats", args, stats_reply, app);
+	client_request(app->client, "snapshot", NULL, stats_reply, app);
 }
 
 /* Refreshes today's mean wait every minute. */
@@ -457,7 +431,6 @@ static void on_ready(struct client *c, cJSON *hello, cJSON *snapshot, void *arg)
 	if (!app->state.online)
 		log_info("live: connected to %s", client_server(app->client));
 	app->state.online = true;
-	app->stats_allowed = true;
 	request_stats(app);
 	redraw(app);
 }

@@ -33,6 +33,7 @@ local NOW       -- ARGV[1] as a number
 local DAY       -- the effective day, YYYY-MM-DD
 local EXPIRED   -- tickets expired by this call's day change
 local cache     -- counts and config read during this call; cleared by every queue or window write
+local hours_seen -- site-local hours worked out during this call (statistics)
 
 ------------------------------------------------------------------------------------------
 -- Small helpers
@@ -450,6 +451,243 @@ local function emit_called(t, w, recall)
 end
 
 ------------------------------------------------------------------------------------------
+-- Statistics (DESIGN decision 4; docs/statistics.md)
+--
+-- Every figure of a stats row is a sum (or a max) of small per-period records, so a range
+-- costs reads proportional to its days (or whole months) times its keys, never its tickets.
+-- A record is one hash field holding "n1,n2,...,n12;bucket=count,..." in
+--   P:st:d:<day>            fields t, s:<service>, h:<HH>, w:<window>, c:<clerk>
+--   P:st:d:<day>:w<window>  fields s:<service>, h:<HH>, c:<clerk> (the window's own tickets)
+-- and the same under P:st:m:<YYYY-MM> for whole months (folded in at each day change).
+
+local ST_ISSUED, ST_SERVED, ST_NO_SHOW, ST_CANCELLED, ST_EXPIRED = 1, 2, 3, 4, 5
+local ST_WAITS, ST_WAIT_SUM, ST_WAIT_MAX, ST_WAIT_SLA = 6, 7, 8, 9
+local ST_SERVICE_SUM, ST_RATINGS, ST_RATING_SUM = 10, 11, 12
+local ST_COUNTERS = 12
+local STATS_MAX_DAYS = 3660 -- ten years; long ranges read whole months, so this stays cheap
+local STATS_MAX_BYTES = 60000 -- rows per answer stay under the protocol's 64 KiB line
+
+-- Lower edges of the wait histogram's buckets (seconds); the last bucket is open-ended.
+-- 30 s up to 30 min keeps p50/p90 within 30 s of the truth there (docs/statistics.md).
+local HIST_LO = {}
+for s = 0, 1770, 30 do HIST_LO[#HIST_LO + 1] = s end
+for s = 1800, 3480, 120 do HIST_LO[#HIST_LO + 1] = s end
+for s = 3600, 6900, 300 do HIST_LO[#HIST_LO + 1] = s end
+for s = 7200, 13500, 900 do HIST_LO[#HIST_LO + 1] = s end
+HIST_LO[#HIST_LO + 1] = 14400
+local HIST_LAST = #HIST_LO - 1 -- buckets are numbered 0..HIST_LAST
+
+-- The histogram bucket (0-based) of a wait in seconds.
+local function hist_bucket(w)
+  if w < 1800 then return math.floor(w / 30) end
+  if w < 3600 then return 60 + math.floor((w - 1800) / 120) end
+  if w < 7200 then return 75 + math.floor((w - 3600) / 300) end
+  if w < 14400 then return 87 + math.floor((w - 7200) / 900) end
+  return HIST_LAST
+end
+
+-- The site's UTC offset in seconds at epoch t, from the transitions qh_setup stored.
+local function utc_offset(t)
+  local r = redis.call('ZREVRANGEBYSCORE', k('tz'), t, '-inf', 'LIMIT', 0, 1)
+  if not r[1] then r = redis.call('ZRANGE', k('tz'), 0, 0) end
+  if not r[1] then return 0 end -- no zone given: UTC
+  return tonumber(string.match(r[1], ':(%-?%d+)$')) or 0
+end
+
+-- The site-local hour of epoch t as "00".."23" (remembered for the call: most are NOW's).
+local function local_hour(t)
+  t = tonumber(t) or NOW
+  local key = 'hour:' .. istr(t)
+  local h = hours_seen[key]
+  if not h then
+    h = string.format('%02d', math.floor(((t + utc_offset(t)) % 86400) / 3600))
+    hours_seen[key] = h
+  end
+  return h
+end
+
+-- Decodes a stored record (nil or false: an empty one).
+local function rec_decode(s)
+  local r = {h = {}}
+  for i = 1, ST_COUNTERS do r[i] = 0 end
+  if not s then return r end
+  local head, hist = string.match(s, '^([^;]*);?(.*)$')
+  local i = 0
+  for v in string.gmatch(head, '[^,]+') do
+    i = i + 1
+    r[i] = tonumber(v) or 0
+  end
+  for b, c in string.gmatch(hist, '(%d+)=(%d+)') do r.h[tonumber(b)] = tonumber(c) end
+  return r
+end
+
+-- Encodes a record for storage, histogram buckets in order and only those used.
+local function rec_encode(r)
+  local parts, buckets, hist = {}, {}, {}
+  for i = 1, ST_COUNTERS do parts[i] = istr(r[i]) end
+  for b in pairs(r.h) do buckets[#buckets + 1] = b end
+  table.sort(buckets)
+  for _, b in ipairs(buckets) do hist[#hist + 1] = istr(b) .. '=' .. istr(r.h[b]) end
+  return table.concat(parts, ',') .. ';' .. table.concat(hist, ',')
+end
+
+-- Adds record (or delta) b into record a: counters and buckets sum, the wait maximum maxes.
+local function rec_merge(a, b)
+  for i = 1, ST_COUNTERS do
+    if i == ST_WAIT_MAX then
+      if b[i] > a[i] then a[i] = b[i] end
+    else
+      a[i] = a[i] + b[i]
+    end
+  end
+  for bucket, c in pairs(b.h) do a.h[bucket] = (a.h[bucket] or 0) + c end
+end
+
+-- A delta record with the given counters set: stat_delta{[ST_ISSUED] = 1}.
+local function stat_delta(set)
+  local d = rec_decode(nil)
+  for i, v in pairs(set) do d[i] = v end
+  return d
+end
+
+-- A delta record for one waiting spell that ended in a call.
+local function wait_delta(wait)
+  wait = math.max(wait, 0)
+  local sla = tonumber(cfg().sla or '') or 900
+  local d = stat_delta{[ST_WAITS] = 1, [ST_WAIT_SUM] = wait, [ST_WAIT_MAX] = wait,
+    [ST_WAIT_SLA] = wait <= sla and 1 or 0}
+  d.h[hist_bucket(wait)] = 1
+  return d
+end
+
+-- Adds n to one bucket of a stored histogram text ("3=2,5=1") without decoding the rest:
+-- string.find runs in C, where a full decode and re-encode in Lua costs far more.
+local function hist_add(hist, bucket, n)
+  if hist == '' then return bucket .. '=' .. istr(n) end
+  local s = ',' .. hist .. ','
+  local i, j, count = string.find(s, ',' .. bucket .. '=(%d+),')
+  if not i then return hist .. ',' .. bucket .. '=' .. istr(n) end
+  return string.sub(s, 2, i) .. bucket .. '=' .. istr(tonumber(count) + n) .. string.sub(s, j, -2)
+end
+
+-- Merges a delta (whose histogram holds at most a few buckets) into a stored record's text;
+-- only the counters the delta changes are parsed and written again (this is the hot path).
+local function rec_add_text(stored, d)
+  local head, hist = '', ''
+  if stored then
+    local cut = string.find(stored, ';', 1, true)
+    head, hist = string.sub(stored, 1, (cut or 0) - 1), cut and string.sub(stored, cut + 1) or ''
+  end
+  local r, i = {}, 0
+  for v in string.gmatch(head, '[^,]+') do
+    i = i + 1
+    r[i] = v
+  end
+  for n = 1, ST_COUNTERS do
+    local dv = d[n]
+    if dv ~= 0 or r[n] == nil then
+      local old = tonumber(r[n]) or 0
+      r[n] = istr(n == ST_WAIT_MAX and math.max(old, dv) or old + dv)
+    end
+  end
+  for bucket, c in pairs(d.h) do hist = hist_add(hist, istr(bucket), c) end
+  return table.concat(r, ',') .. ';' .. hist
+end
+
+-- Merges a delta into the named fields of one aggregate hash (one read, one write).
+local function stat_update(key, fields, d)
+  local old = redis.call('HMGET', key, unpack(fields))
+  local args = {}
+  for i, f in ipairs(fields) do
+    args[#args + 1] = f
+    args[#args + 1] = rec_add_text(old[i], d)
+  end
+  redis.call('HSET', key, unpack(args))
+end
+
+-- Counts a delta for the day and its month under total, service, hour, and (when known)
+-- window and clerk, plus the window's own breakdown that a clerk may read.
+local function stat_record(day, hour, sid, win, clerk, d)
+  local all, own = {'t', 'h:' .. hour}, nil
+  if sid ~= nil and sid ~= '' then all[#all + 1] = 's:' .. sid end
+  if win ~= nil and win ~= '' then
+    all[#all + 1] = 'w:' .. win
+    own = {'h:' .. hour}
+    if sid ~= nil and sid ~= '' then own[#own + 1] = 's:' .. sid end
+  end
+  if clerk ~= nil and clerk ~= '' then
+    all[#all + 1] = 'c:' .. clerk
+    if own then own[#own + 1] = 'c:' .. clerk end
+  end
+  -- today's figures reach the month when the day changes (stat_fold_day); a late one for a
+  -- day already folded (a rating, an expiry) goes to both at once
+  local periods = {'d:' .. day}
+  if day < DAY then periods[2] = 'm:' .. string.sub(day, 1, 7) end
+  for _, period in ipairs(periods) do
+    stat_update(k('st', period), all, d)
+    if own then stat_update(k('st', period, 'w' .. win), own, d) end
+  end
+end
+
+-- Merges every record of one hash into another (records by field name), in batches so no
+-- call gets too many arguments.
+local function stat_merge_hash(src, dst)
+  local flat = redis.call('HGETALL', src)
+  for first = 1, #flat, 400 do
+    local fields, values = {}, {}
+    for i = first, math.min(first + 399, #flat - 1), 2 do
+      fields[#fields + 1] = flat[i]
+      values[#values + 1] = flat[i + 1]
+    end
+    local old = redis.call('HMGET', dst, unpack(fields))
+    local args = {}
+    for i, f in ipairs(fields) do
+      local r = rec_decode(old[i])
+      rec_merge(r, rec_decode(values[i]))
+      args[#args + 1] = f
+      args[#args + 1] = rec_encode(r)
+    end
+    redis.call('HSET', dst, unpack(args))
+  end
+end
+
+-- Folds a day's aggregates into its month's, once, when the day is over: the hot path then
+-- writes one period, and long ranges still read whole months.
+local function stat_fold_day(day)
+  local from = k('st', 'd:' .. day)
+  local month = 'm:' .. string.sub(day, 1, 7)
+  -- the windows with figures that day have a w:<id> record in the day's hash
+  for _, f in ipairs(redis.call('HKEYS', from)) do
+    if string.sub(f, 1, 2) == 'w:' then
+      local w = 'w' .. string.sub(f, 3)
+      stat_merge_hash(k('st', 'd:' .. day, w), k('st', month, w))
+    end
+  end
+  stat_merge_hash(from, k('st', month))
+end
+
+-- Counts a ticket's final state (the ticket already carries it) and, for done, its service
+-- time and any rating given with the finish.
+local function stat_final(t)
+  if t.state == 'done' then
+    local took = 0
+    if t.called_at ~= '' then took = math.max(tonumber(t.finished_at) - tonumber(t.called_at), 0) end
+    local set = {[ST_SERVED] = 1, [ST_SERVICE_SUM] = took}
+    if t.rating ~= nil and t.rating ~= '' then
+      set[ST_RATINGS], set[ST_RATING_SUM] = 1, tonumber(t.rating)
+    end
+    stat_record(t.fday, t.fhour, t.service, t.window, t.clerk, stat_delta(set))
+  elseif t.state == 'no_show' then
+    stat_record(DAY, local_hour(NOW), t.service, t.window, t.clerk, stat_delta{[ST_NO_SHOW] = 1})
+  elseif t.state == 'cancelled' then
+    stat_record(DAY, local_hour(NOW), t.service, '', '', stat_delta{[ST_CANCELLED] = 1})
+  elseif t.state == 'expired' then
+    -- counted in the day and hour it was issued: the day change runs after that day ended
+    stat_record(t.day, local_hour(t.issued_at), t.service, '', '', stat_delta{[ST_EXPIRED] = 1})
+  end
+end
+
+------------------------------------------------------------------------------------------
 -- Transitions shared by the functions
 
 -- Feeds a finished ticket's service time (call to finish) into its service's EWMA.
@@ -467,8 +705,16 @@ end
 -- The one place where a ticket reaches a final state (done, no_show, cancelled, expired):
 -- the per-day statistics of DESIGN decision 4 hook in here.
 local function settle(t, fields)
+  if fields.state == 'done' then
+    -- a rating may come later (qh_rate); it counts where the finish did
+    fields.fday, fields.fhour = DAY, local_hour(NOW)
+  end
   tset(t, fields)
   if t.state == 'done' then learn_service_time(t) end
+  stat_final(t)
+  -- retention runs from the final state: the raw ticket goes, its aggregates stay
+  local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
+  redis.call('EXPIRE', k('t', t.id), days * 86400)
 end
 
 -- Finishes the ticket called or serving at a window; returns it, or nil when there was none.
@@ -482,8 +728,11 @@ end
 -- Calls a waiting ticket to a window: out of its queues, onto the window, announced.
 local function call_ticket(w, t, clerk)
   dequeue(t)
+  -- this waiting spell began at issue, or at the last transfer or no-show requeue
+  local since = tonumber(t.wait_from ~= nil and t.wait_from ~= '' and t.wait_from or t.issued_at)
   tset(t, {state = 'called', called_at = tostring(NOW), started_at = '',
     window = w.id, clerk = clerk ~= '' and clerk or (w.clerk or '')})
+  stat_record(DAY, local_hour(NOW), t.service, w.id, t.clerk, wait_delta(NOW - (since or NOW)))
   wset(w, {state = 'calling', ticket = t.id, number = t.number})
   redis.call('LPUSH', k('recent'), jobj('number', jstr(t.number), 'window', jint(w.id),
     'at', jint(NOW)))
@@ -544,6 +793,8 @@ local function change_day(day)
   DAY = day
   redis.call('SET', k('day'), day)
   if not stored then return 0 end
+  -- before the expiries below, which count in their (now folded) issue day and its month
+  stat_fold_day(stored)
   -- the hall-wide queues hold every unpinned waiting ticket; pinned ones sit in pinwins' queues
   local bases = {'*'}
   for _, pw in ipairs(redis.call('SMEMBERS', k('pinwins'))) do bases[#bases + 1] = 'w' .. pw end
@@ -598,6 +849,15 @@ local function qh_setup(a)
     fail('BAD_REQUEST', 'hall', 'the hall config needs at least one service')
   end
   if type(windows) ~= 'table' then windows = {} end
+  local offsets = site.utc_offsets
+  if offsets == nil then offsets = {} end
+  if type(offsets) ~= 'table' then fail('BAD_REQUEST', 'hall', 'site.utc_offsets must be a list') end
+  for _, o in ipairs(offsets) do
+    if type(o) ~= 'table' or type(o[1]) ~= 'number' or type(o[2]) ~= 'number'
+        or math.abs(o[2]) > 86400 then
+      fail('BAD_REQUEST', 'hall', 'site.utc_offsets holds [since_epoch, offset_seconds] pairs')
+    end
+  end
   local svc_ids, known = {}, {}
   for i, s in ipairs(services) do
     if type(s) ~= 'table' or type(s.id) ~= 'string' or not s.id:match('^[%w_%.%-]+$') then
@@ -641,6 +901,11 @@ local function qh_setup(a)
     'sla', string.format('%d', tonumber(site.sla) or 900),
     'retention_days', string.format('%d', tonumber(site.retention_days) or DEFAULT_RETENTION_DAYS),
     'comprehensive', tostring(ncomp))
+  -- the zone's offsets, so statistics can tell the site-local hour of any moment
+  redis.call('DEL', k('tz'))
+  for _, o in ipairs(offsets) do
+    redis.call('ZADD', k('tz'), istr(o[1]), istr(o[1]) .. ':' .. istr(o[2]))
+  end
   for _, old in ipairs(redis.call('LRANGE', k('svcs'), 0, -1)) do
     if not known[old] then
       -- waiting tickets of a dropped service stay queued (callable by comprehensive windows)
@@ -736,12 +1001,13 @@ local function qh_take(a)
   tset(t, {number = number, service = sid, class = class, channel = channel, ref = ref,
     state = 'waiting', day = DAY, issued_at = tostring(NOW), called_at = '', started_at = '',
     finished_at = '', window = '', clerk = '', recalls = '0', transfers = '0', rating = '',
-    pin = '', score = new_score(), id = id})
+    pin = '', score = new_score(), id = id, wait_from = tostring(NOW)})
   local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
   redis.call('EXPIRE', k('t', id), days * 86400)
   redis.call('HSET', k('num', DAY), number, id)
   redis.call('EXPIRE', k('num', DAY), DAY_KEY_TTL)
   enqueue(t)
+  stat_record(DAY, local_hour(NOW), sid, '', '', stat_delta{[ST_ISSUED] = 1})
   emit_ticket(t)
   emit_queue(sid)
   return '{"ticket":' .. ticket_json(t) .. '}'
@@ -788,6 +1054,8 @@ local function qh_rate(a)
   end
   if t.rating ~= '' then fail('CONFLICT', 'id', 'ticket ' .. t.number .. ' is already rated') end
   tset(t, {rating = tostring(score)})
+  stat_record(t.fday or DAY, t.fhour or local_hour(t.finished_at), t.service, t.window, t.clerk,
+    stat_delta{[ST_RATINGS] = 1, [ST_RATING_SUM] = score})
   emit_ticket(t)
   return '{"ticket":' .. ticket_json(t) .. '}'
 end
@@ -932,7 +1200,7 @@ local function qh_no_show(a)
   if requeue == '1' then
     -- a pinned ticket goes back to its window's queue, others to their service's
     tset(t, {state = 'waiting', called_at = '', started_at = '', window = '', clerk = '',
-      score = new_score()})
+      score = new_score(), wait_from = tostring(NOW)})
     enqueue(t)
   else
     settle(t, {state = 'no_show'})
@@ -961,7 +1229,8 @@ local function qh_transfer(a)
   end
   local t = window_ticket(w, {called = true, serving = true}, 'transfer')
   tset(t, {state = 'waiting', service = sid, pin = pin, called_at = '', started_at = '',
-    window = '', clerk = '', transfers = tostring(tonumber(t.transfers) + 1)})
+    window = '', clerk = '', transfers = tostring(tonumber(t.transfers) + 1),
+    wait_from = tostring(NOW)})
   enqueue(t) -- at its old score: the original issue keeps its place
   window_idle(w)
   emit_ticket(t)
@@ -1060,6 +1329,18 @@ local function qh_services()
   return '{"services":' .. services_json() .. '}'
 end
 
+-- Today's headline figures for the wall and the consoles (the hall's total row of today, as
+-- stats would give it): how many came, were served, and how long they waited against the
+-- target. Read from the day's aggregate, so it costs one HGET.
+local function today_json()
+  local r = rec_decode(redis.call('HGET', k('st', 'd:' .. DAY), 't'))
+  local waits = r[ST_WAITS]
+  return jobj('date', cjson.encode(DAY), 'issued', jint(r[ST_ISSUED]), 'served', jint(r[ST_SERVED]),
+    'waits', jint(waits),
+    'wait_mean', waits > 0 and jint(math.floor(r[ST_WAIT_SUM] / waits + 0.5)) or 'null',
+    'sla_pct', waits > 0 and string.format('%.1f', 100 * r[ST_WAIT_SLA] / waits) or 'null')
+end
+
 -- qh_snapshot: what a display needs after (re)connecting.
 local function qh_snapshot()
   local wins = {}
@@ -1069,12 +1350,213 @@ local function qh_snapshot()
   end
   local recent = redis.call('LRANGE', k('recent'), 0, RECENT_CALLS - 1)
   return '{"services":' .. services_json() .. ',"windows":' .. jarr(wins) ..
-    ',"recent":' .. jarr(recent) .. '}'
+    ',"recent":' .. jarr(recent) .. ',"today":' .. today_json() .. '}'
 end
 
 -- qh_day: only the day change (run by the wrapper), reporting how many tickets expired.
 local function qh_day()
   return '{"expired":' .. jint(EXPIRED) .. '}'
+end
+
+-- Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m + 9) % 12
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+-- The date "YYYY-MM-DD" of a day number (the inverse of days_from_civil).
+local function civil_from_days(z)
+  z = z + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) -
+    math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  return string.format('%04d-%02d-%02d', y, m, d)
+end
+
+-- Parses a real calendar date argument into its day number.
+local function date_arg(s, field)
+  local y, m, d = string.match(s or '', '^(%d%d%d%d)%-(%d%d)%-(%d%d)$')
+  if not y then fail('BAD_REQUEST', field, field .. ' must be a date YYYY-MM-DD') end
+  y, m, d = tonumber(y), tonumber(m), tonumber(d)
+  local n = days_from_civil(y, m, d)
+  if m < 1 or m > 12 or d < 1 or civil_from_days(n) ~= s then
+    fail('BAD_REQUEST', field, field .. ' ' .. s .. ' is not a date of the calendar')
+  end
+  return n
+end
+
+-- The nearest-rank percentile p of a record's waits, estimated from its histogram: the
+-- middle of the rank's share of its bucket, so the error is under the bucket's width.
+local function hist_percentile(r, p)
+  local n = r[ST_WAITS]
+  local rank = math.max(1, math.ceil(p * n / 100 - 1e-9))
+  local cum = 0
+  for b = 0, HIST_LAST do
+    local c = r.h[b]
+    if c and c > 0 then
+      if cum + c >= rank then
+        local lo = HIST_LO[b + 1]
+        local hi = HIST_LO[b + 2] or math.max(r[ST_WAIT_MAX] + 1, lo + 1)
+        local est = lo + (rank - cum - 0.5) / c * (hi - lo)
+        return math.min(math.floor(est + 0.5), r[ST_WAIT_MAX])
+      end
+      cum = cum + c
+    end
+  end
+  return r[ST_WAIT_MAX]
+end
+
+-- A number with one decimal for JSON.
+local function jdec1(x)
+  return string.format('%.1f', x)
+end
+
+-- The stats row of PROTOCOL.md for one key (means and percentiles null with no samples).
+local function stats_row_json(key, r)
+  local waits, served, ratings = r[ST_WAITS], r[ST_SERVED], r[ST_RATINGS]
+  local wait_mean, p50, p90, wmax, sla = 'null', 'null', 'null', 'null', 'null'
+  if waits > 0 then
+    wait_mean = jint(math.floor(r[ST_WAIT_SUM] / waits + 0.5))
+    p50, p90 = jint(hist_percentile(r, 50)), jint(hist_percentile(r, 90))
+    wmax = jint(r[ST_WAIT_MAX])
+    sla = jdec1(100 * r[ST_WAIT_SLA] / waits)
+  end
+  local service_mean = served > 0 and jint(math.floor(r[ST_SERVICE_SUM] / served + 0.5)) or 'null'
+  local rating_mean = ratings > 0 and jdec1(r[ST_RATING_SUM] / ratings) or 'null'
+  return jobj('key', cjson.encode(key), 'issued', jint(r[ST_ISSUED]), 'served', jint(served),
+    'no_show', jint(r[ST_NO_SHOW]), 'cancelled', jint(r[ST_CANCELLED]),
+    'expired', jint(r[ST_EXPIRED]), 'wait_mean', wait_mean, 'wait_p50', p50, 'wait_p90', p90,
+    'wait_max', wmax, 'service_mean', service_mean, 'sla_pct', sla, 'rating_mean', rating_mean,
+    'ratings', jint(ratings), 'waits', jint(waits))
+end
+
+-- The periods covering days [from, to]: whole months as "m:YYYY-MM", other days as
+-- "d:YYYY-MM-DD" (by=day always reads days).
+local function stats_periods(from, to, whole_months)
+  local out = {}
+  local n = from
+  while n <= to do
+    local date = civil_from_days(n)
+    local y, m = tonumber(string.sub(date, 1, 4)), tonumber(string.sub(date, 6, 7))
+    local next_month = m == 12 and days_from_civil(y + 1, 1, 1) or days_from_civil(y, m + 1, 1)
+    if whole_months and string.sub(date, 9, 10) == '01' and next_month - 1 <= to then
+      out[#out + 1] = {period = 'm:' .. string.sub(date, 1, 7), day = date}
+      n = next_month
+    else
+      out[#out + 1] = {period = 'd:' .. date, day = date}
+      n = n + 1
+    end
+  end
+  return out
+end
+
+local STATS_BY = {total = 't', day = 't', window = 'w:', service = 's:', clerk = 'c:', hour = 'h:'}
+
+-- qh_stats (no-writes): rows of PROTOCOL.md summed from the aggregates over [from, to],
+-- optionally restricted to one window's tickets; offset pages through long answers.
+local function qh_stats(a)
+  local from, to = date_arg(a[1], 'from'), date_arg(a[2], 'to')
+  if from > to then fail('BAD_REQUEST', 'to', 'to must not be before from') end
+  if to - from + 1 > STATS_MAX_DAYS then
+    fail('BAD_REQUEST', 'to', 'the range must be at most ' .. STATS_MAX_DAYS .. ' days')
+  end
+  local by = a[3] or ''
+  if by == '' then by = 'total' end
+  if not STATS_BY[by] then
+    fail('BAD_REQUEST', 'by', 'by must be total, service, window, clerk, hour or day')
+  end
+  local win = a[4] or ''
+  if win ~= '' then win = string.format('%d', int_arg(win, 'window', 1, 999999)) end
+  local offset = 0
+  if (a[5] or '') ~= '' then offset = int_arg(a[5], 'offset', 0, 1000000) end
+
+  local recs, keys = {}, {}
+  -- Adds one stored record to the row of key.
+  local function add(key, stored)
+    local r = recs[key]
+    if not r then
+      r = rec_decode(nil)
+      recs[key] = r
+      keys[#keys + 1] = key
+    end
+    if stored then rec_merge(r, rec_decode(stored)) end
+  end
+  if by == 'hour' then
+    for h = 0, 23 do add(string.format('%02d', h), nil) end
+  end
+  local prefix = STATS_BY[by]
+  local periods = stats_periods(from, to, by ~= 'day')
+  -- the stored day is not folded into its month yet: a whole month holding it reads it too
+  local unfolded = redis.call('GET', k('day'))
+  if unfolded then
+    local n = #periods
+    for i = 1, n do
+      if periods[i].period == 'm:' .. string.sub(unfolded, 1, 7) then
+        periods[#periods + 1] = {period = 'd:' .. unfolded, day = unfolded}
+      end
+    end
+  end
+  for _, p in ipairs(periods) do
+    local all = k('st', p.period)
+    if by == 'total' or by == 'day' or (by == 'window' and win ~= '') then
+      -- one field: the hall's total or the window's
+      local field = win ~= '' and 'w:' .. win or 't'
+      local key = (by == 'day' and p.day) or (by == 'window' and win) or 'total'
+      add(key, redis.call('HGET', all, field))
+    else
+      local src = win ~= '' and k('st', p.period, 'w' .. win) or all
+      local flat = redis.call('HGETALL', src)
+      for i = 1, #flat, 2 do
+        local f = flat[i]
+        if string.sub(f, 1, #prefix) == prefix then add(string.sub(f, #prefix + 1), flat[i + 1]) end
+      end
+    end
+  end
+  if by == 'total' and #keys == 0 then add('total', nil) end
+
+  -- order: days and hours by time, services in config order, windows by number, clerks by id
+  if by == 'service' then
+    local rank = {}
+    for i, sid in ipairs(service_ids()) do rank[sid] = i end
+    table.sort(keys, function(x, y)
+      local rx, ry = rank[x] or math.huge, rank[y] or math.huge
+      if rx ~= ry then return rx < ry end
+      return x < y
+    end)
+  elseif by == 'window' then
+    table.sort(keys, function(x, y) return tonumber(x) < tonumber(y) end)
+  else
+    table.sort(keys)
+  end
+
+  local rows, bytes, more, next_offset = {}, 0, false, nil
+  for i = offset + 1, #keys do
+    local row = stats_row_json(keys[i], recs[keys[i]])
+    if bytes + #row + 1 > STATS_MAX_BYTES and #rows > 0 then
+      more, next_offset = true, i - 1
+      break
+    end
+    rows[#rows + 1] = row
+    bytes = bytes + #row + 1
+  end
+  local out = {'from', cjson.encode(a[1]), 'to', cjson.encode(a[2]), 'by', cjson.encode(by),
+    'window', win ~= '' and win or 'null', 'rows', jarr(rows), 'more', more and 'true' or 'false'}
+  if more then
+    out[#out + 1] = 'next_offset'
+    out[#out + 1] = jint(next_offset)
+  end
+  return jobj(unpack(out))
 end
 
 ------------------------------------------------------------------------------------------
@@ -1108,6 +1590,7 @@ local function register(name, body, writes)
     function_name = name,
     callback = function(keys, args)
       cache = {}
+      hours_seen = {}
       local ok, res = pcall(run, keys, args)
       if ok then return res end
       if type(res) == 'table' and res.qh_err then return redis.error_reply(res.qh_err) end
@@ -1139,3 +1622,4 @@ register('qh_queue', qh_queue, false)
 register('qh_services', qh_services, false)
 register('qh_snapshot', qh_snapshot, false)
 register('qh_day', qh_day, true)
+register('qh_stats', qh_stats, false)

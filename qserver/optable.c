@@ -33,6 +33,7 @@ static const struct op op_table[] = {
 	{"resume", CLERK_MGR, 1, op_resume},
 	{"close", CLERK_MGR, 1, op_close},
 	{"queue", CLERK_MGR, 0, op_queue},
+	{"stats", CLERK_MGR, 0, op_stats},
 	{"clock", PUB, 0, op_clock},
 };
 

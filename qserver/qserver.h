@@ -157,6 +157,7 @@ void op_pause(struct request *r);
 void op_resume(struct request *r);
 void op_close(struct request *r);
 void op_clock(struct request *r);
+void op_stats(struct request *r);
 void session_conn_gone(struct conn *c);
 void session_renew_leases(void);
 

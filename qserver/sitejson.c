@@ -14,6 +14,46 @@ static void sitejson_add_services(cJSON *obj, const struct config_window *w)
 		cJSON_AddItemToArray(list, cJSON_CreateString(w->services[i]));
 }
 
+/* The UTC offset in seconds of the process's (the site's) zone at t. */
+static long sitejson_offset_at(time_t t)
+{
+	struct tm tm;
+	localtime_r(&t, &tm);
+	return tm.tm_gmtoff;
+}
+
+/* Adds site.utc_offsets: [since, offset] at 1990 and at each change of the zone's offset up
+ * to 2100, so the functions can tell the site-local hour of any moment (statistics by hour)
+ * without a zone database. Days are stepped, then the change is found to the second. */
+static void sitejson_add_offsets(cJSON *site)
+{
+	const time_t first = 631152000, last = 4102444800; /* 1990-01-01, 2100-01-01 UTC */
+	cJSON *list = cJSON_AddArrayToObject(site, "utc_offsets");
+	long offset = sitejson_offset_at(first);
+	cJSON *pair = cJSON_CreateArray();
+	cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)first));
+	cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)offset));
+	cJSON_AddItemToArray(list, pair);
+	for (time_t t = first; t < last; t += 86400) {
+		time_t next = t + 86400;
+		if (sitejson_offset_at(next) == offset)
+			continue;
+		time_t lo = t, hi = next; /* offset at lo is the old one, at hi the new one */
+		while (hi - lo > 1) {
+			time_t mid = lo + (hi - lo) / 2;
+			if (sitejson_offset_at(mid) == offset)
+				lo = mid;
+			else
+				hi = mid;
+		}
+		offset = sitejson_offset_at(hi);
+		pair = cJSON_CreateArray();
+		cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)hi));
+		cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)offset));
+		cJSON_AddItemToArray(list, pair);
+	}
+}
+
 /* Returns the qh_setup argument (docs/functions.md) as a new string. */
 char *sitejson_setup(const struct config *cfg)
 {
@@ -22,6 +62,7 @@ char *sitejson_setup(const struct config *cfg)
 	cJSON_AddStringToObject(site, "id", cfg->site.id);
 	cJSON_AddNumberToObject(site, "sla", cfg->site.sla);
 	cJSON_AddNumberToObject(site, "retention_days", cfg->site.retention_days);
+	sitejson_add_offsets(site);
 	cJSON *services = cJSON_AddArrayToObject(root, "services");
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		const struct config_service *s = &cfg->services[i];

@@ -254,6 +254,22 @@ find_id(const cJSON *arr, const char *id)
 	return NULL;
 }
 
+/* The element of an array whose "key" matches (stats rows). */
+static cJSON *
+find_id_key(const cJSON *arr, const char *key)
+{
+	const cJSON *item;
+
+	cJSON_ArrayForEach(item, arr) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(item, "key");
+
+		if (cJSON_IsString(v) && strcmp(v->valuestring, key) == 0)
+			return (cJSON *)item;
+	}
+	fail_msg("no row with key %s", key);
+	return NULL;
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Shortcuts for the common steps */
 
@@ -1202,6 +1218,70 @@ setup__keeps_live_window_state(void **state)
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* stats */
+
+/* The first row of qh_stats over [from, to] by total. */
+static cJSON *
+stats_total(const char *from, const char *to)
+{
+	return cJSON_GetArrayItem(get(OK("qh_stats", from, to, "total", "", ""), "rows"), 0);
+}
+
+static void
+stats__wait_per_spell_service_time_and_fold(void **state)
+{
+	char t[32];
+	cJSON *row;
+
+	(void)state;
+	open_window("1", "c1");
+	open_window("2", "c2");
+	take("A", "");
+	now = T0 + 100;
+	call_next("1");				/* waited 100 s in A */
+	now = T0 + 200;
+	OK("qh_transfer", "1", "B", "");	/* waits again, in B */
+	now = T0 + 500;
+	call_next("2");				/* its own 300 s in B */
+	now = T0 + 600;
+	OK("qh_finish", "2", "4");		/* served 100 s from the call */
+	row = stats_total(DAY1, DAY1);
+	assert_int_equal(num(row, "issued"), 1);
+	assert_int_equal(num(row, "waits"), 2);
+	assert_int_equal(num(row, "wait_mean"), 200);
+	assert_int_equal(num(row, "wait_max"), 300);
+	assert_int_equal(num(row, "served"), 1);
+	assert_int_equal(num(row, "service_mean"), 100);
+	assert_int_equal(num(row, "ratings"), 1);
+	/* by service: A had the first spell and the issue, B the second and the service */
+	row = find_id_key(get(OK("qh_stats", DAY1, DAY1, "service", "", ""), "rows"), "B");
+	assert_int_equal(num(row, "issued"), 0);
+	assert_int_equal(num(row, "waits"), 1);
+	assert_int_equal(num(row, "wait_mean"), 300);
+	assert_int_equal(num(row, "served"), 1);
+	/* the ticket's hash now expires after the retention; the aggregates never */
+	snprintf(t, sizeof t, "%s", "20261128-A001"); /* the ticket taken above */
+	redisReply *r = cmd("TTL %s:t:%s", PREFIX, t);
+	assert_true(r->integer > 89 * 86400 && r->integer <= 90 * 86400);
+	freeReplyObject(r);
+	/* the day change folds the day into its month: the month reads the same, once */
+	now = T0 + 86400;
+	day = DAY2;
+	OK("qh_day");
+	row = stats_total("2026-11-01", "2026-11-30");
+	assert_int_equal(num(row, "issued"), 1);
+	assert_int_equal(num(row, "waits"), 2);
+	assert_int_equal(num(row, "wait_mean"), 200);
+	/* a second rating is refused and counts nothing */
+	assert_error(ERR("qh_rate", t, "5"), "CONFLICT id");
+	row = stats_total("2026-11-01", "2026-11-30");
+	assert_int_equal(num(row, "ratings"), 1);
+	assert_error(ERR("qh_stats", "2026-11-30", "2026-11-01", "total", "", ""), "BAD_REQUEST to");
+	assert_error(ERR("qh_stats", "2026-02-29", "2026-03-01", "total", "", ""), "BAD_REQUEST from");
+	assert_error(ERR("qh_stats", DAY1, DAY1, "week", "", ""), "BAD_REQUEST by");
+}
+
+/* ------------------------------------------------------------------------------------ */
 /* day change */
 
 static void
@@ -1535,6 +1615,7 @@ main(void)
 		T(snapshot__services_windows_recent_newest_first),
 		T(snapshot__empty_lists_are_arrays),
 		T(setup__keeps_live_window_state),
+		T(stats__wait_per_spell_service_time_and_fold),
 		T(day_change__expires_waiting),
 		T(day_change__runs_before_any_write),
 		T(day_change__lagging_clock_keeps_the_day),

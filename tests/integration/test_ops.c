@@ -550,6 +550,11 @@ static void snapshot__recent_calls_newest_first(void **state)
 	assert_string_equal(get_str(w1, "state", NULL), "calling");
 	assert_string_equal(get_str(w1, "ticket", NULL), "A002");
 	assert_string_equal(get_str(r, "site", "id"), "small");
+	/* Today's figures, for the wall: two came, two were called at once. */
+	assert_string_equal(get_str(r, "today", "date"), "2026-11-27");
+	assert_int_equal((int)get_num(r, "today", "issued"), 2);
+	assert_int_equal((int)get_num(r, "today", "waits"), 2);
+	assert_int_equal((int)get_num(r, "today", "wait_mean"), 0);
 	cJSON_Delete(r);
 	tc_close(p);
 	tc_close(c);

@@ -45,6 +45,7 @@ static const struct op_case cases[] = {
 	{"{\"op\":\"resume\",\"window\":1}", {0, 0, 1, 1}},
 	{"{\"op\":\"close\",\"window\":1}", {0, 0, 1, 1}},
 	{"{\"op\":\"queue\"}", {0, 0, 1, 1}},
+	{"{\"op\":\"stats\",\"from\":\"2026-11-27\",\"to\":\"2026-11-27\"}", {0, 0, 1, 1}},
 };
 
 /* Starts one hall for the file. */

@@ -1,0 +1,136 @@
+/* The manager's arithmetic: calendar dates, stats rows read from JSON, durations, CSV fields. */
+#include "manager_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* Parses YYYY-MM-DD into noon UTC of that date (noon keeps day arithmetic clear of edges). */
+static bool manager_date_parse(const char *date, time_t *out)
+{
+	int y, m, d, end = 0;
+	if (!date || strlen(date) != 10 || sscanf(date, "%4d-%2d-%2d%n", &y, &m, &d, &end) != 3 || end != 10 ||
+	    date[4] != '-' || date[7] != '-')
+		return false;
+	struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d, .tm_hour = 12};
+	*out = timegm(&tm);
+	/* timegm normalises 02-30 into March: a real date survives the round trip */
+	struct tm back;
+	gmtime_r(out, &back);
+	return back.tm_year == y - 1900 && back.tm_mon == m - 1 && back.tm_mday == d;
+}
+
+/* Whether date is a real calendar date written YYYY-MM-DD. */
+bool manager_date_valid(const char *date)
+{
+	time_t t;
+	return manager_date_parse(date, &t);
+}
+
+/* Writes the date `days` after (or before, when negative) a valid date. */
+void manager_date_add(const char *date, int days, char out[11])
+{
+	time_t t;
+	if (!manager_date_parse(date, &t)) {
+		snprintf(out, 11, "%s", "1970-01-01");
+		return;
+	}
+	t += (time_t)days * 86400;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(out, 11, "%Y-%m-%d", &tm);
+}
+
+/* The number of days from..to inclusive (0 or less when to is before from). */
+int manager_date_span(const char *from, const char *to)
+{
+	time_t a, b;
+	if (!manager_date_parse(from, &a) || !manager_date_parse(to, &b))
+		return 0;
+	return (int)((b - a) / 86400) + 1;
+}
+
+/* Reads a number member, or -1 when it is null or absent (the protocol's "no samples"). */
+static double manager_num(const cJSON *row, const char *name)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(row, name);
+	return cJSON_IsNumber(v) ? v->valuedouble : -1;
+}
+
+/* Appends the rows of a stats answer to the list; -1 when out of memory. */
+int manager_rows_add_json(struct manager_rows *list, const cJSON *rows)
+{
+	const cJSON *row;
+	cJSON_ArrayForEach(row, rows) {
+		if (list->n == list->cap) {
+			int cap = list->cap ? list->cap * 2 : 32;
+			struct manager_row *grown = realloc(list->rows, (size_t)cap * sizeof *grown);
+			if (!grown)
+				return -1;
+			list->rows = grown;
+			list->cap = cap;
+		}
+		struct manager_row *r = &list->rows[list->n++];
+		const cJSON *key = cJSON_GetObjectItemCaseSensitive(row, "key");
+		snprintf(r->key, sizeof r->key, "%s", cJSON_IsString(key) ? key->valuestring : "?");
+		r->issued = (long)manager_num(row, "issued");
+		r->served = (long)manager_num(row, "served");
+		r->no_show = (long)manager_num(row, "no_show");
+		r->cancelled = (long)manager_num(row, "cancelled");
+		r->expired = (long)manager_num(row, "expired");
+		r->ratings = (long)manager_num(row, "ratings");
+		r->waits = (long)manager_num(row, "waits");
+		r->wait_mean = manager_num(row, "wait_mean");
+		r->wait_p50 = manager_num(row, "wait_p50");
+		r->wait_p90 = manager_num(row, "wait_p90");
+		r->wait_max = manager_num(row, "wait_max");
+		r->service_mean = manager_num(row, "service_mean");
+		r->sla_pct = manager_num(row, "sla_pct");
+		r->rating_mean = manager_num(row, "rating_mean");
+	}
+	return 0;
+}
+
+/* Empties the list, keeping its memory. */
+void manager_rows_clear(struct manager_rows *list)
+{
+	list->n = 0;
+}
+
+/* Frees the list's memory. */
+void manager_rows_free(struct manager_rows *list)
+{
+	free(list->rows);
+	memset(list, 0, sizeof *list);
+}
+
+/* Writes a duration as "12m05s" (or "1h02m" past an hour, "-" when absent). */
+void manager_duration(double seconds, char *out, size_t len)
+{
+	if (seconds < 0) {
+		snprintf(out, len, "-");
+		return;
+	}
+	long s = (long)(seconds + 0.5);
+	if (s >= 3600)
+		snprintf(out, len, "%ldh%02ldm", s / 3600, s / 60 % 60);
+	else
+		snprintf(out, len, "%ldm%02lds", s / 60, s % 60);
+}
+
+/* Writes one CSV field as RFC 4180 asks: quoted, with quotes doubled, when it holds a comma,
+ * a quote or a line break. */
+void manager_csv_field(FILE *out, const char *text)
+{
+	if (strpbrk(text, ",\"\r\n") == NULL) {
+		fputs(text, out);
+		return;
+	}
+	fputc('"', out);
+	for (const char *p = text; *p; p++) {
+		if (*p == '"')
+			fputc('"', out);
+		fputc(*p, out);
+	}
+	fputc('"', out);
+}
