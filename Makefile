@@ -102,15 +102,10 @@ $(BUILD)/obj/functions_lua.o: $(BUILD)/functions_lua.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/obj/common/%.o: common/%.c common/*.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(UI_CFLAGS) -c $< -o $@
-
-$(BUILD)/obj/qserver/%.o: qserver/%.c qserver/*.h common/*.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) -c $< -o $@
-
-$(BUILD)/obj/%.o: %.c common/*.h
+# Every object depends on the headers of its own folder and of common/ (tests also see
+# qserver's internal header and the test library's).
+.SECONDEXPANSION:
+$(BUILD)/obj/%.o: %.c $$(wildcard $$(dir $$*)*.h) common/*.h $$(if $$(filter tests/%,$$*),qserver/*.h tests/lib/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(UI_CFLAGS) $(TEST_CFLAGS) -Itests/lib -Iqserver -c $< -o $@
 
@@ -131,26 +126,11 @@ $(BUILD)/qcli: $(BUILD)/obj/tools/qcli.o $(BUILD)/libqhall.a
 $(BUILD)/counter-client: $(call obj,$(COUNTER_SRC)) $(BUILD)/libqhall.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(UI_LIBS) -lm
 
-# The clerk console's objects also depend on its own headers.
-$(BUILD)/obj/counter-client/%.o: counter-client/%.c counter-client/*.h common/*.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(UI_CFLAGS) -c $< -o $@
-
 $(BUILD)/display: $(call obj,$(DISPLAY_SRC)) $(BUILD)/libqhall.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(UI_LIBS) -lm
 
-# The display's objects also depend on its own header.
-$(BUILD)/obj/display/%.o: display/%.c display/*.h common/*.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(UI_CFLAGS) -c $< -o $@
-
 $(BUILD)/printer: $(call obj,$(PRINTER_SRC)) $(BUILD)/libqhall.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(UI_LIBS) -lm
-
-# The printer's objects also depend on its own header.
-$(BUILD)/obj/printer/%.o: printer/%.c printer/*.h common/*.h
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(UI_CFLAGS) -c $< -o $@
 
 $(BUILD)/qbench: $(call obj,$(wildcard bench/*.c)) $(BUILD)/libqhall.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) -lm
