@@ -103,9 +103,9 @@ $(BUILD)/obj/functions_lua.o: $(BUILD)/functions_lua.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 # Every object depends on the headers of its own folder and of common/ (tests also see
-# qserver's internal header and the test library's).
+# qserver's internal header and the test library's; no % here: make would put the stem in it).
 .SECONDEXPANSION:
-$(BUILD)/obj/%.o: %.c $$(wildcard $$(dir $$*)*.h) common/*.h $$(if $$(filter tests/%,$$*),qserver/*.h tests/lib/*.h)
+$(BUILD)/obj/%.o: %.c $$(wildcard $$(dir $$*)*.h) common/*.h $$(if $$(findstring tests/,$$*),$$(wildcard qserver/*.h tests/lib/*.h))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(UI_CFLAGS) $(TEST_CFLAGS) -Itests/lib -Iqserver -c $< -o $@
 
