@@ -67,13 +67,7 @@ static void session_on_open(redisReply *reply, void *arg)
 {
 	struct clerk_hello *h = arg;
 	struct request *r = h->r;
-	if (!reply || reply->type != REDIS_REPLY_STRING) {
-		if (!reply)
-			request_reply_error(r, "unavailable", NULL, "Storage did not answer in time; nothing was changed, retry later.");
-		else if (reply->type == REDIS_REPLY_ERROR)
-			request_reply_store_error(r, reply->str);
-		else
-			request_reply_error(r, "internal", NULL, "The server got an unexpected reply from storage.");
+	if (!store_reply_ok(r, reply)) {
 		free(h);
 		return;
 	}
@@ -272,15 +266,8 @@ void session_renew_leases(void)
 static void session_on_snapshot(redisReply *reply, void *arg)
 {
 	struct request *r = arg;
-	if (!reply || reply->type != REDIS_REPLY_STRING) {
-		if (!reply)
-			request_reply_error(r, "unavailable", NULL, "Storage did not answer in time; retry later.");
-		else if (reply->type == REDIS_REPLY_ERROR)
-			request_reply_store_error(r, reply->str);
-		else
-			request_reply_error(r, "internal", NULL, "The server got an unexpected reply from storage.");
+	if (!store_reply_ok(r, reply))
 		return;
-	}
 	cJSON *res = cJSON_ParseWithLength(reply->str, reply->len);
 	if (!res) {
 		request_reply_error(r, "internal", NULL, "The server got an unexpected reply from storage.");

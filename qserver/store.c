@@ -368,20 +368,33 @@ int store_command(store_reply_fn *cb, void *arg, int argc, const char **argv)
 	return store_send(cb, arg, argc, argv, NULL);
 }
 
-/* Answers a request from a function's reply: its JSON, its error, or `unavailable`. */
+/* Checks a function's reply for a request: returns 1 when it is the JSON object of a
+ * success, or answers the request (`unavailable`, the function's error, `internal`) and
+ * returns 0. */
+int store_reply_ok(struct request *r, struct redisReply *reply)
+{
+	if (!reply) {
+		request_reply_error(r, "unavailable", NULL, "Storage did not answer in time; nothing was changed, retry later.");
+		return 0;
+	}
+	if (reply->type == REDIS_REPLY_ERROR) {
+		request_reply_store_error(r, reply->str);
+		return 0;
+	}
+	if (reply->type != REDIS_REPLY_STRING || reply->len < 2 || reply->str[0] != '{') {
+		log_error("%s: unexpected reply type %d", r->op ? r->op->name : "?", reply->type);
+		request_reply_error(r, "internal", NULL, "The server got an unexpected reply from storage.");
+		return 0;
+	}
+	return 1;
+}
+
+/* Answers a request with its function's result, spliced as it is. */
 static void store_reply_to_request(redisReply *reply, void *arg)
 {
 	struct request *r = arg;
-	if (!reply)
-		request_reply_error(r, "unavailable", NULL, "Storage did not answer in time; nothing was changed, retry later.");
-	else if (reply->type == REDIS_REPLY_ERROR)
-		request_reply_store_error(r, reply->str);
-	else if (reply->type == REDIS_REPLY_STRING && reply->len >= 2 && reply->str[0] == '{')
+	if (store_reply_ok(r, reply))
 		request_reply_raw(r, reply->str, reply->len);
-	else {
-		log_error("%s: unexpected reply type %d", r->op ? r->op->name : "?", reply->type);
-		request_reply_error(r, "internal", NULL, "The server got an unexpected reply from storage.");
-	}
 }
 
 /* Runs a function for a request and answers it with the result. */
