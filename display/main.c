@@ -346,12 +346,14 @@ static void clock_timer_cb(evutil_socket_t fd, short what, void *arg)
 	evtimer_add(app->clock_timer, &tv);
 }
 
-/* Takes today's figures from a snapshot: the mean wait, or "—" while nobody was called. */
+/* Takes the minute's snapshot: the services' estimates (which drift as the hall moves, not
+ * only when their own queue changes) and today's mean wait, or "—" while nobody was called. */
 static void stats_reply(void *arg, cJSON *response)
 {
 	struct app *app = arg;
-	if (!response)
-		return; /* timed out or dropped: keep what is shown, ask again later */
+	if (!response || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(response, "ok")))
+		return; /* timed out, dropped or refused: keep what is shown, ask again later */
+	state_apply_snapshot(&app->state, response);
 	const cJSON *today = cJSON_GetObjectItemCaseSensitive(response, "today");
 	const cJSON *mean = cJSON_GetObjectItemCaseSensitive(today, "wait_mean");
 	if (cJSON_IsNumber(mean) && mean->valuedouble >= 0) {
@@ -364,7 +366,7 @@ static void stats_reply(void *arg, cJSON *response)
 	redraw(app);
 }
 
-/* Asks for today's figures; the snapshot carries them for every role, the wall included. */
+/* Asks for a snapshot: it carries today's figures for every role, the wall included. */
 static void request_stats(struct app *app)
 {
 	if (!client_is_ready(app->client))
