@@ -24,7 +24,6 @@
 #define KILL_AFTER 150
 #define MAX_SEQ 2000
 
-static struct test_hall hall;
 
 /* Fails with the printed response. */
 static void fail_with(const char *what, const cJSON *r)
@@ -311,36 +310,12 @@ static void crash__embedded_redis__stops_with_killed_qserver_and_keeps_tickets(v
 
 /* ------------------------------------------------------------------------------------ */
 
-/* Starts one hall with an AOF Redis (fsync always) for the whole file. */
-static int group_setup(void **state)
-{
-	(void)state;
-	return hall_start(&hall, true, NULL);
-}
-
-/* Stops the hall; qserver must stop cleanly. */
-static int group_teardown(void **state)
-{
-	(void)state;
-	/* A test that stopped qserver leaves it down: start it so its clean stop is checked too. */
-	if (hall.server && !ts_running(hall.server) && ts_restart(hall.server) < 0)
-		return -1;
-	return hall_stop(&hall) == 0 ? 0 : -1;
-}
-
-/* Gives each test a new, empty hall (and a running qserver after a kill). */
-static int reset(void **state)
-{
-	(void)state;
-	return hall_reset(&hall);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(crash__kill9_during_takes__acknowledged_tickets_kept_numbers_without_gap, reset),
-		cmocka_unit_test_setup(crash__kill9_with_ticket_called__clerk_takes_window_up_again, reset),
+		cmocka_unit_test_setup(crash__kill9_during_takes__acknowledged_tickets_kept_numbers_without_gap, hall_fixture_reset),
+		cmocka_unit_test_setup(crash__kill9_with_ticket_called__clerk_takes_window_up_again, hall_fixture_reset),
 		cmocka_unit_test(crash__embedded_redis__stops_with_killed_qserver_and_keeps_tickets),
 	};
-	return cmocka_run_group_tests_name("crash", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("crash", tests, hall_fixture_start_aof, hall_fixture_stop);
 }

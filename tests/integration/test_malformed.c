@@ -18,7 +18,6 @@
 
 #include "testhall.h"
 
-static struct test_hall hall;
 
 /* Fails with the printed response. */
 static void fail_with(const char *what, const cJSON *r)
@@ -707,41 +706,17 @@ static void malformed__request_id_and_ticket_number__answers_the_ticket(void **s
 
 /* ------------------------------------------------------------------------------------ */
 
-/* Starts one hall for the whole file. */
-static int group_setup(void **state)
-{
-	(void)state;
-	return hall_start(&hall, false, NULL);
-}
-
-/* Stops the hall; qserver must stop cleanly. */
-static int group_teardown(void **state)
-{
-	(void)state;
-	/* A test that stopped qserver leaves it down: start it so its clean stop is checked too. */
-	if (hall.server && !ts_running(hall.server) && ts_restart(hall.server) < 0)
-		return -1;
-	return hall_stop(&hall) == 0 ? 0 : -1;
-}
-
-/* Gives each test a new, empty hall. */
-static int reset(void **state)
-{
-	(void)state;
-	return hall_reset(&hall);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(malformed__corpus__right_code_and_field_others_served_nothing_changed, reset),
-		cmocka_unit_test_setup(malformed__line_of_65536_bytes__accepted_one_more_too_long, reset),
-		cmocka_unit_test_setup(malformed__1mb_line__too_long_then_closed_others_served, reset),
-		cmocka_unit_test_setup(malformed__closed_mid_line_or_with_requests_in_flight__others_served, reset),
-		cmocka_unit_test_setup(malformed__no_hello__closed_after_hello_timeout, reset),
-		cmocka_unit_test_setup(malformed__rate_limit__burst_of_50_each_answered_in_order, reset),
-		cmocka_unit_test_setup(malformed__escaped_nul_in_service__not_taken_as_service_a, reset),
-		cmocka_unit_test_setup(malformed__request_id_and_ticket_number__answers_the_ticket, reset),
+		cmocka_unit_test_setup(malformed__corpus__right_code_and_field_others_served_nothing_changed, hall_fixture_reset),
+		cmocka_unit_test_setup(malformed__line_of_65536_bytes__accepted_one_more_too_long, hall_fixture_reset),
+		cmocka_unit_test_setup(malformed__1mb_line__too_long_then_closed_others_served, hall_fixture_reset),
+		cmocka_unit_test_setup(malformed__closed_mid_line_or_with_requests_in_flight__others_served, hall_fixture_reset),
+		cmocka_unit_test_setup(malformed__no_hello__closed_after_hello_timeout, hall_fixture_reset),
+		cmocka_unit_test_setup(malformed__rate_limit__burst_of_50_each_answered_in_order, hall_fixture_reset),
+		cmocka_unit_test_setup(malformed__escaped_nul_in_service__not_taken_as_service_a, hall_fixture_reset),
+		cmocka_unit_test_setup(malformed__request_id_and_ticket_number__answers_the_ticket, hall_fixture_reset),
 	};
-	return cmocka_run_group_tests_name("malformed", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("malformed", tests, hall_fixture_start, hall_fixture_stop);
 }

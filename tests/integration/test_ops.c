@@ -14,7 +14,6 @@
 
 #include "testhall.h"
 
-static struct test_hall hall;
 
 /* Asserts r is ok and returns it (the caller frees). */
 static cJSON *ok(cJSON *r)
@@ -40,27 +39,6 @@ static void err(cJSON *r, const char *code, const char *field)
 	if (field)
 		assert_string_equal(get_str(r, "error", "field"), field);
 	cJSON_Delete(r);
-}
-
-/* Starts one hall for the whole file. */
-static int group_setup(void **state)
-{
-	(void)state;
-	return hall_start(&hall, false, NULL);
-}
-
-/* Stops the hall. */
-static int group_teardown(void **state)
-{
-	(void)state;
-	return hall_stop(&hall) == 0 ? 0 : -1;
-}
-
-/* Gives each test a new, empty hall. */
-static int reset(void **state)
-{
-	(void)state;
-	return hall_reset(&hall);
 }
 
 static void ping__answers_the_server_clock(void **state)
@@ -657,7 +635,7 @@ static void day_change__waiting_tickets_expire_and_numbers_restart(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup(f, reset)
+#define T(f) cmocka_unit_test_setup(f, hall_fixture_reset)
 	const struct CMUnitTest tests[] = {
 		T(ping__answers_the_server_clock),
 		T(site__names_services_and_windows),
@@ -683,5 +661,5 @@ int main(void)
 		T(take__outside_hours__closed_with_opens_at),
 		T(day_change__waiting_tickets_expire_and_numbers_restart),
 	};
-	return cmocka_run_group_tests_name("ops", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("ops", tests, hall_fixture_start, hall_fixture_stop);
 }

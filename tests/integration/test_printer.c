@@ -22,7 +22,6 @@
 #include "escpos_decode.h"
 #include "testhall.h"
 
-static struct test_hall hall;
 static char work_dir[64];
 static struct escpos_doc doc;
 

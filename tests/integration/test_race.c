@@ -20,7 +20,6 @@
 #define MAX_SEQ 2000 /* numbers per prefix we can index */
 #define RACE_DEADLINE_MS 20000
 
-static struct test_hall hall;
 
 /* ------------------------------------------------------------------------------------ */
 /* Helpers */
@@ -447,30 +446,13 @@ static int group_setup(void **state)
 	return hall_start_config(&hall, "race.json", false, NULL);
 }
 
-/* Stops the hall; qserver must stop cleanly. */
-static int group_teardown(void **state)
-{
-	(void)state;
-	/* A test that stopped qserver leaves it down: start it so its clean stop is checked too. */
-	if (hall.server && !ts_running(hall.server) && ts_restart(hall.server) < 0)
-		return -1;
-	return hall_stop(&hall) == 0 ? 0 : -1;
-}
-
-/* Gives each test a new, empty hall. */
-static int reset(void **state)
-{
-	(void)state;
-	return hall_reset(&hall);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(race__eight_clerks_1000_tickets__each_called_once, reset),
-		cmocka_unit_test_setup(race__two_clerks_call_same_ticket__one_wins_other_conflict, reset),
-		cmocka_unit_test_setup(race__eight_clerks_call_same_tickets__exactly_one_wins_each, reset),
-		cmocka_unit_test_setup(race__eight_kiosks_take_at_once__numbers_unique_without_gap, reset),
+		cmocka_unit_test_setup(race__eight_clerks_1000_tickets__each_called_once, hall_fixture_reset),
+		cmocka_unit_test_setup(race__two_clerks_call_same_ticket__one_wins_other_conflict, hall_fixture_reset),
+		cmocka_unit_test_setup(race__eight_clerks_call_same_tickets__exactly_one_wins_each, hall_fixture_reset),
+		cmocka_unit_test_setup(race__eight_kiosks_take_at_once__numbers_unique_without_gap, hall_fixture_reset),
 	};
-	return cmocka_run_group_tests_name("race", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("race", tests, group_setup, hall_fixture_stop);
 }

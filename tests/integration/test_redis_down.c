@@ -20,7 +20,6 @@
 #define UNAVAILABLE_MAX_MS 2000 /* the longest a request may wait for its `unavailable` */
 #define RECOVER_MAX_MS 10000	/* how long Redis's return may take to be noticed */
 
-static struct test_hall hall;
 static bool redis_stopped; /* SIGSTOP sent and not yet undone */
 
 /* Fails with the printed response. */
@@ -346,9 +345,6 @@ static int group_teardown(void **state)
 	(void)state;
 	if (redis_stopped && hall.redis.pid > 0)
 		kill(hall.redis.pid, SIGCONT);
-	/* A test that stopped qserver leaves it down: start it so its clean stop is checked too. */
-	if (hall.server && !ts_running(hall.server) && ts_restart(hall.server) < 0)
-		return -1;
 	return hall_stop(&hall) == 0 ? 0 : -1;
 }
 

@@ -13,7 +13,6 @@
 
 #include "testhall.h"
 
-static struct test_hall hall;
 
 enum { PUBLIC, KIOSK, CLERK, MANAGER, NROLES };
 static const char *role_names[NROLES] = {"public", "kiosk", "clerk", "manager"};
@@ -47,20 +46,6 @@ static const struct op_case cases[] = {
 	{"{\"op\":\"queue\"}", {0, 0, 1, 1}},
 	{"{\"op\":\"stats\",\"from\":\"2026-11-27\",\"to\":\"2026-11-27\"}", {0, 0, 1, 1}},
 };
-
-/* Starts one hall for the file. */
-static int group_setup(void **state)
-{
-	(void)state;
-	return hall_start(&hall, false, NULL);
-}
-
-/* Stops it. */
-static int group_teardown(void **state)
-{
-	(void)state;
-	return hall_stop(&hall) == 0 ? 0 : -1;
-}
 
 /* Opens a connection of the given role; the clerk is c01 at window 1. */
 static struct tc *connect_as(int role)
@@ -155,5 +140,5 @@ int main(void)
 		cmocka_unit_test(clerk__role_field_in_requests_is_ignored),
 		cmocka_unit_test(clerk__window_not_allowed__forbidden_at_hello),
 	};
-	return cmocka_run_group_tests_name("roles", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("roles", tests, hall_fixture_start, hall_fixture_stop);
 }

@@ -23,7 +23,6 @@
 #define MAX_FACTS 4096
 #define MAX_TICKETS 1024
 
-static struct test_hall hall;
 
 /* Something the stats count, as the test saw it happen. */
 enum fact_kind { F_ISSUED, F_WAIT, F_SERVED, F_NO_SHOW, F_CANCELLED, F_EXPIRED, F_RATING };
@@ -518,20 +517,6 @@ static const char *const every_by[] = {"total", "service", "window", "clerk", "h
 /* ------------------------------------------------------------------------------------ */
 /* Fixtures */
 
-/* Starts one hall for the file. */
-static int group_setup(void **state)
-{
-	(void)state;
-	return hall_start(&hall, false, NULL);
-}
-
-/* Stops it. */
-static int group_teardown(void **state)
-{
-	(void)state;
-	return hall_stop(&hall) == 0 ? 0 : -1;
-}
-
 /* A fresh hall with the manager and a clerk at each window connected. */
 static int setup(void **state)
 {
@@ -874,5 +859,5 @@ int main(void)
 		T(stats__bad_arguments__refused),
 #undef T
 	};
-	return cmocka_run_group_tests_name("stats", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("stats", tests, hall_fixture_start, hall_fixture_stop);
 }

@@ -14,6 +14,36 @@
 #include <time.h>
 #include <unistd.h>
 
+struct test_hall hall;
+
+/* Starts the hall on the small config, Redis without AOF. */
+int hall_fixture_start(void **state)
+{
+	(void)state;
+	return hall_start(&hall, false, NULL);
+}
+
+/* Starts the hall on the small config, Redis with AOF (for crash and outage tests). */
+int hall_fixture_start_aof(void **state)
+{
+	(void)state;
+	return hall_start(&hall, true, NULL);
+}
+
+/* Stops the hall; a qserver that did not stop cleanly fails the group. */
+int hall_fixture_stop(void **state)
+{
+	(void)state;
+	return hall_stop(&hall) == 0 ? 0 : -1;
+}
+
+/* Gives the next test a new, empty hall. */
+int hall_fixture_reset(void **state)
+{
+	(void)state;
+	return hall_reset(&hall);
+}
+
 /* Returns the path of the small hall config under $QHALL_ROOT. */
 static const char *hall_config(void)
 {
@@ -109,6 +139,12 @@ int hall_reset(struct test_hall *h)
 /* Stops qserver and Redis, reporting how qserver ended. */
 int hall_stop(struct test_hall *h)
 {
+	if (h->server && !ts_running(h->server) && ts_restart(h->server) < 0) {
+		ts_free(h->server);
+		h->server = NULL;
+		testredis_stop(&h->redis);
+		return -1;
+	}
 	int status = h->server ? ts_stop(h->server) : 0;
 	ts_free(h->server);
 	h->server = NULL;

@@ -21,6 +21,16 @@ struct test_hall {
 	int port;
 };
 
+/* The hall of a test program, used by the fixtures below. */
+extern struct test_hall hall;
+
+/* cmocka fixtures on `hall`: start it (Redis without or with AOF), stop it (failing when
+ * qserver does not stop cleanly), and give each test a new hall. */
+int hall_fixture_start(void **state);
+int hall_fixture_start_aof(void **state);
+int hall_fixture_stop(void **state);
+int hall_fixture_reset(void **state);
+
 /* Starts Redis (AOF when appendonly) and qserver with extra arguments, and waits until
  * qserver serves requests; 0 or -1. */
 int hall_start(struct test_hall *h, bool appendonly, const char *const *extra_args);
@@ -29,7 +39,8 @@ int hall_reset(struct test_hall *h);
 /* Waits until qserver answers `services` with ok (Redis linked and set up); 0 or -1. */
 int hall_wait_ready(struct test_hall *h, int timeout_ms);
 /* Stops qserver and Redis; returns qserver's exit status (0 for a clean stop; a sanitizer
- * report at exit makes it non-zero). */
+ * report at exit makes it non-zero). A qserver a test left down is started first, so that
+ * its clean stop is checked too. */
 int hall_stop(struct test_hall *h);
 
 /* Connections already past hello, or NULL. */
