@@ -12,40 +12,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "testhall.h"
+#include "testassert.h"
 
-
-/* Asserts r is ok and returns it (the caller frees). */
-static cJSON *ok(cJSON *r)
-{
-	if (!tc_ok(r)) {
-		char *text = r ? cJSON_PrintUnformatted(r) : NULL;
-		fail_msg("expected ok, got %s", text ? text : "no response");
-	}
-	return r;
-}
-
-/* Asserts r failed with code (and field when given), and frees it. */
-static void err(cJSON *r, const char *code, const char *field)
-{
-	const char *got = tc_error_code(r);
-	if (!got || strcmp(got, code) != 0) {
-		char *text = r ? cJSON_PrintUnformatted(r) : NULL;
-		fail_msg("expected %s, got %s", code, text ? text : "no response");
-	}
-	const char *message = get_str(r, "error", "message");
-	assert_non_null(message);
-	assert_true(strlen(message) > 5);
-	if (field)
-		assert_string_equal(get_str(r, "error", "field"), field);
-	cJSON_Delete(r);
-}
 
 static void ping__answers_the_server_clock(void **state)
 {
 	(void)state;
 	struct tc *tc = tc_connect(hall.port);
-	cJSON *r = ok(tc_request(tc, "{\"id\":\"p\",\"op\":\"ping\"}"));
+	cJSON *r = expect_ok(tc_request(tc, "{\"id\":\"p\",\"op\":\"ping\"}"));
 	assert_string_equal(get_str(r, "id", NULL), "p");
 	assert_true(get_num(r, "time", NULL) >= HALL_T0 && get_num(r, "time", NULL) < HALL_T0 + 60);
 	cJSON_Delete(r);
@@ -56,7 +30,7 @@ static void site__names_services_and_windows(void **state)
 {
 	(void)state;
 	struct tc *tc = hall_public(&hall);
-	cJSON *r = ok(tc_request(tc, "{\"op\":\"site\"}"));
+	cJSON *r = expect_ok(tc_request(tc, "{\"op\":\"site\"}"));
 	assert_string_equal(get_str(r, "site", "id"), "small");
 	assert_string_equal(get_str(r, "site", "date"), "2026-11-27");
 	assert_string_equal(get_str(r, "site", "tz"), "Asia/Shanghai");
@@ -81,7 +55,7 @@ static void take__ticket_with_ahead_and_ewt(void **state)
 {
 	(void)state;
 	struct tc *k = hall_kiosk(&hall);
-	cJSON *r = ok(tc_request(k, "{\"op\":\"take\",\"service\":\"A\"}"));
+	cJSON *r = expect_ok(tc_request(k, "{\"op\":\"take\",\"service\":\"A\"}"));
 	assert_string_equal(get_str(r, "ticket", "number"), "A001");
 	assert_string_equal(get_str(r, "ticket", "id"), "20261127-A001");
 	assert_string_equal(get_str(r, "ticket", "state"), "waiting");
@@ -90,19 +64,19 @@ static void take__ticket_with_ahead_and_ewt(void **state)
 	assert_int_equal((long)get_num(r, "ticket", "issued_at"), HALL_T0);
 	assert_int_equal((int)get_num(r, "ticket", "ahead"), 0);
 	cJSON_Delete(r);
-	r = ok(tc_request(k, "{\"op\":\"take\",\"service\":\"A\",\"channel\":\"wechat\",\"ref\":\"预约 123\"}"));
+	r = expect_ok(tc_request(k, "{\"op\":\"take\",\"service\":\"A\",\"channel\":\"wechat\",\"ref\":\"预约 123\"}"));
 	assert_string_equal(get_str(r, "ticket", "number"), "A002");
 	assert_string_equal(get_str(r, "ticket", "channel"), "wechat");
 	assert_int_equal((int)get_num(r, "ticket", "ahead"), 1);
 	assert_true(get_num(r, "ticket", "ewt") > 0);
 	cJSON_Delete(r);
 	/* Every service numbers on its own. */
-	r = ok(tc_request(k, "{\"op\":\"take\",\"service\":\"C\",\"class\":\"priority\"}"));
+	r = expect_ok(tc_request(k, "{\"op\":\"take\",\"service\":\"C\",\"class\":\"priority\"}"));
 	assert_string_equal(get_str(r, "ticket", "number"), "C001");
 	assert_string_equal(get_str(r, "ticket", "class"), "priority");
 	cJSON_Delete(r);
-	err(tc_request(k, "{\"op\":\"take\",\"service\":\"Z\"}"), "not_found", "service");
-	err(tc_request(k, "{\"op\":\"take\",\"service\":\"A\",\"class\":\"gold\"}"), "bad_request", "class");
+	expect_error(tc_request(k, "{\"op\":\"take\",\"service\":\"Z\"}"), "not_found", "service");
+	expect_error(tc_request(k, "{\"op\":\"take\",\"service\":\"A\",\"class\":\"gold\"}"), "bad_request", "class");
 	tc_close(k);
 }
 
@@ -113,7 +87,7 @@ static void services__live_waiting_and_ewt(void **state)
 	char n[16];
 	for (int i = 0; i < 3; i++)
 		assert_non_null(hall_take(k, "B", NULL, n, sizeof n));
-	cJSON *r = ok(tc_request(k, "{\"op\":\"services\"}"));
+	cJSON *r = expect_ok(tc_request(k, "{\"op\":\"services\"}"));
 	cJSON *b = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "services"), 1);
 	assert_string_equal(get_str(b, "id", NULL), "B");
 	assert_int_equal((int)get_num(b, "waiting", NULL), 3);
@@ -129,15 +103,15 @@ static void ticket__by_id_or_number(void **state)
 	char n[16];
 	hall_take(k, "A", NULL, n, sizeof n);
 	struct tc *p = hall_public(&hall);
-	cJSON *r = ok(tc_request(p, "{\"op\":\"ticket\",\"number\":\"A001\"}"));
+	cJSON *r = expect_ok(tc_request(p, "{\"op\":\"ticket\",\"number\":\"A001\"}"));
 	assert_string_equal(get_str(r, "ticket", "id"), "20261127-A001");
 	cJSON_Delete(r);
-	r = ok(tc_request(p, "{\"op\":\"ticket\",\"id\":\"20261127-A001\"}"));
+	r = expect_ok(tc_request(p, "{\"op\":\"ticket\",\"id\":\"20261127-A001\"}"));
 	assert_string_equal(get_str(r, "ticket", "number"), "A001");
 	cJSON_Delete(r);
-	err(tc_request(p, "{\"op\":\"ticket\",\"number\":\"A999\"}"), "not_found", "number");
-	err(tc_request(p, "{\"op\":\"ticket\",\"id\":\"20200101-A001\"}"), "not_found", "id");
-	err(tc_request(p, "{\"op\":\"ticket\"}"), "bad_request", "id");
+	expect_error(tc_request(p, "{\"op\":\"ticket\",\"number\":\"A999\"}"), "not_found", "number");
+	expect_error(tc_request(p, "{\"op\":\"ticket\",\"id\":\"20200101-A001\"}"), "not_found", "id");
+	expect_error(tc_request(p, "{\"op\":\"ticket\"}"), "bad_request", "id");
 	tc_close(p);
 	tc_close(k);
 }
@@ -149,19 +123,19 @@ static void cancel__waiting_only(void **state)
 	char n[16];
 	hall_take(k, "A", NULL, n, sizeof n);
 	hall_take(k, "A", NULL, n, sizeof n);
-	cJSON *r = ok(tc_request(k, "{\"op\":\"cancel\",\"id\":\"20261127-A002\"}"));
+	cJSON *r = expect_ok(tc_request(k, "{\"op\":\"cancel\",\"id\":\"20261127-A002\"}"));
 	assert_string_equal(get_str(r, "ticket", "state"), "cancelled");
 	cJSON_Delete(r);
-	err(tc_request(k, "{\"op\":\"cancel\",\"id\":\"20261127-A002\"}"), "conflict", "id");
-	err(tc_request(k, "{\"op\":\"cancel\",\"id\":\"20261127-A077\"}"), "not_found", "id");
-	err(tc_request(k, "{\"op\":\"cancel\"}"), "bad_request", "id");
+	expect_error(tc_request(k, "{\"op\":\"cancel\",\"id\":\"20261127-A002\"}"), "conflict", "id");
+	expect_error(tc_request(k, "{\"op\":\"cancel\",\"id\":\"20261127-A077\"}"), "not_found", "id");
+	expect_error(tc_request(k, "{\"op\":\"cancel\"}"), "bad_request", "id");
 	struct tc *c = hall_clerk(&hall, "c01", 1);
-	r = ok(tc_request(c, "{\"op\":\"call_next\"}"));
+	r = expect_ok(tc_request(c, "{\"op\":\"call_next\"}"));
 	assert_string_equal(get_str(r, "ticket", "number"), "A001");
 	cJSON_Delete(r);
-	err(tc_request(k, "{\"op\":\"cancel\",\"id\":\"20261127-A001\"}"), "conflict", "id");
+	expect_error(tc_request(k, "{\"op\":\"cancel\",\"id\":\"20261127-A001\"}"), "conflict", "id");
 	/* The cancelled ticket is never called. */
-	r = ok(tc_request(c, "{\"op\":\"call_next\"}"));
+	r = expect_ok(tc_request(c, "{\"op\":\"call_next\"}"));
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(r, "ticket")));
 	cJSON_Delete(r);
 	tc_close(c);
@@ -175,12 +149,12 @@ static void cancel__numbered_request_names_the_ticket_in_ticket(void **state)
 	char n[16];
 	hall_take(k, "B", NULL, n, sizeof n);
 	/* An integer id is the request's own; it cannot name a ticket. */
-	err(tc_request(k, "{\"id\":41,\"op\":\"cancel\"}"), "bad_request", "id");
-	cJSON *r = ok(tc_request(k, "{\"id\":42,\"op\":\"cancel\",\"ticket\":\"B001\"}"));
+	expect_error(tc_request(k, "{\"id\":41,\"op\":\"cancel\"}"), "bad_request", "id");
+	cJSON *r = expect_ok(tc_request(k, "{\"id\":42,\"op\":\"cancel\",\"ticket\":\"B001\"}"));
 	assert_int_equal((int)get_num(r, "id", NULL), 42);
 	assert_string_equal(get_str(r, "ticket", "state"), "cancelled");
 	cJSON_Delete(r);
-	r = ok(tc_request(k, "{\"id\":43,\"op\":\"ticket\",\"ticket\":\"20261127-B001\"}"));
+	r = expect_ok(tc_request(k, "{\"id\":43,\"op\":\"ticket\",\"ticket\":\"20261127-B001\"}"));
 	assert_string_equal(get_str(r, "ticket", "number"), "B001");
 	cJSON_Delete(r);
 	tc_close(k);
@@ -199,7 +173,7 @@ static void call_next__priority_first_then_longest_wait(void **state)
 	struct tc *c = hall_clerk(&hall, "c01", 1);
 	const char *order[] = {"C002", "B001", "A001", "C001"};
 	for (int i = 0; i < 4; i++) {
-		cJSON *r = ok(tc_request(c, "{\"op\":\"call_next\"}"));
+		cJSON *r = expect_ok(tc_request(c, "{\"op\":\"call_next\"}"));
 		assert_string_equal(get_str(r, "ticket", "number"), order[i]);
 		assert_string_equal(get_str(r, "ticket", "state"), "called");
 		assert_int_equal((int)get_num(r, "ticket", "window"), 1);
@@ -207,10 +181,10 @@ static void call_next__priority_first_then_longest_wait(void **state)
 		cJSON_Delete(r);
 	}
 	/* The last call_next finished C001 and found nothing. */
-	cJSON *r = ok(tc_request(c, "{\"op\":\"call_next\"}"));
+	cJSON *r = expect_ok(tc_request(c, "{\"op\":\"call_next\"}"));
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(r, "ticket")));
 	cJSON_Delete(r);
-	r = ok(tc_request(k, "{\"op\":\"ticket\",\"number\":\"C001\"}"));
+	r = expect_ok(tc_request(k, "{\"op\":\"ticket\",\"number\":\"C001\"}"));
 	assert_string_equal(get_str(r, "ticket", "state"), "done");
 	cJSON_Delete(r);
 	tc_close(c);
@@ -225,10 +199,10 @@ static void call_next__specialised_window_takes_only_its_service(void **state)
 	hall_take(k, "A", "priority", n, sizeof n);
 	hall_take(k, "B", NULL, n, sizeof n);
 	struct tc *c = hall_clerk(&hall, "c03", 3);
-	cJSON *r = ok(tc_request(c, "{\"op\":\"call_next\"}"));
+	cJSON *r = expect_ok(tc_request(c, "{\"op\":\"call_next\"}"));
 	assert_string_equal(get_str(r, "ticket", "number"), "B001");
 	cJSON_Delete(r);
-	r = ok(tc_request(c, "{\"op\":\"call_next\"}"));
+	r = expect_ok(tc_request(c, "{\"op\":\"call_next\"}"));
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(r, "ticket")));
 	cJSON_Delete(r);
 	tc_close(c);
@@ -244,18 +218,18 @@ static void call__out_of_order_and_its_errors(void **state)
 	hall_take(k, "A", NULL, n, sizeof n);
 	hall_take(k, "C", NULL, n, sizeof n);
 	struct tc *c = hall_clerk(&hall, "c01", 1);
-	cJSON *r = ok(tc_request(c, "{\"op\":\"call\",\"ticket\":\"A002\"}"));
+	cJSON *r = expect_ok(tc_request(c, "{\"op\":\"call\",\"ticket\":\"A002\"}"));
 	assert_string_equal(get_str(r, "ticket", "number"), "A002");
 	assert_string_equal(get_str(r, "ticket", "state"), "called");
 	cJSON_Delete(r);
-	r = ok(tc_request(c, "{\"op\":\"call\",\"ticket\":\"20261127-C001\"}"));
+	r = expect_ok(tc_request(c, "{\"op\":\"call\",\"ticket\":\"20261127-C001\"}"));
 	assert_string_equal(get_str(r, "ticket", "number"), "C001");
 	cJSON_Delete(r);
-	err(tc_request(c, "{\"op\":\"call\",\"ticket\":\"A002\"}"), "conflict", "ticket");
-	err(tc_request(c, "{\"op\":\"call\",\"ticket\":\"A404\"}"), "not_found", "ticket");
-	err(tc_request(c, "{\"op\":\"call\"}"), "bad_request", "ticket");
+	expect_error(tc_request(c, "{\"op\":\"call\",\"ticket\":\"A002\"}"), "conflict", "ticket");
+	expect_error(tc_request(c, "{\"op\":\"call\",\"ticket\":\"A404\"}"), "not_found", "ticket");
+	expect_error(tc_request(c, "{\"op\":\"call\"}"), "bad_request", "ticket");
 	struct tc *c3 = hall_clerk(&hall, "c03", 3);
-	err(tc_request(c3, "{\"op\":\"call\",\"ticket\":\"A001\"}"), "conflict", "ticket");
+	expect_error(tc_request(c3, "{\"op\":\"call\",\"ticket\":\"A001\"}"), "conflict", "ticket");
 	tc_close(c3);
 	tc_close(c);
 	tc_close(k);
@@ -268,28 +242,28 @@ static void recall_start_finish__the_clerks_cycle(void **state)
 	char n[16];
 	hall_take(k, "A", NULL, n, sizeof n);
 	struct tc *c = hall_clerk(&hall, "c01", 1);
-	err(tc_request(c, "{\"op\":\"recall\"}"), "conflict", NULL);
-	err(tc_request(c, "{\"op\":\"start\"}"), "conflict", NULL);
-	err(tc_request(c, "{\"op\":\"finish\"}"), "conflict", NULL);
-	cJSON_Delete(ok(tc_request(c, "{\"op\":\"call_next\"}")));
+	expect_error(tc_request(c, "{\"op\":\"recall\"}"), "conflict", NULL);
+	expect_error(tc_request(c, "{\"op\":\"start\"}"), "conflict", NULL);
+	expect_error(tc_request(c, "{\"op\":\"finish\"}"), "conflict", NULL);
+	cJSON_Delete(expect_ok(tc_request(c, "{\"op\":\"call_next\"}")));
 	hall_set_clock(&hall, HALL_T0 + 30);
-	cJSON *r = ok(tc_request(c, "{\"op\":\"recall\"}"));
+	cJSON *r = expect_ok(tc_request(c, "{\"op\":\"recall\"}"));
 	assert_int_equal((int)get_num(r, "ticket", "recalls"), 1);
 	cJSON_Delete(r);
-	r = ok(tc_request(c, "{\"op\":\"start\"}"));
+	r = expect_ok(tc_request(c, "{\"op\":\"start\"}"));
 	assert_string_equal(get_str(r, "ticket", "state"), "serving");
 	assert_int_equal((long)get_num(r, "ticket", "started_at"), HALL_T0 + 30);
 	cJSON_Delete(r);
-	err(tc_request(c, "{\"op\":\"recall\"}"), "conflict", NULL);
-	err(tc_request(c, "{\"op\":\"start\"}"), "conflict", NULL);
+	expect_error(tc_request(c, "{\"op\":\"recall\"}"), "conflict", NULL);
+	expect_error(tc_request(c, "{\"op\":\"start\"}"), "conflict", NULL);
 	hall_set_clock(&hall, HALL_T0 + 330);
-	err(tc_request(c, "{\"op\":\"finish\",\"rating\":6}"), "bad_request", "rating");
-	r = ok(tc_request(c, "{\"op\":\"finish\",\"rating\":4}"));
+	expect_error(tc_request(c, "{\"op\":\"finish\",\"rating\":6}"), "bad_request", "rating");
+	r = expect_ok(tc_request(c, "{\"op\":\"finish\",\"rating\":4}"));
 	assert_string_equal(get_str(r, "ticket", "state"), "done");
 	assert_int_equal((long)get_num(r, "ticket", "finished_at"), HALL_T0 + 330);
 	assert_int_equal((int)get_num(r, "ticket", "rating"), 4);
 	cJSON_Delete(r);
-	err(tc_request(c, "{\"op\":\"finish\"}"), "conflict", NULL);
+	expect_error(tc_request(c, "{\"op\":\"finish\"}"), "conflict", NULL);
 	tc_close(c);
 	tc_close(k);
 }
@@ -300,16 +274,16 @@ static void rate__once_for_a_done_ticket(void **state)
 	struct tc *k = hall_kiosk(&hall);
 	char n[16];
 	hall_take(k, "A", NULL, n, sizeof n);
-	err(tc_request(k, "{\"op\":\"rate\",\"id\":\"20261127-A001\",\"score\":5}"), "conflict", "id");
+	expect_error(tc_request(k, "{\"op\":\"rate\",\"id\":\"20261127-A001\",\"score\":5}"), "conflict", "id");
 	struct tc *c = hall_clerk(&hall, "c01", 1);
-	cJSON_Delete(ok(tc_request(c, "{\"op\":\"call_next\"}")));
-	cJSON_Delete(ok(tc_request(c, "{\"op\":\"finish\"}")));
-	cJSON *r = ok(tc_request(k, "{\"op\":\"rate\",\"id\":\"20261127-A001\",\"score\":5}"));
+	cJSON_Delete(expect_ok(tc_request(c, "{\"op\":\"call_next\"}")));
+	cJSON_Delete(expect_ok(tc_request(c, "{\"op\":\"finish\"}")));
+	cJSON *r = expect_ok(tc_request(k, "{\"op\":\"rate\",\"id\":\"20261127-A001\",\"score\":5}"));
 	assert_int_equal((int)get_num(r, "ticket", "rating"), 5);
 	cJSON_Delete(r);
-	err(tc_request(k, "{\"op\":\"rate\",\"id\":\"20261127-A001\",\"score\":1}"), "conflict", "id");
-	err(tc_request(k, "{\"op\":\"rate\",\"id\":\"20261127-A009\",\"score\":1}"), "not_found", "id");
-	err(tc_request(k, "{\"op\":\"rate\",\"id\":\"20261127-A001\"}"), "bad_request", "score");
+	expect_error(tc_request(k, "{\"op\":\"rate\",\"id\":\"20261127-A001\",\"score\":1}"), "conflict", "id");
+	expect_error(tc_request(k, "{\"op\":\"rate\",\"id\":\"20261127-A009\",\"score\":1}"), "not_found", "id");
+	expect_error(tc_request(k, "{\"op\":\"rate\",\"id\":\"20261127-A001\"}"), "bad_request", "score");
 	tc_close(c);
 	tc_close(k);
 }
@@ -322,21 +296,21 @@ static void no_show__absent_or_requeued_at_the_back(void **state)
 	hall_take(k, "A", NULL, n, sizeof n);
 	hall_take(k, "A", NULL, n, sizeof n);
 	struct tc *c = hall_clerk(&hall, "c01", 1);
-	err(tc_request(c, "{\"op\":\"no_show\"}"), "conflict", NULL);
-	cJSON_Delete(ok(tc_request(c, "{\"op\":\"call_next\"}"))); /* A001 */
-	cJSON *r = ok(tc_request(c, "{\"op\":\"no_show\",\"requeue\":true}"));
+	expect_error(tc_request(c, "{\"op\":\"no_show\"}"), "conflict", NULL);
+	cJSON_Delete(expect_ok(tc_request(c, "{\"op\":\"call_next\"}"))); /* A001 */
+	cJSON *r = expect_ok(tc_request(c, "{\"op\":\"no_show\",\"requeue\":true}"));
 	assert_string_equal(get_str(r, "ticket", "state"), "waiting");
 	cJSON_Delete(r);
-	r = ok(tc_request(c, "{\"op\":\"call_next\"}"));
+	r = expect_ok(tc_request(c, "{\"op\":\"call_next\"}"));
 	assert_string_equal(get_str(r, "ticket", "number"), "A002"); /* A001 went to the back */
 	cJSON_Delete(r);
-	r = ok(tc_request(c, "{\"op\":\"no_show\"}"));
+	r = expect_ok(tc_request(c, "{\"op\":\"no_show\"}"));
 	assert_string_equal(get_str(r, "ticket", "state"), "no_show");
 	cJSON_Delete(r);
-	r = ok(tc_request(c, "{\"op\":\"call_next\"}"));
+	r = expect_ok(tc_request(c, "{\"op\":\"call_next\"}"));
 	assert_string_equal(get_str(r, "ticket", "number"), "A001");
 	cJSON_Delete(r);
-	err(tc_request(c, "{\"op\":\"no_show\",\"requeue\":1}"), "bad_request", "requeue");
+	expect_error(tc_request(c, "{\"op\":\"no_show\",\"requeue\":1}"), "bad_request", "requeue");
 	tc_close(c);
 	tc_close(k);
 }
@@ -350,23 +324,23 @@ static void transfer__keeps_issue_time_and_may_pin_a_window(void **state)
 	hall_set_clock(&hall, HALL_T0 + 100);
 	hall_take(k, "B", NULL, n, sizeof n);
 	struct tc *c = hall_clerk(&hall, "c01", 1);
-	err(tc_request(c, "{\"op\":\"transfer\",\"service\":\"B\"}"), "conflict", NULL);
-	cJSON_Delete(ok(tc_request(c, "{\"op\":\"call_next\"}"))); /* A001 */
-	err(tc_request(c, "{\"op\":\"transfer\",\"service\":\"Z\"}"), "not_found", "service");
-	err(tc_request(c, "{\"op\":\"transfer\",\"service\":\"A\",\"window\":3}"), "bad_request", "window");
-	cJSON *r = ok(tc_request(c, "{\"op\":\"transfer\",\"service\":\"B\",\"window\":3}"));
+	expect_error(tc_request(c, "{\"op\":\"transfer\",\"service\":\"B\"}"), "conflict", NULL);
+	cJSON_Delete(expect_ok(tc_request(c, "{\"op\":\"call_next\"}"))); /* A001 */
+	expect_error(tc_request(c, "{\"op\":\"transfer\",\"service\":\"Z\"}"), "not_found", "service");
+	expect_error(tc_request(c, "{\"op\":\"transfer\",\"service\":\"A\",\"window\":3}"), "bad_request", "window");
+	cJSON *r = expect_ok(tc_request(c, "{\"op\":\"transfer\",\"service\":\"B\",\"window\":3}"));
 	assert_string_equal(get_str(r, "ticket", "state"), "waiting");
 	assert_string_equal(get_str(r, "ticket", "service"), "B");
 	assert_int_equal((long)get_num(r, "ticket", "issued_at"), HALL_T0);
 	assert_int_equal((int)get_num(r, "ticket", "transfers"), 1);
 	cJSON_Delete(r);
 	/* Pinned to window 3: window 1 does not get it... */
-	r = ok(tc_request(c, "{\"op\":\"call_next\"}"));
+	r = expect_ok(tc_request(c, "{\"op\":\"call_next\"}"));
 	assert_string_equal(get_str(r, "ticket", "number"), "B001");
 	cJSON_Delete(r);
 	/* ...window 3 does, before B001's later issue time would matter. */
 	struct tc *c3 = hall_clerk(&hall, "c03", 3);
-	r = ok(tc_request(c3, "{\"op\":\"call_next\"}"));
+	r = expect_ok(tc_request(c3, "{\"op\":\"call_next\"}"));
 	assert_string_equal(get_str(r, "ticket", "number"), "A001");
 	assert_string_equal(get_str(r, "ticket", "service"), "B");
 	cJSON_Delete(r);
@@ -382,24 +356,24 @@ static void pause_resume_close__window_states(void **state)
 	char n[16];
 	hall_take(k, "A", NULL, n, sizeof n);
 	struct tc *c = hall_clerk(&hall, "c01", 1);
-	err(tc_request(c, "{\"op\":\"resume\"}"), "conflict", NULL);
-	cJSON *r = ok(tc_request(c, "{\"op\":\"pause\",\"reason\":\"午休 lunch\"}"));
+	expect_error(tc_request(c, "{\"op\":\"resume\"}"), "conflict", NULL);
+	cJSON *r = expect_ok(tc_request(c, "{\"op\":\"pause\",\"reason\":\"午休 lunch\"}"));
 	assert_string_equal(get_str(r, "window", "state"), "paused");
 	assert_string_equal(get_str(r, "window", "reason"), "午休 lunch");
 	cJSON_Delete(r);
-	err(tc_request(c, "{\"op\":\"call_next\"}"), "conflict", "window");
-	r = ok(tc_request(c, "{\"op\":\"resume\"}"));
+	expect_error(tc_request(c, "{\"op\":\"call_next\"}"), "conflict", "window");
+	r = expect_ok(tc_request(c, "{\"op\":\"resume\"}"));
 	assert_string_equal(get_str(r, "window", "state"), "idle");
 	cJSON_Delete(r);
-	cJSON_Delete(ok(tc_request(c, "{\"op\":\"call_next\"}")));
-	err(tc_request(c, "{\"op\":\"pause\"}"), "conflict", "window");
-	err(tc_request(c, "{\"op\":\"close\"}"), "conflict", "window");
-	cJSON_Delete(ok(tc_request(c, "{\"op\":\"finish\"}")));
-	r = ok(tc_request(c, "{\"op\":\"close\"}"));
+	cJSON_Delete(expect_ok(tc_request(c, "{\"op\":\"call_next\"}")));
+	expect_error(tc_request(c, "{\"op\":\"pause\"}"), "conflict", "window");
+	expect_error(tc_request(c, "{\"op\":\"close\"}"), "conflict", "window");
+	cJSON_Delete(expect_ok(tc_request(c, "{\"op\":\"finish\"}")));
+	r = expect_ok(tc_request(c, "{\"op\":\"close\"}"));
 	assert_string_equal(get_str(r, "window", "state"), "closed");
 	cJSON_Delete(r);
-	err(tc_request(c, "{\"op\":\"call_next\"}"), "conflict", "window");
-	r = ok(tc_request(c, "{\"op\":\"resume\"}"));
+	expect_error(tc_request(c, "{\"op\":\"call_next\"}"), "conflict", "window");
+	r = expect_ok(tc_request(c, "{\"op\":\"resume\"}"));
 	assert_string_equal(get_str(r, "window", "state"), "idle");
 	cJSON_Delete(r);
 	tc_close(c);
@@ -415,25 +389,25 @@ static void queue__in_call_order_for_the_window(void **state)
 	hall_take(k, "B", NULL, n, sizeof n);
 	hall_take(k, "B", "priority", n, sizeof n);
 	struct tc *c3 = hall_clerk(&hall, "c03", 3);
-	cJSON *r = ok(tc_request(c3, "{\"op\":\"queue\"}"));
+	cJSON *r = expect_ok(tc_request(c3, "{\"op\":\"queue\"}"));
 	cJSON *list = cJSON_GetObjectItem(r, "tickets");
 	assert_int_equal(cJSON_GetArraySize(list), 2);
 	assert_string_equal(get_str(cJSON_GetArrayItem(list, 0), "number", NULL), "B002");
 	assert_string_equal(get_str(cJSON_GetArrayItem(list, 1), "number", NULL), "B001");
 	cJSON_Delete(r);
-	err(tc_request(c3, "{\"op\":\"queue\",\"service\":\"A\"}"), "forbidden", "service");
-	err(tc_request(c3, "{\"op\":\"queue\",\"window\":1}"), "forbidden", "window");
+	expect_error(tc_request(c3, "{\"op\":\"queue\",\"service\":\"A\"}"), "forbidden", "service");
+	expect_error(tc_request(c3, "{\"op\":\"queue\",\"window\":1}"), "forbidden", "window");
 	struct tc *m = hall_manager(&hall);
-	r = ok(tc_request(m, "{\"op\":\"queue\"}"));
+	r = expect_ok(tc_request(m, "{\"op\":\"queue\"}"));
 	list = cJSON_GetObjectItem(r, "tickets");
 	assert_int_equal(cJSON_GetArraySize(list), 3);
 	assert_string_equal(get_str(cJSON_GetArrayItem(list, 0), "number", NULL), "B002");
 	assert_string_equal(get_str(cJSON_GetArrayItem(list, 1), "number", NULL), "A001");
 	cJSON_Delete(r);
-	r = ok(tc_request(m, "{\"op\":\"queue\",\"service\":\"A\",\"limit\":1}"));
+	r = expect_ok(tc_request(m, "{\"op\":\"queue\",\"service\":\"A\",\"limit\":1}"));
 	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "tickets")), 1);
 	cJSON_Delete(r);
-	err(tc_request(m, "{\"op\":\"queue\",\"limit\":0}"), "bad_request", "limit");
+	expect_error(tc_request(m, "{\"op\":\"queue\",\"limit\":0}"), "bad_request", "limit");
 	tc_close(m);
 	tc_close(c3);
 	tc_close(k);
@@ -446,13 +420,13 @@ static void manager__acts_on_any_window(void **state)
 	char n[16];
 	hall_take(k, "B", NULL, n, sizeof n);
 	struct tc *m = hall_manager(&hall);
-	err(tc_request(m, "{\"op\":\"call_next\",\"window\":3}"), "conflict", "window"); /* closed */
-	cJSON_Delete(ok(tc_request(m, "{\"op\":\"resume\",\"window\":3}")));
-	cJSON *r = ok(tc_request(m, "{\"op\":\"call_next\",\"window\":3}"));
+	expect_error(tc_request(m, "{\"op\":\"call_next\",\"window\":3}"), "conflict", "window"); /* closed */
+	cJSON_Delete(expect_ok(tc_request(m, "{\"op\":\"resume\",\"window\":3}")));
+	cJSON *r = expect_ok(tc_request(m, "{\"op\":\"call_next\",\"window\":3}"));
 	assert_string_equal(get_str(r, "ticket", "number"), "B001");
 	assert_int_equal((int)get_num(r, "ticket", "window"), 3);
 	cJSON_Delete(r);
-	r = ok(tc_request(m, "{\"op\":\"transfer\",\"window\":3,\"service\":\"A\",\"target_window\":1}"));
+	r = expect_ok(tc_request(m, "{\"op\":\"transfer\",\"window\":3,\"service\":\"A\",\"target_window\":1}"));
 	assert_string_equal(get_str(r, "ticket", "service"), "A");
 	cJSON_Delete(r);
 	tc_close(m);
@@ -465,7 +439,7 @@ static void hello__window_held_by_live_clerk__conflict_until_it_leaves(void **st
 	struct tc *a = hall_clerk(&hall, "c01", 2);
 	assert_non_null(a);
 	struct tc *b = tc_connect(hall.port);
-	err(tc_request(b, "{\"op\":\"hello\",\"role\":\"clerk\",\"user\":\"c02\",\"password\":\"clerk123\",\"window\":2}"), "conflict", "window");
+	expect_error(tc_request(b, "{\"op\":\"hello\",\"role\":\"clerk\",\"user\":\"c02\",\"password\":\"clerk123\",\"window\":2}"), "conflict", "window");
 	/* The same clerk from a new connection takes the window up again. */
 	struct tc *a2 = hall_clerk(&hall, "c01", 2);
 	assert_non_null(a2);
@@ -494,14 +468,14 @@ static void hello__reconnecting_clerk_keeps_the_ticket(void **state)
 	char n[16];
 	hall_take(k, "A", NULL, n, sizeof n);
 	struct tc *c = hall_clerk(&hall, "c01", 1);
-	cJSON_Delete(ok(tc_request(c, "{\"op\":\"call_next\"}")));
+	cJSON_Delete(expect_ok(tc_request(c, "{\"op\":\"call_next\"}")));
 	tc_close(c);
 	c = tc_connect(hall.port);
-	cJSON *r = ok(tc_request(c, "{\"op\":\"hello\",\"role\":\"clerk\",\"user\":\"c01\",\"password\":\"clerk123\",\"window\":1}"));
+	cJSON *r = expect_ok(tc_request(c, "{\"op\":\"hello\",\"role\":\"clerk\",\"user\":\"c01\",\"password\":\"clerk123\",\"window\":1}"));
 	assert_string_equal(get_str(r, "window", "state"), "calling");
 	assert_string_equal(get_str(r, "window", "ticket"), "A001");
 	cJSON_Delete(r);
-	r = ok(tc_request(c, "{\"op\":\"start\"}"));
+	r = expect_ok(tc_request(c, "{\"op\":\"start\"}"));
 	assert_string_equal(get_str(r, "ticket", "number"), "A001");
 	cJSON_Delete(r);
 	tc_close(c);
@@ -516,10 +490,10 @@ static void snapshot__recent_calls_newest_first(void **state)
 	hall_take(k, "A", NULL, n, sizeof n);
 	hall_take(k, "A", NULL, n, sizeof n);
 	struct tc *c = hall_clerk(&hall, "c01", 1);
-	cJSON_Delete(ok(tc_request(c, "{\"op\":\"call_next\"}")));
-	cJSON_Delete(ok(tc_request(c, "{\"op\":\"call_next\"}")));
+	cJSON_Delete(expect_ok(tc_request(c, "{\"op\":\"call_next\"}")));
+	cJSON_Delete(expect_ok(tc_request(c, "{\"op\":\"call_next\"}")));
 	struct tc *p = hall_public(&hall);
-	cJSON *r = ok(tc_request(p, "{\"op\":\"snapshot\"}"));
+	cJSON *r = expect_ok(tc_request(p, "{\"op\":\"snapshot\"}"));
 	cJSON *recent = cJSON_GetObjectItem(r, "recent");
 	assert_int_equal(cJSON_GetArraySize(recent), 2);
 	assert_string_equal(get_str(cJSON_GetArrayItem(recent, 0), "number", NULL), "A002");
@@ -543,13 +517,13 @@ static void subscribe__events_in_commit_order(void **state)
 {
 	(void)state;
 	struct tc *p = hall_public(&hall);
-	cJSON *r = ok(tc_request(p, "{\"op\":\"subscribe\",\"topics\":[\"called\",\"ticket\"]}"));
+	cJSON *r = expect_ok(tc_request(p, "{\"op\":\"subscribe\",\"topics\":[\"called\",\"ticket\"]}"));
 	cJSON_Delete(r);
 	struct tc *k = hall_kiosk(&hall);
 	char n[16];
 	hall_take(k, "A", NULL, n, sizeof n);
 	struct tc *c = hall_clerk(&hall, "c01", 1);
-	cJSON_Delete(ok(tc_request(c, "{\"op\":\"call_next\"}")));
+	cJSON_Delete(expect_ok(tc_request(c, "{\"op\":\"call_next\"}")));
 	cJSON *e = tc_next_event(p, 2000);
 	assert_string_equal(get_str(e, "event", NULL), "ticket");
 	assert_string_equal(get_str(e, "ticket", "state"), "waiting");
@@ -588,17 +562,17 @@ static void take__outside_hours__closed_with_opens_at(void **state)
 		r = tc_request(tc, "{\"op\":\"services\"}");
 	}
 	cJSON_Delete(r);
-	cJSON_Delete(ok(tc_request(tc, "{\"op\":\"clock\",\"set\":%ld}", HALL_T0 + 11 * 3600))); /* Fri 21:00 */
+	cJSON_Delete(expect_ok(tc_request(tc, "{\"op\":\"clock\",\"set\":%ld}", HALL_T0 + 11 * 3600))); /* Fri 21:00 */
 	assert_true(tc_hello_kiosk(tc, "kiosk123"));
 	r = tc_request(tc, "{\"op\":\"take\",\"service\":\"A\"}");
 	assert_string_equal(tc_error_code(r), "closed");
 	assert_int_equal((long)get_num(r, "opens_at", NULL), HALL_T0 + 23 * 3600); /* Sat 09:00 */
 	cJSON_Delete(r);
-	r = ok(tc_request(tc, "{\"op\":\"site\"}"));
+	r = expect_ok(tc_request(tc, "{\"op\":\"site\"}"));
 	assert_false(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "site"), "open")));
 	cJSON_Delete(r);
-	cJSON_Delete(ok(tc_request(tc, "{\"op\":\"clock\",\"set\":%ld}", HALL_T0 + 23 * 3600)));
-	r = ok(tc_request(tc, "{\"op\":\"take\",\"service\":\"A\"}"));
+	cJSON_Delete(expect_ok(tc_request(tc, "{\"op\":\"clock\",\"set\":%ld}", HALL_T0 + 23 * 3600)));
+	r = expect_ok(tc_request(tc, "{\"op\":\"take\",\"service\":\"A\"}"));
 	assert_string_equal(get_str(r, "ticket", "id"), "20261128-A001");
 	cJSON_Delete(r);
 	tc_close(tc);
@@ -618,7 +592,7 @@ static void day_change__waiting_tickets_expire_and_numbers_restart(void **state)
 	cJSON *r = NULL;
 	for (int i = 0; i < 100; i++) {
 		cJSON_Delete(r);
-		r = ok(tc_request(k, "{\"op\":\"ticket\",\"id\":\"20261127-A001\"}"));
+		r = expect_ok(tc_request(k, "{\"op\":\"ticket\",\"id\":\"20261127-A001\"}"));
 		if (strcmp(get_str(r, "ticket", "state"), "expired") == 0)
 			break;
 		usleep(20 * 1000);
@@ -626,7 +600,7 @@ static void day_change__waiting_tickets_expire_and_numbers_restart(void **state)
 	assert_string_equal(get_str(r, "ticket", "state"), "expired");
 	cJSON_Delete(r);
 	assert_string_equal(hall_take(k, "A", NULL, n, sizeof n), "A001");
-	r = ok(tc_request(k, "{\"op\":\"take\",\"service\":\"A\"}"));
+	r = expect_ok(tc_request(k, "{\"op\":\"take\",\"service\":\"A\"}"));
 	assert_string_equal(get_str(r, "ticket", "id"), "20261128-A002");
 	assert_int_equal((int)get_num(r, "ticket", "ahead"), 1);
 	cJSON_Delete(r);

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "testhall.h"
+#include "testassert.h"
 
 #define TZ_OFFSET (8 * 3600) /* Asia/Shanghai, the zone of tests/data/small.json */
 #define SLA 900
@@ -87,36 +87,10 @@ static long local_epoch(int y, int mon, int d, int h, int min)
 /* ------------------------------------------------------------------------------------ */
 /* Requests */
 
-/* Asserts r is ok and returns it (the caller frees). */
-static cJSON *ok(cJSON *r)
-{
-	if (!tc_ok(r)) {
-		char *text = r ? cJSON_PrintUnformatted(r) : NULL;
-		fail_msg("expected ok, got %s", text ? text : "no response");
-	}
-	return r;
-}
-
-/* Asserts r failed with code and field (when given), and frees it. */
-static void err(cJSON *r, const char *code, const char *field)
-{
-	const char *got = tc_error_code(r);
-	if (!got || strcmp(got, code) != 0) {
-		char *text = r ? cJSON_PrintUnformatted(r) : NULL;
-		fail_msg("expected %s, got %s", code, text ? text : "no response");
-	}
-	if (field) {
-		const char *f = get_str(r, "error", "field");
-		if (!f || strcmp(f, field) != 0)
-			fail_msg("expected field %s, got %s", field, f ? f : "none");
-	}
-	cJSON_Delete(r);
-}
-
 /* Sets the test clock; returns the time the server reports. */
 static long set_clock(long t)
 {
-	cJSON *r = ok(tc_request(mgr, "{\"op\":\"clock\",\"set\":%ld}", t));
+	cJSON *r = expect_ok(tc_request(mgr, "{\"op\":\"clock\",\"set\":%ld}", t));
 	long now = (long)get_num(r, "time", NULL);
 	cJSON_Delete(r);
 	return now;
@@ -125,7 +99,7 @@ static long set_clock(long t)
 /* The server's time now. */
 static long server_time(void)
 {
-	cJSON *r = ok(tc_request(mgr, "{\"op\":\"ping\"}"));
+	cJSON *r = expect_ok(tc_request(mgr, "{\"op\":\"ping\"}"));
 	long now = (long)get_num(r, "time", NULL);
 	cJSON_Delete(r);
 	return now;
@@ -169,7 +143,7 @@ static struct tracked *tracked(const char *id)
 /* Takes a ticket at the clock's time; returns its id (static storage of the tracker). */
 static const char *take(const char *service)
 {
-	cJSON *r = ok(tc_request(mgr, "{\"op\":\"take\",\"service\":\"%s\"}", service));
+	cJSON *r = expect_ok(tc_request(mgr, "{\"op\":\"take\",\"service\":\"%s\"}", service));
 	assert_true(ntickets < MAX_TICKETS);
 	struct tracked *t = &tickets[ntickets++];
 	memset(t, 0, sizeof *t);
@@ -212,7 +186,7 @@ static struct tracked *at_window[4];
 /* call_next at a window (which finishes its current ticket); returns the called ticket's id. */
 static const char *call_next(int window)
 {
-	cJSON *r = ok(tc_request(win[window], "{\"op\":\"call_next\"}"));
+	cJSON *r = expect_ok(tc_request(win[window], "{\"op\":\"call_next\"}"));
 	long now = server_time();
 	if (at_window[window]) {
 		/* the implicit finish happened at the call's time */
@@ -236,7 +210,7 @@ static void finish(int window, int rating)
 {
 	cJSON *r = rating ? tc_request(win[window], "{\"op\":\"finish\",\"rating\":%d}", rating)
 			  : tc_request(win[window], "{\"op\":\"finish\"}");
-	ok(r);
+	expect_ok(r);
 	note_done(at_window[window], (long)get_num(r, "ticket", "finished_at"), rating);
 	at_window[window] = NULL;
 	cJSON_Delete(r);
@@ -245,7 +219,7 @@ static void finish(int window, int rating)
 /* A final no-show at a window, at the clock's time t (set just before). */
 static void no_show(int window, long t)
 {
-	cJSON_Delete(ok(tc_request(win[window], "{\"op\":\"no_show\"}")));
+	cJSON_Delete(expect_ok(tc_request(win[window], "{\"op\":\"no_show\"}")));
 	struct tracked *tk = at_window[window];
 	char day[11];
 	local_day(t, day);
@@ -258,7 +232,7 @@ static void transfer(int window, const char *service, long t)
 {
 	align_second();
 	set_clock(t);
-	cJSON_Delete(ok(tc_request(win[window], "{\"op\":\"transfer\",\"service\":\"%s\"}", service)));
+	cJSON_Delete(expect_ok(tc_request(win[window], "{\"op\":\"transfer\",\"service\":\"%s\"}", service)));
 	assert_int_equal(server_time(), t); /* the transfer happened within the aligned second */
 	struct tracked *tk = at_window[window];
 	snprintf(tk->service, sizeof tk->service, "%s", service);
@@ -269,7 +243,7 @@ static void transfer(int window, const char *service, long t)
 /* Cancels a waiting ticket at the clock's time t. */
 static void cancel(const char *id, long t)
 {
-	cJSON_Delete(ok(tc_request(mgr, "{\"op\":\"cancel\",\"id\":\"%s\"}", id)));
+	cJSON_Delete(expect_ok(tc_request(mgr, "{\"op\":\"cancel\",\"id\":\"%s\"}", id)));
 	struct tracked *tk = tracked(id);
 	char day[11];
 	local_day(t, day);
@@ -279,7 +253,7 @@ static void cancel(const char *id, long t)
 /* Rates a done ticket afterwards: it counts where the ticket was finished. */
 static void rate(const char *id, int score)
 {
-	cJSON_Delete(ok(tc_request(mgr, "{\"op\":\"rate\",\"id\":\"%s\",\"score\":%d}", id, score)));
+	cJSON_Delete(expect_ok(tc_request(mgr, "{\"op\":\"rate\",\"id\":\"%s\",\"score\":%d}", id, score)));
 	struct tracked *tk = tracked(id);
 	add_fact(F_RATING, tk->finish_day, tk->finish_hour, tk->service, tk->window, tk->clerk, score);
 }
@@ -473,7 +447,7 @@ static cJSON *stats_rows(struct tc *tc, const char *from, const char *to, const 
 		char winarg[32] = "";
 		if (window)
 			snprintf(winarg, sizeof winarg, ",\"window\":%d", window);
-		cJSON *r = ok(tc_request(tc, "{\"op\":\"stats\",\"from\":\"%s\",\"to\":\"%s\",\"by\":\"%s\",\"offset\":%d%s}",
+		cJSON *r = expect_ok(tc_request(tc, "{\"op\":\"stats\",\"from\":\"%s\",\"to\":\"%s\",\"by\":\"%s\",\"offset\":%d%s}",
 					 from, to, by, offset, winarg));
 		cJSON *rows = cJSON_DetachItemFromObjectCaseSensitive(r, "rows");
 		assert_true(cJSON_IsArray(rows));
@@ -567,7 +541,7 @@ static void run_known_day(void)
 	set_clock(t0 + 500);
 	call_next(1); /* A002 */
 	set_clock(t0 + 600);
-	cJSON_Delete(ok(tc_request(win[3], "{\"op\":\"start\"}")));
+	cJSON_Delete(expect_ok(tc_request(win[3], "{\"op\":\"start\"}")));
 	set_clock(t0 + 900);
 	finish(3, 0);
 	set_clock(t0 + 950);
@@ -661,7 +635,7 @@ static void stats__clerk__only_its_own_window(void **state)
 	assert_int_equal(cJSON_GetArraySize(rows), 1);
 	assert_string_equal(get_str(cJSON_GetArrayItem(rows, 0), "key", NULL), "B");
 	cJSON_Delete(rows);
-	err(tc_request(win[3], "{\"op\":\"stats\",\"from\":\"2026-11-27\",\"to\":\"2026-11-27\",\"window\":1}"),
+	expect_error(tc_request(win[3], "{\"op\":\"stats\",\"from\":\"2026-11-27\",\"to\":\"2026-11-27\",\"window\":1}"),
 	    "forbidden", "window");
 }
 
@@ -769,7 +743,7 @@ static void stats__long_answer__pages_under_the_line_limit(void **state)
 	set_clock(local_epoch(2026, 11, 27, 10, 0));
 	take("A");
 	/* a year by day is over 64 KiB: it comes in pages */
-	cJSON *r = ok(tc_request(mgr, "{\"op\":\"stats\",\"from\":\"2026-01-01\",\"to\":\"2026-12-31\",\"by\":\"day\"}"));
+	cJSON *r = expect_ok(tc_request(mgr, "{\"op\":\"stats\",\"from\":\"2026-01-01\",\"to\":\"2026-12-31\",\"by\":\"day\"}"));
 	assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "more")));
 	char *text = cJSON_PrintUnformatted(r);
 	assert_true(strlen(text) < 65536);
@@ -833,14 +807,14 @@ static void stats__bad_arguments__refused(void **state)
 		{"{\"op\":\"stats\",\"from\":\"2026-11-27\",\"to\":\"2026-11-27\",\"offset\":-1}", "bad_request", "offset"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-		err(tc_request(mgr, "%s", cases[i].line), cases[i].code, cases[i].field);
+		expect_error(tc_request(mgr, "%s", cases[i].line), cases[i].code, cases[i].field);
 	/* a leap day is a date */
-	cJSON_Delete(ok(tc_request(mgr, "{\"op\":\"stats\",\"from\":\"2028-02-29\",\"to\":\"2028-02-29\"}")));
+	cJSON_Delete(expect_ok(tc_request(mgr, "{\"op\":\"stats\",\"from\":\"2028-02-29\",\"to\":\"2028-02-29\"}")));
 	/* roles: the public must say hello, a kiosk may not */
 	struct tc *pub = hall_public(&hall), *kiosk = hall_kiosk(&hall);
 	const char *line = "{\"op\":\"stats\",\"from\":\"2026-11-27\",\"to\":\"2026-11-27\"}";
-	err(tc_request(pub, "%s", line), "unauthenticated", NULL);
-	err(tc_request(kiosk, "%s", line), "forbidden", NULL);
+	expect_error(tc_request(pub, "%s", line), "unauthenticated", NULL);
+	expect_error(tc_request(kiosk, "%s", line), "forbidden", NULL);
 	tc_close(pub);
 	tc_close(kiosk);
 }
