@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
+#include <hiredis/hiredis.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -94,6 +95,14 @@ static void on_day_change(struct redisReply *reply, void *arg)
 	(void)reply, (void)arg;
 }
 
+/* Logs the outcome of the nightly AOF rewrite. */
+static void on_rewrite(struct redisReply *reply, void *arg)
+{
+	(void)arg;
+	if (!reply || reply->type == REDIS_REPLY_ERROR)
+		log_warn("the nightly AOF rewrite did not start: %s", reply ? reply->str : "no answer");
+}
+
 /* Once a second: watch the embedded Redis, run the day change, renew clerks' leases. */
 static void tick(evutil_socket_t fd, short what, void *arg)
 {
@@ -105,6 +114,10 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 	    store_fcall("qh_day", 0, on_day_change, NULL, 0, NULL) == 0) {
 		log_info("day is now %s", day);
 		memcpy(last_day, day, sizeof last_day);
+		/* The embedded Redis rewrites its AOF only now, while the hall is closed. */
+		const char *rewrite[] = {"BGREWRITEAOF"};
+		if (redis_child_running())
+			store_command(on_rewrite, NULL, 1, rewrite);
 	}
 	if (++ticks % (server.opt.lease_s / 3 > 0 ? server.opt.lease_s / 3 : 1) == 0)
 		session_renew_leases();
@@ -280,6 +293,8 @@ int main(int argc, char **argv)
 	struct event *sigint = evsignal_new(server.base, SIGINT, on_signal, NULL);
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
+	/* qh_setup runs today's day change; the tick runs the next ones. */
+	sitetime_day(clock_now(), last_day);
 	tick_event = event_new(server.base, -1, EV_PERSIST, tick, NULL);
 	struct timeval one_second = {1, 0};
 	event_add(tick_event, &one_second);

@@ -68,6 +68,9 @@ static int redis_child_spawn(void)
 		execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", child_sock,
 		       "--unixsocketperm", "700", "--dir", child_dir, "--appendonly", "yes",
 		       "--appendfsync", "everysec", "--save", "", "--daemonize", "no",
+		       /* No rewrite in opening hours: its fork stalls Redis (see BENCHMARKS.md);
+			* qserver asks for one at the day change instead. */
+		       "--auto-aof-rewrite-percentage", "0",
 		       "--logfile", "redis.log", "--loglevel", "warning", (char *)NULL);
 		fprintf(stderr, "qserver: cannot run redis-server: %s (install the redis-server package)\n", strerror(errno));
 		_exit(127);
@@ -141,6 +144,12 @@ void redis_child_check(void)
 		sleep(1); /* a crash loop must not spin */
 	if (redis_child_spawn() < 0)
 		log_error("cannot restart redis-server: %s", strerror(errno));
+}
+
+/* True when qserver runs its own Redis. */
+int redis_child_running(void)
+{
+	return child_pid != 0;
 }
 
 /* Stops the child and waits for it, so its AOF is complete when qserver exits. */

@@ -94,6 +94,25 @@ always_open_ignores_hours() {
 	grep -q '"number":"A001"' "$out"
 }
 
+# True when the embedded Redis rewrites its AOF at the day change and not on its own.
+embedded_redis_rewrites_at_midnight() {
+	local state="$TUI_DIR/state-night" port pid rewrites
+	port=$(free_port)
+	"$BUILD/qserver" --config "$ROOT/tests/data/small.json" --state "$state" --listen "127.0.0.1:$port" \
+		--test-clock --clock-start "$HALL_T0" --log-level warn >>"$TUI_DIR/embedded.log" 2>&1 &
+	pid=$!
+	for _ in $(seq 200); do "$BUILD/qcli" --server "127.0.0.1:$port" services >/dev/null 2>&1 && break; sleep 0.05; done
+	redis-cli -s "$state/redis.sock" config get auto-aof-rewrite-percentage | grep -qx 0 || { kill "$pid"; wait "$pid"; return 1; }
+	"$BUILD/qcli" --server "127.0.0.1:$port" clock advance=86400 >/dev/null
+	for _ in $(seq 100); do
+		rewrites=$(redis-cli -s "$state/redis.sock" info persistence | tr -d '\r' | sed -n 's/^aof_rewrites://p')
+		[ "${rewrites:-0}" -ge 1 ] && break
+		sleep 0.05
+	done
+	kill "$pid" && wait "$pid"
+	[ "${rewrites:-0}" -ge 1 ]
+}
+
 start_redis || exit 1
 start_qserver || exit 1
 check "qserver --help shows the options" help_works
@@ -105,4 +124,5 @@ check "--hash-password makes a hash that logs in" hash_password_logs_in
 check "--hash-password refuses two different passwords" hash_password_mismatch_refused
 check "--always-open takes tickets outside the hall's hours" always_open_ignores_hours
 check "the embedded Redis keeps tickets across restarts and stops with qserver" embedded_redis_lifecycle
+check "the embedded Redis rewrites its AOF at the day change, not by itself" embedded_redis_rewrites_at_midnight
 tui_finish
