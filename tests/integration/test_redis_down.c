@@ -20,7 +20,6 @@
 #define UNAVAILABLE_MAX_MS 2000 /* the longest a request may wait for its `unavailable` */
 #define RECOVER_MAX_MS 10000	/* how long Redis's return may take to be noticed */
 
-static bool redis_stopped; /* SIGSTOP sent and not yet undone */
 
 /* Fails with the printed response. */
 static void fail_with(const char *what, const cJSON *r)
@@ -84,8 +83,8 @@ static cJSON *take_until_ok(struct tc *kiosk)
 static void redis_down(bool hang)
 {
 	if (hang) {
-		assert_int_equal(kill(hall.redis.pid, SIGSTOP), 0);
-		redis_stopped = true;
+		hall_redis_freeze(&hall);
+		assert_true(hall.redis_frozen);
 	} else {
 		testredis_kill(&hall.redis);
 	}
@@ -95,8 +94,7 @@ static void redis_down(bool hang)
 static void redis_up(bool hang)
 {
 	if (hang) {
-		assert_int_equal(kill(hall.redis.pid, SIGCONT), 0);
-		redis_stopped = false;
+		hall_redis_thaw(&hall);
 	} else {
 		assert_int_equal(testredis_restart(&hall.redis), 0);
 	}
@@ -332,42 +330,14 @@ static void redis_down__take_sent_to_hung_redis__not_committed_after_it_wakes(vo
 
 /* ------------------------------------------------------------------------------------ */
 
-/* Starts one hall with an AOF Redis (fsync always), so a killed Redis keeps its data. */
-static int group_setup(void **state)
-{
-	(void)state;
-	return hall_start(&hall, true, NULL);
-}
-
-/* Stops the hall (waking Redis first if a failed test left it stopped). */
-static int group_teardown(void **state)
-{
-	(void)state;
-	if (redis_stopped && hall.redis.pid > 0)
-		kill(hall.redis.pid, SIGCONT);
-	return hall_stop(&hall) == 0 ? 0 : -1;
-}
-
-/* Gives each test a running Redis and a new, empty hall. */
-static int reset(void **state)
-{
-	(void)state;
-	if (redis_stopped && hall.redis.pid > 0)
-		kill(hall.redis.pid, SIGCONT);
-	redis_stopped = false;
-	if (hall.redis.pid <= 0 && testredis_restart(&hall.redis) < 0)
-		return -1;
-	return hall_reset(&hall);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(redis_down__redis_killed__unavailable_fast_ping_ok_recovers_without_restart, reset),
-		cmocka_unit_test_setup(redis_down__redis_hung__unavailable_within_2s_ping_ok_recovers_without_restart, reset),
-		cmocka_unit_test_setup(redis_down__redis_killed__subscriber_gets_events_after_recovery, reset),
-		cmocka_unit_test_setup(redis_down__redis_hung__subscriber_gets_events_after_recovery, reset),
-		cmocka_unit_test_setup(redis_down__take_sent_to_hung_redis__not_committed_after_it_wakes, reset),
+		cmocka_unit_test_setup(redis_down__redis_killed__unavailable_fast_ping_ok_recovers_without_restart, hall_fixture_reset),
+		cmocka_unit_test_setup(redis_down__redis_hung__unavailable_within_2s_ping_ok_recovers_without_restart, hall_fixture_reset),
+		cmocka_unit_test_setup(redis_down__redis_killed__subscriber_gets_events_after_recovery, hall_fixture_reset),
+		cmocka_unit_test_setup(redis_down__redis_hung__subscriber_gets_events_after_recovery, hall_fixture_reset),
+		cmocka_unit_test_setup(redis_down__take_sent_to_hung_redis__not_committed_after_it_wakes, hall_fixture_reset),
 	};
-	return cmocka_run_group_tests_name("redis_down", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("redis_down", tests, hall_fixture_start_aof, hall_fixture_stop);
 }

@@ -21,7 +21,6 @@
 
 #define NTAKES 50
 
-static bool redis_stopped;
 
 /* Fails with the printed response. */
 static void fail_with(const char *what, const cJSON *r)
@@ -248,8 +247,8 @@ static void shutdown__sigterm_with_redis_hung__unavailable_replies_exit_0_nothin
 {
 	(void)state;
 	enum { N = 20 };
-	assert_int_equal(kill(hall.redis.pid, SIGSTOP), 0);
-	redis_stopped = true;
+	hall_redis_freeze(&hall);
+	assert_true(hall.redis_frozen);
 	struct hall_pipe *p = send_takes(N);
 	wait_server_read_all(p, hall.port);
 	long long t0 = hall_now_ms();
@@ -262,8 +261,7 @@ static void shutdown__sigterm_with_redis_hung__unavailable_replies_exit_0_nothin
 	assert_true(ms < 4000); /* the grace time is 3 s */
 	assert_int_equal(read_replies_then_close(p, N, "unavailable"), 0);
 	hall_pipe_close(p);
-	assert_int_equal(kill(hall.redis.pid, SIGCONT), 0);
-	redis_stopped = false;
+	hall_redis_thaw(&hall);
 	assert_int_equal(restart_and_count_waiting(), 0);
 	struct tc *kiosk = hall_kiosk(&hall);
 	char number[16];
@@ -276,8 +274,8 @@ static void shutdown__sigterm_with_redis_hung__unavailable_replies_exit_0_nothin
 static void shutdown__second_sigterm__stops_at_once(void **state)
 {
 	(void)state;
-	assert_int_equal(kill(hall.redis.pid, SIGSTOP), 0);
-	redis_stopped = true;
+	hall_redis_freeze(&hall);
+	assert_true(hall.redis_frozen);
 	struct hall_pipe *p = send_takes(10);
 	wait_server_read_all(p, hall.port);
 	long long t0 = hall_now_ms();
@@ -289,46 +287,19 @@ static void shutdown__second_sigterm__stops_at_once(void **state)
 	assert_true(ms < 900); /* before the 1 s Redis timeout could have answered them */
 	assert_true(hall_pipe_wait_close(p, 2000));
 	hall_pipe_close(p);
-	assert_int_equal(kill(hall.redis.pid, SIGCONT), 0);
-	redis_stopped = false;
+	hall_redis_thaw(&hall);
 }
 
 /* ------------------------------------------------------------------------------------ */
 
-/* Starts one hall for the whole file, with an AOF Redis. */
-static int group_setup(void **state)
-{
-	(void)state;
-	return hall_start(&hall, true, NULL);
-}
-
-/* Stops the hall; qserver must stop cleanly. */
-static int group_teardown(void **state)
-{
-	(void)state;
-	if (redis_stopped && hall.redis.pid > 0)
-		kill(hall.redis.pid, SIGCONT);
-	return hall_stop(&hall) == 0 ? 0 : -1;
-}
-
-/* Gives each test a running Redis and qserver and an empty hall. */
-static int reset(void **state)
-{
-	(void)state;
-	if (redis_stopped && hall.redis.pid > 0)
-		kill(hall.redis.pid, SIGCONT);
-	redis_stopped = false;
-	return hall_reset(&hall);
-}
-
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(shutdown__sigterm_with_50_takes_in_flight__all_replied_exit_0, reset),
-		cmocka_unit_test_setup(shutdown__sigint_with_50_takes_in_flight__all_replied_exit_0, reset),
-		cmocka_unit_test_setup(shutdown__ts_stop_right_after_pipelined_takes__returns_0_replies_delivered, reset),
-		cmocka_unit_test_setup(shutdown__sigterm_with_redis_hung__unavailable_replies_exit_0_nothing_committed, reset),
-		cmocka_unit_test_setup(shutdown__second_sigterm__stops_at_once, reset),
+		cmocka_unit_test_setup(shutdown__sigterm_with_50_takes_in_flight__all_replied_exit_0, hall_fixture_reset),
+		cmocka_unit_test_setup(shutdown__sigint_with_50_takes_in_flight__all_replied_exit_0, hall_fixture_reset),
+		cmocka_unit_test_setup(shutdown__ts_stop_right_after_pipelined_takes__returns_0_replies_delivered, hall_fixture_reset),
+		cmocka_unit_test_setup(shutdown__sigterm_with_redis_hung__unavailable_replies_exit_0_nothing_committed, hall_fixture_reset),
+		cmocka_unit_test_setup(shutdown__second_sigterm__stops_at_once, hall_fixture_reset),
 	};
-	return cmocka_run_group_tests_name("shutdown", tests, group_setup, group_teardown);
+	return cmocka_run_group_tests_name("shutdown", tests, hall_fixture_start_aof, hall_fixture_stop);
 }

@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,9 +118,27 @@ int hall_set_clock(struct test_hall *h, long t)
 	return rc;
 }
 
+/* Freezes Redis as a hung server would be. */
+void hall_redis_freeze(struct test_hall *h)
+{
+	if (h->redis.pid > 0 && kill(h->redis.pid, SIGSTOP) == 0)
+		h->redis_frozen = true;
+}
+
+/* Lets a frozen Redis run again. */
+void hall_redis_thaw(struct test_hall *h)
+{
+	if (h->redis_frozen && h->redis.pid > 0)
+		kill(h->redis.pid, SIGCONT);
+	h->redis_frozen = false;
+}
+
 /* Empties Redis and restarts qserver, so each test starts from a new hall. */
 int hall_reset(struct test_hall *h)
 {
+	hall_redis_thaw(h);
+	if (h->redis.pid <= 0 && testredis_restart(&h->redis) < 0)
+		return -1;
 	/* Stop qserver first: its tick or a lease renewal could otherwise write the old clock's
 	 * day into the emptied Redis before the restart. A qserver that does not stop cleanly
 	 * (a sanitizer report, say) fails the reset. */
@@ -139,6 +158,7 @@ int hall_reset(struct test_hall *h)
 /* Stops qserver and Redis, reporting how qserver ended. */
 int hall_stop(struct test_hall *h)
 {
+	hall_redis_thaw(h);
 	if (h->server && !ts_running(h->server) && ts_restart(h->server) < 0) {
 		ts_free(h->server);
 		h->server = NULL;

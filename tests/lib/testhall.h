@@ -19,6 +19,7 @@ struct test_hall {
 	struct testredis redis;
 	struct test_server *server;
 	int port;
+	bool redis_frozen; /* SIGSTOP sent and not yet undone */
 };
 
 /* The hall of a test program, used by the fixtures below. */
@@ -34,7 +35,12 @@ int hall_fixture_reset(void **state);
 /* Starts Redis (AOF when appendonly) and qserver with extra arguments, and waits until
  * qserver serves requests; 0 or -1. */
 int hall_start(struct test_hall *h, bool appendonly, const char *const *extra_args);
-/* Empties Redis, restarts qserver and sets its clock to HALL_T0; 0 or -1. */
+/* Freezes Redis with SIGSTOP, as a hung server; hall_redis_thaw, hall_reset and hall_stop
+ * undo it. */
+void hall_redis_freeze(struct test_hall *h);
+void hall_redis_thaw(struct test_hall *h);
+
+/* Empties Redis (started again if a test killed it), restarts qserver and sets its clock to HALL_T0; 0 or -1. */
 int hall_reset(struct test_hall *h);
 /* Waits until qserver answers `services` with ok (Redis linked and set up); 0 or -1. */
 int hall_wait_ready(struct test_hall *h, int timeout_ms);
