@@ -326,6 +326,10 @@ void op_subscribe(struct request *r)
 		}
 	}
 	r->conn->topics = mask;
+	/* A subscribed reader is no idle stranger: PROTOCOL.md lets the public subscribe without
+	 * hello, so the hello timeout no longer applies to it. */
+	if (r->conn->hello_timer)
+		evtimer_del(r->conn->hello_timer);
 	cJSON *res = cJSON_CreateObject();
 	cJSON *list = cJSON_AddArrayToObject(res, "topics");
 	static const char *names[] = {"called", "queue", "window", "ticket"};

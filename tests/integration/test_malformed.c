@@ -562,8 +562,8 @@ static void malformed__closed_mid_line_or_with_requests_in_flight__others_served
 	assert_int_equal(hall_log_count(&hall, "runtime error"), 0);
 }
 
-/* A connection that says no hello is closed after --hello-timeout; one that said hello
- * stays. */
+/* A connection that says no hello is closed after --hello-timeout; one that said hello, or
+ * subscribed (a public reader needs no hello), stays. */
 static void malformed__no_hello__closed_after_hello_timeout(void **state)
 {
 	(void)state;
@@ -577,10 +577,15 @@ static void malformed__no_hello__closed_after_hello_timeout(void **state)
 	struct tc *silent = tc_connect(h.port);
 	struct tc *chatty = tc_connect(h.port); /* pings, but never says hello */
 	struct tc *greeted = hall_public(&h);
+	struct tc *reader = tc_connect(h.port); /* a third-party screen: subscribes, no hello */
 	assert_non_null(silent);
 	assert_non_null(chatty);
 	assert_non_null(greeted);
+	assert_non_null(reader);
 	cJSON *r = tc_request(chatty, "{\"op\":\"ping\"}");
+	assert_true(tc_ok(r));
+	cJSON_Delete(r);
+	r = tc_request(reader, "{\"op\":\"subscribe\"}");
 	assert_true(tc_ok(r));
 	cJSON_Delete(r);
 	assert_true(tc_closed_by_peer(silent, 3000));
@@ -593,6 +598,11 @@ static void malformed__no_hello__closed_after_hello_timeout(void **state)
 	r = tc_request(greeted, "{\"op\":\"ping\"}");
 	assert_true(tc_ok(r));
 	cJSON_Delete(r);
+	/* So does the subscribed reader: PROTOCOL.md lets the public subscribe without hello. */
+	r = tc_request(reader, "{\"op\":\"ping\"}");
+	assert_true(tc_ok(r));
+	cJSON_Delete(r);
+	tc_close(reader);
 	tc_close(silent);
 	tc_close(chatty);
 	tc_close(greeted);
