@@ -13,7 +13,7 @@
 #include "log.h"
 
 /* What one request was for, so its answer lands in the right place. */
-enum link_purpose { LINK_ACTION, LINK_TICKET, LINK_QUEUE, LINK_STATS };
+enum link_purpose { LINK_ACTION, LINK_TICKET, LINK_QUEUE, LINK_SERVICES, LINK_STATS };
 
 struct link_request {
 	struct app *app;
@@ -190,6 +190,10 @@ static void link_reply(void *arg, cJSON *response)
 		if (app->queue_again && app->ready)
 			link_request_queue(app);
 		break;
+	case LINK_SERVICES:
+		if (ok)
+			app_apply_snapshot(app, response); /* only its services are there */
+		break;
 	case LINK_STATS:
 		app->stats_in_flight = false;
 		if (ok) {
@@ -207,14 +211,18 @@ static void link_reply(void *arg, cJSON *response)
 	term_dirty(app);
 }
 
-/* The debounce timer: one queue request for a burst of events. */
+/* The debounce timer: one queue request for a burst of events, and the services' figures
+ * with it: in a hall of comprehensive windows every call moves every service's estimate,
+ * while a queue event comes only for the service whose count changed. */
 static void link_queue_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct app *app = arg;
-	if (app->ready)
-		link_request_queue(app);
+	if (!app->ready)
+		return;
+	link_request_queue(app);
+	link_submit(app, LINK_SERVICES, "services", NULL, NULL);
 }
 
 /* Schedules a queue request unless one is already scheduled. */
@@ -296,6 +304,7 @@ static void link_on_event(struct client *c, cJSON *event, void *arg)
 			link_queue_changed(app);
 	} else if (strcmp(name, "called") == 0) {
 		app_clock_seen(app, app_json_int(event, "at", 0), false);
+		link_queue_changed(app); /* a call anywhere moves the estimates */
 	}
 	term_dirty(app);
 }

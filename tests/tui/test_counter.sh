@@ -217,6 +217,31 @@ check "Close asks to confirm" wait_for clerk "Close window 1 for the day"
 keys clerk y
 check "Close: closed on the server" eval 'wait_for clerk "关闭 Closed" && window1_has "\"state\":\"closed\""'
 
+# --- the estimates per service follow calls made at other windows
+# The estimate of service C as the server has it, written as the console writes minutes.
+server_estimate_c() {
+	local ewt
+	ewt=$(qc services | grep -o '"id":"C"[^}]*' | grep -o '"ewt":[0-9]*' | cut -d: -f2)
+	if [ "$((ewt / 60))" -lt 1 ]; then echo "~<1 min"; else echo "~$((ewt / 60)) min"; fi
+}
+# Whether the console's line for service C shows the server's estimate.
+console_shows_server_estimate_c() {
+	local want
+	want=$(server_estimate_c)
+	wait_for clerk "税务 Tax" 2 && screen clerk | grep -F "税务 Tax" | grep -qF -- "$want"
+}
+keys clerk u # the closed window opens again
+wait_for clerk "空闲 Idle" 5 >/dev/null
+for s in A A A C; do qc --kiosk take service=$s >/dev/null; done
+check "the console shows service C's estimate" eval 'sleep 0.5; console_shows_server_estimate_c'
+before=$(server_estimate_c)
+QHALL_PASSWORD=manager123 qc --manager m01 call window=2 ticket=A004 >/dev/null 2>&1 ||
+	QHALL_PASSWORD=manager123 qc --manager m01 resume window=2 >/dev/null
+QHALL_PASSWORD=manager123 qc --manager m01 call_next window=2 >/dev/null
+after=$(server_estimate_c)
+check "a call at another window moved C's estimate on the server ($before -> $after)" [ "$before" != "$after" ]
+check "and the console follows it without a key pressed" eval 'sleep 0.5; console_shows_server_estimate_c'
+
 # --- a refused sign-in asks again and does not end the program
 console refused c03 3 "$TUI_DIR/bad-pw"
 check "a wrong password is reported and asked again" \
