@@ -73,32 +73,31 @@ static void screen_colors_init(void)
 	init_pair(COLOR_DIALOG, COLOR_BLACK, COLOR_WHITE);
 }
 
-/* Writes s at (y, x) in exactly width columns (cut or padded), clipped to the screen. */
-static void screen_put(int y, int x, int width, const char *s, attr_t attr)
+/* Writes s at (y, x) in exactly width columns (cut or padded, on the left when right_align),
+ * clipped to the screen. */
+static void screen_put_aligned(int y, int x, int width, const char *s, attr_t attr, int right_align)
 {
 	if (y < 0 || y >= LINES || x >= COLS || width <= 0)
 		return;
 	if (x + width > COLS)
 		width = COLS - x;
 	char buf[1024];
-	utf8_pad(buf, sizeof buf, s, (size_t)width, 0);
+	utf8_pad(buf, sizeof buf, s, (size_t)width, right_align);
 	attron(attr);
 	mvaddstr(y, x, buf);
 	attroff(attr);
 }
 
-/* Like screen_put, right-aligned in its width. */
+/* Writes s left-aligned in exactly width columns. */
+static void screen_put(int y, int x, int width, const char *s, attr_t attr)
+{
+	screen_put_aligned(y, x, width, s, attr, 0);
+}
+
+/* Writes s right-aligned in exactly width columns. */
 static void screen_put_right(int y, int x, int width, const char *s, attr_t attr)
 {
-	if (y < 0 || y >= LINES || x >= COLS || width <= 0)
-		return;
-	if (x + width > COLS)
-		width = COLS - x;
-	char buf[1024];
-	utf8_pad(buf, sizeof buf, s, (size_t)width, 1);
-	attron(attr);
-	mvaddstr(y, x, buf);
-	attroff(attr);
+	screen_put_aligned(y, x, width, s, attr, 1);
 }
 
 /* Draws a ticket number in block letters; returns its width in columns. */
