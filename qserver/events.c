@@ -136,12 +136,7 @@ void events_on_message(const char *payload, size_t len)
 	if (nheld >= EVENTS_HELD_MAX) {
 		/* Too much while the command link is away: subscribers resync, and holding ends. */
 		events_force_resync("too many events while the stream could not be read");
-		for (size_t i = 0; i < nheld; i++)
-			free(held[i]);
-		free(held);
-		held = NULL;
-		nheld = 0;
-		catching_up = 0;
+		events_drop_held();
 		need_catch_up = 0;
 		return;
 	}
@@ -255,8 +250,8 @@ void events_on_store_ready(void)
 	events_try_catch_up();
 }
 
-/* Frees the messages held for a catch-up that will not finish (at shutdown). */
-void events_shutdown(void)
+/* Drops the messages held for a catch-up that will not finish (overflow, or shutdown). */
+void events_drop_held(void)
 {
 	for (size_t i = 0; i < nheld; i++)
 		free(held[i]);

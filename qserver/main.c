@@ -312,7 +312,7 @@ int main(int argc, char **argv)
 	store_stop();
 	/* Let the Redis contexts and callbacks freed above finish inside the loop. */
 	event_base_loop(server.base, EVLOOP_NONBLOCK);
-	events_shutdown();
+	events_drop_held();
 	if (drain_event)
 		event_free(drain_event);
 	event_free(tick_event);

@@ -177,7 +177,7 @@ int store_reply_ok(struct request *r, struct redisReply *reply);
 void events_on_message(const char *payload, size_t len);
 void events_on_subscribed(void);
 void events_on_store_ready(void);
-void events_shutdown(void);
+void events_drop_held(void);
 unsigned events_topic_parse(const char *name);
 
 /* clock.c: the one clock (decision 5). */
