@@ -113,6 +113,26 @@ embedded_redis_rewrites_at_midnight() {
 	[ "${rewrites:-0}" -ge 1 ]
 }
 
+# True when qserver serves from a Redis reached over TCP (--redis HOST:PORT).
+redis_over_tcp_works() {
+	local rport qport rpid qpid rc=1
+	rport=$(free_port)
+	qport=$(free_port)
+	redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$TUI_DIR" \
+		--logfile "$TUI_DIR/redis-tcp.log" --daemonize no >/dev/null 2>&1 &
+	rpid=$!
+	for _ in $(seq 100); do redis-cli -p "$rport" ping >/dev/null 2>&1 && break; sleep 0.05; done
+	"$BUILD/qserver" --config "$ROOT/tests/data/small.json" --redis "localhost:$rport" \
+		--listen "127.0.0.1:$qport" --log-level warn >>"$TUI_DIR/tcp.log" 2>&1 &
+	qpid=$!
+	for _ in $(seq 200); do "$BUILD/qcli" --server "127.0.0.1:$qport" services >/dev/null 2>&1 && break; sleep 0.05; done
+	QHALL_TOKEN=kiosk123 "$BUILD/qcli" --server "127.0.0.1:$qport" --kiosk take service=B >"$out" 2>&1 &&
+		grep -q '"number":"B001"' "$out" && redis-cli -p "$rport" exists 'q:{small}:t:'"$(sed -n 's/.*"id":"\([0-9]*-B001\)".*/\1/p' "$out")" | grep -qx 1 && rc=0
+	kill "$qpid" "$rpid" 2>/dev/null
+	wait "$qpid" "$rpid" 2>/dev/null
+	return $rc
+}
+
 start_redis || exit 1
 start_qserver || exit 1
 check "qserver --help shows the options" help_works
@@ -123,6 +143,7 @@ check "an unknown option is refused with the usage" bad_option_refused
 check "--hash-password makes a hash that logs in" hash_password_logs_in
 check "--hash-password refuses two different passwords" hash_password_mismatch_refused
 check "--always-open takes tickets outside the hall's hours" always_open_ignores_hours
+check "--redis HOST:PORT serves from a Redis over TCP" redis_over_tcp_works
 check "the embedded Redis keeps tickets across restarts and stops with qserver" embedded_redis_lifecycle
 check "the embedded Redis rewrites its AOF at the day change, not by itself" embedded_redis_rewrites_at_midnight
 tui_finish
