@@ -6,6 +6,7 @@
 #include "qserver.h"
 #include "log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
@@ -258,27 +259,35 @@ static void sub_link_connected(struct link *l)
 		link_drop(l, "cannot subscribe");
 }
 
-/* Parses unix:/path or host:port into the link target; -1 when it is neither. */
+/* Parses unix:/path or IP:port into the link target; -1 (logged) when it is neither. */
 static int store_parse_addr(const char *addr)
 {
 	if (strncmp(addr, "unix:", 5) == 0) {
-		if (strlen(addr + 5) == 0 || strlen(addr + 5) >= sizeof redis_host)
+		if (strlen(addr + 5) == 0 || strlen(addr + 5) >= sizeof redis_host) {
+			log_error("--redis %s: expected unix:/path with a path of at most %zu bytes", addr, sizeof redis_host - 1);
 			return -1;
+		}
 		strcpy(redis_host, addr + 5);
 		redis_port = 0;
 		return 0;
 	}
 	const char *colon = strrchr(addr, ':');
-	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof redis_host)
+	char *end = NULL;
+	long port = colon ? strtol(colon + 1, &end, 10) : 0;
+	if (!colon || colon == addr || (size_t)(colon - addr) >= sizeof redis_host || *end || port <= 0 || port > 65535) {
+		log_error("--redis %s: expected unix:/path or HOST:PORT", addr);
 		return -1;
-	char *end;
-	long port = strtol(colon + 1, &end, 10);
-	if (*end || port <= 0 || port > 65535)
-		return -1;
+	}
 	memcpy(redis_host, addr, colon - addr);
 	redis_host[colon - addr] = '\0';
 	if (strcmp(redis_host, "localhost") == 0)
-		strcpy(redis_host, "127.0.0.1"); /* hiredis would resolve names with a blocking call */
+		strcpy(redis_host, "127.0.0.1");
+	/* hiredis resolves names with a blocking call, which would stall every client: IPs only. */
+	unsigned char ip[sizeof(struct in6_addr)];
+	if (inet_pton(AF_INET, redis_host, ip) != 1 && inet_pton(AF_INET6, redis_host, ip) != 1) {
+		log_error("--redis %s: give Redis's IP address (or localhost), not a host name", addr);
+		return -1;
+	}
 	redis_port = (int)port;
 	return 0;
 }
@@ -286,10 +295,8 @@ static int store_parse_addr(const char *addr)
 /* Starts both links to the Redis at addr; the links then keep themselves up. */
 int store_start(const char *addr)
 {
-	if (store_parse_addr(addr) < 0) {
-		log_error("--redis %s: expected unix:/path or HOST:PORT", addr);
+	if (store_parse_addr(addr) < 0)
 		return -1;
-	}
 	struct link *links[] = {&cmd_link, &sub_link};
 	for (int i = 0; i < 2; i++) {
 		links[i]->connect_timer = evtimer_new(server.base, link_connect_timeout, links[i]);

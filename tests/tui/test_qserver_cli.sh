@@ -133,6 +133,12 @@ redis_over_tcp_works() {
 	return $rc
 }
 
+# True when a Redis host name is refused with the reason (hiredis would resolve it blocking).
+redis_host_name_refused() {
+	! "$BUILD/qserver" --config "$ROOT/tests/data/small.json" --redis redis.example:6379 >"$out" 2>&1 &&
+		grep -q "give Redis's IP address" "$out"
+}
+
 start_redis || exit 1
 start_qserver || exit 1
 check "qserver --help shows the options" help_works
@@ -143,6 +149,7 @@ check "an unknown option is refused with the usage" bad_option_refused
 check "--hash-password makes a hash that logs in" hash_password_logs_in
 check "--hash-password refuses two different passwords" hash_password_mismatch_refused
 check "--always-open takes tickets outside the hall's hours" always_open_ignores_hours
+check "--redis with a host name is refused with the reason" redis_host_name_refused
 check "--redis HOST:PORT serves from a Redis over TCP" redis_over_tcp_works
 check "the embedded Redis keeps tickets across restarts and stops with qserver" embedded_redis_lifecycle
 check "the embedded Redis rewrites its AOF at the day change, not by itself" embedded_redis_rewrites_at_midnight
