@@ -40,10 +40,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Picks a free loopback port.
+# Picks a loopback port nothing listens on, below the ephemeral range where clients own ports.
 free_port() {
-	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
-		echo $((20000 + RANDOM % 20000))
+	local p
+	for _ in $(seq 50); do
+		p=$((20000 + RANDOM % 12000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+	done
+	echo $((20000 + RANDOM % 12000))
 }
 
 # Prints the number found after each key in turn in a compact JSON file:

@@ -128,6 +128,10 @@ redis_over_tcp_works() {
 	for _ in $(seq 200); do "$BUILD/qcli" --server "127.0.0.1:$qport" services >/dev/null 2>&1 && break; sleep 0.05; done
 	QHALL_TOKEN=kiosk123 "$BUILD/qcli" --server "127.0.0.1:$qport" --kiosk take service=B >"$out" 2>&1 &&
 		grep -q '"number":"B001"' "$out" && redis-cli -p "$rport" exists 'q:{small}:t:'"$(sed -n 's/.*"id":"\([0-9]*-B001\)".*/\1/p' "$out")" | grep -qx 1 && rc=0
+	if [ $rc != 0 ]; then
+		echo "# redis port $rport, qserver port $qport; take answered: $(cat "$out")"
+		tail -n 5 "$TUI_DIR/tcp.log" "$TUI_DIR/redis-tcp.log" 2>/dev/null | sed 's/^/# /'
+	fi
 	kill "$qpid" "$rpid" 2>/dev/null
 	wait "$qpid" "$rpid" 2>/dev/null
 	return $rc
