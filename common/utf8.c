@@ -185,6 +185,11 @@ size_t utf8_truncate(const char *s, size_t max_cols, char *out, size_t out_size)
 		i += n;
 	}
 	memcpy(out, s, i);
+	/* "Social …" reads as a stray space: the ellipsis goes right after the last letter. */
+	while (with_ellipsis && i > 0 && out[i - 1] == ' ') {
+		i--;
+		used--;
+	}
 	if (with_ellipsis) {
 		memcpy(out + i, ellipsis, ellipsis_len);
 		i += ellipsis_len;
@@ -246,8 +251,12 @@ size_t utf8_pad(char *out, size_t outsize, const char *s, size_t cols, int right
 		i += n;
 	}
 	if (width > cols && cols > 0) {
-		while (used < cols - 1 && utf8_put(out, outsize, &at, " ", 1))
-			used++;
+		/* The ellipsis follows the last character kept, never a space (a cut after a word,
+		 * or a wide character that did not fit): the padding goes after it. */
+		while (at > 0 && out[at - 1] == ' ' && used > 0) {
+			out[--at] = '\0';
+			used--;
+		}
 		if (utf8_put(out, outsize, &at, ellipsis, sizeof ellipsis - 1))
 			used++;
 	}

@@ -120,6 +120,44 @@ static void actions_call_send(struct app *app)
 	link_send(app, "call", args);
 }
 
+/* No-show and call the next in one key: for the citizen who did not come, where Next would
+ * count the ticket as served. Only a called ticket can be a no-show. */
+static void actions_no_show_next(struct app *app)
+{
+	if (app->current.present && strcmp(app->current.state, "called") != 0) {
+		app_message(app, true, "%s 已开始办理 is being served: finish it (f) instead.",
+			    app->current.number);
+		return;
+	}
+	cJSON *args = cJSON_CreateObject();
+	if (!args || !cJSON_AddBoolToObject(args, "requeue", false)) {
+		cJSON_Delete(args);
+		return;
+	}
+	link_send_then(app, "no_show", args, THEN_CALL_NEXT);
+}
+
+/* Quitting asks what becomes of the window: a window left open keeps calling on the wall and
+ * counts as open in every estimate. A closed window has nothing to decide. */
+static void actions_quit(struct app *app)
+{
+	struct dialog *d;
+	if (strcmp(app->me.state, "closed") == 0) {
+		d = actions_dialog(app, DIALOG_CONFIRM, PURPOSE_QUIT_CONFIRM, "退出 Quit");
+		app_format(d->text[0], sizeof d->text[0], "Quit the console? Window %d stays closed.",
+			   app->window_id);
+		return;
+	}
+	d = actions_dialog(app, DIALOG_LIST, PURPOSE_QUIT_CHOICE, "退出 Quit: and the window?");
+	if (actions_have_ticket(app))
+		app_format(d->text[0], sizeof d->text[0], "%s is still at the window.",
+			   actions_ticket_number(app));
+	dialog_add_item(d, "close", "关窗 Close the window, then quit");
+	if (strcmp(app->me.state, "paused") != 0)
+		dialog_add_item(d, "pause", "暂停 Pause the window, then quit");
+	dialog_add_item(d, "leave", "保持 Leave it as it is and quit");
+}
+
 /* Runs one action of the key map. */
 void actions_run(struct app *app, enum action action)
 {
@@ -144,6 +182,11 @@ void actions_run(struct app *app, enum action action)
 		app_format(d->text[0], sizeof d->text[0], "%s: 评分 rating 1-5 (optional)?",
 			 actions_ticket_number(app));
 		break;
+	case ACT_NO_SHOW_NEXT:
+		if (!actions_need_ticket(app, "mark as no-show"))
+			break;
+		actions_no_show_next(app);
+		break;
 	case ACT_NO_SHOW:
 		if (!actions_need_ticket(app, "mark as no-show"))
 			break;
@@ -165,6 +208,13 @@ void actions_run(struct app *app, enum action action)
 		app_format(d->text[0], sizeof d->text[0], "号码 Ticket number (e.g. A012):");
 		break;
 	case ACT_PAUSE:
+		if (actions_have_ticket(app)) {
+			/* The server refuses a pause with a ticket at the window: say so before
+			 * asking for a reason that would be thrown away. */
+			app_message(app, true, "先办结 Finish or no-show %s first, then pause.",
+				    actions_ticket_number(app));
+			break;
+		}
 		d = actions_dialog(app, DIALOG_TEXT, PURPOSE_PAUSE_REASON, "暂停 Pause the window");
 		d->input_max = COUNTER_REASON_MAX - 1;
 		app_format(d->text[0], sizeof d->text[0], "原因 Reason (optional, shown on the display):");
@@ -177,9 +227,7 @@ void actions_run(struct app *app, enum action action)
 				 actions_ticket_number(app));
 		break;
 	case ACT_QUIT:
-		d = actions_dialog(app, DIALOG_CONFIRM, PURPOSE_QUIT_CONFIRM, "退出 Quit");
-		app_format(d->text[0], sizeof d->text[0], "Quit the console? The window keeps its state");
-		app_format(d->text[1], sizeof d->text[1], "and ticket; sign in again to carry on.");
+		actions_quit(app);
 		break;
 	case ACT_REDRAW:
 	case ACT_NONE:
@@ -246,6 +294,19 @@ static void actions_dialog_done(struct app *app, struct dialog *d)
 	case PURPOSE_QUIT_CONFIRM:
 		app->quit = true;
 		break;
+	case PURPOSE_QUIT_CHOICE:
+		/* The console quits once the server has done it; a refusal stays on screen. */
+		if (strcmp(d->items[d->result].key, "close") == 0)
+			link_send_then(app, "close", NULL, THEN_QUIT);
+		else if (strcmp(d->items[d->result].key, "pause") == 0)
+			link_send_then(app, "pause", NULL, THEN_QUIT);
+		else
+			app->quit = true;
+		break;
+	case PURPOSE_SIGN_IN_RETRY:
+		link_sign_in_again(app);
+		app_message(app, false, "登录中 Signing in again...");
+		break;
 	case PURPOSE_PASSWORD:
 		if (d->input[0])
 			app_format(app->password, sizeof app->password, "%s", d->input);
@@ -273,7 +334,7 @@ void actions_dialog_key(struct app *app, int key)
 	enum dialog_purpose purpose = d->purpose;
 	enum dialog_result r = dialog_key(d, key);
 	if (r == DIALOG_CANCELLED) {
-		if (purpose == PURPOSE_PASSWORD) {
+		if (purpose == PURPOSE_PASSWORD || purpose == PURPOSE_SIGN_IN_RETRY) {
 			memset(d->input, 0, sizeof d->input);
 			app->quit = true; /* Esc at the sign-in prompt leaves */
 		} else {
@@ -303,4 +364,16 @@ void actions_ask_password(struct app *app, const char *why)
 	app_format(d->text[1], sizeof d->text[1], "Password for %s at window %d (Enter: same again):",
 		 app->user, app->window_id);
 	app_format(d->hint, sizeof d->hint, "Enter 登录 sign in   Esc 退出 quit");
+}
+
+/* A sign-in refused for the window (not for the password): asking the password again would
+ * not help, so offer to try again (the window may be free later) or to quit. */
+void actions_ask_retry(struct app *app, const char *why)
+{
+	struct dialog *d = &app->dialog;
+	dialog_open(d, DIALOG_CONFIRM, PURPOSE_SIGN_IN_RETRY, "登录被拒 Sign-in refused");
+	app_format(d->text[0], sizeof d->text[0], "%s", why);
+	app_format(d->text[1], sizeof d->text[1], "Window %d for %s. Try again?", app->window_id,
+		   app->user);
+	app_format(d->hint, sizeof d->hint, "Enter/y 重试 retry   Esc 退出 quit");
 }

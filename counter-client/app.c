@@ -103,6 +103,9 @@ void app_window_from_json(struct app_window *w, const cJSON *obj)
 		app_json_string(obj, "ticket", w->ticket, sizeof w->ticket);
 	if (cJSON_GetObjectItemCaseSensitive(obj, "clerk"))
 		app_json_string(obj, "clerk", w->clerk, sizeof w->clerk);
+	/* Only a server that sends since (protocol 2) gives the time in state; an older one
+	 * leaves it 0, and the screen shows the state alone. */
+	w->since = app_json_int(obj, "since", 0);
 }
 
 /* Looks the service up in the window's ",A,B," list. */
@@ -116,7 +119,7 @@ bool app_window_serves(const struct app_window *w, const char *service)
 }
 
 /* Milliseconds of the monotonic clock. */
-static long long app_monotonic_ms(void)
+long long app_monotonic_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -145,7 +148,7 @@ long long app_now(const struct app *app)
 }
 
 /* Reads the site's names and date, which hello and snapshot both carry. */
-static void app_apply_site(struct app *app, const cJSON *site)
+void app_apply_site(struct app *app, const cJSON *site)
 {
 	if (!cJSON_IsObject(site))
 		return;
@@ -164,6 +167,8 @@ static void app_apply_site(struct app *app, const cJSON *site)
 		setenv("TZ", tz, 1);
 		tzset();
 	}
+	if (tz[0])
+		app->site_known = true;
 	app_clock_seen(app, app_json_int(site, "time", 0), true);
 }
 
@@ -336,6 +341,32 @@ void app_message(struct app *app, bool is_error, const char *fmt, ...)
 	vsnprintf(app->message, sizeof app->message, fmt, ap);
 	va_end(ap);
 	app->message_is_error = is_error;
+	app->message_at_ms = app_monotonic_ms();
+}
+
+/* A notice has said its piece after COUNTER_NOTICE_SECONDS; an error, which the clerk may
+ * have to act on, stays COUNTER_ERROR_SECONDS. */
+const char *app_message_now(const struct app *app, long long now_ms)
+{
+	long long keep = (app->message_is_error ? COUNTER_ERROR_SECONDS : COUNTER_NOTICE_SECONDS) * 1000LL;
+	if (now_ms - app->message_at_ms >= keep)
+		return "";
+	return app->message;
+}
+
+/* call_next finishes a ticket at the window as served, whether it was started or only called:
+ * say so, so a clerk whose citizen did not come uses no-show instead. */
+void app_next_effect(const struct app *app, char *out, size_t size)
+{
+	const struct app_ticket *t = &app->current;
+	if (!t->present) {
+		app_format(out, size, "%s", "");
+		return;
+	}
+	if (strcmp(t->state, "called") == 0)
+		app_format(out, size, "n: %s 算作已办 counts as served", t->number);
+	else
+		app_format(out, size, "n: %s 办结 done, call next", t->number);
 }
 
 /* Mean of the service times counted so far. */

@@ -29,6 +29,8 @@ struct client;
 #define COUNTER_QUEUE_DEBOUNCE_MS 150 /* events closer than this cause one queue request */
 #define COUNTER_MIN_COLS 80
 #define COUNTER_MIN_ROWS 24
+#define COUNTER_NOTICE_SECONDS 10 /* a message saying what an action did stays this long */
+#define COUNTER_ERROR_SECONDS 30  /* and one saying what went wrong this long */
 
 /* Function keys are passed as KEY_* | COUNTER_KEY_FN so they never collide with characters. */
 #define COUNTER_KEY_FN 0x40000000
@@ -47,6 +49,11 @@ const char *format_class_mark(const char *ticket_class);
 const char *format_class_label(const char *ticket_class);
 /* "HH:MM" of an epoch time in local time. */
 void format_clock(char *out, size_t size, long long epoch);
+/* A window's state with its time in it ("空闲 Idle 12 min") when since is known (> 0), or the
+ * state alone. */
+void format_state_since(char *out, size_t size, const char *state, long long since, long long now);
+/* The short English name of an op for messages ("call_next" is "Next"). */
+const char *format_op_label(const char *op);
 
 /* keymap.c */
 
@@ -57,6 +64,7 @@ enum action {
 	ACT_START,
 	ACT_FINISH,
 	ACT_NO_SHOW,
+	ACT_NO_SHOW_NEXT,
 	ACT_TRANSFER,
 	ACT_CALL,
 	ACT_PAUSE,
@@ -86,8 +94,8 @@ int keymap_footer(char lines[][256], int max_lines, size_t width);
 
 enum dialog_kind {
 	DIALOG_NONE,
-	DIALOG_CONFIRM,	 /* y or n/Esc */
-	DIALOG_QUESTION, /* y (result 1), n (result 0), Esc cancels */
+	DIALOG_CONFIRM,	 /* y or Enter; n or Esc cancels */
+	DIALOG_QUESTION, /* y (result 1), n or Enter (result 0), Esc cancels */
 	DIALOG_LIST,	 /* arrows and Enter, or a digit; result is the item */
 	DIALOG_TEXT,	 /* a line of text; Enter takes it */
 	DIALOG_RATING,	 /* 1-5, or Enter for none (result 0) */
@@ -106,7 +114,9 @@ enum dialog_purpose {
 	PURPOSE_PAUSE_REASON,
 	PURPOSE_CLOSE_CONFIRM,
 	PURPOSE_QUIT_CONFIRM,
+	PURPOSE_QUIT_CHOICE,
 	PURPOSE_PASSWORD,
+	PURPOSE_SIGN_IN_RETRY,
 };
 
 enum dialog_result { DIALOG_OPEN, DIALOG_DONE, DIALOG_CANCELLED };
@@ -185,6 +195,7 @@ struct app_window {
 	char reason[COUNTER_REASON_MAX];
 	char ticket[COUNTER_NUMBER_MAX]; /* the called or serving ticket's number, or "" */
 	char clerk[COUNTER_ID_MAX];
+	long long since; /* epoch seconds of its last state change, 0 when the server does not say */
 };
 
 struct app {
@@ -225,6 +236,8 @@ struct app {
 	/* The status line. */
 	char message[COUNTER_MESSAGE_MAX];
 	bool message_is_error;
+	long long message_at_ms; /* monotonic ms it was set, so it clears after a while */
+	bool site_known;	 /* the site's time zone is set: the clock shows hall time */
 
 	struct dialog dialog;
 	/* The transfer being set up across its dialogs. */
@@ -281,8 +294,16 @@ const struct app_service *app_service(const struct app *app, const char *id);
 /* Sets the status line's message (printf-style). */
 void app_message(struct app *app, bool is_error, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* The status line's message now: "" once it has been up long enough (errors stay longer). */
+const char *app_message_now(const struct app *app, long long now_ms);
+/* Milliseconds of the monotonic clock. */
+long long app_monotonic_ms(void);
+/* Takes the site's time zone (and names) from a site object, so the clock shows hall time. */
+void app_apply_site(struct app *app, const cJSON *site);
 /* The mean service time of the clerk today in seconds, or -1 when nothing was served. */
 long long app_mean_service(const struct app *app);
+/* What Next (F1/n) will do to the ticket at the window, for the screen; "" without one. */
+void app_next_effect(const struct app *app, char *out, size_t size);
 
 /* link.c */
 
@@ -293,6 +314,10 @@ void link_stop(struct app *app);
 /* Sends a window op with args (taken, may be NULL); the answer is applied and any error shown.
  * Returns -1 (with a message on the status line) when it cannot be sent. */
 int link_send(struct app *app, const char *op, cJSON *args);
+/* What to do after an action succeeds. */
+enum link_then { THEN_NOTHING, THEN_CALL_NEXT, THEN_QUIT };
+/* link_send, then (when the answer is ok) call the next ticket or quit the console. */
+int link_send_then(struct app *app, const char *op, cJSON *args, enum link_then then);
 /* Asks for the queue soon (debounced): events say it changed. */
 void link_queue_changed(struct app *app);
 /* Signs in again with the password now in app->password. */
@@ -308,6 +333,8 @@ void actions_run(struct app *app, enum action action);
 void actions_dialog_key(struct app *app, int key);
 /* Opens the sign-in dialog after a refused hello. */
 void actions_ask_password(struct app *app, const char *why);
+/* Offers to sign in again (or quit) after a hello refused for the window, not the password. */
+void actions_ask_retry(struct app *app, const char *why);
 
 /* screen.c */
 

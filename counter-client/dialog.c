@@ -19,10 +19,10 @@ void dialog_open(struct dialog *d, enum dialog_kind kind, enum dialog_purpose pu
 	app_format(d->title, sizeof d->title, "%s", title);
 	switch (kind) {
 	case DIALOG_CONFIRM:
-		app_format(d->hint, sizeof d->hint, "y 确认 yes   n/Esc 取消 no");
+		app_format(d->hint, sizeof d->hint, "y/Enter 确认 yes   n/Esc 取消 no");
 		break;
 	case DIALOG_QUESTION:
-		app_format(d->hint, sizeof d->hint, "y 是 yes   n 否 no   Esc 取消 cancel");
+		app_format(d->hint, sizeof d->hint, "y 是 yes   n/Enter 否 no   Esc 取消 cancel");
 		break;
 	case DIALOG_LIST:
 		app_format(d->hint, sizeof d->hint, "↑↓ 1-9 选择 choose   Enter 确定   Esc 取消");
@@ -154,7 +154,7 @@ enum dialog_result dialog_key(struct dialog *d, int key)
 		return dialog_close(d, DIALOG_CANCELLED);
 	switch (d->kind) {
 	case DIALOG_CONFIRM:
-		if (key == 'y' || key == 'Y') {
+		if (key == 'y' || key == 'Y' || enter) { /* the dialog was asked for: Enter agrees */
 			d->result = 1;
 			return dialog_close(d, DIALOG_DONE);
 		}
@@ -162,7 +162,9 @@ enum dialog_result dialog_key(struct dialog *d, int key)
 			return dialog_close(d, DIALOG_CANCELLED);
 		return DIALOG_OPEN;
 	case DIALOG_QUESTION:
-		if (key == 'y' || key == 'Y' || key == 'n' || key == 'N') {
+		/* Enter takes the answer that changes least: no (for the requeue question, the
+		 * ticket stays a no-show rather than coming back unasked). */
+		if (key == 'y' || key == 'Y' || key == 'n' || key == 'N' || enter) {
 			d->result = key == 'y' || key == 'Y';
 			return dialog_close(d, DIALOG_DONE);
 		}

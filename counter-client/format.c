@@ -78,3 +78,31 @@ void format_clock(char *out, size_t size, long long epoch)
 	if (!localtime_r(&t, &tm) || strftime(out, size, "%H:%M", &tm) == 0)
 		snprintf(out, size, "--:--");
 }
+
+/* The state first (it is what the clerk looks for), then how long it has lasted. */
+void format_state_since(char *out, size_t size, const char *state, long long since, long long now)
+{
+	const char *label = format_window_state(state);
+	if (since <= 0) {
+		snprintf(out, size, "%s", label);
+		return;
+	}
+	char span[32];
+	format_minutes(span, sizeof span, now - since);
+	snprintf(out, size, "%s %s", label, span);
+}
+
+/* Messages name the action as the footer does, shorter than the op and in the clerk's words. */
+const char *format_op_label(const char *op)
+{
+	static const char *const table[][2] = {
+		{"call_next", "Next"}, {"recall", "Recall"},   {"start", "Start"},
+		{"finish", "Finish"},  {"no_show", "No-show"}, {"transfer", "Transfer"},
+		{"call", "Call no."},  {"pause", "Pause"},     {"resume", "Resume"},
+		{"close", "Close"},    {"queue", "Queue"},
+	};
+	for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+		if (strcmp(table[i][0], op) == 0)
+			return table[i][1];
+	return op;
+}

@@ -20,6 +20,9 @@ static const struct keymap_entry keymap_table[] = {
 	{ACT_PAUSE, 8, 'p', "Pause", "暂停"},
 	{ACT_RESUME, 9, 'u', "Resume", "恢复"},
 	{ACT_CLOSE, 10, 'k', "Close", "关窗"},
+	/* No function key: F11 is the terminal's full screen in most emulators. Last but one, so
+	 * the footer still fits two lines at 80 columns. */
+	{ACT_NO_SHOW_NEXT, 0, 'm', "No-show+next", "未到叫下一位"},
 	{ACT_QUIT, 0, 'q', "Quit", "退出"},
 };
 

@@ -20,6 +20,8 @@ struct link_request {
 	enum link_purpose purpose;
 	char op[24];
 	char by[16]; /* for stats: the grouping asked for */
+	enum link_then then; /* for actions: what follows a success */
+	char no_show[COUNTER_NUMBER_MAX]; /* call_next after a no-show: that ticket, for the message */
 };
 
 static void link_reply(void *arg, cJSON *response);
@@ -46,7 +48,7 @@ static const char *link_error_code(const cJSON *response)
 
 /* Sends a request whose answer comes back to link_reply; returns -1 when it could not go. */
 static int link_submit(struct app *app, enum link_purpose purpose, const char *op, cJSON *args,
-		       const char *by)
+		       const char *by, enum link_then then, const char *no_show)
 {
 	if (!app->client) {
 		cJSON_Delete(args);
@@ -61,6 +63,8 @@ static int link_submit(struct app *app, enum link_purpose purpose, const char *o
 	req->purpose = purpose;
 	app_format(req->op, sizeof req->op, "%s", op);
 	app_format(req->by, sizeof req->by, "%s", by ? by : "");
+	req->then = then;
+	app_format(req->no_show, sizeof req->no_show, "%s", no_show ? no_show : "");
 	if (client_request(app->client, op, args, link_reply, req) < 0) {
 		free(req);
 		return -1;
@@ -76,7 +80,7 @@ static void link_fetch_ticket(struct app *app, const char *number)
 		cJSON_Delete(args);
 		return;
 	}
-	link_submit(app, LINK_TICKET, "ticket", args, NULL);
+	link_submit(app, LINK_TICKET, "ticket", args, NULL, THEN_NOTHING, NULL);
 }
 
 /* Asks for the window's next tickets now, or once more after the one in flight. */
@@ -91,7 +95,7 @@ static void link_request_queue(struct app *app)
 		cJSON_Delete(args);
 		return;
 	}
-	if (link_submit(app, LINK_QUEUE, "queue", args, NULL) == 0) {
+	if (link_submit(app, LINK_QUEUE, "queue", args, NULL, THEN_NOTHING, NULL) == 0) {
 		app->queue_in_flight = true;
 		app->queue_again = false;
 	}
@@ -113,20 +117,25 @@ static void link_request_stats(struct app *app, const char *by)
 		cJSON_Delete(args);
 		return;
 	}
-	if (link_submit(app, LINK_STATS, "stats", args, by) == 0) {
+	if (link_submit(app, LINK_STATS, "stats", args, by, THEN_NOTHING, NULL) == 0) {
 		app->stats_in_flight = true;
 		app->stats_again = false;
 	}
 }
 
-/* Says in words what a successful action did. */
-static void link_action_done(struct app *app, const char *op, const cJSON *response)
+/* Says in words what a successful action did (and, for a call after a no-show, that too). */
+static void link_action_done(struct app *app, const char *op, const cJSON *response,
+			     const char *no_show)
 {
 	const cJSON *ticket = cJSON_GetObjectItemCaseSensitive(response, "ticket");
 	char number[COUNTER_NUMBER_MAX];
 	app_json_string(ticket, "number", number, sizeof number);
-	if (strcmp(op, "call_next") == 0 && !cJSON_IsObject(ticket))
+	if (strcmp(op, "call_next") == 0 && !cJSON_IsObject(ticket) && no_show[0])
+		app_message(app, false, "未到 %s no-show; nobody else is waiting.", no_show);
+	else if (strcmp(op, "call_next") == 0 && !cJSON_IsObject(ticket))
 		app_message(app, false, "没有等候的号 Nobody is waiting for this window.");
+	else if (strcmp(op, "call_next") == 0 && no_show[0])
+		app_message(app, false, "已呼叫 Called %s; %s was a no-show.", number, no_show);
 	else if (strcmp(op, "call_next") == 0 || strcmp(op, "call") == 0)
 		app_message(app, false, "已呼叫 Called %s.", number);
 	else if (strcmp(op, "recall") == 0)
@@ -145,7 +154,7 @@ static void link_action_done(struct app *app, const char *op, const cJSON *respo
 	} else if (strcmp(op, "transfer") == 0) {
 		char service[COUNTER_ID_MAX];
 		app_json_string(ticket, "service", service, sizeof service);
-		app_message(app, false, "已转移 %s now waits for service %s.", number, service);
+		app_message(app, false, "已转移 %s transferred to service %s.", number, service);
 	} else if (strcmp(op, "pause") == 0)
 		app_message(app, false, "窗口暂停 The window is paused.");
 	else if (strcmp(op, "resume") == 0)
@@ -162,11 +171,13 @@ static void link_reply(void *arg, cJSON *response)
 	bool ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(response, "ok"));
 	switch (req->purpose) {
 	case LINK_ACTION:
+		/* The words that matter first: at 80 columns the end of a long line is cut. */
 		if (!response) {
-			app_message(app, true, "%s: no answer from the server; check the ticket before retrying.",
-				    req->op);
+			app_message(app, true, "无回应 No answer to %s: check before retrying.",
+				    format_op_label(req->op));
 		} else if (!ok) {
-			app_message(app, true, "%s: %s", req->op, link_error_message(response));
+			app_message(app, true, "%s: %s", format_op_label(req->op),
+				    link_error_message(response));
 		} else {
 			const cJSON *ticket = cJSON_GetObjectItemCaseSensitive(response, "ticket");
 			const cJSON *window = cJSON_GetObjectItemCaseSensitive(response, "window");
@@ -174,7 +185,18 @@ static void link_reply(void *arg, cJSON *response)
 				app_apply_ticket(app, ticket, false);
 			if (cJSON_IsObject(window))
 				app_apply_window(app, window);
-			link_action_done(app, req->op, response);
+			link_action_done(app, req->op, response, req->no_show);
+			if (req->then == THEN_CALL_NEXT) {
+				char number[COUNTER_NUMBER_MAX];
+				app_json_string(cJSON_GetObjectItemCaseSensitive(response, "ticket"),
+						"number", number, sizeof number);
+				if (link_submit(app, LINK_ACTION, "call_next", NULL, NULL, THEN_NOTHING,
+						number) < 0)
+					app_message(app, true, "未发送 Not sent: Next; %s was a no-show.",
+						    number);
+			} else if (req->then == THEN_QUIT) {
+				app->quit = true;
+			}
 		}
 		break;
 	case LINK_TICKET:
@@ -222,7 +244,7 @@ static void link_queue_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (!app->ready)
 		return;
 	link_request_queue(app);
-	link_submit(app, LINK_SERVICES, "services", NULL, NULL);
+	link_submit(app, LINK_SERVICES, "services", NULL, NULL, THEN_NOTHING, NULL);
 }
 
 /* Schedules a queue request unless one is already scheduled. */
@@ -254,7 +276,7 @@ static void link_on_ready(struct client *c, cJSON *hello, cJSON *snapshot, void 
 	link_request_queue(app);
 	link_request_stats(app, "clerk");
 	if (again)
-		app_message(app, false, "重新连接 Reconnected; window %d is yours again.", app->window_id);
+		app_message(app, false, "重新连接 Reconnected: window %d is yours again.", app->window_id);
 	else
 		app_message(app, false, "已登录 Signed in at window %d.", app->window_id);
 	term_dirty(app);
@@ -267,9 +289,13 @@ static void link_on_hello_failed(struct client *c, cJSON *response, void *arg)
 	struct app *app = arg;
 	const char *code = link_error_code(response);
 	app_message(app, true, "登录被拒 Sign-in refused: %s", link_error_message(response));
-	if (strcmp(code, "unavailable") != 0 && strcmp(code, "rate_limited") != 0 &&
-	    strcmp(code, "internal") != 0)
+	/* Only a wrong password is mended by typing it again; a window held by another clerk or
+	 * not allowed to this one is not, and passing trouble retries by itself. */
+	if (strcmp(code, "unauthenticated") == 0)
 		actions_ask_password(app, link_error_message(response));
+	else if (strcmp(code, "unavailable") != 0 && strcmp(code, "rate_limited") != 0 &&
+		 strcmp(code, "internal") != 0)
+		actions_ask_retry(app, link_error_message(response));
 	term_dirty(app);
 }
 
@@ -377,13 +403,19 @@ void link_stop(struct app *app)
 /* Sends a clerk's action; says why when it cannot go. */
 int link_send(struct app *app, const char *op, cJSON *args)
 {
+	return link_send_then(app, op, args, THEN_NOTHING);
+}
+
+/* Sends an action whose success leads to another step. */
+int link_send_then(struct app *app, const char *op, cJSON *args, enum link_then then)
+{
 	if (!app->client || !client_is_ready(app->client)) {
 		cJSON_Delete(args);
-		app_message(app, true, "未连接 Not connected: %s was not sent. %s", op, link_status(app));
+		app_message(app, true, "未发送 Not sent (offline): %s.", format_op_label(op));
 		return -1;
 	}
-	if (link_submit(app, LINK_ACTION, op, args, NULL) < 0) {
-		app_message(app, true, "%s was not sent: %s", op, strerror(errno));
+	if (link_submit(app, LINK_ACTION, op, args, NULL, then, NULL) < 0) {
+		app_message(app, true, "未发送 Not sent: %s (%s).", format_op_label(op), strerror(errno));
 		return -1;
 	}
 	return 0;

@@ -19,6 +19,9 @@
 #include "client.h"
 #include "log.h"
 #include "password.h"
+#include "syncclient.h"
+
+#define MAIN_SITE_TIMEOUT_MS 1000 /* the public site read before signing in */
 
 /* Weak, so the console builds and runs before manager.c (issue 6) exists. */
 extern int manager_main(int argc, char **argv) __attribute__((weak));
@@ -43,7 +46,8 @@ static void usage(FILE *f)
 		"  --help               this text\n"
 		"\n"
 		"Keys: F1/n Next, F2/r Recall, F3/s Start, F4/f Finish, F5/x No-show, F6/t Transfer,\n"
-		"F7/c Call a number, F8/p Pause, F9/u Resume, F10/k Close, q Quit. See docs/counter-client.md.\n",
+		"F7/c Call a number, F8/p Pause, F9/u Resume, F10/k Close, m No-show and call next,\n"
+		"q Quit (close, pause or leave the window). See docs/counter-client.md.\n",
 		CLIENT_DEFAULT_SERVER);
 }
 
@@ -191,6 +195,21 @@ static int main_redirect_stderr(const char *log_file)
 	return 0;
 }
 
+/* Reads the public site once before signing in, so the header's clock shows the hall's time
+ * from the start (even while a refused sign-in asks again). A server that does not answer
+ * quickly costs a second at most; the clock then waits for the sign-in. */
+static void main_site_time_zone(struct app *app)
+{
+	struct sync_client *sc = sync_connect(app->server[0] ? app->server : NULL, MAIN_SITE_TIMEOUT_MS);
+	if (!sc)
+		return;
+	cJSON *response = sync_request(sc, "{\"op\":\"site\"}", MAIN_SITE_TIMEOUT_MS);
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(response, "ok")))
+		app_apply_site(app, cJSON_GetObjectItemCaseSensitive(response, "site"));
+	cJSON_Delete(response);
+	sync_close(sc);
+}
+
 /* Whether argv asks for the manager's view. */
 static bool main_wants_manager(int argc, char **argv)
 {
@@ -226,6 +245,7 @@ int main(int argc, char **argv)
 	if (main_password(&app, pw_file, pw_env) < 0)
 		return 2;
 	signal(SIGPIPE, SIG_IGN);
+	main_site_time_zone(&app);
 	int saved_stderr = dup(STDERR_FILENO);
 	if (main_redirect_stderr(log_file) < 0)
 		return 2;

@@ -100,23 +100,34 @@ static void screen_put_right(int y, int x, int width, const char *s, attr_t attr
 	screen_put_aligned(y, x, width, s, attr, 1);
 }
 
-/* Draws a ticket number in block letters; returns its width in columns. */
-static int screen_big_number(int y, int x, int max_width, const char *number, attr_t attr)
+/* The largest scale of the block letters (each font cell k columns by k rows) for which the
+ * number takes at most a third of the panel's rows and fits its width; 1 at 80x24. */
+static int screen_big_scale(const char *number, int width, int height)
+{
+	int glyphs = (int)strlen(number);
+	int k = 1;
+	while (BIG_ROWS * (k + 1) <= height / 3 && glyphs * (BIG_COLS + 1) * (k + 1) <= width)
+		k++;
+	return k;
+}
+
+/* Draws a ticket number in block letters scaled k times; returns its width in columns. */
+static int screen_big_number(int y, int x, int max_width, const char *number, attr_t attr, int k)
 {
 	int col = x;
 	for (const char *p = number; *p; p++) {
-		if (col + BIG_COLS > x + max_width)
+		if (col + BIG_COLS * k > x + max_width)
 			break;
 		char c = *p >= 'a' && *p <= 'z' ? (char)(*p - 'a' + 'A') : *p;
 		for (size_t g = 0; g < sizeof screen_font / sizeof screen_font[0]; g++) {
 			if (screen_font[g].c != c)
 				continue;
-			for (int r = 0; r < BIG_ROWS; r++)
-				for (int k = 0; k < BIG_COLS; k++)
-					if (screen_font[g].rows[r][k] == '#')
-						mvaddch(y + r, col + k, ' ' | attr | A_REVERSE);
+			for (int r = 0; r < BIG_ROWS * k; r++)
+				for (int dx = 0; dx < BIG_COLS * k; dx++)
+					if (screen_font[g].rows[r / k][dx / k] == '#')
+						mvaddch(y + r, col + dx, ' ' | attr | A_REVERSE);
 		}
-		col += BIG_COLS + 1;
+		col += (BIG_COLS + 1) * k;
 	}
 	return col - x;
 }
@@ -126,8 +137,17 @@ static int screen_big_number(int y, int x, int max_width, const char *number, at
 static void screen_header(struct app *app)
 {
 	char site[COUNTER_NAME_MAX * 2 + 4], mine[768], clock[16], hhmm[8];
-	char state[COUNTER_NAME_MAX + COUNTER_REASON_MAX];
-	const char *state_label = app->me.state[0] ? format_window_state(app->me.state) : "…";
+	char state[COUNTER_NAME_MAX + COUNTER_REASON_MAX], state_label[96], clerk[COUNTER_NAME_MAX * 2];
+	if (app->me.state[0])
+		format_state_since(state_label, sizeof state_label, app->me.state, app->me.since,
+				   app_now(app));
+	else
+		app_format(state_label, sizeof state_label, "…");
+	/* A user without a name (or named by the id) is shown once, not "c01 c01". */
+	if (app->user_name[0] && strcmp(app->user_name, app->user) != 0)
+		app_format(clerk, sizeof clerk, "%s %s", app->user_name, app->user);
+	else
+		app_format(clerk, sizeof clerk, "%s", app->user);
 	if (strcmp(app->me.state, "paused") == 0 && app->me.reason[0])
 		app_format(state, sizeof state, "%s: %s", state_label, app->me.reason);
 	else
@@ -135,12 +155,16 @@ static void screen_header(struct app *app)
 	app_format(site, sizeof site, " %s %s", app->site_name[0] ? app->site_name : "qhall",
 		   app->site_name_en);
 	if (app->me.name[0])
-		app_format(mine, sizeof mine, "|  %s %s  |  %s %s  |  %s", app->me.name,
-			   app->me.name_en, app->user_name, app->user, state);
+		app_format(mine, sizeof mine, "|  %s %s  |  %s  |  %s", app->me.name,
+			   app->me.name_en, clerk, state);
 	else /* before the first sign-in the server has told us nothing: show what we asked for */
 		app_format(mine, sizeof mine, "|  Window %d  |  %s  |  %s", app->window_id, app->user,
 			   state);
-	format_clock(hhmm, sizeof hhmm, app_now(app));
+	/* Until the site's time zone is known the machine's would be a wrong hall time. */
+	if (app->site_known)
+		format_clock(hhmm, sizeof hhmm, app_now(app));
+	else
+		app_format(hhmm, sizeof hhmm, "--:--");
 	app_format(clock, sizeof clock, " %s ", hhmm);
 	int clock_w = (int)utf8_width(clock);
 	int mine_w = (int)utf8_width(mine) + 2;
@@ -183,9 +207,10 @@ static int screen_current(struct app *app, int y, int x, int width, int height)
 	int row = y + 1;
 	bool serving = strcmp(t->state, "serving") == 0;
 	if (height >= 10) {
+		int k = screen_big_scale(t->number, width - 1, height);
 		screen_big_number(row, x + 1, width - 1, t->number,
-				  screen_color(serving ? COLOR_SERVING : COLOR_CALLED));
-		row += BIG_ROWS + 1;
+				  screen_color(serving ? COLOR_SERVING : COLOR_CALLED), k);
+		row += BIG_ROWS * k + 1;
 	}
 	const struct app_service *s = app_service(app, t->service);
 	char line[512], waited[32], since[32];
@@ -202,6 +227,13 @@ static int screen_current(struct app *app, int y, int x, int width, int height)
 	screen_put(row++, x, width, line, A_NORMAL);
 	app_format(line, sizeof line, "已叫 Called %s ago  转移 Transfers %d", since, t->transfers);
 	screen_put(row++, x, width, line, A_NORMAL);
+	/* What Next will do to this ticket, and the key for a citizen who did not come. */
+	app_next_effect(app, line, sizeof line);
+	screen_put(row++, x, width, line, A_BOLD);
+	if (!serving) {
+		app_format(line, sizeof line, "m: %s 未到 no-show, call next", t->number);
+		screen_put(row++, x, width, line, A_NORMAL);
+	}
 	return row - y;
 }
 
@@ -308,18 +340,21 @@ static void screen_status(struct app *app, int y)
 		conn_attr = screen_color(COLOR_OK) | A_BOLD;
 	} else if (app->signed_in) {
 		const char *status = link_status(app);
-		app_format(conn, sizeof conn, " 重连中 %s%s (showing the last known state) ",
+		app_format(conn, sizeof conn, " 重连中 %s%s ",
 			 strncmp(status, "reconnecting", 12) == 0 ? "" : "reconnecting: ", status);
 		conn_attr = screen_color(COLOR_ERROR) | A_BOLD | A_REVERSE;
 	} else {
-		app_format(conn, sizeof conn, " %s ", link_status(app));
+		/* A refused hello is spelt out by the message beside it: say it only once. */
+		const char *status = link_status(app);
+		app_format(conn, sizeof conn, " %s ",
+			   strncmp(status, "hello refused", 13) == 0 ? "未登录 not signed in" : status);
 		conn_attr = screen_color(COLOR_ERROR) | A_BOLD;
 	}
 	int conn_w = (int)utf8_width(conn);
 	if (conn_w > COLS)
 		conn_w = COLS;
 	screen_put(y, 0, conn_w, conn, conn_attr);
-	screen_put(y, conn_w, COLS - conn_w, app->message,
+	screen_put(y, conn_w, COLS - conn_w, app_message_now(app, app_monotonic_ms()),
 		   app->message_is_error ? screen_color(COLOR_ERROR) | A_BOLD : A_NORMAL);
 }
 

@@ -7,6 +7,10 @@ cd "$(dirname "$0")/../.." || exit 1
 COLS=80 ROWS=24
 . tests/tui/lib.sh "${1:-}"
 
+# The small hall plus x1, a clerk without a name (password clerk123, window 3).
+jq '.users += [{"id":"x1","role":"clerk","password_hash":.users[0].password_hash,"windows":[3]}]' \
+	tests/data/small.json >"$TUI_DIR/hall.json"
+CONFIG="$TUI_DIR/hall.json"
 tui_start
 printf 'clerk123\n' >"$TUI_DIR/pw"
 printf 'wrong\n' >"$TUI_DIR/bad-pw"
@@ -48,6 +52,11 @@ window1_has() {
 	for frag in "$@"; do
 		case "$json" in *"$frag"*) ;; *) echo "# window 1: no $frag in $json"; return 1 ;; esac
 	done
+}
+
+# The number of the ticket at window 1, as the server has it.
+window1_ticket() {
+	qc snapshot | grep -o '{"id":1,"name":"1号窗口"[^}]*}' | grep -o '"ticket":"[A-Z0-9]*"' | cut -d'"' -f4
 }
 
 # Whether line N (1-based) of the screen of NAME contains TEXT.
@@ -92,8 +101,12 @@ check "the queue no longer lists it" wait_gone clerk "1. B001"
 keys clerk r
 check "Recall counts on the server" eval 'sleep 0.2; ticket_has B001 "\"recalls\":1"'
 check "Recall shows on screen" wait_for clerk "Recalls 1"
+check "the screen says Next would count the called ticket as served" \
+	eval 'wait_for clerk "n: B001 算作已办 counts as served" && wait_for clerk "m: B001 未到 no-show, call next"'
+check "messages clear after a while (10 s for a notice)" wait_gone clerk "Called B001 again" 13
 keys clerk F3
 check "Start (F3) serves it" eval 'wait_for clerk "办理中 serving" && ticket_has B001 "\"state\":\"serving\""'
+check "then Next would finish it" eval 'wait_for clerk "n: B001 办结 done, call next" && wait_gone clerk "m: B001"'
 keys clerk f
 check "Finish asks for a rating" wait_for clerk "rating 1-5"
 keys clerk 4
@@ -140,19 +153,20 @@ keys clerk Enter
 check "and asks to confirm" wait_for clerk "Confirm the transfer"
 keys clerk y
 check "Transfer: $cur waits for service C on the server" \
-	eval 'wait_for clerk "now waits for service C" && ticket_has "$cur" "\"state\":\"waiting\"" "\"service\":\"C\"" "\"transfers\":1"'
+	eval 'wait_for clerk "transferred to service C" && ticket_has "$cur" "\"state\":\"waiting\"" "\"service\":\"C\"" "\"transfers\":1"'
 
 # --- Errors from the server show on the status line and end nothing
 keys clerk c
 wait_for clerk "Ticket number" >/dev/null
 keys clerk z 9 9 9 Enter
-check "calling a missing number shows the server's error" wait_for clerk "call: Ticket Z999 does not exist"
+check "calling a missing number shows the server's error, whole at 80 columns" \
+	wait_for clerk "Call no.: Ticket Z999 does not exist."
 keys clerk n
 wait_for clerk "Called" >/dev/null
+cur=$(window1_ticket)
 keys clerk p
-wait_for clerk "Reason" >/dev/null
-keys clerk Enter
-check "pausing with a ticket at the window shows the conflict" wait_for clerk "pause: "
+check "Pause with a ticket at the window says why at once, without asking a reason" \
+	eval 'wait_for clerk "Finish or no-show $cur first, then pause." && ! screen clerk | grep -qF Reason'
 check "the console is still running after errors" eval 'console_pid clerk >/dev/null'
 
 # --- Call a given number out of order (confirmed, since a ticket is at the window)
@@ -207,15 +221,28 @@ check "the console says it is reconnecting" wait_for clerk "reconnecting" 8
 check "and keeps the last picture" eval 'screen clerk | grep -qF "$cur  "'
 start_qserver
 check "it reconnects and takes the window up again" wait_for clerk "Reconnected" 15
+check "the reconnect message clears after a while" wait_gone clerk "Reconnected" 13
 keys clerk f Enter
 check "and carries on: finishing $cur works" \
 	eval 'wait_for clerk "$cur is done" && ticket_has "$cur" "\"state\":\"done\""'
 
-# --- Close, with a confirmation
+# --- No-show and call next, one key
+qc --kiosk take service=A >/dev/null
+keys clerk n
+wait_for clerk "m: " >/dev/null
+cur=$(window1_ticket)
+want=$(next_for_window1)
+keys clerk m
+check "m: $cur is a no-show and $want is called, in one key" \
+	eval 'wait_for clerk "Called $want; $cur was a no-show." && ticket_has "$cur" "\"state\":\"no_show\"" && ticket_has "$want" "\"state\":\"called\"" "\"window\":1"'
+keys clerk f Enter
+wait_for clerk "is done" >/dev/null
+
+# --- Close, with a confirmation; Enter confirms
 keys clerk k
 check "Close asks to confirm" wait_for clerk "Close window 1 for the day"
-keys clerk y
-check "Close: closed on the server" eval 'wait_for clerk "关闭 Closed" && window1_has "\"state\":\"closed\""'
+keys clerk Enter
+check "Close (Enter): closed on the server" eval 'wait_for clerk "关闭 Closed" && window1_has "\"state\":\"closed\""'
 
 # --- the estimates per service follow calls made at other windows
 # The estimate of service C as the server has it, written as the console writes minutes.
@@ -242,6 +269,29 @@ after=$(server_estimate_c)
 check "a call at another window moved C's estimate on the server ($before -> $after)" [ "$before" != "$after" ]
 check "and the console follows it without a key pressed" eval 'sleep 0.5; console_shows_server_estimate_c'
 
+# --- the clock shows the hall's time (10:00 Beijing) even before a sign-in succeeds
+tui_run early "TZ=UTC LANG=C.UTF-8 $BUILD/counter-client --server 127.0.0.1:$PORT --user c03 --window 3 --password-file $TUI_DIR/bad-pw"
+check "before sign-in the clock shows the site's time, not UTC" \
+	eval 'wait_for early "Sign-in refused" 8 && screen early | head -n 1 | grep -qE " 1[0-9]:[0-5][0-9] *$"'
+keys early Escape
+
+# --- a window refused to this clerk does not ask for the password again
+console wrongwin c03 1
+check "a window the clerk may not use: the reason, then retry or quit (no password prompt)" \
+	eval 'wait_for wrongwin "Sign-in refused" 8 && wait_for wrongwin "Try again?" && ! screen wrongwin | grep -qF "Password for"'
+keys wrongwin Escape
+check "Esc there quits" wait_for wrongwin "exit=0"
+
+# --- a clerk without a name is shown once in the header
+console noname x1 3
+check "a user without a name shows as x1, not x1 x1" \
+	eval 'wait_for noname "3号窗口 Window 3" 8 && line_has noname 1 "|  x1  |" && ! line_has noname 1 "x1 x1"'
+keys noname q
+wait_for noname "Leave it as it is" >/dev/null
+keys noname 2
+check "Quit offers to pause: paused on the server, then the console ends" \
+	eval 'wait_for noname "exit=0" && qc snapshot | grep -o "{\"id\":3,[^}]*}" | grep -qF "\"state\":\"paused\""'
+
 # --- a refused sign-in asks again and does not end the program
 console refused c03 3 "$TUI_DIR/bad-pw"
 check "a wrong password is reported and asked again" \
@@ -249,11 +299,28 @@ check "a wrong password is reported and asked again" \
 keys refused c l e r k 1 2 3 Enter
 check "the right password then signs in" wait_for refused "3号窗口 Window 3" 8
 
-# --- the terminal is restored on quit and on SIGTERM
+# --- the big digits grow on a large terminal (5 rows at 80x24)
+# Rows of the screen of NAME holding reversed cells (the blocks of the big number).
+reversed_rows() {
+	tmux -S "$TMUX_SOCK" capture-pane -e -p -t "t:$1" | grep -c $'\e\\[7m'
+}
+qc --kiosk take service=A >/dev/null
+keys clerk n
+wait_for clerk "m: " >/dev/null
+check "at 80x24 the ticket digits are 5 rows tall" eval 'sleep 0.3; [ "$(reversed_rows clerk)" -eq 5 ]'
+tmux -S "$TMUX_SOCK" resize-window -t t:clerk -x 160 -y 50
+check "at 160x50 they are three times as tall (15 rows)" eval 'sleep 0.5; [ "$(reversed_rows clerk)" -eq 15 ]'
+tmux -S "$TMUX_SOCK" resize-window -t t:clerk -x 80 -y 24
+keys clerk f Enter
+wait_for clerk "is done" >/dev/null
+
+# --- the terminal is restored on quit and on SIGTERM; Quit asks what becomes of the window
 keys clerk q
-check "Quit asks to confirm" wait_for clerk "Quit the console"
-keys clerk y
-check "Quit exits 0" wait_for clerk "exit=0"
+check "Quit asks: close, pause or leave the window" \
+	eval 'wait_for clerk "Close the window, then quit" && wait_for clerk "Pause the window, then quit" && wait_for clerk "Leave it as it is and quit"'
+keys clerk 1
+check "Quit and close: closed on the server, exit 0" \
+	eval 'wait_for clerk "exit=0" && window1_has "\"state\":\"closed\""'
 check "and restores the terminal" wait_for clerk "tty-restored"
 pid=$(console_pid refused)
 kill -TERM "$pid"

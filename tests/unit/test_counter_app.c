@@ -59,6 +59,67 @@ static cJSON *ticket_json(const char *number, const char *service, const char *s
 	return json(text);
 }
 
+/* A window object with since (protocol 2) gives the time in state; one without leaves it 0. */
+static void window_since__kept_from_events(void **state)
+{
+	(void)state;
+	struct app *app = signed_in_app();
+	assert_int_equal(app->me.since, 0);
+	cJSON *w = json("{\"id\":1,\"state\":\"paused\",\"reason\":\"午饭\",\"ticket\":null,"
+			"\"since\":1795745000}");
+	app_apply_window(app, w);
+	cJSON_Delete(w);
+	assert_int_equal(app->me.since, 1795745000);
+	char line[64];
+	format_state_since(line, sizeof line, app->me.state, app->me.since, 1795745000 + 5 * 60);
+	assert_string_equal(line, "暂停 Paused 5 min");
+	w = json("{\"id\":1,\"state\":\"idle\",\"ticket\":null}");
+	app_apply_window(app, w);
+	cJSON_Delete(w);
+	assert_int_equal(app->me.since, 0);
+	free(app);
+}
+
+/* The screen says what Next does to the ticket at the window: a called ticket counts as served. */
+static void next_effect__called_or_serving(void **state)
+{
+	(void)state;
+	struct app *app = signed_in_app();
+	char line[128];
+	app_next_effect(app, line, sizeof line);
+	assert_string_equal(line, "");
+	cJSON *t = ticket_json("A001", "A", "called", 1, 1795745100);
+	app_apply_ticket(app, t, true);
+	cJSON_Delete(t);
+	app_next_effect(app, line, sizeof line);
+	assert_string_equal(line, "n: A001 算作已办 counts as served");
+	t = ticket_json("A001", "A", "serving", 1, 1795745100);
+	app_apply_ticket(app, t, true);
+	cJSON_Delete(t);
+	app_next_effect(app, line, sizeof line);
+	assert_string_equal(line, "n: A001 办结 done, call next");
+	free(app);
+}
+
+/* A notice clears after COUNTER_NOTICE_SECONDS, an error after COUNTER_ERROR_SECONDS. */
+static void message__clears_after_a_while(void **state)
+{
+	(void)state;
+	struct app *app = signed_in_app();
+	app_message(app, false, "已呼叫 Called %s.", "A001");
+	long long at = app->message_at_ms;
+	assert_string_equal(app_message_now(app, at), "已呼叫 Called A001.");
+	assert_string_equal(app_message_now(app, at + COUNTER_NOTICE_SECONDS * 1000 - 1),
+			    "已呼叫 Called A001.");
+	assert_string_equal(app_message_now(app, at + COUNTER_NOTICE_SECONDS * 1000), "");
+	app_message(app, true, "Call no.: Ticket Z999 does not exist.");
+	at = app->message_at_ms;
+	assert_string_equal(app_message_now(app, at + COUNTER_NOTICE_SECONDS * 1000),
+			    "Call no.: Ticket Z999 does not exist.");
+	assert_string_equal(app_message_now(app, at + COUNTER_ERROR_SECONDS * 1000), "");
+	free(app);
+}
+
 /* hello and snapshot fill the header, services and the transfer list's windows. */
 static void hello_snapshot__fill_the_picture(void **state)
 {
@@ -215,6 +276,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(hello_snapshot__fill_the_picture),
+		cmocka_unit_test(window_since__kept_from_events),
+		cmocka_unit_test(next_effect__called_or_serving),
+		cmocka_unit_test(message__clears_after_a_while),
 		cmocka_unit_test(ticket_events__current_and_session_counts),
 		cmocka_unit_test(window_event__fetch_or_clear),
 		cmocka_unit_test(queue__answer_and_events),

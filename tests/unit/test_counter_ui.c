@@ -48,6 +48,22 @@ static void format_labels__known_and_unknown(void **state)
 		assert_int_equal(utf8_width(format_class_mark(classes[i])), 2);
 }
 
+/* A window's state carries its time in it when the server sends since; op names are short. */
+static void format_state_since__with_and_without(void **state)
+{
+	(void)state;
+	char buf[64];
+	format_state_since(buf, sizeof buf, "idle", 1795744800, 1795744800 + 12 * 60 + 30);
+	assert_string_equal(buf, "空闲 Idle 12 min");
+	format_state_since(buf, sizeof buf, "paused", 1795744800, 1795744800 + 3700);
+	assert_string_equal(buf, "暂停 Paused 1 h 01 min");
+	format_state_since(buf, sizeof buf, "calling", 0, 1795744800);
+	assert_string_equal(buf, "呼叫中 Calling");
+	assert_string_equal(format_op_label("call_next"), "Next");
+	assert_string_equal(format_op_label("no_show"), "No-show");
+	assert_string_equal(format_op_label("mystery"), "mystery");
+}
+
 /* Every action has its function key and its letter, in either case; others are unbound. */
 static void keymap__fkeys_and_letters__same_action(void **state)
 {
@@ -64,6 +80,7 @@ static void keymap__fkeys_and_letters__same_action(void **state)
 	assert_int_equal(keymap_action('n'), ACT_NEXT);
 	assert_int_equal(keymap_action(FN(KEY_F(1))), ACT_NEXT);
 	assert_int_equal(keymap_action(FN(KEY_F(5))), ACT_NO_SHOW);
+	assert_int_equal(keymap_action('m'), ACT_NO_SHOW_NEXT); /* no-show and call next, one key */
 	assert_int_equal(keymap_action(0x03), ACT_QUIT); /* Ctrl-C in raw mode */
 	assert_int_equal(keymap_action(0x0c), ACT_REDRAW);
 	assert_int_equal(keymap_action('z'), ACT_NONE);
@@ -88,6 +105,8 @@ static void keymap_footer__fits_width(void **state)
 		assert_true(utf8_width(lines[i]) <= 79);
 	assert_non_null(strstr(lines[0], "F1/n Next"));
 	assert_null(strstr(lines[0], "下一位"));
+	assert_non_null(strstr(lines[1], "m No-show+next"));
+	assert_non_null(strstr(lines[1], "q Quit"));
 	n = keymap_footer(lines, 2, 119);
 	assert_int_equal(n, 2);
 	assert_non_null(strstr(lines[0], "F1/n 下一位 Next"));
@@ -106,10 +125,17 @@ static void utf8_pad__chinese_names__exact_columns(void **state)
 	assert_int_equal(utf8_width(out), 10);
 	assert_int_equal(utf8_pad(out, sizeof out, "社会保障 Social security", 12, 0), 12);
 	assert_string_equal(out, "社会保障 So…");
-	/* A wide character that would straddle the edge leaves a space before the ellipsis. */
+	/* A wide character that would straddle the edge: the ellipsis follows the last character
+	 * kept and the padding comes after it, never a stray space before "…". */
 	assert_int_equal(utf8_pad(out, sizeof out, "出入境管理", 6, 0), 6);
-	assert_string_equal(out, "出入 …");
+	assert_string_equal(out, "出入… ");
 	assert_int_equal(utf8_width(out), 6);
+	/* A cut right after a word drops the space too. */
+	assert_int_equal(utf8_pad(out, sizeof out, "社会保障 Social security", 10, 0), 10);
+	assert_string_equal(out, "社会保障… ");
+	char cut[64];
+	assert_int_equal(utf8_truncate("Exit entry administration", 6, cut, sizeof cut), 5);
+	assert_string_equal(cut, "Exit…");
 	assert_int_equal(utf8_pad(out, sizeof out, "7 min", 8, 1), 8);
 	assert_string_equal(out, "   7 min");
 	assert_int_equal(utf8_pad(out, sizeof out, "A012", 0, 0), 0);
@@ -132,7 +158,6 @@ static void dialog_confirm__y_or_cancel(void **state)
 	dialog_open(&d, DIALOG_CONFIRM, PURPOSE_CLOSE_CONFIRM, "Close");
 	assert_true(dialog_is_open(&d));
 	assert_int_equal(dialog_key(&d, 'q'), DIALOG_OPEN);
-	assert_int_equal(dialog_key(&d, '\r'), DIALOG_OPEN); /* Enter does not confirm a close */
 	assert_int_equal(dialog_key(&d, 'Y'), DIALOG_DONE);
 	assert_false(dialog_is_open(&d));
 	assert_int_equal(d.purpose, PURPOSE_CLOSE_CONFIRM);
@@ -140,6 +165,13 @@ static void dialog_confirm__y_or_cancel(void **state)
 	assert_int_equal(dialog_key(&d, 'n'), DIALOG_CANCELLED);
 	dialog_open(&d, DIALOG_CONFIRM, PURPOSE_CLOSE_CONFIRM, "Close");
 	assert_int_equal(dialog_key(&d, 0x1b), DIALOG_CANCELLED);
+	/* Enter agrees, as the hint says. */
+	dialog_open(&d, DIALOG_CONFIRM, PURPOSE_CLOSE_CONFIRM, "Close");
+	assert_non_null(strstr(d.hint, "Enter"));
+	assert_int_equal(dialog_key(&d, '\r'), DIALOG_DONE);
+	assert_int_equal(d.result, 1);
+	dialog_open(&d, DIALOG_CONFIRM, PURPOSE_CLOSE_CONFIRM, "Close");
+	assert_int_equal(dialog_key(&d, FN(KEY_ENTER)), DIALOG_DONE);
 }
 
 /* The requeue question: y is 1, n is 0, Esc cancels. */
@@ -155,6 +187,12 @@ static void dialog_question__yes_no_cancel(void **state)
 	assert_int_equal(d.result, 0);
 	dialog_open(&d, DIALOG_QUESTION, PURPOSE_REQUEUE, "No-show");
 	assert_int_equal(dialog_key(&d, 0x1b), DIALOG_CANCELLED);
+	/* Enter answers no, the answer that changes least, as the hint says. */
+	dialog_open(&d, DIALOG_QUESTION, PURPOSE_REQUEUE, "No-show");
+	assert_non_null(strstr(d.hint, "n/Enter"));
+	d.result = 7;
+	assert_int_equal(dialog_key(&d, '\n'), DIALOG_DONE);
+	assert_int_equal(d.result, 0);
 }
 
 /* The rating: 1-5, Enter for none, anything else waits. */
@@ -238,6 +276,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(format_minutes__spans__rounded_down),
 		cmocka_unit_test(format_labels__known_and_unknown),
+		cmocka_unit_test(format_state_since__with_and_without),
 		cmocka_unit_test(keymap__fkeys_and_letters__same_action),
 		cmocka_unit_test(keymap_footer__fits_width),
 		cmocka_unit_test(utf8_pad__chinese_names__exact_columns),
