@@ -34,6 +34,17 @@ struct manager_rows {
 	int n, cap;
 };
 
+/* A column of the stats tables: its heading, width in columns, rank (1 is shown first when
+ * the screen is narrow) and whether it means something only per service. */
+struct manager_column {
+	const char *head;
+	int width;
+	int rank;
+	bool service_only;
+};
+
+#define MANAGER_COLUMNS_MAX 12
+
 /* manager_stats.c */
 bool manager_date_valid(const char *date);
 void manager_date_add(const char *date, int days, char out[11]);
@@ -43,6 +54,9 @@ void manager_rows_clear(struct manager_rows *list);
 void manager_rows_free(struct manager_rows *list);
 void manager_duration(double seconds, char *out, size_t len);
 void manager_csv_field(FILE *out, const char *text);
+void manager_state_since(const char *state, long since, long now, char *out, size_t len);
+const struct manager_column *manager_column_table(int *n);
+int manager_pick_columns(bool per_service, int width, int picked[MANAGER_COLUMNS_MAX]);
 
 /* manager_view.c */
 int manager_view_run(const struct manager_options *opt);

@@ -134,3 +134,59 @@ void manager_csv_field(FILE *out, const char *text)
 	}
 	fputc('"', out);
 }
+
+/* "calling 3m", "paused 1h05m": the state and how long it has lasted, in a table cell; the
+ * state alone when the server does not send since. */
+void manager_state_since(const char *state, long since, long now, char *out, size_t len)
+{
+	if (since <= 0) {
+		snprintf(out, len, "%s", state);
+		return;
+	}
+	long m = (now > since ? now - since : 0) / 60;
+	if (m < 1)
+		snprintf(out, len, "%s <1m", state);
+	else if (m < 60)
+		snprintf(out, len, "%s %ldm", state, m);
+	else
+		snprintf(out, len, "%s %ldh%02ldm", state, m / 60, m % 60);
+}
+
+/* The stats columns, in the order they are shown. */
+static const struct manager_column manager_columns[] = {
+	{"Issued", 8, 8, true},	  {"Served", 8, 1, false}, {"NoShow", 8, 7, false},
+	{"Cancel", 8, 11, true},  {"Expire", 8, 12, true}, {"Mean", 8, 2, false},
+	{"P50", 8, 9, false},	  {"P90", 8, 3, false},	   {"Max", 8, 10, false},
+	{"Service", 8, 5, false}, {"SLA%", 7, 4, false},   {"Rating", 9, 6, false},
+};
+
+/* Every column, for callers that index cells by it. */
+const struct manager_column *manager_column_table(int *n)
+{
+	*n = (int)(sizeof manager_columns / sizeof manager_columns[0]);
+	return manager_columns;
+}
+
+/* Takes columns by rank (served, mean wait, p90, SLA% first) while they fit the width, then
+ * lists them in table order. Tables of windows and clerks leave out the ticket counts that
+ * belong to services only (issued, cancelled, expired tickets have no window): they would
+ * always be 0 there. */
+int manager_pick_columns(bool per_service, int width, int picked[MANAGER_COLUMNS_MAX])
+{
+	int n;
+	const struct manager_column *cols = manager_column_table(&n);
+	bool take[MANAGER_COLUMNS_MAX] = {false};
+	int used = 0;
+	for (int rank = 1; rank <= n; rank++)
+		for (int i = 0; i < n; i++)
+			if (cols[i].rank == rank && (per_service || !cols[i].service_only) &&
+			    used + cols[i].width <= width) {
+				take[i] = true;
+				used += cols[i].width;
+			}
+	int count = 0;
+	for (int i = 0; i < n; i++)
+		if (take[i])
+			picked[count++] = i;
+	return count;
+}

@@ -34,6 +34,7 @@ static const char *const mv_table_by[TABLE_COUNT] = {"total", "service", "window
 struct mv_window {
 	int id;
 	char name[96], state[16], ticket[16], clerk[40];
+	long since; /* epoch seconds of its last state change; 0 when the server does not say */
 };
 
 struct mv_service {
@@ -125,6 +126,7 @@ static void mv_apply_window(struct mv *mv, const cJSON *w)
 	mv_copy(w, "state", slot->state, sizeof slot->state);
 	mv_copy(w, "ticket", slot->ticket, sizeof slot->ticket);
 	mv_copy(w, "clerk", slot->clerk, sizeof slot->clerk);
+	slot->since = mv_int(w, "since", 0);
 }
 
 /* The service of that id, or NULL. */
@@ -414,22 +416,27 @@ static int mv_draw_hall(struct mv *mv, int y)
 	y++;
 	int half = COLS / 2;
 	int top = y;
+	/* The state takes its time in state ("calling 3m") when the server sends since. */
+	int name_w = half >= 50 ? 12 : 9, state_w = 14;
+	int ticket_x = 4 + name_w + state_w, clerk_x = ticket_x + 7;
 	attron(A_UNDERLINE);
 	mv_put(y, 0, "Win", 4, false);
-	mv_put(y, 4, "Name", 12, false);
-	mv_put(y, 16, "State", 9, false);
-	mv_put(y, 25, "Ticket", 7, false);
-	mv_put(y, 32, "Clerk", half - 33, false);
+	mv_put(y, 4, "Name", name_w, false);
+	mv_put(y, 4 + name_w, "State", state_w, false);
+	mv_put(y, ticket_x, "Ticket", 6, false);
+	mv_put(y, clerk_x, "Clerk", half - clerk_x - 1, false);
 	attroff(A_UNDERLINE);
 	y++;
 	for (int i = mv->scroll; i < mv->nwindows && y < LINES - 1; i++, y++) {
 		const struct mv_window *w = &mv->windows[i];
+		char state[48];
 		snprintf(a, sizeof a, "%d", w->id);
 		mv_put(y, 0, a, 4, false);
-		mv_put(y, 4, w->name, 12, false);
-		mv_put(y, 16, w->state, 9, false);
-		mv_put(y, 25, w->ticket[0] ? w->ticket : "-", 7, false);
-		mv_put(y, 32, w->clerk[0] ? w->clerk : "-", half - 33, false);
+		mv_put(y, 4, w->name, name_w - 1, false);
+		manager_state_since(w->state, w->since, mv_now(mv), state, sizeof state);
+		mv_put(y, 4 + name_w, state, state_w - 1, false);
+		mv_put(y, ticket_x, w->ticket[0] ? w->ticket : "-", 6, false);
+		mv_put(y, clerk_x, w->clerk[0] ? w->clerk : "-", half - clerk_x - 1, false);
 	}
 	y = top;
 	attron(A_UNDERLINE);
@@ -451,16 +458,43 @@ static int mv_draw_hall(struct mv *mv, int y)
 	return y;
 }
 
-/* Draws a stats table (by service, window or clerk) for the chosen range. */
+/* Fills the cells of a stats row in the order of manager_column_table. */
+static void mv_row_cells(const struct manager_row *r, char cells[MANAGER_COLUMNS_MAX][32])
+{
+	mv_count(r->issued, cells[0], 32);
+	mv_count(r->served, cells[1], 32);
+	mv_count(r->no_show, cells[2], 32);
+	mv_count(r->cancelled, cells[3], 32);
+	mv_count(r->expired, cells[4], 32);
+	manager_duration(r->wait_mean, cells[5], 32);
+	manager_duration(r->wait_p50, cells[6], 32);
+	manager_duration(r->wait_p90, cells[7], 32);
+	manager_duration(r->wait_max, cells[8], 32);
+	manager_duration(r->service_mean, cells[9], 32);
+	if (r->sla_pct >= 0)
+		snprintf(cells[10], 32, "%.1f", r->sla_pct);
+	else
+		snprintf(cells[10], 32, "-");
+	if (r->rating_mean >= 0)
+		snprintf(cells[11], 32, "%.1f/%ld", r->rating_mean, r->ratings);
+	else
+		snprintf(cells[11], 32, "-");
+}
+
+/* Draws a stats table (by service, window or clerk) for the chosen range, with the columns
+ * that fit the width (the most telling first) and services named, not only by id. */
 static void mv_draw_table(struct mv *mv, enum mv_table table, int y)
 {
-	static const char *const heads[] = {"Issued", "Served", "NoShow", "Cancel", "Expire", "Mean", "P50",
-					    "P90", "Max", "Service", "SLA%", "Rating"};
-	const int key_cols = 10, col = 8;
+	bool per_service = table == TABLE_SERVICE;
+	int key_cols = per_service ? (COLS >= 120 ? 24 : 14) : 8;
+	int ncols;
+	const struct manager_column *cols = manager_column_table(&ncols);
+	int picked[MANAGER_COLUMNS_MAX];
+	int npicked = manager_pick_columns(per_service, COLS - key_cols - 1, picked);
 	attron(A_UNDERLINE);
 	mv_put(y, 0, mv_table_by[table], key_cols, false);
-	for (int i = 0; i < 12; i++)
-		mv_put(y, key_cols + i * col, heads[i], col, true);
+	for (int c = 0, x = key_cols; c < npicked; x += cols[picked[c]].width, c++)
+		mv_put(y, x, cols[picked[c]].head, cols[picked[c]].width, true);
 	attroff(A_UNDERLINE);
 	y++;
 	const struct mv_stats *s = &mv->stats[table];
@@ -468,28 +502,14 @@ static void mv_draw_table(struct mv *mv, enum mv_table table, int y)
 		mv_line(y, s->busy ? "(loading)" : "(nothing in this range)");
 	for (int i = mv->scroll; i < s->shown.n && y < LINES - 1; i++, y++) {
 		const struct manager_row *r = &s->shown.rows[i];
-		char cells[12][32];
-		mv_count(r->issued, cells[0], 32);
-		mv_count(r->served, cells[1], 32);
-		mv_count(r->no_show, cells[2], 32);
-		mv_count(r->cancelled, cells[3], 32);
-		mv_count(r->expired, cells[4], 32);
-		manager_duration(r->wait_mean, cells[5], 32);
-		manager_duration(r->wait_p50, cells[6], 32);
-		manager_duration(r->wait_p90, cells[7], 32);
-		manager_duration(r->wait_max, cells[8], 32);
-		manager_duration(r->service_mean, cells[9], 32);
-		if (r->sla_pct >= 0)
-			snprintf(cells[10], 32, "%.1f", r->sla_pct);
-		else
-			snprintf(cells[10], 32, "-");
-		if (r->rating_mean >= 0)
-			snprintf(cells[11], 32, "%.1f/%ld", r->rating_mean, r->ratings);
-		else
-			snprintf(cells[11], 32, "-");
-		mv_put(y, 0, r->key, key_cols, false);
-		for (int c = 0; c < 12; c++)
-			mv_put(y, key_cols + c * col, cells[c], col, true);
+		char cells[MANAGER_COLUMNS_MAX][32], key[MANAGER_KEY_MAX + 140];
+		mv_row_cells(r, cells);
+		const struct mv_service *svc = per_service ? mv_service(mv, r->key) : NULL;
+		snprintf(key, sizeof key, "%s%s%s", r->key, svc && svc->name[0] ? " " : "",
+			 svc ? svc->name : "");
+		mv_put(y, 0, key, key_cols - 1, false);
+		for (int c = 0, x = key_cols; c < npicked; x += cols[picked[c]].width, c++)
+			mv_put(y, x, cells[picked[c]], cols[picked[c]].width, true);
 	}
 }
 
@@ -547,6 +567,22 @@ static void mv_draw_hours(struct mv *mv, int y)
 	}
 }
 
+/* The keys that fit the width, whole, the most needed first kept (q quit always). */
+static void mv_footer_keys(char *out, size_t len, int width)
+{
+	static const char *const keys[] = {"q quit", "1-5/Tab page", "r range", "t today", "y yesterday",
+					   "w 7 days", "m 30 days", "[ ] move", "g refresh"};
+	out[0] = '\0';
+	size_t used = 0;
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+		size_t w = strlen(keys[i]) + (used ? 2 : 0);
+		if (used + w > (size_t)width || used + w >= len)
+			continue;
+		snprintf(out + used, len - used, "%s%s", used ? "  " : "", keys[i]);
+		used += w;
+	}
+}
+
 /* Redraws the whole screen. */
 static void mv_draw(struct mv *mv)
 {
@@ -584,7 +620,7 @@ static void mv_draw(struct mv *mv)
 	else if (mv->message[0])
 		snprintf(line, sizeof line, "%s", mv->message);
 	else
-		snprintf(line, sizeof line, "1-5/Tab page  t today  y yesterday  w 7 days  m 30 days  [ ] move  r range  g refresh  q quit");
+		mv_footer_keys(line, sizeof line, COLS);
 	attron(A_REVERSE);
 	mv_line(LINES - 1, line);
 	attroff(A_REVERSE);

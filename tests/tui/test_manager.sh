@@ -97,10 +97,11 @@ check "view: a call at window 2 shows live" wait_for mgr "calling"
 
 keys mgr 2
 check "view: the services table" wait_for mgr "Issued"
-check "view: service A's row (2 issued, 1 served)" \
-	bash -c "for i in \$(seq 50); do tmux -S '$TMUX_SOCK' capture-pane -p -t t:mgr | grep -Eq '^A +2 +1 ' && exit 0; sleep 0.1; done; exit 1"
+check "view: service A's row, named (2 issued, 1 served)" \
+	bash -c "for i in \$(seq 50); do tmux -S '$TMUX_SOCK' capture-pane -p -t t:mgr | grep -Eq '^A 社会保障 +2 +1 ' && exit 0; sleep 0.1; done; exit 1"
 keys mgr 3
 check "view: the windows table" wait_for mgr "window"
+check "view: no Issued column for windows (always 0 there)" eval 'wait_for mgr Served && ! screen mgr | grep -qF Issued'
 keys mgr 4
 check "view: the clerks table has c01" wait_for mgr "c01"
 keys mgr 5
@@ -127,8 +128,24 @@ keys mgr BSpace BSpace BSpace BSpace BSpace BSpace BSpace BSpace BSpace BSpace B
 	BSpace BSpace BSpace BSpace BSpace BSpace BSpace BSpace
 keys mgr "2026-11-30 2026-11-01" Enter
 check "view: a backwards range is refused" wait_for mgr "not a range"
-resize 80 24
-check "view: redraws at 80x24" wait_for mgr "qhall manager"
+tmux -S "$TMUX_SOCK" resize-window -t t:mgr -x 80 -y 24
+# Whether the screen of mgr is at most 80 columns wide, within 5 s.
+narrow_mgr() {
+	local end=$((SECONDS + 5))
+	while [ $SECONDS -le $end ]; do
+		[ "$(screen mgr | LC_ALL=C.UTF-8 wc -L)" -le 80 ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+check "view: redraws at 80x24" eval 'narrow_mgr && wait_for mgr "qhall manager"'
+keys mgr 2
+check "view: at 80x24 the services table keeps SLA%, service time and rating, and names" \
+	eval 'wait_for mgr "SLA%" && wait_for mgr "Rating" && wait_for mgr "Service" && wait_for mgr "B 出入境"'
+check "view: at 80x24 the footer keeps q quit" wait_for mgr "q quit"
+check "view: no line wider than 80 columns" narrow_mgr
+keys mgr 4
+check "view: no Issued column for clerks either" eval 'wait_for mgr "Served" && ! screen mgr | grep -qF Issued'
 keys mgr q
 check "view: q quits with status 0" wait_for mgr "exit=0"
 
