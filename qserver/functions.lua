@@ -345,10 +345,10 @@ local function service_waiting(sid)
   return n
 end
 
--- Estimated wait of a new normal ticket of the service.
-local function service_ewt(sid)
+-- ahead and estimated wait of a new normal ticket of the service (what take would answer now).
+local function service_estimate(sid)
   local ahead = count_ahead(service_bases(sid), 'normal', nil)
-  return math.ceil(ahead / open_windows(sid)) * service_time(sid)
+  return ahead, math.ceil(ahead / open_windows(sid)) * service_time(sid)
 end
 
 ------------------------------------------------------------------------------------------
@@ -384,9 +384,10 @@ end
 -- The Service object with live waiting and ewt.
 local function service_json(sid)
   local s = service(sid) or {}
+  local ahead, ewt = service_estimate(sid)
   return jobj('id', cjson.encode(sid), 'prefix', cjson.encode(s.prefix or ''),
     'name', cjson.encode(s.name or ''), 'name_en', cjson.encode(s.name_en or ''),
-    'waiting', jint(service_waiting(sid)), 'ewt', jint(service_ewt(sid)))
+    'waiting', jint(service_waiting(sid)), 'ahead', jint(ahead), 'ewt', jint(ewt))
 end
 
 -- Every configured service.
@@ -427,8 +428,9 @@ end
 -- A queue event for one service (skipped for a service no longer configured).
 local function emit_queue(sid)
   if not service(sid) then return end
+  local ahead, ewt = service_estimate(sid)
   emit('queue', jobj('event', '"queue"', 'service', cjson.encode(sid),
-    'waiting', jint(service_waiting(sid)), 'ewt', jint(service_ewt(sid))))
+    'waiting', jint(service_waiting(sid)), 'ahead', jint(ahead), 'ewt', jint(ewt)))
 end
 
 -- Queue events for a list of services, each once.

@@ -92,6 +92,13 @@ static void services__live_waiting_and_ewt(void **state)
 	assert_string_equal(get_str(b, "id", NULL), "B");
 	assert_int_equal((int)get_num(b, "waiting", NULL), 3);
 	assert_true(get_num(b, "ewt", NULL) > 0);
+	/* A service tells what a new ticket would be told: the next take's ahead and ewt. */
+	int ahead = (int)get_num(b, "ahead", NULL), ewt = (int)get_num(b, "ewt", NULL);
+	assert_int_equal(ahead, 3);
+	cJSON_Delete(r);
+	r = expect_ok(tc_request(k, "{\"op\":\"take\",\"service\":\"B\"}"));
+	assert_int_equal((int)get_num(r, "ticket", "ahead"), ahead);
+	assert_int_equal((int)get_num(r, "ticket", "ewt"), ewt);
 	cJSON_Delete(r);
 	tc_close(k);
 }
