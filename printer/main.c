@@ -33,7 +33,7 @@ static void usage(FILE *out)
 		"\n"
 		"options:\n"
 		"  --server HOST:PORT    qserver (default $QHALL_SERVER or 127.0.0.1:7420)\n"
-		"  --token-file FILE     the kiosk token, first line of FILE (else $QHALL_KIOSK_TOKEN)\n"
+		"  --token-file FILE     the kiosk token, first line of FILE (else $QHALL_TOKEN)\n"
 		"  --token TOKEN         discouraged: other users can read it in the process list\n"
 		"  --kiosk-id ID         this kiosk's id in the hall config (faster hello)\n"
 		"  --codepage NAME       printer encoding: %s (default gb18030)\n"
@@ -183,8 +183,13 @@ int main(int argc, char **argv)
 		return ONESHOT_USAGE;
 	}
 
-	/* The token: a file or the environment keep it out of `ps`; --token is a last resort. */
-	const char *env_token = getenv("QHALL_KIOSK_TOKEN");
+	/* The token: a file or the environment keep it out of `ps`; --token is a last resort.
+	 * QHALL_TOKEN is the name qcli reads too; QHALL_KIOSK_TOKEN, the printer's old name, still
+	 * works for now, with a note. */
+	const char *env_token = getenv("QHALL_TOKEN");
+	if (!token_file && !(env_token && *env_token) && (env_token = getenv("QHALL_KIOSK_TOKEN")) && *env_token)
+		fprintf(stderr, "printer: QHALL_KIOSK_TOKEN is deprecated; set QHALL_TOKEN instead "
+				"(the same name qcli reads)\n");
 	if (token_file) {
 		if (read_token_file(token_file, opt.token, sizeof opt.token) < 0)
 			return ONESHOT_USAGE;
@@ -194,7 +199,7 @@ int main(int argc, char **argv)
 		log_warn("--token shows the kiosk token to every user of this machine; use --token-file");
 		snprintf(opt.token, sizeof opt.token, "%s", token_arg);
 	} else {
-		fprintf(stderr, "printer: no kiosk token: give --token-file FILE or set QHALL_KIOSK_TOKEN\n");
+		fprintf(stderr, "printer: no kiosk token: give --token-file FILE or set QHALL_TOKEN\n");
 		return ONESHOT_USAGE;
 	}
 	if (token_arg) /* hide it from later readers of /proc/PID/cmdline, as far as we can */

@@ -149,8 +149,14 @@ int main(int argc, char **argv)
 	cJSON_AddStringToObject(hello, "op", "hello");
 	if (kiosk) {
 		cJSON_AddStringToObject(hello, "role", "kiosk");
-		if (get_secret("QHALL_TOKEN", "Kiosk token: ", secret, sizeof secret) < 0)
+		/* QHALL_TOKEN, as the printer reads it; the printer's old QHALL_KIOSK_TOKEN works too. */
+		const char *old = getenv("QHALL_KIOSK_TOKEN");
+		if (!getenv("QHALL_TOKEN") && old) {
+			fprintf(stderr, "qcli: QHALL_KIOSK_TOKEN is deprecated; set QHALL_TOKEN instead\n");
+			snprintf(secret, sizeof secret, "%s", old);
+		} else if (get_secret("QHALL_TOKEN", "Kiosk token: ", secret, sizeof secret) < 0) {
 			goto out;
+		}
 		cJSON_AddStringToObject(hello, "token", secret);
 	} else if (clerk || manager) {
 		cJSON_AddStringToObject(hello, "role", clerk ? "clerk" : "manager");

@@ -44,6 +44,10 @@ static void slurp(const char *path, char *buf, size_t len)
 	fclose(f);
 }
 
+/* The environment variable run_printer puts the token in: QHALL_TOKEN, or the deprecated
+ * QHALL_KIOSK_TOKEN for the test that it still works. */
+static const char *token_env = "QHALL_TOKEN";
+
 /* Runs $QHALL_BUILD/printer --server <hall> args... with the kiosk token in the environment
  * (NULL: none), waiting at most 20 s. */
 static void run_printer(struct run *r, const char *server, const char *token, const char *const *args)
@@ -71,10 +75,10 @@ static void run_printer(struct run *r, const char *server, const char *token, co
 			_exit(126);
 		dup2(out, STDOUT_FILENO);
 		dup2(err, STDERR_FILENO);
+		unsetenv("QHALL_TOKEN");
+		unsetenv("QHALL_KIOSK_TOKEN");
 		if (token)
-			setenv("QHALL_KIOSK_TOKEN", token, 1);
-		else
-			unsetenv("QHALL_KIOSK_TOKEN");
+			setenv(token_env, token, 1);
 		execv(program, (char *const *)argv);
 		_exit(127);
 	}
@@ -290,7 +294,20 @@ static void take__bad_or_missing_token__refused(void **state)
 	assert_non_null(strstr(r.err, "hello"));
 	run_printer(&r, NULL, NULL, (const char *const[]){"--take", "A", "--out", "-", NULL});
 	assert_int_equal(r.status, 2);
-	assert_non_null(strstr(r.err, "QHALL_KIOSK_TOKEN"));
+	assert_non_null(strstr(r.err, "QHALL_TOKEN"));
+}
+
+/* The old variable QHALL_KIOSK_TOKEN still works, with a note to use QHALL_TOKEN. */
+static void take__old_token_variable__works_with_a_note(void **state)
+{
+	(void)state;
+	struct run r;
+	token_env = "QHALL_KIOSK_TOKEN";
+	run_printer(&r, NULL, "kiosk123", (const char *const[]){"--take", "A", "--out", "-", NULL});
+	token_env = "QHALL_TOKEN";
+	assert_int_equal(r.status, 0);
+	assert_non_null(strstr(r.err, "QHALL_KIOSK_TOKEN is deprecated"));
+	assert_non_null(strstr(r.err, "QHALL_TOKEN"));
 }
 
 /* No server: a plain error naming it. */
@@ -353,6 +370,7 @@ int main(void)
 		cmocka_unit_test(take__write_fails_after_take__ticket_cancelled),
 		cmocka_unit_test(take__unknown_service__server_message),
 		cmocka_unit_test(take__bad_or_missing_token__refused),
+		cmocka_unit_test(take__old_token_variable__works_with_a_note),
 		cmocka_unit_test(take__server_down__cannot_reach),
 		cmocka_unit_test(reprint__by_number__marked_copy),
 		cmocka_unit_test(take__closed_hall__says_when_it_opens),

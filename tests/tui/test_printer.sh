@@ -11,12 +11,12 @@ KIOSK_FILE="$TUI_DIR/kiosk.bin"
 # Starts a kiosk in tmux window NAME printing to DEST; its pid goes to $TUI_DIR/NAME.pid.
 start_kiosk() {
 	local name=$1 dest=$2
-	tui_run "$name" "sh -c 'echo \$\$ >$TUI_DIR/$name.pid; exec env QHALL_KIOSK_TOKEN=kiosk123 $BUILD/printer --server 127.0.0.1:$PORT --out $dest --log-file $TUI_DIR/$name.log'"
+	tui_run "$name" "sh -c 'echo \$\$ >$TUI_DIR/$name.pid; exec env QHALL_TOKEN=kiosk123 $BUILD/printer --server 127.0.0.1:$PORT --out $dest --log-file $TUI_DIR/$name.log'"
 }
 
 # Runs the printer in non-interactive mode against the test server.
 printer() {
-	QHALL_KIOSK_TOKEN=kiosk123 "$BUILD/printer" --server "127.0.0.1:$PORT" "$@"
+	QHALL_TOKEN=kiosk123 "$BUILD/printer" --server "127.0.0.1:$PORT" "$@"
 }
 
 # How many tickets wait in the hall, as the manager sees it.
@@ -149,6 +149,21 @@ closed_hall_says_when() {
 	[ ! -s "$TUI_DIR/closed.bin" ]
 }
 
+# True when qcli and the printer both take the token from QHALL_TOKEN, and the printer's old
+# QHALL_KIOSK_TOKEN still works for both, with a deprecation note.
+one_token_variable() {
+	env -u QHALL_KIOSK_TOKEN QHALL_TOKEN=kiosk123 "$BUILD/qcli" --server "127.0.0.1:$PORT" --kiosk \
+		take service=C >"$out" 2>&1 && grep -q '"ok":true' "$out" || return 1
+	env -u QHALL_KIOSK_TOKEN QHALL_TOKEN=kiosk123 "$BUILD/printer" --server "127.0.0.1:$PORT" \
+		--take C --out "file:$TUI_DIR/token.bin" >"$out" 2>&1 || return 1
+	env -u QHALL_TOKEN QHALL_KIOSK_TOKEN=kiosk123 "$BUILD/printer" --server "127.0.0.1:$PORT" \
+		--take C --out "file:$TUI_DIR/token.bin" >"$out" 2>&1 || return 1
+	grep -q "QHALL_KIOSK_TOKEN is deprecated; set QHALL_TOKEN" "$out" || return 1
+	env -u QHALL_TOKEN QHALL_KIOSK_TOKEN=kiosk123 "$BUILD/qcli" --server "127.0.0.1:$PORT" --kiosk \
+		take service=C >"$out" 2>&1 </dev/null || return 1
+	grep -q '"ok":true' "$out" && grep -q "QHALL_KIOSK_TOKEN is deprecated" "$out"
+}
+
 tui_start
 start_kiosk kiosk "file:$KIOSK_FILE"
 check "the kiosk lists the services in Chinese and English" kiosk_lists_services
@@ -163,5 +178,6 @@ check "--take to an unwritable file fails plainly, no ticket waiting" oneshot_un
 check "--take to a dead network printer fails plainly, no ticket waiting" oneshot_dead_tcp_printer
 check "--take prints one ticket and names it" oneshot_takes_and_prints
 check "SIGTERM ends the kiosk and restores the terminal" sigterm_restores_terminal
+check "qcli and printer read one token variable, QHALL_TOKEN; the old name works with a note" one_token_variable
 check "outside opening hours the kiosk says when the hall opens" closed_hall_says_when
 tui_finish
