@@ -28,13 +28,15 @@
 #define KIOSK_MESSAGE_SECONDS 12 /* and a message this long */
 #define KIOSK_REFRESH_SECONDS 30 /* the site (open or closed) is read again this often */
 #define KIOSK_TAKE_TIMEOUT_MS 8000
+#define KIOSK_SERVICES_DEBOUNCE_MS 200 /* queue events closer than this cause one services read */
 
 struct kiosk_service {
 	char id[32];
 	char name[TICKET_TEXT_MAX];
 	char name_en[TICKET_TEXT_MAX];
 	int waiting;
-	long ewt;
+	int ahead;		/* what a new ticket would be told; -1 from a server without it */
+	long ewt, ewt_low, ewt_high; /* -1 when not given */
 };
 
 enum kiosk_mode {
@@ -49,7 +51,7 @@ struct kiosk {
 	const struct printer_options *opt;
 	struct event_base *base;
 	struct client *client;
-	struct event *stdin_event, *tick_event;
+	struct event *stdin_event, *tick_event, *services_timer;
 	struct event *signal_events[4];
 	struct output out;
 
@@ -72,8 +74,9 @@ struct kiosk {
 	char unprinted_number[16]; /* a ticket being cancelled because it was not printed */
 	char unprinted_reason[512];
 
-	bool have_last; /* the last ticket printed here, for reprint */
+	bool have_last; /* the last ticket printed here, for reprint within --reprint-window */
 	struct ticket_info last;
+	time_t last_printed_at;
 
 	bool stopping;
 	bool curses_on;
@@ -158,7 +161,10 @@ static void kiosk_load_services(struct kiosk *k, const cJSON *services)
 		kiosk_copy(s, "name", ks->name, sizeof ks->name);
 		kiosk_copy(s, "name_en", ks->name_en, sizeof ks->name_en);
 		ks->waiting = (int)kiosk_number(s, "waiting", 0);
+		ks->ahead = (int)kiosk_number(s, "ahead", -1);
 		ks->ewt = kiosk_number(s, "ewt", -1);
+		ks->ewt_low = kiosk_number(s, "ewt_low", -1);
+		ks->ewt_high = kiosk_number(s, "ewt_high", -1);
 		k->count++;
 	}
 	if (k->selected >= k->count)
@@ -294,6 +300,7 @@ static void kiosk_on_take(void *arg, cJSON *resp)
 	}
 	k->last = info;
 	k->have_last = true;
+	k->last_printed_at = time(NULL);
 	k->mode = KIOSK_TICKET;
 	k->mode_until = time(NULL) + KIOSK_TICKET_SECONDS;
 	log_info("printed %s (%s)", info.number, info.id);
@@ -331,11 +338,24 @@ static void kiosk_take(struct kiosk *k, bool priority)
 	k->mode_until = 0;
 }
 
-/* Prints the last ticket again, marked as a reprint. */
+/* Forgets the last ticket once its reprint window has passed: the next citizen at the kiosk
+ * must not be able to print the previous one's ticket (a priority one, say). */
+static void kiosk_expire_last(struct kiosk *k, time_t now)
+{
+	if (k->have_last && now - k->last_printed_at > k->opt->reprint_seconds) {
+		k->have_last = false;
+		memset(&k->last, 0, sizeof k->last);
+	}
+}
+
+/* Prints the last ticket again, marked as a reprint, only within --reprint-window of its printing. */
 static void kiosk_reprint(struct kiosk *k)
 {
+	kiosk_expire_last(k, time(NULL));
 	if (!k->have_last) {
-		kiosk_message(k, false, "还没有可补打的号票。\nNo ticket has been printed here yet.");
+		kiosk_message(k, false,
+			      "只能在出票后 %d 秒内补打。\nA ticket can be reprinted only within %d s of its printing.",
+			      k->opt->reprint_seconds, k->opt->reprint_seconds);
 		return;
 	}
 	struct ticket_info info = k->last;
@@ -500,7 +520,7 @@ static void kiosk_draw_list(struct kiosk *k, int top, int bottom)
 	for (int i = 0; i < k->count && top + i < bottom; i++) {
 		const struct kiosk_service *s = &k->list[i];
 		int y = top + i;
-		char num[16], wait_zh[48], wait_en[48], line[160];
+		char num[16], line[200];
 		bool chosen = i == k->selected;
 		if (chosen)
 			attron(A_REVERSE | A_BOLD);
@@ -508,12 +528,16 @@ static void kiosk_draw_list(struct kiosk *k, int top, int bottom)
 		snprintf(num, sizeof num, "%s%d", chosen ? ">" : " ", i + 1);
 		kiosk_put(y, 1, 4, num);
 		int x = 6;
+		/* The figures a new ticket of this service would print, so screen and paper agree;
+		 * they keep their room on the right and the English name takes what is left. */
+		ticket_format_figures(s->ahead, s->waiting, s->ewt, s->ewt_low, s->ewt_high, line, sizeof line);
+		int fig_x = COLS - kiosk_width(line) - 1;
+		if (fig_x < x + 27)
+			fig_x = x + 27;
 		kiosk_put(y, x, 16, s->name);
-		kiosk_put(y, x + 17, 28, s->name_en);
-		ticket_format_wait(s->ewt, wait_zh, sizeof wait_zh, wait_en, sizeof wait_en);
-		snprintf(line, sizeof line, "等候 %d 人 waiting  %s / %s", s->waiting, wait_zh, wait_en);
-		if (COLS > x + 47)
-			kiosk_put(y, x + 47, COLS - x - 47, line);
+		kiosk_put(y, x + 17, fig_x - x - 19 < 28 ? fig_x - x - 19 : 28, s->name_en);
+		if (COLS > fig_x)
+			kiosk_put(y, fig_x, COLS - fig_x, line);
 		if (chosen)
 			attroff(A_REVERSE | A_BOLD);
 	}
@@ -701,6 +725,7 @@ static void kiosk_on_tick(evutil_socket_t fd, short what, void *arg)
 	time_t now = time(NULL);
 	if ((k->mode == KIOSK_TICKET || k->mode == KIOSK_MESSAGE) && k->mode_until && now >= k->mode_until)
 		k->mode = KIOSK_LIST;
+	kiosk_expire_last(k, now);
 	bool opening = !k->hall_open && k->opens_at > 0 && (long)now + k->server_offset >= k->opens_at;
 	if (client_is_ready(k->client) && (now >= k->next_refresh || opening)) {
 		k->next_refresh = now + (opening ? 2 : KIOSK_REFRESH_SECONDS);
@@ -732,11 +757,32 @@ static void kiosk_on_event(struct client *c, cJSON *event, void *arg)
 	const cJSON *service = cJSON_GetObjectItemCaseSensitive(event, "service");
 	for (int i = 0; cJSON_IsString(service) && i < k->count; i++) {
 		if (strcmp(k->list[i].id, service->valuestring) == 0) {
-			k->list[i].waiting = (int)kiosk_number(event, "waiting", k->list[i].waiting);
-			k->list[i].ewt = kiosk_number(event, "ewt", k->list[i].ewt);
+			struct kiosk_service *ks = &k->list[i];
+			ks->waiting = (int)kiosk_number(event, "waiting", ks->waiting);
+			ks->ahead = (int)kiosk_number(event, "ahead", ks->ahead);
+			ks->ewt = kiosk_number(event, "ewt", ks->ewt);
+			ks->ewt_low = kiosk_number(event, "ewt_low", ks->ewt_low);
+			ks->ewt_high = kiosk_number(event, "ewt_high", ks->ewt_high);
 		}
 	}
+	/* In a hall of comprehensive windows a take or a call in one service changes what a new
+	 * ticket of every other service would be told, and only the changed service gets an event:
+	 * read them all again, so the list never contradicts the ticket it is about to print. */
+	if (k->services_timer && !evtimer_pending(k->services_timer, NULL)) {
+		struct timeval tv = {0, KIOSK_SERVICES_DEBOUNCE_MS * 1000};
+		evtimer_add(k->services_timer, &tv);
+	}
 	kiosk_draw(k);
+}
+
+/* The debounce timer: reads every service's figures once for a burst of queue events. */
+static void kiosk_on_services_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct kiosk *k = arg;
+	if (client_is_ready(k->client))
+		client_request(k->client, "services", NULL, kiosk_on_site, k);
 }
 
 /* The hello was refused (a wrong token): shown in the status line, logged for the staff. */
@@ -821,6 +867,8 @@ static void kiosk_cleanup(struct kiosk *k)
 		event_free(k->stdin_event);
 	if (k->tick_event)
 		event_free(k->tick_event);
+	if (k->services_timer)
+		event_free(k->services_timer);
 	cJSON_Delete(k->site);
 	cJSON_Delete(k->services);
 	if (k->base)
@@ -887,8 +935,9 @@ int kiosk_run(const struct printer_options *opt)
 	}
 	k->stdin_event = event_new(k->base, STDIN_FILENO, EV_READ | EV_PERSIST, kiosk_on_stdin, k);
 	k->tick_event = event_new(k->base, -1, EV_PERSIST, kiosk_on_tick, k);
+	k->services_timer = evtimer_new(k->base, kiosk_on_services_timer, k);
 	struct timeval second = {1, 0};
-	if (!k->stdin_event || !k->tick_event || event_add(k->stdin_event, NULL) < 0 ||
+	if (!k->stdin_event || !k->tick_event || !k->services_timer || event_add(k->stdin_event, NULL) < 0 ||
 	    event_add(k->tick_event, &second) < 0) {
 		kiosk_cleanup(k);
 		fprintf(stderr, "printer: cannot set up the event loop\n");

@@ -42,6 +42,8 @@ static void usage(FILE *out)
 		"  --take SERVICE        non-interactive: take one ticket for SERVICE and print it\n"
 		"  --class CLASS         with --take: normal (default) or priority\n"
 		"  --reprint TICKET      non-interactive: print a ticket again (id or today's number)\n"
+		"  --reprint-window S    the kiosk's R reprints the last ticket only S seconds after it\n"
+		"                        printed (default %d; 0: never)\n"
 		"  --log-level LEVEL     debug, info, warn (default) or error\n"
 		"  --log-file FILE       the kiosk's log (the screen hides stderr; default: none)\n"
 		"  --help, --version\n"
@@ -49,7 +51,7 @@ static void usage(FILE *out)
 		"exit codes (non-interactive): 0 printed; 1 refused by or cannot reach qserver;\n"
 		"2 usage; 3 the printer failed and no ticket is left waiting (none taken, or cancelled);\n"
 		"4 the printer failed and the ticket could not be cancelled.\n",
-		codepages, OUTPUT_DEFAULT_TIMEOUT_MS);
+		codepages, OUTPUT_DEFAULT_TIMEOUT_MS, KIOSK_DEFAULT_REPRINT_SECONDS);
 }
 
 /* Reads the first line of a token file, warning when others may read it. */
@@ -101,6 +103,7 @@ int main(int argc, char **argv)
 		{"take", required_argument, NULL, 't'},
 		{"class", required_argument, NULL, 'C'},
 		{"reprint", required_argument, NULL, 'r'},
+		{"reprint-window", required_argument, NULL, 'R'},
 		{"log-level", required_argument, NULL, 'l'},
 		{"log-file", required_argument, NULL, 'L'},
 		{"help", no_argument, NULL, 'h'},
@@ -112,6 +115,7 @@ int main(int argc, char **argv)
 		.codepage = escpos_codepage_default(),
 		.columns = 48,
 		.print_timeout_ms = OUTPUT_DEFAULT_TIMEOUT_MS,
+		.reprint_seconds = KIOSK_DEFAULT_REPRINT_SECONDS,
 	};
 	const char *token_file = NULL, *token_arg = NULL;
 	log_set_name("printer");
@@ -150,6 +154,13 @@ int main(int argc, char **argv)
 		case 't': opt.take_service = optarg; break;
 		case 'C': opt.take_class = optarg; break;
 		case 'r': opt.reprint = optarg; break;
+		case 'R':
+			if ((n = parse_number(optarg, 0, 3600)) < 0) {
+				fprintf(stderr, "printer: --reprint-window must be 0 to 3600 seconds\n");
+				return ONESHOT_USAGE;
+			}
+			opt.reprint_seconds = (int)n;
+			break;
 		case 'l':
 			if (log_level_parse(optarg) < 0) {
 				fprintf(stderr, "printer: --log-level is debug, info, warn or error\n");

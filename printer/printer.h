@@ -93,6 +93,7 @@ struct ticket_info {
 	long issued_at;
 	int ahead; /* -1 when not given */
 	long ewt;  /* -1 when not given */
+	long ewt_low, ewt_high; /* the estimate's range (protocol 2); -1 when not given */
 	bool reprint;
 };
 
@@ -110,6 +111,7 @@ struct ticket_line {
 };
 
 #define TICKET_MAX_LINES 32
+#define TICKET_NUMBER_SIZE 4 /* the number's width and height multiplier on paper */
 
 struct ticket_layout {
 	struct ticket_line lines[TICKET_MAX_LINES];
@@ -134,6 +136,12 @@ void ticket_format_time(long t, const char *tz, const char *fmt, char *buf, size
 	__attribute__((format(strftime, 3, 0)));
 /* Formats an estimated wait: "约 15 分钟" and "about 15 min". */
 void ticket_format_wait(long ewt, char *zh, size_t zhlen, char *en, size_t enlen);
+/* Formats the estimate's range when low and high are given (>= 0) and differ in minutes
+ * ("约 5-15 分钟", "5-15 min"), else the single estimate as ticket_format_wait. */
+void ticket_format_estimate(long ewt, long low, long high, char *zh, size_t zhlen, char *en, size_t enlen);
+/* A service's figures on the kiosk: what a new ticket would be told (ahead, the estimate or its
+ * range); ahead < 0 (not sent) falls back to the waiting count. */
+void ticket_format_figures(int ahead, int waiting, long ewt, long low, long high, char *out, size_t len);
 /* Writes the week's hours compactly: "Mon-Fri 09:00-20:00, Sat 09:00-16:00", and the same in
  * Chinese ("周一至周五 09:00-20:00 ..."); "" when unknown. */
 void ticket_format_hours(const struct ticket_info *t, char *zh, size_t zhlen, char *en, size_t enlen);
@@ -143,6 +151,7 @@ void ticket_format_hours(const struct ticket_info *t, char *zh, size_t zhlen, ch
 enum output_kind { OUTPUT_DEVICE, OUTPUT_TCP, OUTPUT_FILE, OUTPUT_PREVIEW };
 
 #define OUTPUT_DEFAULT_TIMEOUT_MS 5000
+#define KIOSK_DEFAULT_REPRINT_SECONDS 60
 #define OUTPUT_DEFAULT_TCP_PORT "9100"
 
 struct output {
@@ -184,6 +193,7 @@ struct printer_options {
 	const struct escpos_codepage *codepage;
 	int columns;
 	int print_timeout_ms;
+	int reprint_seconds;  /* R reprints the last ticket only this long after it printed */
 	const char *log_file; /* the kiosk's log while the screen is on */
 };
 

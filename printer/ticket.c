@@ -43,6 +43,8 @@ int ticket_info_from_json(struct ticket_info *t, const cJSON *ticket, const cJSO
 	t->issued_at = read_number(ticket, "issued_at", 0);
 	t->ahead = (int)read_number(ticket, "ahead", -1);
 	t->ewt = read_number(ticket, "ewt", -1);
+	t->ewt_low = read_number(ticket, "ewt_low", -1);
+	t->ewt_high = read_number(ticket, "ewt_high", -1);
 
 	copy_string(site, "name", t->hall_name, sizeof t->hall_name);
 	copy_string(site, "name_en", t->hall_name_en, sizeof t->hall_name_en);
@@ -119,6 +121,39 @@ void ticket_format_wait(long ewt, char *zh, size_t zhlen, char *en, size_t enlen
 		snprintf(zh, zhlen, "约 %ld 小时 %ld 分钟", minutes / 60, minutes % 60);
 		snprintf(en, enlen, "about %ld h %ld min", minutes / 60, minutes % 60);
 	}
+}
+
+/* The range of the estimate (10th to 90th percentile) when the server sends one that shows
+ * as two different numbers of minutes, else the single estimate: "约 5-15 分钟" and "5-15 min",
+ * "15 分钟内" and "within 15 min" when it may be under a minute. Minutes are rounded up, as
+ * for the single estimate. */
+void ticket_format_estimate(long ewt, long low, long high, char *zh, size_t zhlen, char *en, size_t enlen)
+{
+	long lo = (low + 59) / 60, hi = (high + 59) / 60;
+	if (low < 0 || high < 0 || high < low || lo == hi || high < 60) {
+		ticket_format_wait(ewt >= 0 || high < 0 ? ewt : high, zh, zhlen, en, enlen);
+		return;
+	}
+	if (lo == 0) {
+		snprintf(zh, zhlen, "%ld 分钟内", hi);
+		snprintf(en, enlen, "within %ld min", hi);
+	} else {
+		snprintf(zh, zhlen, "约 %ld-%ld 分钟", lo, hi);
+		snprintf(en, enlen, "%ld-%ld min", lo, hi);
+	}
+}
+
+/* One service's figures on the kiosk's list, what a new ticket of it would print: "前面 3 人
+ * ahead  约 5-15 分钟 / 5-15 min". A server that does not send a service's ahead gives only
+ * its waiting count, shown as such. */
+void ticket_format_figures(int ahead, int waiting, long ewt, long low, long high, char *out, size_t len)
+{
+	char zh[64], en[64];
+	ticket_format_estimate(ewt, low, high, zh, sizeof zh, en, sizeof en);
+	if (ahead >= 0)
+		snprintf(out, len, "前面 %d 人 ahead  %s / %s", ahead, zh, en);
+	else
+		snprintf(out, len, "等候 %d 人 waiting  %s / %s", waiting, zh, en);
 }
 
 /* Appends printf text to buf at *used, never past len. */
@@ -203,7 +238,11 @@ void ticket_layout(const struct ticket_info *t, int columns, struct ticket_layou
 	layout_add(l, TICKET_RULE, ESCPOS_LEFT);
 
 	if ((line = layout_text(l, ESCPOS_CENTER, t->number, NULL))) {
-		line->width = line->height = 2;
+		/* Quad size for older readers (each character 4 columns), double when the paper is
+		 * too narrow for it (a long number on 58 mm paper). */
+		line->width = line->height = (int)strlen(t->number) * TICKET_NUMBER_SIZE <= l->columns
+						     ? TICKET_NUMBER_SIZE
+						     : 2;
 		line->bold = true;
 	}
 	if (t->service_name[0])
@@ -223,7 +262,8 @@ void ticket_layout(const struct ticket_info *t, int columns, struct ticket_layou
 	}
 	if (t->ewt >= 0 && !t->reprint) {
 		char wait_zh[64], wait_en[64];
-		ticket_format_wait(t->ewt, wait_zh, sizeof wait_zh, wait_en, sizeof wait_en);
+		ticket_format_estimate(t->ewt, t->ewt_low, t->ewt_high, wait_zh, sizeof wait_zh, wait_en,
+				       sizeof wait_en);
 		snprintf(zh, sizeof zh, "预计等候 Wait: %s / %s", wait_zh, wait_en);
 		snprintf(en, sizeof en, "Estimated wait: %s", wait_en);
 		layout_text(l, ESCPOS_LEFT, zh, en);

@@ -11,7 +11,8 @@ KIOSK_FILE="$TUI_DIR/kiosk.bin"
 # Starts a kiosk in tmux window NAME printing to DEST; its pid goes to $TUI_DIR/NAME.pid.
 start_kiosk() {
 	local name=$1 dest=$2
-	tui_run "$name" "sh -c 'echo \$\$ >$TUI_DIR/$name.pid; exec env QHALL_TOKEN=kiosk123 $BUILD/printer --server 127.0.0.1:$PORT --out $dest --log-file $TUI_DIR/$name.log'"
+	shift 2
+	tui_run "$name" "sh -c 'echo \$\$ >$TUI_DIR/$name.pid; exec env QHALL_TOKEN=kiosk123 $BUILD/printer --server 127.0.0.1:$PORT --out $dest --log-file $TUI_DIR/$name.log $*'"
 }
 
 # Runs the printer in non-interactive mode against the test server.
@@ -67,15 +68,51 @@ priority_asks_to_confirm() {
 # True when a ticket taken elsewhere shows up in the kiosk's waiting count at once.
 queue_updates_live() {
 	keys kiosk x && wait_gone kiosk "Please take your ticket" || return 1
-	row_shows "Social security" "等候 0 人" || return 1
+	local ahead
+	ahead=$(service_ahead A)
+	row_shows "Social security" "前面 $ahead 人 ahead" || return 1
 	qc --kiosk take service=A >/dev/null && qc --kiosk take service=A >/dev/null || return 1
-	row_shows "Social security" "等候 2 人"
+	row_shows "Social security" "前面 $((ahead + 2)) 人 ahead"
+}
+
+# The ahead a new ticket of SERVICE would be told, as the server says.
+service_ahead() {
+	qc services | jq -r ".services[] | select(.id == \"$1\") | .ahead"
+}
+
+# True when the kiosk's row of a service shows what its ticket then prints: the same ahead and
+# the same estimate (the issue: the screen said 3 waiting, the ticket 10 ahead).
+screen_and_ticket_agree() {
+	local row ahead wait
+	row=$(screen kiosk | grep -F "Social security")
+	ahead=$(printf '%s' "$row" | grep -o '前面 [0-9]* 人' | grep -o '[0-9]*')
+	wait=$(printf '%s' "$row" | sed 's/.*ahead  //; s/ \/ .*//')
+	[ -n "$ahead" ] && [ -n "$wait" ] || return 1
+	keys kiosk 1 && keys kiosk Enter && wait_for kiosk "Please take your ticket" || return 1
+	wait_for kiosk "前面等候 Ahead: $ahead 人" && wait_for kiosk "预计等候 Wait: $wait /" || return 1
+	grep -qa "Ahead: $ahead" "$KIOSK_FILE"
+}
+
+# True when R is refused once the reprint window has passed (a kiosk with --reprint-window 2).
+reprint_only_within_window() {
+	start_kiosk short "file:$TUI_DIR/short.bin" --reprint-window 2
+	wait_for short "Please choose a service" 8 && keys short 3 && keys short Enter || return 1
+	wait_for short "Please take your ticket" && keys short x && wait_gone short "Please take your ticket" || return 1
+	keys short r && wait_for short "REPRINT" || return 1
+	keys short x && wait_gone short "REPRINT" || return 1
+	sleep 3
+	keys short r && wait_for short "reprinted only within 2 s" || return 1
+	! screen short | grep -qF "REPRINT"
 }
 
 # True when R prints the last ticket again, marked as a reprint.
 reprint_last_ticket() {
+	local id
+	id=$(grep -ao '20261127-[A-Z][0-9]*' "$KIOSK_FILE" | head -n 1)
+	[ -n "$id" ] && ! grep -qa "REPRINT" "$KIOSK_FILE" || return 1
+	keys kiosk x && wait_gone kiosk "Please take your ticket" || return 1
 	keys kiosk r && wait_for kiosk "REPRINT" || return 1
-	grep -qa "REPRINT" "$KIOSK_FILE" && grep -qa "20261127-C001" "$KIOSK_FILE"
+	grep -qa "REPRINT" "$KIOSK_FILE" && grep -qa "$id" "$KIOSK_FILE"
 }
 
 # True when the kiosk survives a resize and still shows the list.
@@ -102,7 +139,9 @@ kiosk_failed_write_cancels() {
 	start_kiosk devfull /dev/full
 	wait_for devfull "Social security" && keys devfull 3 && keys devfull Enter || return 1
 	wait_for devfull "was cancelled" || return 1
-	[ "$(waiting)" = "$before" ] && [ "$(state_of C002)" = '"state":"cancelled"' ]
+	local number
+	number=$(screen devfull | grep -o 'ticket C[0-9]* was cancelled' | cut -d' ' -f2)
+	[ "$(waiting)" = "$before" ] && [ "$(state_of "$number")" = '"state":"cancelled"' ]
 }
 
 # True when --take with an unwritable file fails plainly and takes no ticket.
@@ -169,8 +208,10 @@ start_kiosk kiosk "file:$KIOSK_FILE"
 check "the kiosk lists the services in Chinese and English" kiosk_lists_services
 check "a number key and Enter take a ticket, shown and printed" number_key_takes_ticket
 check "priority asks to confirm, then prints a priority ticket" priority_asks_to_confirm
-check "waiting counts follow queue events live" queue_updates_live
+check "each service shows what a new ticket would be told, live from queue events" queue_updates_live
+check "the screen's figures for a service are the ticket's" screen_and_ticket_agree
 check "R reprints the last ticket, marked" reprint_last_ticket
+check "R is refused after the reprint window (--reprint-window)" reprint_only_within_window
 check "a resize redraws the screen" resize_redraws
 check "a kiosk with a dead printer says so and takes no ticket" kiosk_dead_printer_takes_nothing
 check "a kiosk whose printer fails on write cancels the ticket" kiosk_failed_write_cancels

@@ -142,7 +142,7 @@ static void escpos_codepage_find__names(void **state)
 	assert_true(escpos_codepage_default()->cjk);
 }
 
-/* The whole ticket: every field printed, the number double-size, QR = id, a cut at the end. */
+/* The whole ticket: every field printed, the number quad-size, QR = id, a cut at the end. */
 static void ticket_encode__normal__everything_on_paper(void **state)
 {
 	(void)state;
@@ -164,8 +164,8 @@ static void ticket_encode__normal__everything_on_paper(void **state)
 	const struct escpos_run *number = escpos_doc_find_run(&doc, "A012");
 	assert_non_null(number);
 	assert_string_equal(number->text, "A012");
-	assert_int_equal(number->width, 2);
-	assert_int_equal(number->height, 2);
+	assert_int_equal(number->width, 4);
+	assert_int_equal(number->height, 4);
 	assert_int_equal(number->align, 1);
 	const struct escpos_run *hall = escpos_doc_find_run(&doc, "测试大厅");
 	assert_int_equal(hall->width, 1);
@@ -175,6 +175,74 @@ static void ticket_encode__normal__everything_on_paper(void **state)
 	assert_int_equal(doc.cuts, 1);
 	assert_true(doc.ends_with_cut);
 	assert_true(doc.starts_with_init);
+}
+
+/* The number is quad size where the paper has room for it, double where it has not. */
+static void ticket_layout__number_quad_or_double(void **state)
+{
+	(void)state;
+	struct ticket_info info;
+	canned_ticket(&info, NULL);
+	struct ticket_layout layout;
+	ticket_layout(&info, 32, &layout); /* 58 mm paper: 4 characters x 4 fit */
+	bool found = false;
+	for (int i = 0; i < layout.count; i++)
+		if (strcmp(layout.lines[i].text, "A012") == 0) {
+			assert_int_equal(layout.lines[i].width, 4);
+			assert_int_equal(layout.lines[i].height, 4);
+			found = true;
+		}
+	assert_true(found);
+	snprintf(info.number, sizeof info.number, "A1000");
+	ticket_layout(&info, 16, &layout); /* 5 x 4 = 20 columns do not fit in 16 */
+	for (int i = 0; i < layout.count; i++)
+		if (strcmp(layout.lines[i].text, "A1000") == 0)
+			assert_int_equal(layout.lines[i].width, 2);
+}
+
+/* The estimate: its range when the server sends one, the single estimate otherwise. */
+static void ticket_format_estimate__range_or_single(void **state)
+{
+	(void)state;
+	char zh[64], en[64];
+	ticket_format_estimate(600, 300, 900, zh, sizeof zh, en, sizeof en);
+	assert_string_equal(zh, "约 5-15 分钟");
+	assert_string_equal(en, "5-15 min");
+	ticket_format_estimate(600, -1, -1, zh, sizeof zh, en, sizeof en); /* no range sent */
+	assert_string_equal(zh, "约 10 分钟");
+	assert_string_equal(en, "about 10 min");
+	ticket_format_estimate(120, 0, 300, zh, sizeof zh, en, sizeof en);
+	assert_string_equal(zh, "5 分钟内");
+	assert_string_equal(en, "within 5 min");
+	ticket_format_estimate(600, 590, 600, zh, sizeof zh, en, sizeof en); /* the same minutes */
+	assert_string_equal(en, "about 10 min");
+	ticket_format_estimate(30, 0, 40, zh, sizeof zh, en, sizeof en);
+	assert_string_equal(en, "under 1 min");
+	ticket_format_estimate(600, 900, 300, zh, sizeof zh, en, sizeof en); /* nonsense: single */
+	assert_string_equal(en, "about 10 min");
+}
+
+/* The kiosk's figures per service are what a new ticket would print: ahead and the estimate. */
+static void ticket_format_figures__screen_model(void **state)
+{
+	(void)state;
+	char line[160];
+	ticket_format_figures(8, 3, 600, 300, 900, line, sizeof line);
+	assert_string_equal(line, "前面 8 人 ahead  约 5-15 分钟 / 5-15 min");
+	ticket_format_figures(8, 3, 600, -1, -1, line, sizeof line);
+	assert_string_equal(line, "前面 8 人 ahead  约 10 分钟 / about 10 min");
+	ticket_format_figures(-1, 3, 600, -1, -1, line, sizeof line); /* an older server */
+	assert_string_equal(line, "等候 3 人 waiting  约 10 分钟 / about 10 min");
+	/* The ticket of the same service says the same. */
+	struct ticket_info info;
+	canned_ticket(&info, NULL);
+	info.ahead = 8;
+	info.ewt = 600;
+	info.ewt_low = 300;
+	info.ewt_high = 900;
+	encode_and_decode(&info, "gb18030", NULL);
+	assert_non_null(strstr(doc.text, "Ahead: 8 人 people"));
+	assert_non_null(strstr(doc.text, "约 5-15 分钟 / 5-15 min"));
 }
 
 /* Priority tickets say so; a reprint is marked and drops the stale wait. */
@@ -204,7 +272,7 @@ static void ticket_encode__cp437__english_only(void **state)
 	assert_non_null(strstr(doc.text, "Social security\n"));
 	assert_non_null(strstr(doc.text, "People ahead: 3"));
 	assert_non_null(strstr(doc.text, "Hours: Mon-Fri"));
-	assert_int_equal(escpos_doc_find_run(&doc, "A012")->width, 2);
+	assert_int_equal(escpos_doc_find_run(&doc, "A012")->width, 4);
 	assert_string_equal(doc.qr_data, "20261127-A012");
 	assert_true(doc.ends_with_cut);
 }
@@ -416,6 +484,9 @@ int main(void)
 		cmocka_unit_test(escpos_text__cp437__transliterated_single_bytes),
 		cmocka_unit_test(escpos_codepage_find__names),
 		cmocka_unit_test(ticket_encode__normal__everything_on_paper),
+		cmocka_unit_test(ticket_layout__number_quad_or_double),
+		cmocka_unit_test(ticket_format_estimate__range_or_single),
+		cmocka_unit_test(ticket_format_figures__screen_model),
 		cmocka_unit_test(ticket_encode__priority_reprint__marked),
 		cmocka_unit_test(ticket_encode__cp437__english_only),
 		cmocka_unit_test(ticket_encode__utf8__raw_text),
