@@ -29,6 +29,8 @@
 #define KIOSK_REFRESH_SECONDS 30 /* the site (open or closed) is read again this often */
 #define KIOSK_TAKE_TIMEOUT_MS 8000
 #define KIOSK_SERVICES_DEBOUNCE_MS 200 /* queue events closer than this cause one services read */
+#define KIOSK_CHECK_SECONDS 5	       /* the idle kiosk checks its printer this often */
+#define KIOSK_FAULT_CHECK_SECONDS 2    /* and this often while it is out of service */
 
 struct kiosk_service {
 	char id[32];
@@ -78,6 +80,10 @@ struct kiosk {
 	struct ticket_info last;
 	time_t last_printed_at;
 
+	bool printer_fault; /* the last check (or print) failed: out of service until one works */
+	char fault_reason[512];
+	time_t next_check;
+
 	bool stopping;
 	bool curses_on;
 	int saved_stderr; /* the terminal's stderr while logs go to --log-file, or -1 */
@@ -103,6 +109,34 @@ __attribute__((format(printf, 3, 4))) static void kiosk_message(struct kiosk *k,
 			*c = *c == '\n' ? ' ' : *c;
 		log_warn("%s", one_line);
 	}
+}
+
+/* Records the printer as faulty (the kiosk then shows "out of service" until a check works). */
+static void kiosk_printer_failed(struct kiosk *k, const char *reason)
+{
+	if (!k->printer_fault)
+		log_warn("printer fault, out of service: %s", reason);
+	k->printer_fault = true;
+	snprintf(k->fault_reason, sizeof k->fault_reason, "%s", reason);
+	k->next_check = time(NULL) + KIOSK_FAULT_CHECK_SECONDS;
+}
+
+/* Checks the printer now unless a ticket is being printed; a check that works again puts the
+ * kiosk back in service. */
+static void kiosk_check_printer(struct kiosk *k)
+{
+	if (k->out.fd >= 0)
+		return;
+	char err[512];
+	if (output_check(&k->out, err, sizeof err) < 0) {
+		kiosk_printer_failed(k, err);
+		return;
+	}
+	if (k->printer_fault)
+		log_warn("printer works again: back in service");
+	k->printer_fault = false;
+	k->fault_reason[0] = '\0';
+	k->next_check = time(NULL) + KIOSK_CHECK_SECONDS;
 }
 
 /* Reads a string member into buf, keeping buf when absent. */
@@ -289,6 +323,7 @@ static void kiosk_on_take(void *arg, cJSON *resp)
 		snprintf(k->unprinted_number, sizeof k->unprinted_number, "%s", info.number);
 		snprintf(k->unprinted_reason, sizeof k->unprinted_reason, "%s", err);
 		log_error("ticket %s (%s) not printed: %s; cancelling it", info.number, info.id, err);
+		kiosk_printer_failed(k, err);
 		if (client_request(k->client, "cancel", args, kiosk_on_cancel, k) < 0) {
 			kiosk_message(k, true,
 				      "打印机故障，号票 %s 未打印，也未能取消，请联系工作人员！\nThe printer failed: "
@@ -321,8 +356,11 @@ static void kiosk_take(struct kiosk *k, bool priority)
 		kiosk_closed_message(k, k->opens_at);
 		return;
 	}
+	if (k->printer_fault)
+		return; /* the screen says out of service */
 	char err[512];
 	if (output_open(&k->out, err, sizeof err) < 0) {
+		kiosk_printer_failed(k, err);
 		kiosk_message(k, true, "打印机故障，没有出票，请联系工作人员。\nNo ticket was taken: the printer cannot be used. Please ask the staff.\n(%s)", err);
 		return;
 	}
@@ -517,6 +555,8 @@ static void kiosk_box(const char *text, bool bold)
 /* Draws the list of services with their queues. */
 static void kiosk_draw_list(struct kiosk *k, int top, int bottom)
 {
+	if (k->printer_fault)
+		return; /* nothing to choose while out of service */
 	for (int i = 0; i < k->count && top + i < bottom; i++) {
 		const struct kiosk_service *s = &k->list[i];
 		int y = top + i;
@@ -577,15 +617,31 @@ static void kiosk_draw(struct kiosk *k)
 		attroff(A_BOLD);
 		kiosk_draw_list(k, 6, LINES - 3);
 	} else {
-		kiosk_put(2, 1, COLS - 2, "请选择业务  Please choose a service");
+		if (!k->printer_fault)
+			kiosk_put(2, 1, COLS - 2, "请选择业务  Please choose a service");
 		kiosk_draw_list(k, 4, LINES - 3);
 	}
 	mvhline(LINES - 3, 0, ACS_HLINE, COLS);
 	kiosk_put(LINES - 2, 1, COLS - 2,
-		  "↑↓/1-9 选择 choose   Enter 取号 ticket   P 优先 priority   R 补打 reprint");
+		  k->printer_fault ? "暂停取号  Out of service"
+				   : "↑↓/1-9 选择 choose   Enter 取号 ticket   P 优先 priority   R 补打 reprint");
 	char status[1024];
-	snprintf(status, sizeof status, "%s  ·  %s", client_status_text(k->client), k->out.label);
+	snprintf(status, sizeof status, "%s  ·  %s  ·  %s", client_status_text(k->client), k->out.label,
+		 k->printer_fault ? "打印机故障 printer fault" : "打印机正常 printer ok");
 	kiosk_put(LINES - 1, 1, COLS - 2, status);
+
+	/* A faulty printer takes the screen until it works again: no citizen is offered a ticket
+	 * that cannot be printed (a message already up, such as a cancelled ticket, shows first). */
+	if (k->printer_fault && (k->mode == KIOSK_LIST || k->mode == KIOSK_CONFIRM_PRIORITY)) {
+		char text[800];
+		snprintf(text, sizeof text,
+			 "暂停取号\nOut of service\n\n打印机故障，请联系工作人员。\nThe ticket printer does not work. "
+			 "Please ask the staff.\n\n(%s)",
+			 k->fault_reason);
+		kiosk_box(text, true);
+		refresh();
+		return;
+	}
 
 	switch (k->mode) {
 	case KIOSK_LIST:
@@ -624,6 +680,10 @@ static void kiosk_key(struct kiosk *k, wint_t key, bool function_key)
 {
 	if (function_key && key == KEY_RESIZE)
 		return;
+	if (k->printer_fault && (k->mode == KIOSK_LIST || k->mode == KIOSK_CONFIRM_PRIORITY)) {
+		k->mode = KIOSK_LIST;
+		return; /* out of service: keys do nothing until the printer works */
+	}
 	switch (k->mode) {
 	case KIOSK_BUSY:
 		return;
@@ -726,6 +786,8 @@ static void kiosk_on_tick(evutil_socket_t fd, short what, void *arg)
 	if ((k->mode == KIOSK_TICKET || k->mode == KIOSK_MESSAGE) && k->mode_until && now >= k->mode_until)
 		k->mode = KIOSK_LIST;
 	kiosk_expire_last(k, now);
+	if (now >= k->next_check && (k->mode == KIOSK_LIST || k->printer_fault))
+		kiosk_check_printer(k);
 	bool opening = !k->hall_open && k->opens_at > 0 && (long)now + k->server_offset >= k->opens_at;
 	if (client_is_ready(k->client) && (now >= k->next_refresh || opening)) {
 		k->next_refresh = now + (opening ? 2 : KIOSK_REFRESH_SECONDS);
@@ -943,6 +1005,7 @@ int kiosk_run(const struct printer_options *opt)
 		fprintf(stderr, "printer: cannot set up the event loop\n");
 		return 1;
 	}
+	kiosk_check_printer(k); /* before offering any ticket */
 	kiosk_draw(k);
 	event_base_dispatch(k->base);
 	kiosk_cleanup(k);

@@ -272,3 +272,71 @@ int output_print(struct output *o, const struct ticket_layout *layout,
 		return -1;
 	return output_send_ticket(o, layout, codepage, err, errlen);
 }
+
+/* ---- Printer status ---- */
+
+#define OUTPUT_CHECK_TIMEOUT_MS 1000 /* a check blocks the kiosk's loop at most this long to connect */
+#define OUTPUT_STATUS_WAIT_MS 300    /* and this long for the printer's status bytes */
+
+/* Whether a byte is an ESC/POS real-time status byte: bits 1 and 4 set, bits 0 and 7 clear. */
+static bool output_status_byte(unsigned char b)
+{
+	return (b & 0x93) == 0x12;
+}
+
+/* Reads what the printer answered to DLE EOT 1 and DLE EOT 4, if anything, and says whether it
+ * reports a fault: offline (cover open, paper out, an error) or the paper roll at its end. A
+ * printer that does not answer (many cheap ones, a plain file) is judged by the connection. */
+static int output_read_status(struct output *o, char *err, size_t errlen)
+{
+	unsigned char reply[2];
+	size_t got = 0;
+	long long deadline = output_now_ms() + OUTPUT_STATUS_WAIT_MS;
+	while (got < sizeof reply) {
+		long long left = deadline - output_now_ms();
+		struct pollfd pfd = {.fd = o->fd, .events = POLLIN};
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			break;
+		ssize_t n = read(o->fd, reply + got, sizeof reply - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got >= 1 && output_status_byte(reply[0]) && (reply[0] & 0x08))
+		return output_error(err, errlen, "the %s is offline (cover open, out of paper or in error)", o->label);
+	if (got >= 2 && output_status_byte(reply[1]) && (reply[1] & 0x60))
+		return output_error(err, errlen, "the %s is out of paper", o->label);
+	return 0;
+}
+
+/* Checks the printer without printing: it can be opened (connected to), takes a status query,
+ * and, where it answers DLE EOT, reports no fault. The kiosk does this before offering tickets
+ * and while idle, so a dead printer is shown before a citizen tries. */
+int output_check(const struct output *o, char *err, size_t errlen)
+{
+	if (o->kind == OUTPUT_PREVIEW)
+		return 0;
+	struct output probe = *o;
+	probe.fd = -1;
+	if (probe.timeout_ms > OUTPUT_CHECK_TIMEOUT_MS)
+		probe.timeout_ms = OUTPUT_CHECK_TIMEOUT_MS;
+	if (probe.kind == OUTPUT_FILE) { /* opened without truncating: the last ticket stays */
+		int rc = output_open(&probe, err, errlen);
+		output_close(&probe);
+		return rc;
+	}
+	if (probe.kind == OUTPUT_DEVICE) {
+		/* Read and write, to hear the status; a device that refuses reading is still usable. */
+		probe.fd = open(probe.path, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
+		if (probe.fd < 0 && output_open(&probe, err, errlen) < 0)
+			return -1;
+	} else if (output_open(&probe, err, errlen) < 0) {
+		return -1;
+	}
+	static const unsigned char query[] = {0x10, 0x04, 0x01, 0x10, 0x04, 0x04}; /* DLE EOT 1, 4 */
+	int rc = output_write(&probe, query, sizeof query, err, errlen);
+	if (rc == 0)
+		rc = output_read_status(&probe, err, errlen);
+	output_close(&probe);
+	return rc;
+}

@@ -171,6 +171,9 @@ int output_parse(struct output *o, const char *dest, int timeout_ms, char *err, 
 int output_open(struct output *o, char *err, size_t errlen);
 /* Writes every byte within the timeout; 0, or -1 with err. */
 int output_write(struct output *o, const void *bytes, size_t len, char *err, size_t errlen);
+/* Checks the printer without printing (open or connect, DLE EOT 1 and 4, the answer if any);
+ * 0, or -1 with err saying what is wrong. */
+int output_check(const struct output *o, char *err, size_t errlen);
 /* Closes (a preview leaves stdout open); safe to call twice. */
 void output_close(struct output *o);
 /* Opens, writes a whole ticket and closes: ESC/POS bytes, or the preview text for "-". */

@@ -122,26 +122,43 @@ resize_redraws() {
 	resize 100 30 && wait_for kiosk "Please choose a service"
 }
 
-# True when a kiosk whose printer file cannot be opened says so and takes no ticket.
+# True when a kiosk whose printer file cannot be opened is out of service from the start (no
+# citizen has to try first) and takes no ticket.
 kiosk_dead_printer_takes_nothing() {
 	local before
 	before=$(waiting)
 	start_kiosk deadfile "file:/nonexistent/x.bin"
-	wait_for deadfile "Social security" && keys deadfile Enter || return 1
-	wait_for deadfile "No ticket was taken" || return 1
+	wait_for deadfile "暂停取号" 8 && wait_for deadfile "Out of service" || return 1
+	wait_for deadfile "printer fault" && ! screen deadfile | grep -qF "Social security" || return 1
+	keys deadfile 1 && keys deadfile Enter && sleep 0.5 && wait_for deadfile "Out of service" || return 1
 	[ "$(waiting)" = "$before" ]
 }
 
-# True when a kiosk whose printer fails on the write cancels the ticket it took, and says so.
-kiosk_failed_write_cancels() {
+# True when an idle kiosk notices its printer failing with no key pressed, stays out of service
+# while it fails, and comes back by itself when it works again.
+kiosk_printer_fault_while_idle() {
+	mkdir -p "$TUI_DIR/pdir"
+	start_kiosk idle "file:$TUI_DIR/pdir/t.bin"
+	wait_for idle "Please choose a service" 8 && wait_for idle "printer ok" || return 1
+	rm -rf "$TUI_DIR/pdir"
+	wait_for idle "Out of service" 10 || return 1
+	sleep 3
+	wait_for idle "Out of service" 1 || return 1 # lasting, not a 12 s message
+	mkdir -p "$TUI_DIR/pdir"
+	wait_for idle "Please choose a service" 8 && wait_gone idle "Out of service" || return 1
+	keys idle 1 && keys idle Enter && wait_for idle "Please take your ticket" || return 1
+	grep -qa "20261127-A" "$TUI_DIR/pdir/t.bin"
+}
+
+# True when a kiosk whose printer device fails on write (/dev/full) is out of service before
+# any ticket: the status query fails, so no citizen gets a ticket that cannot be printed.
+kiosk_failing_printer_out_of_service() {
 	local before
 	before=$(waiting)
 	start_kiosk devfull /dev/full
-	wait_for devfull "Social security" && keys devfull 3 && keys devfull Enter || return 1
-	wait_for devfull "was cancelled" || return 1
-	local number
-	number=$(screen devfull | grep -o 'ticket C[0-9]* was cancelled' | cut -d' ' -f2)
-	[ "$(waiting)" = "$before" ] && [ "$(state_of "$number")" = '"state":"cancelled"' ]
+	wait_for devfull "Out of service" 8 && wait_for devfull "No space left on device" || return 1
+	keys devfull 3 && keys devfull Enter && sleep 0.5 || return 1
+	[ "$(waiting)" = "$before" ]
 }
 
 # True when --take with an unwritable file fails plainly and takes no ticket.
@@ -213,8 +230,9 @@ check "the screen's figures for a service are the ticket's" screen_and_ticket_ag
 check "R reprints the last ticket, marked" reprint_last_ticket
 check "R is refused after the reprint window (--reprint-window)" reprint_only_within_window
 check "a resize redraws the screen" resize_redraws
-check "a kiosk with a dead printer says so and takes no ticket" kiosk_dead_printer_takes_nothing
-check "a kiosk whose printer fails on write cancels the ticket" kiosk_failed_write_cancels
+check "a kiosk with a dead printer is out of service from the start and takes no ticket" kiosk_dead_printer_takes_nothing
+check "a kiosk whose printer fails on write (/dev/full) is out of service before any ticket" kiosk_failing_printer_out_of_service
+check "an idle kiosk notices a printer fault, stays out of service, and recovers by itself" kiosk_printer_fault_while_idle
 check "--take to an unwritable file fails plainly, no ticket waiting" oneshot_unwritable_file
 check "--take to a dead network printer fails plainly, no ticket waiting" oneshot_dead_tcp_printer
 check "--take prints one ticket and names it" oneshot_takes_and_prints

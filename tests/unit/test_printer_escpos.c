@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../printer/printer.h"
@@ -473,6 +475,88 @@ static void output_print__tcp_printer__receives_ticket(void **state)
 	assert_true(doc.ends_with_cut);
 }
 
+/* A network printer that answers the status query with the two bytes given, from a child. */
+static pid_t status_printer(int listener, unsigned char s1, unsigned char s4)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int conn = accept(listener, NULL, NULL);
+		unsigned char query[6];
+		size_t got = 0;
+		while (conn >= 0 && got < sizeof query) {
+			ssize_t n = read(conn, query + got, sizeof query - got);
+			if (n <= 0)
+				break;
+			got += (size_t)n;
+		}
+		unsigned char reply[2] = {s1, s4};
+		if (got == sizeof query && memcmp(query, "\x10\x04\x01\x10\x04\x04", 6) == 0 &&
+		    write(conn, reply, sizeof reply) != (ssize_t)sizeof reply)
+			_exit(1);
+		_exit(got == sizeof query ? 0 : 2);
+	}
+	return pid;
+}
+
+/* The printer check: a file that can be opened (not truncated), a device that takes writes, a
+ * printer whose DLE EOT status is fine, pass; a missing folder, /dev/full, a port nobody
+ * listens on, a printer offline or out of paper, fail with the reason. */
+static void output_check__status_and_connection(void **state)
+{
+	(void)state;
+	char dest[128], err[256], path[] = "/tmp/qhall-check-XXXXXX";
+	struct output o;
+	int fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "ticket", 6), 6);
+	close(fd);
+	snprintf(dest, sizeof dest, "file:%s", path);
+	assert_int_equal(output_parse(&o, dest, 1000, err, sizeof err), 0);
+	assert_int_equal(output_check(&o, err, sizeof err), 0);
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_size, 6); /* the last ticket is still there */
+	unlink(path);
+	assert_int_equal(output_parse(&o, "file:/nonexistent/x.bin", 1000, err, sizeof err), 0);
+	assert_int_equal(output_check(&o, err, sizeof err), -1);
+	assert_non_null(strstr(err, "No such file"));
+	assert_int_equal(output_parse(&o, "/dev/full", 1000, err, sizeof err), 0);
+	assert_int_equal(output_check(&o, err, sizeof err), -1);
+	assert_non_null(strstr(err, "No space left"));
+	assert_int_equal(output_parse(&o, "/dev/null", 1000, err, sizeof err), 0);
+	assert_int_equal(output_check(&o, err, sizeof err), 0); /* no answer: judged by the writes */
+	assert_int_equal(output_parse(&o, "-", 1000, err, sizeof err), 0);
+	assert_int_equal(output_check(&o, err, sizeof err), 0);
+
+	int port, status;
+	close(listen_loopback(&port));
+	snprintf(dest, sizeof dest, "tcp:127.0.0.1:%d", port);
+	assert_int_equal(output_parse(&o, dest, 1000, err, sizeof err), 0);
+	assert_int_equal(output_check(&o, err, sizeof err), -1);
+
+	const struct {
+		unsigned char s1, s4;
+		const char *want; /* NULL: fine */
+	} cases[] = {{0x12, 0x12, NULL}, {0x1a, 0x12, "offline"}, {0x12, 0x72, "out of paper"}, {0x12, 0x1e, NULL}};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		int listener = listen_loopback(&port);
+		snprintf(dest, sizeof dest, "tcp:127.0.0.1:%d", port);
+		pid_t pid = status_printer(listener, cases[i].s1, cases[i].s4);
+		assert_int_equal(output_parse(&o, dest, 1000, err, sizeof err), 0);
+		int rc = output_check(&o, err, sizeof err);
+		waitpid(pid, &status, 0);
+		close(listener);
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		if (cases[i].want) {
+			assert_int_equal(rc, -1);
+			assert_non_null(strstr(err, cases[i].want));
+		} else {
+			assert_int_equal(rc, 0); /* 0x1e: paper near its end is not a fault yet */
+		}
+	}
+}
+
 /* Runs the tests of this file. */
 int main(void)
 {
@@ -485,6 +569,7 @@ int main(void)
 		cmocka_unit_test(escpos_codepage_find__names),
 		cmocka_unit_test(ticket_encode__normal__everything_on_paper),
 		cmocka_unit_test(ticket_layout__number_quad_or_double),
+		cmocka_unit_test(output_check__status_and_connection),
 		cmocka_unit_test(ticket_format_estimate__range_or_single),
 		cmocka_unit_test(ticket_format_figures__screen_model),
 		cmocka_unit_test(ticket_encode__priority_reprint__marked),
