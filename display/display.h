@@ -127,6 +127,11 @@ void state_push_recent(struct state *st, const struct call *call);
 time_t state_hall_time(const struct state *st);
 /* Adds an older call at the end of the recent list (dropped when the list is full). */
 void state_append_recent(struct state *st, const struct call *call);
+/* Reads the call a ticket called or served at a window stands for (a zone's history from its
+ * windows); 0 for any other ticket. */
+int state_call_from_ticket(const struct state *st, const cJSON *ticket, struct call *call);
+/* Puts an older call into the newest-first recent list by its time. */
+void state_insert_recent(struct state *st, const struct call *call);
 /* Finds the service a ticket number belongs to, by the longest matching prefix; NULL if none. */
 const struct service_info *state_service_of_number(const struct state *st, const char *number);
 /* Whether two calls are the same call (number, window and time agree). */
@@ -247,6 +252,9 @@ struct display_view {
 	const char *voice_note; /* "" or a word on the voice ("voice off: ...") */
 };
 
+/* How many of in_zone windows a panel with room rows under its heading lists (one row fewer
+ * than room when they do not all fit: that row says how many more). */
+int draw_windows_listed(int in_zone, int room);
 /* Sets up colours; call after initscr. */
 void draw_init(void);
 /* Draws the whole screen into stdscr and refreshes it. */

@@ -261,7 +261,17 @@ static const char *draw_window_state(const char *state)
 	return state;
 }
 
-/* Draws each window of the zone: name, its ticket, its state. */
+/* How many of the zone's windows a panel of `room` rows lists: all when they fit, else one row
+ * fewer, which then says how many more there are. */
+int draw_windows_listed(int in_zone, int room)
+{
+	if (room <= 0)
+		return 0;
+	return in_zone <= room ? in_zone : room - 1;
+}
+
+/* Draws each window of the zone: name, its ticket, its state; "… 还有 N 个 N more" when they
+ * do not all fit. */
 static int draw_panel_windows(const struct display_view *view, int y, int x, int w, int rows)
 {
 	const struct state *st = view->state;
@@ -270,9 +280,13 @@ static int draw_panel_windows(const struct display_view *view, int y, int x, int
 	int used = 0;
 	if (rows < 2 || name_w < 6)
 		return 0;
+	int in_zone = 0;
+	for (int i = 0; i < st->nwindows; i++)
+		in_zone += zone_has_window(view->zone, st->windows[i].id);
+	int listed = draw_windows_listed(in_zone, rows - 1);
 	draw_text(y, x, w, "窗口 Windows", A_BOLD | draw_color(PAIR_HEADING, 0));
 	used++;
-	for (int i = 0; i < st->nwindows && used < rows; i++) {
+	for (int i = 0; i < st->nwindows && used < 1 + listed; i++) {
 		const struct window_info *win = &st->windows[i];
 		if (!zone_has_window(view->zone, win->id))
 			continue;
@@ -282,6 +296,13 @@ static int draw_panel_windows(const struct display_view *view, int y, int x, int
 		draw_text(y + used, x + name_w, ticket_w, win->ticket[0] ? win->ticket : "—", A_BOLD);
 		draw_text(y + used, x + name_w + ticket_w, state_w, draw_window_state(win->state),
 			  strcmp(win->state, "closed") == 0 ? A_DIM : 0);
+		used++;
+	}
+	if (listed < in_zone) {
+		char more[64];
+		snprintf(more, sizeof more, "… 还有 %d 个窗口 %d more windows", in_zone - listed,
+			 in_zone - listed);
+		draw_text(y + used, x, w, more, A_DIM);
 		used++;
 	}
 	return used;

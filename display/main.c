@@ -33,6 +33,7 @@
 #define BACKOFF_MIN_MS 250
 #define BACKOFF_MAX_MS 3000 /* a wall screen should come back soon after the server does */
 #define STDIN_EOF_WAKEUPS 50
+#define HISTORY_MAX_REQUESTS 32 /* tickets asked for a zone's history at start */
 
 struct options {
 	const char *server;
@@ -68,6 +69,7 @@ struct app {
 	struct event *flash_timer;
 	struct event *queue_timer;
 	struct event *stats_timer;
+	bool history_current; /* the big line shows a call from the zone's history, not an event */
 };
 
 /* Milliseconds of the monotonic clock (the call queue's time). */
@@ -293,6 +295,7 @@ static void new_call(struct app *app, const struct call *call)
 	if (app->voice)
 		voice_announce(app->voice, call);
 	unsigned long dropped = app->queue.dropped;
+	app->history_current = false;
 	int shown = callq_push(&app->queue, call, now_ms(), &to_list, &listed);
 	if (app->queue.dropped != dropped)
 		log_warn("call queue full: %s goes to the list without its turn", to_list.number);
@@ -418,6 +421,68 @@ static void take_snapshot_calls(struct app *app, const cJSON *snapshot, bool fir
 	}
 }
 
+/* One ticket asked for a zone's history. */
+struct history_request {
+	struct app *app;
+	int window;
+};
+
+/* Takes a zone window's ticket as history: the newest goes up quietly when nothing is up yet
+ * (a newer one than a call put up from history replaces it), the rest go into the list by time. */
+static void zone_history_reply(void *arg, cJSON *response)
+{
+	struct history_request *req = arg;
+	struct app *app = req->app;
+	free(req);
+	struct call call;
+	if (!response || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(response, "ok")) ||
+	    !state_call_from_ticket(&app->state, cJSON_GetObjectItemCaseSensitive(response, "ticket"), &call) ||
+	    !state_call_in_zone(&app->state, &app->zone, &call) || state_knows_call(&app->state, &call) ||
+	    callq_contains(&app->queue, &call))
+		return;
+	if (!app->queue.has_current) {
+		callq_set_current(&app->queue, &call, now_ms() - app->opts.min_show_ms);
+	} else if (app->history_current && app->queue.count == 0 && call.at > app->queue.current.at) {
+		state_insert_recent(&app->state, &app->queue.current);
+		callq_set_current(&app->queue, &call, now_ms() - app->opts.min_show_ms);
+	} else {
+		state_insert_recent(&app->state, &call);
+		redraw(app);
+		return;
+	}
+	app->history_current = true;
+	log_info("history %s window %d", call.number, call.window);
+	redraw(app);
+}
+
+/* A zoned display's history: the hall's last 10 calls may hold none of its zone (a busy hall,
+ * a quiet zone), and the screen would wait for a first call that was made long ago. The zone's
+ * windows that hold a ticket were last called for it: ask for each ticket (at most
+ * HISTORY_MAX_REQUESTS) and show their calls as history. */
+static void fetch_zone_history(struct app *app)
+{
+	if (app->zone.nranges == 0 && app->zone.nservices == 0)
+		return;
+	int asked = 0;
+	for (int i = 0; i < app->state.nwindows && asked < HISTORY_MAX_REQUESTS; i++) {
+		const struct window_info *w = &app->state.windows[i];
+		if (!w->ticket[0] || !zone_has_window(&app->zone, w->id))
+			continue;
+		struct history_request *req = malloc(sizeof *req);
+		cJSON *args = cJSON_CreateObject();
+		if (!req || !args || !cJSON_AddStringToObject(args, "number", w->ticket)) {
+			free(req);
+			cJSON_Delete(args);
+			return;
+		}
+		*req = (struct history_request){app, w->id};
+		if (client_request(app->client, "ticket", args, zone_history_reply, req) < 0)
+			free(req);
+		else
+			asked++;
+	}
+}
+
 /* The session is set up: take the snapshot, go live, ask for the stats. */
 static void on_ready(struct client *c, cJSON *hello, cJSON *snapshot, void *arg)
 {
@@ -429,6 +494,8 @@ static void on_ready(struct client *c, cJSON *hello, cJSON *snapshot, void *arg)
 		state_apply_snapshot(&app->state, snapshot);
 		apply_time_zone(app->state.tz);
 		take_snapshot_calls(app, snapshot, first);
+		if (first)
+			fetch_zone_history(app);
 	}
 	if (!app->state.online)
 		log_info("live: connected to %s", client_server(app->client));

@@ -272,3 +272,37 @@ bool state_call_in_zone(const struct state *st, const struct zone *zone, const s
 	}
 	return zone_has_service(zone, service);
 }
+
+/* Reads the call a ticket at a window stands for: its number, service and window, its recalls,
+ * and when it was called. Only a ticket called or being served at a window is one. */
+int state_call_from_ticket(const struct state *st, const cJSON *ticket, struct call *call)
+{
+	const cJSON *number = cJSON_GetObjectItemCaseSensitive(ticket, "number");
+	const cJSON *state = cJSON_GetObjectItemCaseSensitive(ticket, "state");
+	if (!cJSON_IsString(number) || !cJSON_IsString(state) ||
+	    (strcmp(state->valuestring, "called") != 0 && strcmp(state->valuestring, "serving") != 0))
+		return 0;
+	memset(call, 0, sizeof *call);
+	snprintf(call->number, sizeof call->number, "%s", number->valuestring);
+	state_copy_string(ticket, "service", call->service, sizeof call->service);
+	call->window = (int)state_get_int(ticket, "window", 0);
+	call->recall = (int)state_get_int(ticket, "recalls", 0);
+	call->at = state_get_int(ticket, "called_at", 0);
+	state_fill_window_names(st, call, NULL);
+	return call->window > 0;
+}
+
+/* Puts an older call where its time says in the newest-first list; when the list is full, a
+ * call older than all of it is dropped. */
+void state_insert_recent(struct state *st, const struct call *call)
+{
+	int at = 0;
+	while (at < st->nrecent && st->recent[at].at >= call->at)
+		at++;
+	if (at == DISPLAY_MAX_RECENT)
+		return;
+	int keep = st->nrecent < DISPLAY_MAX_RECENT ? st->nrecent : DISPLAY_MAX_RECENT - 1;
+	memmove(&st->recent[at + 1], &st->recent[at], (size_t)(keep - at) * sizeof st->recent[0]);
+	st->recent[at] = *call;
+	st->nrecent = keep + 1;
+}

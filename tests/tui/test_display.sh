@@ -100,6 +100,10 @@ readable() {
 	[ "$(printf '%s\n' "$s" | wc -L)" -le "$cols" ] || { echo "# a line is too wide"; return 1; }
 }
 
+# The small hall with six more windows (4-9, service A, closed): more than 80x24 can list.
+jq '.windows += [range(4;10) | {"id":., "name":"\(.)号窗口", "name_en":"Window \(.)", "services":["A"]}]' \
+	tests/data/small.json >"$TUI_DIR/nine.json"
+CONFIG="$TUI_DIR/nine.json"
 tui_start
 # QHALL_DISPLAY runs another build of the display (the sanitizer one, for a leak check).
 DISPLAY_CMD="${QHALL_DISPLAY:-$BUILD/display} --server 127.0.0.1:$PORT"
@@ -147,6 +151,12 @@ done
 check "the recent calls are in order, newest first" \
 	eval '[ "$(recent_list d)" = "A003 A002 B001 A001 A001" ] || { echo "# recent: $(recent_list d)"; false; }'
 
+# A call at window 2 older than the hall's last 10 calls (the burst below): a display of
+# window 2's zone started after it still shows it.
+qc --kiosk take service=C >/dev/null
+qc --clerk c02 --window 2 call_next >/dev/null
+wait_for d "请 C001 号 到 2号窗口" 3
+
 takes=() calls=()
 for _ in $(seq 10); do
 	takes+=('{"op":"take","service":"A"}')
@@ -160,17 +170,24 @@ check "the burst's last call reaches the big line" wait_for d "请 A014 号" 10
 check "all 10 were shown in order, each at least 0.2 s" \
 	shown_in_order 190 A005 A006 A007 A008 A009 A010 A011 A012 A013 A014
 check "the recent list holds the burst in order" \
-	eval '[ "$(recent_list d)" = "A013 A012 A011 A010 A009 A008 A007 A006 A005 A004" ] || { echo "# recent: $(recent_list d)"; false; }'
+	eval '[ "$(recent_list d)" = "A013 A012 A011 A010 A009 A008 A007 A006 A005 C001" ] || { echo "# recent: $(recent_list d)"; false; }'
 
 tui_run l "$DISPLAY_CMD --recent 10" # the snapshot holds the last 10 calls: A014 up, 9 listed
 check "a display started later shows the last call and the history from the snapshot" \
 	eval 'wait_for l "请 A014 号" && [ "$(recent_list l)" = "A013 A012 A011 A010 A009 A008 A007 A006 A005" ]'
 
+tui_run zl "$DISPLAY_CMD --windows 2" # none of the last 10 calls was at window 2
+check "a zoned display started late fetches its zone's last call (not in the hall's last 10)" \
+	eval 'wait_for zl "请 C001 号 到 2号窗口" && ! screen zl | grep -qF "Waiting for the first call"'
+
 size d 80 24
 check "at 80x24 it stays readable" eval 'sleep 0.3; readable d 80 24 A014'
+check "at 80x24 the windows list says how many more windows there are" \
+	eval 'wait_for d "more windows" && screen d | grep -qE "… 还有 [0-9]+ 个窗口 [0-9]+ more windows"'
 size d 200 60
 check "at 200x60 it stays readable, windows in their own column" \
-	eval 'sleep 0.3; readable d 200 60 A014 && screen d | grep -qF "窗口 Windows"'
+	eval 'sleep 0.3; readable d 200 60 A014 && screen d | grep -qF "窗口 Windows" && screen d | grep -qF "9号窗口"'
+check "at 200x60 all nine windows fit: no more marker" eval '! screen d | grep -qF "more windows"'
 check "at 200x60 the digits are bigger" eval '[ "$(screen d | grep -c "█")" -ge 10 ]'
 size d 100 30
 

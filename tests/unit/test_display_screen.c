@@ -269,6 +269,63 @@ static void utf8__widths_and_truncation(void **state)
 	assert_int_equal(utf8_width("\xe2\x96\x88"), 1); /* the full block of the big digits */
 }
 
+/* A zone's history from its windows' tickets: a called or serving ticket at a window is a
+ * call; it goes into the recent list by its time; the windows list says how many more. */
+static void state__zone_history_and_more_windows(void **state)
+{
+	(void)state;
+	static struct state st;
+	static struct zone z;
+	state_init(&st);
+	memset(&z, 0, sizeof z);
+	char err[128];
+	assert_int_equal(zone_parse_windows(&z, "2", err, sizeof err), 0);
+	cJSON *snap = cJSON_Parse(
+		"{\"ok\":true,\"services\":[{\"id\":\"C\",\"prefix\":\"C\",\"name\":\"税务\",\"name_en\":\"Tax\"}],"
+		"\"windows\":[{\"id\":2,\"name\":\"2号窗口\",\"name_en\":\"Window 2\",\"state\":\"calling\","
+		"\"ticket\":\"C001\"}],\"recent\":[]}");
+	assert_non_null(snap);
+	state_apply_snapshot(&st, snap);
+	cJSON_Delete(snap);
+	cJSON *ticket = cJSON_Parse("{\"id\":\"20261127-C001\",\"number\":\"C001\",\"service\":\"C\","
+				    "\"state\":\"called\",\"window\":2,\"recalls\":1,\"called_at\":500}");
+	struct call call;
+	assert_int_equal(state_call_from_ticket(&st, ticket, &call), 1);
+	assert_string_equal(call.number, "C001");
+	assert_int_equal(call.window, 2);
+	assert_string_equal(call.window_name, "2号窗口");
+	assert_int_equal(call.recall, 1);
+	assert_int_equal(call.at, 500);
+	assert_true(state_call_in_zone(&st, &z, &call));
+	cJSON_ReplaceItemInObject(ticket, "state", cJSON_CreateString("waiting"));
+	assert_int_equal(state_call_from_ticket(&st, ticket, &call), 0); /* not at a window */
+	cJSON_Delete(ticket);
+
+	struct call a = {.number = "A001", .window = 1, .at = 300}, b = {.number = "B001", .window = 2, .at = 200},
+		    c = {.number = "C001", .window = 2, .at = 250};
+	state_push_recent(&st, &b);
+	state_push_recent(&st, &a);
+	state_insert_recent(&st, &c); /* between A001 (300) and B001 (200) */
+	assert_int_equal(st.nrecent, 3);
+	assert_string_equal(st.recent[0].number, "A001");
+	assert_string_equal(st.recent[1].number, "C001");
+	assert_string_equal(st.recent[2].number, "B001");
+	for (int i = 0; i < DISPLAY_MAX_RECENT; i++) {
+		struct call newer = {.window = 1, .at = 1000 + i};
+		snprintf(newer.number, sizeof newer.number, "A%03d", 100 + i);
+		state_push_recent(&st, &newer);
+	}
+	struct call old = {.number = "Z001", .window = 1, .at = 1};
+	state_insert_recent(&st, &old); /* older than a full list: dropped */
+	assert_int_equal(st.nrecent, DISPLAY_MAX_RECENT);
+	assert_false(state_knows_call(&st, &old));
+
+	assert_int_equal(draw_windows_listed(9, 5), 4); /* 4 listed, the 5th row says "5 more" */
+	assert_int_equal(draw_windows_listed(5, 5), 5);
+	assert_int_equal(draw_windows_listed(3, 5), 3);
+	assert_int_equal(draw_windows_listed(3, 0), 0);
+}
+
 /* Runs every test of this file. */
 int main(void)
 {
@@ -279,6 +336,7 @@ int main(void)
 		cmocka_unit_test(callq__full__oldest_waiting_goes_to_list),
 		cmocka_unit_test(zones__parse_and_filter),
 		cmocka_unit_test(state__snapshot_and_events),
+		cmocka_unit_test(state__zone_history_and_more_windows),
 		cmocka_unit_test(layout__sizes__everything_fits),
 		cmocka_unit_test(font__digits_letters_arrow),
 		cmocka_unit_test(utf8__widths_and_truncation),
