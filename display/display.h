@@ -219,6 +219,8 @@ void layout_compute(struct layout *lay, int cols, int rows, int big_glyphs);
 #define VOICE_TEXT_MAX 256
 #define VOICE_MAX_JOBS 128 /* utterances waiting (two per call); past it the oldest is dropped */
 #define VOICE_DEFAULT_PROGRAM "espeak-ng"
+#define VOICE_DEFAULT_RATE 180 /* words a minute (espeak-ng's own is 175) */
+#define VOICE_BACKLOG_CALLS 2  /* calls waiting to be spoken before the voice skips to the newest */
 
 /* The Mandarin sentence of a call: "请 A012 号 到 3号窗口" (a recall says so first). */
 void voice_text_zh(const struct call *call, char *buf, size_t size);
@@ -231,8 +233,13 @@ struct voice;
  * sentence in err when the program cannot be found. */
 struct voice *voice_new(struct event_base *base, const char *program, const char *wav_dir,
 			char *err, size_t err_size);
-/* Queues the Mandarin then the English announcement of a call. */
+/* Sets the speed in words a minute and whether calls are said in English after Mandarin. */
+void voice_configure(struct voice *v, int rate, bool english);
+/* Queues the Mandarin then the English announcement of a call; with VOICE_BACKLOG_CALLS calls
+ * already waiting, drops them and queues a chime before this one. */
 void voice_announce(struct voice *v, const struct call *call);
+/* Announcements dropped to catch up with bursts. */
+unsigned long voice_skipped(const struct voice *v);
 /* Whether nothing is being spoken and nothing waits. */
 bool voice_idle(const struct voice *v);
 /* Utterances dropped because the queue was full, or failed to run. */

@@ -42,6 +42,8 @@ struct options {
 	int flash_ms;
 	bool voice;
 	const char *voice_wav_dir;
+	int voice_rate;	    /* words a minute */
+	bool voice_english; /* English after Mandarin */
 	const char *espeak;
 	const char *log_file;
 	int log_level;
@@ -104,14 +106,18 @@ static void usage(FILE *out)
 		"  --flash SECONDS      how long a new call flashes (default %d; 0: no flash)\n"
 		"  --windows LIST       only these windows, e.g. 1-6,8\n"
 		"  --services LIST      only these services, e.g. A,B\n"
-		"  --voice              speak each call with espeak-ng, Mandarin then English\n"
+		"  --voice              speak each call with espeak-ng, Mandarin then English; when\n"
+		"                       calls come faster than they are said, skip to the newest\n"
+		"                       with a chime\n"
 		"  --voice-wav DIR      with --voice: write DIR/call-NNNN-zh.wav and -en.wav instead\n"
+		"  --voice-rate WPM     speaking speed in words a minute (default %d, 80 to 450)\n"
+		"  --voice-lang LANGS   zh,en (default) or zh: Mandarin only, faster in a busy hall\n"
 		"  --espeak PROGRAM     the speech program (default %s)\n"
 		"  --log FILE           write the log there (default: nowhere while on a terminal)\n"
 		"  --log-level LEVEL    debug, info, warn (default) or error\n"
 		"  --help, --version\n",
 		CLIENT_DEFAULT_SERVER, DEFAULT_RECENT, DISPLAY_MAX_RECENT, DEFAULT_MIN_SHOW_MS / 1000,
-		DEFAULT_FLASH_MS / 1000, VOICE_DEFAULT_PROGRAM);
+		DEFAULT_FLASH_MS / 1000, VOICE_DEFAULT_RATE, VOICE_DEFAULT_PROGRAM);
 }
 
 /* Parses seconds (a decimal number in [0, 3600]) into milliseconds; -1 when malformed. */
@@ -129,7 +135,8 @@ static int parse_seconds_ms(const char *text)
 static void parse_options(struct app *app, int argc, char **argv)
 {
 	enum { OPT_RECENT = 256, OPT_MIN_SHOW, OPT_FLASH, OPT_WINDOWS, OPT_SERVICES, OPT_VOICE,
-	       OPT_VOICE_WAV, OPT_ESPEAK, OPT_LOG, OPT_LOG_LEVEL, OPT_VERSION };
+	       OPT_VOICE_WAV, OPT_VOICE_RATE, OPT_VOICE_LANG, OPT_ESPEAK, OPT_LOG, OPT_LOG_LEVEL,
+	       OPT_VERSION };
 	static const struct option longopts[] = {
 		{"server", required_argument, NULL, 's'},
 		{"recent", required_argument, NULL, OPT_RECENT},
@@ -139,6 +146,8 @@ static void parse_options(struct app *app, int argc, char **argv)
 		{"services", required_argument, NULL, OPT_SERVICES},
 		{"voice", no_argument, NULL, OPT_VOICE},
 		{"voice-wav", required_argument, NULL, OPT_VOICE_WAV},
+		{"voice-rate", required_argument, NULL, OPT_VOICE_RATE},
+		{"voice-lang", required_argument, NULL, OPT_VOICE_LANG},
 		{"espeak", required_argument, NULL, OPT_ESPEAK},
 		{"log", required_argument, NULL, OPT_LOG},
 		{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
@@ -196,6 +205,22 @@ static void parse_options(struct app *app, int argc, char **argv)
 		case OPT_VOICE_WAV:
 			o->voice = true;
 			o->voice_wav_dir = optarg;
+			break;
+		case OPT_VOICE_RATE:
+			errno = 0;
+			o->voice_rate = (int)strtol(optarg, &end, 10);
+			if (errno || *end || end == optarg || o->voice_rate < 80 || o->voice_rate > 450) {
+				fprintf(stderr, "display: --voice-rate wants words a minute, 80 to 450\n");
+				exit(2);
+			}
+			break;
+		case OPT_VOICE_LANG:
+			if (strcmp(optarg, "zh,en") == 0 || strcmp(optarg, "zh") == 0) {
+				o->voice_english = strcmp(optarg, "zh,en") == 0;
+			} else {
+				fprintf(stderr, "display: --voice-lang is zh,en or zh\n");
+				exit(2);
+			}
 			break;
 		case OPT_ESPEAK:
 			o->espeak = optarg;
@@ -698,6 +723,8 @@ static void setup_voice(struct app *app)
 		return;
 	char err[256];
 	app->voice = voice_new(app->base, app->opts.espeak, app->opts.voice_wav_dir, err, sizeof err);
+	if (app->voice)
+		voice_configure(app->voice, app->opts.voice_rate, app->opts.voice_english);
 	if (!app->voice) {
 		fprintf(stderr, "display: warning: %s\n", err);
 		log_warn("%s", err);
@@ -719,6 +746,8 @@ int main(int argc, char **argv)
 	if (!app)
 		return 1;
 	app->opts.recent = DEFAULT_RECENT;
+	app->opts.voice_rate = VOICE_DEFAULT_RATE;
+	app->opts.voice_english = true;
 	app->opts.min_show_ms = DEFAULT_MIN_SHOW_MS;
 	app->opts.flash_ms = DEFAULT_FLASH_MS;
 	app->opts.log_level = LOG_WARN;

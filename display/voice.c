@@ -1,12 +1,16 @@
-/* Voice: each call spoken by espeak-ng, Mandarin then English, offline. Utterances wait in a
- * bounded queue and run one child process at a time, so announcements never overlap and none
- * is lost to a faster one; the child's end (SIGCHLD on the display's own loop) starts the
- * next. With a WAV folder the same queue renders files instead of playing, for tests. */
+/* Voice: each call spoken by espeak-ng, Mandarin then (optionally) English, offline.
+ * Utterances wait in a bounded queue and run one child process at a time, so announcements
+ * never overlap; the child's end (SIGCHLD on the display's own loop) starts the next. When
+ * calls come faster than they can be spoken, the voice skips to the newest with a chime rather
+ * than fall minutes behind the screen. With a WAV folder the same queue renders files instead
+ * of playing, for tests. */
 #include "display.h"
 
 #include "log.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdint.h>
 #include <event2/event.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -23,14 +27,16 @@ extern char **environ;
 #define VOICE_TIMEOUT_S 30 /* an utterance that takes longer is a hung child */
 #define VOICE_ZH "cmn"	   /* espeak-ng's Mandarin */
 #define VOICE_EN "en-us"
-#define VOICE_SPEED "150" /* words a minute: a little slower than espeak-ng's 175, for a hall */
+#define VOICE_CHIME_HZ 22050
+#define VOICE_CHIME_TEXT "叮咚" /* said when no sound player is installed for the chime */
 
-/* One utterance waiting its turn. */
+/* One utterance waiting its turn: a sentence, or the chime that says calls were skipped. */
 struct voice_job {
 	char text[VOICE_TEXT_MAX];
-	const char *voice; /* VOICE_ZH or VOICE_EN */
-	const char *tag;   /* "zh" or "en", for the WAV file name */
+	const char *voice; /* VOICE_ZH or VOICE_EN; NULL for the chime */
+	const char *tag;   /* "zh", "en" or "chime", for the WAV file name */
 	unsigned number;   /* the announcement it belongs to (1, 2, ...) */
+	bool first;	   /* the first utterance of its announcement (counts the calls waiting) */
 };
 
 struct voice {
@@ -44,6 +50,12 @@ struct voice {
 	struct voice_job jobs[VOICE_MAX_JOBS];
 	unsigned announcements;
 	unsigned long failures;
+	unsigned long skipped; /* announcements dropped to catch up */
+	int rate;	       /* words a minute */
+	bool english;
+	char *player;	       /* aplay or paplay for the chime, or NULL: the chime is said */
+	char chime_dir[64];    /* a private folder holding chime.wav while playing live */
+	char chime_path[96];
 };
 
 /* Writes the window as Mandarin speaks it: its Chinese name, or "N号窗口". */
@@ -108,7 +120,51 @@ static char *voice_find_program(const char *program)
 	return NULL;
 }
 
-/* Starts one child for a job; returns 0, or -1 when it could not be started. */
+static int voice_run(struct voice *v, const char *program, const char **argv);
+
+/* Writes little-endian n bytes of value. */
+static void voice_le(FILE *f, uint32_t value, int n)
+{
+	for (int i = 0; i < n; i++)
+		fputc((int)((value >> (8 * i)) & 0xff), f);
+}
+
+/* Writes the chime: two falling tones (880 Hz, then 660 Hz), each fading, as a 16-bit mono
+ * WAV file; 0 or -1. Made here, so the display needs no sound file of its own. */
+static int voice_write_chime(const char *path)
+{
+	const double tones[2][2] = {{880.0, 0.25}, {660.0, 0.45}};
+	uint32_t samples = 0;
+	for (int t = 0; t < 2; t++)
+		samples += (uint32_t)(tones[t][1] * VOICE_CHIME_HZ);
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	fputs("RIFF", f);
+	voice_le(f, 36 + samples * 2, 4);
+	fputs("WAVEfmt ", f);
+	voice_le(f, 16, 4);
+	voice_le(f, 1, 2); /* PCM */
+	voice_le(f, 1, 2); /* mono */
+	voice_le(f, VOICE_CHIME_HZ, 4);
+	voice_le(f, VOICE_CHIME_HZ * 2, 4);
+	voice_le(f, 2, 2);
+	voice_le(f, 16, 2);
+	fputs("data", f);
+	voice_le(f, samples * 2, 4);
+	for (int t = 0; t < 2; t++) {
+		uint32_t n = (uint32_t)(tones[t][1] * VOICE_CHIME_HZ);
+		for (uint32_t i = 0; i < n; i++) {
+			double fade = 1.0 - (double)i / n;
+			double s = sin(2.0 * M_PI * tones[t][0] * i / VOICE_CHIME_HZ) * fade * 12000.0;
+			voice_le(f, (uint32_t)(uint16_t)(int16_t)s, 2);
+		}
+	}
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+/* Starts one child for a job; returns 0, or -1 when it could not be started. In a WAV folder
+ * the chime is written directly (returns 1: nothing runs). */
 static int voice_spawn(struct voice *v, const struct voice_job *job)
 {
 	char wav_path[4096];
@@ -117,8 +173,19 @@ static int voice_spawn(struct voice *v, const struct voice_job *job)
 	argv[argc++] = v->program;
 	argv[argc++] = "-v";
 	argv[argc++] = job->voice;
+	char rate[16];
+	snprintf(rate, sizeof rate, "%d", v->rate);
 	argv[argc++] = "-s";
-	argv[argc++] = VOICE_SPEED;
+	argv[argc++] = rate;
+	if (job->voice == NULL) { /* the chime through a sound player */
+		argc = 0;
+		argv[argc++] = v->player;
+		if (strstr(v->player, "aplay"))
+			argv[argc++] = "-q";
+		argv[argc++] = v->chime_path;
+		argv[argc] = NULL;
+		return voice_run(v, v->player, argv);
+	}
 	if (v->wav_dir) {
 		snprintf(wav_path, sizeof wav_path, "%s/call-%04u-%s.wav", v->wav_dir, job->number,
 			 job->tag);
@@ -127,7 +194,12 @@ static int voice_spawn(struct voice *v, const struct voice_job *job)
 	}
 	argv[argc++] = job->text;
 	argv[argc] = NULL;
+	return voice_run(v, v->program, argv);
+}
 
+/* Starts program with argv as the one child; returns 0, or -1 when it could not be started. */
+static int voice_run(struct voice *v, const char *program, const char **argv)
+{
 	/* The child must not write on the screen, and gets default signal handling back. */
 	posix_spawn_file_actions_t actions;
 	posix_spawnattr_t attr;
@@ -146,11 +218,11 @@ static int voice_spawn(struct voice *v, const struct voice_job *job)
 	posix_spawnattr_setsigmask(&attr, &empty);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 	pid_t pid;
-	int rc = posix_spawn(&pid, v->program, &actions, &attr, (char *const *)argv, environ);
+	int rc = posix_spawn(&pid, program, &actions, &attr, (char *const *)argv, environ);
 	posix_spawn_file_actions_destroy(&actions);
 	posix_spawnattr_destroy(&attr);
 	if (rc != 0) {
-		log_warn("voice: cannot run %s: %s", v->program, strerror(rc));
+		log_warn("voice: cannot run %s: %s", program, strerror(rc));
 		return -1;
 	}
 	v->child = pid;
@@ -166,6 +238,13 @@ static void voice_start_next(struct voice *v)
 		struct voice_job job = v->jobs[v->head];
 		v->head = (v->head + 1) % VOICE_MAX_JOBS;
 		v->count--;
+		if (job.voice == NULL && v->wav_dir) {
+			char path[4096];
+			snprintf(path, sizeof path, "%s/call-%04u-chime.wav", v->wav_dir, job.number);
+			if (voice_write_chime(path) < 0)
+				v->failures++;
+			continue;
+		}
 		if (voice_spawn(v, &job) < 0)
 			v->failures++;
 	}
@@ -233,6 +312,29 @@ struct voice *voice_new(struct event_base *base, const char *program, const char
 	}
 	v->base = base;
 	v->program = path;
+	v->rate = VOICE_DEFAULT_RATE;
+	v->english = true;
+	if (!wav_dir) {
+		/* The chime is played by the usual sound players when one is installed. */
+		v->player = voice_find_program("aplay");
+		if (!v->player)
+			v->player = voice_find_program("paplay");
+		snprintf(v->chime_dir, sizeof v->chime_dir, "/tmp/qhall-chime-XXXXXX");
+		if (v->player && mkdtemp(v->chime_dir)) {
+			snprintf(v->chime_path, sizeof v->chime_path, "%s/chime.wav", v->chime_dir);
+			if (voice_write_chime(v->chime_path) < 0) {
+				unlink(v->chime_path);
+				rmdir(v->chime_dir);
+				v->chime_dir[0] = '\0';
+			}
+		} else {
+			v->chime_dir[0] = '\0';
+		}
+		if (!v->chime_dir[0]) {
+			free(v->player);
+			v->player = NULL;
+		}
+	}
 	v->wav_dir = wav_dir ? strdup(wav_dir) : NULL;
 	v->child_event = evsignal_new(base, SIGCHLD, voice_child_cb, v);
 	v->timeout = evtimer_new(base, voice_timeout_cb, v);
@@ -245,8 +347,15 @@ struct voice *voice_new(struct event_base *base, const char *program, const char
 	return v;
 }
 
+/* Sets the speed (words a minute) and whether each call is also said in English. */
+void voice_configure(struct voice *v, int rate, bool english)
+{
+	v->rate = rate;
+	v->english = english;
+}
+
 /* Appends one utterance; when the queue is full the oldest waiting one gives way. */
-static void voice_push(struct voice *v, const char *text, const char *voice, const char *tag)
+static void voice_push(struct voice *v, const char *text, const char *voice, const char *tag, bool first)
 {
 	if (v->count == VOICE_MAX_JOBS) {
 		log_warn("voice: %d utterances waiting; dropping the oldest", VOICE_MAX_JOBS);
@@ -259,19 +368,48 @@ static void voice_push(struct voice *v, const char *text, const char *voice, con
 	job->voice = voice;
 	job->tag = tag;
 	job->number = v->announcements;
+	job->first = first;
 	v->count++;
 }
 
-/* Queues Mandarin then English and starts speaking if nothing is. */
+/* Calls waiting to be spoken, not counting the one being spoken now. */
+static int voice_calls_waiting(const struct voice *v)
+{
+	int n = 0;
+	for (int i = 0; i < v->count; i++)
+		n += v->jobs[(v->head + i) % VOICE_MAX_JOBS].first;
+	return n;
+}
+
+/* Queues Mandarin then English (unless English is off) and starts speaking if nothing is.
+ * With VOICE_BACKLOG_CALLS calls already waiting, the voice would fall behind the screen for
+ * good in a burst: everything waiting is dropped and a chime, then this newest call, follow
+ * the utterance being spoken. */
 void voice_announce(struct voice *v, const struct call *call)
 {
 	char text[VOICE_TEXT_MAX];
 	v->announcements++;
+	int waiting = voice_calls_waiting(v);
+	if (waiting >= VOICE_BACKLOG_CALLS) {
+		v->skipped += (unsigned long)waiting;
+		log_info("voice: %d calls behind; skipping to %s with a chime", waiting, call->number);
+		v->count = 0;
+		/* Played (or written) as a tone; said as "叮咚" where no sound player is installed. */
+		voice_push(v, VOICE_CHIME_TEXT, v->player || v->wav_dir ? NULL : VOICE_ZH, "chime", false);
+	}
 	voice_text_zh(call, text, sizeof text);
-	voice_push(v, text, VOICE_ZH, "zh");
-	voice_text_en(call, text, sizeof text);
-	voice_push(v, text, VOICE_EN, "en");
+	voice_push(v, text, VOICE_ZH, "zh", true);
+	if (v->english) {
+		voice_text_en(call, text, sizeof text);
+		voice_push(v, text, VOICE_EN, "en", false);
+	}
 	voice_start_next(v);
+}
+
+/* Announcements dropped to catch up with a burst. */
+unsigned long voice_skipped(const struct voice *v)
+{
+	return v->skipped;
 }
 
 /* Nothing speaking, nothing waiting. */
@@ -299,6 +437,11 @@ void voice_free(struct voice *v)
 		event_free(v->child_event);
 	if (v->timeout)
 		event_free(v->timeout);
+	if (v->chime_dir[0]) {
+		unlink(v->chime_path);
+		rmdir(v->chime_dir);
+	}
+	free(v->player);
 	free(v->program);
 	free(v->wav_dir);
 	free(v);

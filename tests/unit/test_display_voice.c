@@ -304,6 +304,102 @@ static void queue__three_calls__spoken_in_order_without_overlap(void **state)
 	remove_dir(dir, files, 3);
 }
 
+/* Makes a scratch folder (dir is its mkdtemp template) with a stand-in speech program, script,
+ * that appends "RATE: TEXT" lines to out. */
+static void write_stand_in(char *dir, char script[128], char out[128])
+{
+	assert_non_null(mkdtemp(dir));
+	snprintf(script, 128, "%s/speak.sh", dir);
+	snprintf(out, 128, "%s/spoken.txt", dir);
+	FILE *f = fopen(script, "w");
+	assert_non_null(f);
+	fprintf(f,
+		"#!/bin/sh\n"
+		"rate=; prev=\n"
+		"for a in \"$@\"; do [ \"$prev\" = -s ] && rate=$a; prev=$a; text=$a; done\n"
+		"sleep 0.02\n"
+		"echo \"$rate: $text\" >> %s\n",
+		out);
+	fclose(f);
+	chmod(script, 0755);
+}
+
+/* Reads the stand-in's lines into a NUL-terminated malloc'd string. */
+static char *read_spoken(const char *out)
+{
+	size_t len = 0;
+	char *spoken = (char *)read_file(out, &len);
+	assert_non_null(spoken);
+	spoken = realloc(spoken, len + 1);
+	spoken[len] = '\0';
+	return spoken;
+}
+
+/* A burst of eight calls: the first is said, then everything that waits is dropped for a
+ * chime and the newest, so the voice keeps in step with the screen; the rate is the faster
+ * default. The chime goes to the WAV folder as a tone. */
+static void queue__burst__skips_to_newest_with_a_chime(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/qhall-voice-XXXXXX", script[128], out[128], wav_dir[160];
+	write_stand_in(dir, script, out);
+	snprintf(wav_dir, sizeof wav_dir, "%s/wav", dir);
+	struct event_base *base = event_base_new();
+	char err[256];
+	struct voice *v = voice_new(base, script, wav_dir, err, sizeof err);
+	assert_non_null(v);
+	char number[8];
+	for (int i = 1; i <= 8; i++) {
+		snprintf(number, sizeof number, "A%03d", i);
+		struct call c = make_call(number, 1, 0);
+		voice_announce(v, &c);
+	}
+	assert_true(run_until_idle(base, v, 20));
+	assert_int_equal(voice_failures(v), 0);
+	assert_int_equal(voice_skipped(v), 6); /* A002..A007 */
+	char *spoken = read_spoken(out);
+	assert_string_equal(spoken, "180: 请 A001 号 到 1号窗口\n"
+				    "180: 请 A008 号 到 1号窗口\n"
+				    "180: Number A008, please go to window 1\n");
+	free(spoken);
+	char path[192];
+	snprintf(path, sizeof path, "%s/call-0008-chime.wav", wav_dir);
+	assert_wav_has_sound(path);
+	snprintf(path, sizeof path, "%s/call-0004-chime.wav", wav_dir);
+	assert_int_equal(access(path, F_OK), -1); /* an earlier chime was dropped with its call */
+	voice_free(v);
+	event_base_free(base);
+	static const char *const wavs[] = {"call-0008-chime.wav"};
+	remove_dir(wav_dir, wavs, 1);
+	static const char *const files[] = {"speak.sh", "spoken.txt"};
+	remove_dir(dir, files, 2);
+}
+
+/* English is optional and the rate can be set: Mandarin only, at 220 words a minute. */
+static void queue__mandarin_only__rate_set(void **state)
+{
+	(void)state;
+	char dir[] = "/tmp/qhall-voice-XXXXXX", script[128], out[128];
+	write_stand_in(dir, script, out);
+	struct event_base *base = event_base_new();
+	char err[256];
+	struct voice *v = voice_new(base, script, NULL, err, sizeof err);
+	assert_non_null(v);
+	voice_configure(v, 220, false);
+	struct call a = make_call("A001", 1, 0), b = make_call("B002", 3, 1);
+	voice_announce(v, &a);
+	voice_announce(v, &b);
+	assert_true(run_until_idle(base, v, 20));
+	char *spoken = read_spoken(out);
+	assert_string_equal(spoken, "220: 请 A001 号 到 1号窗口\n"
+				    "220: 再次呼叫，请 B002 号 到 3号窗口\n");
+	free(spoken);
+	voice_free(v);
+	event_base_free(base);
+	static const char *const files[] = {"speak.sh", "spoken.txt"};
+	remove_dir(dir, files, 2);
+}
+
 /* A child that fails is counted and the queue goes on to the next utterance. */
 static void queue__failing_program__counted_and_moves_on(void **state)
 {
@@ -325,6 +421,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(text__first_call__mandarin_then_english),
+		cmocka_unit_test(queue__burst__skips_to_newest_with_a_chime),
+		cmocka_unit_test(queue__mandarin_only__rate_set),
 		cmocka_unit_test(text__recall__says_calling_again),
 		cmocka_unit_test(text__window_names__fallbacks),
 		cmocka_unit_test(text__small_buffer__cut_not_overflowed),
