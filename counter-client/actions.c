@@ -34,7 +34,7 @@ static bool actions_need_ticket(struct app *app, const char *what)
 {
 	if (actions_have_ticket(app))
 		return true;
-	app_message(app, true, "窗口没有号 There is no ticket at the window to %s.", what);
+	app_message(app, true, "窗口没有号 No ticket at the window to %s.", what);
 	return false;
 }
 
