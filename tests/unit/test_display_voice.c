@@ -348,7 +348,7 @@ static void queue__burst__skips_to_newest_with_a_chime(void **state)
 	char err[256];
 	struct voice *v = voice_new(base, script, wav_dir, err, sizeof err);
 	assert_non_null(v);
-	char number[8];
+	char number[16];
 	for (int i = 1; i <= 8; i++) {
 		snprintf(number, sizeof number, "A%03d", i);
 		struct call c = make_call(number, 1, 0);
