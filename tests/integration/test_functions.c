@@ -1200,7 +1200,7 @@ snapshot__empty_lists_are_arrays(void **state)
 	(void)state;
 	assert_non_null(strstr(raw("qh_snapshot", NULL), "\"recent\":[]"));
 	assert_string_equal(raw("qh_queue", "", "", "", NULL), "{\"tickets\":[]}");
-	assert_string_equal(raw("qh_lease", "qs1/c01", "0", NULL), "{}");
+	assert_string_equal(raw("qh_lease", "qs1/c01", "0", NULL), "{\"lost\":[]}");
 }
 
 static void
