@@ -67,7 +67,7 @@ struct fixture {
 	char hello_user[32];
 
 	struct client *c;
-	int connected, ready, disconnected, hello_failed, events;
+	int connected, ready, disconnected, hello_failed, events, ended;
 	int snapshot_conn;
 	int event_seq;
 	char last_reason[256];
@@ -201,6 +201,19 @@ static bool fake_handle(struct fake_conn *conn, cJSON *req)
 		cJSON_Delete(fx->held);
 		fx->held = cJSON_CreateArray();
 		fake_send(conn, fake_reply(req, true));
+	} else if (strcmp(op, "replace") == 0) {
+		/* As qserver does when the same clerk signs in at the window elsewhere. */
+		cJSON *event = cJSON_CreateObject();
+		cJSON_AddStringToObject(event, "event", "session");
+		cJSON_AddStringToObject(event, "reason", "replaced");
+		cJSON_AddStringToObject(event, "message", "This clerk signed in at this window from another place.");
+		fake_send(conn, event);
+		/* Written now: freeing the bufferevent would drop what it still holds. */
+		struct evbuffer *out = bufferevent_get_output(conn->bev);
+		size_t n = evbuffer_get_length(out);
+		assert_int_equal(write(bufferevent_getfd(conn->bev), evbuffer_pullup(out, -1), n), (ssize_t)n);
+		fake_close(conn);
+		return false;
 	} else if (strcmp(op, "hangup") == 0) {
 		fake_close(conn);
 		return false;
@@ -410,7 +423,17 @@ static void on_disconnected(struct client *c, const char *reason, void *arg)
 	snprintf(fx->last_reason, sizeof fx->last_reason, "%s", reason);
 }
 
+static void on_session_ended(struct client *c, cJSON *event, void *arg)
+{
+	(void)c;
+	struct fixture *fx = arg;
+	fx->ended++;
+	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(event, "reason");
+	snprintf(fx->last_reason, sizeof fx->last_reason, "%s", reason->valuestring);
+}
+
 static const struct client_callbacks callbacks = {
+	.on_session_ended = on_session_ended,
 	.on_connected = on_connected,
 	.on_ready = on_ready,
 	.on_hello_failed = on_hello_failed,
@@ -528,6 +551,33 @@ static void disconnect__pending_get_null__session_redone_on_reconnect(void **sta
 	assert_int_equal(fx->snapshot_conn, 2);
 	assert_int_equal(fx->connected, 2);
 	assert_int_equal(fx->rec[2].calls, 0);
+}
+
+/* A session/replaced event ends the session for good: pending requests get NULL, the program
+ * is told, and the client does not reconnect (the new session keeps the window). */
+static void session_replaced__reported_and_no_reconnect(void **state)
+{
+	struct fixture *fx = *state;
+	start_client(fx, NULL);
+	want_full_session(fx->c);
+	RUN_UNTIL(fx, fx->ready == 1, 2000);
+	assert_int_equal(send_value(fx, "ignore", NULL, 0), 0);
+	assert_int_equal(send_value(fx, "replace", NULL, 1), 0);
+	RUN_UNTIL(fx, fx->ended == 1, 2000);
+	assert_int_equal(fx->ended, 1);
+	assert_string_equal(fx->last_reason, "replaced");
+	assert_int_equal(fx->rec[0].calls, 1);
+	assert_true(fx->rec[0].was_null);
+	assert_int_equal(fx->events, 0);
+	assert_int_equal(fx->disconnected, 0);
+	assert_true(client_is_ended(fx->c));
+	assert_false(client_is_connected(fx->c));
+	assert_int_equal(strncmp(client_status_text(fx->c), "signed in elsewhere: ", 21), 0);
+	assert_int_equal(send_value(fx, "echo", "x", 2), -1);
+	/* Many backoff periods (10 to 50 ms here) later, still no new connection. */
+	RUN_UNTIL(fx, fx->nconns > 1, 500);
+	assert_int_equal(fx->nconns, 1);
+	assert_int_equal(fx->connected, 1);
 }
 
 /* A line over 65536 bytes from the server is a protocol error: drop, then reconnect. */
@@ -900,6 +950,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(request__no_reply__times_out_with_null, setup_tcp, teardown),
 		cmocka_unit_test_setup_teardown(disconnect__pending_get_null__session_redone_on_reconnect,
 						setup_tcp, teardown),
+		cmocka_unit_test_setup_teardown(session_replaced__reported_and_no_reconnect, setup_tcp, teardown),
 		cmocka_unit_test_setup_teardown(overlong_line__drops_and_reconnects, setup_tcp, teardown),
 		cmocka_unit_test_setup_teardown(event__delivered_to_on_event, setup_tcp, teardown),
 		cmocka_unit_test_setup_teardown(hello_refused__reported_and_stays_connected, setup_tcp,
