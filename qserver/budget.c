@@ -128,8 +128,9 @@ static void budget_refresh(const struct budget *b, struct budget_entry *e, time_
 	}
 }
 
-/* Seconds the key must wait before its next check; 0 when a check may run now. Checks under
- * way count as failures until they end, so parallel attempts cannot pass the limit. */
+/* Seconds the key must wait before its next check; 0 when a check may run now. With
+ * count_in_flight, checks under way count as failures until they end, so parallel attempts
+ * cannot pass the limit. */
 long budget_wait(struct budget *b, const char *key, time_t now)
 {
 	struct budget_entry *e = budget_find(b, key, now, 0);
@@ -138,9 +139,16 @@ long budget_wait(struct budget *b, const char *key, time_t now)
 	budget_refresh(b, e, now);
 	if (e->locked_until > now)
 		return (long)(e->locked_until - now);
-	if (e->failures + e->in_flight >= b->policy.limit)
+	if (b->policy.count_in_flight && e->failures + e->in_flight >= b->policy.limit)
 		return 1; /* the checks under way decide; ask again in a moment */
 	return 0;
+}
+
+/* Whether the key is locked out now (not merely waiting for its checks under way). */
+int budget_locked(struct budget *b, const char *key, time_t now)
+{
+	struct budget_entry *e = budget_find(b, key, now, 0);
+	return e && e->locked_until > now;
 }
 
 /* Notes a check that starts now for the key. */

@@ -45,9 +45,12 @@ static int login_make_dummy(const struct config *cfg)
  * worker pool; 0, or -1 after logging why. */
 int login_start(const struct config *cfg)
 {
-	struct budget_policy user_policy = {server.opt.login_failures, LOGIN_LOCK_BASE_S, LOGIN_LOCK_CAP_S, LOGIN_FORGET_S};
+	struct budget_policy user_policy = {server.opt.login_failures, LOGIN_LOCK_BASE_S, LOGIN_LOCK_CAP_S, LOGIN_FORGET_S, 1};
+	/* An address does not count its checks under way: a hall behind one address signs every
+	 * console in again at once after a restart. The pool's queue bounds such a burst. */
 	struct budget_policy address_policy = user_policy;
 	address_policy.limit = server.opt.login_failures * LOGIN_ADDRESS_FACTOR;
+	address_policy.count_in_flight = 0;
 	by_user = budget_new(&user_policy, LOGIN_NAME_SLOTS);
 	by_address = budget_new(&address_policy, LOGIN_ADDRESS_SLOTS);
 	if (!by_user || !by_address) {
@@ -100,11 +103,13 @@ void login_peer_address(const char *peer, char *out, size_t len)
 	snprintf(out, len, "%.*s", (int)(end - start), start);
 }
 
-/* Answers rate_limited for a hello past its budget, counting it against the address: a
- * client that keeps trying while told to wait is guessing. */
-static void login_refuse(struct request *r, const char *address, long wait)
+/* Answers rate_limited for a hello past its budget. One refused during a lock-out counts
+ * against the address: a client that keeps trying while told to wait is guessing. */
+static void login_refuse(struct request *r, const char *key, const char *address, long wait)
 {
-	if (budget_charge(by_address, address, clock_now(), 1))
+	time_t now = clock_now();
+	int locked = budget_locked(by_address, address, now) || (key && budget_locked(by_user, key, now));
+	if (locked && budget_charge(by_address, address, now, 1))
 		log_warn("hellos from %s locked out: too many failed or refused hellos", address);
 	request_reply_rate_limited(r, wait, "Too many failed sign-ins; wait %ld s and try again.", wait);
 }
@@ -151,7 +156,7 @@ int login_check(struct request *r, const char *key, int known, const char *secre
 	if (wait_address > wait)
 		wait = wait_address;
 	if (wait > 0) {
-		login_refuse(r, address, wait);
+		login_refuse(r, key, address, wait);
 		return -1;
 	}
 	struct login_check *lc = calloc(1, sizeof *lc);

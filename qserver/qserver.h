@@ -224,12 +224,14 @@ struct budget_policy {
 	int base_s;   /* the first lock-out; each next one doubles */
 	int cap_s;    /* the longest lock-out */
 	int forget_s; /* failures are forgotten after this long without any */
+	int count_in_flight; /* checks under way count as failures until they end */
 };
 struct budget;
 struct budget *budget_new(const struct budget_policy *policy, size_t slots);
 void budget_free(struct budget *b);
 int budget_pin(struct budget *b, const char *key);
 long budget_wait(struct budget *b, const char *key, time_t now);
+int budget_locked(struct budget *b, const char *key, time_t now);
 void budget_begin(struct budget *b, const char *key, time_t now);
 long budget_charge(struct budget *b, const char *key, time_t now, int failures);
 long budget_end(struct budget *b, const char *key, time_t now, int failures);

@@ -13,7 +13,7 @@
 
 #define T0 1795744800L
 
-static const struct budget_policy policy = {.limit = 5, .base_s = 30, .cap_s = 900, .forget_s = 3600};
+static const struct budget_policy policy = {.limit = 5, .base_s = 30, .cap_s = 900, .forget_s = 3600, .count_in_flight = 1};
 
 /* Fails key n times at time now (each a check begun and ended); returns the last lock length. */
 static long fail_times(struct budget *b, const char *key, time_t now, int n)
@@ -67,6 +67,24 @@ static void budget__checks_in_flight__count_against_the_limit(void **state)
 	assert_true(budget_wait(b, "u:m01", T0) > 0);
 	assert_int_equal(budget_end(b, "u:m01", T0, 0), 0); /* one succeeded */
 	assert_int_equal(budget_wait(b, "u:m01", T0), 0);
+	assert_false(budget_locked(b, "u:m01", T0));
+	budget_free(b);
+}
+
+/* Without count_in_flight (addresses), many checks at once pass; only failures count. */
+static void budget__address_policy__checks_in_flight_not_counted(void **state)
+{
+	(void)state;
+	struct budget_policy address = policy;
+	address.count_in_flight = 0;
+	struct budget *b = budget_new(&address, 64);
+	for (int i = 0; i < 50; i++) {
+		assert_int_equal(budget_wait(b, "127.0.0.1", T0), 0);
+		budget_begin(b, "127.0.0.1", T0);
+	}
+	for (int i = 0; i < 50; i++)
+		budget_end(b, "127.0.0.1", T0, 0);
+	assert_int_equal(budget_wait(b, "127.0.0.1", T0), 0);
 	budget_free(b);
 }
 
@@ -118,6 +136,7 @@ int main(void)
 		cmocka_unit_test(budget__repeated_lockouts__double_up_to_cap),
 		cmocka_unit_test(budget__checks_in_flight__count_against_the_limit),
 		cmocka_unit_test(budget__charges_while_locked__same_lockout_longer),
+		cmocka_unit_test(budget__address_policy__checks_in_flight_not_counted),
 		cmocka_unit_test(budget__clear_and_forget__start_again),
 		cmocka_unit_test(budget__flood_of_keys__bounded_and_pinned_key_kept),
 	};
