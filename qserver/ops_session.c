@@ -222,6 +222,13 @@ static int session_may_grant(struct request *r, int matched, struct hello_wait *
 	return 1;
 }
 
+/* Holds the connection's next lines until this hello is answered: a client may send requests
+ * right behind its hello, and they must run with the role it gives. */
+static void session_hold_reading(struct request *r)
+{
+	r->conn->gate = r;
+}
+
 /* Finishes a clerk's or manager's hello once the password was checked. */
 static void session_on_user_checked(struct request *r, int matched, void *arg)
 {
@@ -276,6 +283,8 @@ static void session_hello_user(struct request *r, enum role role)
 	snprintf(key, sizeof key, "u:%s", user);
 	if (login_check(r, key, u != NULL, password, &hash, 1, session_on_user_checked, h) < 0)
 		free(h);
+	else
+		session_hold_reading(r);
 }
 
 /* Finishes a kiosk's hello once its token was checked. */
@@ -340,6 +349,8 @@ static void session_hello_kiosk(struct request *r)
 	free(hashes);
 	if (rc < 0)
 		free(h);
+	else
+		session_hold_reading(r);
 }
 
 /* Raises the connection's role: public, kiosk (token), clerk (user, password, window) or

@@ -76,6 +76,7 @@ struct conn {
 	int closing;		     /* answer what is queued, then close */
 	int closed;		     /* gone; freed from a deferred event */
 	int read_paused;
+	struct request *gate;	     /* a hello being checked: later lines wait until it is answered */
 	size_t queued_event_bytes;   /* events waiting behind unanswered requests */
 	struct event *hello_timer;
 	double tokens;		     /* rate limit bucket */

@@ -42,6 +42,8 @@ static void request_finish(struct request *r, char *line, size_t len)
 	r->reply = line;
 	r->reply_len = len;
 	r->done = 1;
+	if (r->conn->gate == r)
+		r->conn->gate = NULL; /* the role is settled: the lines behind the hello may go on */
 	conn_flush_replies(r->conn);
 }
 

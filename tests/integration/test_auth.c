@@ -108,6 +108,27 @@ static void auth__connections_closed_during_checks__server_unharmed(void **state
 	tc_close(m);
 }
 
+/* Requests sent right behind a hello, before its answer, run with the role it gives, though
+ * the password is checked elsewhere meanwhile. */
+static void auth__requests_pipelined_after_hello__run_with_its_role(void **state)
+{
+	(void)state;
+	struct hall_pipe *p = hall_pipe_open(hall.port);
+	assert_non_null(p);
+	assert_int_equal(hall_pipe_send(p, "{\"op\":\"hello\",\"role\":\"manager\",\"user\":\"m01\",\"password\":\"manager123\"}\n"
+					   "{\"op\":\"queue\"}\n{\"op\":\"ping\"}"), 0);
+	for (int i = 0; i < 3; i++) {
+		cJSON *resp = hall_pipe_read(p, 30000);
+		assert_non_null(resp);
+		if (!tc_ok(resp)) {
+			char *text = cJSON_PrintUnformatted(resp);
+			fail_msg("answer %d: %s", i + 1, text);
+		}
+		cJSON_Delete(resp);
+	}
+	hall_pipe_close(p);
+}
+
 /* ---- Budgets (small.json, default budget: 5 per user, 20 per address) ---- */
 
 static const char *const budget_args[] = {"--lease", "3", NULL};
@@ -378,6 +399,7 @@ int main(void)
 	const struct CMUnitTest off_loop[] = {
 		cmocka_unit_test(auth__fifty_wrong_logins__other_clients_pings_answered_first),
 		cmocka_unit_test(auth__connections_closed_during_checks__server_unharmed),
+		cmocka_unit_test(auth__requests_pipelined_after_hello__run_with_its_role),
 	};
 	const struct CMUnitTest budgets[] = {
 		cmocka_unit_test_setup(auth__two_hundred_wrong_then_right__rate_limited_until_the_wait_passed, hall_fixture_reset),
