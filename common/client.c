@@ -79,6 +79,7 @@ struct client {
 	bool ping_out;		 /* a keepalive ping waits for its answer */
 	long long reconnect_at_ms; /* monotonic time the reconnect timer fires */
 	int failures;		   /* connect or set-up failures since the last good session */
+	long long retry_after_ms;  /* the server asked to wait this long before the next try */
 	uint64_t rng;
 	char last_error[256];
 	char refusal[256];
@@ -212,6 +213,10 @@ static void client_schedule_reconnect(struct client *c)
 		delay = c->backoff_max_ms;
 	/* Drawn from the upper quarter, so the cap stays a cap and clients spread out. */
 	delay = delay - delay / 4 + (long long)(client_random(c) % (uint64_t)(delay / 4 + 1));
+	/* A sign-in refused as rate_limited names its wait: trying sooner only prolongs it. */
+	if (delay < c->retry_after_ms)
+		delay = c->retry_after_ms;
+	c->retry_after_ms = 0;
 	c->failures++;
 	c->state = CLIENT_WAITING;
 	c->reconnect_at_ms = client_now_ms() + delay;
@@ -539,6 +544,9 @@ static void client_step_done(struct client *c, enum client_step step, unsigned s
 		}
 		if (c->cb.on_hello_failed)
 			c->cb.on_hello_failed(c, response, c->arg);
+		const cJSON *retry_after = cJSON_GetObjectItemCaseSensitive(response, "retry_after");
+		if (cJSON_IsNumber(retry_after) && retry_after->valuedouble > 0)
+			c->retry_after_ms = (long long)(retry_after->valuedouble < 86400 ? retry_after->valuedouble : 86400) * 1000;
 		if (!c->dead && c->state == CLIENT_SETUP && session == c->session)
 			client_drop(c, reason);
 		return;

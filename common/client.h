@@ -46,7 +46,8 @@ struct client_callbacks {
 	/* hello was answered ok:false (response holds "error"). For unauthenticated, forbidden,
 	 * bad_request, not_found and conflict the connection stays up with role public and nothing
 	 * more is sent (fix the arguments and call client_restart_session); for other codes
-	 * (unavailable, rate_limited, internal, ...) the client reconnects with backoff. */
+	 * (unavailable, rate_limited, internal, ...) the client reconnects with backoff, and not
+	 * before the answer's retry_after (seconds) when it has one. */
 	void (*on_hello_failed)(struct client *c, cJSON *response, void *arg);
 	/* An event line ({"event": ...}) arrived. */
 	void (*on_event)(struct client *c, cJSON *event, void *arg);

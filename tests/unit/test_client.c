@@ -63,6 +63,7 @@ struct fixture {
 	bool refuse_hello;
 	bool mute; /* record requests, answer nothing */
 	int hello_unavailable; /* this many hellos answer unavailable first */
+	int hello_rate_limited; /* this many hellos answer rate_limited, retry_after 1, first */
 	cJSON *held; /* requests of op hold, answered by flush */
 	char hello_user[32];
 
@@ -132,6 +133,16 @@ static cJSON *fake_reply(const cJSON *req, bool ok)
 	return resp;
 }
 
+/* Builds {"id": <the request's id>, "ok": false, "error": {"code", "message"}}. */
+static cJSON *fake_error(const cJSON *req, const char *code, const char *message)
+{
+	cJSON *resp = fake_reply(req, false);
+	cJSON *error = cJSON_AddObjectToObject(resp, "error");
+	cJSON_AddStringToObject(error, "code", code);
+	cJSON_AddStringToObject(error, "message", message);
+	return resp;
+}
+
 /* Closes a fake connection. */
 static void fake_close(struct fake_conn *conn)
 {
@@ -154,19 +165,16 @@ static bool fake_handle(struct fake_conn *conn, cJSON *req)
 		const cJSON *user = cJSON_GetObjectItemCaseSensitive(req, "user");
 		snprintf(fx->hello_user, sizeof fx->hello_user, "%s",
 			 cJSON_IsString(user) ? user->valuestring : "");
-		if (fx->hello_unavailable > 0) {
+		if (fx->hello_rate_limited > 0) {
+			fx->hello_rate_limited--;
+			cJSON *resp = fake_error(req, "rate_limited", "too many failed sign-ins");
+			cJSON_AddNumberToObject(resp, "retry_after", 1);
+			fake_send(conn, resp);
+		} else if (fx->hello_unavailable > 0) {
 			fx->hello_unavailable--;
-			cJSON *resp = fake_reply(req, false);
-			cJSON *error = cJSON_AddObjectToObject(resp, "error");
-			cJSON_AddStringToObject(error, "code", "unavailable");
-			cJSON_AddStringToObject(error, "message", "storage is unreachable");
-			fake_send(conn, resp);
+			fake_send(conn, fake_error(req, "unavailable", "storage is unreachable"));
 		} else if (fx->refuse_hello) {
-			cJSON *resp = fake_reply(req, false);
-			cJSON *error = cJSON_AddObjectToObject(resp, "error");
-			cJSON_AddStringToObject(error, "code", "unauthenticated");
-			cJSON_AddStringToObject(error, "message", "wrong user or password");
-			fake_send(conn, resp);
+			fake_send(conn, fake_error(req, "unauthenticated", "wrong user or password"));
 		} else {
 			cJSON *resp = fake_reply(req, true);
 			cJSON_AddStringToObject(resp, "role", "clerk");
@@ -580,6 +588,23 @@ static void session_replaced__reported_and_no_reconnect(void **state)
 	assert_int_equal(fx->connected, 1);
 }
 
+/* A hello refused as rate_limited with retry_after: the client waits that long before it
+ * tries again, however short its backoff (10 to 50 ms here), then signs in. */
+static void hello_rate_limited__waits_retry_after(void **state)
+{
+	struct fixture *fx = *state;
+	fx->hello_rate_limited = 1;
+	start_client(fx, NULL);
+	want_full_session(fx->c);
+	RUN_UNTIL(fx, fx->hello_failed == 1, 2000);
+	assert_int_equal(fx->hello_failed, 1);
+	long long refused_at = now_ms();
+	RUN_UNTIL(fx, fx->ready == 1, 5000);
+	assert_int_equal(fx->ready, 1);
+	assert_true(now_ms() - refused_at >= 900);
+	assert_int_equal(fx->nconns, 2);
+}
+
 /* A line over 65536 bytes from the server is a protocol error: drop, then reconnect. */
 static void overlong_line__drops_and_reconnects(void **state)
 {
@@ -951,6 +976,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(disconnect__pending_get_null__session_redone_on_reconnect,
 						setup_tcp, teardown),
 		cmocka_unit_test_setup_teardown(session_replaced__reported_and_no_reconnect, setup_tcp, teardown),
+		cmocka_unit_test_setup_teardown(hello_rate_limited__waits_retry_after, setup_tcp, teardown),
 		cmocka_unit_test_setup_teardown(overlong_line__drops_and_reconnects, setup_tcp, teardown),
 		cmocka_unit_test_setup_teardown(event__delivered_to_on_event, setup_tcp, teardown),
 		cmocka_unit_test_setup_teardown(hello_refused__reported_and_stays_connected, setup_tcp,
