@@ -108,6 +108,39 @@ static void auth__connections_closed_during_checks__server_unharmed(void **state
 	tc_close(m);
 }
 
+/* More hellos at once than the sign-in queue holds (64): those past it are answered at once,
+ * rate_limited with retry_after, and every one is answered. */
+static void auth__sign_in_queue_full__rate_limited_at_once(void **state)
+{
+	(void)state;
+	enum { N = 100 };
+	struct hall_pipe *pipes[N];
+	for (int i = 0; i < N; i++) {
+		pipes[i] = hall_pipe_open(hall.port);
+		assert_non_null(pipes[i]);
+	}
+	for (int i = 0; i < N; i++)
+		assert_int_equal(hall_pipe_send(pipes[i], "%s", WRONG_MANAGER), 0);
+	int limited = 0, refused = 0;
+	for (int i = 0; i < N; i++) {
+		cJSON *resp = hall_pipe_read(pipes[i], 60000);
+		assert_non_null(resp);
+		const char *code = tc_error_code(resp);
+		assert_non_null(code);
+		if (strcmp(code, "rate_limited") == 0) {
+			assert_int_equal(get_num(resp, "retry_after", NULL), 1);
+			limited++;
+		} else {
+			assert_string_equal(code, "unauthenticated");
+			refused++;
+		}
+		cJSON_Delete(resp);
+		hall_pipe_close(pipes[i]);
+	}
+	assert_true(limited > 0);
+	assert_true(refused >= 64);
+}
+
 /* Requests sent right behind a hello, before its answer, run with the role it gives, though
  * the password is checked elsewhere meanwhile. */
 static void auth__requests_pipelined_after_hello__run_with_its_role(void **state)
@@ -277,6 +310,28 @@ static void auth__kiosk_named_token__checked_and_budgeted(void **state)
 	tc_close(tc);
 }
 
+/* A kiosk hello that does not name its kiosk (a version 1 kiosk) still signs in; a wrong one
+ * is checked against every kiosk's token and budgeted per address: 20 wrong, then
+ * rate_limited, even with the right token. */
+static void auth__unnamed_kiosk__signs_in_and_wrong_ones_budgeted(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall); /* hall_kiosk sends no kiosk id */
+	assert_non_null(k);
+	tc_close(k);
+	struct tc *tc = tc_connect(hall.port);
+	assert_non_null(tc);
+	for (int i = 0; i < 20; i++) {
+		cJSON *r = tc_request(tc, "{\"op\":\"hello\",\"role\":\"kiosk\",\"token\":\"nope\"}");
+		assert_string_equal(tc_error_code(r), "unauthenticated");
+		cJSON_Delete(r);
+	}
+	cJSON *r = tc_request(tc, "{\"op\":\"hello\",\"role\":\"kiosk\",\"token\":\"kiosk123\"}");
+	assert_true(retry_after(r) >= 1);
+	cJSON_Delete(r);
+	tc_close(tc);
+}
+
 /* A kiosk cannot cancel ticket after ticket by walking the numbers: past a small burst,
  * cancel answers rate_limited with retry_after, and the ticket stays. */
 static void auth__kiosk_cancels_in_a_row__rate_limited(void **state)
@@ -400,12 +455,14 @@ int main(void)
 		cmocka_unit_test(auth__fifty_wrong_logins__other_clients_pings_answered_first),
 		cmocka_unit_test(auth__connections_closed_during_checks__server_unharmed),
 		cmocka_unit_test(auth__requests_pipelined_after_hello__run_with_its_role),
+		cmocka_unit_test(auth__sign_in_queue_full__rate_limited_at_once),
 	};
 	const struct CMUnitTest budgets[] = {
 		cmocka_unit_test_setup(auth__two_hundred_wrong_then_right__rate_limited_until_the_wait_passed, hall_fixture_reset),
 		cmocka_unit_test_setup(auth__user_locked__other_user_same_address_signs_in, hall_fixture_reset),
 		cmocka_unit_test_setup(auth__unknown_user__budgeted_and_not_logged, hall_fixture_reset),
 		cmocka_unit_test_setup(auth__kiosk_named_token__checked_and_budgeted, hall_fixture_reset),
+		cmocka_unit_test_setup(auth__unnamed_kiosk__signs_in_and_wrong_ones_budgeted, hall_fixture_reset),
 		cmocka_unit_test_setup(auth__kiosk_cancels_in_a_row__rate_limited, hall_fixture_reset),
 		cmocka_unit_test_setup(auth__same_clerk_twice__old_connection_replaced_and_closed, hall_fixture_reset),
 		cmocka_unit_test_setup(auth__same_clerk_on_another_qserver__old_connection_replaced, hall_fixture_reset),
