@@ -58,6 +58,7 @@ int qb_conns_create(struct qb_bench *b)
 		break;
 	case SC_FANOUT: counts[CLS_KIOSK] = 1; counts[CLS_CLERK] = 1; counts[CLS_DISPLAY] = o->conns; break;
 	case SC_IDLE: counts[CLS_DISPLAY] = o->conns; break;
+	case SC_LOGIN: counts[CLS_PUBLIC] = o->conns; counts[CLS_DISPLAY] = o->logins; break;
 	}
 	int total = 0;
 	for (int i = 0; i < CLS_COUNT; i++)

@@ -46,6 +46,9 @@ static void usage(FILE *out)
 		"  fanout  --conns displays subscribe; a clerk calls --rounds tickets; reports the time from\n"
 		"          sending call_next to the called event at each display\n"
 		"  idle    hold --conns subscribed displays for --duration; reports qserver's RSS\n"
+		"  login   --conns public connections ping (at --rate) while --logins connections send a\n"
+		"          wrong manager hello at once, round after round (--interval apart); reports the\n"
+		"          pings' latency (the other clients') and the hellos'\n"
 		"\n"
 		"  --server HOST:PORT   qserver, loopback IPv4 only (default 127.0.0.1:7420)\n"
 		"  --conns N            kiosk connections (mixed: also N public ones; fanout, idle:\n"
@@ -68,6 +71,8 @@ static void usage(FILE *out)
 		"  --topics LIST        displays' topics, e.g. called,queue (default all)\n"
 		"  --services LIST      services takes spread over (default A)\n"
 		"  --qserver-pid PID    idle: qserver's process, whose RSS is read\n"
+		"  --logins N           login: wrong hellos at once (default 50)\n"
+		"  --login-user ID      login: the manager they name (default m01)\n"
 		"  --label TEXT         a name echoed in the report\n"
 		"  --json               print the report as one JSON object\n");
 }
@@ -137,11 +142,12 @@ static void parse_options(int argc, char **argv, struct qb_options *o)
 		{"interval", required_argument, NULL, 'i'},    {"topics", required_argument, NULL, 'T'},
 		{"services", required_argument, NULL, 'v'},    {"qserver-pid", required_argument, NULL, 'q'},
 		{"label", required_argument, NULL, 'l'},       {"json", no_argument, NULL, 'j'},
+		{"logins", required_argument, NULL, 'L'},      {"login-user", required_argument, NULL, 'U'},
 		{"help", no_argument, NULL, 'h'},	       {NULL, 0, NULL, 0}};
 	*o = (struct qb_options){.scenario = SC_TAKE, .mode = MODE_CLOSED, .server = "127.0.0.1:7420", .conns = 4,
 				 .depth = 1, .duration_s = 10, .timeout_ms = 5000, .clerks = -1, .clerk_prefix = "b",
 				 .clerk_width = 3, .first_window = 1, .displays = 2, .prefill = -1, .rounds = 100,
-				 .interval_ms = 10, .nservices = 1, .services = {"A"}};
+				 .interval_ms = 10, .nservices = 1, .services = {"A"}, .logins = 50, .login_user = "m01"};
 	int ch;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -151,8 +157,9 @@ static void parse_options(int argc, char **argv, struct qb_options *o)
 			else if (strcmp(optarg, "mixed") == 0) o->scenario = SC_MIXED;
 			else if (strcmp(optarg, "fanout") == 0) o->scenario = SC_FANOUT;
 			else if (strcmp(optarg, "idle") == 0) o->scenario = SC_IDLE;
+			else if (strcmp(optarg, "login") == 0) o->scenario = SC_LOGIN;
 			else {
-				fprintf(stderr, "qbench: --scenario must be take, clerk, mixed, fanout or idle\n");
+				fprintf(stderr, "qbench: --scenario must be take, clerk, mixed, fanout, idle or login\n");
 				exit(2);
 			}
 			break;
@@ -176,6 +183,8 @@ static void parse_options(int argc, char **argv, struct qb_options *o)
 		case 'v': parse_services(o, optarg); break;
 		case 'q': o->qserver_pid = (long)parse_number("--qserver-pid", optarg, 1, 1e9); break;
 		case 'l': o->label = optarg; break;
+		case 'L': o->logins = (int)parse_number("--logins", optarg, 1, 10000); break;
+		case 'U': copy_word("--login-user", o->login_user, sizeof o->login_user, optarg); break;
 		case 'j': o->json = 1; break;
 		case 'h': usage(stdout); exit(0);
 		default: usage(stderr); exit(2);
@@ -195,7 +204,7 @@ static void parse_options(int argc, char **argv, struct qb_options *o)
 		o->prefill = o->scenario == SC_MIXED ? 100 : 0;
 	if (o->scenario == SC_FANOUT && o->prefill < o->rounds)
 		o->prefill = o->rounds;
-	if (o->scenario == SC_TAKE || o->scenario == SC_IDLE)
+	if (o->scenario == SC_TAKE || o->scenario == SC_IDLE || o->scenario == SC_LOGIN)
 		o->prefill = 0;
 	const char *token = getenv("QHALL_TOKEN"), *password = getenv("QHALL_PASSWORD");
 	o->token = token && *token ? token : "kiosk123";

@@ -23,7 +23,7 @@ struct bufferevent;
 #define QB_HIST_SUB_BITS 6	   /* 64 sub-buckets per power of two: about 1.5% resolution */
 #define QB_HIST_BUCKETS (128 + 48 * 64) /* microseconds up to 2^54 */
 
-enum qb_scenario { SC_TAKE, SC_CLERK, SC_MIXED, SC_FANOUT, SC_IDLE };
+enum qb_scenario { SC_TAKE, SC_CLERK, SC_MIXED, SC_FANOUT, SC_IDLE, SC_LOGIN };
 enum qb_mode { MODE_CLOSED, MODE_FIXED };
 
 /* The kinds of connection: each says a different hello and does different work. */
@@ -37,11 +37,13 @@ enum qb_op {
 	OP_TICKET,
 	OP_SNAPSHOT,
 	OP_SERVICES,
+	OP_PING,
 	OP_REPORTED,
 	OP_CLERK_STEP = OP_REPORTED, /* a job for a clerk: call_next or finish, chosen at sending */
 	OP_HELLO,
 	OP_SUBSCRIBE,
-	OP_PREFILL_TAKE /* a take before the measurement: not counted */
+	OP_PREFILL_TAKE, /* a take before the measurement: not counted */
+	OP_LOGIN	 /* login: a wrong hello, timed on its own */
 };
 
 enum qb_phase { PH_SETUP, PH_PREFILL, PH_WARMUP, PH_MEASURE, PH_DRAIN, PH_DONE };
@@ -132,6 +134,8 @@ struct qb_options {
 	const char *token;
 	const char *password;
 	long qserver_pid;	/* idle: whose RSS to read */
+	int logins;		/* login: wrong hellos sent at once per round */
+	char login_user[32];	/* login: the user they name */
 	int json;
 	const char *label;
 };
@@ -177,6 +181,10 @@ struct qb_bench {
 	int round_delivered;
 	uint64_t deliveries, deliveries_missed;
 	uint64_t next_round_ns;
+	/* login (rounds use the fanout fields above) */
+	struct qb_hist login_latency;
+	uint64_t login_answers, login_unauthenticated, login_rate_limited;
+	int round_expected;		/* hellos the current round waits for */
 	/* idle */
 	long rss_before_kb, rss_after_kb, hwm_after_kb;
 	int exit_code;

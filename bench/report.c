@@ -119,14 +119,14 @@ long qb_read_rss_kb(long pid, const char *field)
 /* The protocol name of an op. */
 const char *qb_op_name(enum qb_op op)
 {
-	static const char *const names[] = {"take", "call_next", "finish", "ticket", "snapshot", "services"};
+	static const char *const names[] = {"take", "call_next", "finish", "ticket", "snapshot", "services", "ping"};
 	return op < OP_REPORTED ? names[op] : "other";
 }
 
 /* The command-line name of a scenario. */
 const char *qb_scenario_name(enum qb_scenario s)
 {
-	static const char *const names[] = {"take", "clerk", "mixed", "fanout", "idle"};
+	static const char *const names[] = {"take", "clerk", "mixed", "fanout", "idle", "login"};
 	return names[s];
 }
 
@@ -205,6 +205,15 @@ static cJSON *report_json(struct qb_bench *b, double secs, uint64_t events)
 		cJSON_AddNumberToObject(f, "missed", (double)b->deliveries_missed);
 		json_latency(f, "latency", &b->delivery);
 	}
+	if (o->scenario == SC_LOGIN) {
+		cJSON *l = cJSON_AddObjectToObject(r, "login");
+		cJSON_AddNumberToObject(l, "at_once", b->class_n[CLS_DISPLAY]);
+		cJSON_AddNumberToObject(l, "rounds", b->round);
+		cJSON_AddNumberToObject(l, "answers", (double)b->login_answers);
+		cJSON_AddNumberToObject(l, "unauthenticated", (double)b->login_unauthenticated);
+		cJSON_AddNumberToObject(l, "rate_limited", (double)b->login_rate_limited);
+		json_latency(l, "latency", &b->login_latency);
+	}
 	if (o->scenario == SC_IDLE) {
 		cJSON *i = cJSON_AddObjectToObject(r, "idle");
 		cJSON_AddNumberToObject(i, "connections", b->ready);
@@ -246,6 +255,12 @@ static void report_text(struct qb_bench *b, double secs, uint64_t events)
 		printf("  fanout: %d subscribers, %d rounds, %llu deliveries, %llu missed\n", b->class_n[CLS_DISPLAY], b->round,
 		       (unsigned long long)b->deliveries, (unsigned long long)b->deliveries_missed);
 		text_latency("delivery", &b->delivery);
+	}
+	if (o->scenario == SC_LOGIN) {
+		printf("  login: %d wrong hellos at once, %d rounds, %llu answered (%llu unauthenticated, %llu rate_limited)\n",
+		       b->class_n[CLS_DISPLAY], b->round, (unsigned long long)b->login_answers,
+		       (unsigned long long)b->login_unauthenticated, (unsigned long long)b->login_rate_limited);
+		text_latency("hello", &b->login_latency);
 	}
 	if (b->empty_calls)
 		printf("  call_next found nobody waiting %llu times\n", (unsigned long long)b->empty_calls);

@@ -126,9 +126,16 @@ redis-cli -s "$SOCK" config set latency-monitor-threshold 5 >/dev/null
 PORT=$(free_port)
 QSERVER_OPTS=(--config bench/hall.json --always-open --rate 1000000 --max-conns $((IDLE_N + 2000)) --log-level warn)
 
-# Starts qserver (again before the idle run, whose RSS wants a fresh process) and waits for it.
+# The sample hall (yescrypt hashes, as a real hall has them) for the sign-in run, with the
+# failure budget lifted so every wrong hello is checked: 50 attackers from 50 addresses.
+LOGIN_OPTS=(--config examples/baoan.json --always-open --login-failures 1000000 --log-level warn)
+
+# Starts qserver with the options given, or QSERVER_OPTS (again before the idle run, whose RSS
+# wants a fresh process), and waits for it.
 start_qserver() {
-	"$BUILD/qserver" "${QSERVER_OPTS[@]}" --redis "unix:$SOCK" --listen "127.0.0.1:$PORT" >>"$RES/qserver.log" 2>&1 &
+	local opts=("$@")
+	[ ${#opts[@]} -eq 0 ] && opts=("${QSERVER_OPTS[@]}")
+	"$BUILD/qserver" "${opts[@]}" --redis "unix:$SOCK" --listen "127.0.0.1:$PORT" >>"$RES/qserver.log" 2>&1 &
 	QSERVER_PID=$!
 	for _ in $(seq 200); do
 		"$BUILD/qcli" --server "127.0.0.1:$PORT" services >/dev/null 2>&1 && return 0
@@ -187,6 +194,13 @@ run_qbench fanout --scenario fanout --conns "$FANOUT_N" --rounds 200 --interval 
 stop_qserver
 start_qserver
 run_qbench idle --scenario idle --conns "$IDLE_N" --duration 5 --qserver-pid "$QSERVER_PID" --timeout 30000
+
+# --- sign-in under attack: other clients' pings while 50 wrong manager hellos are checked -----
+stop_qserver
+start_qserver "${LOGIN_OPTS[@]}"
+run_qbench login --scenario login --conns 4 --rate 200 --logins 50 --interval 200 --warmup 1 --duration "$SECONDS_EACH"
+# One wrong hello at a time: its latency is about one crypt(3) of the sample hall's hash.
+run_qbench login_one --scenario login --conns 1 --rate 10 --logins 1 --interval 0 --duration 5
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- BENCHMARKS.md -----------------------------------------------------------------------
@@ -208,11 +222,14 @@ idle_rss=$(jnum "$RES/idle.json" idle rss_kb)
 idle_mb=$(fmt 1 "$(awk -v k="$idle_rss" 'BEGIN { print k / 1024 }')")
 fan_p99=$(jnum "$RES/fanout.json" fanout latency p99_ms)
 fan_missed=$(jnum "$RES/fanout.json" fanout missed)
+login_max=$(jnum "$RES/login.json" latency max_ms)
+login_answers=$(jnum "$RES/login.json" login answers)
 
 verdict() { [ "$1" = 1 ] && echo "**met**" || echo "**missed**"; }
 v_ratio=$(verdict "$(cmp "$ratio" '>=' 0.7)")
 v_lat=$(verdict "$(awk -v a="$take_p99" -v b="$mixed_p99" 'BEGIN { print (a > 0 && b > 0 && a < 5 && b < 5) ? 1 : 0 }')")
 v_idle=$(verdict "$(awk -v n="$idle_conns" -v want="$IDLE_N" -v k="$idle_rss" 'BEGIN { print (n >= want && k > 0 && k < 100 * 1024) ? 1 : 0 }')")
+v_login=$(verdict "$(awk -v m="$login_max" -v n="$login_answers" 'BEGIN { print (m > 0 && m < 100 && n > 0) ? 1 : 0 }')")
 v_fan=$(verdict "$(awk -v p="$fan_p99" -v m="$fan_missed" 'BEGIN { print (p > 0 && p < 50 && m == 0) ? 1 : 0 }')")
 
 # One table row of a qbench result: row NAME WHAT.
@@ -272,6 +289,7 @@ fi
 	echo "| p99 under 5 ms at 1,000 requests/s | take p99 $take_p99 ms, mixed p99 $mixed_p99 ms | $v_lat |"
 	echo "| 10,000 idle subscribers, qserver under 100 MB RSS | $idle_conns held, RSS $idle_mb MiB | $v_idle |"
 	echo "| call_next to \`called\` event p99 under 50 ms, $FANOUT_N subscribers | p99 $fan_p99 ms, $fan_missed missed | $v_fan |"
+	echo "| other clients' max latency under 100 ms during 50 concurrent wrong logins | max $login_max ms over $login_answers checked hellos | $v_login |"
 	echo
 	echo "## take against the ceiling"
 	echo
@@ -343,6 +361,23 @@ fi
 	echo "|---|---|"
 	echo "| fanout: $FANOUT_N displays subscribed to every topic, $(jnum "$RES/fanout.json" fanout rounds) calls 20 ms apart | $(jnum "$RES/fanout.json" fanout deliveries) deliveries, $fan_missed missed; call_next send to \`called\` event: p50 $(jnum "$RES/fanout.json" fanout latency p50_ms) ms, p99 $fan_p99 ms, max $(jnum "$RES/fanout.json" fanout latency max_ms) ms; call_next answer p50 $(jnum "$RES/fanout.json" latency p50_ms) ms |"
 	echo "| idle: $IDLE_N displays said hello and subscribed, held 5 s | $idle_conns held; qserver VmRSS $(jnum "$RES/idle.json" idle rss_before_kb) kB before, $idle_rss kB with them (peak $(jnum "$RES/idle.json" idle hwm_kb) kB): $(fmt 0 "$(jnum "$RES/idle.json" idle bytes_per_conn)") bytes per connection; errors $(jnum "$RES/idle.json" errors total) |"
+	echo
+	echo "## Sign-in under attack"
+	echo
+	echo "qserver on the sample hall (\`build/qserver ${LOGIN_OPTS[*]}\`): its manager's hash is yescrypt,"
+	echo "as a real hall's are, and the failure budget is lifted so that every wrong hello is checked,"
+	echo "as when 50 attackers come from 50 addresses. 50 connections send a wrong manager \`hello\` at"
+	echo "once, again 200 ms after the last answer, while 4 other connections \`ping\` at 200/s."
+	echo
+	echo "| run | other clients' ping p50 ms | p99 ms | max ms | hellos answered | hello p50 ms | hello max ms |"
+	echo "|---|---|---|---|---|---|---|"
+	for n in login login_one; do
+		case $n in login) what="50 wrong hellos at once" ;; *) what="1 wrong hello at a time (about one crypt)" ;; esac
+		printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$what" "$(jnum "$RES/$n.json" latency p50_ms)" \
+			"$(jnum "$RES/$n.json" latency p99_ms)" "$(jnum "$RES/$n.json" latency max_ms)" \
+			"$(jnum "$RES/$n.json" login answers)" "$(jnum "$RES/$n.json" login latency p50_ms)" \
+			"$(jnum "$RES/$n.json" login latency max_ms)"
+	done
 	echo
 	echo "## Redis during the runs"
 	echo

@@ -44,7 +44,8 @@ static enum qb_class op_class(enum qb_op op)
 	case OP_SERVICES:
 	case OP_PREFILL_TAKE: return CLS_KIOSK;
 	case OP_TICKET:
-	case OP_SNAPSHOT: return CLS_PUBLIC;
+	case OP_SNAPSHOT:
+	case OP_PING: return CLS_PUBLIC;
 	default: return CLS_CLERK;
 	}
 }
@@ -106,6 +107,7 @@ static int send_job(struct qb_conn *c, struct qb_job job)
 				    b->recent[(b->generated * 7) % (b->nrecent < QB_RECENT_IDS ? b->nrecent : QB_RECENT_IDS)]);
 	case OP_SNAPSHOT: return qb_conn_send(c, OP_SNAPSHOT, job.due_ns, job.counted, "{\"id\":%llu,\"op\":\"snapshot\"}", id);
 	case OP_SERVICES: return qb_conn_send(c, OP_SERVICES, job.due_ns, job.counted, "{\"id\":%llu,\"op\":\"services\"}", id);
+	case OP_PING: return qb_conn_send(c, OP_PING, job.due_ns, job.counted, "{\"id\":%llu,\"op\":\"ping\"}", id);
 	default: return -1;
 	}
 }
@@ -146,6 +148,7 @@ static void make_job(struct qb_bench *b, uint64_t due_ns)
 {
 	enum qb_op op = b->opt.scenario == SC_TAKE	? OP_TAKE
 			: b->opt.scenario == SC_CLERK ? OP_CLERK_STEP
+			: b->opt.scenario == SC_LOGIN ? OP_PING
 						      : mixed_pattern[b->pattern_pos++ % MIXED_PATTERN_LEN];
 	int counted = b->phase == PH_MEASURE && due_ns >= b->measure_start_ns;
 	b->generated++;
@@ -306,6 +309,7 @@ void qb_scenario_start(struct qb_bench *b)
 		return;
 	}
 	begin_rate(b, now);
+	b->next_round_ns = b->measure_start_ns ? b->measure_start_ns : b->warmup_end_ns;
 }
 
 /* The prefill is over: go on to the measurement. */
@@ -397,10 +401,47 @@ static void fanout_start_round(struct qb_bench *b, uint64_t now)
 	}
 }
 
+/* Starts a login round: every attacker connection sends one wrong manager hello at once. */
+static void login_start_round(struct qb_bench *b, uint64_t now)
+{
+	b->round_active = 1;
+	b->round_sent_ns = now;
+	b->round_delivered = 0;
+	int first = b->class_first[CLS_DISPLAY], sent = 0;
+	for (int i = first; i < first + b->class_n[CLS_DISPLAY]; i++) {
+		struct qb_conn *c = &b->conns[i];
+		if (c->state == CS_READY &&
+		    qb_conn_send(c, OP_LOGIN, now, 0, "{\"id\":%llu,\"op\":\"hello\",\"role\":\"manager\",\"user\":\"%s\",\"password\":\"wrong\"}",
+				 (unsigned long long)c->next_id, b->opt.login_user) == 0)
+			sent++;
+	}
+	b->round_expected = sent;
+	if (sent == 0)
+		fanout_end_round(b, now);
+}
+
+/* Takes the answer to a wrong hello; the round ends when all of them are answered. */
+static void login_on_answer(struct qb_bench *b, const char *line, size_t len, uint64_t now)
+{
+	b->login_answers++;
+	if (memmem(line, len, "\"unauthenticated\"", 17))
+		b->login_unauthenticated++;
+	else if (memmem(line, len, "\"rate_limited\"", 14))
+		b->login_rate_limited++;
+	qb_hist_add(&b->login_latency, (now - b->round_sent_ns) / 1000);
+	if (++b->round_delivered >= b->round_expected)
+		fanout_end_round(b, now);
+}
+
 /* Records the answer to a job: latency, ok or its error code, and what it teaches us. */
 void qb_scenario_answer(struct qb_conn *c, struct qb_inflight f, int ok, const char *line, size_t len, uint64_t now)
 {
 	struct qb_bench *b = c->b;
+	if (f.op == OP_LOGIN) {
+		login_on_answer(b, line, len, now);
+		qb_scenario_pump(b);
+		return;
+	}
 	if (f.op == OP_PREFILL_TAKE) {
 		if (ok)
 			remember_ticket(b, line, len);
@@ -489,6 +530,8 @@ void qb_scenario_tick(struct qb_bench *b, uint64_t now)
 			start_drain(b, now);
 			return;
 		}
+		if (b->opt.scenario == SC_LOGIN && !b->round_active && now >= b->next_round_ns)
+			login_start_round(b, now);
 		break;
 	case PH_DRAIN:
 		if (all_answered(b) || now - b->drain_start_ns > (uint64_t)b->opt.timeout_ms * 1000000ull)

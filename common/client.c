@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 enum client_state {
+	CLIENT_ENDED,	   /* the server ended the session (signed in elsewhere): no reconnect */
 	CLIENT_WAITING,	   /* no connection; the reconnect timer is armed */
 	CLIENT_CONNECTING, /* connect under way, under the connect timer */
 	CLIENT_SETUP,	   /* connected; hello, subscribe and snapshot under way */
@@ -78,6 +79,7 @@ struct client {
 	bool ping_out;		 /* a keepalive ping waits for its answer */
 	long long reconnect_at_ms; /* monotonic time the reconnect timer fires */
 	int failures;		   /* connect or set-up failures since the last good session */
+	long long retry_after_ms;  /* the server asked to wait this long before the next try */
 	uint64_t rng;
 	char last_error[256];
 	char refusal[256];
@@ -211,6 +213,10 @@ static void client_schedule_reconnect(struct client *c)
 		delay = c->backoff_max_ms;
 	/* Drawn from the upper quarter, so the cap stays a cap and clients spread out. */
 	delay = delay - delay / 4 + (long long)(client_random(c) % (uint64_t)(delay / 4 + 1));
+	/* A sign-in refused as rate_limited names its wait: trying sooner only prolongs it. */
+	if (delay < c->retry_after_ms)
+		delay = c->retry_after_ms;
+	c->retry_after_ms = 0;
 	c->failures++;
 	c->state = CLIENT_WAITING;
 	c->reconnect_at_ms = client_now_ms() + delay;
@@ -538,6 +544,9 @@ static void client_step_done(struct client *c, enum client_step step, unsigned s
 		}
 		if (c->cb.on_hello_failed)
 			c->cb.on_hello_failed(c, response, c->arg);
+		const cJSON *retry_after = cJSON_GetObjectItemCaseSensitive(response, "retry_after");
+		if (cJSON_IsNumber(retry_after) && retry_after->valuedouble > 0)
+			c->retry_after_ms = (long long)(retry_after->valuedouble < 86400 ? retry_after->valuedouble : 86400) * 1000;
 		if (!c->dead && c->state == CLIENT_SETUP && session == c->session)
 			client_drop(c, reason);
 		return;
@@ -610,12 +619,9 @@ static void client_ping_done(struct client *c, unsigned session, cJSON *response
 	client_keepalive_arm(c, c->keepalive_ms);
 }
 
-/* Closes the connection, answers pending requests with NULL, reports and schedules a retry. */
-static void client_drop(struct client *c, const char *reason)
+/* Closes the connection and stops its timers; replies of its session will be ignored. */
+static void client_close_link(struct client *c)
 {
-	char why[sizeof c->last_error];
-	snprintf(why, sizeof why, "%s", reason);
-	bool was_up = c->state >= CLIENT_SETUP;
 	if (c->bev)
 		bufferevent_free(c->bev);
 	c->bev = NULL;
@@ -625,12 +631,46 @@ static void client_drop(struct client *c, const char *reason)
 	cJSON_Delete(c->hello_response);
 	c->hello_response = NULL;
 	c->session++;
+}
+
+/* Closes the connection, answers pending requests with NULL, reports and schedules a retry. */
+static void client_drop(struct client *c, const char *reason)
+{
+	char why[sizeof c->last_error];
+	snprintf(why, sizeof why, "%s", reason);
+	bool was_up = c->state >= CLIENT_SETUP;
+	client_close_link(c);
 	snprintf(c->last_error, sizeof c->last_error, "%s", why);
 	log_debug("client %s: %s", c->server, why);
 	client_schedule_reconnect(c);
 	client_fail_pending(c);
 	if (was_up && !c->dead && c->cb.on_disconnected)
 		c->cb.on_disconnected(c, why, c->arg);
+}
+
+/* Ends the session for good after the server said it was replaced by a newer one (the
+ * same clerk signed in elsewhere): reconnecting would only take the window back. */
+static void client_end_replaced(struct client *c, const cJSON *event)
+{
+	const cJSON *message = cJSON_GetObjectItemCaseSensitive(event, "message");
+	client_close_link(c);
+	evtimer_del(c->reconnect_timer);
+	c->state = CLIENT_ENDED;
+	snprintf(c->refusal, sizeof c->refusal, "signed in elsewhere: %s",
+		 cJSON_IsString(message) ? message->valuestring : "this session was replaced");
+	log_info("client %s: %s", c->server, c->refusal);
+	client_fail_pending(c);
+	if (!c->dead && c->cb.on_session_ended)
+		c->cb.on_session_ended(c, (cJSON *)event, c->arg);
+}
+
+/* Whether an event is the server's {"event":"session","reason":"replaced"}. */
+static bool client_is_replaced_event(const cJSON *msg)
+{
+	const cJSON *event = cJSON_GetObjectItemCaseSensitive(msg, "event");
+	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(msg, "reason");
+	return cJSON_IsString(event) && strcmp(event->valuestring, "session") == 0 &&
+	       cJSON_IsString(reason) && strcmp(reason->valuestring, "replaced") == 0;
 }
 
 /* Handles one line from the server: an event, a response, or a protocol error. */
@@ -646,6 +686,11 @@ static void client_handle_line(struct client *c, const char *line, size_t len)
 		return;
 	}
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+	if (!id && client_is_replaced_event(msg)) {
+		client_end_replaced(c, msg);
+		cJSON_Delete(msg);
+		return;
+	}
 	if (!id && cJSON_GetObjectItemCaseSensitive(msg, "event")) {
 		if (c->cb.on_event)
 			c->cb.on_event(c, msg, c->arg);
@@ -920,6 +965,12 @@ bool client_is_connected(const struct client *c)
 	return !c->dead && c->state >= CLIENT_SETUP;
 }
 
+/* Whether the server ended the session for good (session replaced): the client stays off. */
+bool client_is_ended(const struct client *c)
+{
+	return !c->dead && c->state == CLIENT_ENDED;
+}
+
 /* Whether on_ready has run for the current connection. */
 bool client_is_ready(const struct client *c)
 {
@@ -956,6 +1007,7 @@ const char *client_status_text(struct client *c)
 		snprintf(c->status, sizeof c->status, "signing in to %s", c->server);
 		break;
 	case CLIENT_REFUSED:
+	case CLIENT_ENDED:
 		snprintf(c->status, sizeof c->status, "%s", c->refusal);
 		break;
 	case CLIENT_READY:

@@ -46,7 +46,8 @@ struct client_callbacks {
 	/* hello was answered ok:false (response holds "error"). For unauthenticated, forbidden,
 	 * bad_request, not_found and conflict the connection stays up with role public and nothing
 	 * more is sent (fix the arguments and call client_restart_session); for other codes
-	 * (unavailable, rate_limited, internal, ...) the client reconnects with backoff. */
+	 * (unavailable, rate_limited, internal, ...) the client reconnects with backoff, and not
+	 * before the answer's retry_after (seconds) when it has one. */
 	void (*on_hello_failed)(struct client *c, cJSON *response, void *arg);
 	/* An event line ({"event": ...}) arrived. */
 	void (*on_event)(struct client *c, cJSON *event, void *arg);
@@ -54,6 +55,12 @@ struct client_callbacks {
 	 * their NULL replies and a reconnect is scheduled (see client_status_text). Failed connect
 	 * attempts do not call this; they only change the status text. */
 	void (*on_disconnected)(struct client *c, const char *reason, void *arg);
+	/* The server ended the session for good with {"event":"session","reason":"replaced",
+	 * "message":...}: the same clerk signed in at the window from elsewhere. The connection is
+	 * closed, pending requests have had their NULL replies, and the client does not reconnect
+	 * (client_is_ended is true; the status text says "signed in elsewhere: ..."). on_event
+	 * does not get this event and on_disconnected is not called. */
+	void (*on_session_ended)(struct client *c, cJSON *event, void *arg);
 };
 
 /* Creates a client and starts connecting from the loop. server is "HOST:PORT" (an IPv4 or
@@ -114,6 +121,9 @@ int client_restart_session(struct client *c);
 
 /* Whether the transport is up (the session may still be being set up, or hello refused). */
 bool client_is_connected(const struct client *c);
+
+/* Whether the server ended the session for good (on_session_ended was called). */
+bool client_is_ended(const struct client *c);
 
 /* Whether the session is set up and on_ready has been called for this connection. */
 bool client_is_ready(const struct client *c);

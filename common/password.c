@@ -81,6 +81,37 @@ int password_verify(const char *password, const char *hash)
 	return match;
 }
 
+/* Makes a hash of a random secret with the method, cost and salt of `like`: checking a
+ * password against it costs what checking against `like` costs, and nothing matches it. */
+int password_dummy_hash(const char *like, char *out, size_t outlen)
+{
+	if (like == NULL || out == NULL || outlen == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	unsigned char rnd[24];
+	char secret[2 * sizeof rnd + 1];
+	if (getentropy(rnd, sizeof rnd) < 0)
+		return -1;
+	for (size_t i = 0; i < sizeof rnd; i++)
+		snprintf(secret + 2 * i, 3, "%02x", rnd[i]);
+	struct crypt_data *data = calloc(1, sizeof *data);
+	if (data == NULL)
+		return -1;
+	int rc = -1;
+	const char *hash = crypt_rn(secret, like, data, sizeof *data);
+	if (hash != NULL && hash[0] != '*' && strlen(hash) < outlen) {
+		memcpy(out, hash, strlen(hash) + 1);
+		rc = 0;
+	} else {
+		errno = hash == NULL || hash[0] == '*' ? EINVAL : ERANGE;
+	}
+	explicit_bzero(secret, sizeof secret);
+	explicit_bzero(data, sizeof *data);
+	free(data);
+	return rc;
+}
+
 /* Removes a trailing "\r" (a line typed through a Windows terminal or pasted with CRLF). */
 static int password_trim(char *buf, size_t n)
 {

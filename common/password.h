@@ -16,6 +16,10 @@ int password_hash_method(const char *password, const char *prefix, char *out, si
 /* Returns 1 only when password matches the crypt(3) hash (any method libxcrypt knows), else 0;
  * compares in constant time and never crashes on a malformed or empty hash. */
 int password_verify(const char *password, const char *hash);
+/* Writes into out a hash of a random secret made with the method, cost and salt of the hash
+ * `like`, so that checking a password against it takes as long as against `like` and never
+ * matches (unknown users are checked against it). Returns 0, or -1 with errno set. */
+int password_dummy_hash(const char *like, char *out, size_t outlen);
 /* Reads one line into buf without echo: from /dev/tty (prompt written there) when stdin is a
  * terminal, else from stdin without a prompt. Strips the line end; returns its length, or -1
  * (EOF before any character, a read error, or a line that does not fit in len - 1 bytes). */

@@ -347,6 +347,20 @@ static void link_on_disconnected(struct client *c, const char *reason, void *arg
 	term_dirty(app);
 }
 
+/* The same clerk signed in at this window elsewhere: the server closed this session and the
+ * client library does not reconnect, so this console stays off and says why. */
+static void link_on_session_ended(struct client *c, cJSON *event, void *arg)
+{
+	(void)c, (void)event;
+	struct app *app = arg;
+	app->ready = false;
+	app->queue_in_flight = false;
+	app->stats_in_flight = false;
+	log_info("session replaced: signed in at window %d elsewhere", app->window_id);
+	app_message(app, true, "已在别处登录 Signed in elsewhere: window %d is served from another console; this one stays disconnected.", app->window_id);
+	term_dirty(app);
+}
+
 /* Creates the client with the clerk's hello, subscribe to every topic and the snapshot. */
 int link_start(struct app *app)
 {
@@ -355,6 +369,7 @@ int link_start(struct app *app)
 		.on_hello_failed = link_on_hello_failed,
 		.on_event = link_on_event,
 		.on_disconnected = link_on_disconnected,
+		.on_session_ended = link_on_session_ended,
 	};
 	app->client = client_new(app->base, app->server[0] ? app->server : NULL, &callbacks, app);
 	if (!app->client)
@@ -424,5 +439,7 @@ int link_send_then(struct app *app, const char *op, cJSON *args, enum link_then 
 /* The connection for the status line. */
 const char *link_status(struct app *app)
 {
+	if (app->client && client_is_ended(app->client))
+		return "已在别处登录 signed in elsewhere";
 	return app->client ? client_status_text(app->client) : "not started";
 }

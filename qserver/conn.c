@@ -224,7 +224,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 	while (!c->closed && !c->closing) {
-		if (c->nrequests >= server.opt.max_pending) {
+		if (c->nrequests >= server.opt.max_pending || c->gate) {
 			c->read_paused = 1;
 			return;
 		}

@@ -102,9 +102,16 @@ static void events_deliver(struct stream_id id, const char *json, size_t len)
 	}
 }
 
-/* Splits a published message into its stream id and JSON and delivers it. */
+/* Splits a published message into its stream id and JSON and delivers it; hands a window
+ * takeover to the session code. */
 static void events_deliver_message(const char *payload, size_t len)
 {
+	static const char takeover[] = "session ";
+	if (len > sizeof takeover - 1 && memcmp(payload, takeover, sizeof takeover - 1) == 0) {
+		/* Not an event: qh_open names a window's old holder, which may be ours. */
+		session_on_takeover(payload + sizeof takeover - 1, len - (sizeof takeover - 1));
+		return;
+	}
 	const char *space = memchr(payload, ' ', len);
 	struct stream_id id;
 	if (!space || stream_id_parse(payload, space - payload, &id) < 0) {

@@ -1073,28 +1073,37 @@ local function qh_open(a)
       and (tonumber(w.lease_until) or 0) >= NOW then
     fail('CONFLICT', 'window', 'window ' .. w.id .. ' is in use by ' .. w.clerk)
   end
-  local was = w.state
+  local was, old_holder = w.state, w.holder
   local fields = {clerk = clerk, holder = holder, lease_until = tostring(lease)}
   if was == 'closed' then fields.state = 'idle' end
   wset(w, fields)
+  if old_holder ~= '' and old_holder ~= holder then
+    -- The old holder may live in another qserver: each reads this and closes its own.
+    redis.call('PUBLISH', k('ev'), 'session ' .. old_holder .. ' ' .. w.id)
+  end
   emit_window(w)
   if was == 'closed' then emit_queues(window_affects(w)) end
   return '{"window":' .. window_json(w) .. '}'
 end
 
--- qh_lease: renews the leases a holder has on the listed windows.
+-- qh_lease: renews the leases a holder has on the listed windows; `lost` lists those another
+-- holder has taken over since.
 local function qh_lease(a)
   local holder = a[1] or ''
   if holder == '' then fail('BAD_REQUEST', 'holder', 'holder is required') end
   local lease = int_arg(a[2] or '', 'lease_until')
   local ids = {}
   for i = 3, #a do ids[#ids + 1] = tostring(int_arg(a[i], 'window', 1, 999999)) end
+  local lost = {}
   for _, id in ipairs(ids) do
-    if redis.call('HGET', k('w', id), 'holder') == holder then
+    local now_held_by = redis.call('HGET', k('w', id), 'holder')
+    if now_held_by == holder then
       redis.call('HSET', k('w', id), 'lease_until', tostring(lease))
+    elseif now_held_by and now_held_by ~= '' then
+      lost[#lost + 1] = id
     end
   end
-  return '{}'
+  return '{"lost":[' .. table.concat(lost, ',') .. ']}'
 end
 
 -- qh_release: a holder gives its lease up; the window keeps state, ticket and clerk.

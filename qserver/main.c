@@ -44,6 +44,11 @@ static void usage(FILE *out)
 		"                       seconds (default 10)\n"
 		"  --redis-timeout MS   Redis connect and command timeout (default 1000)\n"
 		"  --rate N             requests per second per connection (default 2000)\n"
+		"  --login-failures N   failed hellos per user before a lock-out (default 5; an\n"
+		"                       address may fail 4 times as often)\n"
+		"  --login-threads N    threads checking passwords and tokens, 1 to 4 (default 2)\n"
+		"  --lease S            a clerk's hold on a window lapses S seconds after its\n"
+		"                       connection is lost unnoticed; renewed every S/3 (default 30)\n"
 		"  --log-level LEVEL    debug, info, warn or error (default info)\n"
 		"  --always-open        take tickets at any hour, ignoring the config's hours (demos,\n"
 		"                       training, special days)\n"
@@ -195,7 +200,8 @@ int main(int argc, char **argv)
 		{"state", required_argument, NULL, 's'},      {"listen", required_argument, NULL, 'l'},
 		{"unix", required_argument, NULL, 'u'},	      {"max-conns", required_argument, NULL, 'm'},
 		{"hello-timeout", required_argument, NULL, 'H'}, {"redis-timeout", required_argument, NULL, 'T'},
-		{"rate", required_argument, NULL, 'R'},	      {"log-level", required_argument, NULL, 'L'},
+		{"rate", required_argument, NULL, 'R'},	      {"login-failures", required_argument, NULL, 'F'},
+		{"login-threads", required_argument, NULL, 'W'}, {"lease", required_argument, NULL, 'E'},	      {"log-level", required_argument, NULL, 'L'},
 		{"always-open", no_argument, NULL, 'A'},      {"test-clock", no_argument, NULL, 'C'},	      {"clock-start", required_argument, NULL, 'S'},	      {"hash-password", no_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},	      {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}};
@@ -210,6 +216,8 @@ int main(int argc, char **argv)
 		.rate_per_sec = 2000,
 		.redis_timeout_ms = 1000,
 		.lease_s = 30,
+		.login_failures = 5,
+		.login_threads = 2,
 	};
 	log_set_name("qserver");
 	int ch;
@@ -224,6 +232,9 @@ int main(int argc, char **argv)
 		case 'H': server.opt.hello_timeout_ms = (int)parse_positive("--hello-timeout", optarg, 3600) * 1000; break;
 		case 'T': server.opt.redis_timeout_ms = (int)parse_positive("--redis-timeout", optarg, 60000); break;
 		case 'R': server.opt.rate_per_sec = (int)parse_positive("--rate", optarg, 1000000); break;
+		case 'F': server.opt.login_failures = (int)parse_positive("--login-failures", optarg, 1000000); break;
+		case 'E': server.opt.lease_s = (int)parse_positive("--lease", optarg, 3600); break;
+		case 'W': server.opt.login_threads = (int)parse_positive("--login-threads", optarg, AUTHPOOL_MAX_THREADS); break;
 		case 'L': {
 			int level = log_level_parse(optarg);
 			if (level < 0) {
@@ -300,7 +311,7 @@ int main(int argc, char **argv)
 	struct timeval one_second = {1, 0};
 	event_add(tick_event, &one_second);
 
-	if (store_start(redis_addr) == 0 && listener_start() == 0) {
+	if (login_start(server.cfg) == 0 && store_start(redis_addr) == 0 && listener_start() == 0) {
 		log_info("qserver %s serving site %s (%zu services, %zu windows)", QSERVER_VERSION,
 			 server.cfg->site.id, server.cfg->nservices, server.cfg->nwindows);
 		event_base_dispatch(server.base);
@@ -309,6 +320,7 @@ int main(int argc, char **argv)
 	server.shutting_down = 2;
 	listener_stop();
 	conn_close_all();
+	login_stop(); /* after the connections: checks under way end with nobody to answer */
 	store_stop();
 	/* Let the Redis contexts and callbacks freed above finish inside the loop. */
 	event_base_loop(server.base, EVLOOP_NONBLOCK);

@@ -2,13 +2,17 @@
  * the test clock. */
 #include "qserver.h"
 #include "log.h"
-#include "password.h"
+#include "frame.h"
 
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define SESSION_UNNAMED_KIOSKS_MAX 16 /* a kiosk hello without `kiosk` tries at most this many tokens */
 
 /* Answers with the server's clock. */
 void op_ping(struct request *r)
@@ -54,18 +58,75 @@ static void session_on_lease(redisReply *reply, void *arg)
 		log_warn("window lease update failed: %s", reply->str);
 }
 
-/* What a clerk's hello waits for while qh_open takes the window. */
-struct clerk_hello {
-	struct request *r;
-	char user[CONFIG_ID_MAX];
+/* What a hello waits for while its credentials are checked and, for a clerk, while qh_open
+ * takes the window. */
+struct hello_wait {
+	struct request *r;	  /* set once the window is being taken */
+	enum role role;
+	char user[CONFIG_ID_MAX]; /* as typed; a configured id once checked */
 	char holder[64];
 	int window;
+	int kiosk_named;	  /* a kiosk hello that named its kiosk */
 };
+
+/* The event a connection gets when its clerk took the window over from another connection. */
+static const char session_replaced_event[] =
+	"{\"event\":\"session\",\"reason\":\"replaced\",\"message\":\"This clerk signed in at this "
+	"window from another place; this connection is closed.\"}";
+
+/* Returns the live connection with that id, or NULL. */
+static struct conn *session_find_conn(uint64_t id)
+{
+	struct conn *c;
+	TAILQ_FOREACH(c, &conns, entry)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+/* Tells a clerk's connection that a newer session took its window over, then closes it once
+ * the event is written (PROTOCOL.md v2, "Windows and sessions"). */
+static void session_replace(struct conn *c)
+{
+	if (c->closed)
+		return;
+	log_info("clerk %s signed in at window %d elsewhere; closing the old connection (%s)", c->user, c->window, c->peer);
+	c->window = 0; /* no longer the window's holder: no renewal, no release */
+	c->topics = 0;
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	if (frame_write_line(bufferevent_get_output(c->bev), session_replaced_event, sizeof session_replaced_event - 1) < 0) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	conn_flush_replies(c); /* closes once the event has been written */
+}
+
+/* Closes the connection named in a takeover message "<holder> <window>" that qh_open published,
+ * when the holder is one of this process's connections. */
+void session_on_takeover(const char *msg, size_t len)
+{
+	char text[128];
+	if (len >= sizeof text)
+		return;
+	memcpy(text, msg, len);
+	text[len] = '\0';
+	size_t n = strlen(server.instance);
+	char *space = strchr(text, ' ');
+	if (!space || strncmp(text, server.instance, n) != 0 || text[n] != '/')
+		return; /* another qserver's connection */
+	*space = '\0';
+	uint64_t id = strtoull(text + n + 1, NULL, 10);
+	int window = atoi(space + 1);
+	struct conn *c = session_find_conn(id);
+	if (c && c->role == ROLE_CLERK && window > 0 && c->window == window)
+		session_replace(c);
+}
 
 /* Finishes a clerk's hello once the window is taken (or refused). */
 static void session_on_open(redisReply *reply, void *arg)
 {
-	struct clerk_hello *h = arg;
+	struct hello_wait *h = arg;
 	struct request *r = h->r;
 	if (!store_reply_ok(r, reply)) {
 		free(h);
@@ -90,6 +151,11 @@ static void session_on_open(redisReply *reply, void *arg)
 		free(h);
 		return;
 	}
+	/* The same clerk's older connection here: it is told and closed (one elsewhere hears of
+	 * it through the publish of qh_open). */
+	struct conn *old = conn_find_window_holder(h->window);
+	if (old && old != r->conn)
+		session_replace(old);
 	session_grant(r->conn, ROLE_CLERK, h->user, h->window);
 	cJSON *res = session_hello_result(ROLE_CLERK);
 	cJSON_AddItemToObject(res, "window", window);
@@ -102,78 +168,193 @@ static void session_on_open(redisReply *reply, void *arg)
 	free(h);
 }
 
-/* Checks a user's password; answers `unauthenticated` without saying which part was wrong. */
-static const struct config_user *session_check_user(struct request *r, const char *user, const char *password)
+/* Takes the window for a clerk whose password was right: the window must be one the clerk
+ * may use, and not held by another clerk's live connection. */
+static void session_open_window(struct request *r, const struct config_user *u, struct hello_wait *h)
 {
-	const struct config_user *u = config_user(server.cfg, user);
-	if (!u || !password_verify(password, u->password_hash)) {
-		log_warn("failed hello for user %.32s from %s", user, r->conn->peer);
-		request_reply_error(r, "unauthenticated", NULL, "Wrong user or password.");
-		return NULL;
-	}
-	return u;
-}
-
-/* Starts a clerk's session on a window: the window must be one the clerk may use, and not
- * held by another clerk's live connection. */
-static void session_hello_clerk(struct request *r)
-{
-	const char *user, *password;
-	long window;
-	if (args_string(r, "user", 1, CONFIG_ID_MAX - 1, &user) < 0 ||
-	    args_string(r, "password", 1, 1024, &password) < 0 ||
-	    args_int(r, "window", 1, 1, 9999, &window) < 0)
-		return;
-	const struct config_user *u = session_check_user(r, user, password);
-	if (!u)
-		return;
-	if (u->role != ROLE_CLERK) {
-		request_reply_error(r, "forbidden", "role", "User %s is a %s, not a clerk.", u->id, config_role_name(u->role));
+	if (!config_window(server.cfg, h->window)) {
+		request_reply_error(r, "not_found", "window", "There is no window %d.", h->window);
+		free(h);
 		return;
 	}
-	if (!config_window(server.cfg, (int)window)) {
-		request_reply_error(r, "not_found", "window", "There is no window %ld.", window);
+	if (!config_user_may_use(u, h->window)) {
+		request_reply_error(r, "forbidden", "window", "User %s may not work at window %d.", u->id, h->window);
+		free(h);
 		return;
 	}
-	if (!config_user_may_use(u, (int)window)) {
-		request_reply_error(r, "forbidden", "window", "User %s may not work at window %ld.", u->id, window);
-		return;
-	}
-	struct conn *holder = conn_find_window_holder((int)window);
+	struct conn *holder = conn_find_window_holder(h->window);
 	if (holder && strcmp(holder->user, u->id) != 0) {
-		request_reply_error(r, "conflict", "window", "Window %ld is in use by clerk %s.", window, holder->user);
-		return;
-	}
-	if (!store_ready()) {
-		request_reply_error(r, "unavailable", NULL, "Storage is unreachable; nothing was changed, retry later.");
-		return;
-	}
-	if (holder) {
-		/* The same clerk again, from a new connection: the old one is stale. */
-		log_info("clerk %s reconnected to window %ld; closing the old connection", u->id, window);
-		conn_close(holder, "replaced by the same clerk");
-	}
-	struct clerk_hello *h = calloc(1, sizeof *h);
-	if (!h) {
-		request_reply_error(r, "internal", NULL, "The server ran out of memory.");
+		request_reply_error(r, "conflict", "window", "Window %d is in use by clerk %s.", h->window, holder->user);
+		free(h);
 		return;
 	}
 	h->r = r;
-	snprintf(h->user, sizeof h->user, "%s", u->id);
-	h->window = (int)window;
 	char win[16], until[24];
-	snprintf(win, sizeof win, "%ld", window);
+	snprintf(win, sizeof win, "%d", h->window);
 	session_holder(r->conn, h->holder, sizeof h->holder);
 	snprintf(until, sizeof until, "%lld", (long long)clock_now() + server.opt.lease_s);
 	const char *argv[] = {win, u->id, h->holder, until};
-	if (store_fcall("qh_open", 0, session_on_open, h, 4, argv) < 0) {
+	if (!store_ready() || store_fcall("qh_open", 0, session_on_open, h, 4, argv) < 0) {
 		free(h);
 		request_reply_error(r, "unavailable", NULL, "Storage is unreachable; nothing was changed, retry later.");
 	}
 }
 
+/* Whether the connection of a checked hello can still take a role; answers when not. */
+static int session_may_grant(struct request *r, int matched, struct hello_wait *h)
+{
+	if (matched == AUTH_CANCELLED) {
+		request_reply_error(r, "unavailable", NULL, "The server is stopping; sign in again in a moment.");
+		free(h);
+		return 0;
+	}
+	if (!r->conn) {
+		request_free(r); /* the connection closed during the check */
+		free(h);
+		return 0;
+	}
+	if (r->conn->said_hello && r->conn->role != ROLE_PUBLIC) {
+		/* Another hello on this connection was checked first. */
+		request_reply_error(r, "conflict", NULL, "This connection already said hello as %s; open a new connection to change.", config_role_name(r->conn->role));
+		free(h);
+		return 0;
+	}
+	return 1;
+}
+
+/* Holds the connection's next lines until this hello is answered: a client may send requests
+ * right behind its hello, and they must run with the role it gives. */
+static void session_hold_reading(struct request *r)
+{
+	r->conn->gate = r;
+}
+
+/* Finishes a clerk's or manager's hello once the password was checked. */
+static void session_on_user_checked(struct request *r, int matched, void *arg)
+{
+	struct hello_wait *h = arg;
+	if (!session_may_grant(r, matched, h))
+		return;
+	const struct config_user *u = matched == AUTH_NO_MATCH ? NULL : config_user(server.cfg, h->user);
+	if (!u) {
+		request_reply_error(r, "unauthenticated", NULL, "Wrong user or password.");
+		free(h);
+		return;
+	}
+	if (u->role != h->role) {
+		request_reply_error(r, "forbidden", "role", "User %s is a %s, not a %s.", u->id, config_role_name(u->role), config_role_name(h->role));
+		free(h);
+		return;
+	}
+	if (h->role == ROLE_CLERK) {
+		session_open_window(r, u, h);
+		return;
+	}
+	session_grant(r->conn, ROLE_MANAGER, u->id, 0);
+	cJSON *res = session_hello_result(ROLE_MANAGER);
+	cJSON *user_obj = cJSON_AddObjectToObject(res, "user");
+	cJSON_AddStringToObject(user_obj, "id", u->id);
+	cJSON_AddStringToObject(user_obj, "name", u->name);
+	request_reply(r, res);
+	free(h);
+}
+
+/* Starts a clerk's (user, password, window) or manager's (user, password) hello: the password
+ * is checked on the worker pool, an unknown user against the dummy hash. */
+static void session_hello_user(struct request *r, enum role role)
+{
+	const char *user, *password;
+	long window = 0;
+	if (args_string(r, "user", 1, CONFIG_ID_MAX - 1, &user) < 0 ||
+	    args_string(r, "password", 1, 1024, &password) < 0 ||
+	    (role == ROLE_CLERK && args_int(r, "window", 1, 1, 9999, &window) < 0))
+		return;
+	struct hello_wait *h = calloc(1, sizeof *h);
+	if (!h) {
+		request_reply_error(r, "internal", NULL, "The server ran out of memory.");
+		return;
+	}
+	h->role = role;
+	h->window = (int)window;
+	snprintf(h->user, sizeof h->user, "%s", user);
+	const struct config_user *u = config_user(server.cfg, user);
+	const char *hash = u ? u->password_hash : login_dummy_hash();
+	char key[CONFIG_ID_MAX + 4];
+	snprintf(key, sizeof key, "u:%s", user);
+	if (login_check(r, key, u != NULL, password, &hash, 1, session_on_user_checked, h) < 0)
+		free(h);
+	else
+		session_hold_reading(r);
+}
+
+/* Finishes a kiosk's hello once its token was checked. */
+static void session_on_kiosk_checked(struct request *r, int matched, void *arg)
+{
+	struct hello_wait *h = arg;
+	if (!session_may_grant(r, matched, h))
+		return;
+	const struct config_kiosk *k = NULL;
+	if (matched >= 0)
+		k = h->kiosk_named ? config_kiosk(server.cfg, h->user) : &server.cfg->kiosks[matched];
+	if (!k) {
+		request_reply_error(r, "unauthenticated", "token", "The kiosk token is not valid.");
+		free(h);
+		return;
+	}
+	session_grant(r->conn, ROLE_KIOSK, k->id, 0);
+	cJSON *res = session_hello_result(ROLE_KIOSK);
+	cJSON_AddStringToObject(res, "kiosk", k->id);
+	request_reply(r, res);
+	free(h);
+}
+
+/* Starts a kiosk's hello (token, and kiosk: its id). A kiosk that names itself costs one hash
+ * check; one that does not is checked against every kiosk's token, each counted against the
+ * address's budget, and only while the hall has few kiosks. */
+static void session_hello_kiosk(struct request *r)
+{
+	const char *token, *kiosk_id;
+	if (args_string(r, "token", 1, 1024, &token) < 0 || args_string(r, "kiosk", 0, CONFIG_ID_MAX - 1, &kiosk_id) < 0)
+		return;
+	size_t nkiosks = server.cfg->nkiosks;
+	if (!kiosk_id && nkiosks > SESSION_UNNAMED_KIOSKS_MAX) {
+		request_reply_error(r, "bad_request", "kiosk", "This hall has %zu kiosks: name yours in kiosk.", nkiosks);
+		return;
+	}
+	struct hello_wait *h = calloc(1, sizeof *h);
+	const char **hashes = calloc(nkiosks ? nkiosks : 1, sizeof *hashes);
+	if (!h || !hashes) {
+		free(h);
+		free(hashes);
+		request_reply_error(r, "internal", NULL, "The server ran out of memory.");
+		return;
+	}
+	h->role = ROLE_KIOSK;
+	char key[CONFIG_ID_MAX + 4];
+	int rc;
+	if (kiosk_id) {
+		const struct config_kiosk *k = config_kiosk(server.cfg, kiosk_id);
+		h->kiosk_named = 1;
+		snprintf(h->user, sizeof h->user, "%s", kiosk_id);
+		snprintf(key, sizeof key, "k:%s", kiosk_id);
+		hashes[0] = k ? k->token_hash : login_dummy_hash();
+		rc = login_check(r, key, k != NULL, token, hashes, 1, session_on_kiosk_checked, h);
+	} else {
+		for (size_t i = 0; i < nkiosks; i++)
+			hashes[i] = server.cfg->kiosks[i].token_hash;
+		if (nkiosks == 0)
+			hashes[0] = login_dummy_hash();
+		rc = login_check(r, NULL, nkiosks > 0, token, hashes, nkiosks ? nkiosks : 1, session_on_kiosk_checked, h);
+	}
+	free(hashes);
+	if (rc < 0)
+		free(h);
+	else
+		session_hold_reading(r);
+}
+
 /* Raises the connection's role: public, kiosk (token), clerk (user, password, window) or
- * manager (user, password). */
+ * manager (user, password). Credentials are checked off the loop; the answer follows. */
 void op_hello(struct request *r)
 {
 	struct conn *c = r->conn;
@@ -188,43 +369,11 @@ void op_hello(struct request *r)
 		session_grant(c, ROLE_PUBLIC, NULL, 0);
 		request_reply(r, session_hello_result(ROLE_PUBLIC));
 	} else if (strcmp(role, "kiosk") == 0) {
-		const char *token, *kiosk_id;
-		if (args_string(r, "token", 1, 1024, &token) < 0 || args_string(r, "kiosk", 0, CONFIG_ID_MAX - 1, &kiosk_id) < 0)
-			return;
-		/* A kiosk that names itself costs one hash check instead of one per kiosk. */
-		const struct config_kiosk *only = kiosk_id ? config_kiosk(server.cfg, kiosk_id) : NULL;
-		for (size_t i = 0; i < server.cfg->nkiosks; i++) {
-			if (kiosk_id && only != &server.cfg->kiosks[i])
-				continue;
-			if (password_verify(token, server.cfg->kiosks[i].token_hash)) {
-				session_grant(c, ROLE_KIOSK, server.cfg->kiosks[i].id, 0);
-				cJSON *res = session_hello_result(ROLE_KIOSK);
-				cJSON_AddStringToObject(res, "kiosk", server.cfg->kiosks[i].id);
-				request_reply(r, res);
-				return;
-			}
-		}
-		log_warn("failed kiosk hello from %s", c->peer);
-		request_reply_error(r, "unauthenticated", "token", "The kiosk token is not valid.");
+		session_hello_kiosk(r);
 	} else if (strcmp(role, "clerk") == 0) {
-		session_hello_clerk(r);
+		session_hello_user(r, ROLE_CLERK);
 	} else if (strcmp(role, "manager") == 0) {
-		const char *user, *password;
-		if (args_string(r, "user", 1, CONFIG_ID_MAX - 1, &user) < 0 || args_string(r, "password", 1, 1024, &password) < 0)
-			return;
-		const struct config_user *u = session_check_user(r, user, password);
-		if (!u)
-			return;
-		if (u->role != ROLE_MANAGER) {
-			request_reply_error(r, "forbidden", "role", "User %s is a %s, not a manager.", u->id, config_role_name(u->role));
-			return;
-		}
-		session_grant(c, ROLE_MANAGER, u->id, 0);
-		cJSON *res = session_hello_result(ROLE_MANAGER);
-		cJSON *user_obj = cJSON_AddObjectToObject(res, "user");
-		cJSON_AddStringToObject(user_obj, "id", u->id);
-		cJSON_AddStringToObject(user_obj, "name", u->name);
-		request_reply(r, res);
+		session_hello_user(r, ROLE_MANAGER);
 	} else {
 		request_reply_error(r, "bad_request", "role", "role must be public, kiosk, clerk or manager.");
 	}
@@ -243,6 +392,25 @@ void session_conn_gone(struct conn *c)
 	store_fcall("qh_release", 0, session_on_lease, NULL, 2, argv);
 }
 
+/* Closes a clerk's connection whose window another session took over while the publish of
+ * that takeover was missed (qh_lease lists the window as lost). arg is the connection's id. */
+static void session_on_renewed(redisReply *reply, void *arg)
+{
+	if (!reply || reply->type != REDIS_REPLY_STRING) {
+		session_on_lease(reply, NULL);
+		return;
+	}
+	cJSON *res = cJSON_ParseWithLength(reply->str, reply->len);
+	cJSON *lost = res ? cJSON_GetObjectItemCaseSensitive(res, "lost") : NULL;
+	cJSON *window;
+	cJSON_ArrayForEach(window, lost) {
+		struct conn *c = session_find_conn((uint64_t)(uintptr_t)arg);
+		if (c && c->role == ROLE_CLERK && cJSON_IsNumber(window) && c->window == window->valueint)
+			session_replace(c);
+	}
+	cJSON_Delete(res);
+}
+
 /* Renews the leases of every clerk connected here. */
 void session_renew_leases(void)
 {
@@ -258,7 +426,7 @@ void session_renew_leases(void)
 		snprintf(win, sizeof win, "%d", c->window);
 		session_holder(c, holder, sizeof holder);
 		const char *argv[] = {holder, until, win};
-		store_fcall("qh_lease", 0, session_on_lease, NULL, 3, argv);
+		store_fcall("qh_lease", 0, session_on_renewed, (void *)(uintptr_t)c->id, 3, argv);
 	}
 }
 

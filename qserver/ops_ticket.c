@@ -78,12 +78,43 @@ void op_ticket(struct request *r)
 	store_request_fcall(r, "qh_ticket", 1, 2, argv);
 }
 
-/* Cancels a waiting ticket. */
+/* Takes one cancel from the connection's bucket (CANCEL_BURST, then one per CANCEL_EVERY_S on
+ * the server's clock); returns 0, or the seconds until the next one is allowed. Managers are
+ * not limited: they answer for the hall. */
+static long ticket_cancel_wait(struct conn *c)
+{
+	if (c->role == ROLE_MANAGER)
+		return 0;
+	time_t now = clock_now();
+	if (!c->cancel_at || now < c->cancel_at) {
+		c->cancel_tokens = CANCEL_BURST;
+		c->cancel_at = now;
+	}
+	long refilled = (long)(now - c->cancel_at) / CANCEL_EVERY_S;
+	if (refilled > 0) {
+		c->cancel_tokens = c->cancel_tokens + refilled > CANCEL_BURST ? CANCEL_BURST : c->cancel_tokens + (int)refilled;
+		c->cancel_at += (time_t)refilled * CANCEL_EVERY_S;
+	}
+	if (c->cancel_tokens == 0)
+		return (long)(c->cancel_at + CANCEL_EVERY_S - now);
+	if (c->cancel_tokens == CANCEL_BURST)
+		c->cancel_at = now; /* a full bucket starts its refill from the first cancel */
+	c->cancel_tokens--;
+	return 0;
+}
+
+/* Cancels a waiting ticket; a kiosk may cancel only a few in a row, so that nobody can walk
+ * the sequential numbers and cancel a whole queue. */
 void op_cancel(struct request *r)
 {
 	const char *ref;
 	if (ticket_ref_arg(r, &ref) < 0)
 		return;
+	long wait = ticket_cancel_wait(r->conn);
+	if (wait > 0) {
+		request_reply_rate_limited(r, wait, "Too many cancels on this connection; wait %ld s.", wait);
+		return;
+	}
 	const char *argv[] = {ref};
 	store_request_fcall(r, "qh_cancel", 0, 1, argv);
 }

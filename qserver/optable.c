@@ -131,7 +131,7 @@ void optable_dispatch(struct request *r, const char *line, size_t len)
 		return;
 	/* Counted once the id is known, so that the refusal carries it like any answer. */
 	if (!conn_rate_allow(r->conn)) {
-		request_reply_error(r, "rate_limited", NULL, "Too many requests on this connection; slow down and retry.");
+		request_reply_rate_limited(r, 1, "Too many requests on this connection; slow down and retry.");
 		return;
 	}
 	if (optable_has_escaped_nul(line, len)) {

@@ -32,6 +32,8 @@ struct server_options {
 	int test_clock;		     /* the clock op is allowed */
 	int always_open;	     /* ignore opening hours (demos, training, special days) */
 	int lease_s;		     /* a clerk's hold on a window lasts this long unrenewed */
+	int login_failures;	     /* failed hellos per user before a lock-out (4x per address) */
+	int login_threads;	     /* worker threads checking passwords and tokens */
 };
 
 /* The one server of this process (as in tmux, a global keeps the plumbing short). */
@@ -48,6 +50,8 @@ struct server {
 extern struct server server;
 
 /* conn.c: one client connection. */
+#define CANCEL_BURST 5	   /* cancels a kiosk may make in a row */
+#define CANCEL_EVERY_S 10  /* then one more every this many seconds */
 #define TOPIC_CALLED 0x1
 #define TOPIC_QUEUE 0x2
 #define TOPIC_WINDOW 0x4
@@ -72,10 +76,13 @@ struct conn {
 	int closing;		     /* answer what is queued, then close */
 	int closed;		     /* gone; freed from a deferred event */
 	int read_paused;
+	struct request *gate;	     /* a hello being checked: later lines wait until it is answered */
 	size_t queued_event_bytes;   /* events waiting behind unanswered requests */
 	struct event *hello_timer;
 	double tokens;		     /* rate limit bucket */
 	struct timespec tokens_at;
+	int cancel_tokens;	     /* cancels left in its bucket (ops_ticket.c) */
+	time_t cancel_at;	     /* server time the cancel bucket was last filled; 0: never */
 };
 TAILQ_HEAD(conn_list, conn);
 extern struct conn_list conns;
@@ -114,6 +121,8 @@ void request_reply_raw(struct request *r, const char *json_object, size_t len);
 void request_reply_error(struct request *r, const char *code, const char *field,
 			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void request_reply_closed(struct request *r, time_t opens_at);
+void request_reply_rate_limited(struct request *r, long retry_after, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 void request_reply_store_error(struct request *r, const char *err);
 
 /* optable.c: the op table and dispatch. */
@@ -160,6 +169,7 @@ void op_clock(struct request *r);
 void op_stats(struct request *r);
 void session_conn_gone(struct conn *c);
 void session_renew_leases(void);
+void session_on_takeover(const char *msg, size_t len);
 
 /* store.c: the two Redis links and calls of the function library. */
 typedef void store_reply_fn(struct redisReply *reply, void *arg);
@@ -198,6 +208,44 @@ time_t sitetime_next_midnight(time_t t);
 char *sitejson_setup(const struct config *cfg);
 cJSON *sitejson_site(const struct config *cfg, time_t now);
 cJSON *sitejson_window_brief(const struct config_window *w);
+
+/* authpool.c: password and token checks on worker threads (decision 12). */
+#define AUTHPOOL_MAX_THREADS 4
+#define AUTH_NO_MATCH (-1)  /* no hash matched */
+#define AUTH_CANCELLED (-2) /* the server stopped before the check ran */
+typedef void authpool_done_fn(int matched, void *arg);
+int authpool_start(int nthreads, size_t queue_max);
+void authpool_stop(void);
+int authpool_submit(const char *secret, const char *const *hashes, size_t nhashes, authpool_done_fn *done, void *arg);
+unsigned long authpool_hashes_checked(void);
+
+/* budget.c: failed-login budgets per user and per peer address. */
+struct budget_policy {
+	int limit;    /* failures before a lock-out */
+	int base_s;   /* the first lock-out; each next one doubles */
+	int cap_s;    /* the longest lock-out */
+	int forget_s; /* failures are forgotten after this long without any */
+	int count_in_flight; /* checks under way count as failures until they end */
+};
+struct budget;
+struct budget *budget_new(const struct budget_policy *policy, size_t slots);
+void budget_free(struct budget *b);
+int budget_pin(struct budget *b, const char *key);
+long budget_wait(struct budget *b, const char *key, time_t now);
+int budget_locked(struct budget *b, const char *key, time_t now);
+void budget_begin(struct budget *b, const char *key, time_t now);
+long budget_charge(struct budget *b, const char *key, time_t now, int failures);
+long budget_end(struct budget *b, const char *key, time_t now, int failures);
+void budget_clear(struct budget *b, const char *key, time_t now);
+
+/* login.c: checking a hello's credentials within the failure budgets. */
+typedef void login_done_fn(struct request *r, int matched, void *arg);
+int login_start(const struct config *cfg);
+void login_stop(void);
+const char *login_dummy_hash(void);
+void login_peer_address(const char *peer, char *out, size_t len);
+int login_check(struct request *r, const char *key, int known, const char *secret, const char *const *hashes,
+		 size_t nhashes, login_done_fn *done, void *arg);
 
 /* redis_child.c: the embedded redis-server (decision 6). */
 int redis_child_start(const char *state_dir, char *addr, size_t addrlen);

@@ -42,6 +42,8 @@ static void request_finish(struct request *r, char *line, size_t len)
 	r->reply = line;
 	r->reply_len = len;
 	r->done = 1;
+	if (r->conn->gate == r)
+		r->conn->gate = NULL; /* the role is settled: the lines behind the hello may go on */
 	conn_flush_replies(r->conn);
 }
 
@@ -104,15 +106,9 @@ void request_reply_raw(struct request *r, const char *json_object, size_t len)
 	request_finish(r, line, n);
 }
 
-/* Answers ok:false with a protocol error code, an optional field and a message. */
-void request_reply_error(struct request *r, const char *code, const char *field, const char *fmt, ...)
+/* Builds {"id":…,"ok":false,"error":{"code","message","field"}}; the caller may add beside it. */
+static cJSON *error_response(struct request *r, const char *code, const char *field, const char *message)
 {
-	char message[512];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(message, sizeof message, fmt, ap);
-	va_end(ap);
-
 	cJSON *resp = cJSON_CreateObject();
 	if (r->id)
 		cJSON_AddItemToObject(resp, "id", cJSON_Duplicate(r->id, 1));
@@ -122,6 +118,12 @@ void request_reply_error(struct request *r, const char *code, const char *field,
 	cJSON_AddStringToObject(err, "message", message);
 	if (field)
 		cJSON_AddStringToObject(err, "field", field);
+	return resp;
+}
+
+/* Answers with a built response (taken and freed). */
+static void error_finish(struct request *r, cJSON *resp)
+{
 	char *line = cJSON_PrintUnformatted(resp);
 	cJSON_Delete(resp);
 	if (!line) {
@@ -134,28 +136,41 @@ void request_reply_error(struct request *r, const char *code, const char *field,
 	request_finish(r, line, strlen(line));
 }
 
+/* Answers ok:false with a protocol error code, an optional field and a message. */
+void request_reply_error(struct request *r, const char *code, const char *field, const char *fmt, ...)
+{
+	char message[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof message, fmt, ap);
+	va_end(ap);
+	error_finish(r, error_response(r, code, field, message));
+}
+
+/* Answers `rate_limited` with `retry_after` (whole seconds, at least 1) beside the error. */
+void request_reply_rate_limited(struct request *r, long retry_after, const char *fmt, ...)
+{
+	char message[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof message, fmt, ap);
+	va_end(ap);
+	cJSON *resp = error_response(r, "rate_limited", NULL, message);
+	cJSON_AddNumberToObject(resp, "retry_after", (double)(retry_after > 0 ? retry_after : 1));
+	error_finish(r, resp);
+}
+
 /* Answers `closed` with the time the hall opens next. */
 void request_reply_closed(struct request *r, time_t opens_at)
 {
-	cJSON *resp = cJSON_CreateObject();
-	if (r->id)
-		cJSON_AddItemToObject(resp, "id", cJSON_Duplicate(r->id, 1));
-	cJSON_AddFalseToObject(resp, "ok");
-	cJSON *err = cJSON_AddObjectToObject(resp, "error");
-	cJSON_AddStringToObject(err, "code", "closed");
-	cJSON_AddStringToObject(err, "message", opens_at ? "The hall is closed now; tickets can be taken when it opens."
-						       : "The hall has no opening hours; no tickets can be taken.");
+	cJSON *resp = error_response(r, "closed", NULL,
+				     opens_at ? "The hall is closed now; tickets can be taken when it opens."
+					      : "The hall has no opening hours; no tickets can be taken.");
 	if (opens_at)
 		cJSON_AddNumberToObject(resp, "opens_at", (double)opens_at);
 	else
 		cJSON_AddNullToObject(resp, "opens_at");
-	char *line = cJSON_PrintUnformatted(resp);
-	cJSON_Delete(resp);
-	if (!line) {
-		request_reply_error(r, "internal", NULL, "The server ran out of memory.");
-		return;
-	}
-	request_finish(r, line, strlen(line));
+	error_finish(r, resp);
 }
 
 /* Turns a function's error reply "CODE field message" into a protocol error. */

@@ -1031,6 +1031,40 @@ lease__renews_only_own_holder(void **state)
 	freeReplyObject(r);
 }
 
+/* The same clerk taking the window over from another holder: qh_open publishes the old holder
+ * (outside the stream) so its qserver can close it, and qh_lease tells the old holder it lost
+ * the window without renewing it. */
+static void
+open__takeover_publishes_old_holder_and_lease_reports_lost(void **state)
+{
+	char lease[32];
+	redisContext *sub;
+	redisReply *r;
+	struct timeval tv = {2, 0};
+
+	(void)state;
+	open_window("1", "c01"); /* held by qs1/c01 */
+	sub = testredis_connect(&tr);
+	assert_non_null(sub);
+	redisSetTimeout(sub, tv);
+	r = redisCommand(sub, "SUBSCRIBE %s", PREFIX ":ev");
+	freeReplyObject(r);
+	snprintf(lease, sizeof lease, "%ld", now + 60);
+	OK("qh_open", "1", "c01", "qs2/c01", lease);
+	int found = 0;
+	while (!found && redisGetReply(sub, (void **)&r) == REDIS_OK) {
+		found = strcmp(r->element[2]->str, "session qs1/c01 1") == 0;
+		freeReplyObject(r);
+	}
+	redisFree(sub);
+	assert_true(found);
+	assert_string_equal(raw("qh_lease", "qs1/c01", lease, "1", NULL), "{\"lost\":[1]}");
+	assert_string_equal(raw("qh_lease", "qs2/c01", lease, "1", NULL), "{\"lost\":[]}");
+	r = cmd("HGET %s holder", PREFIX ":w:1");
+	assert_string_equal(r->str, "qs2/c01");
+	freeReplyObject(r);
+}
+
 static void
 release__frees_window_for_another_clerk(void **state)
 {
@@ -1200,7 +1234,7 @@ snapshot__empty_lists_are_arrays(void **state)
 	(void)state;
 	assert_non_null(strstr(raw("qh_snapshot", NULL), "\"recent\":[]"));
 	assert_string_equal(raw("qh_queue", "", "", "", NULL), "{\"tickets\":[]}");
-	assert_string_equal(raw("qh_lease", "qs1/c01", "0", NULL), "{}");
+	assert_string_equal(raw("qh_lease", "qs1/c01", "0", NULL), "{\"lost\":[]}");
 }
 
 static void
@@ -1605,6 +1639,7 @@ main(void)
 		T(open__other_live_clerk__conflict),
 		T(open__reconnecting_clerk__keeps_called_ticket),
 		T(lease__renews_only_own_holder),
+		T(open__takeover_publishes_old_holder_and_lease_reports_lost),
 		T(release__frees_window_for_another_clerk),
 		T(pause_resume_close__window_states),
 		T(pause__ticket_called__conflict),

@@ -45,13 +45,19 @@ next_for_window1() {
 		grep -o '"number":"[A-Z0-9]*"' | head -n 1 | cut -d'"' -f4
 }
 
+# Whether window ID has all the fragments given in the snapshot.
+window_has() {
+	local id=$1 json frag
+	shift
+	json=$(qc snapshot | grep -o "{\"id\":$id,\"name\":\"[^}]*}") || return 1
+	for frag in "$@"; do
+		case "$json" in *"$frag"*) ;; *) echo "# window $id: no $frag in $json"; return 1 ;; esac
+	done
+}
+
 # Whether window 1 has all the fragments given in the snapshot.
 window1_has() {
-	local json frag
-	json=$(qc snapshot | grep -o '{"id":1,"name":"1号窗口"[^}]*}') || return 1
-	for frag in "$@"; do
-		case "$json" in *"$frag"*) ;; *) echo "# window 1: no $frag in $json"; return 1 ;; esac
-	done
+	window_has 1 "$@"
 }
 
 # The number of the ticket at window 1, as the server has it.
@@ -313,6 +319,14 @@ check "at 160x50 they are three times as tall (15 rows)" eval 'sleep 0.5; [ "$(r
 tmux -S "$TMUX_SOCK" resize-window -t t:clerk -x 80 -y 24
 keys clerk f Enter
 wait_for clerk "is done" >/dev/null
+
+# --- the same clerk signs in at the same window from another console
+console elsewhere c03 3
+check "the same clerk signs in at window 3 from another console" wait_for elsewhere "3号窗口 Window 3" 8
+check "the first console says it was signed in elsewhere" wait_for refused "已在别处登录" 8
+check "and stays disconnected while the other keeps the window" \
+	eval 'sleep 1.5; ! screen refused | grep -qF "Reconnected" && wait_for elsewhere "已连接 connected" &&
+		window_has 3 "\"clerk\":\"c03\""'
 
 # --- the terminal is restored on quit and on SIGTERM; Quit asks what becomes of the window
 keys clerk q

@@ -63,11 +63,12 @@ struct fixture {
 	bool refuse_hello;
 	bool mute; /* record requests, answer nothing */
 	int hello_unavailable; /* this many hellos answer unavailable first */
+	int hello_rate_limited; /* this many hellos answer rate_limited, retry_after 1, first */
 	cJSON *held; /* requests of op hold, answered by flush */
 	char hello_user[32];
 
 	struct client *c;
-	int connected, ready, disconnected, hello_failed, events;
+	int connected, ready, disconnected, hello_failed, events, ended;
 	int snapshot_conn;
 	int event_seq;
 	char last_reason[256];
@@ -132,6 +133,16 @@ static cJSON *fake_reply(const cJSON *req, bool ok)
 	return resp;
 }
 
+/* Builds {"id": <the request's id>, "ok": false, "error": {"code", "message"}}. */
+static cJSON *fake_error(const cJSON *req, const char *code, const char *message)
+{
+	cJSON *resp = fake_reply(req, false);
+	cJSON *error = cJSON_AddObjectToObject(resp, "error");
+	cJSON_AddStringToObject(error, "code", code);
+	cJSON_AddStringToObject(error, "message", message);
+	return resp;
+}
+
 /* Closes a fake connection. */
 static void fake_close(struct fake_conn *conn)
 {
@@ -154,19 +165,16 @@ static bool fake_handle(struct fake_conn *conn, cJSON *req)
 		const cJSON *user = cJSON_GetObjectItemCaseSensitive(req, "user");
 		snprintf(fx->hello_user, sizeof fx->hello_user, "%s",
 			 cJSON_IsString(user) ? user->valuestring : "");
-		if (fx->hello_unavailable > 0) {
+		if (fx->hello_rate_limited > 0) {
+			fx->hello_rate_limited--;
+			cJSON *resp = fake_error(req, "rate_limited", "too many failed sign-ins");
+			cJSON_AddNumberToObject(resp, "retry_after", 1);
+			fake_send(conn, resp);
+		} else if (fx->hello_unavailable > 0) {
 			fx->hello_unavailable--;
-			cJSON *resp = fake_reply(req, false);
-			cJSON *error = cJSON_AddObjectToObject(resp, "error");
-			cJSON_AddStringToObject(error, "code", "unavailable");
-			cJSON_AddStringToObject(error, "message", "storage is unreachable");
-			fake_send(conn, resp);
+			fake_send(conn, fake_error(req, "unavailable", "storage is unreachable"));
 		} else if (fx->refuse_hello) {
-			cJSON *resp = fake_reply(req, false);
-			cJSON *error = cJSON_AddObjectToObject(resp, "error");
-			cJSON_AddStringToObject(error, "code", "unauthenticated");
-			cJSON_AddStringToObject(error, "message", "wrong user or password");
-			fake_send(conn, resp);
+			fake_send(conn, fake_error(req, "unauthenticated", "wrong user or password"));
 		} else {
 			cJSON *resp = fake_reply(req, true);
 			cJSON_AddStringToObject(resp, "role", "clerk");
@@ -201,6 +209,19 @@ static bool fake_handle(struct fake_conn *conn, cJSON *req)
 		cJSON_Delete(fx->held);
 		fx->held = cJSON_CreateArray();
 		fake_send(conn, fake_reply(req, true));
+	} else if (strcmp(op, "replace") == 0) {
+		/* As qserver does when the same clerk signs in at the window elsewhere. */
+		cJSON *event = cJSON_CreateObject();
+		cJSON_AddStringToObject(event, "event", "session");
+		cJSON_AddStringToObject(event, "reason", "replaced");
+		cJSON_AddStringToObject(event, "message", "This clerk signed in at this window from another place.");
+		fake_send(conn, event);
+		/* Written now: freeing the bufferevent would drop what it still holds. */
+		struct evbuffer *out = bufferevent_get_output(conn->bev);
+		size_t n = evbuffer_get_length(out);
+		assert_int_equal(write(bufferevent_getfd(conn->bev), evbuffer_pullup(out, -1), n), (ssize_t)n);
+		fake_close(conn);
+		return false;
 	} else if (strcmp(op, "hangup") == 0) {
 		fake_close(conn);
 		return false;
@@ -410,7 +431,17 @@ static void on_disconnected(struct client *c, const char *reason, void *arg)
 	snprintf(fx->last_reason, sizeof fx->last_reason, "%s", reason);
 }
 
+static void on_session_ended(struct client *c, cJSON *event, void *arg)
+{
+	(void)c;
+	struct fixture *fx = arg;
+	fx->ended++;
+	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(event, "reason");
+	snprintf(fx->last_reason, sizeof fx->last_reason, "%s", reason->valuestring);
+}
+
 static const struct client_callbacks callbacks = {
+	.on_session_ended = on_session_ended,
 	.on_connected = on_connected,
 	.on_ready = on_ready,
 	.on_hello_failed = on_hello_failed,
@@ -528,6 +559,50 @@ static void disconnect__pending_get_null__session_redone_on_reconnect(void **sta
 	assert_int_equal(fx->snapshot_conn, 2);
 	assert_int_equal(fx->connected, 2);
 	assert_int_equal(fx->rec[2].calls, 0);
+}
+
+/* A session/replaced event ends the session for good: pending requests get NULL, the program
+ * is told, and the client does not reconnect (the new session keeps the window). */
+static void session_replaced__reported_and_no_reconnect(void **state)
+{
+	struct fixture *fx = *state;
+	start_client(fx, NULL);
+	want_full_session(fx->c);
+	RUN_UNTIL(fx, fx->ready == 1, 2000);
+	assert_int_equal(send_value(fx, "ignore", NULL, 0), 0);
+	assert_int_equal(send_value(fx, "replace", NULL, 1), 0);
+	RUN_UNTIL(fx, fx->ended == 1, 2000);
+	assert_int_equal(fx->ended, 1);
+	assert_string_equal(fx->last_reason, "replaced");
+	assert_int_equal(fx->rec[0].calls, 1);
+	assert_true(fx->rec[0].was_null);
+	assert_int_equal(fx->events, 0);
+	assert_int_equal(fx->disconnected, 0);
+	assert_true(client_is_ended(fx->c));
+	assert_false(client_is_connected(fx->c));
+	assert_int_equal(strncmp(client_status_text(fx->c), "signed in elsewhere: ", 21), 0);
+	assert_int_equal(send_value(fx, "echo", "x", 2), -1);
+	/* Many backoff periods (10 to 50 ms here) later, still no new connection. */
+	RUN_UNTIL(fx, fx->nconns > 1, 500);
+	assert_int_equal(fx->nconns, 1);
+	assert_int_equal(fx->connected, 1);
+}
+
+/* A hello refused as rate_limited with retry_after: the client waits that long before it
+ * tries again, however short its backoff (10 to 50 ms here), then signs in. */
+static void hello_rate_limited__waits_retry_after(void **state)
+{
+	struct fixture *fx = *state;
+	fx->hello_rate_limited = 1;
+	start_client(fx, NULL);
+	want_full_session(fx->c);
+	RUN_UNTIL(fx, fx->hello_failed == 1, 2000);
+	assert_int_equal(fx->hello_failed, 1);
+	long long refused_at = now_ms();
+	RUN_UNTIL(fx, fx->ready == 1, 5000);
+	assert_int_equal(fx->ready, 1);
+	assert_true(now_ms() - refused_at >= 900);
+	assert_int_equal(fx->nconns, 2);
 }
 
 /* A line over 65536 bytes from the server is a protocol error: drop, then reconnect. */
@@ -900,6 +975,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(request__no_reply__times_out_with_null, setup_tcp, teardown),
 		cmocka_unit_test_setup_teardown(disconnect__pending_get_null__session_redone_on_reconnect,
 						setup_tcp, teardown),
+		cmocka_unit_test_setup_teardown(session_replaced__reported_and_no_reconnect, setup_tcp, teardown),
+		cmocka_unit_test_setup_teardown(hello_rate_limited__waits_retry_after, setup_tcp, teardown),
 		cmocka_unit_test_setup_teardown(overlong_line__drops_and_reconnects, setup_tcp, teardown),
 		cmocka_unit_test_setup_teardown(event__delivered_to_on_event, setup_tcp, teardown),
 		cmocka_unit_test_setup_teardown(hello_refused__reported_and_stays_connected, setup_tcp,

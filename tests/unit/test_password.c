@@ -22,6 +22,27 @@ static void password__hash_then_verify__matches(void **state)
 	assert_true(password_verify("clerk123", hash));
 }
 
+/* A dummy hash has the method, cost and salt of the hash it is made like, and no password
+ * the hall uses matches it. */
+static void password__dummy_hash__same_setting_matches_nothing(void **state)
+{
+	(void)state;
+	static const char *methods[] = {"$5$", "$6$", "$y$"};
+	for (size_t i = 0; i < sizeof methods / sizeof methods[0]; i++) {
+		char like[PASSWORD_HASH_MAX], dummy[PASSWORD_HASH_MAX];
+		assert_int_equal(password_hash_method("clerk123", methods[i], like, sizeof like), 0);
+		assert_int_equal(password_dummy_hash(like, dummy, sizeof dummy), 0);
+		size_t setting = (size_t)(strrchr(like, '$') - like);
+		assert_int_equal((size_t)(strrchr(dummy, '$') - dummy), setting);
+		assert_memory_equal(dummy, like, setting);
+		assert_string_not_equal(dummy, like);
+		assert_false(password_verify("clerk123", dummy));
+		assert_false(password_verify("", dummy));
+	}
+	char out[PASSWORD_HASH_MAX];
+	assert_int_equal(password_dummy_hash("$unknown$salt$hash", out, sizeof out), -1);
+}
+
 /* A wrong, empty or longer password is refused. */
 static void password__wrong_password__refused(void **state)
 {
@@ -147,6 +168,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(password__hash_then_verify__matches),
 		cmocka_unit_test(password__wrong_password__refused),
+		cmocka_unit_test(password__dummy_hash__same_setting_matches_nothing),
 		cmocka_unit_test(password__same_password__salted_differently),
 		cmocka_unit_test(password__any_crypt_method__verifies),
 		cmocka_unit_test(password__malformed_hash__refused_without_crash),

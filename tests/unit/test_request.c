@@ -17,6 +17,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "password.h"
 #include "qserver.h"
 
 struct fixture {
@@ -39,7 +40,8 @@ static int setup(void **state)
 	server.base = event_base_new();
 	server.opt = (struct server_options){.listen = "127.0.0.1:0", .max_conns = 10, .hello_timeout_ms = 10000,
 					     .max_output = 1 << 20, .max_pending = 64, .rate_per_sec = 2000,
-					     .redis_timeout_ms = 1000, .lease_s = 30};
+					     .redis_timeout_ms = 1000, .lease_s = 30, .login_failures = 5, .login_threads = 1};
+	assert_int_equal(login_start(server.cfg), 0);
 	snprintf(server.prefix, sizeof server.prefix, "q:{small}");
 	sitetime_init(server.cfg->site.tz);
 	int sv[2];
@@ -57,6 +59,7 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	close(f->peer);
 	conn_close_all();
+	login_stop();
 	event_base_free(server.base);
 	config_free(server.cfg);
 	return 0;
@@ -211,6 +214,34 @@ static void hello__bad_kiosk_token__unauthenticated(void **state)
 	assert_error(ask(f, "{\"op\":\"hello\",\"role\":\"clerk\",\"user\":\"c01\",\"password\":\"clerk123\",\"window\":99}"), "not_found", "window");
 }
 
+/* An unknown user's password is checked too (against a dummy hash of the configured method),
+ * so the answer takes as long as for a real user's wrong password: one crypt call each. */
+static void hello__unknown_user__checked_like_a_real_one(void **state)
+{
+	struct fixture *f = *state;
+	unsigned long before = authpool_hashes_checked();
+	assert_error(ask(f, "{\"op\":\"hello\",\"role\":\"manager\",\"user\":\"nobody\",\"password\":\"x\"}"), "unauthenticated", NULL);
+	assert_int_equal(authpool_hashes_checked() - before, 1);
+	assert_error(ask(f, "{\"op\":\"hello\",\"role\":\"manager\",\"user\":\"m01\",\"password\":\"x\"}"), "unauthenticated", NULL);
+	assert_int_equal(authpool_hashes_checked() - before, 2);
+	/* The dummy is of the configured method ($5$ here), and nothing signs in with it. */
+	assert_memory_equal(login_dummy_hash(), "$5$", 3);
+	assert_false(password_verify("manager123", login_dummy_hash()));
+}
+
+/* A peer's address is its host part, for the per-address budget. */
+static void login__peer_address__host_without_port(void **state)
+{
+	(void)state;
+	char out[64];
+	login_peer_address("127.0.0.1:40123", out, sizeof out);
+	assert_string_equal(out, "127.0.0.1");
+	login_peer_address("[::1]:40123", out, sizeof out);
+	assert_string_equal(out, "::1");
+	login_peer_address("unix", out, sizeof out);
+	assert_string_equal(out, "unix");
+}
+
 static void take__wrong_arguments__field_named(void **state)
 {
 	struct fixture *f = *state;
@@ -321,6 +352,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(request__op_missing_or_unknown__named, setup, teardown),
 		cmocka_unit_test_setup_teardown(request__public_take__unauthenticated, setup, teardown),
 		cmocka_unit_test_setup_teardown(hello__bad_kiosk_token__unauthenticated, setup, teardown),
+		cmocka_unit_test_setup_teardown(hello__unknown_user__checked_like_a_real_one, setup, teardown),
+		cmocka_unit_test(login__peer_address__host_without_port),
 		cmocka_unit_test_setup_teardown(take__wrong_arguments__field_named, setup, teardown),
 		cmocka_unit_test_setup_teardown(manager__window_op_without_window__bad_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(replies__keep_request_order, setup, teardown),
