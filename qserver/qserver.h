@@ -172,6 +172,7 @@ int store_command(store_reply_fn *cb, void *arg, int argc, const char **argv);
 void store_request_fcall(struct request *r, const char *function, int read_only, int argc,
 			 const char **argv);
 int store_reply_ok(struct request *r, struct redisReply *reply);
+void store_redis_back(void);
 
 /* events.c: fan-out of the site's events to subscribed clients. */
 void events_on_message(const char *payload, size_t len);

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sys/ioctl.h>
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
@@ -20,6 +21,7 @@
 #define STORE_BACKOFF_MIN_MS 100
 #define STORE_BACKOFF_MAX_MS 2000
 #define STORE_MAX_ARGS 32
+#define STORE_COMMIT_MARGIN_MS 100 /* at least this between a function's deadline and the watchdog */
 
 extern const char qserver_functions_lua[];
 
@@ -29,6 +31,7 @@ struct link {
 	int connected;		 /* the socket is up */
 	int ready;		 /* functions loaded (command link) or subscribed (pub/sub link) */
 	int backoff_ms;
+	int loading;		 /* Redis answered LOADING: it is reading its data */
 	struct event *connect_timer;
 	struct event *retry_timer;
 	void (*on_connected)(struct link *l);
@@ -47,6 +50,7 @@ static struct link cmd_link = {.name = "command"};
 static struct link sub_link = {.name = "pub/sub"};
 static struct store_call_list inflight = TAILQ_HEAD_INITIALIZER(inflight);
 static int inflight_count;
+static long long last_reply_ms; /* when Redis last answered a command */
 static struct event *watchdog;
 static char redis_host[256];
 static int redis_port; /* 0 for a Unix socket path in redis_host */
@@ -56,11 +60,12 @@ static void link_connect(struct link *l);
 static void cmd_link_connected(struct link *l);
 static void sub_link_connected(struct link *l);
 
-/* Drops a link: pending callbacks get NULL now, and a reconnect is scheduled. */
+/* Drops a link: pending callbacks get NULL now, and a reconnect is scheduled. why NULL
+ * drops it without a log line (an expected retry). */
 static void link_drop(struct link *l, const char *why)
 {
 	redisAsyncContext *ac = l->ac;
-	if (l->connected || ac)
+	if ((l->connected || ac) && why)
 		log_warn("redis %s link lost: %s", l->name, why);
 	l->ac = NULL;
 	l->connected = 0;
@@ -147,6 +152,8 @@ static void store_on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
 	(void)ac;
 	struct store_call *call = privdata;
+	if (r)
+		last_reply_ms = clock_real_ms();
 	TAILQ_REMOVE(&inflight, call, entry);
 	inflight_count--;
 	store_reply_fn *cb = call->cb;
@@ -175,12 +182,42 @@ static int store_send(store_reply_fn *cb, void *arg, int argc, const char **argv
 	return 0;
 }
 
-/* Drops the links when the oldest command has waited past the timeout: Redis hangs. */
+/* Handles every reply that has already arrived on the command link. A stalled qserver
+ * wakes with its timers due and replies waiting in its socket; those replies are true
+ * answers (their functions committed) and must reach their requests before the watchdog
+ * gives up on what is still missing. */
+static void cmd_link_read_arrived(void)
+{
+	/* hiredis reads at most 16 KiB a call; the bound only stops a peer that never pauses. */
+	for (int i = 0; i < 4096 && cmd_link.ac && cmd_link.connected; i++) {
+		int arrived = 0;
+		if (ioctl(cmd_link.ac->c.fd, FIONREAD, &arrived) < 0 || arrived <= 0)
+			return;
+		redisAsyncHandleRead(cmd_link.ac); /* may drop the link (cmd_link.ac becomes NULL) */
+	}
+}
+
+/* Whether the oldest command has waited past the timeout with Redis silent all that time.
+ * While replies come, Redis works through what it was sent: each command waiting there
+ * either commits and says so, or finds its deadline passed and refuses, so giving up on it
+ * would only turn a true answer into a doubtful one. */
+static int store_timed_out(void)
+{
+	struct store_call *oldest = TAILQ_FIRST(&inflight);
+	if (!oldest)
+		return 0;
+	long long since = oldest->sent_ms > last_reply_ms ? oldest->sent_ms : last_reply_ms;
+	return clock_real_ms() - since > server.opt.redis_timeout_ms;
+}
+
+/* Drops the links when Redis hangs: the oldest command has waited past the timeout and no
+ * reply came meanwhile, not even among those waiting in the socket. */
 static void store_watchdog(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what, (void)arg;
-	struct store_call *oldest = TAILQ_FIRST(&inflight);
-	if (oldest && clock_real_ms() - oldest->sent_ms > server.opt.redis_timeout_ms) {
+	if (store_timed_out())
+		cmd_link_read_arrived();
+	if (store_timed_out()) {
 		link_drop(&cmd_link, "a command timed out");
 		link_drop(&sub_link, "the command link timed out");
 	}
@@ -211,6 +248,16 @@ static void cmd_on_function_load(redisReply *reply, void *arg)
 	(void)arg;
 	if (!reply)
 		return;
+	if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "LOADING", 7) == 0) {
+		/* Redis is reading its AOF: ask again shortly, without growing the backoff. */
+		if (!cmd_link.loading)
+			log_info("redis is loading its data; waiting for it");
+		cmd_link.loading = 1;
+		cmd_link.backoff_ms = STORE_BACKOFF_MIN_MS;
+		link_drop(&cmd_link, NULL);
+		return;
+	}
+	cmd_link.loading = 0;
 	if (reply->type == REDIS_REPLY_ERROR) {
 		log_error("FUNCTION LOAD failed: %s", reply->str);
 		link_drop(&cmd_link, "function load failed");
@@ -335,10 +382,34 @@ void store_stop(void)
 	watchdog = NULL;
 }
 
+/* The embedded Redis is back after a restart: reconnect now instead of waiting out the
+ * backoff (the pub/sub link follows once the command link is set up). */
+void store_redis_back(void)
+{
+	struct link *links[] = {&cmd_link, &sub_link};
+	for (int i = 0; i < 2; i++) {
+		evtimer_del(links[i]->retry_timer);
+		links[i]->backoff_ms = STORE_BACKOFF_MIN_MS;
+	}
+	if (!cmd_link.ac && !stopping)
+		link_connect(&cmd_link);
+}
+
 /* True when requests can be served: the library is loaded and the link is up. */
 int store_ready(void)
 {
 	return cmd_link.ready && cmd_link.ac != NULL;
+}
+
+/* How long after sending a function may still start. It refuses to run later, so a call the
+ * watchdog gives up on (after the whole timeout, having read every reply that arrived) can
+ * no longer commit: the margin between the two covers the run of a function that started
+ * just in time and the trip of its reply (functions are bounded far below it, decision 12). */
+static long long store_deadline_ms(void)
+{
+	long long timeout = server.opt.redis_timeout_ms;
+	long long margin = timeout / 5 > STORE_COMMIT_MARGIN_MS ? timeout / 5 : STORE_COMMIT_MARGIN_MS;
+	return timeout - margin > timeout / 2 ? timeout - margin : timeout / 2;
 }
 
 /* Calls a library function with the site key, the clock, the day and a deadline in front
@@ -352,8 +423,7 @@ int store_fcall(const char *function, int read_only, store_reply_fn *cb, void *a
 	time_t t = clock_now();
 	snprintf(now, sizeof now, "%lld", (long long)t);
 	sitetime_day(t, day);
-	/* The function refuses to run past this, so a call we answered `unavailable` never commits. */
-	snprintf(deadline, sizeof deadline, "%lld", clock_real_ms() + server.opt.redis_timeout_ms * 8 / 10);
+	snprintf(deadline, sizeof deadline, "%lld", clock_real_ms() + store_deadline_ms());
 	int n = 0;
 	all[n++] = read_only ? "FCALL_RO" : "FCALL";
 	all[n++] = function;
