@@ -108,7 +108,6 @@ static void on_rewrite(struct redisReply *reply, void *arg)
 static void tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what, (void)arg;
-	redis_child_check();
 	char day[11];
 	sitetime_day(clock_now(), day);
 	if (strcmp(day, last_day) != 0 && store_ready() &&
@@ -276,19 +275,19 @@ int main(int argc, char **argv)
 	int rc = 1;
 	char embedded_addr[256];
 	char default_state[256];
+	server.base = event_base_new();
+	if (!server.base) {
+		log_error("cannot create the event loop");
+		goto out_config;
+	}
 	if (!redis_addr) {
 		if (!state_dir) {
 			snprintf(default_state, sizeof default_state, "state/%s", server.cfg->site.id);
 			state_dir = default_state;
 		}
 		if (redis_child_start(state_dir, embedded_addr, sizeof embedded_addr) < 0)
-			goto out_config;
+			goto out_base;
 		redis_addr = embedded_addr;
-	}
-	server.base = event_base_new();
-	if (!server.base) {
-		log_error("cannot create the event loop");
-		goto out_redis;
 	}
 	struct event *sigterm = evsignal_new(server.base, SIGTERM, on_signal, NULL);
 	struct event *sigint = evsignal_new(server.base, SIGINT, on_signal, NULL);
@@ -318,10 +317,10 @@ int main(int argc, char **argv)
 	event_free(tick_event);
 	event_free(sigterm);
 	event_free(sigint);
+	redis_child_stop();
+out_base:
 	event_base_free(server.base);
 	libevent_global_shutdown();
-out_redis:
-	redis_child_stop();
 out_config:
 	free(server.setup_json);
 	config_free(server.cfg);

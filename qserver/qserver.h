@@ -203,7 +203,6 @@ cJSON *sitejson_window_brief(const struct config_window *w);
 /* redis_child.c: the embedded redis-server (decision 6). */
 int redis_child_start(const char *state_dir, char *addr, size_t addrlen);
 void redis_child_stop(void);
-void redis_child_check(void);
 int redis_child_running(void);
 
 #endif

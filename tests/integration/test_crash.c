@@ -8,14 +8,11 @@
 
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "testhall.h"
@@ -50,27 +47,6 @@ static struct hall_pipe *kiosk_pipe(int port)
 	assert_non_null(p);
 	assert_true(hall_pipe_hello(p, "{\"op\":\"hello\",\"role\":\"kiosk\",\"token\":\"kiosk123\"}"));
 	return p;
-}
-
-/* Whether something accepts connections on a Unix socket path. */
-static bool unix_socket_answers(const char *path)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	struct sockaddr_un un = {.sun_family = AF_UNIX};
-	snprintf(un.sun_path, sizeof un.sun_path, "%s", path);
-	bool ok = connect(fd, (struct sockaddr *)&un, sizeof un) == 0;
-	close(fd);
-	return ok;
-}
-
-/* nftw callback: removes one file or emptied folder. */
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	remove(path);
-	return 0;
 }
 
 /* Waits up to 100 ms for any kiosk's replies and reads what came. */
@@ -346,18 +322,10 @@ static void crash__kill9_with_ticket_called__clerk_takes_window_up_again(void **
 static void crash__embedded_redis__stops_with_killed_qserver_and_keeps_tickets(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/qhall-crash-XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	char sock[sizeof dir + 16];
-	snprintf(sock, sizeof sock, "%s/redis.sock", dir);
-	const char *extra[] = {"--state", dir, NULL};
-	struct test_hall e = {0};
-	e.server = ts_start(hall_data_path("small.json"), NULL, extra);
-	assert_non_null(e.server);
-	e.port = ts_port(e.server);
-	assert_int_equal(hall_wait_ready(&e, 10000), 0);
-	assert_int_equal(hall_set_clock(&e, HALL_T0), 0);
-	assert_true(unix_socket_answers(sock));
+	struct test_hall e;
+	assert_int_equal(hall_start_embedded(&e, NULL), 0);
+	const char *sock = e.redis.socket;
+	assert_true(hall_unix_socket_answers(sock));
 
 	struct tc *kiosk = hall_kiosk(&e);
 	assert_non_null(kiosk);
@@ -371,7 +339,7 @@ static void crash__embedded_redis__stops_with_killed_qserver_and_keeps_tickets(v
 
 	assert_int_equal(ts_kill(e.server), 0);
 	long long deadline = hall_now_ms() + 10000;
-	while (unix_socket_answers(sock)) {
+	while (hall_unix_socket_answers(sock)) {
 		if (hall_now_ms() > deadline)
 			fail_msg("the embedded redis-server still answers 10 s after qserver was killed");
 		usleep(20 * 1000);
@@ -397,9 +365,9 @@ static void crash__embedded_redis__stops_with_killed_qserver_and_keeps_tickets(v
 	tc_close(kiosk);
 
 	assert_int_equal(ts_stop(e.server), 0);
-	assert_false(unix_socket_answers(sock)); /* its Redis stopped with it */
+	assert_false(hall_unix_socket_answers(sock)); /* its Redis stopped with it */
 	ts_free(e.server);
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	testredis_stop(&e.redis); /* removes the state folder */
 }
 
 /* ------------------------------------------------------------------------------------ */
