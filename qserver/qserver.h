@@ -204,5 +204,6 @@ cJSON *sitejson_window_brief(const struct config_window *w);
 int redis_child_start(const char *state_dir, char *addr, size_t addrlen);
 void redis_child_stop(void);
 int redis_child_running(void);
+int redis_child_rewrite_due(char *why, size_t len);
 
 #endif

@@ -23,6 +23,7 @@
 #define CHILD_WATCH_MS 100
 #define CHILD_RESTART_GAP_MS 1000  /* a child that dies within 2 s of its start waits this long */
 #define AOF_TORN_TAIL_MAX (16L << 20) /* a torn tail longer than this is not a torn write */
+#define AOF_REWRITE_GROWTH (64LL << 20) /* rewrite once this much was appended (docs/operations.md) */
 #define AOF_DIR "appendonlydir"
 #define AOF_MANIFEST AOF_DIR "/appendonly.aof.manifest"
 #define CLEAN_STOP_MARK "clean-stop" /* written when the child stopped cleanly */
@@ -81,9 +82,9 @@ static void state_path(char *out, size_t len, const char *name)
 	snprintf(out, len, "%s/%s", child_dir, name);
 }
 
-/* Finds the AOF file of the given type ('i' the last incremental one, 'b' the base) in
- * Redis 7's manifest; -1 when there is none. */
-static int aof_file(char type, char *out, size_t len)
+/* Calls fn with the path of each AOF file of the given type ('b' base, 'i' incremental)
+ * named in Redis 7's manifest, in order; returns how many there were, -1 without manifest. */
+static int aof_each(char type, void (*fn)(const char *path, void *arg), void *arg)
 {
 	char path[1024];
 	state_path(path, sizeof path, AOF_MANIFEST);
@@ -91,22 +92,70 @@ static int aof_file(char type, char *out, size_t len)
 	if (!f)
 		return -1;
 	char line[512], name[256], kind[8];
-	int found = -1;
+	int n = 0;
 	/* Lines read "file appendonly.aof.3.incr.aof seq 3 type i"; the last one is written to. */
 	while (fgets(line, sizeof line, f))
 		if (sscanf(line, "file %255s seq %*d type %7s", name, kind) == 2 && kind[0] == type && !kind[1]) {
-			snprintf(out, len, "%s/" AOF_DIR "/%s", child_dir, name);
-			found = 0;
+			snprintf(path, sizeof path, "%s/" AOF_DIR "/%s", child_dir, name);
+			fn(path, arg);
+			n++;
 		}
 	fclose(f);
-	return found;
+	return n;
+}
+
+/* aof_each callback: keeps the path (the last one wins). */
+static void aof_keep_path(const char *path, void *arg)
+{
+	snprintf(arg, sizeof check_file, "%s", path);
+}
+
+/* aof_each callback: adds the file's size. */
+static void aof_add_size(const char *path, void *arg)
+{
+	struct stat st;
+	if (stat(path, &st) == 0)
+		*(long long *)arg += st.st_size;
+}
+
+/* aof_each callback: keeps the file's modification time. */
+static void aof_keep_mtime(const char *path, void *arg)
+{
+	struct stat st;
+	if (stat(path, &st) == 0)
+		*(time_t *)arg = st.st_mtime;
+}
+
+/* Whether the embedded Redis should rewrite its AOF now, saying why: its last rewrite (the
+ * base file's time) was on an earlier day, or more than AOF_REWRITE_GROWTH bytes were
+ * appended since. Both times are real: a moved test clock has its own day change. */
+int redis_child_rewrite_due(char *why, size_t len)
+{
+	if (state != CHILD_RUNNING)
+		return 0;
+	time_t base_time = 0;
+	if (aof_each('b', aof_keep_mtime, &base_time) > 0 && base_time) {
+		char base_day[11], today[11];
+		sitetime_day(base_time, base_day);
+		sitetime_day(time(NULL), today);
+		if (strcmp(base_day, today) < 0) {
+			snprintf(why, len, "it was last rewritten on %s", base_day);
+			return 1;
+		}
+	}
+	long long grown = 0;
+	if (aof_each('i', aof_add_size, &grown) > 0 && grown > AOF_REWRITE_GROWTH) {
+		snprintf(why, len, "%lld MB were written since its last rewrite", grown >> 20);
+		return 1;
+	}
+	return 0;
 }
 
 /* Starts redis-check-aof on the last incremental AOF file, its report going to a log in the
  * state folder; returns its pid, or 0 when there is nothing to check or it cannot run. */
 static pid_t aof_check_spawn(void)
 {
-	if (aof_file('i', check_file, sizeof check_file) < 0)
+	if (aof_each('i', aof_keep_path, check_file) <= 0)
 		return 0;
 	char log_path[1024];
 	state_path(log_path, sizeof log_path, AOF_CHECK_LOG);
@@ -190,8 +239,8 @@ static int redis_child_spawn(void)
 		execlp("redis-server", "redis-server", "--port", "0", "--unixsocket", child_sock,
 		       "--unixsocketperm", "700", "--dir", child_dir, "--appendonly", "yes",
 		       "--appendfsync", "everysec", "--save", "", "--daemonize", "no",
-		       /* No rewrite in opening hours: its fork stalls Redis (see BENCHMARKS.md);
-			* qserver asks for one at the day change instead. */
+		       /* qserver decides when to rewrite (redis_child_rewrite_due): Redis's own
+			* rule measures growth from its last start, not from its last rewrite. */
 		       "--auto-aof-rewrite-percentage", "0",
 		       "--logfile", "redis.log", "--loglevel", "warning", (char *)NULL);
 		fprintf(stderr, "qserver: cannot run redis-server: %s (install the redis-server package)\n", strerror(errno));

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "testhall.h"
@@ -198,6 +199,29 @@ static void wait_redis_gone(const struct test_hall *h)
 	}
 }
 
+/* Starts a hall with its embedded Redis and takes tickets A001..A<n> there. */
+static void start_with_tickets(struct test_hall *e, int n)
+{
+	assert_int_equal(hall_start_embedded(e, NULL), 0);
+	struct tc *kiosk = hall_kiosk(e);
+	assert_non_null(kiosk);
+	char number[16], want[16];
+	for (int i = 1; i <= n; i++) {
+		assert_non_null(hall_take(kiosk, "A", NULL, number, sizeof number));
+		snprintf(want, sizeof want, "A%03d", i);
+		assert_string_equal(number, want);
+	}
+	tc_close(kiosk);
+}
+
+/* Starts the hall's stopped qserver again and waits until it serves, clock at HALL_T0. */
+static void restart_ready(struct test_hall *e)
+{
+	assert_int_equal(ts_restart(e->server), 0);
+	assert_int_equal(hall_wait_ready(e, 10000), 0);
+	assert_int_equal(hall_set_clock(e, HALL_T0), 0);
+}
+
 /* ------------------------------------------------------------------------------------ */
 
 /* A power cut tears the AOF in the middle of the transaction of a take, twice: once while
@@ -208,26 +232,18 @@ static void embedded__aof_torn_mid_transaction__cut_back_before_redis_loads_it(v
 {
 	(void)state;
 	struct test_hall e;
-	assert_int_equal(hall_start_embedded(&e, NULL), 0);
-	struct tc *kiosk = hall_kiosk(&e);
-	assert_non_null(kiosk);
-	char number[16];
-	for (int i = 0; i < 4; i++)
-		assert_non_null(hall_take(kiosk, "A", NULL, number, sizeof number));
-	assert_string_equal(number, "A004");
-	tc_close(kiosk);
+	start_with_tickets(&e, 4);
 
 	/* qserver dies (its Redis stops by itself), then the last write turns out torn. */
 	assert_int_equal(ts_kill(e.server), 0);
 	wait_redis_gone(&e);
 	tear_last_transaction(&e);
-	assert_int_equal(ts_restart(e.server), 0);
-	assert_int_equal(hall_wait_ready(&e, 10000), 0);
-	assert_int_equal(hall_set_clock(&e, HALL_T0), 0);
+	restart_ready(&e);
 	expect_tickets_then_next(&e, 3); /* A004 was torn: issued again */
 
 	/* Its Redis dies under a running qserver (held still meanwhile) with a torn write. */
-	kiosk = hall_kiosk(&e);
+	struct tc *kiosk = hall_kiosk(&e);
+	char number[16];
 	assert_non_null(kiosk);
 	assert_non_null(hall_take(kiosk, "A", NULL, number, sizeof number));
 	assert_string_equal(number, "A005");
@@ -244,9 +260,7 @@ static void embedded__aof_torn_mid_transaction__cut_back_before_redis_loads_it(v
 	/* Started once more on that AOF, Redis replays it cleanly and everything is there. */
 	assert_int_equal(ts_kill(e.server), 0);
 	wait_redis_gone(&e);
-	assert_int_equal(ts_restart(e.server), 0);
-	assert_int_equal(hall_wait_ready(&e, 10000), 0);
-	assert_int_equal(hall_set_clock(&e, HALL_T0), 0);
+	restart_ready(&e);
 	expect_tickets_then_next(&e, 5);
 	assert_int_equal(redis_log_count(&e, "MULTI calls can not be nested"), 0);
 	assert_int_equal(hall_stop(&e), 0);
@@ -286,6 +300,38 @@ static void embedded__redis_killed__served_again_as_soon_as_it_answers(void **st
 	assert_int_equal(hall_stop(&e), 0);
 }
 
+/* A hall PC switched off at night: the AOF was last rewritten on an earlier day. qserver
+ * rewrites it as it starts (Redis's manifest names a new base), and every ticket is kept.
+ * Started again the same day, it leaves the AOF alone. */
+static void embedded__aof_last_rewritten_yesterday__rewritten_at_start(void **state)
+{
+	(void)state;
+	struct test_hall e;
+	start_with_tickets(&e, 3);
+	assert_int_equal(ts_stop(e.server), 0);
+
+	/* The base file dates the last rewrite: make it yesterday's. */
+	char base[256], now_base[256];
+	aof_path(&e, 'b', base, sizeof base);
+	struct timeval yesterday[2] = {{time(NULL) - 86400, 0}, {time(NULL) - 86400, 0}};
+	assert_int_equal(utimes(base, yesterday), 0);
+	restart_ready(&e);
+	long long deadline = hall_now_ms() + 10000;
+	while (strcmp(aof_path(&e, 'b', now_base, sizeof now_base), base) == 0) {
+		if (hall_now_ms() > deadline)
+			fail_msg("the AOF last rewritten yesterday was not rewritten within 10 s of the start");
+		usleep(50 * 1000);
+	}
+	expect_tickets_then_next(&e, 3);
+
+	/* Started again today: the new base stays (a tick has passed when the take is ok). */
+	restart_ready(&e);
+	usleep(2500 * 1000); /* two ticks of qserver's clock: time for a wrong rewrite to show */
+	expect_tickets_then_next(&e, 4);
+	assert_string_equal(aof_path(&e, 'b', base, sizeof base), now_base);
+	assert_int_equal(hall_stop(&e), 0);
+}
+
 /* ------------------------------------------------------------------------------------ */
 
 int main(void)
@@ -293,6 +339,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(embedded__aof_torn_mid_transaction__cut_back_before_redis_loads_it),
 		cmocka_unit_test(embedded__redis_killed__served_again_as_soon_as_it_answers),
+		cmocka_unit_test(embedded__aof_last_rewritten_yesterday__rewritten_at_start),
 	};
 	return cmocka_run_group_tests_name("embedded", tests, NULL, NULL);
 }
