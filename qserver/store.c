@@ -21,7 +21,6 @@
 #define STORE_BACKOFF_MIN_MS 100
 #define STORE_BACKOFF_MAX_MS 2000
 #define STORE_MAX_ARGS 32
-#define STORE_COMMIT_MARGIN_MS 100 /* at least this between a function's deadline and the watchdog */
 
 extern const char qserver_functions_lua[];
 
@@ -32,6 +31,7 @@ struct link {
 	int ready;		 /* functions loaded (command link) or subscribed (pub/sub link) */
 	int backoff_ms;
 	int loading;		 /* Redis answered LOADING: it is reading its data */
+	int draining;		 /* Redis seems hung: no new commands until it answers or the link drops */
 	struct event *connect_timer;
 	struct event *retry_timer;
 	void (*on_connected)(struct link *l);
@@ -70,6 +70,7 @@ static void link_drop(struct link *l, const char *why)
 	l->ac = NULL;
 	l->connected = 0;
 	l->ready = 0;
+	l->draining = 0;
 	evtimer_del(l->connect_timer);
 	if (ac)
 		redisAsyncFree(ac); /* runs the pending callbacks with NULL; the disconnect callback sees l->ac gone */
@@ -165,7 +166,7 @@ static void store_on_reply(redisAsyncContext *ac, void *r, void *privdata)
 /* Sends a command on the command link, ready or not; -1 when it cannot be sent. */
 static int store_send(store_reply_fn *cb, void *arg, int argc, const char **argv, const size_t *argvlen)
 {
-	if (!cmd_link.ac || !cmd_link.connected || inflight_count >= STORE_MAX_INFLIGHT)
+	if (!cmd_link.ac || !cmd_link.connected || cmd_link.draining || inflight_count >= STORE_MAX_INFLIGHT)
 		return -1;
 	struct store_call *call = malloc(sizeof *call);
 	if (!call)
@@ -210,14 +211,25 @@ static int store_timed_out(void)
 	return clock_real_ms() - since > server.opt.redis_timeout_ms;
 }
 
-/* Drops the links when Redis hangs: the oldest command has waited past the timeout and no
- * reply came meanwhile, not even among those waiting in the socket. */
+/* Whether every command in flight has waited the whole timeout, so none can still commit. */
+static int store_all_expired(void)
+{
+	struct store_call *newest = TAILQ_LAST(&inflight, store_call_list);
+	return !newest || clock_real_ms() - newest->sent_ms > server.opt.redis_timeout_ms;
+}
+
+/* Watches for a hung Redis, having first taken in every reply that arrived. When the oldest
+ * command timed out with Redis silent, the link stops taking commands (they answer
+ * `unavailable` unsent); it is dropped once the newest has waited the whole timeout too.
+ * Dropping earlier would answer `unavailable` for a young command that Redis may still run
+ * before its deadline, from the data it has already received. */
 static void store_watchdog(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what, (void)arg;
 	if (store_timed_out())
 		cmd_link_read_arrived();
-	if (store_timed_out()) {
+	cmd_link.draining = store_timed_out();
+	if (cmd_link.draining && store_all_expired()) {
 		link_drop(&cmd_link, "a command timed out");
 		link_drop(&sub_link, "the command link timed out");
 	}
@@ -398,18 +410,17 @@ void store_redis_back(void)
 /* True when requests can be served: the library is loaded and the link is up. */
 int store_ready(void)
 {
-	return cmd_link.ready && cmd_link.ac != NULL;
+	return cmd_link.ready && cmd_link.ac != NULL && !cmd_link.draining;
 }
 
-/* How long after sending a function may still start. It refuses to run later, so a call the
- * watchdog gives up on (after the whole timeout, having read every reply that arrived) can
- * no longer commit: the margin between the two covers the run of a function that started
- * just in time and the trip of its reply (functions are bounded far below it, decision 12). */
+/* How long after sending a function may still start: half the timeout. It refuses to run
+ * later, so a call the watchdog gives up on (after the whole timeout, having read every
+ * reply that arrived) can no longer commit. The other half is the margin for a function that
+ * started just in time: its run (bounded far below it, decision 12), a stall of Redis's main
+ * thread before it sends the reply (an AOF write on a busy disk), and the reply's trip. */
 static long long store_deadline_ms(void)
 {
-	long long timeout = server.opt.redis_timeout_ms;
-	long long margin = timeout / 5 > STORE_COMMIT_MARGIN_MS ? timeout / 5 : STORE_COMMIT_MARGIN_MS;
-	return timeout - margin > timeout / 2 ? timeout - margin : timeout / 2;
+	return server.opt.redis_timeout_ms / 2;
 }
 
 /* Calls a library function with the site key, the clock, the day and a deadline in front
