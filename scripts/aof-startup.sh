@@ -3,7 +3,8 @@
 # Redis of a qserver on bench/hall.json with takes until its AOF holds MB megabytes, then
 # times a start of redis-server on that state folder (until it answers PING with PONG, its
 # data loaded), rewrites the AOF, and times a start again. Prints the sizes, both start-up
-# times and the fork time of the rewrite. Runs on loopback in a temp folder.
+# times, the fork time of the rewrite and the time redis-check-aof takes on the AOF (what
+# qserver runs after an unclean exit). Runs on loopback in a temp folder.
 # usage: scripts/aof-startup.sh BUILD [MB]   (MB defaults to 100)
 set -u
 BUILD=${1:?usage: scripts/aof-startup.sh BUILD [MB]}
@@ -69,6 +70,10 @@ wait "$QSERVER_PID" 2>/dev/null
 QSERVER_PID=""
 
 before_bytes=$(aof_bytes)
+incr=$(awk '$6 == "i" {f = $2} END {print f}' "$STATE/appendonlydir/appendonly.aof.manifest")
+t0=$(now_ms)
+redis-check-aof "$STATE/appendonlydir/$incr" >/dev/null 2>&1
+check_ms=$(($(now_ms) - t0))
 before_ms=$(timed_start)
 redis-cli -s "$SOCK" BGREWRITEAOF >/dev/null
 until redis-cli -s "$SOCK" INFO persistence | grep -q '^aof_rewrite_in_progress:0'; do sleep 0.05; done
@@ -83,3 +88,4 @@ echo "takes: $takes, $((before_bytes / takes)) bytes of AOF each"
 echo "AOF before the rewrite: $((before_bytes / 1024 / 1024)) MB, start-up ${before_ms} ms"
 echo "AOF after the rewrite:  $((after_bytes / 1024 / 1024)) MB, start-up ${after_ms} ms"
 echo "fork of the rewrite: ${fork_us} us"
+echo "redis-check-aof on the last incremental file before the rewrite: ${check_ms} ms"
