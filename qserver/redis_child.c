@@ -22,7 +22,7 @@
 
 #define CHILD_WATCH_MS 100
 #define CHILD_RESTART_GAP_MS 1000  /* a child that dies within 2 s of its start waits this long */
-#define AOF_TORN_TAIL_MAX (16L << 20) /* a torn tail longer than this is not a torn write */
+#define AOF_TORN_TAIL_MAX (16L << 20) /* a torn write is one transaction, far shorter than this */
 #define AOF_REWRITE_GROWTH (64LL << 20) /* rewrite once this much was appended (docs/operations.md) */
 #define AOF_DIR "appendonlydir"
 #define AOF_MANIFEST AOF_DIR "/appendonly.aof.manifest"
@@ -180,6 +180,30 @@ static pid_t aof_check_spawn(void)
 	return pid;
 }
 
+/* Whether the bytes of an AOF file from offset on are what a torn write leaves: a piece of
+ * one transaction (a MULTI, whole commands, a cut one; never an EXEC) or of one command.
+ * Damage in the middle of a file is followed by whole transactions, which must not be cut. */
+static int aof_tail_is_torn_write(const char *path, long long offset, long long size)
+{
+	if (size - offset > AOF_TORN_TAIL_MAX)
+		return 0;
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	size_t len = (size_t)(size - offset);
+	char *tail = malloc(len + 1);
+	int torn = 0;
+	if (tail && fseeko(f, offset, SEEK_SET) == 0 && fread(tail, 1, len, f) == len) {
+		tail[len] = '\0';
+		const char *multi = memmem(tail, len, "MULTI\r\n", 7);
+		torn = !memmem(tail, len, "EXEC\r\n", 6) &&
+		       (!multi || !memmem(multi + 7, len - (size_t)(multi + 7 - tail), "MULTI\r\n", 7));
+	}
+	free(tail);
+	fclose(f);
+	return torn;
+}
+
 /* Acts on redis-check-aof's verdict: a file that ends in a torn write (an unfinished
  * transaction or command, as a crash or power cut leaves it) is cut back to its last whole
  * transaction, as `redis-check-aof --fix` does. Damage anywhere else is left to Redis and
@@ -205,7 +229,7 @@ static void aof_check_apply(int status)
 		log_error("cannot check the AOF %s (see %s); Redis loads it as it is", check_file, log_path);
 		return;
 	}
-	if (size - ok_up_to > AOF_TORN_TAIL_MAX || strstr(report, "Unexpected MULTI")) {
+	if (!aof_tail_is_torn_write(check_file, ok_up_to, size)) {
 		log_error("the AOF %s is damaged at byte %lld of %lld, not only at its end (see %s); Redis loads it "
 			  "as it is: restore the state folder from a backup or repair it by hand",
 			  check_file, ok_up_to, size, log_path);

@@ -266,6 +266,48 @@ static void embedded__aof_torn_mid_transaction__cut_back_before_redis_loads_it(v
 	assert_int_equal(hall_stop(&e), 0);
 }
 
+/* Damage in the middle of the AOF is not a torn write: cutting there would drop every later
+ * transaction. qserver leaves the file as it is and says where it is damaged; Redis then
+ * refuses to load it, and nothing is served. */
+static void embedded__aof_damaged_mid_file__left_whole_and_named(void **state)
+{
+	(void)state;
+	struct test_hall e;
+	start_with_tickets(&e, 3);
+	assert_int_equal(ts_kill(e.server), 0);
+	wait_redis_gone(&e);
+	char path[256];
+	aof_path(&e, 'i', path, sizeof path);
+	size_t len;
+	char *text = read_file(path, &len);
+	char *first = strstr(text, "*1\r\n$5\r\nMULTI\r\n");
+	assert_non_null(first);
+	*first = 'X'; /* the first transaction's MULTI loses its array header */
+	FILE *f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, len, f), len);
+	fclose(f);
+	free(text);
+
+	/* Redis may die before or after its socket answers: qserver then stops at once, or stays
+	 * up answering `unavailable` while it tries again. */
+	if (ts_restart(e.server) == 0) {
+		struct tc *kiosk = hall_kiosk(&e);
+		assert_non_null(kiosk);
+		cJSON *r = tc_request(kiosk, "{\"op\":\"take\",\"service\":\"A\"}");
+		assert_string_equal(tc_error_code(r), "unavailable");
+		cJSON_Delete(r);
+		tc_close(kiosk);
+		assert_int_equal(ts_stop(e.server), 0);
+	}
+	struct stat st;
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal((size_t)st.st_size, len); /* nothing cut */
+	assert_true(hall_log_count(&e, "is damaged at byte") >= 1);
+	ts_free(e.server);
+	testredis_stop(&e.redis);
+}
+
 /* The embedded Redis is killed with SIGKILL three times in a row. qserver answers ping
  * at once throughout (it never sleeps while its Redis restarts), and each time a take
  * succeeds right after the new Redis answers, without waiting out a reconnect backoff. */
@@ -338,6 +380,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(embedded__aof_torn_mid_transaction__cut_back_before_redis_loads_it),
+		cmocka_unit_test(embedded__aof_damaged_mid_file__left_whole_and_named),
 		cmocka_unit_test(embedded__redis_killed__served_again_as_soon_as_it_answers),
 		cmocka_unit_test(embedded__aof_last_rewritten_yesterday__rewritten_at_start),
 	};
