@@ -191,10 +191,9 @@ static int aof_tail_is_torn_write(const char *path, long long offset, long long 
 	if (!f)
 		return 0;
 	size_t len = (size_t)(size - offset);
-	char *tail = malloc(len + 1);
+	char *tail = malloc(len);
 	int torn = 0;
 	if (tail && fseeko(f, offset, SEEK_SET) == 0 && fread(tail, 1, len, f) == len) {
-		tail[len] = '\0';
 		const char *multi = memmem(tail, len, "MULTI\r\n", 7);
 		torn = !memmem(tail, len, "EXEC\r\n", 6) &&
 		       (!multi || !memmem(multi + 7, len - (size_t)(multi + 7 - tail), "MULTI\r\n", 7));
