@@ -228,7 +228,10 @@ static void store_watchdog(evutil_socket_t fd, short what, void *arg)
 	(void)fd, (void)what, (void)arg;
 	if (store_timed_out())
 		cmd_link_read_arrived();
+	int was_draining = cmd_link.draining;
 	cmd_link.draining = store_timed_out();
+	if (was_draining && store_ready())
+		events_on_store_ready(); /* Redis answered again: a catch-up may be waiting */
 	if (cmd_link.draining && store_all_expired()) {
 		link_drop(&cmd_link, "a command timed out");
 		link_drop(&sub_link, "the command link timed out");
