@@ -101,29 +101,50 @@ static void on_day_change(struct redisReply *reply, void *arg)
 	(void)reply, (void)arg;
 }
 
-/* Logs the outcome of the nightly AOF rewrite. */
+/* Logs an AOF rewrite that did not start. */
 static void on_rewrite(struct redisReply *reply, void *arg)
 {
 	(void)arg;
 	if (!reply || reply->type == REDIS_REPLY_ERROR)
-		log_warn("the nightly AOF rewrite did not start: %s", reply ? reply->str : "no answer");
+		log_warn("the AOF rewrite did not start: %s", reply ? reply->str : "no answer");
 }
 
-/* Once a second: watch the embedded Redis, run the day change, renew clerks' leases. */
+/* Asks the embedded Redis to rewrite its AOF, saying why in the log. */
+static int rewrite_aof(const char *why)
+{
+	const char *rewrite[] = {"BGREWRITEAOF"};
+	if (!redis_child_running() || store_command(on_rewrite, NULL, 1, rewrite) < 0)
+		return -1;
+	log_info("rewriting the AOF: %s", why);
+	return 0;
+}
+
+/* Asks for a rewrite when one is due although the day did not change under this qserver
+ * (the last was on an earlier day, or much was appended since); at most once a minute. */
+static void rewrite_aof_if_due(void)
+{
+	static long long next_check_ms;
+	char why[96];
+	if (!store_ready() || clock_real_ms() < next_check_ms || !redis_child_rewrite_due(why, sizeof why))
+		return;
+	if (rewrite_aof(why) == 0)
+		next_check_ms = clock_real_ms() + 60 * 1000;
+}
+
+/* Once a second: run the day change, compact the embedded Redis's AOF, renew clerks' leases. */
 static void tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what, (void)arg;
-	redis_child_check();
 	char day[11];
 	sitetime_day(clock_now(), day);
 	if (strcmp(day, last_day) != 0 && store_ready() &&
 	    store_fcall("qh_day", 0, on_day_change, NULL, 0, NULL) == 0) {
 		log_info("day is now %s", day);
 		memcpy(last_day, day, sizeof last_day);
-		/* The embedded Redis rewrites its AOF only now, while the hall is closed. */
-		const char *rewrite[] = {"BGREWRITEAOF"};
-		if (redis_child_running())
-			store_command(on_rewrite, NULL, 1, rewrite);
+		/* The hall is closed: the best time for the rewrite and its fork. */
+		rewrite_aof("the day changed");
+	} else {
+		rewrite_aof_if_due();
 	}
 	if (++ticks % (server.opt.lease_s / 3 > 0 ? server.opt.lease_s / 3 : 1) == 0)
 		session_renew_leases();
@@ -287,19 +308,19 @@ int main(int argc, char **argv)
 	int rc = 1;
 	char embedded_addr[256];
 	char default_state[256];
+	server.base = event_base_new();
+	if (!server.base) {
+		log_error("cannot create the event loop");
+		goto out_config;
+	}
 	if (!redis_addr) {
 		if (!state_dir) {
 			snprintf(default_state, sizeof default_state, "state/%s", server.cfg->site.id);
 			state_dir = default_state;
 		}
 		if (redis_child_start(state_dir, embedded_addr, sizeof embedded_addr) < 0)
-			goto out_config;
+			goto out_base;
 		redis_addr = embedded_addr;
-	}
-	server.base = event_base_new();
-	if (!server.base) {
-		log_error("cannot create the event loop");
-		goto out_redis;
 	}
 	struct event *sigterm = evsignal_new(server.base, SIGTERM, on_signal, NULL);
 	struct event *sigint = evsignal_new(server.base, SIGINT, on_signal, NULL);
@@ -330,10 +351,10 @@ int main(int argc, char **argv)
 	event_free(tick_event);
 	event_free(sigterm);
 	event_free(sigint);
+	redis_child_stop();
+out_base:
 	event_base_free(server.base);
 	libevent_global_shutdown();
-out_redis:
-	redis_child_stop();
 out_config:
 	free(server.setup_json);
 	config_free(server.cfg);

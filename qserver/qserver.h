@@ -182,6 +182,7 @@ int store_command(store_reply_fn *cb, void *arg, int argc, const char **argv);
 void store_request_fcall(struct request *r, const char *function, int read_only, int argc,
 			 const char **argv);
 int store_reply_ok(struct request *r, struct redisReply *reply);
+void store_redis_back(void);
 
 /* events.c: fan-out of the site's events to subscribed clients. */
 void events_on_message(const char *payload, size_t len);
@@ -250,7 +251,7 @@ int login_check(struct request *r, const char *key, int known, const char *secre
 /* redis_child.c: the embedded redis-server (decision 6). */
 int redis_child_start(const char *state_dir, char *addr, size_t addrlen);
 void redis_child_stop(void);
-void redis_child_check(void);
 int redis_child_running(void);
+int redis_child_rewrite_due(char *why, size_t len);
 
 #endif

@@ -8,6 +8,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sys/ioctl.h>
 #include <event2/event.h>
 #include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
@@ -29,6 +30,8 @@ struct link {
 	int connected;		 /* the socket is up */
 	int ready;		 /* functions loaded (command link) or subscribed (pub/sub link) */
 	int backoff_ms;
+	int loading;		 /* Redis answered LOADING: it is reading its data */
+	int draining;		 /* Redis seems hung: no new commands until it answers or the link drops */
 	struct event *connect_timer;
 	struct event *retry_timer;
 	void (*on_connected)(struct link *l);
@@ -47,6 +50,7 @@ static struct link cmd_link = {.name = "command"};
 static struct link sub_link = {.name = "pub/sub"};
 static struct store_call_list inflight = TAILQ_HEAD_INITIALIZER(inflight);
 static int inflight_count;
+static long long last_reply_ms; /* when Redis last answered a command */
 static struct event *watchdog;
 static char redis_host[256];
 static int redis_port; /* 0 for a Unix socket path in redis_host */
@@ -56,15 +60,17 @@ static void link_connect(struct link *l);
 static void cmd_link_connected(struct link *l);
 static void sub_link_connected(struct link *l);
 
-/* Drops a link: pending callbacks get NULL now, and a reconnect is scheduled. */
+/* Drops a link: pending callbacks get NULL now, and a reconnect is scheduled. why NULL
+ * drops it without a log line (an expected retry). */
 static void link_drop(struct link *l, const char *why)
 {
 	redisAsyncContext *ac = l->ac;
-	if (l->connected || ac)
+	if ((l->connected || ac) && why)
 		log_warn("redis %s link lost: %s", l->name, why);
 	l->ac = NULL;
 	l->connected = 0;
 	l->ready = 0;
+	l->draining = 0;
 	evtimer_del(l->connect_timer);
 	if (ac)
 		redisAsyncFree(ac); /* runs the pending callbacks with NULL; the disconnect callback sees l->ac gone */
@@ -147,6 +153,8 @@ static void store_on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
 	(void)ac;
 	struct store_call *call = privdata;
+	if (r)
+		last_reply_ms = clock_real_ms();
 	TAILQ_REMOVE(&inflight, call, entry);
 	inflight_count--;
 	store_reply_fn *cb = call->cb;
@@ -158,7 +166,7 @@ static void store_on_reply(redisAsyncContext *ac, void *r, void *privdata)
 /* Sends a command on the command link, ready or not; -1 when it cannot be sent. */
 static int store_send(store_reply_fn *cb, void *arg, int argc, const char **argv, const size_t *argvlen)
 {
-	if (!cmd_link.ac || !cmd_link.connected || inflight_count >= STORE_MAX_INFLIGHT)
+	if (!cmd_link.ac || !cmd_link.connected || cmd_link.draining || inflight_count >= STORE_MAX_INFLIGHT)
 		return -1;
 	struct store_call *call = malloc(sizeof *call);
 	if (!call)
@@ -175,12 +183,56 @@ static int store_send(store_reply_fn *cb, void *arg, int argc, const char **argv
 	return 0;
 }
 
-/* Drops the links when the oldest command has waited past the timeout: Redis hangs. */
+/* Handles every reply that has already arrived on the command link. A stalled qserver
+ * wakes with its timers due and replies waiting in its socket; those replies are true
+ * answers (their functions committed) and must reach their requests before the watchdog
+ * gives up on what is still missing. */
+static void cmd_link_read_arrived(void)
+{
+	/* hiredis reads at most 16 KiB a call; the bound only stops a peer that never pauses. */
+	for (int i = 0; i < 4096 && cmd_link.ac && cmd_link.connected; i++) {
+		int arrived = 0;
+		if (ioctl(cmd_link.ac->c.fd, FIONREAD, &arrived) < 0 || arrived <= 0)
+			return;
+		redisAsyncHandleRead(cmd_link.ac); /* may drop the link (cmd_link.ac becomes NULL) */
+	}
+}
+
+/* Whether the oldest command has waited past the timeout with Redis silent all that time.
+ * While replies come, Redis works through what it was sent: each command waiting there
+ * either commits and says so, or finds its deadline passed and refuses, so giving up on it
+ * would only turn a true answer into a doubtful one. */
+static int store_timed_out(void)
+{
+	struct store_call *oldest = TAILQ_FIRST(&inflight);
+	if (!oldest)
+		return 0;
+	long long since = oldest->sent_ms > last_reply_ms ? oldest->sent_ms : last_reply_ms;
+	return clock_real_ms() - since > server.opt.redis_timeout_ms;
+}
+
+/* Whether every command in flight has waited the whole timeout, so none can still commit. */
+static int store_all_expired(void)
+{
+	struct store_call *newest = TAILQ_LAST(&inflight, store_call_list);
+	return !newest || clock_real_ms() - newest->sent_ms > server.opt.redis_timeout_ms;
+}
+
+/* Watches for a hung Redis, having first taken in every reply that arrived. When the oldest
+ * command timed out with Redis silent, the link stops taking commands (they answer
+ * `unavailable` unsent); it is dropped once the newest has waited the whole timeout too.
+ * Dropping earlier would answer `unavailable` for a young command that Redis may still run
+ * before its deadline, from the data it has already received. */
 static void store_watchdog(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what, (void)arg;
-	struct store_call *oldest = TAILQ_FIRST(&inflight);
-	if (oldest && clock_real_ms() - oldest->sent_ms > server.opt.redis_timeout_ms) {
+	if (store_timed_out())
+		cmd_link_read_arrived();
+	int was_draining = cmd_link.draining;
+	cmd_link.draining = store_timed_out();
+	if (was_draining && store_ready())
+		events_on_store_ready(); /* Redis answered again: a catch-up may be waiting */
+	if (cmd_link.draining && store_all_expired()) {
 		link_drop(&cmd_link, "a command timed out");
 		link_drop(&sub_link, "the command link timed out");
 	}
@@ -211,6 +263,16 @@ static void cmd_on_function_load(redisReply *reply, void *arg)
 	(void)arg;
 	if (!reply)
 		return;
+	if (reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "LOADING", 7) == 0) {
+		/* Redis is reading its AOF: ask again shortly, without growing the backoff. */
+		if (!cmd_link.loading)
+			log_info("redis is loading its data; waiting for it");
+		cmd_link.loading = 1;
+		cmd_link.backoff_ms = STORE_BACKOFF_MIN_MS;
+		link_drop(&cmd_link, NULL);
+		return;
+	}
+	cmd_link.loading = 0;
 	if (reply->type == REDIS_REPLY_ERROR) {
 		log_error("FUNCTION LOAD failed: %s", reply->str);
 		link_drop(&cmd_link, "function load failed");
@@ -335,10 +397,33 @@ void store_stop(void)
 	watchdog = NULL;
 }
 
+/* The embedded Redis is back after a restart: reconnect now instead of waiting out the
+ * backoff (the pub/sub link follows once the command link is set up). */
+void store_redis_back(void)
+{
+	struct link *links[] = {&cmd_link, &sub_link};
+	for (int i = 0; i < 2; i++) {
+		evtimer_del(links[i]->retry_timer);
+		links[i]->backoff_ms = STORE_BACKOFF_MIN_MS;
+	}
+	if (!cmd_link.ac && !stopping)
+		link_connect(&cmd_link);
+}
+
 /* True when requests can be served: the library is loaded and the link is up. */
 int store_ready(void)
 {
-	return cmd_link.ready && cmd_link.ac != NULL;
+	return cmd_link.ready && cmd_link.ac != NULL && !cmd_link.draining;
+}
+
+/* How long after sending a function may still start: half the timeout. It refuses to run
+ * later, so a call the watchdog gives up on (after the whole timeout, having read every
+ * reply that arrived) can no longer commit. The other half is the margin for a function that
+ * started just in time: its run (bounded far below it, decision 12), a stall of Redis's main
+ * thread before it sends the reply (an AOF write on a busy disk), and the reply's trip. */
+static long long store_deadline_ms(void)
+{
+	return server.opt.redis_timeout_ms / 2;
 }
 
 /* Calls a library function with the site key, the clock, the day and a deadline in front
@@ -352,8 +437,7 @@ int store_fcall(const char *function, int read_only, store_reply_fn *cb, void *a
 	time_t t = clock_now();
 	snprintf(now, sizeof now, "%lld", (long long)t);
 	sitetime_day(t, day);
-	/* The function refuses to run past this, so a call we answered `unavailable` never commits. */
-	snprintf(deadline, sizeof deadline, "%lld", clock_real_ms() + server.opt.redis_timeout_ms * 8 / 10);
+	snprintf(deadline, sizeof deadline, "%lld", clock_real_ms() + store_deadline_ms());
 	int n = 0;
 	all[n++] = read_only ? "FCALL_RO" : "FCALL";
 	all[n++] = function;

@@ -8,13 +8,11 @@
 
 #include <cmocka.h>
 
-#include <ftw.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "testhall.h"
@@ -51,25 +49,44 @@ static struct hall_pipe *kiosk_pipe(int port)
 	return p;
 }
 
-/* Whether something accepts connections on a Unix socket path. */
-static bool unix_socket_answers(const char *path)
+/* Waits up to 100 ms for any kiosk's replies and reads what came. */
+static void poll_kiosks(struct hall_pipe **k)
 {
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return false;
-	struct sockaddr_un un = {.sun_family = AF_UNIX};
-	snprintf(un.sun_path, sizeof un.sun_path, "%s", path);
-	bool ok = connect(fd, (struct sockaddr *)&un, sizeof un) == 0;
-	close(fd);
-	return ok;
+	struct pollfd pfd[NKIOSKS];
+	for (int i = 0; i < NKIOSKS; i++)
+		pfd[i] = (struct pollfd){.fd = k[i]->fd, .events = POLLIN};
+	poll(pfd, NKIOSKS, 100);
+	for (int i = 0; i < NKIOSKS; i++)
+		hall_pipe_fill(k[i]);
 }
 
-/* nftw callback: removes one file or emptied folder. */
-static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* Records the number of a take answered ok (failing on a number acknowledged twice);
+ * false when the take was refused. */
+static bool take_acknowledged(const cJSON *r, bool *acked, int *acks)
 {
-	(void)st, (void)flag, (void)ftw;
-	remove(path);
-	return 0;
+	if (!tc_ok(r))
+		return false;
+	int seq = seq_of(get_str(r, "ticket", "number"));
+	assert_true(seq > 0);
+	if (acked[seq])
+		fail_msg("A%03d was acknowledged twice", seq);
+	acked[seq] = true;
+	(*acks)++;
+	return true;
+}
+
+/* Asserts that every acknowledged ticket, looked up by its number, waits. */
+static void expect_acknowledged_waiting(struct tc *m, const bool *acked)
+{
+	for (int seq = 1; seq < MAX_SEQ; seq++) {
+		if (!acked[seq])
+			continue;
+		cJSON *r = tc_request(m, "{\"op\":\"ticket\",\"number\":\"A%03d\"}", seq);
+		if (!tc_ok(r))
+			fail_with("ticket of an acknowledged take", r);
+		assert_string_equal(get_str(r, "ticket", "state"), "waiting");
+		cJSON_Delete(r);
+	}
 }
 
 /* Restarts the hall's qserver after a kill and sets the test clock again. */
@@ -113,25 +130,14 @@ static void crash__kill9_during_takes__acknowledged_tickets_kept_numbers_without
 			break;
 		if (hall_now_ms() > deadline)
 			fail_msg("the takes did not end within 20 s");
-		struct pollfd pfd[NKIOSKS];
-		for (int i = 0; i < NKIOSKS; i++)
-			pfd[i] = (struct pollfd){.fd = k[i]->fd, .events = POLLIN};
-		poll(pfd, NKIOSKS, 100);
+		poll_kiosks(k);
 		for (int i = 0; i < NKIOSKS; i++) {
-			hall_pipe_fill(k[i]);
 			cJSON *r;
 			while ((r = hall_pipe_take(k[i])) != NULL) {
 				/* Replies come in request order, each request answered once. */
 				assert_int_equal((int)get_num(r, "id", NULL), got[i]);
 				got[i]++;
-				if (tc_ok(r)) {
-					int seq = seq_of(get_str(r, "ticket", "number"));
-					assert_true(seq > 0);
-					if (acked[seq])
-						fail_msg("A%03d was acknowledged twice", seq);
-					acked[seq] = true;
-					acks++;
-				} else if (!killed) {
+				if (!take_acknowledged(r, acked, &acks) && !killed) {
 					fail_with("take before the kill", r);
 				}
 				cJSON_Delete(r);
@@ -181,21 +187,85 @@ static void crash__kill9_during_takes__acknowledged_tickets_kept_numbers_without
 		if (acked[seq] && !listed[seq])
 			fail_msg("A%03d was acknowledged but is not in the queue after the crash", seq);
 
-	/* Each acknowledged ticket, looked up by its number, waits. */
-	for (int seq = 1; seq < MAX_SEQ; seq++) {
-		if (!acked[seq])
-			continue;
-		cJSON *r = tc_request(m, "{\"op\":\"ticket\",\"number\":\"A%03d\"}", seq);
-		if (!tc_ok(r))
-			fail_with("ticket of an acknowledged take", r);
-		assert_string_equal(get_str(r, "ticket", "state"), "waiting");
-		cJSON_Delete(r);
-	}
+	expect_acknowledged_waiting(m, acked);
 
 	/* Numbering goes on after the last issued number. */
 	char number[16], want[16];
 	assert_non_null(hall_take(m, "A", NULL, number, sizeof number));
 	snprintf(want, sizeof want, "A%03d", n + 1);
+	assert_string_equal(number, want);
+	tc_close(m);
+}
+
+/* qserver stopped (SIGSTOP) for longer than --redis-timeout while four kiosks take tickets
+ * as fast as they can, three times. When it wakes, its timers fire while Redis's replies wait
+ * in its socket: whatever it answers must be true. Every take answered ok exists, and every
+ * take answered `unavailable` changed nothing: the waiting tickets are exactly the
+ * acknowledged ones, numbered A001..AN without a gap. */
+static void crash__qserver_stopped_past_timeout__unavailable_changed_nothing(void **state)
+{
+	(void)state;
+	struct hall_pipe *k[NKIOSKS];
+	for (int i = 0; i < NKIOSKS; i++)
+		k[i] = kiosk_pipe(hall.port);
+	static bool acked[MAX_SEQ];
+	memset(acked, 0, sizeof acked);
+	int sent[NKIOSKS] = {0}, got[NKIOSKS] = {0}, acks = 0, refused = 0, stops = 0;
+	long long deadline = hall_now_ms() + 60000;
+	while (acks + refused < NKIOSKS * PER_KIOSK) {
+		for (int i = 0; i < NKIOSKS; i++)
+			while (sent[i] < PER_KIOSK && sent[i] - got[i] < 16 &&
+			       hall_pipe_send(k[i], "{\"id\":%d,\"op\":\"take\",\"service\":\"A\"}", sent[i]) == 0)
+				sent[i]++;
+		if (hall_now_ms() > deadline)
+			fail_msg("the takes did not end within 60 s (%d ok, %d unavailable)", acks, refused);
+		poll_kiosks(k);
+		/* Three times, as the first replies of a full window come back (so more takes are at
+		 * Redis), stop qserver for longer than the timeout (--redis-timeout is 1 s). */
+		if (stops < 3 && acks + refused >= 100 + stops * 250) {
+			assert_int_equal(kill(ts_pid(hall.server), SIGSTOP), 0);
+			usleep(1500 * 1000);
+			assert_int_equal(kill(ts_pid(hall.server), SIGCONT), 0);
+			stops++;
+		}
+		for (int i = 0; i < NKIOSKS; i++) {
+			hall_pipe_fill(k[i]);
+			assert_false(k[i]->eof); /* a stopped qserver keeps its clients */
+			cJSON *r;
+			while ((r = hall_pipe_take(k[i])) != NULL) {
+				assert_int_equal((int)get_num(r, "id", NULL), got[i]);
+				got[i]++;
+				const char *code = tc_error_code(r);
+				if (code && strcmp(code, "unavailable") == 0)
+					refused++;
+				else if (!take_acknowledged(r, acked, &acks))
+					fail_with("take", r);
+				cJSON_Delete(r);
+			}
+		}
+	}
+	assert_int_equal(stops, 3);
+	for (int i = 0; i < NKIOSKS; i++)
+		hall_pipe_close(k[i]);
+	fprintf(stderr, "# %d takes acknowledged, %d answered unavailable around 3 stops of qserver\n", acks, refused);
+
+	assert_int_equal(hall_wait_ready(&hall, 10000), 0);
+	struct tc *m = hall_manager(&hall);
+	assert_non_null(m);
+	/* Exactly the acknowledged tickets wait, each under its number... */
+	cJSON *r = tc_request(m, "{\"op\":\"snapshot\"}");
+	if (!tc_ok(r))
+		fail_with("snapshot", r);
+	cJSON *svc;
+	cJSON_ArrayForEach(svc, cJSON_GetObjectItemCaseSensitive(r, "services"))
+		if (strcmp(get_str(svc, "id", NULL), "A") == 0)
+			assert_int_equal((int)get_num(svc, "waiting", NULL), acks);
+	cJSON_Delete(r);
+	expect_acknowledged_waiting(m, acked);
+	/* ...and no refused take used a number: the next one follows the acknowledged ones. */
+	char number[16], want[16];
+	assert_non_null(hall_take(m, "A", NULL, number, sizeof number));
+	snprintf(want, sizeof want, "A%03d", acks + 1);
 	assert_string_equal(number, want);
 	tc_close(m);
 }
@@ -252,18 +322,10 @@ static void crash__kill9_with_ticket_called__clerk_takes_window_up_again(void **
 static void crash__embedded_redis__stops_with_killed_qserver_and_keeps_tickets(void **state)
 {
 	(void)state;
-	char dir[] = "/tmp/qhall-crash-XXXXXX";
-	assert_non_null(mkdtemp(dir));
-	char sock[sizeof dir + 16];
-	snprintf(sock, sizeof sock, "%s/redis.sock", dir);
-	const char *extra[] = {"--state", dir, NULL};
-	struct test_hall e = {0};
-	e.server = ts_start(hall_data_path("small.json"), NULL, extra);
-	assert_non_null(e.server);
-	e.port = ts_port(e.server);
-	assert_int_equal(hall_wait_ready(&e, 10000), 0);
-	assert_int_equal(hall_set_clock(&e, HALL_T0), 0);
-	assert_true(unix_socket_answers(sock));
+	struct test_hall e;
+	assert_int_equal(hall_start_embedded(&e, NULL), 0);
+	const char *sock = e.redis.socket;
+	assert_true(hall_unix_socket_answers(sock));
 
 	struct tc *kiosk = hall_kiosk(&e);
 	assert_non_null(kiosk);
@@ -277,7 +339,7 @@ static void crash__embedded_redis__stops_with_killed_qserver_and_keeps_tickets(v
 
 	assert_int_equal(ts_kill(e.server), 0);
 	long long deadline = hall_now_ms() + 10000;
-	while (unix_socket_answers(sock)) {
+	while (hall_unix_socket_answers(sock)) {
 		if (hall_now_ms() > deadline)
 			fail_msg("the embedded redis-server still answers 10 s after qserver was killed");
 		usleep(20 * 1000);
@@ -303,9 +365,9 @@ static void crash__embedded_redis__stops_with_killed_qserver_and_keeps_tickets(v
 	tc_close(kiosk);
 
 	assert_int_equal(ts_stop(e.server), 0);
-	assert_false(unix_socket_answers(sock)); /* its Redis stopped with it */
+	assert_false(hall_unix_socket_answers(sock)); /* its Redis stopped with it */
 	ts_free(e.server);
-	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	testredis_stop(&e.redis); /* removes the state folder */
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -315,6 +377,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(crash__kill9_during_takes__acknowledged_tickets_kept_numbers_without_gap, hall_fixture_reset),
 		cmocka_unit_test_setup(crash__kill9_with_ticket_called__clerk_takes_window_up_again, hall_fixture_reset),
+		cmocka_unit_test_setup(crash__qserver_stopped_past_timeout__unavailable_changed_nothing, hall_fixture_reset),
 		cmocka_unit_test(crash__embedded_redis__stops_with_killed_qserver_and_keeps_tickets),
 	};
 	return cmocka_run_group_tests_name("crash", tests, hall_fixture_start_aof, hall_fixture_stop);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,12 +55,11 @@ static const char *hall_config(void)
 	return path;
 }
 
-/* Starts Redis and qserver and waits until requests are served. */
-int hall_start(struct test_hall *h, bool appendonly, const char *const *extra_args)
+/* Starts qserver on the small config (on the Redis at redis_socket, or its own when NULL)
+ * with the arguments first then extra_args, and waits until it serves requests. */
+static int hall_launch(struct test_hall *h, const char *redis_socket, const char *const *first,
+		       const char *const *extra_args)
 {
-	memset(h, 0, sizeof *h);
-	if (testredis_start(&h->redis, appendonly) < 0)
-		return -1;
 	/* The clock starts at HALL_T0 before Redis is set up, and again at every restart. */
 	const char *args[32];
 	char start[24];
@@ -67,16 +67,27 @@ int hall_start(struct test_hall *h, bool appendonly, const char *const *extra_ar
 	int n = 0;
 	args[n++] = "--clock-start";
 	args[n++] = start;
+	for (int i = 0; first && first[i] && n < 31; i++)
+		args[n++] = first[i];
 	for (int i = 0; extra_args && extra_args[i] && n < 31; i++)
 		args[n++] = extra_args[i];
 	args[n] = NULL;
-	h->server = ts_start(hall_config(), h->redis.socket, args);
+	h->server = ts_start(hall_config(), redis_socket, args);
 	if (!h->server)
 		return -1;
 	h->port = ts_port(h->server);
 	if (hall_wait_ready(h, 10000) < 0)
 		return -1;
 	return hall_set_clock(h, HALL_T0);
+}
+
+/* Starts Redis and qserver and waits until requests are served. */
+int hall_start(struct test_hall *h, bool appendonly, const char *const *extra_args)
+{
+	memset(h, 0, sizeof *h);
+	if (testredis_start(&h->redis, appendonly) < 0)
+		return -1;
+	return hall_launch(h, h->redis.socket, NULL, extra_args);
 }
 
 /* Waits until `services` answers ok. */
@@ -285,6 +296,31 @@ int hall_start_config(struct test_hall *h, const char *config_name, bool appendo
 	if (hall_wait_ready(h, 10000) < 0)
 		return -1;
 	return hall_set_clock(h, HALL_T0);
+}
+
+/* Starts qserver with its embedded Redis in a new temp state folder. */
+int hall_start_embedded(struct test_hall *h, const char *const *extra_args)
+{
+	memset(h, 0, sizeof *h);
+	strcpy(h->redis.dir, "/tmp/qhall-embedded-XXXXXX");
+	if (!mkdtemp(h->redis.dir))
+		return -1;
+	snprintf(h->redis.socket, sizeof h->redis.socket, "%s/redis.sock", h->redis.dir);
+	const char *state[] = {"--state", h->redis.dir, NULL};
+	return hall_launch(h, NULL, state, extra_args);
+}
+
+/* Tries a connection to a Unix socket path. */
+bool hall_unix_socket_answers(const char *path)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return false;
+	struct sockaddr_un un = {.sun_family = AF_UNIX};
+	snprintf(un.sun_path, sizeof un.sun_path, "%s", path);
+	bool ok = connect(fd, (struct sockaddr *)&un, sizeof un) == 0;
+	close(fd);
+	return ok;
 }
 
 /* Counts log lines holding needle. */

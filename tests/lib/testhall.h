@@ -78,6 +78,14 @@ const char *hall_data_path(const char *name);
 /* As hall_start, with another hall config from tests/data (e.g. "race.json"). */
 int hall_start_config(struct test_hall *h, const char *config_name, bool appendonly, const char *const *extra_args);
 
+/* Starts qserver without --redis: it runs its own Redis in a new temp state folder, kept in
+ * h->redis (dir and socket; pid stays 0, so freezing does nothing and hall_stop removes the
+ * folder). The clock starts at HALL_T0. 0 or -1. */
+int hall_start_embedded(struct test_hall *h, const char *const *extra_args);
+
+/* Whether something accepts connections on a Unix socket path. */
+bool hall_unix_socket_answers(const char *path);
+
 /* How many lines of qserver's log contain needle. */
 int hall_log_count(struct test_hall *h, const char *needle);
 
