@@ -43,6 +43,8 @@ struct throttled_log {
 
 static struct throttled_log log_full, log_addr, log_reserved, log_expelled;
 
+static void admission_log(struct throttled_log *tl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* Logs one warning unless another of its kind was logged within the last few seconds. */
 static void admission_log(struct throttled_log *tl, const char *fmt, ...)
 {
