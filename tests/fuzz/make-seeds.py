@@ -46,18 +46,20 @@ for f in ['tests/data/small.json', 'tests/data/hours.json', 'tests/data/race.jso
 put('config', b'{"site":{"id":"x","name":"x","name_en":"x","tz":"UTC"},"services":[{"id":"A","prefix":"A","name":"a","name_en":"a"}],"windows":[{"id":1,"services":["*"]}]}')
 
 site = b'{"id":"small","name":"\xe5\xb0\x8f","name_en":"Small","tz":"Asia/Shanghai","date":"2026-11-27","open":true,"sla":900}'
-ready = (b'{"id":1,"ok":true,"protocol":1,"server":"qserver/0.1.0","role":"public","site":' + site + b'}\n'
-         b'{"id":2,"ok":true,"topics":["called","queue","window","ticket"]}\n'
-         b'{"id":3,"ok":true,"site":' + site + b',"services":[{"id":"A","waiting":1,"ewt":60}],"windows":[{"id":1,"state":"idle"}],"recent":[]}\n')
+# The client's ids: 1 the ping it asks for at connect (held until the session is set up),
+# 2 hello, 3 subscribe, 4 snapshot, 5 the services it asks for once ready.
+ready = (b'{"id":2,"ok":true,"protocol":1,"server":"qserver/0.1.0","role":"public","site":' + site + b'}\n'
+         b'{"id":3,"ok":true,"topics":["called","queue","window","ticket"]}\n'
+         b'{"id":4,"ok":true,"site":' + site + b',"services":[{"id":"A","waiting":1,"ewt":60}],"windows":[{"id":1,"state":"idle"}],"recent":[]}\n')
 events = (b'{"event":"called","ticket":{"id":"20261127-A001","number":"A001","state":"called"},"window":{"id":1,"name":"1","name_en":"Window 1"},"recall":0,"at":1795744800}\n'
           b'{"event":"queue","service":"A","waiting":0,"ewt":0}\n'
           b'{"event":"window","window":{"id":1,"state":"calling"}}\n')
-put('client', ready + events + b'{"id":4,"ok":true,"time":1795744800}\n{"id":5,"ok":true,"services":[]}\n')
+put('client', ready + events + b'{"id":1,"ok":true,"time":1795744800}\n{"id":5,"ok":true,"services":[]}\n')
 put('client', ready)
 put('client', events + ready)
-put('client', b'{"id":1,"ok":false,"error":{"code":"unauthenticated","message":"Wrong user or password."}}\n')
-put('client', b'{"id":1,"ok":false,"error":{"code":"unavailable","message":"Storage is unreachable; retry later."}}\n')
+put('client', b'{"id":2,"ok":false,"error":{"code":"unauthenticated","message":"Wrong user or password."}}\n')
+put('client', b'{"id":2,"ok":false,"error":{"code":"unavailable","message":"Storage is unreachable; retry later."}}\n')
 put('client', b'{"ok":false,"error":{"code":"unavailable","message":"The server has too many connections; retry later."}}\n')
 put('client', b'\n  \r\n{"id":1,"ok":true}\n{"id":1,"ok":true}\n{"id":"1","ok":true}\n{"id":2,"event":"x"}\n[1]\n')
-put('client', b'{"id":1,"ok":true,"role":"public"}\n{"id":2,"ok":true}\n{"id":3,"ok":true}\n{"id":4,"ok":true}\nnot json\n')
+put('client', b'{"id":2,"ok":true,"role":"public"}\n{"id":3,"ok":true}\n{"id":4,"ok":true}\n{"id":1,"ok":true}\n{"id":5,"ok":true}\nnot json\n')
 put('client', ready + b'{"event":"session","reason":"replaced","message":"Signed in elsewhere."}\n')
