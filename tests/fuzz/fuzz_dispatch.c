@@ -1,6 +1,7 @@
 /* libFuzzer harness: one client's byte stream through qserver's connection (framing), request
  * parsing, validation and op dispatch, on the test hall and without Redis, so every handler
- * that would call Redis answers `unavailable`. Each reply line must be a JSON object, and a
+ * that would call Redis answers `unavailable`; each input is played on an ordinary connection and
+ * on one holding a reserved slot. Each reply line must be a JSON object, and a
  * closed connection must leave nothing behind. */
 #include <errno.h>
 #include <event2/event.h>
@@ -80,8 +81,9 @@ static int pump(int peer, char *out, size_t cap, size_t *len)
 	}
 }
 
-/* Feeds one input as the bytes a client sends, then hangs up and lets the server finish. */
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* Feeds the bytes to a new connection as its client would send them, then hangs up and lets
+ * the server finish. probation: the connection holds a reserved slot (admission.c). */
+static void feed(const uint8_t *data, size_t size, int probation)
 {
 	static char out[1 << 17];
 	size_t out_len = 0;
@@ -90,10 +92,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
 	fcntl(sv[1], F_SETFL, O_NONBLOCK);
-	if (!conn_create(sv[0], "fuzz")) {
+	struct conn *c = conn_create(sv[0], "fuzz");
+	if (!c) {
 		close(sv[1]);
-		return 0;
+		return;
 	}
+	c->probation = probation;
 	size_t off = 0;
 	while (off < size) {
 		ssize_t n = write(sv[1], data + off, size - off);
@@ -112,5 +116,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	conn_close_all();
 	close(sv[1]);
 	clock_set_offset(0);
+}
+
+/* Plays one input on an ordinary connection and on one holding a reserved slot. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	feed(data, size, 0);
+	feed(data, size, 1);
 	return 0;
 }
