@@ -133,17 +133,6 @@ static int admission_anonymous_share(void)
 	return server.opt.max_conns - server.opt.reserved_conns;
 }
 
-/* Counts anonymous connections inside their share (public, and not on probation). Walked only
- * when the server is nearly full, so the common accept costs nothing. */
-static int admission_anonymous_count(void)
-{
-	int n = 0;
-	struct conn *c;
-	TAILQ_FOREACH(c, &conns, entry)
-		n += c->role == ROLE_PUBLIC && !c->probation;
-	return n;
-}
-
 /* Writes a short line on a socket about to be closed; it is fresh, so the line fits. */
 static void admission_tell(int fd, const char *line)
 {
@@ -172,7 +161,7 @@ enum admission admission_check(int fd, const char *addr, const char *peer)
 		return ADMIT_REFUSE_ADDR;
 	}
 	int share = admission_anonymous_share();
-	if (conn_count < share || admission_anonymous_count() < share)
+	if (conn_anonymous_count < share)
 		return ADMIT_OPEN;
 	admission_log(&log_reserved, "anonymous connections fill their %d slots (--max-conns %d less --reserved-conns %d): "
 		      "%s may stay only if it signs in within %d s", share, server.opt.max_conns,

@@ -11,6 +11,7 @@
 
 struct conn_list conns = TAILQ_HEAD_INITIALIZER(conns);
 int conn_count;
+int conn_anonymous_count;
 
 /* Closed connections wait here until no callback on the stack can still touch them. */
 static struct conn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
@@ -53,6 +54,27 @@ void conn_peer_addr(const char *peer, char *out, size_t len)
 	snprintf(out, len, "%.*s", (int)n, peer);
 }
 
+/* Gives the connection its role after a hello; a signed-in one leaves the anonymous share. */
+void conn_set_role(struct conn *c, enum role role)
+{
+	c->role = role;
+	if (role != ROLE_PUBLIC && c->counted_anonymous) {
+		c->counted_anonymous = 0;
+		conn_anonymous_count--;
+	}
+}
+
+/* Puts a new connection on a reserved slot (admission.c): it is not counted in the anonymous
+ * share, and must sign in or go. */
+void conn_hold_reserved(struct conn *c)
+{
+	c->probation = 1;
+	if (c->counted_anonymous) {
+		c->counted_anonymous = 0;
+		conn_anonymous_count--;
+	}
+}
+
 /* Sets up a connection for an accepted socket; NULL when out of memory. */
 struct conn *conn_create(int fd, const char *peer)
 {
@@ -83,6 +105,8 @@ struct conn *conn_create(int fd, const char *peer)
 		return NULL;
 	}
 	c->role = ROLE_PUBLIC;
+	c->counted_anonymous = 1;
+	conn_anonymous_count++;
 	TAILQ_INIT(&c->requests);
 	c->tokens = server.opt.rate_per_sec * 2.0;
 	clock_gettime(CLOCK_MONOTONIC, &c->tokens_at);
@@ -124,6 +148,8 @@ void conn_close(struct conn *c, const char *why)
 	c->hello_timer = NULL;
 	TAILQ_REMOVE(&conns, c, entry);
 	conn_count--;
+	if (c->counted_anonymous)
+		conn_anonymous_count--;
 	admission_remove(c->addr);
 	TAILQ_INSERT_TAIL(&graveyard, c, entry);
 	event_active(reaper, EV_TIMEOUT, 0);

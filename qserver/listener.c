@@ -46,8 +46,8 @@ static void listener_accept(struct evconnlistener *l, evutil_socket_t fd, struct
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	}
 	struct conn *c = conn_create(fd, peer);
-	if (c)
-		c->probation = admit == ADMIT_PROBATION;
+	if (c && admit == ADMIT_PROBATION)
+		conn_hold_reserved(c);
 }
 
 /* Logs an accept error (out of descriptors, say) and keeps listening. */

@@ -68,6 +68,7 @@ struct conn {
 	char peer[64];
 	char addr[CONN_ADDR_MAX];    /* the peer without its port: what --max-per-addr counts */
 	int probation;		     /* admitted on a reserved slot: must sign in or go */
+	int counted_anonymous;	     /* counted in conn_anonymous_count */
 	enum role role;
 	int said_hello;
 	char user[CONFIG_ID_MAX];
@@ -86,9 +87,12 @@ struct conn {
 TAILQ_HEAD(conn_list, conn);
 extern struct conn_list conns;
 extern int conn_count;
+extern int conn_anonymous_count;     /* public connections outside the reserved slots */
 
 struct conn *conn_create(int fd, const char *peer);
 void conn_peer_addr(const char *peer, char *out, size_t len);
+void conn_set_role(struct conn *c, enum role role);
+void conn_hold_reserved(struct conn *c);
 void conn_close(struct conn *c, const char *why);
 void conn_close_all(void);
 void conn_write_event(struct conn *c, const char *json, size_t len);

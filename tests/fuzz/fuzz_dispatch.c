@@ -97,7 +97,8 @@ static void feed(const uint8_t *data, size_t size, int probation)
 		close(sv[1]);
 		return;
 	}
-	c->probation = probation;
+	if (probation)
+		conn_hold_reserved(c);
 	size_t off = 0;
 	while (off < size) {
 		ssize_t n = write(sv[1], data + off, size - off);

@@ -34,6 +34,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	conn_close_all();
+	assert_int_equal(conn_anonymous_count, 0); /* the count follows every close */
 	event_base_free(server.base);
 	return 0;
 }
@@ -56,7 +57,8 @@ static enum admission connect_from(const char *peer)
 	} else {
 		struct conn *c = conn_create(sv[0], peer);
 		assert_non_null(c);
-		c->probation = a == ADMIT_PROBATION;
+		if (a == ADMIT_PROBATION)
+			conn_hold_reserved(c);
 	}
 	close(sv[1]);
 	return a;
@@ -103,7 +105,8 @@ static void slots__anonymous_share_then_probation_then_full(void **state)
 	/* 6 slots less 2 reserved: the fifth anonymous one may only sign in. */
 	assert_int_equal(connect_from("10.0.0.5:1"), ADMIT_PROBATION);
 	/* One of the four signs in as a kiosk: its slot no longer counts as anonymous. */
-	TAILQ_FIRST(&conns)->role = ROLE_KIOSK;
+	conn_set_role(TAILQ_FIRST(&conns), ROLE_KIOSK);
+	assert_int_equal(conn_anonymous_count, 3);
 	assert_int_equal(connect_from("10.0.0.6:1"), ADMIT_OPEN);
 	assert_int_equal(conn_count, 6);
 	assert_int_equal(connect_from("10.0.0.7:1"), ADMIT_REFUSE_FULL);
