@@ -61,7 +61,7 @@ INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard test
 # Keep test objects between runs.
 .SECONDARY:
 
-.PHONY: all deps run test test-build test-san check bench clean
+.PHONY: all deps run test test-build test-san check bench clean fuzz fuzz-build fuzz-corpus
 all: $(PROGRAMS)
 
 deps:
@@ -78,6 +78,7 @@ test: deps
 	@$(MAKE) --no-print-directory test-build
 	@scripts/run-tests.sh $(BUILD)
 	@$(MAKE) --no-print-directory test-san
+	@$(MAKE) --no-print-directory fuzz-corpus
 
 # The same suite built with AddressSanitizer and UndefinedBehaviorSanitizer.
 test-san:
@@ -92,7 +93,51 @@ bench: deps
 	@bench/run.sh $(BUILD)
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san $(FUZZ_BUILD)
+
+# ---- libFuzzer harnesses (tests/fuzz/, see docs/testing.md) ----
+# Built by clang with the fuzzer, ASan and UBSan in a folder of their own; `make fuzz` runs each
+# for FUZZ_SECONDS, `make fuzz-corpus` (part of `make test`) runs each seed corpus once.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_NAMES   := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS    := $(addprefix $(FUZZ_BUILD)/fuzz/fuzz_,$(FUZZ_NAMES))
+FUZZ_ENV     := ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+# The objects take the usual rules with clang's flags from the environment (CFLAGS given on
+# the command line would replace the Makefile's own).
+fuzz-build:
+	@CFLAGS="-O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN)" $(MAKE) --no-print-directory \
+		BUILD=$(FUZZ_BUILD) CC=$(FUZZ_CC) $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/fuzz/fuzz_%: $(FUZZ_BUILD)/obj/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libqserver.a $(FUZZ_BUILD)/libqhall.a
+	@mkdir -p $(dir $@)
+	$(CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(BASE_LIBS) -lm
+
+# Each harness once over every seed of its corpus (files given: libFuzzer runs them and exits).
+fuzz-corpus: fuzz-build
+	@for n in $(FUZZ_NAMES); do \
+		echo "== fuzz_$$n: corpus of $$(ls tests/fuzz/corpus/$$n | wc -l) inputs"; \
+		$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz/fuzz_$$n tests/fuzz/corpus/$$n/* >$(FUZZ_BUILD)/fuzz/fuzz_$$n.log 2>&1 \
+			|| { tail -n 40 $(FUZZ_BUILD)/fuzz/fuzz_$$n.log; echo "fuzz_$$n failed on its corpus"; exit 1; }; \
+	done
+
+# Each harness for FUZZ_SECONDS; new inputs go to $(FUZZ_BUILD)/corpus/NAME, crashes to
+# $(FUZZ_BUILD)/crashes/ (copy a crash into tests/fuzz/corpus/NAME once fixed).
+fuzz: fuzz-build
+	@mkdir -p $(FUZZ_BUILD)/crashes
+	@for n in $(FUZZ_NAMES); do \
+		mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+		dict=; [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
+		echo "== fuzz_$$n for $(FUZZ_SECONDS) s"; \
+		$(FUZZ_ENV) $(FUZZ_BUILD)/fuzz/fuzz_$$n $$dict -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			-artifact_prefix=$(FUZZ_BUILD)/crashes/$$n- $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n \
+			>$(FUZZ_BUILD)/fuzz/fuzz_$$n.log 2>&1 \
+			|| { tail -n 60 $(FUZZ_BUILD)/fuzz/fuzz_$$n.log; echo "fuzz_$$n found a crash: see $(FUZZ_BUILD)/crashes/"; exit 1; }; \
+		grep -E '^stat::number_of_executed_units|^stat::peak_rss_mb' $(FUZZ_BUILD)/fuzz/fuzz_$$n.log; \
+	done
 
 # The Lua library is compiled into qserver as a C string.
 $(BUILD)/functions_lua.c: qserver/functions.lua scripts/embed.sh

@@ -124,7 +124,7 @@ for _ in $(seq 100); do redis-cli -s "$SOCK" ping >/dev/null 2>&1 && break; slee
 # Redis's latency monitor names what stalled it (fork, aof-write, slow commands) for the report.
 redis-cli -s "$SOCK" config set latency-monitor-threshold 5 >/dev/null
 PORT=$(free_port)
-QSERVER_OPTS=(--config bench/hall.json --always-open --rate 1000000 --max-conns $((IDLE_N + 2000)) --log-level warn)
+QSERVER_OPTS=(--config bench/hall.json --always-open --rate 1000000 --max-conns $((IDLE_N + 2000)) --max-per-addr $((IDLE_N + 2000)) --log-level warn)
 
 # The sample hall (yescrypt hashes, as a real hall has them) for the sign-in run, with the
 # failure budget lifted so every wrong hello is checked: 50 attackers from 50 addresses.

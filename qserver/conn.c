@@ -11,6 +11,7 @@
 
 struct conn_list conns = TAILQ_HEAD_INITIALIZER(conns);
 int conn_count;
+int conn_anonymous_count;
 
 /* Closed connections wait here until no callback on the stack can still touch them. */
 static struct conn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
@@ -32,13 +33,46 @@ static void conn_reap(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Closes a connection that never said hello in time. */
+/* Closes a connection that never said hello in time, or that was admitted on a reserved slot
+ * and did not sign in. */
 static void conn_hello_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	struct conn *c = arg;
-	if (!c->said_hello)
+	if (c->probation && c->role == ROLE_PUBLIC)
+		admission_probation_expired(c);
+	else if (!c->said_hello)
 		conn_close(c, "no hello in time");
+}
+
+/* Copies the peer's address without its port ("10.0.0.5:51234" -> "10.0.0.5",
+ * "[::1]:51234" -> "[::1]"); a peer without a port is its own address. */
+void conn_peer_addr(const char *peer, char *out, size_t len)
+{
+	const char *colon = strrchr(peer, ':');
+	size_t n = colon && (peer[0] != '[' || colon[-1] == ']') ? (size_t)(colon - peer) : strlen(peer);
+	snprintf(out, len, "%.*s", (int)n, peer);
+}
+
+/* Gives the connection its role after a hello; a signed-in one leaves the anonymous share. */
+void conn_set_role(struct conn *c, enum role role)
+{
+	c->role = role;
+	if (role != ROLE_PUBLIC && c->counted_anonymous) {
+		c->counted_anonymous = 0;
+		conn_anonymous_count--;
+	}
+}
+
+/* Puts a new connection on a reserved slot (admission.c): it is not counted in the anonymous
+ * share, and must sign in or go. */
+void conn_hold_reserved(struct conn *c)
+{
+	c->probation = 1;
+	if (c->counted_anonymous) {
+		c->counted_anonymous = 0;
+		conn_anonymous_count--;
+	}
 }
 
 /* Sets up a connection for an accepted socket; NULL when out of memory. */
@@ -63,7 +97,16 @@ struct conn *conn_create(int fd, const char *peer)
 	}
 	c->id = next_conn_id++;
 	snprintf(c->peer, sizeof c->peer, "%s", peer);
+	conn_peer_addr(peer, c->addr, sizeof c->addr);
+	if (admission_add(c->addr) < 0) {
+		bufferevent_free(c->bev);
+		event_free(c->hello_timer);
+		free(c);
+		return NULL;
+	}
 	c->role = ROLE_PUBLIC;
+	c->counted_anonymous = 1;
+	conn_anonymous_count++;
 	TAILQ_INIT(&c->requests);
 	c->tokens = server.opt.rate_per_sec * 2.0;
 	clock_gettime(CLOCK_MONOTONIC, &c->tokens_at);
@@ -105,6 +148,9 @@ void conn_close(struct conn *c, const char *why)
 	c->hello_timer = NULL;
 	TAILQ_REMOVE(&conns, c, entry);
 	conn_count--;
+	if (c->counted_anonymous)
+		conn_anonymous_count--;
+	admission_remove(c->addr);
 	TAILQ_INSERT_TAIL(&graveyard, c, entry);
 	event_active(reaper, EV_TIMEOUT, 0);
 }
@@ -168,6 +214,21 @@ void conn_write_event(struct conn *c, const char *json, size_t len)
 	r->is_event = 1;
 	c->queued_event_bytes += len;
 	TAILQ_INSERT_TAIL(&c->requests, r, entry);
+}
+
+/* Sends one last line (an error that answers no request), then closes the connection once the
+ * line is out; requests still in flight are dropped. */
+void conn_send_and_close(struct conn *c, const char *line, size_t len, const char *why)
+{
+	if (c->closed)
+		return;
+	if (c->nrequests > 0 || frame_write_line(bufferevent_get_output(c->bev), line, len) < 0) {
+		conn_close(c, why);
+		return;
+	}
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	conn_flush_replies(c);
 }
 
 /* Sends the replies that are ready at the head of the queue, keeping request order. */

@@ -33,20 +33,21 @@ static void listener_accept(struct evconnlistener *l, evutil_socket_t fd, struct
 		inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof ip);
 		snprintf(peer, sizeof peer, "[%s]:%d", ip, ntohs(in6->sin6_port));
 	}
-	if (server.shutting_down || conn_count >= server.opt.max_conns) {
-		/* One line so the client knows why, then the door closes. */
-		static const char full[] = "{\"ok\":false,\"error\":{\"code\":\"unavailable\",\"message\":\"The server has too many connections; retry later.\"}}\n";
-		ssize_t ignored = write(fd, full, sizeof full - 1);
-		(void)ignored;
+	char addr[CONN_ADDR_MAX];
+	conn_peer_addr(peer, addr, sizeof addr);
+	enum admission admit = admission_check(fd, addr, peer);
+	if (admit == ADMIT_REFUSE_FULL || admit == ADMIT_REFUSE_ADDR) {
+		/* admission_check told the client why in one line; now the door closes. */
 		evutil_closesocket(fd);
-		log_warn("refused a connection from %s: %d connections open", peer, conn_count);
 		return;
 	}
 	if (sa->sa_family != AF_UNIX) {
 		int one = 1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	}
-	conn_create(fd, peer);
+	struct conn *c = conn_create(fd, peer);
+	if (c && admit == ADMIT_PROBATION)
+		conn_hold_reserved(c);
 }
 
 /* Logs an accept error (out of descriptors, say) and keeps listening. */

@@ -40,8 +40,14 @@ static void usage(FILE *out)
 		"  --listen HOST:PORT   where clients connect (default 127.0.0.1:7420)\n"
 		"  --unix PATH          also listen on a Unix socket\n"
 		"  --max-conns N        connections at once (default 10000)\n"
+		"  --max-per-addr N     connections at once from one peer address, loopback included\n"
+		"                       (default 256)\n"
+		"  --reserved-conns N   slots kept for kiosks, clerks and managers: anonymous readers\n"
+		"                       may hold at most --max-conns less N (default a tenth of\n"
+		"                       --max-conns)\n"
 		"  --hello-timeout S    close connections that neither say hello nor subscribe within S\n"
-		"                       seconds (default 10)\n"
+		"                       seconds, and those on a reserved slot that do not sign in\n"
+		"                       (default 10)\n"
 		"  --redis-timeout MS   Redis connect and command timeout (default 1000)\n"
 		"  --rate N             requests per second per connection (default 2000)\n"
 		"  --login-failures N   failed hellos per user before a lock-out (default 5; an\n"
@@ -201,6 +207,22 @@ static void raise_fd_limit(void)
 	}
 }
 
+/* Settles --reserved-conns against --max-conns (which the descriptor limit may have lowered);
+ * -1 after a message when they cannot fit together. */
+static int reserve_slots(void)
+{
+	if (server.opt.reserved_conns < 0) {
+		server.opt.reserved_conns = server.opt.max_conns / 10;
+		return 0;
+	}
+	if (server.opt.reserved_conns >= server.opt.max_conns) {
+		fprintf(stderr, "qserver: --reserved-conns %d must be below --max-conns %d, so that a public "
+			"display can still connect\n", server.opt.reserved_conns, server.opt.max_conns);
+		return -1;
+	}
+	return 0;
+}
+
 /* Parses a positive integer option or exits with a message. */
 static long parse_positive(const char *name, const char *value, long max)
 {
@@ -220,6 +242,7 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},     {"redis", required_argument, NULL, 'r'},
 		{"state", required_argument, NULL, 's'},      {"listen", required_argument, NULL, 'l'},
 		{"unix", required_argument, NULL, 'u'},	      {"max-conns", required_argument, NULL, 'm'},
+		{"max-per-addr", required_argument, NULL, 'a'}, {"reserved-conns", required_argument, NULL, 'v'},
 		{"hello-timeout", required_argument, NULL, 'H'}, {"redis-timeout", required_argument, NULL, 'T'},
 		{"rate", required_argument, NULL, 'R'},	      {"login-failures", required_argument, NULL, 'F'},
 		{"login-threads", required_argument, NULL, 'W'}, {"lease", required_argument, NULL, 'E'},	      {"log-level", required_argument, NULL, 'L'},
@@ -231,6 +254,8 @@ int main(int argc, char **argv)
 	server.opt = (struct server_options){
 		.listen = "127.0.0.1:7420",
 		.max_conns = 10000,
+		.max_per_addr = 256,
+		.reserved_conns = -1, /* a tenth of max_conns, once that is known */
 		.hello_timeout_ms = 10000,
 		.max_output = 4 * 1024 * 1024,
 		.max_pending = 64,
@@ -250,6 +275,8 @@ int main(int argc, char **argv)
 		case 'l': server.opt.listen = optarg; break;
 		case 'u': server.opt.unix_path = optarg; break;
 		case 'm': server.opt.max_conns = (int)parse_positive("--max-conns", optarg, 1000000); break;
+		case 'a': server.opt.max_per_addr = (int)parse_positive("--max-per-addr", optarg, 1000000); break;
+		case 'v': server.opt.reserved_conns = strcmp(optarg, "0") == 0 ? 0 : (int)parse_positive("--reserved-conns", optarg, 1000000); break;
 		case 'H': server.opt.hello_timeout_ms = (int)parse_positive("--hello-timeout", optarg, 3600) * 1000; break;
 		case 'T': server.opt.redis_timeout_ms = (int)parse_positive("--redis-timeout", optarg, 60000); break;
 		case 'R': server.opt.rate_per_sec = (int)parse_positive("--rate", optarg, 1000000); break;
@@ -302,6 +329,11 @@ int main(int argc, char **argv)
 	make_instance_name();
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
+	if (reserve_slots() < 0) {
+		free(server.setup_json);
+		config_free(server.cfg);
+		return 2;
+	}
 	if (server.opt.test_clock)
 		log_warn("--test-clock: any client may move this server's clock; never use it in a hall");
 

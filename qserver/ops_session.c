@@ -42,7 +42,7 @@ static cJSON *session_hello_result(enum role role)
 /* Raises the connection's role after a successful hello. */
 static void session_grant(struct conn *c, enum role role, const char *user, int window)
 {
-	c->role = role;
+	conn_set_role(c, role);
 	c->said_hello = 1;
 	snprintf(c->user, sizeof c->user, "%s", user ? user : "");
 	c->window = window;

@@ -149,6 +149,8 @@ void optable_dispatch(struct request *r, const char *line, size_t len)
 		return;
 	}
 	r->op = op;
+	if (!admission_request_allowed(r))
+		return;
 	struct conn *c = r->conn;
 	if (!(op->roles & ROLE_BIT(c->role))) {
 		if (c->role == ROLE_PUBLIC)

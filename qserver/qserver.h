@@ -24,6 +24,8 @@ struct server_options {
 	const char *listen;	     /* HOST:PORT, default 127.0.0.1:7420 */
 	const char *unix_path;	     /* optional Unix socket to listen on too */
 	int max_conns;		     /* connections at once */
+	int max_per_addr;	     /* connections at once from one peer address */
+	int reserved_conns;	     /* slots anonymous connections may not take */
 	int hello_timeout_ms;	     /* a connection must say hello within this */
 	size_t max_output;	     /* bytes queued for one client before it is dropped */
 	int max_pending;	     /* requests in flight per connection before reading pauses */
@@ -61,11 +63,16 @@ extern struct server server;
 struct request;
 TAILQ_HEAD(request_list, request);
 
+#define CONN_ADDR_MAX 64
+
 struct conn {
 	TAILQ_ENTRY(conn) entry;
 	uint64_t id;
 	struct bufferevent *bev;
 	char peer[64];
+	char addr[CONN_ADDR_MAX];    /* the peer without its port: what --max-per-addr counts */
+	int probation;		     /* admitted on a reserved slot: must sign in or go */
+	int counted_anonymous;	     /* counted in conn_anonymous_count */
 	enum role role;
 	int said_hello;
 	char user[CONFIG_ID_MAX];
@@ -87,14 +94,28 @@ struct conn {
 TAILQ_HEAD(conn_list, conn);
 extern struct conn_list conns;
 extern int conn_count;
+extern int conn_anonymous_count;     /* public connections outside the reserved slots */
 
 struct conn *conn_create(int fd, const char *peer);
+void conn_peer_addr(const char *peer, char *out, size_t len);
+void conn_set_role(struct conn *c, enum role role);
+void conn_hold_reserved(struct conn *c);
 void conn_close(struct conn *c, const char *why);
 void conn_close_all(void);
 void conn_write_event(struct conn *c, const char *json, size_t len);
+void conn_send_and_close(struct conn *c, const char *line, size_t len, const char *why);
 void conn_flush_replies(struct conn *c);
 struct conn *conn_find_window_holder(int window);
 int conn_rate_allow(struct conn *c);
+
+/* admission.c: the per-address cap and the slots kept for signed-in roles. */
+enum admission { ADMIT_OPEN, ADMIT_PROBATION, ADMIT_REFUSE_FULL, ADMIT_REFUSE_ADDR };
+enum admission admission_check(int fd, const char *addr, const char *peer);
+unsigned admission_addr_count(const char *addr);
+int admission_add(const char *addr);
+void admission_remove(const char *addr);
+int admission_request_allowed(struct request *r);
+void admission_probation_expired(struct conn *c);
 
 /* listener.c: accepting connections. */
 int listener_start(void);

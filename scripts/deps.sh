@@ -6,7 +6,7 @@ set -u
 # pkg-config module and the Debian package that provides it.
 MODULES="libevent:libevent-dev hiredis:libhiredis-dev libcjson:libcjson-dev ncursesw:libncurses-dev cmocka:libcmocka-dev libcrypt:libcrypt-dev"
 # command and the Debian package that provides it.
-COMMANDS="pkg-config:pkg-config cc:gcc make:make redis-server:redis-server redis-cli:redis-tools tmux:tmux espeak-ng:espeak-ng"
+COMMANDS="pkg-config:pkg-config cc:gcc make:make redis-server:redis-server redis-cli:redis-tools tmux:tmux espeak-ng:espeak-ng clang:clang"
 # files and the Debian package that provides them.
 FILES="/usr/share/zoneinfo/Asia/Shanghai:tzdata"
 
@@ -17,6 +17,11 @@ done
 for pair in $FILES; do
 	[ -e "${pair%%:*}" ] || missing="$missing ${pair#*:}"
 done
+# The libFuzzer runtime of the default clang, for tests/fuzz (make fuzz, and make test's corpus runs).
+if ! command -v clang >/dev/null 2>&1 ||
+	[ ! -e "$(clang -print-file-name="libclang_rt.fuzzer-$(uname -m).a")" ]; then
+	missing="$missing libclang-rt-dev"
+fi
 for pair in $MODULES; do
 	if ! command -v pkg-config >/dev/null 2>&1 || ! pkg-config --exists "${pair%%:*}"; then
 		missing="$missing ${pair#*:}"
