@@ -20,7 +20,8 @@
 #define FUZZ_HALL "tests/data/small.json"
 #endif
 
-/* Loads the hall and sets the server up as main.c does, less Redis and the listener. */
+/* Loads the hall and sets the server up as main.c does (sign-in workers too), less Redis and
+ * the listener. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
@@ -35,9 +36,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	server.opt = (struct server_options){.listen = "127.0.0.1:0", .max_conns = 10, .max_per_addr = 10,
 					     .reserved_conns = 1, .hello_timeout_ms = 10000, .max_output = 1 << 20,
 					     .max_pending = 64, .rate_per_sec = 1000000, .redis_timeout_ms = 1000,
-					     .test_clock = 1, .lease_s = 30};
+					     .test_clock = 1, .lease_s = 30,
+					     .login_failures = 5, .login_threads = 1};
 	snprintf(server.prefix, sizeof server.prefix, "q:{%s}", server.cfg->site.id);
 	server.setup_json = sitejson_setup(server.cfg);
+	if (login_start(server.cfg) < 0) /* hellos are checked on the sign-in workers, as in main.c */
+		abort();
 	return 0;
 }
 
