@@ -90,13 +90,13 @@ int hall_start(struct test_hall *h, bool appendonly, const char *const *extra_ar
 	return hall_launch(h, h->redis.socket, NULL, extra_args);
 }
 
-/* Waits until `services` answers ok. */
-int hall_wait_ready(struct test_hall *h, int timeout_ms)
+/* Waits until the qserver on port answers `services` ok (its Redis link is up), or time is up. */
+int hall_wait_port_ready(int port, int timeout_ms)
 {
 	struct timespec start, now;
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
-		struct tc *tc = tc_connect(h->port);
+		struct tc *tc = tc_connect(port);
 		if (tc) {
 			cJSON *r = tc_request(tc, "{\"op\":\"services\"}");
 			bool ok = tc_ok(r);
@@ -108,12 +108,20 @@ int hall_wait_ready(struct test_hall *h, int timeout_ms)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		long ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
 		if (ms > timeout_ms) {
-			fprintf(stderr, "qserver did not become ready in %d ms\n", timeout_ms);
-			ts_print_log_tail(h->server, 20);
+			fprintf(stderr, "qserver on port %d did not become ready in %d ms\n", port, timeout_ms);
 			return -1;
 		}
 		usleep(20 * 1000);
 	}
+}
+
+/* Waits until the hall's qserver answers `services` ok. */
+int hall_wait_ready(struct test_hall *h, int timeout_ms)
+{
+	if (hall_wait_port_ready(h->port, timeout_ms) == 0)
+		return 0;
+	ts_print_log_tail(h->server, 20);
+	return -1;
 }
 
 /* Moves qserver's test clock. */

@@ -44,6 +44,8 @@ void hall_redis_thaw(struct test_hall *h);
 int hall_reset(struct test_hall *h);
 /* Waits until qserver answers `services` with ok (Redis linked and set up); 0 or -1. */
 int hall_wait_ready(struct test_hall *h, int timeout_ms);
+/* Waits until the qserver on port serves requests that need Redis. */
+int hall_wait_port_ready(int port, int timeout_ms);
 /* Stops qserver and Redis; returns qserver's exit status (0 for a clean stop; a sanitizer
  * report at exit makes it non-zero). A qserver a test left down is started first, so that
  * its clean stop is checked too. */
