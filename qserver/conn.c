@@ -15,6 +15,8 @@ int conn_count;
 /* Closed connections wait here until no callback on the stack can still touch them. */
 static struct conn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
 static struct event *reaper;
+/* Connections whose answers sit in their output buffers, to be written before a fan-out. */
+static struct conn_list unsent = TAILQ_HEAD_INITIALIZER(unsent);
 static uint64_t next_conn_id = 1;
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
@@ -89,6 +91,10 @@ void conn_close(struct conn *c, const char *why)
 		return;
 	c->closed = 1;
 	log_debug("conn %llu closed: %s", (unsigned long long)c->id, why);
+	events_subscribe(c, 0);
+	if (c->unsent_listed)
+		TAILQ_REMOVE(&unsent, c, unsent_entry);
+	c->unsent_listed = 0;
 	session_conn_gone(c);
 	struct request *r;
 	while ((r = TAILQ_FIRST(&c->requests)) != NULL) {
@@ -179,10 +185,15 @@ void conn_flush_replies(struct conn *c)
 	struct request *r;
 	while ((r = TAILQ_FIRST(&c->requests)) != NULL && r->done) {
 		TAILQ_REMOVE(&c->requests, r, entry);
-		if (r->is_event)
+		if (r->is_event) {
 			c->queued_event_bytes -= r->reply_len;
-		else
+		} else {
 			c->nrequests--;
+			if (!c->unsent_listed) {
+				c->unsent_listed = 1;
+				TAILQ_INSERT_TAIL(&unsent, c, unsent_entry);
+			}
+		}
 		int failed = frame_write_line(out, r->reply, r->reply_len) < 0;
 		request_free(r);
 		if (failed) {
@@ -199,6 +210,21 @@ void conn_flush_replies(struct conn *c)
 	}
 	if (c->closing && c->nrequests == 0 && evbuffer_get_length(out) == 0)
 		conn_close(c, "closing after an error");
+}
+
+/* Writes the answers waiting in output buffers to their sockets now, instead of on the next
+ * turn of the loop, where they would leave in no particular order among the events written
+ * by a fan-out. What the socket does not take is sent later as usual. */
+void conn_send_replies(void)
+{
+	struct conn *c;
+	while ((c = TAILQ_FIRST(&unsent)) != NULL) {
+		TAILQ_REMOVE(&unsent, c, unsent_entry);
+		c->unsent_listed = 0;
+		struct evbuffer *out = bufferevent_get_output(c->bev);
+		if (evbuffer_get_length(out) > 0)
+			evbuffer_write(out, bufferevent_getfd(c->bev)); /* an error shows on the next write */
+	}
 }
 
 /* Takes one token from the connection's bucket; 0 when it is empty. */

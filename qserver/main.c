@@ -40,6 +40,8 @@ static void usage(FILE *out)
 		"  --listen HOST:PORT   where clients connect (default 127.0.0.1:7420)\n"
 		"  --unix PATH          also listen on a Unix socket\n"
 		"  --max-conns N        connections at once (default 10000)\n"
+		"  --max-output BYTES   output a client may leave unread before it is dropped\n"
+		"                       (default 4194304)\n"
 		"  --hello-timeout S    close connections that neither say hello nor subscribe within S\n"
 		"                       seconds (default 10)\n"
 		"  --redis-timeout MS   Redis connect and command timeout (default 1000)\n"
@@ -194,6 +196,7 @@ int main(int argc, char **argv)
 		{"config", required_argument, NULL, 'c'},     {"redis", required_argument, NULL, 'r'},
 		{"state", required_argument, NULL, 's'},      {"listen", required_argument, NULL, 'l'},
 		{"unix", required_argument, NULL, 'u'},	      {"max-conns", required_argument, NULL, 'm'},
+		{"max-output", required_argument, NULL, 'O'},
 		{"hello-timeout", required_argument, NULL, 'H'}, {"redis-timeout", required_argument, NULL, 'T'},
 		{"rate", required_argument, NULL, 'R'},	      {"log-level", required_argument, NULL, 'L'},
 		{"always-open", no_argument, NULL, 'A'},      {"test-clock", no_argument, NULL, 'C'},	      {"clock-start", required_argument, NULL, 'S'},	      {"hash-password", no_argument, NULL, 'P'},
@@ -221,6 +224,7 @@ int main(int argc, char **argv)
 		case 'l': server.opt.listen = optarg; break;
 		case 'u': server.opt.unix_path = optarg; break;
 		case 'm': server.opt.max_conns = (int)parse_positive("--max-conns", optarg, 1000000); break;
+		case 'O': server.opt.max_output = (size_t)parse_positive("--max-output", optarg, 1L << 30); break;
 		case 'H': server.opt.hello_timeout_ms = (int)parse_positive("--hello-timeout", optarg, 3600) * 1000; break;
 		case 'T': server.opt.redis_timeout_ms = (int)parse_positive("--redis-timeout", optarg, 60000); break;
 		case 'R': server.opt.rate_per_sec = (int)parse_positive("--rate", optarg, 1000000); break;
@@ -312,7 +316,7 @@ int main(int argc, char **argv)
 	store_stop();
 	/* Let the Redis contexts and callbacks freed above finish inside the loop. */
 	event_base_loop(server.base, EVLOOP_NONBLOCK);
-	events_drop_held();
+	events_stop();
 	if (drain_event)
 		event_free(drain_event);
 	event_free(tick_event);
