@@ -176,6 +176,13 @@ void conn_write_event(struct conn *c, const char *json, size_t len)
 	TAILQ_INSERT_TAIL(&c->requests, r, entry);
 }
 
+/* Closes a connection marked closing once every answer it was owed has left. */
+static void conn_close_if_done(struct conn *c)
+{
+	if (c->closing && c->nrequests == 0 && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_close(c, "closing after an error");
+}
+
 /* Sends the replies that are ready at the head of the queue, keeping request order. */
 void conn_flush_replies(struct conn *c)
 {
@@ -208,8 +215,7 @@ void conn_flush_replies(struct conn *c)
 		/* Lines may already wait in the input buffer: look at them from a fresh callback. */
 		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 	}
-	if (c->closing && c->nrequests == 0 && evbuffer_get_length(out) == 0)
-		conn_close(c, "closing after an error");
+	conn_close_if_done(c);
 }
 
 /* Writes the answers waiting in output buffers to their sockets now, instead of on the next
@@ -224,6 +230,8 @@ void conn_send_replies(void)
 		struct evbuffer *out = bufferevent_get_output(c->bev);
 		if (evbuffer_get_length(out) > 0)
 			evbuffer_write(out, bufferevent_getfd(c->bev)); /* an error shows on the next write */
+		/* Drained here, the bufferevent will not call conn_write_cb: finish a close now. */
+		conn_close_if_done(c);
 	}
 }
 
@@ -282,9 +290,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
-	struct conn *c = arg;
-	if (c->closing && c->nrequests == 0)
-		conn_close(c, "closing after an error");
+	conn_close_if_done(arg);
 }
 
 /* Handles the peer going away or a socket error. */

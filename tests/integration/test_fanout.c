@@ -258,6 +258,36 @@ static void fanout__display_dropped_mid_fan_out__the_others_get_every_event(void
 	hall_pipe_close(last);
 }
 
+/* A kiosk that sends its take and shuts its side gets the answer and then the close, also
+ * when the answer left early, written straight to its socket ahead of the take's events. */
+static void take__then_shutdown__answered_and_closed(void **state)
+{
+	(void)state;
+	/* Another kiosk keeps Redis and the event link busy meanwhile. */
+	struct hall_pipe *busy = hall_pipe_open(hall.port);
+	assert_true(hall_pipe_hello(busy, "{\"op\":\"hello\",\"role\":\"kiosk\",\"token\":\"kiosk123\"}"));
+	for (int i = 0; i < 40; i++) {
+		struct hall_pipe *p = hall_pipe_open(hall.port);
+		assert_true(hall_pipe_hello(p, "{\"op\":\"hello\",\"role\":\"kiosk\",\"token\":\"kiosk123\"}"));
+		for (int t = 0; t < 8; t++)
+			assert_int_equal(hall_pipe_send(busy, "{\"op\":\"take\",\"service\":\"B\"}"), 0);
+		assert_int_equal(hall_pipe_send(p, "{\"op\":\"take\",\"service\":\"A\"}"), 0);
+		shutdown(p->fd, SHUT_WR);
+		if (!hall_pipe_wait_close(p, 3000))
+			fail_msg("take %d: the connection was not closed after its answer", i + 1);
+		cJSON *r = hall_pipe_take(p);
+		assert_true(tc_ok(r));
+		cJSON_Delete(r);
+		hall_pipe_close(p);
+		for (int t = 0; t < 8; t++) {
+			r = hall_pipe_read(busy, 5000);
+			assert_true(tc_ok(r));
+			cJSON_Delete(r);
+		}
+	}
+	hall_pipe_close(busy);
+}
+
 /* One hall for the file, with a small output bound and a Unix socket too. */
 static int group_setup(void **state)
 {
@@ -282,6 +312,7 @@ int main(void)
 		T(call_next__answer_before_any_display_gets_the_event),
 		T(subscribe__each_topic_gets_only_its_own_events),
 		T(fanout__display_dropped_mid_fan_out__the_others_get_every_event),
+		T(take__then_shutdown__answered_and_closed),
 	};
 	return cmocka_run_group_tests_name("fanout", tests, group_setup, group_teardown);
 }
