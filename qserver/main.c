@@ -5,6 +5,7 @@
 #include "password.h"
 
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
@@ -126,7 +127,8 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 		session_renew_leases();
 }
 
-/* Ends the loop once no connection has a request in flight, or the grace time ran out. */
+/* Ends the loop once no connection has a request in flight or an answer not yet written to
+ * its socket (closing a connection drops what its buffer holds), or the grace time ran out. */
 static void drain(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
@@ -135,7 +137,7 @@ static void drain(evutil_socket_t fd, short what, void *arg)
 	struct conn *c;
 	int busy = 0;
 	TAILQ_FOREACH(c, &conns, entry)
-		busy |= c->nrequests > 0;
+		busy |= c->nrequests > 0 || (c->bev && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0);
 	if (!busy || *waited_ms >= 3000)
 		event_base_loopexit(server.base, NULL);
 }
