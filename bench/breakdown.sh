@@ -2,7 +2,8 @@
 # Where a take's microseconds go, end to end, without perf: N takes through qserver (qbench,
 # closed loop), and around them Redis's INFO commandstats (the Function, and each command it
 # called), the CPU time of the Redis and qserver processes (/proc/PID/stat), and the same for
-# the minimal function of bench/minimal.lua. Prints a Markdown table.
+# the minimal function of bench/minimal.lua; then one take at a time through qserver against
+# FCALL straight to Redis, for the time qserver's hop adds. Prints Markdown.
 # usage: bench/breakdown.sh BUILD [N]
 #   Starts its own Redis and qserver on bench/hall.json; with BD_SOCK, BD_PORT, BD_RPID and
 #   BD_QPID set it measures those instead (bench/run.sh does so).
@@ -67,6 +68,15 @@ measure take "$BUILD/qbench" --server "127.0.0.1:$PORT" --json --scenario take -
 	--requests "$N" --duration 60 --services A >"$WORK/take.json" 2>/dev/null
 measure minimal redis-benchmark -s "$SOCK" -n "$N" -c 4 -q FCALL qhb_ticket 1 "$SITE_KEY" "$(date +%s)" A >/dev/null 2>&1
 
+# One call at a time, so each latency is one trip: through qserver, and straight to Redis.
+SOLO=$((N / 3))
+"$BUILD/qbench" --server "127.0.0.1:$PORT" --json --scenario take --conns 1 --depth 1 --requests "$SOLO" \
+	--duration 60 --services A >"$WORK/solo.json" 2>/dev/null
+day=$(TZ=Asia/Shanghai date +%F)
+redis-benchmark -s "$SOCK" -n "$SOLO" -c 1 --csv FCALL qh_take 1 "$SITE_KEY" "$(date +%s)" "$day" 0 A normal kiosk "" \
+	>"$WORK/solo_raw.csv" 2>/dev/null
+redis-benchmark -s "$SOCK" -n "$SOLO" -c 1 --csv FCALL qhb_ticket 1 "$SITE_KEY" "$(date +%s)" A >"$WORK/solo_min.csv" 2>/dev/null
+
 takes=$(grep -o '"ok":[0-9]*' "$WORK/take.json" | head -1 | cut -d: -f2)
 p50=$(grep -o '"p50_ms":[0-9.]*' "$WORK/take.json" | head -1 | cut -d: -f2)
 [ -n "$takes" ] && [ "$takes" -gt 0 ] || { echo "breakdown: no take was answered" >&2; exit 1; }
@@ -91,6 +101,17 @@ echo "| client-seen latency p50 (4 kiosks x 4 in flight) | $(awk -v p="$p50" 'BE
 echo
 echo "\`cmdstat\` times are wall time inside Redis, the process rows CPU time (in 10 ms ticks): on a loaded"
 echo "machine the first can exceed the second."
+echo
+# The p50 of a redis-benchmark --csv file, in microseconds.
+csv_p50_us() { awk -F'","' 'NR == 2 { printf "%.0f", $5 * 1000 }' "$1"; }
+solo_q=$(grep -o '"p50_ms":[0-9.]*' "$WORK/solo.json" | head -1 | cut -d: -f2)
+solo_q=$(awk -v p="$solo_q" 'BEGIN { printf "%.0f", p * 1000 }')
+solo_r=$(csv_p50_us "$WORK/solo_raw.csv")
+solo_m=$(csv_p50_us "$WORK/solo_min.csv")
+echo "One take at a time ($SOLO each, p50 of the round trip): through qserver $solo_q µs; \`FCALL qh_take\`"
+echo "straight to Redis $solo_r µs; the minimal function straight to Redis $solo_m µs. qserver's hop"
+echo "(its parse, checks, FCALL, reply and the extra socket) adds $((solo_q - solo_r)) µs; the Function's"
+echo "excess over the minimal one is $((solo_r - solo_m)) µs."
 echo
 echo "The commands the take Function called, by Redis CPU (calls and µs per take):"
 echo
