@@ -161,8 +161,9 @@ SERVICES=(--services A,B,C,D,E,F)
 
 # --- latency at a fixed rate, first: a hall's day, before the throughput runs below have
 # written a quarter million tickets and made Redis rewrite its AOF ---------------------------
+ratios_raw_fcall_p99 1
 run_qbench take_fixed_1000 --scenario take --conns 8 --rate 1000 "${W[@]}" "${SERVICES[@]}"
-ratios_raw_fcall_p99
+ratios_raw_fcall_p99 2
 run_qbench mixed_fixed_1000 --scenario mixed --conns 8 --clerks 16 --displays 4 --rate 1000 "${W[@]}" "${SERVICES[@]}"
 
 # --- take: qserver against the raw Function, interleaved so a busy neighbour hurts both ------
@@ -193,8 +194,9 @@ redis_mem=$(redis-cli -s "$SOCK" info memory | tr -d '\r' | awk -F: '$1 == "used
 redis-cli -s "$SOCK" latency latest | paste - - - - >"$RES/latency-latest.tsv"
 
 # --- fan-out and idle subscribers ------------------------------------------------------------
+ratios_publish_floor 1
 run_qbench fanout --scenario fanout --conns "$FANOUT_N" --rounds 200 --interval 20 --first-window 50 --duration 60
-ratios_publish_floor
+ratios_publish_floor 2
 stop_qserver
 start_qserver
 run_qbench idle --scenario idle --conns "$IDLE_N" --duration 5 --qserver-pid "$QSERVER_PID" --timeout 30000
