@@ -23,7 +23,8 @@
 #define NCALLS 50
 #define MAX_OUTPUT "32768" /* small, so a display that stops reading is dropped soon */
 
-static char unix_path[64];
+static char unix_path[64]; /* qserver's Unix socket, for the stalled display */
+
 /* Opens a display connection subscribed to the given topics (a JSON array). */
 static struct hall_pipe *display_open(const char *topics)
 {
@@ -39,7 +40,7 @@ static struct hall_pipe *display_open(const char *topics)
 /* Whether the pipe has a whole line buffered or waiting on its socket, within timeout_ms. */
 static bool pipe_readable(struct hall_pipe *p, int timeout_ms)
 {
-	if (memchr(p->buf, '\n', p->len))
+	if (p->len && memchr(p->buf, '\n', p->len))
 		return true;
 	struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
 	return poll(&pfd, 1, timeout_ms) > 0;
