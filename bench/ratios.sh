@@ -213,6 +213,8 @@ ratios_report() {
 	echo "  $R_TAKE_CALLS FCALLs in the phase); $R_CYCLES clerk cycles through qserver (qbench, 4 clerks;"
 	echo "  $R_CYCLE_CALLS FCALLs, the cycle's Redis CPU is all of them over the cycles, lease renewals"
 	echo "  included). The minimal function itself adds $R_MIN_AOF AOF bytes and $R_MIN_MEM B of memory per call."
+	echo "  \`usec\` is time inside Redis by the wall clock: when other work shares the cores, a long call"
+	echo "  is cut into more often than a short one, so a loaded run shows a larger ratio than a quiet one."
 	echo "- **AOF and memory per ticket life**: \`aof_current_size\` and \`used_memory\` before and after"
 	echo "  the take phase and the cycle phase (no AOF rewrite in between), per ticket; a life is one take"
 	echo "  and one cycle. Every ticket is inside the 90-day retention, so its stream entries and"
