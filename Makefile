@@ -52,7 +52,7 @@ ifneq ($(PRINTER_SRC),)
 PROGRAMS += $(BUILD)/printer
 endif
 ifneq ($(wildcard bench/*.c),)
-PROGRAMS += $(BUILD)/qbench
+PROGRAMS += $(BUILD)/qbench $(BUILD)/qbench-raw
 endif
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
@@ -180,6 +180,10 @@ $(BUILD)/printer: $(call obj,$(PRINTER_SRC)) $(BUILD)/libqhall.a
 
 $(BUILD)/qbench: $(call obj,$(wildcard bench/*.c)) $(BUILD)/libqhall.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) -lm
+
+# The Redis baselines of the benchmark (bench/raw/): a program of its own.
+$(BUILD)/qbench-raw: $(call obj,bench/raw/qbench_raw.c)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
 
 # Unit tests link libqhall and qserver's library (not its main).
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(BUILD)/libqserver.a $(BUILD)/libqhall.a

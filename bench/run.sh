@@ -2,7 +2,8 @@
 # The benchmark suite behind `make bench`: starts its own redis-server (AOF on, appendfsync
 # everysec, Unix socket: the embedded default) and qserver on bench/hall.json, runs every qbench
 # scenario, runs redis-benchmark calling the same Redis Function `take` uses against the same
-# Redis, and writes BENCHMARKS.md. A few minutes in all.
+# Redis, measures the issue-11 figures against their baselines in the same run (bench/ratios.sh,
+# bench/breakdown.sh), and writes BENCHMARKS.md. A few minutes in all.
 # usage: bench/run.sh BUILD
 # Knobs (environment): QB_SECONDS measured seconds per run (8), QB_IDLE idle subscribers (10000),
 # QB_FANOUT fanout subscribers (1000), QB_OUT the report (BENCHMARKS.md).
@@ -21,7 +22,7 @@ SITE_KEY='q:{bench}'
 REDIS_PID=""
 QSERVER_PID=""
 
-for prog in "$BUILD/qserver" "$BUILD/qbench" "$BUILD/qcli"; do
+for prog in "$BUILD/qserver" "$BUILD/qbench" "$BUILD/qbench-raw" "$BUILD/qcli"; do
 	[ -x "$prog" ] || { echo "bench: $prog is missing; run make first" >&2; exit 1; }
 done
 for cmd in redis-server redis-cli redis-benchmark; do
@@ -154,12 +155,22 @@ stop_qserver() {
 }
 start_qserver
 
+# --- Redis CPU, AOF and memory per call against the minimal function, on a fresh Redis ------
+. "$ROOT/bench/ratios.sh"
+ratios_redis_costs
+echo "bench: breakdown of a take" >&2
+echo "BD_SOCK=SOCK BD_PORT=PORT BD_RPID=REDIS_PID BD_QPID=QSERVER_PID bench/breakdown.sh BUILD 3000" >>"$COMMANDS"
+BD_SOCK=$SOCK BD_PORT=$PORT BD_RPID=$REDIS_PID BD_QPID=$QSERVER_PID "$ROOT/bench/breakdown.sh" "$BUILD" 3000 \
+	>"$RES/breakdown.md" 2>"$RES/breakdown.err"
+
 W=(--warmup 1 --duration "$SECONDS_EACH")
 SERVICES=(--services A,B,C,D,E,F)
 
 # --- latency at a fixed rate, first: a hall's day, before the throughput runs below have
 # written a quarter million tickets and made Redis rewrite its AOF ---------------------------
+ratios_raw_fcall_p99 1
 run_qbench take_fixed_1000 --scenario take --conns 8 --rate 1000 "${W[@]}" "${SERVICES[@]}"
+ratios_raw_fcall_p99 2
 run_qbench mixed_fixed_1000 --scenario mixed --conns 8 --clerks 16 --displays 4 --rate 1000 "${W[@]}" "${SERVICES[@]}"
 
 # --- take: qserver against the raw Function, interleaved so a busy neighbour hurts both ------
@@ -190,7 +201,9 @@ redis_mem=$(redis-cli -s "$SOCK" info memory | tr -d '\r' | awk -F: '$1 == "used
 redis-cli -s "$SOCK" latency latest | paste - - - - >"$RES/latency-latest.tsv"
 
 # --- fan-out and idle subscribers ------------------------------------------------------------
+ratios_publish_floor 1
 run_qbench fanout --scenario fanout --conns "$FANOUT_N" --rounds 200 --interval 20 --first-window 50 --duration 60
+ratios_publish_floor 2
 stop_qserver
 start_qserver
 run_qbench idle --scenario idle --conns "$IDLE_N" --duration 5 --qserver-pid "$QSERVER_PID" --timeout 30000
@@ -201,6 +214,9 @@ start_qserver "${LOGIN_OPTS[@]}"
 run_qbench login --scenario login --conns 4 --rate 200 --logins 50 --interval 200 --warmup 1 --duration "$SECONDS_EACH"
 # One wrong hello at a time: its latency is about one crypt(3) of the sample hall's hash.
 run_qbench login_one --scenario login --conns 1 --rate 10 --logins 1 --interval 0 --duration 5
+stop_qserver
+# --- last, as it may leave a Redis busy for good: start and snapshot on a big hall ----------
+ratios_big_hall
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- BENCHMARKS.md -----------------------------------------------------------------------
@@ -291,6 +307,7 @@ fi
 	echo "| call_next to \`called\` event p99 under 50 ms, $FANOUT_N subscribers | p99 $fan_p99 ms, $fan_missed missed | $v_fan |"
 	echo "| other clients' max latency under 100 ms during 50 concurrent wrong logins | max $login_max ms over $login_answers checked hellos | $v_login |"
 	echo
+	ratios_report
 	echo "## take against the ceiling"
 	echo
 	echo "The ceiling is redis-benchmark calling \`FCALL qh_take\` directly on the same Redis (same AOF"

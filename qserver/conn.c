@@ -16,6 +16,8 @@ int conn_anonymous_count;
 /* Closed connections wait here until no callback on the stack can still touch them. */
 static struct conn_list graveyard = TAILQ_HEAD_INITIALIZER(graveyard);
 static struct event *reaper;
+/* Connections whose answers sit in their output buffers, to be written before a fan-out. */
+static struct conn_list unsent = TAILQ_HEAD_INITIALIZER(unsent);
 static uint64_t next_conn_id = 1;
 
 static void conn_read_cb(struct bufferevent *bev, void *arg);
@@ -132,6 +134,10 @@ void conn_close(struct conn *c, const char *why)
 		return;
 	c->closed = 1;
 	log_debug("conn %llu closed: %s", (unsigned long long)c->id, why);
+	events_subscribe(c, 0);
+	if (c->unsent_listed)
+		TAILQ_REMOVE(&unsent, c, unsent_entry);
+	c->unsent_listed = 0;
 	session_conn_gone(c);
 	struct request *r;
 	while ((r = TAILQ_FIRST(&c->requests)) != NULL) {
@@ -231,6 +237,13 @@ void conn_send_and_close(struct conn *c, const char *line, size_t len, const cha
 	conn_flush_replies(c);
 }
 
+/* Closes a connection marked closing once every answer it was owed has left. */
+static void conn_close_if_done(struct conn *c)
+{
+	if (c->closing && c->nrequests == 0 && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		conn_close(c, "closing after an error");
+}
+
 /* Sends the replies that are ready at the head of the queue, keeping request order. */
 void conn_flush_replies(struct conn *c)
 {
@@ -240,10 +253,15 @@ void conn_flush_replies(struct conn *c)
 	struct request *r;
 	while ((r = TAILQ_FIRST(&c->requests)) != NULL && r->done) {
 		TAILQ_REMOVE(&c->requests, r, entry);
-		if (r->is_event)
+		if (r->is_event) {
 			c->queued_event_bytes -= r->reply_len;
-		else
+		} else {
 			c->nrequests--;
+			if (!c->unsent_listed) {
+				c->unsent_listed = 1;
+				TAILQ_INSERT_TAIL(&unsent, c, unsent_entry);
+			}
+		}
 		int failed = frame_write_line(out, r->reply, r->reply_len) < 0;
 		request_free(r);
 		if (failed) {
@@ -258,8 +276,24 @@ void conn_flush_replies(struct conn *c)
 		/* Lines may already wait in the input buffer: look at them from a fresh callback. */
 		bufferevent_trigger(c->bev, EV_READ, BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 	}
-	if (c->closing && c->nrequests == 0 && evbuffer_get_length(out) == 0)
-		conn_close(c, "closing after an error");
+	conn_close_if_done(c);
+}
+
+/* Writes the answers waiting in output buffers to their sockets now, instead of on the next
+ * turn of the loop, where they would leave in no particular order among the events written
+ * by a fan-out. What the socket does not take is sent later as usual. */
+void conn_send_replies(void)
+{
+	struct conn *c;
+	while ((c = TAILQ_FIRST(&unsent)) != NULL) {
+		TAILQ_REMOVE(&unsent, c, unsent_entry);
+		c->unsent_listed = 0;
+		struct evbuffer *out = bufferevent_get_output(c->bev);
+		if (evbuffer_get_length(out) > 0)
+			evbuffer_write(out, bufferevent_getfd(c->bev)); /* an error shows on the next write */
+		/* Drained here, the bufferevent will not call conn_write_cb: finish a close now. */
+		conn_close_if_done(c);
+	}
 }
 
 /* Takes one token from the connection's bucket; 0 when it is empty. */
@@ -317,9 +351,7 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	(void)bev;
-	struct conn *c = arg;
-	if (c->closing && c->nrequests == 0)
-		conn_close(c, "closing after an error");
+	conn_close_if_done(arg);
 }
 
 /* Handles the peer going away or a socket error. */

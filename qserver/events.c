@@ -4,6 +4,7 @@
 #include "qserver.h"
 #include "log.h"
 
+#include <event2/event.h>
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #define EVENTS_CATCH_UP_MAX 10000 /* more missed than this: subscribers resync by reconnecting */
 #define EVENTS_HELD_MAX 10000	  /* messages held while catching up */
+#define EVENTS_PENDING_MAX 10000  /* messages waiting for the deferred fan-out */
 
 struct stream_id {
 	uint64_t ms;
@@ -23,6 +25,23 @@ static int catching_up;			  /* holding messages until the stream was read */
 static int need_catch_up;		  /* a stream read is still to be sent */
 static char **held;			  /* messages that arrived while catching up */
 static size_t nheld;
+
+/* A message from the pub/sub link waiting for the fan-out, which runs after the loop's
+ * current callbacks so that the answers to the commands go out before the events they caused. */
+struct pending_message {
+	struct pending_message *next;
+	size_t len;
+	char payload[];
+};
+static struct pending_message *pending_head, **pending_tail = &pending_head;
+static size_t npending;
+static struct event *fan_out_event;
+
+/* The subscribers of each topic (bit i of a topic mask is list i), so an event touches only
+ * the connections that want it. */
+static struct conn_list subscribers[TOPIC_COUNT] = {
+	TAILQ_HEAD_INITIALIZER(subscribers[0]), TAILQ_HEAD_INITIALIZER(subscribers[1]),
+	TAILQ_HEAD_INITIALIZER(subscribers[2]), TAILQ_HEAD_INITIALIZER(subscribers[3])};
 
 /* Parses "ms-seq"; -1 when it is not a stream id. */
 static int stream_id_parse(const char *s, size_t len, struct stream_id *id)
@@ -59,6 +78,20 @@ unsigned events_topic_parse(const char *name)
 	return 0;
 }
 
+/* Sets the topics a connection receives (0: none, as when it closes), keeping each topic's
+ * list of subscribers in subscription order. */
+void events_subscribe(struct conn *c, unsigned topics)
+{
+	for (int i = 0; i < TOPIC_COUNT; i++) {
+		unsigned bit = 1u << i;
+		if ((c->topics & bit) && !(topics & bit))
+			TAILQ_REMOVE(&subscribers[i], c, topic_entry[i]);
+		else if (!(c->topics & bit) && (topics & bit))
+			TAILQ_INSERT_TAIL(&subscribers[i], c, topic_entry[i]);
+	}
+	c->topics = topics;
+}
+
 /* Returns the topic of an event's JSON. The library writes "event" first, so its name is read
  * without parsing the whole event (most of qserver's work per take, measured); anything else
  * is parsed in full. */
@@ -93,12 +126,12 @@ static void events_deliver(struct stream_id id, const char *json, size_t len)
 		log_warn("dropped an event of no known topic: %.80s", json);
 		return;
 	}
+	int i = __builtin_ctz(topic);
 	struct conn *c, *next;
-	/* A slow client may be closed while we write: take the next one first. */
-	for (c = TAILQ_FIRST(&conns); c; c = next) {
-		next = TAILQ_NEXT(c, entry);
-		if (c->topics & topic)
-			conn_write_event(c, json, len);
+	/* A slow client may be closed (and leave the list) while we write: take the next one first. */
+	for (c = TAILQ_FIRST(&subscribers[i]); c; c = next) {
+		next = TAILQ_NEXT(c, topic_entry[i]);
+		conn_write_event(c, json, len);
 	}
 }
 
@@ -133,11 +166,58 @@ static void events_force_resync(const char *why)
 	}
 }
 
+/* Delivers the messages waiting for the fan-out, oldest first. */
+static void events_deliver_pending(void)
+{
+	struct pending_message *m;
+	while ((m = pending_head) != NULL) {
+		pending_head = m->next;
+		if (!pending_head)
+			pending_tail = &pending_head;
+		npending--;
+		events_deliver_message(m->payload, m->len);
+		free(m);
+	}
+}
+
+/* The deferred fan-out: first the command link's waiting replies are taken and the answers
+ * written to their sockets, then the events go out, so a caller never waits behind the
+ * delivery of the events its own command (or an earlier one) caused. */
+static void events_fan_out(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what, (void)arg;
+	store_take_replies();
+	conn_send_replies();
+	events_deliver_pending();
+}
+
+/* Queues a message for the deferred fan-out; when the queue is full it is delivered now. */
+static void events_defer(const char *payload, size_t len)
+{
+	if (!fan_out_event)
+		fan_out_event = event_new(server.base, -1, 0, events_fan_out, NULL);
+	struct pending_message *m = malloc(sizeof *m + len);
+	if (!fan_out_event || !m || npending >= EVENTS_PENDING_MAX) {
+		/* No room to wait: keep the order by sending what waits, then this one. */
+		free(m);
+		events_deliver_pending();
+		events_deliver_message(payload, len);
+		return;
+	}
+	m->next = NULL;
+	m->len = len;
+	memcpy(m->payload, payload, len);
+	*pending_tail = m;
+	pending_tail = &m->next;
+	npending++;
+	event_active(fan_out_event, EV_TIMEOUT, 0); /* once, however many wait */
+}
+
 /* Takes a message from the pub/sub link. */
 void events_on_message(const char *payload, size_t len)
 {
 	if (!catching_up) {
-		events_deliver_message(payload, len);
+		events_defer(payload, len);
 		return;
 	}
 	if (nheld >= EVENTS_HELD_MAX) {
@@ -246,6 +326,7 @@ static void events_try_catch_up(void)
  * the stream has been read, so events go out in order and none is lost or doubled. */
 void events_on_subscribed(void)
 {
+	events_deliver_pending(); /* older than anything the catch-up reads */
 	catching_up = 1;
 	need_catch_up = 1;
 	events_try_catch_up();
@@ -266,4 +347,20 @@ void events_drop_held(void)
 	held = NULL;
 	nheld = 0;
 	catching_up = 0;
+}
+
+/* Drops what still waits for delivery and frees the fan-out event (at shutdown). */
+void events_stop(void)
+{
+	events_drop_held();
+	struct pending_message *m;
+	while ((m = pending_head) != NULL) {
+		pending_head = m->next;
+		free(m);
+	}
+	pending_tail = &pending_head;
+	npending = 0;
+	if (fan_out_event)
+		event_free(fan_out_event);
+	fan_out_event = NULL;
 }

@@ -5,6 +5,7 @@
 #include "password.h"
 
 #include <errno.h>
+#include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
@@ -45,6 +46,8 @@ static void usage(FILE *out)
 		"  --reserved-conns N   slots kept for kiosks, clerks and managers: anonymous readers\n"
 		"                       may hold at most --max-conns less N (default a tenth of\n"
 		"                       --max-conns)\n"
+		"  --max-output BYTES   output a client may leave unread before it is dropped\n"
+		"                       (default 4194304)\n"
 		"  --hello-timeout S    close connections that neither say hello nor subscribe within S\n"
 		"                       seconds, and those on a reserved slot that do not sign in\n"
 		"                       (default 10)\n"
@@ -156,7 +159,8 @@ static void tick(evutil_socket_t fd, short what, void *arg)
 		session_renew_leases();
 }
 
-/* Ends the loop once no connection has a request in flight, or the grace time ran out. */
+/* Ends the loop once no connection has a request in flight or an answer not yet written to
+ * its socket (closing a connection drops what its buffer holds), or the grace time ran out. */
 static void drain(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
@@ -165,7 +169,7 @@ static void drain(evutil_socket_t fd, short what, void *arg)
 	struct conn *c;
 	int busy = 0;
 	TAILQ_FOREACH(c, &conns, entry)
-		busy |= c->nrequests > 0;
+		busy |= c->nrequests > 0 || (c->bev && evbuffer_get_length(bufferevent_get_output(c->bev)) > 0);
 	if (!busy || *waited_ms >= 3000)
 		event_base_loopexit(server.base, NULL);
 }
@@ -243,6 +247,7 @@ int main(int argc, char **argv)
 		{"state", required_argument, NULL, 's'},      {"listen", required_argument, NULL, 'l'},
 		{"unix", required_argument, NULL, 'u'},	      {"max-conns", required_argument, NULL, 'm'},
 		{"max-per-addr", required_argument, NULL, 'a'}, {"reserved-conns", required_argument, NULL, 'v'},
+		{"max-output", required_argument, NULL, 'O'},
 		{"hello-timeout", required_argument, NULL, 'H'}, {"redis-timeout", required_argument, NULL, 'T'},
 		{"rate", required_argument, NULL, 'R'},	      {"login-failures", required_argument, NULL, 'F'},
 		{"login-threads", required_argument, NULL, 'W'}, {"lease", required_argument, NULL, 'E'},	      {"log-level", required_argument, NULL, 'L'},
@@ -277,6 +282,7 @@ int main(int argc, char **argv)
 		case 'm': server.opt.max_conns = (int)parse_positive("--max-conns", optarg, 1000000); break;
 		case 'a': server.opt.max_per_addr = (int)parse_positive("--max-per-addr", optarg, 1000000); break;
 		case 'v': server.opt.reserved_conns = strcmp(optarg, "0") == 0 ? 0 : (int)parse_positive("--reserved-conns", optarg, 1000000); break;
+		case 'O': server.opt.max_output = (size_t)parse_positive("--max-output", optarg, 1L << 30); break;
 		case 'H': server.opt.hello_timeout_ms = (int)parse_positive("--hello-timeout", optarg, 3600) * 1000; break;
 		case 'T': server.opt.redis_timeout_ms = (int)parse_positive("--redis-timeout", optarg, 60000); break;
 		case 'R': server.opt.rate_per_sec = (int)parse_positive("--rate", optarg, 1000000); break;
@@ -377,7 +383,7 @@ int main(int argc, char **argv)
 	store_stop();
 	/* Let the Redis contexts and callbacks freed above finish inside the loop. */
 	event_base_loop(server.base, EVLOOP_NONBLOCK);
-	events_drop_held();
+	events_stop();
 	if (drain_event)
 		event_free(drain_event);
 	event_free(tick_event);

@@ -493,7 +493,7 @@ void op_subscribe(struct request *r)
 			mask |= bit;
 		}
 	}
-	r->conn->topics = mask;
+	events_subscribe(r->conn, mask);
 	/* A subscribed reader is no idle stranger: PROTOCOL.md lets the public subscribe without
 	 * hello, so the hello timeout no longer applies to it. */
 	if (r->conn->hello_timer)

@@ -59,6 +59,7 @@ extern struct server server;
 #define TOPIC_WINDOW 0x4
 #define TOPIC_TICKET 0x8
 #define TOPIC_ALL 0xf
+#define TOPIC_COUNT 4
 
 struct request;
 TAILQ_HEAD(request_list, request);
@@ -77,7 +78,10 @@ struct conn {
 	int said_hello;
 	char user[CONFIG_ID_MAX];
 	int window;		     /* a clerk's window, 0 for none */
-	unsigned topics;	     /* subscribed topics, 0 when not subscribed */
+	unsigned topics;	     /* subscribed topics, 0 when not subscribed; set by events_subscribe */
+	TAILQ_ENTRY(conn) topic_entry[TOPIC_COUNT]; /* in the subscribers of topic bit i */
+	TAILQ_ENTRY(conn) unsent_entry;	/* in the list of connections with answers not yet sent */
+	int unsent_listed;
 	struct request_list requests;/* in arrival order; replies leave in this order */
 	int nrequests;
 	int closing;		     /* answer what is queued, then close */
@@ -105,6 +109,7 @@ void conn_close_all(void);
 void conn_write_event(struct conn *c, const char *json, size_t len);
 void conn_send_and_close(struct conn *c, const char *line, size_t len, const char *why);
 void conn_flush_replies(struct conn *c);
+void conn_send_replies(void);
 struct conn *conn_find_window_holder(int window);
 int conn_rate_allow(struct conn *c);
 
@@ -204,12 +209,15 @@ void store_request_fcall(struct request *r, const char *function, int read_only,
 			 const char **argv);
 int store_reply_ok(struct request *r, struct redisReply *reply);
 void store_redis_back(void);
+void store_take_replies(void);
 
 /* events.c: fan-out of the site's events to subscribed clients. */
 void events_on_message(const char *payload, size_t len);
 void events_on_subscribed(void);
 void events_on_store_ready(void);
 void events_drop_held(void);
+void events_stop(void);
+void events_subscribe(struct conn *c, unsigned topics);
 unsigned events_topic_parse(const char *name);
 
 /* clock.c: the one clock (decision 5). */

@@ -459,6 +459,14 @@ int store_command(store_reply_fn *cb, void *arg, int argc, const char **argv)
 	return store_send(cb, arg, argc, argv, NULL);
 }
 
+/* Takes the replies already waiting on the command link (their callbacks run now), so the
+ * answers can go out before the events their commands caused. */
+void store_take_replies(void)
+{
+	if (cmd_link.ac && cmd_link.connected)
+		redisAsyncHandleRead(cmd_link.ac);
+}
+
 /* Checks a function's reply for a request: returns 1 when it is the JSON object of a
  * success, or answers the request (`unavailable`, the function's error, `internal`) and
  * returns 0. */

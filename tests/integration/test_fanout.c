@@ -1,0 +1,319 @@
+/* Event fan-out through a real qserver with many displays: a clerk's answer leaves before the
+ * event its command caused reaches any display, each display gets only the topics it asked
+ * for, and a display dropped in the middle of a fan-out harms nobody else. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "testassert.h"
+#include "testhall.h"
+
+#define NDISPLAYS 200
+#define NCALLS 50
+#define MAX_OUTPUT "32768" /* small, so a display that stops reading is dropped soon */
+
+static char unix_path[64]; /* qserver's Unix socket, for the stalled display */
+
+/* Opens a display connection subscribed to the given topics (a JSON array). */
+static struct hall_pipe *display_open(const char *topics)
+{
+	struct hall_pipe *p = hall_pipe_open(hall.port);
+	assert_non_null(p);
+	assert_int_equal(hall_pipe_send(p, "{\"op\":\"subscribe\",\"topics\":%s}", topics), 0);
+	cJSON *r = hall_pipe_read(p, 5000);
+	assert_true(tc_ok(r));
+	cJSON_Delete(r);
+	return p;
+}
+
+/* Whether the pipe has a whole line buffered or waiting on its socket, within timeout_ms. */
+static bool pipe_readable(struct hall_pipe *p, int timeout_ms)
+{
+	if (p->len && memchr(p->buf, '\n', p->len))
+		return true;
+	struct pollfd pfd = {.fd = p->fd, .events = POLLIN};
+	return poll(&pfd, 1, timeout_ms) > 0;
+}
+
+/* Waits until any of the displays' sockets has input; fails after 5 s. */
+static void wait_any_readable(struct hall_pipe **displays, int n)
+{
+	struct pollfd pfd[NDISPLAYS / 2];
+	for (int i = 0; i < n; i++)
+		pfd[i] = (struct pollfd){.fd = displays[i]->fd, .events = POLLIN};
+	assert_true(poll(pfd, (nfds_t)n, 5000) > 0);
+}
+
+/* Events a display got, by topic; waiting tickets are checked to come in commit order. */
+struct seen {
+	int called, queue, window, ticket, waiting;
+	int last_waiting[3]; /* per service A, B, C: the last waiting ticket's sequence */
+};
+
+/* Reads every event of a display that arrives until it is quiet for quiet_ms. */
+static void read_events(struct hall_pipe *p, struct seen *s, int quiet_ms)
+{
+	cJSON *e;
+	while ((e = hall_pipe_read(p, quiet_ms)) != NULL) {
+		const char *kind = get_str(e, "event", NULL);
+		assert_non_null(kind);
+		if (strcmp(kind, "called") == 0) {
+			s->called++;
+		} else if (strcmp(kind, "queue") == 0) {
+			s->queue++;
+		} else if (strcmp(kind, "window") == 0) {
+			s->window++;
+		} else if (strcmp(kind, "ticket") == 0) {
+			s->ticket++;
+			const char *number = get_str(e, "ticket", "number");
+			const char *state = get_str(e, "ticket", "state");
+			assert_non_null(number);
+			if (state && strcmp(state, "waiting") == 0) {
+				int svc = number[0] - 'A', seq = atoi(number + 1);
+				assert_true(svc >= 0 && svc < 3);
+				assert_int_equal(seq, s->last_waiting[svc] + 1); /* commit order, none lost */
+				s->last_waiting[svc] = seq;
+				s->waiting++;
+			}
+		} else {
+			fail_msg("unknown event %s", kind);
+		}
+		cJSON_Delete(e);
+	}
+}
+
+/* Drops whatever lines a busy display has received so far, without waiting. */
+static void skim(struct hall_pipe *p)
+{
+	hall_pipe_fill(p);
+	cJSON *e;
+	while ((e = hall_pipe_take(p)) != NULL)
+		cJSON_Delete(e);
+}
+
+/* A clerk's call_next answer is on its socket by the time any of 100 displays can read the
+ * `called` event it caused: a display never announces a ticket the clerk's screen does not
+ * show yet. Each round a kiosk also takes tickets, so 100 more displays are being sent the
+ * ticket and queue events of other commands when the answer comes back. */
+static void call_next__answer_before_any_display_gets_the_event(void **state)
+{
+	(void)state;
+	/* Tickets first, so the displays start with nothing to read. */
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	for (int i = 0; i < NCALLS; i++)
+		assert_non_null(hall_take(k, "A", NULL, n, sizeof n));
+	static struct hall_pipe *called[NDISPLAYS / 2], *busy[NDISPLAYS / 2];
+	for (int i = 0; i < NDISPLAYS / 2; i++) {
+		called[i] = display_open("[\"called\"]");
+		busy[i] = display_open("[\"ticket\",\"queue\"]");
+	}
+	struct hall_pipe *kiosk = hall_pipe_open(hall.port);
+	assert_true(hall_pipe_hello(kiosk, "{\"op\":\"hello\",\"role\":\"kiosk\",\"token\":\"kiosk123\"}"));
+	struct hall_pipe *clerk = hall_pipe_open(hall.port);
+	assert_true(hall_pipe_hello(clerk, "{\"op\":\"hello\",\"role\":\"clerk\",\"user\":\"c01\",\"password\":\"clerk123\",\"window\":1}"));
+	for (int round = 1; round <= NCALLS; round++) {
+		for (int t = 0; t < 4; t++)
+			assert_int_equal(hall_pipe_send(kiosk, "{\"op\":\"take\",\"service\":\"B\"}"), 0);
+		assert_int_equal(hall_pipe_send(clerk, "{\"op\":\"call_next\"}"), 0);
+		/* The moment the first display can read the called event, the clerk must have its
+		 * answer waiting (written before any display's copy of the event). */
+		wait_any_readable(called, NDISPLAYS / 2);
+		if (!pipe_readable(clerk, 0))
+			fail_msg("round %d: a display got the called event before the clerk got its answer", round);
+		cJSON *r = hall_pipe_read(clerk, 5000);
+		assert_true(tc_ok(r));
+		char want[16];
+		snprintf(want, sizeof want, "A%03d", round);
+		assert_string_equal(get_str(r, "ticket", "number"), want);
+		cJSON_Delete(r);
+		for (int t = 0; t < 4; t++) {
+			r = hall_pipe_read(kiosk, 5000);
+			assert_true(tc_ok(r));
+			cJSON_Delete(r);
+		}
+		/* Every display gets the called event once. */
+		for (int i = 0; i < NDISPLAYS / 2; i++) {
+			cJSON *e = hall_pipe_read(called[i], 5000);
+			assert_string_equal(get_str(e, "event", NULL), "called");
+			assert_string_equal(get_str(e, "ticket", "number"), want);
+			cJSON_Delete(e);
+			skim(busy[i]);
+		}
+	}
+	hall_pipe_close(clerk);
+	hall_pipe_close(kiosk);
+	tc_close(k);
+	for (int i = 0; i < NDISPLAYS / 2; i++) {
+		hall_pipe_close(called[i]);
+		hall_pipe_close(busy[i]);
+	}
+}
+
+/* Each display gets the events of its own topics only, and a new subscribe replaces them. */
+static void subscribe__each_topic_gets_only_its_own_events(void **state)
+{
+	(void)state;
+	static const char *topics[] = {"[\"called\"]", "[\"queue\"]", "[\"window\"]", "[\"ticket\"]", "null"};
+	struct hall_pipe *d[5];
+	for (int i = 0; i < 5; i++)
+		d[i] = display_open(topics[i]);
+	struct hall_pipe *moved = display_open("[\"queue\"]");
+	assert_int_equal(hall_pipe_send(moved, "{\"op\":\"subscribe\",\"topics\":[\"window\"]}"), 0);
+	cJSON *r = hall_pipe_read(moved, 5000);
+	assert_true(tc_ok(r));
+	cJSON_Delete(r);
+	struct tc *k = hall_kiosk(&hall);
+	struct tc *c = hall_clerk(&hall, "c01", 1);
+	char n[16];
+	hall_take(k, "A", NULL, n, sizeof n);
+	hall_take(k, "B", NULL, n, sizeof n);
+	cJSON_Delete(expect_ok(tc_request(c, "{\"op\":\"call_next\"}")));
+	cJSON_Delete(expect_ok(tc_request(c, "{\"op\":\"finish\"}")));
+	struct seen s[5] = {0}, m = {0};
+	for (int i = 0; i < 5; i++)
+		read_events(d[i], &s[i], i == 0 ? 500 : 100);
+	read_events(moved, &m, 100);
+	assert_true(s[0].called == 1 && s[0].queue + s[0].window + s[0].ticket == 0);
+	assert_true(s[1].queue > 0 && s[1].called + s[1].window + s[1].ticket == 0);
+	assert_true(s[2].window > 0 && s[2].called + s[2].queue + s[2].ticket == 0);
+	assert_true(s[3].ticket > 0 && s[3].called + s[3].queue + s[3].window == 0);
+	assert_int_equal(s[3].waiting, 2);
+	/* Subscribed to everything: exactly the union, nothing more. */
+	assert_int_equal(s[4].called, s[0].called);
+	assert_int_equal(s[4].queue, s[1].queue);
+	assert_int_equal(s[4].window, s[2].window);
+	assert_int_equal(s[4].ticket, s[3].ticket);
+	assert_int_equal(m.window, s[2].window);
+	assert_int_equal(m.called + m.queue + m.ticket, 0);
+	tc_close(c);
+	tc_close(k);
+	hall_pipe_close(moved);
+	for (int i = 0; i < 5; i++)
+		hall_pipe_close(d[i]);
+}
+
+/* Opens a display on qserver's Unix socket, where the kernel holds only a few hundred
+ * kilobytes for a reader that does not read (loopback TCP holds megabytes), so qserver's own
+ * output bound is reached soon. */
+static struct hall_pipe *unix_display_open(void)
+{
+	struct hall_pipe *p = calloc(1, sizeof *p);
+	assert_non_null(p);
+	p->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(p->fd >= 0);
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", unix_path);
+	assert_int_equal(connect(p->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	return p;
+}
+
+/* A display that stops reading is dropped in the middle of a fan-out (it sits between two
+ * readers in the topic's list) and another one hangs up; the readers before and after it get
+ * every event in commit order, and qserver serves on. */
+static void fanout__display_dropped_mid_fan_out__the_others_get_every_event(void **state)
+{
+	(void)state;
+	struct hall_pipe *first = display_open("null");
+	/* The stalled display: it never reads. */
+	struct hall_pipe *stalled = unix_display_open();
+	assert_int_equal(hall_pipe_send(stalled, "{\"op\":\"subscribe\"}"), 0);
+	struct hall_pipe *leaving = display_open("null");
+	struct hall_pipe *last = display_open("null");
+	struct tc *k = hall_kiosk(&hall);
+	static const char *services[] = {"A", "B", "C"};
+	char n[16];
+	int taken = 0;
+	struct seen s_first = {0}, s_last = {0};
+	while (hall_log_count(&hall, "reads too slowly") == 0) {
+		assert_true(taken < 3000);
+		for (int i = 0; i < 30; i++, taken++)
+			assert_non_null(hall_take(k, services[taken % 3], NULL, n, sizeof n));
+		if (taken == 60)
+			hall_pipe_close(leaving); /* gone while events keep coming */
+		read_events(first, &s_first, 1);
+		read_events(last, &s_last, 1);
+	}
+	read_events(first, &s_first, 300);
+	read_events(last, &s_last, 300);
+	assert_int_equal(s_first.waiting, taken);
+	assert_int_equal(s_last.waiting, taken);
+	assert_int_equal(s_first.queue, taken);
+	assert_int_equal(s_last.queue, taken);
+	assert_true(hall_pipe_wait_close(stalled, 5000));
+	cJSON_Delete(expect_ok(tc_request(k, "{\"op\":\"ping\"}")));
+	tc_close(k);
+	hall_pipe_close(stalled);
+	hall_pipe_close(first);
+	hall_pipe_close(last);
+}
+
+/* A kiosk that sends its take and shuts its side gets the answer and then the close, also
+ * when the answer left early, written straight to its socket ahead of the take's events. */
+static void take__then_shutdown__answered_and_closed(void **state)
+{
+	(void)state;
+	/* Another kiosk keeps Redis and the event link busy meanwhile. */
+	struct hall_pipe *busy = hall_pipe_open(hall.port);
+	assert_true(hall_pipe_hello(busy, "{\"op\":\"hello\",\"role\":\"kiosk\",\"token\":\"kiosk123\"}"));
+	for (int i = 0; i < 40; i++) {
+		struct hall_pipe *p = hall_pipe_open(hall.port);
+		assert_true(hall_pipe_hello(p, "{\"op\":\"hello\",\"role\":\"kiosk\",\"token\":\"kiosk123\"}"));
+		for (int t = 0; t < 8; t++)
+			assert_int_equal(hall_pipe_send(busy, "{\"op\":\"take\",\"service\":\"B\"}"), 0);
+		assert_int_equal(hall_pipe_send(p, "{\"op\":\"take\",\"service\":\"A\"}"), 0);
+		shutdown(p->fd, SHUT_WR);
+		if (!hall_pipe_wait_close(p, 3000))
+			fail_msg("take %d: the connection was not closed after its answer", i + 1);
+		cJSON *r = hall_pipe_take(p);
+		assert_true(tc_ok(r));
+		cJSON_Delete(r);
+		hall_pipe_close(p);
+		for (int t = 0; t < 8; t++) {
+			r = hall_pipe_read(busy, 5000);
+			assert_true(tc_ok(r));
+			cJSON_Delete(r);
+		}
+	}
+	hall_pipe_close(busy);
+}
+
+/* One hall for the file, with a small output bound and a Unix socket too. */
+static int group_setup(void **state)
+{
+	(void)state;
+	snprintf(unix_path, sizeof unix_path, "/tmp/qhall-fanout-%d.sock", (int)getpid());
+	const char *args[] = {"--max-output", MAX_OUTPUT, "--unix", unix_path, NULL};
+	return hall_start(&hall, false, args);
+}
+
+/* Stops the hall and removes the socket. */
+static int group_teardown(void **state)
+{
+	int rc = hall_fixture_stop(state);
+	unlink(unix_path);
+	return rc;
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup(f, hall_fixture_reset)
+	const struct CMUnitTest tests[] = {
+		T(call_next__answer_before_any_display_gets_the_event),
+		T(subscribe__each_topic_gets_only_its_own_events),
+		T(fanout__display_dropped_mid_fan_out__the_others_get_every_event),
+		T(take__then_shutdown__answered_and_closed),
+	};
+	return cmocka_run_group_tests_name("fanout", tests, group_setup, group_teardown);
+}
