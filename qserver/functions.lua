@@ -19,6 +19,8 @@ local DAY_KEY_TTL = 3 * 86400 -- numbering keys outlive their day by two days
 local DEFAULT_RETENTION_DAYS = 90
 local DEFAULT_SERVICE_TIME = 300
 local EWMA_ALPHA = 0.2
+-- Tickets a day change expires per call: keeps every call short however full the hall was.
+local DAY_SLICE = 200
 local RECENT_CALLS = 10
 local REF_MAX = 64
 local CHANNEL_MAX = 32
@@ -32,6 +34,9 @@ local P         -- KEYS[1], the site prefix
 local NOW       -- ARGV[1] as a number
 local DAY       -- the effective day, YYYY-MM-DD
 local EXPIRED   -- tickets expired by this call's day change
+local DRAIN     -- while a day change is under way: the queue score below which every waiting
+                -- ticket is of an earlier day and waits to be expired (nil otherwise)
+local SLICED    -- this call already ran a slice of the day change
 local cache     -- counts and config read during this call; cleared by every queue or window write
 local hours_seen -- site-local hours worked out during this call (statistics)
 
@@ -125,6 +130,32 @@ local function int_arg(s, field, lo, hi)
     fail('BAD_REQUEST', field, field .. ' must be at least ' .. lo)
   end
   return n
+end
+
+-- Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m + 9) % 12
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+-- The date "YYYY-MM-DD" of a day number (the inverse of days_from_civil).
+local function civil_from_days(z)
+  z = z + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) -
+    math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  return string.format('%04d-%02d-%02d', y, m, d)
 end
 
 -- A value counted once per call; the cache is dropped whenever a queue or window changes.
@@ -268,9 +299,29 @@ local function dequeue(t)
 end
 
 -- A new queue score at NOW: later arrivals sort after earlier ones, ties by take order.
+-- While a day change is under way it is never below the cutoff, so the earlier day's
+-- tickets stay exactly the ones under it (even with a lagging clock).
 local function new_score()
   local seq = redis.call('INCR', k('take_seq'))
-  return istr(NOW * SCORE_SCALE + seq % SCORE_SCALE)
+  local base = NOW * SCORE_SCALE
+  if DRAIN and base < DRAIN then base = DRAIN end
+  return istr(base + seq % SCORE_SCALE)
+end
+
+-- True for a waiting ticket of an earlier day that the day change under way has not
+-- expired yet: it is expired for every purpose but the bookkeeping.
+local function stale(t)
+  return DRAIN ~= nil and t.state == 'waiting' and (tonumber(t.score) or 0) < DRAIN
+end
+
+-- The first `count` members (all with count -1) of a queue in score order, with scores,
+-- leaving out an earlier day's tickets while a day change is under way.
+local function queue_head(key, count)
+  if DRAIN then
+    if count < 0 then return redis.call('ZRANGE', key, istr(DRAIN), '+inf', 'BYSCORE', 'WITHSCORES') end
+    return redis.call('ZRANGE', key, istr(DRAIN), '+inf', 'BYSCORE', 'LIMIT', 0, count, 'WITHSCORES')
+  end
+  return redis.call('ZRANGE', key, 0, count < 0 and -1 or count - 1, 'WITHSCORES')
 end
 
 -- The queue bases a window calls from: its pinned queue plus the hall-wide queues
@@ -293,9 +344,13 @@ local function service_bases(sid)
   return {sid}
 end
 
--- ZCARD, counted once per call.
+-- Today's tickets in a queue (ZCARD, or ZCOUNT above the cutoff during a day change),
+-- counted once per call.
 local function zcard(key)
-  return cached('zcard:' .. key, function() return redis.call('ZCARD', key) end)
+  return cached('zcard:' .. key, function()
+    if DRAIN then return redis.call('ZCOUNT', key, istr(DRAIN), '+inf') end
+    return redis.call('ZCARD', key)
+  end)
 end
 
 -- Tickets in the bases called before a ticket of the class at the score
@@ -306,7 +361,7 @@ local function count_ahead(bases, class, score)
   for _, b in ipairs(bases) do
     for r = 1, rank - 1 do n = n + zcard(k('wq', b, CLASSES[r])) end
     if score then
-      n = n + redis.call('ZCOUNT', k('wq', b, class), '-inf', '(' .. score)
+      n = n + redis.call('ZCOUNT', k('wq', b, class), DRAIN and istr(DRAIN) or '-inf', '(' .. score)
     else
       n = n + zcard(k('wq', b, class))
     end
@@ -356,17 +411,20 @@ end
 
 -- The Ticket object; ahead and ewt only while it waits.
 local function ticket_json(t)
-  local ahead, ewt = 'null', 'null'
-  if t.state == 'waiting' then
+  local ahead, ewt, state = 'null', 'null', t.state
+  if stale(t) then
+    state = 'expired' -- its day is over; the day change under way expires it
+  elseif t.state == 'waiting' then
     local a, e = estimate(t)
     ahead, ewt = jint(a), jint(e)
   end
-  return jobj('id', jstr(t.id), 'number', jstr(t.number), 'service', jstr(t.service),
-    'class', jstr(t.class), 'channel', jstr(t.channel), 'state', jstr(t.state),
+  local fields = {'id', jstr(t.id), 'number', jstr(t.number), 'service', jstr(t.service),
+    'class', jstr(t.class), 'channel', jstr(t.channel), 'state', jstr(state),
     'issued_at', jint(t.issued_at), 'called_at', jint(t.called_at),
     'started_at', jint(t.started_at), 'finished_at', jint(t.finished_at),
     'window', jint(t.window), 'clerk', jstr(t.clerk), 'recalls', jint(t.recalls),
-    'transfers', jint(t.transfers), 'rating', jint(t.rating), 'ahead', ahead, 'ewt', ewt)
+    'transfers', jint(t.transfers), 'rating', jint(t.rating), 'ahead', ahead, 'ewt', ewt}
+  return jobj(unpack(fields))
 end
 
 -- The Window object; reason only while paused.
@@ -681,10 +739,8 @@ local function stat_final(t)
     stat_record(DAY, local_hour(NOW), t.service, t.window, t.clerk, stat_delta{[ST_NO_SHOW] = 1})
   elseif t.state == 'cancelled' then
     stat_record(DAY, local_hour(NOW), t.service, '', '', stat_delta{[ST_CANCELLED] = 1})
-  elseif t.state == 'expired' then
-    -- counted in the day and hour it was issued: the day change runs after that day ended
-    stat_record(t.day, local_hour(t.issued_at), t.service, '', '', stat_delta{[ST_EXPIRED] = 1})
   end
+  -- expired tickets are counted by the day change, in the day and hour they were issued
 end
 
 ------------------------------------------------------------------------------------------
@@ -703,15 +759,16 @@ local function learn_service_time(t)
 end
 
 -- The one place where a ticket reaches a final state (done, no_show, cancelled, expired):
--- the per-day statistics of DESIGN decision 4 hook in here.
-local function settle(t, fields)
+-- the per-day statistics of DESIGN decision 4 hook in here (uncounted: the caller counts it,
+-- as the day change sums its expiries per slice).
+local function settle(t, fields, uncounted)
   if fields.state == 'done' then
     -- a rating may come later (qh_rate); it counts where the finish did
     fields.fday, fields.fhour = DAY, local_hour(NOW)
   end
   tset(t, fields)
   if t.state == 'done' then learn_service_time(t) end
-  stat_final(t)
+  if not uncounted then stat_final(t) end
   -- retention runs from the final state: the raw ticket goes, its aggregates stay
   local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
   redis.call('EXPIRE', k('t', t.id), days * 86400)
@@ -749,7 +806,7 @@ local function next_for_window(w)
   for _, class in ipairs(CLASSES) do
     local best_id, best_score
     for _, b in ipairs(bases) do
-      local r = redis.call('ZRANGE', k('wq', b, class), 0, 0, 'WITHSCORES')
+      local r = queue_head(k('wq', b, class), 1)
       if r[1] then
         local score = tonumber(r[2])
         if not best_score or score < best_score then
@@ -783,9 +840,97 @@ local function check_window_open(w)
   end
 end
 
--- Day change: expires every waiting ticket of an earlier day. Returns how many expired.
-local function change_day(day)
-  local stored = redis.call('GET', k('day'))
+-- The queue bases that hold every waiting ticket: the hall-wide queues (every unpinned
+-- ticket) and the pinned queues of pinwins.
+local function all_bases()
+  local bases = {'*'}
+  for _, pw in ipairs(redis.call('SMEMBERS', k('pinwins'))) do bases[#bases + 1] = 'w' .. pw end
+  return bases
+end
+
+-- Earlier days' tickets still waiting (below the cutoff), in every queue that holds them.
+local function day_remaining(bases)
+  local n = 0
+  for _, b in ipairs(bases) do
+    for _, class in ipairs(CLASSES) do
+      n = n + redis.call('ZCOUNT', k('wq', b, class), '-inf', '(' .. istr(DRAIN))
+    end
+  end
+  return n
+end
+
+-- Day change, second part: expires at most DAY_SLICE waiting tickets of earlier days (those
+-- below the cutoff). When none is left the change ends: the cutoff goes, emptied pinned
+-- queues are forgotten and every service's estimate is sent again. Returns how many expired
+-- and how many are left.
+local function day_slice()
+  SLICED = true
+  local bases = all_bases()
+  local budget, expired = DAY_SLICE, 0
+  -- expiries count on their issue day and hour: summed here, written once per slice
+  local counts, order = {}, {}
+  for _, b in ipairs(bases) do
+    for _, class in ipairs(CLASSES) do
+      if budget <= 0 then break end
+      local key = k('wq', b, class)
+      local ids = redis.call('ZRANGE', key, '-inf', '(' .. istr(DRAIN), 'BYSCORE', 'LIMIT', 0, budget)
+      for _, id in ipairs(ids) do
+        budget = budget - 1
+        local t = ticket(id)
+        if t and t.state == 'waiting' then
+          dequeue(t)
+          settle(t, {state = 'expired'}, true)
+          emit_ticket(t)
+          expired = expired + 1
+          local at = t.day .. ' ' .. local_hour(t.issued_at) .. ' ' .. t.service
+          if not counts[at] then order[#order + 1] = at end
+          counts[at] = (counts[at] or 0) + 1
+        else
+          -- the hash outlived its retention (or is no longer waiting): just drop the id
+          redis.call('ZREM', key, id)
+        end
+      end
+    end
+  end
+  for _, at in ipairs(order) do
+    local d, h, sid = string.match(at, '^(%S+) (%S+) (.*)$')
+    stat_record(d, h, sid, '', '', stat_delta{[ST_EXPIRED] = counts[at]})
+  end
+  local left = day_remaining(bases)
+  if left == 0 then
+    redis.call('DEL', k('drain'))
+    DRAIN = nil
+    cache = {}
+    for i = 2, #bases do
+      local b = bases[i]
+      if redis.call('EXISTS', k('wq', b, 'priority'), k('wq', b, 'appointment'),
+          k('wq', b, 'normal')) == 0 then
+        redis.call('SREM', k('pinwins'), string.sub(b, 2))
+      end
+    end
+    emit_queues(service_ids())
+  end
+  return expired, left
+end
+
+-- The highest queue score of any waiting ticket, or 0.
+local function last_score(bases)
+  local top = 0
+  for _, b in ipairs(bases) do
+    for _, class in ipairs(CLASSES) do
+      local r = redis.call('ZRANGE', k('wq', b, class), -1, -1, 'WITHSCORES')
+      if r[2] and tonumber(r[2]) > top then top = tonumber(r[2]) end
+    end
+  end
+  return top
+end
+
+-- Day change (DESIGN decision 12: bounded per call). When the day moved on: fold the ended
+-- day's statistics into its month and mark every waiting
+-- ticket of the ended days by a queue-score cutoff; from then on they are out of every call,
+-- count and list, and slices of DAY_SLICE expire them (this call runs the first; qserver
+-- runs qh_day until none is left). Returns the tickets this call expired.
+local function change_day(day, stored)
   if stored and stored >= day then
     DAY = stored -- a lagging clock never moves the day back
     return 0
@@ -793,34 +938,16 @@ local function change_day(day)
   DAY = day
   redis.call('SET', k('day'), day)
   if not stored then return 0 end
-  -- before the expiries below, which count in their (now folded) issue day and its month
+  -- before the changes below, which count in their (now folded) day and its month
   stat_fold_day(stored)
-  -- the hall-wide queues hold every unpinned waiting ticket; pinned ones sit in pinwins' queues
-  local bases = {'*'}
-  for _, pw in ipairs(redis.call('SMEMBERS', k('pinwins'))) do bases[#bases + 1] = 'w' .. pw end
-  local expired = 0
-  for _, b in ipairs(bases) do
-    for _, class in ipairs(CLASSES) do
-      for _, id in ipairs(redis.call('ZRANGE', k('wq', b, class), 0, -1)) do
-        local t = ticket(id)
-        if not t then
-          -- the hash outlived its retention: just drop the id
-          redis.call('ZREM', k('wq', b, class), id)
-        elseif t.state == 'waiting' and (t.day or '') < day then
-          dequeue(t)
-          settle(t, {state = 'expired'})
-          emit_ticket(t)
-          expired = expired + 1
-        end
-      end
-    end
-    if b ~= '*' and redis.call('EXISTS', k('wq', b, 'priority'), k('wq', b, 'appointment'),
-        k('wq', b, 'normal')) == 0 then
-      redis.call('SREM', k('pinwins'), string.sub(b, 2))
-    end
-  end
-  if expired > 0 then emit_queues(service_ids()) end
-  return expired
+  local bases = all_bases()
+  local top = last_score(bases)
+  if top == 0 and not DRAIN then return 0 end -- nothing waits
+  -- new scores start at the cutoff, so the old days' tickets are exactly those below it
+  DRAIN = math.max(DRAIN or 0, top + 1, NOW * SCORE_SCALE)
+  redis.call('SET', k('drain'), istr(DRAIN))
+  cache = {}
+  return (day_slice())
 end
 
 -- Refuses a writing call that starts after qserver's deadline (real time, in ms).
@@ -1032,8 +1159,9 @@ local function qh_cancel(a)
   if id == '' then fail('BAD_REQUEST', 'id', 'id is required') end
   local t = find_ticket(id) -- an id, or today's number
   if not t then fail('NOT_FOUND', 'id', 'ticket ' .. id .. ' does not exist') end
-  if t.state ~= 'waiting' then
-    fail('CONFLICT', 'id', 'ticket ' .. t.number .. ' is ' .. t.state .. ', not waiting')
+  if t.state ~= 'waiting' or stale(t) then
+    fail('CONFLICT', 'id', 'ticket ' .. t.number .. ' is ' .. (stale(t) and 'expired' or t.state) ..
+      ', not waiting')
   end
   dequeue(t)
   settle(t, {state = 'cancelled'})
@@ -1134,8 +1262,9 @@ local function qh_call(a)
   if ref == '' then fail('BAD_REQUEST', 'ticket', 'ticket is required') end
   local t = find_ticket(ref)
   if not t then fail('NOT_FOUND', 'ticket', 'ticket ' .. ref .. ' does not exist') end
-  if t.state ~= 'waiting' then
-    fail('CONFLICT', 'ticket', 'ticket ' .. t.number .. ' is ' .. t.state .. ', not waiting')
+  if t.state ~= 'waiting' or stale(t) then
+    fail('CONFLICT', 'ticket', 'ticket ' .. t.number .. ' is ' .. (stale(t) and 'expired' or t.state) ..
+      ', not waiting')
   end
   if t.pin ~= '' then
     if t.pin ~= w.id then
@@ -1310,8 +1439,8 @@ local function qh_queue(a)
     local cand = {}
     for _, b in ipairs(bases) do
       -- pinned queues mix services: read them whole when filtering by service
-      local stop = (sid ~= '' and b:sub(1, 1) == 'w') and -1 or limit - 1
-      local r = redis.call('ZRANGE', k('wq', b, class), 0, stop, 'WITHSCORES')
+      local count = (sid ~= '' and b:sub(1, 1) == 'w') and -1 or limit
+      local r = queue_head(k('wq', b, class), count)
       for i = 1, #r, 2 do cand[#cand + 1] = {id = r[i], score = tonumber(r[i + 1])} end
     end
     table.sort(cand, function(x, y) return x.score < y.score end)
@@ -1353,35 +1482,12 @@ local function qh_snapshot()
     ',"recent":' .. jarr(recent) .. ',"today":' .. today_json() .. '}'
 end
 
--- qh_day: only the day change (run by the wrapper), reporting how many tickets expired.
+-- qh_day: the day change (its first slice is run by the wrapper) or its next slice,
+-- reporting how many tickets this call expired and how many wait for the next slices.
 local function qh_day()
-  return '{"expired":' .. jint(EXPIRED) .. '}'
-end
-
--- Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-local function days_from_civil(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = math.floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12
-  local doy = math.floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
-
--- The date "YYYY-MM-DD" of a day number (the inverse of days_from_civil).
-local function civil_from_days(z)
-  z = z + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) -
-    math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
-  return string.format('%04d-%02d-%02d', y, m, d)
+  if DRAIN and not SLICED then EXPIRED = day_slice() end
+  local left = DRAIN and day_remaining(all_bases()) or 0
+  return '{"expired":' .. jint(EXPIRED) .. ',"remaining":' .. jint(left) .. '}'
 end
 
 -- Parses a real calendar date argument into its day number.
@@ -1575,12 +1681,15 @@ local function register(name, body, writes)
     end
     DAY = day
     EXPIRED = 0
+    SLICED = false
+    local state = redis.call('MGET', k('day'), k('drain'))
+    local stored = state[1]
+    DRAIN = state[2] and tonumber(state[2]) or nil
     if writes then
       check_deadline(args[3])
-      EXPIRED = change_day(day)
-    else
-      local stored = redis.call('GET', k('day'))
-      if stored and stored > day then DAY = stored end
+      EXPIRED = change_day(day, stored)
+    elseif stored and stored > day then
+      DAY = stored
     end
     local a = {}
     for i = 4, #args do a[#a + 1] = args[i] end

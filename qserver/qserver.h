@@ -180,6 +180,10 @@ void events_on_store_ready(void);
 void events_drop_held(void);
 unsigned events_topic_parse(const char *name);
 
+/* daychange.c: the day change in bounded slices. */
+void daychange_init(void);
+void daychange_tick(void);
+
 /* clock.c: the one clock (decision 5). */
 time_t clock_now(void);
 void clock_set_offset(long long offset);

@@ -1312,7 +1312,91 @@ day_change__expires_waiting(void **state)
 			    "expired");
 	assert_string_equal(stream_types(before), "ticket ticket queue queue queue");
 	/* a second run has nothing left to do */
-	assert_int_equal(num(OK("qh_day"), "expired"), 0);
+	t = OK("qh_day");
+	assert_int_equal(num(t, "expired"), 0);
+	assert_int_equal(num(t, "remaining"), 0);
+}
+
+/* Counts the events of the stream from entry `from` on of a type whose ticket is in a state. */
+static int
+count_ticket_events(int from, const char *state)
+{
+	cJSON *events = stream_events();
+	int n = 0;
+
+	for (int i = from; i < cJSON_GetArraySize(events); i++) {
+		cJSON *e = cJSON_GetArrayItem(events, i);
+
+		if (strcmp(str(e, "type"), "ticket") == 0 &&
+		    strcmp(str(get(get(e, "data"), "ticket"), "state"), state) == 0)
+			n++;
+	}
+	return n;
+}
+
+static void
+day_change__in_bounded_slices(void **state)
+{
+	static const char *services[] = {"A", "B", "C"};
+	static const char *classes[] = {"normal", "priority", "appointment"};
+	cJSON *t, *d, *row, *events;
+	int before, last_expired = -1, first_queue = -1;
+
+	(void)state;
+	open_window("1", "c01");
+	for (int i = 0; i < 451; i++)
+		take(services[i % 3], classes[i % 3 == 0 ? 0 : (i / 3) % 3]);
+	call_next("1");
+	OK("qh_transfer", "1", "A", "3"); /* one of them now waits for window 3 only */
+	before = stream_len();
+	now = T0 + 86400;
+	day = DAY2;
+	/* the first write of the day runs the first slice; numbering restarts */
+	t = take("A", "");
+	assert_string_equal(str(t, "id"), "20261129-A001");
+	assert_int_equal(num(t, "ahead"), 0);
+	/* meanwhile the earlier day's tickets are out of every count, list and call */
+	assert_int_equal(num(service_now("A"), "waiting"), 1);
+	assert_int_equal(num(service_now("B"), "waiting"), 0);
+	assert_string_equal(queue_numbers("", "", ""), "A001");
+	assert_string_equal(queue_numbers("3", "", ""), "A001");
+	assert_string_equal(str(ticket_by_id("20261128-A150"), "state"), "expired");
+	assert_error(ERR("qh_call", "1", "c01", "20261128-A150"), "CONFLICT ticket");
+	assert_error(ERR("qh_cancel", "20261128-A150"), "CONFLICT id");
+	d = OK("qh_day");
+	assert_int_equal(num(d, "expired"), 200);
+	assert_int_equal(num(d, "remaining"), 51);
+	assert_string_equal(str(call_next("1"), "id"), "20261129-A001");
+	d = OK("qh_day");
+	assert_int_equal(num(d, "expired"), 51);
+	assert_int_equal(num(d, "remaining"), 0);
+	d = OK("qh_day");
+	assert_int_equal(num(d, "expired"), 0);
+	assert_int_equal(num(d, "remaining"), 0);
+	/* every one expired once, counted on its day, and the estimates were sent after */
+	assert_int_equal(count_ticket_events(before, "expired"), 451);
+	events = stream_events();
+	for (int i = before; i < cJSON_GetArraySize(events); i++) {
+		cJSON *e = cJSON_GetArrayItem(events, i);
+
+		if (strcmp(str(e, "type"), "queue") == 0 && i > last_expired && first_queue < 0 &&
+		    count_ticket_events(i, "expired") == 0)
+			first_queue = i;
+		if (strcmp(str(e, "type"), "ticket") == 0 &&
+		    strcmp(str(get(get(e, "data"), "ticket"), "state"), "expired") == 0)
+			last_expired = i;
+	}
+	assert_true(first_queue > last_expired);
+	row = stats_total(DAY1, DAY1);
+	assert_int_equal(num(row, "issued"), 451);
+	assert_int_equal(num(row, "expired"), 451);
+	row = stats_total("2026-11-01", "2026-11-30");
+	assert_int_equal(num(row, "issued"), 452);
+	assert_int_equal(num(row, "expired"), 451);
+	assert_int_equal(num(service_now("C"), "waiting"), 0);
+	redisReply *r = cmd("EXISTS %s:drain", PREFIX);
+	assert_int_equal(r->integer, 0);
+	freeReplyObject(r);
 }
 
 static void
@@ -1617,6 +1701,7 @@ main(void)
 		T(setup__keeps_live_window_state),
 		T(stats__wait_per_spell_service_time_and_fold),
 		T(day_change__expires_waiting),
+		T(day_change__in_bounded_slices),
 		T(day_change__runs_before_any_write),
 		T(day_change__lagging_clock_keeps_the_day),
 		T(events__take_publishes_ticket_then_queue),
