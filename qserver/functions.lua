@@ -19,6 +19,9 @@ local DAY_KEY_TTL = 3 * 86400 -- numbering keys outlive their day by two days
 local DEFAULT_RETENTION_DAYS = 90
 local DEFAULT_SERVICE_TIME = 300
 local EWMA_ALPHA = 0.2
+-- A service time learnt is first clamped to this band around the current estimate, so one
+-- outlier (a ticket left open for hours, a click straight through) moves it by under 10%.
+local EWMA_CLAMP_LOW, EWMA_CLAMP_HIGH = 0.6, 1.4
 -- Tickets a day change expires per call: keeps every call short however full the hall was.
 local DAY_SLICE = 200
 local RECENT_CALLS = 10
@@ -424,6 +427,10 @@ local function ticket_json(t)
     'started_at', jint(t.started_at), 'finished_at', jint(t.finished_at),
     'window', jint(t.window), 'clerk', jstr(t.clerk), 'recalls', jint(t.recalls),
     'transfers', jint(t.transfers), 'rating', jint(t.rating), 'ahead', ahead, 'ewt', ewt}
+  if t.closed_by_day == '1' then
+    fields[#fields + 1] = 'closed_by_day'
+    fields[#fields + 1] = 'true'
+  end
   return jobj(unpack(fields))
 end
 
@@ -521,7 +528,8 @@ end
 local ST_ISSUED, ST_SERVED, ST_NO_SHOW, ST_CANCELLED, ST_EXPIRED = 1, 2, 3, 4, 5
 local ST_WAITS, ST_WAIT_SUM, ST_WAIT_MAX, ST_WAIT_SLA = 6, 7, 8, 9
 local ST_SERVICE_SUM, ST_RATINGS, ST_RATING_SUM = 10, 11, 12
-local ST_COUNTERS = 12
+local ST_CLOSED = 13 -- served tickets closed by the day change: no service time counted
+local ST_COUNTERS = 13
 local STATS_MAX_DAYS = 3660 -- ten years; long ranges read whole months, so this stays cheap
 local STATS_MAX_BYTES = 60000 -- rows per answer stay under the protocol's 64 KiB line
 
@@ -727,7 +735,11 @@ end
 -- Counts a ticket's final state (the ticket already carries it) and, for done, its service
 -- time and any rating given with the finish.
 local function stat_final(t)
-  if t.state == 'done' then
+  if t.state == 'done' and t.closed_by_day == '1' then
+    -- served, but how long it took is unknown: no service time
+    stat_record(t.fday, t.fhour, t.service, t.window, t.clerk,
+      stat_delta{[ST_SERVED] = 1, [ST_CLOSED] = 1})
+  elseif t.state == 'done' then
     local took = 0
     if t.called_at ~= '' then took = math.max(tonumber(t.finished_at) - tonumber(t.called_at), 0) end
     local set = {[ST_SERVED] = 1, [ST_SERVICE_SUM] = took}
@@ -749,10 +761,11 @@ end
 -- Feeds a finished ticket's service time (call to finish) into its service's EWMA.
 local function learn_service_time(t)
   local s = service(t.service)
-  if not s or t.called_at == '' then return end
+  if not s or t.called_at == '' or t.closed_by_day == '1' then return end
   local took = tonumber(t.finished_at) - tonumber(t.called_at)
   if took < 0 then return end
   local old = tonumber(s.ewma) or tonumber(s.service_time) or DEFAULT_SERVICE_TIME
+  took = math.min(math.max(took, old * EWMA_CLAMP_LOW), old * EWMA_CLAMP_HIGH)
   local ewma = string.format('%.3f', EWMA_ALPHA * took + (1 - EWMA_ALPHA) * old)
   redis.call('HSET', k('svc', t.service), 'ewma', ewma)
   s.ewma = ewma
@@ -764,7 +777,8 @@ end
 local function settle(t, fields, uncounted)
   if fields.state == 'done' then
     -- a rating may come later (qh_rate); it counts where the finish did
-    fields.fday, fields.fhour = DAY, local_hour(NOW)
+    fields.fday = fields.fday or DAY
+    fields.fhour = fields.fhour or local_hour(fields.finished_at)
   end
   tset(t, fields)
   if t.state == 'done' then learn_service_time(t) end
@@ -848,6 +862,40 @@ local function all_bases()
   return bases
 end
 
+-- The site's closing time on a day (epoch seconds): its weekday's closing hour from the
+-- config, or the day's end when the config has none for it.
+local function closing_time(day)
+  local y, m, d = string.match(day, '^(%d+)%-(%d+)%-(%d+)$')
+  local n = days_from_civil(tonumber(y), tonumber(m), tonumber(d))
+  local weekday = (n + 4) % 7 -- 1970-01-01 was a Thursday; 0 is Sunday
+  local close = tonumber(split(cfg().close or '')[weekday + 1] or '') or 1440
+  if close <= 0 then close = 1440 end -- closed that weekday: the end of the day
+  local t = n * 86400 + close * 60 -- as if the site were on UTC
+  return t - utc_offset(t - utc_offset(t))
+end
+
+-- Day change, first part: tickets still called or serving at a window were served on the day
+-- that ended; they become done at its closing time, flagged closed_by_day, their service time
+-- unknown (neither learnt nor counted). Bounded by the number of windows.
+local function close_day_tickets(old_day)
+  local closes = closing_time(old_day)
+  for _, id in ipairs(redis.call('LRANGE', k('wins'), 0, -1)) do
+    local w = window(id)
+    if w and (w.state == 'calling' or w.state == 'serving') then
+      local t = ticket(w.ticket)
+      if t and (t.state == 'called' or t.state == 'serving') then
+        local at = math.max(closes, tonumber(t.started_at) or 0, tonumber(t.called_at) or 0)
+        at = math.min(at, NOW)
+        settle(t, {state = 'done', finished_at = istr(at), closed_by_day = '1', fday = old_day,
+          fhour = local_hour(at)})
+        emit_ticket(t)
+      end
+      window_idle(w)
+      emit_window(w)
+    end
+  end
+end
+
 -- Earlier days' tickets still waiting (below the cutoff), in every queue that holds them.
 local function day_remaining(bases)
   local n = 0
@@ -926,7 +974,7 @@ local function last_score(bases)
 end
 
 -- Day change (DESIGN decision 12: bounded per call). When the day moved on: fold the ended
--- day's statistics into its month and mark every waiting
+-- day's statistics into its month, close the tickets left at windows, and mark every waiting
 -- ticket of the ended days by a queue-score cutoff; from then on they are out of every call,
 -- count and list, and slices of DAY_SLICE expire them (this call runs the first; qserver
 -- runs qh_day until none is left). Returns the tickets this call expired.
@@ -940,6 +988,7 @@ local function change_day(day, stored)
   if not stored then return 0 end
   -- before the changes below, which count in their (now folded) day and its month
   stat_fold_day(stored)
+  close_day_tickets(stored)
   local bases = all_bases()
   local top = last_score(bases)
   if top == 0 and not DRAIN then return 0 end -- nothing waits
@@ -985,6 +1034,23 @@ local function qh_setup(a)
       fail('BAD_REQUEST', 'hall', 'site.utc_offsets holds [since_epoch, offset_seconds] pairs')
     end
   end
+  -- closing minute of each weekday, Sunday first; 0 when closed that day
+  local close = {}
+  if site.hours ~= nil then
+    if type(site.hours) ~= 'table' or #site.hours ~= 7 then
+      fail('BAD_REQUEST', 'hall', 'site.hours lists 7 weekdays, Sunday first')
+    end
+    for d, h in ipairs(site.hours) do
+      if type(h) == 'table' then
+        if type(h[2]) ~= 'number' or h[2] < 1 or h[2] > 1440 then
+          fail('BAD_REQUEST', 'hall', 'site.hours holds [open_minute, close_minute] or null')
+        end
+        close[d] = string.format('%d', h[2])
+      else
+        close[d] = '0'
+      end
+    end
+  end
   local svc_ids, known = {}, {}
   for i, s in ipairs(services) do
     if type(s) ~= 'table' or type(s.id) ~= 'string' or not s.id:match('^[%w_%.%-]+$') then
@@ -1027,7 +1093,7 @@ local function qh_setup(a)
   redis.call('HSET', k('cfg'), 'site', tostring(site.id or ''),
     'sla', string.format('%d', tonumber(site.sla) or 900),
     'retention_days', string.format('%d', tonumber(site.retention_days) or DEFAULT_RETENTION_DAYS),
-    'comprehensive', tostring(ncomp))
+    'comprehensive', tostring(ncomp), 'close', table.concat(close, ','))
   -- the zone's offsets, so statistics can tell the site-local hour of any moment
   redis.call('DEL', k('tz'))
   for _, o in ipairs(offsets) do
@@ -1538,13 +1604,15 @@ local function stats_row_json(key, r)
     wmax = jint(r[ST_WAIT_MAX])
     sla = jdec1(100 * r[ST_WAIT_SLA] / waits)
   end
-  local service_mean = served > 0 and jint(math.floor(r[ST_SERVICE_SUM] / served + 0.5)) or 'null'
+  -- tickets closed by the day change were served for an unknown time
+  local timed = served - r[ST_CLOSED]
+  local service_mean = timed > 0 and jint(math.floor(r[ST_SERVICE_SUM] / timed + 0.5)) or 'null'
   local rating_mean = ratings > 0 and jdec1(r[ST_RATING_SUM] / ratings) or 'null'
   return jobj('key', cjson.encode(key), 'issued', jint(r[ST_ISSUED]), 'served', jint(served),
     'no_show', jint(r[ST_NO_SHOW]), 'cancelled', jint(r[ST_CANCELLED]),
     'expired', jint(r[ST_EXPIRED]), 'wait_mean', wait_mean, 'wait_p50', p50, 'wait_p90', p90,
     'wait_max', wmax, 'service_mean', service_mean, 'sla_pct', sla, 'rating_mean', rating_mean,
-    'ratings', jint(ratings), 'waits', jint(waits))
+    'ratings', jint(ratings), 'waits', jint(waits), 'closed_by_day', jint(r[ST_CLOSED]))
 end
 
 -- The periods covering days [from, to]: whole months as "m:YYYY-MM", other days as

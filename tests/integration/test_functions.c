@@ -46,6 +46,17 @@ static const char *hall_specialised =
 	"{\"id\":2,\"name\":\"2\",\"name_en\":\"2\",\"services\":[\"B\"]},"
 	"{\"id\":3,\"name\":\"3\",\"name_en\":\"3\",\"services\":[\"A\",\"C\"]}]}";
 
+/* Two services and windows with opening hours in Beijing time (Saturday 09:00-16:00). */
+static const char *hall_hours =
+	"{\"site\":{\"id\":\"t\",\"sla\":900,\"utc_offsets\":[[0,28800]],"
+	"\"hours\":[null,[540,1200],[540,1200],[540,1200],[540,1200],[540,1200],[540,960]]},"
+	"\"services\":["
+	"{\"id\":\"A\",\"prefix\":\"A\",\"name\":\"a\",\"name_en\":\"A\",\"service_time\":300},"
+	"{\"id\":\"B\",\"prefix\":\"B\",\"name\":\"b\",\"name_en\":\"B\",\"service_time\":120}],"
+	"\"windows\":["
+	"{\"id\":1,\"name\":\"1\",\"name_en\":\"1\",\"services\":[\"*\"]},"
+	"{\"id\":2,\"name\":\"2\",\"name_en\":\"2\",\"services\":[\"B\"]}]}";
+
 static struct testredis tr;
 static redisContext *c;
 static long now;		 /* ARGV[1] of every call */
@@ -303,6 +314,17 @@ static cJSON *
 ticket_by_id(const char *id)
 {
 	return get(OK("qh_ticket", id, ""), "ticket");
+}
+
+/* A service's learnt service time as stored (seconds, 3 decimals). */
+static double
+learnt(const char *service)
+{
+	redisReply *r = cmd("HGET %s:svc:%s ewma", PREFIX, service);
+	double v = r->type == REDIS_REPLY_STRING ? atof(r->str) : -1;
+
+	freeReplyObject(r);
+	return v;
 }
 
 /* A service object from qh_services. */
@@ -1121,11 +1143,31 @@ ewt__learns_service_time(void **state)
 	take("A", "");
 	take("A", "");
 	call_next("1");
-	now += 100;
+	now += 200;
 	OK("qh_finish", "1", "");
-	/* 0.2 * 100 + 0.8 * 300 = 260 s per ticket */
-	assert_int_equal(num(service_now("A"), "ewt"), 260);
+	/* 0.2 * 200 + 0.8 * 300 = 280 s per ticket */
+	assert_int_equal(num(service_now("A"), "ewt"), 280);
 	assert_int_equal(num(ticket_by_id("20261128-A002"), "ewt"), 0);
+}
+
+static void
+ewt__one_outlier_moves_the_estimate_under_10_percent(void **state)
+{
+	double before;
+
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	take("A", "");
+	call_next("1");
+	now += 12 * 3600; /* left open for 12 hours */
+	OK("qh_finish", "1", "");
+	assert_true(learnt("A") > 300 && learnt("A") < 330);
+	before = learnt("A");
+	call_next("1");
+	now += 1; /* clicked straight through */
+	OK("qh_finish", "1", "");
+	assert_true(learnt("A") < before && learnt("A") > before * 0.9);
 }
 
 static void
@@ -1303,18 +1345,57 @@ day_change__expires_waiting(void **state)
 	t = ticket_by_id("20261128-A002");
 	assert_string_equal(str(t, "state"), "expired");
 	assert_true(is_null(t, "ahead"));
-	/* the called ticket stays with its window */
-	assert_string_equal(str(ticket_by_id("20261128-A001"), "state"), "called");
+	/* the called ticket was closed with its day (PROTOCOL.md v2); the window is free */
+	t = ticket_by_id("20261128-A001");
+	assert_string_equal(str(t, "state"), "done");
+	assert_true(cJSON_IsTrue(get(t, "closed_by_day")));
+	assert_string_equal(str(window_now("1"), "state"), "idle");
 	assert_int_equal(num(service_now("A"), "waiting"), 0);
 	assert_int_equal(num(service_now("B"), "waiting"), 0);
 	events = stream_events();
-	assert_string_equal(str(get(get(cJSON_GetArrayItem(events, before), "data"), "ticket"), "state"),
+	assert_string_equal(str(get(get(cJSON_GetArrayItem(events, before + 2), "data"), "ticket"), "state"),
 			    "expired");
-	assert_string_equal(stream_types(before), "ticket ticket queue queue queue");
+	assert_string_equal(stream_types(before), "ticket window ticket ticket queue queue queue");
 	/* a second run has nothing left to do */
 	t = OK("qh_day");
 	assert_int_equal(num(t, "expired"), 0);
 	assert_int_equal(num(t, "remaining"), 0);
+}
+
+static void
+day_change__closes_tickets_left_at_windows(void **state)
+{
+	cJSON *t, *row;
+
+	(void)state;
+	OK("qh_setup", hall_hours);
+	open_window("1", "c01");
+	take("A", "");
+	take("A", "");
+	call_next("1");
+	now += 300;
+	call_next("1"); /* A001 served 300 s; A002 called and left so overnight */
+	OK("qh_start", "1");
+	now = T0 + 86400;
+	day = DAY2;
+	OK("qh_day");
+	t = ticket_by_id("20261128-A002");
+	assert_string_equal(str(t, "state"), "done");
+	assert_true(cJSON_IsTrue(get(t, "closed_by_day")));
+	/* Saturday's closing time, 16:00 in Beijing */
+	assert_int_equal(num(t, "finished_at"), 1795852800L);
+	assert_string_equal(str(t, "clerk"), "c01");
+	assert_null(cJSON_GetObjectItemCaseSensitive(ticket_by_id("20261128-A001"), "closed_by_day"));
+	assert_string_equal(str(window_now("1"), "state"), "idle");
+	/* neither learnt nor counted in service_mean, but served that day */
+	assert_true(learnt("A") > 299.99 && learnt("A") < 300.01);
+	row = stats_total(DAY1, DAY1);
+	assert_int_equal(num(row, "served"), 2);
+	assert_int_equal(num(row, "service_mean"), 300);
+	assert_int_equal(num(row, "closed_by_day"), 1);
+	row = stats_total("2026-11-01", "2026-11-30");
+	assert_int_equal(num(row, "served"), 2);
+	assert_int_equal(num(row, "service_mean"), 300);
 }
 
 /* Counts the events of the stream from entry `from` on of a type whose ticket is in a state. */
@@ -1694,6 +1775,7 @@ main(void)
 		T(pause__ticket_called__conflict),
 		T(ewt__ahead_over_open_windows_times_service_time),
 		T(ewt__learns_service_time),
+		T(ewt__one_outlier_moves_the_estimate_under_10_percent),
 		T(ewt__specialised_hall_counts_competing_services),
 		T(queue__call_order_with_limit_and_service),
 		T(snapshot__services_windows_recent_newest_first),
@@ -1701,6 +1783,7 @@ main(void)
 		T(setup__keeps_live_window_state),
 		T(stats__wait_per_spell_service_time_and_fold),
 		T(day_change__expires_waiting),
+		T(day_change__closes_tickets_left_at_windows),
 		T(day_change__in_bounded_slices),
 		T(day_change__runs_before_any_write),
 		T(day_change__lagging_clock_keeps_the_day),
