@@ -438,7 +438,8 @@ end
 local function window_json(w)
   local fields = {'id', jint(w.id), 'name', cjson.encode(w.name or ''),
     'name_en', cjson.encode(w.name_en or ''), 'services', w.services,
-    'state', jstr(w.state), 'ticket', jstr(w.number), 'clerk', jstr(w.clerk)}
+    'state', jstr(w.state), 'ticket', jstr(w.number), 'clerk', jstr(w.clerk),
+    'since', jint(w.since)}
   if w.state == 'paused' then
     fields[#fields + 1] = 'reason'
     fields[#fields + 1] = cjson.encode(w.reason or '')
@@ -796,13 +797,24 @@ local function finish_current(w)
   return t
 end
 
+-- The clerk a call at the window is recorded under: the clerk signed in there (holding a live
+-- lease), else the user acting (a manager acting for an empty window).
+local function acting_clerk(w, user)
+  if w.clerk ~= nil and w.clerk ~= '' and w.holder ~= nil and w.holder ~= ''
+      and (tonumber(w.lease_until) or 0) >= NOW then
+    return w.clerk
+  end
+  if user ~= '' then return user end
+  return w.clerk or ''
+end
+
 -- Calls a waiting ticket to a window: out of its queues, onto the window, announced.
 local function call_ticket(w, t, clerk)
   dequeue(t)
   -- this waiting spell began at issue, or at the last transfer or no-show requeue
   local since = tonumber(t.wait_from ~= nil and t.wait_from ~= '' and t.wait_from or t.issued_at)
   tset(t, {state = 'called', called_at = tostring(NOW), started_at = '',
-    window = w.id, clerk = clerk ~= '' and clerk or (w.clerk or '')})
+    window = w.id, clerk = acting_clerk(w, clerk)})
   stat_record(DAY, local_hour(NOW), t.service, w.id, t.clerk, wait_delta(NOW - (since or NOW)))
   wset(w, {state = 'calling', ticket = t.id, number = t.number})
   redis.call('LPUSH', k('recent'), jobj('number', jstr(t.number), 'window', jint(w.id),

@@ -1091,6 +1091,39 @@ pause_resume_close__window_states(void **state)
 }
 
 static void
+window__since_is_its_last_state_change(void **state)
+{
+	char lease[32];
+
+	(void)state;
+	assert_int_equal(num(open_window("1", "c01"), "since"), T0);
+	now = T0 + 50;
+	assert_int_equal(num(get(OK("qh_pause", "1", ""), "window"), "since"), T0 + 50);
+	now = T0 + 80;
+	snprintf(lease, sizeof lease, "%ld", now + 60);
+	OK("qh_lease", "qs1/c01", lease, "1");
+	assert_int_equal(num(window_now("1"), "since"), T0 + 50);
+}
+
+static void
+call_next__manager_for_a_window_records_its_clerk(void **state)
+{
+	(void)state;
+	open_window("3", "x1");
+	take("A", "");
+	take("A", "");
+	/* a manager acts for window 3 while x1 is signed in there */
+	assert_string_equal(str(get(OK("qh_call_next", "3", "m01"), "ticket"), "clerk"), "x1");
+	/* x1 signed out: the manager is the one serving */
+	OK("qh_release", "3", "qs1/x1");
+	assert_string_equal(str(get(OK("qh_call_next", "3", "m01"), "ticket"), "clerk"), "m01");
+	assert_int_equal(num(find_id_key(get(OK("qh_stats", DAY1, DAY1, "clerk", "", ""), "rows"), "x1"),
+			     "waits"), 1);
+	assert_int_equal(num(find_id_key(get(OK("qh_stats", DAY1, DAY1, "clerk", "", ""), "rows"), "m01"),
+			     "waits"), 1);
+}
+
+static void
 pause__ticket_called__conflict(void **state)
 {
 	(void)state;
@@ -1772,6 +1805,8 @@ main(void)
 		T(lease__renews_only_own_holder),
 		T(release__frees_window_for_another_clerk),
 		T(pause_resume_close__window_states),
+		T(window__since_is_its_last_state_change),
+		T(call_next__manager_for_a_window_records_its_clerk),
 		T(pause__ticket_called__conflict),
 		T(ewt__ahead_over_open_windows_times_service_time),
 		T(ewt__learns_service_time),

@@ -425,11 +425,36 @@ static void manager__acts_on_any_window(void **state)
 	cJSON *r = expect_ok(tc_request(m, "{\"op\":\"call_next\",\"window\":3}"));
 	assert_string_equal(get_str(r, "ticket", "number"), "B001");
 	assert_int_equal((int)get_num(r, "ticket", "window"), 3);
+	/* nobody is signed in at window 3: the manager serves */
+	assert_string_equal(get_str(r, "ticket", "clerk"), "m01");
 	cJSON_Delete(r);
 	r = expect_ok(tc_request(m, "{\"op\":\"transfer\",\"window\":3,\"service\":\"A\",\"target_window\":1}"));
 	assert_string_equal(get_str(r, "ticket", "service"), "A");
 	cJSON_Delete(r);
 	tc_close(m);
+	tc_close(k);
+}
+
+static void manager__acting_for_a_clerks_window_records_the_clerk(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "A", NULL, n, sizeof n);
+	struct tc *c = hall_clerk(&hall, "c01", 2);
+	assert_non_null(c);
+	struct tc *m = hall_manager(&hall);
+	cJSON *r = expect_ok(tc_request(m, "{\"op\":\"call_next\",\"window\":2}"));
+	assert_string_equal(get_str(r, "ticket", "number"), "A001");
+	assert_string_equal(get_str(r, "ticket", "clerk"), "c01");
+	cJSON_Delete(r);
+	r = expect_ok(tc_request(m, "{\"op\":\"snapshot\"}"));
+	const cJSON *w = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "windows"), 1);
+	assert_string_equal(get_str(w, "clerk", NULL), "c01");
+	assert_true(get_num(w, "since", NULL) >= HALL_T0);
+	cJSON_Delete(r);
+	tc_close(m);
+	tc_close(c);
 	tc_close(k);
 }
 
@@ -654,6 +679,7 @@ int main(void)
 		T(pause_resume_close__window_states),
 		T(queue__in_call_order_for_the_window),
 		T(manager__acts_on_any_window),
+		T(manager__acting_for_a_clerks_window_records_the_clerk),
 		T(hello__window_held_by_live_clerk__conflict_until_it_leaves),
 		T(hello__reconnecting_clerk_keeps_the_ticket),
 		T(snapshot__recent_calls_newest_first),
