@@ -40,7 +40,13 @@ local EXPIRED   -- tickets expired by this call's day change
 local DRAIN     -- while a day change is under way: the queue score below which every waiting
                 -- ticket is of an earlier day and waits to be expired (nil otherwise)
 local SLICED    -- this call already ran a slice of the day change
-local cache     -- counts and config read during this call; cleared by every queue or window write
+local cache     -- config and services read during this call (nothing this call writes but ewma,
+                -- which is kept in step)
+local counts    -- queue and window counts read during this call; cleared by every queue or
+                -- window write
+local gen       -- bumped by every write of a ticket, queue or window: ticket JSON built at
+                -- the same gen is still true
+local tjson     -- the last ticket JSON built: {t = ticket, gen = gen, json = text}
 local hours_seen -- site-local hours worked out during this call (statistics)
 
 ------------------------------------------------------------------------------------------
@@ -161,14 +167,30 @@ local function civil_from_days(z)
   return string.format('%04d-%02d-%02d', y, m, d)
 end
 
--- A value counted once per call; the cache is dropped whenever a queue or window changes.
-local function cached(key, compute)
-  local v = cache[key]
+-- The value of key in tbl, computed and kept there the first time.
+local function memo(tbl, key, compute)
+  local v = tbl[key]
   if v == nil then
     v = compute()
-    cache[key] = v
+    tbl[key] = v
   end
   return v
+end
+
+-- A config value read once per call.
+local function cached(key, compute)
+  return memo(cache, key, compute)
+end
+
+-- A count read once per call until the next queue or window write.
+local function counted(key, compute)
+  return memo(counts, key, compute)
+end
+
+-- Notes a write of a queue or window: counts read so far are stale.
+local function changed()
+  counts = {}
+  gen = gen + 1
 end
 
 ------------------------------------------------------------------------------------------
@@ -247,7 +269,7 @@ local function wset(w, fields)
     end
   end
   hset(k('w', w.id), w, fields)
-  cache = {}
+  changed()
 end
 
 ------------------------------------------------------------------------------------------
@@ -272,6 +294,7 @@ end
 -- Sets ticket fields.
 local function tset(t, fields)
   hset(k('t', t.id), t, fields)
+  gen = gen + 1
 end
 
 -- The zsets ("bases" <prefix>:wq:<base>:<class>) a waiting ticket sits in: one pinned
@@ -290,7 +313,7 @@ local function enqueue(t)
     -- remembered so the day change and the hall queue find pinned queues without scanning
     redis.call('SADD', k('pinwins'), t.pin)
   end
-  cache = {}
+  changed()
 end
 
 -- Takes a ticket out of its queues.
@@ -298,7 +321,7 @@ local function dequeue(t)
   for _, b in ipairs(ticket_bases(t)) do
     redis.call('ZREM', k('wq', b, t.class), t.id)
   end
-  cache = {}
+  changed()
 end
 
 -- A new queue score at NOW: later arrivals sort after earlier ones, ties by take order.
@@ -350,7 +373,7 @@ end
 -- Today's tickets in a queue (ZCARD, or ZCOUNT above the cutoff during a day change),
 -- counted once per call.
 local function zcard(key)
-  return cached('zcard:' .. key, function()
+  return counted('zcard:' .. key, function()
     if DRAIN then return redis.call('ZCOUNT', key, istr(DRAIN), '+inf') end
     return redis.call('ZCARD', key)
   end)
@@ -374,7 +397,7 @@ end
 
 -- Open windows (idle, calling, serving) that serve the service, at least 1.
 local function open_windows(sid)
-  local n = cached('open:' .. sid, function()
+  local n = counted('open:' .. sid, function()
     return redis.call('SINTERCARD', 2, k('svcwin', sid), k('open'))
   end)
   return math.max(n, 1)
@@ -412,8 +435,10 @@ end
 ------------------------------------------------------------------------------------------
 -- JSON objects of PROTOCOL.md
 
--- The Ticket object; ahead and ewt only while it waits.
+-- The Ticket object; ahead and ewt only while it waits. Built once for the event and the
+-- result when nothing changed in between.
 local function ticket_json(t)
+  if tjson and tjson.t == t and tjson.gen == gen then return tjson.json end
   local ahead, ewt, state = 'null', 'null', t.state
   if stale(t) then
     state = 'expired' -- its day is over; the day change under way expires it
@@ -431,7 +456,9 @@ local function ticket_json(t)
     fields[#fields + 1] = 'closed_by_day'
     fields[#fields + 1] = 'true'
   end
-  return jobj(unpack(fields))
+  local json = jobj(unpack(fields))
+  tjson = {t = t, gen = gen, json = json}
+  return json
 end
 
 -- The Window object; reason only while paused.
@@ -770,6 +797,7 @@ local function learn_service_time(t)
   local ewma = string.format('%.3f', EWMA_ALPHA * took + (1 - EWMA_ALPHA) * old)
   redis.call('HSET', k('svc', t.service), 'ewma', ewma)
   s.ewma = ewma
+  gen = gen + 1 -- estimates use it
 end
 
 -- The one place where a ticket reaches a final state (done, no_show, cancelled, expired):
@@ -960,7 +988,7 @@ local function day_slice()
   if left == 0 then
     redis.call('DEL', k('drain'))
     DRAIN = nil
-    cache = {}
+    changed()
     for i = 2, #bases do
       local b = bases[i]
       if redis.call('EXISTS', k('wq', b, 'priority'), k('wq', b, 'appointment'),
@@ -1007,7 +1035,7 @@ local function change_day(day, stored)
   -- new scores start at the cutoff, so the old days' tickets are exactly those below it
   DRAIN = math.max(DRAIN or 0, top + 1, NOW * SCORE_SCALE)
   redis.call('SET', k('drain'), istr(DRAIN))
-  cache = {}
+  changed()
   return (day_slice())
 end
 
@@ -1778,7 +1806,7 @@ local function register(name, body, writes)
   redis.register_function{
     function_name = name,
     callback = function(keys, args)
-      cache = {}
+      cache, counts, gen, tjson = {}, {}, 0, nil
       hours_seen = {}
       local ok, res = pcall(run, keys, args)
       if ok then return res end
