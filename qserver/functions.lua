@@ -23,7 +23,7 @@ local EWMA_ALPHA = 0.2
 -- outlier (a ticket left open for hours, a click straight through) moves it by under 10%.
 local EWMA_CLAMP_LOW, EWMA_CLAMP_HIGH = 0.6, 1.4
 -- Tickets a day change expires per call: keeps every call short however full the hall was.
-local DAY_SLICE = 200
+local DAY_SLICE = 100
 local RECENT_CALLS = 10
 local REF_MAX = 64
 local CHANNEL_MAX = 32
@@ -548,16 +548,23 @@ end
 --
 -- Every figure of a stats row is a sum (or a max) of small per-period records, so a range
 -- costs reads proportional to its days (or whole months) times its keys, never its tickets.
--- A record is one hash field holding "n1,n2,...,n12;bucket=count,..." in
---   P:st:d:<day>            fields t, s:<service>, h:<HH>, w:<window>, c:<clerk>
---   P:st:d:<day>:w<window>  fields s:<service>, h:<HH>, c:<clerk> (the window's own tickets)
+-- A record is a set of native counters, one hash field "<record>|<counter>" each (HINCRBY;
+-- the wait maximum by compare and set), in
+--   P:st:d:<day>            records t, s:<service>, h:<HH>, w:<window>, c:<clerk>
+--   P:st:d:<day>:w<window>  records s:<service>, h:<HH>, c:<clerk> (the window's own tickets)
 -- and the same under P:st:m:<YYYY-MM> for whole months (folded in at each day change).
+-- Records written before counters were native are one field "<record>" holding the text
+-- "n1,...,n13;bucket=count,..."; they are still read and folded, never written again.
 
 local ST_ISSUED, ST_SERVED, ST_NO_SHOW, ST_CANCELLED, ST_EXPIRED = 1, 2, 3, 4, 5
 local ST_WAITS, ST_WAIT_SUM, ST_WAIT_MAX, ST_WAIT_SLA = 6, 7, 8, 9
 local ST_SERVICE_SUM, ST_RATINGS, ST_RATING_SUM = 10, 11, 12
 local ST_CLOSED = 13 -- served tickets closed by the day change: no service time counted
 local ST_COUNTERS = 13
+-- The counter field names, in the order above; histogram buckets are b<bucket>.
+local ST_FIELD = {'i', 'sv', 'ns', 'cn', 'ex', 'w', 'ws', 'wm', 'wl', 'ss', 'r', 'rs', 'cd'}
+local ST_INDEX = {}
+for i = 1, #ST_FIELD do ST_INDEX[ST_FIELD[i]] = i end
 local STATS_MAX_DAYS = 3660 -- ten years; long ranges read whole months, so this stays cheap
 local STATS_MAX_BYTES = 60000 -- rows per answer stay under the protocol's 64 KiB line
 
@@ -654,49 +661,81 @@ local function wait_delta(wait)
   return d
 end
 
--- Adds n to one bucket of a stored histogram text ("3=2,5=1") without decoding the rest:
--- string.find runs in C, where a full decode and re-encode in Lua costs far more.
-local function hist_add(hist, bucket, n)
-  if hist == '' then return bucket .. '=' .. istr(n) end
-  local s = ',' .. hist .. ','
-  local i, j, count = string.find(s, ',' .. bucket .. '=(%d+),')
-  if not i then return hist .. ',' .. bucket .. '=' .. istr(n) end
-  return string.sub(s, 2, i) .. bucket .. '=' .. istr(tonumber(count) + n) .. string.sub(s, j, -2)
-end
-
--- Merges a delta (whose histogram holds at most a few buckets) into a stored record's text;
--- only the counters the delta changes are parsed and written again (this is the hot path).
-local function rec_add_text(stored, d)
-  local head, hist = '', ''
-  if stored then
-    local cut = string.find(stored, ';', 1, true)
-    head, hist = string.sub(stored, 1, (cut or 0) - 1), cut and string.sub(stored, cut + 1) or ''
-  end
-  local r, i = {}, 0
-  for v in string.gmatch(head, '[^,]+') do
-    i = i + 1
-    r[i] = v
-  end
-  for n = 1, ST_COUNTERS do
-    local dv = d[n]
-    if dv ~= 0 or r[n] == nil then
-      local old = tonumber(r[n]) or 0
-      r[n] = istr(n == ST_WAIT_MAX and math.max(old, dv) or old + dv)
+-- Adds a delta into the records of one aggregate hash: HINCRBY per changed counter and
+-- bucket, and the wait maximum raised where the delta's wait passes it.
+local function stat_update(key, recs, d)
+  for _, rec in ipairs(recs) do
+    for i = 1, ST_COUNTERS do
+      if d[i] ~= 0 and i ~= ST_WAIT_MAX then
+        redis.call('HINCRBY', key, rec .. '|' .. ST_FIELD[i], istr(d[i]))
+      end
     end
+    for b, c in pairs(d.h) do redis.call('HINCRBY', key, rec .. '|b' .. b, istr(c)) end
   end
-  for bucket, c in pairs(d.h) do hist = hist_add(hist, istr(bucket), c) end
-  return table.concat(r, ',') .. ';' .. hist
-end
-
--- Merges a delta into the named fields of one aggregate hash (one read, one write).
-local function stat_update(key, fields, d)
+  if d[ST_WAITS] == 0 then return end
+  local fields = {}
+  for i, rec in ipairs(recs) do fields[i] = rec .. '|wm' end
   local old = redis.call('HMGET', key, unpack(fields))
   local args = {}
   for i, f in ipairs(fields) do
-    args[#args + 1] = f
-    args[#args + 1] = rec_add_text(old[i], d)
+    if (tonumber(old[i]) or -1) < d[ST_WAIT_MAX] then
+      args[#args + 1] = f
+      args[#args + 1] = istr(d[ST_WAIT_MAX])
+    end
   end
-  redis.call('HSET', key, unpack(args))
+  if #args > 0 then redis.call('HSET', key, unpack(args)) end
+end
+
+-- Adds one stored counter ("<record>|<counter>" field's counter name and value) to record r.
+local function rec_add_counter(r, name, value)
+  local v = tonumber(value) or 0
+  if string.sub(name, 1, 1) == 'b' then
+    local b = tonumber(string.sub(name, 2))
+    if b then r.h[b] = (r.h[b] or 0) + v end
+    return
+  end
+  local i = ST_INDEX[name]
+  if i == ST_WAIT_MAX then
+    if v > r[i] then r[i] = v end
+  elseif i then
+    r[i] = r[i] + v
+  end
+end
+
+-- Adds a stored hash field to record r: a native counter, or a whole record in the older text.
+local function rec_add_field(r, name, value)
+  if name then
+    rec_add_counter(r, name, value)
+  else
+    rec_merge(r, rec_decode(value))
+  end
+end
+
+-- Splits a stats field into its record and counter name ("s:A|ws" -> "s:A", "ws"); a field
+-- of the older text form is all record (counter nil).
+local function stat_field(f)
+  local rec, name = string.match(f, '^(.*)|([^|]*)$')
+  if rec then return rec, name end
+  return f, nil
+end
+
+-- Every field a record may have: the older text one, its counters and its buckets.
+local function record_fields(rec)
+  local out = {rec}
+  for _, f in ipairs(ST_FIELD) do out[#out + 1] = rec .. '|' .. f end
+  for b = 0, HIST_LAST do out[#out + 1] = rec .. '|b' .. b end
+  return out
+end
+
+-- Reads one record of a hash (the older text field and the counters summed).
+local function stat_read(key, rec)
+  local fields = record_fields(rec)
+  local vals = redis.call('HMGET', key, unpack(fields))
+  local r = rec_decode(vals[1])
+  for i = 2, #fields do
+    if vals[i] then rec_add_counter(r, select(2, stat_field(fields[i])), vals[i]) end
+  end
+  return r
 end
 
 -- Counts a delta for the day and its month under total, service, hour, and (when known)
@@ -723,26 +762,51 @@ local function stat_record(day, hour, sid, win, clerk, d)
   end
 end
 
--- Merges every record of one hash into another (records by field name), in batches so no
--- call gets too many arguments.
-local function stat_merge_hash(src, dst)
-  local flat = redis.call('HGETALL', src)
-  for first = 1, #flat, 400 do
-    local fields, values = {}, {}
-    for i = first, math.min(first + 399, #flat - 1), 2 do
-      fields[#fields + 1] = flat[i]
-      values[#values + 1] = flat[i + 1]
-    end
-    local old = redis.call('HMGET', dst, unpack(fields))
+-- Writes {field, value} pairs into a hash, each combined with the value there
+-- (combine(have, value) returns what to write, or nil to leave it), 200 fields a call.
+local function merge_batches(dst, pairs_, combine)
+  for first = 1, #pairs_, 200 do
+    local fields = {}
+    for i = first, math.min(first + 199, #pairs_) do fields[#fields + 1] = pairs_[i][1] end
+    local have = redis.call('HMGET', dst, unpack(fields))
     local args = {}
     for i, f in ipairs(fields) do
-      local r = rec_decode(old[i])
-      rec_merge(r, rec_decode(values[i]))
-      args[#args + 1] = f
-      args[#args + 1] = rec_encode(r)
+      local v = combine(have[i], pairs_[first + i - 1][2])
+      if v then
+        args[#args + 1] = f
+        args[#args + 1] = v
+      end
     end
-    redis.call('HSET', dst, unpack(args))
+    if #args > 0 then redis.call('HSET', dst, unpack(args)) end
   end
+end
+
+-- Adds every record of one hash into another: counters by HINCRBY, maxima by compare and
+-- set, and records of the older text form merged as text, in batches so no call gets too
+-- many arguments.
+local function stat_merge_hash(src, dst)
+  local flat = redis.call('HGETALL', src)
+  local texts, maxima = {}, {}
+  for i = 1, #flat, 2 do
+    local f, v = flat[i], flat[i + 1]
+    local _, name = stat_field(f)
+    if not name then
+      texts[#texts + 1] = {f, v}
+    elseif name == 'wm' then
+      maxima[#maxima + 1] = {f, v}
+    else
+      redis.call('HINCRBY', dst, f, v)
+    end
+  end
+  -- a maximum is written where the source's passes it
+  merge_batches(dst, maxima, function(have, v)
+    if (tonumber(have) or -1) < tonumber(v) then return v end
+  end)
+  merge_batches(dst, texts, function(have, v)
+    local r = rec_decode(have)
+    rec_merge(r, rec_decode(v))
+    return rec_encode(r)
+  end)
 end
 
 -- Folds a day's aggregates into its month's, once, when the day is over: the hot path then
@@ -751,9 +815,12 @@ local function stat_fold_day(day)
   local from = k('st', 'd:' .. day)
   local month = 'm:' .. string.sub(day, 1, 7)
   -- the windows with figures that day have a w:<id> record in the day's hash
+  local seen = {}
   for _, f in ipairs(redis.call('HKEYS', from)) do
-    if string.sub(f, 1, 2) == 'w:' then
-      local w = 'w' .. string.sub(f, 3)
+    local rec = stat_field(f)
+    if string.sub(rec, 1, 2) == 'w:' and not seen[rec] then
+      seen[rec] = true
+      local w = 'w' .. string.sub(rec, 3)
       stat_merge_hash(k('st', 'd:' .. day, w), k('st', month, w))
     end
   end
@@ -1566,9 +1633,14 @@ end
 
 -- Today's headline figures for the wall and the consoles (the hall's total row of today, as
 -- stats would give it): how many came, were served, and how long they waited against the
--- target. Read from the day's aggregate, so it costs one HGET.
+-- target. Read from the day's aggregate, so it costs one HMGET.
 local function today_json()
-  local r = rec_decode(redis.call('HGET', k('st', 'd:' .. DAY), 't'))
+  local key, r = k('st', 'd:' .. DAY), nil
+  local vals = redis.call('HMGET', key, 't', 't|i', 't|sv', 't|w', 't|ws', 't|wl')
+  r = rec_decode(vals[1])
+  for i, name in ipairs({'i', 'sv', 'w', 'ws', 'wl'}) do
+    if vals[i + 1] then rec_add_counter(r, name, vals[i + 1]) end
+  end
   local waits = r[ST_WAITS]
   return jobj('date', cjson.encode(DAY), 'issued', jint(r[ST_ISSUED]), 'served', jint(r[ST_SERVED]),
     'waits', jint(waits),
@@ -1696,18 +1768,18 @@ local function qh_stats(a)
   if (a[5] or '') ~= '' then offset = int_arg(a[5], 'offset', 0, 1000000) end
 
   local recs, keys = {}, {}
-  -- Adds one stored record to the row of key.
-  local function add(key, stored)
+  -- The row of key, made empty the first time.
+  local function row(key)
     local r = recs[key]
     if not r then
       r = rec_decode(nil)
       recs[key] = r
       keys[#keys + 1] = key
     end
-    if stored then rec_merge(r, rec_decode(stored)) end
+    return r
   end
   if by == 'hour' then
-    for h = 0, 23 do add(string.format('%02d', h), nil) end
+    for h = 0, 23 do row(string.format('%02d', h)) end
   end
   local prefix = STATS_BY[by]
   local periods = stats_periods(from, to, by ~= 'day')
@@ -1724,20 +1796,22 @@ local function qh_stats(a)
   for _, p in ipairs(periods) do
     local all = k('st', p.period)
     if by == 'total' or by == 'day' or (by == 'window' and win ~= '') then
-      -- one field: the hall's total or the window's
-      local field = win ~= '' and 'w:' .. win or 't'
+      -- one record: the hall's total or the window's
+      local rec = win ~= '' and 'w:' .. win or 't'
       local key = (by == 'day' and p.day) or (by == 'window' and win) or 'total'
-      add(key, redis.call('HGET', all, field))
+      rec_merge(row(key), stat_read(all, rec))
     else
       local src = win ~= '' and k('st', p.period, 'w' .. win) or all
       local flat = redis.call('HGETALL', src)
       for i = 1, #flat, 2 do
-        local f = flat[i]
-        if string.sub(f, 1, #prefix) == prefix then add(string.sub(f, #prefix + 1), flat[i + 1]) end
+        local rec, name = stat_field(flat[i])
+        if string.sub(rec, 1, #prefix) == prefix then
+          rec_add_field(row(string.sub(rec, #prefix + 1)), name, flat[i + 1])
+        end
       end
     end
   end
-  if by == 'total' and #keys == 0 then add('total', nil) end
+  if by == 'total' and #keys == 0 then row('total') end
 
   -- order: days and hours by time, services in config order, windows by number, clerks by id
   if by == 'service' then

@@ -104,6 +104,9 @@ printf '%-34s %10s %8s\n' "qh_take" "$TAKE" "$(ratio "$TAKE" "$MIN")"
 printf '%-34s %10s %8s\n' "qh_call_next + qh_finish" "$CYCLE" "$(ratio "$CYCLE" "$MIN")"
 echo "AOF bytes per ticket life:        $(( (aof1 - aof0) / N ))"
 echo "memory per ticket (kept 90 days): $(( (mem1 - mem0) / N )) B"
+stats_bytes=0
+for key in $(cli --scan --pattern "$P:st:*"); do stats_bytes=$((stats_bytes + $(cli MEMORY USAGE "$key"))); done
+echo "the day's statistics (all keys):  $stats_bytes B"
 
 # The day change with DAYN tickets waiting: every call's time from the slow log.
 for i in $(seq "$DAYN"); do echo "FCALL qh_take 1 $P $NOW $DAY 0 S$(( (i % 6) + 1 )) normal kiosk \"\""; done | pipe

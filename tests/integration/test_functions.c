@@ -1356,6 +1356,38 @@ stats__wait_per_spell_service_time_and_fold(void **state)
 	assert_error(ERR("qh_stats", DAY1, DAY1, "week", "", ""), "BAD_REQUEST by");
 }
 
+static void
+stats__records_of_the_older_text_form_still_count(void **state)
+{
+	cJSON *row;
+
+	(void)state;
+	/* a day's total as stored before counters were native: 5 issued, 4 waits of 400 s in
+	 * all, the longest 200 s, all within the target, 1200 s of service */
+	redisReply *r = cmd("HSET %s:st:d:%s t %s", PREFIX, DAY1, "5,4,0,0,0,4,400,200,4,1200,0,0;3=2,6=2");
+	freeReplyObject(r);
+	open_window("1", "c1");
+	take("A", "");
+	now = T0 + 300;
+	call_next("1"); /* waited 300 s */
+	row = stats_total(DAY1, DAY1);
+	assert_int_equal(num(row, "issued"), 6);
+	assert_int_equal(num(row, "waits"), 5);
+	assert_int_equal(num(row, "wait_mean"), 140);
+	assert_int_equal(num(row, "wait_max"), 300);
+	assert_int_equal(num(row, "service_mean"), 300);
+	assert_int_equal(num(get(OK("qh_snapshot"), "today"), "issued"), 6);
+	/* folded into the month at the day change, once */
+	now = T0 + 86400;
+	day = DAY2;
+	OK("qh_day");
+	row = stats_total("2026-11-01", "2026-11-30");
+	assert_int_equal(num(row, "issued"), 6);
+	assert_int_equal(num(row, "waits"), 5);
+	assert_int_equal(num(row, "wait_max"), 300);
+	assert_int_equal(num(row, "wait_p50"), num(stats_total(DAY1, DAY1), "wait_p50"));
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* day change */
 
@@ -1478,9 +1510,14 @@ day_change__in_bounded_slices(void **state)
 	assert_error(ERR("qh_call", "1", "c01", "20261128-A150"), "CONFLICT ticket");
 	assert_error(ERR("qh_cancel", "20261128-A150"), "CONFLICT id");
 	d = OK("qh_day");
-	assert_int_equal(num(d, "expired"), 200);
-	assert_int_equal(num(d, "remaining"), 51);
+	assert_int_equal(num(d, "expired"), 100);
+	assert_int_equal(num(d, "remaining"), 251);
 	assert_string_equal(str(call_next("1"), "id"), "20261129-A001");
+	for (int i = 0; i < 2; i++) {
+		d = OK("qh_day");
+		assert_int_equal(num(d, "expired"), 100);
+		assert_int_equal(num(d, "remaining"), 151 - 100 * i);
+	}
 	d = OK("qh_day");
 	assert_int_equal(num(d, "expired"), 51);
 	assert_int_equal(num(d, "remaining"), 0);
@@ -1818,6 +1855,7 @@ main(void)
 		T(setup__keeps_live_window_state),
 		T(stats__wait_per_spell_service_time_and_fold),
 		T(day_change__expires_waiting),
+		T(stats__records_of_the_older_text_form_still_count),
 		T(day_change__closes_tickets_left_at_windows),
 		T(day_change__in_bounded_slices),
 		T(day_change__runs_before_any_write),

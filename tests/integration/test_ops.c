@@ -642,7 +642,7 @@ static void day_change__many_waiting_expire_in_slices(void **state)
 		hall_take(k, "A", NULL, n, sizeof n);
 	hall_set_clock(&hall, HALL_T0 + 86400);
 	/* The tick starts the change and qserver runs slice after slice (a call expires at most
-	 * 200) until all expired, with no request needed: the statistics count each ticket once
+	 * 100) until all expired, with no request needed: the statistics count each ticket once
 	 * it really expired. */
 	long expired = 0;
 	for (int i = 0; i < 250 && expired < 450; i++) {
