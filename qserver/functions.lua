@@ -246,7 +246,8 @@ local function window_services(w)
   return cjson.decode(w.services)
 end
 
--- True when the window may call tickets of the service.
+-- True when the window may call tickets of the service (comprehensive windows are not in
+-- the service's P:svcwin set, so that setup stays linear).
 local function window_serves(w, sid)
   if w.comp == '1' then return true end
   return redis.call('SISMEMBER', k('svcwin', sid), w.id) == 1
@@ -395,10 +396,18 @@ local function count_ahead(bases, class, score)
   return n
 end
 
+-- Open comprehensive windows (they serve every service).
+local function open_comprehensive()
+  if not hall_is_comprehensive() then return 0 end
+  return counted('open:*', function()
+    return redis.call('SINTERCARD', 2, k('compwins'), k('open'))
+  end)
+end
+
 -- Open windows (idle, calling, serving) that serve the service, at least 1.
 local function open_windows(sid)
   local n = counted('open:' .. sid, function()
-    return redis.call('SINTERCARD', 2, k('svcwin', sid), k('open'))
+    return redis.call('SINTERCARD', 2, k('svcwin', sid), k('open')) + open_comprehensive()
   end)
   return math.max(n, 1)
 end
@@ -1230,7 +1239,8 @@ local function qh_setup(a)
     end
   end
   redis.call('DEL', k('wins'), k('open'))
-  local serving = {} -- service id -> list of windows serving it
+  redis.call('DEL', k('compwins'))
+  local serving, service_sets = {}, {} -- the distinct sets of services of specialised windows
   for i, w in ipairs(windows) do
     local id = win_ids[i]
     local list = {}
@@ -1249,26 +1259,37 @@ local function qh_setup(a)
     elseif OPEN_STATES[redis.call('HGET', k('w', id), 'state')] then
       redis.call('SADD', k('open'), id)
     end
-    for _, sid in ipairs(w.comp and svc_ids or w.services) do
-      redis.call('SADD', k('svcwin', sid), id)
-      serving[sid] = serving[sid] or {}
-      table.insert(serving[sid], w)
-    end
-  end
-  -- peers: the services competing with a service for its windows (specialised halls)
-  for _, sid in ipairs(svc_ids) do
-    local set, peers = {}, {}
-    for _, w in ipairs(serving[sid] or {}) do
-      for _, other in ipairs(w.comp and svc_ids or w.services) do
-        if not set[other] then
-          set[other] = true
-          peers[#peers + 1] = other
-        end
+    if w.comp then
+      -- one set for all comprehensive windows: they serve every service
+      redis.call('SADD', k('compwins'), id)
+    else
+      for _, sid in ipairs(w.services) do redis.call('SADD', k('svcwin', sid), id) end
+      local set = table.concat(w.services, ',')
+      if not serving[set] then
+        serving[set] = true
+        service_sets[#service_sets + 1] = w.services
       end
     end
-    if #peers == 0 then peers = {sid} end
-    table.sort(peers)
-    redis.call('HSET', k('svc', sid), 'peers', table.concat(peers, ','))
+  end
+  -- peers: the services competing with a service for its windows, needed only in a hall
+  -- without comprehensive windows; worked out once per distinct set of services a window
+  -- serves, so setup stays linear in services plus windows
+  if ncomp == 0 then
+    local peers = {}
+    for _, set in ipairs(service_sets) do
+      for _, sid in ipairs(set) do
+        peers[sid] = peers[sid] or {}
+        for _, other in ipairs(set) do peers[sid][other] = true end
+      end
+    end
+    for _, sid in ipairs(svc_ids) do
+      local list = {}
+      for other in pairs(peers[sid] or {[sid] = true}) do list[#list + 1] = other end
+      table.sort(list)
+      redis.call('HSET', k('svc', sid), 'peers', table.concat(list, ','))
+    end
+  else
+    for _, sid in ipairs(svc_ids) do redis.call('HDEL', k('svc', sid), 'peers') end
   end
   return '{}'
 end
