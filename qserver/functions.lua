@@ -211,16 +211,41 @@ local function service_ids()
   return cached('svcs', function() return redis.call('LRANGE', k('svcs'), 0, -1) end)
 end
 
--- A service hash (prefix, name, name_en, service_time, ewma, peers), or nil.
+-- A service hash (prefix, name, name_en, service_time), or nil.
 local function service(id)
   if id == nil or id == '' then return nil end
   return cached('svc:' .. id, function() return hgetall(k('svc', id)) or false end) or nil
 end
 
+-- Per-service figures that the writes keep up to date, one hash each (docs/keys.md):
+-- P:waiting (today's waiting tickets in the service's own queues), P:nopen (open specialised
+-- windows serving it; field * the open comprehensive windows), P:ewma (learnt service time),
+-- P:peers (the services competing with it), P:svcjson (the start of its Service object).
+-- One service's figure is an HGET; `bulk` holds every service's, read with one HGETALL each.
+local FIGURES = {'waiting', 'nopen', 'ewma', 'peers', 'svcjson'}
+
+-- One service's figure from a figures hash (nil when absent).
+local function figure(hash, sid, bulk)
+  if bulk then return bulk[hash][sid] end
+  return counted(hash .. ':' .. sid, function()
+    return redis.call('HGET', k(hash), sid) or false
+  end) or nil
+end
+
+-- Every service's figures at once, for answers and events about all services.
+local function bulk_figures()
+  local b = {}
+  for _, h in ipairs(FIGURES) do b[h] = hgetall(k(h)) or {} end
+  return b
+end
+
 -- The learnt service time of a service in whole seconds (T of docs/estimated-wait.md).
-local function service_time(id)
-  local s = service(id)
-  local t = s and (tonumber(s.ewma) or tonumber(s.service_time)) or DEFAULT_SERVICE_TIME
+local function service_time(id, bulk)
+  local t = tonumber(figure('ewma', id, bulk) or '')
+  if not t then
+    local s = service(id)
+    t = s and tonumber(s.service_time) or DEFAULT_SERVICE_TIME
+  end
   return math.floor(t + 0.5)
 end
 
@@ -259,14 +284,24 @@ local function window_affects(w)
   return window_services(w)
 end
 
--- Sets window fields, keeping the set of open windows in step with its state.
+-- Sets window fields, keeping the set of open windows and the open windows counted per
+-- service (P:nopen) in step with its state.
 local function wset(w, fields)
   if fields.state and fields.state ~= w.state then
     fields.since = tostring(NOW)
-    if OPEN_STATES[fields.state] then
+    local now_open = OPEN_STATES[fields.state] == true
+    if now_open then
       redis.call('SADD', k('open'), w.id)
     else
       redis.call('SREM', k('open'), w.id)
+    end
+    if now_open ~= (OPEN_STATES[w.state] == true) then
+      local delta = now_open and 1 or -1
+      if w.comp == '1' then
+        redis.call('HINCRBY', k('nopen'), '*', delta)
+      else
+        for _, sid in ipairs(window_services(w)) do redis.call('HINCRBY', k('nopen'), sid, delta) end
+      end
     end
   end
   hset(k('w', w.id), w, fields)
@@ -305,7 +340,7 @@ local function ticket_bases(t)
   return {t.service, '*'}
 end
 
--- Puts a ticket into its queues at its score.
+-- Puts a ticket into its queues at its score, counted in its service's waiting.
 local function enqueue(t)
   for _, b in ipairs(ticket_bases(t)) do
     redis.call('ZADD', k('wq', b, t.class), t.score, t.id)
@@ -313,14 +348,8 @@ local function enqueue(t)
   if t.pin ~= nil and t.pin ~= '' then
     -- remembered so the day change and the hall queue find pinned queues without scanning
     redis.call('SADD', k('pinwins'), t.pin)
-  end
-  changed()
-end
-
--- Takes a ticket out of its queues.
-local function dequeue(t)
-  for _, b in ipairs(ticket_bases(t)) do
-    redis.call('ZREM', k('wq', b, t.class), t.id)
+  else
+    redis.call('HINCRBY', k('waiting'), t.service, 1)
   end
   changed()
 end
@@ -351,6 +380,18 @@ local function queue_head(key, count)
   return redis.call('ZRANGE', key, 0, count < 0 and -1 or count - 1, 'WITHSCORES')
 end
 
+-- Takes a ticket out of its queues and its service's waiting count (an earlier day's ticket
+-- left its count when the day changed).
+local function dequeue(t)
+  for _, b in ipairs(ticket_bases(t)) do
+    redis.call('ZREM', k('wq', b, t.class), t.id)
+  end
+  if (t.pin == nil or t.pin == '') and not stale(t) then
+    redis.call('HINCRBY', k('waiting'), t.service, -1)
+  end
+  changed()
+end
+
 -- The queue bases a window calls from: its pinned queue plus the hall-wide queues
 -- (comprehensive) or the queues of its services (specialised).
 local function window_bases(w)
@@ -364,10 +405,10 @@ local function window_bases(w)
 end
 
 -- The queue bases that compete with a service for its windows (docs/estimated-wait.md).
-local function service_bases(sid)
+local function service_bases(sid, bulk)
   if hall_is_comprehensive() then return {'*'} end
-  local s = service(sid)
-  if s and s.peers and s.peers ~= '' then return split(s.peers) end
+  local peers = figure('peers', sid, bulk)
+  if peers and peers ~= '' then return split(peers) end
   return {sid}
 end
 
@@ -396,20 +437,17 @@ local function count_ahead(bases, class, score)
   return n
 end
 
--- Open comprehensive windows (they serve every service).
-local function open_comprehensive()
-  if not hall_is_comprehensive() then return 0 end
-  return counted('open:*', function()
-    return redis.call('SINTERCARD', 2, k('compwins'), k('open'))
-  end)
-end
-
--- Open windows (idle, calling, serving) that serve the service, at least 1.
-local function open_windows(sid)
-  local n = counted('open:' .. sid, function()
-    return redis.call('SINTERCARD', 2, k('svcwin', sid), k('open')) + open_comprehensive()
-  end)
-  return math.max(n, 1)
+-- Open windows (idle, calling, serving) that serve the service, at least 1: its specialised
+-- ones plus the comprehensive ones, as P:nopen counts them.
+local function open_windows(sid, bulk)
+  local mine, comp
+  if bulk then
+    mine, comp = bulk.nopen[sid], bulk.nopen['*']
+  else
+    local r = counted('nopen:' .. sid, function() return redis.call('HMGET', k('nopen'), sid, '*') end)
+    mine, comp = r[1], r[2]
+  end
+  return math.max((tonumber(mine or '') or 0) + (tonumber(comp or '') or 0), 1)
 end
 
 -- ahead and ewt of a waiting ticket.
@@ -428,17 +466,22 @@ local function estimate(t)
   return ahead, math.ceil(ahead / n) * service_time(t.service)
 end
 
--- Tickets waiting in a service, all classes, not counting tickets pinned to a window.
-local function service_waiting(sid)
-  local n = 0
-  for _, c in ipairs(CLASSES) do n = n + zcard(k('wq', sid, c)) end
-  return n
+-- Tickets waiting in a service today, all classes, not counting tickets pinned to a window.
+local function service_waiting(sid, bulk)
+  return tonumber(figure('waiting', sid, bulk) or '') or 0
 end
 
--- Estimated wait of a new normal ticket of the service.
-local function service_ewt(sid)
-  local ahead = count_ahead(service_bases(sid), 'normal', nil)
-  return math.ceil(ahead / open_windows(sid)) * service_time(sid)
+-- Estimated wait of a new normal ticket of the service: every waiting ticket of the
+-- competing queues is ahead of it.
+local function service_ewt(sid, bulk)
+  local bases = service_bases(sid, bulk)
+  local ahead = 0
+  if bases[1] == '*' then
+    ahead = count_ahead(bases, 'normal', nil)
+  else
+    for _, b in ipairs(bases) do ahead = ahead + service_waiting(b, bulk) end
+  end
+  return math.ceil(ahead / open_windows(sid, bulk)) * service_time(sid, bulk)
 end
 
 ------------------------------------------------------------------------------------------
@@ -483,18 +526,21 @@ local function window_json(w)
   return jobj(unpack(fields))
 end
 
--- The Service object with live waiting and ewt.
-local function service_json(sid)
-  local s = service(sid) or {}
-  return jobj('id', cjson.encode(sid), 'prefix', cjson.encode(s.prefix or ''),
-    'name', cjson.encode(s.name or ''), 'name_en', cjson.encode(s.name_en or ''),
-    'waiting', jint(service_waiting(sid)), 'ewt', jint(service_ewt(sid)))
+-- The start of a Service object, without its live figures (stored by qh_setup in P:svcjson).
+local function service_head(sid, s)
+  return '{"id":' .. cjson.encode(sid) .. ',"prefix":' .. cjson.encode(s.prefix or '') ..
+    ',"name":' .. cjson.encode(s.name or '') .. ',"name_en":' .. cjson.encode(s.name_en or '')
 end
 
--- Every configured service.
+-- Every configured service with live waiting and ewt, from the figures the writes keep.
 local function services_json()
+  local bulk = bulk_figures()
   local items = {}
-  for _, sid in ipairs(service_ids()) do items[#items + 1] = service_json(sid) end
+  for _, sid in ipairs(service_ids()) do
+    local head = bulk.svcjson[sid] or service_head(sid, service(sid) or {})
+    items[#items + 1] = head .. ',"waiting":' .. jint(service_waiting(sid, bulk)) ..
+      ',"ewt":' .. jint(service_ewt(sid, bulk)) .. '}'
+  end
   return jarr(items)
 end
 
@@ -527,19 +573,24 @@ local function emit_window(w)
 end
 
 -- A queue event for one service (skipped for a service no longer configured).
-local function emit_queue(sid)
-  if not service(sid) then return end
+local function emit_queue(sid, bulk)
+  if bulk then
+    if not bulk.svcjson[sid] then return end
+  elseif not service(sid) then
+    return
+  end
   emit('queue', jobj('event', '"queue"', 'service', cjson.encode(sid),
-    'waiting', jint(service_waiting(sid)), 'ewt', jint(service_ewt(sid))))
+    'waiting', jint(service_waiting(sid, bulk)), 'ewt', jint(service_ewt(sid, bulk))))
 end
 
--- Queue events for a list of services, each once.
+-- Queue events for a list of services, each once (figures read in bulk for many).
 local function emit_queues(sids)
   local seen = {}
+  local bulk = #sids > 8 and bulk_figures() or nil
   for _, sid in ipairs(sids) do
     if not seen[sid] then
       seen[sid] = true
-      emit_queue(sid)
+      emit_queue(sid, bulk)
     end
   end
 end
@@ -868,11 +919,11 @@ local function learn_service_time(t)
   if not s or t.called_at == '' or t.closed_by_day == '1' then return end
   local took = tonumber(t.finished_at) - tonumber(t.called_at)
   if took < 0 then return end
-  local old = tonumber(s.ewma) or tonumber(s.service_time) or DEFAULT_SERVICE_TIME
+  local old = tonumber(figure('ewma', t.service) or '') or tonumber(s.service_time) or DEFAULT_SERVICE_TIME
   took = math.min(math.max(took, old * EWMA_CLAMP_LOW), old * EWMA_CLAMP_HIGH)
   local ewma = string.format('%.3f', EWMA_ALPHA * took + (1 - EWMA_ALPHA) * old)
-  redis.call('HSET', k('svc', t.service), 'ewma', ewma)
-  s.ewma = ewma
+  redis.call('HSET', k('ewma'), t.service, ewma)
+  counts['ewma:' .. t.service] = ewma
   gen = gen + 1 -- estimates use it
 end
 
@@ -1111,6 +1162,7 @@ local function change_day(day, stored)
   -- new scores start at the cutoff, so the old days' tickets are exactly those below it
   DRAIN = math.max(DRAIN or 0, top + 1, NOW * SCORE_SCALE)
   redis.call('SET', k('drain'), istr(DRAIN))
+  redis.call('DEL', k('waiting')) -- every ticket waiting now is of an earlier day
   changed()
   return (day_slice())
 end
@@ -1220,16 +1272,23 @@ local function qh_setup(a)
       -- waiting tickets of a dropped service stay queued (callable by comprehensive windows)
       -- until they are called or expire
       redis.call('DEL', k('svc', old), k('svcwin', old))
+      redis.call('HDEL', k('ewma'), old)
     end
   end
-  redis.call('DEL', k('svcs'))
+  redis.call('DEL', k('svcs'), k('svcjson'), k('peers'))
   for _, s in ipairs(services) do
     local st = string.format('%d', s.service_time or DEFAULT_SERVICE_TIME)
+    local fields = {prefix = s.prefix == nil and s.id or s.prefix, name = tostring(s.name or ''),
+      name_en = tostring(s.name_en or '')}
     redis.call('RPUSH', k('svcs'), s.id)
-    redis.call('HSET', k('svc', s.id), 'prefix', s.prefix == nil and s.id or s.prefix,
-      'name', tostring(s.name or ''), 'name_en', tostring(s.name_en or ''), 'service_time', st)
-    -- keep what the estimate has learnt across restarts; seed it the first time
-    redis.call('HSETNX', k('svc', s.id), 'ewma', st)
+    -- keep what the estimate has learnt across restarts (earlier versions kept it in P:svc);
+    -- seed it the first time
+    local learnt = redis.call('HGET', k('svc', s.id), 'ewma')
+    redis.call('HSETNX', k('ewma'), s.id, learnt or st)
+    redis.call('HDEL', k('svc', s.id), 'ewma', 'peers')
+    redis.call('HSET', k('svc', s.id), 'prefix', fields.prefix, 'name', fields.name,
+      'name_en', fields.name_en, 'service_time', st)
+    redis.call('HSET', k('svcjson'), s.id, service_head(s.id, fields))
     redis.call('DEL', k('svcwin', s.id))
   end
   for _, old in ipairs(redis.call('LRANGE', k('wins'), 0, -1)) do
@@ -1286,11 +1345,19 @@ local function qh_setup(a)
       local list = {}
       for other in pairs(peers[sid] or {[sid] = true}) do list[#list + 1] = other end
       table.sort(list)
-      redis.call('HSET', k('svc', sid), 'peers', table.concat(list, ','))
+      redis.call('HSET', k('peers'), sid, table.concat(list, ','))
     end
-  else
-    for _, sid in ipairs(svc_ids) do redis.call('HDEL', k('svc', sid), 'peers') end
   end
+  -- the per-service counts the writes keep, worked out afresh (linear in services)
+  redis.call('DEL', k('waiting'), k('nopen'))
+  for _, sid in ipairs(svc_ids) do
+    local n = 0
+    for _, c in ipairs(CLASSES) do n = n + zcard(k('wq', sid, c)) end
+    if n > 0 then redis.call('HSET', k('waiting'), sid, n) end
+    local open = redis.call('SINTERCARD', 2, k('svcwin', sid), k('open'))
+    if open > 0 then redis.call('HSET', k('nopen'), sid, open) end
+  end
+  redis.call('HSET', k('nopen'), '*', redis.call('SINTERCARD', 2, k('compwins'), k('open')))
   return '{}'
 end
 

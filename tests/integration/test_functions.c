@@ -320,7 +320,7 @@ ticket_by_id(const char *id)
 static double
 learnt(const char *service)
 {
-	redisReply *r = cmd("HGET %s:svc:%s ewma", PREFIX, service);
+	redisReply *r = cmd("HGET %s:ewma %s", PREFIX, service);
 	double v = r->type == REDIS_REPLY_STRING ? atof(r->str) : -1;
 
 	freeReplyObject(r);
@@ -1269,6 +1269,86 @@ snapshot__services_windows_recent_newest_first(void **state)
 	assert_int_equal(num(first, "at"), now);
 }
 
+/* Today's tickets in a service's own queues, counted from the queues themselves. */
+static long
+queued(const char *service)
+{
+	static const char *classes[] = {"priority", "appointment", "normal"};
+	long n = 0;
+
+	for (int i = 0; i < 3; i++) {
+		redisReply *r = cmd("ZCARD %s:wq:%s:%s", PREFIX, service, classes[i]);
+
+		n += r->integer;
+		freeReplyObject(r);
+	}
+	return n;
+}
+
+/* Asserts that every service's waiting, as answered, is what its queues hold. */
+static void
+assert_waiting_counts(void)
+{
+	static const char *services[] = {"A", "B", "C"};
+	cJSON *list = get(OK("qh_services"), "services");
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(num(find_id(list, services[i]), "waiting"), queued(services[i]));
+}
+
+static void
+services__counts_follow_every_write(void **state)
+{
+	redisReply *r;
+	long total;
+
+	(void)state;
+	open_window("3", "c3"); /* A and C */
+	for (int i = 0; i < 4; i++) {
+		take("A", "");
+		take("B", "priority");
+		take("C", "");
+	}
+	assert_waiting_counts();
+	call_next("3");					/* A001 */
+	OK("qh_no_show", "3", "1");			/* back at the end */
+	call_next("3");
+	OK("qh_transfer", "3", "B", "");		/* now waits in B */
+	call_next("3");
+	OK("qh_transfer", "3", "C", "3");		/* pinned: in no service's count */
+	OK("qh_cancel", "20261128-C004");
+	assert_waiting_counts();
+	assert_int_equal(queued("B"), 5);
+	/* open windows serving B: the comprehensive 1 and the specialised 2; in this hall every
+	 * waiting ticket is ahead of a new one (comprehensive window) */
+	total = queued("A") + queued("B") + queued("C");
+	open_window("1", "c1");
+	open_window("2", "c2");
+	assert_int_equal(num(service_now("B"), "ewt"), (total + 1) / 2 * 120);
+	OK("qh_pause", "2", "");
+	assert_int_equal(num(service_now("B"), "ewt"), total * 120);
+	OK("qh_resume", "2");
+	assert_int_equal(num(service_now("B"), "ewt"), (total + 1) / 2 * 120);
+	OK("qh_close", "1");
+	assert_int_equal(num(service_now("B"), "ewt"), total * 120);
+	/* counts wrong for any reason are worked out afresh by setup */
+	r = cmd("HSET %s:waiting A 999", PREFIX);
+	freeReplyObject(r);
+	r = cmd("HSET %s:nopen B 7", PREFIX);
+	freeReplyObject(r);
+	OK("qh_setup", hall);
+	assert_waiting_counts();
+	assert_int_equal(num(service_now("B"), "ewt"), total * 120);
+	/* the day change: earlier tickets leave the counts at once */
+	now = T0 + 86400;
+	day = DAY2;
+	take("A", "");
+	assert_int_equal(num(service_now("A"), "waiting"), 1);
+	assert_int_equal(num(service_now("B"), "waiting"), 0);
+	OK("qh_day");
+	assert_waiting_counts();
+}
+
 static void
 snapshot__empty_lists_are_arrays(void **state)
 {
@@ -1851,6 +1931,7 @@ main(void)
 		T(ewt__specialised_hall_counts_competing_services),
 		T(queue__call_order_with_limit_and_service),
 		T(snapshot__services_windows_recent_newest_first),
+		T(services__counts_follow_every_write),
 		T(snapshot__empty_lists_are_arrays),
 		T(setup__keeps_live_window_state),
 		T(stats__wait_per_spell_service_time_and_fold),
