@@ -535,11 +535,18 @@ end
 -- Every configured service with live waiting and ewt, from the figures the writes keep.
 local function services_json()
   local bulk = bulk_figures()
+  -- in a hall with a comprehensive window every waiting ticket is ahead of a new one
+  local hall_ahead = hall_is_comprehensive() and count_ahead({'*'}, 'normal', nil)
   local items = {}
-  for _, sid in ipairs(service_ids()) do
+  for i, sid in ipairs(service_ids()) do
     local head = bulk.svcjson[sid] or service_head(sid, service(sid) or {})
-    items[#items + 1] = head .. ',"waiting":' .. jint(service_waiting(sid, bulk)) ..
-      ',"ewt":' .. jint(service_ewt(sid, bulk)) .. '}'
+    local ewt
+    if hall_ahead then
+      ewt = math.ceil(hall_ahead / open_windows(sid, bulk)) * service_time(sid, bulk)
+    else
+      ewt = service_ewt(sid, bulk)
+    end
+    items[i] = head .. ',"waiting":' .. (bulk.waiting[sid] or '0') .. ',"ewt":' .. jint(ewt) .. '}'
   end
   return jarr(items)
 end
