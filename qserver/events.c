@@ -1,5 +1,5 @@
-/* Fan-out of the site's events to subscribed clients. The library publishes each event as
- * "<stream id> <json>"; the id lets qserver skip duplicates and, after its pub/sub link was
+/* Fan-out of the site's events to subscribed clients. The library publishes the events of
+ * each function call as "<stream id> <json array>"; the id lets qserver skip duplicates and, after its pub/sub link was
  * down, catch up from the stream (the replay log of decision 3) so no subscriber misses one. */
 #include "qserver.h"
 #include "log.h"
@@ -82,12 +82,10 @@ static unsigned events_topic_of(const char *json, size_t len)
 	return topic;
 }
 
-/* Sends one event (with its id) to every client subscribed to its topic, once. */
-static void events_deliver(struct stream_id id, const char *json, size_t len)
+/* Sends one event to every client subscribed to its topic. */
+static void events_fan_out(const char *json, size_t len, void *arg)
 {
-	if (last_delivered.ms && !stream_id_after(id, last_delivered))
-		return;
-	last_delivered = id;
+	(void)arg;
 	unsigned topic = events_topic_of(json, len);
 	if (!topic) {
 		log_warn("dropped an event of no known topic: %.80s", json);
@@ -100,6 +98,17 @@ static void events_deliver(struct stream_id id, const char *json, size_t len)
 		if (c->topics & topic)
 			conn_write_event(c, json, len);
 	}
+}
+
+/* Sends the events of one message (one function call's, with its stream id) to their
+ * subscribers, once and in order (eventbuild.c splits them). */
+static void events_deliver(struct stream_id id, const char *json, size_t len)
+{
+	if (last_delivered.ms && !stream_id_after(id, last_delivered))
+		return;
+	last_delivered = id;
+	if (eventbuild_each(json, len, events_fan_out, NULL) < 0)
+		log_warn("dropped a malformed event message: %.80s", json);
 }
 
 /* Splits a published message into its stream id and JSON and delivers it. */

@@ -47,6 +47,7 @@ local counts    -- queue and window counts read during this call; cleared by eve
 local gen       -- bumped by every write of a ticket, queue or window: ticket JSON built at
                 -- the same gen is still true
 local tjson     -- the last ticket JSON built: {t = ticket, gen = gen, json = text}
+local events    -- the events this call caused, in order (published when it ends)
 local hours_seen -- site-local hours worked out during this call (statistics)
 
 ------------------------------------------------------------------------------------------
@@ -563,20 +564,29 @@ local function minid()
   end)
 end
 
--- Records one event in the stream and publishes it with its stream id.
-local function emit(kind, json)
-  local id = redis.call('XADD', k('events'), 'MINID', '~', minid(), '*', 'type', kind, 'data', json)
-  redis.call('PUBLISH', k('ev'), id .. ' ' .. json)
+-- Adds an event to those of this call; they are recorded and published together at its end.
+local function emit(json)
+  events[#events + 1] = json
+end
+
+-- Records this call's events as one stream entry (a JSON array, in order) and publishes it
+-- with its stream id: one XADD and one PUBLISH per call however many events it caused.
+local function publish_events()
+  if #events == 0 then return end
+  local payload = '[' .. table.concat(events, ',') .. ']'
+  events = {}
+  local id = redis.call('XADD', k('events'), 'MINID', '~', minid(), '*', 'data', payload)
+  redis.call('PUBLISH', k('ev'), id .. ' ' .. payload)
 end
 
 -- A ticket event.
 local function emit_ticket(t)
-  emit('ticket', jobj('event', '"ticket"', 'ticket', ticket_json(t)))
+  emit(jobj('event', '"ticket"', 'ticket', ticket_json(t)))
 end
 
 -- A window event.
 local function emit_window(w)
-  emit('window', jobj('event', '"window"', 'window', window_json(w)))
+  emit(jobj('event', '"window"', 'window', window_json(w)))
 end
 
 -- A queue event for one service (skipped for a service no longer configured).
@@ -586,7 +596,7 @@ local function emit_queue(sid, bulk)
   elseif not service(sid) then
     return
   end
-  emit('queue', jobj('event', '"queue"', 'service', cjson.encode(sid),
+  emit(jobj('event', '"queue"', 'service', cjson.encode(sid),
     'waiting', jint(service_waiting(sid, bulk)), 'ewt', jint(service_ewt(sid, bulk))))
 end
 
@@ -604,7 +614,7 @@ end
 
 -- A called event: the display announces the ticket at the window.
 local function emit_called(t, w, recall)
-  emit('called', jobj('event', '"called"', 'ticket', ticket_json(t),
+  emit(jobj('event', '"called"', 'ticket', ticket_json(t),
     'window', jobj('id', jint(w.id), 'name', cjson.encode(w.name or ''),
       'name_en', cjson.encode(w.name_en or '')),
     'recall', jint(recall), 'at', jint(NOW)))
@@ -1975,9 +1985,11 @@ local function register(name, body, writes)
   redis.register_function{
     function_name = name,
     callback = function(keys, args)
-      cache, counts, gen, tjson = {}, {}, 0, nil
+      cache, counts, gen, tjson, events = {}, {}, 0, nil, {}
       hours_seen = {}
       local ok, res = pcall(run, keys, args)
+      -- even a refused call may have run the day change, whose events are committed too
+      if writes then publish_events() end
       if ok then return res end
       if type(res) == 'table' and res.qh_err then return redis.error_reply(res.qh_err) end
       error(res, 0)
