@@ -46,7 +46,7 @@ local counts    -- queue and window counts read during this call; cleared by eve
                 -- window write
 local gen       -- bumped by every write of a ticket, queue or window: ticket JSON built at
                 -- the same gen is still true
-local tjson     -- the last ticket JSON built: {t = ticket, gen = gen, json = text}
+local tjson     -- the last ticket view worked out: {t = ticket, gen = gen, state, ahead, ewt}
 local events    -- the events this call caused, in order (published when it ends)
 local hours_seen -- site-local hours worked out during this call (statistics)
 
@@ -488,17 +488,25 @@ end
 ------------------------------------------------------------------------------------------
 -- JSON objects of PROTOCOL.md
 
--- The Ticket object; ahead and ewt only while it waits. Built once for the event and the
--- result when nothing changed in between.
-local function ticket_json(t)
-  if tjson and tjson.t == t and tjson.gen == gen then return tjson.json end
-  local ahead, ewt, state = 'null', 'null', t.state
+-- The state a ticket shows, with ahead and ewt while it waits ('' otherwise). Worked out once
+-- for the event and the result when nothing changed in between.
+local function ticket_view(t)
+  if tjson and tjson.t == t and tjson.gen == gen then return tjson.state, tjson.ahead, tjson.ewt end
+  local ahead, ewt, state = '', '', t.state
   if stale(t) then
     state = 'expired' -- its day is over; the day change under way expires it
   elseif t.state == 'waiting' then
     local a, e = estimate(t)
-    ahead, ewt = jint(a), jint(e)
+    ahead, ewt = istr(a), istr(e)
   end
+  tjson = {t = t, gen = gen, state = state, ahead = ahead, ewt = ewt}
+  return state, ahead, ewt
+end
+
+-- The Ticket object; ahead and ewt only while it waits.
+local function ticket_json(t)
+  local state, ahead, ewt = ticket_view(t)
+  ahead, ewt = jint(ahead), jint(ewt)
   local fields = {'id', jstr(t.id), 'number', jstr(t.number), 'service', jstr(t.service),
     'class', jstr(t.class), 'channel', jstr(t.channel), 'state', jstr(state),
     'issued_at', jint(t.issued_at), 'called_at', jint(t.called_at),
@@ -509,9 +517,7 @@ local function ticket_json(t)
     fields[#fields + 1] = 'closed_by_day'
     fields[#fields + 1] = 'true'
   end
-  local json = jobj(unpack(fields))
-  tjson = {t = t, gen = gen, json = json}
-  return json
+  return jobj(unpack(fields))
 end
 
 -- The Window object; reason only while paused.
@@ -579,14 +585,25 @@ local function publish_events()
   redis.call('PUBLISH', k('ev'), id .. ' ' .. payload)
 end
 
--- A ticket event.
+-- A ticket event, compact: ["t", id, number, service, class, channel, state, issued_at,
+-- called_at, started_at, finished_at, window, clerk, recalls, transfers, rating, ahead, ewt,
+-- closed_by_day], all strings, "" for none (qserver's eventbuild.c makes the Ticket object).
+local TICKET_EVENT_FIELDS = {'id', 'number', 'service', 'class', 'channel', 'state', 'issued_at',
+  'called_at', 'started_at', 'finished_at', 'window', 'clerk', 'recalls', 'transfers', 'rating',
+  'ahead', 'ewt', 'closed_by_day'}
 local function emit_ticket(t)
-  emit(jobj('event', '"ticket"', 'ticket', ticket_json(t)))
+  local view = {}
+  view.state, view.ahead, view.ewt = ticket_view(t)
+  local out = {'t'}
+  for i, f in ipairs(TICKET_EVENT_FIELDS) do out[i + 1] = view[f] or t[f] or '' end
+  emit(cjson.encode(out))
 end
 
--- A window event.
+-- A window event, compact: ["w", id, state, ticket number, clerk, since, reason]; qserver adds
+-- the names and services from its config.
 local function emit_window(w)
-  emit(jobj('event', '"window"', 'window', window_json(w)))
+  emit(cjson.encode({'w', w.id, w.state, w.number or '', w.clerk or '', w.since or '',
+    w.state == 'paused' and (w.reason or '') or ''}))
 end
 
 -- A queue event for one service (skipped for a service no longer configured).
@@ -596,8 +613,8 @@ local function emit_queue(sid, bulk)
   elseif not service(sid) then
     return
   end
-  emit(jobj('event', '"queue"', 'service', cjson.encode(sid),
-    'waiting', jint(service_waiting(sid, bulk)), 'ewt', jint(service_ewt(sid, bulk))))
+  -- compact: ["q", service, waiting, ewt]
+  emit(cjson.encode({'q', sid, istr(service_waiting(sid, bulk)), istr(service_ewt(sid, bulk))}))
 end
 
 -- Queue events for a list of services, each once (figures read in bulk for many).
@@ -613,11 +630,10 @@ local function emit_queues(sids)
 end
 
 -- A called event: the display announces the ticket at the window.
+-- Compact: ["c", ticket id, window, recall, at]; it follows the ticket's own event in the
+-- same call, whose Ticket object qserver puts in it.
 local function emit_called(t, w, recall)
-  emit(jobj('event', '"called"', 'ticket', ticket_json(t),
-    'window', jobj('id', jint(w.id), 'name', cjson.encode(w.name or ''),
-      'name_en', cjson.encode(w.name_en or '')),
-    'recall', jint(recall), 'at', jint(NOW)))
+  emit(cjson.encode({'c', t.id, w.id, istr(tonumber(recall)), istr(NOW)}))
 end
 
 ------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@
 #include <cJSON.h>
 #include <hiredis.h>
 
+#include "qserver.h"
 #include "testredis.h"
 
 #define PREFIX "q:{t}"
@@ -56,6 +57,16 @@ static const char *hall_hours =
 	"\"windows\":["
 	"{\"id\":1,\"name\":\"1\",\"name_en\":\"1\",\"services\":[\"*\"]},"
 	"{\"id\":2,\"name\":\"2\",\"name_en\":\"2\",\"services\":[\"B\"]}]}";
+
+/* The windows of `hall` as qserver's config has them: events get their names from it. */
+static char *window2_services[] = {"B"};
+static char *window3_services[] = {"A", "C"};
+static struct config_window hall_windows[] = {
+	{1, "1号窗口", "Window 1", 1, NULL, 0},
+	{2, "2号窗口", "Window 2", 0, window2_services, 1},
+	{3, "3号窗口", "Window 3", 0, window3_services, 2},
+};
+static struct config hall_config = {.windows = hall_windows, .nwindows = 3};
 
 static struct testredis tr;
 static redisContext *c;
@@ -357,8 +368,21 @@ queue_numbers(const char *window, const char *service, const char *limit)
 	return buf;
 }
 
-/* Reads the whole event stream: an array of {"type":..., "data":{...}}, kept for the test.
- * Each stream entry holds the events of one function call as a JSON array. */
+/* Adds one event, as qserver makes it, to the array arg as {"type":..., "data":{...}}. */
+static void
+add_event(const char *json, size_t len, void *arg)
+{
+	cJSON *ev = cJSON_ParseWithLength(json, len);
+	cJSON *e = cJSON_CreateObject();
+
+	assert_non_null(ev);
+	cJSON_AddStringToObject(e, "type", str(ev, "event"));
+	cJSON_AddItemToObject(e, "data", ev);
+	cJSON_AddItemToArray(arg, e);
+}
+
+/* Reads the whole event stream as qserver delivers it: an array of {"type":..., "data":{...}},
+ * kept for the test. Each stream entry holds the compact events of one function call. */
 static cJSON *
 stream_events(void)
 {
@@ -371,17 +395,7 @@ stream_events(void)
 
 		assert_int_equal(fields->elements, 2);
 		assert_string_equal(fields->element[0]->str, "data");
-		cJSON *events = cJSON_Parse(fields->element[1]->str);
-		assert_true(cJSON_IsArray(events));
-		while (cJSON_GetArraySize(events) > 0) {
-			cJSON *ev = cJSON_DetachItemFromArray(events, 0);
-			cJSON *e = cJSON_CreateObject();
-
-			cJSON_AddStringToObject(e, "type", str(ev, "event"));
-			cJSON_AddItemToObject(e, "data", ev);
-			cJSON_AddItemToArray(arr, e);
-		}
-		cJSON_Delete(events);
+		assert_true(eventbuild_each(fields->element[1]->str, fields->element[1]->len, add_event, arr) >= 0);
 	}
 	freeReplyObject(r);
 	return arr;
@@ -471,6 +485,7 @@ group_setup(void **state)
 	c = testredis_connect(&tr);
 	if (c == NULL || load_library(c) == -1)
 		return -1;
+	server.cfg = &hall_config;
 	return 0;
 }
 
@@ -1545,11 +1560,10 @@ day_change__closes_tickets_left_at_windows(void **state)
 	assert_int_equal(num(row, "service_mean"), 300);
 }
 
-/* Counts the events of the stream from entry `from` on of a type whose ticket is in a state. */
+/* Counts the ticket events from entry `from` on whose ticket is in a state. */
 static int
-count_ticket_events(int from, const char *state)
+count_ticket_events(const cJSON *events, int from, const char *state)
 {
-	cJSON *events = stream_events();
 	int n = 0;
 
 	for (int i = from; i < cJSON_GetArraySize(events); i++) {
@@ -1607,13 +1621,13 @@ day_change__in_bounded_slices(void **state)
 	assert_int_equal(num(d, "expired"), 0);
 	assert_int_equal(num(d, "remaining"), 0);
 	/* every one expired once, counted on its day, and the estimates were sent after */
-	assert_int_equal(count_ticket_events(before, "expired"), 451);
 	events = stream_events();
+	assert_int_equal(count_ticket_events(events, before, "expired"), 451);
 	for (int i = before; i < cJSON_GetArraySize(events); i++) {
 		cJSON *e = cJSON_GetArrayItem(events, i);
 
 		if (strcmp(str(e, "type"), "queue") == 0 && i > last_expired && first_queue < 0 &&
-		    count_ticket_events(i, "expired") == 0)
+		    count_ticket_events(events, i, "expired") == 0)
 			first_queue = i;
 		if (strcmp(str(e, "type"), "ticket") == 0 &&
 		    strcmp(str(get(get(e, "data"), "ticket"), "state"), "expired") == 0)
@@ -1692,14 +1706,14 @@ events__take_publishes_ticket_then_queue_at_once(void **state)
 	assert_memory_equal(r->element[2]->str, ids->element[0]->element[0]->str,
 			    strlen(ids->element[0]->element[0]->str));
 	freeReplyObject(ids);
-	/* one message for the call: its events in order */
-	cJSON *events = keep(cJSON_Parse(json + 1));
+	/* one message for the call: its events in order, as qserver makes them */
+	cJSON *events = keep(cJSON_CreateArray());
+	assert_int_equal(eventbuild_each(json + 1, strlen(json + 1), add_event, events), 2);
 	freeReplyObject(r);
-	assert_int_equal(cJSON_GetArraySize(events), 2);
-	e = cJSON_GetArrayItem(events, 0);
+	e = get(cJSON_GetArrayItem(events, 0), "data");
 	assert_string_equal(str(e, "event"), "ticket");
 	assert_string_equal(str(get(e, "ticket"), "number"), "A001");
-	e = cJSON_GetArrayItem(events, 1);
+	e = get(cJSON_GetArrayItem(events, 1), "data");
 	assert_string_equal(str(e, "event"), "queue");
 	assert_string_equal(str(e, "service"), "A");
 	assert_int_equal(num(e, "waiting"), 1);

@@ -1,5 +1,6 @@
-/* Splitting a message of the function library into the protocol's events (eventbuild.c):
- * each event's bytes come out exactly as written, in order, whatever its strings hold. */
+/* The protocol's events made from a message of the function library (eventbuild.c): the
+ * compact events of one call become the events clients get, in order, with the config's
+ * window names; events of earlier versions pass as they are. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,14 +9,35 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "qserver.h"
 
 struct seen {
-	char events[8][256];
+	char events[8][1024];
 	int n;
 };
+
+/* Loads the small test hall: windows' names and services come from it. */
+static int setup(void **state)
+{
+	(void)state;
+	const char *root = getenv("QHALL_ROOT");
+	char path[512], err[256];
+	snprintf(path, sizeof path, "%s/tests/data/small.json", root ? root : ".");
+	server.cfg = config_load(path, err, sizeof err);
+	return server.cfg ? 0 : -1;
+}
+
+/* Frees the hall. */
+static int teardown(void **state)
+{
+	(void)state;
+	config_free(server.cfg);
+	server.cfg = NULL;
+	return 0;
+}
 
 /* Keeps each event handed out. */
 static void keep_event(const char *json, size_t len, void *arg)
@@ -27,60 +49,90 @@ static void keep_event(const char *json, size_t len, void *arg)
 	s->n++;
 }
 
-/* Splits a message; returns how many events eventbuild_each reported. */
-static int split(const char *message, struct seen *s)
+/* Expands a message; returns how many events eventbuild_each reported. */
+static int expand(const char *message, struct seen *s)
 {
 	memset(s, 0, sizeof *s);
 	return eventbuild_each(message, strlen(message), keep_event, s);
 }
 
-static void eventbuild__array_of_a_call__each_event_in_order(void **state)
+#define CALLED_TICKET "[\"t\",\"20261127-A002\",\"A002\",\"A\",\"normal\",\"kiosk\",\"called\",\"1795744800\"," \
+	"\"1795745100\",\"\",\"\",\"2\",\"c01\",\"0\",\"0\",\"\",\"\",\"\",\"\"]"
+#define CALLED_TICKET_JSON "{\"id\":\"20261127-A002\",\"number\":\"A002\",\"service\":\"A\",\"class\":\"normal\"," \
+	"\"channel\":\"kiosk\",\"state\":\"called\",\"issued_at\":1795744800,\"called_at\":1795745100," \
+	"\"started_at\":null,\"finished_at\":null,\"window\":2,\"clerk\":\"c01\",\"recalls\":0,\"transfers\":0," \
+	"\"rating\":null,\"ahead\":null,\"ewt\":null}"
+
+static void eventbuild__a_call__its_events_in_order(void **state)
 {
 	(void)state;
 	struct seen s;
-	assert_int_equal(split("[{\"event\":\"ticket\",\"ticket\":{\"id\":\"x\",\"ahead\":null}},"
-			       "{\"event\":\"queue\",\"service\":\"A\",\"waiting\":1,\"ewt\":300}]", &s), 2);
-	assert_int_equal(s.n, 2);
-	assert_string_equal(s.events[0], "{\"event\":\"ticket\",\"ticket\":{\"id\":\"x\",\"ahead\":null}}");
-	assert_string_equal(s.events[1], "{\"event\":\"queue\",\"service\":\"A\",\"waiting\":1,\"ewt\":300}");
+	assert_int_equal(expand("[" CALLED_TICKET ",[\"c\",\"20261127-A002\",\"2\",\"0\",\"1795745100\"],"
+				"[\"w\",\"2\",\"calling\",\"A002\",\"c01\",\"1795745100\",\"\"],"
+				"[\"q\",\"A\",\"3\",\"600\"]]", &s), 4);
+	assert_int_equal(s.n, 4);
+	assert_string_equal(s.events[0], "{\"event\":\"ticket\",\"ticket\":" CALLED_TICKET_JSON "}");
+	assert_string_equal(s.events[1], "{\"event\":\"called\",\"ticket\":" CALLED_TICKET_JSON
+			    ",\"window\":{\"id\":2,\"name\":\"2号窗口\",\"name_en\":\"Window 2\"},\"recall\":0,\"at\":1795745100}");
+	assert_string_equal(s.events[2], "{\"event\":\"window\",\"window\":{\"id\":2,\"name\":\"2号窗口\","
+			    "\"name_en\":\"Window 2\",\"services\":[\"*\"],\"state\":\"calling\",\"ticket\":\"A002\","
+			    "\"clerk\":\"c01\",\"since\":1795745100}}");
+	assert_string_equal(s.events[3], "{\"event\":\"queue\",\"service\":\"A\",\"waiting\":3,\"ewt\":600}");
 }
 
-static void eventbuild__braces_and_quotes_in_strings__kept_whole(void **state)
+static void eventbuild__waiting_ticket_and_paused_window__estimates_and_reason(void **state)
 {
 	(void)state;
 	struct seen s;
-	assert_int_equal(split("[{\"event\":\"window\",\"window\":{\"reason\":\"}],{\\\"[\\\\\",\"services\":[\"*\"]}},"
-			       "{\"event\":\"queue\",\"service\":\"窗口\"}]", &s), 2);
-	assert_string_equal(s.events[0], "{\"event\":\"window\",\"window\":{\"reason\":\"}],{\\\"[\\\\\",\"services\":[\"*\"]}}");
-	assert_string_equal(s.events[1], "{\"event\":\"queue\",\"service\":\"窗口\"}");
+	assert_int_equal(expand("[[\"t\",\"20261127-B001\",\"B001\",\"B\",\"priority\",\"kiosk\",\"waiting\","
+				"\"1795744800\",\"\",\"\",\"\",\"\",\"\",\"0\",\"1\",\"\",\"4\",\"840\",\"\"],"
+				"[\"w\",\"3\",\"paused\",\"\",\"\",\"1795745000\",\"午休 \\\"lunch\\\"\"]]", &s), 2);
+	assert_non_null(strstr(s.events[0], "\"transfers\":1,\"rating\":null,\"ahead\":4,\"ewt\":840}}"));
+	assert_string_equal(s.events[1], "{\"event\":\"window\",\"window\":{\"id\":3,\"name\":\"3号窗口\","
+			    "\"name_en\":\"Window 3\",\"services\":[\"B\"],\"state\":\"paused\",\"ticket\":null,"
+			    "\"clerk\":null,\"since\":1795745000,\"reason\":\"午休 \\\"lunch\\\"\"}}");
 }
 
-static void eventbuild__one_object_of_earlier_versions__passed_on(void **state)
+static void eventbuild__closed_by_day__flag_only_when_set(void **state)
 {
 	(void)state;
 	struct seen s;
-	assert_int_equal(split("{\"event\":\"queue\",\"service\":\"A\"}", &s), 1);
+	assert_int_equal(expand("[[\"t\",\"20261127-A001\",\"A001\",\"A\",\"normal\",\"kiosk\",\"done\",\"1\","
+				"\"2\",\"3\",\"4\",\"1\",\"c01\",\"0\",\"0\",\"\",\"\",\"\",\"1\"]]", &s), 1);
+	assert_non_null(strstr(s.events[0], "\"ewt\":null,\"closed_by_day\":true}}"));
+}
+
+static void eventbuild__objects_of_earlier_versions__passed_on(void **state)
+{
+	(void)state;
+	struct seen s;
+	assert_int_equal(expand("{\"event\":\"queue\",\"service\":\"A\"}", &s), 1);
 	assert_string_equal(s.events[0], "{\"event\":\"queue\",\"service\":\"A\"}");
+	assert_int_equal(expand("[{\"event\":\"queue\",\"service\":\"A\"},{\"event\":\"queue\",\"service\":\"B\"}]", &s), 2);
+	assert_string_equal(s.events[1], "{\"event\":\"queue\",\"service\":\"B\"}");
 }
 
-static void eventbuild__malformed__refused(void **state)
+static void eventbuild__malformed__refused_whole(void **state)
 {
 	(void)state;
 	struct seen s;
-	assert_int_equal(split("[{\"event\":\"queue\"", &s), -1);
-	assert_int_equal(split("[1,2]", &s), -1);
-	assert_int_equal(split("[{\"event\":\"queue\"};{}]", &s), -1);
-	assert_int_equal(split("\"text\"", &s), -1);
-	assert_int_equal(split("[]", &s), 0);
+	assert_int_equal(expand("[[\"q\",\"A\",\"1\",\"2\"],[\"x\"]]", &s), -1);
+	assert_int_equal(s.n, 0); /* not even the good first one */
+	assert_int_equal(expand("[[\"t\",\"too\",\"short\"]]", &s), -1);
+	assert_int_equal(expand("[[\"c\",\"20261127-A002\",\"2\",\"0\",\"1\"]]", &s), -1); /* no ticket before */
+	assert_int_equal(expand("[[\"q\",\"A\",\"1\"", &s), -1);
+	assert_int_equal(expand("\"text\"", &s), -1);
+	assert_int_equal(expand("[]", &s), 0);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(eventbuild__array_of_a_call__each_event_in_order),
-		cmocka_unit_test(eventbuild__braces_and_quotes_in_strings__kept_whole),
-		cmocka_unit_test(eventbuild__one_object_of_earlier_versions__passed_on),
-		cmocka_unit_test(eventbuild__malformed__refused),
+		cmocka_unit_test(eventbuild__a_call__its_events_in_order),
+		cmocka_unit_test(eventbuild__waiting_ticket_and_paused_window__estimates_and_reason),
+		cmocka_unit_test(eventbuild__closed_by_day__flag_only_when_set),
+		cmocka_unit_test(eventbuild__objects_of_earlier_versions__passed_on),
+		cmocka_unit_test(eventbuild__malformed__refused_whole),
 	};
-	return cmocka_run_group_tests_name("eventbuild", tests, NULL, NULL);
+	return cmocka_run_group_tests_name("eventbuild", tests, setup, teardown);
 }
