@@ -1,4 +1,5 @@
-/* The protocol's events out of a stream entry or published message of the function library.
+/* The protocol's objects out of the compact forms of the function library: the events of a
+ * stream entry or published message, and the results of ticket and window functions.
  * One function call records what it changed as one JSON array of compact events, in order
  * (docs/functions.md):
  *   ["t", id, number, service, class, channel, state, issued_at, called_at, started_at,
@@ -9,7 +10,8 @@
  * with every value a string and "" for none. qserver makes the Ticket, Window and event
  * objects of PROTOCOL.md from them, adding what the config holds (window names and services).
  * Entries of earlier versions hold one event object, or an array of event objects; those are
- * passed on as they are. */
+ * passed on as they are. Results are ["ticket", T or null], ["window", W] and
+ * ["tickets", [T...]] with T and W compact as above, or a JSON object passed on as it is. */
 #include "qserver.h"
 
 #include <stdlib.h>
@@ -61,7 +63,8 @@ static void add_int(cJSON *o, const char *key, const char *v)
 /* The Ticket object of a compact "t" event, or NULL when it is malformed. */
 static cJSON *ticket_object(const cJSON *a)
 {
-	if (cJSON_GetArraySize(a) != (int)TICKET_FIELDS + 1)
+	const char *kind = compact_string(a, 0);
+	if (!kind || strcmp(kind, "t") != 0 || cJSON_GetArraySize(a) != (int)TICKET_FIELDS + 1)
 		return NULL;
 	cJSON *t = cJSON_CreateObject();
 	for (size_t i = 0; i < TICKET_FIELDS; i++) {
@@ -96,7 +99,8 @@ static cJSON *window_object(const cJSON *a)
 {
 	const char *id = compact_string(a, 1), *state = compact_string(a, 2), *number = compact_string(a, 3),
 		   *clerk = compact_string(a, 4), *since = compact_string(a, 5), *reason = compact_string(a, 6);
-	if (!id || !state || !number || !clerk || !since || !reason || !*id)
+	const char *kind = compact_string(a, 0);
+	if (!kind || strcmp(kind, "w") != 0 || !id || !state || !number || !clerk || !since || !reason || !*id)
 		return NULL;
 	cJSON *o = window_brief(atoi(id));
 	const struct config_window *w = server.cfg ? config_window(server.cfg, atoi(id)) : NULL;
@@ -195,4 +199,48 @@ int eventbuild_each(const char *json, size_t len, eventbuild_fn *each, void *arg
 	}
 	free(texts);
 	return ok ? n : -1;
+}
+
+/* Returns the JSON object text of a function's result (malloc'd), made from its compact form,
+ * or NULL when it is malformed. */
+char *eventbuild_result(const char *json, size_t len)
+{
+	if (len && json[0] == '{') {
+		char *copy = malloc(len + 1);
+		if (copy) {
+			memcpy(copy, json, len);
+			copy[len] = '\0';
+		}
+		return copy;
+	}
+	cJSON *res = cJSON_ParseWithLength(json, len);
+	const char *kind = cJSON_IsArray(res) ? compact_string(res, 0) : NULL;
+	const cJSON *body = cJSON_GetArrayItem(res, 1);
+	cJSON *out = NULL, *item = NULL;
+	if (kind && strcmp(kind, "ticket") == 0 && cJSON_IsNull(body)) {
+		out = cJSON_CreateObject();
+		cJSON_AddNullToObject(out, "ticket");
+	} else if (kind && strcmp(kind, "ticket") == 0 && (item = ticket_object(body))) {
+		out = cJSON_CreateObject();
+		cJSON_AddItemToObject(out, "ticket", item);
+	} else if (kind && strcmp(kind, "window") == 0 && (item = window_object(body))) {
+		out = cJSON_CreateObject();
+		cJSON_AddItemToObject(out, "window", item);
+	} else if (kind && strcmp(kind, "tickets") == 0 && cJSON_IsArray(body)) {
+		out = cJSON_CreateObject();
+		cJSON *list = cJSON_AddArrayToObject(out, "tickets");
+		const cJSON *t;
+		cJSON_ArrayForEach(t, body) {
+			if (!(item = ticket_object(t))) {
+				cJSON_Delete(out);
+				out = NULL;
+				break;
+			}
+			cJSON_AddItemToArray(list, item);
+		}
+	}
+	cJSON_Delete(res);
+	char *text = out ? cJSON_PrintUnformatted(out) : NULL;
+	cJSON_Delete(out);
+	return text;
 }

@@ -503,23 +503,6 @@ local function ticket_view(t)
   return state, ahead, ewt
 end
 
--- The Ticket object; ahead and ewt only while it waits.
-local function ticket_json(t)
-  local state, ahead, ewt = ticket_view(t)
-  ahead, ewt = jint(ahead), jint(ewt)
-  local fields = {'id', jstr(t.id), 'number', jstr(t.number), 'service', jstr(t.service),
-    'class', jstr(t.class), 'channel', jstr(t.channel), 'state', jstr(state),
-    'issued_at', jint(t.issued_at), 'called_at', jint(t.called_at),
-    'started_at', jint(t.started_at), 'finished_at', jint(t.finished_at),
-    'window', jint(t.window), 'clerk', jstr(t.clerk), 'recalls', jint(t.recalls),
-    'transfers', jint(t.transfers), 'rating', jint(t.rating), 'ahead', ahead, 'ewt', ewt}
-  if t.closed_by_day == '1' then
-    fields[#fields + 1] = 'closed_by_day'
-    fields[#fields + 1] = 'true'
-  end
-  return jobj(unpack(fields))
-end
-
 -- The Window object; reason only while paused.
 local function window_json(w)
   local fields = {'id', jint(w.id), 'name', cjson.encode(w.name or ''),
@@ -585,25 +568,47 @@ local function publish_events()
   redis.call('PUBLISH', k('ev'), id .. ' ' .. payload)
 end
 
--- A ticket event, compact: ["t", id, number, service, class, channel, state, issued_at,
+-- The fields of a compact ticket: ["t", id, number, service, class, channel, state, issued_at,
 -- called_at, started_at, finished_at, window, clerk, recalls, transfers, rating, ahead, ewt,
 -- closed_by_day], all strings, "" for none (qserver's eventbuild.c makes the Ticket object).
 local TICKET_EVENT_FIELDS = {'id', 'number', 'service', 'class', 'channel', 'state', 'issued_at',
   'called_at', 'started_at', 'finished_at', 'window', 'clerk', 'recalls', 'transfers', 'rating',
   'ahead', 'ewt', 'closed_by_day'}
-local function emit_ticket(t)
+
+-- A ticket, compact, as events and results carry it.
+local function ticket_compact(t)
   local view = {}
   view.state, view.ahead, view.ewt = ticket_view(t)
   local out = {'t'}
   for i, f in ipairs(TICKET_EVENT_FIELDS) do out[i + 1] = view[f] or t[f] or '' end
-  emit(cjson.encode(out))
+  return cjson.encode(out)
 end
 
--- A window event, compact: ["w", id, state, ticket number, clerk, since, reason]; qserver adds
--- the names and services from its config.
+-- A ticket event.
+local function emit_ticket(t)
+  emit(ticket_compact(t))
+end
+
+-- A window, compact: ["w", id, state, ticket number, clerk, since, reason]; qserver adds the
+-- names and services from its config.
+local function window_compact(w)
+  return cjson.encode({'w', w.id, w.state, w.number or '', w.clerk or '', w.since or '',
+    w.state == 'paused' and (w.reason or '') or ''})
+end
+
+-- A window event.
 local function emit_window(w)
-  emit(cjson.encode({'w', w.id, w.state, w.number or '', w.clerk or '', w.since or '',
-    w.state == 'paused' and (w.reason or '') or ''}))
+  emit(window_compact(w))
+end
+
+-- A compact result holding a ticket (or none): qserver answers {"ticket":T} (docs/functions.md).
+local function ticket_result(t)
+  return '["ticket",' .. (t and ticket_compact(t) or 'null') .. ']'
+end
+
+-- A compact result holding a window: qserver answers {"window":W}.
+local function window_result(w)
+  return '["window",' .. window_compact(w) .. ']'
 end
 
 -- A queue event for one service (skipped for a service no longer configured).
@@ -1431,7 +1436,7 @@ local function qh_take(a)
   stat_record(DAY, local_hour(NOW), sid, '', '', stat_delta{[ST_ISSUED] = 1})
   emit_ticket(t)
   emit_queue(sid)
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_ticket: looks a ticket up by id or by today's number.
@@ -1444,7 +1449,7 @@ local function qh_ticket(a)
     fail('NOT_FOUND', id ~= '' and 'id' or 'number', 'ticket ' .. (id ~= '' and id or number) ..
       ' does not exist')
   end
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_cancel: a waiting ticket leaves the queue.
@@ -1461,7 +1466,7 @@ local function qh_cancel(a)
   settle(t, {state = 'cancelled'})
   emit_ticket(t)
   emit_queue(t.service)
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_rate: records the citizen's score of a finished ticket, once.
@@ -1479,7 +1484,7 @@ local function qh_rate(a)
   stat_record(t.fday or DAY, t.fhour or local_hour(t.finished_at), t.service, t.window, t.clerk,
     stat_delta{[ST_RATINGS] = 1, [ST_RATING_SUM] = score})
   emit_ticket(t)
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_open: a clerk takes a window (closed becomes idle; a called or serving ticket stays).
@@ -1542,11 +1547,11 @@ local function qh_call_next(a)
       emit_window(w)
     end
     if done then emit_queue(done.service) end
-    return '{"ticket":null}'
+    return ticket_result(nil)
   end
   call_ticket(w, t, clerk)
   if done and done.service ~= t.service then emit_queue(done.service) end
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_call: calls one waiting ticket out of order.
@@ -1572,7 +1577,7 @@ local function qh_call(a)
   if done then emit_ticket(done) end
   call_ticket(w, t, clerk)
   if done and done.service ~= t.service then emit_queue(done.service) end
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_recall: announces the called ticket again.
@@ -1582,7 +1587,7 @@ local function qh_recall(a)
   tset(t, {recalls = tostring(tonumber(t.recalls) + 1)})
   emit_ticket(t)
   emit_called(t, w, t.recalls)
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_start: the citizen arrived; the called ticket is now being served.
@@ -1593,7 +1598,7 @@ local function qh_start(a)
   wset(w, {state = 'serving'})
   emit_ticket(t)
   emit_window(w)
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_finish: the window's ticket is done, with an optional rating.
@@ -1609,7 +1614,7 @@ local function qh_finish(a)
   emit_ticket(t)
   emit_window(w)
   emit_queue(t.service) -- the service time estimate moved
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_no_show: the called citizen did not come; gone, or back at the end of the queue.
@@ -1632,7 +1637,7 @@ local function qh_no_show(a)
   emit_ticket(t)
   emit_window(w)
   if requeue == '1' then emit_queue(t.service) end
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_transfer: the window's ticket waits again in another service (optionally for one window),
@@ -1659,7 +1664,7 @@ local function qh_transfer(a)
   emit_ticket(t)
   emit_window(w)
   emit_queue(sid)
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_pause: an idle or closed window pauses, with a reason for the display.
@@ -1676,7 +1681,7 @@ local function qh_pause(a)
   wset(w, {state = 'paused', reason = reason})
   emit_window(w)
   if was_open then emit_queues(window_affects(w)) end
-  return '{"window":' .. window_json(w) .. '}'
+  return window_result(w)
 end
 
 -- qh_resume: a paused or closed window is idle again (the clerk at it reopens it).
@@ -1688,7 +1693,7 @@ local function qh_resume(a)
   wset(w, {state = 'idle', reason = ''})
   emit_window(w)
   emit_queues(window_affects(w))
-  return '{"window":' .. window_json(w) .. '}'
+  return window_result(w)
 end
 
 -- qh_close: the window shuts. The clerk's lease stays while the clerk is connected (so no
@@ -1702,7 +1707,7 @@ local function qh_close(a)
   wset(w, {state = 'closed', reason = ''})
   emit_window(w)
   if was_open then emit_queues(window_affects(w)) end
-  return '{"window":' .. window_json(w) .. '}'
+  return window_result(w)
 end
 
 -- qh_queue: waiting tickets in call order, for one window or the whole hall.
@@ -1741,10 +1746,10 @@ local function qh_queue(a)
     for _, c in ipairs(cand) do
       if #out >= limit then break end
       local t = ticket(c.id)
-      if t and (sid == '' or t.service == sid) then out[#out + 1] = ticket_json(t) end
+      if t and (sid == '' or t.service == sid) then out[#out + 1] = ticket_compact(t) end
     end
   end
-  return '{"tickets":' .. jarr(out) .. '}'
+  return '["tickets",' .. jarr(out) .. ']'
 end
 
 -- qh_services: every service with live waiting and ewt.

@@ -180,9 +180,10 @@ void events_on_store_ready(void);
 void events_drop_held(void);
 unsigned events_topic_parse(const char *name);
 
-/* eventbuild.c: the events of one message of the function library. */
+/* eventbuild.c: the protocol's events and results made from the library's compact forms. */
 typedef void eventbuild_fn(const char *json, size_t len, void *arg);
 int eventbuild_each(const char *json, size_t len, eventbuild_fn *each, void *arg);
+char *eventbuild_result(const char *json, size_t len);
 
 /* daychange.c: the day change in bounded slices. */
 void daychange_init(void);

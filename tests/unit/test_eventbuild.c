@@ -125,6 +125,37 @@ static void eventbuild__malformed__refused_whole(void **state)
 	assert_int_equal(expand("[]", &s), 0);
 }
 
+/* Asserts that a function's result becomes the given answer (NULL: refused). */
+static void assert_result(const char *result, const char *answer)
+{
+	char *got = eventbuild_result(result, strlen(result));
+	if (!answer) {
+		assert_null(got);
+		return;
+	}
+	assert_non_null(got);
+	assert_string_equal(got, answer);
+	free(got);
+}
+
+static void eventbuild__results__made_whole(void **state)
+{
+	(void)state;
+	assert_result("[\"ticket\"," CALLED_TICKET "]", "{\"ticket\":" CALLED_TICKET_JSON "}");
+	assert_result("[\"ticket\",null]", "{\"ticket\":null}");
+	assert_result("[\"tickets\",[" CALLED_TICKET "," CALLED_TICKET "]]",
+		      "{\"tickets\":[" CALLED_TICKET_JSON "," CALLED_TICKET_JSON "]}");
+	assert_result("[\"tickets\",[]]", "{\"tickets\":[]}");
+	assert_result("[\"window\",[\"w\",\"1\",\"idle\",\"\",\"c01\",\"1795745100\",\"\"]]",
+		      "{\"window\":{\"id\":1,\"name\":\"1号窗口\",\"name_en\":\"Window 1\",\"services\":[\"*\"],"
+		      "\"state\":\"idle\",\"ticket\":null,\"clerk\":\"c01\",\"since\":1795745100}}");
+	assert_result("{\"expired\":0,\"remaining\":0}", "{\"expired\":0,\"remaining\":0}");
+	assert_result("[\"ticket\",[\"w\",\"1\"]]", NULL);
+	assert_result("[\"window\"," CALLED_TICKET "]", NULL);
+	assert_result("[\"tickets\",[" CALLED_TICKET ",[\"q\"]]]", NULL);
+	assert_result("[\"what\",null]", NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -133,6 +164,7 @@ int main(void)
 		cmocka_unit_test(eventbuild__closed_by_day__flag_only_when_set),
 		cmocka_unit_test(eventbuild__objects_of_earlier_versions__passed_on),
 		cmocka_unit_test(eventbuild__malformed__refused_whole),
+		cmocka_unit_test(eventbuild__results__made_whole),
 	};
 	return cmocka_run_group_tests_name("eventbuild", tests, setup, teardown);
 }
