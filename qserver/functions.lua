@@ -764,7 +764,8 @@ end
 local function stat_update(key, recs, d)
   for _, rec in ipairs(recs) do
     for i = 1, ST_COUNTERS do
-      if d[i] ~= 0 and i ~= ST_WAIT_MAX then
+      -- waits are the sum of the buckets and the maximum is compared below: no HINCRBY
+      if d[i] ~= 0 and i ~= ST_WAIT_MAX and i ~= ST_WAITS then
         redis.call('HINCRBY', key, rec .. '|' .. ST_FIELD[i], istr(d[i]))
       end
     end
@@ -789,11 +790,16 @@ local function rec_add_counter(r, name, value)
   local v = tonumber(value) or 0
   if string.sub(name, 1, 1) == 'b' then
     local b = tonumber(string.sub(name, 2))
-    if b then r.h[b] = (r.h[b] or 0) + v end
+    if b then
+      r.h[b] = (r.h[b] or 0) + v
+      r[ST_WAITS] = r[ST_WAITS] + v -- every wait is in one bucket
+    end
     return
   end
   local i = ST_INDEX[name]
-  if i == ST_WAIT_MAX then
+  if i == ST_WAITS then
+    return -- counted from the buckets
+  elseif i == ST_WAIT_MAX then
     if v > r[i] then r[i] = v end
   elseif i then
     r[i] = r[i] + v
@@ -1761,12 +1767,7 @@ end
 -- stats would give it): how many came, were served, and how long they waited against the
 -- target. Read from the day's aggregate, so it costs one HMGET.
 local function today_json()
-  local key, r = k('st', 'd:' .. DAY), nil
-  local vals = redis.call('HMGET', key, 't', 't|i', 't|sv', 't|w', 't|ws', 't|wl')
-  r = rec_decode(vals[1])
-  for i, name in ipairs({'i', 'sv', 'w', 'ws', 'wl'}) do
-    if vals[i + 1] then rec_add_counter(r, name, vals[i + 1]) end
-  end
+  local r = stat_read(k('st', 'd:' .. DAY), 't')
   local waits = r[ST_WAITS]
   return jobj('date', cjson.encode(DAY), 'issued', jint(r[ST_ISSUED]), 'served', jint(r[ST_SERVED]),
     'waits', jint(waits),
