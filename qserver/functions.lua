@@ -312,10 +312,24 @@ end
 ------------------------------------------------------------------------------------------
 -- Tickets and queues
 
--- A ticket hash with its fields as strings ("" for absent), or nil.
+-- What a ticket's hash leaves out until it is set: a new ticket stores only what it has.
+local TICKET_DEFAULTS = {ref = '', called_at = '', started_at = '', finished_at = '', window = '',
+  clerk = '', recalls = '0', transfers = '0', rating = '', pin = '', wait_from = ''}
+
+-- Fills the fields a ticket's hash leaves out (the id is its key's).
+local function ticket_defaults(t, id)
+  t.id = id
+  for f, v in pairs(TICKET_DEFAULTS) do
+    if t[f] == nil then t[f] = v end
+  end
+  return t
+end
+
+-- A ticket hash with its fields as strings ("" for none), or nil.
 local function ticket(id)
   if id == nil or id == '' then return nil end
-  return hgetall(k('t', id))
+  local t = hgetall(k('t', id))
+  return t and ticket_defaults(t, id)
 end
 
 -- Finds a ticket by id ("20261128-A012") or by today's number ("A012").
@@ -1430,10 +1444,11 @@ local function qh_take(a)
   local number = s.prefix .. string.format('%03d', seq)
   local id = string.gsub(DAY, '-', '') .. '-' .. number
   local t = {id = id}
-  tset(t, {number = number, service = sid, class = class, channel = channel, ref = ref,
-    state = 'waiting', day = DAY, issued_at = tostring(NOW), called_at = '', started_at = '',
-    finished_at = '', window = '', clerk = '', recalls = '0', transfers = '0', rating = '',
-    pin = '', score = new_score(), id = id, wait_from = tostring(NOW)})
+  local fields = {number = number, service = sid, class = class, channel = channel,
+    state = 'waiting', day = DAY, issued_at = tostring(NOW), score = new_score()}
+  if ref ~= '' then fields.ref = ref end
+  tset(t, fields)
+  ticket_defaults(t, id)
   local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
   redis.call('EXPIRE', k('t', id), days * 86400)
   redis.call('HSET', k('num', DAY), number, id)
