@@ -225,12 +225,15 @@ end
 -- One service's figure is an HGET; `bulk` holds every service's, read with one HGETALL each.
 local FIGURES = {'waiting', 'nopen', 'ewma', 'peers', 'svcjson'}
 
+-- The figures no queue or window write changes: read once per call.
+local STEADY_FIGURES = {ewma = true, peers = true, svcjson = true}
+
 -- One service's figure from a figures hash (nil when absent).
 local function figure(hash, sid, bulk)
   if bulk then return bulk[hash][sid] end
-  return counted(hash .. ':' .. sid, function()
-    return redis.call('HGET', k(hash), sid) or false
-  end) or nil
+  local read = function() return redis.call('HGET', k(hash), sid) or false end
+  if STEADY_FIGURES[hash] then return cached(hash .. ':' .. sid, read) or nil end
+  return counted(hash .. ':' .. sid, read) or nil
 end
 
 -- Every service's figures at once, for answers and events about all services.
@@ -981,7 +984,7 @@ local function learn_service_time(t)
   took = math.min(math.max(took, old * EWMA_CLAMP_LOW), old * EWMA_CLAMP_HIGH)
   local ewma = string.format('%.3f', EWMA_ALPHA * took + (1 - EWMA_ALPHA) * old)
   redis.call('HSET', k('ewma'), t.service, ewma)
-  counts['ewma:' .. t.service] = ewma
+  cache['ewma:' .. t.service] = ewma
   gen = gen + 1 -- estimates use it
 end
 
