@@ -128,8 +128,12 @@ cli SLOWLOG RESET >/dev/null
 calls=0
 while :; do
 	calls=$((calls + 1))
-	left=$(cli FCALL qh_day 1 "$P" $((NOW + 86400)) 2026-11-29 0 | sed 's/.*"remaining":\([0-9]*\).*/\1/')
-	[ "$left" = 0 ] && break
+	reply=$(cli FCALL qh_day 1 "$P" $((NOW + 86400)) 2026-11-29 0)
+	case "$reply" in
+	*'"remaining":0'*) break ;;
+	*'"remaining"'*) ;;
+	*) break ;; # a library without slices did it in one call
+	esac
 done
 slowest=$(cli SLOWLOG GET 100000 | awk '$0 == "FCALL" {print prev} {prev = $0}' | sort -n | tail -1)
 echo "day change, $DAYN waiting:        $calls calls, slowest $(awk -v u="$slowest" 'BEGIN {printf "%.1f", u / 1000}') ms"
