@@ -9,8 +9,13 @@
 --    and the stream trimming, which are about real time;
 --  * a function validates everything before its first write, because Redis does not roll
 --    back a function's writes when it returns an error;
---  * JSON is built by hand so keys keep their order, empty arrays are [] and integers never
---    come out in exponent form.
+--  * functions write and qserver talks (DESIGN decision 13): tickets and windows leave as
+--    compact arrays of strings, in results and in the one audit entry per call, and qserver's
+--    eventbuild.c makes the protocol's objects; what is still JSON (services, snapshot,
+--    stats) is built by hand so keys keep their order, empty arrays are [] and integers never
+--    come out in exponent form;
+--  * nothing grows with the hall in one call: setup is linear, the day change runs in slices,
+--    and per-service counts are kept by the writes instead of recounted.
 
 local CLASSES = {'priority', 'appointment', 'normal'}
 local CLASS_RANK = {priority = 1, appointment = 2, normal = 3}
