@@ -670,8 +670,7 @@ end
 -- costs reads proportional to its days (or whole months) times its keys, never its tickets.
 -- A record is a set of native counters, one hash field "<record>|<counter>" each (HINCRBY;
 -- the wait maximum by compare and set), in
---   P:st:d:<day>            records s:<service>, h:<HH>, w:<window>, c:<clerk> (the hall's
---                           total is the sum of the hours: every figure has one)
+--   P:st:d:<day>            records t, s:<service>, h:<HH>, w:<window>, c:<clerk>
 --   P:st:d:<day>:w<window>  records s:<service>, h:<HH>, c:<clerk> (the window's own tickets)
 -- and the same under P:st:m:<YYYY-MM> for whole months (folded in at each day change).
 -- Records written before counters were native are one field "<record>" holding the text
@@ -854,17 +853,6 @@ local function record_fields(rec)
   return out
 end
 
--- Sums every record of a hash whose name starts with prefix (the hall's total: the hours).
-local function stat_read_sum(key, prefix)
-  local r = rec_decode(nil)
-  local flat = redis.call('HGETALL', key)
-  for i = 1, #flat, 2 do
-    local rec, name = stat_field(flat[i])
-    if string.sub(rec, 1, #prefix) == prefix then rec_add_field(r, name, flat[i + 1]) end
-  end
-  return r
-end
-
 -- Reads one record of a hash (the older text field and the counters summed).
 local function stat_read(key, rec)
   local fields = record_fields(rec)
@@ -879,8 +867,7 @@ end
 -- Counts a delta for the day and its month under total, service, hour, and (when known)
 -- window and clerk, plus the window's own breakdown that a clerk may read.
 local function stat_record(day, hour, sid, win, clerk, d)
-  -- no record of the hall's total: it is the sum of the hour records, every figure has an hour
-  local all, own = {'h:' .. hour}, nil
+  local all, own = {'t', 'h:' .. hour}, nil
   if sid ~= nil and sid ~= '' then all[#all + 1] = 's:' .. sid end
   if win ~= nil and win ~= '' then
     all[#all + 1] = 'w:' .. win
@@ -1801,9 +1788,9 @@ end
 
 -- Today's headline figures for the wall and the consoles (the hall's total row of today, as
 -- stats would give it): how many came, were served, and how long they waited against the
--- target. Read from the day's aggregate (the sum of its hours), so it costs one HGETALL.
+-- target. Read from the day's aggregate, so it costs one HMGET.
 local function today_json()
-  local r = stat_read_sum(k('st', 'd:' .. DAY), 'h:')
+  local r = stat_read(k('st', 'd:' .. DAY), 't')
   local waits = r[ST_WAITS]
   return jobj('date', cjson.encode(DAY), 'issued', jint(r[ST_ISSUED]), 'served', jint(r[ST_SERVED]),
     'waits', jint(waits),
@@ -1959,13 +1946,10 @@ local function qh_stats(a)
   for _, p in ipairs(periods) do
     local all = k('st', p.period)
     if by == 'total' or by == 'day' or (by == 'window' and win ~= '') then
-      -- one record: the window's, or the hall's total as the sum of its hours
+      -- one record: the hall's total or the window's
+      local rec = win ~= '' and 'w:' .. win or 't'
       local key = (by == 'day' and p.day) or (by == 'window' and win) or 'total'
-      if win ~= '' then
-        rec_merge(row(key), stat_read(all, 'w:' .. win))
-      else
-        rec_merge(row(key), stat_read_sum(all, 'h:'))
-      end
+      rec_merge(row(key), stat_read(all, rec))
     else
       local src = win ~= '' and k('st', p.period, 'w' .. win) or all
       local flat = redis.call('HGETALL', src)
