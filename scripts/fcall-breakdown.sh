@@ -6,6 +6,7 @@
 #   - qh_take, and a qh_call_next + qh_finish cycle, with their ratio to the yardstick
 #     (each the fastest of ROUNDS interleaved batches, default 5, so that the machine's other
 #     work does not skew the ratios);
+#   - where a take's time goes: its Redis commands replayed alone, and the rest (the Lua);
 #   - AOF bytes and Redis memory per ticket life (take, call, finish);
 #   - the day change with DAYN tickets waiting: the slowest single call (SLOWLOG) and the calls;
 #   - qh_setup and qh_snapshot of a hall of SVCS services x WINS windows.
@@ -114,6 +115,44 @@ printf '%-34s %10s %8s\n' "call" "usec/call" "ratio"
 printf '%-34s %10s %8s\n' "minimal (INCR HSET ZADD XADD PUB)" "$MIN" "1.0"
 printf '%-34s %10s %8s\n' "qh_take" "$TAKE" "$(ratio "$TAKE" "$MIN")"
 printf '%-34s %10s %8s\n' "qh_call_next + qh_finish" "$CYCLE" "$(ratio "$CYCLE" "$MIN")"
+# Where a take's time goes: the Redis commands one take runs (seen with MONITOR), replayed as
+# they are by a function with none of the library's logic, against qh_take itself.
+timeout 1 redis-cli -s "$SOCK" MONITOR >"$WORK/monitor.txt" &
+MONITOR_PID=$!
+sleep 0.3
+cli FCALL qh_take 1 "$P" $NOW $DAY 0 S1 normal kiosk "" >/dev/null
+wait "$MONITOR_PID" || true # timeout ends it
+python3 - "$WORK/monitor.txt" >"$WORK/replay.lua" <<'PY'
+import re, sys
+lines = open(sys.argv[1], 'rb').read().split(b'\n')
+calls, inside = [], False
+for line in lines:
+    args = [bytes(a, 'latin-1').decode('unicode_escape').encode('latin-1')
+            for a in re.findall(r'"((?:[^"\\]|\\.)*)"', line.decode('latin-1'))]
+    if not args:
+        continue
+    if args[0].upper() == b'FCALL':
+        inside = args[1] == b'qh_take'
+    elif inside:
+        calls.append(args)
+def lua(a):
+    return '[==[' + a.decode('latin-1') + ']==]'
+print('#!lua name=fbreplay')
+print("redis.register_function('replay_take', function(keys, args)")
+for c in calls:
+    print('  redis.call(' + ', '.join(lua(a) for a in c) + ')')
+print('  return %d' % len(calls))
+print('end)')
+PY
+cli -x FUNCTION LOAD REPLACE <"$WORK/replay.lua" >/dev/null
+REPLAY=""
+for r in $(seq "$ROUNDS"); do
+	cli CONFIG RESETSTAT >/dev/null
+	for i in $(seq "$PER"); do echo "FCALL replay_take 0"; done | pipe
+	REPLAY=$(least "$REPLAY" "$(usec_per_fcall)")
+done
+ncommands=$(cli FCALL replay_take 0)
+echo "a take: $ncommands Redis commands, replayed alone $REPLAY usec; the library's Lua $(awk -v t="$TAKE" -v c="$REPLAY" 'BEGIN {printf "%.1f", t - c}') usec"
 echo "AOF bytes per ticket life:        $((aof / (PER * ROUNDS)))"
 echo "memory per ticket (kept 90 days): $((mem / (PER * ROUNDS))) B"
 stats_bytes=0
