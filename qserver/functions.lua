@@ -1448,7 +1448,8 @@ local function qh_take(a)
   -- numbers count per prefix so services sharing a prefix never share a number
   local seq_key = k('seq', DAY, s.prefix)
   local seq = redis.call('INCR', seq_key)
-  redis.call('EXPIRE', seq_key, DAY_KEY_TTL)
+  -- the day's numbering keys get their TTL once, with the prefix's first number
+  if seq == 1 then redis.call('EXPIRE', seq_key, DAY_KEY_TTL) end
   local number = s.prefix .. string.format('%03d', seq)
   local id = string.gsub(DAY, '-', '') .. '-' .. number
   local t = {id = id}
@@ -1460,7 +1461,7 @@ local function qh_take(a)
   local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
   redis.call('EXPIRE', k('t', id), days * 86400)
   redis.call('HSET', k('num', DAY), number, id)
-  redis.call('EXPIRE', k('num', DAY), DAY_KEY_TTL)
+  if seq == 1 then redis.call('EXPIRE', k('num', DAY), DAY_KEY_TTL) end
   enqueue(t)
   stat_record(DAY, local_hour(NOW), sid, '', '', stat_delta{[ST_ISSUED] = 1})
   emit_ticket(t)
