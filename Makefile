@@ -205,6 +205,8 @@ $(BUILD)/tests/test_counter_%: $(BUILD)/obj/tests/unit/test_counter_%.o $(filter
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(UI_LIBS) $(TEST_LIBS) -lm
 
-$(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(TESTLIB_OBJ) $(BUILD)/libqhall.a
+# Integration tests link qserver's library too (test_functions reads the events as qserver
+# makes them).
+$(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(TESTLIB_OBJ) $(BUILD)/libqserver.a $(BUILD)/libqhall.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(TEST_LIBS) -lm

@@ -1,5 +1,5 @@
-/* Fan-out of the site's events to subscribed clients. The library publishes each event as
- * "<stream id> <json>"; the id lets qserver skip duplicates and, after its pub/sub link was
+/* Fan-out of the site's events to subscribed clients. The library publishes the events of
+ * each function call as "<stream id> <json array>"; the id lets qserver skip duplicates and, after its pub/sub link was
  * down, catch up from the stream (the replay log of decision 3) so no subscriber misses one. */
 #include "qserver.h"
 #include "log.h"
@@ -115,12 +115,10 @@ static unsigned events_topic_of(const char *json, size_t len)
 	return topic;
 }
 
-/* Sends one event (with its id) to every client subscribed to its topic, once. */
-static void events_deliver(struct stream_id id, const char *json, size_t len)
+/* Sends one event to every client subscribed to its topic. */
+static void events_fan_out(const char *json, size_t len, void *arg)
 {
-	if (last_delivered.ms && !stream_id_after(id, last_delivered))
-		return;
-	last_delivered = id;
+	(void)arg;
 	unsigned topic = events_topic_of(json, len);
 	if (!topic) {
 		log_warn("dropped an event of no known topic: %.80s", json);
@@ -133,6 +131,17 @@ static void events_deliver(struct stream_id id, const char *json, size_t len)
 		next = TAILQ_NEXT(c, topic_entry[i]);
 		conn_write_event(c, json, len);
 	}
+}
+
+/* Sends the events of one message (one function call's, with its stream id) to their
+ * subscribers, once and in order (eventbuild.c splits them). */
+static void events_deliver(struct stream_id id, const char *json, size_t len)
+{
+	if (last_delivered.ms && !stream_id_after(id, last_delivered))
+		return;
+	last_delivered = id;
+	if (eventbuild_each(json, len, events_fan_out, NULL) < 0)
+		log_warn("dropped a malformed event message: %.80s", json);
 }
 
 /* Splits a published message into its stream id and JSON and delivers it; hands a window
@@ -183,7 +192,7 @@ static void events_deliver_pending(void)
 /* The deferred fan-out: first the command link's waiting replies are taken and the answers
  * written to their sockets, then the events go out, so a caller never waits behind the
  * delivery of the events its own command (or an earlier one) caused. */
-static void events_fan_out(evutil_socket_t fd, short what, void *arg)
+static void events_run_deferred(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what, (void)arg;
 	store_take_replies();
@@ -195,7 +204,7 @@ static void events_fan_out(evutil_socket_t fd, short what, void *arg)
 static void events_defer(const char *payload, size_t len)
 {
 	if (!fan_out_event)
-		fan_out_event = event_new(server.base, -1, 0, events_fan_out, NULL);
+		fan_out_event = event_new(server.base, -1, 0, events_run_deferred, NULL);
 	struct pending_message *m = malloc(sizeof *m + len);
 	if (!fan_out_event || !m || npending >= EVENTS_PENDING_MAX) {
 		/* No room to wait: keep the order by sending what waits, then this one. */

@@ -9,8 +9,13 @@
 --    and the stream trimming, which are about real time;
 --  * a function validates everything before its first write, because Redis does not roll
 --    back a function's writes when it returns an error;
---  * JSON is built by hand so keys keep their order, empty arrays are [] and integers never
---    come out in exponent form.
+--  * functions write and qserver talks (DESIGN decision 13): tickets and windows leave as
+--    compact arrays of strings, in results and in the one audit entry per call, and qserver's
+--    eventbuild.c makes the protocol's objects; what is still JSON (services, snapshot,
+--    stats) is built by hand so keys keep their order, empty arrays are [] and integers never
+--    come out in exponent form;
+--  * nothing grows with the hall in one call: setup is linear, the day change runs in slices,
+--    and per-service counts are kept by the writes instead of recounted.
 
 local CLASSES = {'priority', 'appointment', 'normal'}
 local CLASS_RANK = {priority = 1, appointment = 2, normal = 3}
@@ -19,6 +24,11 @@ local DAY_KEY_TTL = 3 * 86400 -- numbering keys outlive their day by two days
 local DEFAULT_RETENTION_DAYS = 90
 local DEFAULT_SERVICE_TIME = 300
 local EWMA_ALPHA = 0.2
+-- A service time learnt is first clamped to this band around the current estimate, so one
+-- outlier (a ticket left open for hours, a click straight through) moves it by under 10%.
+local EWMA_CLAMP_LOW, EWMA_CLAMP_HIGH = 0.6, 1.4
+-- Tickets a day change expires per call: keeps every call short however full the hall was.
+local DAY_SLICE = 100
 local RECENT_CALLS = 10
 local REF_MAX = 64
 local CHANNEL_MAX = 32
@@ -32,7 +42,17 @@ local P         -- KEYS[1], the site prefix
 local NOW       -- ARGV[1] as a number
 local DAY       -- the effective day, YYYY-MM-DD
 local EXPIRED   -- tickets expired by this call's day change
-local cache     -- counts and config read during this call; cleared by every queue or window write
+local DRAIN     -- while a day change is under way: the queue score below which every waiting
+                -- ticket is of an earlier day and waits to be expired (nil otherwise)
+local SLICED    -- this call already ran a slice of the day change
+local cache     -- config and services read during this call (nothing this call writes but ewma,
+                -- which is kept in step)
+local counts    -- queue and window counts read during this call; cleared by every queue or
+                -- window write
+local gen       -- bumped by every write of a ticket, queue or window: ticket JSON built at
+                -- the same gen is still true
+local tjson     -- the last ticket view worked out: {t = ticket, gen = gen, state, ahead, ewt}
+local events    -- the events this call caused, in order (published when it ends)
 local hours_seen -- site-local hours worked out during this call (statistics)
 
 ------------------------------------------------------------------------------------------
@@ -127,14 +147,56 @@ local function int_arg(s, field, lo, hi)
   return n
 end
 
--- A value counted once per call; the cache is dropped whenever a queue or window changes.
-local function cached(key, compute)
-  local v = cache[key]
+-- Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m + 9) % 12
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  return era * 146097 + doe - 719468
+end
+
+-- The date "YYYY-MM-DD" of a day number (the inverse of days_from_civil).
+local function civil_from_days(z)
+  z = z + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) -
+    math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  return string.format('%04d-%02d-%02d', y, m, d)
+end
+
+-- The value of key in tbl, computed and kept there the first time.
+local function memo(tbl, key, compute)
+  local v = tbl[key]
   if v == nil then
     v = compute()
-    cache[key] = v
+    tbl[key] = v
   end
   return v
+end
+
+-- A config value read once per call.
+local function cached(key, compute)
+  return memo(cache, key, compute)
+end
+
+-- A count read once per call until the next queue or window write.
+local function counted(key, compute)
+  return memo(counts, key, compute)
+end
+
+-- Notes a write of a queue or window: counts read so far are stale.
+local function changed()
+  counts = {}
+  gen = gen + 1
 end
 
 ------------------------------------------------------------------------------------------
@@ -155,16 +217,44 @@ local function service_ids()
   return cached('svcs', function() return redis.call('LRANGE', k('svcs'), 0, -1) end)
 end
 
--- A service hash (prefix, name, name_en, service_time, ewma, peers), or nil.
+-- A service hash (prefix, name, name_en, service_time), or nil.
 local function service(id)
   if id == nil or id == '' then return nil end
   return cached('svc:' .. id, function() return hgetall(k('svc', id)) or false end) or nil
 end
 
+-- Per-service figures that the writes keep up to date, one hash each (docs/keys.md):
+-- P:waiting (today's waiting tickets in the service's own queues), P:nopen (open specialised
+-- windows serving it; field * the open comprehensive windows), P:ewma (learnt service time),
+-- P:peers (the services competing with it), P:svcjson (the start of its Service object).
+-- One service's figure is an HGET; `bulk` holds every service's, read with one HGETALL each.
+local FIGURES = {'waiting', 'nopen', 'ewma', 'peers', 'svcjson'}
+
+-- The figures no queue or window write changes: read once per call.
+local STEADY_FIGURES = {ewma = true, peers = true, svcjson = true}
+
+-- One service's figure from a figures hash (nil when absent).
+local function figure(hash, sid, bulk)
+  if bulk then return bulk[hash][sid] end
+  local read = function() return redis.call('HGET', k(hash), sid) or false end
+  if STEADY_FIGURES[hash] then return cached(hash .. ':' .. sid, read) or nil end
+  return counted(hash .. ':' .. sid, read) or nil
+end
+
+-- Every service's figures at once, for answers and events about all services.
+local function bulk_figures()
+  local b = {}
+  for _, h in ipairs(FIGURES) do b[h] = hgetall(k(h)) or {} end
+  return b
+end
+
 -- The learnt service time of a service in whole seconds (T of docs/estimated-wait.md).
-local function service_time(id)
-  local s = service(id)
-  local t = s and (tonumber(s.ewma) or tonumber(s.service_time)) or DEFAULT_SERVICE_TIME
+local function service_time(id, bulk)
+  local t = tonumber(figure('ewma', id, bulk) or '')
+  if not t then
+    local s = service(id)
+    t = s and tonumber(s.service_time) or DEFAULT_SERVICE_TIME
+  end
   return math.floor(t + 0.5)
 end
 
@@ -190,7 +280,8 @@ local function window_services(w)
   return cjson.decode(w.services)
 end
 
--- True when the window may call tickets of the service.
+-- True when the window may call tickets of the service (comprehensive windows are not in
+-- the service's P:svcwin set, so that setup stays linear).
 local function window_serves(w, sid)
   if w.comp == '1' then return true end
   return redis.call('SISMEMBER', k('svcwin', sid), w.id) == 1
@@ -202,27 +293,51 @@ local function window_affects(w)
   return window_services(w)
 end
 
--- Sets window fields, keeping the set of open windows in step with its state.
+-- Sets window fields, keeping the set of open windows and the open windows counted per
+-- service (P:nopen) in step with its state.
 local function wset(w, fields)
   if fields.state and fields.state ~= w.state then
     fields.since = tostring(NOW)
-    if OPEN_STATES[fields.state] then
+    local now_open = OPEN_STATES[fields.state] == true
+    if now_open then
       redis.call('SADD', k('open'), w.id)
     else
       redis.call('SREM', k('open'), w.id)
     end
+    if now_open ~= (OPEN_STATES[w.state] == true) then
+      local delta = now_open and 1 or -1
+      if w.comp == '1' then
+        redis.call('HINCRBY', k('nopen'), '*', delta)
+      else
+        for _, sid in ipairs(window_services(w)) do redis.call('HINCRBY', k('nopen'), sid, delta) end
+      end
+    end
   end
   hset(k('w', w.id), w, fields)
-  cache = {}
+  changed()
 end
 
 ------------------------------------------------------------------------------------------
 -- Tickets and queues
 
--- A ticket hash with its fields as strings ("" for absent), or nil.
+-- What a ticket's hash leaves out until it is set: a new ticket stores only what it has.
+local TICKET_DEFAULTS = {ref = '', called_at = '', started_at = '', finished_at = '', window = '',
+  clerk = '', recalls = '0', transfers = '0', rating = '', pin = '', wait_from = ''}
+
+-- Fills the fields a ticket's hash leaves out (the id is its key's).
+local function ticket_defaults(t, id)
+  t.id = id
+  for f, v in pairs(TICKET_DEFAULTS) do
+    if t[f] == nil then t[f] = v end
+  end
+  return t
+end
+
+-- A ticket hash with its fields as strings ("" for none), or nil.
 local function ticket(id)
   if id == nil or id == '' then return nil end
-  return hgetall(k('t', id))
+  local t = hgetall(k('t', id))
+  return t and ticket_defaults(t, id)
 end
 
 -- Finds a ticket by id ("20261128-A012") or by today's number ("A012").
@@ -238,6 +353,7 @@ end
 -- Sets ticket fields.
 local function tset(t, fields)
   hset(k('t', t.id), t, fields)
+  gen = gen + 1
 end
 
 -- The zsets ("bases" <prefix>:wq:<base>:<class>) a waiting ticket sits in: one pinned
@@ -247,7 +363,7 @@ local function ticket_bases(t)
   return {t.service, '*'}
 end
 
--- Puts a ticket into its queues at its score.
+-- Puts a ticket into its queues at its score, counted in its service's waiting.
 local function enqueue(t)
   for _, b in ipairs(ticket_bases(t)) do
     redis.call('ZADD', k('wq', b, t.class), t.score, t.id)
@@ -255,22 +371,48 @@ local function enqueue(t)
   if t.pin ~= nil and t.pin ~= '' then
     -- remembered so the day change and the hall queue find pinned queues without scanning
     redis.call('SADD', k('pinwins'), t.pin)
+  else
+    redis.call('HINCRBY', k('waiting'), t.service, 1)
   end
-  cache = {}
+  changed()
 end
 
--- Takes a ticket out of its queues.
+-- A new queue score at NOW: later arrivals sort after earlier ones, ties by take order.
+-- While a day change is under way it is never below the cutoff, so the earlier day's
+-- tickets stay exactly the ones under it (even with a lagging clock).
+local function new_score()
+  local seq = redis.call('INCR', k('take_seq'))
+  local base = NOW * SCORE_SCALE
+  if DRAIN and base < DRAIN then base = DRAIN end
+  return istr(base + seq % SCORE_SCALE)
+end
+
+-- True for a waiting ticket of an earlier day that the day change under way has not
+-- expired yet: it is expired for every purpose but the bookkeeping.
+local function stale(t)
+  return DRAIN ~= nil and t.state == 'waiting' and (tonumber(t.score) or 0) < DRAIN
+end
+
+-- The first `count` members (all with count -1) of a queue in score order, with scores,
+-- leaving out an earlier day's tickets while a day change is under way.
+local function queue_head(key, count)
+  if DRAIN then
+    if count < 0 then return redis.call('ZRANGE', key, istr(DRAIN), '+inf', 'BYSCORE', 'WITHSCORES') end
+    return redis.call('ZRANGE', key, istr(DRAIN), '+inf', 'BYSCORE', 'LIMIT', 0, count, 'WITHSCORES')
+  end
+  return redis.call('ZRANGE', key, 0, count < 0 and -1 or count - 1, 'WITHSCORES')
+end
+
+-- Takes a ticket out of its queues and its service's waiting count (an earlier day's ticket
+-- left its count when the day changed).
 local function dequeue(t)
   for _, b in ipairs(ticket_bases(t)) do
     redis.call('ZREM', k('wq', b, t.class), t.id)
   end
-  cache = {}
-end
-
--- A new queue score at NOW: later arrivals sort after earlier ones, ties by take order.
-local function new_score()
-  local seq = redis.call('INCR', k('take_seq'))
-  return istr(NOW * SCORE_SCALE + seq % SCORE_SCALE)
+  if (t.pin == nil or t.pin == '') and not stale(t) then
+    redis.call('HINCRBY', k('waiting'), t.service, -1)
+  end
+  changed()
 end
 
 -- The queue bases a window calls from: its pinned queue plus the hall-wide queues
@@ -286,16 +428,20 @@ local function window_bases(w)
 end
 
 -- The queue bases that compete with a service for its windows (docs/estimated-wait.md).
-local function service_bases(sid)
+local function service_bases(sid, bulk)
   if hall_is_comprehensive() then return {'*'} end
-  local s = service(sid)
-  if s and s.peers and s.peers ~= '' then return split(s.peers) end
+  local peers = figure('peers', sid, bulk)
+  if peers and peers ~= '' then return split(peers) end
   return {sid}
 end
 
--- ZCARD, counted once per call.
+-- Today's tickets in a queue (ZCARD, or ZCOUNT above the cutoff during a day change),
+-- counted once per call.
 local function zcard(key)
-  return cached('zcard:' .. key, function() return redis.call('ZCARD', key) end)
+  return counted('zcard:' .. key, function()
+    if DRAIN then return redis.call('ZCOUNT', key, istr(DRAIN), '+inf') end
+    return redis.call('ZCARD', key)
+  end)
 end
 
 -- Tickets in the bases called before a ticket of the class at the score
@@ -306,7 +452,7 @@ local function count_ahead(bases, class, score)
   for _, b in ipairs(bases) do
     for r = 1, rank - 1 do n = n + zcard(k('wq', b, CLASSES[r])) end
     if score then
-      n = n + redis.call('ZCOUNT', k('wq', b, class), '-inf', '(' .. score)
+      n = n + redis.call('ZCOUNT', k('wq', b, class), DRAIN and istr(DRAIN) or '-inf', '(' .. score)
     else
       n = n + zcard(k('wq', b, class))
     end
@@ -314,12 +460,17 @@ local function count_ahead(bases, class, score)
   return n
 end
 
--- Open windows (idle, calling, serving) that serve the service, at least 1.
-local function open_windows(sid)
-  local n = cached('open:' .. sid, function()
-    return redis.call('SINTERCARD', 2, k('svcwin', sid), k('open'))
-  end)
-  return math.max(n, 1)
+-- Open windows (idle, calling, serving) that serve the service, at least 1: its specialised
+-- ones plus the comprehensive ones, as P:nopen counts them.
+local function open_windows(sid, bulk)
+  local mine, comp
+  if bulk then
+    mine, comp = bulk.nopen[sid], bulk.nopen['*']
+  else
+    local r = counted('nopen:' .. sid, function() return redis.call('HMGET', k('nopen'), sid, '*') end)
+    mine, comp = r[1], r[2]
+  end
+  return math.max((tonumber(mine or '') or 0) + (tonumber(comp or '') or 0), 1)
 end
 
 -- ahead and ewt of a waiting ticket.
@@ -338,42 +489,48 @@ local function estimate(t)
   return ahead, math.ceil(ahead / n) * service_time(t.service)
 end
 
--- Tickets waiting in a service, all classes, not counting tickets pinned to a window.
-local function service_waiting(sid)
-  local n = 0
-  for _, c in ipairs(CLASSES) do n = n + zcard(k('wq', sid, c)) end
-  return n
+-- Tickets waiting in a service today, all classes, not counting tickets pinned to a window.
+local function service_waiting(sid, bulk)
+  return tonumber(figure('waiting', sid, bulk) or '') or 0
 end
 
--- ahead and estimated wait of a new normal ticket of the service (what take would answer now).
-local function service_estimate(sid)
-  local ahead = count_ahead(service_bases(sid), 'normal', nil)
-  return ahead, math.ceil(ahead / open_windows(sid)) * service_time(sid)
+-- Ahead and estimated wait of a new normal ticket of the service (what take would answer
+-- now): every waiting ticket of the competing queues is ahead of it.
+local function service_estimate(sid, bulk)
+  local bases = service_bases(sid, bulk)
+  local ahead = 0
+  if bases[1] == '*' then
+    ahead = count_ahead(bases, 'normal', nil)
+  else
+    for _, b in ipairs(bases) do ahead = ahead + service_waiting(b, bulk) end
+  end
+  return ahead, math.ceil(ahead / open_windows(sid, bulk)) * service_time(sid, bulk)
 end
 
 ------------------------------------------------------------------------------------------
 -- JSON objects of PROTOCOL.md
 
--- The Ticket object; ahead and ewt only while it waits.
-local function ticket_json(t)
-  local ahead, ewt = 'null', 'null'
-  if t.state == 'waiting' then
+-- The state a ticket shows, with ahead and ewt while it waits ('' otherwise). Worked out once
+-- for the event and the result when nothing changed in between.
+local function ticket_view(t)
+  if tjson and tjson.t == t and tjson.gen == gen then return tjson.state, tjson.ahead, tjson.ewt end
+  local ahead, ewt, state = '', '', t.state
+  if stale(t) then
+    state = 'expired' -- its day is over; the day change under way expires it
+  elseif t.state == 'waiting' then
     local a, e = estimate(t)
-    ahead, ewt = jint(a), jint(e)
+    ahead, ewt = istr(a), istr(e)
   end
-  return jobj('id', jstr(t.id), 'number', jstr(t.number), 'service', jstr(t.service),
-    'class', jstr(t.class), 'channel', jstr(t.channel), 'state', jstr(t.state),
-    'issued_at', jint(t.issued_at), 'called_at', jint(t.called_at),
-    'started_at', jint(t.started_at), 'finished_at', jint(t.finished_at),
-    'window', jint(t.window), 'clerk', jstr(t.clerk), 'recalls', jint(t.recalls),
-    'transfers', jint(t.transfers), 'rating', jint(t.rating), 'ahead', ahead, 'ewt', ewt)
+  tjson = {t = t, gen = gen, state = state, ahead = ahead, ewt = ewt}
+  return state, ahead, ewt
 end
 
 -- The Window object; reason only while paused.
 local function window_json(w)
   local fields = {'id', jint(w.id), 'name', cjson.encode(w.name or ''),
     'name_en', cjson.encode(w.name_en or ''), 'services', w.services,
-    'state', jstr(w.state), 'ticket', jstr(w.number), 'clerk', jstr(w.clerk)}
+    'state', jstr(w.state), 'ticket', jstr(w.number), 'clerk', jstr(w.clerk),
+    'since', jint(w.since)}
   if w.state == 'paused' then
     fields[#fields + 1] = 'reason'
     fields[#fields + 1] = cjson.encode(w.reason or '')
@@ -381,19 +538,30 @@ local function window_json(w)
   return jobj(unpack(fields))
 end
 
--- The Service object with live waiting and ewt.
-local function service_json(sid)
-  local s = service(sid) or {}
-  local ahead, ewt = service_estimate(sid)
-  return jobj('id', cjson.encode(sid), 'prefix', cjson.encode(s.prefix or ''),
-    'name', cjson.encode(s.name or ''), 'name_en', cjson.encode(s.name_en or ''),
-    'waiting', jint(service_waiting(sid)), 'ahead', jint(ahead), 'ewt', jint(ewt))
+-- The start of a Service object, without its live figures (stored by qh_setup in P:svcjson).
+local function service_head(sid, s)
+  return '{"id":' .. cjson.encode(sid) .. ',"prefix":' .. cjson.encode(s.prefix or '') ..
+    ',"name":' .. cjson.encode(s.name or '') .. ',"name_en":' .. cjson.encode(s.name_en or '')
 end
 
--- Every configured service.
+-- Every configured service with live waiting and ewt, from the figures the writes keep.
 local function services_json()
+  local bulk = bulk_figures()
+  -- in a hall with a comprehensive window every waiting ticket is ahead of a new one
+  local hall_ahead = hall_is_comprehensive() and count_ahead({'*'}, 'normal', nil)
   local items = {}
-  for _, sid in ipairs(service_ids()) do items[#items + 1] = service_json(sid) end
+  for i, sid in ipairs(service_ids()) do
+    local head = bulk.svcjson[sid] or service_head(sid, service(sid) or {})
+    local ahead, ewt
+    if hall_ahead then
+      ahead = hall_ahead
+      ewt = math.ceil(hall_ahead / open_windows(sid, bulk)) * service_time(sid, bulk)
+    else
+      ahead, ewt = service_estimate(sid, bulk)
+    end
+    items[i] = head .. ',"waiting":' .. (bulk.waiting[sid] or '0') .. ',"ahead":' .. jint(ahead) ..
+      ',"ewt":' .. jint(ewt) .. '}'
+  end
   return jarr(items)
 end
 
@@ -409,47 +577,93 @@ local function minid()
   end)
 end
 
--- Records one event in the stream and publishes it with its stream id.
-local function emit(kind, json)
-  local id = redis.call('XADD', k('events'), 'MINID', '~', minid(), '*', 'type', kind, 'data', json)
-  redis.call('PUBLISH', k('ev'), id .. ' ' .. json)
+-- Adds an event to those of this call; they are recorded and published together at its end.
+local function emit(json)
+  events[#events + 1] = json
+end
+
+-- Records this call's events as one stream entry (a JSON array, in order) and publishes it
+-- with its stream id: one XADD and one PUBLISH per call however many events it caused.
+local function publish_events()
+  if #events == 0 then return end
+  local payload = '[' .. table.concat(events, ',') .. ']'
+  events = {}
+  local id = redis.call('XADD', k('events'), 'MINID', '~', minid(), '*', 'data', payload)
+  redis.call('PUBLISH', k('ev'), id .. ' ' .. payload)
+end
+
+-- The fields of a compact ticket: ["t", id, number, service, class, channel, state, issued_at,
+-- called_at, started_at, finished_at, window, clerk, recalls, transfers, rating, ahead, ewt,
+-- closed_by_day], all strings, "" for none (qserver's eventbuild.c makes the Ticket object).
+local TICKET_EVENT_FIELDS = {'id', 'number', 'service', 'class', 'channel', 'state', 'issued_at',
+  'called_at', 'started_at', 'finished_at', 'window', 'clerk', 'recalls', 'transfers', 'rating',
+  'ahead', 'ewt', 'closed_by_day'}
+
+-- A ticket, compact, as events and results carry it.
+local function ticket_compact(t)
+  local view = {}
+  view.state, view.ahead, view.ewt = ticket_view(t)
+  local out = {'t'}
+  for i, f in ipairs(TICKET_EVENT_FIELDS) do out[i + 1] = view[f] or t[f] or '' end
+  return cjson.encode(out)
 end
 
 -- A ticket event.
 local function emit_ticket(t)
-  emit('ticket', jobj('event', '"ticket"', 'ticket', ticket_json(t)))
+  emit(ticket_compact(t))
+end
+
+-- A window, compact: ["w", id, state, ticket number, clerk, since, reason]; qserver adds the
+-- names and services from its config.
+local function window_compact(w)
+  return cjson.encode({'w', w.id, w.state, w.number or '', w.clerk or '', w.since or '',
+    w.state == 'paused' and (w.reason or '') or ''})
 end
 
 -- A window event.
 local function emit_window(w)
-  emit('window', jobj('event', '"window"', 'window', window_json(w)))
+  emit(window_compact(w))
+end
+
+-- A compact result holding a ticket (or none): qserver answers {"ticket":T} (docs/functions.md).
+local function ticket_result(t)
+  return '["ticket",' .. (t and ticket_compact(t) or 'null') .. ']'
+end
+
+-- A compact result holding a window: qserver answers {"window":W}.
+local function window_result(w)
+  return '["window",' .. window_compact(w) .. ']'
 end
 
 -- A queue event for one service (skipped for a service no longer configured).
-local function emit_queue(sid)
-  if not service(sid) then return end
-  local ahead, ewt = service_estimate(sid)
-  emit('queue', jobj('event', '"queue"', 'service', cjson.encode(sid),
-    'waiting', jint(service_waiting(sid)), 'ahead', jint(ahead), 'ewt', jint(ewt)))
+local function emit_queue(sid, bulk)
+  if bulk then
+    if not bulk.svcjson[sid] then return end
+  elseif not service(sid) then
+    return
+  end
+  -- compact: ["q", service, waiting, ewt, ahead]
+  local ahead, ewt = service_estimate(sid, bulk)
+  emit(cjson.encode({'q', sid, istr(service_waiting(sid, bulk)), istr(ewt), istr(ahead)}))
 end
 
--- Queue events for a list of services, each once.
+-- Queue events for a list of services, each once (figures read in bulk for many).
 local function emit_queues(sids)
   local seen = {}
+  local bulk = #sids > 8 and bulk_figures() or nil
   for _, sid in ipairs(sids) do
     if not seen[sid] then
       seen[sid] = true
-      emit_queue(sid)
+      emit_queue(sid, bulk)
     end
   end
 end
 
 -- A called event: the display announces the ticket at the window.
+-- Compact: ["c", ticket id, window, recall, at]; it follows the ticket's own event in the
+-- same call, whose Ticket object qserver puts in it.
 local function emit_called(t, w, recall)
-  emit('called', jobj('event', '"called"', 'ticket', ticket_json(t),
-    'window', jobj('id', jint(w.id), 'name', cjson.encode(w.name or ''),
-      'name_en', cjson.encode(w.name_en or '')),
-    'recall', jint(recall), 'at', jint(NOW)))
+  emit(cjson.encode({'c', t.id, w.id, istr(tonumber(recall)), istr(NOW)}))
 end
 
 ------------------------------------------------------------------------------------------
@@ -457,15 +671,23 @@ end
 --
 -- Every figure of a stats row is a sum (or a max) of small per-period records, so a range
 -- costs reads proportional to its days (or whole months) times its keys, never its tickets.
--- A record is one hash field holding "n1,n2,...,n12;bucket=count,..." in
---   P:st:d:<day>            fields t, s:<service>, h:<HH>, w:<window>, c:<clerk>
---   P:st:d:<day>:w<window>  fields s:<service>, h:<HH>, c:<clerk> (the window's own tickets)
+-- A record is a set of native counters, one hash field "<record>|<counter>" each (HINCRBY;
+-- the wait maximum by compare and set), in
+--   P:st:d:<day>            records t, s:<service>, h:<HH>, w:<window>, c:<clerk>
+--   P:st:d:<day>:w<window>  records s:<service>, h:<HH>, c:<clerk> (the window's own tickets)
 -- and the same under P:st:m:<YYYY-MM> for whole months (folded in at each day change).
+-- Records written before counters were native are one field "<record>" holding the text
+-- "n1,...,n13;bucket=count,..."; they are still read and folded, never written again.
 
 local ST_ISSUED, ST_SERVED, ST_NO_SHOW, ST_CANCELLED, ST_EXPIRED = 1, 2, 3, 4, 5
 local ST_WAITS, ST_WAIT_SUM, ST_WAIT_MAX, ST_WAIT_SLA = 6, 7, 8, 9
 local ST_SERVICE_SUM, ST_RATINGS, ST_RATING_SUM = 10, 11, 12
-local ST_COUNTERS = 12
+local ST_CLOSED = 13 -- served tickets closed by the day change: no service time counted
+local ST_COUNTERS = 13
+-- The counter field names, in the order above; histogram buckets are b<bucket>.
+local ST_FIELD = {'i', 'sv', 'ns', 'cn', 'ex', 'w', 'ws', 'wm', 'wl', 'ss', 'r', 'rs', 'cd'}
+local ST_INDEX = {}
+for i = 1, #ST_FIELD do ST_INDEX[ST_FIELD[i]] = i end
 local STATS_MAX_DAYS = 3660 -- ten years; long ranges read whole months, so this stays cheap
 local STATS_MAX_BYTES = 60000 -- rows per answer stay under the protocol's 64 KiB line
 
@@ -562,49 +784,87 @@ local function wait_delta(wait)
   return d
 end
 
--- Adds n to one bucket of a stored histogram text ("3=2,5=1") without decoding the rest:
--- string.find runs in C, where a full decode and re-encode in Lua costs far more.
-local function hist_add(hist, bucket, n)
-  if hist == '' then return bucket .. '=' .. istr(n) end
-  local s = ',' .. hist .. ','
-  local i, j, count = string.find(s, ',' .. bucket .. '=(%d+),')
-  if not i then return hist .. ',' .. bucket .. '=' .. istr(n) end
-  return string.sub(s, 2, i) .. bucket .. '=' .. istr(tonumber(count) + n) .. string.sub(s, j, -2)
-end
-
--- Merges a delta (whose histogram holds at most a few buckets) into a stored record's text;
--- only the counters the delta changes are parsed and written again (this is the hot path).
-local function rec_add_text(stored, d)
-  local head, hist = '', ''
-  if stored then
-    local cut = string.find(stored, ';', 1, true)
-    head, hist = string.sub(stored, 1, (cut or 0) - 1), cut and string.sub(stored, cut + 1) or ''
-  end
-  local r, i = {}, 0
-  for v in string.gmatch(head, '[^,]+') do
-    i = i + 1
-    r[i] = v
-  end
-  for n = 1, ST_COUNTERS do
-    local dv = d[n]
-    if dv ~= 0 or r[n] == nil then
-      local old = tonumber(r[n]) or 0
-      r[n] = istr(n == ST_WAIT_MAX and math.max(old, dv) or old + dv)
+-- Adds a delta into the records of one aggregate hash: HINCRBY per changed counter and
+-- bucket, and the wait maximum raised where the delta's wait passes it.
+local function stat_update(key, recs, d)
+  for _, rec in ipairs(recs) do
+    for i = 1, ST_COUNTERS do
+      -- waits are the sum of the buckets and the maximum is compared below: no HINCRBY
+      if d[i] ~= 0 and i ~= ST_WAIT_MAX and i ~= ST_WAITS then
+        redis.call('HINCRBY', key, rec .. '|' .. ST_FIELD[i], istr(d[i]))
+      end
     end
+    for b, c in pairs(d.h) do redis.call('HINCRBY', key, rec .. '|b' .. b, istr(c)) end
   end
-  for bucket, c in pairs(d.h) do hist = hist_add(hist, istr(bucket), c) end
-  return table.concat(r, ',') .. ';' .. hist
-end
-
--- Merges a delta into the named fields of one aggregate hash (one read, one write).
-local function stat_update(key, fields, d)
+  if d[ST_WAITS] == 0 then return end
+  local fields = {}
+  for i, rec in ipairs(recs) do fields[i] = rec .. '|wm' end
   local old = redis.call('HMGET', key, unpack(fields))
   local args = {}
   for i, f in ipairs(fields) do
-    args[#args + 1] = f
-    args[#args + 1] = rec_add_text(old[i], d)
+    if (tonumber(old[i]) or -1) < d[ST_WAIT_MAX] then
+      args[#args + 1] = f
+      args[#args + 1] = istr(d[ST_WAIT_MAX])
+    end
   end
-  redis.call('HSET', key, unpack(args))
+  if #args > 0 then redis.call('HSET', key, unpack(args)) end
+end
+
+-- Adds one stored counter ("<record>|<counter>" field's counter name and value) to record r.
+local function rec_add_counter(r, name, value)
+  local v = tonumber(value) or 0
+  if string.sub(name, 1, 1) == 'b' then
+    local b = tonumber(string.sub(name, 2))
+    if b then
+      r.h[b] = (r.h[b] or 0) + v
+      r[ST_WAITS] = r[ST_WAITS] + v -- every wait is in one bucket
+    end
+    return
+  end
+  local i = ST_INDEX[name]
+  if i == ST_WAITS then
+    return -- counted from the buckets
+  elseif i == ST_WAIT_MAX then
+    if v > r[i] then r[i] = v end
+  elseif i then
+    r[i] = r[i] + v
+  end
+end
+
+-- Adds a stored hash field to record r: a native counter, or a whole record in the older text.
+local function rec_add_field(r, name, value)
+  if name then
+    rec_add_counter(r, name, value)
+  else
+    rec_merge(r, rec_decode(value))
+  end
+end
+
+-- Splits a stats field into its record and counter name ("s:A|ws" -> "s:A", "ws"); a field
+-- of the older text form is all record (counter nil).
+local function stat_field(f)
+  local rec, name = string.match(f, '^(.*)|([^|]*)$')
+  if rec then return rec, name end
+  return f, nil
+end
+
+-- Every field a record may have: the older text one, its counters and its buckets.
+local function record_fields(rec)
+  local out = {rec}
+  for _, f in ipairs(ST_FIELD) do out[#out + 1] = rec .. '|' .. f end
+  for b = 0, HIST_LAST do out[#out + 1] = rec .. '|b' .. b end
+  return out
+end
+
+-- Reads one record of a hash (the older text field and the counters summed).
+local function stat_read(key, rec)
+  local fields = record_fields(rec)
+  local vals = redis.call('HMGET', key, unpack(fields))
+  local r = rec_decode(vals[1])
+  for i = 2, #fields do
+    if vals[i] then rec_add_counter(r, select(2, stat_field(fields[i])), vals[i]) end
+  end
+  return r
 end
 
 -- Counts a delta for the day and its month under total, service, hour, and (when known)
@@ -631,26 +891,51 @@ local function stat_record(day, hour, sid, win, clerk, d)
   end
 end
 
--- Merges every record of one hash into another (records by field name), in batches so no
--- call gets too many arguments.
-local function stat_merge_hash(src, dst)
-  local flat = redis.call('HGETALL', src)
-  for first = 1, #flat, 400 do
-    local fields, values = {}, {}
-    for i = first, math.min(first + 399, #flat - 1), 2 do
-      fields[#fields + 1] = flat[i]
-      values[#values + 1] = flat[i + 1]
-    end
-    local old = redis.call('HMGET', dst, unpack(fields))
+-- Writes {field, value} pairs into a hash, each combined with the value there
+-- (combine(have, value) returns what to write, or nil to leave it), 200 fields a call.
+local function merge_batches(dst, pairs_, combine)
+  for first = 1, #pairs_, 200 do
+    local fields = {}
+    for i = first, math.min(first + 199, #pairs_) do fields[#fields + 1] = pairs_[i][1] end
+    local have = redis.call('HMGET', dst, unpack(fields))
     local args = {}
     for i, f in ipairs(fields) do
-      local r = rec_decode(old[i])
-      rec_merge(r, rec_decode(values[i]))
-      args[#args + 1] = f
-      args[#args + 1] = rec_encode(r)
+      local v = combine(have[i], pairs_[first + i - 1][2])
+      if v then
+        args[#args + 1] = f
+        args[#args + 1] = v
+      end
     end
-    redis.call('HSET', dst, unpack(args))
+    if #args > 0 then redis.call('HSET', dst, unpack(args)) end
   end
+end
+
+-- Adds every record of one hash into another: counters by HINCRBY, maxima by compare and
+-- set, and records of the older text form merged as text, in batches so no call gets too
+-- many arguments.
+local function stat_merge_hash(src, dst)
+  local flat = redis.call('HGETALL', src)
+  local texts, maxima = {}, {}
+  for i = 1, #flat, 2 do
+    local f, v = flat[i], flat[i + 1]
+    local _, name = stat_field(f)
+    if not name then
+      texts[#texts + 1] = {f, v}
+    elseif name == 'wm' then
+      maxima[#maxima + 1] = {f, v}
+    else
+      redis.call('HINCRBY', dst, f, v)
+    end
+  end
+  -- a maximum is written where the source's passes it
+  merge_batches(dst, maxima, function(have, v)
+    if (tonumber(have) or -1) < tonumber(v) then return v end
+  end)
+  merge_batches(dst, texts, function(have, v)
+    local r = rec_decode(have)
+    rec_merge(r, rec_decode(v))
+    return rec_encode(r)
+  end)
 end
 
 -- Folds a day's aggregates into its month's, once, when the day is over: the hot path then
@@ -659,9 +944,12 @@ local function stat_fold_day(day)
   local from = k('st', 'd:' .. day)
   local month = 'm:' .. string.sub(day, 1, 7)
   -- the windows with figures that day have a w:<id> record in the day's hash
+  local seen = {}
   for _, f in ipairs(redis.call('HKEYS', from)) do
-    if string.sub(f, 1, 2) == 'w:' then
-      local w = 'w' .. string.sub(f, 3)
+    local rec = stat_field(f)
+    if string.sub(rec, 1, 2) == 'w:' and not seen[rec] then
+      seen[rec] = true
+      local w = 'w' .. string.sub(rec, 3)
       stat_merge_hash(k('st', 'd:' .. day, w), k('st', month, w))
     end
   end
@@ -671,7 +959,11 @@ end
 -- Counts a ticket's final state (the ticket already carries it) and, for done, its service
 -- time and any rating given with the finish.
 local function stat_final(t)
-  if t.state == 'done' then
+  if t.state == 'done' and t.closed_by_day == '1' then
+    -- served, but how long it took is unknown: no service time
+    stat_record(t.fday, t.fhour, t.service, t.window, t.clerk,
+      stat_delta{[ST_SERVED] = 1, [ST_CLOSED] = 1})
+  elseif t.state == 'done' then
     local took = 0
     if t.called_at ~= '' then took = math.max(tonumber(t.finished_at) - tonumber(t.called_at), 0) end
     local set = {[ST_SERVED] = 1, [ST_SERVICE_SUM] = took}
@@ -683,10 +975,8 @@ local function stat_final(t)
     stat_record(DAY, local_hour(NOW), t.service, t.window, t.clerk, stat_delta{[ST_NO_SHOW] = 1})
   elseif t.state == 'cancelled' then
     stat_record(DAY, local_hour(NOW), t.service, '', '', stat_delta{[ST_CANCELLED] = 1})
-  elseif t.state == 'expired' then
-    -- counted in the day and hour it was issued: the day change runs after that day ended
-    stat_record(t.day, local_hour(t.issued_at), t.service, '', '', stat_delta{[ST_EXPIRED] = 1})
   end
+  -- expired tickets are counted by the day change, in the day and hour they were issued
 end
 
 ------------------------------------------------------------------------------------------
@@ -695,25 +985,29 @@ end
 -- Feeds a finished ticket's service time (call to finish) into its service's EWMA.
 local function learn_service_time(t)
   local s = service(t.service)
-  if not s or t.called_at == '' then return end
+  if not s or t.called_at == '' or t.closed_by_day == '1' then return end
   local took = tonumber(t.finished_at) - tonumber(t.called_at)
   if took < 0 then return end
-  local old = tonumber(s.ewma) or tonumber(s.service_time) or DEFAULT_SERVICE_TIME
+  local old = tonumber(figure('ewma', t.service) or '') or tonumber(s.service_time) or DEFAULT_SERVICE_TIME
+  took = math.min(math.max(took, old * EWMA_CLAMP_LOW), old * EWMA_CLAMP_HIGH)
   local ewma = string.format('%.3f', EWMA_ALPHA * took + (1 - EWMA_ALPHA) * old)
-  redis.call('HSET', k('svc', t.service), 'ewma', ewma)
-  s.ewma = ewma
+  redis.call('HSET', k('ewma'), t.service, ewma)
+  cache['ewma:' .. t.service] = ewma
+  gen = gen + 1 -- estimates use it
 end
 
 -- The one place where a ticket reaches a final state (done, no_show, cancelled, expired):
--- the per-day statistics of DESIGN decision 4 hook in here.
-local function settle(t, fields)
+-- the per-day statistics of DESIGN decision 4 hook in here (uncounted: the caller counts it,
+-- as the day change sums its expiries per slice).
+local function settle(t, fields, uncounted)
   if fields.state == 'done' then
     -- a rating may come later (qh_rate); it counts where the finish did
-    fields.fday, fields.fhour = DAY, local_hour(NOW)
+    fields.fday = fields.fday or DAY
+    fields.fhour = fields.fhour or local_hour(fields.finished_at)
   end
   tset(t, fields)
   if t.state == 'done' then learn_service_time(t) end
-  stat_final(t)
+  if not uncounted then stat_final(t) end
   -- retention runs from the final state: the raw ticket goes, its aggregates stay
   local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
   redis.call('EXPIRE', k('t', t.id), days * 86400)
@@ -727,13 +1021,24 @@ local function finish_current(w)
   return t
 end
 
+-- The clerk a call at the window is recorded under: the clerk signed in there (holding a live
+-- lease), else the user acting (a manager acting for an empty window).
+local function acting_clerk(w, user)
+  if w.clerk ~= nil and w.clerk ~= '' and w.holder ~= nil and w.holder ~= ''
+      and (tonumber(w.lease_until) or 0) >= NOW then
+    return w.clerk
+  end
+  if user ~= '' then return user end
+  return w.clerk or ''
+end
+
 -- Calls a waiting ticket to a window: out of its queues, onto the window, announced.
 local function call_ticket(w, t, clerk)
   dequeue(t)
   -- this waiting spell began at issue, or at the last transfer or no-show requeue
   local since = tonumber(t.wait_from ~= nil and t.wait_from ~= '' and t.wait_from or t.issued_at)
   tset(t, {state = 'called', called_at = tostring(NOW), started_at = '',
-    window = w.id, clerk = clerk ~= '' and clerk or (w.clerk or '')})
+    window = w.id, clerk = acting_clerk(w, clerk)})
   stat_record(DAY, local_hour(NOW), t.service, w.id, t.clerk, wait_delta(NOW - (since or NOW)))
   wset(w, {state = 'calling', ticket = t.id, number = t.number})
   redis.call('LPUSH', k('recent'), jobj('number', jstr(t.number), 'window', jint(w.id),
@@ -751,7 +1056,7 @@ local function next_for_window(w)
   for _, class in ipairs(CLASSES) do
     local best_id, best_score
     for _, b in ipairs(bases) do
-      local r = redis.call('ZRANGE', k('wq', b, class), 0, 0, 'WITHSCORES')
+      local r = queue_head(k('wq', b, class), 1)
       if r[1] then
         local score = tonumber(r[2])
         if not best_score or score < best_score then
@@ -785,9 +1090,131 @@ local function check_window_open(w)
   end
 end
 
--- Day change: expires every waiting ticket of an earlier day. Returns how many expired.
-local function change_day(day)
-  local stored = redis.call('GET', k('day'))
+-- The queue bases that hold every waiting ticket: the hall-wide queues (every unpinned
+-- ticket) and the pinned queues of pinwins.
+local function all_bases()
+  local bases = {'*'}
+  for _, pw in ipairs(redis.call('SMEMBERS', k('pinwins'))) do bases[#bases + 1] = 'w' .. pw end
+  return bases
+end
+
+-- The site's closing time on a day (epoch seconds): its weekday's closing hour from the
+-- config, or the day's end when the config has none for it.
+local function closing_time(day)
+  local y, m, d = string.match(day, '^(%d+)%-(%d+)%-(%d+)$')
+  local n = days_from_civil(tonumber(y), tonumber(m), tonumber(d))
+  local weekday = (n + 4) % 7 -- 1970-01-01 was a Thursday; 0 is Sunday
+  local close = tonumber(split(cfg().close or '')[weekday + 1] or '') or 1440
+  if close <= 0 then close = 1440 end -- closed that weekday: the end of the day
+  local t = n * 86400 + close * 60 -- as if the site were on UTC
+  return t - utc_offset(t - utc_offset(t))
+end
+
+-- Day change, first part: tickets still called or serving at a window were served on the day
+-- that ended; they become done at its closing time, flagged closed_by_day, their service time
+-- unknown (neither learnt nor counted). Bounded by the number of windows.
+local function close_day_tickets(old_day)
+  local closes = closing_time(old_day)
+  for _, id in ipairs(redis.call('LRANGE', k('wins'), 0, -1)) do
+    local w = window(id)
+    if w and (w.state == 'calling' or w.state == 'serving') then
+      local t = ticket(w.ticket)
+      if t and (t.state == 'called' or t.state == 'serving') then
+        local at = math.max(closes, tonumber(t.started_at) or 0, tonumber(t.called_at) or 0)
+        at = math.min(at, NOW)
+        settle(t, {state = 'done', finished_at = istr(at), closed_by_day = '1', fday = old_day,
+          fhour = local_hour(at)})
+        emit_ticket(t)
+      end
+      window_idle(w)
+      emit_window(w)
+    end
+  end
+end
+
+-- Earlier days' tickets still waiting (below the cutoff), in every queue that holds them.
+local function day_remaining(bases)
+  local n = 0
+  for _, b in ipairs(bases) do
+    for _, class in ipairs(CLASSES) do
+      n = n + redis.call('ZCOUNT', k('wq', b, class), '-inf', '(' .. istr(DRAIN))
+    end
+  end
+  return n
+end
+
+-- Day change, second part: expires at most DAY_SLICE waiting tickets of earlier days (those
+-- below the cutoff). When none is left the change ends: the cutoff goes, emptied pinned
+-- queues are forgotten and every service's estimate is sent again. Returns how many expired
+-- and how many are left.
+local function day_slice()
+  SLICED = true
+  local bases = all_bases()
+  local budget, expired = DAY_SLICE, 0
+  -- expiries count on their issue day and hour: summed here, written once per slice
+  local counts, order = {}, {}
+  for _, b in ipairs(bases) do
+    for _, class in ipairs(CLASSES) do
+      if budget <= 0 then break end
+      local key = k('wq', b, class)
+      local ids = redis.call('ZRANGE', key, '-inf', '(' .. istr(DRAIN), 'BYSCORE', 'LIMIT', 0, budget)
+      for _, id in ipairs(ids) do
+        budget = budget - 1
+        local t = ticket(id)
+        if t and t.state == 'waiting' then
+          dequeue(t)
+          settle(t, {state = 'expired'}, true)
+          emit_ticket(t)
+          expired = expired + 1
+          local at = t.day .. ' ' .. local_hour(t.issued_at) .. ' ' .. t.service
+          if not counts[at] then order[#order + 1] = at end
+          counts[at] = (counts[at] or 0) + 1
+        else
+          -- the hash outlived its retention (or is no longer waiting): just drop the id
+          redis.call('ZREM', key, id)
+        end
+      end
+    end
+  end
+  for _, at in ipairs(order) do
+    local d, h, sid = string.match(at, '^(%S+) (%S+) (.*)$')
+    stat_record(d, h, sid, '', '', stat_delta{[ST_EXPIRED] = counts[at]})
+  end
+  local left = day_remaining(bases)
+  if left == 0 then
+    redis.call('DEL', k('drain'))
+    DRAIN = nil
+    changed()
+    for i = 2, #bases do
+      local b = bases[i]
+      if redis.call('EXISTS', k('wq', b, 'priority'), k('wq', b, 'appointment'),
+          k('wq', b, 'normal')) == 0 then
+        redis.call('SREM', k('pinwins'), string.sub(b, 2))
+      end
+    end
+    emit_queues(service_ids())
+  end
+  return expired, left
+end
+
+-- The highest queue score of any waiting ticket, or 0.
+local function last_score(bases)
+  local top = 0
+  for _, b in ipairs(bases) do
+    for _, class in ipairs(CLASSES) do
+      local r = redis.call('ZRANGE', k('wq', b, class), -1, -1, 'WITHSCORES')
+      if r[2] and tonumber(r[2]) > top then top = tonumber(r[2]) end
+    end
+  end
+  return top
+end
+
+-- Day change (DESIGN decision 12: bounded per call). When the day moved on: fold the ended
+-- day's statistics into its month, close the tickets left at windows, and mark every waiting
+-- ticket of the ended days by a queue-score cutoff; from then on they are out of every call,
+-- count and list, and slices of DAY_SLICE expire them (this call runs the first; qserver
+-- runs qh_day until none is left). Returns the tickets this call expired.
+local function change_day(day, stored)
   if stored and stored >= day then
     DAY = stored -- a lagging clock never moves the day back
     return 0
@@ -795,34 +1222,18 @@ local function change_day(day)
   DAY = day
   redis.call('SET', k('day'), day)
   if not stored then return 0 end
-  -- before the expiries below, which count in their (now folded) issue day and its month
+  -- before the changes below, which count in their (now folded) day and its month
   stat_fold_day(stored)
-  -- the hall-wide queues hold every unpinned waiting ticket; pinned ones sit in pinwins' queues
-  local bases = {'*'}
-  for _, pw in ipairs(redis.call('SMEMBERS', k('pinwins'))) do bases[#bases + 1] = 'w' .. pw end
-  local expired = 0
-  for _, b in ipairs(bases) do
-    for _, class in ipairs(CLASSES) do
-      for _, id in ipairs(redis.call('ZRANGE', k('wq', b, class), 0, -1)) do
-        local t = ticket(id)
-        if not t then
-          -- the hash outlived its retention: just drop the id
-          redis.call('ZREM', k('wq', b, class), id)
-        elseif t.state == 'waiting' and (t.day or '') < day then
-          dequeue(t)
-          settle(t, {state = 'expired'})
-          emit_ticket(t)
-          expired = expired + 1
-        end
-      end
-    end
-    if b ~= '*' and redis.call('EXISTS', k('wq', b, 'priority'), k('wq', b, 'appointment'),
-        k('wq', b, 'normal')) == 0 then
-      redis.call('SREM', k('pinwins'), string.sub(b, 2))
-    end
-  end
-  if expired > 0 then emit_queues(service_ids()) end
-  return expired
+  close_day_tickets(stored)
+  local bases = all_bases()
+  local top = last_score(bases)
+  if top == 0 and not DRAIN then return 0 end -- nothing waits
+  -- new scores start at the cutoff, so the old days' tickets are exactly those below it
+  DRAIN = math.max(DRAIN or 0, top + 1, NOW * SCORE_SCALE)
+  redis.call('SET', k('drain'), istr(DRAIN))
+  redis.call('DEL', k('waiting')) -- every ticket waiting now is of an earlier day
+  changed()
+  return (day_slice())
 end
 
 -- Refuses a writing call that starts after qserver's deadline (real time, in ms).
@@ -858,6 +1269,23 @@ local function qh_setup(a)
     if type(o) ~= 'table' or type(o[1]) ~= 'number' or type(o[2]) ~= 'number'
         or math.abs(o[2]) > 86400 then
       fail('BAD_REQUEST', 'hall', 'site.utc_offsets holds [since_epoch, offset_seconds] pairs')
+    end
+  end
+  -- closing minute of each weekday, Sunday first; 0 when closed that day
+  local close = {}
+  if site.hours ~= nil then
+    if type(site.hours) ~= 'table' or #site.hours ~= 7 then
+      fail('BAD_REQUEST', 'hall', 'site.hours lists 7 weekdays, Sunday first')
+    end
+    for d, h in ipairs(site.hours) do
+      if type(h) == 'table' then
+        if type(h[2]) ~= 'number' or h[2] < 1 or h[2] > 1440 then
+          fail('BAD_REQUEST', 'hall', 'site.hours holds [open_minute, close_minute] or null')
+        end
+        close[d] = string.format('%d', h[2])
+      else
+        close[d] = '0'
+      end
     end
   end
   local svc_ids, known = {}, {}
@@ -902,7 +1330,7 @@ local function qh_setup(a)
   redis.call('HSET', k('cfg'), 'site', tostring(site.id or ''),
     'sla', string.format('%d', tonumber(site.sla) or 900),
     'retention_days', string.format('%d', tonumber(site.retention_days) or DEFAULT_RETENTION_DAYS),
-    'comprehensive', tostring(ncomp))
+    'comprehensive', tostring(ncomp), 'close', table.concat(close, ','))
   -- the zone's offsets, so statistics can tell the site-local hour of any moment
   redis.call('DEL', k('tz'))
   for _, o in ipairs(offsets) do
@@ -913,16 +1341,23 @@ local function qh_setup(a)
       -- waiting tickets of a dropped service stay queued (callable by comprehensive windows)
       -- until they are called or expire
       redis.call('DEL', k('svc', old), k('svcwin', old))
+      redis.call('HDEL', k('ewma'), old)
     end
   end
-  redis.call('DEL', k('svcs'))
+  redis.call('DEL', k('svcs'), k('svcjson'), k('peers'))
   for _, s in ipairs(services) do
     local st = string.format('%d', s.service_time or DEFAULT_SERVICE_TIME)
+    local fields = {prefix = s.prefix == nil and s.id or s.prefix, name = tostring(s.name or ''),
+      name_en = tostring(s.name_en or '')}
     redis.call('RPUSH', k('svcs'), s.id)
-    redis.call('HSET', k('svc', s.id), 'prefix', s.prefix == nil and s.id or s.prefix,
-      'name', tostring(s.name or ''), 'name_en', tostring(s.name_en or ''), 'service_time', st)
-    -- keep what the estimate has learnt across restarts; seed it the first time
-    redis.call('HSETNX', k('svc', s.id), 'ewma', st)
+    -- keep what the estimate has learnt across restarts (earlier versions kept it in P:svc);
+    -- seed it the first time
+    local learnt = redis.call('HGET', k('svc', s.id), 'ewma')
+    redis.call('HSETNX', k('ewma'), s.id, learnt or st)
+    redis.call('HDEL', k('svc', s.id), 'ewma', 'peers')
+    redis.call('HSET', k('svc', s.id), 'prefix', fields.prefix, 'name', fields.name,
+      'name_en', fields.name_en, 'service_time', st)
+    redis.call('HSET', k('svcjson'), s.id, service_head(s.id, fields))
     redis.call('DEL', k('svcwin', s.id))
   end
   for _, old in ipairs(redis.call('LRANGE', k('wins'), 0, -1)) do
@@ -932,7 +1367,8 @@ local function qh_setup(a)
     end
   end
   redis.call('DEL', k('wins'), k('open'))
-  local serving = {} -- service id -> list of windows serving it
+  redis.call('DEL', k('compwins'))
+  local serving, service_sets = {}, {} -- the distinct sets of services of specialised windows
   for i, w in ipairs(windows) do
     local id = win_ids[i]
     local list = {}
@@ -951,27 +1387,46 @@ local function qh_setup(a)
     elseif OPEN_STATES[redis.call('HGET', k('w', id), 'state')] then
       redis.call('SADD', k('open'), id)
     end
-    for _, sid in ipairs(w.comp and svc_ids or w.services) do
-      redis.call('SADD', k('svcwin', sid), id)
-      serving[sid] = serving[sid] or {}
-      table.insert(serving[sid], w)
-    end
-  end
-  -- peers: the services competing with a service for its windows (specialised halls)
-  for _, sid in ipairs(svc_ids) do
-    local set, peers = {}, {}
-    for _, w in ipairs(serving[sid] or {}) do
-      for _, other in ipairs(w.comp and svc_ids or w.services) do
-        if not set[other] then
-          set[other] = true
-          peers[#peers + 1] = other
-        end
+    if w.comp then
+      -- one set for all comprehensive windows: they serve every service
+      redis.call('SADD', k('compwins'), id)
+    else
+      for _, sid in ipairs(w.services) do redis.call('SADD', k('svcwin', sid), id) end
+      local set = table.concat(w.services, ',')
+      if not serving[set] then
+        serving[set] = true
+        service_sets[#service_sets + 1] = w.services
       end
     end
-    if #peers == 0 then peers = {sid} end
-    table.sort(peers)
-    redis.call('HSET', k('svc', sid), 'peers', table.concat(peers, ','))
   end
+  -- peers: the services competing with a service for its windows, needed only in a hall
+  -- without comprehensive windows; worked out once per distinct set of services a window
+  -- serves, so setup stays linear in services plus windows
+  if ncomp == 0 then
+    local peers = {}
+    for _, set in ipairs(service_sets) do
+      for _, sid in ipairs(set) do
+        peers[sid] = peers[sid] or {}
+        for _, other in ipairs(set) do peers[sid][other] = true end
+      end
+    end
+    for _, sid in ipairs(svc_ids) do
+      local list = {}
+      for other in pairs(peers[sid] or {[sid] = true}) do list[#list + 1] = other end
+      table.sort(list)
+      redis.call('HSET', k('peers'), sid, table.concat(list, ','))
+    end
+  end
+  -- the per-service counts the writes keep, worked out afresh (linear in services)
+  redis.call('DEL', k('waiting'), k('nopen'))
+  for _, sid in ipairs(svc_ids) do
+    local n = 0
+    for _, c in ipairs(CLASSES) do n = n + zcard(k('wq', sid, c)) end
+    if n > 0 then redis.call('HSET', k('waiting'), sid, n) end
+    local open = redis.call('SINTERCARD', 2, k('svcwin', sid), k('open'))
+    if open > 0 then redis.call('HSET', k('nopen'), sid, open) end
+  end
+  redis.call('HSET', k('nopen'), '*', redis.call('SINTERCARD', 2, k('compwins'), k('open')))
   return '{}'
 end
 
@@ -996,23 +1451,25 @@ local function qh_take(a)
   -- numbers count per prefix so services sharing a prefix never share a number
   local seq_key = k('seq', DAY, s.prefix)
   local seq = redis.call('INCR', seq_key)
-  redis.call('EXPIRE', seq_key, DAY_KEY_TTL)
+  -- the day's numbering keys get their TTL once, with the prefix's first number
+  if seq == 1 then redis.call('EXPIRE', seq_key, DAY_KEY_TTL) end
   local number = s.prefix .. string.format('%03d', seq)
   local id = string.gsub(DAY, '-', '') .. '-' .. number
   local t = {id = id}
-  tset(t, {number = number, service = sid, class = class, channel = channel, ref = ref,
-    state = 'waiting', day = DAY, issued_at = tostring(NOW), called_at = '', started_at = '',
-    finished_at = '', window = '', clerk = '', recalls = '0', transfers = '0', rating = '',
-    pin = '', score = new_score(), id = id, wait_from = tostring(NOW)})
+  local fields = {number = number, service = sid, class = class, channel = channel,
+    state = 'waiting', day = DAY, issued_at = tostring(NOW), score = new_score()}
+  if ref ~= '' then fields.ref = ref end
+  tset(t, fields)
+  ticket_defaults(t, id)
   local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
   redis.call('EXPIRE', k('t', id), days * 86400)
   redis.call('HSET', k('num', DAY), number, id)
-  redis.call('EXPIRE', k('num', DAY), DAY_KEY_TTL)
+  if seq == 1 then redis.call('EXPIRE', k('num', DAY), DAY_KEY_TTL) end
   enqueue(t)
   stat_record(DAY, local_hour(NOW), sid, '', '', stat_delta{[ST_ISSUED] = 1})
   emit_ticket(t)
   emit_queue(sid)
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_ticket: looks a ticket up by id or by today's number.
@@ -1025,7 +1482,7 @@ local function qh_ticket(a)
     fail('NOT_FOUND', id ~= '' and 'id' or 'number', 'ticket ' .. (id ~= '' and id or number) ..
       ' does not exist')
   end
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_cancel: a waiting ticket leaves the queue.
@@ -1034,14 +1491,15 @@ local function qh_cancel(a)
   if id == '' then fail('BAD_REQUEST', 'id', 'id is required') end
   local t = find_ticket(id) -- an id, or today's number
   if not t then fail('NOT_FOUND', 'id', 'ticket ' .. id .. ' does not exist') end
-  if t.state ~= 'waiting' then
-    fail('CONFLICT', 'id', 'ticket ' .. t.number .. ' is ' .. t.state .. ', not waiting')
+  if t.state ~= 'waiting' or stale(t) then
+    fail('CONFLICT', 'id', 'ticket ' .. t.number .. ' is ' .. (stale(t) and 'expired' or t.state) ..
+      ', not waiting')
   end
   dequeue(t)
   settle(t, {state = 'cancelled'})
   emit_ticket(t)
   emit_queue(t.service)
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_rate: records the citizen's score of a finished ticket, once.
@@ -1059,7 +1517,7 @@ local function qh_rate(a)
   stat_record(t.fday or DAY, t.fhour or local_hour(t.finished_at), t.service, t.window, t.clerk,
     stat_delta{[ST_RATINGS] = 1, [ST_RATING_SUM] = score})
   emit_ticket(t)
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_open: a clerk takes a window (closed becomes idle; a called or serving ticket stays).
@@ -1131,11 +1589,11 @@ local function qh_call_next(a)
       emit_window(w)
     end
     if done then emit_queue(done.service) end
-    return '{"ticket":null}'
+    return ticket_result(nil)
   end
   call_ticket(w, t, clerk)
   if done and done.service ~= t.service then emit_queue(done.service) end
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_call: calls one waiting ticket out of order.
@@ -1145,8 +1603,9 @@ local function qh_call(a)
   if ref == '' then fail('BAD_REQUEST', 'ticket', 'ticket is required') end
   local t = find_ticket(ref)
   if not t then fail('NOT_FOUND', 'ticket', 'ticket ' .. ref .. ' does not exist') end
-  if t.state ~= 'waiting' then
-    fail('CONFLICT', 'ticket', 'ticket ' .. t.number .. ' is ' .. t.state .. ', not waiting')
+  if t.state ~= 'waiting' or stale(t) then
+    fail('CONFLICT', 'ticket', 'ticket ' .. t.number .. ' is ' .. (stale(t) and 'expired' or t.state) ..
+      ', not waiting')
   end
   if t.pin ~= '' then
     if t.pin ~= w.id then
@@ -1160,7 +1619,7 @@ local function qh_call(a)
   if done then emit_ticket(done) end
   call_ticket(w, t, clerk)
   if done and done.service ~= t.service then emit_queue(done.service) end
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_recall: announces the called ticket again.
@@ -1170,7 +1629,7 @@ local function qh_recall(a)
   tset(t, {recalls = tostring(tonumber(t.recalls) + 1)})
   emit_ticket(t)
   emit_called(t, w, t.recalls)
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_start: the citizen arrived; the called ticket is now being served.
@@ -1181,7 +1640,7 @@ local function qh_start(a)
   wset(w, {state = 'serving'})
   emit_ticket(t)
   emit_window(w)
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_finish: the window's ticket is done, with an optional rating.
@@ -1197,7 +1656,7 @@ local function qh_finish(a)
   emit_ticket(t)
   emit_window(w)
   emit_queue(t.service) -- the service time estimate moved
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_no_show: the called citizen did not come; gone, or back at the end of the queue.
@@ -1220,7 +1679,7 @@ local function qh_no_show(a)
   emit_ticket(t)
   emit_window(w)
   if requeue == '1' then emit_queue(t.service) end
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_transfer: the window's ticket waits again in another service (optionally for one window),
@@ -1247,7 +1706,7 @@ local function qh_transfer(a)
   emit_ticket(t)
   emit_window(w)
   emit_queue(sid)
-  return '{"ticket":' .. ticket_json(t) .. '}'
+  return ticket_result(t)
 end
 
 -- qh_pause: an idle or closed window pauses, with a reason for the display.
@@ -1264,7 +1723,7 @@ local function qh_pause(a)
   wset(w, {state = 'paused', reason = reason})
   emit_window(w)
   if was_open then emit_queues(window_affects(w)) end
-  return '{"window":' .. window_json(w) .. '}'
+  return window_result(w)
 end
 
 -- qh_resume: a paused or closed window is idle again (the clerk at it reopens it).
@@ -1276,7 +1735,7 @@ local function qh_resume(a)
   wset(w, {state = 'idle', reason = ''})
   emit_window(w)
   emit_queues(window_affects(w))
-  return '{"window":' .. window_json(w) .. '}'
+  return window_result(w)
 end
 
 -- qh_close: the window shuts. The clerk's lease stays while the clerk is connected (so no
@@ -1290,7 +1749,7 @@ local function qh_close(a)
   wset(w, {state = 'closed', reason = ''})
   emit_window(w)
   if was_open then emit_queues(window_affects(w)) end
-  return '{"window":' .. window_json(w) .. '}'
+  return window_result(w)
 end
 
 -- qh_queue: waiting tickets in call order, for one window or the whole hall.
@@ -1321,18 +1780,18 @@ local function qh_queue(a)
     local cand = {}
     for _, b in ipairs(bases) do
       -- pinned queues mix services: read them whole when filtering by service
-      local stop = (sid ~= '' and b:sub(1, 1) == 'w') and -1 or limit - 1
-      local r = redis.call('ZRANGE', k('wq', b, class), 0, stop, 'WITHSCORES')
+      local count = (sid ~= '' and b:sub(1, 1) == 'w') and -1 or limit
+      local r = queue_head(k('wq', b, class), count)
       for i = 1, #r, 2 do cand[#cand + 1] = {id = r[i], score = tonumber(r[i + 1])} end
     end
     table.sort(cand, function(x, y) return x.score < y.score end)
     for _, c in ipairs(cand) do
       if #out >= limit then break end
       local t = ticket(c.id)
-      if t and (sid == '' or t.service == sid) then out[#out + 1] = ticket_json(t) end
+      if t and (sid == '' or t.service == sid) then out[#out + 1] = ticket_compact(t) end
     end
   end
-  return '{"tickets":' .. jarr(out) .. '}'
+  return '["tickets",' .. jarr(out) .. ']'
 end
 
 -- qh_services: every service with live waiting and ewt.
@@ -1342,9 +1801,9 @@ end
 
 -- Today's headline figures for the wall and the consoles (the hall's total row of today, as
 -- stats would give it): how many came, were served, and how long they waited against the
--- target. Read from the day's aggregate, so it costs one HGET.
+-- target. Read from the day's aggregate, so it costs one HMGET.
 local function today_json()
-  local r = rec_decode(redis.call('HGET', k('st', 'd:' .. DAY), 't'))
+  local r = stat_read(k('st', 'd:' .. DAY), 't')
   local waits = r[ST_WAITS]
   return jobj('date', cjson.encode(DAY), 'issued', jint(r[ST_ISSUED]), 'served', jint(r[ST_SERVED]),
     'waits', jint(waits),
@@ -1364,35 +1823,12 @@ local function qh_snapshot()
     ',"recent":' .. jarr(recent) .. ',"today":' .. today_json() .. '}'
 end
 
--- qh_day: only the day change (run by the wrapper), reporting how many tickets expired.
+-- qh_day: the day change (its first slice is run by the wrapper) or its next slice,
+-- reporting how many tickets this call expired and how many wait for the next slices.
 local function qh_day()
-  return '{"expired":' .. jint(EXPIRED) .. '}'
-end
-
--- Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-local function days_from_civil(y, m, d)
-  if m <= 2 then y = y - 1 end
-  local era = math.floor(y / 400)
-  local yoe = y - era * 400
-  local mp = (m + 9) % 12
-  local doy = math.floor((153 * mp + 2) / 5) + d - 1
-  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
-  return era * 146097 + doe - 719468
-end
-
--- The date "YYYY-MM-DD" of a day number (the inverse of days_from_civil).
-local function civil_from_days(z)
-  z = z + 719468
-  local era = math.floor(z / 146097)
-  local doe = z - era * 146097
-  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) -
-    math.floor(doe / 146096)) / 365)
-  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
-  local mp = math.floor((5 * doy + 2) / 153)
-  local d = doy - math.floor((153 * mp + 2) / 5) + 1
-  local m = mp < 10 and mp + 3 or mp - 9
-  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
-  return string.format('%04d-%02d-%02d', y, m, d)
+  if DRAIN and not SLICED then EXPIRED = day_slice() end
+  local left = DRAIN and day_remaining(all_bases()) or 0
+  return '{"expired":' .. jint(EXPIRED) .. ',"remaining":' .. jint(left) .. '}'
 end
 
 -- Parses a real calendar date argument into its day number.
@@ -1443,13 +1879,15 @@ local function stats_row_json(key, r)
     wmax = jint(r[ST_WAIT_MAX])
     sla = jdec1(100 * r[ST_WAIT_SLA] / waits)
   end
-  local service_mean = served > 0 and jint(math.floor(r[ST_SERVICE_SUM] / served + 0.5)) or 'null'
+  -- tickets closed by the day change were served for an unknown time
+  local timed = served - r[ST_CLOSED]
+  local service_mean = timed > 0 and jint(math.floor(r[ST_SERVICE_SUM] / timed + 0.5)) or 'null'
   local rating_mean = ratings > 0 and jdec1(r[ST_RATING_SUM] / ratings) or 'null'
   return jobj('key', cjson.encode(key), 'issued', jint(r[ST_ISSUED]), 'served', jint(served),
     'no_show', jint(r[ST_NO_SHOW]), 'cancelled', jint(r[ST_CANCELLED]),
     'expired', jint(r[ST_EXPIRED]), 'wait_mean', wait_mean, 'wait_p50', p50, 'wait_p90', p90,
     'wait_max', wmax, 'service_mean', service_mean, 'sla_pct', sla, 'rating_mean', rating_mean,
-    'ratings', jint(ratings), 'waits', jint(waits))
+    'ratings', jint(ratings), 'waits', jint(waits), 'closed_by_day', jint(r[ST_CLOSED]))
 end
 
 -- The periods covering days [from, to]: whole months as "m:YYYY-MM", other days as
@@ -1493,18 +1931,18 @@ local function qh_stats(a)
   if (a[5] or '') ~= '' then offset = int_arg(a[5], 'offset', 0, 1000000) end
 
   local recs, keys = {}, {}
-  -- Adds one stored record to the row of key.
-  local function add(key, stored)
+  -- The row of key, made empty the first time.
+  local function row(key)
     local r = recs[key]
     if not r then
       r = rec_decode(nil)
       recs[key] = r
       keys[#keys + 1] = key
     end
-    if stored then rec_merge(r, rec_decode(stored)) end
+    return r
   end
   if by == 'hour' then
-    for h = 0, 23 do add(string.format('%02d', h), nil) end
+    for h = 0, 23 do row(string.format('%02d', h)) end
   end
   local prefix = STATS_BY[by]
   local periods = stats_periods(from, to, by ~= 'day')
@@ -1521,20 +1959,22 @@ local function qh_stats(a)
   for _, p in ipairs(periods) do
     local all = k('st', p.period)
     if by == 'total' or by == 'day' or (by == 'window' and win ~= '') then
-      -- one field: the hall's total or the window's
-      local field = win ~= '' and 'w:' .. win or 't'
+      -- one record: the hall's total or the window's
+      local rec = win ~= '' and 'w:' .. win or 't'
       local key = (by == 'day' and p.day) or (by == 'window' and win) or 'total'
-      add(key, redis.call('HGET', all, field))
+      rec_merge(row(key), stat_read(all, rec))
     else
       local src = win ~= '' and k('st', p.period, 'w' .. win) or all
       local flat = redis.call('HGETALL', src)
       for i = 1, #flat, 2 do
-        local f = flat[i]
-        if string.sub(f, 1, #prefix) == prefix then add(string.sub(f, #prefix + 1), flat[i + 1]) end
+        local rec, name = stat_field(flat[i])
+        if string.sub(rec, 1, #prefix) == prefix then
+          rec_add_field(row(string.sub(rec, #prefix + 1)), name, flat[i + 1])
+        end
       end
     end
   end
-  if by == 'total' and #keys == 0 then add('total', nil) end
+  if by == 'total' and #keys == 0 then row('total') end
 
   -- order: days and hours by time, services in config order, windows by number, clerks by id
   if by == 'service' then
@@ -1586,12 +2026,15 @@ local function register(name, body, writes)
     end
     DAY = day
     EXPIRED = 0
+    SLICED = false
+    local state = redis.call('MGET', k('day'), k('drain'))
+    local stored = state[1]
+    DRAIN = state[2] and tonumber(state[2]) or nil
     if writes then
       check_deadline(args[3])
-      EXPIRED = change_day(day)
-    else
-      local stored = redis.call('GET', k('day'))
-      if stored and stored > day then DAY = stored end
+      EXPIRED = change_day(day, stored)
+    elseif stored and stored > day then
+      DAY = stored
     end
     local a = {}
     for i = 4, #args do a[#a + 1] = args[i] end
@@ -1600,9 +2043,11 @@ local function register(name, body, writes)
   redis.register_function{
     function_name = name,
     callback = function(keys, args)
-      cache = {}
+      cache, counts, gen, tjson, events = {}, {}, 0, nil, {}
       hours_seen = {}
       local ok, res = pcall(run, keys, args)
+      -- even a refused call may have run the day change, whose events are committed too
+      if writes then publish_events() end
       if ok then return res end
       if type(res) == 'table' and res.qh_err then return redis.error_reply(res.qh_err) end
       error(res, 0)

@@ -22,7 +22,6 @@
 
 static struct event *tick_event;
 static struct event *drain_event;
-static char last_day[11];
 static int ticks;
 
 /* Prints the usage text. */
@@ -104,12 +103,6 @@ static void make_instance_name(void)
 		 rnd[3], rnd[4], rnd[5], (int)getpid() % 100000);
 }
 
-/* Ignores the outcome of the day change; a failure is retried on the next tick. */
-static void on_day_change(struct redisReply *reply, void *arg)
-{
-	(void)reply, (void)arg;
-}
-
 /* Logs an AOF rewrite that did not start. */
 static void on_rewrite(struct redisReply *reply, void *arg)
 {
@@ -144,17 +137,10 @@ static void rewrite_aof_if_due(void)
 static void tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what, (void)arg;
-	char day[11];
-	sitetime_day(clock_now(), day);
-	if (strcmp(day, last_day) != 0 && store_ready() &&
-	    store_fcall("qh_day", 0, on_day_change, NULL, 0, NULL) == 0) {
-		log_info("day is now %s", day);
-		memcpy(last_day, day, sizeof last_day);
-		/* The hall is closed: the best time for the rewrite and its fork. */
-		rewrite_aof("the day changed");
-	} else {
+	if (daychange_tick())
+		rewrite_aof("the day changed"); /* the hall is closed: the best time for the fork */
+	else
 		rewrite_aof_if_due();
-	}
 	if (++ticks % (server.opt.lease_s / 3 > 0 ? server.opt.lease_s / 3 : 1) == 0)
 		session_renew_leases();
 }
@@ -365,7 +351,7 @@ int main(int argc, char **argv)
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
 	/* qh_setup runs today's day change; the tick runs the next ones. */
-	sitetime_day(clock_now(), last_day);
+	daychange_init();
 	tick_event = event_new(server.base, -1, EV_PERSIST, tick, NULL);
 	struct timeval one_second = {1, 0};
 	event_add(tick_event, &one_second);

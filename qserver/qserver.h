@@ -220,6 +220,15 @@ void events_stop(void);
 void events_subscribe(struct conn *c, unsigned topics);
 unsigned events_topic_parse(const char *name);
 
+/* eventbuild.c: the protocol's events and results made from the library's compact forms. */
+typedef void eventbuild_fn(const char *json, size_t len, void *arg);
+int eventbuild_each(const char *json, size_t len, eventbuild_fn *each, void *arg);
+char *eventbuild_result(const char *json, size_t len);
+
+/* daychange.c: the day change in bounded slices. */
+void daychange_init(void);
+int daychange_tick(void);
+
 /* clock.c: the one clock (decision 5). */
 time_t clock_now(void);
 void clock_set_offset(long long offset);

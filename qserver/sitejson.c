@@ -63,6 +63,20 @@ char *sitejson_setup(const struct config *cfg)
 	cJSON_AddNumberToObject(site, "sla", cfg->site.sla);
 	cJSON_AddNumberToObject(site, "retention_days", cfg->site.retention_days);
 	sitejson_add_offsets(site);
+	/* [open, close] minutes per weekday, Sunday first (null: closed); the day change closes
+	 * tickets left at windows at the day's closing time. */
+	cJSON *hours = cJSON_AddArrayToObject(site, "hours");
+	for (int d = 0; d < 7; d++) {
+		const struct config_hours *h = &cfg->site.hours[d];
+		if (h->open < 0) {
+			cJSON_AddItemToArray(hours, cJSON_CreateNull());
+			continue;
+		}
+		cJSON *span = cJSON_CreateArray();
+		cJSON_AddItemToArray(span, cJSON_CreateNumber(h->open));
+		cJSON_AddItemToArray(span, cJSON_CreateNumber(h->close));
+		cJSON_AddItemToArray(hours, span);
+	}
 	cJSON *services = cJSON_AddArrayToObject(root, "services");
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		const struct config_service *s = &cfg->services[i];

@@ -467,8 +467,8 @@ void store_take_replies(void)
 		redisAsyncHandleRead(cmd_link.ac);
 }
 
-/* Checks a function's reply for a request: returns 1 when it is the JSON object of a
- * success, or answers the request (`unavailable`, the function's error, `internal`) and
+/* Checks a function's reply for a request: returns 1 when it is the JSON of a success (an
+ * object, or the compact array eventbuild.c expands), or answers the request (`unavailable`, the function's error, `internal`) and
  * returns 0. */
 int store_reply_ok(struct request *r, struct redisReply *reply)
 {
@@ -480,7 +480,7 @@ int store_reply_ok(struct request *r, struct redisReply *reply)
 		request_reply_store_error(r, reply->str);
 		return 0;
 	}
-	if (reply->type != REDIS_REPLY_STRING || reply->len < 2 || reply->str[0] != '{') {
+	if (reply->type != REDIS_REPLY_STRING || reply->len < 2 || (reply->str[0] != '{' && reply->str[0] != '[')) {
 		log_error("%s: unexpected reply type %d", r->op ? r->op->name : "?", reply->type);
 		request_reply_error(r, "internal", NULL, "The server got an unexpected reply from storage.");
 		return 0;
@@ -488,12 +488,20 @@ int store_reply_ok(struct request *r, struct redisReply *reply)
 	return 1;
 }
 
-/* Answers a request with its function's result, spliced as it is. */
+/* Answers a request with its function's result, made whole from its compact form. */
 static void store_reply_to_request(redisReply *reply, void *arg)
 {
 	struct request *r = arg;
-	if (store_reply_ok(r, reply))
-		request_reply_raw(r, reply->str, reply->len);
+	if (!store_reply_ok(r, reply))
+		return;
+	char *json = eventbuild_result(reply->str, reply->len);
+	if (json) {
+		request_reply_raw(r, json, strlen(json));
+	} else {
+		log_error("%s: malformed result %.80s", r->op ? r->op->name : "?", reply->str);
+		request_reply_error(r, "internal", NULL, "The server got an unexpected reply from storage.");
+	}
+	free(json);
 }
 
 /* Runs a function for a request and answers it with the result. */

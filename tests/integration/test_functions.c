@@ -14,6 +14,7 @@
 #include <cJSON.h>
 #include <hiredis.h>
 
+#include "qserver.h"
 #include "testredis.h"
 
 #define PREFIX "q:{t}"
@@ -45,6 +46,27 @@ static const char *hall_specialised =
 	"\"windows\":["
 	"{\"id\":2,\"name\":\"2\",\"name_en\":\"2\",\"services\":[\"B\"]},"
 	"{\"id\":3,\"name\":\"3\",\"name_en\":\"3\",\"services\":[\"A\",\"C\"]}]}";
+
+/* Two services and windows with opening hours in Beijing time (Saturday 09:00-16:00). */
+static const char *hall_hours =
+	"{\"site\":{\"id\":\"t\",\"sla\":900,\"utc_offsets\":[[0,28800]],"
+	"\"hours\":[null,[540,1200],[540,1200],[540,1200],[540,1200],[540,1200],[540,960]]},"
+	"\"services\":["
+	"{\"id\":\"A\",\"prefix\":\"A\",\"name\":\"a\",\"name_en\":\"A\",\"service_time\":300},"
+	"{\"id\":\"B\",\"prefix\":\"B\",\"name\":\"b\",\"name_en\":\"B\",\"service_time\":120}],"
+	"\"windows\":["
+	"{\"id\":1,\"name\":\"1\",\"name_en\":\"1\",\"services\":[\"*\"]},"
+	"{\"id\":2,\"name\":\"2\",\"name_en\":\"2\",\"services\":[\"B\"]}]}";
+
+/* The windows of `hall` as qserver's config has them: events get their names from it. */
+static char *window2_services[] = {"B"};
+static char *window3_services[] = {"A", "C"};
+static struct config_window hall_windows[] = {
+	{1, "1号窗口", "Window 1", 1, NULL, 0},
+	{2, "2号窗口", "Window 2", 0, window2_services, 1},
+	{3, "3号窗口", "Window 3", 0, window3_services, 2},
+};
+static struct config hall_config = {.windows = hall_windows, .nwindows = 3};
 
 static struct testredis tr;
 static redisContext *c;
@@ -111,7 +133,10 @@ ok(const char *fn, ...)
 		freeReplyObject(r);
 		fail_msg("%s failed: %s", fn, errbuf);
 	}
-	j = cJSON_Parse(r->str);
+	/* the result as qserver answers it, made whole from its compact form */
+	char *whole = eventbuild_result(r->str, r->len);
+	j = whole != NULL ? cJSON_Parse(whole) : NULL;
+	free(whole);
 	if (j == NULL) {
 		snprintf(errbuf, sizeof errbuf, "%s", r->str);
 		freeReplyObject(r);
@@ -140,7 +165,8 @@ err(const char *fn, ...)
 	return errbuf;
 }
 
-/* Calls a function that must succeed; returns its result text as is (until the next call). */
+/* Calls a function that must succeed; returns its result text as qserver answers it (until
+ * the next call). */
 static const char *
 raw(const char *fn, ...)
 {
@@ -154,6 +180,12 @@ raw(const char *fn, ...)
 	va_end(ap);
 	type = r->type;
 	snprintf(buf, sizeof buf, "%s", r->str != NULL ? r->str : "");
+	if (type == REDIS_REPLY_STRING) {
+		char *whole = eventbuild_result(r->str, r->len);
+
+		snprintf(buf, sizeof buf, "%s", whole != NULL ? whole : "(malformed)");
+		free(whole);
+	}
 	freeReplyObject(r);
 	if (type != REDIS_REPLY_STRING)
 		fail_msg("%s failed: %s", fn, buf);
@@ -305,6 +337,17 @@ ticket_by_id(const char *id)
 	return get(OK("qh_ticket", id, ""), "ticket");
 }
 
+/* A service's learnt service time as stored (seconds, 3 decimals). */
+static double
+learnt(const char *service)
+{
+	redisReply *r = cmd("HGET %s:ewma %s", PREFIX, service);
+	double v = r->type == REDIS_REPLY_STRING ? atof(r->str) : -1;
+
+	freeReplyObject(r);
+	return v;
+}
+
 /* A service object from qh_services. */
 static cJSON *
 service_now(const char *id)
@@ -335,7 +378,21 @@ queue_numbers(const char *window, const char *service, const char *limit)
 	return buf;
 }
 
-/* Reads the whole event stream: an array of {"type":..., "data":{...}}, kept for the test. */
+/* Adds one event, as qserver makes it, to the array arg as {"type":..., "data":{...}}. */
+static void
+add_event(const char *json, size_t len, void *arg)
+{
+	cJSON *ev = cJSON_ParseWithLength(json, len);
+	cJSON *e = cJSON_CreateObject();
+
+	assert_non_null(ev);
+	cJSON_AddStringToObject(e, "type", str(ev, "event"));
+	cJSON_AddItemToObject(e, "data", ev);
+	cJSON_AddItemToArray(arg, e);
+}
+
+/* Reads the whole event stream as qserver delivers it: an array of {"type":..., "data":{...}},
+ * kept for the test. Each stream entry holds the compact events of one function call. */
 static cJSON *
 stream_events(void)
 {
@@ -345,15 +402,10 @@ stream_events(void)
 	assert_int_equal(r->type, REDIS_REPLY_ARRAY);
 	for (size_t i = 0; i < r->elements; i++) {
 		redisReply *fields = r->element[i]->element[1];
-		cJSON *e = cJSON_CreateObject();
 
-		for (size_t f = 0; f + 1 < fields->elements; f += 2) {
-			if (strcmp(fields->element[f]->str, "type") == 0)
-				cJSON_AddStringToObject(e, "type", fields->element[f + 1]->str);
-			else if (strcmp(fields->element[f]->str, "data") == 0)
-				cJSON_AddItemToObject(e, "data", cJSON_Parse(fields->element[f + 1]->str));
-		}
-		cJSON_AddItemToArray(arr, e);
+		assert_int_equal(fields->elements, 2);
+		assert_string_equal(fields->element[0]->str, "data");
+		assert_true(eventbuild_each(fields->element[1]->str, fields->element[1]->len, add_event, arr) >= 0);
 	}
 	freeReplyObject(r);
 	return arr;
@@ -376,15 +428,11 @@ stream_types(int from)
 	return buf;
 }
 
-/* Number of entries in the event stream. */
+/* Number of events in the event stream. */
 static int
 stream_len(void)
 {
-	redisReply *r = cmd("XLEN %s", PREFIX ":events");
-	int n = (int)r->integer;
-
-	freeReplyObject(r);
-	return n;
+	return cJSON_GetArraySize(stream_events());
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -447,6 +495,7 @@ group_setup(void **state)
 	c = testredis_connect(&tr);
 	if (c == NULL || load_library(c) == -1)
 		return -1;
+	server.cfg = &hall_config;
 	return 0;
 }
 
@@ -521,14 +570,13 @@ take__first_ticket__numbered_and_waiting(void **state)
 static void
 take__integers_not_in_exponent_form(void **state)
 {
-	redisReply *r;
+	const char *text;
 
 	(void)state;
-	r = cmd("FCALL qh_take 1 %s %ld %s 0 A priority wechat abc", PREFIX, now, day);
-	assert_int_equal(r->type, REDIS_REPLY_STRING);
-	assert_non_null(strstr(r->str, "\"issued_at\":1795830000,"));
-	assert_non_null(strstr(r->str, "\"channel\":\"wechat\""));
-	freeReplyObject(r);
+	/* the answer as qserver makes it from the function's result */
+	text = raw("qh_take", "A", "priority", "wechat", "abc", NULL);
+	assert_non_null(strstr(text, "\"issued_at\":1795830000,"));
+	assert_non_null(strstr(text, "\"channel\":\"wechat\""));
 }
 
 static void
@@ -1103,6 +1151,39 @@ pause_resume_close__window_states(void **state)
 }
 
 static void
+window__since_is_its_last_state_change(void **state)
+{
+	char lease[32];
+
+	(void)state;
+	assert_int_equal(num(open_window("1", "c01"), "since"), T0);
+	now = T0 + 50;
+	assert_int_equal(num(get(OK("qh_pause", "1", ""), "window"), "since"), T0 + 50);
+	now = T0 + 80;
+	snprintf(lease, sizeof lease, "%ld", now + 60);
+	OK("qh_lease", "qs1/c01", lease, "1");
+	assert_int_equal(num(window_now("1"), "since"), T0 + 50);
+}
+
+static void
+call_next__manager_for_a_window_records_its_clerk(void **state)
+{
+	(void)state;
+	open_window("3", "x1");
+	take("A", "");
+	take("A", "");
+	/* a manager acts for window 3 while x1 is signed in there */
+	assert_string_equal(str(get(OK("qh_call_next", "3", "m01"), "ticket"), "clerk"), "x1");
+	/* x1 signed out: the manager is the one serving */
+	OK("qh_release", "3", "qs1/x1");
+	assert_string_equal(str(get(OK("qh_call_next", "3", "m01"), "ticket"), "clerk"), "m01");
+	assert_int_equal(num(find_id_key(get(OK("qh_stats", DAY1, DAY1, "clerk", "", ""), "rows"), "x1"),
+			     "waits"), 1);
+	assert_int_equal(num(find_id_key(get(OK("qh_stats", DAY1, DAY1, "clerk", "", ""), "rows"), "m01"),
+			     "waits"), 1);
+}
+
+static void
 pause__ticket_called__conflict(void **state)
 {
 	(void)state;
@@ -1155,11 +1236,31 @@ ewt__learns_service_time(void **state)
 	take("A", "");
 	take("A", "");
 	call_next("1");
-	now += 100;
+	now += 200;
 	OK("qh_finish", "1", "");
-	/* 0.2 * 100 + 0.8 * 300 = 260 s per ticket */
-	assert_int_equal(num(service_now("A"), "ewt"), 260);
+	/* 0.2 * 200 + 0.8 * 300 = 280 s per ticket */
+	assert_int_equal(num(service_now("A"), "ewt"), 280);
 	assert_int_equal(num(ticket_by_id("20261128-A002"), "ewt"), 0);
+}
+
+static void
+ewt__one_outlier_moves_the_estimate_under_10_percent(void **state)
+{
+	double before;
+
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	take("A", "");
+	call_next("1");
+	now += 12 * 3600; /* left open for 12 hours */
+	OK("qh_finish", "1", "");
+	assert_true(learnt("A") > 300 && learnt("A") < 330);
+	before = learnt("A");
+	call_next("1");
+	now += 1; /* clicked straight through */
+	OK("qh_finish", "1", "");
+	assert_true(learnt("A") < before && learnt("A") > before * 0.9);
 }
 
 static void
@@ -1226,6 +1327,86 @@ snapshot__services_windows_recent_newest_first(void **state)
 	assert_string_equal(str(first, "number"), "B001");
 	assert_int_equal(num(first, "window"), 2);
 	assert_int_equal(num(first, "at"), now);
+}
+
+/* Today's tickets in a service's own queues, counted from the queues themselves. */
+static long
+queued(const char *service)
+{
+	static const char *classes[] = {"priority", "appointment", "normal"};
+	long n = 0;
+
+	for (int i = 0; i < 3; i++) {
+		redisReply *r = cmd("ZCARD %s:wq:%s:%s", PREFIX, service, classes[i]);
+
+		n += r->integer;
+		freeReplyObject(r);
+	}
+	return n;
+}
+
+/* Asserts that every service's waiting, as answered, is what its queues hold. */
+static void
+assert_waiting_counts(void)
+{
+	static const char *services[] = {"A", "B", "C"};
+	cJSON *list = get(OK("qh_services"), "services");
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(num(find_id(list, services[i]), "waiting"), queued(services[i]));
+}
+
+static void
+services__counts_follow_every_write(void **state)
+{
+	redisReply *r;
+	long total;
+
+	(void)state;
+	open_window("3", "c3"); /* A and C */
+	for (int i = 0; i < 4; i++) {
+		take("A", "");
+		take("B", "priority");
+		take("C", "");
+	}
+	assert_waiting_counts();
+	call_next("3");					/* A001 */
+	OK("qh_no_show", "3", "1");			/* back at the end */
+	call_next("3");
+	OK("qh_transfer", "3", "B", "");		/* now waits in B */
+	call_next("3");
+	OK("qh_transfer", "3", "C", "3");		/* pinned: in no service's count */
+	OK("qh_cancel", "20261128-C004");
+	assert_waiting_counts();
+	assert_int_equal(queued("B"), 5);
+	/* open windows serving B: the comprehensive 1 and the specialised 2; in this hall every
+	 * waiting ticket is ahead of a new one (comprehensive window) */
+	total = queued("A") + queued("B") + queued("C");
+	open_window("1", "c1");
+	open_window("2", "c2");
+	assert_int_equal(num(service_now("B"), "ewt"), (total + 1) / 2 * 120);
+	OK("qh_pause", "2", "");
+	assert_int_equal(num(service_now("B"), "ewt"), total * 120);
+	OK("qh_resume", "2");
+	assert_int_equal(num(service_now("B"), "ewt"), (total + 1) / 2 * 120);
+	OK("qh_close", "1");
+	assert_int_equal(num(service_now("B"), "ewt"), total * 120);
+	/* counts wrong for any reason are worked out afresh by setup */
+	r = cmd("HSET %s:waiting A 999", PREFIX);
+	freeReplyObject(r);
+	r = cmd("HSET %s:nopen B 7", PREFIX);
+	freeReplyObject(r);
+	OK("qh_setup", hall);
+	assert_waiting_counts();
+	assert_int_equal(num(service_now("B"), "ewt"), total * 120);
+	/* the day change: earlier tickets leave the counts at once */
+	now = T0 + 86400;
+	day = DAY2;
+	take("A", "");
+	assert_int_equal(num(service_now("A"), "waiting"), 1);
+	assert_int_equal(num(service_now("B"), "waiting"), 0);
+	OK("qh_day");
+	assert_waiting_counts();
 }
 
 static void
@@ -1315,6 +1496,38 @@ stats__wait_per_spell_service_time_and_fold(void **state)
 	assert_error(ERR("qh_stats", DAY1, DAY1, "week", "", ""), "BAD_REQUEST by");
 }
 
+static void
+stats__records_of_the_older_text_form_still_count(void **state)
+{
+	cJSON *row;
+
+	(void)state;
+	/* a day's total as stored before counters were native: 5 issued, 4 waits of 400 s in
+	 * all, the longest 200 s, all within the target, 1200 s of service */
+	redisReply *r = cmd("HSET %s:st:d:%s t %s", PREFIX, DAY1, "5,4,0,0,0,4,400,200,4,1200,0,0;3=2,6=2");
+	freeReplyObject(r);
+	open_window("1", "c1");
+	take("A", "");
+	now = T0 + 300;
+	call_next("1"); /* waited 300 s */
+	row = stats_total(DAY1, DAY1);
+	assert_int_equal(num(row, "issued"), 6);
+	assert_int_equal(num(row, "waits"), 5);
+	assert_int_equal(num(row, "wait_mean"), 140);
+	assert_int_equal(num(row, "wait_max"), 300);
+	assert_int_equal(num(row, "service_mean"), 300);
+	assert_int_equal(num(get(OK("qh_snapshot"), "today"), "issued"), 6);
+	/* folded into the month at the day change, once */
+	now = T0 + 86400;
+	day = DAY2;
+	OK("qh_day");
+	row = stats_total("2026-11-01", "2026-11-30");
+	assert_int_equal(num(row, "issued"), 6);
+	assert_int_equal(num(row, "waits"), 5);
+	assert_int_equal(num(row, "wait_max"), 300);
+	assert_int_equal(num(row, "wait_p50"), num(stats_total(DAY1, DAY1), "wait_p50"));
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* day change */
 
@@ -1337,16 +1550,143 @@ day_change__expires_waiting(void **state)
 	t = ticket_by_id("20261128-A002");
 	assert_string_equal(str(t, "state"), "expired");
 	assert_true(is_null(t, "ahead"));
-	/* the called ticket stays with its window */
-	assert_string_equal(str(ticket_by_id("20261128-A001"), "state"), "called");
+	/* the called ticket was closed with its day (PROTOCOL.md v2); the window is free */
+	t = ticket_by_id("20261128-A001");
+	assert_string_equal(str(t, "state"), "done");
+	assert_true(cJSON_IsTrue(get(t, "closed_by_day")));
+	assert_string_equal(str(window_now("1"), "state"), "idle");
 	assert_int_equal(num(service_now("A"), "waiting"), 0);
 	assert_int_equal(num(service_now("B"), "waiting"), 0);
 	events = stream_events();
-	assert_string_equal(str(get(get(cJSON_GetArrayItem(events, before), "data"), "ticket"), "state"),
+	assert_string_equal(str(get(get(cJSON_GetArrayItem(events, before + 2), "data"), "ticket"), "state"),
 			    "expired");
-	assert_string_equal(stream_types(before), "ticket ticket queue queue queue");
+	assert_string_equal(stream_types(before), "ticket window ticket ticket queue queue queue");
 	/* a second run has nothing left to do */
-	assert_int_equal(num(OK("qh_day"), "expired"), 0);
+	t = OK("qh_day");
+	assert_int_equal(num(t, "expired"), 0);
+	assert_int_equal(num(t, "remaining"), 0);
+}
+
+static void
+day_change__closes_tickets_left_at_windows(void **state)
+{
+	cJSON *t, *row;
+
+	(void)state;
+	OK("qh_setup", hall_hours);
+	open_window("1", "c01");
+	take("A", "");
+	take("A", "");
+	call_next("1");
+	now += 300;
+	call_next("1"); /* A001 served 300 s; A002 called and left so overnight */
+	OK("qh_start", "1");
+	now = T0 + 86400;
+	day = DAY2;
+	OK("qh_day");
+	t = ticket_by_id("20261128-A002");
+	assert_string_equal(str(t, "state"), "done");
+	assert_true(cJSON_IsTrue(get(t, "closed_by_day")));
+	/* Saturday's closing time, 16:00 in Beijing */
+	assert_int_equal(num(t, "finished_at"), 1795852800L);
+	assert_string_equal(str(t, "clerk"), "c01");
+	assert_null(cJSON_GetObjectItemCaseSensitive(ticket_by_id("20261128-A001"), "closed_by_day"));
+	assert_string_equal(str(window_now("1"), "state"), "idle");
+	/* neither learnt nor counted in service_mean, but served that day */
+	assert_true(learnt("A") > 299.99 && learnt("A") < 300.01);
+	row = stats_total(DAY1, DAY1);
+	assert_int_equal(num(row, "served"), 2);
+	assert_int_equal(num(row, "service_mean"), 300);
+	assert_int_equal(num(row, "closed_by_day"), 1);
+	row = stats_total("2026-11-01", "2026-11-30");
+	assert_int_equal(num(row, "served"), 2);
+	assert_int_equal(num(row, "service_mean"), 300);
+}
+
+/* Counts the ticket events from entry `from` on whose ticket is in a state. */
+static int
+count_ticket_events(const cJSON *events, int from, const char *state)
+{
+	int n = 0;
+
+	for (int i = from; i < cJSON_GetArraySize(events); i++) {
+		cJSON *e = cJSON_GetArrayItem(events, i);
+
+		if (strcmp(str(e, "type"), "ticket") == 0 &&
+		    strcmp(str(get(get(e, "data"), "ticket"), "state"), state) == 0)
+			n++;
+	}
+	return n;
+}
+
+static void
+day_change__in_bounded_slices(void **state)
+{
+	static const char *services[] = {"A", "B", "C"};
+	static const char *classes[] = {"normal", "priority", "appointment"};
+	cJSON *t, *d, *row, *events;
+	int before, last_expired = -1, first_queue = -1;
+
+	(void)state;
+	open_window("1", "c01");
+	for (int i = 0; i < 451; i++)
+		take(services[i % 3], classes[i % 3 == 0 ? 0 : (i / 3) % 3]);
+	call_next("1");
+	OK("qh_transfer", "1", "A", "3"); /* one of them now waits for window 3 only */
+	before = stream_len();
+	now = T0 + 86400;
+	day = DAY2;
+	/* the first write of the day runs the first slice; numbering restarts */
+	t = take("A", "");
+	assert_string_equal(str(t, "id"), "20261129-A001");
+	assert_int_equal(num(t, "ahead"), 0);
+	/* meanwhile the earlier day's tickets are out of every count, list and call */
+	assert_int_equal(num(service_now("A"), "waiting"), 1);
+	assert_int_equal(num(service_now("B"), "waiting"), 0);
+	assert_string_equal(queue_numbers("", "", ""), "A001");
+	assert_string_equal(queue_numbers("3", "", ""), "A001");
+	assert_string_equal(str(ticket_by_id("20261128-A150"), "state"), "expired");
+	assert_error(ERR("qh_call", "1", "c01", "20261128-A150"), "CONFLICT ticket");
+	assert_error(ERR("qh_cancel", "20261128-A150"), "CONFLICT id");
+	d = OK("qh_day");
+	assert_int_equal(num(d, "expired"), 100);
+	assert_int_equal(num(d, "remaining"), 251);
+	assert_string_equal(str(call_next("1"), "id"), "20261129-A001");
+	for (int i = 0; i < 2; i++) {
+		d = OK("qh_day");
+		assert_int_equal(num(d, "expired"), 100);
+		assert_int_equal(num(d, "remaining"), 151 - 100 * i);
+	}
+	d = OK("qh_day");
+	assert_int_equal(num(d, "expired"), 51);
+	assert_int_equal(num(d, "remaining"), 0);
+	d = OK("qh_day");
+	assert_int_equal(num(d, "expired"), 0);
+	assert_int_equal(num(d, "remaining"), 0);
+	/* every one expired once, counted on its day, and the estimates were sent after */
+	events = stream_events();
+	assert_int_equal(count_ticket_events(events, before, "expired"), 451);
+	for (int i = before; i < cJSON_GetArraySize(events); i++) {
+		cJSON *e = cJSON_GetArrayItem(events, i);
+
+		if (strcmp(str(e, "type"), "queue") == 0 && i > last_expired && first_queue < 0 &&
+		    count_ticket_events(events, i, "expired") == 0)
+			first_queue = i;
+		if (strcmp(str(e, "type"), "ticket") == 0 &&
+		    strcmp(str(get(get(e, "data"), "ticket"), "state"), "expired") == 0)
+			last_expired = i;
+	}
+	assert_true(first_queue > last_expired);
+	row = stats_total(DAY1, DAY1);
+	assert_int_equal(num(row, "issued"), 451);
+	assert_int_equal(num(row, "expired"), 451);
+	row = stats_total("2026-11-01", "2026-11-30");
+	assert_int_equal(num(row, "issued"), 452);
+	assert_int_equal(num(row, "expired"), 451);
+	assert_int_equal(num(service_now("C"), "waiting"), 0);
+	redisReply *r = cmd("EXISTS %s:drain", PREFIX);
+	assert_int_equal(r->integer, 0);
+	freeReplyObject(r);
 }
 
 static void
@@ -1380,7 +1720,7 @@ day_change__lagging_clock_keeps_the_day(void **state)
 /* events */
 
 static void
-events__take_publishes_ticket_then_queue(void **state)
+events__take_publishes_ticket_then_queue_at_once(void **state)
 {
 	redisContext *sub;
 	redisReply *r;
@@ -1409,18 +1749,22 @@ events__take_publishes_ticket_then_queue(void **state)
 	assert_memory_equal(r->element[2]->str, ids->element[0]->element[0]->str,
 			    strlen(ids->element[0]->element[0]->str));
 	freeReplyObject(ids);
-	e = keep(cJSON_Parse(json + 1));
+	/* one message for the call: its events in order, as qserver makes them */
+	cJSON *events = keep(cJSON_CreateArray());
+	assert_int_equal(eventbuild_each(json + 1, strlen(json + 1), add_event, events), 2);
 	freeReplyObject(r);
+	e = get(cJSON_GetArrayItem(events, 0), "data");
 	assert_string_equal(str(e, "event"), "ticket");
 	assert_string_equal(str(get(e, "ticket"), "number"), "A001");
-
-	assert_int_equal(redisGetReply(sub, (void **)&r), REDIS_OK);
-	e = keep(cJSON_Parse(strchr(r->element[2]->str, ' ') + 1));
-	freeReplyObject(r);
+	e = get(cJSON_GetArrayItem(events, 1), "data");
 	assert_string_equal(str(e, "event"), "queue");
 	assert_string_equal(str(e, "service"), "A");
 	assert_int_equal(num(e, "waiting"), 1);
 	assert_int_equal(num(e, "ewt"), 300);
+	/* and one stream entry */
+	ids = cmd("XLEN %s", PREFIX ":events");
+	assert_int_equal(ids->integer, 1);
+	freeReplyObject(ids);
 	redisFree(sub);
 }
 
@@ -1642,19 +1986,26 @@ main(void)
 		T(open__takeover_publishes_old_holder_and_lease_reports_lost),
 		T(release__frees_window_for_another_clerk),
 		T(pause_resume_close__window_states),
+		T(window__since_is_its_last_state_change),
+		T(call_next__manager_for_a_window_records_its_clerk),
 		T(pause__ticket_called__conflict),
 		T(ewt__ahead_over_open_windows_times_service_time),
 		T(ewt__learns_service_time),
+		T(ewt__one_outlier_moves_the_estimate_under_10_percent),
 		T(ewt__specialised_hall_counts_competing_services),
 		T(queue__call_order_with_limit_and_service),
 		T(snapshot__services_windows_recent_newest_first),
+		T(services__counts_follow_every_write),
 		T(snapshot__empty_lists_are_arrays),
 		T(setup__keeps_live_window_state),
 		T(stats__wait_per_spell_service_time_and_fold),
 		T(day_change__expires_waiting),
+		T(stats__records_of_the_older_text_form_still_count),
+		T(day_change__closes_tickets_left_at_windows),
+		T(day_change__in_bounded_slices),
 		T(day_change__runs_before_any_write),
 		T(day_change__lagging_clock_keeps_the_day),
-		T(events__take_publishes_ticket_then_queue),
+		T(events__take_publishes_ticket_then_queue_at_once),
 		T(events__call_next_records_the_call),
 		T(events__pause_updates_estimates),
 		T(error__changes_nothing),

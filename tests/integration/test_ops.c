@@ -432,11 +432,36 @@ static void manager__acts_on_any_window(void **state)
 	cJSON *r = expect_ok(tc_request(m, "{\"op\":\"call_next\",\"window\":3}"));
 	assert_string_equal(get_str(r, "ticket", "number"), "B001");
 	assert_int_equal((int)get_num(r, "ticket", "window"), 3);
+	/* nobody is signed in at window 3: the manager serves */
+	assert_string_equal(get_str(r, "ticket", "clerk"), "m01");
 	cJSON_Delete(r);
 	r = expect_ok(tc_request(m, "{\"op\":\"transfer\",\"window\":3,\"service\":\"A\",\"target_window\":1}"));
 	assert_string_equal(get_str(r, "ticket", "service"), "A");
 	cJSON_Delete(r);
 	tc_close(m);
+	tc_close(k);
+}
+
+static void manager__acting_for_a_clerks_window_records_the_clerk(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	char n[16];
+	hall_take(k, "A", NULL, n, sizeof n);
+	struct tc *c = hall_clerk(&hall, "c01", 2);
+	assert_non_null(c);
+	struct tc *m = hall_manager(&hall);
+	cJSON *r = expect_ok(tc_request(m, "{\"op\":\"call_next\",\"window\":2}"));
+	assert_string_equal(get_str(r, "ticket", "number"), "A001");
+	assert_string_equal(get_str(r, "ticket", "clerk"), "c01");
+	cJSON_Delete(r);
+	r = expect_ok(tc_request(m, "{\"op\":\"snapshot\"}"));
+	const cJSON *w = cJSON_GetArrayItem(cJSON_GetObjectItem(r, "windows"), 1);
+	assert_string_equal(get_str(w, "clerk", NULL), "c01");
+	assert_true(get_num(w, "since", NULL) >= HALL_T0);
+	cJSON_Delete(r);
+	tc_close(m);
+	tc_close(c);
 	tc_close(k);
 }
 
@@ -614,6 +639,32 @@ static void day_change__waiting_tickets_expire_and_numbers_restart(void **state)
 	tc_close(k);
 }
 
+static void day_change__many_waiting_expire_in_slices(void **state)
+{
+	(void)state;
+	struct tc *k = hall_kiosk(&hall);
+	struct tc *m = hall_manager(&hall);
+	char n[16];
+	for (int i = 0; i < 450; i++)
+		hall_take(k, "A", NULL, n, sizeof n);
+	hall_set_clock(&hall, HALL_T0 + 86400);
+	/* The tick starts the change and qserver runs slice after slice (a call expires at most
+	 * 100) until all expired, with no request needed: the statistics count each ticket once
+	 * it really expired. */
+	long expired = 0;
+	for (int i = 0; i < 250 && expired < 450; i++) {
+		cJSON *r = expect_ok(tc_request(m, "{\"op\":\"stats\",\"from\":\"2026-11-27\",\"to\":\"2026-11-27\"}"));
+		expired = (long)get_num(cJSON_GetArrayItem(cJSON_GetObjectItem(r, "rows"), 0), "expired", NULL);
+		cJSON_Delete(r);
+		if (expired < 450)
+			usleep(20 * 1000);
+	}
+	assert_int_equal(expired, 450);
+	assert_string_equal(hall_take(k, "A", NULL, n, sizeof n), "A001");
+	tc_close(k);
+	tc_close(m);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup(f, hall_fixture_reset)
@@ -635,12 +686,14 @@ int main(void)
 		T(pause_resume_close__window_states),
 		T(queue__in_call_order_for_the_window),
 		T(manager__acts_on_any_window),
+		T(manager__acting_for_a_clerks_window_records_the_clerk),
 		T(hello__window_held_by_live_clerk__conflict_until_it_leaves),
 		T(hello__reconnecting_clerk_keeps_the_ticket),
 		T(snapshot__recent_calls_newest_first),
 		T(subscribe__events_in_commit_order),
 		T(take__outside_hours__closed_with_opens_at),
 		T(day_change__waiting_tickets_expire_and_numbers_restart),
+		T(day_change__many_waiting_expire_in_slices),
 	};
 	return cmocka_run_group_tests_name("ops", tests, hall_fixture_start, hall_fixture_stop);
 }

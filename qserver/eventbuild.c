@@ -1,0 +1,248 @@
+/* The protocol's objects out of the compact forms of the function library: the events of a
+ * stream entry or published message, and the results of ticket and window functions.
+ * One function call records what it changed as one JSON array of compact events, in order
+ * (docs/functions.md):
+ *   ["t", id, number, service, class, channel, state, issued_at, called_at, started_at,
+ *    finished_at, window, clerk, recalls, transfers, rating, ahead, ewt, closed_by_day]
+ *   ["w", id, state, ticket number, clerk, since, reason]
+ *   ["q", service, waiting, ewt, ahead]
+ *   ["c", ticket id, window, recall, at]      (after the "t" of that ticket)
+ * with every value a string and "" for none. qserver makes the Ticket, Window and event
+ * objects of PROTOCOL.md from them, adding what the config holds (window names and services).
+ * Entries of earlier versions hold one event object, or an array of event objects; those are
+ * passed on as they are. Results are ["ticket", T or null], ["window", W] and
+ * ["tickets", [T...]] with T and W compact as above, or a JSON object passed on as it is. */
+#include "qserver.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum field_kind { FIELD_STRING, FIELD_INT, FIELD_FLAG };
+
+struct field {
+	const char *key;
+	enum field_kind kind;
+};
+
+/* The Ticket object's fields in the order of the compact event (after its "t"). */
+static const struct field ticket_fields[] = {
+	{"id", FIELD_STRING},	     {"number", FIELD_STRING},	 {"service", FIELD_STRING},
+	{"class", FIELD_STRING},     {"channel", FIELD_STRING},	 {"state", FIELD_STRING},
+	{"issued_at", FIELD_INT},    {"called_at", FIELD_INT},	 {"started_at", FIELD_INT},
+	{"finished_at", FIELD_INT},  {"window", FIELD_INT},	 {"clerk", FIELD_STRING},
+	{"recalls", FIELD_INT},	     {"transfers", FIELD_INT},	 {"rating", FIELD_INT},
+	{"ahead", FIELD_INT},	     {"ewt", FIELD_INT},	 {"closed_by_day", FIELD_FLAG},
+};
+#define TICKET_FIELDS (sizeof ticket_fields / sizeof ticket_fields[0])
+
+/* The string at position i of a compact event, or NULL when it is not one. */
+static const char *compact_string(const cJSON *a, int i)
+{
+	const cJSON *v = cJSON_GetArrayItem(a, i);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Adds key: a string, or null for "". */
+static void add_string(cJSON *o, const char *key, const char *v)
+{
+	if (*v)
+		cJSON_AddStringToObject(o, key, v);
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+/* Adds key: the integer a decimal string holds, or null for "". */
+static void add_int(cJSON *o, const char *key, const char *v)
+{
+	if (*v)
+		cJSON_AddNumberToObject(o, key, (double)strtoll(v, NULL, 10));
+	else
+		cJSON_AddNullToObject(o, key);
+}
+
+/* The Ticket object of a compact "t" event, or NULL when it is malformed. */
+static cJSON *ticket_object(const cJSON *a)
+{
+	const char *kind = compact_string(a, 0);
+	if (!kind || strcmp(kind, "t") != 0 || cJSON_GetArraySize(a) != (int)TICKET_FIELDS + 1)
+		return NULL;
+	cJSON *t = cJSON_CreateObject();
+	for (size_t i = 0; i < TICKET_FIELDS; i++) {
+		const char *v = compact_string(a, (int)i + 1);
+		if (!v) {
+			cJSON_Delete(t);
+			return NULL;
+		}
+		if (ticket_fields[i].kind == FIELD_STRING)
+			add_string(t, ticket_fields[i].key, v);
+		else if (ticket_fields[i].kind == FIELD_INT)
+			add_int(t, ticket_fields[i].key, v);
+		else if (strcmp(v, "1") == 0)
+			cJSON_AddTrueToObject(t, ticket_fields[i].key); /* only when set */
+	}
+	return t;
+}
+
+/* The window's id, name and name_en from the config (empty names for one it lacks). */
+static cJSON *window_brief(int id)
+{
+	const struct config_window *w = server.cfg ? config_window(server.cfg, id) : NULL;
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "id", id);
+	cJSON_AddStringToObject(o, "name", w ? w->name : "");
+	cJSON_AddStringToObject(o, "name_en", w ? w->name_en : "");
+	return o;
+}
+
+/* The Window object of a compact "w" event, or NULL when it is malformed. */
+static cJSON *window_object(const cJSON *a)
+{
+	const char *id = compact_string(a, 1), *state = compact_string(a, 2), *number = compact_string(a, 3),
+		   *clerk = compact_string(a, 4), *since = compact_string(a, 5), *reason = compact_string(a, 6);
+	const char *kind = compact_string(a, 0);
+	if (!kind || strcmp(kind, "w") != 0 || !id || !state || !number || !clerk || !since || !reason || !*id)
+		return NULL;
+	cJSON *o = window_brief(atoi(id));
+	const struct config_window *w = server.cfg ? config_window(server.cfg, atoi(id)) : NULL;
+	cJSON *services = cJSON_AddArrayToObject(o, "services");
+	if (w && w->all_services)
+		cJSON_AddItemToArray(services, cJSON_CreateString("*"));
+	for (size_t i = 0; w && i < w->nservices; i++)
+		cJSON_AddItemToArray(services, cJSON_CreateString(w->services[i]));
+	add_string(o, "state", state);
+	add_string(o, "ticket", number);
+	add_string(o, "clerk", clerk);
+	add_int(o, "since", since);
+	if (strcmp(state, "paused") == 0)
+		cJSON_AddStringToObject(o, "reason", reason);
+	return o;
+}
+
+/* The protocol event of one compact event; last_ticket is the latest Ticket object of the
+ * message (a "called" event carries it). NULL when it is malformed. */
+static cJSON *event_object(const cJSON *a, cJSON **last_ticket)
+{
+	const char *kind = compact_string(a, 0);
+	cJSON *ev = cJSON_CreateObject(), *item = NULL;
+	if (kind && strcmp(kind, "t") == 0 && (item = ticket_object(a))) {
+		cJSON_AddStringToObject(ev, "event", "ticket");
+		cJSON_Delete(*last_ticket);
+		*last_ticket = cJSON_Duplicate(item, 1);
+		cJSON_AddItemToObject(ev, "ticket", item);
+		return ev;
+	}
+	if (kind && strcmp(kind, "w") == 0 && (item = window_object(a))) {
+		cJSON_AddStringToObject(ev, "event", "window");
+		cJSON_AddItemToObject(ev, "window", item);
+		return ev;
+	}
+	const char *s1 = compact_string(a, 1), *s2 = compact_string(a, 2), *s3 = compact_string(a, 3),
+		   *s4 = compact_string(a, 4);
+	if (kind && strcmp(kind, "q") == 0 && s1 && s2 && s3) {
+		cJSON_AddStringToObject(ev, "event", "queue");
+		cJSON_AddStringToObject(ev, "service", s1);
+		add_int(ev, "waiting", s2);
+		add_int(ev, "ewt", s3);
+		if (s4)
+			add_int(ev, "ahead", s4); /* what a new ticket would be told */
+		return ev;
+	}
+	const cJSON *id = *last_ticket ? cJSON_GetObjectItemCaseSensitive(*last_ticket, "id") : NULL;
+	if (kind && strcmp(kind, "c") == 0 && s1 && s2 && s3 && s4 && cJSON_IsString(id) &&
+	    strcmp(id->valuestring, s1) == 0) {
+		cJSON_AddStringToObject(ev, "event", "called");
+		cJSON_AddItemToObject(ev, "ticket", cJSON_Duplicate(*last_ticket, 1));
+		cJSON_AddItemToObject(ev, "window", window_brief(atoi(s2)));
+		add_int(ev, "recall", s3);
+		add_int(ev, "at", s4);
+		return ev;
+	}
+	cJSON_Delete(ev);
+	return NULL;
+}
+
+/* Calls each(event, length, arg) for every event of a message, in order; returns how many,
+ * or -1 (having called nothing) when the message is malformed. */
+int eventbuild_each(const char *json, size_t len, eventbuild_fn *each, void *arg)
+{
+	while (len && (*json == ' ' || *json == '\n')) {
+		json++;
+		len--;
+	}
+	if (len && json[0] == '{') {
+		each(json, len, arg); /* one event of an earlier version */
+		return 1;
+	}
+	cJSON *msg = cJSON_ParseWithLength(json, len);
+	if (!cJSON_IsArray(msg)) {
+		cJSON_Delete(msg);
+		return -1;
+	}
+	int n = cJSON_GetArraySize(msg);
+	char **texts = calloc(n > 0 ? (size_t)n : 1, sizeof *texts);
+	cJSON *last_ticket = NULL, *item;
+	int built = 0;
+	cJSON_ArrayForEach(item, msg) {
+		cJSON *ev = cJSON_IsObject(item) ? cJSON_Duplicate(item, 1) : event_object(item, &last_ticket);
+		if (!texts || !ev || !(texts[built] = cJSON_PrintUnformatted(ev))) {
+			cJSON_Delete(ev);
+			break;
+		}
+		cJSON_Delete(ev);
+		built++;
+	}
+	cJSON_Delete(last_ticket);
+	cJSON_Delete(msg);
+	int ok = texts && built == n;
+	for (int i = 0; i < built; i++) {
+		if (ok)
+			each(texts[i], strlen(texts[i]), arg);
+		free(texts[i]);
+	}
+	free(texts);
+	return ok ? n : -1;
+}
+
+/* Returns the JSON object text of a function's result (malloc'd), made from its compact form,
+ * or NULL when it is malformed. */
+char *eventbuild_result(const char *json, size_t len)
+{
+	if (len && json[0] == '{') {
+		char *copy = malloc(len + 1);
+		if (copy) {
+			memcpy(copy, json, len);
+			copy[len] = '\0';
+		}
+		return copy;
+	}
+	cJSON *res = cJSON_ParseWithLength(json, len);
+	const char *kind = cJSON_IsArray(res) ? compact_string(res, 0) : NULL;
+	const cJSON *body = cJSON_GetArrayItem(res, 1);
+	cJSON *out = NULL, *item = NULL;
+	if (kind && strcmp(kind, "ticket") == 0 && cJSON_IsNull(body)) {
+		out = cJSON_CreateObject();
+		cJSON_AddNullToObject(out, "ticket");
+	} else if (kind && strcmp(kind, "ticket") == 0 && (item = ticket_object(body))) {
+		out = cJSON_CreateObject();
+		cJSON_AddItemToObject(out, "ticket", item);
+	} else if (kind && strcmp(kind, "window") == 0 && (item = window_object(body))) {
+		out = cJSON_CreateObject();
+		cJSON_AddItemToObject(out, "window", item);
+	} else if (kind && strcmp(kind, "tickets") == 0 && cJSON_IsArray(body)) {
+		out = cJSON_CreateObject();
+		cJSON *list = cJSON_AddArrayToObject(out, "tickets");
+		const cJSON *t;
+		cJSON_ArrayForEach(t, body) {
+			if (!(item = ticket_object(t))) {
+				cJSON_Delete(out);
+				out = NULL;
+				break;
+			}
+			cJSON_AddItemToArray(list, item);
+		}
+	}
+	cJSON_Delete(res);
+	char *text = out ? cJSON_PrintUnformatted(out) : NULL;
+	cJSON_Delete(out);
+	return text;
+}

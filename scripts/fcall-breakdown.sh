@@ -1,0 +1,189 @@
+#!/bin/bash
+# Where a take's microseconds go: loads qserver/functions.lua into a private redis-server (AOF
+# on, as the embedded default) and measures, on the same Redis in the same run, Redis's
+# main-thread CPU per call (INFO commandstats) of
+#   - a minimal ticket function (INCR + HSET + ZADD + XADD + PUBLISH), the yardstick;
+#   - qh_take, and a qh_call_next + qh_finish cycle, with their ratio to the yardstick
+#     (each the fastest of ROUNDS interleaved batches, default 5, so that the machine's other
+#     work does not skew the ratios);
+#   - where a take's time goes: its Redis commands replayed alone, and the rest (the Lua);
+#   - AOF bytes and Redis memory per ticket life (take, call, finish);
+#   - the day change with DAYN tickets waiting: the slowest single call (SLOWLOG) and the calls;
+#   - qh_setup and qh_snapshot of a hall of SVCS services x WINS windows.
+# usage: scripts/fcall-breakdown.sh [N]   (N tickets per phase, default 2000)
+# Knobs (environment): DAYN (20000), SVCS (2000), WINS (100).
+set -eu
+N=${1:-2000}
+DAYN=${DAYN:-20000}
+SVCS=${SVCS:-2000}
+WINS=${WINS:-100}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WORK=$(mktemp -d /tmp/qhall-fcall-XXXXXX)
+SOCK="$WORK/redis.sock"
+P='q:{fb}'
+NOW=1795830000
+DAY=2026-11-28
+REDIS_PID=""
+
+# Stops the redis-server this script started, by its process id.
+cleanup() {
+	[ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+cli() { redis-cli -s "$SOCK" "$@"; }
+
+# Sends inline commands (one a line, on stdin) in a pipeline, without their replies.
+pipe() { redis-cli -s "$SOCK" --pipe >/dev/null; }
+
+# Microseconds per call of FCALL from INFO commandstats since the last CONFIG RESETSTAT.
+usec_per_fcall() {
+	cli INFO commandstats | tr -d '\r' | awk -F'[=,]' '/^cmdstat_fcall:/ {print $6}'
+}
+
+# Bytes of the AOF (all its files).
+aof_bytes() { cat "$WORK"/appendonlydir/* | wc -c; }
+
+used_memory() { cli INFO memory | tr -d '\r' | awk -F: '/^used_memory:/ {print $2}'; }
+
+# A setup JSON with $1 services and $2 windows: window 1 comprehensive, the others serving
+# two neighbouring services each.
+hall_json() {
+	awk -v s="$1" -v w="$2" 'BEGIN {
+		printf "{\"site\":{\"id\":\"fb\",\"sla\":900,\"retention_days\":90},\"services\":["
+		for (i = 1; i <= s; i++)
+			printf "%s{\"id\":\"S%d\",\"prefix\":\"S%d\",\"name\":\"s\",\"name_en\":\"s\",\"service_time\":300}", (i > 1 ? "," : ""), i, i
+		printf "],\"windows\":[{\"id\":1,\"name\":\"1\",\"name_en\":\"1\",\"services\":[\"*\"]}"
+		for (i = 2; i <= w; i++)
+			printf ",{\"id\":%d,\"name\":\"w\",\"name_en\":\"w\",\"services\":[\"S%d\",\"S%d\"]}", i, (i % s) + 1, ((i + 1) % s) + 1
+		printf "]}"
+	}'
+}
+
+redis-server --unixsocket "$SOCK" --port 0 --dir "$WORK" --appendonly yes --appendfsync everysec \
+	--save '' --daemonize no --logfile "$WORK/redis.log" &
+REDIS_PID=$!
+for _ in $(seq 100); do cli PING >/dev/null 2>&1 && break; sleep 0.05; done
+cli -x FUNCTION LOAD REPLACE <"$ROOT/qserver/functions.lua" >/dev/null
+cli FUNCTION LOAD REPLACE "#!lua name=fbmin
+redis.register_function('min_take', function(keys, args)
+  local n = redis.call('INCR', keys[1] .. ':seq')
+  local id = 'T' .. n
+  redis.call('HSET', keys[1] .. ':t:' .. id, 'number', id, 'state', 'waiting', 'issued_at', args[1])
+  redis.call('ZADD', keys[1] .. ':q', n, id)
+  local sid = redis.call('XADD', keys[1] .. ':events', '*', 'type', 'ticket', 'data', id)
+  redis.call('PUBLISH', keys[1] .. ':ev', sid .. ' ' .. id)
+  return id
+end)" >/dev/null
+hall_json 6 10 | cli -x FCALL qh_setup 1 "$P" $NOW $DAY 0 >/dev/null
+cli FCALL qh_open 1 "$P" $NOW $DAY 0 1 c01 fb/1 $((NOW + 86400)) >/dev/null
+
+echo "fcall-breakdown: $N tickets per phase, Redis $(cli INFO server | tr -d '\r' | awk -F: '/^redis_version/ {print $2}')"
+
+# Runs each phase in ROUNDS batches, interleaved, and keeps each one's fastest batch: a batch
+# the machine's other work slowed down counts for nothing.
+ROUNDS=${ROUNDS:-5}
+PER=$((N / ROUNDS))
+MIN="" TAKE="" CYCLE="" aof=0 mem=0 seq=0
+least() { awk -v a="$1" -v b="$2" 'BEGIN {print (a == "" || b + 0 < a + 0) ? b : a}'; }
+for r in $(seq "$ROUNDS"); do
+	cli CONFIG RESETSTAT >/dev/null
+	for i in $(seq "$PER"); do echo "FCALL min_take 1 q:{fbmin} $NOW"; done | pipe
+	MIN=$(least "$MIN" "$(usec_per_fcall)")
+	aof0=$(aof_bytes)
+	mem0=$(used_memory)
+	cli CONFIG RESETSTAT >/dev/null
+	for i in $(seq "$PER"); do
+		seq=$((seq + 1))
+		echo "FCALL qh_take 1 $P $NOW $DAY 0 S$(( (seq % 6) + 1 )) normal kiosk \"\""
+	done | pipe
+	TAKE=$(least "$TAKE" "$(usec_per_fcall)")
+	cli CONFIG RESETSTAT >/dev/null
+	for i in $(seq "$PER"); do
+		echo "FCALL qh_call_next 1 $P $NOW $DAY 0 1 c01"
+		echo "FCALL qh_finish 1 $P $NOW $DAY 0 1 \"\""
+	done | pipe
+	CYCLE=$(least "$CYCLE" "$(awk -v u="$(usec_per_fcall)" 'BEGIN {printf "%.2f", u * 2}')")
+	sleep 1.1 # appendfsync everysec: let the last second reach the file
+	aof=$((aof + $(aof_bytes) - aof0))
+	mem=$((mem + $(used_memory) - mem0))
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", a / b}'; }
+printf '%-34s %10s %8s\n' "call" "usec/call" "ratio"
+printf '%-34s %10s %8s\n' "minimal (INCR HSET ZADD XADD PUB)" "$MIN" "1.0"
+printf '%-34s %10s %8s\n' "qh_take" "$TAKE" "$(ratio "$TAKE" "$MIN")"
+printf '%-34s %10s %8s\n' "qh_call_next + qh_finish" "$CYCLE" "$(ratio "$CYCLE" "$MIN")"
+# Where a take's time goes: the Redis commands one take runs (seen with MONITOR), replayed as
+# they are by a function with none of the library's logic, against qh_take itself.
+timeout 1 redis-cli -s "$SOCK" MONITOR >"$WORK/monitor.txt" &
+MONITOR_PID=$!
+sleep 0.3
+cli FCALL qh_take 1 "$P" $NOW $DAY 0 S1 normal kiosk "" >/dev/null
+wait "$MONITOR_PID" || true # timeout ends it
+python3 - "$WORK/monitor.txt" >"$WORK/replay.lua" <<'PY'
+import re, sys
+lines = open(sys.argv[1], 'rb').read().split(b'\n')
+calls, inside = [], False
+for line in lines:
+    args = [bytes(a, 'latin-1').decode('unicode_escape').encode('latin-1')
+            for a in re.findall(r'"((?:[^"\\]|\\.)*)"', line.decode('latin-1'))]
+    if not args:
+        continue
+    if args[0].upper() == b'FCALL':
+        inside = args[1] == b'qh_take'
+    elif inside:
+        calls.append(args)
+def lua(a):
+    return '[==[' + a.decode('latin-1') + ']==]'
+print('#!lua name=fbreplay')
+print("redis.register_function('replay_take', function(keys, args)")
+for c in calls:
+    print('  redis.call(' + ', '.join(lua(a) for a in c) + ')')
+print('  return %d' % len(calls))
+print('end)')
+PY
+cli -x FUNCTION LOAD REPLACE <"$WORK/replay.lua" >/dev/null
+REPLAY=""
+for r in $(seq "$ROUNDS"); do
+	cli CONFIG RESETSTAT >/dev/null
+	for i in $(seq "$PER"); do echo "FCALL replay_take 0"; done | pipe
+	REPLAY=$(least "$REPLAY" "$(usec_per_fcall)")
+done
+ncommands=$(cli FCALL replay_take 0)
+echo "a take: $ncommands Redis commands, replayed alone $REPLAY usec; the library's Lua $(awk -v t="$TAKE" -v c="$REPLAY" 'BEGIN {printf "%.1f", t - c}') usec"
+echo "AOF bytes per ticket life:        $((aof / (PER * ROUNDS)))"
+echo "memory per ticket (kept 90 days): $((mem / (PER * ROUNDS))) B"
+stats_bytes=0
+for key in $(cli --scan --pattern "$P:st:*"); do stats_bytes=$((stats_bytes + $(cli MEMORY USAGE "$key"))); done
+echo "the day's statistics (all keys):  $stats_bytes B"
+
+# The day change with DAYN tickets waiting: every call's time from the slow log.
+for i in $(seq "$DAYN"); do echo "FCALL qh_take 1 $P $NOW $DAY 0 S$(( (i % 6) + 1 )) normal kiosk \"\""; done | pipe
+cli CONFIG SET slowlog-log-slower-than 0 >/dev/null
+cli CONFIG SET slowlog-max-len 100000 >/dev/null
+cli SLOWLOG RESET >/dev/null
+calls=0
+while :; do
+	calls=$((calls + 1))
+	reply=$(cli FCALL qh_day 1 "$P" $((NOW + 86400)) 2026-11-29 0)
+	case "$reply" in
+	*'"remaining":0'*) break ;;
+	*'"remaining"'*) ;;
+	*) break ;; # a library without slices did it in one call
+	esac
+done
+slowest=$(cli SLOWLOG GET 100000 | awk '$0 == "FCALL" {print prev} {prev = $0}' | sort -n | tail -1)
+echo "day change, $DAYN waiting:        $calls calls, slowest $(awk -v u="$slowest" 'BEGIN {printf "%.1f", u / 1000}') ms"
+cli CONFIG SET slowlog-log-slower-than 10000 >/dev/null
+
+# A big hall: setup and snapshot with SVCS services x WINS windows.
+cli FLUSHALL >/dev/null
+hall_json "$SVCS" "$WINS" >"$WORK/big.json"
+cli CONFIG RESETSTAT >/dev/null
+cli -x FCALL qh_setup 1 "$P" $NOW $DAY 0 <"$WORK/big.json" >/dev/null
+echo "setup, $SVCS services x $WINS windows: $(awk -v u="$(usec_per_fcall)" 'BEGIN {printf "%.0f", u / 1000}') ms"
+cli CONFIG RESETSTAT >/dev/null
+for i in $(seq 20); do echo "FCALL_RO qh_snapshot 1 $P $NOW $DAY 0"; done | pipe
+echo "snapshot, $SVCS services:          $(cli INFO commandstats | tr -d '\r' | awk -F'[=,]' '/^cmdstat_fcall_ro:/ {printf "%.1f", $6 / 1000}') ms"

@@ -1,0 +1,170 @@
+/* The protocol's events made from a message of the function library (eventbuild.c): the
+ * compact events of one call become the events clients get, in order, with the config's
+ * window names; events of earlier versions pass as they are. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "qserver.h"
+
+struct seen {
+	char events[8][1024];
+	int n;
+};
+
+/* Loads the small test hall: windows' names and services come from it. */
+static int setup(void **state)
+{
+	(void)state;
+	const char *root = getenv("QHALL_ROOT");
+	char path[512], err[256];
+	snprintf(path, sizeof path, "%s/tests/data/small.json", root ? root : ".");
+	server.cfg = config_load(path, err, sizeof err);
+	return server.cfg ? 0 : -1;
+}
+
+/* Frees the hall. */
+static int teardown(void **state)
+{
+	(void)state;
+	config_free(server.cfg);
+	server.cfg = NULL;
+	return 0;
+}
+
+/* Keeps each event handed out. */
+static void keep_event(const char *json, size_t len, void *arg)
+{
+	struct seen *s = arg;
+	assert_true(s->n < 8 && len < sizeof s->events[0]);
+	memcpy(s->events[s->n], json, len);
+	s->events[s->n][len] = '\0';
+	s->n++;
+}
+
+/* Expands a message; returns how many events eventbuild_each reported. */
+static int expand(const char *message, struct seen *s)
+{
+	memset(s, 0, sizeof *s);
+	return eventbuild_each(message, strlen(message), keep_event, s);
+}
+
+#define CALLED_TICKET "[\"t\",\"20261127-A002\",\"A002\",\"A\",\"normal\",\"kiosk\",\"called\",\"1795744800\"," \
+	"\"1795745100\",\"\",\"\",\"2\",\"c01\",\"0\",\"0\",\"\",\"\",\"\",\"\"]"
+#define CALLED_TICKET_JSON "{\"id\":\"20261127-A002\",\"number\":\"A002\",\"service\":\"A\",\"class\":\"normal\"," \
+	"\"channel\":\"kiosk\",\"state\":\"called\",\"issued_at\":1795744800,\"called_at\":1795745100," \
+	"\"started_at\":null,\"finished_at\":null,\"window\":2,\"clerk\":\"c01\",\"recalls\":0,\"transfers\":0," \
+	"\"rating\":null,\"ahead\":null,\"ewt\":null}"
+
+static void eventbuild__a_call__its_events_in_order(void **state)
+{
+	(void)state;
+	struct seen s;
+	assert_int_equal(expand("[" CALLED_TICKET ",[\"c\",\"20261127-A002\",\"2\",\"0\",\"1795745100\"],"
+				"[\"w\",\"2\",\"calling\",\"A002\",\"c01\",\"1795745100\",\"\"],"
+				"[\"q\",\"A\",\"3\",\"600\"]]", &s), 4);
+	assert_int_equal(s.n, 4);
+	assert_string_equal(s.events[0], "{\"event\":\"ticket\",\"ticket\":" CALLED_TICKET_JSON "}");
+	assert_string_equal(s.events[1], "{\"event\":\"called\",\"ticket\":" CALLED_TICKET_JSON
+			    ",\"window\":{\"id\":2,\"name\":\"2号窗口\",\"name_en\":\"Window 2\"},\"recall\":0,\"at\":1795745100}");
+	assert_string_equal(s.events[2], "{\"event\":\"window\",\"window\":{\"id\":2,\"name\":\"2号窗口\","
+			    "\"name_en\":\"Window 2\",\"services\":[\"*\"],\"state\":\"calling\",\"ticket\":\"A002\","
+			    "\"clerk\":\"c01\",\"since\":1795745100}}");
+	assert_string_equal(s.events[3], "{\"event\":\"queue\",\"service\":\"A\",\"waiting\":3,\"ewt\":600}");
+}
+
+static void eventbuild__waiting_ticket_and_paused_window__estimates_and_reason(void **state)
+{
+	(void)state;
+	struct seen s;
+	assert_int_equal(expand("[[\"t\",\"20261127-B001\",\"B001\",\"B\",\"priority\",\"kiosk\",\"waiting\","
+				"\"1795744800\",\"\",\"\",\"\",\"\",\"\",\"0\",\"1\",\"\",\"4\",\"840\",\"\"],"
+				"[\"w\",\"3\",\"paused\",\"\",\"\",\"1795745000\",\"午休 \\\"lunch\\\"\"]]", &s), 2);
+	assert_non_null(strstr(s.events[0], "\"transfers\":1,\"rating\":null,\"ahead\":4,\"ewt\":840}}"));
+	assert_string_equal(s.events[1], "{\"event\":\"window\",\"window\":{\"id\":3,\"name\":\"3号窗口\","
+			    "\"name_en\":\"Window 3\",\"services\":[\"B\"],\"state\":\"paused\",\"ticket\":null,"
+			    "\"clerk\":null,\"since\":1795745000,\"reason\":\"午休 \\\"lunch\\\"\"}}");
+}
+
+static void eventbuild__closed_by_day__flag_only_when_set(void **state)
+{
+	(void)state;
+	struct seen s;
+	assert_int_equal(expand("[[\"t\",\"20261127-A001\",\"A001\",\"A\",\"normal\",\"kiosk\",\"done\",\"1\","
+				"\"2\",\"3\",\"4\",\"1\",\"c01\",\"0\",\"0\",\"\",\"\",\"\",\"1\"]]", &s), 1);
+	assert_non_null(strstr(s.events[0], "\"ewt\":null,\"closed_by_day\":true}}"));
+}
+
+static void eventbuild__objects_of_earlier_versions__passed_on(void **state)
+{
+	(void)state;
+	struct seen s;
+	assert_int_equal(expand("{\"event\":\"queue\",\"service\":\"A\"}", &s), 1);
+	assert_string_equal(s.events[0], "{\"event\":\"queue\",\"service\":\"A\"}");
+	assert_int_equal(expand("[{\"event\":\"queue\",\"service\":\"A\"},{\"event\":\"queue\",\"service\":\"B\"}]", &s), 2);
+	assert_string_equal(s.events[1], "{\"event\":\"queue\",\"service\":\"B\"}");
+}
+
+static void eventbuild__malformed__refused_whole(void **state)
+{
+	(void)state;
+	struct seen s;
+	assert_int_equal(expand("[[\"q\",\"A\",\"1\",\"2\"],[\"x\"]]", &s), -1);
+	assert_int_equal(s.n, 0); /* not even the good first one */
+	assert_int_equal(expand("[[\"t\",\"too\",\"short\"]]", &s), -1);
+	assert_int_equal(expand("[[\"c\",\"20261127-A002\",\"2\",\"0\",\"1\"]]", &s), -1); /* no ticket before */
+	assert_int_equal(expand("[[\"q\",\"A\",\"1\"", &s), -1);
+	assert_int_equal(expand("\"text\"", &s), -1);
+	assert_int_equal(expand("[]", &s), 0);
+}
+
+/* Asserts that a function's result becomes the given answer (NULL: refused). */
+static void assert_result(const char *result, const char *answer)
+{
+	char *got = eventbuild_result(result, strlen(result));
+	if (!answer) {
+		assert_null(got);
+		return;
+	}
+	assert_non_null(got);
+	assert_string_equal(got, answer);
+	free(got);
+}
+
+static void eventbuild__results__made_whole(void **state)
+{
+	(void)state;
+	assert_result("[\"ticket\"," CALLED_TICKET "]", "{\"ticket\":" CALLED_TICKET_JSON "}");
+	assert_result("[\"ticket\",null]", "{\"ticket\":null}");
+	assert_result("[\"tickets\",[" CALLED_TICKET "," CALLED_TICKET "]]",
+		      "{\"tickets\":[" CALLED_TICKET_JSON "," CALLED_TICKET_JSON "]}");
+	assert_result("[\"tickets\",[]]", "{\"tickets\":[]}");
+	assert_result("[\"window\",[\"w\",\"1\",\"idle\",\"\",\"c01\",\"1795745100\",\"\"]]",
+		      "{\"window\":{\"id\":1,\"name\":\"1号窗口\",\"name_en\":\"Window 1\",\"services\":[\"*\"],"
+		      "\"state\":\"idle\",\"ticket\":null,\"clerk\":\"c01\",\"since\":1795745100}}");
+	assert_result("{\"expired\":0,\"remaining\":0}", "{\"expired\":0,\"remaining\":0}");
+	assert_result("[\"ticket\",[\"w\",\"1\"]]", NULL);
+	assert_result("[\"window\"," CALLED_TICKET "]", NULL);
+	assert_result("[\"tickets\",[" CALLED_TICKET ",[\"q\"]]]", NULL);
+	assert_result("[\"what\",null]", NULL);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(eventbuild__a_call__its_events_in_order),
+		cmocka_unit_test(eventbuild__waiting_ticket_and_paused_window__estimates_and_reason),
+		cmocka_unit_test(eventbuild__closed_by_day__flag_only_when_set),
+		cmocka_unit_test(eventbuild__objects_of_earlier_versions__passed_on),
+		cmocka_unit_test(eventbuild__malformed__refused_whole),
+		cmocka_unit_test(eventbuild__results__made_whole),
+	};
+	return cmocka_run_group_tests_name("eventbuild", tests, setup, teardown);
+}
