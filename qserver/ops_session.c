@@ -92,7 +92,7 @@ static void session_replace(struct conn *c)
 		return;
 	log_info("clerk %s signed in at window %d elsewhere; closing the old connection (%s)", c->user, c->window, c->peer);
 	c->window = 0; /* no longer the window's holder: no renewal, no release */
-	c->topics = 0;
+	events_subscribe(c, 0); /* off every topic's list: no event may follow this one */
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
 	if (frame_write_line(bufferevent_get_output(c->bev), session_replaced_event, sizeof session_replaced_event - 1) < 0) {

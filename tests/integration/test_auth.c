@@ -408,6 +408,23 @@ static void auth__same_clerk_twice__old_connection_replaced_and_closed(void **st
 	assert_replaced_then_closed(first);
 	tc_close(first);
 
+	/* The replaced connection left its topic's list: a new subscriber of that topic, and the
+	 * next event, touch only live connections (a freed one there crashed qserver). */
+	struct tc *display = hall_public(&hall);
+	assert_non_null(display);
+	sub = tc_request(display, "{\"op\":\"subscribe\",\"topics\":[\"queue\"]}");
+	assert_true(tc_ok(sub));
+	cJSON_Delete(sub);
+	struct tc *kiosk = hall_kiosk(&hall);
+	char number[16];
+	assert_non_null(hall_take(kiosk, "A", NULL, number, sizeof number));
+	cJSON *ev = tc_next_event(display, 5000);
+	assert_non_null(ev);
+	assert_string_equal(get_str(ev, "event", NULL), "queue");
+	cJSON_Delete(ev);
+	tc_close(kiosk);
+	tc_close(display);
+
 	char holder[64], later[64];
 	long until = window_lease(holder, sizeof holder);
 	assert_true(holder[0]);
