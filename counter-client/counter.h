@@ -51,7 +51,8 @@ const char *format_class_label(const char *ticket_class);
 void format_clock(char *out, size_t size, long long epoch);
 /* A window's state with its time in it ("空闲 Idle 12 min") when since is known (> 0), or the
  * state alone. */
-void format_state_since(char *out, size_t size, const char *state, long long since, long long now);
+void format_state_since(char *out, size_t size, const char *state, const char *reason, long long since,
+			long long now);
 /* The short English name of an op for messages ("call_next" is "Next"). */
 const char *format_op_label(const char *op);
 

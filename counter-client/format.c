@@ -79,17 +79,24 @@ void format_clock(char *out, size_t size, long long epoch)
 		snprintf(out, size, "--:--");
 }
 
-/* The state first (it is what the clerk looks for), then how long it has lasted. */
-void format_state_since(char *out, size_t size, const char *state, long long since, long long now)
+/* The state first (it is what the clerk looks for), then the pause reason if any, then how
+ * long it has lasted: on a narrow screen the time is what gets cut, never the reason. */
+void format_state_since(char *out, size_t size, const char *state, const char *reason, long long since,
+			long long now)
 {
 	const char *label = format_window_state(state);
+	char head[160];
+	if (reason && reason[0])
+		snprintf(head, sizeof head, "%s: %s", label, reason);
+	else
+		snprintf(head, sizeof head, "%s", label);
 	if (since <= 0) {
-		snprintf(out, size, "%s", label);
+		snprintf(out, size, "%s", head);
 		return;
 	}
 	char span[32];
 	format_minutes(span, sizeof span, now - since);
-	snprintf(out, size, "%s %s", label, span);
+	snprintf(out, size, "%s %s", head, span);
 }
 
 /* Messages name the action as the footer does, shorter than the op and in the clerk's words. */

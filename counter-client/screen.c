@@ -137,21 +137,18 @@ static int screen_big_number(int y, int x, int max_width, const char *number, at
 static void screen_header(struct app *app)
 {
 	char site[COUNTER_NAME_MAX * 2 + 4], mine[768], clock[16], hhmm[8];
-	char state[COUNTER_NAME_MAX + COUNTER_REASON_MAX], state_label[96], clerk[COUNTER_NAME_MAX * 2];
+	char state[COUNTER_NAME_MAX + COUNTER_REASON_MAX], clerk[COUNTER_NAME_MAX * 2];
 	if (app->me.state[0])
-		format_state_since(state_label, sizeof state_label, app->me.state, app->me.since,
+		format_state_since(state, sizeof state, app->me.state,
+				   strcmp(app->me.state, "paused") == 0 ? app->me.reason : NULL, app->me.since,
 				   app_now(app));
 	else
-		app_format(state_label, sizeof state_label, "…");
+		app_format(state, sizeof state, "…");
 	/* A user without a name (or named by the id) is shown once, not "c01 c01". */
 	if (app->user_name[0] && strcmp(app->user_name, app->user) != 0)
 		app_format(clerk, sizeof clerk, "%s %s", app->user_name, app->user);
 	else
 		app_format(clerk, sizeof clerk, "%s", app->user);
-	if (strcmp(app->me.state, "paused") == 0 && app->me.reason[0])
-		app_format(state, sizeof state, "%s: %s", state_label, app->me.reason);
-	else
-		app_format(state, sizeof state, "%s", state_label);
 	app_format(site, sizeof site, " %s %s", app->site_name[0] ? app->site_name : "qhall",
 		   app->site_name_en);
 	if (app->me.name[0])

@@ -71,7 +71,7 @@ static void window_since__kept_from_events(void **state)
 	cJSON_Delete(w);
 	assert_int_equal(app->me.since, 1795745000);
 	char line[64];
-	format_state_since(line, sizeof line, app->me.state, app->me.since, 1795745000 + 5 * 60);
+	format_state_since(line, sizeof line, app->me.state, NULL, app->me.since, 1795745000 + 5 * 60);
 	assert_string_equal(line, "暂停 Paused 5 min");
 	w = json("{\"id\":1,\"state\":\"idle\",\"ticket\":null}");
 	app_apply_window(app, w);

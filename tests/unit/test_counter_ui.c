@@ -53,11 +53,13 @@ static void format_state_since__with_and_without(void **state)
 {
 	(void)state;
 	char buf[64];
-	format_state_since(buf, sizeof buf, "idle", 1795744800, 1795744800 + 12 * 60 + 30);
+	format_state_since(buf, sizeof buf, "idle", NULL, 1795744800, 1795744800 + 12 * 60 + 30);
 	assert_string_equal(buf, "空闲 Idle 12 min");
-	format_state_since(buf, sizeof buf, "paused", 1795744800, 1795744800 + 3700);
+	format_state_since(buf, sizeof buf, "paused", "", 1795744800, 1795744800 + 3700);
 	assert_string_equal(buf, "暂停 Paused 1 h 01 min");
-	format_state_since(buf, sizeof buf, "calling", 0, 1795744800);
+	format_state_since(buf, sizeof buf, "paused", "lunch", 1795744800, 1795744800 + 120);
+	assert_string_equal(buf, "暂停 Paused: lunch 2 min"); /* the reason before the time, which may be cut */
+	format_state_since(buf, sizeof buf, "calling", NULL, 0, 1795744800);
 	assert_string_equal(buf, "呼叫中 Calling");
 	assert_string_equal(format_op_label("call_next"), "Next");
 	assert_string_equal(format_op_label("no_show"), "No-show");
