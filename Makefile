@@ -53,6 +53,9 @@ endif
 ifneq ($(wildcard bench/*.c),)
 PROGRAMS += $(BUILD)/qbench
 endif
+ifneq ($(wildcard sim/*.c),)
+PROGRAMS += $(BUILD)/qsim
+endif
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard tests/integration/test_*.c))
@@ -60,7 +63,7 @@ INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard test
 # Keep test objects between runs.
 .SECONDARY:
 
-.PHONY: all deps run test test-build test-san check bench clean
+.PHONY: all deps run test test-build test-san check bench sim clean
 all: $(PROGRAMS)
 
 deps:
@@ -89,6 +92,13 @@ test-build: $(PROGRAMS) $(UNIT_TESTS) $(INTEG_TESTS)
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh $(BUILD)
+
+# The hall simulator's report (SIMULATION.md): a few minutes; `make sim SIM_DAYS=25` for the
+# long version with narrower intervals.
+SIM_DAYS ?= 4
+sim: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/qsim --report SIMULATION.md --days $(SIM_DAYS)
 
 clean:
 	rm -rf build build-san
@@ -133,6 +143,9 @@ $(BUILD)/printer: $(call obj,$(PRINTER_SRC)) $(BUILD)/libqhall.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(UI_LIBS) -lm
 
 $(BUILD)/qbench: $(call obj,$(wildcard bench/*.c)) $(BUILD)/libqhall.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) -lm
+
+$(BUILD)/qsim: $(call obj,$(wildcard sim/*.c)) $(BUILD)/libqhall.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) -lm
 
 # Unit tests link libqhall and qserver's library (not its main).

@@ -1,0 +1,287 @@
+/* qsim: the hall simulator. Options, the standard scenarios and the three modes: one scenario
+ * (a text or JSON summary), the full report (SIMULATION.md) and the staffing table. */
+#include "qsim.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAIN_DEFAULT_DAYS 4
+
+const char *const scenario_names[] = {"mmc6",	 "mmc7",      "mmc8",	   "dedicated", "comprehensive",
+				      "twoservices", "config2x", "config05x", "hallday",  "history",
+				      "outlier",   "small",     NULL};
+
+/* One service with exponential times of this mean (configured right), arrivals per hour from
+ * open_h to close_h. */
+static void scenario_service(struct sim_scenario *sc, const char *id, double mean_s, double per_hour)
+{
+	struct sim_service *s = &sc->svc[sc->nservices++];
+	memset(s, 0, sizeof *s);
+	snprintf(s->id, sizeof s->id, "%s", id);
+	s->configured_s = (int)lround(mean_s);
+	s->dist = (struct sim_dist){.kind = DIST_EXP, .mean = mean_s};
+	for (int h = sc->open_h; h < sc->close_h; h++)
+		s->per_hour[h] = per_hour;
+}
+
+/* The common frame: a 12-hour day (08:00-20:00 arrivals), comprehensive windows. */
+static void scenario_frame(struct sim_scenario *sc, const char *name, int windows, int days)
+{
+	memset(sc, 0, sizeof *sc);
+	snprintf(sc->name, sizeof sc->name, "%s", name);
+	sc->nwindows = windows;
+	sc->open_h = 8;
+	sc->close_h = 20;
+	sc->days = days;
+	sc->seed = 14;
+	sc->warmup_s = 3600;
+}
+
+/* Fills sc with a standard scenario by name; -1 when there is none. */
+int scenario_standard(const char *name, struct sim_scenario *sc, int days)
+{
+	if (strncmp(name, "mmc", 3) == 0 && (name[3] == '6' || name[3] == '7' || name[3] == '8') && !name[4]) {
+		int c = name[3] - '0';
+		scenario_frame(sc, name, c, days);
+		scenario_service(sc, "A", 300, 60);
+		sc->theory_c = c;
+		snprintf(sc->title, sizeof sc->title, "M/M/%d: arrivals 1/min, exponential service mean 5 min, %d comprehensive windows", c, c);
+	} else if (strcmp(name, "small") == 0) {
+		scenario_frame(sc, name, 3, days);
+		scenario_service(sc, "A", 300, 30);
+		sc->theory_c = 3;
+		snprintf(sc->title, sizeof sc->title, "M/M/3: arrivals 0.5/min, exponential service mean 5 min, 3 comprehensive windows");
+	} else if (strcmp(name, "dedicated") == 0 || strcmp(name, "comprehensive") == 0) {
+		int dedicated = name[0] == 'd';
+		scenario_frame(sc, name, 6, days);
+		scenario_service(sc, "A", 300, 20);
+		scenario_service(sc, "B", 300, 20);
+		scenario_service(sc, "C", 300, 20);
+		for (int w = 0; dedicated && w < 6; w++)
+			sc->win_mask[w] = 1u << (w / 2);
+		sc->theory_c = dedicated ? 2 : 6;
+		snprintf(sc->title, sizeof sc->title, "three services (1/3 per min each, exponential mean 5 min) at %s",
+			 dedicated ? "3 dedicated pairs of windows" : "6 comprehensive windows");
+	} else if (strcmp(name, "twoservices") == 0) {
+		scenario_frame(sc, name, 6, days);
+		scenario_service(sc, "A", 240, 24);
+		scenario_service(sc, "B", 480, 24);
+		snprintf(sc->title, sizeof sc->title, "two services, 4 and 8 min (exponential, 0.4/min each), 6 comprehensive windows");
+	} else if (strcmp(name, "config2x") == 0 || strcmp(name, "config05x") == 0) {
+		int twice = name[6] == '2';
+		scenario_frame(sc, name, 6, days);
+		scenario_service(sc, "A", 300, 60);
+		sc->svc[0].configured_s = twice ? 600 : 150;
+		sc->theory_c = 6;
+		snprintf(sc->title, sizeof sc->title, "M/M/6 with the configured service time %s the real 5 min",
+			 twice ? "twice" : "half");
+	} else if (strcmp(name, "hallday") == 0 || strcmp(name, "history") == 0) {
+		/* a district hall's day: a morning and an afternoon peak, log-normal service times,
+		 * no-shows, priority tickets, 8 comprehensive windows */
+		static const double shape[QSIM_HOURS] = {[9] = 0.7, [10] = 1.2, [11] = 1.1, [12] = 0.6, [13] = 0.7,
+							 [14] = 1.2, [15] = 1.2, [16] = 1.0, [17] = 0.8, [18] = 0.5,
+							 [19] = 0.3};
+		scenario_frame(sc, name, 8, days);
+		sc->open_h = 9;
+		scenario_service(sc, "A", 300, 0);
+		scenario_service(sc, "B", 420, 0);
+		scenario_service(sc, "C", 600, 0);
+		static const double base[3] = {40, 20, 12};
+		for (int i = 0; i < 3; i++) {
+			sc->svc[i].dist.kind = DIST_LOGNORMAL;
+			sc->svc[i].dist.cv = 0.8;
+			for (int h = 0; h < QSIM_HOURS; h++)
+				sc->svc[i].per_hour[h] = base[i] * shape[h];
+		}
+		sc->no_show = 0.08;
+		sc->priority = 0.05;
+		snprintf(sc->title, sizeof sc->title,
+			 "a hall day: three services (5, 7, 10 min, %s), peaks at 10-12 and 14-17, 8%% no-shows, 5%% priority, 8 comprehensive windows",
+			 name[0] == 'h' && name[1] == 'a' ? "log-normal, CV 0.8" : "resampled from the hall day's observed times");
+	} else if (strcmp(name, "outlier") == 0) {
+		scenario_frame(sc, name, 2, 1);
+		scenario_service(sc, "A", 300, 0);
+		sc->outlier = 1;
+		snprintf(sc->title, sizeof sc->title, "one 12-hour service finished while 7 tickets wait at 2 windows");
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+/* Prints the usage text. */
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: qsim [--scenario NAME] [options]\n"
+		"       qsim --report FILE [options]\n"
+		"       qsim --staffing PATTERN [--service-time S] [options]\n"
+		"\n"
+		"Simulates hall days against a real qserver (started here with --test-clock and its own\n"
+		"Redis) and compares the waits with queueing theory and the estimates with the waits.\n"
+		"\n"
+		"  --scenario NAME      one scenario (default mmc6): mmc6 mmc7 mmc8 dedicated comprehensive\n"
+		"                       twoservices config2x config05x hallday history outlier small\n"
+		"  --report FILE        run every standard scenario and write the Markdown report\n"
+		"  --staffing PATTERN   windows per hour that keep the 90th percentile wait within 15 min\n"
+		"                       for the arrivals of PATTERN (lines \"HOUR ARRIVALS\")\n"
+		"  --service-time S     staffing: the mean service time in seconds (300)\n"
+		"  --history FILE       service times resampled from FILE (seconds, one per line)\n"
+		"  --save-history FILE  write the served tickets' service times to FILE (for --history)\n"
+		"  --pattern FILE       --report: the staffing example's pattern (sim/district.pattern)\n"
+		"  --days N             simulated days per scenario (%d)\n"
+		"  --seed N             random seed (the same seed gives the same hall days)\n"
+		"  --qserver PATH       the qserver to run (default: next to qsim)\n"
+		"  --json               one JSON object instead of text\n"
+		"  --help\n"
+		"\n"
+		"Exit status: 0, 1 when qserver's statistics differ from what the simulator saw, 2 on\n"
+		"bad options or a failed run.\n",
+		MAIN_DEFAULT_DAYS);
+}
+
+/* Parses a whole number in [lo, hi], or exits with a message. */
+static long parse_long(const char *opt, const char *text, long lo, long hi)
+{
+	char *end;
+	long v = strtol(text, &end, 10);
+	if (!*text || *end || v < lo || v > hi) {
+		fprintf(stderr, "qsim: %s must be a whole number from %ld to %ld\n", opt, lo, hi);
+		exit(2);
+	}
+	return v;
+}
+
+/* The qserver next to this program, as make builds them. */
+static void main_default_qserver(const char *argv0, char *out, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+	if (n <= 0) {
+		snprintf(self, sizeof self, "%s", argv0);
+		n = (ssize_t)strlen(self);
+	}
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash)
+		slash[1] = '\0';
+	else
+		self[0] = '\0';
+	snprintf(out, len, "%sqserver", self);
+}
+
+/* Prints one scenario's result as JSON. */
+static void main_print_json(const struct sim_result *res)
+{
+	struct accuracy a;
+	measure_accuracy(res, 0, &a);
+	cJSON *o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "scenario", res->sc->name);
+	cJSON_AddNumberToObject(o, "days", res->sc->days);
+	cJSON_AddNumberToObject(o, "tickets", (double)res->t.n);
+	cJSON_AddNumberToObject(o, "mean_wait", round(res->mean_wait * 10) / 10);
+	if (isfinite(res->ci_half))
+		cJSON_AddNumberToObject(o, "ci_half", round(res->ci_half * 10) / 10);
+	if (res->theory_wait > 0)
+		cJSON_AddNumberToObject(o, "theory_wait", round(res->theory_wait * 10) / 10);
+	cJSON_AddNumberToObject(o, "stats_mismatches", (double)res->stats_mismatches);
+	cJSON_AddNumberToObject(o, "mae_ewt", round(a.mae_ewt * 10) / 10);
+	cJSON_AddNumberToObject(o, "mae_oracle", round(a.mae_oracle * 10) / 10);
+	cJSON_AddNumberToObject(o, "mae_learned", round(a.mae_learned * 10) / 10);
+	cJSON_AddNumberToObject(o, "bias_ewt", round(a.bias_ewt * 10) / 10);
+	if (res->sc->outlier) {
+		cJSON_AddNumberToObject(o, "outlier_before", res->outlier_before);
+		cJSON_AddNumberToObject(o, "outlier_after", res->outlier_after);
+	}
+	cJSON_AddNumberToObject(o, "requests", (double)res->requests);
+	cJSON_AddNumberToObject(o, "seconds", round(res->seconds * 10) / 10);
+	char *text = cJSON_PrintUnformatted(o);
+	puts(text);
+	free(text);
+	cJSON_Delete(o);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"scenario", required_argument, NULL, 's'}, {"report", required_argument, NULL, 'r'},
+		{"staffing", required_argument, NULL, 'S'}, {"service-time", required_argument, NULL, 't'},
+		{"history", required_argument, NULL, 'H'},  {"days", required_argument, NULL, 'd'},
+		{"seed", required_argument, NULL, 'e'},	    {"qserver", required_argument, NULL, 'q'},
+		{"json", no_argument, NULL, 'j'},	    {"help", no_argument, NULL, 'h'},
+		{"pattern", required_argument, NULL, 'p'},  {"save-history", required_argument, NULL, 'w'},
+		{NULL, 0, NULL, 0}};
+	const char *scenario = "mmc6", *report = NULL, *staffing = NULL, *history = NULL, *save_history = NULL;
+	const char *pattern = "sim/district.pattern";
+	char qserver[PATH_MAX] = "";
+	int days = MAIN_DEFAULT_DAYS, json = 0, service_s = 300;
+	long long seed = -1;
+	int c;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's': scenario = optarg; break;
+		case 'r': report = optarg; break;
+		case 'S': staffing = optarg; break;
+		case 't': service_s = (int)parse_long("--service-time", optarg, 1, 86400); break;
+		case 'H': history = optarg; break;
+		case 'd': days = (int)parse_long("--days", optarg, 1, 365); break;
+		case 'e': seed = parse_long("--seed", optarg, 0, LONG_MAX); break;
+		case 'q': snprintf(qserver, sizeof qserver, "%s", optarg); break;
+		case 'j': json = 1; break;
+		case 'p': pattern = optarg; break;
+		case 'w': save_history = optarg; break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "qsim: unexpected argument %s\n", argv[optind]);
+		return 2;
+	}
+	if (!qserver[0])
+		main_default_qserver(argv[0], qserver, sizeof qserver);
+	if (staffing)
+		return staffing_run(stdout, staffing, qserver, days, service_s, json, seed < 0 ? 14 : (uint64_t)seed);
+	if (report)
+		return report_write(report, qserver, days, seed < 0 ? 14 : (uint64_t)seed, pattern);
+	struct sim_scenario sc;
+	if (scenario_standard(scenario, &sc, days) < 0) {
+		fprintf(stderr, "qsim: no scenario %s (see --help)\n", scenario);
+		return 2;
+	}
+	if (strcmp(scenario, "history") == 0 && !history) {
+		fprintf(stderr, "qsim: the history scenario needs --history FILE (from --save-history)\n");
+		return 2;
+	}
+	if (seed >= 0)
+		sc.seed = (uint64_t)seed;
+	double *sample = NULL;
+	if (history) {
+		size_t n;
+		if (model_read_history(history, &sample, &n) < 0)
+			return 2;
+		double sum = 0;
+		for (size_t i = 0; i < n; i++)
+			sum += sample[i];
+		for (int i = 0; i < sc.nservices; i++)
+			sc.svc[i].dist = (struct sim_dist){.kind = DIST_HISTORY, .mean = sum / (double)n, .sample = sample, .nsample = n};
+	}
+	struct sim_result res;
+	int rc = sim_run(&sc, qserver, &res);
+	if (rc >= 0) {
+		report_theory(&res);
+		if (json)
+			main_print_json(&res);
+		else
+			report_scenario_text(stdout, &res);
+		if (save_history && report_save_history(save_history, &res.t) < 0)
+			rc = 2;
+	}
+	tickets_free(&res.t);
+	free(sample);
+	return rc < 0 ? 2 : rc;
+}
