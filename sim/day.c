@@ -402,6 +402,43 @@ static double day_next_arrival(const struct day *d, int i, double from)
 	return INFINITY;
 }
 
+/* Starts an M/M/c day in steady state: as many people as the stationary distribution draws
+ * take tickets at the opening (per service over its own windows when the windows are
+ * dedicated, over the whole hall when they are comprehensive). Memoryless service times make
+ * that state exactly the steady one; these tickets are left out of every measure. */
+static void day_preload(struct day *d)
+{
+	const struct sim_scenario *sc = d->sc;
+	int pooled = 0;
+	for (int w = 0; w < sc->nwindows; w++)
+		pooled |= !sc->win_mask[w];
+	double rate[QSIM_MAX_SERVICES], total = 0;
+	for (int i = 0; i < sc->nservices; i++)
+		total += rate[i] = sc->svc[i].per_hour[sc->open_h] / 3600.0;
+	for (int i = 0; i < sc->nservices && total > 0; i++) {
+		int c = 0, n;
+		for (int w = 0; w < sc->nwindows; w++)
+			c += day_serves(sc, w, i);
+		if (pooled) {
+			if (i > 0)
+				break;
+			n = mmc_sample_in_system(sc->nwindows, total * sc->svc[0].dist.mean);
+		} else {
+			n = mmc_sample_in_system(c, rate[i] * sc->svc[i].dist.mean);
+		}
+		for (int k = 0; k < n && !d->failed; k++) {
+			int svc = i;
+			if (pooled) /* each person's service in proportion to the arrivals */
+				for (double u = model_uniform() * total; svc < sc->nservices - 1 && u > rate[svc]; svc++)
+					u -= rate[svc];
+			size_t before = d->t->n;
+			day_arrival(d, svc);
+			if (d->t->n > before)
+				d->t->v[before].preload = 1;
+		}
+	}
+}
+
 /* Windows open in hour h of the scenario. */
 static int day_staff_at(const struct sim_scenario *sc, int h)
 {
@@ -419,6 +456,8 @@ static int day_run(struct day *d)
 	double day0 = (double)sim_day_start(d->day);
 	d->now = day0 + sc->open_h * 3600.0;
 	day_staff(d, day_staff_at(sc, sc->open_h));
+	if (sc->theory_c > 0)
+		day_preload(d);
 	for (int h = sc->open_h + 1; h < sc->close_h; h++)
 		day_schedule(d, day0 + h * 3600.0, EV_STAFF, h);
 	for (int i = 0; i < sc->nservices; i++) {

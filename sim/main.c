@@ -52,9 +52,9 @@ int scenario_standard(const char *name, struct sim_scenario *sc, int days)
 		snprintf(sc->title, sizeof sc->title, "M/M/%d: arrivals 1/min, exponential service mean 5 min, %d comprehensive windows", c, c);
 	} else if (strcmp(name, "small") == 0) {
 		scenario_frame(sc, name, 3, days);
-		scenario_service(sc, "A", 300, 30);
+		scenario_service(sc, "A", 300, 24);
 		sc->theory_c = 3;
-		snprintf(sc->title, sizeof sc->title, "M/M/3: arrivals 0.5/min, exponential service mean 5 min, 3 comprehensive windows");
+		snprintf(sc->title, sizeof sc->title, "M/M/3: arrivals 0.4/min, exponential service mean 5 min, 3 comprehensive windows");
 	} else if (strcmp(name, "dedicated") == 0 || strcmp(name, "comprehensive") == 0) {
 		int dedicated = name[0] == 'd';
 		scenario_frame(sc, name, 6, days);
@@ -106,10 +106,12 @@ int scenario_standard(const char *name, struct sim_scenario *sc, int days)
 		scenario_frame(sc, name, 2, 1);
 		scenario_service(sc, "A", 300, 0);
 		sc->outlier = 1;
-		snprintf(sc->title, sizeof sc->title, "one 12-hour service finished while 7 tickets wait at 2 windows");
+		snprintf(sc->title, sizeof sc->title, "one 12-hour service finished while 6 tickets wait at 2 windows");
 	} else {
 		return -1;
 	}
+	if (sc->theory_c > 0) /* these days start in steady state (day_preload): no warm-up */
+		sc->warmup_s = 0;
 	return 0;
 }
 

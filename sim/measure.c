@@ -138,7 +138,7 @@ void measure_waits(struct sim_result *res)
 		long n = 0;
 		for (size_t i = 0; i < res->t.n; i++) {
 			const struct sim_ticket *k = &res->t.v[i];
-			if (k->day == day && k->called_at && measure_time_of_day(k) >= from) {
+			if (k->day == day && k->called_at && !k->preload && measure_time_of_day(k) >= from) {
 				sum += (double)(k->called_at - k->issued_at);
 				n++;
 			}
@@ -165,7 +165,7 @@ void measure_accuracy(const struct sim_result *res, int from_s, struct accuracy 
 	double from = res->sc->open_h * 3600.0 + from_s;
 	for (size_t i = 0; i < res->t.n; i++) {
 		const struct sim_ticket *k = &res->t.v[i];
-		if (!k->called_at || measure_time_of_day(k) < from)
+		if (!k->called_at || k->preload || measure_time_of_day(k) < from)
 			continue;
 		double wait = (double)(k->called_at - k->issued_at);
 		a->n++;

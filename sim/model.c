@@ -94,6 +94,27 @@ double erlang_c_wait(int c, double lambda, double mean_service)
 	return erlang_c(c, a) * mean_service / (c - a);
 }
 
+/* Draws the number of people in an M/M/c system (waiting and in service) from its stationary
+ * distribution, so a simulated day can start as if the hall had been open for ever. */
+int mmc_sample_in_system(int c, double a)
+{
+	if (a >= c || a <= 0)
+		return 0;
+	double rho = a / c, sum = 0, term = 1; /* term = a^k / k! */
+	for (int k = 0; k < c; k++) {
+		sum += term;
+		term *= a / (k + 1);
+	}
+	double p0 = 1.0 / (sum + term / (1.0 - rho)), p = p0, cum = 0, u = model_uniform();
+	for (int k = 0; k < 100000; k++) {
+		cum += p;
+		if (u <= cum)
+			return k;
+		p *= k + 1 < c ? a / (k + 1) : rho;
+	}
+	return 100000;
+}
+
 /* P(wait > t) in M/M/c. */
 double erlang_c_tail(int c, double lambda, double mean_service, double t)
 {

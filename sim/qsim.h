@@ -72,6 +72,7 @@ struct sim_ticket {
 	int ahead;
 	double ewt, ewt_low, ewt_high; /* what the server told at take time */
 	int has_range;
+	int preload;		       /* put in the queue at opening to start in steady state */
 	int busy_all;		       /* every open window that serves it was busy at take time */
 	int open_n;		       /* open windows that serve it at take time */
 	double oracle, learned;	       /* the simulator's own estimates at take time */
@@ -117,6 +118,7 @@ int model_service_time(const struct sim_dist *d);
 double model_mean_arrivals(const struct sim_service *s);
 double erlang_c(int c, double a);
 double erlang_c_wait(int c, double lambda, double mean_service);
+int mmc_sample_in_system(int c, double a);
 double erlang_c_tail(int c, double lambda, double mean_service, double t);
 int erlang_c_staff(double lambda, double mean_service, double sla, double share_late, int max_c);
 double student_t975(int df);
