@@ -93,9 +93,9 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh $(BUILD)
 
-# The hall simulator's report (SIMULATION.md): a few minutes; `make sim SIM_DAYS=25` for the
+# The hall simulator's report (SIMULATION.md): a few minutes; `make sim SIM_DAYS=30` for the
 # long version with narrower intervals.
-SIM_DAYS ?= 4
+SIM_DAYS ?= 6
 sim: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/qsim --report SIMULATION.md --days $(SIM_DAYS)

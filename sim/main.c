@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define MAIN_DEFAULT_DAYS 4
+#define MAIN_DEFAULT_DAYS 6
 
 const char *const scenario_names[] = {"mmc6",	 "mmc7",      "mmc8",	   "dedicated", "comprehensive",
 				      "twoservices", "config2x", "config05x", "hallday",  "history",
@@ -101,12 +101,12 @@ int scenario_standard(const char *name, struct sim_scenario *sc, int days)
 		sc->priority = 0.05;
 		snprintf(sc->title, sizeof sc->title,
 			 "a hall day: three services (5, 7, 10 min, %s), peaks at 10-12 and 14-17, 8%% no-shows, 5%% priority, 8 comprehensive windows",
-			 name[0] == 'h' && name[1] == 'a' ? "log-normal, CV 0.8" : "resampled from the hall day's observed times");
+			 name[0] == 'h' && name[1] == 'a' ? "log-normal, CV 0.8" : "each resampled from its observed times of the hallday run");
 	} else if (strcmp(name, "outlier") == 0) {
 		scenario_frame(sc, name, 2, 1);
 		scenario_service(sc, "A", 300, 0);
 		sc->outlier = 1;
-		snprintf(sc->title, sizeof sc->title, "one 12-hour service finished while 6 tickets wait at 2 windows");
+		snprintf(sc->title, sizeof sc->title, "a ticket called 12 hours ago is finished while 6 tickets wait at 2 windows");
 	} else {
 		return -1;
 	}
@@ -161,7 +161,7 @@ static long parse_long(const char *opt, const char *text, long lo, long hi)
 /* The qserver next to this program, as make builds them. */
 static void main_default_qserver(const char *argv0, char *out, size_t len)
 {
-	char self[PATH_MAX];
+	char self[PATH_MAX - 16]; /* room for "qserver" in out */
 	ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
 	if (n <= 0) {
 		snprintf(self, sizeof self, "%s", argv0);

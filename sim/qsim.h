@@ -158,7 +158,7 @@ void report_theory(struct sim_result *res);
 void report_scenario_text(FILE *out, const struct sim_result *res);
 int report_write(const char *path, const char *qserver_path, int days, uint64_t seed, const char *pattern);
 int report_save_history(const char *path, const struct sim_tickets *t);
-int report_history_sample(const struct sim_tickets *t, double **sample, size_t *n, double *mean);
+int report_history_sample(const struct sim_tickets *t, int svc, double **sample, size_t *n, double *mean);
 
 /* staffing.c */
 int staffing_run(FILE *out, const char *pattern_path, const char *qserver_path, int days, int mean_s, int json,
