@@ -37,6 +37,9 @@ struct day {
 	double now;
 	int day;
 	double learned_sum[QSIM_MAX_SERVICES], learned_n[QSIM_MAX_SERVICES];
+	int *waiting; /* indexes of the tickets taken and not yet called */
+	size_t nwaiting, capwaiting;
+	long calls, out_of_order;
 	int failed;
 };
 
@@ -221,6 +224,42 @@ static cJSON *day_window_op(struct day *d, const char *op, int w)
 	return ticket;
 }
 
+/* Whether waiting ticket j was due before ticket k at a window: a higher class (priority,
+ * then normal), or the same class taken in an earlier second (tickets of one second may be
+ * called in any order). */
+static int day_due_before(const struct sim_ticket *j, const struct sim_ticket *k)
+{
+	if (j->priority != k->priority)
+		return j->priority;
+	return j->issued_at < k->issued_at;
+}
+
+/* Takes ticket k off the waiting list, counting the call as out of order when window w
+ * serves a waiting ticket that was due before it. */
+static void day_check_order(struct day *d, int w, const struct sim_ticket *k)
+{
+	size_t at = d->nwaiting;
+	int passed_over = 0;
+	for (size_t i = 0; i < d->nwaiting; i++) {
+		const struct sim_ticket *j = &d->t->v[d->waiting[i]];
+		if (j == k)
+			at = i;
+		else if (day_serves(d->sc, w, j->svc) && day_due_before(j, k))
+			passed_over = 1;
+	}
+	d->calls++;
+	if (at == d->nwaiting) {
+		fprintf(stderr, "qsim: window %d was given %s, which is not waiting\n", w + 1, k->id);
+		d->out_of_order++;
+		return;
+	}
+	if (passed_over) {
+		if (d->out_of_order++ < 5)
+			fprintf(stderr, "qsim: window %d called %s before a ticket due earlier\n", w + 1, k->id);
+	}
+	d->waiting[at] = d->waiting[--d->nwaiting];
+}
+
 /* The clerk at window w calls the next ticket, or the window goes idle when none waits. */
 static void day_call(struct day *d, int w)
 {
@@ -234,6 +273,7 @@ static void day_call(struct day *d, int w)
 		fprintf(stderr, "qsim: window %d was given a ticket qsim never took\n", w + 1);
 		d->failed = 1;
 	} else {
+		day_check_order(d, w, k);
 		k->called_at = (long long)json_num(ticket, "called_at", 0);
 		d->w[w].ticket = (int)(k - d->t->v);
 		day_schedule(d, d->now + (k->no_show ? QSIM_NO_SHOW_S : k->service_s), EV_WINDOW_FREE, w);
@@ -377,6 +417,18 @@ static void day_arrival(struct day *d, int i)
 	k->ewt_high = json_num(ticket, "ewt_high", 0);
 	k->open_n = open_n;
 	k->busy_all = idle < 0;
+	if (d->nwaiting == d->capwaiting) {
+		size_t cap = d->capwaiting ? d->capwaiting * 2 : 256;
+		int *grown = realloc(d->waiting, cap * sizeof *grown);
+		if (!grown) {
+			cJSON_Delete(r);
+			d->failed = 1;
+			return;
+		}
+		d->waiting = grown;
+		d->capwaiting = cap;
+	}
+	d->waiting[d->nwaiting++] = (int)(k - d->t->v);
 	day_estimates(d, k);
 	cJSON_Delete(r);
 	if (idle >= 0)
@@ -565,10 +617,13 @@ int sim_run(const struct sim_scenario *sc, const char *qserver_path, struct sim_
 		}
 	}
 	free(d.heap);
+	free(d.waiting);
+	res->calls = d.calls;
+	res->out_of_order = d.out_of_order;
 	res->requests = s.requests;
 	server_stop(&s);
 	res->seconds = day_real_seconds() - started;
 	if (rc < 0)
 		return -1;
-	return res->stats_mismatches ? 1 : 0;
+	return res->stats_mismatches || res->out_of_order ? 1 : 0;
 }

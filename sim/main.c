@@ -191,6 +191,8 @@ static void main_print_json(const struct sim_result *res)
 	if (res->theory_wait > 0)
 		cJSON_AddNumberToObject(o, "theory_wait", round(res->theory_wait * 10) / 10);
 	cJSON_AddNumberToObject(o, "stats_mismatches", (double)res->stats_mismatches);
+	cJSON_AddNumberToObject(o, "calls", (double)res->calls);
+	cJSON_AddNumberToObject(o, "out_of_order", (double)res->out_of_order);
 	cJSON_AddNumberToObject(o, "mae_ewt", round(a.mae_ewt * 10) / 10);
 	cJSON_AddNumberToObject(o, "mae_oracle", round(a.mae_oracle * 10) / 10);
 	cJSON_AddNumberToObject(o, "mae_learned", round(a.mae_learned * 10) / 10);

@@ -1,6 +1,7 @@
 #!/bin/bash
 # qsim, the hall simulator, on a small scenario: its simulated days against a real qserver end
-# with qserver's statistics equal to what the simulator saw (qsim exits 1 otherwise), and the
+# with qserver's statistics equal to what the simulator saw and every call in order (qsim exits
+# 1 otherwise), and the
 # mean wait lies in a generous band around Erlang C's; the staffing table meets its target;
 # a saved history can be resampled; bad input is refused. Nothing here is timed.
 . "$(dirname "$0")/lib.sh"
@@ -29,6 +30,7 @@ show() { sed 's/^/# /' "$OUT/$1.json" "$OUT/$1.err"; }
 check "qsim small: 4 simulated days end with stats equal to what qsim saw (exit 0)" \
 	bash -c "$(declare -f qsim); OUT='$OUT' BUILD='$BUILD'; qsim small --scenario small --days 4 --json" || show small
 check "small: no statistics mismatch reported" grep -q '"stats_mismatches":0,' "$OUT/small.json"
+check "small: no call passed over a ticket due before it" grep -q '"out_of_order":0,' "$OUT/small.json"
 check "small: over 1,000 tickets simulated" holds "$(jnum "$OUT/small.json" tickets)" 0 0 'a > 1000'
 MEAN=$(jnum "$OUT/small.json" mean_wait)
 HALF=$(jnum "$OUT/small.json" ci_half)
