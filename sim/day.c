@@ -591,14 +591,14 @@ static double day_real_seconds(void)
 /* Runs a scenario against a fresh qserver: its days (or the outlier probe), then the
  * statistics check and the wait summary. Returns 0, 1 when the statistics disagree, or -1
  * when the run could not be done. */
-int sim_run(const struct sim_scenario *sc, const char *qserver_path, struct sim_result *res)
+int sim_run(const struct sim_scenario *sc, const struct sim_target *target, struct sim_result *res)
 {
 	memset(res, 0, sizeof *res);
 	res->sc = sc;
 	double started = day_real_seconds();
 	struct sim_server s;
 	model_seed(sc->seed);
-	if (server_start(&s, sc, qserver_path) < 0)
+	if (server_start(&s, sc, target) < 0)
 		return -1;
 	struct day d = {.sc = sc, .s = &s, .t = &res->t};
 	for (int w = 0; w < QSIM_MAX_WINDOWS; w++)

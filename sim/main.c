@@ -138,11 +138,15 @@ static void usage(FILE *out)
 		"  --days N             simulated days per scenario (%d)\n"
 		"  --seed N             random seed (the same seed gives the same hall days)\n"
 		"  --qserver PATH       the qserver to run (default: next to qsim)\n"
+		"  --write-config FILE  write the scenario's hall config and exit, to start qserver by hand\n"
+		"                       (qserver --config FILE --test-clock; a fresh Redis)\n"
+		"  --server ADDR        run the scenario on that qserver instead of starting one\n"
+		"                       (127.x.x.x:PORT or unix:PATH)\n"
 		"  --json               one JSON object instead of text\n"
 		"  --help\n"
 		"\n"
-		"Exit status: 0, 1 when qserver's statistics differ from what the simulator saw, 2 on\n"
-		"bad options or a failed run.\n",
+		"Exit status: 0, 1 when qserver's statistics differ from what the simulator saw or a call\n"
+		"was out of order, 2 on bad options or a failed run.\n",
 		MAIN_DEFAULT_DAYS);
 }
 
@@ -174,6 +178,12 @@ static void main_default_qserver(const char *argv0, char *out, size_t len)
 	else
 		self[0] = '\0';
 	snprintf(out, len, "%sqserver", self);
+}
+
+/* Whether a server address is on this machine. */
+static int main_loopback(const char *address)
+{
+	return strncmp(address, "127.", 4) == 0 || strncmp(address, "unix:", 5) == 0;
 }
 
 /* Prints one scenario's result as JSON. */
@@ -218,9 +228,10 @@ int main(int argc, char **argv)
 		{"seed", required_argument, NULL, 'e'},	    {"qserver", required_argument, NULL, 'q'},
 		{"json", no_argument, NULL, 'j'},	    {"help", no_argument, NULL, 'h'},
 		{"pattern", required_argument, NULL, 'p'},  {"save-history", required_argument, NULL, 'w'},
+		{"server", required_argument, NULL, 'a'},   {"write-config", required_argument, NULL, 'c'},
 		{NULL, 0, NULL, 0}};
 	const char *scenario = "mmc6", *report = NULL, *staffing = NULL, *history = NULL, *save_history = NULL;
-	const char *pattern = "sim/district.pattern";
+	const char *pattern = "sim/district.pattern", *server = NULL, *write_config = NULL;
 	char qserver[PATH_MAX] = "";
 	int days = MAIN_DEFAULT_DAYS, json = 0, service_s = 300;
 	long long seed = -1;
@@ -237,6 +248,8 @@ int main(int argc, char **argv)
 		case 'q': snprintf(qserver, sizeof qserver, "%s", optarg); break;
 		case 'j': json = 1; break;
 		case 'p': pattern = optarg; break;
+		case 'a': server = optarg; break;
+		case 'c': write_config = optarg; break;
 		case 'w': save_history = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -248,15 +261,26 @@ int main(int argc, char **argv)
 	}
 	if (!qserver[0])
 		main_default_qserver(argv[0], qserver, sizeof qserver);
+	if (server && !main_loopback(server)) {
+		fprintf(stderr, "qsim: --server must be on this machine (127.x.x.x:PORT or unix:PATH): the test clock is no thing for a hall\n");
+		return 2;
+	}
+	if (server && (staffing || report)) {
+		fprintf(stderr, "qsim: --server runs one scenario; --staffing and --report start their own qservers\n");
+		return 2;
+	}
+	struct sim_target target = {.qserver = qserver, .address = server};
 	if (staffing)
-		return staffing_run(stdout, staffing, qserver, days, service_s, json, seed < 0 ? 14 : (uint64_t)seed);
+		return staffing_run(stdout, staffing, &target, days, service_s, json, seed < 0 ? 14 : (uint64_t)seed);
 	if (report)
-		return report_write(report, qserver, days, seed < 0 ? 14 : (uint64_t)seed, pattern);
+		return report_write(report, &target, days, seed < 0 ? 14 : (uint64_t)seed, pattern);
 	struct sim_scenario sc;
 	if (scenario_standard(scenario, &sc, days) < 0) {
 		fprintf(stderr, "qsim: no scenario %s (see --help)\n", scenario);
 		return 2;
 	}
+	if (write_config)
+		return server_write_hall(&sc, write_config) < 0 ? 2 : 0;
 	if (strcmp(scenario, "history") == 0 && !history) {
 		fprintf(stderr, "qsim: the history scenario needs --history FILE (from --save-history)\n");
 		return 2;
@@ -275,7 +299,7 @@ int main(int argc, char **argv)
 			sc.svc[i].dist = (struct sim_dist){.kind = DIST_HISTORY, .mean = sum / (double)n, .sample = sample, .nsample = n};
 	}
 	struct sim_result res;
-	int rc = sim_run(&sc, qserver, &res);
+	int rc = sim_run(&sc, &target, &res);
 	if (rc >= 0) {
 		report_theory(&res);
 		if (json)

@@ -126,8 +126,16 @@ double student_t975(int df);
 int model_read_history(const char *path, double **sample, size_t *n);
 int model_read_pattern(const char *path, double per_hour[QSIM_HOURS]);
 
+/* Where the simulated days run: a qserver qsim starts (qserver, the program), or one already
+ * running at address on the scenario's hall (qsim --server). */
+struct sim_target {
+	const char *qserver;
+	const char *address;
+};
+
 /* server.c */
-int server_start(struct sim_server *s, const struct sim_scenario *sc, const char *qserver_path);
+int server_write_hall(const struct sim_scenario *sc, const char *path);
+int server_start(struct sim_server *s, const struct sim_scenario *sc, const struct sim_target *target);
 void server_stop(struct sim_server *s);
 cJSON *server_request(struct sim_server *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int server_set_clock(struct sim_server *s, long long t);
@@ -140,7 +148,7 @@ struct sim_ticket *tickets_find(struct sim_tickets *t, const char *id);
 void tickets_free(struct sim_tickets *t);
 
 /* day.c */
-int sim_run(const struct sim_scenario *sc, const char *qserver_path, struct sim_result *res);
+int sim_run(const struct sim_scenario *sc, const struct sim_target *target, struct sim_result *res);
 
 /* measure.c */
 long measure_check_stats(struct sim_server *s, const struct sim_scenario *sc, const struct sim_tickets *t);
@@ -157,12 +165,12 @@ void measure_accuracy(const struct sim_result *res, int from_s, struct accuracy 
 /* report.c */
 void report_theory(struct sim_result *res);
 void report_scenario_text(FILE *out, const struct sim_result *res);
-int report_write(const char *path, const char *qserver_path, int days, uint64_t seed, const char *pattern);
+int report_write(const char *path, const struct sim_target *target, int days, uint64_t seed, const char *pattern);
 int report_save_history(const char *path, const struct sim_tickets *t);
 int report_history_sample(const struct sim_tickets *t, int svc, double **sample, size_t *n, double *mean);
 
 /* staffing.c */
-int staffing_run(FILE *out, const char *pattern_path, const char *qserver_path, int days, int mean_s, int json,
+int staffing_run(FILE *out, const char *pattern_path, const struct sim_target *target, int days, int mean_s, int json,
 		 uint64_t seed);
 
 /* main.c: the standard scenarios */

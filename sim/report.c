@@ -229,7 +229,7 @@ static void report_stats_table(FILE *f, struct sim_result *res, int nres)
 
 /* Runs every standard scenario and writes the Markdown report to path. Returns 0, 1 when a
  * statistics check failed, 2 when a run failed. */
-int report_write(const char *path, const char *qserver_path, int days, uint64_t seed, const char *pattern)
+int report_write(const char *path, const struct sim_target *target, int days, uint64_t seed, const char *pattern)
 {
 	static const char *const order[] = {"mmc6", "mmc7", "mmc8", "dedicated", "comprehensive", "twoservices",
 					    "config2x", "config05x", "hallday", "history", "outlier"};
@@ -253,7 +253,7 @@ int report_write(const char *path, const char *qserver_path, int days, uint64_t 
 		if (rc == 2)
 			break;
 		fprintf(stderr, "qsim: %s ...\n", order[i]);
-		int r = sim_run(&sc[i], qserver_path, &res[i]);
+		int r = sim_run(&sc[i], target, &res[i]);
 		if (r < 0) {
 			rc = 2;
 			break;
@@ -285,7 +285,7 @@ int report_write(const char *path, const char *qserver_path, int days, uint64_t 
 			   "[%s](%s) (one service, exponential, mean 5 min):\n\n", pattern, pattern);
 		fflush(f);
 		fprintf(stderr, "qsim: staffing ...\n");
-		int r = staffing_run(f, pattern, qserver_path, days, 300, 0, seed);
+		int r = staffing_run(f, pattern, target, days, 300, 0, seed);
 		if (r)
 			rc = r;
 		if (fclose(f) != 0)

@@ -128,7 +128,7 @@ static int server_write_config(const struct sim_scenario *sc, const char *path)
 }
 
 /* Forks qserver with its output in the folder's log; returns the pid or -1. */
-static int server_spawn(struct sim_server *s, const char *qserver_path, int port)
+static int server_spawn(struct sim_server *s, const struct sim_target *target, int port)
 {
 	char config[96], state[96], log[96], start[32];
 	snprintf(config, sizeof config, "%s/hall.json", s->dir);
@@ -152,9 +152,9 @@ static int server_spawn(struct sim_server *s, const char *qserver_path, int port
 		dup2(null, STDIN_FILENO);
 		dup2(fd, STDOUT_FILENO);
 		dup2(fd, STDERR_FILENO);
-		execl(qserver_path, qserver_path, "--config", config, "--state", state, "--listen", s->address,
+		execl(target->qserver, target->qserver, "--config", config, "--state", state, "--listen", s->address,
 		      "--test-clock", "--clock-start", start, "--rate", "1000000", "--log-level", "warn", (char *)NULL);
-		dprintf(STDERR_FILENO, "qsim: cannot run %s: %s\n", qserver_path, strerror(errno));
+		dprintf(STDERR_FILENO, "qsim: cannot run %s: %s\n", target->qserver, strerror(errno));
 		_exit(127);
 	}
 	return pid;
@@ -184,10 +184,42 @@ static int server_connect(struct sim_server *s)
 	return -1;
 }
 
-/* Starts qserver for the scenario in a fresh folder and signs in as its manager. */
-int server_start(struct sim_server *s, const struct sim_scenario *sc, const char *qserver_path)
+/* Signs in to a qserver someone else started on the scenario's hall (--write-config). */
+static int server_attach(struct sim_server *s, const char *address)
+{
+	snprintf(s->address, sizeof s->address, "%s", address);
+	s->sc = sync_connect(address, SERVER_TIMEOUT_MS);
+	cJSON *r = s->sc ? server_request(s, "{\"op\":\"hello\",\"role\":\"manager\",\"user\":\"sim\",\"password\":\"%s\"}",
+					    SERVER_SECRET)
+			 : NULL;
+	int ok = r && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "ok"));
+	cJSON_Delete(r);
+	if (!ok) {
+		fprintf(stderr, "qsim: cannot sign in at %s as the manager of a hall written by --write-config\n", address);
+		server_stop(s);
+		return -1;
+	}
+	s->clock = sim_day_start(0);
+	return 0;
+}
+
+/* Writes the scenario's hall config to path (for a qserver started by hand). */
+int server_write_hall(const struct sim_scenario *sc, const char *path)
+{
+	if (server_write_config(sc, path) < 0) {
+		fprintf(stderr, "qsim: cannot write %s\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* Starts qserver for the scenario in a fresh folder and signs in as its manager, or signs in
+ * to the target's running qserver. */
+int server_start(struct sim_server *s, const struct sim_scenario *sc, const struct sim_target *target)
 {
 	memset(s, 0, sizeof *s);
+	if (target->address)
+		return server_attach(s, target->address);
 	strcpy(s->dir, "/tmp/qsim-XXXXXX");
 	if (!mkdtemp(s->dir)) {
 		fprintf(stderr, "qsim: mkdtemp: %s\n", strerror(errno));
@@ -196,8 +228,8 @@ int server_start(struct sim_server *s, const struct sim_scenario *sc, const char
 	}
 	char config[96];
 	snprintf(config, sizeof config, "%s/hall.json", s->dir);
-	if (access(qserver_path, X_OK) != 0) {
-		fprintf(stderr, "qsim: no qserver at %s (run make, or give --qserver PATH)\n", qserver_path);
+	if (access(target->qserver, X_OK) != 0) {
+		fprintf(stderr, "qsim: no qserver at %s (run make, or give --qserver PATH)\n", target->qserver);
 		server_stop(s);
 		return -1;
 	}
@@ -208,7 +240,7 @@ int server_start(struct sim_server *s, const struct sim_scenario *sc, const char
 	}
 	for (int attempt = 0; attempt < 3; attempt++) {
 		int port = server_free_port();
-		s->pid = port > 0 ? server_spawn(s, qserver_path, port) : -1;
+		s->pid = port > 0 ? server_spawn(s, target, port) : -1;
 		if (s->pid > 0 && server_connect(s) == 0) {
 			s->clock = sim_day_start(0);
 			return 0;
@@ -267,8 +299,9 @@ cJSON *server_request(struct sim_server *s, const char *fmt, ...)
 	va_end(ap);
 	if (n < 0 || (size_t)n >= sizeof line)
 		return NULL;
-	/* Right after the start qserver may still be setting up its Redis: an unavailable answer
-	 * changed nothing, so it is asked again for a while. */
+	/* Right after the start qserver may still be setting up its Redis, and a server started by
+	 * hand keeps its rate limit: unavailable and rate_limited answers changed nothing, so the
+	 * request is sent again for a while. */
 	for (int waited = 0;; waited += 20) {
 		s->requests++;
 		cJSON *r = sync_request(s->sc, line, SERVER_TIMEOUT_MS);
@@ -276,7 +309,9 @@ cJSON *server_request(struct sim_server *s, const char *fmt, ...)
 			fprintf(stderr, "qsim: no answer to %s: %s\n", line, sync_error(s->sc));
 		const cJSON *err = r ? cJSON_GetObjectItemCaseSensitive(r, "error") : NULL;
 		const cJSON *code = err ? cJSON_GetObjectItemCaseSensitive(err, "code") : NULL;
-		if (!cJSON_IsString(code) || strcmp(code->valuestring, "unavailable") != 0 || waited >= SERVER_TIMEOUT_MS)
+		if (!cJSON_IsString(code) ||
+		    (strcmp(code->valuestring, "unavailable") != 0 && strcmp(code->valuestring, "rate_limited") != 0) ||
+		    waited >= SERVER_TIMEOUT_MS)
 			return r;
 		cJSON_Delete(r);
 		server_nap(20);

@@ -100,7 +100,7 @@ static void staffing_print(FILE *out, const struct staffing_hour *hours, int ope
 
 /* Finds the windows per hour for the pattern and prints them to out. Returns 0, 1 when a
  * statistics check failed or the target could not be met, 2 on bad input or a failed run. */
-int staffing_run(FILE *out, const char *pattern_path, const char *qserver_path, int days, int mean_s, int json,
+int staffing_run(FILE *out, const char *pattern_path, const struct sim_target *target, int days, int mean_s, int json,
 		 uint64_t seed)
 {
 	struct sim_scenario sc;
@@ -141,7 +141,7 @@ int staffing_run(FILE *out, const char *pattern_path, const char *qserver_path, 
 		}
 		sc.nwindows = most;
 		struct sim_result res;
-		int r = sim_run(&sc, qserver_path, &res);
+		int r = sim_run(&sc, target, &res);
 		rounds++;
 		if (r < 0) {
 			tickets_free(&res.t);
