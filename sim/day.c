@@ -235,7 +235,7 @@ static int day_due_before(const struct sim_ticket *j, const struct sim_ticket *k
 }
 
 /* Takes ticket k off the waiting list, counting the call as out of order when window w
- * serves a waiting ticket that was due before it. */
+ * serves a waiting ticket that was due before it (or k is not waiting at all). */
 static void day_check_order(struct day *d, int w, const struct sim_ticket *k)
 {
 	size_t at = d->nwaiting;
@@ -265,8 +265,17 @@ static void day_call(struct day *d, int w)
 {
 	cJSON *ticket = day_window_op(d, "call_next", w);
 	d->w[w].ticket = -1;
-	if (!ticket)
+	if (!ticket) {
+		/* nothing to call: then nothing this window serves may be waiting */
+		for (size_t i = 0; i < d->nwaiting && !d->failed; i++)
+			if (day_serves(d->sc, w, d->t->v[d->waiting[i]].svc)) {
+				if (d->out_of_order++ < 5)
+					fprintf(stderr, "qsim: window %d was given nothing while %s waited\n", w + 1,
+						d->t->v[d->waiting[i]].id);
+				break;
+			}
 		return;
+	}
 	const cJSON *id = cJSON_GetObjectItemCaseSensitive(ticket, "id");
 	struct sim_ticket *k = cJSON_IsString(id) ? tickets_find(d->t, id->valuestring) : NULL;
 	if (!k) {

@@ -105,7 +105,7 @@ struct sim_result {
 	double mean_wait, ci_half; /* seconds: mean of the day means and the 95% half-width */
 	double theory_wait;	 /* Erlang C's mean wait, seconds (0 when not compared) */
 	long stats_mismatches;	 /* statistics fields that differ from what qsim saw */
-	long calls, out_of_order; /* calls, and calls that passed over a ticket due before */
+	long calls, out_of_order; /* calls, and calls out of order (see day_check_order) */
 	double outlier_before, outlier_after; /* the outlier probe's estimates, seconds */
 	double seconds;		 /* real time the run took */
 	long requests;

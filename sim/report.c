@@ -229,7 +229,8 @@ static void report_stats_table(FILE *f, struct sim_result *res, int nres)
 		   "the simulator saw: issued, served, no-shows, cancelled, expired, waits, mean wait (to the\n"
 		   "second), longest wait, mean service time and the share within the target. Every call is\n"
 		   "also checked against the call order (priority first, then the longest waiting among the\n"
-		   "services the window serves): a call that passes over a ticket due before it counts.\n\n"
+		   "services the window serves): a call that passes over a ticket due before it, or finds\n"
+		   "nothing while one waits, counts.\n\n"
 		   "| scenario | description | days | tickets | requests | real time, s | stats mismatches | calls out of order |\n"
 		   "|---|---|---|---|---|---|---|---|\n");
 	for (int i = 0; i < nres; i++)
