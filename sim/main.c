@@ -134,6 +134,8 @@ static void usage(FILE *out)
 		"  --service-time S     staffing: the mean service time in seconds (300)\n"
 		"  --history FILE       service times resampled from FILE (seconds, one per line)\n"
 		"  --save-history FILE  write the served tickets' service times to FILE (for --history)\n"
+		"  --tickets FILE       write every ticket as CSV: told at take time, the simulator's own\n"
+		"                       estimates, and what happened\n"
 		"  --pattern FILE       --report: the staffing example's pattern (sim/district.pattern)\n"
 		"  --days N             simulated days per scenario (%d)\n"
 		"  --seed N             random seed (the same seed gives the same hall days)\n"
@@ -229,9 +231,11 @@ int main(int argc, char **argv)
 		{"json", no_argument, NULL, 'j'},	    {"help", no_argument, NULL, 'h'},
 		{"pattern", required_argument, NULL, 'p'},  {"save-history", required_argument, NULL, 'w'},
 		{"server", required_argument, NULL, 'a'},   {"write-config", required_argument, NULL, 'c'},
+		{"tickets", required_argument, NULL, 'T'},
 		{NULL, 0, NULL, 0}};
 	const char *scenario = "mmc6", *report = NULL, *staffing = NULL, *history = NULL, *save_history = NULL;
 	const char *pattern = "sim/district.pattern", *server = NULL, *write_config = NULL;
+	const char *tickets = NULL;
 	char qserver[PATH_MAX] = "";
 	int days = MAIN_DEFAULT_DAYS, json = 0, service_s = 300;
 	long long seed = -1;
@@ -250,6 +254,7 @@ int main(int argc, char **argv)
 		case 'p': pattern = optarg; break;
 		case 'a': server = optarg; break;
 		case 'c': write_config = optarg; break;
+		case 'T': tickets = optarg; break;
 		case 'w': save_history = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -307,6 +312,8 @@ int main(int argc, char **argv)
 		else
 			report_scenario_text(stdout, &res);
 		if (save_history && report_save_history(save_history, &res.t) < 0)
+			rc = 2;
+		if (tickets && report_save_tickets(tickets, &res) < 0)
 			rc = 2;
 	}
 	tickets_free(&res.t);

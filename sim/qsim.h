@@ -167,6 +167,7 @@ void report_theory(struct sim_result *res);
 void report_scenario_text(FILE *out, const struct sim_result *res);
 int report_write(const char *path, const struct sim_target *target, int days, uint64_t seed, const char *pattern);
 int report_save_history(const char *path, const struct sim_tickets *t);
+int report_save_tickets(const char *path, const struct sim_result *res);
 int report_history_sample(const struct sim_tickets *t, int svc, double **sample, size_t *n, double *mean);
 
 /* staffing.c */

@@ -92,6 +92,32 @@ int report_save_history(const char *path, const struct sim_tickets *t)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+/* Writes one CSV line per ticket: what it was told at take time, what the simulator's own
+ * estimators said, and what happened (for research on estimators). */
+int report_save_tickets(const char *path, const struct sim_result *res)
+{
+	FILE *f = fopen(path, "w");
+	if (!f) {
+		perror(path);
+		return -1;
+	}
+	fprintf(f, "id,service,class,day,issued_at,called_at,finished_at,wait,ahead,ewt,ewt_low,ewt_high,"
+		   "open_windows,all_busy,oracle,learned,no_show,preload\n");
+	for (size_t i = 0; i < res->t.n; i++) {
+		const struct sim_ticket *k = &res->t.v[i];
+		char low[32] = "", high[32] = "";
+		if (k->has_range) {
+			snprintf(low, sizeof low, "%.0f", k->ewt_low);
+			snprintf(high, sizeof high, "%.0f", k->ewt_high);
+		}
+		fprintf(f, "%s,%s,%s,%d,%lld,%lld,%lld,%lld,%d,%.0f,%s,%s,%d,%d,%.1f,%.1f,%d,%d\n", k->id,
+			res->sc->svc[k->svc].id, k->priority ? "priority" : "normal", k->day, k->issued_at, k->called_at,
+			k->finished_at, k->called_at ? k->called_at - k->issued_at : -1, k->ahead, k->ewt, low, high,
+			k->open_n, k->busy_all, k->oracle, k->learned, k->no_show, k->preload);
+	}
+	return fclose(f) == 0 ? 0 : -1;
+}
+
 /* Collects the service times of the served tickets of service svc (-1: of all) as a sample;
  * -1 when there are none. */
 int report_history_sample(const struct sim_tickets *t, int svc, double **sample, size_t *n, double *mean)

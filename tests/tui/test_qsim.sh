@@ -56,7 +56,9 @@ check "staffing: no hour's 90th percentile wait is over 900 s" \
 check "qsim --save-history writes the served tickets' service times" \
 	bash -c "$(declare -f qsim); OUT='$OUT' BUILD='$BUILD'; qsim saved --scenario small --days 1 --json --save-history '$OUT/times.txt' && [ \$(grep -c '^[0-9]' '$OUT/times.txt') -gt 200 ]"
 check "qsim --scenario history resamples them, and its stats check passes" \
-	bash -c "$(declare -f qsim); OUT='$OUT' BUILD='$BUILD'; qsim history --scenario history --days 1 --json --history '$OUT/times.txt'" || show history
+	bash -c "$(declare -f qsim); OUT='$OUT' BUILD='$BUILD'; qsim history --scenario history --days 1 --json --history '$OUT/times.txt' --tickets '$OUT/tickets.csv'" || show history
+check "qsim --tickets writes a CSV line per ticket, every one called" \
+	bash -c "[ \$(tail -n +2 '$OUT/tickets.csv' | awk -F, '\$6 > 0' | wc -l) = $(jnum "$OUT/history.json" tickets) ]"
 
 printf '9 30\n25 10\n' >"$OUT/bad-pattern"
 check "qsim refuses a pattern with hour 25, naming the line (exit 2)" \
