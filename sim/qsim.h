@@ -3,8 +3,9 @@
  * per service and hour, service times drawn from a distribution, clerks who call when free,
  * no-shows and priority tickets. Shared types of its parts: main.c (options, modes),
  * server.c (the qserver child and requests), model.c (random numbers, distributions, arrival
- * patterns, queueing theory), day.c (the simulated days), measure.c (accuracy and the
- * statistics check), report.c (summaries and SIMULATION.md), staffing.c (windows per hour). */
+ * patterns, queueing theory), tickets.c (what was seen of each ticket), day.c (the simulated
+ * days), measure.c (accuracy and the statistics check), report.c (summaries and
+ * SIMULATION.md), staffing.c (windows per hour). */
 #ifndef QHALL_QSIM_H
 #define QHALL_QSIM_H
 
@@ -142,7 +143,7 @@ int server_set_clock(struct sim_server *s, long long t);
 long long sim_day_start(int day);
 void sim_day_date(int day, char out[11]);
 
-/* tickets (day.c) */
+/* tickets.c */
 struct sim_ticket *tickets_add(struct sim_tickets *t, const char *id);
 struct sim_ticket *tickets_find(struct sim_tickets *t, const char *id);
 void tickets_free(struct sim_tickets *t);
