@@ -2,10 +2,10 @@
  * private Redis) through simulated hall days as a discrete-event simulation: Poisson arrivals
  * per service and hour, service times drawn from a distribution, clerks who call when free,
  * no-shows and priority tickets. Shared types of its parts: main.c (options, modes),
- * server.c (the qserver child and requests), model.c (random numbers, distributions, arrival
- * patterns, queueing theory), tickets.c (what was seen of each ticket), day.c (the simulated
- * days), measure.c (accuracy and the statistics check), report.c (summaries and
- * SIMULATION.md), staffing.c (windows per hour). */
+ * scenarios.c (the standard scenarios), server.c (the qserver child and requests), model.c
+ * (random numbers, distributions, arrival patterns, queueing theory), tickets.c (what was seen
+ * of each ticket), day.c (the simulated days), measure.c (accuracy and the statistics check),
+ * report.c (summaries and SIMULATION.md), staffing.c (windows per hour). */
 #ifndef QHALL_QSIM_H
 #define QHALL_QSIM_H
 
@@ -175,8 +175,7 @@ int report_history_sample(const struct sim_tickets *t, int svc, double **sample,
 int staffing_run(FILE *out, const char *pattern_path, const struct sim_target *target, int days, int mean_s, int json,
 		 uint64_t seed);
 
-/* main.c: the standard scenarios */
+/* scenarios.c */
 int scenario_standard(const char *name, struct sim_scenario *sc, int days);
-extern const char *const scenario_names[];
 
 #endif
