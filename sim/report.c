@@ -295,6 +295,7 @@ int report_write(const char *path, const struct sim_target *target, int days, ui
 		fprintf(stderr, "qsim: %s ...\n", order[i]);
 		int r = sim_run(&sc[i], target, &res[i]);
 		if (r < 0) {
+			tickets_free(&res[i].t);
 			rc = 2;
 			break;
 		}
