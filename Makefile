@@ -54,6 +54,9 @@ endif
 ifneq ($(wildcard bench/*.c),)
 PROGRAMS += $(BUILD)/qbench $(BUILD)/qbench-raw
 endif
+ifneq ($(wildcard sim/*.c),)
+PROGRAMS += $(BUILD)/qsim
+endif
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard tests/integration/test_*.c))
@@ -61,7 +64,7 @@ INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard test
 # Keep test objects between runs.
 .SECONDARY:
 
-.PHONY: all deps run test test-build test-san check bench clean fuzz fuzz-build fuzz-corpus
+.PHONY: all deps run test test-build test-san check bench sim clean fuzz fuzz-build fuzz-corpus
 all: $(PROGRAMS)
 
 deps:
@@ -91,6 +94,13 @@ test-build: $(PROGRAMS) $(UNIT_TESTS) $(INTEG_TESTS)
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh $(BUILD)
+
+# The hall simulator's report (SIMULATION.md): a few minutes; `make sim SIM_DAYS=30` for the
+# long version with narrower intervals.
+SIM_DAYS ?= 6
+sim: deps
+	@$(MAKE) --no-print-directory all
+	$(BUILD)/qsim --report SIMULATION.md --days $(SIM_DAYS)
 
 clean:
 	rm -rf build build-san $(FUZZ_BUILD)
@@ -185,6 +195,9 @@ $(BUILD)/qbench: $(call obj,$(wildcard bench/*.c)) $(BUILD)/libqhall.a
 $(BUILD)/qbench-raw: $(call obj,bench/raw/qbench_raw.c)
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
 
+$(BUILD)/qsim: $(call obj,$(wildcard sim/*.c)) $(BUILD)/libqhall.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) -lm
+
 # Unit tests link libqhall and qserver's library (not its main).
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TESTLIB_OBJ) $(BUILD)/libqserver.a $(BUILD)/libqhall.a
 	@mkdir -p $(dir $@)
@@ -204,6 +217,11 @@ $(BUILD)/tests/test_printer_%: $(BUILD)/obj/tests/unit/test_printer_%.o $(filter
 $(BUILD)/tests/test_counter_%: $(BUILD)/obj/tests/unit/test_counter_%.o $(filter-out %/main.o,$(call obj,$(COUNTER_SRC))) $(BUILD)/libqhall.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(UI_LIBS) $(TEST_LIBS) -lm
+
+# Unit tests of the simulator also link its objects (not its main).
+$(BUILD)/tests/test_sim_%: $(BUILD)/obj/tests/unit/test_sim_%.o $(filter-out %/main.o,$(call obj,$(wildcard sim/*.c))) $(BUILD)/libqhall.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(TEST_LIBS) -lm
 
 # Integration tests link qserver's library too (test_functions reads the events as qserver
 # makes them).
