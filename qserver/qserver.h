@@ -200,6 +200,7 @@ void session_on_takeover(const char *msg, size_t len);
 /* store.c: the two Redis links and calls of the function library. */
 typedef void store_reply_fn(struct redisReply *reply, void *arg);
 int store_start(const char *redis_addr);
+void store_set_durable(int replicas);
 void store_stop(void);
 int store_ready(void);
 int store_fcall(const char *function, int read_only, store_reply_fn *cb, void *arg,
@@ -210,6 +211,15 @@ void store_request_fcall(struct request *r, const char *function, int read_only,
 int store_reply_ok(struct request *r, struct redisReply *reply);
 void store_redis_back(void);
 void store_take_replies(void);
+
+/* sentinel.c: finding the primary through Redis Sentinel. */
+typedef void sentinel_found_fn(const char *ip, int port, void *arg);
+typedef void sentinel_hint_fn(const char *ip, int port);
+int sentinel_parse(const char *addr);
+const char *sentinel_master_name(void);
+void sentinel_resolve(sentinel_found_fn *cb, void *arg);
+void sentinel_on_hint(sentinel_hint_fn *cb);
+void sentinel_stop(void);
 
 /* events.c: fan-out of the site's events to subscribed clients. */
 void events_on_message(const char *payload, size_t len);

@@ -32,6 +32,7 @@ struct link {
 	int backoff_ms;
 	int loading;		 /* Redis answered LOADING: it is reading its data */
 	int draining;		 /* Redis seems hung: no new commands until it answers or the link drops */
+	int resolving;		 /* asking the Sentinels where the primary is */
 	struct event *connect_timer;
 	struct event *retry_timer;
 	void (*on_connected)(struct link *l);
@@ -54,9 +55,11 @@ static long long last_reply_ms; /* when Redis last answered a command */
 static struct event *watchdog;
 static char redis_host[256];
 static int redis_port; /* 0 for a Unix socket path in redis_host */
+static int use_sentinel; /* redis_host and redis_port come from the Sentinels */
 static int stopping;
 
 static void link_connect(struct link *l);
+static void link_connect_to_target(struct link *l);
 static void cmd_link_connected(struct link *l);
 static void sub_link_connected(struct link *l);
 
@@ -79,6 +82,10 @@ static void link_drop(struct link *l, const char *why)
 		evtimer_add(l->retry_timer, &tv);
 		l->backoff_ms = l->backoff_ms * 2 > STORE_BACKOFF_MAX_MS ? STORE_BACKOFF_MAX_MS : l->backoff_ms * 2;
 	}
+	/* The primary may have moved: the pub/sub link follows the command link to the one it
+	 * finds next, rather than listening to a server that became a replica. */
+	if (use_sentinel && l == &cmd_link && sub_link.ac)
+		link_drop(&sub_link, "the command link is looking for the primary again");
 }
 
 /* hiredis reports the end of a connection; the context is freed after this returns. */
@@ -119,12 +126,42 @@ static void link_retry(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
 	struct link *l = arg;
-	if (!l->ac && !stopping)
+	if (!l->ac && !l->resolving && !stopping)
 		link_connect(l);
 }
 
-/* Starts connecting a link; failures come back through link_drop. */
+/* Takes the Sentinels' answer for the command link and connects to it (ROLE checks it). */
+static void cmd_link_resolved(const char *ip, int port, void *arg)
+{
+	struct link *l = arg;
+	l->resolving = 0;
+	if (stopping)
+		return;
+	if (!ip) {
+		link_drop(l, "no Sentinel named the primary");
+		return;
+	}
+	if (strcmp(ip, redis_host) != 0 || port != redis_port)
+		log_info("sentinel: primary %s is at %s:%d", sentinel_master_name(), ip, port);
+	snprintf(redis_host, sizeof redis_host, "%s", ip);
+	redis_port = port;
+	link_connect_to_target(l);
+}
+
+/* Starts connecting a link; failures come back through link_drop. With Sentinels, the
+ * command link first asks them where the primary is, every time (the guidelines' rule). */
 static void link_connect(struct link *l)
+{
+	if (use_sentinel && l == &cmd_link) {
+		l->resolving = 1;
+		sentinel_resolve(cmd_link_resolved, l);
+		return;
+	}
+	link_connect_to_target(l);
+}
+
+/* Connects a link to redis_host and redis_port as they are now. */
+static void link_connect_to_target(struct link *l)
 {
 	redisAsyncContext *ac = redis_port ? redisAsyncConnect(redis_host, redis_port) : redisAsyncConnectUnix(redis_host);
 	if (!ac) {
@@ -148,11 +185,13 @@ static void link_connect(struct link *l)
 	evtimer_add(l->connect_timer, &tv);
 }
 
-/* Passes one reply from the command link to its caller. */
+/* Passes one reply from the command link to its caller. A -READONLY reply means the link
+ * reached a replica (the primary moved): the command was refused and changed nothing, and
+ * with Sentinels the link goes to ask them again. */
 static void store_on_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
-	(void)ac;
 	struct store_call *call = privdata;
+	redisReply *reply = r;
 	if (r)
 		last_reply_ms = clock_real_ms();
 	TAILQ_REMOVE(&inflight, call, entry);
@@ -161,6 +200,9 @@ static void store_on_reply(redisAsyncContext *ac, void *r, void *privdata)
 	void *arg = call->arg;
 	free(call);
 	cb(r, arg);
+	if (use_sentinel && reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "READONLY", 8) == 0 &&
+	    cmd_link.ac == ac)
+		link_drop(&cmd_link, "Redis answered READONLY: it is no longer the primary");
 }
 
 /* Sends a command on the command link, ready or not; -1 when it cannot be sent. */
@@ -283,14 +325,58 @@ static void cmd_on_function_load(redisReply *reply, void *arg)
 		link_drop(&cmd_link, "cannot send setup");
 }
 
-/* Loads the function library on every new command link (it survives in Redis, but this
- * makes sure the running qserver's version is the one served). */
-static void cmd_link_connected(struct link *l)
+/* Loads the function library (it survives in Redis, but this makes sure the running
+ * qserver's version is the one served). */
+static void cmd_load_functions(void)
 {
-	(void)l;
 	const char *argv[] = {"FUNCTION", "LOAD", "REPLACE", qserver_functions_lua};
 	if (store_send(cmd_on_function_load, NULL, 4, argv, NULL) < 0)
 		link_drop(&cmd_link, "cannot send FUNCTION LOAD");
+}
+
+/* Checks that the server the Sentinels named is the primary (it may have been demoted
+ * since they answered), and loads the library on it; anything else asks them again. */
+static void cmd_on_role(redisReply *reply, void *arg)
+{
+	(void)arg;
+	if (!reply)
+		return;
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 1 || reply->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(reply->element[0]->str, "master") != 0) {
+		char why[512];
+		snprintf(why, sizeof why, "%.64s:%d says its role is %.80s, not master", redis_host, redis_port,
+			 reply->type == REDIS_REPLY_ARRAY && reply->elements > 0 && reply->element[0]->type == REDIS_REPLY_STRING
+				 ? reply->element[0]->str
+				 : (reply->type == REDIS_REPLY_ERROR ? reply->str : "unknown"));
+		link_drop(&cmd_link, why);
+		return;
+	}
+	cmd_load_functions();
+}
+
+/* Sets up every new command link: with Sentinels, ROLE first; then the library. */
+static void cmd_link_connected(struct link *l)
+{
+	(void)l;
+	if (!use_sentinel) {
+		cmd_load_functions();
+		return;
+	}
+	const char *argv[] = {"ROLE"};
+	if (store_send(cmd_on_role, NULL, 1, argv, NULL) < 0)
+		link_drop(&cmd_link, "cannot send ROLE");
+}
+
+/* A Sentinel announced that the primary moved: a hint only, so a link at that address
+ * already stays, and otherwise the link drops to ask the Sentinels and check ROLE again. */
+static void store_sentinel_hint(const char *ip, int port)
+{
+	if (stopping || (cmd_link.ac && strcmp(ip, redis_host) == 0 && port == redis_port))
+		return;
+	log_info("sentinel: %s moved to %s:%d; asking the Sentinels again", sentinel_master_name(), ip, port);
+	cmd_link.backoff_ms = STORE_BACKOFF_MIN_MS;
+	if (cmd_link.ac)
+		link_drop(&cmd_link, "a Sentinel announced a new primary");
 }
 
 /* Receives subscription confirmations and messages on the pub/sub link. */
@@ -357,8 +443,11 @@ static int store_parse_addr(const char *addr)
 /* Starts both links to the Redis at addr; the links then keep themselves up. */
 int store_start(const char *addr)
 {
-	if (store_parse_addr(addr) < 0)
+	use_sentinel = sentinel_parse(addr);
+	if (use_sentinel < 0 || (!use_sentinel && store_parse_addr(addr) < 0))
 		return -1;
+	if (use_sentinel)
+		sentinel_on_hint(store_sentinel_hint);
 	struct link *links[] = {&cmd_link, &sub_link};
 	for (int i = 0; i < 2; i++) {
 		links[i]->connect_timer = evtimer_new(server.base, link_connect_timeout, links[i]);
@@ -378,6 +467,7 @@ int store_start(const char *addr)
 void store_stop(void)
 {
 	stopping = 1;
+	sentinel_stop();
 	struct link *links[] = {&cmd_link, &sub_link};
 	for (int i = 0; i < 2; i++) {
 		struct link *l = links[i];

@@ -81,6 +81,15 @@ static int hall_launch(struct test_hall *h, const char *redis_socket, const char
 	return hall_set_clock(h, HALL_T0);
 }
 
+/* Starts only qserver, on a Redis it is given by address (sentinel://..., IP:PORT), and waits
+ * until requests are served. */
+int hall_start_on(struct test_hall *h, const char *redis_addr, const char *const *extra_args)
+{
+	memset(h, 0, sizeof *h);
+	const char *first[] = {"--redis", redis_addr, NULL};
+	return hall_launch(h, NULL, first, extra_args);
+}
+
 /* Starts Redis and qserver and waits until requests are served. */
 int hall_start(struct test_hall *h, bool appendonly, const char *const *extra_args)
 {

@@ -35,6 +35,9 @@ int hall_fixture_reset(void **state);
 /* Starts Redis (AOF when appendonly) and qserver with extra arguments, and waits until
  * qserver serves requests; 0 or -1. */
 int hall_start(struct test_hall *h, bool appendonly, const char *const *extra_args);
+/* Starts only qserver on the Redis at redis_addr (sentinel://..., IP:PORT); h->redis stays
+ * unused. 0 or -1. */
+int hall_start_on(struct test_hall *h, const char *redis_addr, const char *const *extra_args);
 /* Freezes Redis with SIGSTOP, as a hung server; hall_redis_thaw, hall_reset and hall_stop
  * undo it. */
 void hall_redis_freeze(struct test_hall *h);

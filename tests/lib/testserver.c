@@ -52,7 +52,7 @@ static int ts_timeout_ms(void)
 
 /* Finds a free loopback port by binding port 0; the small race until qserver binds it is
  * accepted for tests. Returns the port or -1. */
-static int ts_free_port(void)
+int ts_free_port(void)
 {
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)

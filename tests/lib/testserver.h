@@ -35,6 +35,9 @@ int ts_restart(struct test_server *ts);
 /* Whether the child is still running (reaps it if it exited on its own). */
 bool ts_running(struct test_server *ts);
 
+/* A loopback port nothing listens on now (bind to port 0), or -1. */
+int ts_free_port(void);
+
 /* The loopback port it listens on. */
 int ts_port(const struct test_server *ts);
 
