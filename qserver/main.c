@@ -53,6 +53,9 @@ static void usage(FILE *out)
 		"                       seconds, and those on a reserved slot that do not sign in\n"
 		"                       (default 10)\n"
 		"  --redis-timeout MS   Redis connect and command timeout (default 1000)\n"
+		"  --durable N          answer a client's write ok only once N Redis replicas have it\n"
+		"                       (WAIT N, a quarter of --redis-timeout); otherwise unavailable\n"
+		"                       with written:true (see docs/operations.md, default 0: off)\n"
 		"  --rate N             requests per second per connection (default 2000)\n"
 		"  --login-failures N   failed hellos per user before a lock-out (default 5; an\n"
 		"                       address may fail 4 times as often)\n"
@@ -237,7 +240,7 @@ int main(int argc, char **argv)
 		{"max-per-addr", required_argument, NULL, 'a'}, {"reserved-conns", required_argument, NULL, 'v'},
 		{"max-output", required_argument, NULL, 'O'},
 		{"hello-timeout", required_argument, NULL, 'H'}, {"redis-timeout", required_argument, NULL, 'T'},
-		{"rate", required_argument, NULL, 'R'},	      {"login-failures", required_argument, NULL, 'F'},
+		{"durable", required_argument, NULL, 'D'},	      {"rate", required_argument, NULL, 'R'},	      {"login-failures", required_argument, NULL, 'F'},
 		{"login-threads", required_argument, NULL, 'W'}, {"lease", required_argument, NULL, 'E'},	      {"log-level", required_argument, NULL, 'L'},
 		{"always-open", no_argument, NULL, 'A'},      {"test-clock", no_argument, NULL, 'C'},	      {"clock-start", required_argument, NULL, 'S'},	      {"hash-password", no_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},	      {"version", no_argument, NULL, 'V'},
@@ -273,6 +276,7 @@ int main(int argc, char **argv)
 		case 'O': server.opt.max_output = (size_t)parse_positive("--max-output", optarg, 1L << 30); break;
 		case 'H': server.opt.hello_timeout_ms = (int)parse_positive("--hello-timeout", optarg, 3600) * 1000; break;
 		case 'T': server.opt.redis_timeout_ms = (int)parse_positive("--redis-timeout", optarg, 60000); break;
+		case 'D': server.opt.durable = (int)parse_positive("--durable", optarg, 64); break;
 		case 'R': server.opt.rate_per_sec = (int)parse_positive("--rate", optarg, 1000000); break;
 		case 'F': server.opt.login_failures = (int)parse_positive("--login-failures", optarg, 1000000); break;
 		case 'E': server.opt.lease_s = (int)parse_positive("--lease", optarg, 3600); break;

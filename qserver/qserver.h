@@ -31,6 +31,7 @@ struct server_options {
 	int max_pending;	     /* requests in flight per connection before reading pauses */
 	int rate_per_sec;	     /* sustained requests per second per connection */
 	int redis_timeout_ms;	     /* connect and command timeout */
+	int durable;		     /* a client's write is ok once this many replicas have it (WAIT) */
 	int test_clock;		     /* the clock op is allowed */
 	int always_open;	     /* ignore opening hours (demos, training, special days) */
 	int lease_s;		     /* a clerk's hold on a window lasts this long unrenewed */
@@ -147,6 +148,7 @@ void request_reply_raw(struct request *r, const char *json_object, size_t len);
 void request_reply_error(struct request *r, const char *code, const char *field,
 			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void request_reply_closed(struct request *r, time_t opens_at);
+void request_reply_not_durable(struct request *r, int replicas);
 void request_reply_rate_limited(struct request *r, long retry_after, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void request_reply_store_error(struct request *r, const char *err);
@@ -200,7 +202,6 @@ void session_on_takeover(const char *msg, size_t len);
 /* store.c: the two Redis links and calls of the function library. */
 typedef void store_reply_fn(struct redisReply *reply, void *arg);
 int store_start(const char *redis_addr);
-void store_set_durable(int replicas);
 void store_stop(void);
 int store_ready(void);
 int store_fcall(const char *function, int read_only, store_reply_fn *cb, void *arg,

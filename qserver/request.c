@@ -173,6 +173,19 @@ void request_reply_closed(struct request *r, time_t opens_at)
 	error_finish(r, resp);
 }
 
+/* Answers `unavailable` with `written: true` for a write that committed on the Redis primary
+ * but was not confirmed on the replicas --durable asks for: unlike every other `unavailable`,
+ * the change was made (and its events sent), so retrying blindly would repeat it. */
+void request_reply_not_durable(struct request *r, int replicas)
+{
+	cJSON *resp = error_response(r, "unavailable", NULL,
+				     replicas == 1
+					 ? "The change was made but not confirmed on a storage replica in time; it may be lost if the storage server fails now. Check before retrying."
+					 : "The change was made but not confirmed on enough storage replicas in time; it may be lost if the storage server fails now. Check before retrying.");
+	cJSON_AddTrueToObject(resp, "written");
+	error_finish(r, resp);
+}
+
 /* Turns a function's error reply "CODE field message" into a protocol error. */
 void request_reply_store_error(struct request *r, const char *err)
 {
@@ -191,7 +204,7 @@ void request_reply_store_error(struct request *r, const char *err)
 		log_error("redis function failed: %s", err);
 		if (strncmp(err, "OOM", 3) == 0 || strncmp(err, "BUSY", 4) == 0 ||
 		    strncmp(err, "LOADING", 7) == 0 || strncmp(err, "MISCONF", 7) == 0 ||
-		    strncmp(err, "READONLY", 8) == 0)
+		    strncmp(err, "READONLY", 8) == 0 || strncmp(err, "NOREPLICAS", 10) == 0)
 			request_reply_error(r, "unavailable", NULL, "Storage refused the change (%.60s); nothing was changed, retry later.", err);
 		else
 			request_reply_error(r, "internal", NULL, "The server failed; the error was logged.");

@@ -594,9 +594,108 @@ static void store_reply_to_request(redisReply *reply, void *arg)
 	free(json);
 }
 
+/* A client's write under --durable: its function's reply is kept until the WAIT sent right
+ * behind it says how many replicas have it. */
+struct durable_call {
+	struct request *r;
+	redisReply *result; /* a copy of the function's reply; NULL when none came */
+	int wait_sent;	    /* else the function's reply decides alone */
+};
+
+/* A deep copy of a reply that freeReplyObject can free, or NULL when out of memory. */
+static redisReply *reply_copy(const redisReply *src)
+{
+	redisReply *r = calloc(1, sizeof *r);
+	if (!r)
+		return NULL;
+	r->type = src->type;
+	r->integer = src->integer;
+	if (src->str) {
+		r->str = malloc(src->len + 1);
+		if (!r->str) {
+			free(r);
+			return NULL;
+		}
+		memcpy(r->str, src->str, src->len);
+		r->str[src->len] = '\0';
+		r->len = src->len;
+	}
+	if (src->type == REDIS_REPLY_ARRAY && src->elements) {
+		r->element = calloc(src->elements, sizeof *r->element);
+		if (!r->element) {
+			freeReplyObject(r);
+			return NULL;
+		}
+		r->elements = src->elements;
+		for (size_t i = 0; i < src->elements; i++)
+			if (!(r->element[i] = reply_copy(src->element[i]))) {
+				freeReplyObject(r);
+				return NULL;
+			}
+	}
+	return r;
+}
+
+/* Answers a durable write once both replies are in (wait NULL: no WAIT answer). A function
+ * that failed changed nothing and answers as always; one that succeeded is ok only when the
+ * WAIT counted enough replicas. */
+static void durable_finish(struct durable_call *d, const redisReply *wait)
+{
+	redisReply *result = d->result;
+	int succeeded = result && result->type == REDIS_REPLY_STRING;
+	if (!succeeded || (wait && wait->type == REDIS_REPLY_INTEGER && wait->integer >= server.opt.durable))
+		store_reply_to_request(result, d->r);
+	else
+		request_reply_not_durable(d->r, server.opt.durable);
+	if (result)
+		freeReplyObject(result);
+	free(d);
+}
+
+/* Keeps the function's reply of a durable write until its WAIT answers. */
+static void durable_on_fcall(redisReply *reply, void *arg)
+{
+	struct durable_call *d = arg;
+	d->result = reply ? reply_copy(reply) : NULL;
+	if (reply && !d->result)
+		log_error("out of memory keeping a reply for WAIT");
+	if (!d->wait_sent)
+		durable_finish(d, NULL);
+}
+
+/* Takes the WAIT's count of replicas and answers the durable write. */
+static void durable_on_wait(redisReply *reply, void *arg)
+{
+	durable_finish(arg, reply);
+}
+
+/* Runs a writing function for a request and sends WAIT right behind it on the same link, so
+ * Redis answers the WAIT once the function's write reached the replicas (or the time is up).
+ * The WAIT blocks the commands sent after it until then, so its timeout is a quarter of the
+ * Redis timeout: they still start well within their deadline. */
+static void store_request_fcall_durable(struct request *r, const char *function, int argc, const char **argv)
+{
+	struct durable_call *d = calloc(1, sizeof *d);
+	if (!d || store_fcall(function, 0, durable_on_fcall, d, argc, argv) < 0) {
+		free(d);
+		request_reply_error(r, "unavailable", NULL, "Storage is unreachable; nothing was changed, retry later.");
+		return;
+	}
+	d->r = r;
+	char replicas[16], timeout[16];
+	snprintf(replicas, sizeof replicas, "%d", server.opt.durable);
+	snprintf(timeout, sizeof timeout, "%d", server.opt.redis_timeout_ms / 4 > 0 ? server.opt.redis_timeout_ms / 4 : 1);
+	const char *wait[] = {"WAIT", replicas, timeout};
+	d->wait_sent = store_send(durable_on_wait, d, 3, wait, NULL) == 0;
+}
+
 /* Runs a function for a request and answers it with the result. */
 void store_request_fcall(struct request *r, const char *function, int read_only, int argc, const char **argv)
 {
+	if (!read_only && server.opt.durable > 0 && store_ready()) {
+		store_request_fcall_durable(r, function, argc, argv);
+		return;
+	}
 	if (!store_ready() || store_fcall(function, read_only, store_reply_to_request, r, argc, argv) < 0)
 		request_reply_error(r, "unavailable", NULL, "Storage is unreachable; nothing was changed, retry later.");
 }

@@ -2,7 +2,8 @@
  * Sentinels in turn, uses the primary they name, and after a failover writes go on at the new
  * primary with the ticket numbers carrying on (none issued twice). A malformed address stops
  * qserver at start with a clear message; a name no Sentinel knows leaves requests
- * `unavailable`. */
+ * `unavailable`. With --durable N a write is ok only once N replicas have it; one that
+ * reached only the primary answers `unavailable` with `written: true`. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -153,6 +154,66 @@ static void sentinel__failover__writes_go_on_at_the_new_primary(void **state)
 	assert_int_equal(hall_stop(&h), 0);
 }
 
+/* The primary's IP:PORT, for --redis without Sentinels. */
+static const char *primary_addr(void)
+{
+	static char addr[32];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", primary.port);
+	return addr;
+}
+
+/* Asserts a take is answered `unavailable` with `written: true` and a message saying so. */
+static void expect_not_durable(struct tc *kiosk)
+{
+	cJSON *r = tc_request(kiosk, "{\"op\":\"take\",\"service\":\"A\"}");
+	const char *code = tc_error_code(r);
+	if (!code || strcmp(code, "unavailable") != 0 || !cJSON_IsTrue(cJSON_GetObjectItem(r, "written")))
+		fail_with("take that no replica confirmed", r);
+	const char *message = get_str(r, "error", "message");
+	assert_non_null(message);
+	assert_non_null(strstr(message, "was made"));
+	cJSON_Delete(r);
+}
+
+/* --durable 1: ok while the replica keeps up; with the replica stalled the ticket is issued on
+ * the primary but answered `unavailable` with `written: true` (the next number shows it was
+ * issued); ok again once the replica is back. */
+static void durable__replica_stalled__written_but_unavailable(void **state)
+{
+	(void)state;
+	struct test_hall h;
+	const char *args[] = {"--durable", "1", NULL};
+	assert_int_equal(hall_start_on(&h, primary_addr(), args), 0);
+	struct tc *kiosk = hall_kiosk(&h);
+	assert_non_null(kiosk);
+	int first = take_until_ok(kiosk, 1000);
+	testnode_signal(&replica, SIGSTOP);
+	expect_not_durable(kiosk);
+	testnode_signal(&replica, SIGCONT);
+	int next = take_until_ok(kiosk, 5000);
+	assert_int_equal(next, first + 2);
+	tc_close(kiosk);
+	assert_int_equal(hall_stop(&h), 0);
+}
+
+/* --durable 2 with one replica: no write can be confirmed; reads are not affected. */
+static void durable__more_than_the_replicas__never_ok(void **state)
+{
+	(void)state;
+	struct test_hall h;
+	const char *args[] = {"--durable", "2", NULL};
+	assert_int_equal(hall_start_on(&h, primary_addr(), args), 0);
+	struct tc *kiosk = hall_kiosk(&h);
+	assert_non_null(kiosk);
+	expect_not_durable(kiosk);
+	cJSON *r = tc_request(kiosk, "{\"op\":\"services\"}");
+	if (!tc_ok(r))
+		fail_with("services (a read) under --durable 2", r);
+	cJSON_Delete(r);
+	tc_close(kiosk);
+	assert_int_equal(hall_stop(&h), 0);
+}
+
 /* A name no Sentinel knows: qserver runs, and requests that need Redis are `unavailable`. */
 static void sentinel__unknown_name__requests_unavailable(void **state)
 {
@@ -206,6 +267,8 @@ int main(void)
 		cmocka_unit_test(sentinel__bad_address__refused_at_start),
 		cmocka_unit_test(sentinel__first_one_down__the_next_names_the_primary),
 		cmocka_unit_test(sentinel__unknown_name__requests_unavailable),
+		cmocka_unit_test(durable__replica_stalled__written_but_unavailable),
+		cmocka_unit_test(durable__more_than_the_replicas__never_ok),
 		cmocka_unit_test(sentinel__failover__writes_go_on_at_the_new_primary),
 	};
 	return cmocka_run_group_tests_name("sentinel", tests, topology_start, topology_stop);
