@@ -53,9 +53,9 @@ TAILQ_HEAD(client_pending_list, client_pending);
 
 struct client {
 	struct event_base *base;
-	char *server;
-	struct sockaddr_storage addr;
-	socklen_t addr_len;
+	struct client_address servers[CLIENT_MAX_SERVERS];
+	int nservers;
+	int current; /* the server connected to or tried next */
 	struct client_callbacks cb;
 	void *arg;
 
@@ -139,6 +139,29 @@ static void client_leave(struct client *c)
 		client_destroy(c);
 }
 
+/* Parses "A,B,..." into out, each as client_parse_address does; the count or -1 (EINVAL). */
+int client_parse_server_list(const char *list, struct client_address *out)
+{
+	if (!list)
+		list = CLIENT_DEFAULT_SERVER;
+	int n = 0;
+	for (const char *p = list;; n++) {
+		size_t len = strcspn(p, ",");
+		if (n == CLIENT_MAX_SERVERS || len == 0 || len >= sizeof out[n].name)
+			goto bad;
+		memcpy(out[n].name, p, len);
+		out[n].name[len] = '\0';
+		if (client_parse_address(out[n].name, &out[n].addr, &out[n].len) < 0)
+			goto bad;
+		if (!p[len])
+			return n + 1;
+		p += len + 1;
+	}
+bad:
+	errno = EINVAL;
+	return -1;
+}
+
 /* Parses "unix:/path", "HOST:PORT" or "[V6]:PORT"; names other than localhost are refused
  * because a blocking resolver would stall every screen of the program. */
 int client_parse_address(const char *server, struct sockaddr_storage *addr, socklen_t *len)
@@ -206,8 +229,12 @@ static uint64_t client_random(struct client *c)
 /* Arms the reconnect timer with the next backoff delay and counts the failure. */
 static void client_schedule_reconnect(struct client *c)
 {
+	/* The next server is tried after the shortest delay; the delay grows per round of them
+	 * all, so a hall's second qserver takes over at once when the first one fails. */
+	if (c->nservers > 1)
+		c->current = (c->current + 1) % c->nservers;
 	long long delay = c->backoff_min_ms;
-	for (int i = 0; i < c->failures && delay < c->backoff_max_ms; i++)
+	for (int i = 0; i < c->failures / c->nservers && delay < c->backoff_max_ms; i++)
 		delay *= 2;
 	if (delay > c->backoff_max_ms)
 		delay = c->backoff_max_ms;
@@ -283,7 +310,6 @@ static void client_destroy(struct client *c)
 	cJSON_Delete(c->hello_args);
 	cJSON_Delete(c->topics);
 	cJSON_Delete(c->hello_response);
-	free(c->server);
 	free(c);
 }
 
@@ -641,7 +667,7 @@ static void client_drop(struct client *c, const char *reason)
 	bool was_up = c->state >= CLIENT_SETUP;
 	client_close_link(c);
 	snprintf(c->last_error, sizeof c->last_error, "%s", why);
-	log_debug("client %s: %s", c->server, why);
+	log_debug("client %s: %s", c->servers[c->current].name, why);
 	client_schedule_reconnect(c);
 	client_fail_pending(c);
 	if (was_up && !c->dead && c->cb.on_disconnected)
@@ -658,7 +684,7 @@ static void client_end_replaced(struct client *c, const cJSON *event)
 	c->state = CLIENT_ENDED;
 	snprintf(c->refusal, sizeof c->refusal, "signed in elsewhere: %s",
 		 cJSON_IsString(message) ? message->valuestring : "this session was replaced");
-	log_info("client %s: %s", c->server, c->refusal);
+	log_info("client %s: %s", c->servers[c->current].name, c->refusal);
 	client_fail_pending(c);
 	if (!c->dead && c->cb.on_session_ended)
 		c->cb.on_session_ended(c, (cJSON *)event, c->arg);
@@ -707,9 +733,9 @@ static void client_handle_line(struct client *c, const char *line, size_t len)
 		client_pending_remove(c, p);
 		client_complete(c, p, msg);
 	} else if (!id) {
-		log_warn("client %s: response without id: %.200s", c->server, line);
+		log_warn("client %s: response without id: %.200s", c->servers[c->current].name, line);
 	} else {
-		log_debug("client %s: response to no pending request (timed out?)", c->server);
+		log_debug("client %s: response to no pending request (timed out?)", c->servers[c->current].name);
 	}
 	cJSON_Delete(msg);
 }
@@ -741,7 +767,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 static void client_on_connected(struct client *c)
 {
 	evtimer_del(c->connect_timer);
-	if (c->addr.ss_family != AF_UNIX) {
+	if (c->servers[c->current].addr.ss_family != AF_UNIX) {
 		/* Requests are small and latency-bound: do not let Nagle hold them back. */
 		int one = 1;
 		setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -783,7 +809,7 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 static void client_connect(struct client *c)
 {
 	char reason[128];
-	int fd = socket(c->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(c->servers[c->current].addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		client_errstr(reason, sizeof reason, errno);
 		client_drop(c, reason);
@@ -798,7 +824,7 @@ static void client_connect(struct client *c)
 	bufferevent_setcb(c->bev, client_read_cb, NULL, client_event_cb, c);
 	c->state = CLIENT_CONNECTING;
 	errno = 0;
-	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&c->addr, c->addr_len) < 0) {
+	if (bufferevent_socket_connect(c->bev, (struct sockaddr *)&c->servers[c->current].addr, c->servers[c->current].len) < 0) {
 		client_errstr(reason, sizeof reason, errno ? errno : ECONNREFUSED);
 		client_drop(c, reason);
 		return;
@@ -816,24 +842,23 @@ struct client *client_new(struct event_base *base, const char *server,
 		return NULL;
 	if (!server)
 		server = CLIENT_DEFAULT_SERVER;
-	if (client_parse_address(server, &c->addr, &c->addr_len) < 0) {
+	c->nservers = client_parse_server_list(server, c->servers);
+	if (c->nservers < 0) {
 		free(c);
 		errno = EINVAL;
 		return NULL;
 	}
 	c->base = base;
-	c->server = strdup(server);
 	c->connect_timer = evtimer_new(base, client_connect_timeout_cb, c);
 	c->reconnect_timer = evtimer_new(base, client_reconnect_cb, c);
 	c->keepalive_timer = evtimer_new(base, client_keepalive_cb, c);
-	if (!c->server || !c->connect_timer || !c->reconnect_timer || !c->keepalive_timer) {
+	if (!c->connect_timer || !c->reconnect_timer || !c->keepalive_timer) {
 		if (c->connect_timer)
 			event_free(c->connect_timer);
 		if (c->reconnect_timer)
 			event_free(c->reconnect_timer);
 		if (c->keepalive_timer)
 			event_free(c->keepalive_timer);
-		free(c->server);
 		free(c);
 		errno = ENOMEM;
 		return NULL;
@@ -983,7 +1008,7 @@ const char *client_status_text(struct client *c)
 	switch (c->state) {
 	case CLIENT_WAITING:
 		if (!c->last_error[0]) {
-			snprintf(c->status, sizeof c->status, "connecting to %s", c->server);
+			snprintf(c->status, sizeof c->status, "connecting to %s", c->servers[c->current].name);
 		} else {
 			long long left = c->reconnect_at_ms - client_now_ms();
 			if (left < 0)
@@ -999,12 +1024,12 @@ const char *client_status_text(struct client *c)
 	case CLIENT_CONNECTING:
 		if (c->last_error[0])
 			snprintf(c->status, sizeof c->status, "connecting to %s (last error: %s)",
-				 c->server, c->last_error);
+				 c->servers[c->current].name, c->last_error);
 		else
-			snprintf(c->status, sizeof c->status, "connecting to %s", c->server);
+			snprintf(c->status, sizeof c->status, "connecting to %s", c->servers[c->current].name);
 		break;
 	case CLIENT_SETUP:
-		snprintf(c->status, sizeof c->status, "signing in to %s", c->server);
+		snprintf(c->status, sizeof c->status, "signing in to %s", c->servers[c->current].name);
 		break;
 	case CLIENT_REFUSED:
 	case CLIENT_ENDED:
@@ -1020,7 +1045,7 @@ const char *client_status_text(struct client *c)
 /* The address the client connects to. */
 const char *client_server(const struct client *c)
 {
-	return c->server;
+	return c->servers[c->current].name;
 }
 
 /* Requests accepted and not yet answered. */

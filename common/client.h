@@ -64,7 +64,9 @@ struct client_callbacks {
 };
 
 /* Creates a client and starts connecting from the loop. server is "HOST:PORT" (an IPv4 or
- * [IPv6] literal, or localhost), or "unix:/path"; NULL means CLIENT_DEFAULT_SERVER. Host names
+ * [IPv6] literal, or localhost), or "unix:/path", or several of them separated by commas (the
+ * qservers of one hall: after a drop or a failed connect the client tries the next one, and
+ * backs off only once it has tried them all); NULL means CLIENT_DEFAULT_SERVER. Host names
  * are refused because resolving them would block the loop. Returns NULL with errno EINVAL for
  * a bad address, or ENOMEM. callbacks is copied. */
 struct client *client_new(struct event_base *base, const char *server,
@@ -140,5 +142,17 @@ size_t client_pending_count(const struct client *c);
 
 /* Parses a server address as client_new does into *addr; returns 0, or -1 with errno EINVAL. */
 int client_parse_address(const char *server, struct sockaddr_storage *addr, socklen_t *len);
+
+/* One server of a list "A,B,...": its text and its parsed address. */
+#define CLIENT_MAX_SERVERS 8
+struct client_address {
+	char name[128];
+	struct sockaddr_storage addr;
+	socklen_t len;
+};
+
+/* Parses a comma-separated list of at most CLIENT_MAX_SERVERS addresses (NULL: the default
+ * server) into out; returns how many, or -1 with errno EINVAL when any is bad. */
+int client_parse_server_list(const char *list, struct client_address *out);
 
 #endif

@@ -62,13 +62,27 @@ static void sync_set_error(struct sync_client *sc, const char *what, int err)
 		snprintf(sc->error, sizeof sc->error, "%s", what);
 }
 
-/* Connects with a bounded wait on the non-blocking connect. */
+static struct sync_client *sync_connect_one(const struct sockaddr_storage *addr_in, socklen_t addr_len,
+					    int timeout_ms);
+
+/* Connects to the first server of the list ("A,B,...") that accepts, each with a bounded wait. */
 struct sync_client *sync_connect(const char *server, int timeout_ms)
 {
-	struct sockaddr_storage addr;
-	socklen_t addr_len;
-	if (client_parse_address(server, &addr, &addr_len) < 0)
-		return NULL;
+	struct client_address servers[CLIENT_MAX_SERVERS];
+	int n = client_parse_server_list(server, servers);
+	for (int i = 0; i < n; i++) {
+		struct sync_client *sc = sync_connect_one(&servers[i].addr, servers[i].len, timeout_ms);
+		if (sc)
+			return sc;
+	}
+	return NULL;
+}
+
+/* Connects to one address with a bounded wait on the non-blocking connect. */
+static struct sync_client *sync_connect_one(const struct sockaddr_storage *addr_in, socklen_t addr_len,
+					    int timeout_ms)
+{
+	struct sockaddr_storage addr = *addr_in;
 	int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return NULL;

@@ -201,7 +201,7 @@ struct app_window {
 
 struct app {
 	/* Options. */
-	char server[128];
+	char server[1100]; /* one address or several, comma-separated */
 	char user[COUNTER_ID_MAX];
 	char password[COUNTER_PASSWORD_MAX];
 	int window_id;

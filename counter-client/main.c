@@ -38,6 +38,7 @@ static void usage(FILE *f)
 		"--password-file (its first line) or --password-env (the variable named) gives it.\n"
 		"\n"
 		"  --server HOST:PORT   qserver to use (default %s; unix:/path works too)\n"
+		"                       several, as A,B: the next is used when one fails\n"
 		"  --user USER          the clerk's login (e.g. c01)\n"
 		"  --window N           the window to work at\n"
 		"  --password-file FILE read the password from the first line of FILE\n"
@@ -163,11 +164,10 @@ static int main_options(int argc, char **argv, struct app *app, const char **pw_
 		return -1;
 	}
 	if (app->server[0]) {
-		struct sockaddr_storage addr;
-		socklen_t len;
-		if (client_parse_address(app->server, &addr, &len) < 0) {
+		struct client_address servers[CLIENT_MAX_SERVERS];
+		if (client_parse_server_list(app->server, servers) < 0) {
 			fprintf(stderr, "counter-client: bad --server %s (HOST:PORT with an IP address, "
-					"or unix:/path)\n", app->server);
+					"or unix:/path; several separated by commas)\n", app->server);
 			return -1;
 		}
 	}

@@ -39,6 +39,7 @@ static void manager_usage(FILE *f)
 		"The password is asked without echo unless --password-file or --password-env gives it.\n"
 		"\n"
 		"  --server HOST:PORT   qserver to use (default %s; unix:/path works too)\n"
+		"                       several, as A,B: the next is used when one fails\n"
 		"  --user USER          the manager's login (or --manager=USER)\n"
 		"  --export FORMAT      csv (RFC 4180, a header row) or json (an array of rows)\n"
 		"  --from, --to DATE    the range, YYYY-MM-DD (the view starts on today)\n"

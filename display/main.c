@@ -100,6 +100,7 @@ static void usage(FILE *out)
 		"target. Press q to quit.\n"
 		"\n"
 		"  --server HOST:PORT   qserver to show (default %s; unix:/path too)\n"
+		"                       several, as A,B: the next is used when one fails\n"
 		"  --recent N           calls in the recent list (default %d, at most %d)\n"
 		"  --min-show SECONDS   each call stays on the big line at least this long (default %d);\n"
 		"                       faster calls wait their turn, in order\n"
@@ -694,7 +695,7 @@ static int setup_client(struct app *app)
 	};
 	app->client = client_new(app->base, app->opts.server, &callbacks, app);
 	if (!app->client) {
-		fprintf(stderr, "display: bad server address \"%s\" (want HOST:PORT or unix:/path)\n",
+		fprintf(stderr, "display: bad server address \"%s\" (want HOST:PORT or unix:/path, several separated by commas)\n",
 			app->opts.server ? app->opts.server : CLIENT_DEFAULT_SERVER);
 		return -1;
 	}

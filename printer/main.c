@@ -33,6 +33,7 @@ static void usage(FILE *out)
 		"\n"
 		"options:\n"
 		"  --server HOST:PORT    qserver (default $QHALL_SERVER or 127.0.0.1:7420)\n"
+		"                        several, as A,B: the next is used when one fails\n"
 		"  --token-file FILE     the kiosk token, first line of FILE (else $QHALL_TOKEN)\n"
 		"  --token TOKEN         discouraged: other users can read it in the process list\n"
 		"  --kiosk-id ID         this kiosk's id in the hall config (faster hello)\n"

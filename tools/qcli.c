@@ -21,8 +21,8 @@ static volatile sig_atomic_t stop;
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: qcli [--server HOST:PORT] [LOGIN] OP [key=value ...]\n"
-		"       qcli [--server HOST:PORT] [LOGIN] watch [topic ...]\n"
+		"usage: qcli [--server HOST:PORT[,HOST:PORT...]] [LOGIN] OP [key=value ...]\n"
+		"       qcli [--server HOST:PORT[,HOST:PORT...]] [LOGIN] watch [topic ...]\n"
 		"\n"
 		"Sends one request and prints the response as a JSON line; exits 0 when it is ok.\n"
 		"`watch` subscribes and prints events until interrupted.\n"

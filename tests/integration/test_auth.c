@@ -449,12 +449,8 @@ static void auth__same_clerk_twice__old_connection_replaced_and_closed(void **st
 static void auth__same_clerk_on_another_qserver__old_connection_replaced(void **state)
 {
 	(void)state;
-	char start[24];
-	snprintf(start, sizeof start, "%ld", HALL_T0);
-	const char *const args[] = {"--clock-start", start, NULL};
-	struct test_server *other = ts_start(hall_data_path("small.json"), hall.redis.socket, args);
+	struct test_server *other = hall_start_another(&hall);
 	assert_non_null(other);
-	assert_int_equal(hall_wait_port_ready(ts_port(other), 10000), 0);
 	struct tc *first = tc_connect(ts_port(other));
 	assert_non_null(first);
 	assert_true(tc_hello_clerk(first, "c01", "clerk123", 1));

@@ -81,6 +81,21 @@ static int hall_launch(struct test_hall *h, const char *redis_socket, const char
 	return hall_set_clock(h, HALL_T0);
 }
 
+/* Starts another qserver on the hall's Redis (clock at HALL_T0) and waits until it serves
+ * requests; NULL when it does not come up. */
+struct test_server *hall_start_another(struct test_hall *h)
+{
+	char start[24];
+	snprintf(start, sizeof start, "%ld", HALL_T0);
+	const char *const args[] = {"--clock-start", start, NULL};
+	struct test_server *other = ts_start(hall_config(), h->redis.socket, args);
+	if (other && hall_wait_port_ready(ts_port(other), 10000) < 0) {
+		ts_free(other);
+		return NULL;
+	}
+	return other;
+}
+
 /* Starts only qserver, on a Redis it is given by address (sentinel://..., IP:PORT), and waits
  * until requests are served. */
 int hall_start_on(struct test_hall *h, const char *redis_addr, const char *const *extra_args)

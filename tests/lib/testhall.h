@@ -35,6 +35,10 @@ int hall_fixture_reset(void **state);
 /* Starts Redis (AOF when appendonly) and qserver with extra arguments, and waits until
  * qserver serves requests; 0 or -1. */
 int hall_start(struct test_hall *h, bool appendonly, const char *const *extra_args);
+/* Starts another qserver on the hall's Redis (the same site), clock at HALL_T0, and waits
+ * until it serves requests; NULL on failure. Stop it with ts_stop and ts_free. */
+struct test_server *hall_start_another(struct test_hall *h);
+
 /* Starts only qserver on the Redis at redis_addr (sentinel://..., IP:PORT); h->redis stays
  * unused. 0 or -1. */
 int hall_start_on(struct test_hall *h, const char *redis_addr, const char *const *extra_args);

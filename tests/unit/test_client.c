@@ -883,6 +883,91 @@ static void client_new__addresses__checked(void **state)
 	client_free(c);
 }
 
+/* A loopback port with nothing listening on it. */
+static int dead_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof sin;
+	bind(fd, (struct sockaddr *)&sin, sizeof sin);
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	close(fd);
+	return ntohs(sin.sin_port);
+}
+
+/* Lists of servers: each address checked, at most CLIENT_MAX_SERVERS, no empty entries. */
+static void client_new__server_lists__checked(void **state)
+{
+	struct fixture *fx = *state;
+	struct client *c = client_new(fx->base, "127.0.0.1:7420,[::1]:7421,unix:/tmp/x.sock", NULL, NULL);
+	assert_non_null(c);
+	assert_string_equal(client_server(c), "127.0.0.1:7420");
+	client_free(c);
+	const char *bad[] = {"127.0.0.1:7420,", ",127.0.0.1:7420", "127.0.0.1:7420,,127.0.0.1:7421",
+			     "127.0.0.1:7420,example.com:7421",
+			     "127.0.0.1:1,127.0.0.1:2,127.0.0.1:3,127.0.0.1:4,127.0.0.1:5,127.0.0.1:6,127.0.0.1:7,"
+			     "127.0.0.1:8,127.0.0.1:9"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		errno = 0;
+		assert_null(client_new(fx->base, bad[i], NULL, NULL));
+		assert_int_equal(errno, EINVAL);
+	}
+}
+
+/* The first server of the list refuses: the client goes on to the next at once and serves. */
+static void servers__first_down__next_one_serves(void **state)
+{
+	struct fixture *fx = *state;
+	char list[160];
+	snprintf(list, sizeof list, "127.0.0.1:%d,%s", dead_port(), fx->server);
+	start_client(fx, list);
+	client_set_backoff(fx->c, 250, 5000); /* the defaults: the next server must not wait them out */
+	want_full_session(fx->c);
+	long long t0 = now_ms();
+	RUN_UNTIL(fx, fx->ready == 1, 3000);
+	assert_int_equal(fx->ready, 1);
+	assert_true(now_ms() - t0 < 1000);
+	assert_string_equal(client_server(fx->c), fx->server);
+}
+
+/* The server in use hangs up: the client signs in again on the next one of the list (the
+ * same fake server under another name, so the test sees which address it chose). */
+static void servers__connection_lost__moves_to_the_next(void **state)
+{
+	struct fixture *fx = *state;
+	char list[300], other[140];
+	snprintf(other, sizeof other, "localhost:%s", strchr(fx->server, ':') + 1);
+	snprintf(list, sizeof list, "%s,%s", fx->server, other);
+	start_client(fx, list);
+	want_full_session(fx->c);
+	RUN_UNTIL(fx, fx->ready == 1, 2000);
+	assert_int_equal(fx->ready, 1);
+	assert_string_equal(client_server(fx->c), fx->server);
+	assert_int_equal(send_value(fx, "hangup", NULL, 0), 0);
+	RUN_UNTIL(fx, fx->ready == 2, 3000);
+	assert_int_equal(fx->ready, 2);
+	assert_string_equal(client_server(fx->c), other);
+	assert_true(fake_saw(fx, "2:hello"));
+}
+
+/* The blocking client takes the first server of a list that accepts. */
+static void sync_connect__list__first_that_accepts(void **state)
+{
+	(void)state;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof sin;
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof sin), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	char list[96];
+	snprintf(list, sizeof list, "127.0.0.1:%d,127.0.0.1:%d", dead_port(), ntohs(sin.sin_port));
+	struct sync_client *sc = sync_connect(list, 1000);
+	assert_non_null(sc);
+	sync_close(sc);
+	close(fd);
+}
+
 /* Runs the fake server's loop on a thread while the test blocks in the sync client. */
 static void *server_thread(void *arg)
 {
@@ -952,14 +1037,8 @@ static void sync_read_line__overlong__error(void **state)
 static void sync_connect__refused__null(void **state)
 {
 	(void)state;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof sin;
-	bind(fd, (struct sockaddr *)&sin, sizeof sin);
-	getsockname(fd, (struct sockaddr *)&sin, &len);
-	close(fd);
 	char server[64];
-	snprintf(server, sizeof server, "127.0.0.1:%d", ntohs(sin.sin_port));
+	snprintf(server, sizeof server, "127.0.0.1:%d", dead_port());
 	assert_null(sync_connect(server, 1000));
 	assert_int_equal(errno, ECONNREFUSED);
 	assert_null(sync_connect("unix:/nonexistent/qhall.sock", 1000));
@@ -999,6 +1078,10 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(keepalive__busy_or_off__no_ping, setup_tcp, teardown),
 		cmocka_unit_test_setup_teardown(client_new__addresses__checked, setup_tcp, teardown),
+		cmocka_unit_test_setup_teardown(client_new__server_lists__checked, setup_tcp, teardown),
+		cmocka_unit_test_setup_teardown(servers__first_down__next_one_serves, setup_tcp, teardown),
+		cmocka_unit_test_setup_teardown(servers__connection_lost__moves_to_the_next, setup_tcp, teardown),
+		cmocka_unit_test(sync_connect__list__first_that_accepts),
 		cmocka_unit_test_setup_teardown(sync_request__skips_events__matches_id, setup_tcp, teardown),
 		cmocka_unit_test_setup_teardown(sync_request__skips_events__matches_id, setup_unix, teardown),
 		cmocka_unit_test_setup_teardown(sync_read_line__overlong__error, setup_tcp, teardown),
