@@ -60,11 +60,12 @@ endif
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(wildcard tests/unit/test_*.c))
 INTEG_TESTS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(wildcard tests/integration/test_*.c))
+HA_TESTS := $(patsubst tests/ha/%.c,$(BUILD)/tests/%,$(wildcard tests/ha/test_*.c))
 
 # Keep test objects between runs.
 .SECONDARY:
 
-.PHONY: all deps run test test-build test-san check bench sim clean fuzz fuzz-build fuzz-corpus
+.PHONY: all deps run test test-ha test-build test-san check bench sim clean fuzz fuzz-build fuzz-corpus
 all: $(PROGRAMS)
 
 deps:
@@ -89,7 +90,12 @@ test-san:
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		QHALL_SANITIZED=1 scripts/run-tests.sh build-san
 
-test-build: $(PROGRAMS) $(UNIT_TESTS) $(INTEG_TESTS)
+test-build: $(PROGRAMS) $(UNIT_TESTS) $(INTEG_TESTS) $(HA_TESTS)
+
+# Failover under load (tests/ha/): both --durable cases and a qserver killed, with figures.
+test-ha: deps
+	@$(MAKE) --no-print-directory test-build
+	@QHALL_HA_FULL=1 scripts/run-tests.sh $(BUILD) test_ha
 
 bench: deps
 	@$(MAKE) --no-print-directory all
@@ -220,6 +226,11 @@ $(BUILD)/tests/test_counter_%: $(BUILD)/obj/tests/unit/test_counter_%.o $(filter
 
 # Unit tests of the simulator also link its objects (not its main).
 $(BUILD)/tests/test_sim_%: $(BUILD)/obj/tests/unit/test_sim_%.o $(filter-out %/main.o,$(call obj,$(wildcard sim/*.c))) $(BUILD)/libqhall.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(TEST_LIBS) -lm
+
+# The failover harness links like an integration test.
+$(BUILD)/tests/test_ha: $(BUILD)/obj/tests/ha/test_ha.o $(TESTLIB_OBJ) $(BUILD)/libqserver.a $(BUILD)/libqhall.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) $(TEST_LIBS) -lm
 
