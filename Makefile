@@ -65,7 +65,7 @@ HA_TESTS := $(patsubst tests/ha/%.c,$(BUILD)/tests/%,$(wildcard tests/ha/test_*.
 # Keep test objects between runs.
 .SECONDARY:
 
-.PHONY: all deps run test test-ha test-build test-san check bench sim clean fuzz fuzz-build fuzz-corpus
+.PHONY: all deps run test test-ha install test-build test-san check bench sim clean fuzz fuzz-build fuzz-corpus
 all: $(PROGRAMS)
 
 deps:
@@ -96,6 +96,26 @@ test-build: $(PROGRAMS) $(UNIT_TESTS) $(INTEG_TESTS) $(HA_TESTS)
 test-ha: deps
 	@$(MAKE) --no-print-directory test-build
 	@QHALL_HA_FULL=1 scripts/run-tests.sh $(BUILD) test_ha
+
+# `make install PREFIX=/usr DESTDIR=pkg`: the programs, web/ (when present), the docs, the
+# example configs and the systemd units (docs/operations.md, "Installing").
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DATADIR ?= $(PREFIX)/share/qhall
+DOCDIR ?= $(PREFIX)/share/doc/qhall
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+INSTALL_PROGRAMS := qserver qcli counter-client display printer
+UNIT_PATHS := -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(UNITDIR)
+	install -m 755 $(addprefix $(BUILD)/,$(INSTALL_PROGRAMS)) $(DESTDIR)$(BINDIR)
+	install -m 644 README.md docs/*.md $(DESTDIR)$(DOCDIR)
+	install -m 644 examples/*.json packaging/etc/*.example $(DESTDIR)$(DATADIR)/examples
+	if [ -d web ]; then cp -R web $(DESTDIR)$(DATADIR)/ && chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/web; fi
+	for u in packaging/systemd/*.service; do \
+		sed $(UNIT_PATHS) $$u >$(DESTDIR)$(UNITDIR)/$$(basename $$u) && chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); \
+	done
 
 bench: deps
 	@$(MAKE) --no-print-directory all
