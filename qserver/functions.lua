@@ -796,20 +796,32 @@ local function stat_update(key, recs, d)
     stats_pending[key] = h
     stats_pending[#stats_pending + 1] = key
   end
-  local function add(f, v)
-    if h.add[f] == nil and h.max[f] == nil then h.fields[#h.fields + 1] = f end
-    h.add[f] = (h.add[f] or 0) + v
-  end
-  for _, rec in ipairs(recs) do
-    for i = 1, ST_COUNTERS do
-      -- waits are the sum of the buckets and the maximum is compared below
-      if d[i] ~= 0 and i ~= ST_WAIT_MAX and i ~= ST_WAITS then add(rec .. '|' .. ST_FIELD[i], d[i]) end
+  -- the counter and bucket suffixes the delta moves, worked out once for all its records
+  -- (waits are the sum of the buckets, and the maximum is kept apart)
+  local suffix, value = {}, {}
+  for i = 1, ST_COUNTERS do
+    if d[i] ~= 0 and i ~= ST_WAIT_MAX and i ~= ST_WAITS then
+      suffix[#suffix + 1] = '|' .. ST_FIELD[i]
+      value[#suffix] = d[i]
     end
-    for b, c in pairs(d.h) do add(rec .. '|b' .. b, c) end
+  end
+  for b, c in pairs(d.h) do
+    suffix[#suffix + 1] = '|b' .. b
+    value[#suffix] = c
+  end
+  local fields, add, max = h.fields, h.add, h.max
+  for _, rec in ipairs(recs) do
+    for j = 1, #suffix do
+      local f = rec .. suffix[j]
+      local have = add[f]
+      if have == nil then fields[#fields + 1] = f end
+      add[f] = (have or 0) + value[j]
+    end
     if d[ST_WAITS] ~= 0 then
       local f = rec .. '|wm'
-      if h.add[f] == nil and h.max[f] == nil then h.fields[#h.fields + 1] = f end
-      if (h.max[f] or -1) < d[ST_WAIT_MAX] then h.max[f] = d[ST_WAIT_MAX] end
+      local have = max[f]
+      if have == nil then fields[#fields + 1] = f end
+      if (have or -1) < d[ST_WAIT_MAX] then max[f] = d[ST_WAIT_MAX] end
     end
   end
 end
@@ -828,14 +840,15 @@ local function stat_flush()
       local args = {}
       for i, f in ipairs(fields) do
         local v
-        if h.max[f] ~= nil then
-          if (tonumber(have[i]) or -1) < h.max[f] then v = h.max[f] end
+        local top = h.max[f]
+        if top ~= nil then
+          if (tonumber(have[i]) or -1) < top then v = top end
         else
           v = (tonumber(have[i]) or 0) + h.add[f]
         end
         if v then
           args[#args + 1] = f
-          args[#args + 1] = istr(v)
+          args[#args + 1] = v < 1e14 and tostring(v) or istr(v) -- tostring is exact below 1e14
         end
       end
       if #args > 0 then redis.call('HSET', key, unpack(args)) end
