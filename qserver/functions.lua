@@ -230,7 +230,6 @@ end
 -- windows serving it; field * the open comprehensive windows), P:ewma (learnt service time),
 -- P:peers (the services competing with it), P:svcjson (the start of its Service object).
 -- One service's figure is an HGET; `bulk` holds every service's, read with one HGETALL each.
-local FIGURES = {'waiting', 'nopen', 'ewma', 'peers', 'svcjson'}
 
 -- The figures no queue or window write changes: read once per call.
 local STEADY_FIGURES = {ewma = true, peers = true, svcjson = true}
@@ -244,10 +243,14 @@ local function figure(hash, sid, bulk)
 end
 
 -- Every service's figures at once, for answers and events about all services.
+-- Each hash is read at its first use, so one nothing asks for costs nothing (the service
+-- list reads no svcjson, a hall with a comprehensive window no peers).
 local function bulk_figures()
-  local b = {}
-  for _, h in ipairs(FIGURES) do b[h] = hgetall(k(h)) or {} end
-  return b
+  return setmetatable({}, {__index = function(b, h)
+    local v = hgetall(k(h)) or {}
+    b[h] = v
+    return v
+  end})
 end
 
 -- The learnt service time of a service in whole seconds (T of docs/estimated-wait.md).
@@ -546,14 +549,16 @@ local function service_head(sid, s)
     ',"name":' .. cjson.encode(s.name or '') .. ',"name_en":' .. cjson.encode(s.name_en or '')
 end
 
--- Every configured service with live waiting and ewt, from the figures the writes keep.
-local function services_json()
+-- Every configured service with live waiting and ewt, from the figures the writes keep, as
+-- the compact string "<id> <waiting> <ahead> <ewt>;..." in config order: qserver's
+-- eventbuild.c makes the Service objects, names from its config (docs/functions.md).
+local function services_compact()
   local bulk = bulk_figures()
   -- in a hall with a comprehensive window every waiting ticket is ahead of a new one
   local hall_ahead = hall_is_comprehensive() and count_ahead({'*'}, 'normal', nil)
   local items = {}
+  local waiting = bulk.waiting
   for i, sid in ipairs(service_ids()) do
-    local head = bulk.svcjson[sid] or service_head(sid, service(sid) or {})
     local ahead, ewt
     if hall_ahead then
       ahead = hall_ahead
@@ -561,10 +566,10 @@ local function services_json()
     else
       ahead, ewt = service_estimate(sid, bulk)
     end
-    items[i] = head .. ',"waiting":' .. (bulk.waiting[sid] or '0') .. ',"ahead":' .. jint(ahead) ..
-      ',"ewt":' .. jint(ewt) .. '}'
+    -- whole numbers far below 1e14, which tostring writes exactly
+    items[i] = sid .. ' ' .. (waiting[sid] or '0') .. ' ' .. tostring(ahead) .. ' ' .. tostring(ewt)
   end
-  return jarr(items)
+  return '"' .. table.concat(items, ';') .. '"'
 end
 
 ------------------------------------------------------------------------------------------
@@ -1844,7 +1849,7 @@ end
 
 -- qh_services: every service with live waiting and ewt.
 local function qh_services()
-  return '{"services":' .. services_json() .. '}'
+  return '{"services":' .. services_compact() .. '}'
 end
 
 -- Today's headline figures for the wall and the consoles (the hall's total row of today, as
@@ -1867,7 +1872,7 @@ local function qh_snapshot()
     if w then wins[#wins + 1] = window_json(w) end
   end
   local recent = redis.call('LRANGE', k('recent'), 0, RECENT_CALLS - 1)
-  return '{"services":' .. services_json() .. ',"windows":' .. jarr(wins) ..
+  return '{"services":' .. services_compact() .. ',"windows":' .. jarr(wins) ..
     ',"recent":' .. jarr(recent) .. ',"today":' .. today_json() .. '}'
 end
 

@@ -66,7 +66,14 @@ static struct config_window hall_windows[] = {
 	{2, "2号窗口", "Window 2", 0, window2_services, 1},
 	{3, "3号窗口", "Window 3", 0, window3_services, 2},
 };
-static struct config hall_config = {.windows = hall_windows, .nwindows = 3};
+/* The services of `hall` as qserver's config has them: service lists get their names from it. */
+static struct config_service hall_services[] = {
+	{"A", "A", "社会保障", "Social security", 300},
+	{"B", "B", "户籍", "Household", 120},
+	{"C", "C", "税务", "Tax", 200},
+};
+static struct config hall_config = {
+	.services = hall_services, .nservices = 3, .windows = hall_windows, .nwindows = 3};
 
 static struct testredis tr;
 static redisContext *c;
