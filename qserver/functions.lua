@@ -575,11 +575,17 @@ end
 ------------------------------------------------------------------------------------------
 -- Events
 
+-- Redis's real time {seconds, microseconds}, read once per call (the deadline check and the
+-- stream's trimming both need it; a call lasts far less than the precision either needs).
+local function real_time()
+  return cached('time', function() return redis.call('TIME') end)
+end
+
 -- The stream id below which entries are older than the retention (real time, as the ids are).
 local function minid()
   return cached('minid', function()
     local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
-    local now = tonumber(redis.call('TIME')[1])
+    local now = tonumber(real_time()[1])
     return istr(math.max(now - days * 86400, 0) * 1000)
   end)
 end
@@ -1293,7 +1299,7 @@ end
 local function check_deadline(deadline)
   if deadline == nil or deadline == '' or deadline == '0' then return end
   local d = int_arg(deadline, 'deadline_ms')
-  local t = redis.call('TIME')
+  local t = real_time()
   if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > d then
     fail('UNAVAILABLE', '-', 'the request timed out')
   end
