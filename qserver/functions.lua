@@ -845,11 +845,15 @@ local function stat_flush()
     local h = stats_pending[key]
     -- 200 fields a command at most, so a day change at many windows stays within Lua's stack
     for first = 1, #h.fields, 200 do
-      local fields = {}
-      for i = first, math.min(first + 199, #h.fields) do fields[#fields + 1] = h.fields[i] end
+      local fields = h.fields
+      if #fields > 200 then
+        fields = {}
+        for i = first, math.min(first + 199, #h.fields) do fields[#fields + 1] = h.fields[i] end
+      end
       local have = redis.call('HMGET', key, unpack(fields))
-      local args = {}
-      for i, f in ipairs(fields) do
+      local args, n = {}, 0
+      for i = 1, #fields do
+        local f = fields[i]
         local v
         local top = h.max[f]
         if top ~= nil then
@@ -858,11 +862,11 @@ local function stat_flush()
           v = (tonumber(have[i]) or 0) + h.add[f]
         end
         if v then
-          args[#args + 1] = f
-          args[#args + 1] = v < 1e14 and tostring(v) or istr(v) -- tostring is exact below 1e14
+          n = n + 2
+          args[n - 1], args[n] = f, v < 1e14 and tostring(v) or istr(v) -- exact below 1e14
         end
       end
-      if #args > 0 then redis.call('HSET', key, unpack(args)) end
+      if n > 0 then redis.call('HSET', key, unpack(args)) end
     end
   end
   stats_pending = {}
