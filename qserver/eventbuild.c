@@ -11,7 +11,9 @@
  * objects of PROTOCOL.md from them, adding what the config holds (window names and services).
  * Entries of earlier versions hold one event object, or an array of event objects; those are
  * passed on as they are. Results are ["ticket", T or null], ["window", W] and
- * ["tickets", [T...]] with T and W compact as above, or a JSON object passed on as it is. */
+ * ["tickets", [T...]] with T and W compact as above, or a JSON object passed on as it is but
+ * for a leading "services" string "<id> <waiting> <ahead> <ewt>;..." (qh_services, qh_snapshot),
+ * which becomes the array of Service objects with prefix and names from the config. */
 #include "qserver.h"
 
 #include <stdio.h>

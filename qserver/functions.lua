@@ -684,8 +684,8 @@ end
 --
 -- Every figure of a stats row is a sum (or a max) of small per-period records, so a range
 -- costs reads proportional to its days (or whole months) times its keys, never its tickets.
--- A record is a set of native counters, one hash field "<record>|<counter>" each (HINCRBY;
--- the wait maximum by compare and set), in
+-- A record is a set of native counters, one hash field "<record>|<counter>" each (summed
+-- per call and written at its end, stat_flush; the wait maximum by compare and set), in
 --   P:st:d:<day>            records t, s:<service>, h:<HH>, w:<window>, c:<clerk>
 --   P:st:d:<day>:w<window>  records s:<service>, h:<HH>, c:<clerk> (the window's own tickets)
 -- and the same under P:st:m:<YYYY-MM> for whole months (folded in at each day change).
