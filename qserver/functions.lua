@@ -566,8 +566,9 @@ local function services_compact()
     else
       ahead, ewt = service_estimate(sid, bulk)
     end
-    -- whole numbers far below 1e14, which tostring writes exactly
-    items[i] = sid .. ' ' .. (waiting[sid] or '0') .. ' ' .. tostring(ahead) .. ' ' .. tostring(ewt)
+    -- '%d' as the Service object's integers always were (an estimate never reaches qserver
+    -- as a fraction)
+    items[i] = sid .. ' ' .. (waiting[sid] or '0') .. ' ' .. string.format('%d %d', ahead, ewt)
   end
   return '"' .. table.concat(items, ';') .. '"'
 end
