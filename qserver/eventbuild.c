@@ -11,9 +11,12 @@
  * objects of PROTOCOL.md from them, adding what the config holds (window names and services).
  * Entries of earlier versions hold one event object, or an array of event objects; those are
  * passed on as they are. Results are ["ticket", T or null], ["window", W] and
- * ["tickets", [T...]] with T and W compact as above, or a JSON object passed on as it is. */
+ * ["tickets", [T...]] with T and W compact as above, or a JSON object passed on as it is but
+ * for a leading "services" string "<id> <waiting> <ahead> <ewt>;..." (qh_services, qh_snapshot),
+ * which becomes the array of Service objects with prefix and names from the config. */
 #include "qserver.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -203,18 +206,168 @@ int eventbuild_each(const char *json, size_t len, eventbuild_fn *each, void *arg
 	return ok ? n : -1;
 }
 
+/* A growing text buffer; `failed` once memory ran out. */
+struct text {
+	char *s;
+	size_t len, cap;
+	int failed;
+};
+
+/* Appends n bytes to a text. */
+static void text_add(struct text *t, const char *s, size_t n)
+{
+	if (t->failed)
+		return;
+	if (t->len + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 256;
+		while (t->len + n + 1 > cap)
+			cap *= 2;
+		char *grown = realloc(t->s, cap);
+		if (!grown) {
+			t->failed = 1;
+			return;
+		}
+		t->s = grown;
+		t->cap = cap;
+	}
+	memcpy(t->s + t->len, s, n);
+	t->len += n;
+	t->s[t->len] = '\0';
+}
+
+/* Appends a C string. */
+static void text_str(struct text *t, const char *s)
+{
+	text_add(t, s, strlen(s));
+}
+
+/* Appends a JSON string literal of s (n bytes of UTF-8). */
+static void text_json_string(struct text *t, const char *s, size_t n)
+{
+	text_add(t, "\"", 1);
+	size_t plain = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		text_add(t, s + plain, i - plain);
+		char esc[8];
+		if (c == '"' || c == '\\')
+			snprintf(esc, sizeof esc, "\\%c", c);
+		else
+			snprintf(esc, sizeof esc, "\\u%04x", c);
+		text_str(t, esc);
+		plain = i + 1;
+	}
+	text_add(t, s + plain, n - plain);
+	text_add(t, "\"", 1);
+}
+
+/* True when s holds n > 0 bytes of an optionally negative decimal integer. */
+static int is_integer(const char *s, size_t n)
+{
+	size_t i = (n > 1 && s[0] == '-') ? 1 : 0;
+	if (i == n)
+		return 0;
+	for (; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return 0;
+	return 1;
+}
+
+/* The configured service of an id (n bytes), trying position `hint` first: the library lists
+ * the services in config order, so a lookup is one comparison, not a search. */
+static const struct config_service *service_of(const char *id, size_t n, size_t hint)
+{
+	const struct config *cfg = server.cfg;
+	if (!cfg)
+		return NULL;
+	for (size_t k = 0; k <= cfg->nservices; k++) {
+		size_t i = k == 0 ? hint : k - 1;
+		if (i < cfg->nservices && strlen(cfg->services[i].id) == n && memcmp(cfg->services[i].id, id, n) == 0)
+			return &cfg->services[i];
+	}
+	return NULL;
+}
+
+/* Appends the Service objects of the compact list "<id> <waiting> <ahead> <ewt>;..." (n
+ * bytes) as a JSON array, names from the config; returns -1 when it is malformed. */
+static int services_array(struct text *t, const char *s, size_t n)
+{
+	static const char *const figures[] = {",\"waiting\":", ",\"ahead\":", ",\"ewt\":"};
+	text_add(t, "[", 1);
+	size_t at = 0;
+	for (size_t i = 0; n > 0 && at <= n; i++) {
+		/* every item, the last one too, is followed by ';' or the end: "A ...;" is refused */
+		const char *item = s + at, *end = memchr(item, ';', n - at);
+		size_t item_len = end ? (size_t)(end - item) : n - at;
+		at += item_len + 1;
+		const char *part[4];
+		size_t part_len[4], p = 0, from = 0;
+		for (size_t j = 0; j <= item_len && p < 4; j++) {
+			if (j == item_len || item[j] == ' ') {
+				part[p] = item + from;
+				part_len[p++] = j - from;
+				from = j + 1;
+			}
+		}
+		if (p != 4 || from != item_len + 1 || part_len[0] == 0)
+			return -1;
+		for (int f = 1; f < 4; f++)
+			if (!is_integer(part[f], part_len[f]))
+				return -1;
+		const struct config_service *svc = service_of(part[0], part_len[0], i);
+		text_str(t, i ? ",{\"id\":" : "{\"id\":");
+		text_json_string(t, part[0], part_len[0]);
+		text_str(t, ",\"prefix\":");
+		text_json_string(t, svc ? svc->prefix : "", svc ? strlen(svc->prefix) : 0);
+		text_str(t, ",\"name\":");
+		text_json_string(t, svc ? svc->name : "", svc ? strlen(svc->name) : 0);
+		text_str(t, ",\"name_en\":");
+		text_json_string(t, svc ? svc->name_en : "", svc ? strlen(svc->name_en) : 0);
+		for (int f = 1; f < 4; f++) {
+			text_str(t, figures[f - 1]);
+			text_add(t, part[f], part_len[f]);
+		}
+		text_add(t, "}", 1);
+	}
+	text_add(t, "]", 1);
+	return 0;
+}
+
+/* A result object passed on as it is, but for a leading "services" held compactly (qh_services,
+ * qh_snapshot), which becomes the array of Service objects. Returns it malloc'd, or NULL. */
+static char *object_result(const char *json, size_t len)
+{
+	static const char lead[] = "{\"services\":\"";
+	const size_t lead_len = sizeof lead - 1;
+	struct text t = {0};
+	const char *rest = json;
+	if (len > lead_len && memcmp(json, lead, lead_len) == 0) {
+		const char *body = json + lead_len, *close = memchr(body, '"', len - lead_len);
+		if (!close)
+			return NULL;
+		text_str(&t, "{\"services\":");
+		if (services_array(&t, body, (size_t)(close - body)) < 0) {
+			free(t.s);
+			return NULL;
+		}
+		rest = close + 1;
+	}
+	text_add(&t, rest, len - (size_t)(rest - json));
+	if (t.failed) {
+		free(t.s);
+		return NULL;
+	}
+	return t.s;
+}
+
 /* Returns the JSON object text of a function's result (malloc'd), made from its compact form,
  * or NULL when it is malformed. */
 char *eventbuild_result(const char *json, size_t len)
 {
-	if (len && json[0] == '{') {
-		char *copy = malloc(len + 1);
-		if (copy) {
-			memcpy(copy, json, len);
-			copy[len] = '\0';
-		}
-		return copy;
-	}
+	if (len && json[0] == '{')
+		return object_result(json, len);
 	cJSON *res = cJSON_ParseWithLength(json, len);
 	const char *kind = cJSON_IsArray(res) ? compact_string(res, 0) : NULL;
 	const cJSON *body = cJSON_GetArrayItem(res, 1);

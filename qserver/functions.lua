@@ -54,6 +54,8 @@ local gen       -- bumped by every write of a ticket, queue or window: ticket JS
 local tjson     -- the last ticket view worked out: {t = ticket, gen = gen, state, ahead, ewt}
 local events    -- the events this call caused, in order (published when it ends)
 local hours_seen -- site-local hours worked out during this call (statistics)
+local stats_pending -- statistics this call moved, written at its end (stat_flush): the hash
+                -- keys in order, and by key {fields in order, add = {f = n}, max = {f = n}}
 
 ------------------------------------------------------------------------------------------
 -- Small helpers
@@ -228,7 +230,6 @@ end
 -- windows serving it; field * the open comprehensive windows), P:ewma (learnt service time),
 -- P:peers (the services competing with it), P:svcjson (the start of its Service object).
 -- One service's figure is an HGET; `bulk` holds every service's, read with one HGETALL each.
-local FIGURES = {'waiting', 'nopen', 'ewma', 'peers', 'svcjson'}
 
 -- The figures no queue or window write changes: read once per call.
 local STEADY_FIGURES = {ewma = true, peers = true, svcjson = true}
@@ -242,10 +243,14 @@ local function figure(hash, sid, bulk)
 end
 
 -- Every service's figures at once, for answers and events about all services.
+-- Each hash is read at its first use, so one nothing asks for costs nothing (the service
+-- list reads no svcjson, a hall with a comprehensive window no peers).
 local function bulk_figures()
-  local b = {}
-  for _, h in ipairs(FIGURES) do b[h] = hgetall(k(h)) or {} end
-  return b
+  return setmetatable({}, {__index = function(b, h)
+    local v = hgetall(k(h)) or {}
+    b[h] = v
+    return v
+  end})
 end
 
 -- The learnt service time of a service in whole seconds (T of docs/estimated-wait.md).
@@ -544,14 +549,16 @@ local function service_head(sid, s)
     ',"name":' .. cjson.encode(s.name or '') .. ',"name_en":' .. cjson.encode(s.name_en or '')
 end
 
--- Every configured service with live waiting and ewt, from the figures the writes keep.
-local function services_json()
+-- Every configured service with live waiting and ewt, from the figures the writes keep, as
+-- the compact string "<id> <waiting> <ahead> <ewt>;..." in config order: qserver's
+-- eventbuild.c makes the Service objects, names from its config (docs/functions.md).
+local function services_compact()
   local bulk = bulk_figures()
   -- in a hall with a comprehensive window every waiting ticket is ahead of a new one
   local hall_ahead = hall_is_comprehensive() and count_ahead({'*'}, 'normal', nil)
   local items = {}
+  local waiting = bulk.waiting
   for i, sid in ipairs(service_ids()) do
-    local head = bulk.svcjson[sid] or service_head(sid, service(sid) or {})
     local ahead, ewt
     if hall_ahead then
       ahead = hall_ahead
@@ -559,20 +566,27 @@ local function services_json()
     else
       ahead, ewt = service_estimate(sid, bulk)
     end
-    items[i] = head .. ',"waiting":' .. (bulk.waiting[sid] or '0') .. ',"ahead":' .. jint(ahead) ..
-      ',"ewt":' .. jint(ewt) .. '}'
+    -- '%d' as the Service object's integers always were (an estimate never reaches qserver
+    -- as a fraction)
+    items[i] = sid .. ' ' .. (waiting[sid] or '0') .. ' ' .. string.format('%d %d', ahead, ewt)
   end
-  return jarr(items)
+  return '"' .. table.concat(items, ';') .. '"'
 end
 
 ------------------------------------------------------------------------------------------
 -- Events
 
+-- Redis's real time {seconds, microseconds}, read once per call (the deadline check and the
+-- stream's trimming both need it; a call lasts far less than the precision either needs).
+local function real_time()
+  return cached('time', function() return redis.call('TIME') end)
+end
+
 -- The stream id below which entries are older than the retention (real time, as the ids are).
 local function minid()
   return cached('minid', function()
     local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
-    local now = tonumber(redis.call('TIME')[1])
+    local now = tonumber(real_time()[1])
     return istr(math.max(now - days * 86400, 0) * 1000)
   end)
 end
@@ -671,8 +685,8 @@ end
 --
 -- Every figure of a stats row is a sum (or a max) of small per-period records, so a range
 -- costs reads proportional to its days (or whole months) times its keys, never its tickets.
--- A record is a set of native counters, one hash field "<record>|<counter>" each (HINCRBY;
--- the wait maximum by compare and set), in
+-- A record is a set of native counters, one hash field "<record>|<counter>" each (summed
+-- per call and written at its end, stat_flush; the wait maximum by compare and set), in
 --   P:st:d:<day>            records t, s:<service>, h:<HH>, w:<window>, c:<clerk>
 --   P:st:d:<day>:w<window>  records s:<service>, h:<HH>, c:<clerk> (the window's own tickets)
 -- and the same under P:st:m:<YYYY-MM> for whole months (folded in at each day change).
@@ -784,30 +798,79 @@ local function wait_delta(wait)
   return d
 end
 
--- Adds a delta into the records of one aggregate hash: HINCRBY per changed counter and
--- bucket, and the wait maximum raised where the delta's wait passes it.
+-- Adds a delta into the records of one aggregate hash, in this call's pending statistics:
+-- counters and buckets summed, the wait maximum kept where the delta's wait passes it.
+-- stat_flush writes them at the call's end, one HMGET and one HSET per hash.
 local function stat_update(key, recs, d)
+  local h = stats_pending[key]
+  if not h then
+    h = {fields = {}, add = {}, max = {}}
+    stats_pending[key] = h
+    stats_pending[#stats_pending + 1] = key
+  end
+  -- the counter and bucket suffixes the delta moves, worked out once for all its records
+  -- (waits are the sum of the buckets, and the maximum is kept apart)
+  local suffix, value = {}, {}
+  for i = 1, ST_COUNTERS do
+    if d[i] ~= 0 and i ~= ST_WAIT_MAX and i ~= ST_WAITS then
+      suffix[#suffix + 1] = '|' .. ST_FIELD[i]
+      value[#suffix] = d[i]
+    end
+  end
+  for b, c in pairs(d.h) do
+    suffix[#suffix + 1] = '|b' .. b
+    value[#suffix] = c
+  end
+  local fields, add, max = h.fields, h.add, h.max
   for _, rec in ipairs(recs) do
-    for i = 1, ST_COUNTERS do
-      -- waits are the sum of the buckets and the maximum is compared below: no HINCRBY
-      if d[i] ~= 0 and i ~= ST_WAIT_MAX and i ~= ST_WAITS then
-        redis.call('HINCRBY', key, rec .. '|' .. ST_FIELD[i], istr(d[i]))
+    for j = 1, #suffix do
+      local f = rec .. suffix[j]
+      local have = add[f]
+      if have == nil then fields[#fields + 1] = f end
+      add[f] = (have or 0) + value[j]
+    end
+    if d[ST_WAITS] ~= 0 then
+      local f = rec .. '|wm'
+      local have = max[f]
+      if have == nil then fields[#fields + 1] = f end
+      if (have or -1) < d[ST_WAIT_MAX] then max[f] = d[ST_WAIT_MAX] end
+    end
+  end
+end
+
+-- Writes this call's pending statistics: per hash one HMGET of the fields it moves and one
+-- HSET of their new values (the same counters as HINCRBY would leave, in a fraction of the
+-- AOF bytes and commands; the function runs atomically, so nothing comes between).
+local function stat_flush()
+  for _, key in ipairs(stats_pending) do
+    local h = stats_pending[key]
+    -- 200 fields a command at most, so a day change at many windows stays within Lua's stack
+    for first = 1, #h.fields, 200 do
+      local fields = h.fields
+      if #fields > 200 then
+        fields = {}
+        for i = first, math.min(first + 199, #h.fields) do fields[#fields + 1] = h.fields[i] end
       end
+      local have = redis.call('HMGET', key, unpack(fields))
+      local args, n = {}, 0
+      for i = 1, #fields do
+        local f = fields[i]
+        local v
+        local top = h.max[f]
+        if top ~= nil then
+          if (tonumber(have[i]) or -1) < top then v = top end
+        else
+          v = (tonumber(have[i]) or 0) + h.add[f]
+        end
+        if v then
+          n = n + 2
+          args[n - 1], args[n] = f, v < 1e14 and tostring(v) or istr(v) -- exact below 1e14
+        end
+      end
+      if n > 0 then redis.call('HSET', key, unpack(args)) end
     end
-    for b, c in pairs(d.h) do redis.call('HINCRBY', key, rec .. '|b' .. b, istr(c)) end
   end
-  if d[ST_WAITS] == 0 then return end
-  local fields = {}
-  for i, rec in ipairs(recs) do fields[i] = rec .. '|wm' end
-  local old = redis.call('HMGET', key, unpack(fields))
-  local args = {}
-  for i, f in ipairs(fields) do
-    if (tonumber(old[i]) or -1) < d[ST_WAIT_MAX] then
-      args[#args + 1] = f
-      args[#args + 1] = istr(d[ST_WAIT_MAX])
-    end
-  end
-  if #args > 0 then redis.call('HSET', key, unpack(args)) end
+  stats_pending = {}
 end
 
 -- Adds one stored counter ("<record>|<counter>" field's counter name and value) to record r.
@@ -941,6 +1004,7 @@ end
 -- Folds a day's aggregates into its month's, once, when the day is over: the hot path then
 -- writes one period, and long ranges still read whole months.
 local function stat_fold_day(day)
+  stat_flush() -- the day's hash read below holds all its figures
   local from = k('st', 'd:' .. day)
   local month = 'm:' .. string.sub(day, 1, 7)
   -- the windows with figures that day have a w:<id> record in the day's hash
@@ -1240,7 +1304,7 @@ end
 local function check_deadline(deadline)
   if deadline == nil or deadline == '' or deadline == '0' then return end
   local d = int_arg(deadline, 'deadline_ms')
-  local t = redis.call('TIME')
+  local t = real_time()
   if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > d then
     fail('UNAVAILABLE', '-', 'the request timed out')
   end
@@ -1796,7 +1860,7 @@ end
 
 -- qh_services: every service with live waiting and ewt.
 local function qh_services()
-  return '{"services":' .. services_json() .. '}'
+  return '{"services":' .. services_compact() .. '}'
 end
 
 -- Today's headline figures for the wall and the consoles (the hall's total row of today, as
@@ -1819,7 +1883,7 @@ local function qh_snapshot()
     if w then wins[#wins + 1] = window_json(w) end
   end
   local recent = redis.call('LRANGE', k('recent'), 0, RECENT_CALLS - 1)
-  return '{"services":' .. services_json() .. ',"windows":' .. jarr(wins) ..
+  return '{"services":' .. services_compact() .. ',"windows":' .. jarr(wins) ..
     ',"recent":' .. jarr(recent) .. ',"today":' .. today_json() .. '}'
 end
 
@@ -2044,10 +2108,14 @@ local function register(name, body, writes)
     function_name = name,
     callback = function(keys, args)
       cache, counts, gen, tjson, events = {}, {}, 0, nil, {}
-      hours_seen = {}
+      hours_seen, stats_pending = {}, {}
       local ok, res = pcall(run, keys, args)
-      -- even a refused call may have run the day change, whose events are committed too
-      if writes then publish_events() end
+      -- even a refused call may have run the day change, whose figures and events are
+      -- committed too
+      if writes then
+        stat_flush()
+        publish_events()
+      end
       if ok then return res end
       if type(res) == 'table' and res.qh_err then return redis.error_reply(res.qh_err) end
       error(res, 0)

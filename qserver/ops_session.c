@@ -430,23 +430,23 @@ void session_renew_leases(void)
 	}
 }
 
-/* Answers snapshot: qh_snapshot's object with the site object spliced in, without parsing
- * the (with thousands of services, large) result again. */
-static void session_snapshot_splice(struct request *r, redisReply *reply)
+/* Answers snapshot: qh_snapshot's object (made whole, `live`, len bytes) with the site object
+ * spliced in, without parsing the (with thousands of services, large) result again. */
+static void session_snapshot_splice(struct request *r, const char *live, size_t len)
 {
 	cJSON *site_obj = sitejson_site(server.cfg, clock_now());
 	char *site = cJSON_PrintUnformatted(site_obj);
 	cJSON_Delete(site_obj);
-	size_t len = reply->len, site_len = site ? strlen(site) : 0;
+	size_t site_len = site ? strlen(site) : 0;
 	char *json = site ? malloc(len + site_len + 16) : NULL;
-	if (!json || reply->str[len - 1] != '}') {
+	if (!json || live[len - 1] != '}') {
 		free(site);
 		free(json);
 		request_reply_error(r, "internal", NULL, "The server got an unexpected reply from storage.");
 		return;
 	}
 	size_t n = len - 1;
-	memcpy(json, reply->str, n);
+	memcpy(json, live, n);
 	n += (size_t)sprintf(json + n, "%s\"site\":", len > 2 ? "," : "");
 	memcpy(json + n, site, site_len);
 	n += site_len;
@@ -456,17 +456,23 @@ static void session_snapshot_splice(struct request *r, redisReply *reply)
 	free(json);
 }
 
-/* Merges the live part from qh_snapshot with the site object; keeps `recent` if asked. */
+/* Merges the live part from qh_snapshot (its services made whole from their compact form)
+ * with the site object; keeps `recent` if asked. */
 static void session_on_snapshot(redisReply *reply, void *arg)
 {
 	struct request *r = arg;
 	if (!store_reply_ok(r, reply))
 		return;
-	if (r->op && r->op->handler == op_snapshot) {
-		session_snapshot_splice(r, reply);
+	char *live = eventbuild_result(reply->str, reply->len);
+	cJSON *res = NULL;
+	if (live && r->op && r->op->handler == op_snapshot) {
+		session_snapshot_splice(r, live, strlen(live));
+		free(live);
 		return;
 	}
-	cJSON *res = cJSON_ParseWithLength(reply->str, reply->len);
+	if (live)
+		res = cJSON_Parse(live);
+	free(live);
 	if (!res) {
 		request_reply_error(r, "internal", NULL, "The server got an unexpected reply from storage.");
 		return;

@@ -66,7 +66,14 @@ static struct config_window hall_windows[] = {
 	{2, "2号窗口", "Window 2", 0, window2_services, 1},
 	{3, "3号窗口", "Window 3", 0, window3_services, 2},
 };
-static struct config hall_config = {.windows = hall_windows, .nwindows = 3};
+/* The services of `hall` as qserver's config has them: service lists get their names from it. */
+static struct config_service hall_services[] = {
+	{"A", "A", "社会保障", "Social security", 300},
+	{"B", "B", "户籍", "Household", 120},
+	{"C", "C", "税务", "Tax", 200},
+};
+static struct config hall_config = {
+	.services = hall_services, .nservices = 3, .windows = hall_windows, .nwindows = 3};
 
 static struct testredis tr;
 static redisContext *c;
@@ -1603,6 +1610,68 @@ day_change__closes_tickets_left_at_windows(void **state)
 	assert_int_equal(num(row, "service_mean"), 300);
 }
 
+/* A hall of n services S1..Sn, window i serving only Si. */
+static const char *
+hall_of_windows(int n)
+{
+	static char json[32768];
+	size_t len = (size_t)snprintf(json, sizeof json, "{\"site\":{\"id\":\"t\"},\"services\":[");
+	for (int i = 1; i <= n; i++)
+		len += (size_t)snprintf(json + len, sizeof json - len,
+					"%s{\"id\":\"S%d\",\"prefix\":\"S%d\",\"name\":\"s\",\"name_en\":\"s\"}",
+					i > 1 ? "," : "", i, i);
+	len += (size_t)snprintf(json + len, sizeof json - len, "],\"windows\":[");
+	for (int i = 1; i <= n; i++)
+		len += (size_t)snprintf(json + len, sizeof json - len,
+					"%s{\"id\":%d,\"name\":\"w\",\"name_en\":\"w\",\"services\":[\"S%d\"]}",
+					i > 1 ? "," : "", i, i);
+	snprintf(json + len, sizeof json - len, "]}");
+	return json;
+}
+
+static void
+day_change__closes_tickets_at_many_windows__each_counted(void **state)
+{
+	enum { WINDOWS = 120 }; /* the day change's figures pass 200 fields of one hash */
+	char win[16], svc[16], clerk[16];
+	cJSON *rows, *row;
+
+	(void)state;
+	OK("qh_setup", hall_of_windows(WINDOWS));
+	for (int i = 1; i <= WINDOWS; i++) {
+		snprintf(win, sizeof win, "%d", i);
+		snprintf(svc, sizeof svc, "S%d", i);
+		snprintf(clerk, sizeof clerk, "k%d", i);
+		open_window(win, clerk);
+		take(svc, "");
+		call_next(win);
+	}
+	now = T0 + 86400;
+	day = DAY2;
+	OK("qh_day");
+	row = stats_total(DAY1, DAY1);
+	assert_int_equal(num(row, "issued"), WINDOWS);
+	assert_int_equal(num(row, "served"), WINDOWS);
+	assert_int_equal(num(row, "closed_by_day"), WINDOWS);
+	assert_int_equal(num(row, "waits"), WINDOWS);
+	assert_int_equal(num(stats_total("2026-11-01", "2026-11-30"), "served"), WINDOWS);
+	const char *dims[] = {"window", "clerk", "service"};
+	for (size_t d = 0; d < 3; d++) {
+		rows = get(OK("qh_stats", DAY1, DAY1, dims[d], "", ""), "rows");
+		assert_int_equal(cJSON_GetArraySize(rows), WINDOWS);
+		cJSON_ArrayForEach(row, rows) {
+			assert_int_equal(num(row, "served"), 1);
+			assert_int_equal(num(row, "closed_by_day"), 1);
+			assert_int_equal(num(row, "waits"), 1);
+		}
+	}
+	/* a window's own figures, as its clerk reads them */
+	rows = get(OK("qh_stats", DAY1, DAY1, "clerk", "77", ""), "rows");
+	assert_int_equal(cJSON_GetArraySize(rows), 1);
+	assert_string_equal(str(cJSON_GetArrayItem(rows, 0), "key"), "k77");
+	assert_int_equal(num(cJSON_GetArrayItem(rows, 0), "closed_by_day"), 1);
+}
+
 /* Counts the ticket events from entry `from` on whose ticket is in a state. */
 static int
 count_ticket_events(const cJSON *events, int from, const char *state)
@@ -2002,6 +2071,7 @@ main(void)
 		T(day_change__expires_waiting),
 		T(stats__records_of_the_older_text_form_still_count),
 		T(day_change__closes_tickets_left_at_windows),
+		T(day_change__closes_tickets_at_many_windows__each_counted),
 		T(day_change__in_bounded_slices),
 		T(day_change__runs_before_any_write),
 		T(day_change__lagging_clock_keeps_the_day),

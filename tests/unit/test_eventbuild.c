@@ -156,6 +156,25 @@ static void eventbuild__results__made_whole(void **state)
 	assert_result("[\"what\",null]", NULL);
 }
 
+static void eventbuild__compact_services__objects_with_config_names(void **state)
+{
+	(void)state;
+	/* out of config order, and one the config lacks: looked up, or left without names */
+	assert_result("{\"services\":\"B 2 5 1500;A 0 5 900;Z 1 0 0\",\"windows\":[]}",
+		      "{\"services\":[{\"id\":\"B\",\"prefix\":\"B\",\"name\":\"出入境\","
+		      "\"name_en\":\"Exit-entry administration\",\"waiting\":2,\"ahead\":5,\"ewt\":1500},"
+		      "{\"id\":\"A\",\"prefix\":\"A\",\"name\":\"社会保障\",\"name_en\":\"Social security\","
+		      "\"waiting\":0,\"ahead\":5,\"ewt\":900},"
+		      "{\"id\":\"Z\",\"prefix\":\"\",\"name\":\"\",\"name_en\":\"\",\"waiting\":1,"
+		      "\"ahead\":0,\"ewt\":0}],\"windows\":[]}");
+	assert_result("{\"services\":\"\"}", "{\"services\":[]}");
+	assert_result("{\"services\":\"A 0 5\"}", NULL);
+	assert_result("{\"services\":\"A 0 5 x\"}", NULL);
+	assert_result("{\"services\":\"A 0 5 9 1\"}", NULL);
+	assert_result("{\"services\":\"A 0 5 9;\"}", NULL);
+	assert_result("{\"services\":\"A 0 5 9", NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -165,6 +184,7 @@ int main(void)
 		cmocka_unit_test(eventbuild__objects_of_earlier_versions__passed_on),
 		cmocka_unit_test(eventbuild__malformed__refused_whole),
 		cmocka_unit_test(eventbuild__results__made_whole),
+		cmocka_unit_test(eventbuild__compact_services__objects_with_config_names),
 	};
 	return cmocka_run_group_tests_name("eventbuild", tests, setup, teardown);
 }
