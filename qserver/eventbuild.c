@@ -3,9 +3,10 @@
  * One function call records what it changed as one JSON array of compact events, in order
  * (docs/functions.md):
  *   ["t", id, number, service, class, channel, state, issued_at, called_at, started_at,
- *    finished_at, window, clerk, recalls, transfers, rating, ahead, ewt, closed_by_day]
+ *    finished_at, window, clerk, recalls, transfers, rating, ahead, ewt, closed_by_day,
+ *    ewt_low, ewt_high]
  *   ["w", id, state, ticket number, clerk, since, reason]
- *   ["q", service, waiting, ewt, ahead]
+ *   ["q", service, waiting, ewt, ahead, ewt_low, ewt_high]
  *   ["c", ticket id, window, recall, at]      (after the "t" of that ticket)
  * with every value a string and "" for none. qserver makes the Ticket, Window and event
  * objects of PROTOCOL.md from them, adding what the config holds (window names and services).
@@ -32,8 +33,11 @@ static const struct field ticket_fields[] = {
 	{"finished_at", FIELD_INT},  {"window", FIELD_INT},	 {"clerk", FIELD_STRING},
 	{"recalls", FIELD_INT},	     {"transfers", FIELD_INT},	 {"rating", FIELD_INT},
 	{"ahead", FIELD_INT},	     {"ewt", FIELD_INT},	 {"closed_by_day", FIELD_FLAG},
+	{"ewt_low", FIELD_INT},	     {"ewt_high", FIELD_INT},
 };
 #define TICKET_FIELDS (sizeof ticket_fields / sizeof ticket_fields[0])
+/* Entries of earlier versions end at closed_by_day (no ewt_low, ewt_high). */
+#define TICKET_FIELDS_V1 (TICKET_FIELDS - 2)
 
 /* The string at position i of a compact event, or NULL when it is not one. */
 static const char *compact_string(const cJSON *a, int i)
@@ -64,10 +68,12 @@ static void add_int(cJSON *o, const char *key, const char *v)
 static cJSON *ticket_object(const cJSON *a)
 {
 	const char *kind = compact_string(a, 0);
-	if (!kind || strcmp(kind, "t") != 0 || cJSON_GetArraySize(a) != (int)TICKET_FIELDS + 1)
+	int size = cJSON_GetArraySize(a);
+	if (!kind || strcmp(kind, "t") != 0 ||
+	    (size != (int)TICKET_FIELDS + 1 && size != (int)TICKET_FIELDS_V1 + 1))
 		return NULL;
 	cJSON *t = cJSON_CreateObject();
-	for (size_t i = 0; i < TICKET_FIELDS; i++) {
+	for (size_t i = 0; i + 1 < (size_t)size; i++) {
 		const char *v = compact_string(a, (int)i + 1);
 		if (!v) {
 			cJSON_Delete(t);
@@ -137,7 +143,7 @@ static cJSON *event_object(const cJSON *a, cJSON **last_ticket)
 		return ev;
 	}
 	const char *s1 = compact_string(a, 1), *s2 = compact_string(a, 2), *s3 = compact_string(a, 3),
-		   *s4 = compact_string(a, 4);
+		   *s4 = compact_string(a, 4), *s5 = compact_string(a, 5), *s6 = compact_string(a, 6);
 	if (kind && strcmp(kind, "q") == 0 && s1 && s2 && s3) {
 		cJSON_AddStringToObject(ev, "event", "queue");
 		cJSON_AddStringToObject(ev, "service", s1);
@@ -145,6 +151,10 @@ static cJSON *event_object(const cJSON *a, cJSON **last_ticket)
 		add_int(ev, "ewt", s3);
 		if (s4)
 			add_int(ev, "ahead", s4); /* what a new ticket would be told */
+		if (s5 && s6) {
+			add_int(ev, "ewt_low", s5);
+			add_int(ev, "ewt_high", s6);
+		}
 		return ev;
 	}
 	const cJSON *id = *last_ticket ? cJSON_GetObjectItemCaseSensitive(*last_ticket, "id") : NULL;

@@ -23,10 +23,15 @@ local OPEN_STATES = {idle = true, calling = true, serving = true}
 local DAY_KEY_TTL = 3 * 86400 -- numbering keys outlive their day by two days
 local DEFAULT_RETENTION_DAYS = 90
 local DEFAULT_SERVICE_TIME = 300
-local EWMA_ALPHA = 0.2
--- A service time learnt is first clamped to this band around the current estimate, so one
--- outlier (a ticket left open for hours, a click straight through) moves it by under 10%.
-local EWMA_CLAMP_LOW, EWMA_CLAMP_HIGH = 0.6, 1.4
+-- Service times are learnt as a running mean whose step is 1 / (samples + LEARN_PRIOR) until
+-- it reaches LEARN_MIN_STEP (the configured time counts as LEARN_PRIOR samples; later the mean
+-- keeps a memory of some 1 / LEARN_MIN_STEP tickets). Each sample is first clamped to at most
+-- LEARN_MAX_RATIO times the mean, and to what moves the mean by at most LEARN_MAX_MOVE, so no
+-- single outlier (a ticket left open for hours, a click straight through) moves it by 10%.
+local LEARN_PRIOR, LEARN_MIN_STEP = 12, 0.02
+local LEARN_MAX_RATIO, LEARN_MAX_MOVE = 4, 0.09
+-- The range [ewt_low, ewt_high] is this pair of percentiles of the modelled wait.
+local RANGE_Z_LOW, RANGE_Z_HIGH = -1.2816, 1.2816
 -- Tickets a day change expires per call: keeps every call short however full the hall was.
 local DAY_SLICE = 100
 local RECENT_CALLS = 10
@@ -226,9 +231,10 @@ end
 -- Per-service figures that the writes keep up to date, one hash each (docs/keys.md):
 -- P:waiting (today's waiting tickets in the service's own queues), P:nopen (open specialised
 -- windows serving it; field * the open comprehensive windows), P:ewma (learnt service time),
--- P:peers (the services competing with it), P:svcjson (the start of its Service object).
+-- P:peers (the services competing with it), P:svcjson (the start of its Service object),
+-- P:nidle (like P:nopen, for the idle windows only).
 -- One service's figure is an HGET; `bulk` holds every service's, read with one HGETALL each.
-local FIGURES = {'waiting', 'nopen', 'ewma', 'peers', 'svcjson'}
+local FIGURES = {'waiting', 'nopen', 'ewma', 'peers', 'svcjson', 'nidle'}
 
 -- The figures no queue or window write changes: read once per call.
 local STEADY_FIGURES = {ewma = true, peers = true, svcjson = true}
@@ -248,14 +254,32 @@ local function bulk_figures()
   return b
 end
 
--- The learnt service time of a service in whole seconds (T of docs/estimated-wait.md).
-local function service_time(id, bulk)
-  local t = tonumber(figure('ewma', id, bulk) or '')
+-- A learnt service time as stored in P:ewma, "mean variance samples" (an earlier version
+-- stored the mean alone): its mean, variance and sample count, or nil.
+local function parse_learnt(v)
+  if not v or v == '' then return nil end
+  local mean, var, n = string.match(v, '^(%S+) (%S+) (%S+)$')
+  mean = tonumber(mean or v)
+  if not mean then return nil end
+  -- without a learnt variance, that of an exponential distribution
+  return mean, tonumber(var or '') or mean * mean, tonumber(n or '') or 0
+end
+
+-- The learnt service time of a service (field * of P:ewma: of the whole hall) in seconds and
+-- its variance (T of docs/estimated-wait.md), seeded with the configured time.
+local function service_time_var(id, bulk)
+  local t, var = parse_learnt(figure('ewma', id, bulk))
   if not t then
     local s = service(id)
     t = s and tonumber(s.service_time) or DEFAULT_SERVICE_TIME
+    var = t * t
   end
-  return math.floor(t + 0.5)
+  return t, var
+end
+
+-- The learnt service time of a service in whole seconds.
+local function service_time(id, bulk)
+  return math.floor(service_time_var(id, bulk) + 0.5)
 end
 
 -- A window hash with its id, or nil.
@@ -298,18 +322,19 @@ end
 local function wset(w, fields)
   if fields.state and fields.state ~= w.state then
     fields.since = tostring(NOW)
-    local now_open = OPEN_STATES[fields.state] == true
-    if now_open then
-      redis.call('SADD', k('open'), w.id)
-    else
-      redis.call('SREM', k('open'), w.id)
-    end
-    if now_open ~= (OPEN_STATES[w.state] == true) then
-      local delta = now_open and 1 or -1
-      if w.comp == '1' then
-        redis.call('HINCRBY', k('nopen'), '*', delta)
-      else
-        for _, sid in ipairs(window_services(w)) do redis.call('HINCRBY', k('nopen'), sid, delta) end
+    local now_open, now_idle = OPEN_STATES[fields.state] == true, fields.state == 'idle'
+    redis.call(now_open and 'SADD' or 'SREM', k('open'), w.id)
+    redis.call(now_idle and 'SADD' or 'SREM', k('idle'), w.id)
+    -- the open and the idle windows per service (P:nopen, P:nidle), for the estimates
+    for hash, now in pairs({nopen = now_open, nidle = now_idle}) do
+      local was = (hash == 'nopen' and OPEN_STATES[w.state] == true) or (hash == 'nidle' and w.state == 'idle')
+      if now ~= was then
+        local delta = now and 1 or -1
+        if w.comp == '1' then
+          redis.call('HINCRBY', k(hash), '*', delta)
+        else
+          for _, sid in ipairs(window_services(w)) do redis.call('HINCRBY', k(hash), sid, delta) end
+        end
       end
     end
   end
@@ -460,33 +485,108 @@ local function count_ahead(bases, class, score)
   return n
 end
 
--- Open windows (idle, calling, serving) that serve the service, at least 1: its specialised
--- ones plus the comprehensive ones, as P:nopen counts them.
-local function open_windows(sid, bulk)
+-- Windows that serve the service as a per-service window count (P:nopen, P:nidle) counts them:
+-- its specialised ones plus the comprehensive ones (field *).
+local function windows_serving(hash, sid, bulk)
   local mine, comp
   if bulk then
-    mine, comp = bulk.nopen[sid], bulk.nopen['*']
+    mine, comp = bulk[hash][sid], bulk[hash]['*']
   else
-    local r = counted('nopen:' .. sid, function() return redis.call('HMGET', k('nopen'), sid, '*') end)
+    local r = counted(hash .. ':' .. sid, function() return redis.call('HMGET', k(hash), sid, '*') end)
     mine, comp = r[1], r[2]
   end
-  return math.max((tonumber(mine or '') or 0) + (tonumber(comp or '') or 0), 1)
+  return (tonumber(mine or '') or 0) + (tonumber(comp or '') or 0)
 end
 
--- ahead and ewt of a waiting ticket.
+-- Open windows (idle, calling, serving) that serve the service, at least 1.
+local function open_windows(sid, bulk)
+  return math.max(windows_serving('nopen', sid, bulk), 1)
+end
+
+-- Idle windows that serve the service: a ticket with fewer tickets ahead is called at once.
+local function idle_windows(sid, bulk)
+  return windows_serving('nidle', sid, bulk)
+end
+
+-- The mean and variance of the service that frees the next window: in a hall with a
+-- comprehensive window the hall's mix of services (learnt over every finished ticket),
+-- otherwise the service's own.
+local function stage_time(sid, bulk)
+  if not hall_is_comprehensive() then return service_time_var(sid, bulk) end
+  local t, var = parse_learnt(figure('ewma', '*', bulk))
+  if t then return t, var end
+  -- nothing finished yet: the services' mean time and squared coefficient of variation (their
+  -- arrivals are not known; the hall's mix is learnt as tickets finish)
+  local ids = service_ids()
+  local scv = 0
+  t = 0
+  for _, id in ipairs(ids) do
+    local m, v = service_time_var(id, bulk)
+    t, scv = t + m / #ids, scv + v / (m * m) / #ids
+  end
+  if t <= 0 then return service_time_var(sid, bulk) end
+  return t, scv * t * t
+end
+
+-- The p-quantile (z: the standard normal's p-quantile) of a gamma distribution of this mean
+-- and shape, by Wilson and Hilferty's cube-root normal approximation.
+local function gamma_quantile(mean, shape, z)
+  local c = 1 / (9 * shape)
+  local q = 1 - c + z * math.sqrt(c)
+  if q <= 0 then return 0 end
+  return mean * q * q * q
+end
+
+-- ewt (the median), ewt_low and ewt_high (10th and 90th percentiles) of the wait of a ticket
+-- with `ahead` tickets before it, whose own services' means add up to `work` seconds, at n
+-- busy windows, the next of which comes free after a service of mean `stage` and variance
+-- `stage_var` (docs/estimated-wait.md): a gamma distribution, the sum of ahead + 1 stages.
+local function wait_range(ahead, work, stage, stage_var, n)
+  local mean = (work + stage) / n
+  -- n windows' departures: the service's squared coefficient of variation at one window,
+  -- tending to a Poisson process's 1 as windows are added (a superposition of n of them)
+  local scv = 1 + (stage_var / (stage * stage) - 1) / n
+  local shape = (ahead + 1) / math.min(math.max(scv, 0.1), 4)
+  local round = function(x) return math.floor(x + 0.5) end
+  return round(gamma_quantile(mean, shape, 0)), round(gamma_quantile(mean, shape, RANGE_Z_LOW)),
+    round(gamma_quantile(mean, shape, RANGE_Z_HIGH))
+end
+
+-- The services whose queues compete for a service's windows (every one in a hall with a
+-- comprehensive window), each counted with its own service time.
+local function competing_services(sid, bulk)
+  local bases = service_bases(sid, bulk)
+  if bases[1] == '*' then return service_ids() end
+  return bases
+end
+
+-- ahead, ewt, ewt_low and ewt_high of a waiting ticket.
 local function estimate(t)
-  local bases, n
+  local ahead, work, n, idle, stage, stage_var
   if t.pin ~= nil and t.pin ~= '' then
     -- a pinned ticket competes for its one window with everything that window calls
     local w = window(t.pin)
-    bases = w and window_bases(w) or {'w' .. t.pin}
-    n = 1
+    ahead = count_ahead(w and window_bases(w) or {'w' .. t.pin}, t.class, t.score)
+    stage, stage_var = service_time_var(t.service)
+    work, n, idle = ahead * stage, 1, (w and w.state == 'idle') and 1 or 0
   else
-    bases = service_bases(t.service)
-    n = open_windows(t.service)
+    ahead = count_ahead(service_bases(t.service), t.class, t.score)
+    n, idle = open_windows(t.service), idle_windows(t.service)
+    stage, stage_var = stage_time(t.service)
+    -- the tickets ahead in call order, each at its own service's learnt time
+    local counted_ahead = 0
+    work = 0
+    for _, sid in ipairs(competing_services(t.service)) do
+      local c = count_ahead({sid}, t.class, t.score)
+      counted_ahead = counted_ahead + c
+      work = work + c * service_time_var(sid)
+    end
+    -- tickets of a service no longer configured: at the hall's mix
+    work = work + math.max(ahead - counted_ahead, 0) * stage
   end
-  local ahead = count_ahead(bases, t.class, t.score)
-  return ahead, math.ceil(ahead / n) * service_time(t.service)
+  -- a free window calls it next
+  if ahead < idle then return ahead, 0, 0, 0 end
+  return ahead, wait_range(ahead, work, stage, stage_var, n)
 end
 
 -- Tickets waiting in a service today, all classes, not counting tickets pinned to a window.
@@ -494,35 +594,51 @@ local function service_waiting(sid, bulk)
   return tonumber(figure('waiting', sid, bulk) or '') or 0
 end
 
--- Ahead and estimated wait of a new normal ticket of the service (what take would answer
--- now): every waiting ticket of the competing queues is ahead of it.
-local function service_estimate(sid, bulk)
+-- The tickets ahead of a new normal ticket of the service (every waiting ticket of the
+-- competing queues) and their work, each at its own service's learnt time.
+local function new_ticket_load(sid, bulk)
   local bases = service_bases(sid, bulk)
-  local ahead = 0
+  local ahead, counted_ahead, work = 0, 0, 0
+  for _, b in ipairs(competing_services(sid, bulk)) do
+    local c = service_waiting(b, bulk)
+    counted_ahead = counted_ahead + c
+    work = work + c * service_time_var(b, bulk)
+  end
   if bases[1] == '*' then
     ahead = count_ahead(bases, 'normal', nil)
+    work = work + math.max(ahead - counted_ahead, 0) * stage_time(sid, bulk)
   else
-    for _, b in ipairs(bases) do ahead = ahead + service_waiting(b, bulk) end
+    ahead = counted_ahead
   end
-  return ahead, math.ceil(ahead / open_windows(sid, bulk)) * service_time(sid, bulk)
+  return ahead, work
+end
+
+-- ahead, ewt, ewt_low and ewt_high of a new normal ticket of the service (what take would
+-- answer now); `load` is new_ticket_load's {ahead, work} when the caller has it.
+local function service_estimate(sid, bulk, load)
+  local ahead, work
+  if load then ahead, work = load[1], load[2] else ahead, work = new_ticket_load(sid, bulk) end
+  if ahead < idle_windows(sid, bulk) then return ahead, 0, 0, 0 end
+  local stage, stage_var = stage_time(sid, bulk)
+  return ahead, wait_range(ahead, work, stage, stage_var, open_windows(sid, bulk))
 end
 
 ------------------------------------------------------------------------------------------
 -- JSON objects of PROTOCOL.md
 
--- The state a ticket shows, with ahead and ewt while it waits ('' otherwise). Worked out once
--- for the event and the result when nothing changed in between.
+-- The state a ticket shows, with ahead, ewt, ewt_low and ewt_high while it waits ('' otherwise).
+-- Worked out once for the event and the result when nothing changed in between.
 local function ticket_view(t)
-  if tjson and tjson.t == t and tjson.gen == gen then return tjson.state, tjson.ahead, tjson.ewt end
-  local ahead, ewt, state = '', '', t.state
+  if tjson and tjson.t == t and tjson.gen == gen then return tjson.view end
+  local view = {state = t.state, ahead = '', ewt = '', ewt_low = '', ewt_high = ''}
   if stale(t) then
-    state = 'expired' -- its day is over; the day change under way expires it
+    view.state = 'expired' -- its day is over; the day change under way expires it
   elseif t.state == 'waiting' then
-    local a, e = estimate(t)
-    ahead, ewt = istr(a), istr(e)
+    local a, e, lo, hi = estimate(t)
+    view.ahead, view.ewt, view.ewt_low, view.ewt_high = istr(a), istr(e), istr(lo), istr(hi)
   end
-  tjson = {t = t, gen = gen, state = state, ahead = ahead, ewt = ewt}
-  return state, ahead, ewt
+  tjson = {t = t, gen = gen, view = view}
+  return view
 end
 
 -- The Window object; reason only while paused.
@@ -548,19 +664,14 @@ end
 local function services_json()
   local bulk = bulk_figures()
   -- in a hall with a comprehensive window every waiting ticket is ahead of a new one
-  local hall_ahead = hall_is_comprehensive() and count_ahead({'*'}, 'normal', nil)
+  local ids = service_ids()
+  local hall_load = hall_is_comprehensive() and #ids > 0 and {new_ticket_load(ids[1], bulk)}
   local items = {}
-  for i, sid in ipairs(service_ids()) do
+  for i, sid in ipairs(ids) do
     local head = bulk.svcjson[sid] or service_head(sid, service(sid) or {})
-    local ahead, ewt
-    if hall_ahead then
-      ahead = hall_ahead
-      ewt = math.ceil(hall_ahead / open_windows(sid, bulk)) * service_time(sid, bulk)
-    else
-      ahead, ewt = service_estimate(sid, bulk)
-    end
+    local ahead, ewt, low, high = service_estimate(sid, bulk, hall_load or nil)
     items[i] = head .. ',"waiting":' .. (bulk.waiting[sid] or '0') .. ',"ahead":' .. jint(ahead) ..
-      ',"ewt":' .. jint(ewt) .. '}'
+      ',"ewt":' .. jint(ewt) .. ',"ewt_low":' .. jint(low) .. ',"ewt_high":' .. jint(high) .. '}'
   end
   return jarr(items)
 end
@@ -594,15 +705,15 @@ end
 
 -- The fields of a compact ticket: ["t", id, number, service, class, channel, state, issued_at,
 -- called_at, started_at, finished_at, window, clerk, recalls, transfers, rating, ahead, ewt,
--- closed_by_day], all strings, "" for none (qserver's eventbuild.c makes the Ticket object).
+-- closed_by_day, ewt_low, ewt_high], all strings, "" for none (qserver's eventbuild.c makes
+-- the Ticket object).
 local TICKET_EVENT_FIELDS = {'id', 'number', 'service', 'class', 'channel', 'state', 'issued_at',
   'called_at', 'started_at', 'finished_at', 'window', 'clerk', 'recalls', 'transfers', 'rating',
-  'ahead', 'ewt', 'closed_by_day'}
+  'ahead', 'ewt', 'closed_by_day', 'ewt_low', 'ewt_high'}
 
 -- A ticket, compact, as events and results carry it.
 local function ticket_compact(t)
-  local view = {}
-  view.state, view.ahead, view.ewt = ticket_view(t)
+  local view = ticket_view(t)
   local out = {'t'}
   for i, f in ipairs(TICKET_EVENT_FIELDS) do out[i + 1] = view[f] or t[f] or '' end
   return cjson.encode(out)
@@ -642,9 +753,10 @@ local function emit_queue(sid, bulk)
   elseif not service(sid) then
     return
   end
-  -- compact: ["q", service, waiting, ewt, ahead]
-  local ahead, ewt = service_estimate(sid, bulk)
-  emit(cjson.encode({'q', sid, istr(service_waiting(sid, bulk)), istr(ewt), istr(ahead)}))
+  -- compact: ["q", service, waiting, ewt, ahead, ewt_low, ewt_high]
+  local ahead, ewt, low, high = service_estimate(sid, bulk)
+  emit(cjson.encode({'q', sid, istr(service_waiting(sid, bulk)), istr(ewt), istr(ahead), istr(low),
+    istr(high)}))
 end
 
 -- Queue events for a list of services, each once (figures read in bulk for many).
@@ -982,17 +1094,31 @@ end
 ------------------------------------------------------------------------------------------
 -- Transitions shared by the functions
 
--- Feeds a finished ticket's service time (call to finish) into its service's EWMA.
+-- Feeds one service time into a learnt mean and variance (field of P:ewma), bounded so one
+-- sample moves the mean by at most LEARN_MAX_MOVE (see LEARN_PRIOR).
+local function learn_time(field, took, seed)
+  local mean, var, n = parse_learnt(figure('ewma', field))
+  if not mean then mean, var, n = seed, seed * seed, 0 end
+  local step = math.max(1 / (n + LEARN_PRIOR), LEARN_MIN_STEP)
+  local reach = LEARN_MAX_MOVE / step
+  took = math.min(math.max(took, mean * (1 - reach)), mean * math.min(1 + reach, LEARN_MAX_RATIO))
+  local d = took - mean
+  local learnt = string.format('%.3f %.1f %d', mean + step * d, (1 - step) * (var + step * d * d),
+    math.min(n + 1, 1000000))
+  redis.call('HSET', k('ewma'), field, learnt)
+  cache['ewma:' .. field] = learnt
+end
+
+-- Feeds a finished ticket's service time (call to finish) into its service's learnt time,
+-- and into the hall's (field *) when the hall has a comprehensive window.
 local function learn_service_time(t)
   local s = service(t.service)
   if not s or t.called_at == '' or t.closed_by_day == '1' then return end
   local took = tonumber(t.finished_at) - tonumber(t.called_at)
   if took < 0 then return end
-  local old = tonumber(figure('ewma', t.service) or '') or tonumber(s.service_time) or DEFAULT_SERVICE_TIME
-  took = math.min(math.max(took, old * EWMA_CLAMP_LOW), old * EWMA_CLAMP_HIGH)
-  local ewma = string.format('%.3f', EWMA_ALPHA * took + (1 - EWMA_ALPHA) * old)
-  redis.call('HSET', k('ewma'), t.service, ewma)
-  cache['ewma:' .. t.service] = ewma
+  -- the hall's mix (field *) starts from the services' mean before any of them learnt
+  if hall_is_comprehensive() then learn_time('*', took, stage_time(t.service)) end
+  learn_time(t.service, took, tonumber(s.service_time) or DEFAULT_SERVICE_TIME)
   gen = gen + 1 -- estimates use it
 end
 
@@ -1364,9 +1490,10 @@ local function qh_setup(a)
     if not seen_win[old] then
       redis.call('DEL', k('w', old))
       redis.call('SREM', k('open'), old)
+      redis.call('SREM', k('idle'), old)
     end
   end
-  redis.call('DEL', k('wins'), k('open'))
+  redis.call('DEL', k('wins'), k('open'), k('idle'))
   redis.call('DEL', k('compwins'))
   local serving, service_sets = {}, {} -- the distinct sets of services of specialised windows
   for i, w in ipairs(windows) do
@@ -1384,8 +1511,10 @@ local function qh_setup(a)
     if not exists then
       redis.call('HSET', k('w', id), 'state', 'closed', 'ticket', '', 'number', '', 'clerk', '',
         'holder', '', 'lease_until', '', 'reason', '', 'since', tostring(NOW))
-    elseif OPEN_STATES[redis.call('HGET', k('w', id), 'state')] then
-      redis.call('SADD', k('open'), id)
+    else
+      local state = redis.call('HGET', k('w', id), 'state')
+      if OPEN_STATES[state] then redis.call('SADD', k('open'), id) end
+      if state == 'idle' then redis.call('SADD', k('idle'), id) end
     end
     if w.comp then
       -- one set for all comprehensive windows: they serve every service
@@ -1418,15 +1547,18 @@ local function qh_setup(a)
     end
   end
   -- the per-service counts the writes keep, worked out afresh (linear in services)
-  redis.call('DEL', k('waiting'), k('nopen'))
+  redis.call('DEL', k('waiting'), k('nopen'), k('nidle'))
   for _, sid in ipairs(svc_ids) do
     local n = 0
     for _, c in ipairs(CLASSES) do n = n + zcard(k('wq', sid, c)) end
     if n > 0 then redis.call('HSET', k('waiting'), sid, n) end
     local open = redis.call('SINTERCARD', 2, k('svcwin', sid), k('open'))
     if open > 0 then redis.call('HSET', k('nopen'), sid, open) end
+    local idle = redis.call('SINTERCARD', 2, k('svcwin', sid), k('idle'))
+    if idle > 0 then redis.call('HSET', k('nidle'), sid, idle) end
   end
   redis.call('HSET', k('nopen'), '*', redis.call('SINTERCARD', 2, k('compwins'), k('open')))
+  redis.call('HSET', k('nidle'), '*', redis.call('SINTERCARD', 2, k('compwins'), k('idle')))
   return '{}'
 end
 

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -540,6 +541,42 @@ teardown(void **state)
 	return 0;
 }
 
+/* Fails unless v is within pct percent of expected (estimates are rounded approximations of
+ * the model's percentiles). */
+static void
+assert_near(long v, double expected, double pct)
+{
+	if (fabs((double)v - expected) > expected * pct / 100 + 1)
+		fail_msg("%ld is not within %.0f%% of %.1f", v, pct, expected);
+}
+
+/* Fails unless an object's estimate is a range around its median: ewt_low <= ewt <= ewt_high. */
+static void
+assert_range_ordered(const cJSON *o)
+{
+	assert_true(num(o, "ewt_low") <= num(o, "ewt"));
+	assert_true(num(o, "ewt") <= num(o, "ewt_high"));
+}
+
+/* Percentiles 10, 50 and 90 of the gamma distribution of shape 1, 2, 5, 7 and scale 1
+ * (docs/estimated-wait.md: the wait is the sum of ahead + 1 stages). */
+static const double gamma_p10[] = {0, 0.1054, 0.5318, 1.1021, 1.7448, 2.4326, 0, 3.8948};
+static const double gamma_p50[] = {0, 0.6931, 1.6783, 2.6741, 3.6721, 4.6709, 0, 6.6696};
+static const double gamma_p90[] = {0, 2.3026, 3.8897, 5.3223, 6.6808, 7.9936, 0, 10.5321};
+
+/* Fails unless the object's range is the gamma model's: `stages` stages (the tickets ahead and
+ * the one in front) that take `mean` seconds in all. */
+static void
+assert_gamma_estimate(const cJSON *o, int stages, double mean)
+{
+	assert_near(num(o, "ewt"), gamma_p50[stages] * mean / stages, 2);
+	assert_near(num(o, "ewt_low"), gamma_p10[stages] * mean / stages, stages == 1 ? 8 : 3);
+	assert_near(num(o, "ewt_high"), gamma_p90[stages] * mean / stages, 2);
+}
+
+/* The services' mean time (300, 120, 200 s) before the hall has learnt its own mix. */
+#define HALL_MIX (620.0 / 3)
+
 /* ------------------------------------------------------------------------------------ */
 /* take */
 
@@ -564,7 +601,8 @@ take__first_ticket__numbered_and_waiting(void **state)
 	assert_int_equal(num(t, "recalls"), 0);
 	assert_int_equal(num(t, "transfers"), 0);
 	assert_int_equal(num(t, "ahead"), 0);
-	assert_int_equal(num(t, "ewt"), 0);
+	/* no window is open: as if one were, busy, with the services' mean time */
+	assert_gamma_estimate(t, 1, HALL_MIX);
 }
 
 static void
@@ -1201,7 +1239,7 @@ pause__ticket_called__conflict(void **state)
 /* ahead and ewt */
 
 static void
-ewt__ahead_over_open_windows_times_service_time(void **state)
+ewt__median_and_range_of_the_stages_ahead(void **state)
 {
 	cJSON *t;
 
@@ -1211,21 +1249,94 @@ ewt__ahead_over_open_windows_times_service_time(void **state)
 		take("A", "");
 	t = take("A", "");
 	assert_int_equal(num(t, "ahead"), 4);
-	assert_int_equal(num(t, "ewt"), 4 * 300); /* one open window serves A */
+	/* one open window serves A: 4 tickets of 300 s ahead, then a window comes free */
+	assert_gamma_estimate(t, 5, 4 * 300 + HALL_MIX);
+	assert_range_ordered(t);
 	open_window("3", "c03");
 	t = ticket_by_id("20261128-A005");
 	assert_int_equal(num(t, "ahead"), 4);
-	assert_int_equal(num(t, "ewt"), 2 * 300); /* ceil(4 / 2) rounds of 300 s */
-	/* a priority ticket jumps the normal ones; the normal ones count it */
+	assert_gamma_estimate(t, 5, (4 * 300 + HALL_MIX) / 2); /* two windows: half as long */
+	/* a priority ticket jumps the normal ones; with a window free it is told 0 */
 	t = take("B", "priority");
 	assert_int_equal(num(t, "ahead"), 0);
 	assert_int_equal(num(t, "ewt"), 0);
-	assert_int_equal(num(ticket_by_id("20261128-A005"), "ahead"), 5);
-	/* a service shows the estimate of a new normal ticket */
+	assert_int_equal(num(t, "ewt_low"), 0);
+	assert_int_equal(num(t, "ewt_high"), 0);
+	t = ticket_by_id("20261128-A005");
+	assert_int_equal(num(t, "ahead"), 5);
+	/* the B ticket ahead counts at B's 120 s, not A's 300 */
+	assert_near(num(t, "ewt"), (4 * 300 + 120 + HALL_MIX) / 2 * 5.6702 / 6, 2);
+	/* a service shows the estimate of a new normal ticket, with its range */
 	t = service_now("A");
 	assert_int_equal(num(t, "waiting"), 5);
-	assert_int_equal(num(t, "ewt"), 3 * 300); /* 6 ahead over 2 windows */
+	assert_gamma_estimate(t, 7, (5 * 300 + 120 + HALL_MIX) / 2);
 	assert_int_equal(num(service_now("B"), "waiting"), 1);
+}
+
+static void
+ewt__tickets_ahead_weigh_their_own_service_time(void **state)
+{
+	long behind_b, behind_a;
+
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	call_next("1"); /* the one window is busy */
+	for (int i = 0; i < 3; i++)
+		take("B", "");
+	behind_b = num(service_now("A"), "ewt");
+	assert_near(behind_b, (3 * 120 + HALL_MIX) * gamma_p50[4] / 4, 2);
+	/* the wait does not depend on the new ticket's own service */
+	assert_int_equal(num(service_now("B"), "ewt"), behind_b);
+	assert_int_equal(num(service_now("C"), "ewt"), behind_b);
+	/* the same queue of A tickets is longer */
+	for (int i = 2; i <= 4; i++) {
+		char id[32];
+		snprintf(id, sizeof id, "20261128-B%03d", i - 1);
+		OK("qh_cancel", id);
+		take("A", "");
+	}
+	behind_a = num(service_now("B"), "ewt");
+	assert_near(behind_a, (3 * 300 + HALL_MIX) * gamma_p50[4] / 4, 2);
+	assert_true(behind_b < behind_a);
+}
+
+static void
+ewt__ticket_in_front_waits_for_a_window_to_come_free(void **state)
+{
+	cJSON *t;
+
+	(void)state;
+	OK("qh_setup", hall_specialised);
+	open_window("3", "c03");
+	take("A", "");
+	call_next("3");
+	/* nobody ahead, but the only window is busy: one stage of A's 300 s (specialised
+	 * windows: the service's own time) */
+	t = take("A", "");
+	assert_int_equal(num(t, "ahead"), 0);
+	assert_gamma_estimate(t, 1, 300);
+	assert_range_ordered(t);
+}
+
+static void
+ewt__grows_with_every_ticket_ahead_without_steps(void **state)
+{
+	long last = -1;
+
+	(void)state;
+	open_window("1", "c01");
+	open_window("3", "c03");
+	take("A", "");
+	take("A", "");
+	call_next("1");
+	call_next("3"); /* both windows busy */
+	for (int i = 0; i < 8; i++) {
+		long ewt = num(take("A", ""), "ewt");
+		/* ceil(ahead / n) rounds would tell every second ticket the same */
+		assert_true(ewt > last);
+		last = ewt;
+	}
 }
 
 static void
@@ -1238,9 +1349,13 @@ ewt__learns_service_time(void **state)
 	call_next("1");
 	now += 200;
 	OK("qh_finish", "1", "");
-	/* 0.2 * 200 + 0.8 * 300 = 280 s per ticket */
-	assert_int_equal(num(service_now("A"), "ewt"), 280);
-	assert_int_equal(num(ticket_by_id("20261128-A002"), "ewt"), 0);
+	/* the configured 300 s counts as 12 samples: 300 - 100 / 12 */
+	assert_near((long)(learnt("A") * 1000), 291667, 0.01);
+	/* the hall's mix is learnt too (field *), from the services' mean */
+	assert_near((long)(learnt("*") * 1000), (long)((HALL_MIX + (200 - HALL_MIX) / 12) * 1000), 0.01);
+	assert_near(num(service_now("A"), "ewt"),
+		    (291.667 + HALL_MIX + (200 - HALL_MIX) / 12) * gamma_p50[2] / 2, 2);
+	assert_int_equal(num(ticket_by_id("20261128-A002"), "ewt"), 0); /* window 1 is idle */
 }
 
 static void
@@ -1274,10 +1389,11 @@ ewt__specialised_hall_counts_competing_services(void **state)
 	take("C", "");
 	/* window 3 serves A and C: the C ticket waits behind A only */
 	assert_int_equal(num(ticket_by_id("20261128-C001"), "ahead"), 1);
-	assert_int_equal(num(ticket_by_id("20261128-C001"), "ewt"), 200);
+	/* A's 300 s ahead, then C's own 200 s until window 3 comes free */
+	assert_gamma_estimate(ticket_by_id("20261128-C001"), 2, 300 + 200);
 	/* B has no open window: counted as one */
 	assert_int_equal(num(ticket_by_id("20261128-B001"), "ahead"), 0);
-	assert_int_equal(num(service_now("B"), "ewt"), 120);
+	assert_gamma_estimate(service_now("B"), 2, 120 + 120);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -1360,7 +1476,7 @@ static void
 services__counts_follow_every_write(void **state)
 {
 	redisReply *r;
-	long total;
+	long total, one_window, two_windows;
 
 	(void)state;
 	open_window("3", "c3"); /* A and C */
@@ -1384,21 +1500,26 @@ services__counts_follow_every_write(void **state)
 	total = queued("A") + queued("B") + queued("C");
 	open_window("1", "c1");
 	open_window("2", "c2");
-	assert_int_equal(num(service_now("B"), "ewt"), (total + 1) / 2 * 120);
+	assert_true(total > 2);
+	assert_int_equal(num(service_now("B"), "ahead"), total);
+	two_windows = num(service_now("B"), "ewt");
 	OK("qh_pause", "2", "");
-	assert_int_equal(num(service_now("B"), "ewt"), total * 120);
+	one_window = num(service_now("B"), "ewt");
+	assert_true(labs(one_window - 2 * two_windows) <= 2); /* every stage twice as long */
 	OK("qh_resume", "2");
-	assert_int_equal(num(service_now("B"), "ewt"), (total + 1) / 2 * 120);
+	assert_int_equal(num(service_now("B"), "ewt"), two_windows);
 	OK("qh_close", "1");
-	assert_int_equal(num(service_now("B"), "ewt"), total * 120);
+	assert_int_equal(num(service_now("B"), "ewt"), one_window);
 	/* counts wrong for any reason are worked out afresh by setup */
 	r = cmd("HSET %s:waiting A 999", PREFIX);
 	freeReplyObject(r);
 	r = cmd("HSET %s:nopen B 7", PREFIX);
 	freeReplyObject(r);
+	r = cmd("HSET %s:nidle B 70", PREFIX); /* would make every estimate 0 */
+	freeReplyObject(r);
 	OK("qh_setup", hall);
 	assert_waiting_counts();
-	assert_int_equal(num(service_now("B"), "ewt"), total * 120);
+	assert_int_equal(num(service_now("B"), "ewt"), one_window);
 	/* the day change: earlier tickets leave the counts at once */
 	now = T0 + 86400;
 	day = DAY2;
@@ -1760,7 +1881,8 @@ events__take_publishes_ticket_then_queue_at_once(void **state)
 	assert_string_equal(str(e, "event"), "queue");
 	assert_string_equal(str(e, "service"), "A");
 	assert_int_equal(num(e, "waiting"), 1);
-	assert_int_equal(num(e, "ewt"), 300);
+	/* a new ticket would wait for A001 (300 s) and a window (the services' mean) */
+	assert_gamma_estimate(e, 2, 300 + HALL_MIX);
 	/* and one stream entry */
 	ids = cmd("XLEN %s", PREFIX ":events");
 	assert_int_equal(ids->integer, 1);
@@ -1989,7 +2111,10 @@ main(void)
 		T(window__since_is_its_last_state_change),
 		T(call_next__manager_for_a_window_records_its_clerk),
 		T(pause__ticket_called__conflict),
-		T(ewt__ahead_over_open_windows_times_service_time),
+		T(ewt__median_and_range_of_the_stages_ahead),
+		T(ewt__tickets_ahead_weigh_their_own_service_time),
+		T(ewt__ticket_in_front_waits_for_a_window_to_come_free),
+		T(ewt__grows_with_every_ticket_ahead_without_steps),
 		T(ewt__learns_service_time),
 		T(ewt__one_outlier_moves_the_estimate_under_10_percent),
 		T(ewt__specialised_hall_counts_competing_services),

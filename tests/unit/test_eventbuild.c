@@ -93,6 +93,22 @@ static void eventbuild__waiting_ticket_and_paused_window__estimates_and_reason(v
 			    "\"clerk\":null,\"since\":1795745000,\"reason\":\"午休 \\\"lunch\\\"\"}}");
 }
 
+static void eventbuild__estimate_range__on_tickets_and_queues(void **state)
+{
+	(void)state;
+	struct seen s;
+	assert_int_equal(expand("[[\"t\",\"20261127-B001\",\"B001\",\"B\",\"normal\",\"kiosk\",\"waiting\","
+				"\"1795744800\",\"\",\"\",\"\",\"\",\"\",\"0\",\"0\",\"\",\"4\",\"840\",\"\",\"420\",\"1500\"],"
+				"[\"q\",\"B\",\"5\",\"900\",\"4\",\"450\",\"1600\"]]", &s), 2);
+	assert_non_null(strstr(s.events[0], "\"ahead\":4,\"ewt\":840,\"ewt_low\":420,\"ewt_high\":1500}}"));
+	assert_string_equal(s.events[1], "{\"event\":\"queue\",\"service\":\"B\",\"waiting\":5,\"ewt\":900,"
+			    "\"ahead\":4,\"ewt_low\":450,\"ewt_high\":1600}");
+	/* a ticket no longer waiting: no range */
+	assert_int_equal(expand("[[\"t\",\"20261127-A001\",\"A001\",\"A\",\"normal\",\"kiosk\",\"done\",\"1\","
+				"\"2\",\"3\",\"4\",\"1\",\"c01\",\"0\",\"0\",\"\",\"\",\"\",\"\",\"\",\"\"]]", &s), 1);
+	assert_non_null(strstr(s.events[0], "\"ewt\":null,\"ewt_low\":null,\"ewt_high\":null}}"));
+}
+
 static void eventbuild__closed_by_day__flag_only_when_set(void **state)
 {
 	(void)state;
@@ -161,6 +177,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(eventbuild__a_call__its_events_in_order),
 		cmocka_unit_test(eventbuild__waiting_ticket_and_paused_window__estimates_and_reason),
+		cmocka_unit_test(eventbuild__estimate_range__on_tickets_and_queues),
 		cmocka_unit_test(eventbuild__closed_by_day__flag_only_when_set),
 		cmocka_unit_test(eventbuild__objects_of_earlier_versions__passed_on),
 		cmocka_unit_test(eventbuild__malformed__refused_whole),
