@@ -28,10 +28,14 @@ local DEFAULT_SERVICE_TIME = 300
 -- keeps a memory of some 1 / LEARN_MIN_STEP tickets). Each sample is first clamped to at most
 -- LEARN_MAX_RATIO times the mean, and to what moves the mean by at most LEARN_MAX_MOVE, so no
 -- single outlier (a ticket left open for hours, a click straight through) moves it by 10%.
-local LEARN_PRIOR, LEARN_MIN_STEP = 12, 0.02
-local LEARN_MAX_RATIO, LEARN_MAX_MOVE = 4, 0.09
--- The range [ewt_low, ewt_high] is this pair of percentiles of the modelled wait.
-local RANGE_Z_LOW, RANGE_Z_HIGH = -1.2816, 1.2816
+-- The range [ewt_low, ewt_high] is the 10th and 90th percentiles of the modelled wait (RANGE_Z_*:
+-- the standard normal's quantiles). CLASS_SHARES is the field of P:ewma with the learnt shares
+-- of priority and appointment tickets among the finished ones. (One table, as a Lua chunk has
+-- at most 200 locals.)
+local EST = {LEARN_PRIOR = 12, LEARN_MIN_STEP = 0.02, LEARN_MAX_RATIO = 4, LEARN_MAX_MOVE = 0.06,
+  RANGE_Z_LOW = -1.2816, RANGE_Z_HIGH = 1.2816, CLASS_SHARES = '~classes'}
+-- The wait model's functions (docs/estimated-wait.md), in one table for the same reason.
+local model = {}
 -- Tickets a day change expires per call: keeps every call short however full the hall was.
 local DAY_SLICE = 100
 local RECENT_CALLS = 10
@@ -256,7 +260,7 @@ end
 
 -- A learnt service time as stored in P:ewma, "mean variance samples" (an earlier version
 -- stored the mean alone): its mean, variance and sample count, or nil.
-local function parse_learnt(v)
+function model.parse_learnt(v)
   if not v or v == '' then return nil end
   local mean, var, n = string.match(v, '^(%S+) (%S+) (%S+)$')
   mean = tonumber(mean or v)
@@ -267,8 +271,8 @@ end
 
 -- The learnt service time of a service (field * of P:ewma: of the whole hall) in seconds and
 -- its variance (T of docs/estimated-wait.md), seeded with the configured time.
-local function service_time_var(id, bulk)
-  local t, var = parse_learnt(figure('ewma', id, bulk))
+function model.service_time_var(id, bulk)
+  local t, var = model.parse_learnt(figure('ewma', id, bulk))
   if not t then
     local s = service(id)
     t = s and tonumber(s.service_time) or DEFAULT_SERVICE_TIME
@@ -279,7 +283,7 @@ end
 
 -- The learnt service time of a service in whole seconds.
 local function service_time(id, bulk)
-  return math.floor(service_time_var(id, bulk) + 0.5)
+  return math.floor(model.service_time_var(id, bulk) + 0.5)
 end
 
 -- A window hash with its id, or nil.
@@ -487,7 +491,7 @@ end
 
 -- Windows that serve the service as a per-service window count (P:nopen, P:nidle) counts them:
 -- its specialised ones plus the comprehensive ones (field *).
-local function windows_serving(hash, sid, bulk)
+function model.windows_serving(hash, sid, bulk)
   local mine, comp
   if bulk then
     mine, comp = bulk[hash][sid], bulk[hash]['*']
@@ -500,20 +504,20 @@ end
 
 -- Open windows (idle, calling, serving) that serve the service, at least 1.
 local function open_windows(sid, bulk)
-  return math.max(windows_serving('nopen', sid, bulk), 1)
+  return math.max(model.windows_serving('nopen', sid, bulk), 1)
 end
 
 -- Idle windows that serve the service: a ticket with fewer tickets ahead is called at once.
-local function idle_windows(sid, bulk)
-  return windows_serving('nidle', sid, bulk)
+function model.idle_windows(sid, bulk)
+  return model.windows_serving('nidle', sid, bulk)
 end
 
 -- The mean and variance of the service that frees the next window: in a hall with a
 -- comprehensive window the hall's mix of services (learnt over every finished ticket),
 -- otherwise the service's own.
-local function stage_time(sid, bulk)
-  if not hall_is_comprehensive() then return service_time_var(sid, bulk) end
-  local t, var = parse_learnt(figure('ewma', '*', bulk))
+function model.stage_time(sid, bulk)
+  if not hall_is_comprehensive() then return model.service_time_var(sid, bulk) end
+  local t, var = model.parse_learnt(figure('ewma', '*', bulk))
   if t then return t, var end
   -- nothing finished yet: the services' mean time and squared coefficient of variation (their
   -- arrivals are not known; the hall's mix is learnt as tickets finish)
@@ -521,40 +525,52 @@ local function stage_time(sid, bulk)
   local scv = 0
   t = 0
   for _, id in ipairs(ids) do
-    local m, v = service_time_var(id, bulk)
+    local m, v = model.service_time_var(id, bulk)
     t, scv = t + m / #ids, scv + v / (m * m) / #ids
   end
-  if t <= 0 then return service_time_var(sid, bulk) end
+  if t <= 0 then return model.service_time_var(sid, bulk) end
   return t, scv * t * t
 end
 
 -- The p-quantile (z: the standard normal's p-quantile) of a gamma distribution of this mean
 -- and shape, by Wilson and Hilferty's cube-root normal approximation.
-local function gamma_quantile(mean, shape, z)
+function model.gamma_quantile(mean, shape, z)
   local c = 1 / (9 * shape)
   local q = 1 - c + z * math.sqrt(c)
   if q <= 0 then return 0 end
   return mean * q * q * q
 end
 
+-- The share of the tickets arriving from now on that will be called before a ticket of the
+-- class (the classes above it), at most one half.
+function model.jump_share(class, bulk)
+  local rank = CLASS_RANK[class] or CLASS_RANK.normal
+  if rank == 1 then return 0 end
+  local p, a = string.match(figure('ewma', EST.CLASS_SHARES, bulk) or '', '^(%S+) (%S+)')
+  local share = (tonumber(p) or 0) + (rank == 3 and (tonumber(a) or 0) or 0)
+  return math.min(share, 0.5)
+end
+
 -- ewt (the median), ewt_low and ewt_high (10th and 90th percentiles) of the wait of a ticket
 -- with `ahead` tickets before it, whose own services' means add up to `work` seconds, at n
 -- busy windows, the next of which comes free after a service of mean `stage` and variance
--- `stage_var` (docs/estimated-wait.md): a gamma distribution, the sum of ahead + 1 stages.
-local function wait_range(ahead, work, stage, stage_var, n)
-  local mean = (work + stage) / n
+-- `stage_var` (docs/estimated-wait.md): a gamma distribution, the sum of ahead + 1 stages,
+-- stretched by the tickets of higher classes (share `jump` of the arrivals) that will arrive
+-- meanwhile and be called first (and those arriving during theirs: 1 / (1 - jump)).
+function model.wait_range(ahead, work, stage, stage_var, n, jump)
+  local mean = (work + stage) / n / (1 - jump)
   -- n windows' departures: the service's squared coefficient of variation at one window,
   -- tending to a Poisson process's 1 as windows are added (a superposition of n of them)
   local scv = 1 + (stage_var / (stage * stage) - 1) / n
   local shape = (ahead + 1) / math.min(math.max(scv, 0.1), 4)
   local round = function(x) return math.floor(x + 0.5) end
-  return round(gamma_quantile(mean, shape, 0)), round(gamma_quantile(mean, shape, RANGE_Z_LOW)),
-    round(gamma_quantile(mean, shape, RANGE_Z_HIGH))
+  local q = function(z) return round(model.gamma_quantile(mean, shape, z)) end
+  return q(0), q(EST.RANGE_Z_LOW), q(EST.RANGE_Z_HIGH)
 end
 
 -- The services whose queues compete for a service's windows (every one in a hall with a
 -- comprehensive window), each counted with its own service time.
-local function competing_services(sid, bulk)
+function model.competing_services(sid, bulk)
   local bases = service_bases(sid, bulk)
   if bases[1] == '*' then return service_ids() end
   return bases
@@ -563,30 +579,31 @@ end
 -- ahead, ewt, ewt_low and ewt_high of a waiting ticket.
 local function estimate(t)
   local ahead, work, n, idle, stage, stage_var
-  if t.pin ~= nil and t.pin ~= '' then
+  local pinned = t.pin ~= nil and t.pin ~= ''
+  if pinned then
     -- a pinned ticket competes for its one window with everything that window calls
     local w = window(t.pin)
     ahead = count_ahead(w and window_bases(w) or {'w' .. t.pin}, t.class, t.score)
-    stage, stage_var = service_time_var(t.service)
+    stage, stage_var = model.service_time_var(t.service)
     work, n, idle = ahead * stage, 1, (w and w.state == 'idle') and 1 or 0
   else
     ahead = count_ahead(service_bases(t.service), t.class, t.score)
-    n, idle = open_windows(t.service), idle_windows(t.service)
-    stage, stage_var = stage_time(t.service)
+    n, idle = open_windows(t.service), model.idle_windows(t.service)
+    stage, stage_var = model.stage_time(t.service)
     -- the tickets ahead in call order, each at its own service's learnt time
     local counted_ahead = 0
     work = 0
-    for _, sid in ipairs(competing_services(t.service)) do
+    for _, sid in ipairs(model.competing_services(t.service)) do
       local c = count_ahead({sid}, t.class, t.score)
       counted_ahead = counted_ahead + c
-      work = work + c * service_time_var(sid)
+      work = work + c * model.service_time_var(sid)
     end
     -- tickets of a service no longer configured: at the hall's mix
     work = work + math.max(ahead - counted_ahead, 0) * stage
   end
   -- a free window calls it next
   if ahead < idle then return ahead, 0, 0, 0 end
-  return ahead, wait_range(ahead, work, stage, stage_var, n)
+  return ahead, model.wait_range(ahead, work, stage, stage_var, n, pinned and 0 or model.jump_share(t.class))
 end
 
 -- Tickets waiting in a service today, all classes, not counting tickets pinned to a window.
@@ -596,17 +613,17 @@ end
 
 -- The tickets ahead of a new normal ticket of the service (every waiting ticket of the
 -- competing queues) and their work, each at its own service's learnt time.
-local function new_ticket_load(sid, bulk)
+function model.new_ticket_load(sid, bulk)
   local bases = service_bases(sid, bulk)
   local ahead, counted_ahead, work = 0, 0, 0
-  for _, b in ipairs(competing_services(sid, bulk)) do
+  for _, b in ipairs(model.competing_services(sid, bulk)) do
     local c = service_waiting(b, bulk)
     counted_ahead = counted_ahead + c
-    work = work + c * service_time_var(b, bulk)
+    work = work + c * model.service_time_var(b, bulk)
   end
   if bases[1] == '*' then
     ahead = count_ahead(bases, 'normal', nil)
-    work = work + math.max(ahead - counted_ahead, 0) * stage_time(sid, bulk)
+    work = work + math.max(ahead - counted_ahead, 0) * model.stage_time(sid, bulk)
   else
     ahead = counted_ahead
   end
@@ -617,10 +634,11 @@ end
 -- answer now); `load` is new_ticket_load's {ahead, work} when the caller has it.
 local function service_estimate(sid, bulk, load)
   local ahead, work
-  if load then ahead, work = load[1], load[2] else ahead, work = new_ticket_load(sid, bulk) end
-  if ahead < idle_windows(sid, bulk) then return ahead, 0, 0, 0 end
-  local stage, stage_var = stage_time(sid, bulk)
-  return ahead, wait_range(ahead, work, stage, stage_var, open_windows(sid, bulk))
+  if load then ahead, work = load[1], load[2] else ahead, work = model.new_ticket_load(sid, bulk) end
+  if ahead < model.idle_windows(sid, bulk) then return ahead, 0, 0, 0 end
+  local stage, stage_var = model.stage_time(sid, bulk)
+  return ahead, model.wait_range(ahead, work, stage, stage_var, open_windows(sid, bulk),
+    model.jump_share('normal', bulk))
 end
 
 ------------------------------------------------------------------------------------------
@@ -665,7 +683,7 @@ local function services_json()
   local bulk = bulk_figures()
   -- in a hall with a comprehensive window every waiting ticket is ahead of a new one
   local ids = service_ids()
-  local hall_load = hall_is_comprehensive() and #ids > 0 and {new_ticket_load(ids[1], bulk)}
+  local hall_load = hall_is_comprehensive() and #ids > 0 and {model.new_ticket_load(ids[1], bulk)}
   local items = {}
   for i, sid in ipairs(ids) do
     local head = bulk.svcjson[sid] or service_head(sid, service(sid) or {})
@@ -1095,13 +1113,13 @@ end
 -- Transitions shared by the functions
 
 -- Feeds one service time into a learnt mean and variance (field of P:ewma), bounded so one
--- sample moves the mean by at most LEARN_MAX_MOVE (see LEARN_PRIOR).
-local function learn_time(field, took, seed)
-  local mean, var, n = parse_learnt(figure('ewma', field))
+-- sample moves the mean by at most LEARN_MAX_MOVE (see EST).
+function model.learn_time(field, took, seed)
+  local mean, var, n = model.parse_learnt(figure('ewma', field))
   if not mean then mean, var, n = seed, seed * seed, 0 end
-  local step = math.max(1 / (n + LEARN_PRIOR), LEARN_MIN_STEP)
-  local reach = LEARN_MAX_MOVE / step
-  took = math.min(math.max(took, mean * (1 - reach)), mean * math.min(1 + reach, LEARN_MAX_RATIO))
+  local step = math.max(1 / (n + EST.LEARN_PRIOR), EST.LEARN_MIN_STEP)
+  local reach = EST.LEARN_MAX_MOVE / step
+  took = math.min(math.max(took, mean * (1 - reach)), mean * math.min(1 + reach, EST.LEARN_MAX_RATIO))
   local d = took - mean
   local learnt = string.format('%.3f %.1f %d', mean + step * d, (1 - step) * (var + step * d * d),
     math.min(n + 1, 1000000))
@@ -1109,16 +1127,31 @@ local function learn_time(field, took, seed)
   cache['ewma:' .. field] = learnt
 end
 
+-- Feeds a finished ticket's class into the learnt shares of the classes (CLASS_SHARES): a
+-- running share over the tickets so far, later over some 1 / LEARN_MIN_STEP tickets.
+function model.learn_class_share(class)
+  local p, a, n = string.match(figure('ewma', EST.CLASS_SHARES) or '', '^(%S+) (%S+) (%S+)$')
+  p, a, n = tonumber(p) or 0, tonumber(a) or 0, tonumber(n) or 0
+  local step = math.max(1 / (n + 1), EST.LEARN_MIN_STEP)
+  p = p + step * ((class == 'priority' and 1 or 0) - p)
+  a = a + step * ((class == 'appointment' and 1 or 0) - a)
+  local learnt = string.format('%.4f %.4f %d', p, a, math.min(n + 1, 1000000))
+  redis.call('HSET', k('ewma'), EST.CLASS_SHARES, learnt)
+  cache['ewma:' .. EST.CLASS_SHARES] = learnt
+end
+
 -- Feeds a finished ticket's service time (call to finish) into its service's learnt time,
 -- and into the hall's (field *) when the hall has a comprehensive window.
 local function learn_service_time(t)
   local s = service(t.service)
   if not s or t.called_at == '' or t.closed_by_day == '1' then return end
-  local took = tonumber(t.finished_at) - tonumber(t.called_at)
+  -- a no-show held its window too, from the call until it was given up
+  local took = (t.state == 'no_show' and NOW or tonumber(t.finished_at)) - tonumber(t.called_at)
   if took < 0 then return end
   -- the hall's mix (field *) starts from the services' mean before any of them learnt
-  if hall_is_comprehensive() then learn_time('*', took, stage_time(t.service)) end
-  learn_time(t.service, took, tonumber(s.service_time) or DEFAULT_SERVICE_TIME)
+  if hall_is_comprehensive() then model.learn_time('*', took, model.stage_time(t.service)) end
+  model.learn_time(t.service, took, tonumber(s.service_time) or DEFAULT_SERVICE_TIME)
+  model.learn_class_share(t.class)
   gen = gen + 1 -- estimates use it
 end
 
@@ -1132,7 +1165,7 @@ local function settle(t, fields, uncounted)
     fields.fhour = fields.fhour or local_hour(fields.finished_at)
   end
   tset(t, fields)
-  if t.state == 'done' then learn_service_time(t) end
+  if t.state == 'done' or t.state == 'no_show' then learn_service_time(t) end
   if not uncounted then stat_final(t) end
   -- retention runs from the final state: the raw ticket goes, its aggregates stay
   local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS

@@ -1362,20 +1362,62 @@ static void
 ewt__one_outlier_moves_the_estimate_under_10_percent(void **state)
 {
 	double before;
+	long told;
 
 	(void)state;
 	open_window("1", "c01");
 	take("A", "");
 	take("A", "");
 	call_next("1");
+	told = num(service_now("A"), "ewt");
 	now += 12 * 3600; /* left open for 12 hours */
 	OK("qh_finish", "1", "");
 	assert_true(learnt("A") > 300 && learnt("A") < 330);
+	/* what a new ticket is told moves by under 10% */
+	assert_true(labs(num(service_now("A"), "ewt") - told) < told / 10);
 	before = learnt("A");
 	call_next("1");
 	now += 1; /* clicked straight through */
 	OK("qh_finish", "1", "");
 	assert_true(learnt("A") < before && learnt("A") > before * 0.9);
+}
+
+static void
+ewt__higher_classes_expected_to_jump_ahead(void **state)
+{
+	long normal, priority;
+
+	(void)state;
+	OK("qh_setup", hall_specialised);
+	open_window("3", "c03");
+	take("A", "");
+	call_next("3"); /* busy, nobody waiting */
+	/* no class learnt yet: a new normal ticket and a new priority one are told the same */
+	normal = num(service_now("A"), "ewt");
+	assert_int_equal(num(take("A", "priority"), "ewt"), normal);
+	now += 300;
+	call_next("3"); /* finishes the normal ticket, calls the priority one */
+	now += 300;
+	call_next("3"); /* finishes it: half the tickets were priority */
+	take("A", "");
+	call_next("3");
+	normal = num(service_now("A"), "ewt");
+	priority = num(take("A", "priority"), "ewt");
+	/* as many priority tickets as normal ones will come and be called first (1 / (1 - 1/2)) */
+	assert_true(labs(normal - 2 * priority) <= 2);
+}
+
+static void
+ewt__no_show_feeds_the_time_a_window_is_held(void **state)
+{
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	call_next("1");
+	now += 60;
+	OK("qh_no_show", "1", "");
+	/* the window was held 60 s, a sample that would move the mean by 6.7%: bounded to 6% */
+	assert_near((long)(learnt("A") * 1000), 282000, 0.01);
 }
 
 static void
@@ -2117,6 +2159,8 @@ main(void)
 		T(ewt__grows_with_every_ticket_ahead_without_steps),
 		T(ewt__learns_service_time),
 		T(ewt__one_outlier_moves_the_estimate_under_10_percent),
+		T(ewt__higher_classes_expected_to_jump_ahead),
+		T(ewt__no_show_feeds_the_time_a_window_is_held),
 		T(ewt__specialised_hall_counts_competing_services),
 		T(queue__call_order_with_limit_and_service),
 		T(snapshot__services_windows_recent_newest_first),
