@@ -561,8 +561,11 @@ function model.wait_range(ahead, work, stage, stage_var, n, jump)
   local mean = (work + stage) / n / (1 - jump)
   -- n windows' departures: the service's squared coefficient of variation at one window,
   -- tending to a Poisson process's 1 as windows are added (a superposition of n of them)
-  local scv = 1 + (stage_var / (stage * stage) - 1) / n
-  local shape = (ahead + 1) / math.min(math.max(scv, 0.1), 4)
+  local cv2 = math.min(math.max(stage_var / (stage * stage), 0.1), 4)
+  local scv = 1 + (cv2 - 1) / n
+  -- plus the error of the learnt means (squared relative error of a mean over some
+  -- 1 / LEARN_MIN_STEP samples), which does not shrink with the tickets ahead
+  local shape = 1 / (scv / (ahead + 1) + cv2 * EST.LEARN_MIN_STEP / (2 - EST.LEARN_MIN_STEP))
   local round = function(x) return math.floor(x + 0.5) end
   local q = function(z) return round(model.gamma_quantile(mean, shape, z)) end
   return q(0), q(EST.RANGE_Z_LOW), q(EST.RANGE_Z_HIGH)
@@ -1843,7 +1846,7 @@ local function qh_no_show(a)
   window_idle(w)
   emit_ticket(t)
   emit_window(w)
-  if requeue == '1' then emit_queue(t.service) end
+  emit_queue(t.service) -- waiting again, or the time it held the window was learnt
   return ticket_result(t)
 end
 

@@ -1418,6 +1418,11 @@ ewt__no_show_feeds_the_time_a_window_is_held(void **state)
 	OK("qh_no_show", "1", "");
 	/* the window was held 60 s, a sample that would move the mean by 6.7%: bounded to 6% */
 	assert_near((long)(learnt("A") * 1000), 282000, 0.01);
+	/* A's estimate moved: the call's events end with a queue event of A */
+	redisReply *r = cmd("XREVRANGE %s + - COUNT 1", PREFIX ":events");
+	assert_int_equal(r->elements, 1);
+	assert_non_null(strstr(r->element[0]->element[1]->element[1]->str, "[\"q\",\"A\","));
+	freeReplyObject(r);
 }
 
 static void
