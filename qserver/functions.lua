@@ -30,10 +30,11 @@ local DEFAULT_SERVICE_TIME = 300
 -- single outlier (a ticket left open for hours, a click straight through) moves it by 10%.
 -- The range [ewt_low, ewt_high] is the 10th and 90th percentiles of the modelled wait (RANGE_Z_*:
 -- the standard normal's quantiles). CLASS_SHARES is the field of P:ewma with the learnt shares
--- of priority and appointment tickets among the finished ones. (One table, as a Lua chunk has
--- at most 200 locals.)
+-- of priority and appointment tickets among the finished ones. In a hall with a comprehensive
+-- window and more than PER_SERVICE_MAX services, the tickets ahead of a ticket count at the
+-- hall's mix rather than service by service. (One table, as a Lua chunk has at most 200 locals.)
 local EST = {LEARN_PRIOR = 12, LEARN_MIN_STEP = 0.02, LEARN_MAX_RATIO = 4, LEARN_MAX_MOVE = 0.06,
-  RANGE_Z_LOW = -1.2816, RANGE_Z_HIGH = 1.2816, CLASS_SHARES = '~classes'}
+  RANGE_Z_LOW = -1.2816, RANGE_Z_HIGH = 1.2816, CLASS_SHARES = '~classes', PER_SERVICE_MAX = 12}
 -- The wait model's functions (docs/estimated-wait.md), in one table for the same reason.
 local model = {}
 -- Tickets a day change expires per call: keeps every call short however full the hall was.
@@ -281,11 +282,6 @@ function model.service_time_var(id, bulk)
   return t, var
 end
 
--- The learnt service time of a service in whole seconds.
-local function service_time(id, bulk)
-  return math.floor(model.service_time_var(id, bulk) + 0.5)
-end
-
 -- A window hash with its id, or nil.
 local function window(id)
   local w = hgetall(k('w', id))
@@ -522,6 +518,7 @@ function model.stage_time(sid, bulk)
   -- nothing finished yet: the services' mean time and squared coefficient of variation (their
   -- arrivals are not known; the hall's mix is learnt as tickets finish)
   local ids = service_ids()
+  if #ids > EST.PER_SERVICE_MAX then return model.service_time_var(sid, bulk) end
   local scv = 0
   t = 0
   for _, id in ipairs(ids) do
@@ -575,8 +572,11 @@ end
 -- comprehensive window), each counted with its own service time.
 function model.competing_services(sid, bulk)
   local bases = service_bases(sid, bulk)
-  if bases[1] == '*' then return service_ids() end
-  return bases
+  if bases[1] ~= '*' then return bases end
+  -- in a hall of many services the tickets ahead count at the hall's mix instead: a call or
+  -- two per service would make every take slow (and a service list tells what a take would)
+  if #service_ids() > EST.PER_SERVICE_MAX then return {} end
+  return service_ids()
 end
 
 -- ahead, ewt, ewt_low and ewt_high of a waiting ticket.
@@ -601,7 +601,8 @@ local function estimate(t)
       counted_ahead = counted_ahead + c
       work = work + c * model.service_time_var(sid)
     end
-    -- tickets of a service no longer configured: at the hall's mix
+    -- tickets not counted per service (a service no longer configured, a hall of many
+    -- services): at the hall's mix
     work = work + math.max(ahead - counted_ahead, 0) * stage
   end
   -- a free window calls it next

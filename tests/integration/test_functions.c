@@ -1426,6 +1426,39 @@ ewt__no_show_feeds_the_time_a_window_is_held(void **state)
 }
 
 static void
+ewt__hall_of_many_services_counts_the_tickets_ahead_at_the_hall_mix(void **state)
+{
+	char config[4096];
+	int len;
+	cJSON *t;
+
+	(void)state;
+	/* 13 services at one comprehensive window: S01 takes 300 s, the others 60 s */
+	len = snprintf(config, sizeof config, "{\"site\":{\"id\":\"t\"},\"services\":[");
+	for (int i = 1; i <= 13; i++)
+		len += snprintf(config + len, sizeof config - (size_t)len,
+				"%s{\"id\":\"S%02d\",\"prefix\":\"S%02d\",\"name\":\"s\",\"name_en\":\"s\","
+				"\"service_time\":%d}", i > 1 ? "," : "", i, i, i == 1 ? 300 : 60);
+	snprintf(config + len, sizeof config - (size_t)len,
+		 "],\"windows\":[{\"id\":1,\"name\":\"1\",\"name_en\":\"1\",\"services\":[\"*\"]}]}");
+	OK("qh_setup", config);
+	open_window("1", "c01");
+	take("S01", "");
+	call_next("1");
+	take("S02", "");
+	take("S02", "");
+	/* no call per service: the two tickets ahead count at the hall's time, which before any
+	 * finish is the ticket's own service's */
+	t = take("S01", "");
+	assert_int_equal(num(t, "ahead"), 2);
+	assert_near(num(t, "ewt"), gamma_p50[3] * 900 / 3, 2);
+	/* and the service list tells the same */
+	t = find_id(get(OK("qh_services"), "services"), "S01");
+	assert_int_equal(num(t, "ahead"), 3);
+	assert_near(num(t, "ewt"), gamma_p50[4] * 1200 / 4, 2);
+}
+
+static void
 ewt__specialised_hall_counts_competing_services(void **state)
 {
 	(void)state;
@@ -2166,6 +2199,7 @@ main(void)
 		T(ewt__one_outlier_moves_the_estimate_under_10_percent),
 		T(ewt__higher_classes_expected_to_jump_ahead),
 		T(ewt__no_show_feeds_the_time_a_window_is_held),
+		T(ewt__hall_of_many_services_counts_the_tickets_ahead_at_the_hall_mix),
 		T(ewt__specialised_hall_counts_competing_services),
 		T(queue__call_order_with_limit_and_service),
 		T(snapshot__services_windows_recent_newest_first),
