@@ -266,8 +266,10 @@ function model.parse_learnt(v)
   local mean, var, n = string.match(v, '^(%S+) (%S+) (%S+)$')
   mean = tonumber(mean or v)
   if not mean then return nil end
+  -- at least a second (tickets clicked straight through), so the model never divides by 0
+  mean = math.max(mean, 1)
   -- without a learnt variance, that of an exponential distribution
-  return mean, tonumber(var or '') or mean * mean, tonumber(n or '') or 0
+  return mean, math.max(tonumber(var or '') or mean * mean, 0), tonumber(n or '') or 0
 end
 
 -- The learnt service time of a service (field * of P:ewma: of the whole hall) in seconds and

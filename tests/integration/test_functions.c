@@ -1408,6 +1408,27 @@ ewt__higher_classes_expected_to_jump_ahead(void **state)
 }
 
 static void
+ewt__clicked_through_tickets_leave_a_usable_estimate(void **state)
+{
+	cJSON *t;
+	redisReply *r;
+
+	(void)state;
+
+	open_window("1", "c01");
+	take("A", "");
+	call_next("1");
+	/* what hundreds of tickets finished in the second they were called leave learnt */
+	r = cmd("HSET %s:ewma A %s * %s", PREFIX, "0.000 0.0 300", "0.000 0.0 300");
+	freeReplyObject(r);
+	take("A", "");
+	t = take("A", "");
+	assert_int_equal(num(t, "ahead"), 1);
+	assert_true(num(t, "ewt") >= 1 && num(t, "ewt") < 10);
+	assert_range_ordered(t);
+}
+
+static void
 ewt__no_show_feeds_the_time_a_window_is_held(void **state)
 {
 	(void)state;
@@ -2199,6 +2220,7 @@ main(void)
 		T(ewt__one_outlier_moves_the_estimate_under_10_percent),
 		T(ewt__higher_classes_expected_to_jump_ahead),
 		T(ewt__no_show_feeds_the_time_a_window_is_held),
+		T(ewt__clicked_through_tickets_leave_a_usable_estimate),
 		T(ewt__hall_of_many_services_counts_the_tickets_ahead_at_the_hall_mix),
 		T(ewt__specialised_hall_counts_competing_services),
 		T(queue__call_order_with_limit_and_service),
