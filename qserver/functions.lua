@@ -581,6 +581,33 @@ function model.competing_services(sid, bulk)
   return service_ids()
 end
 
+-- The tickets waiting in the services (P:waiting) and their work, each at its own service's
+-- learnt time: two HMGETs (none with `bulk`), once per write of the call.
+function model.waiting_load(sids, bulk)
+  local read = function()
+    local waiting, means = {}, {}
+    if bulk then
+      for i, sid in ipairs(sids) do waiting[i], means[i] = bulk.waiting[sid], bulk.ewma[sid] end
+    else
+      waiting = redis.call('HMGET', k('waiting'), unpack(sids))
+      means = redis.call('HMGET', k('ewma'), unpack(sids))
+    end
+    local count, work = 0, 0
+    for i, sid in ipairs(sids) do
+      local w = tonumber(waiting[i] or '') or 0
+      if w > 0 then
+        local mean = model.parse_learnt(means[i] or nil)
+        if not mean then mean = model.service_time_var(sid, bulk) end
+        count, work = count + w, work + w * mean
+      end
+    end
+    return {count, work}
+  end
+  -- gen moves with every write and every learnt time
+  local load = bulk and read() or counted('load:' .. gen .. ':' .. table.concat(sids, ','), read)
+  return load[1], load[2]
+end
+
 -- ahead, ewt, ewt_low and ewt_high of a waiting ticket.
 local function estimate(t)
   local ahead, work, n, idle, stage, stage_var
@@ -595,17 +622,17 @@ local function estimate(t)
     ahead = count_ahead(service_bases(t.service), t.class, t.score)
     n, idle = open_windows(t.service), model.idle_windows(t.service)
     stage, stage_var = model.stage_time(t.service)
-    -- the tickets ahead in call order, each at its own service's learnt time
-    local counted_ahead = 0
-    work = 0
-    for _, sid in ipairs(model.competing_services(t.service)) do
-      local c = count_ahead({sid}, t.class, t.score)
-      counted_ahead = counted_ahead + c
-      work = work + c * model.service_time_var(sid)
+    -- the tickets ahead, at the mean of the other waiting tickets' own services' times (the
+    -- tickets ahead are most of them; counting them service by service would cost three calls
+    -- per service); in a hall of many services at the hall's mix
+    local mean_other = stage
+    local sids = model.competing_services(t.service)
+    if #sids > 0 then
+      local count, total = model.waiting_load(sids)
+      local others = total - model.service_time_var(t.service)
+      if count > 1 and others > 0 then mean_other = others / (count - 1) end
     end
-    -- tickets not counted per service (a service no longer configured, a hall of many
-    -- services): at the hall's mix
-    work = work + math.max(ahead - counted_ahead, 0) * stage
+    work = ahead * mean_other
   end
   -- a free window calls it next
   if ahead < idle then return ahead, 0, 0, 0 end
@@ -622,11 +649,8 @@ end
 function model.new_ticket_load(sid, bulk)
   local bases = service_bases(sid, bulk)
   local ahead, counted_ahead, work = 0, 0, 0
-  for _, b in ipairs(model.competing_services(sid, bulk)) do
-    local c = service_waiting(b, bulk)
-    counted_ahead = counted_ahead + c
-    work = work + c * model.service_time_var(b, bulk)
-  end
+  local sids = model.competing_services(sid, bulk)
+  if #sids > 0 then counted_ahead, work = model.waiting_load(sids, bulk) end
   if bases[1] == '*' then
     ahead = count_ahead(bases, 'normal', nil)
     work = work + math.max(ahead - counted_ahead, 0) * model.stage_time(sid, bulk)
