@@ -201,6 +201,8 @@ void app_apply_snapshot(struct app *app, const cJSON *snapshot)
 			app_json_string(s, "name_en", svc->name_en, sizeof svc->name_en);
 			svc->waiting = (int)app_json_int(s, "waiting", 0);
 			svc->ewt = (int)app_json_int(s, "ewt", 0);
+			svc->ewt_low = (int)app_json_int(s, "ewt_low", -1);
+			svc->ewt_high = (int)app_json_int(s, "ewt_high", -1);
 		}
 	}
 	const cJSON *windows = cJSON_GetObjectItemCaseSensitive(snapshot, "windows");
@@ -320,6 +322,9 @@ bool app_apply_queue_event(struct app *app, const cJSON *event)
 			continue;
 		app->services[i].waiting = (int)app_json_int(event, "waiting", app->services[i].waiting);
 		app->services[i].ewt = (int)app_json_int(event, "ewt", app->services[i].ewt);
+		/* a range goes with its ewt: none sent, none shown */
+		app->services[i].ewt_low = (int)app_json_int(event, "ewt_low", -1);
+		app->services[i].ewt_high = (int)app_json_int(event, "ewt_high", -1);
 	}
 	return app_window_serves(&app->me, id);
 }

@@ -39,6 +39,9 @@ struct client;
 
 /* "<1 min", "7 min", "2 h 05 min" for a span of seconds (negative counts as 0). */
 void format_minutes(char *out, size_t size, long long seconds);
+/* An estimated wait: its range "5-15 min" (10th to 90th percentile, whole minutes rounded up as
+ * the kiosk's ticket has them) when the server sent one that shows as two numbers, else "~7 min". */
+void format_estimate(char *out, size_t size, long long ewt, long long low, long long high);
 /* The Chinese and English label of a window state ("空闲 Idle"); "?" when unknown. */
 const char *format_window_state(const char *state);
 /* The Chinese and English label of a ticket state ("已呼叫 called"). */
@@ -184,6 +187,7 @@ struct app_service {
 	char name_en[COUNTER_NAME_MAX];
 	int waiting;
 	int ewt; /* seconds */
+	int ewt_low, ewt_high; /* its 10th and 90th percentiles, seconds; -1 when not sent */
 };
 
 struct app_window {

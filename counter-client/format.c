@@ -20,6 +20,18 @@ void format_minutes(char *out, size_t size, long long seconds)
 		snprintf(out, size, "%lld h %02lld min", minutes / 60, minutes % 60);
 }
 
+void format_estimate(char *out, size_t size, long long ewt, long long low, long long high)
+{
+	long long lo = (low + 59) / 60, hi = (high + 59) / 60;
+	if (low >= 0 && high >= low && lo != hi) {
+		snprintf(out, size, "%lld-%lld min", lo, hi);
+		return;
+	}
+	char single[32];
+	format_minutes(single, sizeof single, ewt);
+	snprintf(out, size, "~%s", single);
+}
+
 /* A label of the table, or "?" (a newer server may add states). */
 static const char *format_lookup(const char *const table[][2], size_t n, const char *key)
 {

@@ -250,11 +250,10 @@ static void screen_services(struct app *app, int y, int x, int width, int rows)
 		const struct app_service *s = &app->services[i];
 		if (!app_window_serves(&app->me, s->id))
 			continue;
-		char name[COUNTER_NAME_MAX * 2 + 2], count[16], ewt[32], est[40];
+		char name[COUNTER_NAME_MAX * 2 + 2], count[16], est[40];
 		app_format(name, sizeof name, "%s %s", s->name, s->name_en);
 		app_format(count, sizeof count, "%d", s->waiting);
-		format_minutes(ewt, sizeof ewt, s->ewt);
-		app_format(est, sizeof est, "~%s", ewt);
+		format_estimate(est, sizeof est, s->ewt, s->ewt_low, s->ewt_high);
 		int name_w = width - 4 - 1 - 11;
 		screen_put(row, x, name_w, name, A_NORMAL);
 		screen_put_right(row, x + name_w, 4, count, A_BOLD);

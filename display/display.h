@@ -71,6 +71,7 @@ struct service_info {
 	char name_en[DISPLAY_NAME_MAX];
 	int waiting;
 	int ewt; /* seconds */
+	int ewt_low, ewt_high; /* 10th and 90th percentiles, seconds; -1 when not sent */
 };
 
 struct window_info {
@@ -262,6 +263,10 @@ struct display_view {
 /* How many of in_zone windows a panel with room rows under its heading lists (one row fewer
  * than room when they do not all fit: that row says how many more). */
 int draw_windows_listed(int in_zone, int room);
+/* The estimated wait as the services panel shows it: the range "5-15 min" (whole minutes,
+ * rounded up as the kiosk's ticket does) when the server sent one that shows as two numbers,
+ * else the estimate alone ("7 min", "<1 min"). */
+void draw_estimate_text(int ewt, int low, int high, char *buf, size_t size);
 /* Sets up colours; call after initscr. */
 void draw_init(void);
 /* Draws the whole screen into stdscr and refreshes it. */

@@ -88,6 +88,15 @@ static void draw_minutes(int seconds, char *buf, size_t size)
 		snprintf(buf, size, "%d min", (seconds + 30) / 60);
 }
 
+void draw_estimate_text(int ewt, int low, int high, char *buf, size_t size)
+{
+	int lo = (low + 59) / 60, hi = (high + 59) / 60;
+	if (low < 0 || high < low || lo == hi)
+		draw_minutes(ewt, buf, size);
+	else
+		snprintf(buf, size, "%d-%d min", lo, hi);
+}
+
 /* Builds the text of the big line: "A012>3" (the arrow glyph between number and window). */
 static int draw_big_text(const struct call *call, char *buf, size_t size)
 {
@@ -219,7 +228,7 @@ static int draw_panel_recent(const struct display_view *view, int y, int x, int 
 static int draw_panel_services(const struct display_view *view, int y, int x, int w, int rows)
 {
 	const struct state *st = view->state;
-	const int wait_w = 8, ewt_w = 10;
+	const int wait_w = 8, ewt_w = 11;
 	int name_w = w - wait_w - ewt_w;
 	attr_t heading = A_BOLD | draw_color(PAIR_HEADING, 0);
 	int used = 0;
@@ -239,7 +248,7 @@ static int draw_panel_services(const struct display_view *view, int y, int x, in
 		char name[2 * DISPLAY_NAME_MAX + 2], waiting[16], ewt[24];
 		snprintf(name, sizeof name, "%s %s", s->name, s->name_en);
 		snprintf(waiting, sizeof waiting, "%d", s->waiting);
-		draw_minutes(s->ewt, ewt, sizeof ewt);
+		draw_estimate_text(s->ewt, s->ewt_low, s->ewt_high, ewt, sizeof ewt);
 		draw_text(y + used, x, name_w - 1, name, 0);
 		draw_text_right(y + used, x + name_w + wait_w, wait_w, waiting, A_BOLD);
 		draw_text_right(y + used, x + w, ewt_w, ewt, 0);

@@ -69,6 +69,8 @@ static void state_read_service(struct service_info *s, const cJSON *obj)
 	state_copy_string(obj, "name_en", s->name_en, sizeof s->name_en);
 	s->waiting = (int)state_get_int(obj, "waiting", s->waiting);
 	s->ewt = (int)state_get_int(obj, "ewt", s->ewt);
+	s->ewt_low = (int)state_get_int(obj, "ewt_low", -1);
+	s->ewt_high = (int)state_get_int(obj, "ewt_high", -1);
 }
 
 /* Replaces services and windows with the snapshot's lists; a list the answer lacks is kept. */
@@ -150,6 +152,9 @@ int state_apply_event(struct state *st, const cJSON *event, struct call *call)
 		if (s) {
 			s->waiting = (int)state_get_int(event, "waiting", s->waiting);
 			s->ewt = (int)state_get_int(event, "ewt", s->ewt);
+			/* a range goes with its ewt: none sent, none shown */
+			s->ewt_low = (int)state_get_int(event, "ewt_low", -1);
+			s->ewt_high = (int)state_get_int(event, "ewt_high", -1);
 		}
 		return 0;
 	}

@@ -3,16 +3,17 @@
  * One function call records what it changed as one JSON array of compact events, in order
  * (docs/functions.md):
  *   ["t", id, number, service, class, channel, state, issued_at, called_at, started_at,
- *    finished_at, window, clerk, recalls, transfers, rating, ahead, ewt, closed_by_day]
+ *    finished_at, window, clerk, recalls, transfers, rating, ahead, ewt, closed_by_day,
+ *    ewt_low, ewt_high]
  *   ["w", id, state, ticket number, clerk, since, reason]
- *   ["q", service, waiting, ewt, ahead]
+ *   ["q", service, waiting, ewt, ahead, ewt_low, ewt_high]
  *   ["c", ticket id, window, recall, at]      (after the "t" of that ticket)
  * with every value a string and "" for none. qserver makes the Ticket, Window and event
  * objects of PROTOCOL.md from them, adding what the config holds (window names and services).
  * Entries of earlier versions hold one event object, or an array of event objects; those are
  * passed on as they are. Results are ["ticket", T or null], ["window", W] and
  * ["tickets", [T...]] with T and W compact as above, or a JSON object passed on as it is but
- * for a leading "services" string "<id> <waiting> <ahead> <ewt>;..." (qh_services, qh_snapshot),
+ * for a leading "services" string "<id> <waiting> <ahead> <ewt> <ewt_low> <ewt_high>;..." (qh_services, qh_snapshot),
  * which becomes the array of Service objects with prefix and names from the config. */
 #include "qserver.h"
 
@@ -35,8 +36,11 @@ static const struct field ticket_fields[] = {
 	{"finished_at", FIELD_INT},  {"window", FIELD_INT},	 {"clerk", FIELD_STRING},
 	{"recalls", FIELD_INT},	     {"transfers", FIELD_INT},	 {"rating", FIELD_INT},
 	{"ahead", FIELD_INT},	     {"ewt", FIELD_INT},	 {"closed_by_day", FIELD_FLAG},
+	{"ewt_low", FIELD_INT},	     {"ewt_high", FIELD_INT},
 };
 #define TICKET_FIELDS (sizeof ticket_fields / sizeof ticket_fields[0])
+/* Entries of earlier versions end at closed_by_day (no ewt_low, ewt_high). */
+#define TICKET_FIELDS_V1 (TICKET_FIELDS - 2)
 
 /* The string at position i of a compact event, or NULL when it is not one. */
 static const char *compact_string(const cJSON *a, int i)
@@ -67,10 +71,12 @@ static void add_int(cJSON *o, const char *key, const char *v)
 static cJSON *ticket_object(const cJSON *a)
 {
 	const char *kind = compact_string(a, 0);
-	if (!kind || strcmp(kind, "t") != 0 || cJSON_GetArraySize(a) != (int)TICKET_FIELDS + 1)
+	int size = cJSON_GetArraySize(a);
+	if (!kind || strcmp(kind, "t") != 0 ||
+	    (size != (int)TICKET_FIELDS + 1 && size != (int)TICKET_FIELDS_V1 + 1))
 		return NULL;
 	cJSON *t = cJSON_CreateObject();
-	for (size_t i = 0; i < TICKET_FIELDS; i++) {
+	for (size_t i = 0; i + 1 < (size_t)size; i++) {
 		const char *v = compact_string(a, (int)i + 1);
 		if (!v) {
 			cJSON_Delete(t);
@@ -140,7 +146,7 @@ static cJSON *event_object(const cJSON *a, cJSON **last_ticket)
 		return ev;
 	}
 	const char *s1 = compact_string(a, 1), *s2 = compact_string(a, 2), *s3 = compact_string(a, 3),
-		   *s4 = compact_string(a, 4);
+		   *s4 = compact_string(a, 4), *s5 = compact_string(a, 5), *s6 = compact_string(a, 6);
 	if (kind && strcmp(kind, "q") == 0 && s1 && s2 && s3) {
 		cJSON_AddStringToObject(ev, "event", "queue");
 		cJSON_AddStringToObject(ev, "service", s1);
@@ -148,6 +154,10 @@ static cJSON *event_object(const cJSON *a, cJSON **last_ticket)
 		add_int(ev, "ewt", s3);
 		if (s4)
 			add_int(ev, "ahead", s4); /* what a new ticket would be told */
+		if (s5 && s6) {
+			add_int(ev, "ewt_low", s5);
+			add_int(ev, "ewt_high", s6);
+		}
 		return ev;
 	}
 	const cJSON *id = *last_ticket ? cJSON_GetObjectItemCaseSensitive(*last_ticket, "id") : NULL;
@@ -290,11 +300,14 @@ static const struct config_service *service_of(const char *id, size_t n, size_t 
 	return NULL;
 }
 
-/* Appends the Service objects of the compact list "<id> <waiting> <ahead> <ewt>;..." (n
- * bytes) as a JSON array, names from the config; returns -1 when it is malformed. */
+/* Appends the Service objects of the compact list
+ * "<id> <waiting> <ahead> <ewt> <ewt_low> <ewt_high>;..." (n bytes) as a JSON array, names from
+ * the config; returns -1 when it is malformed. */
 static int services_array(struct text *t, const char *s, size_t n)
 {
-	static const char *const figures[] = {",\"waiting\":", ",\"ahead\":", ",\"ewt\":"};
+	enum { PARTS = 6 };
+	static const char *const figures[PARTS - 1] = {",\"waiting\":", ",\"ahead\":", ",\"ewt\":",
+						     ",\"ewt_low\":", ",\"ewt_high\":"};
 	text_add(t, "[", 1);
 	size_t at = 0;
 	for (size_t i = 0; n > 0 && at <= n; i++) {
@@ -302,18 +315,18 @@ static int services_array(struct text *t, const char *s, size_t n)
 		const char *item = s + at, *end = memchr(item, ';', n - at);
 		size_t item_len = end ? (size_t)(end - item) : n - at;
 		at += item_len + 1;
-		const char *part[4];
-		size_t part_len[4], p = 0, from = 0;
-		for (size_t j = 0; j <= item_len && p < 4; j++) {
+		const char *part[PARTS];
+		size_t part_len[PARTS], p = 0, from = 0;
+		for (size_t j = 0; j <= item_len && p < PARTS; j++) {
 			if (j == item_len || item[j] == ' ') {
 				part[p] = item + from;
 				part_len[p++] = j - from;
 				from = j + 1;
 			}
 		}
-		if (p != 4 || from != item_len + 1 || part_len[0] == 0)
+		if (p != PARTS || from != item_len + 1 || part_len[0] == 0)
 			return -1;
-		for (int f = 1; f < 4; f++)
+		for (int f = 1; f < PARTS; f++)
 			if (!is_integer(part[f], part_len[f]))
 				return -1;
 		const struct config_service *svc = service_of(part[0], part_len[0], i);
@@ -325,7 +338,7 @@ static int services_array(struct text *t, const char *s, size_t n)
 		text_json_string(t, svc ? svc->name : "", svc ? strlen(svc->name) : 0);
 		text_str(t, ",\"name_en\":");
 		text_json_string(t, svc ? svc->name_en : "", svc ? strlen(svc->name_en) : 0);
-		for (int f = 1; f < 4; f++) {
+		for (int f = 1; f < PARTS; f++) {
 			text_str(t, figures[f - 1]);
 			text_add(t, part[f], part_len[f]);
 		}

@@ -23,10 +23,20 @@ local OPEN_STATES = {idle = true, calling = true, serving = true}
 local DAY_KEY_TTL = 3 * 86400 -- numbering keys outlive their day by two days
 local DEFAULT_RETENTION_DAYS = 90
 local DEFAULT_SERVICE_TIME = 300
-local EWMA_ALPHA = 0.2
--- A service time learnt is first clamped to this band around the current estimate, so one
--- outlier (a ticket left open for hours, a click straight through) moves it by under 10%.
-local EWMA_CLAMP_LOW, EWMA_CLAMP_HIGH = 0.6, 1.4
+-- Service times are learnt as a running mean whose step is 1 / (samples + LEARN_PRIOR) until
+-- it reaches LEARN_MIN_STEP (the configured time counts as LEARN_PRIOR samples; later the mean
+-- keeps a memory of some 1 / LEARN_MIN_STEP tickets). Each sample is first clamped to at most
+-- LEARN_MAX_RATIO times the mean, and to what moves the mean by at most LEARN_MAX_MOVE, so no
+-- single outlier (a ticket left open for hours, a click straight through) moves it by 10%.
+-- The range [ewt_low, ewt_high] is the 10th and 90th percentiles of the modelled wait (RANGE_Z_*:
+-- the standard normal's quantiles). CLASS_SHARES is the field of P:ewma with the learnt shares
+-- of priority and appointment tickets among the finished ones. In a hall with a comprehensive
+-- window and more than PER_SERVICE_MAX services, the tickets ahead of a ticket count at the
+-- hall's mix rather than service by service. (One table, as a Lua chunk has at most 200 locals.)
+local EST = {LEARN_PRIOR = 12, LEARN_MIN_STEP = 0.02, LEARN_MAX_RATIO = 4, LEARN_MAX_MOVE = 0.06,
+  RANGE_Z_LOW = -1.2816, RANGE_Z_HIGH = 1.2816, CLASS_SHARES = '~classes', PER_SERVICE_MAX = 12}
+-- The wait model's functions (docs/estimated-wait.md), in one table for the same reason.
+local model = {}
 -- Tickets a day change expires per call: keeps every call short however full the hall was.
 local DAY_SLICE = 100
 local RECENT_CALLS = 10
@@ -228,7 +238,8 @@ end
 -- Per-service figures that the writes keep up to date, one hash each (docs/keys.md):
 -- P:waiting (today's waiting tickets in the service's own queues), P:nopen (open specialised
 -- windows serving it; field * the open comprehensive windows), P:ewma (learnt service time),
--- P:peers (the services competing with it), P:svcjson (the start of its Service object).
+-- P:peers (the services competing with it), P:svcjson (the start of its Service object),
+-- P:nidle (like P:nopen, for the idle windows only).
 -- One service's figure is an HGET; `bulk` holds every service's, read with one HGETALL each.
 
 -- The figures no queue or window write changes: read once per call.
@@ -253,14 +264,29 @@ local function bulk_figures()
   end})
 end
 
--- The learnt service time of a service in whole seconds (T of docs/estimated-wait.md).
-local function service_time(id, bulk)
-  local t = tonumber(figure('ewma', id, bulk) or '')
+-- A learnt service time as stored in P:ewma, "mean variance samples" (an earlier version
+-- stored the mean alone): its mean, variance and sample count, or nil.
+function model.parse_learnt(v)
+  if not v or v == '' then return nil end
+  local mean, var, n = string.match(v, '^(%S+) (%S+) (%S+)$')
+  mean = tonumber(mean or v)
+  if not mean then return nil end
+  -- at least a second (tickets clicked straight through), so the model never divides by 0
+  mean = math.max(mean, 1)
+  -- without a learnt variance, that of an exponential distribution
+  return mean, math.max(tonumber(var or '') or mean * mean, 0), tonumber(n or '') or 0
+end
+
+-- The learnt service time of a service (field * of P:ewma: of the whole hall) in seconds and
+-- its variance (T of docs/estimated-wait.md), seeded with the configured time.
+function model.service_time_var(id, bulk)
+  local t, var = model.parse_learnt(figure('ewma', id, bulk))
   if not t then
     local s = service(id)
     t = s and tonumber(s.service_time) or DEFAULT_SERVICE_TIME
+    var = t * t
   end
-  return math.floor(t + 0.5)
+  return t, var
 end
 
 -- A window hash with its id, or nil.
@@ -303,18 +329,19 @@ end
 local function wset(w, fields)
   if fields.state and fields.state ~= w.state then
     fields.since = tostring(NOW)
-    local now_open = OPEN_STATES[fields.state] == true
-    if now_open then
-      redis.call('SADD', k('open'), w.id)
-    else
-      redis.call('SREM', k('open'), w.id)
-    end
-    if now_open ~= (OPEN_STATES[w.state] == true) then
-      local delta = now_open and 1 or -1
-      if w.comp == '1' then
-        redis.call('HINCRBY', k('nopen'), '*', delta)
-      else
-        for _, sid in ipairs(window_services(w)) do redis.call('HINCRBY', k('nopen'), sid, delta) end
+    local now_open, now_idle = OPEN_STATES[fields.state] == true, fields.state == 'idle'
+    redis.call(now_open and 'SADD' or 'SREM', k('open'), w.id)
+    redis.call(now_idle and 'SADD' or 'SREM', k('idle'), w.id)
+    -- the open and the idle windows per service (P:nopen, P:nidle), for the estimates
+    for hash, now in pairs({nopen = now_open, nidle = now_idle}) do
+      local was = (hash == 'nopen' and OPEN_STATES[w.state] == true) or (hash == 'nidle' and w.state == 'idle')
+      if now ~= was then
+        local delta = now and 1 or -1
+        if w.comp == '1' then
+          redis.call('HINCRBY', k(hash), '*', delta)
+        else
+          for _, sid in ipairs(window_services(w)) do redis.call('HINCRBY', k(hash), sid, delta) end
+        end
       end
     end
   end
@@ -465,33 +492,156 @@ local function count_ahead(bases, class, score)
   return n
 end
 
--- Open windows (idle, calling, serving) that serve the service, at least 1: its specialised
--- ones plus the comprehensive ones, as P:nopen counts them.
-local function open_windows(sid, bulk)
+-- Windows that serve the service as a per-service window count (P:nopen, P:nidle) counts them:
+-- its specialised ones plus the comprehensive ones (field *).
+function model.windows_serving(hash, sid, bulk)
   local mine, comp
   if bulk then
-    mine, comp = bulk.nopen[sid], bulk.nopen['*']
+    mine, comp = bulk[hash][sid], bulk[hash]['*']
   else
-    local r = counted('nopen:' .. sid, function() return redis.call('HMGET', k('nopen'), sid, '*') end)
+    local r = counted(hash .. ':' .. sid, function() return redis.call('HMGET', k(hash), sid, '*') end)
     mine, comp = r[1], r[2]
   end
-  return math.max((tonumber(mine or '') or 0) + (tonumber(comp or '') or 0), 1)
+  return (tonumber(mine or '') or 0) + (tonumber(comp or '') or 0)
 end
 
--- ahead and ewt of a waiting ticket.
+-- Open windows (idle, calling, serving) that serve the service, at least 1.
+local function open_windows(sid, bulk)
+  return math.max(model.windows_serving('nopen', sid, bulk), 1)
+end
+
+-- Idle windows that serve the service: a ticket with fewer tickets ahead is called at once.
+function model.idle_windows(sid, bulk)
+  return model.windows_serving('nidle', sid, bulk)
+end
+
+-- The mean and variance of the service that frees the next window: in a hall with a
+-- comprehensive window the hall's mix of services (learnt over every finished ticket),
+-- otherwise the service's own.
+function model.stage_time(sid, bulk)
+  if not hall_is_comprehensive() then return model.service_time_var(sid, bulk) end
+  local t, var = model.parse_learnt(figure('ewma', '*', bulk))
+  if t then return t, var end
+  -- nothing finished yet: the services' mean time and squared coefficient of variation (their
+  -- arrivals are not known; the hall's mix is learnt as tickets finish)
+  local ids = service_ids()
+  if #ids > EST.PER_SERVICE_MAX then return model.service_time_var(sid, bulk) end
+  local scv = 0
+  t = 0
+  for _, id in ipairs(ids) do
+    local m, v = model.service_time_var(id, bulk)
+    t, scv = t + m / #ids, scv + v / (m * m) / #ids
+  end
+  if t <= 0 then return model.service_time_var(sid, bulk) end
+  return t, scv * t * t
+end
+
+-- The p-quantile (z: the standard normal's p-quantile) of a gamma distribution of this mean
+-- and shape, by Wilson and Hilferty's cube-root normal approximation.
+function model.gamma_quantile(mean, shape, z)
+  local c = 1 / (9 * shape)
+  local q = 1 - c + z * math.sqrt(c)
+  if q <= 0 then return 0 end
+  return mean * q * q * q
+end
+
+-- The share of the tickets arriving from now on that will be called before a ticket of the
+-- class (the classes above it), at most one half.
+function model.jump_share(class, bulk)
+  local rank = CLASS_RANK[class] or CLASS_RANK.normal
+  if rank == 1 then return 0 end
+  local p, a = string.match(figure('ewma', EST.CLASS_SHARES, bulk) or '', '^(%S+) (%S+)')
+  local share = (tonumber(p) or 0) + (rank == 3 and (tonumber(a) or 0) or 0)
+  return math.min(share, 0.5)
+end
+
+-- ewt (the median), ewt_low and ewt_high (10th and 90th percentiles) of the wait of a ticket
+-- with `ahead` tickets before it, whose own services' means add up to `work` seconds, at n
+-- busy windows, the next of which comes free after a service of mean `stage` and variance
+-- `stage_var` (docs/estimated-wait.md): a gamma distribution, the sum of ahead + 1 stages,
+-- stretched by the tickets of higher classes (share `jump` of the arrivals) that will arrive
+-- meanwhile and be called first (and those arriving during theirs: 1 / (1 - jump)).
+function model.wait_range(ahead, work, stage, stage_var, n, jump)
+  local mean = (work + stage) / n / (1 - jump)
+  -- n windows' departures: the service's squared coefficient of variation at one window,
+  -- tending to a Poisson process's 1 as windows are added (a superposition of n of them)
+  local cv2 = math.min(math.max(stage_var / (stage * stage), 0.1), 4)
+  local scv = 1 + (cv2 - 1) / n
+  -- plus the error of the learnt means (squared relative error of a mean over some
+  -- 1 / LEARN_MIN_STEP samples), which does not shrink with the tickets ahead
+  local shape = 1 / (scv / (ahead + 1) + cv2 * EST.LEARN_MIN_STEP / (2 - EST.LEARN_MIN_STEP))
+  local round = function(x) return math.floor(x + 0.5) end
+  local q = function(z) return round(model.gamma_quantile(mean, shape, z)) end
+  return q(0), q(EST.RANGE_Z_LOW), q(EST.RANGE_Z_HIGH)
+end
+
+-- The services whose queues compete for a service's windows (every one in a hall with a
+-- comprehensive window), each counted with its own service time.
+function model.competing_services(sid, bulk)
+  local bases = service_bases(sid, bulk)
+  if bases[1] ~= '*' then return bases end
+  -- in a hall of many services the tickets ahead count at the hall's mix instead: a call or
+  -- two per service would make every take slow (and a service list tells what a take would)
+  if #service_ids() > EST.PER_SERVICE_MAX then return {} end
+  return service_ids()
+end
+
+-- The tickets waiting in the services (P:waiting) and their work, each at its own service's
+-- learnt time: two HMGETs (none with `bulk`), once per write of the call.
+function model.waiting_load(sids, bulk)
+  local read = function()
+    local waiting, means = {}, {}
+    if bulk then
+      for i, sid in ipairs(sids) do waiting[i], means[i] = bulk.waiting[sid], bulk.ewma[sid] end
+    else
+      waiting = redis.call('HMGET', k('waiting'), unpack(sids))
+      means = redis.call('HMGET', k('ewma'), unpack(sids))
+    end
+    local count, work = 0, 0
+    for i, sid in ipairs(sids) do
+      local w = tonumber(waiting[i] or '') or 0
+      if w > 0 then
+        local mean = model.parse_learnt(means[i] or nil)
+        if not mean then mean = model.service_time_var(sid, bulk) end
+        count, work = count + w, work + w * mean
+      end
+    end
+    return {count, work}
+  end
+  -- gen moves with every write and every learnt time
+  local load = bulk and read() or counted('load:' .. gen .. ':' .. table.concat(sids, ','), read)
+  return load[1], load[2]
+end
+
+-- ahead, ewt, ewt_low and ewt_high of a waiting ticket.
 local function estimate(t)
-  local bases, n
-  if t.pin ~= nil and t.pin ~= '' then
+  local ahead, work, n, idle, stage, stage_var
+  local pinned = t.pin ~= nil and t.pin ~= ''
+  if pinned then
     -- a pinned ticket competes for its one window with everything that window calls
     local w = window(t.pin)
-    bases = w and window_bases(w) or {'w' .. t.pin}
-    n = 1
+    ahead = count_ahead(w and window_bases(w) or {'w' .. t.pin}, t.class, t.score)
+    stage, stage_var = model.service_time_var(t.service)
+    work, n, idle = ahead * stage, 1, (w and w.state == 'idle') and 1 or 0
   else
-    bases = service_bases(t.service)
-    n = open_windows(t.service)
+    ahead = count_ahead(service_bases(t.service), t.class, t.score)
+    n, idle = open_windows(t.service), model.idle_windows(t.service)
+    stage, stage_var = model.stage_time(t.service)
+    -- the tickets ahead, at the mean of the other waiting tickets' own services' times (the
+    -- tickets ahead are most of them; counting them service by service would cost three calls
+    -- per service); in a hall of many services at the hall's mix
+    local mean_other = stage
+    local sids = model.competing_services(t.service)
+    if #sids > 0 then
+      local count, total = model.waiting_load(sids)
+      local others = total - model.service_time_var(t.service)
+      if count > 1 and others > 0 then mean_other = others / (count - 1) end
+    end
+    work = ahead * mean_other
   end
-  local ahead = count_ahead(bases, t.class, t.score)
-  return ahead, math.ceil(ahead / n) * service_time(t.service)
+  -- a free window calls it next
+  if ahead < idle then return ahead, 0, 0, 0 end
+  return ahead, model.wait_range(ahead, work, stage, stage_var, n, pinned and 0 or model.jump_share(t.class))
 end
 
 -- Tickets waiting in a service today, all classes, not counting tickets pinned to a window.
@@ -499,35 +649,49 @@ local function service_waiting(sid, bulk)
   return tonumber(figure('waiting', sid, bulk) or '') or 0
 end
 
--- Ahead and estimated wait of a new normal ticket of the service (what take would answer
--- now): every waiting ticket of the competing queues is ahead of it.
-local function service_estimate(sid, bulk)
+-- The tickets ahead of a new normal ticket of the service (every waiting ticket of the
+-- competing queues) and their work, each at its own service's learnt time.
+function model.new_ticket_load(sid, bulk)
   local bases = service_bases(sid, bulk)
-  local ahead = 0
+  local ahead, counted_ahead, work = 0, 0, 0
+  local sids = model.competing_services(sid, bulk)
+  if #sids > 0 then counted_ahead, work = model.waiting_load(sids, bulk) end
   if bases[1] == '*' then
     ahead = count_ahead(bases, 'normal', nil)
+    work = work + math.max(ahead - counted_ahead, 0) * model.stage_time(sid, bulk)
   else
-    for _, b in ipairs(bases) do ahead = ahead + service_waiting(b, bulk) end
+    ahead = counted_ahead
   end
-  return ahead, math.ceil(ahead / open_windows(sid, bulk)) * service_time(sid, bulk)
+  return ahead, work
+end
+
+-- ahead, ewt, ewt_low and ewt_high of a new normal ticket of the service (what take would
+-- answer now); `load` is new_ticket_load's {ahead, work} when the caller has it.
+local function service_estimate(sid, bulk, load)
+  local ahead, work
+  if load then ahead, work = load[1], load[2] else ahead, work = model.new_ticket_load(sid, bulk) end
+  if ahead < model.idle_windows(sid, bulk) then return ahead, 0, 0, 0 end
+  local stage, stage_var = model.stage_time(sid, bulk)
+  return ahead, model.wait_range(ahead, work, stage, stage_var, open_windows(sid, bulk),
+    model.jump_share('normal', bulk))
 end
 
 ------------------------------------------------------------------------------------------
 -- JSON objects of PROTOCOL.md
 
--- The state a ticket shows, with ahead and ewt while it waits ('' otherwise). Worked out once
--- for the event and the result when nothing changed in between.
+-- The state a ticket shows, with ahead, ewt, ewt_low and ewt_high while it waits ('' otherwise).
+-- Worked out once for the event and the result when nothing changed in between.
 local function ticket_view(t)
-  if tjson and tjson.t == t and tjson.gen == gen then return tjson.state, tjson.ahead, tjson.ewt end
-  local ahead, ewt, state = '', '', t.state
+  if tjson and tjson.t == t and tjson.gen == gen then return tjson.view end
+  local view = {state = t.state, ahead = '', ewt = '', ewt_low = '', ewt_high = ''}
   if stale(t) then
-    state = 'expired' -- its day is over; the day change under way expires it
+    view.state = 'expired' -- its day is over; the day change under way expires it
   elseif t.state == 'waiting' then
-    local a, e = estimate(t)
-    ahead, ewt = istr(a), istr(e)
+    local a, e, lo, hi = estimate(t)
+    view.ahead, view.ewt, view.ewt_low, view.ewt_high = istr(a), istr(e), istr(lo), istr(hi)
   end
-  tjson = {t = t, gen = gen, state = state, ahead = ahead, ewt = ewt}
-  return state, ahead, ewt
+  tjson = {t = t, gen = gen, view = view}
+  return view
 end
 
 -- The Window object; reason only while paused.
@@ -549,26 +713,22 @@ local function service_head(sid, s)
     ',"name":' .. cjson.encode(s.name or '') .. ',"name_en":' .. cjson.encode(s.name_en or '')
 end
 
--- Every configured service with live waiting and ewt, from the figures the writes keep, as
--- the compact string "<id> <waiting> <ahead> <ewt>;..." in config order: qserver's
--- eventbuild.c makes the Service objects, names from its config (docs/functions.md).
+-- Every configured service with live waiting and estimates, from the figures the writes keep,
+-- as the compact string "<id> <waiting> <ahead> <ewt> <ewt_low> <ewt_high>;..." in config
+-- order: qserver's eventbuild.c makes the Service objects, names from its config (docs/functions.md).
 local function services_compact()
   local bulk = bulk_figures()
   -- in a hall with a comprehensive window every waiting ticket is ahead of a new one
-  local hall_ahead = hall_is_comprehensive() and count_ahead({'*'}, 'normal', nil)
+  local ids = service_ids()
+  local hall_load = hall_is_comprehensive() and #ids > 0 and {model.new_ticket_load(ids[1], bulk)}
   local items = {}
   local waiting = bulk.waiting
-  for i, sid in ipairs(service_ids()) do
-    local ahead, ewt
-    if hall_ahead then
-      ahead = hall_ahead
-      ewt = math.ceil(hall_ahead / open_windows(sid, bulk)) * service_time(sid, bulk)
-    else
-      ahead, ewt = service_estimate(sid, bulk)
-    end
+  for i, sid in ipairs(ids) do
+    local ahead, ewt, low, high = service_estimate(sid, bulk, hall_load or nil)
     -- '%d' as the Service object's integers always were (an estimate never reaches qserver
     -- as a fraction)
-    items[i] = sid .. ' ' .. (waiting[sid] or '0') .. ' ' .. string.format('%d %d', ahead, ewt)
+    items[i] = sid .. ' ' .. (waiting[sid] or '0') .. ' ' ..
+      string.format('%d %d %d %d', ahead, ewt, low, high)
   end
   return '"' .. table.concat(items, ';') .. '"'
 end
@@ -608,15 +768,15 @@ end
 
 -- The fields of a compact ticket: ["t", id, number, service, class, channel, state, issued_at,
 -- called_at, started_at, finished_at, window, clerk, recalls, transfers, rating, ahead, ewt,
--- closed_by_day], all strings, "" for none (qserver's eventbuild.c makes the Ticket object).
+-- closed_by_day, ewt_low, ewt_high], all strings, "" for none (qserver's eventbuild.c makes
+-- the Ticket object).
 local TICKET_EVENT_FIELDS = {'id', 'number', 'service', 'class', 'channel', 'state', 'issued_at',
   'called_at', 'started_at', 'finished_at', 'window', 'clerk', 'recalls', 'transfers', 'rating',
-  'ahead', 'ewt', 'closed_by_day'}
+  'ahead', 'ewt', 'closed_by_day', 'ewt_low', 'ewt_high'}
 
 -- A ticket, compact, as events and results carry it.
 local function ticket_compact(t)
-  local view = {}
-  view.state, view.ahead, view.ewt = ticket_view(t)
+  local view = ticket_view(t)
   local out = {'t'}
   for i, f in ipairs(TICKET_EVENT_FIELDS) do out[i + 1] = view[f] or t[f] or '' end
   return cjson.encode(out)
@@ -656,9 +816,10 @@ local function emit_queue(sid, bulk)
   elseif not service(sid) then
     return
   end
-  -- compact: ["q", service, waiting, ewt, ahead]
-  local ahead, ewt = service_estimate(sid, bulk)
-  emit(cjson.encode({'q', sid, istr(service_waiting(sid, bulk)), istr(ewt), istr(ahead)}))
+  -- compact: ["q", service, waiting, ewt, ahead, ewt_low, ewt_high]
+  local ahead, ewt, low, high = service_estimate(sid, bulk)
+  emit(cjson.encode({'q', sid, istr(service_waiting(sid, bulk)), istr(ewt), istr(ahead), istr(low),
+    istr(high)}))
 end
 
 -- Queue events for a list of services, each once (figures read in bulk for many).
@@ -1046,17 +1207,46 @@ end
 ------------------------------------------------------------------------------------------
 -- Transitions shared by the functions
 
--- Feeds a finished ticket's service time (call to finish) into its service's EWMA.
+-- Feeds one service time into a learnt mean and variance (field of P:ewma), bounded so one
+-- sample moves the mean by at most LEARN_MAX_MOVE (see EST).
+function model.learn_time(field, took, seed)
+  local mean, var, n = model.parse_learnt(figure('ewma', field))
+  if not mean then mean, var, n = seed, seed * seed, 0 end
+  local step = math.max(1 / (n + EST.LEARN_PRIOR), EST.LEARN_MIN_STEP)
+  local reach = EST.LEARN_MAX_MOVE / step
+  took = math.min(math.max(took, mean * (1 - reach)), mean * math.min(1 + reach, EST.LEARN_MAX_RATIO))
+  local d = took - mean
+  local learnt = string.format('%.3f %.1f %d', mean + step * d, (1 - step) * (var + step * d * d),
+    math.min(n + 1, 1000000))
+  redis.call('HSET', k('ewma'), field, learnt)
+  cache['ewma:' .. field] = learnt
+end
+
+-- Feeds a finished ticket's class into the learnt shares of the classes (CLASS_SHARES): a
+-- running share over the tickets so far, later over some 1 / LEARN_MIN_STEP tickets.
+function model.learn_class_share(class)
+  local p, a, n = string.match(figure('ewma', EST.CLASS_SHARES) or '', '^(%S+) (%S+) (%S+)$')
+  p, a, n = tonumber(p) or 0, tonumber(a) or 0, tonumber(n) or 0
+  local step = math.max(1 / (n + 1), EST.LEARN_MIN_STEP)
+  p = p + step * ((class == 'priority' and 1 or 0) - p)
+  a = a + step * ((class == 'appointment' and 1 or 0) - a)
+  local learnt = string.format('%.4f %.4f %d', p, a, math.min(n + 1, 1000000))
+  redis.call('HSET', k('ewma'), EST.CLASS_SHARES, learnt)
+  cache['ewma:' .. EST.CLASS_SHARES] = learnt
+end
+
+-- Feeds a finished ticket's service time (call to finish) into its service's learnt time,
+-- and into the hall's (field *) when the hall has a comprehensive window.
 local function learn_service_time(t)
   local s = service(t.service)
   if not s or t.called_at == '' or t.closed_by_day == '1' then return end
-  local took = tonumber(t.finished_at) - tonumber(t.called_at)
+  -- a no-show held its window too, from the call until it was given up
+  local took = (t.state == 'no_show' and NOW or tonumber(t.finished_at)) - tonumber(t.called_at)
   if took < 0 then return end
-  local old = tonumber(figure('ewma', t.service) or '') or tonumber(s.service_time) or DEFAULT_SERVICE_TIME
-  took = math.min(math.max(took, old * EWMA_CLAMP_LOW), old * EWMA_CLAMP_HIGH)
-  local ewma = string.format('%.3f', EWMA_ALPHA * took + (1 - EWMA_ALPHA) * old)
-  redis.call('HSET', k('ewma'), t.service, ewma)
-  cache['ewma:' .. t.service] = ewma
+  -- the hall's mix (field *) starts from the services' mean before any of them learnt
+  if hall_is_comprehensive() then model.learn_time('*', took, model.stage_time(t.service)) end
+  model.learn_time(t.service, took, tonumber(s.service_time) or DEFAULT_SERVICE_TIME)
+  model.learn_class_share(t.class)
   gen = gen + 1 -- estimates use it
 end
 
@@ -1070,7 +1260,7 @@ local function settle(t, fields, uncounted)
     fields.fhour = fields.fhour or local_hour(fields.finished_at)
   end
   tset(t, fields)
-  if t.state == 'done' then learn_service_time(t) end
+  if t.state == 'done' or t.state == 'no_show' then learn_service_time(t) end
   if not uncounted then stat_final(t) end
   -- retention runs from the final state: the raw ticket goes, its aggregates stay
   local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
@@ -1428,9 +1618,10 @@ local function qh_setup(a)
     if not seen_win[old] then
       redis.call('DEL', k('w', old))
       redis.call('SREM', k('open'), old)
+      redis.call('SREM', k('idle'), old)
     end
   end
-  redis.call('DEL', k('wins'), k('open'))
+  redis.call('DEL', k('wins'), k('open'), k('idle'))
   redis.call('DEL', k('compwins'))
   local serving, service_sets = {}, {} -- the distinct sets of services of specialised windows
   for i, w in ipairs(windows) do
@@ -1448,8 +1639,10 @@ local function qh_setup(a)
     if not exists then
       redis.call('HSET', k('w', id), 'state', 'closed', 'ticket', '', 'number', '', 'clerk', '',
         'holder', '', 'lease_until', '', 'reason', '', 'since', tostring(NOW))
-    elseif OPEN_STATES[redis.call('HGET', k('w', id), 'state')] then
-      redis.call('SADD', k('open'), id)
+    else
+      local state = redis.call('HGET', k('w', id), 'state')
+      if OPEN_STATES[state] then redis.call('SADD', k('open'), id) end
+      if state == 'idle' then redis.call('SADD', k('idle'), id) end
     end
     if w.comp then
       -- one set for all comprehensive windows: they serve every service
@@ -1482,15 +1675,18 @@ local function qh_setup(a)
     end
   end
   -- the per-service counts the writes keep, worked out afresh (linear in services)
-  redis.call('DEL', k('waiting'), k('nopen'))
+  redis.call('DEL', k('waiting'), k('nopen'), k('nidle'))
   for _, sid in ipairs(svc_ids) do
     local n = 0
     for _, c in ipairs(CLASSES) do n = n + zcard(k('wq', sid, c)) end
     if n > 0 then redis.call('HSET', k('waiting'), sid, n) end
     local open = redis.call('SINTERCARD', 2, k('svcwin', sid), k('open'))
     if open > 0 then redis.call('HSET', k('nopen'), sid, open) end
+    local idle = redis.call('SINTERCARD', 2, k('svcwin', sid), k('idle'))
+    if idle > 0 then redis.call('HSET', k('nidle'), sid, idle) end
   end
   redis.call('HSET', k('nopen'), '*', redis.call('SINTERCARD', 2, k('compwins'), k('open')))
+  redis.call('HSET', k('nidle'), '*', redis.call('SINTERCARD', 2, k('compwins'), k('idle')))
   return '{}'
 end
 
@@ -1742,7 +1938,7 @@ local function qh_no_show(a)
   window_idle(w)
   emit_ticket(t)
   emit_window(w)
-  if requeue == '1' then emit_queue(t.service) end
+  emit_queue(t.service) -- waiting again, or the time it held the window was learnt
   return ticket_result(t)
 end
 

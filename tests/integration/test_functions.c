@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -547,6 +548,42 @@ teardown(void **state)
 	return 0;
 }
 
+/* Fails unless v is within pct percent of expected (estimates are rounded approximations of
+ * the model's percentiles). */
+static void
+assert_near(long v, double expected, double pct)
+{
+	if (fabs((double)v - expected) > expected * pct / 100 + 1)
+		fail_msg("%ld is not within %.0f%% of %.1f", v, pct, expected);
+}
+
+/* Fails unless an object's estimate is a range around its median: ewt_low <= ewt <= ewt_high. */
+static void
+assert_range_ordered(const cJSON *o)
+{
+	assert_true(num(o, "ewt_low") <= num(o, "ewt"));
+	assert_true(num(o, "ewt") <= num(o, "ewt_high"));
+}
+
+/* Percentiles 10, 50 and 90 of the gamma distribution of shape 1, 2, 5, 7 and scale 1
+ * (docs/estimated-wait.md: the wait is the sum of ahead + 1 stages). */
+static const double gamma_p10[] = {0, 0.1054, 0.5318, 1.1021, 1.7448, 2.4326, 0, 3.8948};
+static const double gamma_p50[] = {0, 0.6931, 1.6783, 2.6741, 3.6721, 4.6709, 0, 6.6696};
+static const double gamma_p90[] = {0, 2.3026, 3.8897, 5.3223, 6.6808, 7.9936, 0, 10.5321};
+
+/* Fails unless the object's range is the gamma model's: `stages` stages (the tickets ahead and
+ * the one in front) that take `mean` seconds in all. */
+static void
+assert_gamma_estimate(const cJSON *o, int stages, double mean)
+{
+	assert_near(num(o, "ewt"), gamma_p50[stages] * mean / stages, 2);
+	assert_near(num(o, "ewt_low"), gamma_p10[stages] * mean / stages, stages == 1 ? 8 : 3);
+	assert_near(num(o, "ewt_high"), gamma_p90[stages] * mean / stages, 2);
+}
+
+/* The services' mean time (300, 120, 200 s) before the hall has learnt its own mix. */
+#define HALL_MIX (620.0 / 3)
+
 /* ------------------------------------------------------------------------------------ */
 /* take */
 
@@ -571,7 +608,8 @@ take__first_ticket__numbered_and_waiting(void **state)
 	assert_int_equal(num(t, "recalls"), 0);
 	assert_int_equal(num(t, "transfers"), 0);
 	assert_int_equal(num(t, "ahead"), 0);
-	assert_int_equal(num(t, "ewt"), 0);
+	/* no window is open: as if one were, busy, with the services' mean time */
+	assert_gamma_estimate(t, 1, HALL_MIX);
 }
 
 static void
@@ -1208,7 +1246,7 @@ pause__ticket_called__conflict(void **state)
 /* ahead and ewt */
 
 static void
-ewt__ahead_over_open_windows_times_service_time(void **state)
+ewt__median_and_range_of_the_stages_ahead(void **state)
 {
 	cJSON *t;
 
@@ -1218,21 +1256,94 @@ ewt__ahead_over_open_windows_times_service_time(void **state)
 		take("A", "");
 	t = take("A", "");
 	assert_int_equal(num(t, "ahead"), 4);
-	assert_int_equal(num(t, "ewt"), 4 * 300); /* one open window serves A */
+	/* one open window serves A: 4 tickets of 300 s ahead, then a window comes free */
+	assert_gamma_estimate(t, 5, 4 * 300 + HALL_MIX);
+	assert_range_ordered(t);
 	open_window("3", "c03");
 	t = ticket_by_id("20261128-A005");
 	assert_int_equal(num(t, "ahead"), 4);
-	assert_int_equal(num(t, "ewt"), 2 * 300); /* ceil(4 / 2) rounds of 300 s */
-	/* a priority ticket jumps the normal ones; the normal ones count it */
+	assert_gamma_estimate(t, 5, (4 * 300 + HALL_MIX) / 2); /* two windows: half as long */
+	/* a priority ticket jumps the normal ones; with a window free it is told 0 */
 	t = take("B", "priority");
 	assert_int_equal(num(t, "ahead"), 0);
 	assert_int_equal(num(t, "ewt"), 0);
-	assert_int_equal(num(ticket_by_id("20261128-A005"), "ahead"), 5);
-	/* a service shows the estimate of a new normal ticket */
+	assert_int_equal(num(t, "ewt_low"), 0);
+	assert_int_equal(num(t, "ewt_high"), 0);
+	t = ticket_by_id("20261128-A005");
+	assert_int_equal(num(t, "ahead"), 5);
+	/* the B ticket ahead counts at B's 120 s, not A's 300 */
+	assert_near(num(t, "ewt"), (4 * 300 + 120 + HALL_MIX) / 2 * 5.6702 / 6, 2);
+	/* a service shows the estimate of a new normal ticket, with its range */
 	t = service_now("A");
 	assert_int_equal(num(t, "waiting"), 5);
-	assert_int_equal(num(t, "ewt"), 3 * 300); /* 6 ahead over 2 windows */
+	assert_gamma_estimate(t, 7, (5 * 300 + 120 + HALL_MIX) / 2);
 	assert_int_equal(num(service_now("B"), "waiting"), 1);
+}
+
+static void
+ewt__tickets_ahead_weigh_their_own_service_time(void **state)
+{
+	long behind_b, behind_a;
+
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	call_next("1"); /* the one window is busy */
+	for (int i = 0; i < 3; i++)
+		take("B", "");
+	behind_b = num(service_now("A"), "ewt");
+	assert_near(behind_b, (3 * 120 + HALL_MIX) * gamma_p50[4] / 4, 2);
+	/* the wait does not depend on the new ticket's own service */
+	assert_int_equal(num(service_now("B"), "ewt"), behind_b);
+	assert_int_equal(num(service_now("C"), "ewt"), behind_b);
+	/* the same queue of A tickets is longer */
+	for (int i = 2; i <= 4; i++) {
+		char id[32];
+		snprintf(id, sizeof id, "20261128-B%03d", i - 1);
+		OK("qh_cancel", id);
+		take("A", "");
+	}
+	behind_a = num(service_now("B"), "ewt");
+	assert_near(behind_a, (3 * 300 + HALL_MIX) * gamma_p50[4] / 4, 2);
+	assert_true(behind_b < behind_a);
+}
+
+static void
+ewt__ticket_in_front_waits_for_a_window_to_come_free(void **state)
+{
+	cJSON *t;
+
+	(void)state;
+	OK("qh_setup", hall_specialised);
+	open_window("3", "c03");
+	take("A", "");
+	call_next("3");
+	/* nobody ahead, but the only window is busy: one stage of A's 300 s (specialised
+	 * windows: the service's own time) */
+	t = take("A", "");
+	assert_int_equal(num(t, "ahead"), 0);
+	assert_gamma_estimate(t, 1, 300);
+	assert_range_ordered(t);
+}
+
+static void
+ewt__grows_with_every_ticket_ahead_without_steps(void **state)
+{
+	long last = -1;
+
+	(void)state;
+	open_window("1", "c01");
+	open_window("3", "c03");
+	take("A", "");
+	take("A", "");
+	call_next("1");
+	call_next("3"); /* both windows busy */
+	for (int i = 0; i < 8; i++) {
+		long ewt = num(take("A", ""), "ewt");
+		/* ceil(ahead / n) rounds would tell every second ticket the same */
+		assert_true(ewt > last);
+		last = ewt;
+	}
 }
 
 static void
@@ -1245,29 +1356,134 @@ ewt__learns_service_time(void **state)
 	call_next("1");
 	now += 200;
 	OK("qh_finish", "1", "");
-	/* 0.2 * 200 + 0.8 * 300 = 280 s per ticket */
-	assert_int_equal(num(service_now("A"), "ewt"), 280);
-	assert_int_equal(num(ticket_by_id("20261128-A002"), "ewt"), 0);
+	/* the configured 300 s counts as 12 samples: 300 - 100 / 12 */
+	assert_near((long)(learnt("A") * 1000), 291667, 0.01);
+	/* the hall's mix is learnt too (field *), from the services' mean */
+	assert_near((long)(learnt("*") * 1000), (long)((HALL_MIX + (200 - HALL_MIX) / 12) * 1000), 0.01);
+	assert_near(num(service_now("A"), "ewt"),
+		    (291.667 + HALL_MIX + (200 - HALL_MIX) / 12) * gamma_p50[2] / 2, 2);
+	assert_int_equal(num(ticket_by_id("20261128-A002"), "ewt"), 0); /* window 1 is idle */
 }
 
 static void
 ewt__one_outlier_moves_the_estimate_under_10_percent(void **state)
 {
 	double before;
+	long told;
 
 	(void)state;
 	open_window("1", "c01");
 	take("A", "");
 	take("A", "");
 	call_next("1");
+	told = num(service_now("A"), "ewt");
 	now += 12 * 3600; /* left open for 12 hours */
 	OK("qh_finish", "1", "");
 	assert_true(learnt("A") > 300 && learnt("A") < 330);
+	/* what a new ticket is told moves by under 10% */
+	assert_true(labs(num(service_now("A"), "ewt") - told) < told / 10);
 	before = learnt("A");
 	call_next("1");
 	now += 1; /* clicked straight through */
 	OK("qh_finish", "1", "");
 	assert_true(learnt("A") < before && learnt("A") > before * 0.9);
+}
+
+static void
+ewt__higher_classes_expected_to_jump_ahead(void **state)
+{
+	long normal, priority;
+
+	(void)state;
+	OK("qh_setup", hall_specialised);
+	open_window("3", "c03");
+	take("A", "");
+	call_next("3"); /* busy, nobody waiting */
+	/* no class learnt yet: a new normal ticket and a new priority one are told the same */
+	normal = num(service_now("A"), "ewt");
+	assert_int_equal(num(take("A", "priority"), "ewt"), normal);
+	now += 300;
+	call_next("3"); /* finishes the normal ticket, calls the priority one */
+	now += 300;
+	call_next("3"); /* finishes it: half the tickets were priority */
+	take("A", "");
+	call_next("3");
+	normal = num(service_now("A"), "ewt");
+	priority = num(take("A", "priority"), "ewt");
+	/* as many priority tickets as normal ones will come and be called first (1 / (1 - 1/2)) */
+	assert_true(labs(normal - 2 * priority) <= 2);
+}
+
+static void
+ewt__clicked_through_tickets_leave_a_usable_estimate(void **state)
+{
+	cJSON *t;
+	redisReply *r;
+
+	(void)state;
+
+	open_window("1", "c01");
+	take("A", "");
+	call_next("1");
+	/* what hundreds of tickets finished in the second they were called leave learnt */
+	r = cmd("HSET %s:ewma A %s * %s", PREFIX, "0.000 0.0 300", "0.000 0.0 300");
+	freeReplyObject(r);
+	take("A", "");
+	t = take("A", "");
+	assert_int_equal(num(t, "ahead"), 1);
+	assert_true(num(t, "ewt") >= 1 && num(t, "ewt") < 10);
+	assert_range_ordered(t);
+}
+
+static void
+ewt__no_show_feeds_the_time_a_window_is_held(void **state)
+{
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	call_next("1");
+	now += 60;
+	OK("qh_no_show", "1", "");
+	/* the window was held 60 s, a sample that would move the mean by 6.7%: bounded to 6% */
+	assert_near((long)(learnt("A") * 1000), 282000, 0.01);
+	/* A's estimate moved: the call's events end with a queue event of A */
+	redisReply *r = cmd("XREVRANGE %s + - COUNT 1", PREFIX ":events");
+	assert_int_equal(r->elements, 1);
+	assert_non_null(strstr(r->element[0]->element[1]->element[1]->str, "[\"q\",\"A\","));
+	freeReplyObject(r);
+}
+
+static void
+ewt__hall_of_many_services_counts_the_tickets_ahead_at_the_hall_mix(void **state)
+{
+	char config[4096];
+	int len;
+	cJSON *t;
+
+	(void)state;
+	/* 13 services at one comprehensive window: S01 takes 300 s, the others 60 s */
+	len = snprintf(config, sizeof config, "{\"site\":{\"id\":\"t\"},\"services\":[");
+	for (int i = 1; i <= 13; i++)
+		len += snprintf(config + len, sizeof config - (size_t)len,
+				"%s{\"id\":\"S%02d\",\"prefix\":\"S%02d\",\"name\":\"s\",\"name_en\":\"s\","
+				"\"service_time\":%d}", i > 1 ? "," : "", i, i, i == 1 ? 300 : 60);
+	snprintf(config + len, sizeof config - (size_t)len,
+		 "],\"windows\":[{\"id\":1,\"name\":\"1\",\"name_en\":\"1\",\"services\":[\"*\"]}]}");
+	OK("qh_setup", config);
+	open_window("1", "c01");
+	take("S01", "");
+	call_next("1");
+	take("S02", "");
+	take("S02", "");
+	/* no call per service: the two tickets ahead count at the hall's time, which before any
+	 * finish is the ticket's own service's */
+	t = take("S01", "");
+	assert_int_equal(num(t, "ahead"), 2);
+	assert_near(num(t, "ewt"), gamma_p50[3] * 900 / 3, 2);
+	/* and the service list tells the same */
+	t = find_id(get(OK("qh_services"), "services"), "S01");
+	assert_int_equal(num(t, "ahead"), 3);
+	assert_near(num(t, "ewt"), gamma_p50[4] * 1200 / 4, 2);
 }
 
 static void
@@ -1281,10 +1497,11 @@ ewt__specialised_hall_counts_competing_services(void **state)
 	take("C", "");
 	/* window 3 serves A and C: the C ticket waits behind A only */
 	assert_int_equal(num(ticket_by_id("20261128-C001"), "ahead"), 1);
-	assert_int_equal(num(ticket_by_id("20261128-C001"), "ewt"), 200);
+	/* A's 300 s ahead, then C's own 200 s until window 3 comes free */
+	assert_gamma_estimate(ticket_by_id("20261128-C001"), 2, 300 + 200);
 	/* B has no open window: counted as one */
 	assert_int_equal(num(ticket_by_id("20261128-B001"), "ahead"), 0);
-	assert_int_equal(num(service_now("B"), "ewt"), 120);
+	assert_gamma_estimate(service_now("B"), 2, 120 + 120);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -1367,7 +1584,7 @@ static void
 services__counts_follow_every_write(void **state)
 {
 	redisReply *r;
-	long total;
+	long total, one_window, two_windows;
 
 	(void)state;
 	open_window("3", "c3"); /* A and C */
@@ -1391,21 +1608,26 @@ services__counts_follow_every_write(void **state)
 	total = queued("A") + queued("B") + queued("C");
 	open_window("1", "c1");
 	open_window("2", "c2");
-	assert_int_equal(num(service_now("B"), "ewt"), (total + 1) / 2 * 120);
+	assert_true(total > 2);
+	assert_int_equal(num(service_now("B"), "ahead"), total);
+	two_windows = num(service_now("B"), "ewt");
 	OK("qh_pause", "2", "");
-	assert_int_equal(num(service_now("B"), "ewt"), total * 120);
+	one_window = num(service_now("B"), "ewt");
+	assert_true(labs(one_window - 2 * two_windows) <= 2); /* every stage twice as long */
 	OK("qh_resume", "2");
-	assert_int_equal(num(service_now("B"), "ewt"), (total + 1) / 2 * 120);
+	assert_int_equal(num(service_now("B"), "ewt"), two_windows);
 	OK("qh_close", "1");
-	assert_int_equal(num(service_now("B"), "ewt"), total * 120);
+	assert_int_equal(num(service_now("B"), "ewt"), one_window);
 	/* counts wrong for any reason are worked out afresh by setup */
 	r = cmd("HSET %s:waiting A 999", PREFIX);
 	freeReplyObject(r);
 	r = cmd("HSET %s:nopen B 7", PREFIX);
 	freeReplyObject(r);
+	r = cmd("HSET %s:nidle B 70", PREFIX); /* would make every estimate 0 */
+	freeReplyObject(r);
 	OK("qh_setup", hall);
 	assert_waiting_counts();
-	assert_int_equal(num(service_now("B"), "ewt"), total * 120);
+	assert_int_equal(num(service_now("B"), "ewt"), one_window);
 	/* the day change: earlier tickets leave the counts at once */
 	now = T0 + 86400;
 	day = DAY2;
@@ -1829,7 +2051,8 @@ events__take_publishes_ticket_then_queue_at_once(void **state)
 	assert_string_equal(str(e, "event"), "queue");
 	assert_string_equal(str(e, "service"), "A");
 	assert_int_equal(num(e, "waiting"), 1);
-	assert_int_equal(num(e, "ewt"), 300);
+	/* a new ticket would wait for A001 (300 s) and a window (the services' mean) */
+	assert_gamma_estimate(e, 2, 300 + HALL_MIX);
 	/* and one stream entry */
 	ids = cmd("XLEN %s", PREFIX ":events");
 	assert_int_equal(ids->integer, 1);
@@ -2058,9 +2281,16 @@ main(void)
 		T(window__since_is_its_last_state_change),
 		T(call_next__manager_for_a_window_records_its_clerk),
 		T(pause__ticket_called__conflict),
-		T(ewt__ahead_over_open_windows_times_service_time),
+		T(ewt__median_and_range_of_the_stages_ahead),
+		T(ewt__tickets_ahead_weigh_their_own_service_time),
+		T(ewt__ticket_in_front_waits_for_a_window_to_come_free),
+		T(ewt__grows_with_every_ticket_ahead_without_steps),
 		T(ewt__learns_service_time),
 		T(ewt__one_outlier_moves_the_estimate_under_10_percent),
+		T(ewt__higher_classes_expected_to_jump_ahead),
+		T(ewt__no_show_feeds_the_time_a_window_is_held),
+		T(ewt__clicked_through_tickets_leave_a_usable_estimate),
+		T(ewt__hall_of_many_services_counts_the_tickets_ahead_at_the_hall_mix),
 		T(ewt__specialised_hall_counts_competing_services),
 		T(queue__call_order_with_limit_and_service),
 		T(snapshot__services_windows_recent_newest_first),

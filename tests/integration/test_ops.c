@@ -94,11 +94,21 @@ static void services__live_waiting_and_ewt(void **state)
 	assert_true(get_num(b, "ewt", NULL) > 0);
 	/* A service tells what a new ticket would be told: the next take's ahead and ewt. */
 	int ahead = (int)get_num(b, "ahead", NULL), ewt = (int)get_num(b, "ewt", NULL);
+	int low = (int)get_num(b, "ewt_low", NULL), high = (int)get_num(b, "ewt_high", NULL);
 	assert_int_equal(ahead, 3);
 	cJSON_Delete(r);
 	r = expect_ok(tc_request(k, "{\"op\":\"take\",\"service\":\"B\"}"));
 	assert_int_equal((int)get_num(r, "ticket", "ahead"), ahead);
 	assert_int_equal((int)get_num(r, "ticket", "ewt"), ewt);
+	/* with the same range (PROTOCOL v2), 10th percentile <= median <= 90th */
+	assert_int_equal((int)get_num(r, "ticket", "ewt_low"), low);
+	assert_int_equal((int)get_num(r, "ticket", "ewt_high"), high);
+	assert_true(low < ewt && ewt < high);
+	cJSON_Delete(r);
+	/* a ticket no longer waiting has no estimate */
+	r = expect_ok(tc_request(k, "{\"op\":\"cancel\",\"ticket\":\"20261127-B004\"}"));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "ticket"), "ewt_low")));
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(r, "ticket"), "ewt_high")));
 	cJSON_Delete(r);
 	tc_close(k);
 }

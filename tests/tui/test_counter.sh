@@ -251,11 +251,16 @@ keys clerk Enter
 check "Close (Enter): closed on the server" eval 'wait_for clerk "关闭 Closed" && window1_has "\"state\":\"closed\""'
 
 # --- the estimates per service follow calls made at other windows
-# The estimate of service C as the server has it, written as the console writes minutes.
+# The estimate of service C as the server has it, written as the console writes it: the range
+# in minutes rounded up (10th to 90th percentile), or ~minutes when both ends are the same minute.
 server_estimate_c() {
-	local ewt
-	ewt=$(qc services | grep -o '"id":"C"[^}]*' | grep -o '"ewt":[0-9]*' | cut -d: -f2)
-	if [ "$((ewt / 60))" -lt 1 ]; then echo "~<1 min"; else echo "~$((ewt / 60)) min"; fi
+	local c ewt low high
+	c=$(qc services | grep -o '"id":"C"[^}]*')
+	ewt=$(printf '%s' "$c" | grep -o '"ewt":[0-9]*' | cut -d: -f2)
+	low=$(( ($(printf '%s' "$c" | grep -o '"ewt_low":[0-9]*' | cut -d: -f2) + 59) / 60 ))
+	high=$(( ($(printf '%s' "$c" | grep -o '"ewt_high":[0-9]*' | cut -d: -f2) + 59) / 60 ))
+	if [ "$low" != "$high" ]; then echo "$low-$high min"
+	elif [ "$((ewt / 60))" -lt 1 ]; then echo "~<1 min"; else echo "~$((ewt / 60)) min"; fi
 }
 # Whether the console's line for service C shows the server's estimate.
 console_shows_server_estimate_c() {

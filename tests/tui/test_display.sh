@@ -15,6 +15,16 @@ WAV="$TUI_DIR/wav"
 # Milliseconds since the epoch.
 now_ms() { date +%s%3N; }
 
+# Waits until the screen of window NAME has a line matching the extended regex RE (5 s).
+wait_for_re() {
+	local end=$((SECONDS + 5))
+	while [ $SECONDS -le $end ]; do
+		screen "$1" | grep -qE -- "$2" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 # Waits up to MS milliseconds for TEXT on window NAME: wait_for_ms NAME TEXT MS.
 wait_for_ms() {
 	local name=$1 text=$2 limit=$3
@@ -128,6 +138,8 @@ check "mean wait shows — while nobody was called today, with the 15-minute tar
 	wait_for d "Mean wait today: —   目标 Target: 15 min"
 
 qc --kiosk take service=A >/dev/null && qc --kiosk take service=B >/dev/null
+check "the services panel shows the estimate's range (10th to 90th percentile)" \
+	wait_for_re d 'Exit-entry.* [0-9]+-[0-9]+ min'
 t0=$(now_ms)
 qc --clerk c01 --window 1 call_next >/dev/null
 check "a call appears within 1 s of call_next" wait_for_ms d "请 A001 号 到 1号窗口" 1000

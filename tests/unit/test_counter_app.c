@@ -218,11 +218,15 @@ static void queue__answer_and_events(void **state)
 	assert_true(app->queue_known);
 	assert_int_equal(app->nqueue, COUNTER_QUEUE_MAX);
 	assert_string_equal(app->queue[0].number, "A001");
-	cJSON *ev = json("{\"event\":\"queue\",\"service\":\"B\",\"waiting\":7,\"ewt\":420}");
+	assert_int_equal(app_service(app, "B")->ewt_low, -1); /* the snapshot sent no range */
+	cJSON *ev = json("{\"event\":\"queue\",\"service\":\"B\",\"waiting\":7,\"ewt\":420,"
+			 "\"ewt_low\":100,\"ewt_high\":1000}");
 	assert_true(app_apply_queue_event(app, ev));
 	cJSON_Delete(ev);
 	assert_int_equal(app_service(app, "B")->waiting, 7);
 	assert_int_equal(app_service(app, "B")->ewt, 420);
+	assert_int_equal(app_service(app, "B")->ewt_low, 100);
+	assert_int_equal(app_service(app, "B")->ewt_high, 1000);
 	app->me.comprehensive = false;
 	strcpy(app->me.services, ",B,");
 	ev = json("{\"event\":\"queue\",\"service\":\"A\",\"waiting\":1,\"ewt\":60}");

@@ -33,6 +33,23 @@ static void format_minutes__spans__rounded_down(void **state)
 	assert_int_equal(strlen(buf), 3);
 }
 
+/* The range in whole minutes rounded up, or the single estimate when there is none to show. */
+static void format_estimate__range_or_single(void **state)
+{
+	(void)state;
+	char buf[32];
+	format_estimate(buf, sizeof buf, 900, 400, 1700);
+	assert_string_equal(buf, "7-29 min");
+	format_estimate(buf, sizeof buf, 900, -1, -1); /* an older server: no range */
+	assert_string_equal(buf, "~15 min");
+	format_estimate(buf, sizeof buf, 150, 130, 170); /* the same minute at both ends */
+	assert_string_equal(buf, "~2 min");
+	format_estimate(buf, sizeof buf, 0, 0, 0); /* a free window */
+	assert_string_equal(buf, "~<1 min");
+	format_estimate(buf, 6, 900, 400, 1700); /* bounded */
+	assert_int_equal(strlen(buf), 5);
+}
+
 /* States and classes have labels in both languages; class marks are two columns each. */
 static void format_labels__known_and_unknown(void **state)
 {
@@ -277,6 +294,7 @@ int main(void)
 	setlocale(LC_ALL, "C.UTF-8");
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(format_minutes__spans__rounded_down),
+		cmocka_unit_test(format_estimate__range_or_single),
 		cmocka_unit_test(format_labels__known_and_unknown),
 		cmocka_unit_test(format_state_since__with_and_without),
 		cmocka_unit_test(keymap__fkeys_and_letters__same_action),

@@ -158,9 +158,13 @@ static void state__snapshot_and_events(void **state)
 	assert_string_equal(call.window_name, "3号窗口");
 	cJSON_Delete(snap);
 
-	cJSON *ev = cJSON_Parse("{\"event\":\"queue\",\"service\":\"A\",\"waiting\":7,\"ewt\":900}");
+	assert_int_equal(st.services[0].ewt_low, -1); /* no range sent */
+	cJSON *ev = cJSON_Parse("{\"event\":\"queue\",\"service\":\"A\",\"waiting\":7,\"ewt\":900,"
+				"\"ewt_low\":400,\"ewt_high\":1700}");
 	assert_int_equal(state_apply_event(&st, ev, &call), 0);
 	assert_int_equal(st.services[0].waiting, 7);
+	assert_int_equal(st.services[0].ewt_low, 400);
+	assert_int_equal(st.services[0].ewt_high, 1700);
 	cJSON_Delete(ev);
 	ev = cJSON_Parse("{\"event\":\"window\",\"window\":{\"id\":3,\"state\":\"calling\",\"ticket\":\"A001\"}}");
 	state_apply_event(&st, ev, &call);
@@ -188,6 +192,23 @@ static void state__snapshot_and_events(void **state)
 	assert_int_equal(st.recent[0].at, DISPLAY_MAX_RECENT + 4); /* newest first */
 	struct call old = make_call("A100", 1, 0);
 	assert_false(state_knows_call(&st, &old)); /* fell off the bounded list */
+}
+
+/* The services panel shows the range in whole minutes, rounded up, or the estimate alone. */
+static void estimate_text__range_or_single(void **state)
+{
+	(void)state;
+	char buf[24];
+	draw_estimate_text(900, 400, 1700, buf, sizeof buf);
+	assert_string_equal(buf, "7-29 min");
+	draw_estimate_text(900, -1, -1, buf, sizeof buf); /* an older server: no range */
+	assert_string_equal(buf, "15 min");
+	draw_estimate_text(0, 0, 0, buf, sizeof buf); /* a free window */
+	assert_string_equal(buf, "<1 min");
+	draw_estimate_text(150, 130, 170, buf, sizeof buf); /* one number of minutes */
+	assert_string_equal(buf, "3 min");
+	draw_estimate_text(20, 0, 50, buf, sizeof buf);
+	assert_string_equal(buf, "0-1 min");
 }
 
 /* Every screen from 80x24 up gets big digits that fit, panels and a footer inside it. */
@@ -337,6 +358,7 @@ int main(void)
 		cmocka_unit_test(zones__parse_and_filter),
 		cmocka_unit_test(state__snapshot_and_events),
 		cmocka_unit_test(state__zone_history_and_more_windows),
+		cmocka_unit_test(estimate_text__range_or_single),
 		cmocka_unit_test(layout__sizes__everything_fits),
 		cmocka_unit_test(font__digits_letters_arrow),
 		cmocka_unit_test(utf8__widths_and_truncation),

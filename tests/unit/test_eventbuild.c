@@ -93,6 +93,22 @@ static void eventbuild__waiting_ticket_and_paused_window__estimates_and_reason(v
 			    "\"clerk\":null,\"since\":1795745000,\"reason\":\"午休 \\\"lunch\\\"\"}}");
 }
 
+static void eventbuild__estimate_range__on_tickets_and_queues(void **state)
+{
+	(void)state;
+	struct seen s;
+	assert_int_equal(expand("[[\"t\",\"20261127-B001\",\"B001\",\"B\",\"normal\",\"kiosk\",\"waiting\","
+				"\"1795744800\",\"\",\"\",\"\",\"\",\"\",\"0\",\"0\",\"\",\"4\",\"840\",\"\",\"420\",\"1500\"],"
+				"[\"q\",\"B\",\"5\",\"900\",\"4\",\"450\",\"1600\"]]", &s), 2);
+	assert_non_null(strstr(s.events[0], "\"ahead\":4,\"ewt\":840,\"ewt_low\":420,\"ewt_high\":1500}}"));
+	assert_string_equal(s.events[1], "{\"event\":\"queue\",\"service\":\"B\",\"waiting\":5,\"ewt\":900,"
+			    "\"ahead\":4,\"ewt_low\":450,\"ewt_high\":1600}");
+	/* a ticket no longer waiting: no range */
+	assert_int_equal(expand("[[\"t\",\"20261127-A001\",\"A001\",\"A\",\"normal\",\"kiosk\",\"done\",\"1\","
+				"\"2\",\"3\",\"4\",\"1\",\"c01\",\"0\",\"0\",\"\",\"\",\"\",\"\",\"\",\"\"]]", &s), 1);
+	assert_non_null(strstr(s.events[0], "\"ewt\":null,\"ewt_low\":null,\"ewt_high\":null}}"));
+}
+
 static void eventbuild__closed_by_day__flag_only_when_set(void **state)
 {
 	(void)state;
@@ -160,19 +176,20 @@ static void eventbuild__compact_services__objects_with_config_names(void **state
 {
 	(void)state;
 	/* out of config order, and one the config lacks: looked up, or left without names */
-	assert_result("{\"services\":\"B 2 5 1500;A 0 5 900;Z 1 0 0\",\"windows\":[]}",
+	assert_result("{\"services\":\"B 2 5 1500 600 2700;A 0 5 900 300 1800;Z 1 0 0 0 0\",\"windows\":[]}",
 		      "{\"services\":[{\"id\":\"B\",\"prefix\":\"B\",\"name\":\"出入境\","
-		      "\"name_en\":\"Exit-entry administration\",\"waiting\":2,\"ahead\":5,\"ewt\":1500},"
+		      "\"name_en\":\"Exit-entry administration\",\"waiting\":2,\"ahead\":5,\"ewt\":1500,"
+		      "\"ewt_low\":600,\"ewt_high\":2700},"
 		      "{\"id\":\"A\",\"prefix\":\"A\",\"name\":\"社会保障\",\"name_en\":\"Social security\","
-		      "\"waiting\":0,\"ahead\":5,\"ewt\":900},"
+		      "\"waiting\":0,\"ahead\":5,\"ewt\":900,\"ewt_low\":300,\"ewt_high\":1800},"
 		      "{\"id\":\"Z\",\"prefix\":\"\",\"name\":\"\",\"name_en\":\"\",\"waiting\":1,"
-		      "\"ahead\":0,\"ewt\":0}],\"windows\":[]}");
+		      "\"ahead\":0,\"ewt\":0,\"ewt_low\":0,\"ewt_high\":0}],\"windows\":[]}");
 	assert_result("{\"services\":\"\"}", "{\"services\":[]}");
-	assert_result("{\"services\":\"A 0 5\"}", NULL);
-	assert_result("{\"services\":\"A 0 5 x\"}", NULL);
 	assert_result("{\"services\":\"A 0 5 9 1\"}", NULL);
-	assert_result("{\"services\":\"A 0 5 9;\"}", NULL);
-	assert_result("{\"services\":\"A 0 5 9", NULL);
+	assert_result("{\"services\":\"A 0 5 9 1 x\"}", NULL);
+	assert_result("{\"services\":\"A 0 5 9 1 2 3\"}", NULL);
+	assert_result("{\"services\":\"A 0 5 9 1 2;\"}", NULL);
+	assert_result("{\"services\":\"A 0 5 9 1 2", NULL);
 }
 
 int main(void)
@@ -180,6 +197,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(eventbuild__a_call__its_events_in_order),
 		cmocka_unit_test(eventbuild__waiting_ticket_and_paused_window__estimates_and_reason),
+		cmocka_unit_test(eventbuild__estimate_range__on_tickets_and_queues),
 		cmocka_unit_test(eventbuild__closed_by_day__flag_only_when_set),
 		cmocka_unit_test(eventbuild__objects_of_earlier_versions__passed_on),
 		cmocka_unit_test(eventbuild__malformed__refused_whole),
