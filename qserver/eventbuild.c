@@ -84,9 +84,9 @@ static cJSON *ticket_object(const cJSON *a)
 }
 
 /* The window's id, name and name_en from the config (empty names for one it lacks). */
-static cJSON *window_brief(int id)
+static cJSON *window_brief(const struct config *cfg, int id)
 {
-	const struct config_window *w = server.cfg ? config_window(server.cfg, id) : NULL;
+	const struct config_window *w = cfg ? config_window(cfg, id) : NULL;
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "id", id);
 	cJSON_AddStringToObject(o, "name", w ? w->name : "");
@@ -95,15 +95,15 @@ static cJSON *window_brief(int id)
 }
 
 /* The Window object of a compact "w" event, or NULL when it is malformed. */
-static cJSON *window_object(const cJSON *a)
+static cJSON *window_object(const struct config *cfg, const cJSON *a)
 {
 	const char *id = compact_string(a, 1), *state = compact_string(a, 2), *number = compact_string(a, 3),
 		   *clerk = compact_string(a, 4), *since = compact_string(a, 5), *reason = compact_string(a, 6);
 	const char *kind = compact_string(a, 0);
 	if (!kind || strcmp(kind, "w") != 0 || !id || !state || !number || !clerk || !since || !reason || !*id)
 		return NULL;
-	cJSON *o = window_brief(atoi(id));
-	const struct config_window *w = server.cfg ? config_window(server.cfg, atoi(id)) : NULL;
+	cJSON *o = window_brief(cfg, atoi(id));
+	const struct config_window *w = cfg ? config_window(cfg, atoi(id)) : NULL;
 	cJSON *services = cJSON_AddArrayToObject(o, "services");
 	if (w && w->all_services)
 		cJSON_AddItemToArray(services, cJSON_CreateString("*"));
@@ -120,7 +120,7 @@ static cJSON *window_object(const cJSON *a)
 
 /* The protocol event of one compact event; last_ticket is the latest Ticket object of the
  * message (a "called" event carries it). NULL when it is malformed. */
-static cJSON *event_object(const cJSON *a, cJSON **last_ticket)
+static cJSON *event_object(const struct config *cfg, const cJSON *a, cJSON **last_ticket)
 {
 	const char *kind = compact_string(a, 0);
 	cJSON *ev = cJSON_CreateObject(), *item = NULL;
@@ -131,7 +131,7 @@ static cJSON *event_object(const cJSON *a, cJSON **last_ticket)
 		cJSON_AddItemToObject(ev, "ticket", item);
 		return ev;
 	}
-	if (kind && strcmp(kind, "w") == 0 && (item = window_object(a))) {
+	if (kind && strcmp(kind, "w") == 0 && (item = window_object(cfg, a))) {
 		cJSON_AddStringToObject(ev, "event", "window");
 		cJSON_AddItemToObject(ev, "window", item);
 		return ev;
@@ -152,7 +152,7 @@ static cJSON *event_object(const cJSON *a, cJSON **last_ticket)
 	    strcmp(id->valuestring, s1) == 0) {
 		cJSON_AddStringToObject(ev, "event", "called");
 		cJSON_AddItemToObject(ev, "ticket", cJSON_Duplicate(*last_ticket, 1));
-		cJSON_AddItemToObject(ev, "window", window_brief(atoi(s2)));
+		cJSON_AddItemToObject(ev, "window", window_brief(cfg, atoi(s2)));
 		add_int(ev, "recall", s3);
 		add_int(ev, "at", s4);
 		return ev;
@@ -163,7 +163,7 @@ static cJSON *event_object(const cJSON *a, cJSON **last_ticket)
 
 /* Calls each(event, length, arg) for every event of a message, in order; returns how many,
  * or -1 (having called nothing) when the message is malformed. */
-int eventbuild_each(const char *json, size_t len, eventbuild_fn *each, void *arg)
+int eventbuild_each(const struct config *cfg, const char *json, size_t len, eventbuild_fn *each, void *arg)
 {
 	while (len && (*json == ' ' || *json == '\n')) {
 		json++;
@@ -183,7 +183,7 @@ int eventbuild_each(const char *json, size_t len, eventbuild_fn *each, void *arg
 	cJSON *last_ticket = NULL, *item;
 	int built = 0;
 	cJSON_ArrayForEach(item, msg) {
-		cJSON *ev = cJSON_IsObject(item) ? cJSON_Duplicate(item, 1) : event_object(item, &last_ticket);
+		cJSON *ev = cJSON_IsObject(item) ? cJSON_Duplicate(item, 1) : event_object(cfg, item, &last_ticket);
 		if (!texts || !ev || !(texts[built] = cJSON_PrintUnformatted(ev))) {
 			cJSON_Delete(ev);
 			break;
@@ -205,7 +205,7 @@ int eventbuild_each(const char *json, size_t len, eventbuild_fn *each, void *arg
 
 /* Returns the JSON object text of a function's result (malloc'd), made from its compact form,
  * or NULL when it is malformed. */
-char *eventbuild_result(const char *json, size_t len)
+char *eventbuild_result(const struct config *cfg, const char *json, size_t len)
 {
 	if (len && json[0] == '{') {
 		char *copy = malloc(len + 1);
@@ -225,7 +225,7 @@ char *eventbuild_result(const char *json, size_t len)
 	} else if (kind && strcmp(kind, "ticket") == 0 && (item = ticket_object(body))) {
 		out = cJSON_CreateObject();
 		cJSON_AddItemToObject(out, "ticket", item);
-	} else if (kind && strcmp(kind, "window") == 0 && (item = window_object(body))) {
+	} else if (kind && strcmp(kind, "window") == 0 && (item = window_object(cfg, body))) {
 		out = cJSON_CreateObject();
 		cJSON_AddItemToObject(out, "window", item);
 	} else if (kind && strcmp(kind, "tickets") == 0 && cJSON_IsArray(body)) {
