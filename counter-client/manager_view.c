@@ -791,6 +791,8 @@ static cJSON *mv_hello(const struct manager_options *opt)
 	cJSON_AddStringToObject(hello, "role", "manager");
 	cJSON_AddStringToObject(hello, "user", opt->user);
 	cJSON_AddStringToObject(hello, "password", opt->password);
+	if (opt->site)
+		cJSON_AddStringToObject(hello, "site", opt->site);
 	return hello;
 }
 
