@@ -68,4 +68,11 @@ check "display --site far shows far" wait_for far "测试远方中心"
 tui_run clerk "LANG=C.UTF-8 $BUILD/counter-client --server 127.0.0.1:$PORT --site central --user c01 --window 2 --password-file $TUI_DIR/pw --log $TUI_DIR/clerk.log"
 check "counter-client --site central signs in at central" wait_for clerk "测试区中心"
 
+tui_run mgr "LANG=C.UTF-8 $BUILD/counter-client --manager --user r02 --server 127.0.0.1:$PORT --site street --password-env MGR_PW --log $TUI_DIR/mgr.log"
+check "the manager view of region manager r02 opens at street" wait_for mgr "测试街道中心"
+keys mgr s
+check "its s key switches to far, the next site of its scope" wait_for mgr "测试远方中心"
+keys mgr s
+check "and s again back to street" wait_for mgr "测试街道中心"
+
 tui_finish
