@@ -49,6 +49,19 @@ void daychange_init(struct site *site)
 	sitetime_day(&site->cfg->site, clock_now(), site->last_day);
 }
 
+/* Goes on at once, once Redis is set up, with each site's day change that may be under way
+ * (a restart or a lost link in the middle of it), rather than at the next tick: the calls are
+ * answered while Redis is known to answer, and none is left to go out later into a Redis
+ * that may meanwhile have stopped answering (which would hold the link's drop back). */
+void daychange_on_store_ready(void)
+{
+	for (size_t i = 0; i < sites_count(); i++) {
+		struct site *site = sites_at(i);
+		if (site->day_pending && !site->day_in_flight)
+			daychange_call(site);
+	}
+}
+
 /* Once a second, for every site: starts the day change when its day moved on, and goes on
  * with one left unfinished (a restart or a lost link in the middle of it); 1 when any
  * site's day just moved on. */

@@ -271,6 +271,7 @@ char *eventbuild_result(const struct config *cfg, const char *json, size_t len);
 /* daychange.c: each site's day change in bounded slices. */
 void daychange_init(struct site *site);
 int daychange_tick(void);
+void daychange_on_store_ready(void);
 
 /* clock.c: the one clock (decision 5). */
 time_t clock_now(void);

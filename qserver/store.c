@@ -258,6 +258,7 @@ static void cmd_on_setup(redisReply *reply, void *arg)
 		log_info("redis ready: function library loaded, site %s set up", site->cfg->site.id);
 	else
 		log_info("redis ready: function library loaded, %zu sites set up", sites_count());
+	daychange_on_store_ready();
 	events_on_store_ready();
 	if (!sub_link.ac && !evtimer_pending(sub_link.retry_timer, NULL))
 		link_connect(&sub_link);

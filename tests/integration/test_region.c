@@ -238,6 +238,31 @@ static void region__day_change__each_site_in_its_zone(void **state)
 	assert_string_equal(wait_state("far", at_far, "expired", st, sizeof st), "expired");
 }
 
+/* A display subscribed at street gets street's events and none of central's. */
+static void region__events__only_the_site_subscribed_to(void **state)
+{
+	(void)state;
+	struct tc *display = signed_in("{\"op\":\"hello\",\"role\":\"public\",\"site\":\"%s\"}", "street");
+	assert_non_null(display);
+	cJSON *r = tc_request(display, "{\"op\":\"subscribe\",\"topics\":[\"ticket\"]}");
+	assert_true(tc_ok(r));
+	cJSON_Delete(r);
+	struct tc *k_central = signed_in(KIOSK_HELLO, "central"), *k_street = signed_in(KIOSK_HELLO, "street");
+	char at_central[64], at_street[64];
+	assert_non_null(take(k_central, at_central, sizeof at_central));
+	assert_non_null(take(k_street, at_street, sizeof at_street));
+	/* Events come in commit order: the first one seen is street's, so central's never came. */
+	cJSON *ev = tc_next_event(display, 2000);
+	assert_non_null(ev);
+	assert_string_equal(get_str(ev, "ticket", "id"), at_street);
+	cJSON_Delete(ev);
+	ev = tc_next_event(display, 300);
+	assert_null(ev);
+	tc_close(k_central);
+	tc_close(k_street);
+	tc_close(display);
+}
+
 #define MANAGER_HELLO "{\"op\":\"hello\",\"role\":\"manager\",\"user\":\"%s\",\"password\":\"" PASSWORD_MANAGER "\",\"site\":\"%s\"}"
 
 /* The row of a site in a region or stats answer, or NULL. */
@@ -344,6 +369,7 @@ int main(void)
 		cmocka_unit_test_setup(region__clerk_at_one_site__sees_only_its_tickets, hall_fixture_reset),
 		cmocka_unit_test_setup(region__region_manager__acts_within_its_scope, hall_fixture_reset),
 		cmocka_unit_test_setup(region__day_change__each_site_in_its_zone, hall_fixture_reset),
+		cmocka_unit_test_setup(region__events__only_the_site_subscribed_to, hall_fixture_reset),
 		cmocka_unit_test_setup(region__region_op__live_rows_of_the_scope, hall_fixture_reset),
 		cmocka_unit_test_setup(region__stats_across_sites__one_row_per_site, hall_fixture_reset),
 	};
