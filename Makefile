@@ -71,12 +71,16 @@ all: $(PROGRAMS)
 deps:
 	@scripts/deps.sh
 
-# The sample hall, open around the clock so the README's tour works at any hour;
-# `make run RUN_ARGS=` keeps to the hall's opening hours.
+# The Bao'an-like region of 135 halls (generated into $(BUILD)/baoan-region), open around the
+# clock so the README's tour works at any hour; `make run HALL=examples/baoan.json` serves the
+# one sample hall, and `make run RUN_ARGS=` keeps to the halls' opening hours.
 RUN_ARGS ?= --always-open
+REGION_DIR := $(BUILD)/baoan-region
+HALL ?= $(REGION_DIR)
 run: deps
 	@$(MAKE) --no-print-directory all
-	$(BUILD)/qserver --config examples/baoan.json $(RUN_ARGS)
+	@[ "$(HALL)" != "$(REGION_DIR)" ] || python3 examples/baoan-region/generate.py $(REGION_DIR)
+	$(BUILD)/qserver --config $(HALL) $(RUN_ARGS)
 
 test: deps
 	@$(MAKE) --no-print-directory test-build
@@ -120,6 +124,11 @@ install: all
 bench: deps
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh $(BUILD)
+
+# A region of 135 halls: start time, RSS and 135 simultaneous day changes (docs/operations.md).
+bench-region: deps
+	@$(MAKE) --no-print-directory all
+	@python3 bench/region.py $(BUILD)
 
 # The hall simulator's report (SIMULATION.md): a few minutes; `make sim SIM_DAYS=30` for the
 # long version with narrower intervals.
@@ -187,7 +196,7 @@ $(BUILD)/obj/functions_lua.o: $(BUILD)/functions_lua.c
 # Every object depends on the headers of its own folder and of common/ (tests also see
 # qserver's internal header and the test library's; no % here: make would put the stem in it).
 .SECONDEXPANSION:
-$(BUILD)/obj/%.o: %.c $$(wildcard $$(dir $$*)*.h) common/*.h $$(if $$(findstring tests/,$$*),$$(wildcard qserver/*.h tests/lib/*.h))
+$(BUILD)/obj/%.o: %.c $$(wildcard $$(dir $$*)*.h) common/*.h $$(if $$(findstring tests/,$$*),$$(wildcard qserver/*.h tests/lib/*.h counter-client/*.h display/*.h printer/*.h sim/*.h))
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(BASE_CFLAGS) $(UI_CFLAGS) $(TEST_CFLAGS) -Itests/lib -Iqserver -c $< -o $@
 

@@ -593,17 +593,29 @@ static int parse_user_windows(struct parser *p, const struct node *user, const s
 	return 0;
 }
 
+/* Reads the array field key (absent: no entries, unless required) and allocates its count of
+ * zeroed entries of `size` bytes into *out; -1 after a message. */
+static int read_list(struct parser *p, const struct node *obj, const char *key, size_t max, size_t size,
+		     int required, struct node *list, void **out, size_t *count)
+{
+	*list = node_field(obj, key);
+	*count = 0;
+	if (!required && node_absent(list))
+		return 0;
+	if (read_array(p, list, max, count) < 0)
+		return -1;
+	if (*count > 0 && (*out = calloc(*count, size)) == NULL)
+		return node_fail(p, list, "out of memory");
+	return 0;
+}
+
 /* Reads the optional users array: clerks and managers with unique ids and crypt(3) hashes. */
 static int parse_users(struct parser *p, const struct node *root, struct config *cfg)
 {
-	struct node list = node_field(root, "users");
+	struct node list;
 	size_t count;
-	if (node_absent(&list))
-		return 0;
-	if (read_array(p, &list, CONFIG_MAX_USERS, &count) < 0)
+	if (read_list(p, root, "users", CONFIG_MAX_USERS, sizeof *cfg->users, 0, &list, (void **)&cfg->users, &count) < 0)
 		return -1;
-	if (count > 0 && (cfg->users = calloc(count, sizeof *cfg->users)) == NULL)
-		return node_fail(p, &list, "out of memory");
 	cfg->nusers = count;
 	for (size_t i = 0; i < count; i++) {
 		struct config_user *u = &cfg->users[i];
@@ -638,14 +650,10 @@ static int parse_users(struct parser *p, const struct node *root, struct config 
 /* Reads the optional kiosks array: unique ids, each with the crypt(3) hash of its token. */
 static int parse_kiosks(struct parser *p, const struct node *root, struct config *cfg)
 {
-	struct node list = node_field(root, "kiosks");
+	struct node list;
 	size_t count;
-	if (node_absent(&list))
-		return 0;
-	if (read_array(p, &list, CONFIG_MAX_KIOSKS, &count) < 0)
+	if (read_list(p, root, "kiosks", CONFIG_MAX_KIOSKS, sizeof *cfg->kiosks, 0, &list, (void **)&cfg->kiosks, &count) < 0)
 		return -1;
-	if (count > 0 && (cfg->kiosks = calloc(count, sizeof *cfg->kiosks)) == NULL)
-		return node_fail(p, &list, "out of memory");
 	cfg->nkiosks = count;
 	for (size_t i = 0; i < count; i++) {
 		struct config_kiosk *k = &cfg->kiosks[i];
@@ -796,6 +804,220 @@ static char *read_file(struct parser *p, const char *path)
 		return NULL;
 	}
 	return buf;
+}
+
+/* Reads a site's level: "district", "street" or "community". */
+static int read_level(struct parser *p, const struct node *n, enum config_level *out)
+{
+	const char *s;
+	if (read_string(p, n, &s) < 0)
+		return -1;
+	for (int l = LEVEL_DISTRICT; l <= LEVEL_COMMUNITY; l++)
+		if (strcmp(s, config_level_name((enum config_level)l)) == 0) {
+			*out = (enum config_level)l;
+			return 0;
+		}
+	char q[48];
+	return node_fail(p, n, "unknown level \"%s\"; it must be \"district\", \"street\" or \"community\"", quote(s, q));
+}
+
+/* Returns the index of the region's site with that id, or -1. */
+static int region_site_index(const struct config_region *region, size_t count, const char *id)
+{
+	for (size_t i = 0; i < count; i++)
+		if (strcmp(region->sites[i].id, id) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Reads the required sites array: unique ids, a level each, and a parent among them. */
+static int parse_region_sites(struct parser *p, const struct node *root, struct config_region *region)
+{
+	struct node list;
+	size_t count;
+	if (read_list(p, root, "sites", CONFIG_MAX_SITES, sizeof *region->sites, 1, &list, (void **)&region->sites, &count) < 0)
+		return -1;
+	if (count == 0)
+		return node_fail(p, &list, "must list at least one site");
+	region->nsites = count;
+	for (size_t i = 0; i < count; i++) {
+		struct config_region_site *s = &region->sites[i];
+		struct node item = node_item(&list, i);
+		struct node id = node_field(&item, "id"), level = node_field(&item, "level");
+		if (read_object(p, &item) < 0 || read_id(p, &id, ID_SITE, s->id) < 0)
+			return -1;
+		if (region_site_index(region, i, s->id) >= 0)
+			return node_fail(p, &id, "site \"%s\" is listed twice", s->id);
+		char dflt[CONFIG_ID_MAX + 8];
+		snprintf(dflt, sizeof dflt, "%s.json", s->id);
+		if (read_level(p, &level, &s->level) < 0 || field_text(p, &item, "file", dflt, &s->file) < 0)
+			return -1;
+		if (s->file[0] == '/' || strstr(s->file, "..") != NULL) {
+			struct node file = node_field(&item, "file");
+			return node_fail(p, &file, "must name a file inside the config folder");
+		}
+	}
+	/* Parents are checked once every id is known: a parent may be listed after its child. */
+	for (size_t i = 0; i < count; i++) {
+		struct node item = node_item(&list, i), parent = node_field(&item, "parent");
+		if (node_absent(&parent))
+			continue;
+		if (read_id(p, &parent, ID_SITE, region->sites[i].parent) < 0)
+			return -1;
+		if (region_site_index(region, count, region->sites[i].parent) < 0 ||
+		    strcmp(region->sites[i].parent, region->sites[i].id) == 0)
+			return node_fail(p, &parent, "\"%s\" is not another site of sites", region->sites[i].parent);
+	}
+	return 0;
+}
+
+/* Reads a region user's sites: ["*"] for every site, or ids of the region's sites. */
+static int parse_region_user_sites(struct parser *p, const struct node *user, const struct config_region *region,
+				   struct config_region_user *u)
+{
+	struct node list = node_field(user, "sites");
+	size_t count;
+	if (read_array(p, &list, CONFIG_MAX_SITES, &count) < 0)
+		return -1;
+	if (is_star_list(list.json)) {
+		u->all_sites = 1;
+		return 0;
+	}
+	if (count == 0)
+		return node_fail(p, &list, "must list the sites this user manages, or [\"*\"] for every site");
+	if ((u->sites = calloc(count, sizeof *u->sites)) == NULL)
+		return node_fail(p, &list, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		struct node item = node_item(&list, i);
+		if (read_id(p, &item, ID_SITE, u->sites[i]) < 0)
+			return -1;
+		if (region_site_index(region, region->nsites, u->sites[i]) < 0)
+			return node_fail(p, &item, "no site \"%s\" in sites", u->sites[i]);
+		u->nsites = i + 1;
+	}
+	return 0;
+}
+
+/* Reads the optional users array: region managers with unique ids, hashes and a scope. */
+static int parse_region_users(struct parser *p, const struct node *root, struct config_region *region)
+{
+	struct node list;
+	size_t count;
+	if (read_list(p, root, "users", CONFIG_MAX_USERS, sizeof *region->users, 0, &list, (void **)&region->users, &count) < 0)
+		return -1;
+	region->nusers = count;
+	for (size_t i = 0; i < count; i++) {
+		struct config_region_user *u = &region->users[i];
+		struct node item = node_item(&list, i);
+		struct node id = node_field(&item, "id"), role = node_field(&item, "role");
+		if (read_object(p, &item) < 0 || read_id(p, &id, ID_NAME, u->id) < 0)
+			return -1;
+		if (config_region_user(region, u->id) != u)
+			return node_fail(p, &id, "user id \"%s\" is used twice", u->id);
+		const char *role_name;
+		if (!node_absent(&role) && (read_string(p, &role, &role_name) < 0 || strcmp(role_name, "manager") != 0))
+			return node_fail(p, &role, "region users are managers: give \"manager\" or leave it out");
+		if (field_text(p, &item, "name", u->id, &u->name) < 0 ||
+		    field_hash(p, &item, "password_hash", &u->password_hash) < 0 ||
+		    parse_region_user_sites(p, &item, region, u) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Parses region.json from a JSON text; `name` stands for the file in messages. */
+struct config_region *config_region_parse(const char *json, const char *name, char *err, size_t errlen)
+{
+	struct parser p = {name != NULL ? name : "region.json", err, errlen};
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	const char *end = NULL;
+	cJSON *doc = json ? cJSON_ParseWithOpts(json, &end, 1) : NULL;
+	if (doc == NULL) {
+		size_t offset = json && end != NULL && end >= json ? (size_t)(end - json) : 0;
+		if (json)
+			report_syntax_error(&p, json, offset, 0);
+		else
+			parser_fail(&p, NULL, "no region text");
+		return NULL;
+	}
+	struct config_region *region = calloc(1, sizeof *region);
+	struct node root = {.json = doc, .place = ""};
+	struct node head = node_field(&root, "region");
+	struct node id = node_field(&head, "id");
+	int rc = -1;
+	if (region == NULL || (region->path = strdup(p.file)) == NULL)
+		parser_fail(&p, NULL, "out of memory");
+	else if (read_object(&p, &root) == 0 && read_object(&p, &head) == 0 && read_id(&p, &id, ID_SITE, region->id) == 0 &&
+		 field_text(&p, &head, "name", NULL, &region->name) == 0 &&
+		 field_text(&p, &head, "name_en", region->name, &region->name_en) == 0 &&
+		 parse_region_sites(&p, &root, region) == 0 && parse_region_users(&p, &root, region) == 0)
+		rc = 0;
+	cJSON_Delete(doc);
+	if (rc < 0) {
+		config_region_free(region);
+		return NULL;
+	}
+	return region;
+}
+
+/* Reads and checks a region.json file. */
+struct config_region *config_region_load(const char *path, char *err, size_t errlen)
+{
+	struct parser p = {path, err, errlen};
+	char *text = read_file(&p, path);
+	if (text == NULL)
+		return NULL;
+	struct config_region *region = config_region_parse(text, path, err, errlen);
+	free(text);
+	return region;
+}
+
+/* Frees a region and everything it holds; NULL is fine. */
+void config_region_free(struct config_region *region)
+{
+	if (region == NULL)
+		return;
+	free(region->path);
+	free(region->name);
+	free(region->name_en);
+	for (size_t i = 0; i < region->nsites; i++)
+		free(region->sites[i].file);
+	free(region->sites);
+	for (size_t i = 0; i < region->nusers; i++) {
+		free(region->users[i].name);
+		free(region->users[i].password_hash);
+		free(region->users[i].sites);
+	}
+	free(region->users);
+	free(region);
+}
+
+/* Finds a region user by id; NULL when there is none. */
+const struct config_region_user *config_region_user(const struct config_region *region, const char *id)
+{
+	for (size_t i = 0; region != NULL && id != NULL && i < region->nusers; i++)
+		if (strcmp(region->users[i].id, id) == 0)
+			return &region->users[i];
+	return NULL;
+}
+
+/* True when the region user may act at the site. */
+int config_region_user_may(const struct config_region_user *u, const char *site)
+{
+	if (u->all_sites)
+		return 1;
+	for (size_t i = 0; i < u->nsites; i++)
+		if (strcmp(u->sites[i], site) == 0)
+			return 1;
+	return 0;
+}
+
+/* Returns a level's name as region.json and the protocol spell it. */
+const char *config_level_name(enum config_level level)
+{
+	static const char *const names[] = {"district", "street", "community"};
+	return (unsigned)level < 3 ? names[level] : "community";
 }
 
 /* Reads and checks a hall config file. */

@@ -93,6 +93,48 @@ int config_window_serves(const struct config_window *w, const char *service);
 /* True when the user may work at the window. */
 int config_user_may_use(const struct config_user *u, int window);
 
+/* A region (region.json in a config folder): its sites, each with its hall file, and the
+ * region managers who may sign in at the sites of their scope. */
+#define CONFIG_MAX_SITES 1024
+enum config_level { LEVEL_DISTRICT, LEVEL_STREET, LEVEL_COMMUNITY };
+
+struct config_region_site {
+	char id[CONFIG_ID_MAX];
+	char parent[CONFIG_ID_MAX]; /* the site above it; empty for none */
+	enum config_level level;
+	char *file;		    /* its hall file, relative to the folder; default <id>.json */
+};
+
+struct config_region_user {
+	char id[CONFIG_ID_MAX];
+	char *name;
+	char *password_hash;
+	int all_sites;		    /* sites: ["*"] */
+	char (*sites)[CONFIG_ID_MAX];
+	size_t nsites;
+};
+
+struct config_region {
+	char *path;
+	char id[CONFIG_ID_MAX];
+	char *name;
+	char *name_en;
+	struct config_region_site *sites;
+	size_t nsites;
+	struct config_region_user *users;
+	size_t nusers;
+};
+
+/* Reads and checks region.json of a config folder; NULL with "FILE: PLACE: what" in err. */
+struct config_region *config_region_load(const char *path, char *err, size_t errlen);
+struct config_region *config_region_parse(const char *json, const char *name, char *err, size_t errlen);
+void config_region_free(struct config_region *region);
+const struct config_region_user *config_region_user(const struct config_region *region, const char *id);
+/* True when the region user may act at the site. */
+int config_region_user_may(const struct config_region_user *u, const char *site);
+/* Returns "district", "street" or "community". */
+const char *config_level_name(enum config_level level);
+
 /* Returns the config's role name ("public", "kiosk", "clerk", "manager"). */
 const char *config_role_name(enum role role);
 /* Returns the role named name ("public", "kiosk", "clerk", "manager"), or -1. */

@@ -206,6 +206,7 @@ struct app_window {
 struct app {
 	/* Options. */
 	char server[1100]; /* one address or several, comma-separated */
+	char site_id[COUNTER_ID_MAX]; /* --site: the site to sign in at in a region; empty: none */
 	char user[COUNTER_ID_MAX];
 	char password[COUNTER_PASSWORD_MAX];
 	int window_id;

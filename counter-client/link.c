@@ -394,7 +394,8 @@ void link_sign_in_again(struct app *app)
 	if (!hello || !cJSON_AddStringToObject(hello, "role", "clerk") ||
 	    !cJSON_AddStringToObject(hello, "user", app->user) ||
 	    !cJSON_AddStringToObject(hello, "password", app->password) ||
-	    !cJSON_AddNumberToObject(hello, "window", app->window_id)) {
+	    !cJSON_AddNumberToObject(hello, "window", app->window_id) ||
+	    (app->site_id[0] && !cJSON_AddStringToObject(hello, "site", app->site_id))) {
 		cJSON_Delete(hello);
 		app_message(app, true, "out of memory");
 		return;

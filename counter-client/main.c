@@ -30,7 +30,7 @@ extern int manager_main(int argc, char **argv) __attribute__((weak));
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: counter-client [--server HOST:PORT] --user USER --window N\n"
+		"usage: counter-client [--server HOST:PORT] [--site ID] --user USER --window N\n"
 		"                      [--password-file FILE | --password-env NAME] [--log FILE]\n"
 		"       counter-client --manager ...   (the manager's view)\n"
 		"\n"
@@ -39,6 +39,7 @@ static void usage(FILE *f)
 		"\n"
 		"  --server HOST:PORT   qserver to use (default %s; unix:/path works too)\n"
 		"                       several, as A,B: the next is used when one fails\n"
+		"  --site ID            the site of the window, when qserver serves a region\n"
 		"  --user USER          the clerk's login (e.g. c01)\n"
 		"  --window N           the window to work at\n"
 		"  --password-file FILE read the password from the first line of FILE\n"
@@ -101,6 +102,7 @@ static int main_options(int argc, char **argv, struct app *app, const char **pw_
 {
 	static const struct option options[] = {
 		{"server", required_argument, NULL, 'S'},
+		{"site", required_argument, NULL, 's'},
 		{"user", required_argument, NULL, 'u'},
 		{"window", required_argument, NULL, 'w'},
 		{"password-file", required_argument, NULL, 'F'},
@@ -116,6 +118,13 @@ static int main_options(int argc, char **argv, struct app *app, const char **pw_
 		switch (opt) {
 		case 'S':
 			snprintf(app->server, sizeof app->server, "%s", optarg);
+			break;
+		case 's':
+			if (strlen(optarg) >= sizeof app->site_id || strchr(optarg, '"') || strchr(optarg, '\\')) {
+				fprintf(stderr, "counter-client: --site takes a site id\n");
+				return -1;
+			}
+			snprintf(app->site_id, sizeof app->site_id, "%s", optarg);
 			break;
 		case 'u':
 			if (strlen(optarg) >= sizeof app->user) {
@@ -203,7 +212,9 @@ static void main_site_time_zone(struct app *app)
 	struct sync_client *sc = sync_connect(app->server[0] ? app->server : NULL, MAIN_SITE_TIMEOUT_MS);
 	if (!sc)
 		return;
-	cJSON *response = sync_request(sc, "{\"op\":\"site\"}", MAIN_SITE_TIMEOUT_MS);
+	char request[COUNTER_ID_MAX + 32];
+	snprintf(request, sizeof request, app->site_id[0] ? "{\"op\":\"site\",\"site\":\"%s\"}" : "{\"op\":\"site\"}", app->site_id);
+	cJSON *response = sync_request(sc, request, MAIN_SITE_TIMEOUT_MS);
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(response, "ok")))
 		app_apply_site(app, cJSON_GetObjectItemCaseSensitive(response, "site"));
 	cJSON_Delete(response);

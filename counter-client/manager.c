@@ -40,6 +40,7 @@ static void manager_usage(FILE *f)
 		"\n"
 		"  --server HOST:PORT   qserver to use (default %s; unix:/path works too)\n"
 		"                       several, as A,B: the next is used when one fails\n"
+		"  --site ID            the site to manage, when qserver serves a region\n"
 		"  --user USER          the manager's login (or --manager=USER)\n"
 		"  --export FORMAT      csv (RFC 4180, a header row) or json (an array of rows)\n"
 		"  --from, --to DATE    the range, YYYY-MM-DD (the view starts on today)\n"
@@ -95,6 +96,7 @@ static int manager_parse(int argc, char **argv, struct manager_options *opt)
 	static const struct option options[] = {
 		{"manager", optional_argument, NULL, 'M'},  {"export", required_argument, NULL, 'e'},
 		{"server", required_argument, NULL, 's'},   {"user", required_argument, NULL, 'u'},
+		{"site", required_argument, NULL, 'S'},
 		{"from", required_argument, NULL, 'f'},	    {"to", required_argument, NULL, 't'},
 		{"by", required_argument, NULL, 'b'},	    {"password-file", required_argument, NULL, 'p'},
 		{"password-env", required_argument, NULL, 'E'}, {"log", required_argument, NULL, 'l'},
@@ -111,6 +113,7 @@ static int manager_parse(int argc, char **argv, struct manager_options *opt)
 			break;
 		case 'e': opt->export_format = optarg; break;
 		case 's': opt->server = optarg; break;
+		case 'S': opt->site = optarg; break;
 		case 'u': snprintf(opt->user, sizeof opt->user, "%s", optarg); break;
 		case 'f': opt->from = optarg; break;
 		case 't': opt->to = optarg; break;
@@ -260,6 +263,8 @@ static int manager_export(const struct manager_options *opt)
 	cJSON_AddStringToObject(hello, "role", "manager");
 	cJSON_AddStringToObject(hello, "user", opt->user);
 	cJSON_AddStringToObject(hello, "password", opt->password);
+	if (opt->site)
+		cJSON_AddStringToObject(hello, "site", opt->site);
 	cJSON *resp = manager_call(sc, hello, MANAGER_TIMEOUT_MS, "hello");
 	cJSON *rows = resp ? manager_fetch_rows(sc, opt) : NULL;
 	if (rows) {

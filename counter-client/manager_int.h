@@ -15,6 +15,7 @@
 /* What the command line asked for. */
 struct manager_options {
 	const char *server;	/* HOST:PORT or unix:/path; NULL for the default */
+	const char *site;	/* the site to sign in at, when qserver serves a region; NULL: none */
 	char user[64];
 	char password[MANAGER_PASSWORD_MAX];
 	const char *export_format; /* "csv" or "json" for an export, NULL for the view */

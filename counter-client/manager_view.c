@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #define MV_MAX_WINDOWS 256
+#define MV_MAX_SITES 1024 /* sites of a region manager's scope the view can switch between */
 #define MV_MAX_SERVICES 512
 #define MV_LIVE_REFRESH_S 2   /* the longest wait and the server's clock */
 #define MV_STATS_REFRESH_S 30 /* figures and tables, unless events asked for sooner */
@@ -56,6 +57,9 @@ struct mv {
 	struct client *client;
 	struct event *stdin_ev, *tick_ev, *signals[4];
 	char site_name[128], today[11];
+	char site_id[32];		  /* the site shown: hello's */
+	char scope[MV_MAX_SITES][32];	  /* a region manager's sites (hello's user.sites), in order */
+	int nscope;
 	int sla;
 	long long clock_skew; /* server time minus local time, from ping */
 	struct mv_window windows[MV_MAX_WINDOWS];
@@ -86,6 +90,7 @@ struct mv_pending {
 };
 
 static void mv_draw(struct mv *mv);
+static void mv_next_site(struct mv *mv);
 static void mv_request_stats(struct mv *mv, enum mv_table table, unsigned generation, int offset);
 
 /* The server's time now, as far as we know it. */
@@ -285,7 +290,12 @@ static void mv_on_ready(struct client *c, cJSON *hello, cJSON *snapshot, void *a
 	(void)c;
 	struct mv *mv = arg;
 	mv_apply_site(mv, cJSON_GetObjectItemCaseSensitive(hello, "site"));
+	mv_copy(cJSON_GetObjectItemCaseSensitive(hello, "site"), "id", mv->site_id, sizeof mv->site_id);
 	const cJSON *item;
+	mv->nscope = 0;
+	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(hello, "user"), "sites"))
+		if (cJSON_IsString(item) && mv->nscope < MV_MAX_SITES)
+			snprintf(mv->scope[mv->nscope++], sizeof mv->scope[0], "%s", item->valuestring);
 	mv->nwindows = 0;
 	cJSON_ArrayForEach(item, cJSON_GetObjectItemCaseSensitive(snapshot, "windows"))
 		mv_apply_window(mv, item);
@@ -568,13 +578,13 @@ static void mv_draw_hours(struct mv *mv, int y)
 }
 
 /* The keys that fit the width, whole, the most needed first kept (q quit always). */
-static void mv_footer_keys(char *out, size_t len, int width)
+static void mv_footer_keys(char *out, size_t len, int width, bool sites)
 {
 	static const char *const keys[] = {"q quit", "1-5/Tab page", "r range", "t today", "y yesterday",
-					   "w 7 days", "m 30 days", "[ ] move", "g refresh"};
+					   "w 7 days", "m 30 days", "[ ] move", "g refresh", "s next site"};
 	out[0] = '\0';
 	size_t used = 0;
-	for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+	for (size_t i = 0; i < sizeof keys / sizeof keys[0] - !sites; i++) {
 		size_t w = strlen(keys[i]) + (used ? 2 : 0);
 		if (used + w > (size_t)width || used + w >= len)
 			continue;
@@ -620,7 +630,7 @@ static void mv_draw(struct mv *mv)
 	else if (mv->message[0])
 		snprintf(line, sizeof line, "%s", mv->message);
 	else
-		mv_footer_keys(line, sizeof line, COLS);
+		mv_footer_keys(line, sizeof line, COLS, mv->nscope > 1);
 	attron(A_REVERSE);
 	mv_line(LINES - 1, line);
 	attroff(A_REVERSE);
@@ -726,6 +736,7 @@ static void mv_key(struct mv *mv, wint_t ch, bool is_key)
 		mv_refresh_live(mv);
 		mv_refresh_stats(mv);
 		break;
+	case 's': mv_next_site(mv); break;
 	default: break;
 	}
 }
@@ -784,14 +795,58 @@ static void mv_quit_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(mv->base);
 }
 
-/* Builds the hello arguments of a manager. */
-static cJSON *mv_hello(const struct manager_options *opt)
+/* Builds the hello arguments of a manager at a site (NULL: none named). */
+static cJSON *mv_hello(const struct manager_options *opt, const char *site)
 {
 	cJSON *hello = cJSON_CreateObject();
 	cJSON_AddStringToObject(hello, "role", "manager");
 	cJSON_AddStringToObject(hello, "user", opt->user);
 	cJSON_AddStringToObject(hello, "password", opt->password);
+	if (site)
+		cJSON_AddStringToObject(hello, "site", site);
 	return hello;
+}
+
+/* Opens the connection of the view, signed in at the site; -1 for a bad server address. */
+static int mv_connect(struct mv *mv, const char *site)
+{
+	struct client_callbacks cb = {
+		.on_ready = mv_on_ready,
+		.on_hello_failed = mv_on_hello_failed,
+		.on_event = mv_on_event,
+		.on_disconnected = mv_on_disconnected,
+	};
+	mv->client = client_new(mv->base, mv->opt->server, &cb, mv);
+	if (!mv->client)
+		return -1;
+	client_set_hello(mv->client, mv_hello(mv->opt, site));
+	client_set_subscribe(mv->client, NULL);
+	client_want_snapshot(mv->client, true);
+	return 0;
+}
+
+/* Switches a region manager's view to the next site of its scope: a new connection signed
+ * in there (the hall, its events and its figures are that site's). */
+static void mv_next_site(struct mv *mv)
+{
+	if (mv->nscope < 2) {
+		snprintf(mv->message, sizeof mv->message, "no other site to switch to");
+		return;
+	}
+	int next = 0;
+	for (int i = 0; i < mv->nscope; i++)
+		if (strcmp(mv->scope[i], mv->site_id) == 0)
+			next = (i + 1) % mv->nscope;
+	for (int t = 0; t < TABLE_COUNT; t++)
+		mv->stats[t].generation++; /* answers of the old site are dropped */
+	client_free(mv->client);
+	snprintf(mv->site_id, sizeof mv->site_id, "%s", mv->scope[next]);
+	snprintf(mv->site_name, sizeof mv->site_name, "%s", mv->site_id);
+	mv->nwindows = mv->nservices = mv->waiting_total = 0;
+	mv->oldest_since = 0;
+	mv->oldest_number[0] = '\0';
+	if (mv_connect(mv, mv->site_id) < 0)
+		mv->quit = true;
 }
 
 /* Frees everything the view made. */
@@ -833,21 +888,11 @@ int manager_view_run(const struct manager_options *opt)
 	mv.base = event_base_new();
 	if (!mv.base)
 		return 1;
-	struct client_callbacks cb = {
-		.on_ready = mv_on_ready,
-		.on_hello_failed = mv_on_hello_failed,
-		.on_event = mv_on_event,
-		.on_disconnected = mv_on_disconnected,
-	};
-	mv.client = client_new(mv.base, opt->server, &cb, &mv);
-	if (!mv.client) {
+	if (mv_connect(&mv, opt->site) < 0) {
 		fprintf(stderr, "counter-client: bad server address %s\n", opt->server ? opt->server : "");
 		mv_free(&mv);
 		return 2;
 	}
-	client_set_hello(mv.client, mv_hello(opt));
-	client_set_subscribe(mv.client, NULL);
-	client_want_snapshot(mv.client, true);
 
 	initscr();
 	cbreak();

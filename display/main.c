@@ -37,6 +37,7 @@
 
 struct options {
 	const char *server;
+	const char *site;	/* the site shown, when qserver serves a region */
 	int recent;
 	int min_show_ms;
 	int flash_ms;
@@ -101,6 +102,7 @@ static void usage(FILE *out)
 		"\n"
 		"  --server HOST:PORT   qserver to show (default %s; unix:/path too)\n"
 		"                       several, as A,B: the next is used when one fails\n"
+		"  --site ID            the site to show, when qserver serves a region\n"
 		"  --recent N           calls in the recent list (default %d, at most %d)\n"
 		"  --min-show SECONDS   each call stays on the big line at least this long (default %d);\n"
 		"                       faster calls wait their turn, in order\n"
@@ -137,9 +139,10 @@ static void parse_options(struct app *app, int argc, char **argv)
 {
 	enum { OPT_RECENT = 256, OPT_MIN_SHOW, OPT_FLASH, OPT_WINDOWS, OPT_SERVICES, OPT_VOICE,
 	       OPT_VOICE_WAV, OPT_VOICE_RATE, OPT_VOICE_LANG, OPT_ESPEAK, OPT_LOG, OPT_LOG_LEVEL,
-	       OPT_VERSION };
+	       OPT_VERSION, OPT_SITE };
 	static const struct option longopts[] = {
 		{"server", required_argument, NULL, 's'},
+		{"site", required_argument, NULL, OPT_SITE},
 		{"recent", required_argument, NULL, OPT_RECENT},
 		{"min-show", required_argument, NULL, OPT_MIN_SHOW},
 		{"flash", required_argument, NULL, OPT_FLASH},
@@ -164,6 +167,9 @@ static void parse_options(struct app *app, int argc, char **argv)
 		switch (opt) {
 		case 's':
 			o->server = optarg;
+			break;
+		case OPT_SITE:
+			o->site = optarg;
 			break;
 		case OPT_RECENT:
 			errno = 0;
@@ -702,6 +708,11 @@ static int setup_client(struct app *app)
 	cJSON *hello = cJSON_CreateObject();
 	cJSON *topics = cJSON_CreateArray();
 	if (!hello || !topics || !cJSON_AddStringToObject(hello, "role", "public")) {
+		cJSON_Delete(hello);
+		cJSON_Delete(topics);
+		return -1;
+	}
+	if (app->opts.site && !cJSON_AddStringToObject(hello, "site", app->opts.site)) {
 		cJSON_Delete(hello);
 		cJSON_Delete(topics);
 		return -1;

@@ -981,6 +981,8 @@ int kiosk_run(const struct printer_options *opt)
 	cJSON_AddStringToObject(hello, "token", opt->token);
 	if (opt->kiosk_id)
 		cJSON_AddStringToObject(hello, "kiosk", opt->kiosk_id);
+	if (opt->site && *opt->site)
+		cJSON_AddStringToObject(hello, "site", opt->site);
 	client_set_hello(k->client, hello);
 	cJSON *topics = cJSON_CreateArray();
 	cJSON_AddItemToArray(topics, cJSON_CreateString("queue"));

@@ -37,6 +37,7 @@ static void usage(FILE *out)
 		"  --token-file FILE     the kiosk token, first line of FILE (else $QHALL_TOKEN)\n"
 		"  --token TOKEN         discouraged: other users can read it in the process list\n"
 		"  --kiosk-id ID         this kiosk's id in the hall config (faster hello)\n"
+		"  --site ID             the kiosk's site, when qserver serves a region (default $QHALL_SITE)\n"
 		"  --codepage NAME       printer encoding: %s (default gb18030)\n"
 		"  --width COLUMNS       characters per line at normal size: 48 (80 mm, default) or 32 (58 mm)\n"
 		"  --print-timeout MS    for connecting to and writing to the printer (default %d)\n"
@@ -96,6 +97,7 @@ int main(int argc, char **argv)
 		{"token-file", required_argument, NULL, 'f'},
 		{"token", required_argument, NULL, 'T'},
 		{"kiosk-id", required_argument, NULL, 'k'},
+		{"site", required_argument, NULL, 'S'},
 		{"out", required_argument, NULL, 'o'},
 		{"codepage", required_argument, NULL, 'c'},
 		{"encoding", required_argument, NULL, 'c'},
@@ -113,6 +115,7 @@ int main(int argc, char **argv)
 	};
 	struct printer_options opt = {
 		.server = getenv("QHALL_SERVER"),
+		.site = getenv("QHALL_SITE"),
 		.codepage = escpos_codepage_default(),
 		.columns = 48,
 		.print_timeout_ms = OUTPUT_DEFAULT_TIMEOUT_MS,
@@ -129,6 +132,7 @@ int main(int argc, char **argv)
 		case 'f': token_file = optarg; break;
 		case 'T': token_arg = optarg; break;
 		case 'k': opt.kiosk_id = optarg; break;
+		case 'S': opt.site = optarg; break;
 		case 'o': opt.dest = optarg; break;
 		case 'c':
 			if (!(opt.codepage = escpos_codepage_find(optarg))) {

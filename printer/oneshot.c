@@ -68,6 +68,8 @@ static struct sync_client *oneshot_connect(const struct printer_options *opt)
 	cJSON_AddStringToObject(hello, "token", opt->token);
 	if (opt->kiosk_id)
 		cJSON_AddStringToObject(hello, "kiosk", opt->kiosk_id);
+	if (opt->site && *opt->site)
+		cJSON_AddStringToObject(hello, "site", opt->site);
 	char err[256];
 	cJSON *resp = oneshot_request(sc, hello, err, sizeof err);
 	if (!resp || !oneshot_ok(resp)) {

@@ -187,6 +187,7 @@ int output_send_ticket(struct output *o, const struct ticket_layout *layout,
 
 struct printer_options {
 	const char *server;
+	const char *site;	      /* the kiosk's site in a region; NULL for a one-hall server */
 	char token[256];
 	const char *kiosk_id;
 	const char *dest;

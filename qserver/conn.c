@@ -107,6 +107,7 @@ struct conn *conn_create(int fd, const char *peer)
 		return NULL;
 	}
 	c->role = ROLE_PUBLIC;
+	c->site = sites_sole();
 	c->counted_anonymous = 1;
 	conn_anonymous_count++;
 	TAILQ_INIT(&c->requests);
@@ -134,7 +135,7 @@ void conn_close(struct conn *c, const char *why)
 		return;
 	c->closed = 1;
 	log_debug("conn %llu closed: %s", (unsigned long long)c->id, why);
-	events_subscribe(c, 0);
+	events_subscribe(c, c->events_site, 0);
 	if (c->unsent_listed)
 		TAILQ_REMOVE(&unsent, c, unsent_entry);
 	c->unsent_listed = 0;
@@ -369,11 +370,11 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 }
 
 /* Returns the live connection of a clerk working at the window, if any. */
-struct conn *conn_find_window_holder(int window)
+struct conn *conn_find_window_holder(const struct site *site, int window)
 {
 	struct conn *c;
 	TAILQ_FOREACH(c, &conns, entry)
-		if (c->role == ROLE_CLERK && c->window == window)
+		if (c->role == ROLE_CLERK && c->site == site && c->window == window)
 			return c;
 	return NULL;
 }

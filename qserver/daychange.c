@@ -1,7 +1,8 @@
-/* Driving the day change: when the site's day moves on, qserver runs qh_day, and again at
- * once for as long as it reports earlier days' tickets left to expire. Each call expires a
- * bounded slice, so no call holds Redis for long however many tickets waited
- * (DESIGN decision 12, docs/functions.md). */
+/* Driving each site's day change: when a site's day moves on (in its own zone), qserver runs
+ * qh_day for it, and again at once for as long as it reports earlier days' tickets left to
+ * expire. Each call expires a bounded slice, so no call holds Redis for long however many
+ * tickets waited or however many sites change day at once (DESIGN decision 12,
+ * docs/functions.md). */
 #include "qserver.h"
 #include "log.h"
 
@@ -9,18 +10,13 @@
 #include <hiredis/hiredis.h>
 #include <string.h>
 
-static char last_day[11];
-static int pending = 1;	     /* a slice may be due: at start a change may be under way */
-static int in_flight;	     /* a qh_day call is out */
-static long expired_total;   /* tickets expired by this change so far */
+static void daychange_call(struct site *site);
 
-static void daychange_call(void);
-
-/* Reads {"expired":N,"remaining":M}; runs the next slice at once while any is left. */
+/* Reads {"expired":N,"remaining":M}; runs the site's next slice at once while any is left. */
 static void on_day_slice(struct redisReply *reply, void *arg)
 {
-	(void)arg;
-	in_flight = 0;
+	struct site *site = arg;
+	site->day_in_flight = 0;
 	if (!reply || reply->type != REDIS_REPLY_STRING)
 		return; /* retried on the next tick */
 	cJSON *j = cJSON_Parse(reply->str);
@@ -28,45 +24,63 @@ static void on_day_slice(struct redisReply *reply, void *arg)
 	const cJSON *remaining = cJSON_GetObjectItemCaseSensitive(j, "remaining");
 	long left = cJSON_IsNumber(remaining) ? (long)remaining->valuedouble : 0;
 	if (cJSON_IsNumber(expired))
-		expired_total += (long)expired->valuedouble;
+		site->day_expired += (long)expired->valuedouble;
 	cJSON_Delete(j);
 	if (left > 0) {
-		daychange_call();
+		daychange_call(site);
 		return;
 	}
-	pending = 0;
-	if (expired_total > 0)
-		log_info("day change: %ld waiting tickets expired", expired_total);
-	expired_total = 0;
+	site->day_pending = 0;
+	if (site->day_expired > 0)
+		log_info("%s: day change: %ld waiting tickets expired", site->cfg->site.id, site->day_expired);
+	site->day_expired = 0;
 }
 
-/* Sends one qh_day call; on failure the next tick tries again. */
-static void daychange_call(void)
+/* Sends one qh_day call for the site; on failure the next tick tries again. */
+static void daychange_call(struct site *site)
 {
-	if (store_ready() && store_fcall("qh_day", 0, on_day_slice, NULL, 0, NULL) == 0)
-		in_flight = 1;
+	if (store_ready() && store_fcall(site, "qh_day", 0, on_day_slice, site, 0, NULL) == 0)
+		site->day_in_flight = 1;
 }
 
-/* Remembers today's day: qh_setup runs the day change up to today. */
-void daychange_init(void)
+/* Remembers the site's today: qh_setup runs the day change up to today. */
+void daychange_init(struct site *site)
 {
-	sitetime_day(clock_now(), last_day);
+	sitetime_day(&site->cfg->site, clock_now(), site->last_day);
 }
 
-/* Once a second: starts the day change when the day moved on, and goes on with one left
- * unfinished (a restart or a lost link in the middle of it); 1 when the day just moved on. */
+/* Goes on at once, once Redis is set up, with each site's day change that may be under way
+ * (a restart or a lost link in the middle of it), rather than at the next tick: the calls are
+ * answered while Redis is known to answer, and none is left to go out later into a Redis
+ * that may meanwhile have stopped answering (which would hold the link's drop back). */
+void daychange_on_store_ready(void)
+{
+	for (size_t i = 0; i < sites_count(); i++) {
+		struct site *site = sites_at(i);
+		if (site->day_pending && !site->day_in_flight)
+			daychange_call(site);
+	}
+}
+
+/* Once a second, for every site: starts the day change when its day moved on, and goes on
+ * with one left unfinished (a restart or a lost link in the middle of it); 1 when any
+ * site's day just moved on. */
 int daychange_tick(void)
 {
-	char day[11];
 	int moved = 0;
-	sitetime_day(clock_now(), day);
-	if (strcmp(day, last_day) != 0 && store_ready()) {
-		log_info("day is now %s", day);
-		memcpy(last_day, day, sizeof last_day);
-		pending = 1;
-		moved = 1;
+	time_t now = clock_now();
+	for (size_t i = 0; i < sites_count(); i++) {
+		struct site *site = sites_at(i);
+		char day[11];
+		sitetime_day(&site->cfg->site, now, day);
+		if (strcmp(day, site->last_day) != 0 && store_ready()) {
+			log_info("%s: day is now %s", site->cfg->site.id, day);
+			memcpy(site->last_day, day, sizeof site->last_day);
+			site->day_pending = 1;
+			moved = 1;
+		}
+		if (site->day_pending && !site->day_in_flight)
+			daychange_call(site);
 	}
-	if (pending && !in_flight)
-		daychange_call();
 	return moved;
 }

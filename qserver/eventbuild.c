@@ -93,9 +93,9 @@ static cJSON *ticket_object(const cJSON *a)
 }
 
 /* The window's id, name and name_en from the config (empty names for one it lacks). */
-static cJSON *window_brief(int id)
+static cJSON *window_brief(const struct config *cfg, int id)
 {
-	const struct config_window *w = server.cfg ? config_window(server.cfg, id) : NULL;
+	const struct config_window *w = cfg ? config_window(cfg, id) : NULL;
 	cJSON *o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "id", id);
 	cJSON_AddStringToObject(o, "name", w ? w->name : "");
@@ -104,15 +104,15 @@ static cJSON *window_brief(int id)
 }
 
 /* The Window object of a compact "w" event, or NULL when it is malformed. */
-static cJSON *window_object(const cJSON *a)
+static cJSON *window_object(const struct config *cfg, const cJSON *a)
 {
 	const char *id = compact_string(a, 1), *state = compact_string(a, 2), *number = compact_string(a, 3),
 		   *clerk = compact_string(a, 4), *since = compact_string(a, 5), *reason = compact_string(a, 6);
 	const char *kind = compact_string(a, 0);
 	if (!kind || strcmp(kind, "w") != 0 || !id || !state || !number || !clerk || !since || !reason || !*id)
 		return NULL;
-	cJSON *o = window_brief(atoi(id));
-	const struct config_window *w = server.cfg ? config_window(server.cfg, atoi(id)) : NULL;
+	cJSON *o = window_brief(cfg, atoi(id));
+	const struct config_window *w = cfg ? config_window(cfg, atoi(id)) : NULL;
 	cJSON *services = cJSON_AddArrayToObject(o, "services");
 	if (w && w->all_services)
 		cJSON_AddItemToArray(services, cJSON_CreateString("*"));
@@ -129,7 +129,7 @@ static cJSON *window_object(const cJSON *a)
 
 /* The protocol event of one compact event; last_ticket is the latest Ticket object of the
  * message (a "called" event carries it). NULL when it is malformed. */
-static cJSON *event_object(const cJSON *a, cJSON **last_ticket)
+static cJSON *event_object(const struct config *cfg, const cJSON *a, cJSON **last_ticket)
 {
 	const char *kind = compact_string(a, 0);
 	cJSON *ev = cJSON_CreateObject(), *item = NULL;
@@ -140,7 +140,7 @@ static cJSON *event_object(const cJSON *a, cJSON **last_ticket)
 		cJSON_AddItemToObject(ev, "ticket", item);
 		return ev;
 	}
-	if (kind && strcmp(kind, "w") == 0 && (item = window_object(a))) {
+	if (kind && strcmp(kind, "w") == 0 && (item = window_object(cfg, a))) {
 		cJSON_AddStringToObject(ev, "event", "window");
 		cJSON_AddItemToObject(ev, "window", item);
 		return ev;
@@ -165,7 +165,7 @@ static cJSON *event_object(const cJSON *a, cJSON **last_ticket)
 	    strcmp(id->valuestring, s1) == 0) {
 		cJSON_AddStringToObject(ev, "event", "called");
 		cJSON_AddItemToObject(ev, "ticket", cJSON_Duplicate(*last_ticket, 1));
-		cJSON_AddItemToObject(ev, "window", window_brief(atoi(s2)));
+		cJSON_AddItemToObject(ev, "window", window_brief(cfg, atoi(s2)));
 		add_int(ev, "recall", s3);
 		add_int(ev, "at", s4);
 		return ev;
@@ -176,7 +176,7 @@ static cJSON *event_object(const cJSON *a, cJSON **last_ticket)
 
 /* Calls each(event, length, arg) for every event of a message, in order; returns how many,
  * or -1 (having called nothing) when the message is malformed. */
-int eventbuild_each(const char *json, size_t len, eventbuild_fn *each, void *arg)
+int eventbuild_each(const struct config *cfg, const char *json, size_t len, eventbuild_fn *each, void *arg)
 {
 	while (len && (*json == ' ' || *json == '\n')) {
 		json++;
@@ -196,7 +196,7 @@ int eventbuild_each(const char *json, size_t len, eventbuild_fn *each, void *arg
 	cJSON *last_ticket = NULL, *item;
 	int built = 0;
 	cJSON_ArrayForEach(item, msg) {
-		cJSON *ev = cJSON_IsObject(item) ? cJSON_Duplicate(item, 1) : event_object(item, &last_ticket);
+		cJSON *ev = cJSON_IsObject(item) ? cJSON_Duplicate(item, 1) : event_object(cfg, item, &last_ticket);
 		if (!texts || !ev || !(texts[built] = cJSON_PrintUnformatted(ev))) {
 			cJSON_Delete(ev);
 			break;
@@ -287,9 +287,8 @@ static int is_integer(const char *s, size_t n)
 
 /* The configured service of an id (n bytes), trying position `hint` first: the library lists
  * the services in config order, so a lookup is one comparison, not a search. */
-static const struct config_service *service_of(const char *id, size_t n, size_t hint)
+static const struct config_service *service_of(const struct config *cfg, const char *id, size_t n, size_t hint)
 {
-	const struct config *cfg = server.cfg;
 	if (!cfg)
 		return NULL;
 	for (size_t k = 0; k <= cfg->nservices; k++) {
@@ -303,7 +302,7 @@ static const struct config_service *service_of(const char *id, size_t n, size_t 
 /* Appends the Service objects of the compact list
  * "<id> <waiting> <ahead> <ewt> <ewt_low> <ewt_high>;..." (n bytes) as a JSON array, names from
  * the config; returns -1 when it is malformed. */
-static int services_array(struct text *t, const char *s, size_t n)
+static int services_array(const struct config *cfg, struct text *t, const char *s, size_t n)
 {
 	enum { PARTS = 6 };
 	static const char *const figures[PARTS - 1] = {",\"waiting\":", ",\"ahead\":", ",\"ewt\":",
@@ -329,7 +328,7 @@ static int services_array(struct text *t, const char *s, size_t n)
 		for (int f = 1; f < PARTS; f++)
 			if (!is_integer(part[f], part_len[f]))
 				return -1;
-		const struct config_service *svc = service_of(part[0], part_len[0], i);
+		const struct config_service *svc = service_of(cfg, part[0], part_len[0], i);
 		text_str(t, i ? ",{\"id\":" : "{\"id\":");
 		text_json_string(t, part[0], part_len[0]);
 		text_str(t, ",\"prefix\":");
@@ -350,7 +349,7 @@ static int services_array(struct text *t, const char *s, size_t n)
 
 /* A result object passed on as it is, but for a leading "services" held compactly (qh_services,
  * qh_snapshot), which becomes the array of Service objects. Returns it malloc'd, or NULL. */
-static char *object_result(const char *json, size_t len)
+static char *object_result(const struct config *cfg, const char *json, size_t len)
 {
 	static const char lead[] = "{\"services\":\"";
 	const size_t lead_len = sizeof lead - 1;
@@ -361,7 +360,7 @@ static char *object_result(const char *json, size_t len)
 		if (!close)
 			return NULL;
 		text_str(&t, "{\"services\":");
-		if (services_array(&t, body, (size_t)(close - body)) < 0) {
+		if (services_array(cfg, &t, body, (size_t)(close - body)) < 0) {
 			free(t.s);
 			return NULL;
 		}
@@ -377,10 +376,10 @@ static char *object_result(const char *json, size_t len)
 
 /* Returns the JSON object text of a function's result (malloc'd), made from its compact form,
  * or NULL when it is malformed. */
-char *eventbuild_result(const char *json, size_t len)
+char *eventbuild_result(const struct config *cfg, const char *json, size_t len)
 {
 	if (len && json[0] == '{')
-		return object_result(json, len);
+		return object_result(cfg, json, len);
 	cJSON *res = cJSON_ParseWithLength(json, len);
 	const char *kind = cJSON_IsArray(res) ? compact_string(res, 0) : NULL;
 	const cJSON *body = cJSON_GetArrayItem(res, 1);
@@ -391,7 +390,7 @@ char *eventbuild_result(const char *json, size_t len)
 	} else if (kind && strcmp(kind, "ticket") == 0 && (item = ticket_object(body))) {
 		out = cJSON_CreateObject();
 		cJSON_AddItemToObject(out, "ticket", item);
-	} else if (kind && strcmp(kind, "window") == 0 && (item = window_object(body))) {
+	} else if (kind && strcmp(kind, "window") == 0 && (item = window_object(cfg, body))) {
 		out = cJSON_CreateObject();
 		cJSON_AddItemToObject(out, "window", item);
 	} else if (kind && strcmp(kind, "tickets") == 0 && cJSON_IsArray(body)) {

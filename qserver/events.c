@@ -1,6 +1,7 @@
-/* Fan-out of the site's events to subscribed clients. The library publishes the events of
- * each function call as "<stream id> <json array>"; the id lets qserver skip duplicates and, after its pub/sub link was
- * down, catch up from the stream (the replay log of decision 3) so no subscriber misses one. */
+/* Fan-out of each site's events to that site's subscribed clients. The library publishes the
+ * events of each function call on the site's channel as "<stream id> <json array>"; the id
+ * lets qserver skip duplicates and, after its pub/sub link was down, catch up from the site's
+ * stream (the replay log of decision 3) so no subscriber misses one. */
 #include "qserver.h"
 #include "log.h"
 
@@ -15,21 +16,11 @@
 #define EVENTS_HELD_MAX 10000	  /* messages held while catching up */
 #define EVENTS_PENDING_MAX 10000  /* messages waiting for the deferred fan-out */
 
-struct stream_id {
-	uint64_t ms;
-	uint64_t seq;
-};
-
-static struct stream_id last_delivered; /* zero until the first event */
-static int catching_up;			  /* holding messages until the stream was read */
-static int need_catch_up;		  /* a stream read is still to be sent */
-static char **held;			  /* messages that arrived while catching up */
-static size_t nheld;
-
 /* A message from the pub/sub link waiting for the fan-out, which runs after the loop's
  * current callbacks so that the answers to the commands go out before the events they caused. */
 struct pending_message {
 	struct pending_message *next;
+	struct site *site;
 	size_t len;
 	char payload[];
 };
@@ -37,11 +28,7 @@ static struct pending_message *pending_head, **pending_tail = &pending_head;
 static size_t npending;
 static struct event *fan_out_event;
 
-/* The subscribers of each topic (bit i of a topic mask is list i), so an event touches only
- * the connections that want it. */
-static struct conn_list subscribers[TOPIC_COUNT] = {
-	TAILQ_HEAD_INITIALIZER(subscribers[0]), TAILQ_HEAD_INITIALIZER(subscribers[1]),
-	TAILQ_HEAD_INITIALIZER(subscribers[2]), TAILQ_HEAD_INITIALIZER(subscribers[3])};
+static void events_drop_site_held(struct site *site);
 
 /* Parses "ms-seq"; -1 when it is not a stream id. */
 static int stream_id_parse(const char *s, size_t len, struct stream_id *id)
@@ -78,17 +65,25 @@ unsigned events_topic_parse(const char *name)
 	return 0;
 }
 
-/* Sets the topics a connection receives (0: none, as when it closes), keeping each topic's
- * list of subscribers in subscription order. */
-void events_subscribe(struct conn *c, unsigned topics)
+/* Sets the site and topics a connection receives (0: none, as when it closes), keeping
+ * each site's list of subscribers per topic (so an event touches only the connections that
+ * want it) in subscription order. */
+void events_subscribe(struct conn *c, struct site *site, unsigned topics)
 {
-	for (int i = 0; i < TOPIC_COUNT; i++) {
+	if (c->events_site && c->events_site != site) {
+		for (int i = 0; i < TOPIC_COUNT; i++)
+			if (c->topics & (1u << i))
+				TAILQ_REMOVE(&c->events_site->subscribers[i], c, topic_entry[i]);
+		c->topics = 0;
+	}
+	for (int i = 0; i < TOPIC_COUNT && site; i++) {
 		unsigned bit = 1u << i;
 		if ((c->topics & bit) && !(topics & bit))
-			TAILQ_REMOVE(&subscribers[i], c, topic_entry[i]);
+			TAILQ_REMOVE(&site->subscribers[i], c, topic_entry[i]);
 		else if (!(c->topics & bit) && (topics & bit))
-			TAILQ_INSERT_TAIL(&subscribers[i], c, topic_entry[i]);
+			TAILQ_INSERT_TAIL(&site->subscribers[i], c, topic_entry[i]);
 	}
+	c->events_site = topics ? site : NULL;
 	c->topics = topics;
 }
 
@@ -115,10 +110,10 @@ static unsigned events_topic_of(const char *json, size_t len)
 	return topic;
 }
 
-/* Sends one event to every client subscribed to its topic. */
+/* Sends one event to every client of the site (arg) subscribed to its topic. */
 static void events_fan_out(const char *json, size_t len, void *arg)
 {
-	(void)arg;
+	struct site *site = arg;
 	unsigned topic = events_topic_of(json, len);
 	if (!topic) {
 		log_warn("dropped an event of no known topic: %.80s", json);
@@ -127,7 +122,7 @@ static void events_fan_out(const char *json, size_t len, void *arg)
 	int i = __builtin_ctz(topic);
 	struct conn *c, *next;
 	/* A slow client may be closed (and leave the list) while we write: take the next one first. */
-	for (c = TAILQ_FIRST(&subscribers[i]); c; c = next) {
+	for (c = TAILQ_FIRST(&site->subscribers[i]); c; c = next) {
 		next = TAILQ_NEXT(c, topic_entry[i]);
 		conn_write_event(c, json, len);
 	}
@@ -135,23 +130,23 @@ static void events_fan_out(const char *json, size_t len, void *arg)
 
 /* Sends the events of one message (one function call's, with its stream id) to their
  * subscribers, once and in order (eventbuild.c splits them). */
-static void events_deliver(struct stream_id id, const char *json, size_t len)
+static void events_deliver(struct site *site, struct stream_id id, const char *json, size_t len)
 {
-	if (last_delivered.ms && !stream_id_after(id, last_delivered))
+	if (site->last_delivered.ms && !stream_id_after(id, site->last_delivered))
 		return;
-	last_delivered = id;
-	if (eventbuild_each(json, len, events_fan_out, NULL) < 0)
+	site->last_delivered = id;
+	if (eventbuild_each(site->cfg, json, len, events_fan_out, site) < 0)
 		log_warn("dropped a malformed event message: %.80s", json);
 }
 
 /* Splits a published message into its stream id and JSON and delivers it; hands a window
  * takeover to the session code. */
-static void events_deliver_message(const char *payload, size_t len)
+static void events_deliver_message(struct site *site, const char *payload, size_t len)
 {
 	static const char takeover[] = "session ";
 	if (len > sizeof takeover - 1 && memcmp(payload, takeover, sizeof takeover - 1) == 0) {
 		/* Not an event: qh_open names a window's old holder, which may be ours. */
-		session_on_takeover(payload + sizeof takeover - 1, len - (sizeof takeover - 1));
+		session_on_takeover(site, payload + sizeof takeover - 1, len - (sizeof takeover - 1));
 		return;
 	}
 	const char *space = memchr(payload, ' ', len);
@@ -160,17 +155,17 @@ static void events_deliver_message(const char *payload, size_t len)
 		log_warn("dropped a malformed event message: %.80s", payload);
 		return;
 	}
-	events_deliver(id, space + 1, len - (space + 1 - payload));
+	events_deliver(site, id, space + 1, len - (space + 1 - payload));
 }
 
-/* Closes every subscriber so that it reconnects and takes a fresh snapshot. */
-static void events_force_resync(const char *why)
+/* Closes every subscriber of the site so that it reconnects and takes a fresh snapshot. */
+static void events_force_resync(struct site *site, const char *why)
 {
-	log_warn("events may have been missed (%s): subscribers reconnect to resync", why);
+	log_warn("%s: events may have been missed (%s): subscribers reconnect to resync", site->cfg->site.id, why);
 	struct conn *c, *next;
 	for (c = TAILQ_FIRST(&conns); c; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c->topics)
+		if (c->topics && c->events_site == site)
 			conn_close(c, "resync");
 	}
 }
@@ -184,7 +179,7 @@ static void events_deliver_pending(void)
 		if (!pending_head)
 			pending_tail = &pending_head;
 		npending--;
-		events_deliver_message(m->payload, m->len);
+		events_deliver_message(m->site, m->payload, m->len);
 		free(m);
 	}
 }
@@ -201,7 +196,7 @@ static void events_run_deferred(evutil_socket_t fd, short what, void *arg)
 }
 
 /* Queues a message for the deferred fan-out; when the queue is full it is delivered now. */
-static void events_defer(const char *payload, size_t len)
+static void events_defer(struct site *site, const char *payload, size_t len)
 {
 	if (!fan_out_event)
 		fan_out_event = event_new(server.base, -1, 0, events_run_deferred, NULL);
@@ -210,10 +205,11 @@ static void events_defer(const char *payload, size_t len)
 		/* No room to wait: keep the order by sending what waits, then this one. */
 		free(m);
 		events_deliver_pending();
-		events_deliver_message(payload, len);
+		events_deliver_message(site, payload, len);
 		return;
 	}
 	m->next = NULL;
+	m->site = site;
 	m->len = len;
 	memcpy(m->payload, payload, len);
 	*pending_tail = m;
@@ -222,57 +218,72 @@ static void events_defer(const char *payload, size_t len)
 	event_active(fan_out_event, EV_TIMEOUT, 0); /* once, however many wait */
 }
 
-/* Takes a message from the pub/sub link. */
-void events_on_message(const char *payload, size_t len)
+/* The site of a channel "q:{site}:ev", or NULL for one this process does not serve. */
+static struct site *events_channel_site(const char *channel)
 {
-	if (!catching_up) {
-		events_defer(payload, len);
+	const char *open = strchr(channel, '{'), *close = open ? strchr(open, '}') : NULL;
+	char id[CONFIG_ID_MAX];
+	if (!open || !close || (size_t)(close - open - 1) >= sizeof id)
+		return NULL;
+	memcpy(id, open + 1, close - open - 1);
+	id[close - open - 1] = '\0';
+	return sites_find(id);
+}
+
+/* Takes a message of a site's channel from the pub/sub link. */
+void events_on_message(const char *channel, const char *payload, size_t len)
+{
+	struct site *site = events_channel_site(channel);
+	if (!site)
+		return;
+	if (!site->catching_up) {
+		events_defer(site, payload, len);
 		return;
 	}
-	if (nheld >= EVENTS_HELD_MAX) {
+	if (site->nheld >= EVENTS_HELD_MAX) {
 		/* Too much while the command link is away: subscribers resync, and holding ends. */
-		events_force_resync("too many events while the stream could not be read");
-		events_drop_held();
-		need_catch_up = 0;
+		events_force_resync(site, "too many events while the stream could not be read");
+		events_drop_site_held(site);
+		site->need_catch_up = 0;
 		return;
 	}
-	char **grown = realloc(held, (nheld + 1) * sizeof *held);
+	char **grown = realloc(site->held, (site->nheld + 1) * sizeof *site->held);
 	char *copy = malloc(len + 1);
 	if (!grown || !copy) {
 		free(copy);
 		if (grown)
-			held = grown;
+			site->held = grown;
 		return;
 	}
-	held = grown;
+	site->held = grown;
 	memcpy(copy, payload, len);
 	copy[len] = '\0';
-	held[nheld++] = copy;
+	site->held[site->nheld++] = copy;
 }
 
-/* Delivers held messages and ends the catch-up. */
-static void events_release_held(void)
+/* Delivers the site's held messages and ends its catch-up. */
+static void events_release_held(struct site *site)
 {
-	catching_up = 0;
-	for (size_t i = 0; i < nheld; i++) {
-		events_deliver_message(held[i], strlen(held[i]));
-		free(held[i]);
+	site->catching_up = 0;
+	for (size_t i = 0; i < site->nheld; i++) {
+		events_deliver_message(site, site->held[i], strlen(site->held[i]));
+		free(site->held[i]);
 	}
-	free(held);
-	held = NULL;
-	nheld = 0;
+	free(site->held);
+	site->held = NULL;
+	site->nheld = 0;
 }
 
-/* Delivers the stream entries missed while the pub/sub link was down. */
+/* Delivers the site's stream entries missed while the pub/sub link was down. */
 static void events_on_catch_up(redisReply *reply, void *arg)
 {
-	(void)arg;
+	struct site *site = arg;
 	if (!reply) {
-		need_catch_up = 1; /* the command link went away: try again when it is back */
+		site->need_catch_up = 1; /* the command link went away: try again when it is back */
 		return;
 	}
 	if (reply->type != REDIS_REPLY_ARRAY) {
-		events_force_resync("the stream could not be read");
+		events_force_resync(site, "the stream could not be read");
 	} else {
 		for (size_t i = 0; i < reply->elements; i++) {
 			redisReply *entry = reply->element[i];
@@ -283,79 +294,91 @@ static void events_on_catch_up(redisReply *reply, void *arg)
 			redisReply *fields = entry->element[1];
 			for (size_t f = 0; f + 1 < fields->elements; f += 2)
 				if (strcmp(fields->element[f]->str, "data") == 0)
-					events_deliver(id, fields->element[f + 1]->str, fields->element[f + 1]->len);
+					events_deliver(site, id, fields->element[f + 1]->str, fields->element[f + 1]->len);
 		}
-		if (reply->elements >= EVENTS_CATCH_UP_MAX || nheld >= EVENTS_HELD_MAX)
-			events_force_resync("too many events while the link was down");
+		if (reply->elements >= EVENTS_CATCH_UP_MAX || site->nheld >= EVENTS_HELD_MAX)
+			events_force_resync(site, "too many events while the link was down");
 	}
-	events_release_held();
+	events_release_held(site);
 }
 
 /* Learns the newest stream id at the first subscribe, so a later catch-up knows where to
  * start, then delivers what arrived meanwhile. */
 static void events_on_seed(redisReply *reply, void *arg)
 {
-	(void)arg;
+	struct site *site = arg;
 	struct stream_id id;
 	if (!reply) {
-		need_catch_up = 1; /* the command link went away: try again when it is back */
+		site->need_catch_up = 1; /* the command link went away: try again when it is back */
 		return;
 	}
 	if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 1 &&
 	    reply->element[0]->type == REDIS_REPLY_ARRAY && reply->element[0]->elements == 2 &&
 	    stream_id_parse(reply->element[0]->element[0]->str, reply->element[0]->element[0]->len, &id) == 0 &&
-	    stream_id_after(id, last_delivered))
-		last_delivered = id;
-	events_release_held();
+	    stream_id_after(id, site->last_delivered))
+		site->last_delivered = id;
+	events_release_held(site);
 }
 
-/* Reads the stream from the last delivered event, once the command link can do it. */
-static void events_try_catch_up(void)
+/* Reads the site's stream from its last delivered event, once the command link can do it. */
+static void events_try_catch_up(struct site *site)
 {
-	if (!need_catch_up || !store_ready())
+	if (!site->need_catch_up || !store_ready())
 		return; /* events_on_store_ready calls again */
 	char key[96], start[64], count[16];
-	snprintf(key, sizeof key, "%s:events", server.prefix);
+	snprintf(key, sizeof key, "%s:events", site->prefix);
 	int rc;
-	if (!last_delivered.ms) {
+	if (!site->last_delivered.ms) {
 		/* Nothing delivered yet, so nothing was missed; learn where the stream ends. */
 		const char *argv[] = {"XREVRANGE", key, "+", "-", "COUNT", "1"};
-		rc = store_command(events_on_seed, NULL, 6, argv);
+		rc = store_command(events_on_seed, site, 6, argv);
 	} else {
-		snprintf(start, sizeof start, "(%" PRIu64 "-%" PRIu64, last_delivered.ms, last_delivered.seq);
+		snprintf(start, sizeof start, "(%" PRIu64 "-%" PRIu64, site->last_delivered.ms, site->last_delivered.seq);
 		snprintf(count, sizeof count, "%d", EVENTS_CATCH_UP_MAX);
 		const char *argv[] = {"XRANGE", key, start, "+", "COUNT", count};
-		rc = store_command(events_on_catch_up, NULL, 6, argv);
+		rc = store_command(events_on_catch_up, site, 6, argv);
 	}
 	if (rc == 0)
-		need_catch_up = 0;
+		site->need_catch_up = 0;
 }
 
-/* Starts a catch-up after the pub/sub link (re)subscribed: messages are held from now until
- * the stream has been read, so events go out in order and none is lost or doubled. */
-void events_on_subscribed(void)
+/* Starts a site's catch-up after the pub/sub link (re)subscribed to its channel: its messages
+ * are held from now until its stream has been read, so events go out in order and none is
+ * lost or doubled. */
+void events_on_subscribed(const char *channel)
 {
+	struct site *site = events_channel_site(channel);
+	if (!site)
+		return;
 	events_deliver_pending(); /* older than anything the catch-up reads */
-	catching_up = 1;
-	need_catch_up = 1;
-	events_try_catch_up();
+	site->catching_up = 1;
+	site->need_catch_up = 1;
+	events_try_catch_up(site);
 }
 
-/* Runs a catch-up that waited for the command link to be ready again. */
+/* Runs the catch-ups that waited for the command link to be ready again. */
 void events_on_store_ready(void)
 {
-	events_try_catch_up();
+	for (size_t i = 0; i < sites_count(); i++)
+		events_try_catch_up(sites_at(i));
 }
 
-/* Drops the messages held for a catch-up that will not finish (overflow, or shutdown). */
+/* Drops the messages held for a site's catch-up that will not finish (overflow, shutdown). */
+static void events_drop_site_held(struct site *site)
+{
+	for (size_t i = 0; i < site->nheld; i++)
+		free(site->held[i]);
+	free(site->held);
+	site->held = NULL;
+	site->nheld = 0;
+	site->catching_up = 0;
+}
+
+/* Drops the messages held for every site's catch-up. */
 void events_drop_held(void)
 {
-	for (size_t i = 0; i < nheld; i++)
-		free(held[i]);
-	free(held);
-	held = NULL;
-	nheld = 0;
-	catching_up = 0;
+	for (size_t i = 0; i < sites_count(); i++)
+		events_drop_site_held(sites_at(i));
 }
 
 /* Drops what still waits for delivery and frees the fan-out event (at shutdown). */

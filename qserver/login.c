@@ -41,9 +41,20 @@ static int login_make_dummy(const struct config *cfg)
 	return password_hash("unused", dummy_hash, sizeof dummy_hash);
 }
 
-/* Sets up the budgets (every configured user and kiosk pinned), the dummy hash and the
- * worker pool; 0, or -1 after logging why. */
-int login_start(const struct config *cfg)
+/* Writes the budget key of a user ('u'), kiosk ('k') or region user ('r', site NULL). Hall ids
+ * are unique per hall only, so in a region they carry the site ("c01@xixiang"); the part
+ * after the colon is the name the log shows. */
+void login_key(char kind, const struct site *site, const char *id, char *out, size_t len)
+{
+	if (site && sites_count() > 1)
+		snprintf(out, len, "%c:%s@%s", kind, id, site->cfg->site.id);
+	else
+		snprintf(out, len, "%c:%s", kind, id);
+}
+
+/* Sets up the budgets (every configured user and kiosk of every site pinned), the dummy hash
+ * and the worker pool; 0, or -1 after logging why. */
+int login_start(void)
 {
 	struct budget_policy user_policy = {server.opt.login_failures, LOGIN_LOCK_BASE_S, LOGIN_LOCK_CAP_S, LOGIN_FORGET_S, 1};
 	/* An address does not count its checks under way: a hall behind one address signs every
@@ -57,18 +68,28 @@ int login_start(const struct config *cfg)
 		log_error("out of memory for the login budgets");
 		return -1;
 	}
-	char key[CONFIG_ID_MAX + 4];
-	for (size_t i = 0; i < cfg->nusers; i++) {
-		snprintf(key, sizeof key, "u:%s", cfg->users[i].id);
+	char key[LOGIN_KEY_MAX];
+	for (size_t s = 0; s < sites_count(); s++) {
+		const struct site *site = sites_at(s);
+		const struct config *cfg = site->cfg;
+		for (size_t i = 0; i < cfg->nusers; i++) {
+			login_key('u', site, cfg->users[i].id, key, sizeof key);
+			if (budget_pin(by_user, key) < 0)
+				return -1;
+		}
+		for (size_t i = 0; i < cfg->nkiosks; i++) {
+			login_key('k', site, cfg->kiosks[i].id, key, sizeof key);
+			if (budget_pin(by_user, key) < 0)
+				return -1;
+		}
+	}
+	const struct config_region *region = sites_region();
+	for (size_t i = 0; region && i < region->nusers; i++) {
+		login_key('r', NULL, region->users[i].id, key, sizeof key);
 		if (budget_pin(by_user, key) < 0)
 			return -1;
 	}
-	for (size_t i = 0; i < cfg->nkiosks; i++) {
-		snprintf(key, sizeof key, "k:%s", cfg->kiosks[i].id);
-		if (budget_pin(by_user, key) < 0)
-			return -1;
-	}
-	if (login_make_dummy(cfg) < 0) {
+	if (login_make_dummy(sites_at(0)->cfg) < 0) {
 		log_error("cannot make the dummy password hash");
 		return -1;
 	}

@@ -28,17 +28,18 @@ static int ticks;
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: qserver --config FILE [options]\n"
+		"usage: qserver --config FILE|DIR [options]\n"
 		"       qserver --hash-password\n"
 		"\n"
-		"Serves the qhall protocol (NDJSON over TCP) for the hall described by FILE.\n"
+		"Serves the qhall protocol (NDJSON over TCP) for the hall described by FILE, or for\n"
+		"every site of the region in DIR (region.json and a hall file per site).\n"
 		"\n"
-		"  --config FILE        hall config (see docs/config.md)\n"
+		"  --config FILE|DIR    hall config, or a region folder (see docs/config.md)\n"
 		"  --redis ADDR         use this Redis (unix:/path, IP:PORT, or\n"
 		"                       sentinel://IP:PORT[,IP:PORT...]/NAME for the primary the\n"
 		"                       Sentinels name); without it qserver starts its own\n"
 		"                       redis-server with AOF under --state\n"
-		"  --state DIR          data folder of the embedded Redis (default state/<site id>)\n"
+		"  --state DIR          data folder of the embedded Redis (default state/<first site id>)\n"
 		"  --listen HOST:PORT   where clients connect (default 127.0.0.1:7420)\n"
 		"  --unix PATH          also listen on a Unix socket\n"
 		"  --max-conns N        connections at once (default 10000)\n"
@@ -312,24 +313,16 @@ int main(int argc, char **argv)
 		clock_set_offset((long long)clock_start - (long long)time(NULL));
 	}
 	char err[512];
-	server.cfg = config_load(config_path, err, sizeof err);
-	if (!server.cfg) {
+	if (sites_load(config_path, err, sizeof err) < 0) {
 		fprintf(stderr, "qserver: %s\n", err);
+		sites_free();
 		return 1;
 	}
-	if (sitetime_init(server.cfg->site.tz) < 0) {
-		fprintf(stderr, "qserver: cannot use time zone %s\n", server.cfg->site.tz);
-		config_free(server.cfg);
-		return 1;
-	}
-	snprintf(server.prefix, sizeof server.prefix, "q:{%s}", server.cfg->site.id);
-	server.setup_json = sitejson_setup(server.cfg);
 	make_instance_name();
 	signal(SIGPIPE, SIG_IGN);
 	raise_fd_limit();
 	if (reserve_slots() < 0) {
-		free(server.setup_json);
-		config_free(server.cfg);
+		sites_free();
 		return 2;
 	}
 	if (server.opt.test_clock)
@@ -345,7 +338,7 @@ int main(int argc, char **argv)
 	}
 	if (!redis_addr) {
 		if (!state_dir) {
-			snprintf(default_state, sizeof default_state, "state/%s", server.cfg->site.id);
+			snprintf(default_state, sizeof default_state, "state/%s", sites_at(0)->cfg->site.id);
 			state_dir = default_state;
 		}
 		if (redis_child_start(state_dir, embedded_addr, sizeof embedded_addr) < 0)
@@ -357,14 +350,18 @@ int main(int argc, char **argv)
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
 	/* qh_setup runs today's day change; the tick runs the next ones. */
-	daychange_init();
+	for (size_t i = 0; i < sites_count(); i++)
+		daychange_init(sites_at(i));
 	tick_event = event_new(server.base, -1, EV_PERSIST, tick, NULL);
 	struct timeval one_second = {1, 0};
 	event_add(tick_event, &one_second);
 
-	if (login_start(server.cfg) == 0 && store_start(redis_addr) == 0 && listener_start() == 0) {
-		log_info("qserver %s serving site %s (%zu services, %zu windows)", QSERVER_VERSION,
-			 server.cfg->site.id, server.cfg->nservices, server.cfg->nwindows);
+	if (login_start() == 0 && store_start(redis_addr) == 0 && listener_start() == 0) {
+		if (sites_count() == 1)
+			log_info("qserver %s serving site %s (%zu services, %zu windows)", QSERVER_VERSION,
+				 sites_at(0)->cfg->site.id, sites_at(0)->cfg->nservices, sites_at(0)->cfg->nwindows);
+		else
+			log_info("qserver %s serving %zu sites", QSERVER_VERSION, sites_count());
 		event_base_dispatch(server.base);
 		rc = 0;
 	}
@@ -386,8 +383,7 @@ out_base:
 	event_base_free(server.base);
 	libevent_global_shutdown();
 out_config:
-	free(server.setup_json);
-	config_free(server.cfg);
+	sites_free();
 	log_info("stopped");
 	return rc;
 }

@@ -28,21 +28,22 @@ static void session_holder(const struct conn *c, char *out, size_t len)
 	snprintf(out, len, "%s/%llu", server.instance, (unsigned long long)c->id);
 }
 
-/* Builds the hello answer common to every role. */
-static cJSON *session_hello_result(enum role role)
+/* Builds the hello answer common to every role, for the site it signed in at. */
+static cJSON *session_hello_result(const struct site *site, enum role role)
 {
 	cJSON *res = cJSON_CreateObject();
 	cJSON_AddNumberToObject(res, "protocol", PROTOCOL_VERSION);
 	cJSON_AddStringToObject(res, "server", "qserver/" QSERVER_VERSION);
 	cJSON_AddStringToObject(res, "role", config_role_name(role));
-	cJSON_AddItemToObject(res, "site", sitejson_site(server.cfg, clock_now()));
+	cJSON_AddItemToObject(res, "site", sitejson_site(site->cfg, clock_now()));
 	return res;
 }
 
-/* Raises the connection's role after a successful hello. */
-static void session_grant(struct conn *c, enum role role, const char *user, int window)
+/* Raises the connection's role at a site after a successful hello. */
+static void session_grant(struct conn *c, struct site *site, enum role role, const char *user, int window)
 {
 	conn_set_role(c, role);
+	c->site = site;
 	c->said_hello = 1;
 	snprintf(c->user, sizeof c->user, "%s", user ? user : "");
 	c->window = window;
@@ -67,6 +68,7 @@ struct hello_wait {
 	char holder[64];
 	int window;
 	int kiosk_named;	  /* a kiosk hello that named its kiosk */
+	int region_user;	  /* a manager's hello naming a user of region.json */
 };
 
 /* The event a connection gets when its clerk took the window over from another connection. */
@@ -92,7 +94,7 @@ static void session_replace(struct conn *c)
 		return;
 	log_info("clerk %s signed in at window %d elsewhere; closing the old connection (%s)", c->user, c->window, c->peer);
 	c->window = 0; /* no longer the window's holder: no renewal, no release */
-	events_subscribe(c, 0); /* off every topic's list: no event may follow this one */
+	events_subscribe(c, c->events_site, 0); /* off every topic's list: no event may follow this one */
 	c->closing = 1;
 	bufferevent_disable(c->bev, EV_READ);
 	if (frame_write_line(bufferevent_get_output(c->bev), session_replaced_event, sizeof session_replaced_event - 1) < 0) {
@@ -104,7 +106,7 @@ static void session_replace(struct conn *c)
 
 /* Closes the connection named in a takeover message "<holder> <window>" that qh_open published,
  * when the holder is one of this process's connections. */
-void session_on_takeover(const char *msg, size_t len)
+void session_on_takeover(const struct site *site, const char *msg, size_t len)
 {
 	char text[128];
 	if (len >= sizeof text)
@@ -119,7 +121,7 @@ void session_on_takeover(const char *msg, size_t len)
 	uint64_t id = strtoull(text + n + 1, NULL, 10);
 	int window = atoi(space + 1);
 	struct conn *c = session_find_conn(id);
-	if (c && c->role == ROLE_CLERK && window > 0 && c->window == window)
+	if (c && c->role == ROLE_CLERK && c->site == site && window > 0 && c->window == window)
 		session_replace(c);
 }
 
@@ -145,7 +147,7 @@ static void session_on_open(redisReply *reply, void *arg)
 		char win[16];
 		snprintf(win, sizeof win, "%d", h->window);
 		const char *argv[] = {win, h->holder};
-		store_fcall("qh_release", 0, session_on_lease, NULL, 2, argv);
+		store_fcall(r->site, "qh_release", 0, session_on_lease, NULL, 2, argv);
 		cJSON_Delete(window);
 		request_free(r);
 		free(h);
@@ -153,17 +155,17 @@ static void session_on_open(redisReply *reply, void *arg)
 	}
 	/* The same clerk's older connection here: it is told and closed (one elsewhere hears of
 	 * it through the publish of qh_open). */
-	struct conn *old = conn_find_window_holder(h->window);
+	struct conn *old = conn_find_window_holder(r->site, h->window);
 	if (old && old != r->conn)
 		session_replace(old);
-	session_grant(r->conn, ROLE_CLERK, h->user, h->window);
-	cJSON *res = session_hello_result(ROLE_CLERK);
+	session_grant(r->conn, r->site, ROLE_CLERK, h->user, h->window);
+	cJSON *res = session_hello_result(r->site, ROLE_CLERK);
 	cJSON_AddItemToObject(res, "window", window);
-	const struct config_user *u = config_user(server.cfg, h->user);
+	const struct config_user *u = config_user(r->site->cfg, h->user);
 	cJSON *user = cJSON_AddObjectToObject(res, "user");
 	cJSON_AddStringToObject(user, "id", u->id);
 	cJSON_AddStringToObject(user, "name", u->name);
-	log_info("clerk %s took window %d (%s)", h->user, h->window, r->conn->peer);
+	log_info("%s: clerk %s took window %d (%s)", r->site->cfg->site.id, h->user, h->window, r->conn->peer);
 	request_reply(r, res);
 	free(h);
 }
@@ -172,7 +174,7 @@ static void session_on_open(redisReply *reply, void *arg)
  * may use, and not held by another clerk's live connection. */
 static void session_open_window(struct request *r, const struct config_user *u, struct hello_wait *h)
 {
-	if (!config_window(server.cfg, h->window)) {
+	if (!config_window(r->site->cfg, h->window)) {
 		request_reply_error(r, "not_found", "window", "There is no window %d.", h->window);
 		free(h);
 		return;
@@ -182,7 +184,7 @@ static void session_open_window(struct request *r, const struct config_user *u, 
 		free(h);
 		return;
 	}
-	struct conn *holder = conn_find_window_holder(h->window);
+	struct conn *holder = conn_find_window_holder(r->site, h->window);
 	if (holder && strcmp(holder->user, u->id) != 0) {
 		request_reply_error(r, "conflict", "window", "Window %d is in use by clerk %s.", h->window, holder->user);
 		free(h);
@@ -194,7 +196,7 @@ static void session_open_window(struct request *r, const struct config_user *u, 
 	session_holder(r->conn, h->holder, sizeof h->holder);
 	snprintf(until, sizeof until, "%lld", (long long)clock_now() + server.opt.lease_s);
 	const char *argv[] = {win, u->id, h->holder, until};
-	if (!store_ready() || store_fcall("qh_open", 0, session_on_open, h, 4, argv) < 0) {
+	if (!store_ready() || store_fcall(r->site, "qh_open", 0, session_on_open, h, 4, argv) < 0) {
 		free(h);
 		request_reply_error(r, "unavailable", NULL, "Storage is unreachable; nothing was changed, retry later.");
 	}
@@ -229,13 +231,47 @@ static void session_hold_reading(struct request *r)
 	r->conn->gate = r;
 }
 
+/* Finishes a region manager's hello once the password was checked: the site must be in the
+ * user's scope. The answer lists the scope, so a client can offer the other sites. */
+static void session_on_region_user_checked(struct request *r, int matched, struct hello_wait *h)
+{
+	const struct config_region_user *u = matched == AUTH_NO_MATCH ? NULL : config_region_user(sites_region(), h->user);
+	if (!u) {
+		request_reply_error(r, "unauthenticated", NULL, "Wrong user or password.");
+		free(h);
+		return;
+	}
+	const char *site = r->site->cfg->site.id;
+	if (!config_region_user_may(u, site)) {
+		request_reply_error(r, "forbidden", "site", "User %s does not manage site %s.", u->id, site);
+		free(h);
+		return;
+	}
+	session_grant(r->conn, r->site, ROLE_MANAGER, u->id, 0);
+	r->conn->region_user = u;
+	cJSON *res = session_hello_result(r->site, ROLE_MANAGER);
+	cJSON *user_obj = cJSON_AddObjectToObject(res, "user");
+	cJSON_AddStringToObject(user_obj, "id", u->id);
+	cJSON_AddStringToObject(user_obj, "name", u->name);
+	cJSON *scope = cJSON_AddArrayToObject(user_obj, "sites");
+	for (size_t i = 0; i < sites_count(); i++)
+		if (config_region_user_may(u, sites_at(i)->cfg->site.id))
+			cJSON_AddItemToArray(scope, cJSON_CreateString(sites_at(i)->cfg->site.id));
+	request_reply(r, res);
+	free(h);
+}
+
 /* Finishes a clerk's or manager's hello once the password was checked. */
 static void session_on_user_checked(struct request *r, int matched, void *arg)
 {
 	struct hello_wait *h = arg;
 	if (!session_may_grant(r, matched, h))
 		return;
-	const struct config_user *u = matched == AUTH_NO_MATCH ? NULL : config_user(server.cfg, h->user);
+	if (h->region_user) {
+		session_on_region_user_checked(r, matched, h);
+		return;
+	}
+	const struct config_user *u = matched == AUTH_NO_MATCH ? NULL : config_user(r->site->cfg, h->user);
 	if (!u) {
 		request_reply_error(r, "unauthenticated", NULL, "Wrong user or password.");
 		free(h);
@@ -250,8 +286,8 @@ static void session_on_user_checked(struct request *r, int matched, void *arg)
 		session_open_window(r, u, h);
 		return;
 	}
-	session_grant(r->conn, ROLE_MANAGER, u->id, 0);
-	cJSON *res = session_hello_result(ROLE_MANAGER);
+	session_grant(r->conn, r->site, ROLE_MANAGER, u->id, 0);
+	cJSON *res = session_hello_result(r->site, ROLE_MANAGER);
 	cJSON *user_obj = cJSON_AddObjectToObject(res, "user");
 	cJSON_AddStringToObject(user_obj, "id", u->id);
 	cJSON_AddStringToObject(user_obj, "name", u->name);
@@ -277,11 +313,17 @@ static void session_hello_user(struct request *r, enum role role)
 	h->role = role;
 	h->window = (int)window;
 	snprintf(h->user, sizeof h->user, "%s", user);
-	const struct config_user *u = config_user(server.cfg, user);
-	const char *hash = u ? u->password_hash : login_dummy_hash();
-	char key[CONFIG_ID_MAX + 4];
-	snprintf(key, sizeof key, "u:%s", user);
-	if (login_check(r, key, u != NULL, password, &hash, 1, session_on_user_checked, h) < 0)
+	/* A hall's own user first; a manager not found there may be a region manager. */
+	const struct config_user *u = config_user(r->site->cfg, user);
+	const struct config_region_user *ru = !u && role == ROLE_MANAGER ? config_region_user(sites_region(), user) : NULL;
+	const char *hash = u ? u->password_hash : ru ? ru->password_hash : login_dummy_hash();
+	char key[LOGIN_KEY_MAX];
+	if (ru)
+		login_key('r', NULL, user, key, sizeof key);
+	else
+		login_key('u', r->site, user, key, sizeof key);
+	h->region_user = ru != NULL;
+	if (login_check(r, key, u != NULL || ru != NULL, password, &hash, 1, session_on_user_checked, h) < 0)
 		free(h);
 	else
 		session_hold_reading(r);
@@ -295,14 +337,14 @@ static void session_on_kiosk_checked(struct request *r, int matched, void *arg)
 		return;
 	const struct config_kiosk *k = NULL;
 	if (matched >= 0)
-		k = h->kiosk_named ? config_kiosk(server.cfg, h->user) : &server.cfg->kiosks[matched];
+		k = h->kiosk_named ? config_kiosk(r->site->cfg, h->user) : &r->site->cfg->kiosks[matched];
 	if (!k) {
 		request_reply_error(r, "unauthenticated", "token", "The kiosk token is not valid.");
 		free(h);
 		return;
 	}
-	session_grant(r->conn, ROLE_KIOSK, k->id, 0);
-	cJSON *res = session_hello_result(ROLE_KIOSK);
+	session_grant(r->conn, r->site, ROLE_KIOSK, k->id, 0);
+	cJSON *res = session_hello_result(r->site, ROLE_KIOSK);
 	cJSON_AddStringToObject(res, "kiosk", k->id);
 	request_reply(r, res);
 	free(h);
@@ -316,7 +358,7 @@ static void session_hello_kiosk(struct request *r)
 	const char *token, *kiosk_id;
 	if (args_string(r, "token", 1, 1024, &token) < 0 || args_string(r, "kiosk", 0, CONFIG_ID_MAX - 1, &kiosk_id) < 0)
 		return;
-	size_t nkiosks = server.cfg->nkiosks;
+	size_t nkiosks = r->site->cfg->nkiosks;
 	if (!kiosk_id && nkiosks > SESSION_UNNAMED_KIOSKS_MAX) {
 		request_reply_error(r, "bad_request", "kiosk", "This hall has %zu kiosks: name yours in kiosk.", nkiosks);
 		return;
@@ -330,18 +372,18 @@ static void session_hello_kiosk(struct request *r)
 		return;
 	}
 	h->role = ROLE_KIOSK;
-	char key[CONFIG_ID_MAX + 4];
+	char key[LOGIN_KEY_MAX];
 	int rc;
 	if (kiosk_id) {
-		const struct config_kiosk *k = config_kiosk(server.cfg, kiosk_id);
+		const struct config_kiosk *k = config_kiosk(r->site->cfg, kiosk_id);
 		h->kiosk_named = 1;
 		snprintf(h->user, sizeof h->user, "%s", kiosk_id);
-		snprintf(key, sizeof key, "k:%s", kiosk_id);
+		login_key('k', r->site, kiosk_id, key, sizeof key);
 		hashes[0] = k ? k->token_hash : login_dummy_hash();
 		rc = login_check(r, key, k != NULL, token, hashes, 1, session_on_kiosk_checked, h);
 	} else {
 		for (size_t i = 0; i < nkiosks; i++)
-			hashes[i] = server.cfg->kiosks[i].token_hash;
+			hashes[i] = r->site->cfg->kiosks[i].token_hash;
 		if (nkiosks == 0)
 			hashes[0] = login_dummy_hash();
 		rc = login_check(r, NULL, nkiosks > 0, token, hashes, nkiosks ? nkiosks : 1, session_on_kiosk_checked, h);
@@ -366,8 +408,8 @@ void op_hello(struct request *r)
 		return;
 	}
 	if (strcmp(role, "public") == 0) {
-		session_grant(c, ROLE_PUBLIC, NULL, 0);
-		request_reply(r, session_hello_result(ROLE_PUBLIC));
+		session_grant(c, r->site, ROLE_PUBLIC, NULL, 0);
+		request_reply(r, session_hello_result(r->site, ROLE_PUBLIC));
 	} else if (strcmp(role, "kiosk") == 0) {
 		session_hello_kiosk(r);
 	} else if (strcmp(role, "clerk") == 0) {
@@ -389,7 +431,7 @@ void session_conn_gone(struct conn *c)
 	snprintf(win, sizeof win, "%d", c->window);
 	session_holder(c, holder, sizeof holder);
 	const char *argv[] = {win, holder};
-	store_fcall("qh_release", 0, session_on_lease, NULL, 2, argv);
+	store_fcall(c->site, "qh_release", 0, session_on_lease, NULL, 2, argv);
 }
 
 /* Closes a clerk's connection whose window another session took over while the publish of
@@ -426,7 +468,7 @@ void session_renew_leases(void)
 		snprintf(win, sizeof win, "%d", c->window);
 		session_holder(c, holder, sizeof holder);
 		const char *argv[] = {holder, until, win};
-		store_fcall("qh_lease", 0, session_on_renewed, (void *)(uintptr_t)c->id, 3, argv);
+		store_fcall(c->site, "qh_lease", 0, session_on_renewed, (void *)(uintptr_t)c->id, 3, argv);
 	}
 }
 
@@ -434,7 +476,7 @@ void session_renew_leases(void)
  * spliced in, without parsing the (with thousands of services, large) result again. */
 static void session_snapshot_splice(struct request *r, const char *live, size_t len)
 {
-	cJSON *site_obj = sitejson_site(server.cfg, clock_now());
+	cJSON *site_obj = sitejson_site(r->site->cfg, clock_now());
 	char *site = cJSON_PrintUnformatted(site_obj);
 	cJSON_Delete(site_obj);
 	size_t site_len = site ? strlen(site) : 0;
@@ -463,7 +505,7 @@ static void session_on_snapshot(redisReply *reply, void *arg)
 	struct request *r = arg;
 	if (!store_reply_ok(r, reply))
 		return;
-	char *live = eventbuild_result(reply->str, reply->len);
+	char *live = eventbuild_result(r->site->cfg, reply->str, reply->len);
 	cJSON *res = NULL;
 	if (live && r->op && r->op->handler == op_snapshot) {
 		session_snapshot_splice(r, live, strlen(live));
@@ -479,14 +521,14 @@ static void session_on_snapshot(redisReply *reply, void *arg)
 	}
 	if (r->op && r->op->handler == op_site)
 		cJSON_DeleteItemFromObjectCaseSensitive(res, "recent");
-	cJSON_AddItemToObject(res, "site", sitejson_site(server.cfg, clock_now()));
+	cJSON_AddItemToObject(res, "site", sitejson_site(r->site->cfg, clock_now()));
 	request_reply(r, res);
 }
 
 /* Runs qh_snapshot for the site and snapshot ops. */
 static void session_snapshot(struct request *r)
 {
-	if (!store_ready() || store_fcall("qh_snapshot", 1, session_on_snapshot, r, 0, NULL) < 0)
+	if (!store_ready() || store_fcall(r->site, "qh_snapshot", 1, session_on_snapshot, r, 0, NULL) < 0)
 		request_reply_error(r, "unavailable", NULL, "Storage is unreachable; retry later.");
 }
 
@@ -529,7 +571,7 @@ void op_subscribe(struct request *r)
 			mask |= bit;
 		}
 	}
-	events_subscribe(r->conn, mask);
+	events_subscribe(r->conn, r->site, mask);
 	/* A subscribed reader is no idle stranger: PROTOCOL.md lets the public subscribe without
 	 * hello, so the hello timeout no longer applies to it. */
 	if (r->conn->hello_timer)

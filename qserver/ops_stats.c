@@ -40,9 +40,11 @@ static int stats_date_arg(struct request *r, const char *name, const char **text
 	return 0;
 }
 
-/* Checks `by` against the dimensions of PROTOCOL.md. */
-static int stats_by_valid(const char *by)
+/* Checks `by` against the dimensions of PROTOCOL.md ("site" only across sites). */
+static int stats_by_valid(const char *by, int across_sites)
 {
+	if (across_sites && strcmp(by, "site") == 0)
+		return 1;
 	static const char *const dims[] = {"total", "service", "window", "clerk", "hour", "day"};
 	for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++)
 		if (strcmp(by, dims[i]) == 0)
@@ -50,8 +52,9 @@ static int stats_by_valid(const char *by)
 	return 0;
 }
 
-/* Answers stats rows for a date range by one dimension; a manager may name a window, a clerk
- * always gets its own window's tickets only. */
+/* Answers stats rows for a date range by one dimension; a manager may name a window, or
+ * `sites` for rows across sites (ops_region.c); a clerk always gets its own window's tickets
+ * only. */
 void op_stats(struct request *r)
 {
 	const char *from, *to, *by;
@@ -68,8 +71,14 @@ void op_stats(struct request *r)
 		request_reply_error(r, "bad_request", "to", "The range must be at most %d days.", STATS_MAX_DAYS);
 		return;
 	}
-	if (by && *by && !stats_by_valid(by)) {
-		request_reply_error(r, "bad_request", "by", "by must be total, service, window, clerk, hour or day.");
+	const cJSON *sites = cJSON_GetObjectItemCaseSensitive(r->args, "sites");
+	if (by && *by && !stats_by_valid(by, sites != NULL)) {
+		request_reply_error(r, "bad_request", "by", "by must be total, service, window, clerk, hour or day%s.",
+				    sites ? " or site" : " (site with sites)");
+		return;
+	}
+	if (sites) {
+		stats_across_sites(r, sites, from, to, by && *by ? by : "total");
 		return;
 	}
 	struct conn *c = r->conn;
@@ -79,7 +88,7 @@ void op_stats(struct request *r)
 			return;
 		}
 		window = c->window;
-	} else if (window && !config_window(server.cfg, (int)window)) {
+	} else if (window && !config_window(r->site->cfg, (int)window)) {
 		request_reply_error(r, "not_found", "window", "There is no window %ld.", window);
 		return;
 	}

@@ -20,7 +20,7 @@ void op_take(struct request *r)
 	    args_string(r, "channel", 0, 32, &channel) < 0 ||
 	    args_string(r, "ref", 0, 256, &ref) < 0)
 		return;
-	if (!config_service(server.cfg, service)) {
+	if (!config_service(r->site->cfg, service)) {
 		request_reply_error(r, "not_found", "service", "There is no service \"%s\".", service);
 		return;
 	}
@@ -33,8 +33,8 @@ void op_take(struct request *r)
 		return;
 	}
 	time_t now = clock_now();
-	if (!sitetime_hall_open(now)) {
-		request_reply_closed(r, sitetime_next_open(&server.cfg->site, now));
+	if (!sitetime_hall_open(&r->site->cfg->site, now)) {
+		request_reply_closed(r, sitetime_next_open(&r->site->cfg->site, now));
 		return;
 	}
 	const char *argv[] = {service, cls ? cls : "normal", channel && *channel ? channel : "kiosk", ref ? ref : ""};
@@ -149,16 +149,16 @@ void op_queue(struct request *r)
 			return;
 		}
 		window = c->window;
-	} else if (window && !config_window(server.cfg, (int)window)) {
+	} else if (window && !config_window(r->site->cfg, (int)window)) {
 		request_reply_error(r, "not_found", "window", "There is no window %ld.", window);
 		return;
 	}
 	if (service && *service) {
-		if (!config_service(server.cfg, service)) {
+		if (!config_service(r->site->cfg, service)) {
 			request_reply_error(r, "not_found", "service", "There is no service \"%s\".", service);
 			return;
 		}
-		if (window && !config_window_serves(config_window(server.cfg, (int)window), service)) {
+		if (window && !config_window_serves(config_window(r->site->cfg, (int)window), service)) {
 			request_reply_error(r, c->role == ROLE_CLERK ? "forbidden" : "bad_request", "service",
 					    "Window %ld does not serve service %s.", window, service);
 			return;

@@ -81,13 +81,13 @@ void op_transfer(struct request *r)
 	    args_int(r, "target_window", 0, 1, 9999, &target) < 0 ||
 	    (r->conn->role == ROLE_CLERK && args_int(r, "window", 0, 1, 9999, &target) < 0))
 		return;
-	const struct config_service *svc = config_service(server.cfg, service);
+	const struct config_service *svc = config_service(r->site->cfg, service);
 	if (!svc) {
 		request_reply_error(r, "not_found", "service", "There is no service \"%s\".", service);
 		return;
 	}
 	if (target) {
-		const struct config_window *w = config_window(server.cfg, (int)target);
+		const struct config_window *w = config_window(r->site->cfg, (int)target);
 		if (!w) {
 			request_reply_error(r, "not_found", target_name, "There is no window %ld.", target);
 			return;

@@ -12,29 +12,31 @@
 #define CLERK_MGR (ROLE_BIT(ROLE_CLERK) | ROLE_BIT(ROLE_MANAGER))
 
 static const struct op op_table[] = {
-	{"ping", PUB, 0, op_ping},
-	{"hello", PUB, 0, op_hello},
-	{"site", PUB, 0, op_site},
-	{"services", PUB, 0, op_services},
-	{"ticket", PUB, 0, op_ticket},
-	{"snapshot", PUB, 0, op_snapshot},
-	{"subscribe", PUB, 0, op_subscribe},
-	{"take", KIOSK_MGR, 0, op_take},
-	{"cancel", KIOSK_MGR, 0, op_cancel},
-	{"rate", KIOSK_MGR, 0, op_rate},
-	{"call_next", CLERK_MGR, 1, op_call_next},
-	{"call", CLERK_MGR, 1, op_call},
-	{"recall", CLERK_MGR, 1, op_recall},
-	{"start", CLERK_MGR, 1, op_start},
-	{"finish", CLERK_MGR, 1, op_finish},
-	{"no_show", CLERK_MGR, 1, op_no_show},
-	{"transfer", CLERK_MGR, 1, op_transfer},
-	{"pause", CLERK_MGR, 1, op_pause},
-	{"resume", CLERK_MGR, 1, op_resume},
-	{"close", CLERK_MGR, 1, op_close},
-	{"queue", CLERK_MGR, 0, op_queue},
-	{"stats", CLERK_MGR, 0, op_stats},
-	{"clock", PUB, 0, op_clock},
+	{"ping", PUB, 0, op_ping, 1},
+	{"hello", PUB, 0, op_hello, 0},
+	{"site", PUB, 0, op_site, 0},
+	{"services", PUB, 0, op_services, 0},
+	{"ticket", PUB, 0, op_ticket, 0},
+	{"snapshot", PUB, 0, op_snapshot, 0},
+	{"subscribe", PUB, 0, op_subscribe, 0},
+	{"take", KIOSK_MGR, 0, op_take, 0},
+	{"cancel", KIOSK_MGR, 0, op_cancel, 0},
+	{"rate", KIOSK_MGR, 0, op_rate, 0},
+	{"call_next", CLERK_MGR, 1, op_call_next, 0},
+	{"call", CLERK_MGR, 1, op_call, 0},
+	{"recall", CLERK_MGR, 1, op_recall, 0},
+	{"start", CLERK_MGR, 1, op_start, 0},
+	{"finish", CLERK_MGR, 1, op_finish, 0},
+	{"no_show", CLERK_MGR, 1, op_no_show, 0},
+	{"transfer", CLERK_MGR, 1, op_transfer, 0},
+	{"pause", CLERK_MGR, 1, op_pause, 0},
+	{"resume", CLERK_MGR, 1, op_resume, 0},
+	{"close", CLERK_MGR, 1, op_close, 0},
+	{"queue", CLERK_MGR, 0, op_queue, 0},
+	{"stats", CLERK_MGR, 0, op_stats, 0},
+	{"sites", PUB, 0, op_sites, 1},
+	{"region", ROLE_BIT(ROLE_MANAGER), 0, op_region, 0},
+	{"clock", PUB, 0, op_clock, 1},
 };
 
 /* Returns the op of that name, or NULL. */
@@ -77,6 +79,36 @@ static int optable_take_id(struct request *r)
 	return 0;
 }
 
+/* Resolves the site a request acts on: the one it names, else the connection's (hello's, or
+ * the only one served). A signed-in kiosk, clerk or manager acts only at its own site. */
+static int optable_resolve_site(struct request *r)
+{
+	struct conn *c = r->conn;
+	const char *id;
+	if (args_string(r, "site", 0, CONFIG_ID_MAX - 1, &id) < 0)
+		return -1;
+	if (!id) {
+		r->site = c->site;
+		if (!r->site) {
+			request_reply_error(r, "bad_request", "site", "This server serves %zu sites: name one in site (the sites op lists them).", sites_count());
+			return -1;
+		}
+		return 0;
+	}
+	r->site = sites_find(id);
+	if (!r->site) {
+		request_reply_error(r, "not_found", "site", "There is no site \"%s\".", id);
+		return -1;
+	}
+	if (c->role == ROLE_MANAGER && c->region_user && config_region_user_may(c->region_user, id))
+		return 0; /* a region manager acts as manager at any site of its scope */
+	if (c->role != ROLE_PUBLIC && c->site && r->site != c->site) {
+		request_reply_error(r, "forbidden", "site", "This connection signed in at site %s; it may not act at %s.", c->site->cfg->site.id, id);
+		return -1;
+	}
+	return 0;
+}
+
 /* Resolves the window a window op acts on: a clerk's own, or the one a manager names. */
 static int optable_resolve_window(struct request *r)
 {
@@ -95,7 +127,7 @@ static int optable_resolve_window(struct request *r)
 			return -1;
 		}
 		window = c->window;
-	} else if (!config_window(server.cfg, (int)window)) {
+	} else if (!config_window(r->site->cfg, (int)window)) {
 		request_reply_error(r, "not_found", "window", "There is no window %ld.", window);
 		return -1;
 	}
@@ -159,6 +191,8 @@ void optable_dispatch(struct request *r, const char *line, size_t len)
 			request_reply_error(r, "forbidden", NULL, "The %s role may not use %s.", config_role_name(c->role), op->name);
 		return;
 	}
+	if (!op->siteless && optable_resolve_site(r) < 0)
+		return;
 	if (op->window_op && optable_resolve_window(r) < 0)
 		return;
 	op->handler(r);

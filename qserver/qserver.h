@@ -39,18 +39,55 @@ struct server_options {
 	int login_threads;	     /* worker threads checking passwords and tokens */
 };
 
-/* The one server of this process (as in tmux, a global keeps the plumbing short). */
+/* The one server of this process (as in tmux, a global keeps the plumbing short); the halls
+ * it serves are in sites.c. */
 struct server {
 	struct event_base *base;
-	struct config *cfg;
 	struct server_options opt;
-	char prefix[64];	     /* q:{site} */
 	char instance[24];	     /* names this process in window leases */
-	char *setup_json;	     /* what qh_setup gets */
-	char *site_static;	     /* the site object without its live fields */
 	int shutting_down;
 };
 extern struct server server;
+
+struct conn;
+TAILQ_HEAD(conn_list, conn);
+
+#define TOPIC_COUNT 4
+
+/* A position in a site's event stream. */
+struct stream_id {
+	uint64_t ms;
+	uint64_t seq;
+};
+
+/* sites.c: one hall served by this process, looked up by id (DESIGN decision 10). */
+struct site {
+	struct config *cfg;	     /* the hall's config; cfg->site.id is the site's id */
+	char prefix[CONFIG_ID_MAX + 8]; /* q:{site}: KEYS[1] of every function call */
+	char *setup_json;	     /* what qh_setup gets */
+	struct site *parent;	     /* the site above it in the region, or NULL */
+	enum config_level level;     /* district, street or community (a lone hall: district) */
+	/* daychange.c */
+	char last_day[11];
+	int day_pending;	     /* a slice may be due: at start a change may be under way */
+	int day_in_flight;	     /* a qh_day call is out */
+	long day_expired;	     /* tickets expired by this change so far */
+	/* events.c */
+	struct stream_id last_delivered; /* zero until the first event */
+	int catching_up;	     /* holding messages until the stream was read */
+	int need_catch_up;	     /* a stream read is still to be sent */
+	char **held;		     /* messages that arrived while catching up */
+	size_t nheld;
+	struct conn_list subscribers[TOPIC_COUNT]; /* bit i of a topic mask is list i */
+};
+int sites_load(const char *path, char *err, size_t errlen);
+int sites_add(struct config *cfg);
+const struct config_region *sites_region(void);
+size_t sites_count(void);
+struct site *sites_at(size_t i);
+struct site *sites_find(const char *id);
+struct site *sites_sole(void);
+void sites_free(void);
 
 /* conn.c: one client connection. */
 #define CANCEL_BURST 5	   /* cancels a kiosk may make in a row */
@@ -60,7 +97,6 @@ extern struct server server;
 #define TOPIC_WINDOW 0x4
 #define TOPIC_TICKET 0x8
 #define TOPIC_ALL 0xf
-#define TOPIC_COUNT 4
 
 struct request;
 TAILQ_HEAD(request_list, request);
@@ -76,6 +112,9 @@ struct conn {
 	int probation;		     /* admitted on a reserved slot: must sign in or go */
 	int counted_anonymous;	     /* counted in conn_anonymous_count */
 	enum role role;
+	struct site *site;	     /* the connection's site: hello's, or the only one; NULL when unnamed */
+	struct site *events_site;    /* the site whose events it gets (set with topics) */
+	const struct config_region_user *region_user; /* a region manager's account, else NULL */
 	int said_hello;
 	char user[CONFIG_ID_MAX];
 	int window;		     /* a clerk's window, 0 for none */
@@ -96,7 +135,6 @@ struct conn {
 	int cancel_tokens;	     /* cancels left in its bucket (ops_ticket.c) */
 	time_t cancel_at;	     /* server time the cancel bucket was last filled; 0: never */
 };
-TAILQ_HEAD(conn_list, conn);
 extern struct conn_list conns;
 extern int conn_count;
 extern int conn_anonymous_count;     /* public connections outside the reserved slots */
@@ -111,7 +149,7 @@ void conn_write_event(struct conn *c, const char *json, size_t len);
 void conn_send_and_close(struct conn *c, const char *line, size_t len, const char *why);
 void conn_flush_replies(struct conn *c);
 void conn_send_replies(void);
-struct conn *conn_find_window_holder(int window);
+struct conn *conn_find_window_holder(const struct site *site, int window);
 int conn_rate_allow(struct conn *c);
 
 /* admission.c: the per-address cap and the slots kept for signed-in roles. */
@@ -134,6 +172,7 @@ struct request {
 	cJSON *id;		     /* the request's id, echoed */
 	cJSON *args;		     /* the parsed request */
 	const struct op *op;
+	struct site *site;	     /* the site it acts on (optable.c) */
 	int window;		     /* the window a window op acts on */
 	char *reply;		     /* the reply line once done */
 	size_t reply_len;
@@ -162,6 +201,7 @@ struct op {
 	unsigned roles;		     /* ROLE_BIT of each role allowed */
 	int window_op;		     /* acts on a window: a clerk's own, a manager's named */
 	void (*handler)(struct request *r);
+	int siteless;		     /* acts on no site: needs none named */
 };
 void optable_dispatch(struct request *r, const char *line, size_t len);
 const struct op *optable_find(const char *name);
@@ -195,16 +235,19 @@ void op_resume(struct request *r);
 void op_close(struct request *r);
 void op_clock(struct request *r);
 void op_stats(struct request *r);
+void op_sites(struct request *r);
+void op_region(struct request *r);
+void stats_across_sites(struct request *r, const cJSON *sites_arg, const char *from, const char *to, const char *by);
 void session_conn_gone(struct conn *c);
 void session_renew_leases(void);
-void session_on_takeover(const char *msg, size_t len);
+void session_on_takeover(const struct site *site, const char *msg, size_t len);
 
 /* store.c: the two Redis links and calls of the function library. */
 typedef void store_reply_fn(struct redisReply *reply, void *arg);
 int store_start(const char *redis_addr);
 void store_stop(void);
 int store_ready(void);
-int store_fcall(const char *function, int read_only, store_reply_fn *cb, void *arg,
+int store_fcall(struct site *site, const char *function, int read_only, store_reply_fn *cb, void *arg,
 		int argc, const char **argv);
 int store_command(store_reply_fn *cb, void *arg, int argc, const char **argv);
 void store_request_fcall(struct request *r, const char *function, int read_only, int argc,
@@ -222,23 +265,24 @@ void sentinel_resolve(sentinel_found_fn *cb, void *arg);
 void sentinel_on_hint(sentinel_hint_fn *cb);
 void sentinel_stop(void);
 
-/* events.c: fan-out of the site's events to subscribed clients. */
-void events_on_message(const char *payload, size_t len);
-void events_on_subscribed(void);
+/* events.c: fan-out of each site's events to its subscribed clients. */
+void events_on_message(const char *channel, const char *payload, size_t len);
+void events_on_subscribed(const char *channel);
 void events_on_store_ready(void);
 void events_drop_held(void);
 void events_stop(void);
-void events_subscribe(struct conn *c, unsigned topics);
+void events_subscribe(struct conn *c, struct site *site, unsigned topics);
 unsigned events_topic_parse(const char *name);
 
 /* eventbuild.c: the protocol's events and results made from the library's compact forms. */
 typedef void eventbuild_fn(const char *json, size_t len, void *arg);
-int eventbuild_each(const char *json, size_t len, eventbuild_fn *each, void *arg);
-char *eventbuild_result(const char *json, size_t len);
+int eventbuild_each(const struct config *cfg, const char *json, size_t len, eventbuild_fn *each, void *arg);
+char *eventbuild_result(const struct config *cfg, const char *json, size_t len);
 
-/* daychange.c: the day change in bounded slices. */
-void daychange_init(void);
+/* daychange.c: each site's day change in bounded slices. */
+void daychange_init(struct site *site);
 int daychange_tick(void);
+void daychange_on_store_ready(void);
 
 /* clock.c: the one clock (decision 5). */
 time_t clock_now(void);
@@ -246,18 +290,19 @@ void clock_set_offset(long long offset);
 long long clock_offset(void);
 long long clock_real_ms(void);
 
-/* sitetime.c: days and opening hours in the site's time zone. */
-int sitetime_init(const char *tz);
-void sitetime_day(time_t t, char out[11]);
+/* sitetime.c: days and opening hours in each site's time zone. */
+void sitetime_use_zone(const char *tz);
+void sitetime_day(const struct config_site *site, time_t t, char out[11]);
 int sitetime_is_open(const struct config_site *site, time_t t);
-int sitetime_hall_open(time_t t);
+int sitetime_hall_open(const struct config_site *site, time_t t);
 time_t sitetime_next_open(const struct config_site *site, time_t t);
-time_t sitetime_next_midnight(time_t t);
+time_t sitetime_next_midnight(const struct config_site *site, time_t t);
 
 /* sitejson.c: the static JSON the server hands out. */
 char *sitejson_setup(const struct config *cfg);
 cJSON *sitejson_site(const struct config *cfg, time_t now);
 cJSON *sitejson_window_brief(const struct config_window *w);
+void sitejson_forget(void);
 
 /* authpool.c: password and token checks on worker threads (decision 12). */
 #define AUTHPOOL_MAX_THREADS 4
@@ -290,7 +335,9 @@ void budget_clear(struct budget *b, const char *key, time_t now);
 
 /* login.c: checking a hello's credentials within the failure budgets. */
 typedef void login_done_fn(struct request *r, int matched, void *arg);
-int login_start(const struct config *cfg);
+#define LOGIN_KEY_MAX (2 * CONFIG_ID_MAX + 4)
+int login_start(void);
+void login_key(char kind, const struct site *site, const char *id, char *out, size_t len);
 void login_stop(void);
 const char *login_dummy_hash(void);
 void login_peer_address(const char *peer, char *out, size_t len);

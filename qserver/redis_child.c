@@ -135,9 +135,11 @@ int redis_child_rewrite_due(char *why, size_t len)
 		return 0;
 	time_t base_time = 0;
 	if (aof_each('b', aof_keep_mtime, &base_time) > 0 && base_time) {
+		/* Days in the first site's zone (a region's district center): one Redis, one day. */
+		const struct config_site *first = &sites_at(0)->cfg->site;
 		char base_day[11], today[11];
-		sitetime_day(base_time, base_day);
-		sitetime_day(time(NULL), today);
+		sitetime_day(first, base_time, base_day);
+		sitetime_day(first, time(NULL), today);
 		if (strcmp(base_day, today) < 0) {
 			snprintf(why, len, "it was last rewritten on %s", base_day);
 			return 1;

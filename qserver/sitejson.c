@@ -3,6 +3,7 @@
 #include "qserver.h"
 
 #include <stdio.h>
+#include <string.h>
 
 /* Adds a window's services: ["*"] for a comprehensive window. */
 static void sitejson_add_services(cJSON *obj, const struct config_window *w)
@@ -14,7 +15,7 @@ static void sitejson_add_services(cJSON *obj, const struct config_window *w)
 		cJSON_AddItemToArray(list, cJSON_CreateString(w->services[i]));
 }
 
-/* The UTC offset in seconds of the process's (the site's) zone at t. */
+/* The UTC offset in seconds of the process's zone (made the site's by sitejson_add_offsets) at t. */
 static long sitejson_offset_at(time_t t)
 {
 	struct tm tm;
@@ -24,9 +25,24 @@ static long sitejson_offset_at(time_t t)
 
 /* Adds site.utc_offsets: [since, offset] at 1990 and at each change of the zone's offset up
  * to 2100, so the functions can tell the site-local hour of any moment (statistics by hour)
- * without a zone database. Days are stepped, then the change is found to the second. */
-static void sitejson_add_offsets(cJSON *site)
+ * without a zone database. Days are stepped, then the change is found to the second. The
+ * last zone's list is kept: a region's halls mostly share one zone, and the 40,000 steps
+ * would otherwise be taken again for each of them. */
+static void sitejson_add_offsets(cJSON *site, const char *tz)
 {
+	static char cached_tz[128];
+	static cJSON *cached;
+	if (!tz) { /* sitejson_forget */
+		cJSON_Delete(cached);
+		cached = NULL;
+		cached_tz[0] = '\0';
+		return;
+	}
+	if (cached && strcmp(cached_tz, tz) == 0) {
+		cJSON_AddItemToObject(site, "utc_offsets", cJSON_Duplicate(cached, 1));
+		return;
+	}
+	sitetime_use_zone(tz);
 	const time_t first = 631152000, last = 4102444800; /* 1990-01-01, 2100-01-01 UTC */
 	cJSON *list = cJSON_AddArrayToObject(site, "utc_offsets");
 	long offset = sitejson_offset_at(first);
@@ -52,6 +68,15 @@ static void sitejson_add_offsets(cJSON *site)
 		cJSON_AddItemToArray(pair, cJSON_CreateNumber((double)offset));
 		cJSON_AddItemToArray(list, pair);
 	}
+	cJSON_Delete(cached);
+	cached = cJSON_Duplicate(list, 1);
+	snprintf(cached_tz, sizeof cached_tz, "%s", tz);
+}
+
+/* Frees the kept list of a zone's offsets (at exit). */
+void sitejson_forget(void)
+{
+	sitejson_add_offsets(NULL, NULL);
 }
 
 /* Returns the qh_setup argument (docs/functions.md) as a new string. */
@@ -62,7 +87,7 @@ char *sitejson_setup(const struct config *cfg)
 	cJSON_AddStringToObject(site, "id", cfg->site.id);
 	cJSON_AddNumberToObject(site, "sla", cfg->site.sla);
 	cJSON_AddNumberToObject(site, "retention_days", cfg->site.retention_days);
-	sitejson_add_offsets(site);
+	sitejson_add_offsets(site, cfg->site.tz);
 	/* [open, close] minutes per weekday, Sunday first (null: closed); the day change closes
 	 * tickets left at windows at the day's closing time. */
 	cJSON *hours = cJSON_AddArrayToObject(site, "hours");
@@ -115,13 +140,13 @@ cJSON *sitejson_site(const struct config *cfg, time_t now)
 	static const char *days[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
 	cJSON *o = cJSON_CreateObject();
 	char date[11];
-	sitetime_day(now, date);
+	sitetime_day(&cfg->site, now, date);
 	cJSON_AddStringToObject(o, "id", cfg->site.id);
 	cJSON_AddStringToObject(o, "name", cfg->site.name);
 	cJSON_AddStringToObject(o, "name_en", cfg->site.name_en);
 	cJSON_AddStringToObject(o, "tz", cfg->site.tz);
 	cJSON_AddStringToObject(o, "date", date);
-	int open = sitetime_hall_open(now);
+	int open = sitetime_hall_open(&cfg->site, now);
 	cJSON_AddBoolToObject(o, "open", open);
 	cJSON_AddNumberToObject(o, "sla", cfg->site.sla);
 	cJSON_AddNumberToObject(o, "time", (double)now);

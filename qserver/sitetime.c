@@ -1,5 +1,8 @@
-/* Days and opening hours in the site's time zone. qserver serves one site, so the process
- * time zone is set to the site's once and localtime_r does the rest. */
+/* Days and opening hours in each site's time zone. The C library knows one zone at a time
+ * (TZ), so every function first makes the site's zone the process's; the switch (a tzset that
+ * reads the zone file) happens only when the zone differs from the last one used, which in a
+ * region of one zone is never after the first call. The loop is single-threaded, and no other
+ * thread reads local time. */
 #include "qserver.h"
 
 #include <stdio.h>
@@ -7,31 +10,41 @@
 #include <string.h>
 #include <time.h>
 
-/* Makes the site's zone the process's; returns -1 when the zone is unknown. */
-int sitetime_init(const char *tz)
+static char zone_in_use[128]; /* as long as config.c allows a zone name */
+
+/* Makes tz the process's zone, unless it already is. */
+void sitetime_use_zone(const char *tz)
 {
-	if (setenv("TZ", tz, 1) != 0)
-		return -1;
+	if (strcmp(zone_in_use, tz) == 0)
+		return;
+	snprintf(zone_in_use, sizeof zone_in_use, "%s", tz);
+	setenv("TZ", tz, 1);
 	tzset();
-	return 0;
+}
+
+/* Breaks t down in the site's zone. */
+static void site_localtime(const struct config_site *site, time_t t, struct tm *tm)
+{
+	sitetime_use_zone(site->tz);
+	localtime_r(&t, tm);
 }
 
 /* Writes the site-local date of t as YYYY-MM-DD. */
-void sitetime_day(time_t t, char out[11])
+void sitetime_day(const struct config_site *site, time_t t, char out[11])
 {
 	struct tm tm;
-	localtime_r(&t, &tm);
+	site_localtime(site, t, &tm);
 	/* strftime cannot overflow here: the buffer fits any four-digit year. */
 	if (strftime(out, 11, "%Y-%m-%d", &tm) != 10)
 		memcpy(out, "0000-00-00", 11);
 }
 
-/* Returns the epoch second of local midnight starting the day `days` after t's day, plus
- * `minute` minutes; mktime resolves DST and the end of months. */
-static time_t local_day_start(time_t t, int days, int minute)
+/* Returns the epoch second of the site's local midnight starting the day `days` after t's
+ * day, plus `minute` minutes; mktime resolves DST and the end of months. */
+static time_t local_day_start(const struct config_site *site, time_t t, int days, int minute)
 {
 	struct tm tm;
-	localtime_r(&t, &tm);
+	site_localtime(site, t, &tm);
 	tm.tm_mday += days;
 	tm.tm_hour = 0;
 	tm.tm_min = minute;
@@ -40,11 +53,11 @@ static time_t local_day_start(time_t t, int days, int minute)
 	return mktime(&tm);
 }
 
-/* True when the hall is open at t. */
+/* True when the hall is open at t by its hours. */
 int sitetime_is_open(const struct config_site *site, time_t t)
 {
 	struct tm tm;
-	localtime_r(&t, &tm);
+	site_localtime(site, t, &tm);
 	const struct config_hours *h = &site->hours[tm.tm_wday];
 	int minute = tm.tm_hour * 60 + tm.tm_min;
 	return h->open >= 0 && minute >= h->open && minute < h->close;
@@ -56,27 +69,27 @@ time_t sitetime_next_open(const struct config_site *site, time_t t)
 	if (sitetime_is_open(site, t))
 		return t;
 	for (int d = 0; d <= 7; d++) {
-		time_t day = local_day_start(t, d, 0);
+		time_t day = local_day_start(site, t, d, 0);
 		struct tm tm;
-		localtime_r(&day, &tm);
+		site_localtime(site, day, &tm);
 		const struct config_hours *h = &site->hours[tm.tm_wday];
 		if (h->open < 0)
 			continue;
-		time_t opens = local_day_start(t, d, h->open);
+		time_t opens = local_day_start(site, t, d, h->open);
 		if (opens > t)
 			return opens;
 	}
 	return 0;
 }
 
-/* Returns the start of the next local day after t. */
-time_t sitetime_next_midnight(time_t t)
+/* Returns the start of the site's next local day after t. */
+time_t sitetime_next_midnight(const struct config_site *site, time_t t)
 {
-	return local_day_start(t, 1, 0);
+	return local_day_start(site, t, 1, 0);
 }
 
-/* True when the served hall takes tickets at t: within its hours, or always with --always-open. */
-int sitetime_hall_open(time_t t)
+/* True when the hall takes tickets at t: within its hours, or always with --always-open. */
+int sitetime_hall_open(const struct config_site *site, time_t t)
 {
-	return server.opt.always_open || sitetime_is_open(&server.cfg->site, t);
+	return server.opt.always_open || sitetime_is_open(site, t);
 }

@@ -57,6 +57,7 @@ static char redis_host[256];
 static int redis_port; /* 0 for a Unix socket path in redis_host */
 static int use_sentinel; /* redis_host and redis_port come from the Sentinels */
 static int stopping;
+static size_t setups_left; /* qh_setup calls of the sites not yet answered on this link */
 
 static void link_connect(struct link *l);
 static void link_connect_to_target(struct link *l);
@@ -280,20 +281,26 @@ static void store_watchdog(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Marks the command link usable once the setup call succeeded. */
+/* Marks the command link usable once every site's setup call succeeded. */
 static void cmd_on_setup(redisReply *reply, void *arg)
 {
-	(void)arg;
+	struct site *site = arg;
 	if (!reply)
 		return;
 	if (reply->type == REDIS_REPLY_ERROR) {
-		log_error("qh_setup failed: %s", reply->str);
+		log_error("qh_setup of site %s failed: %s", site->cfg->site.id, reply->str);
 		link_drop(&cmd_link, "setup failed");
 		return;
 	}
+	if (--setups_left > 0)
+		return;
 	cmd_link.ready = 1;
 	cmd_link.backoff_ms = STORE_BACKOFF_MIN_MS;
-	log_info("redis ready: function library loaded, site %s set up", server.cfg->site.id);
+	if (sites_count() == 1)
+		log_info("redis ready: function library loaded, site %s set up", site->cfg->site.id);
+	else
+		log_info("redis ready: function library loaded, %zu sites set up", sites_count());
+	daychange_on_store_ready();
 	events_on_store_ready();
 	if (!sub_link.ac && !evtimer_pending(sub_link.retry_timer, NULL))
 		link_connect(&sub_link);
@@ -320,9 +327,16 @@ static void cmd_on_function_load(redisReply *reply, void *arg)
 		link_drop(&cmd_link, "function load failed");
 		return;
 	}
-	const char *argv[] = {server.setup_json};
-	if (store_fcall("qh_setup", 0, cmd_on_setup, NULL, 1, argv) < 0)
-		link_drop(&cmd_link, "cannot send setup");
+	/* Every site's setup is sent at once (pipelined): the link is ready when all answered. */
+	setups_left = sites_count();
+	for (size_t i = 0; i < sites_count(); i++) {
+		struct site *site = sites_at(i);
+		const char *argv[] = {site->setup_json};
+		if (store_fcall(site, "qh_setup", 0, cmd_on_setup, site, 1, argv) < 0) {
+			link_drop(&cmd_link, "cannot send setup");
+			return;
+		}
+	}
 }
 
 /* Loads the function library (it survives in Redis, but this makes sure the running
@@ -389,21 +403,36 @@ static void sub_on_message(redisAsyncContext *ac, void *r, void *privdata)
 	redisReply *kind = reply->element[0];
 	if (kind->type != REDIS_REPLY_STRING)
 		return;
+	redisReply *channel = reply->element[1];
+	if (channel->type != REDIS_REPLY_STRING)
+		return;
 	if (strcmp(kind->str, "subscribe") == 0) {
 		sub_link.ready = 1;
 		sub_link.backoff_ms = STORE_BACKOFF_MIN_MS;
-		events_on_subscribed();
+		events_on_subscribed(channel->str);
 	} else if (strcmp(kind->str, "message") == 0 && reply->element[2]->type == REDIS_REPLY_STRING) {
-		events_on_message(reply->element[2]->str, reply->element[2]->len);
+		events_on_message(channel->str, reply->element[2]->str, reply->element[2]->len);
 	}
 }
 
-/* Subscribes to the site's event channel. */
+/* Subscribes to every site's event channel in one command. */
 static void sub_link_connected(struct link *l)
 {
-	char channel[96];
-	snprintf(channel, sizeof channel, "%s:ev", server.prefix);
-	if (redisAsyncCommand(l->ac, sub_on_message, NULL, "SUBSCRIBE %s", channel) != REDIS_OK)
+	size_t n = sites_count();
+	const char **argv = calloc(n + 1, sizeof *argv);
+	char (*channels)[CONFIG_ID_MAX + 16] = calloc(n ? n : 1, sizeof *channels);
+	int rc = REDIS_ERR;
+	if (argv && channels) {
+		argv[0] = "SUBSCRIBE";
+		for (size_t i = 0; i < n; i++) {
+			snprintf(channels[i], sizeof channels[i], "%s:ev", sites_at(i)->prefix);
+			argv[i + 1] = channels[i];
+		}
+		rc = redisAsyncCommandArgv(l->ac, sub_on_message, NULL, (int)n + 1, argv, NULL);
+	}
+	free(argv);
+	free(channels);
+	if (rc != REDIS_OK)
 		link_drop(l, "cannot subscribe");
 }
 
@@ -518,7 +547,8 @@ static long long store_deadline_ms(void)
 
 /* Calls a library function with the site key, the clock, the day and a deadline in front
  * of argv; -1 when Redis is not reachable (then cb is never called). */
-int store_fcall(const char *function, int read_only, store_reply_fn *cb, void *arg, int argc, const char **argv)
+int store_fcall(struct site *site, const char *function, int read_only, store_reply_fn *cb, void *arg, int argc,
+		const char **argv)
 {
 	if (argc > STORE_MAX_ARGS)
 		return -1;
@@ -526,13 +556,13 @@ int store_fcall(const char *function, int read_only, store_reply_fn *cb, void *a
 	char now[24], day[11], deadline[24];
 	time_t t = clock_now();
 	snprintf(now, sizeof now, "%lld", (long long)t);
-	sitetime_day(t, day);
+	sitetime_day(&site->cfg->site, t, day);
 	snprintf(deadline, sizeof deadline, "%lld", clock_real_ms() + store_deadline_ms());
 	int n = 0;
 	all[n++] = read_only ? "FCALL_RO" : "FCALL";
 	all[n++] = function;
 	all[n++] = "1";
-	all[n++] = server.prefix;
+	all[n++] = site->prefix;
 	all[n++] = now;
 	all[n++] = day;
 	all[n++] = deadline;
@@ -584,7 +614,7 @@ static void store_reply_to_request(redisReply *reply, void *arg)
 	struct request *r = arg;
 	if (!store_reply_ok(r, reply))
 		return;
-	char *json = eventbuild_result(reply->str, reply->len);
+	char *json = eventbuild_result(r->site->cfg, reply->str, reply->len);
 	if (json) {
 		request_reply_raw(r, json, strlen(json));
 	} else {
@@ -676,7 +706,7 @@ static void durable_on_wait(redisReply *reply, void *arg)
 static void store_request_fcall_durable(struct request *r, const char *function, int argc, const char **argv)
 {
 	struct durable_call *d = calloc(1, sizeof *d);
-	if (!d || store_fcall(function, 0, durable_on_fcall, d, argc, argv) < 0) {
+	if (!d || store_fcall(r->site, function, 0, durable_on_fcall, d, argc, argv) < 0) {
 		free(d);
 		request_reply_error(r, "unavailable", NULL, "Storage is unreachable; nothing was changed, retry later.");
 		return;
@@ -696,6 +726,6 @@ void store_request_fcall(struct request *r, const char *function, int read_only,
 		store_request_fcall_durable(r, function, argc, argv);
 		return;
 	}
-	if (!store_ready() || store_fcall(function, read_only, store_reply_to_request, r, argc, argv) < 0)
+	if (!store_ready() || store_fcall(r->site, function, read_only, store_reply_to_request, r, argc, argv) < 0)
 		request_reply_error(r, "unavailable", NULL, "Storage is unreachable; nothing was changed, retry later.");
 }

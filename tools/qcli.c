@@ -21,11 +21,14 @@ static volatile sig_atomic_t stop;
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"usage: qcli [--server HOST:PORT[,HOST:PORT...]] [LOGIN] OP [key=value ...]\n"
-		"       qcli [--server HOST:PORT[,HOST:PORT...]] [LOGIN] watch [topic ...]\n"
+		"usage: qcli [--server HOST:PORT[,HOST:PORT...]] [--site ID] [LOGIN] OP [key=value ...]\n"
+		"       qcli [--server HOST:PORT[,HOST:PORT...]] [--site ID] [LOGIN] watch [topic ...]\n"
 		"\n"
 		"Sends one request and prints the response as a JSON line; exits 0 when it is ok.\n"
 		"`watch` subscribes and prints events until interrupted.\n"
+		"\n"
+		"--site ID names the site of a qserver that serves a region (also QHALL_SITE); the\n"
+		"hello goes to that site. Without LOGIN or site no hello is sent (`qcli sites`).\n"
 		"\n"
 		"LOGIN (a hello before the request):\n"
 		"  --kiosk              as a kiosk; the token comes from QHALL_TOKEN or a prompt\n"
@@ -116,9 +119,10 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"server", required_argument, NULL, 's'}, {"kiosk", no_argument, NULL, 'k'},
 		{"clerk", required_argument, NULL, 'c'},  {"manager", required_argument, NULL, 'm'},
-		{"window", required_argument, NULL, 'w'}, {"help", no_argument, NULL, 'h'},
+		{"window", required_argument, NULL, 'w'}, {"site", required_argument, NULL, 'S'},
+		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0}};
-	const char *server = getenv("QHALL_SERVER"), *clerk = NULL, *manager = NULL;
+	const char *server = getenv("QHALL_SERVER"), *site = getenv("QHALL_SITE"), *clerk = NULL, *manager = NULL;
 	int kiosk = 0;
 	long window = 0;
 	int ch;
@@ -130,6 +134,7 @@ int main(int argc, char **argv)
 		case 'c': clerk = optarg; break;
 		case 'm': manager = optarg; break;
 		case 'w': window = strtol(optarg, NULL, 10); break;
+		case 'S': site = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -169,11 +174,15 @@ int main(int argc, char **argv)
 	} else {
 		cJSON_AddStringToObject(hello, "role", "public");
 	}
+	if (site && *site)
+		cJSON_AddStringToObject(hello, "site", site);
 	memset(secret, 0, sizeof secret);
-	char *hello_line = cJSON_PrintUnformatted(hello);
+	/* The public needs no hello; without a site a region's server would refuse it. */
+	int say_hello = kiosk || clerk || manager || (site && *site);
+	char *hello_line = say_hello ? cJSON_PrintUnformatted(hello) : NULL;
 	cJSON *hello_resp = hello_line ? sync_request(sc, hello_line, QCLI_TIMEOUT_MS) : NULL;
 	free(hello_line);
-	if (!hello_resp || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(hello_resp, "ok"))) {
+	if (say_hello && (!hello_resp || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(hello_resp, "ok")))) {
 		char *text = hello_resp ? cJSON_PrintUnformatted(hello_resp) : NULL;
 		fprintf(stderr, "qcli: hello failed: %s\n", text ? text : sync_error(sc));
 		free(text);

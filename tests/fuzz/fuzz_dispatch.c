@@ -27,9 +27,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc, (void)argv;
 	char err[512];
 	log_set_level(LOG_ERROR + 1); /* the log is not under test; keep the fuzzer's output readable */
-	server.cfg = config_load(FUZZ_HALL, err, sizeof err);
-	if (!server.cfg || sitetime_init(server.cfg->site.tz) < 0) {
-		fprintf(stderr, "fuzz_dispatch: %s: %s\n", FUZZ_HALL, server.cfg ? "bad time zone" : err);
+	if (sites_load(FUZZ_HALL, err, sizeof err) < 0) {
+		fprintf(stderr, "fuzz_dispatch: %s\n", err);
 		abort();
 	}
 	server.base = event_base_new();
@@ -38,9 +37,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 					     .max_pending = 64, .rate_per_sec = 1000000, .redis_timeout_ms = 1000,
 					     .test_clock = 1, .lease_s = 30,
 					     .login_failures = 5, .login_threads = 1};
-	snprintf(server.prefix, sizeof server.prefix, "q:{%s}", server.cfg->site.id);
-	server.setup_json = sitejson_setup(server.cfg);
-	if (login_start(server.cfg) < 0) /* hellos are checked on the sign-in workers, as in main.c */
+	if (login_start() < 0) /* hellos are checked on the sign-in workers, as in main.c */
 		abort();
 	return 0;
 }

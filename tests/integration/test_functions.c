@@ -142,7 +142,7 @@ ok(const char *fn, ...)
 		fail_msg("%s failed: %s", fn, errbuf);
 	}
 	/* the result as qserver answers it, made whole from its compact form */
-	char *whole = eventbuild_result(r->str, r->len);
+	char *whole = eventbuild_result(&hall_config, r->str, r->len);
 	j = whole != NULL ? cJSON_Parse(whole) : NULL;
 	free(whole);
 	if (j == NULL) {
@@ -189,7 +189,7 @@ raw(const char *fn, ...)
 	type = r->type;
 	snprintf(buf, sizeof buf, "%s", r->str != NULL ? r->str : "");
 	if (type == REDIS_REPLY_STRING) {
-		char *whole = eventbuild_result(r->str, r->len);
+		char *whole = eventbuild_result(&hall_config, r->str, r->len);
 
 		snprintf(buf, sizeof buf, "%s", whole != NULL ? whole : "(malformed)");
 		free(whole);
@@ -413,7 +413,7 @@ stream_events(void)
 
 		assert_int_equal(fields->elements, 2);
 		assert_string_equal(fields->element[0]->str, "data");
-		assert_true(eventbuild_each(fields->element[1]->str, fields->element[1]->len, add_event, arr) >= 0);
+		assert_true(eventbuild_each(&hall_config, fields->element[1]->str, fields->element[1]->len, add_event, arr) >= 0);
 	}
 	freeReplyObject(r);
 	return arr;
@@ -503,7 +503,6 @@ group_setup(void **state)
 	c = testredis_connect(&tr);
 	if (c == NULL || load_library(c) == -1)
 		return -1;
-	server.cfg = &hall_config;
 	return 0;
 }
 
@@ -2042,7 +2041,7 @@ events__take_publishes_ticket_then_queue_at_once(void **state)
 	freeReplyObject(ids);
 	/* one message for the call: its events in order, as qserver makes them */
 	cJSON *events = keep(cJSON_CreateArray());
-	assert_int_equal(eventbuild_each(json + 1, strlen(json + 1), add_event, events), 2);
+	assert_int_equal(eventbuild_each(&hall_config, json + 1, strlen(json + 1), add_event, events), 2);
 	freeReplyObject(r);
 	e = get(cJSON_GetArrayItem(events, 0), "data");
 	assert_string_equal(str(e, "event"), "ticket");

@@ -123,6 +123,15 @@ int hall_wait_port_ready(int port, int timeout_ms)
 		struct tc *tc = tc_connect(port);
 		if (tc) {
 			cJSON *r = tc_request(tc, "{\"op\":\"services\"}");
+			const char *field = get_str(r, "error", "field");
+			if (field && strcmp(field, "site") == 0) {
+				/* A region: every site is set up at once, so the first one answering will do. */
+				cJSON *sites = tc_request(tc, "{\"op\":\"sites\"}");
+				const char *first = get_str(cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(sites, "sites"), 0), "id", NULL);
+				cJSON_Delete(r);
+				r = tc_request(tc, "{\"op\":\"services\",\"site\":\"%s\"}", first ? first : "");
+				cJSON_Delete(sites);
+			}
 			bool ok = tc_ok(r);
 			cJSON_Delete(r);
 			tc_close(tc);

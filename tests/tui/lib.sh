@@ -44,7 +44,8 @@ start_redis() {
 	return 1
 }
 
-# Starts qserver on the small hall (CONFIG overrides) and waits until it serves requests.
+# Starts qserver on the small hall (CONFIG overrides; SITE names a site of a region config)
+# and waits until it serves requests.
 start_qserver() {
 	[ -n "$PORT" ] || PORT=$(free_port)
 	"$BUILD/qserver" --config "${CONFIG:-$ROOT/tests/data/small.json}" --redis "unix:$REDIS_SOCK" \
@@ -52,7 +53,7 @@ start_qserver() {
 		>>"$TUI_DIR/qserver.log" 2>&1 &
 	QSERVER_PID=$!
 	for _ in $(seq 200); do
-		if "$BUILD/qcli" --server "127.0.0.1:$PORT" services >/dev/null 2>&1; then
+		if "$BUILD/qcli" --server "127.0.0.1:$PORT" ${SITE:+--site "$SITE"} services >/dev/null 2>&1; then
 			return 0
 		fi
 		sleep 0.05

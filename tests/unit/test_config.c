@@ -507,6 +507,66 @@ static void config__small_test_hall__demo_passwords_verify(void **state)
 	config_free(cfg);
 }
 
+/* Parses a single-quoted region.json text as "region.json", leaving any error in err. */
+static struct config_region *parse_region(const char *single_quoted)
+{
+	char *json = strdup(single_quoted);
+	assert_non_null(json);
+	for (char *c = json; *c != '\0'; c++)
+		if (*c == '\'')
+			*c = '"';
+	struct config_region *region = config_region_parse(json, "region.json", err, sizeof err);
+	free(json);
+	return region;
+}
+
+#define REGION_HEAD "'region':{'id':'r','name':'测试区'}"
+#define REGION_SITES "'sites':[{'id':'d','level':'district'},{'id':'s','level':'street','parent':'d','file':'street.json'}]"
+
+/* Asserts that a region text is refused with a message containing piece. */
+static void assert_region_refused(const char *json, const char *piece)
+{
+	struct config_region *region = parse_region(json);
+	config_region_free(region);
+	assert_null(region);
+	if (strstr(err, piece) == NULL)
+		fail_msg("message \"%s\" lacks \"%s\"", err, piece);
+}
+
+/* A region with its sites, levels, parents, files and a region manager's scope. */
+static void region__valid__sites_and_scopes_read(void **state)
+{
+	(void)state;
+	struct config_region *region = parse_region("{" REGION_HEAD "," REGION_SITES ",'users':[{'id':'r01','password_hash':'" HASH "','sites':['s']},{'id':'r02','password_hash':'" HASH "','sites':['*']}]}");
+	assert_non_null(region);
+	assert_int_equal(region->nsites, 2);
+	assert_string_equal(region->sites[0].file, "d.json");
+	assert_string_equal(region->sites[0].parent, "");
+	assert_string_equal(region->sites[1].parent, "d");
+	assert_string_equal(region->sites[1].file, "street.json");
+	assert_string_equal(config_level_name(region->sites[1].level), "street");
+	const struct config_region_user *u = config_region_user(region, "r01");
+	assert_non_null(u);
+	assert_true(config_region_user_may(u, "s"));
+	assert_false(config_region_user_may(u, "d"));
+	assert_true(config_region_user_may(config_region_user(region, "r02"), "d"));
+	config_region_free(region);
+}
+
+/* Every mistake of a region.json is refused with its place. */
+static void region__mistakes__refused_with_their_place(void **state)
+{
+	(void)state;
+	assert_region_refused("{" REGION_HEAD ",'sites':[]}", "sites: must list at least one site");
+	assert_region_refused("{" REGION_HEAD ",'sites':[{'id':'d','level':'county'}]}", "sites[0].level: unknown level");
+	assert_region_refused("{" REGION_HEAD ",'sites':[{'id':'d','level':'district','parent':'x'}]}", "sites[0].parent");
+	assert_region_refused("{" REGION_HEAD ",'sites':[{'id':'d','level':'district'},{'id':'d','level':'street'}]}", "listed twice");
+	assert_region_refused("{" REGION_HEAD ",'sites':[{'id':'d','level':'district','file':'../x.json'}]}", "inside the config folder");
+	assert_region_refused("{" REGION_HEAD "," REGION_SITES ",'users':[{'id':'r01','password_hash':'" HASH "','sites':['x']}]}", "users[0].sites[0]: no site");
+	assert_region_refused("{" REGION_HEAD "," REGION_SITES ",'users':[{'id':'r01','password_hash':'secret','sites':['*']}]}", "crypt(3) hash");
+	assert_region_refused("{" REGION_HEAD "," REGION_SITES ",'users':[{'id':'r01','role':'clerk','password_hash':'" HASH "','sites':['*']}]}", "region users are managers");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -539,6 +599,8 @@ int main(void)
 		cmocka_unit_test(config__unreadable_files__clear_error),
 		cmocka_unit_test(config__example_hall_loads),
 		cmocka_unit_test(config__small_test_hall__demo_passwords_verify),
+		cmocka_unit_test(region__valid__sites_and_scopes_read),
+		cmocka_unit_test(region__mistakes__refused_with_their_place),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

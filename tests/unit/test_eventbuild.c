@@ -14,6 +14,8 @@
 
 #include "qserver.h"
 
+static struct config *hall;
+
 struct seen {
 	char events[8][1024];
 	int n;
@@ -26,16 +28,16 @@ static int setup(void **state)
 	const char *root = getenv("QHALL_ROOT");
 	char path[512], err[256];
 	snprintf(path, sizeof path, "%s/tests/data/small.json", root ? root : ".");
-	server.cfg = config_load(path, err, sizeof err);
-	return server.cfg ? 0 : -1;
+	hall = config_load(path, err, sizeof err);
+	return hall ? 0 : -1;
 }
 
 /* Frees the hall. */
 static int teardown(void **state)
 {
 	(void)state;
-	config_free(server.cfg);
-	server.cfg = NULL;
+	config_free(hall);
+	hall = NULL;
 	return 0;
 }
 
@@ -53,7 +55,7 @@ static void keep_event(const char *json, size_t len, void *arg)
 static int expand(const char *message, struct seen *s)
 {
 	memset(s, 0, sizeof *s);
-	return eventbuild_each(message, strlen(message), keep_event, s);
+	return eventbuild_each(hall, message, strlen(message), keep_event, s);
 }
 
 #define CALLED_TICKET "[\"t\",\"20261127-A002\",\"A002\",\"A\",\"normal\",\"kiosk\",\"called\",\"1795744800\"," \
@@ -144,7 +146,7 @@ static void eventbuild__malformed__refused_whole(void **state)
 /* Asserts that a function's result becomes the given answer (NULL: refused). */
 static void assert_result(const char *result, const char *answer)
 {
-	char *got = eventbuild_result(result, strlen(result));
+	char *got = eventbuild_result(hall, result, strlen(result));
 	if (!answer) {
 		assert_null(got);
 		return;

@@ -35,15 +35,14 @@ static int setup(void **state)
 	const char *root = getenv("QHALL_ROOT");
 	snprintf(path, sizeof path, "%s/tests/data/small.json", root ? root : ".");
 	memset(&server, 0, sizeof server);
-	server.cfg = config_load(path, err, sizeof err);
-	assert_non_null(server.cfg);
+	struct config *cfg = config_load(path, err, sizeof err);
+	assert_non_null(cfg);
+	assert_int_equal(sites_add(cfg), 0);
 	server.base = event_base_new();
 	server.opt = (struct server_options){.listen = "127.0.0.1:0", .max_conns = 10, .hello_timeout_ms = 10000,
 					     .max_output = 1 << 20, .max_pending = 64, .rate_per_sec = 2000,
 					     .redis_timeout_ms = 1000, .lease_s = 30, .login_failures = 5, .login_threads = 1};
-	assert_int_equal(login_start(server.cfg), 0);
-	snprintf(server.prefix, sizeof server.prefix, "q:{small}");
-	sitetime_init(server.cfg->site.tz);
+	assert_int_equal(login_start(), 0);
 	int sv[2];
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
 	fcntl(sv[0], F_SETFL, O_NONBLOCK);
@@ -61,7 +60,7 @@ static int teardown(void **state)
 	conn_close_all();
 	login_stop();
 	event_base_free(server.base);
-	config_free(server.cfg);
+	sites_free();
 	return 0;
 }
 
