@@ -126,6 +126,26 @@ fail:
 	return NULL;
 }
 
+/* Makes the client of one HTTP request: it carries the session's role like a connection,
+ * so the request passes the same op table and checks, but owns no socket, is in no list and
+ * is counted by the HTTP front end instead. NULL when out of memory. */
+struct conn *conn_create_transient(const char *peer, struct http_exchange *http)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->id = next_conn_id++;
+	snprintf(c->peer, sizeof c->peer, "%s", peer);
+	conn_peer_addr(peer, c->addr, sizeof c->addr);
+	c->role = ROLE_PUBLIC;
+	c->said_hello = 1;
+	c->http = http;
+	TAILQ_INIT(&c->requests);
+	c->tokens = 1.0; /* one request; the front end bounds the rate per address */
+	clock_gettime(CLOCK_MONOTONIC, &c->tokens_at);
+	return c;
+}
+
 /* Closes a connection now: requests still at Redis are detached, not freed, so their
  * replies find no connection and end quietly (as webdis does). */
 void conn_close(struct conn *c, const char *why)
@@ -148,6 +168,10 @@ void conn_close(struct conn *c, const char *why)
 			r->conn = NULL;
 	}
 	c->nrequests = 0;
+	if (c->http) {
+		http_api_conn_closed(c); /* frees it once no callback can touch it */
+		return;
+	}
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	event_free(c->hello_timer);

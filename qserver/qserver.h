@@ -36,6 +36,11 @@ struct server_options {
 	int lease_s;		     /* a clerk's hold on a window lasts this long unrenewed */
 	int login_failures;	     /* failed hellos per user before a lock-out (4x per address) */
 	int login_threads;	     /* worker threads checking passwords and tokens */
+	const char *http;	     /* HOST:PORT of the HTTP API and pages; NULL: off */
+	const char *trust_proxy;     /* the one address whose X-Forwarded-For is believed */
+	int secure_cookies;	     /* session cookies carry Secure (behind a TLS proxy) */
+	int http_per_addr;	     /* HTTP connections at once from one address */
+	int http_max_conns;	     /* HTTP connections at once */
 };
 
 /* The one server of this process (as in tmux, a global keeps the plumbing short). */
@@ -62,6 +67,7 @@ extern struct server server;
 #define TOPIC_COUNT 4
 
 struct request;
+struct http_exchange;
 TAILQ_HEAD(request_list, request);
 
 #define CONN_ADDR_MAX 64
@@ -94,6 +100,7 @@ struct conn {
 	struct timespec tokens_at;
 	int cancel_tokens;	     /* cancels left in its bucket (ops_ticket.c) */
 	time_t cancel_at;	     /* server time the cancel bucket was last filled; 0: never */
+	struct http_exchange *http;  /* set when this is the client of one HTTP request (http_api.c) */
 };
 TAILQ_HEAD(conn_list, conn);
 extern struct conn_list conns;
@@ -101,6 +108,7 @@ extern int conn_count;
 extern int conn_anonymous_count;     /* public connections outside the reserved slots */
 
 struct conn *conn_create(int fd, const char *peer);
+struct conn *conn_create_transient(const char *peer, struct http_exchange *http);
 void conn_peer_addr(const char *peer, char *out, size_t len);
 void conn_set_role(struct conn *c, enum role role);
 void conn_hold_reserved(struct conn *c);
@@ -285,6 +293,41 @@ const char *login_dummy_hash(void);
 void login_peer_address(const char *peer, char *out, size_t len);
 int login_check(struct request *r, const char *key, int known, const char *secret, const char *const *hashes,
 		 size_t nhashes, login_done_fn *done, void *arg);
+
+/* http.c: the HTTP front end (DESIGN decision 11): setup, limits, headers, routing. */
+struct evhttp_request;
+int http_start(void);
+void http_stop(void);
+void http_peer_address(struct evhttp_request *req, char *out, size_t len);
+void http_add_security_headers(struct evhttp_request *req, int framable);
+void http_send_json(struct evhttp_request *req, int status, const char *json, size_t len);
+int http_status_of(const char *code);
+void http_send_error(struct evhttp_request *req, const char *code, const char *message);
+struct http_client;
+struct http_client *http_attach(struct evhttp_request *req, struct http_exchange *ex);
+void http_detach(struct http_client *k);
+
+/* http_api.c: the JSON API routed to the op table. */
+void http_api_handle(struct evhttp_request *req, const char *path);
+void http_api_answer(struct request *r, char *line, size_t len);
+void http_api_conn_closed(struct conn *c);
+void http_api_client_gone(struct http_exchange *ex);
+int http_api_site_known(const char *site);
+
+/* sessions.c: browser sessions in Redis (WEB.md, Sessions). */
+#define SESSION_TOKEN_BYTES 18 /* 144 random bits */
+#define SESSION_TOKEN_MAX 65
+struct sessions_found {
+	enum role role;		     /* ROLE_PUBLIC when the session is gone or no longer valid */
+	char user[CONFIG_ID_MAX];
+};
+typedef void sessions_done_fn(const char *token, const struct sessions_found *found, void *arg);
+int sessions_random(unsigned char *out, size_t len);
+int sessions_random_token(size_t bytes, char *out, size_t outlen);
+int sessions_token_valid(const char *token);
+int sessions_create(enum role role, const char *user, sessions_done_fn *done, void *arg);
+int sessions_lookup(const char *token, sessions_done_fn *done, void *arg);
+void sessions_delete(const char *token);
 
 /* redis_child.c: the embedded redis-server (decision 6). */
 int redis_child_start(const char *state_dir, char *addr, size_t addrlen);

@@ -39,6 +39,10 @@ static void request_finish(struct request *r, char *line, size_t len)
 		request_free(r);
 		return;
 	}
+	if (r->conn->http) {
+		http_api_answer(r, line, len); /* an HTTP request: its one answer */
+		return;
+	}
 	r->reply = line;
 	r->reply_len = len;
 	r->done = 1;
