@@ -214,6 +214,10 @@ static int conn_check_output(struct conn *c)
  * after it with older state. */
 void conn_write_event(struct conn *c, const char *json, size_t len)
 {
+	if (c->sse) {
+		http_sse_event(c, json, len);
+		return;
+	}
 	if (c->closed || c->closing)
 		return;
 	if (TAILQ_EMPTY(&c->requests)) {

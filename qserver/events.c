@@ -21,6 +21,8 @@ struct stream_id {
 };
 
 static struct stream_id last_delivered; /* zero until the first event */
+static struct stream_id delivering;	  /* the entry being fanned out */
+static unsigned delivering_index;	  /* the next event's index in it */
 static int catching_up;			  /* holding messages until the stream was read */
 static int need_catch_up;		  /* a stream read is still to be sent */
 static char **held;			  /* messages that arrived while catching up */
@@ -95,7 +97,7 @@ void events_subscribe(struct conn *c, unsigned topics)
 /* Returns the topic of an event's JSON. The library writes "event" first, so its name is read
  * without parsing the whole event (most of qserver's work per take, measured); anything else
  * is parsed in full. */
-static unsigned events_topic_of(const char *json, size_t len)
+unsigned events_topic_of(const char *json, size_t len)
 {
 	static const char head[] = "{\"event\":\"";
 	size_t n = sizeof head - 1;
@@ -115,11 +117,26 @@ static unsigned events_topic_of(const char *json, size_t len)
 	return topic;
 }
 
+/* The name of a topic bit (and of its events). */
+const char *events_topic_name(unsigned topic)
+{
+	static const char *names[] = {"called", "queue", "window", "ticket"};
+	return topic ? names[__builtin_ctz(topic) % TOPIC_COUNT] : "message";
+}
+
+/* Where the fan-out is, for streams that name each event (http_sse.c). */
+struct events_position events_now(void)
+{
+	struct events_position p = {delivering.ms, delivering.seq, delivering_index};
+	return p;
+}
+
 /* Sends one event to every client subscribed to its topic. */
 static void events_fan_out(const char *json, size_t len, void *arg)
 {
 	(void)arg;
 	unsigned topic = events_topic_of(json, len);
+	delivering_index++; /* counted for every event, so an index means the same to every stream */
 	if (!topic) {
 		log_warn("dropped an event of no known topic: %.80s", json);
 		return;
@@ -140,6 +157,8 @@ static void events_deliver(struct stream_id id, const char *json, size_t len)
 	if (last_delivered.ms && !stream_id_after(id, last_delivered))
 		return;
 	last_delivered = id;
+	delivering = id;
+	delivering_index = 0;
 	if (eventbuild_each(json, len, events_fan_out, NULL) < 0)
 		log_warn("dropped a malformed event message: %.80s", json);
 }
@@ -167,6 +186,7 @@ static void events_deliver_message(const char *payload, size_t len)
 static void events_force_resync(const char *why)
 {
 	log_warn("events may have been missed (%s): subscribers reconnect to resync", why);
+	http_sse_close_all(); /* browsers come back with Last-Event-ID and read the stream */
 	struct conn *c, *next;
 	for (c = TAILQ_FIRST(&conns); c; c = next) {
 		next = TAILQ_NEXT(c, entry);

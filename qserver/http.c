@@ -23,7 +23,8 @@ struct http_client {
 	struct http_client *next;	    /* in its hash bucket */
 	struct evhttp_connection *evcon;
 	char addr[CONN_ADDR_MAX];
-	struct http_exchange *current;	    /* the API request it waits for, if any */
+	http_gone_fn *on_gone;		    /* told when the connection closes under a request */
+	void *gone_arg;
 };
 
 static struct evhttp *http;
@@ -58,10 +59,9 @@ static void http_on_close(struct evhttp_connection *evcon, void *arg)
 	if (*p)
 		*p = k->next;
 	nclients--;
-	if (k->current)
-		http_api_client_gone(k->current);
+	if (k->on_gone)
+		k->on_gone(k->gone_arg);
 	free(k);
-	(void)evcon;
 }
 
 /* Returns the tracked client of a request's connection, counting a new one; NULL when its
@@ -220,6 +220,10 @@ static void http_on_request(struct evhttp_request *req, void *arg)
 		http_send_error(req, "bad_request", "The request has no path.");
 		return;
 	}
+	if (http_sse_wanted(path)) {
+		http_sse_handle(req, path);
+		return;
+	}
 	if (strncmp(path, "/api/", 5) == 0) {
 		http_api_handle(req, path);
 		return;
@@ -227,24 +231,39 @@ static void http_on_request(struct evhttp_request *req, void *arg)
 	http_send_error(req, "not_found", "There is no such page.");
 }
 
-/* Remembers which API request a connection waits for, so its close can be told; returns
- * the connection's client (NULL when untracked). */
-struct http_client *http_attach(struct evhttp_request *req, struct http_exchange *ex)
+/* Asks to be told (on_gone(arg)) when the connection of a request under way closes;
+ * returns the connection's client (NULL when untracked). */
+struct http_client *http_attach(struct evhttp_request *req, http_gone_fn *on_gone, void *arg)
 {
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	for (struct http_client *k = *http_bucket(evcon); k; k = k->next)
 		if (k->evcon == evcon) {
-			k->current = ex;
+			k->on_gone = on_gone;
+			k->gone_arg = arg;
 			return k;
 		}
 	return NULL;
 }
 
-/* The connection no longer waits for an API request. */
+/* Frees a request whose connection closed before it was answered: evhttp detaches such a
+ * request and leaves it to its handler; one still attached is freed with its connection. */
+void http_release_orphan(struct evhttp_request *req)
+{
+	if (req && !evhttp_request_get_connection(req))
+		evhttp_request_free(req);
+}
+
+/* The connection no longer has a request under way. */
 void http_detach(struct http_client *k)
 {
 	if (k)
-		k->current = NULL;
+		k->on_gone = NULL;
+}
+
+/* The address a client was counted under. */
+const char *http_client_addr(const struct http_client *k)
+{
+	return k ? k->addr : "";
 }
 
 /* Starts serving HTTP on --http HOST:PORT; 0, or -1 after logging why. Off without --http. */
@@ -287,11 +306,12 @@ void http_stop(void)
 {
 	if (!http)
 		return;
+	http_sse_close_all();
 	for (size_t i = 0; i < HTTP_CLIENT_BUCKETS; i++)
 		for (struct http_client *k = clients[i]; k; k = k->next)
-			if (k->current) {
-				http_api_client_gone(k->current);
-				k->current = NULL;
+			if (k->on_gone) {
+				k->on_gone(k->gone_arg);
+				k->on_gone = NULL;
 			}
 	evhttp_free(http); /* closes every connection, calling http_on_close */
 	http = NULL;

@@ -161,8 +161,10 @@ void http_api_conn_closed(struct conn *c)
 }
 
 /* The client closed its connection before the answer: the op goes on and ends quietly. */
-void http_api_client_gone(struct http_exchange *ex)
+void http_api_client_gone(void *arg)
 {
+	struct http_exchange *ex = arg;
+	http_release_orphan(ex->req);
 	ex->req = NULL;
 	ex->client = NULL;
 }
@@ -217,9 +219,7 @@ void http_api_answer(struct request *r, char *line, size_t len)
 {
 	struct conn *c = r->conn;
 	struct http_exchange *ex = c->http;
-	TAILQ_REMOVE(&c->requests, r, entry);
-	c->nrequests--;
-	request_free(r);
+	request_drop(r);
 	if (ex->kind == EXCHANGE_SIGN_IN && ex->req && strncmp(line, "{\"ok\":true", 10) == 0 && c->role != ROLE_PUBLIC) {
 		ex->answer = line;
 		ex->answer_len = len;
@@ -235,8 +235,9 @@ void http_api_answer(struct request *r, char *line, size_t len)
 	api_finish(ex);
 }
 
-/* The session token of a request: the cookie, or Authorization: Bearer; NULL for none. */
-static const char *api_session_token(struct evhttp_request *req, char *out, size_t len)
+/* The session token of a request: the cookie, or Authorization: Bearer; NULL for none
+ * (or one not of our shape). */
+const char *http_api_session_token(struct evhttp_request *req, char *out, size_t len)
 {
 	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
 	const char *auth = evhttp_find_header(h, "Authorization");
@@ -363,7 +364,7 @@ static void api_sites(struct evhttp_request *req)
 static void api_sign_out(struct evhttp_request *req)
 {
 	char token[SESSION_TOKEN_MAX];
-	if (api_session_token(req, token, sizeof token))
+	if (http_api_session_token(req, token, sizeof token))
 		sessions_delete(token);
 	char cookie[256];
 	api_session_cookie("", 0, cookie, sizeof cookie);
@@ -429,9 +430,9 @@ static void api_start(struct evhttp_request *req, cJSON *args, enum exchange_kin
 	ex->kind = kind;
 	ex->line = line;
 	ex->line_len = strlen(line);
-	ex->client = http_attach(req, ex);
+	ex->client = http_attach(req, http_api_client_gone, ex);
 	char token[SESSION_TOKEN_MAX];
-	if (kind == EXCHANGE_OP && api_session_token(req, token, sizeof token)) {
+	if (kind == EXCHANGE_OP && http_api_session_token(req, token, sizeof token)) {
 		if (sessions_lookup(token, api_on_session, ex) < 0) {
 			http_send_error(req, "unavailable", "Storage is unreachable; retry later.");
 			api_finish(ex);

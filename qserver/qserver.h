@@ -41,6 +41,8 @@ struct server_options {
 	int secure_cookies;	     /* session cookies carry Secure (behind a TLS proxy) */
 	int http_per_addr;	     /* HTTP connections at once from one address */
 	int http_max_conns;	     /* HTTP connections at once */
+	int sse_per_addr;	     /* event streams at once from one address */
+	int sse_max;		     /* event streams at once */
 };
 
 /* The one server of this process (as in tmux, a global keeps the plumbing short). */
@@ -101,6 +103,7 @@ struct conn {
 	int cancel_tokens;	     /* cancels left in its bucket (ops_ticket.c) */
 	time_t cancel_at;	     /* server time the cancel bucket was last filled; 0: never */
 	struct http_exchange *http;  /* set when this is the client of one HTTP request (http_api.c) */
+	struct sse_stream *sse;	     /* set when this is the subscriber of an event stream (http_sse.c) */
 };
 TAILQ_HEAD(conn_list, conn);
 extern struct conn_list conns;
@@ -150,6 +153,7 @@ struct request {
 
 struct request *request_create(struct conn *c);
 void request_free(struct request *r);
+void request_drop(struct request *r);
 void request_reply(struct request *r, cJSON *result);
 void request_reply_raw(struct request *r, const char *json_object, size_t len);
 void request_reply_error(struct request *r, const char *code, const char *field,
@@ -227,6 +231,15 @@ void events_drop_held(void);
 void events_stop(void);
 void events_subscribe(struct conn *c, unsigned topics);
 unsigned events_topic_parse(const char *name);
+unsigned events_topic_of(const char *json, size_t len);
+const char *events_topic_name(unsigned topic);
+/* Where the fan-out is: the stream id of the entry being delivered and the index of the
+ * event in it (eventbuild.c expands one entry into several events). */
+struct events_position {
+	uint64_t ms, seq;
+	unsigned index;
+};
+struct events_position events_now(void);
 
 /* eventbuild.c: the protocol's events and results made from the library's compact forms. */
 typedef void eventbuild_fn(const char *json, size_t len, void *arg);
@@ -304,15 +317,28 @@ void http_send_json(struct evhttp_request *req, int status, const char *json, si
 int http_status_of(const char *code);
 void http_send_error(struct evhttp_request *req, const char *code, const char *message);
 struct http_client;
-struct http_client *http_attach(struct evhttp_request *req, struct http_exchange *ex);
+typedef void http_gone_fn(void *arg);
+struct http_client *http_attach(struct evhttp_request *req, http_gone_fn *on_gone, void *arg);
 void http_detach(struct http_client *k);
+void http_release_orphan(struct evhttp_request *req);
+const char *http_client_addr(const struct http_client *k);
 
 /* http_api.c: the JSON API routed to the op table. */
 void http_api_handle(struct evhttp_request *req, const char *path);
 void http_api_answer(struct request *r, char *line, size_t len);
 void http_api_conn_closed(struct conn *c);
-void http_api_client_gone(struct http_exchange *ex);
+void http_api_client_gone(void *arg);
 int http_api_site_known(const char *site);
+const char *http_api_session_token(struct evhttp_request *req, char *out, size_t len);
+
+/* http_sse.c: live events as Server-Sent Events, resumable by Last-Event-ID. */
+struct sse_stream;
+int http_sse_wanted(const char *path);
+void http_sse_handle(struct evhttp_request *req, const char *path);
+void http_sse_event(struct conn *c, const char *json, size_t len);
+void http_sse_answer(struct request *r, char *line, size_t len);
+void http_sse_close_all(void);
+int http_sse_count(void);
 
 /* sessions.c: browser sessions in Redis (WEB.md, Sessions). */
 #define SESSION_TOKEN_BYTES 18 /* 144 random bits */

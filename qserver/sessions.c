@@ -143,15 +143,15 @@ static void sessions_on_found(redisReply *reply, void *arg)
 		return;
 	}
 	w->found.role = ROLE_PUBLIC;
-	char role[16], user[CONFIG_ID_MAX];
+	char role[16], user[160];
 	unsigned long long fp;
 	if (reply->type == REDIS_REPLY_STRING && reply->len < 160 &&
-	    sscanf(reply->str, "%15s %63s %llx", role, user, &fp) == 3) {
+	    sscanf(reply->str, "%15s %159s %llx", role, user, &fp) == 3 && strlen(user) < CONFIG_ID_MAX) {
 		enum role r = strcmp(role, "manager") == 0 ? ROLE_MANAGER : strcmp(role, "kiosk") == 0 ? ROLE_KIOSK : ROLE_PUBLIC;
 		const char *hash = r != ROLE_PUBLIC ? sessions_credential(r, user) : NULL;
 		if (hash && sessions_fingerprint(hash) == fp) {
 			w->found.role = r;
-			snprintf(w->found.user, sizeof w->found.user, "%s", user);
+			memcpy(w->found.user, user, strlen(user) + 1); /* shorter than CONFIG_ID_MAX, checked above */
 		}
 	}
 	w->done(w->token, &w->found, w->arg);
