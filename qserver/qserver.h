@@ -351,6 +351,7 @@ typedef void sessions_done_fn(const char *token, const struct sessions_found *fo
 int sessions_random(unsigned char *out, size_t len);
 int sessions_random_token(size_t bytes, char *out, size_t outlen);
 int sessions_token_valid(const char *token);
+int sessions_token_shape(const char *s);
 int sessions_create(enum role role, const char *user, sessions_done_fn *done, void *arg);
 int sessions_lookup(const char *token, sessions_done_fn *done, void *arg);
 void sessions_delete(const char *token);

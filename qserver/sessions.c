@@ -59,13 +59,18 @@ int sessions_random_token(size_t bytes, char *out, size_t outlen)
 	return 0;
 }
 
+/* True when a string is made of URL-safe base64 characters only (and is not empty). */
+int sessions_token_shape(const char *s)
+{
+	size_t n = strlen(s);
+	return n > 0 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+}
+
 /* True when a token has the shape of ours, so nothing else reaches a Redis key. */
 int sessions_token_valid(const char *token)
 {
 	size_t n = strlen(token);
-	if (n < 22 || n >= SESSION_TOKEN_MAX)
-		return 0;
-	return strspn(token, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
+	return n >= 22 && n < SESSION_TOKEN_MAX && sessions_token_shape(token);
 }
 
 /* The credential hash of a configured user or kiosk, or NULL when it is gone. */

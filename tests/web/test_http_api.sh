@@ -3,11 +3,9 @@
 # routes reach the op table with its role checks, errors carry their HTTP status (and
 # Retry-After), bodies need Content-Type: application/json, sessions set a cookie with the
 # right flags, work as Bearer tokens, survive a restart of qserver and end at sign-out.
-source "$(dirname "$0")/../tui/lib.sh"
+source "$(dirname "$0")/lib.sh"
 
-HTTP_PORT=$(free_port)
-QSERVER_EXTRA=(--http "127.0.0.1:$HTTP_PORT")
-API="http://127.0.0.1:$HTTP_PORT/api/v1"
+QSERVER_EXTRA=()
 out="$TUI_DIR/out"
 hdr="$TUI_DIR/headers"
 
@@ -20,20 +18,6 @@ call() {
 body_has() { grep -qF -- "$1" "$out"; }
 # True when a header line (case-insensitive) matches the regular expression.
 header_has() { grep -qiE -- "$1" "$hdr"; }
-
-# Starts qserver with HTTP on (lib.sh's start_qserver plus --http).
-start_http_qserver() {
-	"$BUILD/qserver" --config "$ROOT/tests/data/small.json" --redis "unix:$REDIS_SOCK" \
-		--listen "127.0.0.1:$PORT" --test-clock --clock-start "$HALL_T0" --log-level warn \
-		"${QSERVER_EXTRA[@]}" >>"$TUI_DIR/qserver.log" 2>&1 &
-	QSERVER_PID=$!
-	for _ in $(seq 200); do
-		[ "$(call "$API/sites/small/services")" = 200 ] && return 0
-		sleep 0.05
-	done
-	tail -n 20 "$TUI_DIR/qserver.log" >&2
-	return 1
-}
 
 public_services_ok() {
 	[ "$(call "$API/sites/small/services")" = 200 ] && body_has '"ok":true' && body_has '"services":[' &&
@@ -138,7 +122,7 @@ wrong_password_401_then_429() {
 
 session_survives_restart() {
 	stop_qserver
-	start_http_qserver &&
+	start_http_qserver "${QSERVER_EXTRA[@]}" &&
 		[ "$(call -H "Authorization: Bearer $MANAGER" "$API/sites/small/op/queue" -X POST -H 'Content-Type: application/json' -d '{}')" = 200 ]
 }
 
@@ -151,7 +135,7 @@ sign_out_ends_session() {
 secure_cookies_flag() {
 	stop_qserver
 	QSERVER_EXTRA+=(--secure-cookies)
-	start_http_qserver &&
+	start_http_qserver "${QSERVER_EXTRA[@]}" &&
 		[ "$(call -X POST -H 'Content-Type: application/json' -d '{"role":"kiosk","token":"kiosk123","site":"small"}' "$API/session")" = 200 ] &&
 		header_has '^Set-Cookie: qhall_session=.*; Secure'
 }

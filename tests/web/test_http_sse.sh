@@ -3,24 +3,7 @@
 # is one message with an id from the Redis stream; Last-Event-ID resumes after it and only
 # after it; an id no longer kept gets `reset`; the ticket topic is for staff; a ticket's
 # stream shows its ahead count falling and then its window; streams are limited per address.
-source "$(dirname "$0")/../tui/lib.sh"
-
-HTTP_PORT=$(free_port)
-API="http://127.0.0.1:$HTTP_PORT/api/v1"
-J='Content-Type: application/json'
-
-# Starts qserver with HTTP on and at most 3 streams per address.
-start_http_qserver() {
-	"$BUILD/qserver" --config "$ROOT/tests/data/small.json" --redis "unix:$REDIS_SOCK" \
-		--listen "127.0.0.1:$PORT" --test-clock --clock-start "$HALL_T0" --log-level warn \
-		--http "127.0.0.1:$HTTP_PORT" --sse-per-addr 3 >>"$TUI_DIR/qserver.log" 2>&1 &
-	QSERVER_PID=$!
-	for _ in $(seq 200); do
-		curl -sf -o /dev/null "$API/sites/small/services" && return 0
-		sleep 0.05
-	done
-	return 1
-}
+source "$(dirname "$0")/lib.sh"
 
 # Reads a stream for SECONDS into FILE in the background: stream FILE SECONDS URL [curl args].
 stream() {
@@ -104,7 +87,7 @@ streams_limited_per_address() {
 
 PORT=$(free_port)
 start_redis || exit 1
-start_http_qserver || exit 1
+start_http_qserver --sse-per-addr 3 || exit 1
 curl -s -c "$TUI_DIR/jar" -X POST -H "$J" -d '{"role":"kiosk","token":"kiosk123","site":"small"}' "$API/session" >/dev/null
 check "a site's stream sends each event with its stream id" site_stream_sends_queue_events_with_ids
 check "Last-Event-ID resumes after that event, and only after it" resume_sends_only_what_followed
