@@ -198,7 +198,7 @@ void http_send_error(struct evhttp_request *req, const char *code, const char *m
 	free(text);
 }
 
-/* Routes every request: the API under /api/, nothing else yet. */
+/* Routes every request: event streams, the API under /api/, the pages otherwise. */
 static void http_on_request(struct evhttp_request *req, void *arg)
 {
 	(void)arg;
@@ -228,7 +228,7 @@ static void http_on_request(struct evhttp_request *req, void *arg)
 		http_api_handle(req, path);
 		return;
 	}
-	http_send_error(req, "not_found", "There is no such page.");
+	http_static_handle(req, path);
 }
 
 /* Asks to be told (on_gone(arg)) when the connection of a request under way closes;
@@ -279,6 +279,7 @@ int http_start(void)
 		return -1;
 	}
 	snprintf(host, sizeof host, "%.*s", (int)(colon - server.opt.http), server.opt.http);
+	http_static_start(server.opt.web_dir);
 	http = evhttp_new(server.base);
 	if (!http) {
 		log_error("cannot start HTTP");

@@ -64,6 +64,7 @@ static void usage(FILE *out)
 		"  --clock-start T      with --test-clock: start the clock at epoch second T\n"
 		"  --http HOST:PORT     also serve the HTTP API, live events and pages (docs/web.md)\n"
 		"  --http-per-addr N    HTTP connections at once from one address (default 64)\n"
+		"  --web DIR            the pages served over HTTP (default web)\n"
 		"  --sse-per-addr N     event streams at once from one address (default 32)\n"
 		"  --sse-max N          event streams at once (default 4096)\n"
 		"  --trust-proxy ADDR   believe X-Forwarded-For from this proxy address only\n"
@@ -245,7 +246,7 @@ int main(int argc, char **argv)
 		{"login-threads", required_argument, NULL, 'W'}, {"lease", required_argument, NULL, 'E'},	      {"log-level", required_argument, NULL, 'L'},
 		{"always-open", no_argument, NULL, 'A'},      {"test-clock", no_argument, NULL, 'C'},	      {"clock-start", required_argument, NULL, 'S'},	      {"hash-password", no_argument, NULL, 'P'},
 		{"http", required_argument, NULL, 'X'},	      {"http-per-addr", required_argument, NULL, 'Y'},
-		{"sse-per-addr", required_argument, NULL, 'G'}, {"sse-max", required_argument, NULL, 'J'},
+		{"web", required_argument, NULL, 'B'},	      {"sse-per-addr", required_argument, NULL, 'G'}, {"sse-max", required_argument, NULL, 'J'},
 		{"trust-proxy", required_argument, NULL, 'Z'},  {"secure-cookies", no_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},	      {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}};
@@ -268,6 +269,7 @@ int main(int argc, char **argv)
 		.http_max_conns = 8192,
 		.sse_per_addr = 32,
 		.sse_max = 4096,
+		.web_dir = "web",
 	};
 	log_set_name("qserver");
 	int ch;
@@ -299,6 +301,7 @@ int main(int argc, char **argv)
 		}
 		case 'X': server.opt.http = optarg; break;
 		case 'Y': server.opt.http_per_addr = (int)parse_positive("--http-per-addr", optarg, 1000000); break;
+		case 'B': server.opt.web_dir = optarg; break;
 		case 'G': server.opt.sse_per_addr = (int)parse_positive("--sse-per-addr", optarg, 1000000); break;
 		case 'J': server.opt.sse_max = (int)parse_positive("--sse-max", optarg, 1000000); break;
 		case 'Z': server.opt.trust_proxy = optarg; break;

@@ -43,6 +43,7 @@ struct server_options {
 	int http_max_conns;	     /* HTTP connections at once */
 	int sse_per_addr;	     /* event streams at once from one address */
 	int sse_max;		     /* event streams at once */
+	const char *web_dir;	     /* the pages' folder (--web, default web) */
 };
 
 /* The one server of this process (as in tmux, a global keeps the plumbing short). */
@@ -339,6 +340,10 @@ void http_sse_event(struct conn *c, const char *json, size_t len);
 void http_sse_answer(struct request *r, char *line, size_t len);
 void http_sse_close_all(void);
 int http_sse_count(void);
+
+/* http_static.c: the pages of web/. */
+void http_static_start(const char *dir);
+void http_static_handle(struct evhttp_request *req, const char *path);
 
 /* sessions.c: browser sessions in Redis (WEB.md, Sessions). */
 #define SESSION_TOKEN_BYTES 18 /* 144 random bits */
