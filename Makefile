@@ -73,9 +73,13 @@ deps:
 # The sample hall, open around the clock so the README's tour works at any hour;
 # `make run RUN_ARGS=` keeps to the hall's opening hours.
 RUN_ARGS ?= --always-open
+RUN_HTTP ?= 127.0.0.1:8080
 run: deps
 	@$(MAKE) --no-print-directory all
-	$(BUILD)/qserver --config examples/baoan.json $(RUN_ARGS)
+	@echo "HTTP API:      http://$(RUN_HTTP)/api/v1/sites/baoan/snapshot"
+	@echo "live events:   http://$(RUN_HTTP)/api/v1/sites/baoan/events"
+	@echo "pages (web/):  http://$(RUN_HTTP)/  (see docs/web.md)"
+	$(BUILD)/qserver --config examples/baoan.json --http $(RUN_HTTP) --web web $(RUN_ARGS)
 
 test: deps
 	@$(MAKE) --no-print-directory test-build
