@@ -52,7 +52,7 @@ ifneq ($(PRINTER_SRC),)
 PROGRAMS += $(BUILD)/printer
 endif
 ifneq ($(wildcard bench/*.c),)
-PROGRAMS += $(BUILD)/qbench $(BUILD)/qbench-raw
+PROGRAMS += $(BUILD)/qbench $(BUILD)/qbench-raw $(BUILD)/qbench-sse
 endif
 ifneq ($(wildcard sim/*.c),)
 PROGRAMS += $(BUILD)/qsim
@@ -197,6 +197,10 @@ $(BUILD)/qbench: $(call obj,$(wildcard bench/*.c)) $(BUILD)/libqhall.a
 
 # The Redis baselines of the benchmark (bench/raw/): a program of its own.
 $(BUILD)/qbench-raw: $(call obj,bench/raw/qbench_raw.c)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
+
+# The event-stream scenario of the benchmark (bench/sse/): a program of its own.
+$(BUILD)/qbench-sse: $(call obj,bench/sse/qbench_sse.c) $(BUILD)/libqhall.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
 
 $(BUILD)/qsim: $(call obj,$(wildcard sim/*.c)) $(BUILD)/libqhall.a
