@@ -146,6 +146,21 @@ struct conn *conn_create_transient(const char *peer, struct http_exchange *http)
 	return c;
 }
 
+/* Frees the answered requests of a client that goes away and detaches those still at Redis,
+ * so their replies find no client and end quietly (as webdis does). */
+void conn_detach_requests(struct conn *c)
+{
+	struct request *r;
+	while ((r = TAILQ_FIRST(&c->requests)) != NULL) {
+		TAILQ_REMOVE(&c->requests, r, entry);
+		if (r->done)
+			request_free(r);
+		else
+			r->conn = NULL;
+	}
+	c->nrequests = 0;
+}
+
 /* Closes a connection now: requests still at Redis are detached, not freed, so their
  * replies find no connection and end quietly (as webdis does). */
 void conn_close(struct conn *c, const char *why)
@@ -159,15 +174,7 @@ void conn_close(struct conn *c, const char *why)
 		TAILQ_REMOVE(&unsent, c, unsent_entry);
 	c->unsent_listed = 0;
 	session_conn_gone(c);
-	struct request *r;
-	while ((r = TAILQ_FIRST(&c->requests)) != NULL) {
-		TAILQ_REMOVE(&c->requests, r, entry);
-		if (r->done)
-			request_free(r);
-		else
-			r->conn = NULL;
-	}
-	c->nrequests = 0;
+	conn_detach_requests(c);
 	if (c->http) {
 		http_api_conn_closed(c); /* frees it once no callback can touch it */
 		return;

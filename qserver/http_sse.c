@@ -142,9 +142,12 @@ static void sse_end(struct sse_stream *s, int drop)
 		event_free(s->drop_event);
 	free(s->last_ticket);
 	struct evhttp_request *req = s->req;
-	s->conn->sse = NULL;
-	/* A ticket read under way answers into a conn without a stream: it is freed later. */
-	if (!s->refreshing && event_base_once(server.base, -1, EV_TIMEOUT, sse_free_later, s->conn, NULL) < 0)
+	struct conn *c = s->conn;
+	c->sse = NULL;
+	/* A ticket read under way is detached, as a closing connection's are: its answer finds
+	 * no client and ends quietly. */
+	conn_detach_requests(c);
+	if (event_base_once(server.base, -1, EV_TIMEOUT, sse_free_later, c, NULL) < 0)
 		log_warn("could not defer freeing an event stream");
 	free(s);
 	if (drop && req)
@@ -556,13 +559,6 @@ void http_sse_answer(struct request *r, char *line, size_t len)
 	struct conn *c = r->conn;
 	struct sse_stream *s = c->sse;
 	request_drop(r);
-	if (!s) {
-		/* The stream ended during the read: its subscriber goes now. */
-		free(line);
-		if (event_base_once(server.base, -1, EV_TIMEOUT, sse_free_later, c, NULL) < 0)
-			log_warn("could not defer freeing an event stream");
-		return;
-	}
 	s->refreshing = 0;
 	s->refreshed_ms = clock_real_ms();
 	if (strncmp(line, "{\"ok\":false", 11) == 0) {

@@ -117,6 +117,7 @@ void conn_peer_addr(const char *peer, char *out, size_t len);
 void conn_set_role(struct conn *c, enum role role);
 void conn_hold_reserved(struct conn *c);
 void conn_close(struct conn *c, const char *why);
+void conn_detach_requests(struct conn *c);
 void conn_close_all(void);
 void conn_write_event(struct conn *c, const char *json, size_t len);
 void conn_send_and_close(struct conn *c, const char *line, size_t len, const char *why);
