@@ -389,6 +389,7 @@ int main(int argc, char **argv)
 	listener_stop();
 	http_stop();
 	conn_close_all();
+	ticket_stop();
 	login_stop(); /* after the connections: checks under way end with nobody to answer */
 	store_stop();
 	/* Let the Redis contexts and callbacks freed above finish inside the loop. */

@@ -11,6 +11,51 @@
 #define TICKET_SECRET_BYTES 12 /* 96 random bits, 16 URL-safe characters */
 #define TICKET_SECRET_MAX 64
 
+#define PUBLIC_TAKES_PER_ADDRESS 10 /* remote takes from one address, then an hour's wait */
+#define PUBLIC_TAKES_PER_REF 3	    /* remote takes for one phone or ID reference */
+#define PUBLIC_TAKE_LOCK_S 3600
+#define PUBLIC_TAKE_SLOTS 4096
+
+static struct budget *public_takes; /* keys "a:<address>" and "r:<ref>" */
+
+/* Whether the public may take one more ticket from this address and for this ref (WEB.md:
+ * public POSTs are limited per address and per ref); answers rate_limited when not, and
+ * counts the take when so. */
+static int ticket_public_take_allowed(struct request *r, const char *ref)
+{
+	static const struct budget_policy policy = {PUBLIC_TAKES_PER_ADDRESS, PUBLIC_TAKE_LOCK_S, PUBLIC_TAKE_LOCK_S,
+						   PUBLIC_TAKE_LOCK_S, 0};
+	if (!public_takes && !(public_takes = budget_new(&policy, PUBLIC_TAKE_SLOTS))) {
+		request_reply_error(r, "internal", NULL, "The server ran out of memory.");
+		return 0;
+	}
+	char by_addr[CONN_ADDR_MAX + 2], by_ref[300];
+	snprintf(by_addr, sizeof by_addr, "a:%s", r->conn->addr);
+	snprintf(by_ref, sizeof by_ref, "r:%s", ref ? ref : "");
+	time_t now = clock_now();
+	long wait = budget_wait(public_takes, by_addr, now);
+	long wait_ref = ref && *ref ? budget_wait(public_takes, by_ref, now) : 0;
+	if (wait_ref > wait)
+		wait = wait_ref;
+	if (wait > 0) {
+		request_reply_rate_limited(r, wait, "Too many tickets taken from here or for this phone; try again in %ld min.", (wait + 59) / 60);
+		return 0;
+	}
+	budget_charge(public_takes, by_addr, now, 1);
+	/* A ref's limit is smaller than an address's: each take counts as several. */
+	if (ref && *ref)
+		budget_charge(public_takes, by_ref, now,
+			      (PUBLIC_TAKES_PER_ADDRESS + PUBLIC_TAKES_PER_REF - 1) / PUBLIC_TAKES_PER_REF);
+	return 1;
+}
+
+/* Frees the public take limits (at shutdown). */
+void ticket_stop(void)
+{
+	budget_free(public_takes);
+	public_takes = NULL;
+}
+
 /* A take waiting for Redis, with the secret it gave the ticket. */
 struct take_wait {
 	struct request *r;
@@ -109,6 +154,8 @@ void op_take(struct request *r)
 		request_reply_closed(r, sitetime_next_open(&server.cfg->site, now));
 		return;
 	}
+	if (r->conn->role == ROLE_PUBLIC && !ticket_public_take_allowed(r, ref))
+		return;
 	struct take_wait *w = calloc(1, sizeof *w);
 	if (!w || sessions_random_token(TICKET_SECRET_BYTES, w->secret, sizeof w->secret) < 0) {
 		free(w);

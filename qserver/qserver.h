@@ -195,6 +195,7 @@ void op_take(struct request *r);
 void op_cancel(struct request *r);
 void op_rate(struct request *r);
 void op_queue(struct request *r);
+void ticket_stop(void);
 void op_call_next(struct request *r);
 void op_call(struct request *r);
 void op_recall(struct request *r);

@@ -64,6 +64,25 @@ public_rates_done_ticket_once() {
 		[ "$(call -X POST -H "$J" -d '{"score":4}' "$API/sites/small/tickets/$id/rating?k=$secret")" = 409 ]
 }
 
+# Two takes so far came from this address: three more for one phone pass, a fourth for it
+# is 429; then takes without a phone pass up to the address's tenth, and the next is 429.
+public_takes_limited_per_ref_and_address() {
+	local i taken=2 code
+	for i in 1 2 3; do
+		[ "$(call -X POST -H "$J" -d '{"service":"A","channel":"web","ref":"13800000000"}' "$API/sites/small/tickets")" = 200 ] || return 1
+		taken=$((taken + 1))
+	done
+	[ "$(call -X POST -H "$J" -d '{"service":"A","channel":"web","ref":"13800000000"}' "$API/sites/small/tickets")" = 429 ] &&
+		body_has '"code":"rate_limited"' || return 1
+	for i in $(seq 10); do
+		code=$(call -X POST -H "$J" -d '{"service":"A","channel":"web"}' "$API/sites/small/tickets")
+		[ "$code" = 200 ] || break
+		taken=$((taken + 1))
+	done
+	[ "$code" = 429 ] && [ "$taken" = 10 ] &&
+		[ "$(call -X POST -H "$J" -d '{"service":"A","channel":"web","ref":"13900000000"}' "$API/sites/small/tickets")" = 429 ]
+}
+
 PORT=$(free_port)
 start_redis || exit 1
 start_http_qserver || exit 1
@@ -73,4 +92,5 @@ check "the secret is in no event, snapshot, ticket, queue, stream entry or log l
 check "a wrong secret is unauthenticated" wrong_secret_unauthenticated
 check "the public cancels with the secret only" public_cancel_needs_secret
 check "the public rates its done ticket with the secret, once" public_rates_done_ticket_once
+check "public takes are limited per phone and per address" public_takes_limited_per_ref_and_address
 tui_finish
