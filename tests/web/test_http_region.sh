@@ -53,6 +53,15 @@ region_manager_works_within_its_scope() {
 		[ "$(manager_stats "$token" central)" = 401 ]
 }
 
+region_manager_reads_region_then_signs_out() {
+	local token
+	token=$(manager_token r02 street)
+	[ -n "$token" ] && [ "$(call -H "Authorization: Bearer $token" "$API/region")" = 200 ] &&
+		body_has '"site":"far"' && ! body_has '"site":"central"' &&
+		[ "$(call -X DELETE -H "Authorization: Bearer $token" "$API/session")" = 200 ] &&
+		[ "$(manager_stats "$token" far)" = 401 ]
+}
+
 hall_manager_session_stays_at_its_hall() {
 	local token
 	token=$(manager_token m01 far)
@@ -79,6 +88,7 @@ check "a site the region does not have is 404 not_found, for the API and streams
 check "each site's path answers for that site" each_site_answers_its_own
 check "a kiosk's session takes at its site and is the public at another" kiosk_session_belongs_to_its_site
 check "a region manager's session works at the sites of its scope only" region_manager_works_within_its_scope
+check "a region manager reads /region over its scope; signing out ends its session" region_manager_reads_region_then_signs_out
 check "a hall manager's session stays at its hall" hall_manager_session_stays_at_its_hall
 check "an event stream carries its own site's events only" streams_carry_their_sites_events
 tui_finish
