@@ -52,7 +52,7 @@ ifneq ($(PRINTER_SRC),)
 PROGRAMS += $(BUILD)/printer
 endif
 ifneq ($(wildcard bench/*.c),)
-PROGRAMS += $(BUILD)/qbench $(BUILD)/qbench-raw
+PROGRAMS += $(BUILD)/qbench $(BUILD)/qbench-raw $(BUILD)/qbench-sse
 endif
 ifneq ($(wildcard sim/*.c),)
 PROGRAMS += $(BUILD)/qsim
@@ -75,12 +75,16 @@ deps:
 # clock so the README's tour works at any hour; `make run HALL=examples/baoan.json` serves the
 # one sample hall, and `make run RUN_ARGS=` keeps to the halls' opening hours.
 RUN_ARGS ?= --always-open
+RUN_HTTP ?= 127.0.0.1:8080
 REGION_DIR := $(BUILD)/baoan-region
 HALL ?= $(REGION_DIR)
 run: deps
 	@$(MAKE) --no-print-directory all
 	@[ "$(HALL)" != "$(REGION_DIR)" ] || python3 examples/baoan-region/generate.py $(REGION_DIR)
-	$(BUILD)/qserver --config $(HALL) $(RUN_ARGS)
+	@echo "HTTP API:      http://$(RUN_HTTP)/api/v1/sites/baoan/snapshot"
+	@echo "live events:   http://$(RUN_HTTP)/api/v1/sites/baoan/events"
+	@echo "pages (web/):  http://$(RUN_HTTP)/  (see docs/web.md)"
+	$(BUILD)/qserver --config $(HALL) --http $(RUN_HTTP) --web web $(RUN_ARGS)
 
 test: deps
 	@$(MAKE) --no-print-directory test-build
@@ -228,6 +232,10 @@ $(BUILD)/qbench: $(call obj,$(wildcard bench/*.c)) $(BUILD)/libqhall.a
 
 # The Redis baselines of the benchmark (bench/raw/): a program of its own.
 $(BUILD)/qbench-raw: $(call obj,bench/raw/qbench_raw.c)
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
+
+# The event-stream scenario of the benchmark (bench/sse/): a program of its own.
+$(BUILD)/qbench-sse: $(call obj,bench/sse/qbench_sse.c) $(BUILD)/libqhall.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS)
 
 $(BUILD)/qsim: $(call obj,$(wildcard sim/*.c)) $(BUILD)/libqhall.a

@@ -6,7 +6,8 @@
 # bench/breakdown.sh), and writes BENCHMARKS.md. A few minutes in all.
 # usage: bench/run.sh BUILD
 # Knobs (environment): QB_SECONDS measured seconds per run (8), QB_IDLE idle subscribers (10000),
-# QB_FANOUT fanout subscribers (1000), QB_OUT the report (BENCHMARKS.md).
+# QB_FANOUT fanout subscribers (1000), QB_SSE event streams over HTTP (1000), QB_OUT the report
+# (BENCHMARKS.md).
 set -u
 BUILD=${1:?usage: bench/run.sh BUILD}
 BUILD=$(cd "$BUILD" && pwd)
@@ -14,6 +15,7 @@ ROOT=$(pwd)
 SECONDS_EACH=${QB_SECONDS:-8}
 IDLE_N=${QB_IDLE:-10000}
 FANOUT_N=${QB_FANOUT:-1000}
+SSE_N=${QB_SSE:-1000}
 OUT=${QB_OUT:-$ROOT/BENCHMARKS.md}
 RES="$BUILD/bench-results"
 WORK=$(mktemp -d /tmp/qhall-bench-XXXXXX)
@@ -22,7 +24,7 @@ SITE_KEY='q:{bench}'
 REDIS_PID=""
 QSERVER_PID=""
 
-for prog in "$BUILD/qserver" "$BUILD/qbench" "$BUILD/qbench-raw" "$BUILD/qcli"; do
+for prog in "$BUILD/qserver" "$BUILD/qbench" "$BUILD/qbench-raw" "$BUILD/qbench-sse" "$BUILD/qcli"; do
 	[ -x "$prog" ] || { echo "bench: $prog is missing; run make first" >&2; exit 1; }
 done
 for cmd in redis-server redis-cli redis-benchmark; do
@@ -207,6 +209,16 @@ ratios_publish_floor 2
 stop_qserver
 start_qserver
 run_qbench idle --scenario idle --conns "$IDLE_N" --duration 5 --qserver-pid "$QSERVER_PID" --timeout 30000
+
+# --- event streams: SSE_N browsers on the HTTP front end, a call reaching all of them -------
+stop_qserver
+SSE_HTTP=127.0.0.1:$(free_port)
+start_qserver --config "$ROOT/tests/data/small.json" --always-open --log-level warn --http "$SSE_HTTP" \
+	--http-per-addr $((SSE_N + 16)) --sse-per-addr "$SSE_N"
+echo "QHALL_PASSWORD=... QHALL_TOKEN=... qbench-sse --http $SSE_HTTP --server 127.0.0.1:PORT --site small --streams $SSE_N --rounds 100 --window 1 --clerk c01" >>"$COMMANDS"
+QHALL_PASSWORD=clerk123 QHALL_TOKEN=kiosk123 "$BUILD/qbench-sse" --http "$SSE_HTTP" --server "127.0.0.1:$PORT" \
+	--site small --streams "$SSE_N" --rounds 100 --window 1 --clerk c01 >"$RES/sse.json" ||
+	echo "bench: qbench-sse missed events or failed" >&2
 
 # --- sign-in under attack: other clients' pings while 50 wrong manager hellos are checked -----
 stop_qserver
@@ -395,6 +407,15 @@ fi
 			"$(jnum "$RES/$n.json" login answers)" "$(jnum "$RES/$n.json" login latency p50_ms)" \
 			"$(jnum "$RES/$n.json" login latency max_ms)"
 	done
+	echo
+	echo "## Event streams (HTTP, Server-Sent Events)"
+	echo
+	echo "$SSE_N streams of \`called\` events on one qserver (tests/data/small.json), 100 calls; from"
+	echo "sending call_next to each stream reading its \`called\` event (target p99 under 100 ms):"
+	echo
+	echo '```'
+	cat "$RES/sse.json" 2>/dev/null
+	echo '```'
 	echo
 	echo "## Redis during the runs"
 	echo

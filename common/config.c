@@ -409,6 +409,28 @@ static int read_tz(struct parser *p, const struct node *n, char **out)
 	return 0;
 }
 
+/* Reads the site's optional public_url (an http or https address, kept without a trailing
+ * slash) and remote_take (true or false). */
+static int read_public_url(struct parser *p, const struct node *site_node, struct config_site *site)
+{
+	struct node take = node_field(site_node, "remote_take");
+	if (!node_absent(&take) && !cJSON_IsBool(take.json))
+		return node_fail(p, &take, "must be true or false");
+	site->remote_take = cJSON_IsTrue(take.json);
+	struct node n = node_field(site_node, "public_url");
+	if (node_absent(&n))
+		return 0;
+	if (read_text(p, &n, &site->public_url) < 0)
+		return -1;
+	char *u = site->public_url;
+	if ((strncmp(u, "http://", 7) != 0 && strncmp(u, "https://", 8) != 0) || strpbrk(u, " \"<>?#"))
+		return node_fail(p, &n, "must be an http:// or https:// address without spaces, query or fragment");
+	size_t len = strlen(u);
+	while (len > 8 && u[len - 1] == '/')
+		u[--len] = '\0';
+	return 0;
+}
+
 /* Reads the site object. */
 static int parse_site(struct parser *p, const struct node *root, struct config_site *site)
 {
@@ -422,6 +444,8 @@ static int parse_site(struct parser *p, const struct node *root, struct config_s
 	    field_int(p, &n, "sla", 1, DAY_SECONDS, DEFAULT_SLA, &site->sla) < 0 ||
 	    field_int(p, &n, "retention_days", 1, RETENTION_DAYS_MAX, DEFAULT_RETENTION_DAYS,
 		      &site->retention_days) < 0)
+		return -1;
+	if (read_public_url(p, &n, site) < 0)
 		return -1;
 	return read_hours(p, &n, site->hours);
 }
@@ -1046,6 +1070,7 @@ void config_free(struct config *cfg)
 	free(cfg->path);
 	free(cfg->site.name);
 	free(cfg->site.name_en);
+	free(cfg->site.public_url);
 	free(cfg->site.tz);
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		free(cfg->services[i].name);

@@ -29,6 +29,8 @@ struct config_site {
 	int sla;		 /* wait target in seconds, default 900 */
 	int retention_days;	 /* raw tickets and events kept this long, default 90 */
 	struct config_hours hours[7]; /* index 0 is Sunday, as in struct tm */
+	char *public_url;	 /* where citizens reach the pages (status_url, QR codes); NULL: none */
+	int remote_take;	 /* the public may take tickets over the web (channel web) */
 };
 
 struct config_service {

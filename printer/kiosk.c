@@ -316,6 +316,7 @@ static void kiosk_on_take(void *arg, cJSON *resp)
 		kiosk_draw(k);
 		return;
 	}
+	ticket_info_status_url(&info, resp);
 	ticket_layout(&info, k->opt->columns, &k->shown);
 	if (kiosk_send(k, err, sizeof err) < 0) {
 		cJSON *args = cJSON_CreateObject();

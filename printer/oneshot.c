@@ -171,6 +171,7 @@ static int oneshot_take(const struct printer_options *opt, struct sync_client *s
 		return ONESHOT_LEFT_WAITING;
 	}
 	struct ticket_layout layout;
+	ticket_info_status_url(&info, resp);
 	ticket_layout(&info, opt->columns, &layout);
 	if (output_send_ticket(out, &layout, opt->codepage, err, sizeof err) < 0) {
 		char cancel_err[256];

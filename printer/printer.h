@@ -95,6 +95,7 @@ struct ticket_info {
 	long ewt;  /* -1 when not given */
 	long ewt_low, ewt_high; /* the estimate's range (protocol 2); -1 when not given */
 	bool reprint;
+	char status_url[TICKET_TEXT_MAX]; /* the take reply's status_url: the QR code holds it */
 };
 
 enum ticket_line_kind { TICKET_TEXT, TICKET_RULE, TICKET_QR, TICKET_FEED };
@@ -121,6 +122,7 @@ struct ticket_layout {
 
 /* Fills t from a ticket object and the site and services of hello/site/snapshot (services may
  * be NULL: the service's names are then its id). Returns 0, or -1 with a reason in err. */
+void ticket_info_status_url(struct ticket_info *t, const cJSON *take_reply);
 int ticket_info_from_json(struct ticket_info *t, const cJSON *ticket, const cJSON *site,
 			  const cJSON *services, char *err, size_t errlen);
 /* Lays the ticket out for paper of the given width in characters (32 for 58 mm, 48 for 80 mm). */

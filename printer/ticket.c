@@ -27,6 +27,14 @@ static long read_number(const cJSON *o, const char *name, long fallback)
 	return cJSON_IsNumber(item) ? (long)item->valuedouble : fallback;
 }
 
+/* Keeps the status page address of a take reply (PROTOCOL.md v2), when it has one that fits. */
+void ticket_info_status_url(struct ticket_info *t, const cJSON *take_reply)
+{
+	if (!copy_string(take_reply, "status_url", t->status_url, sizeof t->status_url) ||
+	    strlen(cJSON_GetObjectItemCaseSensitive(take_reply, "status_url")->valuestring) >= sizeof t->status_url)
+		t->status_url[0] = '\0'; /* a cut address leads nowhere: the id is printed instead */
+}
+
 /* Reads what the ticket needs; the site and services only add names, so they may be partial. */
 int ticket_info_from_json(struct ticket_info *t, const cJSON *ticket, const cJSON *site,
 			  const cJSON *services, char *err, size_t errlen)
@@ -282,7 +290,7 @@ void ticket_layout(const struct ticket_info *t, int columns, struct ticket_layou
 	layout_add(l, TICKET_FEED, ESCPOS_LEFT);
 
 	if ((line = layout_add(l, TICKET_QR, ESCPOS_CENTER)))
-		snprintf(line->text, sizeof line->text, "%s", t->id);
+		snprintf(line->text, sizeof line->text, "%s", t->status_url[0] ? t->status_url : t->id);
 	layout_text(l, ESCPOS_CENTER, t->id, NULL);
 	layout_text(l, ESCPOS_CENTER, "扫码查看进度与评价 Scan for status and rating", "Scan for status and rating");
 

@@ -127,6 +127,41 @@ fail:
 	return NULL;
 }
 
+/* Makes the client of one HTTP request: it carries the session's role like a connection,
+ * so the request passes the same op table and checks, but owns no socket, is in no list and
+ * is counted by the HTTP front end instead. NULL when out of memory. */
+struct conn *conn_create_transient(const char *peer, struct http_exchange *http)
+{
+	struct conn *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->id = next_conn_id++;
+	snprintf(c->peer, sizeof c->peer, "%s", peer);
+	conn_peer_addr(peer, c->addr, sizeof c->addr);
+	c->role = ROLE_PUBLIC;
+	c->said_hello = 1;
+	c->http = http;
+	TAILQ_INIT(&c->requests);
+	c->tokens = 1.0; /* one request; the front end bounds the rate per address */
+	clock_gettime(CLOCK_MONOTONIC, &c->tokens_at);
+	return c;
+}
+
+/* Frees the answered requests of a client that goes away and detaches those still at Redis,
+ * so their replies find no client and end quietly (as webdis does). */
+void conn_detach_requests(struct conn *c)
+{
+	struct request *r;
+	while ((r = TAILQ_FIRST(&c->requests)) != NULL) {
+		TAILQ_REMOVE(&c->requests, r, entry);
+		if (r->done)
+			request_free(r);
+		else
+			r->conn = NULL;
+	}
+	c->nrequests = 0;
+}
+
 /* Closes a connection now: requests still at Redis are detached, not freed, so their
  * replies find no connection and end quietly (as webdis does). */
 void conn_close(struct conn *c, const char *why)
@@ -140,15 +175,11 @@ void conn_close(struct conn *c, const char *why)
 		TAILQ_REMOVE(&unsent, c, unsent_entry);
 	c->unsent_listed = 0;
 	session_conn_gone(c);
-	struct request *r;
-	while ((r = TAILQ_FIRST(&c->requests)) != NULL) {
-		TAILQ_REMOVE(&c->requests, r, entry);
-		if (r->done)
-			request_free(r);
-		else
-			r->conn = NULL;
+	conn_detach_requests(c);
+	if (c->http) {
+		http_api_conn_closed(c); /* frees it once no callback can touch it */
+		return;
 	}
-	c->nrequests = 0;
 	bufferevent_free(c->bev);
 	c->bev = NULL;
 	event_free(c->hello_timer);
@@ -191,6 +222,10 @@ static int conn_check_output(struct conn *c)
  * after it with older state. */
 void conn_write_event(struct conn *c, const char *json, size_t len)
 {
+	if (c->sse) {
+		http_sse_event(c, json, len);
+		return;
+	}
 	if (c->closed || c->closing)
 		return;
 	if (TAILQ_EMPTY(&c->requests)) {

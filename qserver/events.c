@@ -90,7 +90,7 @@ void events_subscribe(struct conn *c, struct site *site, unsigned topics)
 /* Returns the topic of an event's JSON. The library writes "event" first, so its name is read
  * without parsing the whole event (most of qserver's work per take, measured); anything else
  * is parsed in full. */
-static unsigned events_topic_of(const char *json, size_t len)
+unsigned events_topic_of(const char *json, size_t len)
 {
 	static const char head[] = "{\"event\":\"";
 	size_t n = sizeof head - 1;
@@ -110,11 +110,26 @@ static unsigned events_topic_of(const char *json, size_t len)
 	return topic;
 }
 
+/* The name of a topic bit (and of its events). */
+const char *events_topic_name(unsigned topic)
+{
+	static const char *names[] = {"called", "queue", "window", "ticket"};
+	return topic ? names[__builtin_ctz(topic) % TOPIC_COUNT] : "message";
+}
+
+/* Where the site's fan-out is, for streams that name each event (http_sse.c). */
+struct events_position events_now(const struct site *site)
+{
+	struct events_position p = {site->delivering.ms, site->delivering.seq, site->delivering_index};
+	return p;
+}
+
 /* Sends one event to every client of the site (arg) subscribed to its topic. */
 static void events_fan_out(const char *json, size_t len, void *arg)
 {
 	struct site *site = arg;
 	unsigned topic = events_topic_of(json, len);
+	site->delivering_index++; /* counted for every event, so an index means the same to every stream */
 	if (!topic) {
 		log_warn("dropped an event of no known topic: %.80s", json);
 		return;
@@ -135,6 +150,8 @@ static void events_deliver(struct site *site, struct stream_id id, const char *j
 	if (site->last_delivered.ms && !stream_id_after(id, site->last_delivered))
 		return;
 	site->last_delivered = id;
+	site->delivering = id;
+	site->delivering_index = 0;
 	if (eventbuild_each(site->cfg, json, len, events_fan_out, site) < 0)
 		log_warn("dropped a malformed event message: %.80s", json);
 }
@@ -162,6 +179,7 @@ static void events_deliver_message(struct site *site, const char *payload, size_
 static void events_force_resync(struct site *site, const char *why)
 {
 	log_warn("%s: events may have been missed (%s): subscribers reconnect to resync", site->cfg->site.id, why);
+	http_sse_close_site(site); /* browsers come back with Last-Event-ID and read the stream */
 	struct conn *c, *next;
 	for (c = TAILQ_FIRST(&conns); c; c = next) {
 		next = TAILQ_NEXT(c, entry);

@@ -1690,9 +1690,19 @@ local function qh_setup(a)
   return '{}'
 end
 
--- qh_take: issues a ticket and queues it.
+-- Refuses a request that gives a ticket's secret (made by qserver at take) other than the
+-- ticket's; one without a secret passes, and the caller decides what it may do.
+local function check_secret(t, given)
+  if given ~= '' and (t.secret or '') ~= given then
+    fail('UNAUTHENTICATED', 'secret', 'the ticket secret is wrong')
+  end
+end
+
+-- qh_take: issues a ticket and queues it; a[5] is its secret, kept in the ticket's hash and
+-- never in a result or event.
 local function qh_take(a)
   local sid, class, channel, ref = a[1] or '', a[2] or '', a[3] or '', a[4] or ''
+  local secret = a[5] or ''
   if sid == '' then fail('BAD_REQUEST', 'service', 'service is required') end
   local s = service(sid)
   if not s then fail('NOT_FOUND', 'service', 'service ' .. sid .. ' does not exist') end
@@ -1719,6 +1729,7 @@ local function qh_take(a)
   local fields = {number = number, service = sid, class = class, channel = channel,
     state = 'waiting', day = DAY, issued_at = tostring(NOW), score = new_score()}
   if ref ~= '' then fields.ref = ref end
+  if secret ~= '' then fields.secret = secret end
   tset(t, fields)
   ticket_defaults(t, id)
   local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
@@ -1742,6 +1753,7 @@ local function qh_ticket(a)
     fail('NOT_FOUND', id ~= '' and 'id' or 'number', 'ticket ' .. (id ~= '' and id or number) ..
       ' does not exist')
   end
+  check_secret(t, a[3] or '')
   return ticket_result(t)
 end
 
@@ -1751,6 +1763,7 @@ local function qh_cancel(a)
   if id == '' then fail('BAD_REQUEST', 'id', 'id is required') end
   local t = find_ticket(id) -- an id, or today's number
   if not t then fail('NOT_FOUND', 'id', 'ticket ' .. id .. ' does not exist') end
+  check_secret(t, a[2] or '')
   if t.state ~= 'waiting' or stale(t) then
     fail('CONFLICT', 'id', 'ticket ' .. t.number .. ' is ' .. (stale(t) and 'expired' or t.state) ..
       ', not waiting')
@@ -1769,6 +1782,7 @@ local function qh_rate(a)
   local score = int_arg(a[2] or '', 'score', 1, 5)
   local t = find_ticket(id) -- an id, or today's number
   if not t then fail('NOT_FOUND', 'id', 'ticket ' .. id .. ' does not exist') end
+  check_secret(t, a[3] or '')
   if t.state ~= 'done' then
     fail('CONFLICT', 'id', 'ticket ' .. t.number .. ' is ' .. t.state .. '; only done tickets are rated')
   end

@@ -68,6 +68,13 @@ static void usage(FILE *out)
 		"                       training, special days)\n"
 		"  --test-clock         allow the clock op, for tests and simulations only\n"
 		"  --clock-start T      with --test-clock: start the clock at epoch second T\n"
+		"  --http HOST:PORT     also serve the HTTP API, live events and pages (docs/web.md)\n"
+		"  --http-per-addr N    HTTP connections at once from one address (default 64)\n"
+		"  --web DIR            the pages served over HTTP (default web)\n"
+		"  --sse-per-addr N     event streams at once from one address (default 32)\n"
+		"  --sse-max N          event streams at once (default 4096)\n"
+		"  --trust-proxy ADDR   believe X-Forwarded-For from this proxy address only\n"
+		"  --secure-cookies     mark session cookies Secure (behind a TLS proxy)\n"
 		"  --hash-password      read a password without echo and print its crypt(3) hash\n"
 		"  --help, --version\n");
 }
@@ -244,6 +251,9 @@ int main(int argc, char **argv)
 		{"durable", required_argument, NULL, 'D'},	      {"rate", required_argument, NULL, 'R'},	      {"login-failures", required_argument, NULL, 'F'},
 		{"login-threads", required_argument, NULL, 'W'}, {"lease", required_argument, NULL, 'E'},	      {"log-level", required_argument, NULL, 'L'},
 		{"always-open", no_argument, NULL, 'A'},      {"test-clock", no_argument, NULL, 'C'},	      {"clock-start", required_argument, NULL, 'S'},	      {"hash-password", no_argument, NULL, 'P'},
+		{"http", required_argument, NULL, 'X'},	      {"http-per-addr", required_argument, NULL, 'Y'},
+		{"web", required_argument, NULL, 'B'},	      {"sse-per-addr", required_argument, NULL, 'G'}, {"sse-max", required_argument, NULL, 'J'},
+		{"trust-proxy", required_argument, NULL, 'Z'},  {"secure-cookies", no_argument, NULL, 'K'},
 		{"help", no_argument, NULL, 'h'},	      {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}};
 	const char *config_path = NULL, *redis_addr = NULL, *state_dir = NULL;
@@ -261,6 +271,11 @@ int main(int argc, char **argv)
 		.lease_s = 30,
 		.login_failures = 5,
 		.login_threads = 2,
+		.http_per_addr = 64,
+		.http_max_conns = 8192,
+		.sse_per_addr = 32,
+		.sse_max = 4096,
+		.web_dir = "web",
 	};
 	log_set_name("qserver");
 	int ch;
@@ -291,6 +306,13 @@ int main(int argc, char **argv)
 			log_set_level(level);
 			break;
 		}
+		case 'X': server.opt.http = optarg; break;
+		case 'Y': server.opt.http_per_addr = (int)parse_positive("--http-per-addr", optarg, 1000000); break;
+		case 'B': server.opt.web_dir = optarg; break;
+		case 'G': server.opt.sse_per_addr = (int)parse_positive("--sse-per-addr", optarg, 1000000); break;
+		case 'J': server.opt.sse_max = (int)parse_positive("--sse-max", optarg, 1000000); break;
+		case 'Z': server.opt.trust_proxy = optarg; break;
+		case 'K': server.opt.secure_cookies = 1; break;
 		case 'A': server.opt.always_open = 1; break;
 		case 'C': server.opt.test_clock = 1; break;
 		case 'S': clock_start = parse_positive("--clock-start", optarg, 4102444800L); break;
@@ -356,7 +378,8 @@ int main(int argc, char **argv)
 	struct timeval one_second = {1, 0};
 	event_add(tick_event, &one_second);
 
-	if (login_start() == 0 && store_start(redis_addr) == 0 && listener_start() == 0) {
+	if (login_start() == 0 && store_start(redis_addr) == 0 && listener_start() == 0 &&
+	    http_start() == 0) {
 		if (sites_count() == 1)
 			log_info("qserver %s serving site %s (%zu services, %zu windows)", QSERVER_VERSION,
 				 sites_at(0)->cfg->site.id, sites_at(0)->cfg->nservices, sites_at(0)->cfg->nwindows);
@@ -367,7 +390,9 @@ int main(int argc, char **argv)
 	}
 	server.shutting_down = 2;
 	listener_stop();
+	http_stop();
 	conn_close_all();
+	ticket_stop();
 	login_stop(); /* after the connections: checks under way end with nobody to answer */
 	store_stop();
 	/* Let the Redis contexts and callbacks freed above finish inside the loop. */

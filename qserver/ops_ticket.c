@@ -1,14 +1,109 @@
 /* Ticket ops: take, ticket, cancel, rate, queue. */
 #include "qserver.h"
+#include "log.h"
 #include "utf8.h"
 
+#include <hiredis/hiredis.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#define TICKET_SECRET_BYTES 12 /* 96 random bits, 16 URL-safe characters */
+#define TICKET_SECRET_MAX 64
+
+#define PUBLIC_TAKES_PER_ADDRESS 10 /* remote takes from one address, then an hour's wait */
+#define PUBLIC_TAKES_PER_REF 3	    /* remote takes for one phone or ID reference */
+#define PUBLIC_TAKE_LOCK_S 3600
+#define PUBLIC_TAKE_SLOTS 4096
+
+static struct budget *public_takes; /* keys "a:<address>" and "r:<ref>" */
+
+/* Whether the public may take one more ticket from this address and for this ref (WEB.md:
+ * public POSTs are limited per address and per ref); answers rate_limited when not, and
+ * counts the take when so. */
+static int ticket_public_take_allowed(struct request *r, const char *ref)
+{
+	static const struct budget_policy policy = {PUBLIC_TAKES_PER_ADDRESS, PUBLIC_TAKE_LOCK_S, PUBLIC_TAKE_LOCK_S,
+						   PUBLIC_TAKE_LOCK_S, 0};
+	if (!public_takes && !(public_takes = budget_new(&policy, PUBLIC_TAKE_SLOTS))) {
+		request_reply_error(r, "internal", NULL, "The server ran out of memory.");
+		return 0;
+	}
+	char by_addr[CONN_ADDR_MAX + 2], by_ref[300];
+	snprintf(by_addr, sizeof by_addr, "a:%s", r->conn->addr);
+	snprintf(by_ref, sizeof by_ref, "r:%s", ref ? ref : "");
+	time_t now = clock_now();
+	long wait = budget_wait(public_takes, by_addr, now);
+	long wait_ref = ref && *ref ? budget_wait(public_takes, by_ref, now) : 0;
+	if (wait_ref > wait)
+		wait = wait_ref;
+	if (wait > 0) {
+		request_reply_rate_limited(r, wait, "Too many tickets taken from here or for this phone; try again in %ld min.", (wait + 59) / 60);
+		return 0;
+	}
+	budget_charge(public_takes, by_addr, now, 1);
+	/* A ref's limit is smaller than an address's: each take counts as several. */
+	if (ref && *ref)
+		budget_charge(public_takes, by_ref, now,
+			      (PUBLIC_TAKES_PER_ADDRESS + PUBLIC_TAKES_PER_REF - 1) / PUBLIC_TAKES_PER_REF);
+	return 1;
+}
+
+/* Frees the public take limits (at shutdown). */
+void ticket_stop(void)
+{
+	budget_free(public_takes);
+	public_takes = NULL;
+}
 
 /* Checks a ticket class name. */
 static int ticket_class_valid(const char *cls)
 {
 	return strcmp(cls, "normal") == 0 || strcmp(cls, "priority") == 0 || strcmp(cls, "appointment") == 0;
+}
+
+/* A take's result (JSON) with the ticket's secret and, when the site has public_url, the
+ * address of its status page (PROTOCOL.md v2): only this reply ever carries the secret.
+ * Returns a new string, or NULL when the result is malformed. */
+char *ticket_result_with_secret(const struct request *r, const char *json)
+{
+	cJSON *res = cJSON_Parse(json);
+	cJSON *id = res ? cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res, "ticket"), "id") : NULL;
+	char *out = NULL;
+	if (cJSON_IsString(id)) {
+		cJSON_AddStringToObject(res, "secret", r->secret);
+		const char *public_url = r->site->cfg->site.public_url;
+		if (public_url) {
+			char url[1024];
+			snprintf(url, sizeof url, "%s/t/%s?k=%s", public_url, id->valuestring, r->secret);
+			cJSON_AddStringToObject(res, "status_url", url);
+		}
+		out = cJSON_PrintUnformatted(res);
+	}
+	cJSON_Delete(res);
+	return out;
+}
+
+/* Reads the optional `secret` of a ticket; -1 after answering when it cannot be one. */
+static int ticket_secret_arg(struct request *r, const char **secret)
+{
+	if (args_string(r, "secret", 0, TICKET_SECRET_MAX - 1, secret) < 0)
+		return -1;
+	if (*secret && !sessions_token_shape(*secret)) {
+		request_reply_error(r, "unauthenticated", "secret", "The ticket secret is wrong.");
+		return -1;
+	}
+	return 0;
+}
+
+/* Whether the caller may act on a ticket: any role that may use the op, or the public with
+ * the ticket's secret (checked by the function); answers when not. */
+static int ticket_public_needs_secret(struct request *r, const char *secret)
+{
+	if (r->conn->role != ROLE_PUBLIC || (secret && *secret))
+		return 1;
+	request_reply_error(r, "unauthenticated", NULL, "%s needs a hello with a role, or the ticket's secret.", r->op->name);
+	return 0;
 }
 
 /* Issues a ticket for a service, while the hall is open. */
@@ -20,6 +115,13 @@ void op_take(struct request *r)
 	    args_string(r, "channel", 0, 32, &channel) < 0 ||
 	    args_string(r, "ref", 0, 256, &ref) < 0)
 		return;
+	if (r->conn->role == ROLE_PUBLIC &&
+	    (!r->site->cfg->site.remote_take || !channel || strcmp(channel, "web") != 0)) {
+		request_reply_error(r, "unauthenticated", NULL, r->site->cfg->site.remote_take
+			? "The public takes tickets with channel web; other takes need a kiosk or manager hello."
+			: "take needs a hello with a role first.");
+		return;
+	}
 	if (!config_service(r->site->cfg, service)) {
 		request_reply_error(r, "not_found", "service", "There is no service \"%s\".", service);
 		return;
@@ -37,8 +139,15 @@ void op_take(struct request *r)
 		request_reply_closed(r, sitetime_next_open(&r->site->cfg->site, now));
 		return;
 	}
-	const char *argv[] = {service, cls ? cls : "normal", channel && *channel ? channel : "kiosk", ref ? ref : ""};
-	store_request_fcall(r, "qh_take", 0, 4, argv);
+	if (r->conn->role == ROLE_PUBLIC && !ticket_public_take_allowed(r, ref))
+		return;
+	char secret[TICKET_SECRET_MAX];
+	if (sessions_random_token(TICKET_SECRET_BYTES, secret, sizeof secret) < 0 || !(r->secret = strdup(secret))) {
+		request_reply_error(r, "internal", NULL, "The server could not make the ticket's secret.");
+		return;
+	}
+	const char *argv[] = {service, cls ? cls : "normal", channel && *channel ? channel : "kiosk", ref ? ref : "", r->secret};
+	store_request_fcall(r, "qh_take", 0, 5, argv);
 }
 
 /* Reads which ticket a request means. PROTOCOL.md names it `id`, which is also the request
@@ -62,20 +171,20 @@ static int ticket_ref_arg(struct request *r, const char **ref)
 /* Looks a ticket up by id, or by today's number. */
 void op_ticket(struct request *r)
 {
-	const char *number, *ref;
-	if (args_string(r, "number", 0, 16, &number) < 0)
+	const char *number, *ref, *secret;
+	if (args_string(r, "number", 0, 16, &number) < 0 || ticket_secret_arg(r, &secret) < 0)
 		return;
 	if (number && *number) {
-		const char *argv[] = {"", number};
-		store_request_fcall(r, "qh_ticket", 1, 2, argv);
+		const char *argv[] = {"", number, secret ? secret : ""};
+		store_request_fcall(r, "qh_ticket", 1, 3, argv);
 		return;
 	}
 	if (ticket_ref_arg(r, &ref) < 0)
 		return;
 	/* A `ticket` reference may be an id (it has a dash) or a number. */
 	int is_id = strchr(ref, '-') != NULL;
-	const char *argv[] = {is_id ? ref : "", is_id ? "" : ref};
-	store_request_fcall(r, "qh_ticket", 1, 2, argv);
+	const char *argv[] = {is_id ? ref : "", is_id ? "" : ref, secret ? secret : ""};
+	store_request_fcall(r, "qh_ticket", 1, 3, argv);
 }
 
 /* Takes one cancel from the connection's bucket (CANCEL_BURST, then one per CANCEL_EVERY_S on
@@ -107,29 +216,30 @@ static long ticket_cancel_wait(struct conn *c)
  * the sequential numbers and cancel a whole queue. */
 void op_cancel(struct request *r)
 {
-	const char *ref;
-	if (ticket_ref_arg(r, &ref) < 0)
+	const char *ref, *secret;
+	if (ticket_secret_arg(r, &secret) < 0 || !ticket_public_needs_secret(r, secret) || ticket_ref_arg(r, &ref) < 0)
 		return;
 	long wait = ticket_cancel_wait(r->conn);
 	if (wait > 0) {
 		request_reply_rate_limited(r, wait, "Too many cancels on this connection; wait %ld s.", wait);
 		return;
 	}
-	const char *argv[] = {ref};
-	store_request_fcall(r, "qh_cancel", 0, 1, argv);
+	const char *argv[] = {ref, secret ? secret : ""};
+	store_request_fcall(r, "qh_cancel", 0, 2, argv);
 }
 
 /* Records a citizen's rating of a finished ticket, once. */
 void op_rate(struct request *r)
 {
-	const char *ref;
+	const char *ref, *secret;
 	long score = 0;
-	if (ticket_ref_arg(r, &ref) < 0 || args_int(r, "score", 1, 1, 5, &score) < 0)
+	if (ticket_secret_arg(r, &secret) < 0 || !ticket_public_needs_secret(r, secret) ||
+	    ticket_ref_arg(r, &ref) < 0 || args_int(r, "score", 1, 1, 5, &score) < 0)
 		return;
 	char score_s[4];
 	snprintf(score_s, sizeof score_s, "%ld", score);
-	const char *argv[] = {ref, score_s};
-	store_request_fcall(r, "qh_rate", 0, 2, argv);
+	const char *argv[] = {ref, score_s, secret ? secret : ""};
+	store_request_fcall(r, "qh_rate", 0, 3, argv);
 }
 
 /* Lists waiting tickets in call order: a clerk's window's, or for a manager the hall's or a

@@ -37,6 +37,14 @@ struct server_options {
 	int lease_s;		     /* a clerk's hold on a window lasts this long unrenewed */
 	int login_failures;	     /* failed hellos per user before a lock-out (4x per address) */
 	int login_threads;	     /* worker threads checking passwords and tokens */
+	const char *http;	     /* HOST:PORT of the HTTP API and pages; NULL: off */
+	const char *trust_proxy;     /* the one address whose X-Forwarded-For is believed */
+	int secure_cookies;	     /* session cookies carry Secure (behind a TLS proxy) */
+	int http_per_addr;	     /* HTTP connections at once from one address */
+	int http_max_conns;	     /* HTTP connections at once */
+	int sse_per_addr;	     /* event streams at once from one address */
+	int sse_max;		     /* event streams at once */
+	const char *web_dir;	     /* the pages' folder (--web, default web) */
 };
 
 /* The one server of this process (as in tmux, a global keeps the plumbing short); the halls
@@ -74,6 +82,8 @@ struct site {
 	long day_expired;	     /* tickets expired by this change so far */
 	/* events.c */
 	struct stream_id last_delivered; /* zero until the first event */
+	struct stream_id delivering;  /* the entry being fanned out */
+	unsigned delivering_index;    /* the next event's index in it */
 	int catching_up;	     /* holding messages until the stream was read */
 	int need_catch_up;	     /* a stream read is still to be sent */
 	char **held;		     /* messages that arrived while catching up */
@@ -99,6 +109,7 @@ void sites_free(void);
 #define TOPIC_ALL 0xf
 
 struct request;
+struct http_exchange;
 TAILQ_HEAD(request_list, request);
 
 #define CONN_ADDR_MAX 64
@@ -134,16 +145,20 @@ struct conn {
 	struct timespec tokens_at;
 	int cancel_tokens;	     /* cancels left in its bucket (ops_ticket.c) */
 	time_t cancel_at;	     /* server time the cancel bucket was last filled; 0: never */
+	struct http_exchange *http;  /* set when this is the client of one HTTP request (http_api.c) */
+	struct sse_stream *sse;	     /* set when this is the subscriber of an event stream (http_sse.c) */
 };
 extern struct conn_list conns;
 extern int conn_count;
 extern int conn_anonymous_count;     /* public connections outside the reserved slots */
 
 struct conn *conn_create(int fd, const char *peer);
+struct conn *conn_create_transient(const char *peer, struct http_exchange *http);
 void conn_peer_addr(const char *peer, char *out, size_t len);
 void conn_set_role(struct conn *c, enum role role);
 void conn_hold_reserved(struct conn *c);
 void conn_close(struct conn *c, const char *why);
+void conn_detach_requests(struct conn *c);
 void conn_close_all(void);
 void conn_write_event(struct conn *c, const char *json, size_t len);
 void conn_send_and_close(struct conn *c, const char *line, size_t len, const char *why);
@@ -178,10 +193,12 @@ struct request {
 	size_t reply_len;
 	int done;
 	int is_event;		     /* an event queued behind replies, not a request */
+	char *secret;		     /* a take's new ticket secret, added to its result only */
 };
 
 struct request *request_create(struct conn *c);
 void request_free(struct request *r);
+void request_drop(struct request *r);
 void request_reply(struct request *r, cJSON *result);
 void request_reply_raw(struct request *r, const char *json_object, size_t len);
 void request_reply_error(struct request *r, const char *code, const char *field,
@@ -223,6 +240,8 @@ void op_take(struct request *r);
 void op_cancel(struct request *r);
 void op_rate(struct request *r);
 void op_queue(struct request *r);
+void ticket_stop(void);
+char *ticket_result_with_secret(const struct request *r, const char *json);
 void op_call_next(struct request *r);
 void op_call(struct request *r);
 void op_recall(struct request *r);
@@ -273,6 +292,15 @@ void events_drop_held(void);
 void events_stop(void);
 void events_subscribe(struct conn *c, struct site *site, unsigned topics);
 unsigned events_topic_parse(const char *name);
+unsigned events_topic_of(const char *json, size_t len);
+const char *events_topic_name(unsigned topic);
+/* Where the fan-out is: the stream id of the entry being delivered and the index of the
+ * event in it (eventbuild.c expands one entry into several events). */
+struct events_position {
+	uint64_t ms, seq;
+	unsigned index;
+};
+struct events_position events_now(const struct site *site);
 
 /* eventbuild.c: the protocol's events and results made from the library's compact forms. */
 typedef void eventbuild_fn(const char *json, size_t len, void *arg);
@@ -343,6 +371,61 @@ const char *login_dummy_hash(void);
 void login_peer_address(const char *peer, char *out, size_t len);
 int login_check(struct request *r, const char *key, int known, const char *secret, const char *const *hashes,
 		 size_t nhashes, login_done_fn *done, void *arg);
+
+/* http.c: the HTTP front end (DESIGN decision 11): setup, limits, headers, routing. */
+struct evhttp_request;
+int http_start(void);
+void http_stop(void);
+void http_peer_address(struct evhttp_request *req, char *out, size_t len);
+void http_add_security_headers(struct evhttp_request *req, int framable);
+void http_send_json(struct evhttp_request *req, int status, const char *json, size_t len);
+int http_status_of(const char *code);
+void http_send_error(struct evhttp_request *req, const char *code, const char *message);
+struct http_client;
+typedef void http_gone_fn(void *arg);
+struct http_client *http_attach(struct evhttp_request *req, http_gone_fn *on_gone, void *arg);
+void http_detach(struct http_client *k);
+void http_release_orphan(struct evhttp_request *req);
+const char *http_client_addr(const struct http_client *k);
+
+/* http_api.c: the JSON API routed to the op table. */
+void http_api_handle(struct evhttp_request *req, const char *path);
+void http_api_answer(struct request *r, char *line, size_t len);
+void http_api_conn_closed(struct conn *c);
+void http_api_client_gone(void *arg);
+struct site *http_api_site(const char *site);
+const char *http_api_session_token(struct evhttp_request *req, char *out, size_t len);
+
+/* http_sse.c: live events as Server-Sent Events, resumable by Last-Event-ID. */
+struct sse_stream;
+int http_sse_wanted(const char *path);
+void http_sse_handle(struct evhttp_request *req, const char *path);
+void http_sse_event(struct conn *c, const char *json, size_t len);
+void http_sse_answer(struct request *r, char *line, size_t len);
+void http_sse_close_all(void);
+void http_sse_close_site(const struct site *site);
+int http_sse_count(void);
+
+/* http_static.c: the pages of web/. */
+void http_static_start(const char *dir);
+void http_static_handle(struct evhttp_request *req, const char *path);
+
+/* sessions.c: browser sessions in Redis (WEB.md, Sessions). */
+#define SESSION_TOKEN_BYTES 18 /* 144 random bits */
+#define SESSION_TOKEN_MAX 65
+struct sessions_found {
+	enum role role;		     /* ROLE_PUBLIC when the session is gone or no longer valid */
+	char user[CONFIG_ID_MAX];
+	const struct config_region_user *region_user; /* a region manager's account, else NULL */
+};
+typedef void sessions_done_fn(const char *token, const struct sessions_found *found, void *arg);
+int sessions_random(unsigned char *out, size_t len);
+int sessions_random_token(size_t bytes, char *out, size_t outlen);
+int sessions_token_valid(const char *token);
+int sessions_token_shape(const char *s);
+int sessions_create(const struct site *site, enum role role, const char *user, sessions_done_fn *done, void *arg);
+int sessions_lookup(struct site *site, const char *token, sessions_done_fn *done, void *arg);
+void sessions_delete(const char *token);
 
 /* redis_child.c: the embedded redis-server (decision 6). */
 int redis_child_start(const char *state_dir, char *addr, size_t addrlen);

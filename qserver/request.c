@@ -27,7 +27,17 @@ void request_free(struct request *r)
 	cJSON_Delete(r->id);
 	cJSON_Delete(r->args);
 	free(r->reply);
+	free(r->secret);
 	free(r);
+}
+
+/* Takes a request off its connection's queue and frees it (an HTTP request's answer, or a
+ * stream's own read, leaves by another way than the queue). */
+void request_drop(struct request *r)
+{
+	TAILQ_REMOVE(&r->conn->requests, r, entry);
+	r->conn->nrequests--;
+	request_free(r);
 }
 
 /* Marks r answered with the given line (taken) and lets the connection send what is ready. */
@@ -37,6 +47,14 @@ static void request_finish(struct request *r, char *line, size_t len)
 		/* The client left while Redis worked: nobody to tell, the request just ends. */
 		free(line);
 		request_free(r);
+		return;
+	}
+	if (r->conn->http) {
+		http_api_answer(r, line, len); /* an HTTP request: its one answer */
+		return;
+	}
+	if (r->conn->sse) {
+		http_sse_answer(r, line, len); /* a ticket's stream reading its ticket */
 		return;
 	}
 	r->reply = line;

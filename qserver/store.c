@@ -615,6 +615,11 @@ static void store_reply_to_request(redisReply *reply, void *arg)
 	if (!store_reply_ok(r, reply))
 		return;
 	char *json = eventbuild_result(r->site->cfg, reply->str, reply->len);
+	if (json && r->secret) { /* a take: the secret goes to this reply only */
+		char *with_secret = ticket_result_with_secret(r, json);
+		free(json);
+		json = with_secret;
+	}
 	if (json) {
 		request_reply_raw(r, json, strlen(json));
 	} else {

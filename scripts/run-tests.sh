@@ -43,7 +43,7 @@ for t in "$build"/tests/test_*; do
 done
 
 if [ -z "${QHALL_SANITIZED:-}" ]; then
-	for t in tests/tui/test_*.sh; do
+	for t in tests/tui/test_*.sh tests/web/test_*.sh; do
 		[ -f "$t" ] || continue
 		name=$(basename "$t" .sh)
 		case "$name" in *"$filter"*) ;; *) continue ;; esac

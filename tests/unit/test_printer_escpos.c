@@ -335,6 +335,33 @@ static void ticket_preview__text__number_and_qr_shown(void **state)
 	assert_true(strlen(tiny) < sizeof tiny);
 }
 
+/* A take reply with status_url puts that address in the QR code; one too long for the
+ * ticket, or none, leaves the id there. */
+static void ticket_info_status_url__qr_holds_the_address(void **state)
+{
+	(void)state;
+	struct ticket_info info;
+	canned_ticket(&info, NULL);
+	cJSON *reply = cJSON_Parse("{\"ok\":true,\"status_url\":\"https://hall.example.cn/t/20261127-A012?k=abcDEF123_-xyz45\"}");
+	ticket_info_status_url(&info, reply);
+	cJSON_Delete(reply);
+	struct ticket_layout layout;
+	ticket_layout(&info, 32, &layout);
+	char text[8192];
+	ticket_preview(&layout, text, sizeof text);
+	assert_non_null(strstr(text, "[QR https://hall.example.cn/t/20261127-A012?k=abcDEF123_-xyz45]"));
+
+	char long_url[400] = "{\"status_url\":\"https://x/";
+	memset(long_url + strlen(long_url), 'a', 300);
+	strcpy(long_url + strlen(long_url), "\"}");
+	reply = cJSON_Parse(long_url);
+	ticket_info_status_url(&info, reply);
+	cJSON_Delete(reply);
+	ticket_layout(&info, 32, &layout);
+	ticket_preview(&layout, text, sizeof text);
+	assert_non_null(strstr(text, "[QR 20261127-A012]"));
+}
+
 /* DEST is read as the usage says, and nonsense is refused. */
 static void output_parse__destinations(void **state)
 {
@@ -578,6 +605,7 @@ int main(void)
 		cmocka_unit_test(ticket_info_from_json__no_id__refused),
 		cmocka_unit_test(ticket_format_wait__rounding),
 		cmocka_unit_test(ticket_preview__text__number_and_qr_shown),
+		cmocka_unit_test(ticket_info_status_url__qr_holds_the_address),
 		cmocka_unit_test(output_parse__destinations),
 		cmocka_unit_test(output_send_ticket__file__holds_the_last_ticket),
 		cmocka_unit_test(output_open__unwritable_file__error_names_it),
