@@ -83,7 +83,7 @@ run: deps
 	@[ "$(HALL)" != "$(REGION_DIR)" ] || python3 examples/baoan-region/generate.py $(REGION_DIR)
 	@echo "HTTP API:      http://$(RUN_HTTP)/api/v1/sites/baoan/snapshot"
 	@echo "live events:   http://$(RUN_HTTP)/api/v1/sites/baoan/events"
-	@echo "pages (web/):  http://$(RUN_HTTP)/  (see docs/web.md)"
+	@[ ! -d web ] || echo "pages (web/):  http://$(RUN_HTTP)/  (see docs/web.md)"
 	$(BUILD)/qserver --config $(HALL) --http $(RUN_HTTP) --web web $(RUN_ARGS)
 
 test: deps
