@@ -431,6 +431,33 @@ static int read_public_url(struct parser *p, const struct node *site_node, struc
 	return 0;
 }
 
+/* Reads the site's optional notify_url (an http:// address: a TLS receiver sits behind a local
+ * relay, docs/notifications.md) and the notify_secret that signs each notification. */
+static int read_notify(struct parser *p, const struct node *site_node, struct config_site *site)
+{
+	struct node url = node_field(site_node, "notify_url"), secret = node_field(site_node, "notify_secret");
+	if (node_absent(&url)) {
+		if (!node_absent(&secret))
+			return node_fail(p, &secret, "is used only with notify_url");
+		return 0;
+	}
+	if (read_text(p, &url, &site->notify_url) < 0)
+		return -1;
+	const char *u = site->notify_url;
+	if (strncmp(u, "https://", 8) == 0)
+		return node_fail(p, &url, "must be an http:// address; reach an https receiver through a local relay (docs/notifications.md)");
+	if (strncmp(u, "http://", 7) != 0 || strlen(u) < 8 || strpbrk(u, " \"<>#\\") ||
+	    u[7] == '/' || u[7] == ':')
+		return node_fail(p, &url, "must be an http:// address such as http://127.0.0.1:8088/qhall");
+	if (node_absent(&secret))
+		return node_fail(p, site_node, "has notify_url but no notify_secret (16 characters or more) to sign with");
+	if (read_text(p, &secret, &site->notify_secret) < 0)
+		return -1;
+	if (strlen(site->notify_secret) < 16)
+		return node_fail(p, &secret, "must be at least 16 characters long");
+	return 0;
+}
+
 /* Reads the site object. */
 static int parse_site(struct parser *p, const struct node *root, struct config_site *site)
 {
@@ -446,6 +473,8 @@ static int parse_site(struct parser *p, const struct node *root, struct config_s
 		      &site->retention_days) < 0)
 		return -1;
 	if (read_public_url(p, &n, site) < 0)
+		return -1;
+	if (read_notify(p, &n, site) < 0)
 		return -1;
 	return read_hours(p, &n, site->hours);
 }
@@ -1071,6 +1100,8 @@ void config_free(struct config *cfg)
 	free(cfg->site.name);
 	free(cfg->site.name_en);
 	free(cfg->site.public_url);
+	free(cfg->site.notify_url);
+	free(cfg->site.notify_secret);
 	free(cfg->site.tz);
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		free(cfg->services[i].name);

@@ -31,6 +31,8 @@ struct config_site {
 	struct config_hours hours[7]; /* index 0 is Sunday, as in struct tm */
 	char *public_url;	 /* where citizens reach the pages (status_url, QR codes); NULL: none */
 	int remote_take;	 /* the public may take tickets over the web (channel web) */
+	char *notify_url;	 /* where "your turn is near" notifications are POSTed (http://); NULL: none */
+	char *notify_secret;	 /* the key of their HMAC-SHA256 signature; never logged or sent */
 };
 
 struct config_service {

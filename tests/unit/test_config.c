@@ -567,6 +567,35 @@ static void region__mistakes__refused_with_their_place(void **state)
 	assert_region_refused("{" REGION_HEAD "," REGION_SITES ",'users':[{'id':'r01','role':'clerk','password_hash':'" HASH "','sites':['*']}]}", "region users are managers");
 }
 
+/* notify_url and notify_secret: read when right, and each mistake named. */
+static void config__notify__read_and_mistakes_refused(void **state)
+{
+	(void)state;
+	struct config *cfg = parse(HALL(SITE_WITH("'notify_url':'http://127.0.0.1:8088/qhall','notify_secret':'0123456789abcdef'") "," SERVICES "," WINDOWS));
+	if (cfg == NULL)
+		fail_msg("%s", err);
+	assert_string_equal(cfg->site.notify_url, "http://127.0.0.1:8088/qhall");
+	assert_string_equal(cfg->site.notify_secret, "0123456789abcdef");
+	config_free(cfg);
+	cfg = parse(HALL(SITE "," SERVICES "," WINDOWS));
+	assert_non_null(cfg);
+	assert_null(cfg->site.notify_url);
+	config_free(cfg);
+	assert_refused(HALL(SITE_WITH("'notify_url':'https://sms.example.cn/q','notify_secret':'0123456789abcdef'") "," SERVICES "," WINDOWS),
+		       "notify_url", "local relay");
+	assert_refused(HALL(SITE_WITH("'notify_url':'ftp://x/q','notify_secret':'0123456789abcdef'") "," SERVICES "," WINDOWS),
+		       "notify_url", "http://");
+	assert_refused(HALL(SITE_WITH("'notify_url':'http://127.0.0.1/q'") "," SERVICES "," WINDOWS), "no notify_secret");
+	assert_refused(HALL(SITE_WITH("'notify_url':'http://127.0.0.1/q','notify_secret':'short'") "," SERVICES "," WINDOWS),
+		       "notify_secret", "at least 16");
+	assert_refused(HALL(SITE_WITH("'notify_secret':'0123456789abcdef'") "," SERVICES "," WINDOWS), "notify_secret",
+		       "only with notify_url");
+	/* the secret is never part of a message */
+	assert_refused(HALL(SITE_WITH("'notify_url':'http://127.0.0.1/q','notify_secret':'short-secret'") "," SERVICES "," WINDOWS),
+		       "notify_secret");
+	assert_null(strstr(err, "short-secret"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -601,6 +630,7 @@ int main(void)
 		cmocka_unit_test(config__small_test_hall__demo_passwords_verify),
 		cmocka_unit_test(region__valid__sites_and_scopes_read),
 		cmocka_unit_test(region__mistakes__refused_with_their_place),
+		cmocka_unit_test(config__notify__read_and_mistakes_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
