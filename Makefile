@@ -6,7 +6,7 @@ SAN     ?= 0
 CC      ?= cc
 PKG_CONFIG ?= pkg-config
 
-PKGS     := libevent hiredis libcjson libcrypt
+PKGS     := libevent hiredis libcjson libcrypt libcrypto
 UI_PKGS  := ncursesw
 TEST_PKGS := cmocka
 

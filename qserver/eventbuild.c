@@ -406,6 +406,11 @@ char *eventbuild_result(const struct config *cfg, const char *json, size_t len)
 			cJSON_AddItemToArray(list, item);
 		}
 	}
+	/* a result may add members of its own after the ticket: ["ticket", T, {"notify": ...}] */
+	const cJSON *extra = cJSON_GetArrayItem(res, 2), *m;
+	if (out && cJSON_IsObject(extra))
+		cJSON_ArrayForEach(m, extra)
+			cJSON_AddItemToObject(out, m->string, cJSON_Duplicate(m, 1));
 	cJSON_Delete(res);
 	char *text = out ? cJSON_PrintUnformatted(out) : NULL;
 	cJSON_Delete(out);

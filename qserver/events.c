@@ -254,6 +254,7 @@ void events_on_message(const char *channel, const char *payload, size_t len)
 	struct site *site = events_channel_site(channel);
 	if (!site)
 		return;
+	notify_wake(site); /* the change may have queued a notification */
 	if (!site->catching_up) {
 		events_defer(site, payload, len);
 		return;

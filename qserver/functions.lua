@@ -66,6 +66,7 @@ local events    -- the events this call caused, in order (published when it ends
 local hours_seen -- site-local hours worked out during this call (statistics)
 local stats_pending -- statistics this call moved, written at its end (stat_flush): the hash
                 -- keys in order, and by key {fields in order, add = {f = n}, max = {f = n}}
+local notify = {} -- "your turn is near" notifications: the functions of their section near the end
 
 ------------------------------------------------------------------------------------------
 -- Small helpers
@@ -1717,6 +1718,7 @@ local function qh_take(a)
   if utf8_len(ref) > REF_MAX then
     fail('BAD_REQUEST', 'ref', 'ref must be at most ' .. REF_MAX .. ' characters')
   end
+  local wants = notify.parse(a[6] or '', a[7] or '')
 
   -- numbers count per prefix so services sharing a prefix never share a number
   local seq_key = k('seq', DAY, s.prefix)
@@ -1730,6 +1732,7 @@ local function qh_take(a)
     state = 'waiting', day = DAY, issued_at = tostring(NOW), score = new_score()}
   if ref ~= '' then fields.ref = ref end
   if secret ~= '' then fields.secret = secret end
+  notify.set_fields(fields, wants)
   tset(t, fields)
   ticket_defaults(t, id)
   local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
@@ -1754,7 +1757,7 @@ local function qh_ticket(a)
       ' does not exist')
   end
   check_secret(t, a[3] or '')
-  return ticket_result(t)
+  return notify.ticket_result(t, a[3] or '')
 end
 
 -- qh_cancel: a waiting ticket leaves the queue.
@@ -2285,6 +2288,202 @@ local function qh_stats(a)
 end
 
 ------------------------------------------------------------------------------------------
+-- Notifications ("your turn is near"; docs/notifications.md)
+--
+-- A ticket taken with notify {ahead N and/or ewt S} keeps notify_ahead and notify_ewt in its
+-- hash and waits in P:nw:<service>, a zset of the service's watched tickets by queue score;
+-- P:nws is the set of services that have any. After every writing call, the services whose
+-- queue moved (its "q" events) have their first notify.CHECK watchers checked: one at or
+-- under its mark gets a `near` delivery, once; a called ticket (its "c" event) gets `called`,
+-- once. A delivery is a hash P:nd:<id>:<event> and a member "<id>:<event>" of P:nq, scored by
+-- the real time (ms) it is due; qserver claims due ones for a lease (qh_notify_claim) and
+-- settles them (qh_notify_settle) once the receiver answered or it gave up.
+
+-- (In the one table `notify`, as a Lua chunk has at most 200 locals.)
+notify.CHECK = 32             -- watchers checked per service and call, earliest in line first
+notify.AHEAD_MAX = 999        -- notify.ahead at most
+notify.EWT_MAX = 86400        -- notify.ewt at most (seconds)
+notify.KEY_TTL = 2 * 86400    -- watch sets and deliveries outlive their day
+notify.CLAIM_MAX = 100        -- deliveries one claim hands out
+
+-- Reads the notify marks of a take or a notify call ("" for none); {} when neither is given.
+function notify.parse(ahead, ewt)
+  local wants = {}
+  if ahead ~= '' then wants.ahead = int_arg(ahead, 'notify', 0, notify.AHEAD_MAX) end
+  if ewt ~= '' then wants.ewt = int_arg(ewt, 'notify', 0, notify.EWT_MAX) end
+  return wants
+end
+
+-- Adds a ticket's notify marks to the fields about to be written.
+function notify.set_fields(fields, wants)
+  if wants.ahead then fields.notify_ahead = istr(wants.ahead) end
+  if wants.ewt then fields.notify_ewt = istr(wants.ewt) end
+end
+
+-- The ticket's notify object ({"ahead":N,"ewt":S}), or nil when it asked for none.
+function notify.json(t)
+  if (t.notify_ahead or '') == '' and (t.notify_ewt or '') == '' then return nil end
+  local parts = {}
+  if (t.notify_ahead or '') ~= '' then parts[#parts + 1] = 'ahead'; parts[#parts + 1] = jint(t.notify_ahead) end
+  if (t.notify_ewt or '') ~= '' then parts[#parts + 1] = 'ewt'; parts[#parts + 1] = jint(t.notify_ewt) end
+  return jobj(unpack(parts))
+end
+
+-- A ticket result that, for the holder of its secret, adds what it asked to be told.
+function notify.ticket_result(t, secret)
+  local n = secret ~= '' and notify.json(t)
+  if not n then return ticket_result(t) end
+  return '["ticket",' .. ticket_compact(t) .. ',{"notify":' .. n .. '}]'
+end
+
+-- Puts a waiting ticket that still waits for its `near` in its service's watch set.
+function notify.watch(t)
+  if (t.notify_ahead or '') == '' and (t.notify_ewt or '') == '' then return end
+  if (t.notified_near or '') ~= '' or t.state ~= 'waiting' then return end
+  redis.call('ZADD', k('nw', t.service), t.score, t.id)
+  redis.call('EXPIRE', k('nw', t.service), notify.KEY_TTL)
+  redis.call('SADD', k('nws'), t.service)
+end
+
+-- Queues one delivery of an event (near or called) of a ticket, marking it sent for good.
+function notify.queue(t, event, ahead, ewt, window)
+  tset(t, {['notified_' .. event] = '1'})
+  local member = t.id .. ':' .. event
+  redis.call('HSET', k('nd', member), 'id', t.id, 'event', event, 'number', t.number,
+    'ref', t.ref or '', 'ahead', ahead, 'ewt', ewt, 'window', window, 'attempts', '0')
+  redis.call('EXPIRE', k('nd', member), notify.KEY_TTL)
+  redis.call('ZADD', k('nq'), 0, member) -- due at once
+end
+
+-- Checks the first watchers of a service: sends `near` to those at or under their mark and
+-- drops those that no longer wait in it.
+function notify.check_service(sid)
+  local key = k('nw', sid)
+  local ids = redis.call('ZRANGE', key, 0, notify.CHECK - 1)
+  for _, id in ipairs(ids) do
+    local t = ticket(id)
+    if not t or t.state ~= 'waiting' or stale(t) or t.service ~= sid or (t.notified_near or '') ~= '' then
+      redis.call('ZREM', key, id)
+    else
+      local view = ticket_view(t)
+      local ahead, ewt = tonumber(view.ahead) or 0, tonumber(view.ewt) or 0
+      local mark_ahead, mark_ewt = tonumber(t.notify_ahead or ''), tonumber(t.notify_ewt or '')
+      if (mark_ahead and ahead <= mark_ahead) or (mark_ewt and ewt <= mark_ewt) then
+        redis.call('ZREM', key, id)
+        notify.queue(t, 'near', view.ahead, view.ewt, '')
+      end
+    end
+  end
+  if redis.call('ZCARD', key) == 0 then redis.call('SREM', k('nws'), sid) end
+end
+
+-- Looks at the events of this call: tickets waiting again (a take, a transfer, a requeue)
+-- join their service's watchers, services whose queue moved are checked, and a ticket that
+-- was called for the first time gets `called`.
+function notify.after_call()
+  if #events == 0 then return end
+  local touched, called = {}, {}
+  for _, e in ipairs(events) do
+    local tid, sid = string.match(e, '^%["t","([^"]*)","[^"]*","([^"]*)","[^"]*","[^"]*","waiting"')
+    if tid then
+      local t = ticket(tid)
+      if t then notify.watch(t) end
+    end
+    sid = string.match(e, '^%["q","([^"]*)"')
+    if sid and not touched[sid] then touched[sid] = true; touched[#touched + 1] = sid end
+    local cid, wid = string.match(e, '^%["c","([^"]*)","([^"]*)"')
+    if cid then called[#called + 1] = {cid, wid} end
+  end
+  if #touched > 0 then
+    local watched = redis.call('SMISMEMBER', k('nws'), unpack(touched))
+    for i, sid in ipairs(touched) do
+      if watched[i] == 1 then notify.check_service(sid) end
+    end
+  end
+  for _, c in ipairs(called) do
+    local t = ticket(c[1])
+    if t and ((t.notify_ahead or '') ~= '' or (t.notify_ewt or '') ~= '') and (t.notified_called or '') == '' then
+      redis.call('ZREM', k('nw', t.service), t.id)
+      notify.queue(t, 'called', '0', '0', c[2])
+    end
+  end
+end
+
+-- qh_notify: the holder of a waiting ticket's secret asks to be told when its turn is near
+-- (a[1] ticket, a[2] secret, a[3] ahead, a[4] ewt); the marks replace earlier ones.
+function notify.qh_notify(a)
+  local id, secret = a[1] or '', a[2] or ''
+  if id == '' then fail('BAD_REQUEST', 'ticket', 'ticket is required') end
+  local wants = notify.parse(a[3] or '', a[4] or '')
+  if not wants.ahead and not wants.ewt then
+    fail('BAD_REQUEST', 'notify', 'notify needs ahead or ewt')
+  end
+  local t = find_ticket(id)
+  if not t then fail('NOT_FOUND', 'ticket', 'ticket ' .. id .. ' does not exist') end
+  if secret == '' then fail('UNAUTHENTICATED', 'secret', 'the ticket secret is required') end
+  check_secret(t, secret)
+  if t.state ~= 'waiting' or stale(t) then
+    fail('CONFLICT', 'ticket', 'ticket ' .. t.number .. ' is ' .. (stale(t) and 'expired' or t.state) ..
+      ', not waiting')
+  end
+  local fields = {notify_ahead = '', notify_ewt = ''}
+  notify.set_fields(fields, wants)
+  tset(t, fields)
+  notify.watch(t)
+  notify.check_service(t.service)
+  return notify.ticket_result(t, secret)
+end
+
+-- qh_notify_claim: hands out up to a[3] deliveries due by a[1] (real ms) for a lease of a[2]
+-- ms, as JSON [[member, id, event, number, ref, ahead, ewt, window, attempts, since, owner]];
+-- a[4] names the claimer. A claimer that dies leaves its deliveries due again at the lease's
+-- end. A `near` whose ticket no longer waits (called, cancelled, expired) is dropped: moot.
+function notify.qh_claim(a)
+  local now = int_arg(a[1] or '', 'now_ms', 0)
+  local lease = int_arg(a[2] or '', 'lease_ms', 1, 3600000)
+  local max = int_arg(a[3] or '', 'max', 1, notify.CLAIM_MAX)
+  local claimer = a[4] or ''
+  local due = redis.call('ZRANGE', k('nq'), '-inf', istr(now), 'BYSCORE', 'LIMIT', 0, max)
+  local out = {}
+  for _, member in ipairs(due) do
+    local d = hgetall(k('nd', member))
+    local moot = d and d.event == 'near' and redis.call('HGET', k('t', d.id or ''), 'state') ~= 'waiting'
+    if not d or moot then
+      redis.call('ZREM', k('nq'), member)
+      redis.call('DEL', k('nd', member))
+    else
+      local attempts = (tonumber(d.attempts) or 0) + 1
+      local since = (d.since or '') ~= '' and d.since or istr(now)
+      local owner = claimer .. ':' .. attempts
+      redis.call('HSET', k('nd', member), 'attempts', istr(attempts), 'since', since, 'owner', owner)
+      redis.call('ZADD', k('nq'), istr(now + lease), member)
+      out[#out + 1] = cjson.encode({member, d.id or '', d.event or '', d.number or '', d.ref or '',
+        d.ahead or '', d.ewt or '', d.window or '', istr(attempts), since, owner})
+    end
+  end
+  return jarr(out)
+end
+
+-- qh_notify_settle: the end of a claimed attempt (a[1] member, a[2] owner): a[3] `done` or
+-- `gave_up` forgets the delivery, `retry` makes it due again at a[4] (real ms). A claimer
+-- whose lease ran out (another holds it now) changes nothing.
+function notify.qh_settle(a)
+  local member, owner, outcome = a[1] or '', a[2] or '', a[3] or ''
+  if outcome ~= 'done' and outcome ~= 'gave_up' and outcome ~= 'retry' then
+    fail('BAD_REQUEST', 'outcome', 'outcome must be done, gave_up or retry')
+  end
+  local due = outcome == 'retry' and int_arg(a[4] or '', 'due_ms', 0) or 0
+  if redis.call('HGET', k('nd', member), 'owner') ~= owner then return '{"settled":false}' end
+  if outcome == 'retry' then
+    redis.call('ZADD', k('nq'), istr(due), member)
+  else
+    redis.call('ZREM', k('nq'), member)
+    redis.call('DEL', k('nd', member))
+  end
+  return '{"settled":true}'
+end
+
+------------------------------------------------------------------------------------------
 -- Registration
 
 -- Registers a function: reads the common arguments, checks the deadline and runs the day
@@ -2312,7 +2511,9 @@ local function register(name, body, writes)
     end
     local a = {}
     for i = 4, #args do a[#a + 1] = args[i] end
-    return body(a)
+    local res = body(a)
+    if writes then notify.after_call() end
+    return res
   end
   redis.register_function{
     function_name = name,
@@ -2357,3 +2558,8 @@ register('qh_services', qh_services, false)
 register('qh_snapshot', qh_snapshot, false)
 register('qh_day', qh_day, true)
 register('qh_stats', qh_stats, false)
+
+-- Notifications
+register('qh_notify', notify.qh_notify, true)
+register('qh_notify_claim', notify.qh_claim, true)
+register('qh_notify_settle', notify.qh_settle, true)

@@ -56,6 +56,7 @@ static const struct route routes[] = {
 	{EVHTTP_REQ_GET, "sites/*/tickets/*", "ticket", {"ticket"}, {"k"}},
 	{EVHTTP_REQ_DELETE, "sites/*/tickets/*", "cancel", {"ticket"}, {"k"}},
 	{EVHTTP_REQ_POST, "sites/*/tickets/*/rating", "rate", {"ticket"}, {"k"}},
+	{EVHTTP_REQ_POST, "sites/*/tickets/*/notify", "notify", {"ticket"}, {"k"}},
 	{EVHTTP_REQ_GET, "sites/*/services/*/slots", "slots", {"service"}, {"date"}},
 	{EVHTTP_REQ_POST, "sites/*/appointments", "book", {NULL}, {NULL}},
 	{EVHTTP_REQ_GET, "sites/*/appointments/*", "appointment", {"code"}, {NULL}},

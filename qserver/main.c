@@ -379,7 +379,7 @@ int main(int argc, char **argv)
 	event_add(tick_event, &one_second);
 
 	if (login_start() == 0 && store_start(redis_addr) == 0 && listener_start() == 0 &&
-	    http_start() == 0) {
+	    http_start() == 0 && notify_start() == 0) {
 		if (sites_count() == 1)
 			log_info("qserver %s serving site %s (%zu services, %zu windows)", QSERVER_VERSION,
 				 sites_at(0)->cfg->site.id, sites_at(0)->cfg->nservices, sites_at(0)->cfg->nwindows);
@@ -397,6 +397,7 @@ int main(int argc, char **argv)
 	store_stop();
 	/* Let the Redis contexts and callbacks freed above finish inside the loop. */
 	event_base_loop(server.base, EVLOOP_NONBLOCK);
+	notify_stop(); /* after the Redis callbacks above, which may still name its sites */
 	events_stop();
 	if (drain_event)
 		event_free(drain_event);

@@ -134,6 +134,9 @@ void op_take(struct request *r)
 		request_reply_error(r, "bad_request", "ref", "ref must be at most 64 characters.");
 		return;
 	}
+	char notify_ahead[NOTIFY_ARG_MAX], notify_ewt[NOTIFY_ARG_MAX];
+	if (notify_arg(r, 0, notify_ahead, notify_ewt) < 0)
+		return;
 	time_t now = clock_now();
 	if (!sitetime_hall_open(&r->site->cfg->site, now)) {
 		request_reply_closed(r, sitetime_next_open(&r->site->cfg->site, now));
@@ -146,8 +149,9 @@ void op_take(struct request *r)
 		request_reply_error(r, "internal", NULL, "The server could not make the ticket's secret.");
 		return;
 	}
-	const char *argv[] = {service, cls ? cls : "normal", channel && *channel ? channel : "kiosk", ref ? ref : "", r->secret};
-	store_request_fcall(r, "qh_take", 0, 5, argv);
+	const char *argv[] = {service, cls ? cls : "normal", channel && *channel ? channel : "kiosk", ref ? ref : "", r->secret,
+			      notify_ahead, notify_ewt};
+	store_request_fcall(r, "qh_take", 0, 7, argv);
 }
 
 /* Reads which ticket a request means. PROTOCOL.md names it `id`, which is also the request

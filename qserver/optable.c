@@ -39,6 +39,8 @@ static const struct op op_table[] = {
 	{"sites", PUB, 0, op_sites, 1},
 	{"region", ROLE_BIT(ROLE_MANAGER), 0, op_region, 0},
 	{"clock", PUB, 0, op_clock, 1},
+	/* ops_notify.c: the holder of a ticket's secret asks to be told when its turn is near */
+	{"notify", PUB, 0, op_notify, 0},
 };
 
 /* Returns the op of that name, or NULL. */

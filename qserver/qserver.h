@@ -427,6 +427,26 @@ int sessions_create(const struct site *site, enum role role, const char *user, s
 int sessions_lookup(struct site *site, const char *token, sessions_done_fn *done, void *arg);
 void sessions_delete(const char *token);
 
+/* notify.c: "your turn is near" deliveries to each site's notify_url (docs/notifications.md). */
+struct notify_counts {
+	unsigned long delivered;     /* answered 2xx */
+	unsigned long failed;	     /* given up after retrying for five minutes */
+	unsigned long retried;	     /* attempts that failed and are tried again */
+	unsigned long in_flight;     /* attempts under way now */
+};
+int notify_start(void);
+void notify_stop(void);
+void notify_wake(struct site *site);
+struct notify_counts notify_counts(void);
+int notify_sign(const char *secret, const char *body, size_t len, char out[65]);
+char *notify_body(const char *site, const char *ticket, const char *number, const char *ref, const char *ahead,
+		  const char *ewt, const char *window, const char *event);
+
+/* ops_notify.c: the notify argument of take and the notify op. */
+#define NOTIFY_ARG_MAX 16
+int notify_arg(struct request *r, int required, char ahead[NOTIFY_ARG_MAX], char ewt[NOTIFY_ARG_MAX]);
+void op_notify(struct request *r);
+
 /* redis_child.c: the embedded redis-server (decision 6). */
 int redis_child_start(const char *state_dir, char *addr, size_t addrlen);
 void redis_child_stop(void);
