@@ -274,6 +274,7 @@ static void notify_on_claimed(redisReply *reply, void *arg)
 {
 	struct notify_site *ns = arg;
 	ns->busy = 0;
+	notify_arm(ns, NOTIFY_SWEEP_MS); /* whatever comes of it, the queue is looked at again */
 	if (!reply || reply->type != REDIS_REPLY_STRING) {
 		if (reply && reply->type == REDIS_REPLY_ERROR)
 			log_error("notify %s: qh_notify_claim: %s", ns->site->cfg->site.id, reply->str);
@@ -344,8 +345,10 @@ static void notify_on_peek(redisReply *reply, void *arg)
 		return;
 	}
 	int room = NOTIFY_IN_FLIGHT_MAX - nin_flight;
-	if (room <= 0)
-		return; /* a delivery that ends looks again */
+	if (room <= 0) { /* full with deliveries (of any site): look again soon */
+		notify_arm(ns, NOTIFY_BACKOFF_FIRST_MS);
+		return;
+	}
 	char now_s[24], lease[16], max[16];
 	snprintf(now_s, sizeof now_s, "%lld", now);
 	snprintf(lease, sizeof lease, "%d", NOTIFY_LEASE_MS);

@@ -116,6 +116,19 @@ vfcall(const char *fn, va_list ap)
 	return r;
 }
 
+/* Calls a function and returns its raw reply (args end with NULL); the caller frees it. */
+static redisReply *
+fcall_list(const char *fn, ...)
+{
+	va_list ap;
+	redisReply *r;
+
+	va_start(ap, fn);
+	r = vfcall(fn, ap);
+	va_end(ap);
+	return r;
+}
+
 /* Keeps a parsed result until the test ends. */
 static cJSON *
 keep(cJSON *j)
@@ -2237,11 +2250,185 @@ restart__tickets_and_functions_survive_kill(void **state)
 	testredis_stop(&aof);
 }
 
+/* ------------------------------------------------------------------------------------ */
+/* Notifications (docs/notifications.md) */
+
+#define SECRET1 "secret-of-ticket-1"
+
+/* Takes a ticket with a secret, a ref and notify marks ("" for none); returns the Ticket. */
+static cJSON *
+take_notify(const char *service, const char *ahead, const char *ewt)
+{
+	return get(OK("qh_take", service, "", "", "13800000000", SECRET1, ahead, ewt), "ticket");
+}
+
+/* Claims due deliveries at now_ms for claimer; returns the parsed list. */
+static cJSON *
+claim(const char *now_ms, const char *claimer)
+{
+	redisReply *r = fcall_list("qh_notify_claim", now_ms, "30000", "100", claimer, NULL);
+	cJSON *j = r->type == REDIS_REPLY_STRING ? cJSON_Parse(r->str) : NULL;
+
+	if (j == NULL)
+		fail_msg("qh_notify_claim: %s", r->str != NULL ? r->str : "?");
+	freeReplyObject(r);
+	return keep(j);
+}
+
+/* The string at position i of a claimed delivery. */
+static const char *
+part(const cJSON *d, int i)
+{
+	const cJSON *v = cJSON_GetArrayItem(d, i);
+
+	assert_true(cJSON_IsString(v));
+	return v->valuestring;
+}
+
+/* A delivery is claimed by one claimer at a time; after its lease another gets it, the first
+ * claimer's late settle changes nothing, a retry is due at its time, done forgets it. */
+static void
+notify__claims_leases_and_settles(void **state)
+{
+	cJSON *list, *d;
+
+	(void)state;
+	take_notify("A", "5", ""); /* nobody ahead: near at once */
+	list = claim("1000", "qsA");
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	d = cJSON_GetArrayItem(list, 0);
+	assert_string_equal(part(d, 0), "20261128-A001:near");
+	assert_string_equal(part(d, 1), "20261128-A001");
+	assert_string_equal(part(d, 2), "near");
+	assert_string_equal(part(d, 3), "A001");
+	assert_string_equal(part(d, 4), "13800000000");
+	assert_string_equal(part(d, 5), "0");
+	assert_string_equal(part(d, 7), "");
+	assert_string_equal(part(d, 8), "1");
+	assert_string_equal(part(d, 9), "1000");
+	assert_string_equal(part(d, 10), "qsA:1");
+	assert_int_equal(cJSON_GetArraySize(claim("30999", "qsB")), 0); /* held by qsA */
+	list = claim("31000", "qsB");					  /* qsA's lease ran out */
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	d = cJSON_GetArrayItem(list, 0);
+	assert_string_equal(part(d, 8), "2");
+	assert_string_equal(part(d, 9), "1000"); /* the first attempt's time stays */
+	assert_string_equal(part(d, 10), "qsB:2");
+	assert_non_null(strstr(raw("qh_notify_settle", "20261128-A001:near", "qsA:1", "done", "", NULL), "false"));
+	assert_non_null(strstr(raw("qh_notify_settle", "20261128-A001:near", "qsB:2", "retry", "40000", NULL), "true"));
+	assert_int_equal(cJSON_GetArraySize(claim("39999", "qsA")), 0);
+	d = cJSON_GetArrayItem(claim("40000", "qsA"), 0);
+	assert_string_equal(part(d, 10), "qsA:3");
+	assert_non_null(strstr(raw("qh_notify_settle", "20261128-A001:near", "qsA:3", "done", "", NULL), "true"));
+	assert_int_equal(cJSON_GetArraySize(claim("999999999", "qsA")), 0);
+	redisReply *r = cmd("EXISTS %s:nd:20261128-A001:near", PREFIX);
+	assert_int_equal(r->integer, 0);
+	freeReplyObject(r);
+	assert_error(ERR("qh_notify_settle", "20261128-A001:near", "qsA:3", "later", ""), "BAD_REQUEST outcome");
+}
+
+/* near comes when a call leaves the ticket at its mark, once; called comes once, with the
+ * window, however often the ticket is recalled. */
+static void
+notify__near_then_called_once_each(void **state)
+{
+	cJSON *list;
+
+	(void)state;
+	take("A", "");
+	take("A", "");
+	take_notify("A", "1", "");
+	assert_int_equal(cJSON_GetArraySize(claim("1", "qs")), 0); /* two ahead */
+	open_window("1", "c01");
+	call_next("1");
+	list = claim("2", "qs");
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	assert_string_equal(part(cJSON_GetArrayItem(list, 0), 0), "20261128-A003:near");
+	assert_string_equal(part(cJSON_GetArrayItem(list, 0), 5), "1");
+	raw("qh_notify_settle", "20261128-A003:near", "qs:1", "done", "", NULL);
+	call_next("1");
+	assert_int_equal(cJSON_GetArraySize(claim("3", "qs")), 0); /* near was sent already */
+	call_next("1");
+	OK("qh_recall", "1");
+	list = claim("4", "qs");
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	assert_string_equal(part(cJSON_GetArrayItem(list, 0), 0), "20261128-A003:called");
+	assert_string_equal(part(cJSON_GetArrayItem(list, 0), 7), "1");
+}
+
+/* A near whose ticket no longer waits when it is claimed is dropped. */
+static void
+notify__moot_near__dropped(void **state)
+{
+	(void)state;
+	take_notify("A", "5", "");
+	OK("qh_cancel", "20261128-A001", SECRET1);
+	assert_int_equal(cJSON_GetArraySize(claim("1", "qs")), 0);
+	redisReply *r = cmd("ZCARD %s:nq", PREFIX);
+	assert_int_equal(r->integer, 0);
+	freeReplyObject(r);
+}
+
+/* The notify op sets marks with the ticket's secret only, for a waiting ticket, and ticket
+ * shows them to the secret's holder only. */
+static void
+notify__op_needs_the_secret_and_a_waiting_ticket(void **state)
+{
+	cJSON *res;
+
+	(void)state;
+	take("B", "");
+	take_notify("A", "", "");
+	assert_error(ERR("qh_notify", "A001", "", "3", ""), "UNAUTHENTICATED secret");
+	assert_error(ERR("qh_notify", "A001", "wrong-secret-of-it", "3", ""), "UNAUTHENTICATED secret");
+	assert_error(ERR("qh_notify", "A001", SECRET1, "", ""), "BAD_REQUEST notify");
+	assert_error(ERR("qh_notify", "A001", SECRET1, "1000", ""), "BAD_REQUEST notify");
+	assert_error(ERR("qh_notify", "A009", SECRET1, "3", ""), "NOT_FOUND ticket");
+	assert_null(cJSON_GetObjectItemCaseSensitive(OK("qh_ticket", "", "A001", SECRET1), "notify"));
+	res = OK("qh_notify", "A001", SECRET1, "", "60");
+	assert_int_equal(num(get(res, "notify"), "ewt"), 60);
+	assert_string_equal(str(get(res, "ticket"), "number"), "A001");
+	assert_int_equal(num(get(OK("qh_ticket", "", "A001", SECRET1), "notify"), "ewt"), 60);
+	assert_null(cJSON_GetObjectItemCaseSensitive(OK("qh_ticket", "", "A001", ""), "notify"));
+	OK("qh_cancel", "A001", SECRET1);
+	assert_error(ERR("qh_notify", "A001", SECRET1, "3", ""), "CONFLICT ticket");
+}
+
+/* A ticket transferred to another service is watched there: its near comes when the new
+ * service's queue brings it to its mark. */
+static void
+notify__transfer__watched_in_the_new_service(void **state)
+{
+	cJSON *list;
+
+	(void)state;
+	take("C", "");
+	take_notify("A", "0", ""); /* C001 is ahead of it in the hall-wide queue */
+	assert_int_equal(cJSON_GetArraySize(claim("1", "qs")), 0);
+	open_window("3", "c03"); /* serves A and C */
+	OK("qh_call", "3", "", "A001");
+	list = claim("2", "qs");
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	assert_string_equal(part(cJSON_GetArrayItem(list, 0), 0), "20261128-A001:called");
+	raw("qh_notify_settle", "20261128-A001:called", "qs:1", "done", "", NULL);
+	OK("qh_transfer", "3", "C", ""); /* waits in C at its first place, behind C001 */
+	assert_int_equal(cJSON_GetArraySize(claim("3", "qs")), 0);
+	assert_string_equal(str(call_next("3"), "number"), "C001");
+	list = claim("4", "qs");
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	assert_string_equal(part(cJSON_GetArrayItem(list, 0), 0), "20261128-A001:near");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(notify__claims_leases_and_settles),
+		T(notify__near_then_called_once_each),
+		T(notify__moot_near__dropped),
+		T(notify__op_needs_the_secret_and_a_waiting_ticket),
+		T(notify__transfer__watched_in_the_new_service),
 		T(take__first_ticket__numbered_and_waiting),
 		T(take__integers_not_in_exponent_form),
 		T(take__unknown_service__not_found),
