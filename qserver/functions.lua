@@ -2305,6 +2305,7 @@ notify.AHEAD_MAX = 999        -- notify.ahead at most
 notify.EWT_MAX = 86400        -- notify.ewt at most (seconds)
 notify.KEY_TTL = 2 * 86400    -- watch sets and deliveries outlive their day
 notify.CLAIM_MAX = 100        -- deliveries one claim hands out
+notify.CLASS_STEP = 4e15      -- watch-set score of a class above the one before (queue scores < 4e15)
 
 -- Reads the notify marks of a take or a notify call ("" for none); {} when neither is given.
 function notify.parse(ahead, ewt)
@@ -2340,9 +2341,26 @@ end
 function notify.watch(t)
   if (t.notify_ahead or '') == '' and (t.notify_ewt or '') == '' then return end
   if (t.notified_near or '') ~= '' or t.state ~= 'waiting' then return end
-  redis.call('ZADD', k('nw', t.service), t.score, t.id)
+  -- in call order: class first, then queue score (a double keeps the order to well under a
+  -- take's step, which is all the order needs)
+  local rank = (CLASS_RANK[t.class] or 3) - 1
+  redis.call('ZADD', k('nw', t.service), istr(rank * notify.CLASS_STEP + tonumber(t.score)), t.id)
   redis.call('EXPIRE', k('nw', t.service), notify.KEY_TTL)
-  redis.call('SADD', k('nws'), t.service)
+  -- the largest marks of the service's watchers (-1: none), kept while it has any
+  local m = notify.marks(t.service)
+  local a, e = tonumber(t.notify_ahead or '') or -1, tonumber(t.notify_ewt or '') or -1
+  if a > m[1] or e > m[2] or m[0] then
+    redis.call('HSET', k('nws'), t.service, istr(math.max(a, m[1])) .. ' ' .. istr(math.max(e, m[2])))
+  end
+end
+
+-- The largest marks of a service's watchers as {ahead, ewt} (-1 for none); [0] is true when
+-- the service has none.
+function notify.marks(sid, stored)
+  if stored == nil then stored = redis.call('HGET', k('nws'), sid) end
+  local a, e = string.match(stored or '', '^(%-?%d+) (%-?%d+)$')
+  if not a then return {[0] = true, -1, -1} end
+  return {tonumber(a), tonumber(e)}
 end
 
 -- Queues one delivery of an event (near or called) of a ticket, marking it sent for good.
@@ -2357,8 +2375,12 @@ end
 
 -- Checks the first watchers of a service: sends `near` to those at or under their mark and
 -- drops those that no longer wait in it.
-function notify.check_service(sid)
+-- The watchers are in call order, so a later one (of the service's own queue) has at least as
+-- many tickets ahead, and as long a wait, as an earlier one: the check ends at the first one
+-- past the largest marks of them all (`stored`: the service's field of P:nws, when read).
+function notify.check_service(sid, stored)
   local key = k('nw', sid)
+  local m = notify.marks(sid, stored)
   local ids = redis.call('ZRANGE', key, 0, notify.CHECK - 1)
   for _, id in ipairs(ids) do
     local t = ticket(id)
@@ -2371,10 +2393,12 @@ function notify.check_service(sid)
       if (mark_ahead and ahead <= mark_ahead) or (mark_ewt and ewt <= mark_ewt) then
         redis.call('ZREM', key, id)
         notify.queue(t, 'near', view.ahead, view.ewt, '')
+      elseif (t.pin or '') == '' and ahead > m[1] and ewt > m[2] then
+        break -- nobody behind it is near yet
       end
     end
   end
-  if redis.call('ZCARD', key) == 0 then redis.call('SREM', k('nws'), sid) end
+  if redis.call('ZCARD', key) == 0 then redis.call('HDEL', k('nws'), sid) end
 end
 
 -- Looks at the events of this call: tickets waiting again (a take, a transfer, a requeue)
@@ -2395,9 +2419,9 @@ function notify.after_call()
     if cid then called[#called + 1] = {cid, wid} end
   end
   if #touched > 0 then
-    local watched = redis.call('SMISMEMBER', k('nws'), unpack(touched))
+    local watched = redis.call('HMGET', k('nws'), unpack(touched))
     for i, sid in ipairs(touched) do
-      if watched[i] == 1 then notify.check_service(sid) end
+      if watched[i] then notify.check_service(sid, watched[i]) end
     end
   end
   for _, c in ipairs(called) do

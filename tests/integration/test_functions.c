@@ -2356,6 +2356,24 @@ notify__near_then_called_once_each(void **state)
 	assert_string_equal(part(cJSON_GetArrayItem(list, 0), 7), "1");
 }
 
+/* A watcher behind another is still told when its own mark is larger: the check goes on past
+ * a watcher that is not near while a later one may be. */
+static void
+notify__later_watcher_with_a_larger_mark__told(void **state)
+{
+	cJSON *list;
+
+	(void)state;
+	take("A", "");
+	take("A", "");
+	take_notify("A", "0", ""); /* A003: two ahead, mark 0 */
+	take_notify("A", "3", ""); /* A004: three ahead, mark 3 */
+	list = claim("1", "qs");
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	assert_string_equal(part(cJSON_GetArrayItem(list, 0), 0), "20261128-A004:near");
+	assert_string_equal(part(cJSON_GetArrayItem(list, 0), 5), "3");
+}
+
 /* A near whose ticket no longer waits when it is claimed is dropped. */
 static void
 notify__moot_near__dropped(void **state)
@@ -2426,6 +2444,7 @@ main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(notify__claims_leases_and_settles),
 		T(notify__near_then_called_once_each),
+		T(notify__later_watcher_with_a_larger_mark__told),
 		T(notify__moot_near__dropped),
 		T(notify__op_needs_the_secret_and_a_waiting_ticket),
 		T(notify__transfer__watched_in_the_new_service),
