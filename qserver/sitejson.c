@@ -166,5 +166,7 @@ cJSON *sitejson_site(const struct config *cfg, time_t now)
 		snprintf(span, sizeof span, "%02d:%02d-%02d:%02d", h->open / 60, h->open % 60, h->close / 60, h->close % 60);
 		cJSON_AddStringToObject(hours, days[d], span);
 	}
+	/* pages offer "tell me when my turn is near" only where the hall sends it */
+	cJSON_AddBoolToObject(o, "notify", cfg->site.notify_url != NULL);
 	return o;
 }

@@ -123,6 +123,7 @@ bad_notify_refused() {
 
 # The notify op and its route, with the ticket's secret.
 notify_op_with_the_secret() {
+	curl -s "$API/sites/small" | grep -q '"notify":true' || return 1
 	curl -s -X POST -H "$J" -d '{"service":"B","channel":"web"}' "$API/sites/small/tickets" >"$out"
 	ID=$(sed -n 's/.*"ticket":{"id":"\([^"]*\)".*/\1/p' "$out")
 	SECRET=$(sed -n 's/.*"secret":"\([A-Za-z0-9_-]*\)".*/\1/p' "$out")
@@ -169,6 +170,7 @@ no_notify_url_no_delivery() {
 	before=$(cat "$TUI_DIR"/r1.log "$TUI_DIR"/r2.log | wc -l)
 	CONFIG=$(hall_config "") start_http_qserver || return 1
 	take "$PORT" A ',"notify":{"ahead":5}' | grep -q '"message":"This hall sends no notifications (it has no notify_url).","field":"notify"' || return 1
+	curl -s "$API/sites/small" | grep -q '"notify":false' || return 1
 	qc --clerk c01 --window 1 call_next >/dev/null 2>&1 && qc --clerk c01 --window 1 call_next >/dev/null 2>&1 || return 1
 	[ "$(redis-cli -s "$REDIS_SOCK" ZCARD 'q:{small}:nq')" -ge 1 ] || return 1
 	sleep 2
