@@ -2368,7 +2368,7 @@ function notify.queue(t, event, ahead, ewt, window)
   tset(t, {['notified_' .. event] = '1'})
   local member = t.id .. ':' .. event
   redis.call('HSET', k('nd', member), 'id', t.id, 'event', event, 'number', t.number,
-    'ref', t.ref or '', 'ahead', ahead, 'ewt', ewt, 'window', window, 'attempts', '0')
+    'ref', (t.notify_ref or '') ~= '' and t.notify_ref or t.ref or '', 'ahead', ahead, 'ewt', ewt, 'window', window, 'attempts', '0')
   redis.call('EXPIRE', k('nd', member), notify.KEY_TTL)
   redis.call('ZADD', k('nq'), 0, member) -- due at once
 end
@@ -2434,13 +2434,18 @@ function notify.after_call()
 end
 
 -- qh_notify: the holder of a waiting ticket's secret asks to be told when its turn is near
--- (a[1] ticket, a[2] secret, a[3] ahead, a[4] ewt); the marks replace earlier ones.
+-- (a[1] ticket, a[2] secret, a[3] ahead, a[4] ewt, a[5] the phone to tell, "" to keep the
+-- take's ref); the marks replace earlier ones.
 function notify.qh_notify(a)
   local id, secret = a[1] or '', a[2] or ''
   if id == '' then fail('BAD_REQUEST', 'ticket', 'ticket is required') end
   local wants = notify.parse(a[3] or '', a[4] or '')
   if not wants.ahead and not wants.ewt then
     fail('BAD_REQUEST', 'notify', 'notify needs ahead or ewt')
+  end
+  local phone = a[5] or ''
+  if utf8_len(phone) > REF_MAX then
+    fail('BAD_REQUEST', 'ref', 'ref must be at most ' .. REF_MAX .. ' characters')
   end
   local t = find_ticket(id)
   if not t then fail('NOT_FOUND', 'ticket', 'ticket ' .. id .. ' does not exist') end
@@ -2451,6 +2456,7 @@ function notify.qh_notify(a)
       ', not waiting')
   end
   local fields = {notify_ahead = '', notify_ewt = ''}
+  if phone ~= '' then fields.notify_ref = phone end
   notify.set_fields(fields, wants)
   tset(t, fields)
   notify.watch(t)

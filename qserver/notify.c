@@ -38,6 +38,7 @@ struct notify_site {
 	int port;
 	char path[1024];
 	struct event *timer;	      /* the next look at the queue */
+	long long timer_at_ms;	      /* the real time it fires; 0 when it is not armed */
 	int busy;		      /* a peek or claim is out */
 	int again;		      /* a wake came while busy: look again after */
 	time_t logged_at;	      /* the last failure logged */
@@ -112,6 +113,18 @@ char *notify_body(const char *site, const char *ticket, const char *number, cons
 	return text;
 }
 
+/* Counts the end of one attempt: result is "delivered", "failed" (given up) or "retried".
+ * The one place where the metrics learn of each delivery. */
+static void notify_count(const char *result)
+{
+	if (strcmp(result, "delivered") == 0)
+		counts.delivered++;
+	else if (strcmp(result, "failed") == 0)
+		counts.failed++;
+	else
+		counts.retried++;
+}
+
 /* The counts of this process's deliveries since it started (for the metrics). */
 struct notify_counts notify_counts(void)
 {
@@ -165,18 +178,14 @@ static void notify_on_settled(redisReply *reply, void *arg)
 /* Arms a site's timer to look at its queue in ms milliseconds, unless it is armed sooner. */
 static void notify_arm(struct notify_site *ns, long long ms)
 {
-	struct timeval left;
 	if (ms < 0)
 		ms = 0;
-	if (evtimer_pending(ns->timer, &left)) {
-		struct timeval now;
-		event_base_gettimeofday_cached(server.base, &now);
-		long long left_ms = ((long long)left.tv_sec - now.tv_sec) * 1000 + (left.tv_usec - now.tv_usec) / 1000;
-		if (left_ms <= ms)
-			return;
-	}
+	long long at = clock_real_ms() + ms;
+	if (ns->timer_at_ms && ns->timer_at_ms <= at)
+		return;
 	struct timeval tv = {(time_t)(ms / 1000), (suseconds_t)(ms % 1000) * 1000};
 	evtimer_add(ns->timer, &tv);
+	ns->timer_at_ms = at;
 }
 
 /* Settles a finished attempt in Redis and counts it, then frees it. */
@@ -190,15 +199,15 @@ static void delivery_settle(evutil_socket_t fd, short what, void *arg)
 	long long now = clock_real_ms();
 	if (d->status >= 200 && d->status < 300) {
 		outcome = "done";
-		counts.delivered++;
+		notify_count("delivered");
 	} else if (now - d->since_ms >= NOTIFY_GIVE_UP_MS) {
 		outcome = "gave_up";
-		counts.failed++;
+		notify_count("failed");
 		log_warn("notify %s: gave up on %s after %ld attempts in %lld s", ns->site->cfg->site.id, d->member,
 			 d->attempts, (now - d->since_ms) / 1000);
 	} else {
 		outcome = "retry";
-		counts.retried++;
+		notify_count("retried");
 		long long wait = NOTIFY_BACKOFF_FIRST_MS;
 		for (long i = 1; i < d->attempts && wait < NOTIFY_BACKOFF_MAX_MS; i++)
 			wait *= 2;
@@ -380,7 +389,9 @@ static void notify_look(struct notify_site *ns)
 static void notify_on_timer(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd, (void)what;
-	notify_look(arg);
+	struct notify_site *ns = arg;
+	ns->timer_at_ms = 0;
+	notify_look(ns);
 }
 
 /* The site's notifying state, or NULL when it has no notify_url. */
@@ -455,6 +466,9 @@ int notify_start(void)
  * or this one when it is back, delivers them). */
 void notify_stop(void)
 {
+	if (nnsites)
+		log_info("notify: %lu delivered, %lu retried, %lu given up, %d dropped under way", counts.delivered,
+			 counts.retried, counts.failed, nin_flight);
 	while (!TAILQ_EMPTY(&in_flight))
 		delivery_free(TAILQ_FIRST(&in_flight));
 	for (size_t i = 0; i < nnsites; i++)

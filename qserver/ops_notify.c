@@ -2,6 +2,7 @@
  * the holder of a waiting ticket's secret asks for them after the take (PROTOCOL.md v2,
  * docs/notifications.md). The deliveries themselves are notify.c's. */
 #include "qserver.h"
+#include "utf8.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -65,10 +66,15 @@ int notify_arg(struct request *r, int required, char ahead[NOTIFY_ARG_MAX], char
 /* Asks for a notification when a waiting ticket's turn is near, with the ticket's secret. */
 void op_notify(struct request *r)
 {
-	const char *ref, *secret;
+	const char *ref, *secret, *phone;
 	char ahead[NOTIFY_ARG_MAX], ewt[NOTIFY_ARG_MAX];
-	if (args_string(r, "ticket", 0, 64, &ref) < 0 || args_string(r, "secret", 0, 63, &secret) < 0)
+	if (args_string(r, "ticket", 0, 64, &ref) < 0 || args_string(r, "secret", 0, 63, &secret) < 0 ||
+	    args_string(r, "ref", 0, 256, &phone) < 0)
 		return;
+	if (phone && utf8_length(phone) > 64) {
+		request_reply_error(r, "bad_request", "ref", "ref must be at most 64 characters.");
+		return;
+	}
 	if (!ref || !*ref) {
 		cJSON *id = cJSON_GetObjectItemCaseSensitive(r->args, "id");
 		ref = cJSON_IsString(id) && strlen(id->valuestring) <= 64 ? id->valuestring : NULL;
@@ -83,7 +89,7 @@ void op_notify(struct request *r)
 	}
 	if (notify_arg(r, 1, ahead, ewt) < 0)
 		return;
-	const char *argv[] = {ref, secret, ahead, ewt};
-	store_request_fcall(r, "qh_notify", 0, 4, argv);
+	const char *argv[] = {ref, secret, ahead, ewt, phone ? phone : ""};
+	store_request_fcall(r, "qh_notify", 0, 5, argv);
 	notify_wake(r->site); /* it publishes no event: look behind it on the same link */
 }

@@ -2403,7 +2403,9 @@ notify__op_needs_the_secret_and_a_waiting_ticket(void **state)
 	assert_error(ERR("qh_notify", "A001", SECRET1, "1000", ""), "BAD_REQUEST notify");
 	assert_error(ERR("qh_notify", "A009", SECRET1, "3", ""), "NOT_FOUND ticket");
 	assert_null(cJSON_GetObjectItemCaseSensitive(OK("qh_ticket", "", "A001", SECRET1), "notify"));
-	res = OK("qh_notify", "A001", SECRET1, "", "60");
+	assert_error(ERR("qh_notify", "A001", SECRET1, "3", "", "12345678901234567890123456789012345678901234567890123456789012345"),
+		     "BAD_REQUEST ref");
+	res = OK("qh_notify", "A001", SECRET1, "", "60", "13900000001");
 	assert_int_equal(num(get(res, "notify"), "ewt"), 60);
 	assert_string_equal(str(get(res, "ticket"), "number"), "A001");
 	assert_int_equal(num(get(OK("qh_ticket", "", "A001", SECRET1), "notify"), "ewt"), 60);

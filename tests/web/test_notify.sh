@@ -7,6 +7,7 @@
 # notify_url sends nothing, and two qservers on one Redis deliver each event once.
 source "$(dirname "$0")/lib.sh"
 
+LOG_LEVEL=info
 out="$TUI_DIR/out"
 NOTIFY_SECRET="test-notify-secret-0123456789"
 RECEIVER_PIDS=""
@@ -129,10 +130,14 @@ notify_op_with_the_secret() {
 	SECRET=$(sed -n 's/.*"secret":"\([A-Za-z0-9_-]*\)".*/\1/p' "$out")
 	[ -n "$ID" ] && [ -n "$SECRET" ] || return 1
 	local code
-	code=$(curl -s -o "$out" -w '%{http_code}' -X POST -H "$J" -d '{"notify":{"ahead":3}}' "$API/sites/small/tickets/$ID/notify?k=$SECRET")
+	code=$(curl -s -o "$out" -w '%{http_code}' -X POST -H "$J" -d '{"notify":{"ahead":3},"ref":"13700000007"}' "$API/sites/small/tickets/$ID/notify?k=$SECRET")
 	[ "$code" = 200 ] && grep -q '"notify":{"ahead":3}' "$out" && grep -q "\"id\":\"$ID\"" "$out" || return 1
+	! grep -q 13700000007 "$out" || return 1 # the phone is never shown
 	curl -s "$API/sites/small/tickets/$ID?k=$SECRET" | grep -q '"notify":{"ahead":3}' &&
-		! curl -s "$API/sites/small/tickets/$ID" | grep -q notify
+		! curl -s "$API/sites/small/tickets/$ID" | grep -q notify || return 1
+	# few enough ahead already: the near goes to the phone given here
+	for _ in $(seq 100); do grep -q "$ID.*13700000007" "$TUI_DIR/r1.log" && return 0; sleep 0.05; done
+	return 1
 }
 
 notify_op_refusals() {
@@ -146,9 +151,17 @@ notify_op_refusals() {
 		! grep -qF "$NOTIFY_SECRET" "$TUI_DIR/qserver.log"
 }
 
+# The counts a qserver logs at its end are what the receiver saw.
+deliveries_counted() {
+	stop_qserver
+	local ok failed
+	ok=$(grep -c '"status": 204' "$TUI_DIR/r1.log")
+	failed=$(grep -c '"status": 500' "$TUI_DIR/r1.log")
+	[ "$ok" -ge 4 ] && grep -q "notify: $ok delivered, $failed retried, 0 given up, 0 dropped under way" "$TUI_DIR/qserver.log"
+}
+
 # A receiver that never answers: the delivery waits on the loop, and qserver still answers.
 hanging_receiver_does_not_stall() {
-	stop_qserver
 	start_receiver r2 --hang || return 1
 	CONFIG=$(hall_config "$RPORT") start_http_qserver || return 1
 	take "$PORT" C ',"notify":{"ahead":50}' | grep -q '"ok":true' && wait_posts r2 1 || return 1
@@ -242,6 +255,7 @@ check "near at the take when the ticket is already within its mark" near_at_once
 check "a wrong notify is bad_request and takes no ticket" bad_notify_refused
 check "notify with the ticket's secret; ticket shows it only with the secret" notify_op_with_the_secret
 check "notify without or with a wrong secret, empty, or for a ticket not waiting is refused" notify_op_refusals
+check "the deliveries, retries and give-ups are counted" deliveries_counted
 check "a receiver that never answers does not stall qserver" hanging_receiver_does_not_stall
 check "a hall without notify_url refuses notify and delivers nothing" no_notify_url_no_delivery
 check "two qservers on one Redis deliver each event once" two_qservers_deliver_each_event_once
