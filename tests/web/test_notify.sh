@@ -220,6 +220,28 @@ two_qservers_deliver_each_event_once() {
 		[ "$(grep -c 'sig-ok' "$out")" = 5 ]
 }
 
+# A delivery still failing five minutes after its first attempt is given up, logged and
+# counted (the first attempt's time is moved back in Redis rather than waited for).
+gives_up_after_five_minutes() {
+	stop_qserver
+	start_receiver r4 --fail-first 1000 || return 1
+	: >"$TUI_DIR/qserver.log"
+	CONFIG=$(hall_config "$RPORT") start_http_qserver || return 1
+	take "$PORT" C ',"notify":{"ewt":86400}' >"$out" || return 1
+	local id
+	id=$(sed -n 's/.*"ticket":{"id":"\([^"]*\)".*/\1/p' "$out")
+	wait_posts r4 1 || return 1
+	redis-cli -s "$REDIS_SOCK" HSET "q:{small}:nd:$id:near" since $(($(date +%s%3N) - 301000)) >/dev/null
+	wait_posts r4 2 || return 1
+	for _ in $(seq 100); do grep -q "gave up on $id:near after 2 attempts" "$TUI_DIR/qserver.log" && break; sleep 0.05; done
+	grep -q "gave up on $id:near after 2 attempts" "$TUI_DIR/qserver.log" &&
+		[ "$(redis-cli -s "$REDIS_SOCK" ZSCORE 'q:{small}:nq' "$id:near")" = "" ] || return 1
+	sleep 2
+	stop_qserver
+	[ "$(wc -l <"$TUI_DIR/r4.log")" = 2 ] &&
+		grep -q "notify: 0 delivered, 1 retried, 1 given up, 0 dropped under way" "$TUI_DIR/qserver.log"
+}
+
 # The example receiver (examples/notify-receiver) takes qserver's notifications and refuses a
 # body whose signature (made here with openssl dgst) is wrong.
 example_receiver_checks_signatures() {
@@ -259,6 +281,7 @@ check "the deliveries, retries and give-ups are counted" deliveries_counted
 check "a receiver that never answers does not stall qserver" hanging_receiver_does_not_stall
 check "a hall without notify_url refuses notify and delivers nothing" no_notify_url_no_delivery
 check "two qservers on one Redis deliver each event once" two_qservers_deliver_each_event_once
+check "a delivery failing for five minutes is given up, logged and counted" gives_up_after_five_minutes
 check "the example receiver sends what is signed and refuses a wrong signature" example_receiver_checks_signatures
 kill $RECEIVER_PIDS 2>/dev/null
 tui_finish
