@@ -2291,13 +2291,15 @@ end
 -- Notifications ("your turn is near"; docs/notifications.md)
 --
 -- A ticket taken with notify {ahead N and/or ewt S} keeps notify_ahead and notify_ewt in its
--- hash and waits in P:nw:<service>, a zset of the service's watched tickets by queue score;
--- P:nws is the set of services that have any. After every writing call, the services whose
--- queue moved (its "q" events) have their first notify.CHECK watchers checked: one at or
--- under its mark gets a `near` delivery, once; a called ticket (its "c" event) gets `called`,
--- once. A delivery is a hash P:nd:<id>:<event> and a member "<id>:<event>" of P:nq, scored by
--- the real time (ms) it is due; qserver claims due ones for a lease (qh_notify_claim) and
--- settles them (qh_notify_settle) once the receiver answered or it gave up.
+-- hash and waits in P:nw:<service>, a zset of the service's watched tickets in call order;
+-- P:nws holds the largest marks of each service that has any. After every writing call, the
+-- services whose queue moved (its "q" events) have their watchers checked in call order, up
+-- to notify.CHECK of them: one at or under its mark gets a `near` delivery, once; a called
+-- ticket (its "c" event) gets `called`, once. A delivery is a hash P:nd:<id>:<event> and a
+-- member "<id>:<event>" of P:nq, scored by the real time (ms) it is due; qserver claims due
+-- ones for a lease (qh_notify_claim) and settles them (qh_notify_settle) once the receiver
+-- answered or it gave up. Those times are real milliseconds that qserver passes: retries are
+-- about real time, as the deadline is, not the hall's clock.
 
 -- (In the one table `notify`, as a Lua chunk has at most 200 locals.)
 notify.CHECK = 32             -- watchers checked per service and call, earliest in line first
