@@ -4,6 +4,7 @@
  * stream (the replay log of decision 3) so no subscriber misses one. */
 #include "qserver.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
@@ -179,6 +180,7 @@ static void events_deliver_message(struct site *site, const char *payload, size_
 static void events_force_resync(struct site *site, const char *why)
 {
 	log_warn("%s: events may have been missed (%s): subscribers reconnect to resync", site->cfg->site.id, why);
+	metrics_events_resync();
 	http_sse_close_site(site); /* browsers come back with Last-Event-ID and read the stream */
 	struct conn *c, *next;
 	for (c = TAILQ_FIRST(&conns); c; c = next) {

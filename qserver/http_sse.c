@@ -9,6 +9,7 @@
  * read again through the op table whenever its service's queue moves. */
 #include "qserver.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -174,6 +175,7 @@ static int sse_write(struct sse_stream *s, struct evbuffer *buf)
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(s->req));
 	if (evbuffer_get_length(bufferevent_get_output(bev)) > server.opt.max_output) {
 		log_warn("event stream of %s dropped: it reads too slowly", s->addr);
+		metrics_slow_reader_dropped(METRICS_SSE);
 		s->dropped = 1;
 		event_active(s->drop_event, EV_TIMEOUT, 0);
 		return -1;
@@ -271,6 +273,7 @@ void http_sse_event(struct conn *c, const char *json, size_t len)
 {
 	struct events_position p = events_now(c->sse->site);
 	struct sse_id id = {p.ms, p.seq, p.index};
+	metrics_event_delivered(METRICS_SSE);
 	sse_deliver(c->sse, id, json, len);
 }
 

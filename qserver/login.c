@@ -3,6 +3,7 @@
  * that the answer takes as long as for a real user. Only configured names reach the log. */
 #include "qserver.h"
 #include "log.h"
+#include "metrics.h"
 #include "password.h"
 
 #include <stdio.h>
@@ -130,8 +131,11 @@ static void login_refuse(struct request *r, const char *key, const char *address
 {
 	time_t now = clock_now();
 	int locked = budget_locked(by_address, address, now) || (key && budget_locked(by_user, key, now));
-	if (locked && budget_charge(by_address, address, now, 1))
+	metrics_login_refused();
+	if (locked && budget_charge(by_address, address, now, 1)) {
 		log_warn("hellos from %s locked out: too many failed or refused hellos", address);
+		metrics_login_lockout(1);
+	}
 	request_reply_rate_limited(r, wait, "Too many failed sign-ins; wait %ld s and try again.", wait);
 }
 
@@ -147,10 +151,15 @@ static void login_on_checked(int matched, void *arg)
 	if (matched != AUTH_CANCELLED && failed) {
 		const char *name = !lc->key[0] ? "a kiosk that gave no id" : lc->known ? lc->key + 2 : "an unknown name";
 		log_warn("failed hello for %s from %s", name, lc->address);
-		if (lc->key[0] && budget_charge(by_user, lc->key, now, 1))
+		metrics_login_failure();
+		if (lc->key[0] && budget_charge(by_user, lc->key, now, 1)) {
 			log_warn("hellos for %s locked out: too many failed hellos", name);
-		if (budget_charge(by_address, lc->address, now, lc->weight))
+			metrics_login_lockout(0);
+		}
+		if (budget_charge(by_address, lc->address, now, lc->weight)) {
 			log_warn("hellos from %s locked out: too many failed hellos", lc->address);
+			metrics_login_lockout(1);
+		}
 		matched = AUTH_NO_MATCH;
 	} else if (lc->key[0]) {
 		budget_clear(by_user, lc->key, now);

@@ -2,6 +2,7 @@
  * serves the NDJSON protocol until SIGTERM or SIGINT. */
 #include "qserver.h"
 #include "log.h"
+#include "metrics.h"
 #include "password.h"
 
 #include <errno.h>
@@ -75,6 +76,9 @@ static void usage(FILE *out)
 		"  --sse-max N          event streams at once (default 4096)\n"
 		"  --trust-proxy ADDR   believe X-Forwarded-For from this proxy address only\n"
 		"  --secure-cookies     mark session cookies Secure (behind a TLS proxy)\n"
+		"  --metrics-allow ADDR[,ADDR...]\n"
+		"                       addresses besides loopback that may read GET /metrics on the\n"
+		"                       HTTP port (docs/operations.md, Metrics)\n"
 		"  --hash-password      read a password without echo and print its crypt(3) hash\n"
 		"  --help, --version\n");
 }
@@ -254,6 +258,7 @@ int main(int argc, char **argv)
 		{"http", required_argument, NULL, 'X'},	      {"http-per-addr", required_argument, NULL, 'Y'},
 		{"web", required_argument, NULL, 'B'},	      {"sse-per-addr", required_argument, NULL, 'G'}, {"sse-max", required_argument, NULL, 'J'},
 		{"trust-proxy", required_argument, NULL, 'Z'},  {"secure-cookies", no_argument, NULL, 'K'},
+		{"metrics-allow", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},	      {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}};
 	const char *config_path = NULL, *redis_addr = NULL, *state_dir = NULL;
@@ -313,6 +318,10 @@ int main(int argc, char **argv)
 		case 'J': server.opt.sse_max = (int)parse_positive("--sse-max", optarg, 1000000); break;
 		case 'Z': server.opt.trust_proxy = optarg; break;
 		case 'K': server.opt.secure_cookies = 1; break;
+		case 'M':
+			if (metrics_allow_parse(optarg) < 0)
+				return 2;
+			break;
 		case 'A': server.opt.always_open = 1; break;
 		case 'C': server.opt.test_clock = 1; break;
 		case 'S': clock_start = parse_positive("--clock-start", optarg, 4102444800L); break;

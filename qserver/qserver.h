@@ -194,6 +194,7 @@ struct request {
 	int done;
 	int is_event;		     /* an event queued behind replies, not a request */
 	char *secret;		     /* a take's new ticket secret, added to its result only */
+	struct timespec started;     /* when it was read (CLOCK_MONOTONIC), for its latency */
 };
 
 struct request *request_create(struct conn *c);
@@ -222,6 +223,8 @@ struct op {
 };
 void optable_dispatch(struct request *r, const char *line, size_t len);
 const struct op *optable_find(const char *name);
+size_t optable_count(void);
+const struct op *optable_at(size_t i);
 
 /* args.c: reading request arguments with clear errors. */
 int args_string(struct request *r, const char *name, int required, size_t max_len, const char **out);
@@ -266,6 +269,7 @@ typedef void store_reply_fn(struct redisReply *reply, void *arg);
 int store_start(const char *redis_addr);
 void store_stop(void);
 int store_ready(void);
+int store_events_ready(void);
 int store_fcall(struct site *site, const char *function, int read_only, store_reply_fn *cb, void *arg,
 		int argc, const char **argv);
 int store_command(store_reply_fn *cb, void *arg, int argc, const char **argv);

@@ -5,6 +5,7 @@
  * every pending callback with NULL (answered `unavailable`) and is reconnected with backoff. */
 #include "qserver.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,6 +34,7 @@ struct link {
 	int loading;		 /* Redis answered LOADING: it is reading its data */
 	int draining;		 /* Redis seems hung: no new commands until it answers or the link drops */
 	int resolving;		 /* asking the Sentinels where the primary is */
+	int ever_up;		 /* it connected once: a later connect is a reconnect (metrics.c) */
 	struct event *connect_timer;
 	struct event *retry_timer;
 	void (*on_connected)(struct link *l);
@@ -112,6 +114,9 @@ static void link_on_connect(const redisAsyncContext *ac, int status)
 		return;
 	}
 	l->connected = 1;
+	if (l->ever_up)
+		metrics_redis_reconnect(l == &cmd_link ? METRICS_LINK_COMMAND : METRICS_LINK_PUBSUB);
+	l->ever_up = 1;
 	l->on_connected(l);
 }
 
@@ -142,8 +147,11 @@ static void cmd_link_resolved(const char *ip, int port, void *arg)
 		link_drop(l, "no Sentinel named the primary");
 		return;
 	}
-	if (strcmp(ip, redis_host) != 0 || port != redis_port)
+	if (strcmp(ip, redis_host) != 0 || port != redis_port) {
 		log_info("sentinel: primary %s is at %s:%d", sentinel_master_name(), ip, port);
+		if (redis_port)
+			metrics_redis_failover(); /* not the first answer: the primary moved */
+	}
 	snprintf(redis_host, sizeof redis_host, "%s", ip);
 	redis_port = port;
 	link_connect_to_target(l);
@@ -527,6 +535,12 @@ void store_redis_back(void)
 	}
 	if (!cmd_link.ac && !stopping)
 		link_connect(&cmd_link);
+}
+
+/* True when the pub/sub link is subscribed to the sites' event channels. */
+int store_events_ready(void)
+{
+	return sub_link.ready && sub_link.ac != NULL;
 }
 
 /* True when requests can be served: the library is loaded and the link is up. */
