@@ -4,6 +4,8 @@
   promtext.py check FILE           exit 0 when FILE is well-formed, else print why and exit 1
   promtext.py get FILE 'SERIES'    print the value of one series (0 when it is absent), e.g.
                                    get FILE 'qhall_requests_total{op="take"}'
+  promtext.py diff A B PREFIX      print "SERIES DELTA" for each series starting with PREFIX
+                                   whose value differs from A to B (absent counts as 0)
 
 check: every line is a HELP, a TYPE or a sample; a family has one HELP and one TYPE, before
 its samples; a sample's labels are name="value" pairs with escaped values; no series twice;
@@ -101,6 +103,27 @@ def check(path):
     return 0 if not errors else 1
 
 
+def samples(path):
+    """The series of a file and their values."""
+    out = {}
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            series, value = line.rstrip("\n").rsplit(" ", 1)
+            out[series] = float(value)
+    return out
+
+
+def diff(path_a, path_b, prefix):
+    a, b = samples(path_a), samples(path_b)
+    for series in sorted(set(a) | set(b)):
+        delta = b.get(series, 0) - a.get(series, 0)
+        if series.startswith(prefix) and delta:
+            print(series, f"{delta:g}")
+    return 0
+
+
 def get(path, series):
     with open(path, encoding="utf-8") as f:
         for line in f:
@@ -116,5 +139,7 @@ if __name__ == "__main__":
         sys.exit(check(sys.argv[2]))
     if len(sys.argv) == 4 and sys.argv[1] == "get":
         sys.exit(get(sys.argv[2], sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "diff":
+        sys.exit(diff(sys.argv[2], sys.argv[3], sys.argv[4]))
     print(__doc__, file=sys.stderr)
     sys.exit(2)

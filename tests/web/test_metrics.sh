@@ -51,17 +51,23 @@ do_the_work() {
 		scrape "$after" && python3 "$PROM" check "$after"
 }
 
+# Only take (2 over HTTP, 1 over NDJSON, 1 bad) and hello (HTTP kiosk, NDJSON kiosk, wrong
+# manager) moved.
 requests_counted_per_op() {
-	grew_by 'qhall_requests_total{op="take"}' 4 && grew_by 'qhall_requests_total{op="hello"}' 3 &&
+	[ "$(python3 "$PROM" diff "$before" "$after" qhall_requests_total)" = 'qhall_requests_total{op="hello"} 3
+qhall_requests_total{op="take"} 4' ] &&
 		grew_by 'qhall_request_duration_seconds_count{op="take"}' 4 &&
 		grew_by 'qhall_request_duration_seconds_bucket{op="take",le="+Inf"}' 4
 }
 
+# Exactly these error series moved, each by one.
 errors_counted_per_op_and_code() {
-	grew_by 'qhall_request_errors_total{op="take",code="bad_request"}' 1 &&
-		grew_by 'qhall_request_errors_total{op="hello",code="unauthenticated"}' 1 &&
-		grew_by 'qhall_http_errors_total{code="not_found"}' 1 &&
-		[ "$(grep -c '^qhall_request_errors_total' "$after")" = 2 ]
+	local moved
+	moved=$(python3 "$PROM" diff "$before" "$after" qhall_request_errors_total
+		python3 "$PROM" diff "$before" "$after" qhall_http_errors_total)
+	[ "$moved" = 'qhall_request_errors_total{op="hello",code="unauthenticated"} 1
+qhall_request_errors_total{op="take",code="bad_request"} 1
+qhall_http_errors_total{code="not_found"} 1' ] || { echo "# errors moved: $moved" >&2; return 1; }
 }
 
 login_failure_counted() {
