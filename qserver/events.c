@@ -118,6 +118,20 @@ const char *events_topic_name(unsigned topic)
 	return topic ? names[__builtin_ctz(topic) % TOPIC_COUNT] : "message";
 }
 
+/* Calls fn once for every subscriber of every site (NDJSON connections and SSE streams);
+ * fn must not change who is subscribed. */
+void events_each_subscriber(void (*fn)(struct conn *c, void *arg), void *arg)
+{
+	for (size_t s = 0; s < sites_count(); s++)
+		for (int i = 0; i < TOPIC_COUNT; i++) {
+			struct conn *c;
+			/* A subscriber is on one list per topic: it is taken on the list of its first. */
+			TAILQ_FOREACH(c, &sites_at(s)->subscribers[i], topic_entry[i])
+				if (__builtin_ctz(c->topics) == i)
+					fn(c, arg);
+		}
+}
+
 /* Where the site's fan-out is, for streams that name each event (http_sse.c). */
 struct events_position events_now(const struct site *site)
 {

@@ -3,6 +3,7 @@
 #include "qserver.h"
 #include "log.h"
 #include "metrics.h"
+#include "reload.h"
 #include "password.h"
 
 #include <errno.h>
@@ -24,6 +25,7 @@
 static struct event *tick_event;
 static struct event *drain_event;
 static int ticks;
+static const char *config_path; /* --config, read again on SIGHUP */
 
 /* Prints the usage text. */
 static void usage(FILE *out)
@@ -33,7 +35,8 @@ static void usage(FILE *out)
 		"       qserver --hash-password\n"
 		"\n"
 		"Serves the qhall protocol (NDJSON over TCP) for the hall described by FILE, or for\n"
-		"every site of the region in DIR (region.json and a hall file per site).\n"
+		"every site of the region in DIR (region.json and a hall file per site). SIGHUP\n"
+		"reads them again without dropping connections (docs/operations.md).\n"
 		"\n"
 		"  --config FILE|DIR    hall config, or a region folder (see docs/config.md)\n"
 		"  --redis ADDR         use this Redis (unix:/path, IP:PORT, or\n"
@@ -198,6 +201,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_add(drain_event, &tv);
 }
 
+/* Reloads the hall configs (reload.c); connections stay open. */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig, (void)what, (void)arg;
+	reload_start(config_path);
+}
+
 /* Raises the descriptor limit to its hard maximum and caps --max-conns under it. */
 static void raise_fd_limit(void)
 {
@@ -261,7 +271,7 @@ int main(int argc, char **argv)
 		{"metrics-allow", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},	      {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}};
-	const char *config_path = NULL, *redis_addr = NULL, *state_dir = NULL;
+	const char *redis_addr = NULL, *state_dir = NULL;
 	long clock_start = 0;
 	server.opt = (struct server_options){
 		.listen = "127.0.0.1:7420",
@@ -378,8 +388,10 @@ int main(int argc, char **argv)
 	}
 	struct event *sigterm = evsignal_new(server.base, SIGTERM, on_signal, NULL);
 	struct event *sigint = evsignal_new(server.base, SIGINT, on_signal, NULL);
+	struct event *sighup = evsignal_new(server.base, SIGHUP, on_hup, NULL);
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
+	event_add(sighup, NULL);
 	/* qh_setup runs today's day change; the tick runs the next ones. */
 	for (size_t i = 0; i < sites_count(); i++)
 		daychange_init(sites_at(i));
@@ -412,6 +424,7 @@ int main(int argc, char **argv)
 	event_free(tick_event);
 	event_free(sigterm);
 	event_free(sigint);
+	event_free(sighup);
 	redis_child_stop();
 out_base:
 	event_base_free(server.base);

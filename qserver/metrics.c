@@ -279,6 +279,13 @@ static void write_requests(struct evbuffer *out)
 			evbuffer_add_printf(out, "qhall_http_errors_total{code=\"%s\"} %llu\n", codes[c], http_errors[c]);
 }
 
+/* Counts one subscriber in the table of subscribers by transport and role (arg). */
+static void count_subscriber(struct conn *c, void *arg)
+{
+	unsigned long (*subs)[METRICS_ROLES] = arg;
+	subs[c->sse ? METRICS_SSE : METRICS_NDJSON][c->role % METRICS_ROLES]++;
+}
+
 /* Writes the connections and subscribers open now, by transport and role. */
 static void write_connections(struct evbuffer *out)
 {
@@ -287,12 +294,7 @@ static void write_connections(struct evbuffer *out)
 	struct conn *c;
 	TAILQ_FOREACH(c, &conns, entry)
 		conns_by_role[c->role % METRICS_ROLES]++;
-	/* A subscriber is on one list per topic: count it on the list of its first topic. */
-	for (size_t s = 0; s < sites_count(); s++)
-		for (int i = 0; i < TOPIC_COUNT; i++)
-			TAILQ_FOREACH(c, &sites_at(s)->subscribers[i], topic_entry[i])
-				if (__builtin_ctz(c->topics) == i)
-					subs[c->sse ? METRICS_SSE : METRICS_NDJSON][c->role % METRICS_ROLES]++;
+	events_each_subscriber(count_subscriber, subs);
 	family(out, "qhall_connections", "gauge", "NDJSON connections open, by role.");
 	for (int r = 0; r < METRICS_ROLES; r++)
 		evbuffer_add_printf(out, "qhall_connections{role=\"%s\"} %lu\n", config_role_name((enum role)r), conns_by_role[r]);
