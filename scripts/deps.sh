@@ -6,9 +6,10 @@ set -u
 # pkg-config module and the Debian package that provides it.
 MODULES="libevent:libevent-dev hiredis:libhiredis-dev libcjson:libcjson-dev ncursesw:libncurses-dev cmocka:libcmocka-dev libcrypt:libcrypt-dev"
 # command and the Debian package that provides it.
-COMMANDS="pkg-config:pkg-config cc:gcc make:make redis-server:redis-server redis-cli:redis-tools tmux:tmux espeak-ng:espeak-ng clang:clang python3:python3 curl:curl"
-# files and the Debian package that provides them.
-FILES="/usr/share/zoneinfo/Asia/Shanghai:tzdata"
+COMMANDS="pkg-config:pkg-config cc:gcc make:make redis-server:redis-server redis-cli:redis-tools tmux:tmux espeak-ng:espeak-ng clang:clang python3:python3 curl:curl openssl:openssl"
+# files and the Debian package that provides them (nginx: tests/web/test_nginx_conf.sh checks
+# packaging/nginx/qhall.conf with nginx -t).
+FILES="/usr/share/zoneinfo/Asia/Shanghai:tzdata /usr/sbin/nginx:nginx-light"
 
 missing=""
 for pair in $COMMANDS; do
