@@ -46,6 +46,7 @@ static struct reload *pending; /* at most one reload at a time */
 
 static const char credentials_message[] =
 	"This account's password or token was changed or removed in the configuration; sign in again.";
+static const char scope_message[] = "This account no longer manages this site in the configuration; sign in again.";
 static const char window_message[] = "This window was removed from the configuration or is no longer allowed for this "
 				     "clerk; sign in again at another window.";
 
@@ -134,6 +135,11 @@ static void reload_judge(struct conn *c, void *arg)
 		log_info("reload: %s %s of site %s: account changed or removed; its connection is closed",
 			 config_role_name(c->role), c->user, c->site->cfg->site.id);
 		reload_mark_end(rl, c, "credentials", credentials_message);
+		return;
+	}
+	if (c->region_user && !config_region_user_may(config_region_user(rl->parsed.region, c->region_user->id), c->site->cfg->site.id)) {
+		log_info("reload: region manager %s no longer manages site %s; its connection is closed", c->user, c->site->cfg->site.id);
+		reload_mark_end(rl, c, "scope", scope_message);
 		return;
 	}
 	if (c->role != ROLE_CLERK || !c->window)

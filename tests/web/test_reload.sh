@@ -106,6 +106,25 @@ unparsable_config_refused() {
 		ask 3 '{"op":"services","id":6}' | grep -q '"name":"社会保障与就业"'
 }
 
+# A region: r02 manages street and far; the reload leaves it far only. Its connection at
+# street is told and closed; the one at far stays, with the narrower scope.
+region_scope_narrowed() {
+	local region="$TUI_DIR/region"
+	stop_qserver
+	cp -r "$ROOT/tests/data/region" "$region" &&
+		CONFIG="$region" READY_SITE=far LOG_LEVEL=info start_http_qserver &&
+		exec 6<>"/dev/tcp/127.0.0.1/$PORT" && exec 7<>"/dev/tcp/127.0.0.1/$PORT" &&
+		ask 6 '{"op":"hello","role":"manager","user":"r02","password":"manager123","site":"street"}' | grep -q '"ok":true' &&
+		ask 7 '{"op":"hello","role":"manager","user":"r02","password":"manager123","site":"far"}' | grep -q '"ok":true' &&
+		ask 7 '{"op":"queue","id":1,"site":"street"}' | grep -q '"ok":true' &&
+		HALL="$region/region.json" edit_hall "h['users'][1]['sites'] = ['far']" &&
+		hup_and_wait_for 'reload: the new config of 3 sites is served; 1 connection closed' || return 1
+	local line
+	IFS= read -r -t 5 -u 6 line && echo "$line" | grep -q '"event":"session","reason":"scope"' &&
+		ask 7 '{"op":"queue","id":2}' | grep -q '"ok":true' &&
+		ask 7 '{"op":"queue","id":3,"site":"street"}' | grep -q '"code":"forbidden"'
+}
+
 reloads_counted() {
 	local m
 	m=$(curl -s "http://127.0.0.1:$HTTP_PORT/metrics")
@@ -126,5 +145,6 @@ check "removing a window with a called ticket is refused, naming site, window an
 check "the old config is still served, to the same connections" old_config_still_served
 check "a config that does not parse is refused, the old one stays" unparsable_config_refused
 check "the reloads are counted in the metrics" reloads_counted
-exec 3>&- 4>&- 5>&-
+check "a region manager's narrowed scope ends its session at the site it lost" region_scope_narrowed
+exec 3>&- 4>&- 5>&- 6>&- 7>&-
 tui_finish
