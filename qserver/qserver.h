@@ -403,6 +403,13 @@ void http_api_client_gone(void *arg);
 struct site *http_api_site(const char *site);
 const char *http_api_session_token(struct evhttp_request *req, char *out, size_t len);
 
+/* http_ratings.c: the CSV export of ratings (GET /api/v1/sites/{site}/ratings.csv). */
+struct ratings_export;
+int http_ratings_args(struct evhttp_request *req, cJSON *args);
+int http_ratings_page(struct evhttp_request *req, const struct site *site, struct ratings_export **xp,
+		      const char *line, size_t len, long *next_offset);
+void http_ratings_free(struct ratings_export *x);
+
 /* http_sse.c: live events as Server-Sent Events, resumable by Last-Event-ID. */
 struct sse_stream;
 int http_sse_wanted(const char *path);
