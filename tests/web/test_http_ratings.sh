@@ -55,6 +55,35 @@ manager_exports_csv() {
 		[ "$(wc -l <"$out")" = 2 ] && grep -qF ',A001,' "$out"
 }
 
+# 520 more tickets of window 1 rated at finish, over one NDJSON connection of the manager.
+serve_many() {
+	python3 - "$PORT" <<'PY'
+import json, socket, sys
+s = socket.create_connection(('127.0.0.1', int(sys.argv[1])))
+f = s.makefile('rw')
+def call(req):
+    f.write(json.dumps(req) + '\n'); f.flush()
+    while True:
+        line = json.loads(f.readline())
+        if 'event' not in line:
+            assert line.get('ok'), line
+            return line
+call({'op': 'hello', 'role': 'manager', 'user': 'm01', 'password': 'manager123'})
+for i in range(520):
+    call({'op': 'take', 'service': 'A'})
+    call({'op': 'call_next', 'window': 1})
+    call({'op': 'finish', 'window': 1, 'rating': i % 5 + 1})
+PY
+}
+
+# The export gathers every page of the ratings op (500 a page): 522 ratings, each once.
+export_spans_pages() {
+	serve_many || return 1
+	[ "$(call -H "Authorization: Bearer $MANAGER" "$API/sites/small/ratings.csv?from=2026-11-27&to=2026-11-27")" = 200 ] &&
+		[ "$(wc -l <"$out")" = 523 ] && [ "$(cut -d, -f2 "$out" | sort -u | wc -l)" = 523 ] &&
+		[ "$(grep -c ',非常不满意,very dissatisfied,' "$out")" = 104 ]
+}
+
 export_refused_without_manager() {
 	[ "$(call "$API/sites/small/ratings.csv?from=2026-11-27&to=2026-11-27")" = 401 ] &&
 		[ "$(call -H "Authorization: Bearer $PAD" "$API/sites/small/ratings.csv?from=2026-11-27&to=2026-11-27")" = 403 ] &&
@@ -71,4 +100,5 @@ check "the pad rates the ticket just finished at its window, once, and may not r
 check "a manager signs in" manager_sign_in
 check "the manager's CSV export: header, levels, quoted comment, site time, follow-up" manager_exports_csv
 check "the export is for managers only, with from and to" export_refused_without_manager
+check "an export of 522 ratings gathers every page, each rating once" export_spans_pages
 tui_finish
