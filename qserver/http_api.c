@@ -227,15 +227,18 @@ static void api_ratings_page(struct http_exchange *ex, char *line, size_t len)
 	long next = 0;
 	int more = http_ratings_page(ex->req, ex->site, &ex->csv, line, len, &next);
 	free(line);
-	cJSON *args = more ? cJSON_Parse(ex->line) : NULL;
-	if (!args) {
+	if (!more) {
 		api_finish(ex);
 		return;
 	}
-	cJSON_DeleteItemFromObjectCaseSensitive(args, "offset");
-	cJSON_AddNumberToObject(args, "offset", (double)next);
-	char *again = cJSON_PrintUnformatted(args);
-	cJSON_Delete(args);
+	cJSON *args = cJSON_Parse(ex->line);
+	char *again = NULL;
+	if (args) {
+		cJSON_DeleteItemFromObjectCaseSensitive(args, "offset");
+		cJSON_AddNumberToObject(args, "offset", (double)next);
+		again = cJSON_PrintUnformatted(args);
+		cJSON_Delete(args);
+	}
 	if (!again) {
 		http_send_error(ex->req, "internal", "The server ran out of memory.");
 		api_finish(ex);
@@ -540,11 +543,11 @@ void http_api_handle(struct evhttp_request *req, const char *path)
 	}
 	if (n == 3 && strcmp(seg[0], "sites") == 0 && strcmp(seg[2], "ratings.csv") == 0 && method != EVHTTP_REQ_POST) {
 		/* a manager's CSV export of ratings (http_ratings.c), answered over several pages */
-		if (http_ratings_args(req, args) == 0 && http_api_site(seg[1])) {
+		if (!http_api_site(seg[1])) {
+			http_send_error(req, "not_found", "There is no such site here.");
+		} else if (http_ratings_args(req, args) == 0) { /* or it answered */
 			api_set(args, "site", seg[1]);
 			api_start(req, args, EXCHANGE_RATINGS_CSV);
-		} else if (http_api_site(seg[1]) == NULL) {
-			http_send_error(req, "not_found", "There is no such site here.");
 		}
 		cJSON_Delete(args);
 		return;
