@@ -390,7 +390,8 @@ static int sse_addr_count(const char *addr)
 /* The topics a stream asked for (all it may see without `topics`); 0 after answering. */
 static unsigned sse_topics(struct evhttp_request *req, enum role role)
 {
-	unsigned allowed = role == ROLE_CLERK || role == ROLE_MANAGER ? TOPIC_ALL : TOPIC_ALL & ~TOPIC_TICKET;
+	/* staff, and a rating pad, which waits for the tickets finished at its window */
+	unsigned allowed = role == ROLE_CLERK || role == ROLE_MANAGER || role == ROLE_PAD ? TOPIC_ALL : TOPIC_ALL & ~TOPIC_TICKET;
 	struct evkeyvalq query;
 	TAILQ_INIT(&query);
 	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));

@@ -222,6 +222,7 @@ void request_reply_store_error(struct request *r, const char *err);
 
 /* optable.c: the op table and dispatch. */
 #define ROLE_BIT(r) (1u << (r))
+/* Every role but a rating pad's, which may do almost nothing (optable.c). */
 #define ROLES_ANY (ROLE_BIT(ROLE_PUBLIC) | ROLE_BIT(ROLE_KIOSK) | ROLE_BIT(ROLE_CLERK) | ROLE_BIT(ROLE_MANAGER))
 
 struct op {
@@ -269,6 +270,12 @@ void op_clock(struct request *r);
 void op_stats(struct request *r);
 void op_sites(struct request *r);
 void op_region(struct request *r);
+/* ops_ratings.c */
+void op_ratings(struct request *r);
+void op_resolve_rating(struct request *r);
+int ratings_comment_arg(struct request *r, const char **comment);
+void ratings_due(const struct site *site, char out[11]);
+int ratings_pad_window(const struct request *r);
 void stats_across_sites(struct request *r, const cJSON *sites_arg, const char *from, const char *to, const char *by);
 void session_conn_gone(struct conn *c);
 void session_renew_leases(void);
@@ -414,6 +421,13 @@ void http_api_conn_closed(struct conn *c);
 void http_api_client_gone(void *arg);
 struct site *http_api_site(const char *site);
 const char *http_api_session_token(struct evhttp_request *req, char *out, size_t len);
+
+/* http_ratings.c: the CSV export of ratings (GET /api/v1/sites/{site}/ratings.csv). */
+struct ratings_export;
+int http_ratings_args(struct evhttp_request *req, cJSON *args);
+int http_ratings_page(struct evhttp_request *req, const struct site *site, struct ratings_export **xp,
+		      const char *line, size_t len, long *next_offset);
+void http_ratings_free(struct ratings_export *x);
 
 /* http_sse.c: live events as Server-Sent Events, resumable by Last-Event-ID. */
 struct sse_stream;
