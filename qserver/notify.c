@@ -8,6 +8,7 @@
  * lookups (evdns) all run on the loop, and the deliveries in flight are bounded. */
 #include "qserver.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <event2/dns.h>
 #include <event2/event.h>
@@ -39,6 +40,7 @@ struct notify_site {
 	char path[1024];
 	struct event *timer;	      /* the next look at the queue */
 	long long timer_at_ms;	      /* the real time it fires; 0 when it is not armed */
+	int enabled;		      /* the site's config has notify_url */
 	int busy;		      /* a peek or claim is out */
 	int again;		      /* a wake came while busy: look again after */
 	time_t logged_at;	      /* the last failure logged */
@@ -113,10 +115,11 @@ char *notify_body(const char *site, const char *ticket, const char *number, cons
 	return text;
 }
 
-/* Counts the end of one attempt: result is "delivered", "failed" (given up) or "retried".
- * The one place where the metrics learn of each delivery. */
+/* Counts the end of one attempt: result is "delivered", "failed" (given up) or "retried",
+ * here and in the metrics. */
 static void notify_count(const char *result)
 {
+	metrics_webhook(result);
 	if (strcmp(result, "delivered") == 0)
 		counts.delivered++;
 	else if (strcmp(result, "failed") == 0)
@@ -372,6 +375,8 @@ static void notify_on_peek(redisReply *reply, void *arg)
 /* Looks at a site's queue: the first delivery and when it is due (one ZRANGE). */
 static void notify_look(struct notify_site *ns)
 {
+	if (!ns->enabled)
+		return;
 	if (ns->busy) {
 		ns->again = 1;
 		return;
@@ -399,14 +404,14 @@ static struct notify_site *notify_site_of(const struct site *site)
 {
 	for (size_t i = 0; i < nnsites; i++)
 		if (nsites[i].site == site)
-			return &nsites[i];
+			return nsites[i].enabled ? &nsites[i] : NULL;
 	return NULL;
 }
 
 /* Something happened at a site (an event of it arrived): a delivery may have been queued. */
 void notify_wake(struct site *site)
 {
-	struct notify_site *ns = nnsites ? notify_site_of(site) : NULL;
+	struct notify_site *ns = notify_site_of(site);
 	if (ns)
 		notify_look(ns);
 }
@@ -432,48 +437,65 @@ static int notify_parse_url(struct notify_site *ns, const char *url)
 	return ok ? 0 : -1;
 }
 
-/* Sets up delivery for the sites with notify_url; -1 when it cannot. */
+/* Follows each site's notify_url in its current config (at start and after a reload): a site
+ * that gained one starts delivering, one that lost it stops (attempts under way end as they
+ * would); -1 when the resolver cannot be made. */
+int notify_reload(void)
+{
+	size_t enabled = 0;
+	for (size_t i = 0; i < nnsites; i++) {
+		struct notify_site *ns = &nsites[i];
+		const char *url = ns->site->cfg->site.notify_url;
+		int was = ns->enabled;
+		ns->enabled = 0;
+		if (!url) {
+			evtimer_del(ns->timer);
+			ns->timer_at_ms = 0;
+			continue;
+		}
+		/* names resolve on the loop; the resolver reads /etc/resolv.conf once, when made */
+		if (!dns && !(dns = evdns_base_new(server.base, EVDNS_BASE_INITIALIZE_NAMESERVERS |
+								       EVDNS_BASE_DISABLE_WHEN_INACTIVE)) &&
+		    !(dns = evdns_base_new(server.base, 0)))
+			return -1;
+		if (notify_parse_url(ns, url) < 0)
+			continue;
+		ns->enabled = 1;
+		enabled++;
+		if (!was)
+			notify_arm(ns, 0); /* looks as soon as storage is up, then at least every sweep */
+	}
+	if (enabled)
+		log_info("notify: %zu site%s deliver notifications", enabled, enabled == 1 ? "" : "s");
+	return 0;
+}
+
+/* Sets up delivery for every site (those with notify_url deliver); -1 when it cannot. */
 int notify_start(void)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < sites_count(); i++)
-		n += sites_at(i)->cfg->site.notify_url != NULL;
-	if (n == 0)
-		return 0;
-	/* names resolve on the loop; the resolver reads /etc/resolv.conf once, here */
-	if (!(dns = evdns_base_new(server.base, EVDNS_BASE_INITIALIZE_NAMESERVERS | EVDNS_BASE_DISABLE_WHEN_INACTIVE)) &&
-	    !(dns = evdns_base_new(server.base, 0)))
-		return -1;
-	if (!(nsites = calloc(n, sizeof *nsites)))
+	if (!(nsites = calloc(sites_count() ? sites_count() : 1, sizeof *nsites)))
 		return -1;
 	for (size_t i = 0; i < sites_count(); i++) {
-		struct site *site = sites_at(i);
-		if (!site->cfg->site.notify_url)
-			continue;
 		struct notify_site *ns = &nsites[nnsites];
-		ns->site = site;
-		if (notify_parse_url(ns, site->cfg->site.notify_url) < 0 ||
-		    !(ns->timer = evtimer_new(server.base, notify_on_timer, ns)))
+		ns->site = sites_at(i);
+		if (!(ns->timer = evtimer_new(server.base, notify_on_timer, ns)))
 			return -1;
 		nnsites++;
-		notify_arm(ns, 0); /* looks as soon as storage is up, then at least every sweep */
 	}
-	log_info("notify: %zu site%s deliver notifications", nnsites, nnsites == 1 ? "" : "s");
-	return 0;
+	return notify_reload();
 }
 
 /* Stops delivery: attempts under way are dropped (their claims run out and another qserver,
  * or this one when it is back, delivers them). */
 void notify_stop(void)
 {
-	if (nnsites)
+	if (dns) /* some site delivered notifications */
 		log_info("notify: %lu delivered, %lu retried, %lu given up, %d dropped under way", counts.delivered,
 			 counts.retried, counts.failed, nin_flight);
 	while (!TAILQ_EMPTY(&in_flight))
 		delivery_free(TAILQ_FIRST(&in_flight));
 	for (size_t i = 0; i < nnsites; i++)
-		if (nsites[i].timer)
-			event_free(nsites[i].timer);
+		event_free(nsites[i].timer);
 	free(nsites);
 	nsites = NULL;
 	nnsites = 0;

@@ -151,12 +151,16 @@ notify_op_refusals() {
 		! grep -qF "$NOTIFY_SECRET" "$TUI_DIR/qserver.log"
 }
 
-# The counts a qserver logs at its end are what the receiver saw.
+# The counts in /metrics and those a qserver logs at its end are what the receiver saw.
 deliveries_counted() {
-	stop_qserver
 	local ok failed
 	ok=$(grep -c '"status": 204' "$TUI_DIR/r1.log")
 	failed=$(grep -c '"status": 500' "$TUI_DIR/r1.log")
+	curl -s "http://127.0.0.1:$HTTP_PORT/metrics" >"$out"
+	grep -qx "qhall_webhook_deliveries_total{result=\"delivered\"} $ok" "$out" &&
+		grep -qx "qhall_webhook_deliveries_total{result=\"retried\"} $failed" "$out" &&
+		grep -qx 'qhall_webhook_deliveries_total{result="failed"} 0' "$out" || return 1
+	stop_qserver
 	[ "$ok" -ge 4 ] && grep -q "notify: $ok delivered, $failed retried, 0 given up, 0 dropped under way" "$TUI_DIR/qserver.log"
 }
 
@@ -188,6 +192,21 @@ no_notify_url_no_delivery() {
 	[ "$(redis-cli -s "$REDIS_SOCK" ZCARD 'q:{small}:nq')" -ge 1 ] || return 1
 	sleep 2
 	[ "$(cat "$TUI_DIR"/r1.log "$TUI_DIR"/r2.log | wc -l)" = "$before" ]
+}
+
+# A reload that adds notify_url starts the deliveries without a restart.
+notify_url_added_by_reload() {
+	local before
+	before=$(grep -c 'reload: the new config' "$TUI_DIR/qserver.log")
+	cp "$(hall_config "$R1_PORT")" "$TUI_DIR/hall-none.json"
+	kill -HUP "$QSERVER_PID"
+	for _ in $(seq 100); do
+		[ "$(grep -c 'reload: the new config' "$TUI_DIR/qserver.log")" -gt "$before" ] && break
+		sleep 0.05
+	done
+	take "$PORT" B ',"ref":"13600000006","notify":{"ewt":86400}' | grep -q '"ok":true' || return 1
+	for _ in $(seq 100); do grep -q 13600000006 "$TUI_DIR/r1.log" && return 0; sleep 0.05; done
+	return 1
 }
 
 # Two qservers on one fresh Redis: each (ticket, event) reaches the receiver once.
@@ -268,6 +287,7 @@ example_receiver_checks_signatures() {
 PORT=$(free_port)
 start_redis || exit 1
 start_receiver r1 --fail-first 1 || exit 1
+R1_PORT=$RPORT
 CONFIG=$(hall_config "$RPORT")
 start_http_qserver || exit 1
 check "near when a call leaves the ticket one ahead, not before" near_after_the_call_that_leaves_one_ahead
@@ -280,6 +300,7 @@ check "notify without or with a wrong secret, empty, or for a ticket not waiting
 check "the deliveries, retries and give-ups are counted" deliveries_counted
 check "a receiver that never answers does not stall qserver" hanging_receiver_does_not_stall
 check "a hall without notify_url refuses notify and delivers nothing" no_notify_url_no_delivery
+check "a reload that adds notify_url starts the deliveries" notify_url_added_by_reload
 check "two qservers on one Redis deliver each event once" two_qservers_deliver_each_event_once
 check "a delivery failing for five minutes is given up, logged and counted" gives_up_after_five_minutes
 check "the example receiver sends what is signed and refuses a wrong signature" example_receiver_checks_signatures
