@@ -76,7 +76,7 @@ int notify_sign(const char *secret, const char *body, size_t len, char out[65])
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
-	if (!HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)body, len, md, &mdlen) ||
+	if (!secret || !HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)body, len, md, &mdlen) ||
 	    mdlen != 32)
 		return -1;
 	for (unsigned i = 0; i < mdlen; i++)
@@ -286,6 +286,8 @@ static void notify_on_claimed(redisReply *reply, void *arg)
 {
 	struct notify_site *ns = arg;
 	ns->busy = 0;
+	if (!ns->enabled)
+		return; /* a reload took notify_url away meanwhile: the claims run out for others */
 	notify_arm(ns, NOTIFY_SWEEP_MS); /* whatever comes of it, the queue is looked at again */
 	if (!reply || reply->type != REDIS_REPLY_STRING) {
 		if (reply && reply->type == REDIS_REPLY_ERROR)

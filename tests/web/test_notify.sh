@@ -194,19 +194,31 @@ no_notify_url_no_delivery() {
 	[ "$(cat "$TUI_DIR"/r1.log "$TUI_DIR"/r2.log | wc -l)" = "$before" ]
 }
 
-# A reload that adds notify_url starts the deliveries without a restart.
-notify_url_added_by_reload() {
+# Sends SIGHUP with the hall file $1 in place of the served one and waits for the reload.
+reload_with() {
 	local before
 	before=$(grep -c 'reload: the new config' "$TUI_DIR/qserver.log")
-	cp "$(hall_config "$R1_PORT")" "$TUI_DIR/hall-none.json"
+	cp "$1" "$TUI_DIR/hall-none.json.new" && mv "$TUI_DIR/hall-none.json.new" "$TUI_DIR/hall-none.json"
 	kill -HUP "$QSERVER_PID"
 	for _ in $(seq 100); do
-		[ "$(grep -c 'reload: the new config' "$TUI_DIR/qserver.log")" -gt "$before" ] && break
+		[ "$(grep -c 'reload: the new config' "$TUI_DIR/qserver.log")" -gt "$before" ] && return 0
 		sleep 0.05
 	done
-	take "$PORT" B ',"ref":"13600000006","notify":{"ewt":86400}' | grep -q '"ok":true' || return 1
-	for _ in $(seq 100); do grep -q 13600000006 "$TUI_DIR/r1.log" && return 0; sleep 0.05; done
 	return 1
+}
+
+# A reload that adds notify_url starts the deliveries without a restart; one that takes it
+# away stops them.
+notify_url_added_by_reload() {
+	local plain
+	plain="$TUI_DIR/plain.json"
+	cp "$TUI_DIR/hall-none.json" "$plain"
+	reload_with "$(hall_config "$R1_PORT")" || return 1
+	curl -s "$API/sites/small" | grep -q '"notify":true' &&
+		take "$PORT" B ',"ref":"13600000006","notify":{"ewt":86400}' | grep -q '"ok":true' || return 1
+	for _ in $(seq 100); do grep -q 13600000006 "$TUI_DIR/r1.log" && break; sleep 0.05; done
+	grep -q 13600000006 "$TUI_DIR/r1.log" && reload_with "$plain" &&
+		take "$PORT" B ',"notify":{"ewt":86400}' | grep -q '"field":"notify"'
 }
 
 # Two qservers on one fresh Redis: each (ticket, event) reaches the receiver once.
@@ -300,7 +312,7 @@ check "notify without or with a wrong secret, empty, or for a ticket not waiting
 check "the deliveries, retries and give-ups are counted" deliveries_counted
 check "a receiver that never answers does not stall qserver" hanging_receiver_does_not_stall
 check "a hall without notify_url refuses notify and delivers nothing" no_notify_url_no_delivery
-check "a reload that adds notify_url starts the deliveries" notify_url_added_by_reload
+check "a reload that adds notify_url starts the deliveries, one that removes it stops them" notify_url_added_by_reload
 check "two qservers on one Redis deliver each event once" two_qservers_deliver_each_event_once
 check "a delivery failing for five minutes is given up, logged and counted" gives_up_after_five_minutes
 check "the example receiver sends what is signed and refuses a wrong signature" example_receiver_checks_signatures
