@@ -231,7 +231,7 @@
   /* Applies a snapshot: site, services, windows, today; then its calls. The first snapshot's
    * calls are history (the newest goes up quietly); later ones bring the calls missed while
    * away (not older than 10 minutes), oldest first, as new calls. */
-  function applySnapshot(snap) {
+  function applySnapshot(snap, checkLink) {
     const first = !state.haveSnapshot;
     if (snap.site) {
       state.site = snap.site;
@@ -255,9 +255,15 @@
       });
       fetchZoneHistory();
     } else {
+      let missed = 0;
       calls.reverse().forEach(function (c) {
-        if (!isKnown(c, false) && c.at >= now - MISSED_CALL_WINDOW_S) newCall(c);
+        if (isKnown(c, false) || c.at < now - MISSED_CALL_WINDOW_S) return;
+        newCall(c);
+        missed++;
       });
+      // The periodic refresh found a call the stream did not bring: the link may be dead
+      // while it looks open (a blip that lost no packet's worth of RST), so start it over.
+      if (missed && checkLink && link) link.reconnect();
     }
     renderAll();
   }
@@ -327,7 +333,7 @@
 
   /* Loads the snapshot; a failure shows offline and makes the live link start over (a dead
    * link can look open after a blip). The next refresh comes sooner while failing. */
-  function loadSnapshot() {
+  function loadSnapshot(checkLink) {
     if (loading) { // one more after this one: it may have been asked before what changed
       again = true;
       return loading;
@@ -335,8 +341,8 @@
     clearTimeout(refreshTimer);
     loading = Q.api('GET', sitePath('/snapshot')).then(function (snap) {
       fetchOk = true;
-      applySnapshot(snap);
-      refreshTimer = setTimeout(loadSnapshot, REFRESH_MS);
+      applySnapshot(snap, checkLink === true);
+      refreshTimer = setTimeout(loadSnapshot, REFRESH_MS, true);
     }, function (e) {
       if (e.status === 404 && !state.haveSnapshot) {
         showMessage('没有这个站点：' + opts.site, 'No such site: ' + opts.site);
@@ -344,7 +350,7 @@
       }
       fetchOk = false;
       if (link) link.reconnect();
-      refreshTimer = setTimeout(loadSnapshot, RETRY_MS);
+      refreshTimer = setTimeout(loadSnapshot, RETRY_MS, true);
     }).then(function () {
       loading = null;
       setBanner();
