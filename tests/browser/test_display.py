@@ -203,6 +203,14 @@ with Hall() as hall, Browser(hall, 1920, 1080) as b:
     # the restarted qserver before the page reconnected is shown, once.
     errors = b.console_errors()
     tap.check('no console errors on the zoned displays', lambda: not errors or print('#', errors))
+    b.open('/display?site=small&windows=3-1')
+    tap.check('a zone that cannot be read fills the screen with a message naming it',
+              lambda: wait_until(lambda: b.visible('#message') and 'windows=3-1' in b.text('#message')))
+    b.open('/display?site=nowhere')
+    tap.check('so does a site the server does not serve',
+              lambda: wait_until(lambda: b.visible('#message') and 'No such site: nowhere' in b.text('#message'))
+              and time.sleep(5) is None and not b.visible('.offline-banner'))
+    b.driver.get_log('browser')  # the 404 of the unknown site is what this check asked for
     b.open('/display?site=small&min_show=0.5')
     wait_until(lambda: '实时 Live' in b.text('#status'))
     b.js(WATCH)

@@ -346,6 +346,8 @@
     }, function (e) {
       if (e.status === 404 && !state.haveSnapshot) {
         showMessage('没有这个站点：' + opts.site, 'No such site: ' + opts.site);
+        if (link) link.close(); // nothing to wait for: no offline banner over the message
+        linkUp = null;
         return;
       }
       fetchOk = false;
