@@ -124,6 +124,7 @@
     };
   }
 
+  /* A call's identity: number, window and time (and, for events, which recall it is). */
   function callKey(c, withRecall) {
     return c.number + '|' + c.window + '|' + c.at + (withRecall ? '|' + (c.recall || 0) : '');
   }
@@ -179,6 +180,7 @@
     scheduleQueue();
   }
 
+  /* Whether the big line may take a new call: empty, or its call has had its minimum time. */
   function lineFree() {
     return !queue.current || performance.now() - queue.shownAt >= opts.minShowMs;
   }
@@ -208,6 +210,7 @@
     scheduleQueue();
   }
 
+  /* Puts a call taken down at the top of the recent list (at most 32 kept). */
   function pushRecent(call) {
     state.recent.unshift(call);
     state.recent.length = Math.min(state.recent.length, 32);
@@ -296,12 +299,14 @@
     });
   }
 
+  /* The API path of this screen's site, with rest appended. */
   function sitePath(rest) {
     return '/sites/' + encodeURIComponent(opts.site) + (rest || '');
   }
 
   /* ---- live events ---- */
 
+  /* Applies a live event: a call in the zone is queued, queue and window events update. */
   function onEvent(name, data) {
     if (name === 'called') {
       const call = callFromEvent(data);
@@ -325,6 +330,7 @@
 
   let link = null, linkUp = null, fetchOk = true, refreshTimer = null, loading = null, again = false;
 
+  /* Shows the offline banner while the stream is down or the last refresh failed. */
   function setBanner() {
     const online = linkUp !== false && fetchOk;
     Q.offlineBanner(online);
@@ -364,6 +370,7 @@
     return loading;
   }
 
+  /* Follows the live link going up or down. */
   function onLinkState(up) {
     linkUp = up;
     setBanner();
@@ -394,6 +401,7 @@
     pumpVoice();
   }
 
+  /* Plays or says the next item when nothing is playing; a guard moves on if it never ends. */
   function pumpVoice() {
     if (voiceBusy || !voiceQueue.length) return;
     voiceBusy = true;
@@ -472,20 +480,24 @@
 
   /* ---- drawing ---- */
 
+  /* Fills the screen with a message, for a setting or site that is wrong. */
   function showMessage(zh, en) {
     const m = $('message');
     Q.fill(m, Q.el('div', { class: 'message-zh', lang: 'zh-CN' }, zh), Q.el('div', { class: 'message-en', lang: 'en' }, en));
     m.hidden = false;
   }
 
+  /* Now on the server's clock. */
   function hallNow() {
     return new Date(Date.now() + state.offsetMs);
   }
 
+  /* Now on the server's clock, in epoch seconds. */
   function hallNowS() {
     return Math.floor((Date.now() + state.offsetMs) / 1000);
   }
 
+  /* Draws every part from the state. */
   function renderAll() {
     renderHeader();
     renderClock();
@@ -496,6 +508,7 @@
     renderStatus();
   }
 
+  /* The site's names, and the page title. */
   function renderHeader() {
     const s = state.site;
     if (!s) return;
@@ -559,6 +572,7 @@
       line.style.setProperty('--fit', String(Math.max(0.3, (line.clientWidth / line.scrollWidth) * 0.97)));
   }
 
+  /* The recent calls, newest first, with empty tiles keeping the grid's shape. */
   function renderRecent() {
     const list = state.recent.slice(0, opts.recent);
     const items = list.map(function (c) {
@@ -575,6 +589,7 @@
     Q.fill($('recent'), items);
   }
 
+  /* The zone's services: waiting people and the estimated wait range; row type follows the row height. */
   function renderServices() {
     const shown = state.services.filter((s) => !opts.services || opts.services.indexOf(s.id) >= 0);
     const box = $('services');
@@ -617,6 +632,7 @@
         Q.el('span', { class: 'en', lang: 'en' }, 'Target ' + Math.round(target / 60) + ' min')));
   }
 
+  /* The status line: live or offline, the zone, a word when sound is blocked. */
   function renderStatus() {
     const parts = [];
     const online = linkUp !== false && fetchOk;
@@ -660,6 +676,7 @@
     return false;
   }
 
+  /* Lays out, starts the clock, opens the live link, then loads the snapshot. */
   async function start() {
     applyLayout();
     window.addEventListener('resize', applyLayout);
