@@ -254,7 +254,7 @@ static void book__public_limits__per_address_and_ref(void **state)
 {
 	(void)state;
 	struct tc *pub = hall_public(&hall);
-	char code[16], ref[16];
+	char code[16], ref[32];
 	for (int i = 0; i < 3; i++)
 		book_ok(pub, "2026-11-28", i == 0 ? "11:00" : i == 1 ? "11:30" : "12:00", "13700000000", code);
 	cJSON *r = book(pub, "2026-11-28", "12:30", "13700000000");
