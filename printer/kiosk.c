@@ -351,38 +351,43 @@ static void kiosk_on_take(void *arg, cJSON *resp)
 	kiosk_draw(k);
 }
 
-/* Starts taking a ticket: the printer is opened first, so a dead printer costs no ticket. */
+/* Sends a request that issues a ticket (take, checkin; args taken): the printer is opened
+ * first, so a dead printer costs no ticket; the kiosk waits for the answer in on_answer. */
+static void kiosk_issue(struct kiosk *k, const char *op, cJSON *args, client_reply_fn on_answer)
+{
+	char err[512];
+	if (!client_is_ready(k->client)) {
+		kiosk_message(k, true, "暂时无法取号，请稍候。\nNot connected to the server (%s); please wait a moment.",
+			      client_status_text(k->client));
+	} else if (!k->hall_open) {
+		kiosk_closed_message(k, k->opens_at);
+	} else if (k->printer_fault) {
+		/* the screen says out of service */
+	} else if (output_open(&k->out, err, sizeof err) < 0) {
+		kiosk_printer_failed(k, err);
+		kiosk_message(k, true, "打印机故障，没有出票，请联系工作人员。\nNo ticket was taken: the printer cannot be used. Please ask the staff.\n(%s)", err);
+	} else {
+		if (client_request_timeout(k->client, op, args, KIOSK_TAKE_TIMEOUT_MS, on_answer, k) < 0) {
+			output_close(&k->out);
+			kiosk_message(k, true, "暂时无法取号，请稍候。\nThe request could not be sent; please try again.");
+			return;
+		}
+		k->mode = KIOSK_BUSY;
+		k->mode_until = 0;
+		return;
+	}
+	cJSON_Delete(args);
+}
+
+/* Takes a ticket of the chosen service. */
 static void kiosk_take(struct kiosk *k, bool priority)
 {
 	if (k->count == 0)
 		return;
-	if (!client_is_ready(k->client)) {
-		kiosk_message(k, true, "暂时无法取号，请稍候。\nNot connected to the server (%s); please wait a moment.",
-			      client_status_text(k->client));
-		return;
-	}
-	if (!k->hall_open) {
-		kiosk_closed_message(k, k->opens_at);
-		return;
-	}
-	if (k->printer_fault)
-		return; /* the screen says out of service */
-	char err[512];
-	if (output_open(&k->out, err, sizeof err) < 0) {
-		kiosk_printer_failed(k, err);
-		kiosk_message(k, true, "打印机故障，没有出票，请联系工作人员。\nNo ticket was taken: the printer cannot be used. Please ask the staff.\n(%s)", err);
-		return;
-	}
 	cJSON *args = cJSON_CreateObject();
 	cJSON_AddStringToObject(args, "service", k->list[k->selected].id);
 	cJSON_AddStringToObject(args, "class", priority ? "priority" : "normal");
-	if (client_request_timeout(k->client, "take", args, KIOSK_TAKE_TIMEOUT_MS, kiosk_on_take, k) < 0) {
-		output_close(&k->out);
-		kiosk_message(k, true, "暂时无法取号，请稍候。\nThe request could not be sent; please try again.");
-		return;
-	}
-	k->mode = KIOSK_BUSY;
-	k->mode_until = 0;
+	kiosk_issue(k, "take", args, kiosk_on_take);
 }
 
 /* ---- appointment check-in ---- */
@@ -448,33 +453,14 @@ static void kiosk_on_checkin(void *arg, cJSON *resp)
 	kiosk_draw(k);
 }
 
-/* Sends the typed code to `checkin`: the printer is opened first, as for a take. */
+/* Sends the typed code to `checkin`. */
 static void kiosk_checkin(struct kiosk *k)
 {
 	if (!k->code[0])
 		return;
-	if (!client_is_ready(k->client)) {
-		kiosk_message(k, true, "暂时无法签到，请稍候。\nNot connected to the server (%s); please wait a moment.",
-			      client_status_text(k->client));
-		return;
-	}
-	if (k->printer_fault)
-		return; /* the screen says out of service */
-	char err[512];
-	if (output_open(&k->out, err, sizeof err) < 0) {
-		kiosk_printer_failed(k, err);
-		kiosk_message(k, true, "打印机故障，没有签到，请联系工作人员。\nNo check-in: the printer cannot be used. Please ask the staff.\n(%s)", err);
-		return;
-	}
 	cJSON *args = cJSON_CreateObject();
 	cJSON_AddStringToObject(args, "code", k->code);
-	if (client_request_timeout(k->client, "checkin", args, KIOSK_TAKE_TIMEOUT_MS, kiosk_on_checkin, k) < 0) {
-		output_close(&k->out);
-		kiosk_message(k, true, "暂时无法签到，请稍候。\nThe request could not be sent; please try again.");
-		return;
-	}
-	k->mode = KIOSK_BUSY;
-	k->mode_until = 0;
+	kiosk_issue(k, "checkin", args, kiosk_on_checkin);
 }
 
 /* A key while a code is typed: letters, digits and dashes are kept, Backspace takes one back,
