@@ -491,6 +491,30 @@ static void sse_wait_gone(void *arg)
 	w->gone = 1;
 }
 
+/* The id a stream resumes after: the Last-Event-ID header a browser sends when it reconnects
+ * by itself, or the last_event_id query argument of a page that had to open a new stream (an
+ * EventSource gives up for good after a failed reconnect, and a new one cannot set headers).
+ * Returns 0 when there is none. */
+static int sse_last_event_id(struct evhttp_request *req, char *out, size_t len)
+{
+	const char *last = evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
+	out[0] = '\0';
+	if (last && *last) {
+		snprintf(out, len, "%s", last);
+		return 1;
+	}
+	struct evkeyvalq query;
+	TAILQ_INIT(&query);
+	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
+	if (q && evhttp_parse_query_str(q, &query) == 0) {
+		last = evhttp_find_header(&query, "last_event_id");
+		if (last && *last)
+			snprintf(out, len, "%s", last);
+	}
+	evhttp_clear_headers(&query);
+	return out[0] != '\0';
+}
+
 /* Opens a site's stream with the topics its session may see. */
 static void sse_on_session(const char *token, const struct sessions_found *found, void *arg)
 {
@@ -519,9 +543,9 @@ static void sse_on_session(const char *token, const struct sessions_found *found
 		return;
 	}
 	struct sse_stream *s = sse_open(req, c, topics);
-	const char *last = evhttp_find_header(evhttp_request_get_input_headers(req), "Last-Event-ID");
+	char last[64];
 	struct sse_id from;
-	if (s && last && *last) {
+	if (s && sse_last_event_id(req, last, sizeof last)) {
 		if (sse_id_parse(last, &from) == 0)
 			sse_resume(s, from);
 		else

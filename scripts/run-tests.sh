@@ -43,13 +43,17 @@ for t in "$build"/tests/test_*; do
 done
 
 if [ -z "${QHALL_SANITIZED:-}" ]; then
-	for t in tests/tui/test_*.sh tests/web/test_*.sh; do
+	# Browser tests run with Debian's python3, whose selenium the dependency step installs.
+	for t in tests/tui/test_*.sh tests/web/test_*.sh tests/browser/test_*.py; do
 		[ -f "$t" ] || continue
-		name=$(basename "$t" .sh)
+		name=$(basename "${t%.*}")
 		case "$name" in *"$filter"*) ;; *) continue ;; esac
 		echo "== $name"
 		out="$log_dir/$name.log"
-		bash "$t" "$build" >"$out" 2>&1
+		case "$t" in
+		*.py) timeout 300 /usr/bin/python3 "$t" >"$out" 2>&1 ;;
+		*) bash "$t" "$build" >"$out" 2>&1 ;;
+		esac
 		rc=$?
 		p=$(grep -c '^ok ' "$out"); f=$(grep -c '^not ok ' "$out")
 		[ "$rc" != 0 ] && [ "$f" = 0 ] && f=1
