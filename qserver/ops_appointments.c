@@ -15,6 +15,15 @@
 #define APPT_REF_MAX 64	     /* characters of a phone number or ID reference */
 #define APPT_SLOTS_MAX (24 * 60 / 5 + 1) /* slot_minutes is at least 5 */
 
+/* Wrong codes the public may try from one address before a lock-out (10 minutes, doubling to
+ * an hour): 40-bit codes cannot be found by trying. */
+#define APPT_WRONG_CODES 20
+#define APPT_WRONG_CODE_LOCK_S 600
+#define APPT_WRONG_CODE_LOCK_MAX_S 3600
+#define APPT_WRONG_CODE_SLOTS 4096
+
+static struct budget *wrong_codes; /* keys "w:<address>" */
+
 /* Crockford's base32: no I, L, O or U, so a code read aloud or typed is hard to get wrong. */
 static const char appt_alphabet[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
@@ -236,14 +245,82 @@ void op_book(struct request *r)
 	store_request_fcall(r, "qh_book", 0, 10, argv);
 }
 
-/* Runs a function on the appointment of the request's code (its ref shown to managers only). */
+/* Frees the public's wrong-code budgets (at shutdown). */
+void appointments_stop(void)
+{
+	budget_free(wrong_codes);
+	wrong_codes = NULL;
+}
+
+/* The public's wrong-code key of a request's address. */
+static void appt_wrong_code_key(const struct request *r, char *out, size_t len)
+{
+	snprintf(out, len, "w:%s", r->conn->addr);
+}
+
+/* Whether the public may try a code from this address now; answers rate_limited when not. */
+static int appt_code_try_allowed(struct request *r)
+{
+	static const struct budget_policy policy = {APPT_WRONG_CODES, APPT_WRONG_CODE_LOCK_S, APPT_WRONG_CODE_LOCK_MAX_S,
+						   APPT_WRONG_CODE_LOCK_MAX_S, 0};
+	if (!wrong_codes && !(wrong_codes = budget_new(&policy, APPT_WRONG_CODE_SLOTS))) {
+		request_reply_error(r, "internal", NULL, "The server ran out of memory.");
+		return 0;
+	}
+	char key[CONN_ADDR_MAX + 3];
+	appt_wrong_code_key(r, key, sizeof key);
+	long wait = budget_wait(wrong_codes, key, clock_now());
+	if (wait > 0) {
+		request_reply_rate_limited(r, wait, "Too many wrong appointment codes from here; try again in %ld min.", (wait + 59) / 60);
+		return 0;
+	}
+	return 1;
+}
+
+/* The arguments of the appointment functions: the code, and whether to show the ref. */
+#define APPT_ARGV(r, code) {(code), (r)->conn->role == ROLE_MANAGER ? "1" : ""}
+
+/* The public's lookup answered: an unknown code counts against the address; a cancel then
+ * goes on with qh_cancel_appointment, a lookup is answered. */
+static void appt_on_public_lookup(redisReply *reply, void *arg)
+{
+	struct request *r = arg;
+	if (reply && reply->type == REDIS_REPLY_ERROR && strncmp(reply->str, "NOT_FOUND ", 10) == 0 && r->conn) {
+		char key[CONN_ADDR_MAX + 3];
+		appt_wrong_code_key(r, key, sizeof key);
+		budget_charge(wrong_codes, key, clock_now(), 1);
+	}
+	if (r->conn && r->op->handler == op_cancel_appointment && reply && reply->type == REDIS_REPLY_STRING) {
+		char code[APPT_CODE_LEN + 1];
+		appt_code_arg(r, code); /* read before, so it cannot fail now */
+		const char *argv[] = APPT_ARGV(r, code);
+		store_request_fcall(r, "qh_cancel_appointment", 0, 2, argv);
+		return;
+	}
+	if (!r->conn && reply && reply->type == REDIS_REPLY_STRING) {
+		request_free(r); /* nobody waits, and nothing was done */
+		return;
+	}
+	if (store_reply_ok(r, reply))
+		request_reply_raw(r, reply->str, reply->len);
+}
+
+/* Runs a function on the appointment of the request's code (its ref shown to managers only);
+ * the public's codes are first looked up, so that wrong ones are budgeted per address. */
 static void appt_by_code(struct request *r, const char *function, int read_only)
 {
 	char code[APPT_CODE_LEN + 1];
 	if (appt_code_arg(r, code) < 0)
 		return;
-	const char *argv[] = {code, r->conn->role == ROLE_MANAGER ? "1" : ""};
-	store_request_fcall(r, function, read_only, 2, argv);
+	const char *argv[] = APPT_ARGV(r, code);
+	if (r->conn->role != ROLE_PUBLIC) {
+		store_request_fcall(r, function, read_only, 2, argv);
+		return;
+	}
+	if (!appt_code_try_allowed(r))
+		return;
+	if (!store_ready() || store_fcall(r->site, "qh_appointment", 1, appt_on_public_lookup, r, 2, argv) < 0)
+		request_reply_error(r, "unavailable", NULL, "Storage is unreachable; nothing was changed, retry later.");
 }
 
 /* Looks an appointment up by its code. */

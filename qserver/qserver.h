@@ -264,6 +264,7 @@ void op_book(struct request *r);
 void op_appointment(struct request *r);
 void op_cancel_appointment(struct request *r);
 void op_checkin(struct request *r);
+void appointments_stop(void);
 long stats_day_number(const char *s);
 int ticket_public_post_allowed(struct request *r, const char *ref, char kind);
 void stats_across_sites(struct request *r, const cJSON *sites_arg, const char *from, const char *to, const char *by);

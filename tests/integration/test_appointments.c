@@ -275,6 +275,29 @@ static void book__public_limits__per_address_and_ref(void **state)
 	tc_close(pub);
 }
 
+/* The public may try 20 wrong codes from one address; then even a right one waits, with
+ * retry_after, while kiosks and managers go on. */
+static void codes__wrong_ones_limited_per_address(void **state)
+{
+	(void)state;
+	struct tc *pub = hall_public(&hall), *k = hall_kiosk(&hall);
+	char code[16], s[16];
+	book_ok(pub, "2026-11-28", "10:00", "13800000001", code);
+	for (int i = 0; i < 20; i++)
+		expect_error(tc_request(pub, "{\"op\":\"%s\",\"code\":\"ZZZZZZ%02d\"}",
+					i % 2 ? "appointment" : "cancel_appointment", i), "not_found", "code");
+	cJSON *r = tc_request(pub, "{\"op\":\"appointment\",\"code\":\"%s\"}", code);
+	assert_string_equal(tc_error_code(r), "rate_limited");
+	assert_true(get_num(r, "retry_after", NULL) >= 60);
+	cJSON_Delete(r);
+	expect_error(tc_request(pub, "{\"op\":\"cancel_appointment\",\"code\":\"%s\"}", code), "rate_limited", NULL);
+	assert_string_equal(state_of(k, code, s), "booked");
+	hall_set_clock(&hall, HALL_T0 + 3600);
+	assert_string_equal(state_of(pub, code, s), "booked");
+	tc_close(pub);
+	tc_close(k);
+}
+
 /* Check-in: before the window a conflict with checkin_from, inside it an appointment-class
  * ticket called before normal ones, after it a conflict with checkin_until and the
  * appointment missed. */
@@ -531,6 +554,7 @@ int main(void)
 		T(book__fourth_for_one_ref__conflict),
 		T(book__bad_slot_or_ref__refused),
 		T(book__public_limits__per_address_and_ref),
+		T(codes__wrong_ones_limited_per_address),
 		T(checkin__window__early_inside_late),
 		T(day_change__booked_become_missed),
 		T(stats__appointment_counters_on_the_slot_day),
