@@ -1713,9 +1713,26 @@ local function check_secret(t, given)
   end
 end
 
--- Issues a ticket of service sid (its hash s) and queues it, counted and announced; the
--- arguments are checked. Returns the ticket.
-local function issue_ticket(sid, s, class, channel, ref, secret)
+-- qh_take: issues a ticket and queues it; a[5] is its secret, kept in the ticket's hash and
+-- never in a result or event.
+local function qh_take(a)
+  local sid, class, channel, ref = a[1] or '', a[2] or '', a[3] or '', a[4] or ''
+  local secret = a[5] or ''
+  if sid == '' then fail('BAD_REQUEST', 'service', 'service is required') end
+  local s = service(sid)
+  if not s then fail('NOT_FOUND', 'service', 'service ' .. sid .. ' does not exist') end
+  if class == '' then class = 'normal' end
+  if not CLASS_RANK[class] then
+    fail('BAD_REQUEST', 'class', 'class must be priority, appointment or normal')
+  end
+  if channel == '' then channel = 'kiosk' end
+  if #channel > CHANNEL_MAX or not channel:match('^[%w_%-]+$') then
+    fail('BAD_REQUEST', 'channel', 'channel must be a short word of letters, digits, _ or -')
+  end
+  if utf8_len(ref) > REF_MAX then
+    fail('BAD_REQUEST', 'ref', 'ref must be at most ' .. REF_MAX .. ' characters')
+  end
+
   -- numbers count per prefix so services sharing a prefix never share a number
   local seq_key = k('seq', DAY, s.prefix)
   local seq = redis.call('INCR', seq_key)
@@ -1738,30 +1755,7 @@ local function issue_ticket(sid, s, class, channel, ref, secret)
   stat_record(DAY, local_hour(NOW), sid, '', '', stat_delta{[ST_ISSUED] = 1})
   emit_ticket(t)
   emit_queue(sid)
-  return t
-end
-
--- qh_take: issues a ticket and queues it; a[5] is its secret, kept in the ticket's hash and
--- never in a result or event.
-local function qh_take(a)
-  local sid, class, channel, ref = a[1] or '', a[2] or '', a[3] or '', a[4] or ''
-  local secret = a[5] or ''
-  if sid == '' then fail('BAD_REQUEST', 'service', 'service is required') end
-  local s = service(sid)
-  if not s then fail('NOT_FOUND', 'service', 'service ' .. sid .. ' does not exist') end
-  if class == '' then class = 'normal' end
-  if not CLASS_RANK[class] then
-    fail('BAD_REQUEST', 'class', 'class must be priority, appointment or normal')
-  end
-  if channel == '' then channel = 'kiosk' end
-  if #channel > CHANNEL_MAX or not channel:match('^[%w_%-]+$') then
-    fail('BAD_REQUEST', 'channel', 'channel must be a short word of letters, digits, _ or -')
-  end
-  if utf8_len(ref) > REF_MAX then
-    fail('BAD_REQUEST', 'ref', 'ref must be at most ' .. REF_MAX .. ' characters')
-  end
-
-  return ticket_result(issue_ticket(sid, s, class, channel, ref, secret))
+  return ticket_result(t)
 end
 
 -- qh_ticket: looks a ticket up by id or by today's number.
@@ -2420,7 +2414,7 @@ local function qh_book(a)
   if (tonumber(redis.call('HGET', slot, start)) or 0) >= capacity then
     fail('CONFLICT', 'start', 'the slot ' .. date .. ' ' .. start .. ' is full')
   end
-  if redis.call('ZCOUNT', k('apref', ref), '(' .. istr(NOW), '+inf') >= appt.LIVE_PER_REF then
+  if redis.call('ZCOUNT', k('apref', ref), istr(NOW), '+inf') >= appt.LIVE_PER_REF then
     fail('CONFLICT', 'ref', 'this phone or reference already holds ' .. appt.LIVE_PER_REF ..
       ' appointments; cancel one first')
   end
@@ -2460,13 +2454,15 @@ local function qh_checkin(a)
   if NOW < tonumber(h.from) then
     fail('CONFLICT', 'code', 'check-in for appointment ' .. h.code .. ' has not opened yet')
   end
-  local s = service(h.service)
-  if not s then fail('NOT_FOUND', 'service', 'service ' .. h.service .. ' is no longer offered') end
-  local t = issue_ticket(h.service, s, 'appointment', 'kiosk', h.code, a[2] or '')
-  h.ticket = t.id
-  redis.call('HSET', k('ap', h.code), 'ticket', t.id)
+  if not service(h.service) then
+    fail('NOT_FOUND', 'service', 'service ' .. h.service .. ' is no longer offered')
+  end
+  -- a take of class appointment, its ref the code; the ticket's id is the second field of
+  -- the compact ticket in its result
+  local res = qh_take({h.service, 'appointment', 'kiosk', h.code, a[2] or ''})
+  hset(k('ap', h.code), h, {ticket = cjson.decode(res)[2][2]})
   appt.settle(h, 'checked_in', 1)
-  return ticket_result(t)
+  return res
 end
 
 -- The day change's part for appointments: at most DAY_SLICE booked ones of earlier days
