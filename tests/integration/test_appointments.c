@@ -163,8 +163,8 @@ static void book__answers_code_and_window_ref_for_managers_only(void **state)
 	assert_null(cJSON_GetObjectItem(a, "ref"));
 	char typed[16]; /* lower case with a dash, as a person may type it */
 	snprintf(typed, sizeof typed, "%.4s-%s", code, code + 4);
-	for (char *p = typed; *p; p++)
-		*p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+	for (char *p = typed; *p; p++) /* and O for 0, l for 1, as they read alike */
+		*p = *p == '0' ? 'O' : *p == '1' ? 'l' : (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
 	cJSON *seen = expect_ok(tc_request(pub, "{\"op\":\"appointment\",\"code\":\"%s\"}", typed));
 	assert_string_equal(get_str(seen, "appointment", "code"), code);
 	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(seen, "appointment"), "ref"));
