@@ -5,6 +5,7 @@
  * the HTTP status of its error code. */
 #include "qserver.h"
 #include "log.h"
+#include "metrics.h"
 #include "utf8.h"
 
 #include <ctype.h>
@@ -321,6 +322,7 @@ static int api_body(struct evhttp_request *req, cJSON **args)
 	if (!type || tlen != 16 || strncasecmp(type, "application/json", 16) != 0) {
 		static const char unsupported[] = "{\"ok\":false,\"error\":{\"code\":\"bad_request\",\"message\":"
 						   "\"A request with a body must say Content-Type: application/json.\"}}";
+		metrics_http_error("bad_request");
 		http_send_json(req, 415, unsupported, sizeof unsupported - 1);
 		return -1;
 	}

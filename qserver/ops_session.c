@@ -69,6 +69,7 @@ struct hello_wait {
 	int window;
 	int kiosk_named;	  /* a kiosk hello that named its kiosk */
 	int region_user;	  /* a manager's hello naming a user of region.json */
+	unsigned generation;	  /* the configs' reload count when its check began */
 };
 
 /* The event a connection gets when its clerk took the window over from another connection. */
@@ -86,6 +87,20 @@ static struct conn *session_find_conn(uint64_t id)
 	return NULL;
 }
 
+/* Writes a last event to a connection and closes it once the event is out; no event may
+ * follow it, and no more requests are read. */
+static void session_close_with(struct conn *c, const char *event, size_t len)
+{
+	events_subscribe(c, c->events_site, 0); /* off every topic's list: no event may follow this one */
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	if (frame_write_line(bufferevent_get_output(c->bev), event, len) < 0) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	conn_flush_replies(c); /* closes once the event has been written */
+}
+
 /* Tells a clerk's connection that a newer session took its window over, then closes it once
  * the event is written (PROTOCOL.md v2, "Windows and sessions"). */
 static void session_replace(struct conn *c)
@@ -94,14 +109,31 @@ static void session_replace(struct conn *c)
 		return;
 	log_info("clerk %s signed in at window %d elsewhere; closing the old connection (%s)", c->user, c->window, c->peer);
 	c->window = 0; /* no longer the window's holder: no renewal, no release */
-	events_subscribe(c, c->events_site, 0); /* off every topic's list: no event may follow this one */
-	c->closing = 1;
-	bufferevent_disable(c->bev, EV_READ);
-	if (frame_write_line(bufferevent_get_output(c->bev), session_replaced_event, sizeof session_replaced_event - 1) < 0) {
-		conn_close(c, "out of memory");
+	session_close_with(c, session_replaced_event, sizeof session_replaced_event - 1);
+}
+
+/* Ends a signed-in connection whose account or window a config reload changed: it gets
+ * {"event":"session","reason":reason,"message":message} and is closed (a clerk's window is
+ * given back, unless the window itself is gone). */
+void session_end(struct conn *c, const char *reason, const char *message)
+{
+	if (c->closed || c->closing)
 		return;
+	cJSON *ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "event", "session");
+	cJSON_AddStringToObject(ev, "reason", reason);
+	cJSON_AddStringToObject(ev, "message", message);
+	char *line = cJSON_PrintUnformatted(ev);
+	cJSON_Delete(ev);
+	if (c->sse) {
+		if (line)
+			http_sse_end(c, "session", line, strlen(line));
+	} else if (line) {
+		session_close_with(c, line, strlen(line));
+	} else {
+		conn_close(c, "out of memory");
 	}
-	conn_flush_replies(c); /* closes once the event has been written */
+	free(line);
 }
 
 /* Closes the connection named in a takeover message "<holder> <window>" that qh_open published,
@@ -142,14 +174,18 @@ static void session_on_open(redisReply *reply, void *arg)
 		free(h);
 		return;
 	}
-	if (!r->conn) {
-		/* The clerk left before the answer: give the window back at once. */
+	if (!r->conn || h->generation != sites_generation() || !config_user(r->site->cfg, h->user)) {
+		/* The clerk left before the answer, or a reload replaced the config it was checked
+		 * against: give the window back at once. */
 		char win[16];
 		snprintf(win, sizeof win, "%d", h->window);
 		const char *argv[] = {win, h->holder};
 		store_fcall(r->site, "qh_release", 0, session_on_lease, NULL, 2, argv);
 		cJSON_Delete(window);
-		request_free(r);
+		if (r->conn)
+			request_reply_error(r, "unavailable", NULL, "The hall's configuration was reloaded during this sign-in; sign in again.");
+		else
+			request_free(r);
 		free(h);
 		return;
 	}
@@ -212,6 +248,12 @@ static int session_may_grant(struct request *r, int matched, struct hello_wait *
 	}
 	if (!r->conn) {
 		request_free(r); /* the connection closed during the check */
+		free(h);
+		return 0;
+	}
+	if (h->generation != sites_generation()) {
+		/* Checked against a config that a reload replaced meanwhile. */
+		request_reply_error(r, "unavailable", NULL, "The hall's configuration was reloaded during this sign-in; sign in again.");
 		free(h);
 		return 0;
 	}
@@ -312,6 +354,7 @@ static void session_hello_user(struct request *r, enum role role)
 	}
 	h->role = role;
 	h->window = (int)window;
+	h->generation = sites_generation();
 	snprintf(h->user, sizeof h->user, "%s", user);
 	/* A hall's own user first; a manager not found there may be a region manager. */
 	const struct config_user *u = config_user(r->site->cfg, user);
@@ -372,6 +415,7 @@ static void session_hello_kiosk(struct request *r)
 		return;
 	}
 	h->role = ROLE_KIOSK;
+	h->generation = sites_generation();
 	char key[LOGIN_KEY_MAX];
 	int rc;
 	if (kiosk_id) {

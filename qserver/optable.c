@@ -205,3 +205,15 @@ void optable_dispatch(struct request *r, const char *line, size_t len)
 		return;
 	op->handler(r);
 }
+
+/* How many ops the table has (metrics.c keeps a row of counters for each). */
+size_t optable_count(void)
+{
+	return sizeof op_table / sizeof op_table[0];
+}
+
+/* The i-th op of the table, or NULL past its end. */
+const struct op *optable_at(size_t i)
+{
+	return i < optable_count() ? &op_table[i] : NULL;
+}

@@ -78,20 +78,28 @@ int sessions_token_valid(const char *token)
 	return n >= 22 && n < SESSION_TOKEN_MAX && sessions_token_shape(token);
 }
 
-/* The credential hash of a site's configured user or kiosk, or of a region manager (site
- * NULL), or NULL when it is gone. */
-static const char *sessions_credential(const struct site *site, enum role role, const char *user)
+/* The credential hash of a hall's configured user or kiosk in cfg, or of a region manager
+ * in region (cfg NULL), or NULL when there is none of that id and role. */
+const char *sessions_credential_in(const struct config *cfg, const struct config_region *region, enum role role,
+				   const char *user)
 {
-	if (!site) {
-		const struct config_region_user *u = sites_region() ? config_region_user(sites_region(), user) : NULL;
+	if (!cfg) {
+		const struct config_region_user *u = region ? config_region_user(region, user) : NULL;
 		return u && role == ROLE_MANAGER ? u->password_hash : NULL;
 	}
 	if (role == ROLE_KIOSK) {
-		const struct config_kiosk *k = config_kiosk(site->cfg, user);
+		const struct config_kiosk *k = config_kiosk(cfg, user);
 		return k ? k->token_hash : NULL;
 	}
-	const struct config_user *u = config_user(site->cfg, user);
+	const struct config_user *u = config_user(cfg, user);
 	return u && u->role == role ? u->password_hash : NULL;
+}
+
+/* The credential hash of a site's configured user or kiosk, or of a region manager (site
+ * NULL), as served now. */
+static const char *sessions_credential(const struct site *site, enum role role, const char *user)
+{
+	return sessions_credential_in(site ? site->cfg : NULL, sites_region(), role, user);
 }
 
 /* A short fingerprint of a credential hash (FNV-1a): it changes when the hash does, and
