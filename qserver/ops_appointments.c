@@ -158,12 +158,18 @@ static void appt_on_slots(redisReply *reply, void *arg)
 	const char *date = cJSON_GetObjectItemCaseSensitive(r->args, "date")->valuestring;
 	const struct config_service *svc = config_service(r->site->cfg, service);
 	struct appt_slot slots[APPT_SLOTS_MAX];
-	int n = appt_day_slots(r->site, svc, stats_day_number(date), slots);
+	/* a reload (SIGHUP) may have changed the service's slots meanwhile: then ask again */
+	int n = svc && svc->appointments.slot_minutes ? appt_day_slots(r->site, svc, stats_day_number(date), slots) : -1;
 	cJSON *counts = cJSON_ParseWithLength(reply->str, reply->len);
 	const cJSON *booked = cJSON_GetObjectItemCaseSensitive(counts, "booked");
-	if (cJSON_GetArraySize(booked) != n) {
+	if (n < 0 || cJSON_GetArraySize(booked) != n) {
 		cJSON_Delete(counts);
-		log_error("slots: %d counts for %d slots", cJSON_GetArraySize(booked), n);
+		request_reply_error(r, "unavailable", NULL, "The hall's config changed meanwhile; ask again.");
+		return;
+	}
+	if (!cJSON_IsArray(booked)) {
+		cJSON_Delete(counts);
+		log_error("slots: malformed counts %.80s", reply->str);
 		request_reply_error(r, "internal", NULL, "The server got an unexpected reply from storage.");
 		return;
 	}
