@@ -414,6 +414,7 @@ int main(int argc, char **argv)
 	http_stop();
 	conn_close_all();
 	ticket_stop();
+	appointments_stop();
 	login_stop(); /* after the connections: checks under way end with nobody to answer */
 	store_stop();
 	/* Let the Redis contexts and callbacks freed above finish inside the loop. */

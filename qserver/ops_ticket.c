@@ -18,10 +18,10 @@
 
 static struct budget *public_takes; /* keys "a:<address>" and "r:<ref>" */
 
-/* Whether the public may take one more ticket from this address and for this ref (WEB.md:
- * public POSTs are limited per address and per ref); answers rate_limited when not, and
- * counts the take when so. */
-static int ticket_public_take_allowed(struct request *r, const char *ref)
+/* Whether the public may make one more remote take (kind 't') or booking ('b') from this
+ * address and for this ref (WEB.md: public POSTs are limited per address and per ref);
+ * answers rate_limited when not, and counts it when so. */
+int ticket_public_post_allowed(struct request *r, const char *ref, char kind)
 {
 	static const struct budget_policy policy = {PUBLIC_TAKES_PER_ADDRESS, PUBLIC_TAKE_LOCK_S, PUBLIC_TAKE_LOCK_S,
 						   PUBLIC_TAKE_LOCK_S, 0};
@@ -29,16 +29,18 @@ static int ticket_public_take_allowed(struct request *r, const char *ref)
 		request_reply_error(r, "internal", NULL, "The server ran out of memory.");
 		return 0;
 	}
-	char by_addr[CONN_ADDR_MAX + 2], by_ref[300];
-	snprintf(by_addr, sizeof by_addr, "a:%s", r->conn->addr);
-	snprintf(by_ref, sizeof by_ref, "r:%s", ref ? ref : "");
+	char by_addr[CONN_ADDR_MAX + 3], by_ref[301];
+	char tag[2] = {kind == 't' ? '\0' : kind, '\0'}; /* takes keep the keys they always had */
+	snprintf(by_addr, sizeof by_addr, "%sa:%s", tag, r->conn->addr);
+	snprintf(by_ref, sizeof by_ref, "%sr:%s", tag, ref ? ref : "");
 	time_t now = clock_now();
 	long wait = budget_wait(public_takes, by_addr, now);
 	long wait_ref = ref && *ref ? budget_wait(public_takes, by_ref, now) : 0;
 	if (wait_ref > wait)
 		wait = wait_ref;
 	if (wait > 0) {
-		request_reply_rate_limited(r, wait, "Too many tickets taken from here or for this phone; try again in %ld min.", (wait + 59) / 60);
+		request_reply_rate_limited(r, wait, "Too many %s from here or for this phone; try again in %ld min.",
+					   kind == 't' ? "tickets taken" : "appointments booked", (wait + 59) / 60);
 		return 0;
 	}
 	budget_charge(public_takes, by_addr, now, 1);
@@ -139,7 +141,7 @@ void op_take(struct request *r)
 		request_reply_closed(r, sitetime_next_open(&r->site->cfg->site, now));
 		return;
 	}
-	if (r->conn->role == ROLE_PUBLIC && !ticket_public_take_allowed(r, ref))
+	if (r->conn->role == ROLE_PUBLIC && !ticket_public_post_allowed(r, ref, 't'))
 		return;
 	char secret[TICKET_SECRET_MAX];
 	if (sessions_random_token(TICKET_SECRET_BYTES, secret, sizeof secret) < 0 || !(r->secret = strdup(secret))) {
