@@ -11,49 +11,52 @@
 #define TICKET_SECRET_BYTES 12 /* 96 random bits, 16 URL-safe characters */
 #define TICKET_SECRET_MAX 64
 
-#define PUBLIC_TAKES_PER_ADDRESS 10 /* remote takes from one address, then an hour's wait */
-#define PUBLIC_TAKES_PER_REF 3	    /* remote takes for one phone or ID reference */
-#define PUBLIC_TAKE_LOCK_S 3600
+#define PUBLIC_TAKE_LOCK_S 3600 /* past a limit, the address or ref waits an hour */
 #define PUBLIC_TAKE_SLOTS 4096
 
-static struct budget *public_takes; /* keys "a:<address>" and "r:<ref>" */
+static struct budget *takes_by_addr, *takes_by_ref; /* remote takes by the public */
+
+/* A budget of at most limit remote takes an hour per key. */
+static struct budget *ticket_take_budget(int limit)
+{
+	const struct budget_policy policy = {limit, PUBLIC_TAKE_LOCK_S, PUBLIC_TAKE_LOCK_S, PUBLIC_TAKE_LOCK_S, 0};
+	return budget_new(&policy, PUBLIC_TAKE_SLOTS);
+}
 
 /* Whether the public may take one more ticket from this address and for this ref (WEB.md:
- * public POSTs are limited per address and per ref); answers rate_limited when not, and
- * counts the take when so. */
+ * public POSTs are limited per address and per ref, --web-takes-per-addr and
+ * --web-takes-per-ref an hour); answers rate_limited when not, and counts the take when so. */
 static int ticket_public_take_allowed(struct request *r, const char *ref)
 {
-	static const struct budget_policy policy = {PUBLIC_TAKES_PER_ADDRESS, PUBLIC_TAKE_LOCK_S, PUBLIC_TAKE_LOCK_S,
-						   PUBLIC_TAKE_LOCK_S, 0};
-	if (!public_takes && !(public_takes = budget_new(&policy, PUBLIC_TAKE_SLOTS))) {
+	if (!takes_by_addr)
+		takes_by_addr = ticket_take_budget(server.opt.web_takes_per_addr);
+	if (!takes_by_ref)
+		takes_by_ref = ticket_take_budget(server.opt.web_takes_per_ref);
+	if (!takes_by_addr || !takes_by_ref) {
 		request_reply_error(r, "internal", NULL, "The server ran out of memory.");
 		return 0;
 	}
-	char by_addr[CONN_ADDR_MAX + 2], by_ref[300];
-	snprintf(by_addr, sizeof by_addr, "a:%s", r->conn->addr);
-	snprintf(by_ref, sizeof by_ref, "r:%s", ref ? ref : "");
 	time_t now = clock_now();
-	long wait = budget_wait(public_takes, by_addr, now);
-	long wait_ref = ref && *ref ? budget_wait(public_takes, by_ref, now) : 0;
+	long wait = budget_wait(takes_by_addr, r->conn->addr, now);
+	long wait_ref = ref && *ref ? budget_wait(takes_by_ref, ref, now) : 0;
 	if (wait_ref > wait)
 		wait = wait_ref;
 	if (wait > 0) {
 		request_reply_rate_limited(r, wait, "Too many tickets taken from here or for this phone; try again in %ld min.", (wait + 59) / 60);
 		return 0;
 	}
-	budget_charge(public_takes, by_addr, now, 1);
-	/* A ref's limit is smaller than an address's: each take counts as several. */
+	budget_charge(takes_by_addr, r->conn->addr, now, 1);
 	if (ref && *ref)
-		budget_charge(public_takes, by_ref, now,
-			      (PUBLIC_TAKES_PER_ADDRESS + PUBLIC_TAKES_PER_REF - 1) / PUBLIC_TAKES_PER_REF);
+		budget_charge(takes_by_ref, ref, now, 1);
 	return 1;
 }
 
 /* Frees the public take limits (at shutdown). */
 void ticket_stop(void)
 {
-	budget_free(public_takes);
-	public_takes = NULL;
+	budget_free(takes_by_addr);
+	budget_free(takes_by_ref);
+	takes_by_addr = takes_by_ref = NULL;
 }
 
 /* Checks a ticket class name. */
