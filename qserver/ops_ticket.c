@@ -78,7 +78,11 @@ char *ticket_result_with_secret(const struct request *r, const char *json)
 		const char *public_url = r->site->cfg->site.public_url;
 		if (public_url) {
 			char url[1024];
-			snprintf(url, sizeof url, "%s/t/%s?k=%s", public_url, id->valuestring, r->secret);
+			/* A region's ticket ids repeat across its sites: the page learns the site
+			 * from the address (a one-hall server's needs none). */
+			int n = snprintf(url, sizeof url, "%s/t/%s?k=%s", public_url, id->valuestring, r->secret);
+			if (sites_count() > 1 && n > 0 && (size_t)n < sizeof url)
+				snprintf(url + n, sizeof url - (size_t)n, "&site=%s", r->site->cfg->site.id);
 			cJSON_AddStringToObject(res, "status_url", url);
 		}
 		out = cJSON_PrintUnformatted(res);

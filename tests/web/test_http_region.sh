@@ -90,9 +90,19 @@ streams_carry_their_sites_events() {
 	grep -q '"service":"B"' "$TUI_DIR/street" && ! grep -q '"service":"B"' "$TUI_DIR/central"
 }
 
+# A region's ticket ids repeat across sites: the status page's address names the site.
+status_url_names_the_site() {
+	[ "$(call -X POST -H "$J" -d '{"service":"A","channel":"web"}' "$API/sites/street/tickets")" = 200 ] &&
+		grep -qE '"status_url":"https://street.example.cn/t/[0-9]{8}-A[0-9]+\?k=[A-Za-z0-9_-]+&site=street"' "$out"
+}
+
 PORT=$(free_port)
 start_redis || exit 1
-CONFIG="$ROOT/tests/data/region" READY_SITE=far start_http_qserver || exit 1
+# The region of tests/data/region, its street hall with public_url and remote takes.
+cp -r "$ROOT/tests/data/region" "$TUI_DIR/region"
+sed -i 's|"tz": "Asia/Shanghai",|"tz": "Asia/Shanghai", "public_url": "https://street.example.cn", "remote_take": true,|' \
+	"$TUI_DIR/region/street.json"
+CONFIG="$TUI_DIR/region" READY_SITE=far start_http_qserver || exit 1
 check "GET /sites lists every site of the region" sites_lists_the_region
 check "a site the region does not have is 404 not_found, for the API and streams" unknown_site_is_404
 check "each site's path answers for that site" each_site_answers_its_own
@@ -101,5 +111,6 @@ check "a region manager's session works at the sites of its scope only (403 outs
 check "a region manager reads /region over its scope; signing out ends its session" region_manager_reads_region_then_signs_out
 check "a hall manager's GET /region is 403 forbidden, an unknown session's 401" hall_manager_may_not_read_region
 check "a hall manager's session stays at its hall" hall_manager_session_stays_at_its_hall
+check "a region's status_url names the ticket's site" status_url_names_the_site
 check "an event stream carries its own site's events only" streams_carry_their_sites_events
 tui_finish
