@@ -37,15 +37,13 @@
   let chosen = 0;            // the score picked in the form
   let alerts = 0;            // calls announced (vibration and chime), for tests and the title
 
-  /* Shows why the ticket cannot be shown, and nothing of the ticket. */
+
+  /* Shows why the ticket cannot be shown, and nothing of the ticket; stops following it. */
   function problem(zhTitle, enTitle, zhText, enText) {
     if (link) link.close();
+    link = null;
     clearInterval(refresher);
-    $('loading').hidden = true;
-    $('ticket').hidden = true;
-    Q.fill($('problem-title'), Q.bi(zhTitle, enTitle));
-    Q.fill($('problem-text'), Q.bi(zhText, enText));
-    $('problem').hidden = false;
+    Q.problem(['ticket'], zhTitle, enTitle, zhText, enText);
   }
 
   /* Tells an API failure while loading: a wrong secret, an unknown ticket, or no server. */

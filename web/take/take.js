@@ -17,13 +17,10 @@
   let pending = null;
   let open = true;           // the hall takes tickets now (an estimate means nothing otherwise)
 
+
   /* Shows why the page cannot be used. */
   function problem(zhTitle, enTitle, zhText, enText) {
-    $('loading').hidden = true;
-    $('take-form').hidden = true;
-    Q.fill($('problem-title'), Q.bi(zhTitle, enTitle));
-    Q.fill($('problem-text'), Q.bi(zhText, enText));
-    $('problem').hidden = false;
+    Q.problem(['take-form'], zhTitle, enTitle, zhText, enText);
   }
 
   /* An epoch second as the site's local day and time, bilingual. */
