@@ -3,10 +3,12 @@ qserver: it shows the number, the service and the people ahead, the count falls 
 windows call the tickets before it, "please go to window N" appears within a second of the
 call (with the vibration and chime announced once), a waiting ticket is cancelled after a
 confirmation, a finished ticket is rated on the page (the ticket and the day's stats then
-carry the rating), and a wrong or missing secret shows a message and never the ticket."""
+carry the rating), and a wrong or missing secret shows a message and never the ticket. In a
+region, where ticket ids repeat across sites, the page reads the site from its address."""
+import os
 import time
 
-from harness import Hall, Browser, Tap, KIOSK, MANAGER, wait_until
+from harness import Hall, Browser, Tap, KIOSK, MANAGER, ROOT, wait_until
 
 tap = Tap()
 
@@ -112,5 +114,16 @@ with Hall() as hall, Browser(hall, 390, 844) as b:
     b.open('/t/%s' % mine['ticket']['id'])
     tap.check('a missing secret says the link is incomplete',
               lambda: wait_until(lambda: '链接不完整' in b.text('#problem')) and number not in b.text('body'))
+
+# A region (tests/data/region): the site comes from the address's site argument.
+with Hall(config=os.path.join(ROOT, 'tests', 'data', 'region'), site='street') as hall, Browser(hall, 390, 844) as b:
+    kiosk = hall.session(**KIOSK)
+    taken = hall.op(kiosk, 'take', service='B')
+    b.open(status_path(taken) + '&site=street')
+    tap.check('in a region the page shows the ticket of the site its address names',
+              lambda: wait_until(lambda: b.text('#number') == taken['ticket']['number'] and '排队中' in b.text('#state')))
+    b.open(status_path(taken))
+    tap.check('and without the site it says the link does not name the hall',
+              lambda: wait_until(lambda: '链接缺少大厅信息' in b.text('#problem')) and not b.visible('#ticket'))
 
 tap.finish()
