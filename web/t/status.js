@@ -81,13 +81,12 @@
   }
 
   /* Creates the sound output: browsers allow it only after a tap on the page. */
-  function enableSound() {
+  function unlockSound() {
     if (!audio) {
       const Ctx = window.AudioContext || window.webkitAudioContext;
       if (Ctx) audio = new Ctx();
     }
     if (audio && audio.state === 'suspended') audio.resume();
-    $('sound').hidden = true;
   }
 
   /* Announces a call: vibration, the chime, and the window in the tab's title. */
@@ -165,7 +164,7 @@
       Q.fill($('ewt'), Q.bi(range.zh, range.en));
     }
     Q.fill($('message'), stateMessage(t));
-    $('sound').hidden = !!audio || !(waiting || called);
+    $('sound').hidden = $('sound').dataset.used === '1' || !(waiting || called);
     $('cancel-box').hidden = !waiting;
     if (!waiting) $('confirm').hidden = true;
 
@@ -255,12 +254,13 @@
     $('comment').addEventListener('input', function () {
       Q.fill($('comment-count'), String(Array.from($('comment').value).length));
     });
-    $('sound').addEventListener('click', function () { enableSound(); chime(); });
+    $('sound').addEventListener('click', function () { unlockSound(); chime(); $('sound').dataset.used = '1'; $('sound').hidden = true; });
     $('cancel').addEventListener('click', function () { $('confirm').hidden = false; $('confirm-no').focus(); });
     $('confirm-no').addEventListener('click', function () { $('confirm').hidden = true; });
     $('confirm-yes').addEventListener('click', cancelTicket);
-    // Any tap allows sound from then on (browsers forbid it before one).
-    document.addEventListener('pointerdown', function () { if (audio) enableSound(); }, { once: true });
+    // Any tap allows sound from then on (browsers forbid it before one); the page does not
+    // move under the finger: the sound button goes only when it is itself tapped.
+    document.addEventListener('pointerdown', unlockSound, { once: true });
   }
 
   /* Finds the site (from the address, or the server's only one), its names, then the ticket,
