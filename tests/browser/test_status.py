@@ -52,6 +52,7 @@ with Hall() as hall, Browser(hall, 390, 844) as b:
     tap.check('"please go to window 1" appears within 1 s of the call',
               lambda: wait_until(lambda: b.visible('#called') and '请到 1 号窗口' in b.text('#called'), 1.0)
               or print('# after %.2f s: %r' % (time.monotonic() - asked, b.text('#called'))))
+    print('# the call reached the page %.2f s after call_next answered' % (time.monotonic() - asked))
     tap.check('in English too', lambda: 'Please go to window 1' in b.text('#called'))
     tap.check('the call is announced (vibration and chime) once',
               lambda: wait_until(lambda: b.js('return document.body.dataset.alerts') == '1'))
