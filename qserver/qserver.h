@@ -45,6 +45,8 @@ struct server_options {
 	int sse_per_addr;	     /* event streams at once from one address */
 	int sse_max;		     /* event streams at once */
 	const char *web_dir;	     /* the pages' folder (--web, default web) */
+	int web_takes_per_addr;	     /* remote takes by the public an hour from one address */
+	int web_takes_per_ref;	     /* remote takes by the public an hour for one ref (phone) */
 };
 
 /* The one server of this process (as in tmux, a global keeps the plumbing short); the halls
@@ -412,6 +414,7 @@ int login_check(struct request *r, const char *key, int known, const char *secre
 
 /* http.c: the HTTP front end (DESIGN decision 11): setup, limits, headers, routing. */
 struct evhttp_request;
+#define HTTP_MAX_BODY (64 * 1024) /* WEB.md: bodies of at most 64 KiB (413 too_long past it) */
 int http_start(void);
 void http_stop(void);
 void http_peer_address(struct evhttp_request *req, char *out, size_t len);
@@ -463,6 +466,7 @@ struct sessions_found {
 	enum role role;		     /* ROLE_PUBLIC when the session is gone or no longer valid */
 	char user[CONFIG_ID_MAX];
 	const struct config_region_user *region_user; /* a region manager's account, else NULL */
+	int elsewhere;		     /* (role public) a valid session, but of another site or out of its scope */
 };
 typedef void sessions_done_fn(const char *token, const struct sessions_found *found, void *arg);
 int sessions_random(unsigned char *out, size_t len);

@@ -16,6 +16,9 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Where citizens reach the pages: make run serves them here (a hall going live puts its own
+# https address, the one its QR codes will carry).
+PUBLIC_URL = "http://127.0.0.1:8080"
 HOURS = {"mon": "09:00-18:00", "tue": "09:00-18:00", "wed": "09:00-18:00", "thu": "09:00-18:00",
          "fri": "09:00-18:00", "sat": "09:00-12:00", "sun": "closed"}
 
@@ -83,6 +86,7 @@ def hall(site_id, name, name_en, services, windows, clerk_hash, manager_hash, ki
     users.append({"id": "m01", "name": f"{name}值班主任", "role": "manager",
                   "password_hash": manager_hash, "windows": ["*"]})
     return {"site": {"id": site_id, "name": name, "name_en": name_en, "tz": "Asia/Shanghai",
+                     "public_url": PUBLIC_URL, "remote_take": True,
                      "sla": 900, "retention_days": 90, "hours": HOURS},
             "services": [dict({"id": s[0], "prefix": s[1], "name": s[2], "name_en": s[3], "service_time": s[4]},
                               **({"appointments": appointments[s[0]]} if s[0] in (appointments or {}) else {}))

@@ -7,14 +7,16 @@
   const Q = {};
   const API = '/api/v1';
 
-  /* An answer of the API with ok:false, or no answer at all (code "unavailable"). */
+  /* An answer of the API with ok:false, or no answer at all (code "unavailable"); answer is
+   * the whole answer, for what comes beside error (opens_at, retry_after). */
   class ApiError extends Error {
-    constructor(status, error, retryAfter) {
+    constructor(status, error, retryAfter, answer) {
       super((error && error.message) || 'The server did not answer.');
       this.status = status;
       this.code = (error && error.code) || 'unavailable';
       this.error = error || {};
       this.retryAfter = retryAfter;
+      this.answer = answer || {};
     }
   }
   Q.ApiError = ApiError;
@@ -43,7 +45,7 @@
     }
     if (res.ok && answer && answer.ok) return answer;
     const retry = parseInt(res.headers.get('Retry-After') || '', 10);
-    throw new ApiError(res.status, answer && answer.error, isNaN(retry) ? undefined : retry);
+    throw new ApiError(res.status, answer && answer.error, isNaN(retry) ? undefined : retry, answer);
   };
 
   /* Path segments after the page's own: on /t/A012x, pathArgs() is ['A012x']. */
