@@ -544,6 +544,22 @@ static int read_prefix(struct parser *p, const struct node *n, char out[CONFIG_P
 	return 0;
 }
 
+/* Reads a service's optional appointments object (docs/config.md): slot_minutes and per_slot
+ * are required, the rest have defaults. */
+static int read_appointments(struct parser *p, const struct node *service, struct config_appointments *a)
+{
+	struct node n = node_field(service, "appointments");
+	if (node_absent(&n))
+		return 0;
+	if (read_object(p, &n) < 0 || field_int(p, &n, "slot_minutes", 5, 720, REQUIRED, &a->slot_minutes) < 0 ||
+	    field_int(p, &n, "per_slot", 1, 1000, REQUIRED, &a->per_slot) < 0 ||
+	    field_int(p, &n, "days_ahead", 0, 366, 14, &a->days_ahead) < 0 ||
+	    field_int(p, &n, "checkin_before", 0, DAY_SECONDS, 900, &a->checkin_before) < 0 ||
+	    field_int(p, &n, "checkin_after", 0, DAY_SECONDS, 600, &a->checkin_after) < 0)
+		return -1;
+	return 0;
+}
+
 /* Reads the services array: unique ids and unique prefixes, at least one service. */
 static int parse_services(struct parser *p, const struct node *root, struct config *cfg)
 {
@@ -565,7 +581,8 @@ static int parse_services(struct parser *p, const struct node *root, struct conf
 		    field_text(p, &item, "name", NULL, &s->name) < 0 ||
 		    field_text(p, &item, "name_en", s->name, &s->name_en) < 0 ||
 		    field_int(p, &item, "service_time", 1, DAY_SECONDS, DEFAULT_SERVICE_TIME,
-			      &s->service_time) < 0)
+			      &s->service_time) < 0 ||
+		    read_appointments(p, &item, &s->appointments) < 0)
 			return -1;
 		for (size_t j = 0; j < i; j++) {
 			if (strcmp(cfg->services[j].id, s->id) == 0)

@@ -38,12 +38,22 @@ struct config_site {
 	size_t nholidays;
 };
 
+/* A service's appointment slots (预约); slot_minutes 0 when it takes none. */
+struct config_appointments {
+	int slot_minutes;   /* length of a slot; slots start at opening time, whole slots only */
+	int per_slot;	    /* appointments one slot holds */
+	int days_ahead;	    /* how many days after today may be booked */
+	int checkin_before; /* seconds before the slot's start the kiosk checks in */
+	int checkin_after;  /* seconds after the slot's start it still does */
+};
+
 struct config_service {
 	char id[CONFIG_ID_MAX];
 	char prefix[CONFIG_PREFIX_MAX];
 	char *name;
 	char *name_en;
 	int service_time; /* default service time in seconds, seeds the estimate */
+	struct config_appointments appointments;
 };
 
 struct config_window {

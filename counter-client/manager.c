@@ -24,6 +24,7 @@
 static const char *const manager_columns[] = {
 	"key", "issued", "served", "no_show", "cancelled", "expired", "wait_mean", "wait_p50", "wait_p90",
 	"wait_max", "service_mean", "sla_pct", "rating_mean", "ratings", "waits",
+	"appt_booked", "appt_checked_in", "appt_missed", "appt_cancelled",
 };
 
 /* Prints the usage to f. */

@@ -27,6 +27,7 @@ struct manager_options {
 struct manager_row {
 	char key[MANAGER_KEY_MAX];
 	long issued, served, no_show, cancelled, expired, ratings, waits;
+	long appt_booked, appt_checked_in, appt_missed, appt_cancelled; /* appointments of the period's slots */
 	double wait_mean, wait_p50, wait_p90, wait_max, service_mean, sla_pct, rating_mean;
 	long rating_counts[5]; /* ratings of score 1..5 */
 };

@@ -80,6 +80,10 @@ int manager_rows_add_json(struct manager_rows *list, const cJSON *rows)
 		r->expired = (long)manager_num(row, "expired");
 		r->ratings = (long)manager_num(row, "ratings");
 		r->waits = (long)manager_num(row, "waits");
+		r->appt_booked = (long)manager_num(row, "appt_booked");
+		r->appt_checked_in = (long)manager_num(row, "appt_checked_in");
+		r->appt_missed = (long)manager_num(row, "appt_missed");
+		r->appt_cancelled = (long)manager_num(row, "appt_cancelled");
 		r->wait_mean = manager_num(row, "wait_mean");
 		r->wait_p50 = manager_num(row, "wait_p50");
 		r->wait_p90 = manager_num(row, "wait_p90");

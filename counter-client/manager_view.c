@@ -412,6 +412,11 @@ static int mv_draw_hall(struct mv *mv, int y)
 		snprintf(line, sizeof line, "Today 今日  issued %ld  served %ld  no-show %ld  cancelled %ld  expired %ld",
 			 r->issued, r->served, r->no_show, r->cancelled, r->expired);
 		mv_line(y++, line);
+		if (r->appt_booked > 0) { /* today's slots, a line of their own only in halls that book */
+			snprintf(line, sizeof line, "Appointments 预约  booked %ld  checked in %ld  missed %ld  cancelled %ld",
+				 r->appt_booked, r->appt_checked_in, r->appt_missed, r->appt_cancelled);
+			mv_line(y++, line);
+		}
 		char sla[32];
 		if (r->sla_pct >= 0)
 			snprintf(sla, sizeof sla, "%.1f%%", r->sla_pct);

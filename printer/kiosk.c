@@ -31,6 +31,8 @@
 #define KIOSK_SERVICES_DEBOUNCE_MS 200 /* queue events closer than this cause one services read */
 #define KIOSK_CHECK_SECONDS 5	       /* the idle kiosk checks its printer this often */
 #define KIOSK_FAULT_CHECK_SECONDS 2    /* and this often while it is out of service */
+#define KIOSK_CODE_MAX 16	       /* an appointment code as typed: 8 characters, dashes, spaces */
+#define KIOSK_CHECKIN_SECONDS 60       /* an abandoned check-in goes back to the list */
 
 struct kiosk_service {
 	char id[32];
@@ -46,7 +48,9 @@ enum kiosk_mode {
 	KIOSK_CONFIRM_PRIORITY, /* "priority tickets are for ...; Y to confirm" */
 	KIOSK_BUSY,	       /* a take is at the server */
 	KIOSK_TICKET,	       /* the ticket just printed */
-	KIOSK_MESSAGE	       /* an error or a notice */
+	KIOSK_MESSAGE,	       /* an error or a notice */
+	KIOSK_CHECKIN,	       /* typing or scanning an appointment code */
+	KIOSK_LATE	       /* the check-in closed: a normal ticket is offered */
 };
 
 struct kiosk {
@@ -75,6 +79,10 @@ struct kiosk {
 
 	char unprinted_number[16]; /* a ticket being cancelled because it was not printed */
 	char unprinted_reason[512];
+
+	char code[KIOSK_CODE_MAX + 1]; /* the appointment code being typed */
+	char late_service[32];	       /* the service of an appointment too late to check in */
+	long late_until;	       /* when its check-in closed */
 
 	bool have_last; /* the last ticket printed here, for reprint within --reprint-window */
 	struct ticket_info last;
@@ -343,38 +351,147 @@ static void kiosk_on_take(void *arg, cJSON *resp)
 	kiosk_draw(k);
 }
 
-/* Starts taking a ticket: the printer is opened first, so a dead printer costs no ticket. */
+/* Sends a request that issues a ticket (take, checkin; args taken): the printer is opened
+ * first, so a dead printer costs no ticket; the kiosk waits for the answer in on_answer. */
+static void kiosk_issue(struct kiosk *k, const char *op, cJSON *args, client_reply_fn on_answer)
+{
+	char err[512];
+	if (!client_is_ready(k->client)) {
+		kiosk_message(k, true, "暂时无法取号，请稍候。\nNot connected to the server (%s); please wait a moment.",
+			      client_status_text(k->client));
+	} else if (!k->hall_open) {
+		kiosk_closed_message(k, k->opens_at);
+	} else if (k->printer_fault) {
+		/* the screen says out of service */
+	} else if (output_open(&k->out, err, sizeof err) < 0) {
+		kiosk_printer_failed(k, err);
+		kiosk_message(k, true, "打印机故障，没有出票，请联系工作人员。\nNo ticket was taken: the printer cannot be used. Please ask the staff.\n(%s)", err);
+	} else {
+		if (client_request_timeout(k->client, op, args, KIOSK_TAKE_TIMEOUT_MS, on_answer, k) < 0) {
+			output_close(&k->out);
+			kiosk_message(k, true, "暂时无法取号，请稍候。\nThe request could not be sent; please try again.");
+			return;
+		}
+		k->mode = KIOSK_BUSY;
+		k->mode_until = 0;
+		return;
+	}
+	cJSON_Delete(args);
+}
+
+/* Takes a ticket of the chosen service. */
 static void kiosk_take(struct kiosk *k, bool priority)
 {
 	if (k->count == 0)
 		return;
-	if (!client_is_ready(k->client)) {
-		kiosk_message(k, true, "暂时无法取号，请稍候。\nNot connected to the server (%s); please wait a moment.",
-			      client_status_text(k->client));
-		return;
-	}
-	if (!k->hall_open) {
-		kiosk_closed_message(k, k->opens_at);
-		return;
-	}
-	if (k->printer_fault)
-		return; /* the screen says out of service */
-	char err[512];
-	if (output_open(&k->out, err, sizeof err) < 0) {
-		kiosk_printer_failed(k, err);
-		kiosk_message(k, true, "打印机故障，没有出票，请联系工作人员。\nNo ticket was taken: the printer cannot be used. Please ask the staff.\n(%s)", err);
-		return;
-	}
 	cJSON *args = cJSON_CreateObject();
 	cJSON_AddStringToObject(args, "service", k->list[k->selected].id);
 	cJSON_AddStringToObject(args, "class", priority ? "priority" : "normal");
-	if (client_request_timeout(k->client, "take", args, KIOSK_TAKE_TIMEOUT_MS, kiosk_on_take, k) < 0) {
-		output_close(&k->out);
-		kiosk_message(k, true, "暂时无法取号，请稍候。\nThe request could not be sent; please try again.");
+	kiosk_issue(k, "take", args, kiosk_on_take);
+}
+
+/* ---- appointment check-in ---- */
+
+/* The index of a service in the list, or -1. */
+static int kiosk_service_index(const struct kiosk *k, const char *id)
+{
+	for (int i = 0; i < k->count; i++)
+		if (strcmp(k->list[i].id, id) == 0)
+			return i;
+	return -1;
+}
+
+/* Answer to `appointment` for a citizen too late to check in: offers a normal ticket of the
+ * appointment's service. */
+static void kiosk_on_late_appointment(void *arg, cJSON *resp)
+{
+	struct kiosk *k = arg;
+	if (k->stopping)
+		return;
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(resp, "appointment");
+	k->late_service[0] = '\0';
+	kiosk_copy(a, "service", k->late_service, sizeof k->late_service);
+	if (kiosk_service_index(k, k->late_service) < 0) {
+		kiosk_message(k, false, "您已错过预约签到时间，请重新取号。\nCheck-in for your appointment has closed; please take a ticket.");
+	} else {
+		k->mode = KIOSK_LATE;
+		k->mode_until = time(NULL) + KIOSK_CHECKIN_SECONDS;
+	}
+	kiosk_draw(k);
+}
+
+/* Answer to `checkin`: the appointment's ticket is printed as a taken one is; too early or
+ * too late is explained, and a late citizen is offered a normal ticket. */
+static void kiosk_on_checkin(void *arg, cJSON *resp)
+{
+	struct kiosk *k = arg;
+	const cJSON *error = cJSON_GetObjectItemCaseSensitive(resp, "error");
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(error, "code");
+	if (k->stopping || !cJSON_IsString(code) || strcmp(code->valuestring, "closed") == 0) {
+		kiosk_on_take(arg, resp); /* printed, closed, no answer: as for a take */
 		return;
 	}
-	k->mode = KIOSK_BUSY;
-	k->mode_until = 0;
+	output_close(&k->out);
+	long from = kiosk_number(resp, "checkin_from", 0), until = kiosk_number(resp, "checkin_until", 0);
+	char when[16] = "";
+	if (from > 0) {
+		ticket_format_time(from, kiosk_tz(k), "%H:%M", when, sizeof when);
+		kiosk_message(k, false, "预约签到还未开始，请于 %s 后再来签到。\nCheck-in for your appointment opens at %s; please come back then.",
+			      when, when);
+	} else if (until > 0) {
+		k->late_until = until;
+		cJSON *args = cJSON_CreateObject();
+		cJSON_AddStringToObject(args, "code", k->code);
+		if (client_request(k->client, "appointment", args, kiosk_on_late_appointment, k) < 0)
+			kiosk_message(k, false, "您已错过预约签到时间，请重新取号。\nCheck-in for your appointment has closed; please take a ticket.");
+	} else if (strcmp(code->valuestring, "not_found") == 0 || strcmp(code->valuestring, "bad_request") == 0) {
+		kiosk_message(k, false, "没有找到该预约，请核对预约码（8 位字母和数字）。\nNo appointment has this code; please check its 8 letters and digits.");
+	} else {
+		const cJSON *message = cJSON_GetObjectItemCaseSensitive(error, "message");
+		kiosk_message(k, false, "不能签到。\nNo check-in: %s", cJSON_IsString(message) ? message->valuestring : "the server refused");
+	}
+	kiosk_draw(k);
+}
+
+/* Sends the typed code to `checkin`. */
+static void kiosk_checkin(struct kiosk *k)
+{
+	if (!k->code[0])
+		return;
+	cJSON *args = cJSON_CreateObject();
+	cJSON_AddStringToObject(args, "code", k->code);
+	kiosk_issue(k, "checkin", args, kiosk_on_checkin);
+}
+
+/* A key while a code is typed: letters, digits and dashes are kept, Backspace takes one back,
+ * Enter checks in, Esc goes back to the list. */
+static void kiosk_checkin_key(struct kiosk *k, wint_t key, bool function_key)
+{
+	size_t n = strlen(k->code);
+	k->mode_until = time(NULL) + KIOSK_CHECKIN_SECONDS;
+	if ((function_key && key == KEY_BACKSPACE) || (!function_key && (key == 127 || key == 8))) {
+		if (n > 0)
+			k->code[n - 1] = '\0';
+	} else if ((function_key && key == KEY_ENTER) || (!function_key && (key == '\n' || key == '\r'))) {
+		kiosk_checkin(k);
+	} else if (!function_key && key == 27) {
+		k->mode = KIOSK_LIST;
+	} else if (!function_key && n < KIOSK_CODE_MAX &&
+		   ((key >= '0' && key <= '9') || (key >= 'A' && key <= 'Z') || (key >= 'a' && key <= 'z') || key == '-')) {
+		k->code[n] = (char)(key >= 'a' && key <= 'z' ? key - 32 : key);
+		k->code[n + 1] = '\0';
+	}
+}
+
+/* A key on the late screen: Enter takes a normal ticket of the appointment's service. */
+static void kiosk_late_key(struct kiosk *k, wint_t key, bool function_key)
+{
+	int i = kiosk_service_index(k, k->late_service);
+	k->mode = KIOSK_LIST;
+	if (i >= 0 && ((function_key && key == KEY_ENTER) || (!function_key && (key == '\n' || key == '\r')))) {
+		k->selected = i;
+		kiosk_take(k, false);
+	}
 }
 
 /* Forgets the last ticket once its reprint window has passed: the next citizen at the kiosk
@@ -619,7 +736,7 @@ static void kiosk_draw(struct kiosk *k)
 		kiosk_draw_list(k, 6, LINES - 3);
 	} else {
 		if (!k->printer_fault)
-			kiosk_put(2, 1, COLS - 2, "请选择业务  Please choose a service");
+			kiosk_put(2, 1, COLS - 2, "请选择业务  Please choose a service      A 预约签到 Appointment check-in");
 		kiosk_draw_list(k, 4, LINES - 3);
 	}
 	mvhline(LINES - 3, 0, ACS_HLINE, COLS);
@@ -670,6 +787,26 @@ static void kiosk_draw(struct kiosk *k)
 	case KIOSK_MESSAGE:
 		kiosk_box(k->message, k->message_is_error);
 		break;
+	case KIOSK_CHECKIN: {
+		char text[400];
+		snprintf(text, sizeof text,
+			 "预约签到  Appointment check-in\n\n请输入或扫描预约码\nType or scan your appointment code\n\n"
+			 "[ %-16s ]\n\nEnter 确认 check in    Esc 返回 back", k->code);
+		kiosk_box(text, false);
+		break;
+	}
+	case KIOSK_LATE: {
+		char text[900], until[16] = "";
+		int i = kiosk_service_index(k, k->late_service);
+		ticket_format_time(k->late_until, kiosk_tz(k), "%H:%M", until, sizeof until);
+		snprintf(text, sizeof text,
+			 "您已错过预约签到时间（%s 截止）。\nCheck-in for your appointment closed at %s.\n\n"
+			 "可以改取普通号：%s\nYou can take a normal ticket for %s instead.\n\n"
+			 "Enter 取普通号 normal ticket    Esc 返回 back",
+			 until, until, i >= 0 ? k->list[i].name : "", i >= 0 ? k->list[i].name_en : "");
+		kiosk_box(text, false);
+		break;
+	}
 	}
 	refresh();
 }
@@ -698,6 +835,12 @@ static void kiosk_key(struct kiosk *k, wint_t key, bool function_key)
 		else
 			k->mode = KIOSK_LIST;
 		return;
+	case KIOSK_CHECKIN:
+		kiosk_checkin_key(k, key, function_key);
+		return;
+	case KIOSK_LATE:
+		kiosk_late_key(k, key, function_key);
+		return;
 	case KIOSK_LIST:
 		break;
 	}
@@ -718,6 +861,11 @@ static void kiosk_key(struct kiosk *k, wint_t key, bool function_key)
 		k->mode = KIOSK_CONFIRM_PRIORITY;
 	else if (key == 'r' || key == 'R')
 		kiosk_reprint(k);
+	else if (key == 'a' || key == 'A') {
+		k->code[0] = '\0';
+		k->mode = KIOSK_CHECKIN;
+		k->mode_until = time(NULL) + KIOSK_CHECKIN_SECONDS;
+	}
 }
 
 /* Reads every key waiting on stdin. */
@@ -784,7 +932,8 @@ static void kiosk_on_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	struct kiosk *k = arg;
 	time_t now = time(NULL);
-	if ((k->mode == KIOSK_TICKET || k->mode == KIOSK_MESSAGE) && k->mode_until && now >= k->mode_until)
+	if ((k->mode == KIOSK_TICKET || k->mode == KIOSK_MESSAGE || k->mode == KIOSK_CHECKIN || k->mode == KIOSK_LATE) &&
+	    k->mode_until && now >= k->mode_until)
 		k->mode = KIOSK_LIST;
 	kiosk_expire_last(k, now);
 	if (now >= k->next_check && (k->mode == KIOSK_LIST || k->printer_fault))

@@ -341,6 +341,12 @@ static int services_array(const struct config *cfg, struct text *t, const char *
 			text_str(t, figures[f - 1]);
 			text_add(t, part[f], part_len[f]);
 		}
+		if (svc && svc->appointments.slot_minutes) {
+			char appt[96];
+			snprintf(appt, sizeof appt, ",\"appointments\":{\"slot_minutes\":%d,\"per_slot\":%d,\"days_ahead\":%d}",
+				 svc->appointments.slot_minutes, svc->appointments.per_slot, svc->appointments.days_ahead);
+			text_str(t, appt);
+		}
 		text_add(t, "}", 1);
 	}
 	text_add(t, "]", 1);

@@ -41,6 +41,9 @@ local model = {}
 local ratings = {}
 -- Tickets a day change expires per call: keeps every call short however full the hall was.
 local DAY_SLICE = 100
+-- The appointments' functions and constants (section "Appointments" below), one table for
+-- the locals' limit, declared here for the day change.
+local appt = {}
 local RECENT_CALLS = 10
 local REF_MAX = 64
 local CHANNEL_MAX = 32
@@ -186,6 +189,12 @@ local function civil_from_days(z)
   local m = mp < 10 and mp + 3 or mp - 9
   local y = yoe + era * 400 + (m <= 2 and 1 or 0)
   return string.format('%04d-%02d-%02d', y, m, d)
+end
+
+-- The day number of a well-formed date "YYYY-MM-DD".
+local function date_number(s)
+  local y, m, d = string.match(s, '^(%d+)%-(%d+)%-(%d+)$')
+  return days_from_civil(tonumber(y), tonumber(m), tonumber(d))
 end
 
 -- The value of key in tbl, computed and kept there the first time.
@@ -862,10 +871,11 @@ local ST_WAITS, ST_WAIT_SUM, ST_WAIT_MAX, ST_WAIT_SLA = 6, 7, 8, 9
 local ST_SERVICE_SUM, ST_RATINGS, ST_RATING_SUM = 10, 11, 12
 local ST_CLOSED = 13 -- served tickets closed by the day change: no service time counted
 local ST_R1 = 14 -- ratings of score n (1..5) count in ST_R1 + n - 1
-local ST_COUNTERS = 18
+local ST_APPT = 19 -- appointments booked, checked in, missed, cancelled: 19..22, on the slot's day
+local ST_COUNTERS = 22
 -- The counter field names, in the order above; histogram buckets are b<bucket>.
 local ST_FIELD = {'i', 'sv', 'ns', 'cn', 'ex', 'w', 'ws', 'wm', 'wl', 'ss', 'r', 'rs', 'cd',
-  'r1', 'r2', 'r3', 'r4', 'r5'}
+  'r1', 'r2', 'r3', 'r4', 'r5', 'ab', 'ac', 'am', 'ax'}
 local ST_INDEX = {}
 for i = 1, #ST_FIELD do ST_INDEX[ST_FIELD[i]] = i end
 local STATS_MAX_DAYS = 3660 -- ten years; long ranges read whole months, so this stays cheap
@@ -1482,8 +1492,12 @@ local function change_day(day, stored)
   DAY = day
   redis.call('SET', k('day'), day)
   if not stored then return 0 end
-  -- before the changes below, which count in their (now folded) day and its month
+  -- before the changes below, which count in their (now folded) day and its month; days no
+  -- call saw (qserver stopped) hold only figures counted ahead (appointments), folded too
   stat_fold_day(stored)
+  for n = date_number(stored) + 1, math.min(date_number(day) - 1, date_number(stored) + 400) do
+    if redis.call('EXISTS', k('st', 'd:' .. civil_from_days(n))) == 1 then stat_fold_day(civil_from_days(n)) end
+  end
   close_day_tickets(stored)
   local bases = all_bases()
   local top = last_score(bases)
@@ -2123,11 +2137,14 @@ local function qh_snapshot()
 end
 
 -- qh_day: the day change (its first slice is run by the wrapper) or its next slice,
--- reporting how many tickets this call expired and how many wait for the next slices.
+-- reporting how many tickets this call expired (and appointments it marked missed) and how
+-- many of both wait for the next slices.
 local function qh_day()
   if DRAIN and not SLICED then EXPIRED = day_slice() end
   local left = DRAIN and day_remaining(all_bases()) or 0
-  return '{"expired":' .. jint(EXPIRED) .. ',"remaining":' .. jint(left) .. '}'
+  local missed, appts_left = appt.miss_slice()
+  return '{"expired":' .. jint(EXPIRED) .. ',"remaining":' .. jint(left + appts_left) ..
+    ',"missed":' .. jint(missed) .. '}'
 end
 
 -- Parses a real calendar date argument into its day number.
@@ -2187,7 +2204,9 @@ local function stats_row_json(key, r)
     'expired', jint(r[ST_EXPIRED]), 'wait_mean', wait_mean, 'wait_p50', p50, 'wait_p90', p90,
     'wait_max', wmax, 'service_mean', service_mean, 'sla_pct', sla, 'rating_mean', rating_mean,
     'ratings', jint(ratings), 'waits', jint(waits), 'closed_by_day', jint(r[ST_CLOSED]),
-    'rating_counts', jarr{jint(r[ST_R1]), jint(r[ST_R1 + 1]), jint(r[ST_R1 + 2]), jint(r[ST_R1 + 3]), jint(r[ST_R1 + 4])})
+    'rating_counts', jarr{jint(r[ST_R1]), jint(r[ST_R1 + 1]), jint(r[ST_R1 + 2]), jint(r[ST_R1 + 3]), jint(r[ST_R1 + 4])},
+    'appt_booked', jint(r[ST_APPT]), 'appt_checked_in', jint(r[ST_APPT + 1]),
+    'appt_missed', jint(r[ST_APPT + 2]), 'appt_cancelled', jint(r[ST_APPT + 3]))
 end
 
 -- The periods covering days [from, to]: whole months as "m:YYYY-MM", other days as
@@ -2246,13 +2265,19 @@ local function qh_stats(a)
   end
   local prefix = STATS_BY[by]
   local periods = stats_periods(from, to, by ~= 'day')
-  -- the stored day is not folded into its month yet: a whole month holding it reads it too
+  -- the stored day, and the later days appointments are counted on ahead, are not folded
+  -- into their month yet: a whole month holding them reads them too
   local unfolded = redis.call('GET', k('day'))
   if unfolded then
     local n = #periods
     for i = 1, n do
-      if periods[i].period == 'm:' .. string.sub(unfolded, 1, 7) then
-        periods[#periods + 1] = {period = 'd:' .. unfolded, day = unfolded}
+      local p = periods[i]
+      if string.sub(p.period, 1, 2) == 'm:' and string.sub(p.period, 3) >= string.sub(unfolded, 1, 7) then
+        local d = math.max(date_number(p.day), date_number(unfolded))
+        while string.sub(civil_from_days(d), 1, 7) == string.sub(p.period, 3) do
+          periods[#periods + 1] = {period = 'd:' .. civil_from_days(d), day = civil_from_days(d)}
+          d = d + 1
+        end
       end
     end
   end
@@ -2689,6 +2714,179 @@ function ratings.qh_followups(a)
 end
 
 ------------------------------------------------------------------------------------------
+-- Appointments (预约; PROTOCOL.md v2, docs/functions.md)
+--
+-- qserver works out the slots from the hall config and the site's zone and passes each
+-- slot's start, end, capacity and check-in window; the library keeps the bookings:
+--   P:ap:<code>             hash: service, date, start, end, state, ref, from, until, at, ticket
+--   P:apslot:<date>:<sid>   hash: slot start "HH:MM" -> appointments booked there
+--   P:apref:<ref>           zset: the ref's booked codes -> checkin_until (its live ones)
+--   P:apopen                zset: booked codes -> day number of their date (the day change
+--                           marks the earlier days' ones missed, in slices)
+-- A booked appointment whose check-in window has passed shows as missed at once; the day
+-- change records it so. Figures count on the slot's day (ST_APPT..ST_APPT + 3).
+appt.LIVE_PER_REF = 3 -- booked appointments one ref may hold
+appt.KEEP_S = 2 * 86400 -- slot counts and ref lists outlive their last check-in by this
+
+-- The appointment of a code, or nil.
+function appt.load(code)
+  local h = hgetall(k('ap', code))
+  if h then h.code = code end
+  return h
+end
+
+-- The state an appointment shows: booked turns missed once its check-in window has passed.
+function appt.state(h)
+  if h.state == 'booked' and NOW > tonumber(h['until']) then return 'missed' end
+  return h.state
+end
+
+-- The Appointment object; ref only for managers (with_ref '1').
+function appt.json(h, with_ref)
+  local fields = {'code', jstr(h.code), 'service', jstr(h.service), 'date', jstr(h.date),
+    'start', jstr(h.start), 'end', jstr(h['end']), 'state', jstr(appt.state(h)),
+    'checkin_from', jint(h.from), 'checkin_until', jint(h['until']), 'ticket', jstr(h.ticket)}
+  if with_ref == '1' then
+    fields[#fields + 1] = 'ref'
+    fields[#fields + 1] = jstr(h.ref)
+  end
+  return '{"appointment":' .. jobj(unpack(fields)) .. '}'
+end
+
+-- Loads the appointment a code names, refusing a missing one.
+function appt.find(code)
+  if code == nil or code == '' then fail('BAD_REQUEST', 'code', 'code is required') end
+  local h = appt.load(code)
+  if not h then fail('NOT_FOUND', 'code', 'no appointment has code ' .. code) end
+  return h
+end
+
+-- Loads the booked appointment a code names, refusing one in any other state.
+function appt.find_booked(code)
+  local h = appt.find(code)
+  local state = appt.state(h)
+  if state ~= 'booked' then
+    fail('CONFLICT', 'code', 'appointment ' .. h.code .. ' is ' .. state .. ', not booked')
+  end
+  return h
+end
+
+-- Counts a change of an appointment's figures (ST_APPT + offset) on its slot's day and hour.
+function appt.count(h, offset)
+  stat_record(h.date, string.sub(h.start, 1, 2), h.service, '', '', stat_delta{[ST_APPT + offset] = 1})
+end
+
+-- Settles a booked appointment (checked_in, cancelled or missed): it no longer counts
+-- against its ref nor waits for the day change.
+function appt.settle(h, state, offset)
+  hset(k('ap', h.code), h, {state = state, settled_at = istr(NOW)})
+  redis.call('ZREM', k('apref', h.ref), h.code)
+  redis.call('ZREM', k('apopen'), h.code)
+  appt.count(h, offset)
+end
+
+-- qh_slots (no-writes): how many are booked in each slot of a service's day.
+local function qh_slots(a)
+  local sid, date = a[1] or '', a[2] or ''
+  date_arg(date, 'date')
+  local starts = split(a[3])
+  if #starts == 0 then return '{"booked":[]}' end
+  local have = redis.call('HMGET', k('apslot', date, sid), unpack(starts))
+  local out = {}
+  for i = 1, #starts do out[i] = jint(tonumber(have[i]) or 0) end
+  return '{"booked":' .. jarr(out) .. '}'
+end
+
+-- qh_book: books a place in a slot for a ref (qserver checked the slot against the config).
+local function qh_book(a)
+  local sid, date, start, stop = a[1] or '', a[2] or '', a[3] or '', a[4] or ''
+  local capacity = int_arg(a[5] or '', 'per_slot', 1, 100000)
+  local from, till = int_arg(a[6] or '', 'checkin_from', 0), int_arg(a[7] or '', 'checkin_until', 0)
+  local ref, code = a[8] or '', a[9] or ''
+  local n = date_arg(date, 'date')
+  if not service(sid) then fail('NOT_FOUND', 'service', 'service ' .. sid .. ' does not exist') end
+  if not start:match('^%d%d:%d%d$') or not stop:match('^%d%d:%d%d$') then
+    fail('BAD_REQUEST', 'start', 'start must be a time HH:MM')
+  end
+  if ref == '' or utf8_len(ref) > REF_MAX then
+    fail('BAD_REQUEST', 'ref', 'ref is required, at most ' .. REF_MAX .. ' characters')
+  end
+  if not code:match('^[%w]+$') then fail('BAD_REQUEST', 'code', 'code must be letters and digits') end
+  if redis.call('EXISTS', k('ap', code)) == 1 then fail('CONFLICT', 'code', 'the code is in use; try again') end
+  local slot = k('apslot', date, sid)
+  if (tonumber(redis.call('HGET', slot, start)) or 0) >= capacity then
+    fail('CONFLICT', 'start', 'the slot ' .. date .. ' ' .. start .. ' is full')
+  end
+  if redis.call('ZCOUNT', k('apref', ref), istr(NOW), '+inf') >= appt.LIVE_PER_REF then
+    fail('CONFLICT', 'ref', 'this phone or reference already holds ' .. appt.LIVE_PER_REF ..
+      ' appointments; cancel one first')
+  end
+
+  local h = {code = code}
+  hset(k('ap', code), h, {service = sid, date = date, start = start, ['end'] = stop,
+    state = 'booked', ref = ref, from = istr(from), ['until'] = istr(till), at = istr(NOW), ticket = ''})
+  local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
+  redis.call('EXPIRE', k('ap', code), math.max(till - NOW, 0) + days * 86400)
+  redis.call('HINCRBY', slot, start, 1)
+  redis.call('EXPIRE', slot, math.max(till - NOW, 0) + appt.KEEP_S)
+  redis.call('ZADD', k('apref', ref), istr(till), code)
+  local ttl = redis.call('TTL', k('apref', ref))
+  redis.call('EXPIRE', k('apref', ref), math.max(till - NOW + appt.KEEP_S, ttl))
+  redis.call('ZADD', k('apopen'), istr(n), code)
+  appt.count(h, 0)
+  return appt.json(h, a[10])
+end
+
+-- qh_appointment (no-writes): an appointment by its code.
+local function qh_appointment(a)
+  return appt.json(appt.find(a[1]), a[2])
+end
+
+-- qh_cancel_appointment: gives a booked appointment's place back.
+local function qh_cancel_appointment(a)
+  local h = appt.find_booked(a[1])
+  redis.call('HINCRBY', k('apslot', h.date, h.service), h.start, -1)
+  appt.settle(h, 'cancelled', 3)
+  return appt.json(h, a[2])
+end
+
+-- qh_checkin: a booked appointment within its check-in window becomes an appointment-class
+-- ticket of its service (a[2] is the ticket's secret, as for qh_take).
+local function qh_checkin(a)
+  local h = appt.find_booked(a[1])
+  if NOW < tonumber(h.from) then
+    fail('CONFLICT', 'code', 'check-in for appointment ' .. h.code .. ' has not opened yet')
+  end
+  if not service(h.service) then
+    fail('NOT_FOUND', 'service', 'service ' .. h.service .. ' is no longer offered')
+  end
+  -- a take of class appointment, its ref the code; the ticket's id is the second field of
+  -- the compact ticket in its result
+  local res = qh_take({h.service, 'appointment', 'kiosk', h.code, a[2] or ''})
+  hset(k('ap', h.code), h, {ticket = cjson.decode(res)[2][2]})
+  appt.settle(h, 'checked_in', 1)
+  return res
+end
+
+-- The day change's part for appointments: at most DAY_SLICE booked ones of earlier days
+-- become missed. Returns how many did and how many are left.
+function appt.miss_slice()
+  local today = date_number(DAY)
+  local codes = redis.call('ZRANGE', k('apopen'), '-inf', '(' .. istr(today), 'BYSCORE', 'LIMIT', 0, DAY_SLICE)
+  local missed = 0
+  for _, code in ipairs(codes) do
+    local h = appt.load(code)
+    if h and h.state == 'booked' then
+      appt.settle(h, 'missed', 2)
+      missed = missed + 1
+    else
+      redis.call('ZREM', k('apopen'), code) -- expired or settled: just drop it
+    end
+  end
+  return missed, redis.call('ZCOUNT', k('apopen'), '-inf', '(' .. istr(today))
+end
+
+------------------------------------------------------------------------------------------
 -- Registration
 
 -- Registers a function: reads the common arguments, checks the deadline and runs the day
@@ -2771,3 +2969,8 @@ register('qh_notify_settle', notify.qh_settle, true)
 register('qh_ratings', ratings.qh_ratings, false)
 register('qh_resolve_rating', ratings.qh_resolve_rating, true)
 register('qh_followups', ratings.qh_followups, false)
+register('qh_slots', qh_slots, false)
+register('qh_book', qh_book, true)
+register('qh_appointment', qh_appointment, false)
+register('qh_cancel_appointment', qh_cancel_appointment, true)
+register('qh_checkin', qh_checkin, true)

@@ -15,7 +15,9 @@
 #include <string.h>
 
 #define HTTP_MAX_HEADERS 8192	    /* bytes of request line and headers */
-#define HTTP_MAX_BODY (64 * 1024)   /* WEB.md: bodies of at most 64 KiB */
+/* evhttp reads a body up to this and answers a longer one with its own HTML page; between
+ * HTTP_MAX_BODY and this, the API answers 413 too_long in JSON (http_api.c). */
+#define HTTP_BODY_READ_MAX (2 * HTTP_MAX_BODY)
 #define HTTP_REQUEST_TIMEOUT_S 10   /* to send a whole request (streams lift it) */
 #define HTTP_CLIENT_BUCKETS 4096
 
@@ -292,7 +294,7 @@ int http_start(void)
 		return -1;
 	}
 	evhttp_set_max_headers_size(http, HTTP_MAX_HEADERS);
-	evhttp_set_max_body_size(http, HTTP_MAX_BODY);
+	evhttp_set_max_body_size(http, HTTP_BODY_READ_MAX);
 	evhttp_set_timeout(http, HTTP_REQUEST_TIMEOUT_S);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD);
 	evhttp_set_gencb(http, http_on_request, NULL);

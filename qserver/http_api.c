@@ -35,6 +35,7 @@ struct http_exchange {
 	size_t line_len;
 	char *answer;		     /* a sign-in's answer while its session is stored */
 	struct site *site;	     /* the site the URL names, or NULL */
+	const struct op *op;	     /* the op the route names, or NULL for an unknown one */
 	size_t answer_len;
 	int answered;
 	struct ratings_export *csv;  /* a ratings export's CSV so far (http_ratings.c) */
@@ -333,6 +334,13 @@ static void api_on_session(const char *token, const struct sessions_found *found
 		api_finish(ex);
 		return;
 	}
+	if (found->elsewhere && ex->req && ex->op && !(ex->op->roles & ROLE_BIT(ROLE_PUBLIC))) {
+		/* Signed in, but at another site (or out of a region manager's scope): as NDJSON
+		 * answers a connection that names a site not its own. */
+		http_send_error(ex->req, "forbidden", "This session belongs to another site; sign in at this one.");
+		api_finish(ex);
+		return;
+	}
 	conn_set_role(ex->conn, found->role);
 	snprintf(ex->conn->user, sizeof ex->conn->user, "%s", found->user);
 	if (found->role != ROLE_PUBLIC) { /* signed in where the URL names (sessions.c checked) */
@@ -355,6 +363,10 @@ static int api_body(struct evhttp_request *req, cJSON **args)
 	if (len == 0) {
 		*args = cJSON_CreateObject();
 		return 0;
+	}
+	if (len > HTTP_MAX_BODY) {
+		http_send_error(req, "too_long", "The body is longer than 64 KiB.");
+		return -1;
 	}
 	const char *type = evhttp_find_header(evhttp_request_get_input_headers(req), "Content-Type");
 	size_t tlen = type ? strcspn(type, "; ") : 0;
@@ -493,7 +505,10 @@ static void api_start(struct evhttp_request *req, cJSON *args, enum exchange_kin
 	ex->client = http_attach(req, http_api_client_gone, ex);
 	char token[SESSION_TOKEN_MAX];
 	cJSON *site = cJSON_GetObjectItemCaseSensitive(args, "site");
-	ex->site = cJSON_IsString(site) ? http_api_site(site->valuestring) : NULL;
+	/* A path naming no site (/region) is at the hall of a one-hall server. */
+	ex->site = cJSON_IsString(site) ? http_api_site(site->valuestring) : sites_sole();
+	cJSON *op = cJSON_GetObjectItemCaseSensitive(args, "op");
+	ex->op = cJSON_IsString(op) ? optable_find(op->valuestring) : NULL;
 	if (kind != EXCHANGE_SIGN_IN && http_api_session_token(req, token, sizeof token)) {
 		if (sessions_lookup(ex->site, token, api_on_session, ex) < 0) {
 			http_send_error(req, "unavailable", "Storage is unreachable; retry later.");

@@ -77,6 +77,9 @@ static void usage(FILE *out)
 		"  --web DIR            the pages served over HTTP (default web)\n"
 		"  --sse-per-addr N     event streams at once from one address (default 32)\n"
 		"  --sse-max N          event streams at once (default 4096)\n"
+		"  --web-takes-per-addr N  remote tickets the public may take an hour from one\n"
+		"                       address (default 10)\n"
+		"  --web-takes-per-ref N   remote tickets an hour for one phone (ref) (default 3)\n"
 		"  --trust-proxy ADDR   believe X-Forwarded-For from this proxy address only\n"
 		"  --secure-cookies     mark session cookies Secure (behind a TLS proxy)\n"
 		"  --metrics-allow ADDR[,ADDR...]\n"
@@ -267,6 +270,7 @@ int main(int argc, char **argv)
 		{"always-open", no_argument, NULL, 'A'},      {"test-clock", no_argument, NULL, 'C'},	      {"clock-start", required_argument, NULL, 'S'},	      {"hash-password", no_argument, NULL, 'P'},
 		{"http", required_argument, NULL, 'X'},	      {"http-per-addr", required_argument, NULL, 'Y'},
 		{"web", required_argument, NULL, 'B'},	      {"sse-per-addr", required_argument, NULL, 'G'}, {"sse-max", required_argument, NULL, 'J'},
+		{"web-takes-per-addr", required_argument, NULL, 'n'}, {"web-takes-per-ref", required_argument, NULL, 'N'},
 		{"trust-proxy", required_argument, NULL, 'Z'},  {"secure-cookies", no_argument, NULL, 'K'},
 		{"metrics-allow", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},	      {"version", no_argument, NULL, 'V'},
@@ -291,6 +295,8 @@ int main(int argc, char **argv)
 		.sse_per_addr = 32,
 		.sse_max = 4096,
 		.web_dir = "web",
+		.web_takes_per_addr = 10,
+		.web_takes_per_ref = 3,
 	};
 	log_set_name("qserver");
 	int ch;
@@ -326,6 +332,8 @@ int main(int argc, char **argv)
 		case 'B': server.opt.web_dir = optarg; break;
 		case 'G': server.opt.sse_per_addr = (int)parse_positive("--sse-per-addr", optarg, 1000000); break;
 		case 'J': server.opt.sse_max = (int)parse_positive("--sse-max", optarg, 1000000); break;
+		case 'n': server.opt.web_takes_per_addr = (int)parse_positive("--web-takes-per-addr", optarg, 1000000); break;
+		case 'N': server.opt.web_takes_per_ref = (int)parse_positive("--web-takes-per-ref", optarg, 1000000); break;
 		case 'Z': server.opt.trust_proxy = optarg; break;
 		case 'K': server.opt.secure_cookies = 1; break;
 		case 'M':
@@ -414,6 +422,7 @@ int main(int argc, char **argv)
 	http_stop();
 	conn_close_all();
 	ticket_stop();
+	appointments_stop();
 	login_stop(); /* after the connections: checks under way end with nobody to answer */
 	store_stop();
 	/* Let the Redis contexts and callbacks freed above finish inside the loop. */

@@ -9,7 +9,7 @@
 
 /* Parses a real calendar date YYYY-MM-DD into a day number (days since 1970-01-01); -1
  * when it is malformed or not in the calendar (2026-02-30). */
-static long stats_day_number(const char *s)
+long stats_day_number(const char *s)
 {
 	int y, m, d, end = 0;
 	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &end) != 3 || end != 10 ||

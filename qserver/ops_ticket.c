@@ -11,49 +11,58 @@
 #define TICKET_SECRET_BYTES 12 /* 96 random bits, 16 URL-safe characters */
 #define TICKET_SECRET_MAX 64
 
-#define PUBLIC_TAKES_PER_ADDRESS 10 /* remote takes from one address, then an hour's wait */
-#define PUBLIC_TAKES_PER_REF 3	    /* remote takes for one phone or ID reference */
-#define PUBLIC_TAKE_LOCK_S 3600
+#define PUBLIC_TAKE_LOCK_S 3600 /* past a limit, the address or ref waits an hour */
 #define PUBLIC_TAKE_SLOTS 4096
 
-static struct budget *public_takes; /* keys "a:<address>" and "r:<ref>" */
+static struct budget *takes_by_addr, *takes_by_ref; /* remote takes by the public */
 
-/* Whether the public may take one more ticket from this address and for this ref (WEB.md:
- * public POSTs are limited per address and per ref); answers rate_limited when not, and
- * counts the take when so. */
-static int ticket_public_take_allowed(struct request *r, const char *ref)
+/* A budget of at most limit remote takes an hour per key. */
+static struct budget *ticket_take_budget(int limit)
 {
-	static const struct budget_policy policy = {PUBLIC_TAKES_PER_ADDRESS, PUBLIC_TAKE_LOCK_S, PUBLIC_TAKE_LOCK_S,
-						   PUBLIC_TAKE_LOCK_S, 0};
-	if (!public_takes && !(public_takes = budget_new(&policy, PUBLIC_TAKE_SLOTS))) {
+	const struct budget_policy policy = {limit, PUBLIC_TAKE_LOCK_S, PUBLIC_TAKE_LOCK_S, PUBLIC_TAKE_LOCK_S, 0};
+	return budget_new(&policy, PUBLIC_TAKE_SLOTS);
+}
+
+/* Whether the public may make one more remote take (kind 't') or booking ('b') from this
+ * address and for this ref (WEB.md: public POSTs are limited per address and per ref,
+ * --web-takes-per-addr and --web-takes-per-ref an hour, each kind on its own); answers
+ * rate_limited when not, and counts it when so. */
+int ticket_public_post_allowed(struct request *r, const char *ref, char kind)
+{
+	if (!takes_by_addr)
+		takes_by_addr = ticket_take_budget(server.opt.web_takes_per_addr);
+	if (!takes_by_ref)
+		takes_by_ref = ticket_take_budget(server.opt.web_takes_per_ref);
+	if (!takes_by_addr || !takes_by_ref) {
 		request_reply_error(r, "internal", NULL, "The server ran out of memory.");
 		return 0;
 	}
-	char by_addr[CONN_ADDR_MAX + 2], by_ref[300];
-	snprintf(by_addr, sizeof by_addr, "a:%s", r->conn->addr);
-	snprintf(by_ref, sizeof by_ref, "r:%s", ref ? ref : "");
+	/* Bookings count apart from takes: keys "b:<address>", "b:<ref>". */
+	char by_addr[CONN_ADDR_MAX + 3], by_ref[301];
+	snprintf(by_addr, sizeof by_addr, "%s%s", kind == 't' ? "" : "b:", r->conn->addr);
+	snprintf(by_ref, sizeof by_ref, "%s%s", kind == 't' ? "" : "b:", ref ? ref : "");
 	time_t now = clock_now();
-	long wait = budget_wait(public_takes, by_addr, now);
-	long wait_ref = ref && *ref ? budget_wait(public_takes, by_ref, now) : 0;
+	long wait = budget_wait(takes_by_addr, by_addr, now);
+	long wait_ref = ref && *ref ? budget_wait(takes_by_ref, by_ref, now) : 0;
 	if (wait_ref > wait)
 		wait = wait_ref;
 	if (wait > 0) {
-		request_reply_rate_limited(r, wait, "Too many tickets taken from here or for this phone; try again in %ld min.", (wait + 59) / 60);
+		request_reply_rate_limited(r, wait, "Too many %s from here or for this phone; try again in %ld min.",
+					   kind == 't' ? "tickets taken" : "appointments booked", (wait + 59) / 60);
 		return 0;
 	}
-	budget_charge(public_takes, by_addr, now, 1);
-	/* A ref's limit is smaller than an address's: each take counts as several. */
+	budget_charge(takes_by_addr, by_addr, now, 1);
 	if (ref && *ref)
-		budget_charge(public_takes, by_ref, now,
-			      (PUBLIC_TAKES_PER_ADDRESS + PUBLIC_TAKES_PER_REF - 1) / PUBLIC_TAKES_PER_REF);
+		budget_charge(takes_by_ref, by_ref, now, 1);
 	return 1;
 }
 
 /* Frees the public take limits (at shutdown). */
 void ticket_stop(void)
 {
-	budget_free(public_takes);
-	public_takes = NULL;
+	budget_free(takes_by_addr);
+	budget_free(takes_by_ref);
+	takes_by_addr = takes_by_ref = NULL;
 }
 
 /* Checks a ticket class name. */
@@ -75,7 +84,11 @@ char *ticket_result_with_secret(const struct request *r, const char *json)
 		const char *public_url = r->site->cfg->site.public_url;
 		if (public_url) {
 			char url[1024];
-			snprintf(url, sizeof url, "%s/t/%s?k=%s", public_url, id->valuestring, r->secret);
+			/* A region's ticket ids repeat across its sites: the page learns the site
+			 * from the address (a one-hall server's needs none). */
+			int n = snprintf(url, sizeof url, "%s/t/%s?k=%s", public_url, id->valuestring, r->secret);
+			if (sites_count() > 1 && n > 0 && (size_t)n < sizeof url)
+				snprintf(url + n, sizeof url - (size_t)n, "&site=%s", r->site->cfg->site.id);
 			cJSON_AddStringToObject(res, "status_url", url);
 		}
 		out = cJSON_PrintUnformatted(res);
@@ -142,7 +155,7 @@ void op_take(struct request *r)
 		request_reply_closed(r, sitetime_next_open(&r->site->cfg->site, now));
 		return;
 	}
-	if (r->conn->role == ROLE_PUBLIC && !ticket_public_take_allowed(r, ref))
+	if (r->conn->role == ROLE_PUBLIC && !ticket_public_post_allowed(r, ref, 't'))
 		return;
 	char secret[TICKET_SECRET_MAX];
 	if (sessions_random_token(TICKET_SECRET_BYTES, secret, sizeof secret) < 0 || !(r->secret = strdup(secret))) {

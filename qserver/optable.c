@@ -46,6 +46,12 @@ static const struct op op_table[] = {
 	{"notify", PUB, 0, op_notify, 0},
 	{"ratings", MANAGER, 0, op_ratings, 0},
 	{"resolve_rating", MANAGER, 0, op_resolve_rating, 0},
+	/* Appointments: the code is what lets the public see or cancel one. */
+	{"slots", PUB, 0, op_slots, 0},
+	{"book", PUB, 0, op_book, 0},
+	{"appointment", PUB, 0, op_appointment, 0},
+	{"cancel_appointment", ROLE_BIT(ROLE_PUBLIC) | ROLE_BIT(ROLE_MANAGER), 0, op_cancel_appointment, 0},
+	{"checkin", ROLE_BIT(ROLE_KIOSK) | ROLE_BIT(ROLE_MANAGER), 0, op_checkin, 0},
 };
 
 /* Returns the op of that name, or NULL. */

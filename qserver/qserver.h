@@ -45,6 +45,8 @@ struct server_options {
 	int sse_per_addr;	     /* event streams at once from one address */
 	int sse_max;		     /* event streams at once */
 	const char *web_dir;	     /* the pages' folder (--web, default web) */
+	int web_takes_per_addr;	     /* remote takes by the public an hour from one address */
+	int web_takes_per_ref;	     /* remote takes by the public an hour for one ref (phone) */
 };
 
 /* The one server of this process (as in tmux, a global keeps the plumbing short); the halls
@@ -215,6 +217,8 @@ void request_reply_raw(struct request *r, const char *json_object, size_t len);
 void request_reply_error(struct request *r, const char *code, const char *field,
 			 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 void request_reply_closed(struct request *r, time_t opens_at);
+void request_reply_error_at(struct request *r, const char *code, const char *field, const char *at_name, time_t at,
+			    const char *fmt, ...) __attribute__((format(printf, 6, 7)));
 void request_reply_not_durable(struct request *r, int replicas);
 void request_reply_rate_limited(struct request *r, long retry_after, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -276,6 +280,15 @@ void op_resolve_rating(struct request *r);
 int ratings_comment_arg(struct request *r, const char **comment);
 void ratings_due(const struct site *site, char out[11]);
 int ratings_pad_window(const struct request *r);
+/* ops_appointments.c: slots, book, appointment, cancel_appointment, checkin. */
+void op_slots(struct request *r);
+void op_book(struct request *r);
+void op_appointment(struct request *r);
+void op_cancel_appointment(struct request *r);
+void op_checkin(struct request *r);
+void appointments_stop(void);
+long stats_day_number(const char *s);
+int ticket_public_post_allowed(struct request *r, const char *ref, char kind);
 void stats_across_sites(struct request *r, const cJSON *sites_arg, const char *from, const char *to, const char *by);
 void session_conn_gone(struct conn *c);
 void session_renew_leases(void);
@@ -349,6 +362,7 @@ int sitetime_is_open(const struct config_site *site, time_t t);
 int sitetime_hall_open(const struct config_site *site, time_t t);
 time_t sitetime_next_open(const struct config_site *site, time_t t);
 time_t sitetime_next_midnight(const struct config_site *site, time_t t);
+time_t sitetime_at(const struct config_site *site, long day_number, int minute);
 
 /* sitejson.c: the static JSON the server hands out. */
 char *sitejson_setup(const struct config *cfg);
@@ -400,6 +414,7 @@ int login_check(struct request *r, const char *key, int known, const char *secre
 
 /* http.c: the HTTP front end (DESIGN decision 11): setup, limits, headers, routing. */
 struct evhttp_request;
+#define HTTP_MAX_BODY (64 * 1024) /* WEB.md: bodies of at most 64 KiB (413 too_long past it) */
 int http_start(void);
 void http_stop(void);
 void http_peer_address(struct evhttp_request *req, char *out, size_t len);
@@ -451,6 +466,7 @@ struct sessions_found {
 	enum role role;		     /* ROLE_PUBLIC when the session is gone or no longer valid */
 	char user[CONFIG_ID_MAX];
 	const struct config_region_user *region_user; /* a region manager's account, else NULL */
+	int elsewhere;		     /* (role public) a valid session, but of another site or out of its scope */
 };
 typedef void sessions_done_fn(const char *token, const struct sessions_found *found, void *arg);
 int sessions_random(unsigned char *out, size_t len);

@@ -195,6 +195,21 @@ void request_reply_closed(struct request *r, time_t opens_at)
 	error_finish(r, resp, "closed");
 }
 
+/* Answers with an error code and a time (epoch seconds) named at_name beside the error, as
+ * `checkin_from` is for an early check-in. */
+void request_reply_error_at(struct request *r, const char *code, const char *field, const char *at_name, time_t at,
+			    const char *fmt, ...)
+{
+	char message[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(message, sizeof message, fmt, ap);
+	va_end(ap);
+	cJSON *resp = error_response(r, code, field, message);
+	cJSON_AddNumberToObject(resp, at_name, (double)at);
+	error_finish(r, resp, code);
+}
+
 /* Answers `unavailable` with `written: true` for a write that committed on the Redis primary
  * but was not confirmed on the replicas --durable asks for: unlike every other `unavailable`,
  * the change was made (and its events sent), so retrying blindly would repeat it. */

@@ -157,7 +157,8 @@ int sessions_create(const struct site *site, enum role role, const char *user, s
 }
 
 /* Whether a stored session "role user fingerprint" is still valid at the site it is used at
- * (home: its own site, or NULL for a region manager's); fills found when so. */
+ * (home: its own site, or NULL for a region manager's); fills found when so. A region
+ * manager's valid session used out of its scope sets found->elsewhere instead. */
 static int sessions_parse(const redisReply *value, const struct site *home, const struct site *used,
 			  struct sessions_found *found)
 {
@@ -172,16 +173,63 @@ static int sessions_parse(const redisReply *value, const struct site *home, cons
 	if (!hash || sessions_fingerprint(hash) != fp)
 		return 0;
 	const struct config_region_user *ru = home ? NULL : config_region_user(sites_region(), user);
-	if (ru && used && !config_region_user_may(ru, used->cfg->site.id))
-		return 0; /* a region manager's session works at the sites of its scope only */
+	if (ru && used && !config_region_user_may(ru, used->cfg->site.id)) {
+		found->elsewhere = 1; /* a region manager's session works at the sites of its scope only */
+		return 0;
+	}
 	found->role = r;
 	found->region_user = ru;
 	memcpy(found->user, user, strlen(user) + 1); /* shorter than CONFIG_ID_MAX, checked above */
 	return 1;
 }
 
+/* Tells the caller what a lookup found, and frees it. */
+static void sessions_done(struct sessions_wait *w)
+{
+	w->done(w->token, &w->found, w->arg);
+	free(w);
+}
+
+/* Reads every other site's key of a token that is no session here: found->elsewhere when
+ * one is a valid session, so that the caller answers forbidden rather than unauthenticated
+ * (as an NDJSON connection signed in at another site is). */
+static void sessions_on_elsewhere(redisReply *reply, void *arg)
+{
+	struct sessions_wait *w = arg;
+	struct sessions_found other = {0};
+	for (size_t i = 0, k = 0; reply && reply->type == REDIS_REPLY_ARRAY && i < sites_count(); i++) {
+		if (sites_at(i) == w->site)
+			continue;
+		if (k < reply->elements && sessions_parse(reply->element[k++], sites_at(i), sites_at(i), &other))
+			w->found.elsewhere = 1;
+	}
+	sessions_done(w);
+}
+
+/* Asks for the token's key at every site but the one used; -1 when Redis cannot be asked. */
+static int sessions_look_elsewhere(struct sessions_wait *w)
+{
+	size_t n = sites_count();
+	char (*keys)[160] = calloc(n, sizeof *keys);
+	const char **argv = calloc(n + 1, sizeof *argv);
+	int argc = 1, rc = -1;
+	if (keys && argv) {
+		argv[0] = "MGET";
+		for (size_t i = 0; i < n; i++)
+			if (sites_at(i) != w->site) {
+				sessions_key(sites_at(i), w->token, keys[i], sizeof keys[i]);
+				argv[argc++] = keys[i];
+			}
+		rc = argc > 1 ? store_command(sessions_on_elsewhere, w, argc, argv) : -1;
+	}
+	free(keys);
+	free(argv);
+	return rc;
+}
+
 /* Reads the session's keys (the site's, then the region's); found->role is ROLE_PUBLIC when it
- * is gone, malformed, or its user's credential changed since. */
+ * is gone, malformed, or its user's credential changed since. A token that is no session
+ * here is looked for at the region's other sites (found->elsewhere). */
 static void sessions_on_found(redisReply *reply, void *arg)
 {
 	struct sessions_wait *w = arg;
@@ -193,14 +241,16 @@ static void sessions_on_found(redisReply *reply, void *arg)
 	w->found.role = ROLE_PUBLIC;
 	size_t i = 0;
 	if (w->site && i < reply->elements && sessions_parse(reply->element[i++], w->site, w->site, &w->found)) {
-		w->done(w->token, &w->found, w->arg);
-		free(w);
+		sessions_done(w);
 		return;
 	}
-	if (i < reply->elements)
-		sessions_parse(reply->element[i], NULL, w->site, &w->found);
-	w->done(w->token, &w->found, w->arg);
-	free(w);
+	if (i < reply->elements && (sessions_parse(reply->element[i], NULL, w->site, &w->found) || w->found.elsewhere)) {
+		sessions_done(w);
+		return;
+	}
+	if (sites_count() > 1 && sessions_look_elsewhere(w) == 0)
+		return;
+	sessions_done(w);
 }
 
 /* Looks a session token up for a request at a site (NULL when it names none): the site's own

@@ -93,3 +93,16 @@ int sitetime_hall_open(const struct config_site *site, time_t t)
 {
 	return server.opt.always_open || sitetime_is_open(site, t);
 }
+
+/* Returns the epoch second of `minute` minutes after the site's local midnight starting the
+ * day numbered day_number (days since 1970-01-01); mktime resolves DST. */
+time_t sitetime_at(const struct config_site *site, long day_number, int minute)
+{
+	sitetime_use_zone(site->tz);
+	struct tm tm = {0};
+	tm.tm_year = 70;
+	tm.tm_mday = 1 + (int)day_number;
+	tm.tm_min = minute;
+	tm.tm_isdst = -1;
+	return mktime(&tm);
+}

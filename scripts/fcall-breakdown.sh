@@ -9,6 +9,7 @@
 #   - where a take's time goes: its Redis commands replayed alone, and the rest (the Lua);
 #   - AOF bytes and Redis memory per ticket life (take, call, finish);
 #   - the day change with DAYN tickets waiting: the slowest single call (SLOWLOG) and the calls;
+#   - a booking (qh_book), and the day change with DAYN appointments to mark missed;
 #   - qh_setup and qh_snapshot of a hall of SVCS services x WINS windows.
 # usage: scripts/fcall-breakdown.sh [N]   (N tickets per phase, default 2000)
 # Knobs (environment): DAYN (20000), SVCS (2000), WINS (100).
@@ -176,6 +177,28 @@ while :; do
 done
 slowest=$(cli SLOWLOG GET 100000 | awk '$0 == "FCALL" {print prev} {prev = $0}' | sort -n | tail -1)
 echo "day change, $DAYN waiting:        $calls calls, slowest $(awk -v u="$slowest" 'BEGIN {printf "%.1f", u / 1000}') ms"
+cli CONFIG SET slowlog-log-slower-than 10000 >/dev/null
+
+# Appointments: a booking's cost, and the day change with DAYN booked appointments never
+# checked in (all in one slot of the day, which has no bound here: qserver's config has).
+cli CONFIG RESETSTAT >/dev/null
+for i in $(seq "$DAYN"); do
+	echo "FCALL qh_book 1 $P $((NOW + 86400)) 2026-11-29 0 S1 2026-11-29 10:00 10:30 100000 $((NOW + 86400)) $((NOW + 87000)) r$i A$i \"\""
+done | pipe
+echo "qh_book:                          $(usec_per_fcall) usec/call"
+cli SLOWLOG RESET >/dev/null
+cli CONFIG SET slowlog-log-slower-than 0 >/dev/null
+calls=0
+while :; do
+	calls=$((calls + 1))
+	case "$(cli FCALL qh_day 1 "$P" $((NOW + 2 * 86400)) 2026-11-30 0)" in
+	*'"remaining":0'*) break ;;
+	*'"remaining"'*) ;;
+	*) break ;;
+	esac
+done
+slowest=$(cli SLOWLOG GET 100000 | awk '$0 == "FCALL" {print prev} {prev = $0}' | sort -n | tail -1)
+echo "day change, $DAYN appointments:   $calls calls, slowest $(awk -v u="$slowest" 'BEGIN {printf "%.1f", u / 1000}') ms, missed $(cli HGET "$P:st:d:2026-11-29" 't|am')"
 cli CONFIG SET slowlog-log-slower-than 10000 >/dev/null
 
 # A big hall: setup and snapshot with SVCS services x WINS windows.

@@ -16,6 +16,9 @@ import os
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+# Where citizens reach the pages: make run serves them here (a hall going live puts its own
+# https address, the one its QR codes will carry).
+PUBLIC_URL = "http://127.0.0.1:8080"
 HOURS = {"mon": "09:00-18:00", "tue": "09:00-18:00", "wed": "09:00-18:00", "thu": "09:00-18:00",
          "fri": "09:00-18:00", "sat": "09:00-12:00", "sun": "closed"}
 
@@ -37,6 +40,12 @@ STREET_SERVICES = [
     ("P", "P", "劳动就业", "Employment services", 360),
     ("M", "M", "综合咨询", "General enquiries", 180),
 ]
+# Services of the street centers that also take appointments (预约), as docs/config.md has them;
+# the district center's come from examples/baoan.json, community centers take none.
+STREET_APPOINTMENTS = {
+    "D": {"slot_minutes": 30, "per_slot": 2, "days_ahead": 7, "checkin_before": 900, "checkin_after": 600},
+    "R": {"slot_minutes": 30, "per_slot": 3, "days_ahead": 7},
+}
 COMMUNITY_SERVICES = [
     ("A", "A", "社保医保", "Social and medical insurance", 300),
     ("R", "R", "居住证", "Residence permit", 240),
@@ -69,15 +78,18 @@ def windows_for(services, count, comprehensive):
     return out
 
 
-def hall(site_id, name, name_en, services, windows, clerk_hash, manager_hash, kiosk_hash):
-    """One hall file in the format of docs/config.md: a clerk per window and a manager."""
+def hall(site_id, name, name_en, services, windows, clerk_hash, manager_hash, kiosk_hash, appointments=None):
+    """One hall file in the format of docs/config.md: a clerk per window and a manager;
+    appointments maps service ids to their `appointments` object."""
     users = [{"id": f"c{w['id']:02d}", "name": f"{name}窗口{w['id']}", "role": "clerk",
               "password_hash": clerk_hash, "windows": [w["id"]]} for w in windows]
     users.append({"id": "m01", "name": f"{name}值班主任", "role": "manager",
                   "password_hash": manager_hash, "windows": ["*"]})
     return {"site": {"id": site_id, "name": name, "name_en": name_en, "tz": "Asia/Shanghai",
+                     "public_url": PUBLIC_URL, "remote_take": True,
                      "sla": 900, "retention_days": 90, "hours": HOURS},
-            "services": [{"id": s[0], "prefix": s[1], "name": s[2], "name_en": s[3], "service_time": s[4]}
+            "services": [dict({"id": s[0], "prefix": s[1], "name": s[2], "name_en": s[3], "service_time": s[4]},
+                              **({"appointments": appointments[s[0]]} if s[0] in (appointments or {}) else {}))
                          for s in services],
             "windows": windows, "users": users,
             "kiosks": [{"id": "kiosk-1", "token_hash": kiosk_hash}]}
@@ -111,7 +123,8 @@ def main():
     for sid, sname, sname_en, communities in STREETS:
         sites.append({"id": sid, "level": "street", "parent": "baoan"})
         halls[sid] = hall(sid, f"{sname}街道党群服务中心", f"{sname_en} Street Service Center",
-                          STREET_SERVICES, windows_for(STREET_SERVICES, 10, 2), clerk, manager, kiosk)
+                          STREET_SERVICES, windows_for(STREET_SERVICES, 10, 2), clerk, manager, kiosk,
+                          STREET_APPOINTMENTS)
         scope = [sid]
         for n in range(1, communities + 1):
             cid = f"{sid}-{n:02d}"

@@ -209,6 +209,11 @@ class Browser:
         inner = self.driver.execute_script('return [window.innerWidth, window.innerHeight]')
         if inner != [self.width, self.height]:
             self.driver.set_window_size(self.width * 2 - inner[0], self.height * 2 - inner[1])
+        # Chromium's windows are at least 500 px wide: a phone's viewport is emulated instead.
+        inner = self.driver.execute_script('return [window.innerWidth, window.innerHeight]')
+        if inner != [self.width, self.height]:
+            self.driver.execute_cdp_cmd('Emulation.setDeviceMetricsOverride', {
+                'width': self.width, 'height': self.height, 'deviceScaleFactor': 1, 'mobile': self.width < 600})
         return self
 
     def __exit__(self, *exc):

@@ -33,6 +33,10 @@ ops = [
     '{"op":"transfer","window":1,"service":"B"}', '{"op":"pause","window":1,"reason":"lunch"}',
     '{"op":"resume","window":1}', '{"op":"close","window":1}', '{"op":"queue","service":"A"}',
     '{"op":"stats","from":"2026-11-01","to":"2026-11-27","by":"service"}', '{"op":"clock","advance":86400}',
+    '{"op":"slots","service":"C","date":"2026-11-28"}',
+    '{"op":"book","service":"C","date":"2026-11-28","start":"10:00","ref":"13800000000"}',
+    '{"op":"appointment","code":"7kx2-m9qd"}', '{"op":"cancel_appointment","code":"7KX2M9QD"}',
+    '{"op":"checkin","code":"7KX2M9QD"}',
 ]
 for op in ops:
     put('dispatch', hello['MGR'] + op.encode() + b'\n')

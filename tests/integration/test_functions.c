@@ -69,9 +69,9 @@ static struct config_window hall_windows[] = {
 };
 /* The services of `hall` as qserver's config has them: service lists get their names from it. */
 static struct config_service hall_services[] = {
-	{"A", "A", "社会保障", "Social security", 300},
-	{"B", "B", "户籍", "Household", 120},
-	{"C", "C", "税务", "Tax", 200},
+	{"A", "A", "社会保障", "Social security", 300, {0}},
+	{"B", "B", "户籍", "Household", 120, {0}},
+	{"C", "C", "税务", "Tax", 200, {0}},
 };
 static struct config hall_config = {
 	.services = hall_services, .nservices = 3, .windows = hall_windows, .nwindows = 3};
@@ -2117,33 +2117,9 @@ events__pause_updates_estimates(void **state)
 static char *
 dump_site(size_t *len)
 {
-	redisReply *keys = cmd("KEYS %s", PREFIX ":*");
-	char *buf = NULL;
-	size_t n = 0;
+	char *buf = testredis_dump(c, PREFIX ":*", len);
 
-	/* KEYS has no order: sort by selection, small sets */
-	for (size_t i = 0; i < keys->elements; i++)
-		for (size_t j = i + 1; j < keys->elements; j++)
-			if (strcmp(keys->element[i]->str, keys->element[j]->str) > 0) {
-				redisReply *tmp = keys->element[i];
-
-				keys->element[i] = keys->element[j];
-				keys->element[j] = tmp;
-			}
-	for (size_t i = 0; i < keys->elements; i++) {
-		redisReply *d = cmd("DUMP %s", keys->element[i]->str);
-		size_t klen = strlen(keys->element[i]->str) + 1;
-
-		assert_int_equal(d->type, REDIS_REPLY_STRING);
-		buf = realloc(buf, n + klen + d->len);
-		assert_non_null(buf);
-		memcpy(buf + n, keys->element[i]->str, klen);
-		memcpy(buf + n + klen, d->str, d->len);
-		n += klen + d->len;
-		freeReplyObject(d);
-	}
-	freeReplyObject(keys);
-	*len = n;
+	assert_non_null(buf);
 	return buf;
 }
 

@@ -173,3 +173,53 @@ testredis_connect(const struct testredis *tr)
 	}
 	return c;
 }
+
+/* Sorts the replies of a KEYS answer by name (KEYS has no order; the sets are small). */
+static void
+testredis_sort_keys(redisReply *keys)
+{
+	for (size_t i = 0; i < keys->elements; i++)
+		for (size_t j = i + 1; j < keys->elements; j++)
+			if (strcmp(keys->element[i]->str, keys->element[j]->str) > 0) {
+				redisReply *tmp = keys->element[i];
+
+				keys->element[i] = keys->element[j];
+				keys->element[j] = tmp;
+			}
+}
+
+char *
+testredis_dump(redisContext *c, const char *pattern, size_t *len)
+{
+	redisReply *keys = redisCommand(c, "KEYS %s", pattern);
+	char *buf = NULL;
+	size_t n = 0;
+
+	if (keys == NULL || keys->type != REDIS_REPLY_ARRAY) {
+		if (keys != NULL)
+			freeReplyObject(keys);
+		return NULL;
+	}
+	testredis_sort_keys(keys);
+	for (size_t i = 0; i < keys->elements; i++) {
+		redisReply *d = redisCommand(c, "DUMP %s", keys->element[i]->str);
+		size_t klen = strlen(keys->element[i]->str) + 1;
+		char *grown = d != NULL && d->type == REDIS_REPLY_STRING ? realloc(buf, n + klen + d->len) : NULL;
+
+		if (grown == NULL) {
+			if (d != NULL)
+				freeReplyObject(d);
+			freeReplyObject(keys);
+			free(buf);
+			return NULL;
+		}
+		buf = grown;
+		memcpy(buf + n, keys->element[i]->str, klen);
+		memcpy(buf + n + klen, d->str, d->len);
+		n += klen + d->len;
+		freeReplyObject(d);
+	}
+	freeReplyObject(keys);
+	*len = n;
+	return buf != NULL ? buf : calloc(1, 1);
+}

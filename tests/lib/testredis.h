@@ -30,4 +30,8 @@ int testredis_restart(struct testredis *tr);
 /* A new synchronous connection to the server, or NULL. */
 redisContext *testredis_connect(const struct testredis *tr);
 
+/* Every key matching pattern with its DUMP, in name order, as one comparable byte string
+ * (malloc'd, *len its length): two equal dumps mean nothing changed. NULL on failure. */
+char *testredis_dump(redisContext *c, const char *pattern, size_t *len);
+
 #endif

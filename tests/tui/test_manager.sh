@@ -44,15 +44,15 @@ SERVICE=$(($(field "$DONE" .ticket.finished_at) - $(field "$CALLED" .ticket.call
 CSV=$(export_stats csv service)
 check "export csv: exit 0 and a header row" \
 	test "$(printf '%s' "$CSV" | head -n1 | tr -d '\r')" = \
-	"key,issued,served,no_show,cancelled,expired,wait_mean,wait_p50,wait_p90,wait_max,service_mean,sla_pct,rating_mean,ratings,waits"
+	"key,issued,served,no_show,cancelled,expired,wait_mean,wait_p50,wait_p90,wait_max,service_mean,sla_pct,rating_mean,ratings,waits,appt_booked,appt_checked_in,appt_missed,appt_cancelled"
 check "export csv: lines end in CRLF (RFC 4180)" \
 	test "$(printf '%s\n' "$CSV" | grep -c $'\r$')" = 3
 # Service A: 2 issued, 1 served, one wait of WAIT s (in the target), service SERVICE s, rated 5.
-WANT_A="A,2,1,0,0,0,$WAIT,$WAIT,$WAIT,$WAIT,$SERVICE,100,5,1,1"
+WANT_A="A,2,1,0,0,0,$WAIT,$WAIT,$WAIT,$WAIT,$SERVICE,100,5,1,1,0,0,0,0"
 check "export csv: row A as computed from the tickets ($WANT_A)" \
 	test "$(printf '%s\n' "$CSV" | tr -d '\r' | grep '^A,')" = "$WANT_A"
 check "export csv: row B with empty fields for absent figures" \
-	test "$(printf '%s\n' "$CSV" | tr -d '\r' | grep '^B,')" = "B,1,0,0,0,0,,,,,,,,0,0"
+	test "$(printf '%s\n' "$CSV" | tr -d '\r' | grep '^B,')" = "B,1,0,0,0,0,,,,,,,,0,0,0,0,0,0"
 
 JSON=$(export_stats json service)
 check "export json: an array of the server's rows" \
@@ -94,12 +94,16 @@ check "export: an unknown format is refused" \
 check "export: a date that does not exist is refused" \
 	bash -c "'$CC' --manager --user m01 --password-env MGR_PW --export csv --from 2026-02-30 --to 2026-03-01 >/dev/null 2>&1; test \$? = 2"
 
+# An appointment for today's 12:00, for the view's line of today's appointments.
+qc book service=C date=2026-11-27 start=12:00 ref=p13800000000 >/dev/null
+
 # The view, the password typed at a prompt without echo.
 tui_run mgr "LANG=C.UTF-8 $CC --manager --user m01 --server 127.0.0.1:$PORT --log $TUI_DIR/mgr.log; echo exit=\$?"
 check "view: asks for the password" wait_for mgr "Password for m01"
 keys mgr "manager123" Enter
 check "view: the password is not echoed" wait_gone mgr "manager123" 1
 check "view: signed in, today's figures" wait_for mgr "issued 3  served 1"
+check "view: today's appointments" wait_for mgr "Appointments 预约  booked 1  checked in 0  missed 0  cancelled 0"
 check "view: the target and the share within it" wait_for mgr "within target 100.0%"
 check "view: window 1 idle with its clerk" wait_for mgr "idle"
 check "view: two waiting, the longest wait shown" wait_for mgr "Waiting 等候 2   longest wait"

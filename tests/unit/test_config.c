@@ -507,6 +507,53 @@ static void config__small_test_hall__demo_passwords_verify(void **state)
 	config_free(cfg);
 }
 
+/* A service's appointments: given fields read, the rest defaulted; without it none. */
+static void config__appointments__read_with_defaults(void **state)
+{
+	(void)state;
+	struct config *cfg = parse(HALL(SITE ",'services':[{'id':'A','prefix':'A','name':'社保',"
+				       "'appointments':{'slot_minutes':30,'per_slot':4}},{'id':'B','prefix':'B','name':'出入境',"
+				       "'appointments':{'slot_minutes':20,'per_slot':1,'days_ahead':3,'checkin_before':600,"
+				       "'checkin_after':300}},{'id':'C','prefix':'C','name':'税务'}]," WINDOWS));
+	if (cfg == NULL)
+		fail_msg("%s", err);
+	const struct config_appointments *a = &cfg->services[0].appointments, *b = &cfg->services[1].appointments;
+	assert_int_equal(a->slot_minutes, 30);
+	assert_int_equal(a->per_slot, 4);
+	assert_int_equal(a->days_ahead, 14);
+	assert_int_equal(a->checkin_before, 900);
+	assert_int_equal(a->checkin_after, 600);
+	assert_int_equal(b->slot_minutes, 20);
+	assert_int_equal(b->days_ahead, 3);
+	assert_int_equal(b->checkin_before, 600);
+	assert_int_equal(b->checkin_after, 300);
+	assert_int_equal(cfg->services[2].appointments.slot_minutes, 0);
+	config_free(cfg);
+}
+
+/* Bad appointments are refused with the place and what is wrong. */
+static void config__bad_appointments__refused_with_place(void **state)
+{
+	(void)state;
+#define SVC_APPT(a) "'services':[{'id':'A','prefix':'A','name':'社保','appointments':" a "}]"
+	assert_refused(HALL(SITE "," SVC_APPT("true") "," WINDOWS), "services[0].appointments", "must be an object");
+	assert_refused(HALL(SITE "," SVC_APPT("{'per_slot':2}") "," WINDOWS),
+		       "services[0].appointments.slot_minutes", "missing");
+	assert_refused(HALL(SITE "," SVC_APPT("{'slot_minutes':30}") "," WINDOWS),
+		       "services[0].appointments.per_slot", "missing");
+	assert_refused(HALL(SITE "," SVC_APPT("{'slot_minutes':2,'per_slot':2}") "," WINDOWS),
+		       "appointments.slot_minutes", "from 5 to 720");
+	assert_refused(HALL(SITE "," SVC_APPT("{'slot_minutes':30,'per_slot':0}") "," WINDOWS),
+		       "appointments.per_slot", "from 1 to 1000");
+	assert_refused(HALL(SITE "," SVC_APPT("{'slot_minutes':30,'per_slot':2,'days_ahead':-1}") "," WINDOWS),
+		       "appointments.days_ahead", "from 0 to 366");
+	assert_refused(HALL(SITE "," SVC_APPT("{'slot_minutes':30,'per_slot':2,'checkin_after':'10'}") "," WINDOWS),
+		       "appointments.checkin_after", "must be an integer");
+	assert_refused(HALL(SITE "," SVC_APPT("{'slot_minutes':30.5,'per_slot':2}") "," WINDOWS),
+		       "appointments.slot_minutes", "whole number");
+#undef SVC_APPT
+}
+
 /* Parses a single-quoted region.json text as "region.json", leaving any error in err. */
 static struct config_region *parse_region(const char *single_quoted)
 {
@@ -638,6 +685,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(config__minimal__defaults_applied),
+		cmocka_unit_test(config__appointments__read_with_defaults),
+		cmocka_unit_test(config__bad_appointments__refused_with_place),
 		cmocka_unit_test(config__missing_hours__bao_an_defaults),
 		cmocka_unit_test(config__hours_closed_and_midnight__parsed),
 		cmocka_unit_test(config__hours_close_before_open__names_day),

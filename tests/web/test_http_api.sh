@@ -55,7 +55,8 @@ bad_json_is_400() {
 
 big_body_is_413() {
 	head -c 70000 /dev/zero | tr '\0' 'a' >"$TUI_DIR/big"
-	[ "$(call -X POST -H 'Content-Type: application/json' --data-binary @"$TUI_DIR/big" "$API/sites/small/tickets")" = 413 ]
+	[ "$(call -X POST -H 'Content-Type: application/json' --data-binary @"$TUI_DIR/big" "$API/sites/small/tickets")" = 413 ] &&
+		body_has '"code":"too_long"' && grep -q '^{"ok":false' "$out"
 }
 
 public_take_is_401() {
@@ -150,7 +151,7 @@ check "an unknown path is 404" unknown_path_is_404
 check "an unknown op is 404 unknown_op" unknown_op_is_404
 check "a body without Content-Type application/json is 415" body_without_json_type_is_415
 check "a malformed body is 400 bad_json" bad_json_is_400
-check "a body over 64 KiB is 413" big_body_is_413
+check "a body over 64 KiB is 413 too_long in JSON" big_body_is_413
 check "the public may not take without a session: 401" public_take_is_401
 check "a kiosk sign-in sets the session cookie with its flags" kiosk_sign_in_sets_cookie
 check "the kiosk's cookie takes a ticket, answered without id" kiosk_cookie_takes_a_ticket

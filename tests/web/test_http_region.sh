@@ -43,14 +43,17 @@ kiosk_session_belongs_to_its_site() {
 	[ "$(call -c "$TUI_DIR/jar" -H "$J" -d '{"role":"kiosk","token":"kiosk123","site":"central"}' "$API/session")" = 200 ] &&
 		[ "$(call -b "$TUI_DIR/jar" -H "$J" -d '{"service":"A"}' "$API/sites/central/tickets")" = 200 ] &&
 		body_has '"id":"' &&
-		[ "$(call -b "$TUI_DIR/jar" -H "$J" -d '{"service":"A"}' "$API/sites/street/tickets")" = 401 ]
+		[ "$(call -b "$TUI_DIR/jar" -H "$J" -d '{"service":"A"}' "$API/sites/street/tickets")" = 401 ] &&
+		[ "$(call -b "$TUI_DIR/jar" "$API/sites/street/services")" = 200 ] &&
+		[ "$(call -b "$TUI_DIR/jar" -H "$J" -d '{"window":1}' "$API/sites/street/op/call_next")" = 403 ] &&
+		body_has '"code":"forbidden"'
 }
 
 region_manager_works_within_its_scope() {
 	local token
 	token=$(manager_token r02 street)
 	[ -n "$token" ] && [ "$(manager_stats "$token" far)" = 200 ] && [ "$(manager_stats "$token" street)" = 200 ] &&
-		[ "$(manager_stats "$token" central)" = 401 ]
+		[ "$(manager_stats "$token" central)" = 403 ] && body_has '"code":"forbidden"'
 }
 
 region_manager_reads_region_then_signs_out() {
@@ -65,7 +68,14 @@ region_manager_reads_region_then_signs_out() {
 hall_manager_session_stays_at_its_hall() {
 	local token
 	token=$(manager_token m01 far)
-	[ -n "$token" ] && [ "$(manager_stats "$token" far)" = 200 ] && [ "$(manager_stats "$token" street)" = 401 ]
+	[ -n "$token" ] && [ "$(manager_stats "$token" far)" = 200 ] && [ "$(manager_stats "$token" street)" = 403 ]
+}
+
+hall_manager_may_not_read_region() {
+	local token
+	token=$(manager_token m01 far)
+	[ -n "$token" ] && [ "$(call -H "Authorization: Bearer $token" "$API/region")" = 403 ] && body_has '"code":"forbidden"' &&
+		[ "$(call -H "Authorization: Bearer WRONGwrongWRONGwrongWRONG" "$API/region")" = 401 ]
 }
 
 streams_carry_their_sites_events() {
@@ -80,15 +90,27 @@ streams_carry_their_sites_events() {
 	grep -q '"service":"B"' "$TUI_DIR/street" && ! grep -q '"service":"B"' "$TUI_DIR/central"
 }
 
+# A region's ticket ids repeat across sites: the status page's address names the site.
+status_url_names_the_site() {
+	[ "$(call -X POST -H "$J" -d '{"service":"A","channel":"web"}' "$API/sites/street/tickets")" = 200 ] &&
+		grep -qE '"status_url":"https://street.example.cn/t/[0-9]{8}-A[0-9]+\?k=[A-Za-z0-9_-]+&site=street"' "$out"
+}
+
 PORT=$(free_port)
 start_redis || exit 1
-CONFIG="$ROOT/tests/data/region" READY_SITE=far start_http_qserver || exit 1
+# The region of tests/data/region, its street hall with public_url and remote takes.
+cp -r "$ROOT/tests/data/region" "$TUI_DIR/region"
+sed -i 's|"tz": "Asia/Shanghai",|"tz": "Asia/Shanghai", "public_url": "https://street.example.cn", "remote_take": true,|' \
+	"$TUI_DIR/region/street.json"
+CONFIG="$TUI_DIR/region" READY_SITE=far start_http_qserver || exit 1
 check "GET /sites lists every site of the region" sites_lists_the_region
 check "a site the region does not have is 404 not_found, for the API and streams" unknown_site_is_404
 check "each site's path answers for that site" each_site_answers_its_own
-check "a kiosk's session takes at its site and is the public at another" kiosk_session_belongs_to_its_site
-check "a region manager's session works at the sites of its scope only" region_manager_works_within_its_scope
+check "a kiosk's session takes at its site; at another it acts as the public (403 for staff ops)" kiosk_session_belongs_to_its_site
+check "a region manager's session works at the sites of its scope only (403 outside)" region_manager_works_within_its_scope
 check "a region manager reads /region over its scope; signing out ends its session" region_manager_reads_region_then_signs_out
+check "a hall manager's GET /region is 403 forbidden, an unknown session's 401" hall_manager_may_not_read_region
 check "a hall manager's session stays at its hall" hall_manager_session_stays_at_its_hall
+check "a region's status_url names the ticket's site" status_url_names_the_site
 check "an event stream carries its own site's events only" streams_carry_their_sites_events
 tui_finish

@@ -7,14 +7,16 @@
   const Q = {};
   const API = '/api/v1';
 
-  /* An answer of the API with ok:false, or no answer at all (code "unavailable"). */
+  /* An answer of the API with ok:false, or no answer at all (code "unavailable"); answer is
+   * the whole answer, for what comes beside error (opens_at, retry_after). */
   class ApiError extends Error {
-    constructor(status, error, retryAfter) {
+    constructor(status, error, retryAfter, answer) {
       super((error && error.message) || 'The server did not answer.');
       this.status = status;
       this.code = (error && error.code) || 'unavailable';
       this.error = error || {};
       this.retryAfter = retryAfter;
+      this.answer = answer || {};
     }
   }
   Q.ApiError = ApiError;
@@ -43,7 +45,7 @@
     }
     if (res.ok && answer && answer.ok) return answer;
     const retry = parseInt(res.headers.get('Retry-After') || '', 10);
-    throw new ApiError(res.status, answer && answer.error, isNaN(retry) ? undefined : retry);
+    throw new ApiError(res.status, answer && answer.error, isNaN(retry) ? undefined : retry, answer);
   };
 
   /* Path segments after the page's own: on /t/A012x, pathArgs() is ['A012x']. */
@@ -134,7 +136,8 @@
 
   /* Live events of an SSE address, surviving network blips and server restarts.
    * names: the event names to listen to. handlers: event(name, data, id) for each message;
-   * reset() when the server could not resume (reload the snapshot); state(online) when the
+   * reset() when the server could not resume, or when a link that broke before any event
+   * arrived (nothing to resume from) opens again (reload the snapshot); state(online) when the
    * link goes up or down (down only after a few seconds, so a quick reconnect is not shown).
    * An EventSource reconnects by itself with Last-Event-ID; when it gives up (the server was
    * down or answered an error) a new one is opened with last_event_id after a growing pause.
@@ -143,7 +146,7 @@
    * {close, reconnect, lastId}. */
   Q.live = function (url, names, handlers) {
     let source = null, lastId = '', online = null, timer = null, closed = false;
-    let backoff = 1000, downSince = null;
+    let backoff = 1000, downSince = null, broken = false;
     const OFFLINE_GRACE = 3000;
 
     function setOnline(up) {
@@ -160,8 +163,16 @@
       if (closed) return;
       const sep = url.indexOf('?') < 0 ? '?' : '&';
       source = new EventSource(lastId ? url + sep + 'last_event_id=' + encodeURIComponent(lastId) : url);
-      source.onopen = heard;
+      source.onopen = function () {
+        // Without an event id the server cannot replay what happened while the link was
+        // broken (a quick blip, shorter than the offline grace): the page must reload.
+        const missed = broken && !lastId;
+        broken = false;
+        heard();
+        if (missed && handlers.reset) handlers.reset();
+      };
       source.onerror = function () {
+        broken = true;
         if (downSince === null) downSince = Date.now();
         if (source && source.readyState === EventSource.CLOSED) reopenLater();
       };
