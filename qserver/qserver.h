@@ -255,6 +255,7 @@ void op_close(struct request *r);
 void op_clock(struct request *r);
 void op_stats(struct request *r);
 void op_sites(struct request *r);
+cJSON *region_sites_list(void);
 void op_region(struct request *r);
 void stats_across_sites(struct request *r, const cJSON *sites_arg, const char *from, const char *to, const char *by);
 void session_conn_gone(struct conn *c);
