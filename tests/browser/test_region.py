@@ -198,4 +198,22 @@ with Hall(config=config, site='baoan', args=['--test-clock', '--clock-start', st
     tap.check('no console error but the refusals',
               lambda: not [e for e in b.console_errors() if not (' 401 ' in e or ' 403 ' in e or '(Unauthorized)' in e or '(Forbidden)' in e)])
 
+    # The district center's dashboard for the region manager at a desk: 40 windows, and the
+    # switch to another site of the scope.
+    with Browser(hall, 1440, 900) as desk:
+        desk.open('/manager?site=baoan')
+        wait_until(lambda: desk.visible('#signin'))
+        desk.type('#signin-user', 'r01')
+        desk.type('#signin-password', 'manager123')
+        desk.click('#signin-submit')
+        tap.check("the district center's dashboard shows its 40 windows",
+                  lambda: wait_until(lambda: len(desk.find_all('.win')) == 40 and desk.text('[data-kpi=waiting] .value') ==
+                                     str(region_rows()['baoan']['waiting'])))
+        desk.screenshot('manager-district-1440x900')
+        desk.js("const s = document.getElementById('site-switch'); s.value = 'fuhai'; s.dispatchEvent(new Event('change'))")
+        tap.check('the site switch opens another site of the scope, its figures and address',
+                  lambda: wait_until(lambda: '福海街道' in desk.text('#site-title') and len(desk.find_all('.win')) == 10 and
+                                     desk.text('[data-kpi=issued] .value') == '9' and
+                                     desk.js('return location.search') == '?site=fuhai'))
+
 tap.finish()

@@ -34,6 +34,7 @@
   /* Draws every window, in id order. */
   function drawWindows() {
     const list = Array.from(windows.values()).sort((a, b) => a.id - b.id);
+    $('windows').classList.toggle('many', list.length > 12); /* a district center's 40 fit one screen */
     Q.fill($('windows'), list.map(windowCard));
   }
 
