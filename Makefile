@@ -84,8 +84,6 @@ run: deps
 	@echo "HTTP API:      http://$(RUN_HTTP)/api/v1/sites/baoan/snapshot"
 	@echo "live events:   http://$(RUN_HTTP)/api/v1/sites/baoan/events"
 	@[ ! -d web ] || echo "pages (web/):  http://$(RUN_HTTP)/  (see docs/web.md)"
-	@[ ! -f web/manager/index.html ] || echo "manager:       http://$(RUN_HTTP)/manager?site=baoan  (m01 / manager123)"
-	@[ ! -f web/region/index.html ] || [ "$(HALL)" != "$(REGION_DIR)" ] || echo "region:        http://$(RUN_HTTP)/region  (r01 / manager123)"
 	$(BUILD)/qserver --config $(HALL) --http $(RUN_HTTP) --web web $(RUN_ARGS)
 
 test: deps
