@@ -83,7 +83,14 @@ run: deps
 	@[ "$(HALL)" != "$(REGION_DIR)" ] || python3 examples/baoan-region/generate.py $(REGION_DIR)
 	@echo "HTTP API:      http://$(RUN_HTTP)/api/v1/sites/baoan/snapshot"
 	@echo "live events:   http://$(RUN_HTTP)/api/v1/sites/baoan/events"
-	@[ ! -d web ] || echo "pages (web/):  http://$(RUN_HTTP)/  (see docs/web.md)"
+	@echo "start page:    http://$(RUN_HTTP)/"
+	@echo "TV display:    http://$(RUN_HTTP)/display?site=baoan"
+	@echo "remote ticket: http://$(RUN_HTTP)/take/baoan"
+	@echo "appointments:  http://$(RUN_HTTP)/book/baoan"
+	@echo "rating pad:    http://$(RUN_HTTP)/pad/baoan/1"
+	@echo "hall manager:  http://$(RUN_HTTP)/manager   (sample users: docs/web.md)"
+	@echo "region view:   http://$(RUN_HTTP)/region"
+	@echo "ticket status: the status_url of a take's answer (/t/{id}?k=...)"
 	$(BUILD)/qserver --config $(HALL) --http $(RUN_HTTP) --web web $(RUN_ARGS)
 
 test: deps
