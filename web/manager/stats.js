@@ -199,7 +199,7 @@
         { yFormat: (v) => String(Math.round(v)), integer: true, valueLabels: true, cls: (v, i) => (i < 2 ? 'bad' : i < 3 ? 'warn' : 'good') }), summary);
     } else {
       Q.fill($('chart-ratings'), summary, Q.el('p', { class: 'muted not-available', id: 'ratings-na' },
-        Q.bi('评价分布暂不可用', 'Distribution not available: this server\u2019s statistics have no rating_counts.')));
+        Q.bi('评价分布暂不可用', 'Distribution not available: this server\'s statistics have no rating_counts.')));
     }
   }
 

@@ -156,7 +156,11 @@
 
   /* Shows why the region cannot be shown (a hall manager's session, say), with a way on. */
   function refused(e) {
-    const t = Staff.errorText(e), me = Staff.stored();
+    const me = Staff.stored();
+    const t = e.code === 'unauthenticated'
+      ? { zh: '大厅管理员的登录只在本大厅有效 (' + e.status + ' ' + e.code + ')',
+        en: 'A hall manager\'s sign-in holds at its own hall only (' + e.status + ' ' + e.code + ').' }
+      : Staff.errorText(e);
     Q.fill($('access-error'),
       Q.el('h2', {}, Q.bi('区域总览仅限区域管理员', 'The region view is for region managers')),
       Q.el('p', { class: 'error', id: 'access-error-text' }, Q.bi(t.zh, t.en)),
