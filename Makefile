@@ -126,7 +126,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(DATADIR)/examples $(DESTDIR)$(UNITDIR)
 	install -m 755 $(addprefix $(BUILD)/,$(INSTALL_PROGRAMS)) $(DESTDIR)$(BINDIR)
 	install -m 644 README.md docs/*.md $(DESTDIR)$(DOCDIR)
-	install -m 644 examples/*.json packaging/etc/*.example $(DESTDIR)$(DATADIR)/examples
+	install -m 644 examples/*.json packaging/etc/*.example packaging/nginx/qhall.conf $(DESTDIR)$(DATADIR)/examples
 	if [ -d web ]; then cp -R web $(DESTDIR)$(DATADIR)/ && chmod -R u=rwX,go=rX $(DESTDIR)$(DATADIR)/web; fi
 	for u in packaging/systemd/*.service; do \
 		sed $(UNIT_PATHS) $$u >$(DESTDIR)$(UNITDIR)/$$(basename $$u) && chmod 644 $(DESTDIR)$(UNITDIR)/$$(basename $$u); \

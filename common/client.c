@@ -674,15 +674,18 @@ static void client_drop(struct client *c, const char *reason)
 		c->cb.on_disconnected(c, why, c->arg);
 }
 
-/* Ends the session for good after the server said it was replaced by a newer one (the
- * same clerk signed in elsewhere): reconnecting would only take the window back. */
+/* Ends the session for good after the server ended it: replaced by a newer one (the same
+ * clerk signed in elsewhere), where reconnecting would only take the window back, or by a
+ * config reload that changed the account or window, where the old hello no longer works. */
 static void client_end_replaced(struct client *c, const cJSON *event)
 {
 	const cJSON *message = cJSON_GetObjectItemCaseSensitive(event, "message");
+	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(event, "reason");
 	client_close_link(c);
 	evtimer_del(c->reconnect_timer);
 	c->state = CLIENT_ENDED;
-	snprintf(c->refusal, sizeof c->refusal, "signed in elsewhere: %s",
+	snprintf(c->refusal, sizeof c->refusal, "%s: %s",
+		 strcmp(reason->valuestring, "replaced") == 0 ? "signed in elsewhere" : "session ended",
 		 cJSON_IsString(message) ? message->valuestring : "this session was replaced");
 	log_info("client %s: %s", c->servers[c->current].name, c->refusal);
 	client_fail_pending(c);
@@ -690,13 +693,13 @@ static void client_end_replaced(struct client *c, const cJSON *event)
 		c->cb.on_session_ended(c, (cJSON *)event, c->arg);
 }
 
-/* Whether an event is the server's {"event":"session","reason":"replaced"}. */
+/* Whether an event is the server's {"event":"session","reason":...}: this session ended
+ * ("replaced", or "credentials" and "window" after a config reload). */
 static bool client_is_replaced_event(const cJSON *msg)
 {
 	const cJSON *event = cJSON_GetObjectItemCaseSensitive(msg, "event");
 	const cJSON *reason = cJSON_GetObjectItemCaseSensitive(msg, "reason");
-	return cJSON_IsString(event) && strcmp(event->valuestring, "session") == 0 &&
-	       cJSON_IsString(reason) && strcmp(reason->valuestring, "replaced") == 0;
+	return cJSON_IsString(event) && strcmp(event->valuestring, "session") == 0 && cJSON_IsString(reason);
 }
 
 /* Handles one line from the server: an event, a response, or a protocol error. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A field_int default that means "the field must be given". */
@@ -431,6 +432,51 @@ static int read_public_url(struct parser *p, const struct node *site_node, struc
 	return 0;
 }
 
+/* Orders two holiday dates (YYYY-MM-DD sorts as text). */
+static int holiday_compare(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Reads the site's optional holidays: real dates YYYY-MM-DD, each once, kept sorted so a
+ * due date's count of working days looks each day up by binary search. */
+static int read_holidays(struct parser *p, const struct node *site_node, struct config_site *site)
+{
+	struct node list = node_field(site_node, "holidays");
+	size_t count;
+	if (node_absent(&list))
+		return 0;
+	if (read_array(p, &list, CONFIG_MAX_HOLIDAYS, &count) < 0)
+		return -1;
+	if (count > 0 && (site->holidays = calloc(count, sizeof *site->holidays)) == NULL)
+		return node_fail(p, &list, "out of memory");
+	for (size_t i = 0; i < count; i++) {
+		struct node item = node_item(&list, i);
+		const char *s;
+		int y, m, d, end = 0;
+		if (read_string(p, &item, &s) < 0)
+			return -1;
+		int ok = strlen(s) == 10 && sscanf(s, "%4d-%2d-%2d%n", &y, &m, &d, &end) == 3 && end == 10 &&
+			 s[4] == '-' && s[7] == '-' && m >= 1 && m <= 12 && d >= 1;
+		if (ok) { /* the calendar must keep the day as it is (no 2026-02-30) */
+			struct tm tm = {.tm_year = y - 1900, .tm_mon = m - 1, .tm_mday = d, .tm_hour = 12}, back;
+			time_t t = timegm(&tm);
+			ok = t != (time_t)-1 && gmtime_r(&t, &back) && back.tm_mday == d && back.tm_mon == m - 1;
+		}
+		if (!ok) {
+			char q[48];
+			return node_fail(p, &item, "must be a date YYYY-MM-DD (found \"%s\")", quote(s, q));
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(site->holidays[j], s) == 0)
+				return node_fail(p, &item, "%s is listed twice", s);
+		memcpy(site->holidays[i], s, 11);
+		site->nholidays = i + 1;
+	}
+	qsort(site->holidays, site->nholidays, sizeof *site->holidays, holiday_compare);
+	return 0;
+}
+
 /* Reads the site object. */
 static int parse_site(struct parser *p, const struct node *root, struct config_site *site)
 {
@@ -445,7 +491,7 @@ static int parse_site(struct parser *p, const struct node *root, struct config_s
 	    field_int(p, &n, "retention_days", 1, RETENTION_DAYS_MAX, DEFAULT_RETENTION_DAYS,
 		      &site->retention_days) < 0)
 		return -1;
-	if (read_public_url(p, &n, site) < 0)
+	if (read_public_url(p, &n, site) < 0 || read_holidays(p, &n, site) < 0)
 		return -1;
 	return read_hours(p, &n, site->hours);
 }
@@ -671,6 +717,30 @@ static int parse_users(struct parser *p, const struct node *root, struct config 
 	return 0;
 }
 
+/* Reads a kiosk's optional kind: "printer" (the default, a ticket kiosk) or "pad", a rating
+ * pad, which must name the existing window it stands at. */
+static int parse_kiosk_kind(struct parser *p, const struct node *item, const struct config *cfg, struct config_kiosk *k)
+{
+	struct node kind = node_field(item, "kind"), window = node_field(item, "window");
+	const char *name = "printer";
+	if (!node_absent(&kind) && read_string(p, &kind, &name) < 0)
+		return -1;
+	if (strcmp(name, "pad") == 0) {
+		if (read_int(p, &window, 1, WINDOW_ID_MAX, &k->pad_window) < 0)
+			return -1;
+		if (!config_window(cfg, k->pad_window))
+			return node_fail(p, &window, "no window %d in windows", k->pad_window);
+		return 0;
+	}
+	if (strcmp(name, "printer") != 0) {
+		char q[48];
+		return node_fail(p, &kind, "unknown kind \"%s\"; it must be \"printer\" or \"pad\"", quote(name, q));
+	}
+	if (!node_absent(&window))
+		return node_fail(p, &window, "only a kiosk of kind \"pad\" stands at a window");
+	return 0;
+}
+
 /* Reads the optional kiosks array: unique ids, each with the crypt(3) hash of its token. */
 static int parse_kiosks(struct parser *p, const struct node *root, struct config *cfg)
 {
@@ -688,7 +758,7 @@ static int parse_kiosks(struct parser *p, const struct node *root, struct config
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(cfg->kiosks[j].id, k->id) == 0)
 				return node_fail(p, &id, "kiosk id \"%s\" is already used by kiosks[%zu]", k->id, j);
-		if (field_hash(p, &item, "token_hash", &k->token_hash) < 0)
+		if (field_hash(p, &item, "token_hash", &k->token_hash) < 0 || parse_kiosk_kind(p, &item, cfg, k) < 0)
 			return -1;
 	}
 	return 0;
@@ -1071,6 +1141,7 @@ void config_free(struct config *cfg)
 	free(cfg->site.name);
 	free(cfg->site.name_en);
 	free(cfg->site.public_url);
+	free(cfg->site.holidays);
 	free(cfg->site.tz);
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		free(cfg->services[i].name);
@@ -1134,6 +1205,12 @@ const struct config_kiosk *config_kiosk(const struct config *cfg, const char *id
 	return NULL;
 }
 
+/* True when day (YYYY-MM-DD) is one of the site's holidays. */
+int config_is_holiday(const struct config_site *site, const char *day)
+{
+	return site->nholidays && bsearch(day, site->holidays, site->nholidays, sizeof *site->holidays, holiday_compare);
+}
+
 /* True when the window serves the service: a comprehensive window serves them all. */
 int config_window_serves(const struct config_window *w, const char *service)
 {
@@ -1161,6 +1238,7 @@ static const char *const role_names[] = {
 	[ROLE_KIOSK] = "kiosk",
 	[ROLE_CLERK] = "clerk",
 	[ROLE_MANAGER] = "manager",
+	[ROLE_PAD] = "pad",
 };
 
 /* Returns the role's name as the protocol spells it. */

@@ -10,10 +10,11 @@
 #define CONFIG_MAX_WINDOWS 1024
 #define CONFIG_MAX_USERS 4096
 #define CONFIG_MAX_KIOSKS 1024
+#define CONFIG_MAX_HOLIDAYS 2000 /* site.holidays: a few years of days off */
 #define CONFIG_NAME_MAX 256	     /* bytes of UTF-8 in a name or name_en, with room for the NUL */
 #define CONFIG_FILE_MAX (16 << 20) /* config_load refuses larger files */
 
-enum role { ROLE_PUBLIC, ROLE_KIOSK, ROLE_CLERK, ROLE_MANAGER };
+enum role { ROLE_PUBLIC, ROLE_KIOSK, ROLE_CLERK, ROLE_MANAGER, ROLE_PAD };
 
 /* Opening hours of one weekday, in minutes after local midnight; open < 0 means closed all day. */
 struct config_hours {
@@ -31,6 +32,8 @@ struct config_site {
 	struct config_hours hours[7]; /* index 0 is Sunday, as in struct tm */
 	char *public_url;	 /* where citizens reach the pages (status_url, QR codes); NULL: none */
 	int remote_take;	 /* the public may take tickets over the web (channel web) */
+	char (*holidays)[11];	 /* YYYY-MM-DD days off (follow-up due dates skip them), sorted */
+	size_t nholidays;
 };
 
 struct config_service {
@@ -63,6 +66,7 @@ struct config_user {
 struct config_kiosk {
 	char id[CONFIG_ID_MAX];
 	char *token_hash; /* crypt(3) hash of the kiosk's token */
+	int pad_window;	  /* "kind": "pad": the window whose tickets it rates; 0 for a ticket kiosk */
 };
 
 struct config {
@@ -90,6 +94,8 @@ const struct config_service *config_service(const struct config *cfg, const char
 const struct config_window *config_window(const struct config *cfg, int id);
 const struct config_user *config_user(const struct config *cfg, const char *id);
 const struct config_kiosk *config_kiosk(const struct config *cfg, const char *id);
+/* True when day (YYYY-MM-DD) is one of the site's holidays. */
+int config_is_holiday(const struct config_site *site, const char *day);
 /* True when the window serves the service. */
 int config_window_serves(const struct config_window *w, const char *service);
 /* True when the user may work at the window. */
@@ -137,9 +143,9 @@ int config_region_user_may(const struct config_region_user *u, const char *site)
 /* Returns "district", "street" or "community". */
 const char *config_level_name(enum config_level level);
 
-/* Returns the config's role name ("public", "kiosk", "clerk", "manager"). */
+/* Returns the config's role name ("public", "kiosk", "clerk", "manager", "pad"). */
 const char *config_role_name(enum role role);
-/* Returns the role named name ("public", "kiosk", "clerk", "manager"), or -1. */
+/* Returns the role named name ("public", "kiosk", "clerk", "manager", "pad"), or -1. */
 int config_role_parse(const char *name);
 
 #endif

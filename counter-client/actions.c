@@ -2,6 +2,7 @@
  * answer (rating, requeue, where to transfer, which number, why pause) or that cannot be
  * undone (no-show, transfer, calling out of order, closing, quitting) opens a dialog first. */
 #include "counter.h"
+#include "ratingcsv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +182,11 @@ void actions_run(struct app *app, enum action action)
 		d = actions_dialog(app, DIALOG_RATING, PURPOSE_RATING, "办结 Finish");
 		app_format(d->text[0], sizeof d->text[0], "%s: 评分 rating 1-5 (optional)?",
 			 actions_ticket_number(app));
+		/* the five 好差评 levels, as the citizen would name them */
+		app_format(d->text[1], sizeof d->text[1], "5 %s %s  4 %s %s  3 %s %s", rating_label(5), rating_label_en(5),
+			   rating_label(4), rating_label_en(4), rating_label(3), rating_label_en(3));
+		app_format(d->text[2], sizeof d->text[2], "2 %s %s  1 %s %s", rating_label(2), rating_label_en(2),
+			   rating_label(1), rating_label_en(1));
 		break;
 	case ACT_NO_SHOW_NEXT:
 		if (!actions_need_ticket(app, "mark as no-show"))

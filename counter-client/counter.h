@@ -141,7 +141,7 @@ struct dialog {
 	enum dialog_kind kind;
 	enum dialog_purpose purpose;
 	char title[COUNTER_NAME_MAX];
-	char text[2][COUNTER_MESSAGE_MAX]; /* up to two lines of explanation */
+	char text[3][COUNTER_MESSAGE_MAX]; /* up to three lines of explanation */
 	char hint[COUNTER_NAME_MAX];	   /* the keys, shown last */
 	struct dialog_item items[DIALOG_ITEMS_MAX];
 	int nitems;

@@ -347,17 +347,25 @@ static void link_on_disconnected(struct client *c, const char *reason, void *arg
 	term_dirty(app);
 }
 
-/* The same clerk signed in at this window elsewhere: the server closed this session and the
- * client library does not reconnect, so this console stays off and says why. */
+/* The server ended this session: the same clerk signed in at this window elsewhere, or a
+ * config reload changed the clerk's password or window. The client library does not
+ * reconnect, so this console stays off and says why. */
 static void link_on_session_ended(struct client *c, cJSON *event, void *arg)
 {
-	(void)c, (void)event;
+	(void)c;
 	struct app *app = arg;
 	app->ready = false;
 	app->queue_in_flight = false;
 	app->stats_in_flight = false;
-	log_info("session replaced: signed in at window %d elsewhere", app->window_id);
-	app_message(app, true, "已在别处登录 Signed in elsewhere: window %d is served from another console; this one stays disconnected.", app->window_id);
+	cJSON *reason = cJSON_GetObjectItemCaseSensitive(event, "reason");
+	cJSON *message = cJSON_GetObjectItemCaseSensitive(event, "message");
+	if (cJSON_IsString(reason) && strcmp(reason->valuestring, "replaced") != 0 && cJSON_IsString(message)) {
+		log_info("session ended by the server (%.32s)", reason->valuestring);
+		app_message(app, true, "会话已结束 Session ended: %.200s", message->valuestring);
+	} else {
+		log_info("session replaced: signed in at window %d elsewhere", app->window_id);
+		app_message(app, true, "已在别处登录 Signed in elsewhere: window %d is served from another console; this one stays disconnected.", app->window_id);
+	}
 	term_dirty(app);
 }
 

@@ -5,6 +5,7 @@
 
 #include "client.h"
 #include "password.h"
+#include "ratingcsv.h"
 #include "syncclient.h"
 
 #include <errno.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define MANAGER_TIMEOUT_MS 10000
 #define MANAGER_STATS_TIMEOUT_MS 30000 /* a long range by day comes in several pages */
@@ -32,6 +34,7 @@ static void manager_usage(FILE *f)
 		"                      [--password-file FILE | --password-env NAME] [--log FILE]\n"
 		"       counter-client --manager --user USER --export csv|json --from DATE --to DATE\n"
 		"                      [--by total|service|window|clerk|hour|day] > file\n"
+		"       counter-client --manager --user USER --export csv|json --ratings --from DATE --to DATE\n"
 		"\n"
 		"The manager's view of the hall: live windows and queues, today's figures against the\n"
 		"wait target, tables by service, window and clerk, and arrivals and waits by hour.\n"
@@ -45,6 +48,7 @@ static void manager_usage(FILE *f)
 		"  --export FORMAT      csv (RFC 4180, a header row) or json (an array of rows)\n"
 		"  --from, --to DATE    the range, YYYY-MM-DD (the view starts on today)\n"
 		"  --by DIMENSION       rows by total (default), service, window, clerk, hour or day\n"
+		"  --ratings            export the 好差评 ratings of the range (docs/ratings.md)\n"
 		"  --password-file FILE read the password from the first line of FILE\n"
 		"  --password-env NAME  read the password from the environment variable NAME\n"
 		"  --log FILE           append diagnostics of the view to FILE\n"
@@ -100,7 +104,8 @@ static int manager_parse(int argc, char **argv, struct manager_options *opt)
 		{"from", required_argument, NULL, 'f'},	    {"to", required_argument, NULL, 't'},
 		{"by", required_argument, NULL, 'b'},	    {"password-file", required_argument, NULL, 'p'},
 		{"password-env", required_argument, NULL, 'E'}, {"log", required_argument, NULL, 'l'},
-		{"help", no_argument, NULL, 'h'},	    {NULL, 0, NULL, 0},
+		{"help", no_argument, NULL, 'h'},	    {"ratings", no_argument, NULL, 'R'},
+		{NULL, 0, NULL, 0},
 	};
 	const char *pw_file = NULL, *pw_env = NULL;
 	int c;
@@ -121,6 +126,7 @@ static int manager_parse(int argc, char **argv, struct manager_options *opt)
 		case 'p': pw_file = optarg; break;
 		case 'E': pw_env = optarg; break;
 		case 'l': opt->log_file = optarg; break;
+		case 'R': opt->ratings = true; break;
 		case 'h': manager_usage(stdout); return 1;
 		default: manager_usage(stderr); return -1;
 		}
@@ -176,24 +182,29 @@ static cJSON *manager_call(struct sync_client *sc, cJSON *request, int timeout_m
 	return resp;
 }
 
-/* Fetches every page of stats rows for the range into one array (caller frees), or NULL. */
+/* Fetches every page of stats rows (or, with --ratings, of ratings) for the range into one
+ * array (caller frees), or NULL. */
 static cJSON *manager_fetch_rows(struct sync_client *sc, const struct manager_options *opt)
 {
+	const char *op = opt->ratings ? "ratings" : "stats";
 	cJSON *all = cJSON_CreateArray();
 	int offset = 0;
 	for (int page = 0; page < MANAGER_MAX_PAGES; page++) {
 		cJSON *req = cJSON_CreateObject();
-		cJSON_AddStringToObject(req, "op", "stats");
+		cJSON_AddStringToObject(req, "op", op);
 		cJSON_AddStringToObject(req, "from", opt->from);
 		cJSON_AddStringToObject(req, "to", opt->to);
-		cJSON_AddStringToObject(req, "by", opt->by);
+		if (opt->ratings)
+			cJSON_AddNumberToObject(req, "limit", 500);
+		else
+			cJSON_AddStringToObject(req, "by", opt->by);
 		cJSON_AddNumberToObject(req, "offset", offset);
-		cJSON *resp = manager_call(sc, req, MANAGER_STATS_TIMEOUT_MS, "stats");
+		cJSON *resp = manager_call(sc, req, MANAGER_STATS_TIMEOUT_MS, op);
 		if (!resp) {
 			cJSON_Delete(all);
 			return NULL;
 		}
-		cJSON *rows = cJSON_GetObjectItemCaseSensitive(resp, "rows");
+		cJSON *rows = cJSON_GetObjectItemCaseSensitive(resp, opt->ratings ? "ratings" : "rows");
 		cJSON *row;
 		while (cJSON_IsArray(rows) && (row = cJSON_DetachItemFromArray(rows, 0)) != NULL)
 			cJSON_AddItemToArray(all, row);
@@ -206,7 +217,7 @@ static cJSON *manager_fetch_rows(struct sync_client *sc, const struct manager_op
 		if (offset <= 0)
 			break;
 	}
-	fprintf(stderr, "counter-client: stats: the answer did not end\n");
+	fprintf(stderr, "counter-client: %s: the answer did not end\n", op);
 	cJSON_Delete(all);
 	return NULL;
 }
@@ -248,6 +259,37 @@ static void manager_write_csv(FILE *out, const cJSON *rows)
 	}
 }
 
+/* Writes ratings as CSV (docs/ratings.md) for the site the hello answered: its services'
+ * names from the services op, times in its zone. Returns 0, or -1 after a message. */
+static int manager_write_ratings_csv(struct sync_client *sc, const cJSON *hello, cJSON *ratings)
+{
+	const cJSON *site = cJSON_GetObjectItemCaseSensitive(hello, "site");
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(site, "id"), *tz = cJSON_GetObjectItemCaseSensitive(site, "tz");
+	cJSON *req = cJSON_CreateObject();
+	cJSON_AddStringToObject(req, "op", "services");
+	cJSON *services = manager_call(sc, req, MANAGER_TIMEOUT_MS, "services");
+	if (!services || !cJSON_IsString(id))
+		return -1;
+	cJSON *e;
+	cJSON_ArrayForEach(e, ratings) {
+		const cJSON *sid = cJSON_GetObjectItemCaseSensitive(e, "service"), *s;
+		cJSON_ArrayForEach(s, cJSON_GetObjectItemCaseSensitive(services, "services")) {
+			const cJSON *sname = cJSON_GetObjectItemCaseSensitive(s, "name");
+			if (cJSON_IsString(sid) && cJSON_IsString(sname) &&
+			    cJSON_Compare(sid, cJSON_GetObjectItemCaseSensitive(s, "id"), 1))
+				cJSON_AddStringToObject(e, "service_name", sname->valuestring);
+		}
+	}
+	cJSON_Delete(services);
+	if (cJSON_IsString(tz)) { /* the rows' times in the site's zone */
+		setenv("TZ", tz->valuestring, 1);
+		tzset();
+	}
+	ratingcsv_header(stdout);
+	ratingcsv_rows(stdout, ratings, id->valuestring);
+	return 0;
+}
+
 /* Runs an export: hello, every page of stats, the rows to stdout. Returns the exit status. */
 static int manager_export(const struct manager_options *opt)
 {
@@ -267,15 +309,20 @@ static int manager_export(const struct manager_options *opt)
 		cJSON_AddStringToObject(hello, "site", opt->site);
 	cJSON *resp = manager_call(sc, hello, MANAGER_TIMEOUT_MS, "hello");
 	cJSON *rows = resp ? manager_fetch_rows(sc, opt) : NULL;
-	if (rows) {
-		if (strcmp(opt->export_format, "csv") == 0) {
-			manager_write_csv(stdout, rows);
-		} else {
-			char *text = cJSON_PrintUnformatted(rows);
-			if (text)
-				printf("%s\n", text);
-			free(text);
-		}
+	int written = 0;
+	if (rows && strcmp(opt->export_format, "csv") == 0 && opt->ratings) {
+		written = manager_write_ratings_csv(sc, resp, rows) == 0; /* or it said why */
+	} else if (rows && strcmp(opt->export_format, "csv") == 0) {
+		manager_write_csv(stdout, rows);
+		written = 1;
+	} else if (rows) {
+		char *text = cJSON_PrintUnformatted(rows);
+		if (text)
+			printf("%s\n", text);
+		free(text);
+		written = 1;
+	}
+	if (written) {
 		status = fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1;
 		if (status)
 			fprintf(stderr, "counter-client: cannot write the export: %s\n", strerror(errno));

@@ -20,6 +20,7 @@ struct manager_options {
 	char password[MANAGER_PASSWORD_MAX];
 	const char *export_format; /* "csv" or "json" for an export, NULL for the view */
 	const char *from, *to, *by, *log_file;
+	bool ratings;		/* export the ratings of the range (docs/ratings.md), not stats rows */
 };
 
 /* One stats row of PROTOCOL.md; absent (null) figures are negative. */
@@ -27,6 +28,7 @@ struct manager_row {
 	char key[MANAGER_KEY_MAX];
 	long issued, served, no_show, cancelled, expired, ratings, waits;
 	double wait_mean, wait_p50, wait_p90, wait_max, service_mean, sla_pct, rating_mean;
+	long rating_counts[5]; /* ratings of score 1..5 */
 };
 
 /* A growable list of rows. */

@@ -87,6 +87,11 @@ int manager_rows_add_json(struct manager_rows *list, const cJSON *rows)
 		r->service_mean = manager_num(row, "service_mean");
 		r->sla_pct = manager_num(row, "sla_pct");
 		r->rating_mean = manager_num(row, "rating_mean");
+		const cJSON *counts = cJSON_GetObjectItemCaseSensitive(row, "rating_counts");
+		for (int i = 0; i < 5; i++) {
+			const cJSON *n = cJSON_GetArrayItem(counts, i);
+			r->rating_counts[i] = cJSON_IsNumber(n) ? (long)n->valuedouble : 0;
+		}
 	}
 	return 0;
 }

@@ -6,6 +6,7 @@
 
 #include "client.h"
 #include "log.h"
+#include "ratingcsv.h"
 #include "utf8.h"
 
 #include <curses.h>
@@ -387,6 +388,17 @@ static void mv_count(long n, char *out, size_t len)
 		snprintf(out, len, "%ld", n);
 }
 
+/* Today's 好差评 line: each level's label (with its English where the screen is wide
+ * enough) and its count, best first. */
+static void mv_ratings_line(const struct manager_row *r, char *line, size_t len, int width)
+{
+	int n = snprintf(line, len, "Ratings 好差评");
+	bool english = width >= 150;
+	for (int score = 5; score >= 1 && n > 0 && (size_t)n < len; score--)
+		n += snprintf(line + n, len - (size_t)n, "  %s%s%s %ld", rating_label(score), english ? " " : "",
+			      english ? rating_label_en(score) : "", r->rating_counts[score - 1]);
+}
+
 /* Draws the live hall: today's figures, the windows and the queues. */
 static int mv_draw_hall(struct mv *mv, int y)
 {
@@ -411,9 +423,11 @@ static int mv_draw_hall(struct mv *mv, int y)
 			attron(A_BOLD);
 		mv_line(y++, line);
 		attroff(A_BOLD);
+		mv_ratings_line(r, line, sizeof line, COLS);
+		mv_line(y++, line);
 	} else {
 		mv_line(y++, "Today 今日  (loading)");
-		y++;
+		y += 2;
 	}
 	if (mv->oldest_since > 0) {
 		manager_duration((double)(mv_now(mv) - mv->oldest_since), b, sizeof b);

@@ -374,7 +374,7 @@ static void screen_dialog(struct app *app)
 		if (list_rows > LINES - 12)
 			list_rows = LINES - 12;
 	}
-	int height = 6 + (d->text[0][0] ? 1 : 0) + (d->text[1][0] ? 1 : 0) + list_rows +
+	int height = 6 + (d->text[0][0] ? 1 : 0) + (d->text[1][0] ? 1 : 0) + (d->text[2][0] ? 1 : 0) + list_rows +
 		     (d->kind == DIALOG_TEXT ? 2 : 0);
 	int top = (LINES - height) / 2, left = (COLS - width) / 2;
 	attr_t attr = screen_color(COLOR_DIALOG);
@@ -393,7 +393,7 @@ static void screen_dialog(struct app *app)
 	int row = top + 1, inner = width - 4;
 	screen_put(row++, left + 2, inner, d->title, attr | A_BOLD);
 	row++;
-	for (int i = 0; i < 2; i++)
+	for (int i = 0; i < 3; i++)
 		if (d->text[i][0])
 			screen_put(row++, left + 2, inner, d->text[i], attr);
 	if (d->kind == DIALOG_LIST) {

@@ -75,6 +75,15 @@ int budget_pin(struct budget *b, const char *key)
 	return 0;
 }
 
+/* True when the key is pinned already. */
+int budget_pinned(const struct budget *b, const char *key)
+{
+	for (size_t i = 0; i < b->npinned; i++)
+		if (strcmp(b->pinned[i].key, key) == 0)
+			return 1;
+	return 0;
+}
+
 /* FNV-1a of the key, started from the budget's seed. */
 static uint64_t budget_hash(const struct budget *b, const char *key)
 {

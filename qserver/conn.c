@@ -2,6 +2,7 @@
 #include "qserver.h"
 #include "frame.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -211,6 +212,7 @@ static int conn_check_output(struct conn *c)
 {
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) > server.opt.max_output) {
 		log_warn("conn %llu (%s) dropped: it reads too slowly", (unsigned long long)c->id, c->peer);
+		metrics_slow_reader_dropped(METRICS_NDJSON);
 		conn_close(c, "output over its bound");
 		return -1;
 	}
@@ -228,6 +230,7 @@ void conn_write_event(struct conn *c, const char *json, size_t len)
 	}
 	if (c->closed || c->closing)
 		return;
+	metrics_event_delivered(METRICS_NDJSON);
 	if (TAILQ_EMPTY(&c->requests)) {
 		if (frame_write_line(bufferevent_get_output(c->bev), json, len) < 0)
 			conn_close(c, "out of memory");
@@ -237,6 +240,7 @@ void conn_write_event(struct conn *c, const char *json, size_t len)
 	}
 	if (c->queued_event_bytes + len > server.opt.max_output) {
 		log_warn("conn %llu (%s) dropped: too many events wait behind its requests", (unsigned long long)c->id, c->peer);
+		metrics_slow_reader_dropped(METRICS_NDJSON);
 		conn_close(c, "queued events over their bound");
 		return;
 	}

@@ -4,6 +4,7 @@
  * stream (the replay log of decision 3) so no subscriber misses one. */
 #include "qserver.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <event2/event.h>
 #include <hiredis/hiredis.h>
@@ -117,6 +118,20 @@ const char *events_topic_name(unsigned topic)
 	return topic ? names[__builtin_ctz(topic) % TOPIC_COUNT] : "message";
 }
 
+/* Calls fn once for every subscriber of every site (NDJSON connections and SSE streams);
+ * fn must not change who is subscribed. */
+void events_each_subscriber(void (*fn)(struct conn *c, void *arg), void *arg)
+{
+	for (size_t s = 0; s < sites_count(); s++)
+		for (int i = 0; i < TOPIC_COUNT; i++) {
+			struct conn *c;
+			/* A subscriber is on one list per topic: it is taken on the list of its first. */
+			TAILQ_FOREACH(c, &sites_at(s)->subscribers[i], topic_entry[i])
+				if (__builtin_ctz(c->topics) == i)
+					fn(c, arg);
+		}
+}
+
 /* Where the site's fan-out is, for streams that name each event (http_sse.c). */
 struct events_position events_now(const struct site *site)
 {
@@ -179,6 +194,7 @@ static void events_deliver_message(struct site *site, const char *payload, size_
 static void events_force_resync(struct site *site, const char *why)
 {
 	log_warn("%s: events may have been missed (%s): subscribers reconnect to resync", site->cfg->site.id, why);
+	metrics_events_resync();
 	http_sse_close_site(site); /* browsers come back with Last-Event-ID and read the stream */
 	struct conn *c, *next;
 	for (c = TAILQ_FIRST(&conns); c; c = next) {

@@ -37,6 +37,8 @@ local EST = {LEARN_PRIOR = 12, LEARN_MIN_STEP = 0.02, LEARN_MAX_RATIO = 4, LEARN
   RANGE_Z_LOW = -1.2816, RANGE_Z_HIGH = 1.2816, CLASS_SHARES = '~classes', PER_SERVICE_MAX = 12}
 -- The wait model's functions (docs/estimated-wait.md), in one table for the same reason.
 local model = {}
+-- The ratings' functions (section "Ratings" near the end), in one table for the same reason.
+local ratings = {}
 -- Tickets a day change expires per call: keeps every call short however full the hall was.
 local DAY_SLICE = 100
 local RECENT_CALLS = 10
@@ -858,9 +860,11 @@ local ST_ISSUED, ST_SERVED, ST_NO_SHOW, ST_CANCELLED, ST_EXPIRED = 1, 2, 3, 4, 5
 local ST_WAITS, ST_WAIT_SUM, ST_WAIT_MAX, ST_WAIT_SLA = 6, 7, 8, 9
 local ST_SERVICE_SUM, ST_RATINGS, ST_RATING_SUM = 10, 11, 12
 local ST_CLOSED = 13 -- served tickets closed by the day change: no service time counted
-local ST_COUNTERS = 13
+local ST_R1 = 14 -- ratings of score n (1..5) count in ST_R1 + n - 1
+local ST_COUNTERS = 18
 -- The counter field names, in the order above; histogram buckets are b<bucket>.
-local ST_FIELD = {'i', 'sv', 'ns', 'cn', 'ex', 'w', 'ws', 'wm', 'wl', 'ss', 'r', 'rs', 'cd'}
+local ST_FIELD = {'i', 'sv', 'ns', 'cn', 'ex', 'w', 'ws', 'wm', 'wl', 'ss', 'r', 'rs', 'cd',
+  'r1', 'r2', 'r3', 'r4', 'r5'}
 local ST_INDEX = {}
 for i = 1, #ST_FIELD do ST_INDEX[ST_FIELD[i]] = i end
 local STATS_MAX_DAYS = 3660 -- ten years; long ranges read whole months, so this stays cheap
@@ -1194,6 +1198,7 @@ local function stat_final(t)
     local set = {[ST_SERVED] = 1, [ST_SERVICE_SUM] = took}
     if t.rating ~= nil and t.rating ~= '' then
       set[ST_RATINGS], set[ST_RATING_SUM] = 1, tonumber(t.rating)
+      set[ST_R1 + tonumber(t.rating) - 1] = 1
     end
     stat_record(t.fday, t.fhour, t.service, t.window, t.clerk, stat_delta(set))
   elseif t.state == 'no_show' then
@@ -1254,8 +1259,8 @@ end
 -- the per-day statistics of DESIGN decision 4 hook in here (uncounted: the caller counts it,
 -- as the day change sums its expiries per slice).
 local function settle(t, fields, uncounted)
-  if fields.state == 'done' then
-    -- a rating may come later (qh_rate); it counts where the finish did
+  if fields.state == 'done' or fields.state == 'no_show' then
+    -- a rating may come later (qh_rate); it counts where the finish (or no-show) did
     fields.fday = fields.fday or DAY
     fields.fhour = fields.fhour or local_hour(fields.finished_at)
   end
@@ -1775,21 +1780,35 @@ local function qh_cancel(a)
   return ticket_result(t)
 end
 
--- qh_rate: records the citizen's score of a finished ticket, once.
+-- qh_rate: records a score (and comment) of a ticket done or a no-show, once; a[3] is the
+-- ticket's secret (or ''), a[4] the comment, a[5] the follow-up's due date, a[6] the window of
+-- a rating pad (or ''), a[7] who rates (docs/ratings.md).
 local function qh_rate(a)
   local id = a[1] or ''
   if id == '' then fail('BAD_REQUEST', 'id', 'id is required') end
   local score = int_arg(a[2] or '', 'score', 1, 5)
+  local comment, due, pad, source = a[4] or '', a[5] or '', a[6] or '', a[7] or ''
+  ratings.check(score, comment, due)
   local t = find_ticket(id) -- an id, or today's number
   if not t then fail('NOT_FOUND', 'id', 'ticket ' .. id .. ' does not exist') end
   check_secret(t, a[3] or '')
-  if t.state ~= 'done' then
-    fail('CONFLICT', 'id', 'ticket ' .. t.number .. ' is ' .. t.state .. '; only done tickets are rated')
+  if pad ~= '' then
+    -- a pad rates what was just finished at its window, and nothing else
+    local finished = tonumber(t.finished_at)
+    if t.state ~= 'done' or t.window ~= pad or not finished or NOW - finished > ratings.PAD_SECONDS
+        or NOW < finished then
+      fail('FORBIDDEN', 'ticket', 'this pad rates only tickets finished at window ' .. pad ..
+        ' in the last ' .. ratings.PAD_SECONDS .. ' s')
+    end
+  elseif t.state ~= 'done' and t.state ~= 'no_show' then
+    fail('CONFLICT', 'id', 'ticket ' .. t.number .. ' is ' .. t.state ..
+      '; only tickets done or no-show are rated')
   end
   if t.rating ~= '' then fail('CONFLICT', 'id', 'ticket ' .. t.number .. ' is already rated') end
   tset(t, {rating = tostring(score)})
   stat_record(t.fday or DAY, t.fhour or local_hour(t.finished_at), t.service, t.window, t.clerk,
-    stat_delta{[ST_RATINGS] = 1, [ST_RATING_SUM] = score})
+    stat_delta{[ST_RATINGS] = 1, [ST_RATING_SUM] = score, [ST_R1 + score - 1] = 1})
+  ratings.record(t, score, comment, due, source)
   emit_ticket(t)
   return ticket_result(t)
 end
@@ -1917,15 +1936,18 @@ local function qh_start(a)
   return ticket_result(t)
 end
 
--- qh_finish: the window's ticket is done, with an optional rating.
+-- qh_finish: the window's ticket is done, with an optional rating, its comment (a[3]) and
+-- the due date of a follow-up should it be bad (a[4]).
 local function qh_finish(a)
   local w = load_window(a[1] or '')
   local rating = a[2] or ''
   if rating ~= '' then rating = tostring(int_arg(rating, 'rating', 1, 5)) end
+  ratings.check(tonumber(rating), a[3] or '', a[4] or '')
   local t = window_ticket(w, {called = true, serving = true}, 'finish')
   local fields = {state = 'done', finished_at = tostring(NOW)}
   if rating ~= '' then fields.rating = rating end
   settle(t, fields)
+  if rating ~= '' then ratings.record(t, tonumber(rating), a[3] or '', a[4] or '', 'clerk') end
   window_idle(w)
   emit_ticket(t)
   emit_window(w)
@@ -2161,7 +2183,8 @@ local function stats_row_json(key, r)
     'no_show', jint(r[ST_NO_SHOW]), 'cancelled', jint(r[ST_CANCELLED]),
     'expired', jint(r[ST_EXPIRED]), 'wait_mean', wait_mean, 'wait_p50', p50, 'wait_p90', p90,
     'wait_max', wmax, 'service_mean', service_mean, 'sla_pct', sla, 'rating_mean', rating_mean,
-    'ratings', jint(ratings), 'waits', jint(waits), 'closed_by_day', jint(r[ST_CLOSED]))
+    'ratings', jint(ratings), 'waits', jint(waits), 'closed_by_day', jint(r[ST_CLOSED]),
+    'rating_counts', jarr{jint(r[ST_R1]), jint(r[ST_R1 + 1]), jint(r[ST_R1 + 2]), jint(r[ST_R1 + 3]), jint(r[ST_R1 + 4])})
 end
 
 -- The periods covering days [from, to]: whole months as "m:YYYY-MM", other days as
@@ -2285,6 +2308,156 @@ local function qh_stats(a)
 end
 
 ------------------------------------------------------------------------------------------
+-- Ratings (好差评: PROTOCOL.md v2 "Ratings"; docs/ratings.md)
+--
+-- One rating per ticket, kept apart from the ticket (which expires with the retention):
+--   P:rating:<ticket id>  hash: ticket, number, service, window, clerk, score, comment, at,
+--                         source, and for a bad one (score 1-2) its follow-up: fstate (open or
+--                         resolved), due, note, by, fat
+--   P:ratings             zset of the rated ticket ids by rating time
+--   P:ratings:bad         zset of the bad ones by rating time
+--   P:followups           zset of the open follow-ups by the day number of their due date
+-- A rating leaves with the retention, counted from its time; an open follow-up stays until
+-- it is resolved.
+
+ratings.COMMENT_MAX = 200
+ratings.NOTE_MAX = 500
+ratings.PAD_SECONDS = 120 -- a pad rates a ticket finished at its window this long ago at most
+ratings.TRIM = 20 -- old ratings removed per new one, so no call grows with the history
+ratings.SCAN = 1000 -- entries one ratings call reads at most
+ratings.MAX_BYTES = 60000 -- entries per answer stay under the protocol's 64 KiB line
+
+-- Refuses, before any write, a comment over COMMENT_MAX characters or, for a bad score, a due
+-- date that is not YYYY-MM-DD (qserver checks both first; this keeps the rule).
+function ratings.check(score, comment, due)
+  if utf8_len(comment) > ratings.COMMENT_MAX then
+    fail('BAD_REQUEST', 'comment', 'comment must be at most ' .. ratings.COMMENT_MAX .. ' characters')
+  end
+  if score and score <= 2 then date_arg(due, 'due') end
+end
+
+-- Removes up to TRIM ratings older than the retention, but not open follow-ups.
+function ratings.trim()
+  local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
+  local old = redis.call('ZRANGEBYSCORE', k('ratings'), '-inf', '(' .. istr(NOW - days * 86400),
+    'LIMIT', 0, ratings.TRIM)
+  for _, id in ipairs(old) do
+    if not redis.call('ZSCORE', k('followups'), id) then
+      redis.call('ZREM', k('ratings'), id)
+      redis.call('ZREM', k('ratings', 'bad'), id)
+      redis.call('DEL', k('rating', id))
+    end
+  end
+end
+
+-- Stores ticket t's rating (the ticket's own rating field is set by the caller); a score of
+-- 1 or 2 opens a follow-up due on `due` (YYYY-MM-DD, worked out by qserver).
+function ratings.record(t, score, comment, due, source)
+  ratings.trim()
+  local h = {ticket = t.id, number = t.number, service = t.service, window = t.window,
+    clerk = t.clerk, score = tostring(score), at = istr(NOW), source = source}
+  if comment ~= '' then h.comment = comment end
+  redis.call('ZADD', k('ratings'), NOW, t.id)
+  if score <= 2 then
+    h.fstate, h.due = 'open', due
+    redis.call('ZADD', k('ratings', 'bad'), NOW, t.id)
+    redis.call('ZADD', k('followups'), date_arg(due, 'due'), t.id)
+  end
+  hset(k('rating', t.id), {}, h)
+end
+
+-- A rating entry of PROTOCOL.md from its hash.
+function ratings.entry_json(h)
+  local f = 'null'
+  if (h.fstate or '') ~= '' then
+    f = jobj('state', jstr(h.fstate), 'due', jstr(h.due), 'note', jstr(h.note), 'by', jstr(h.by),
+      'at', jint(h.fat))
+  end
+  return jobj('ticket', jstr(h.ticket), 'number', jstr(h.number), 'service', jstr(h.service),
+    'window', jint(h.window), 'clerk', jstr(h.clerk), 'score', jint(h.score),
+    'comment', jstr(h.comment), 'source', jstr(h.source), 'at', jint(h.at), 'followup', f)
+end
+
+-- The first epoch second of day number n in the site's time zone.
+function ratings.day_start(n)
+  local t = n * 86400
+  return t - utc_offset(t)
+end
+
+-- qh_ratings (no-writes): the ratings made in [from, to] (site days), in time order; a[3]
+-- '1' for bad ones only, a[4] the follow-up state (open, resolved or ''), a[5] at most this
+-- many, a[6] the offset into the range. It reads at most SCAN entries, so a page may be short
+-- while `more` says to ask again from next_offset.
+function ratings.qh_ratings(a)
+  local from, to = date_arg(a[1], 'from'), date_arg(a[2], 'to')
+  if from > to then fail('BAD_REQUEST', 'to', 'to must not be before from') end
+  local bad, state = a[3] == '1', a[4] or ''
+  if state ~= '' and state ~= 'open' and state ~= 'resolved' then
+    fail('BAD_REQUEST', 'state', 'state must be open or resolved')
+  end
+  local limit = int_arg(a[5] or '', 'limit', 1, 1000)
+  local offset = int_arg(a[6] or '', 'offset', 0, 100000000)
+  local key = (bad or state ~= '') and k('ratings', 'bad') or k('ratings')
+  local ids = redis.call('ZRANGEBYSCORE', key, istr(ratings.day_start(from)),
+    '(' .. istr(ratings.day_start(to + 1)), 'LIMIT', offset, ratings.SCAN)
+  local out, bytes, next_offset = {}, 0, nil
+  for i, id in ipairs(ids) do
+    local h = hgetall(k('rating', id))
+    if h and (state == '' or h.fstate == state) then
+      local entry = ratings.entry_json(h)
+      if #out == limit or bytes + #entry + 1 > ratings.MAX_BYTES then
+        next_offset = offset + i - 1
+        break
+      end
+      out[#out + 1] = entry
+      bytes = bytes + #entry + 1
+    end
+  end
+  if not next_offset and #ids == ratings.SCAN then next_offset = offset + ratings.SCAN end
+  local res = {'from', cjson.encode(a[1]), 'to', cjson.encode(a[2]), 'ratings', jarr(out),
+    'more', next_offset and 'true' or 'false'}
+  if next_offset then
+    res[#res + 1] = 'next_offset'
+    res[#res + 1] = jint(next_offset)
+  end
+  return jobj(unpack(res))
+end
+
+-- qh_resolve_rating: closes a bad rating's follow-up with the manager's note; a[1] is the
+-- ticket (an id, or today's number), a[2] the note, a[3] the manager.
+function ratings.qh_resolve_rating(a)
+  local ref, note, by = a[1] or '', a[2] or '', a[3] or ''
+  if ref == '' then fail('BAD_REQUEST', 'ticket', 'ticket is required') end
+  if note == '' or utf8_len(note) > ratings.NOTE_MAX then
+    fail('BAD_REQUEST', 'note', 'note must say what was done, in 1 to ' .. ratings.NOTE_MAX ..
+      ' characters')
+  end
+  local id = ref
+  if not string.find(ref, '-', 1, true) then id = redis.call('HGET', k('num', DAY), ref) or ref end
+  local h = hgetall(k('rating', id))
+  if not h then fail('NOT_FOUND', 'ticket', 'ticket ' .. ref .. ' has no rating') end
+  if (h.fstate or '') == '' then
+    fail('CONFLICT', 'ticket', 'ticket ' .. h.number .. ' was rated ' .. h.score ..
+      '; only ratings of 1 or 2 have a follow-up')
+  end
+  if h.fstate == 'resolved' then
+    fail('CONFLICT', 'ticket', 'the follow-up of ticket ' .. h.number .. ' is already resolved')
+  end
+  hset(k('rating', id), h, {fstate = 'resolved', note = note, by = by, fat = istr(NOW)})
+  redis.call('ZREM', k('followups'), id)
+  return '{"rating":' .. ratings.entry_json(h) .. '}'
+end
+
+-- qh_followups (no-writes): the open follow-ups and how many of them are overdue (due before
+-- today, a[1]).
+function ratings.qh_followups(a)
+  local today = date_arg(a[1], 'today')
+  local open = redis.call('ZCARD', k('followups'))
+  local overdue = redis.call('ZCOUNT', k('followups'), '-inf', '(' .. today)
+  return jobj('open', jint(open), 'overdue', jint(overdue))
+end
+
+------------------------------------------------------------------------------------------
 -- Registration
 
 -- Registers a function: reads the common arguments, checks the deadline and runs the day
@@ -2357,3 +2530,6 @@ register('qh_services', qh_services, false)
 register('qh_snapshot', qh_snapshot, false)
 register('qh_day', qh_day, true)
 register('qh_stats', qh_stats, false)
+register('qh_ratings', ratings.qh_ratings, false)
+register('qh_resolve_rating', ratings.qh_resolve_rating, true)
+register('qh_followups', ratings.qh_followups, false)

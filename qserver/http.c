@@ -3,6 +3,7 @@
  * security headers of every answer, and the routing of a request to the API or the pages. */
 #include "qserver.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -184,6 +185,7 @@ void http_send_json(struct evhttp_request *req, int status, const char *json, si
  * 429 and 503). */
 void http_send_error(struct evhttp_request *req, const char *code, const char *message)
 {
+	metrics_http_error(code);
 	cJSON *resp = cJSON_CreateObject();
 	cJSON_AddFalseToObject(resp, "ok");
 	cJSON *err = cJSON_AddObjectToObject(resp, "error");
@@ -198,7 +200,7 @@ void http_send_error(struct evhttp_request *req, const char *code, const char *m
 	free(text);
 }
 
-/* Routes every request: event streams, the API under /api/, the pages otherwise. */
+/* Routes every request: the metrics, event streams, the API under /api/, the pages otherwise. */
 static void http_on_request(struct evhttp_request *req, void *arg)
 {
 	(void)arg;
@@ -218,6 +220,10 @@ static void http_on_request(struct evhttp_request *req, void *arg)
 	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
 	if (!path || path[0] != '/') {
 		http_send_error(req, "bad_request", "The request has no path.");
+		return;
+	}
+	if (strcmp(path, "/metrics") == 0) {
+		metrics_http_handle(req);
 		return;
 	}
 	if (http_sse_wanted(path)) {

@@ -5,6 +5,7 @@
  * the HTTP status of its error code. */
 #include "qserver.h"
 #include "log.h"
+#include "metrics.h"
 #include "utf8.h"
 
 #include <ctype.h>
@@ -22,7 +23,7 @@
 #define API_SEGMENT_MAX 128
 #define SESSION_COOKIE "qhall_session"
 
-enum exchange_kind { EXCHANGE_OP, EXCHANGE_SIGN_IN };
+enum exchange_kind { EXCHANGE_OP, EXCHANGE_SIGN_IN, EXCHANGE_RATINGS_CSV };
 
 /* One API request from arrival to answer. */
 struct http_exchange {
@@ -36,6 +37,7 @@ struct http_exchange {
 	struct site *site;	     /* the site the URL names, or NULL */
 	size_t answer_len;
 	int answered;
+	struct ratings_export *csv;  /* a ratings export's CSV so far (http_ratings.c) */
 };
 
 /* A route: method, path pattern (a star matches one segment), the op, and the
@@ -154,6 +156,7 @@ void http_api_conn_closed(struct conn *c)
 	if (ex->req && !ex->answered)
 		http_send_error(ex->req, "internal", "The server failed; the error was logged.");
 	http_detach(ex->client);
+	http_ratings_free(ex->csv);
 	free(ex->line);
 	free(ex->answer);
 	free(ex);
@@ -216,12 +219,48 @@ static void api_on_session_stored(const char *token, const struct sessions_found
 	api_finish(ex);
 }
 
+static void api_dispatch(struct http_exchange *ex);
+
+/* Takes a page of a ratings export: asks for the next page with the same request and the
+ * offset it names, or has sent the CSV (or its failure). */
+static void api_ratings_page(struct http_exchange *ex, char *line, size_t len)
+{
+	long next = 0;
+	int more = http_ratings_page(ex->req, ex->site, &ex->csv, line, len, &next);
+	free(line);
+	if (!more) {
+		api_finish(ex);
+		return;
+	}
+	cJSON *args = cJSON_Parse(ex->line);
+	char *again = NULL;
+	if (args) {
+		cJSON_DeleteItemFromObjectCaseSensitive(args, "offset");
+		cJSON_AddNumberToObject(args, "offset", (double)next);
+		again = cJSON_PrintUnformatted(args);
+		cJSON_Delete(args);
+	}
+	if (!again) {
+		http_send_error(ex->req, "internal", "The server ran out of memory.");
+		api_finish(ex);
+		return;
+	}
+	free(ex->line);
+	ex->line = again;
+	ex->line_len = strlen(again);
+	api_dispatch(ex);
+}
+
 /* Takes the one answer of an HTTP request from request.c (line taken) and sends it. */
 void http_api_answer(struct request *r, char *line, size_t len)
 {
 	struct conn *c = r->conn;
 	struct http_exchange *ex = c->http;
 	request_drop(r);
+	if (ex->kind == EXCHANGE_RATINGS_CSV && ex->req && strncmp(line, "{\"ok\":true", 10) == 0) {
+		api_ratings_page(ex, line, len);
+		return;
+	}
 	if (ex->kind == EXCHANGE_SIGN_IN && ex->req && strncmp(line, "{\"ok\":true", 10) == 0 && c->role != ROLE_PUBLIC) {
 		ex->answer = line;
 		ex->answer_len = len;
@@ -321,6 +360,7 @@ static int api_body(struct evhttp_request *req, cJSON **args)
 	if (!type || tlen != 16 || strncasecmp(type, "application/json", 16) != 0) {
 		static const char unsupported[] = "{\"ok\":false,\"error\":{\"code\":\"bad_request\",\"message\":"
 						   "\"A request with a body must say Content-Type: application/json.\"}}";
+		metrics_http_error("bad_request");
 		http_send_json(req, 415, unsupported, sizeof unsupported - 1);
 		return -1;
 	}
@@ -445,7 +485,7 @@ static void api_start(struct evhttp_request *req, cJSON *args, enum exchange_kin
 	char token[SESSION_TOKEN_MAX];
 	cJSON *site = cJSON_GetObjectItemCaseSensitive(args, "site");
 	ex->site = cJSON_IsString(site) ? http_api_site(site->valuestring) : NULL;
-	if (kind == EXCHANGE_OP && http_api_session_token(req, token, sizeof token)) {
+	if (kind != EXCHANGE_SIGN_IN && http_api_session_token(req, token, sizeof token)) {
 		if (sessions_lookup(ex->site, token, api_on_session, ex) < 0) {
 			http_send_error(req, "unavailable", "Storage is unreachable; retry later.");
 			api_finish(ex);
@@ -492,6 +532,17 @@ void http_api_handle(struct evhttp_request *req, const char *path)
 		}
 		api_set(args, "op", "hello");
 		api_start(req, args, EXCHANGE_SIGN_IN);
+		cJSON_Delete(args);
+		return;
+	}
+	if (n == 3 && strcmp(seg[0], "sites") == 0 && strcmp(seg[2], "ratings.csv") == 0 && method != EVHTTP_REQ_POST) {
+		/* a manager's CSV export of ratings (http_ratings.c), answered over several pages */
+		if (!http_api_site(seg[1])) {
+			http_send_error(req, "not_found", "There is no such site here.");
+		} else if (http_ratings_args(req, args) == 0) { /* or it answered */
+			api_set(args, "site", seg[1]);
+			api_start(req, args, EXCHANGE_RATINGS_CSV);
+		}
 		cJSON_Delete(args);
 		return;
 	}

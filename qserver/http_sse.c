@@ -9,6 +9,7 @@
  * read again through the op table whenever its service's queue moves. */
 #include "qserver.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -174,6 +175,7 @@ static int sse_write(struct sse_stream *s, struct evbuffer *buf)
 	struct bufferevent *bev = evhttp_connection_get_bufferevent(evhttp_request_get_connection(s->req));
 	if (evbuffer_get_length(bufferevent_get_output(bev)) > server.opt.max_output) {
 		log_warn("event stream of %s dropped: it reads too slowly", s->addr);
+		metrics_slow_reader_dropped(METRICS_SSE);
 		s->dropped = 1;
 		event_active(s->drop_event, EV_TIMEOUT, 0);
 		return -1;
@@ -271,6 +273,7 @@ void http_sse_event(struct conn *c, const char *json, size_t len)
 {
 	struct events_position p = events_now(c->sse->site);
 	struct sse_id id = {p.ms, p.seq, p.index};
+	metrics_event_delivered(METRICS_SSE);
 	sse_deliver(c->sse, id, json, len);
 }
 
@@ -387,7 +390,8 @@ static int sse_addr_count(const char *addr)
 /* The topics a stream asked for (all it may see without `topics`); 0 after answering. */
 static unsigned sse_topics(struct evhttp_request *req, enum role role)
 {
-	unsigned allowed = role == ROLE_CLERK || role == ROLE_MANAGER ? TOPIC_ALL : TOPIC_ALL & ~TOPIC_TICKET;
+	/* staff, and a rating pad, which waits for the tickets finished at its window */
+	unsigned allowed = role == ROLE_CLERK || role == ROLE_MANAGER || role == ROLE_PAD ? TOPIC_ALL : TOPIC_ALL & ~TOPIC_TICKET;
 	struct evkeyvalq query;
 	TAILQ_INIT(&query);
 	const char *q = evhttp_uri_get_query(evhttp_request_get_evhttp_uri(req));
@@ -537,6 +541,7 @@ static void sse_on_session(const char *token, const struct sessions_found *found
 	}
 	conn_set_role(c, found->role);
 	c->region_user = found->region_user;
+	snprintf(c->user, sizeof c->user, "%s", found->user); /* a reload ends it when its account changes */
 	unsigned topics = sse_topics(req, found->role);
 	if (!topics) {
 		free(c);
@@ -580,6 +585,24 @@ static void sse_ticket_answer(struct sse_stream *s, const char *line, size_t len
 	cJSON_Delete(resp);
 }
 
+/* Sends a last message, then ends the stream once it is out (outside the caller's stack). */
+static void sse_finish_with(struct sse_stream *s, const char *name, const char *json, size_t len)
+{
+	struct sse_id none = {0, 0, 0};
+	sse_send(s, none, name, json, len);
+	s->dropped = 1;
+	s->finishing = 1;
+	event_active(s->drop_event, EV_TIMEOUT, 0);
+}
+
+/* Ends the stream of a subscriber with a last message named name (a reload that changed the
+ * session's account). */
+void http_sse_end(struct conn *c, const char *name, const char *json, size_t len)
+{
+	if (c->sse && !c->sse->dropped)
+		sse_finish_with(c->sse, name, json, len);
+}
+
 /* Takes the answer of a ticket's read (request.c) for its stream. */
 void http_sse_answer(struct request *r, char *line, size_t len)
 {
@@ -590,12 +613,8 @@ void http_sse_answer(struct request *r, char *line, size_t len)
 	s->refreshed_ms = clock_real_ms();
 	if (strncmp(line, "{\"ok\":false", 11) == 0) {
 		/* No such ticket, or a wrong secret: said once, then the stream ends. */
-		struct sse_id none = {0, 0, 0};
-		sse_send(s, none, "error", line, len);
+		sse_finish_with(s, "error", line, len);
 		free(line);
-		s->dropped = 1;
-		s->finishing = 1;
-		event_active(s->drop_event, EV_TIMEOUT, 0);
 		return;
 	}
 	sse_ticket_answer(s, line, len);

@@ -3,6 +3,7 @@
  * that the answer takes as long as for a real user. Only configured names reach the log. */
 #include "qserver.h"
 #include "log.h"
+#include "metrics.h"
 #include "password.h"
 
 #include <stdio.h>
@@ -52,6 +53,41 @@ void login_key(char kind, const struct site *site, const char *id, char *out, si
 		snprintf(out, len, "%c:%s", kind, id);
 }
 
+/* Pins a budget key unless it is pinned already; -1 when out of memory. */
+static int login_pin(const char *key)
+{
+	return budget_pinned(by_user, key) ? 0 : budget_pin(by_user, key);
+}
+
+/* Pins the budget of every configured user and kiosk of every site and of the region, so
+ * that failures of unknown names never push a real account's count out (at start, and for
+ * the accounts a reload adds); -1 when out of memory. */
+int login_pin_users(void)
+{
+	char key[LOGIN_KEY_MAX];
+	for (size_t s = 0; s < sites_count(); s++) {
+		const struct site *site = sites_at(s);
+		const struct config *cfg = site->cfg;
+		for (size_t i = 0; i < cfg->nusers; i++) {
+			login_key('u', site, cfg->users[i].id, key, sizeof key);
+			if (login_pin(key) < 0)
+				return -1;
+		}
+		for (size_t i = 0; i < cfg->nkiosks; i++) {
+			login_key('k', site, cfg->kiosks[i].id, key, sizeof key);
+			if (login_pin(key) < 0)
+				return -1;
+		}
+	}
+	const struct config_region *region = sites_region();
+	for (size_t i = 0; region && i < region->nusers; i++) {
+		login_key('r', NULL, region->users[i].id, key, sizeof key);
+		if (login_pin(key) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Sets up the budgets (every configured user and kiosk of every site pinned), the dummy hash
  * and the worker pool; 0, or -1 after logging why. */
 int login_start(void)
@@ -68,27 +104,8 @@ int login_start(void)
 		log_error("out of memory for the login budgets");
 		return -1;
 	}
-	char key[LOGIN_KEY_MAX];
-	for (size_t s = 0; s < sites_count(); s++) {
-		const struct site *site = sites_at(s);
-		const struct config *cfg = site->cfg;
-		for (size_t i = 0; i < cfg->nusers; i++) {
-			login_key('u', site, cfg->users[i].id, key, sizeof key);
-			if (budget_pin(by_user, key) < 0)
-				return -1;
-		}
-		for (size_t i = 0; i < cfg->nkiosks; i++) {
-			login_key('k', site, cfg->kiosks[i].id, key, sizeof key);
-			if (budget_pin(by_user, key) < 0)
-				return -1;
-		}
-	}
-	const struct config_region *region = sites_region();
-	for (size_t i = 0; region && i < region->nusers; i++) {
-		login_key('r', NULL, region->users[i].id, key, sizeof key);
-		if (budget_pin(by_user, key) < 0)
-			return -1;
-	}
+	if (login_pin_users() < 0)
+		return -1;
 	if (login_make_dummy(sites_at(0)->cfg) < 0) {
 		log_error("cannot make the dummy password hash");
 		return -1;
@@ -130,8 +147,11 @@ static void login_refuse(struct request *r, const char *key, const char *address
 {
 	time_t now = clock_now();
 	int locked = budget_locked(by_address, address, now) || (key && budget_locked(by_user, key, now));
-	if (locked && budget_charge(by_address, address, now, 1))
+	metrics_login_refused();
+	if (locked && budget_charge(by_address, address, now, 1)) {
 		log_warn("hellos from %s locked out: too many failed or refused hellos", address);
+		metrics_login_lockout(1);
+	}
 	request_reply_rate_limited(r, wait, "Too many failed sign-ins; wait %ld s and try again.", wait);
 }
 
@@ -147,10 +167,15 @@ static void login_on_checked(int matched, void *arg)
 	if (matched != AUTH_CANCELLED && failed) {
 		const char *name = !lc->key[0] ? "a kiosk that gave no id" : lc->known ? lc->key + 2 : "an unknown name";
 		log_warn("failed hello for %s from %s", name, lc->address);
-		if (lc->key[0] && budget_charge(by_user, lc->key, now, 1))
+		metrics_login_failure();
+		if (lc->key[0] && budget_charge(by_user, lc->key, now, 1)) {
 			log_warn("hellos for %s locked out: too many failed hellos", name);
-		if (budget_charge(by_address, lc->address, now, lc->weight))
+			metrics_login_lockout(0);
+		}
+		if (budget_charge(by_address, lc->address, now, lc->weight)) {
 			log_warn("hellos from %s locked out: too many failed hellos", lc->address);
+			metrics_login_lockout(1);
+		}
 		matched = AUTH_NO_MATCH;
 	} else if (lc->key[0]) {
 		budget_clear(by_user, lc->key, now);

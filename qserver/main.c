@@ -2,6 +2,8 @@
  * serves the NDJSON protocol until SIGTERM or SIGINT. */
 #include "qserver.h"
 #include "log.h"
+#include "metrics.h"
+#include "reload.h"
 #include "password.h"
 
 #include <errno.h>
@@ -23,6 +25,7 @@
 static struct event *tick_event;
 static struct event *drain_event;
 static int ticks;
+static const char *config_path; /* --config, read again on SIGHUP */
 
 /* Prints the usage text. */
 static void usage(FILE *out)
@@ -32,7 +35,8 @@ static void usage(FILE *out)
 		"       qserver --hash-password\n"
 		"\n"
 		"Serves the qhall protocol (NDJSON over TCP) for the hall described by FILE, or for\n"
-		"every site of the region in DIR (region.json and a hall file per site).\n"
+		"every site of the region in DIR (region.json and a hall file per site). SIGHUP\n"
+		"reads them again without dropping connections (docs/operations.md).\n"
 		"\n"
 		"  --config FILE|DIR    hall config, or a region folder (see docs/config.md)\n"
 		"  --redis ADDR         use this Redis (unix:/path, IP:PORT, or\n"
@@ -75,6 +79,9 @@ static void usage(FILE *out)
 		"  --sse-max N          event streams at once (default 4096)\n"
 		"  --trust-proxy ADDR   believe X-Forwarded-For from this proxy address only\n"
 		"  --secure-cookies     mark session cookies Secure (behind a TLS proxy)\n"
+		"  --metrics-allow ADDR[,ADDR...]\n"
+		"                       addresses besides loopback that may read GET /metrics on the\n"
+		"                       HTTP port (docs/operations.md, Metrics)\n"
 		"  --hash-password      read a password without echo and print its crypt(3) hash\n"
 		"  --help, --version\n");
 }
@@ -194,6 +201,13 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	event_add(drain_event, &tv);
 }
 
+/* Reloads the hall configs (reload.c); connections stay open. */
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	(void)sig, (void)what, (void)arg;
+	reload_start(config_path);
+}
+
 /* Raises the descriptor limit to its hard maximum and caps --max-conns under it. */
 static void raise_fd_limit(void)
 {
@@ -254,9 +268,10 @@ int main(int argc, char **argv)
 		{"http", required_argument, NULL, 'X'},	      {"http-per-addr", required_argument, NULL, 'Y'},
 		{"web", required_argument, NULL, 'B'},	      {"sse-per-addr", required_argument, NULL, 'G'}, {"sse-max", required_argument, NULL, 'J'},
 		{"trust-proxy", required_argument, NULL, 'Z'},  {"secure-cookies", no_argument, NULL, 'K'},
+		{"metrics-allow", required_argument, NULL, 'M'},
 		{"help", no_argument, NULL, 'h'},	      {"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0}};
-	const char *config_path = NULL, *redis_addr = NULL, *state_dir = NULL;
+	const char *redis_addr = NULL, *state_dir = NULL;
 	long clock_start = 0;
 	server.opt = (struct server_options){
 		.listen = "127.0.0.1:7420",
@@ -313,6 +328,10 @@ int main(int argc, char **argv)
 		case 'J': server.opt.sse_max = (int)parse_positive("--sse-max", optarg, 1000000); break;
 		case 'Z': server.opt.trust_proxy = optarg; break;
 		case 'K': server.opt.secure_cookies = 1; break;
+		case 'M':
+			if (metrics_allow_parse(optarg) < 0)
+				return 2;
+			break;
 		case 'A': server.opt.always_open = 1; break;
 		case 'C': server.opt.test_clock = 1; break;
 		case 'S': clock_start = parse_positive("--clock-start", optarg, 4102444800L); break;
@@ -369,8 +388,10 @@ int main(int argc, char **argv)
 	}
 	struct event *sigterm = evsignal_new(server.base, SIGTERM, on_signal, NULL);
 	struct event *sigint = evsignal_new(server.base, SIGINT, on_signal, NULL);
+	struct event *sighup = evsignal_new(server.base, SIGHUP, on_hup, NULL);
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
+	event_add(sighup, NULL);
 	/* qh_setup runs today's day change; the tick runs the next ones. */
 	for (size_t i = 0; i < sites_count(); i++)
 		daychange_init(sites_at(i));
@@ -403,6 +424,7 @@ int main(int argc, char **argv)
 	event_free(tick_event);
 	event_free(sigterm);
 	event_free(sigint);
+	event_free(sighup);
 	redis_child_stop();
 out_base:
 	event_base_free(server.base);

@@ -183,7 +183,11 @@ static void copy_stat(cJSON *row, const char *name, const cJSON *stats, const ch
 	cJSON_AddItemToObject(row, name, x && cJSON_IsNumber(x) ? cJSON_CreateNumber(x->valuedouble) : cJSON_CreateNull());
 }
 
-/* Builds the region rows from each site's services, windows and today's statistics. */
+/* The calls per site of a region row: snapshot, today's stats, the open follow-ups. */
+#define REGION_CALLS 3
+
+/* Builds the region rows from each site's services, windows, today's statistics and open
+ * bad-rating follow-ups. */
 static void region_done(struct gather *g)
 {
 	cJSON *res = cJSON_CreateObject();
@@ -191,7 +195,8 @@ static void region_done(struct gather *g)
 	time_t now = clock_now();
 	for (size_t i = 0; i < g->nsites; i++) {
 		const struct site *s = g->sites[i];
-		const cJSON *snap = g->results[i * 2], *stats = g->results[i * 2 + 1], *x;
+		const cJSON *snap = g->results[i * REGION_CALLS], *stats = g->results[i * REGION_CALLS + 1], *x;
+		const cJSON *followups = g->results[i * REGION_CALLS + 2];
 		double waiting = 0, ewt_max = 0, windows_open = 0;
 		cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(snap, "services")) {
 			waiting += num(x, "waiting");
@@ -220,7 +225,8 @@ static void region_done(struct gather *g)
 		copy_stat(row, "wait_p90_today", total, "wait_p90");
 		copy_stat(row, "sla_pct_today", total, "sla_pct");
 		cJSON_AddNumberToObject(row, "ewt_max", ewt_max);
-		cJSON_AddNumberToObject(row, "bad_ratings_open", 0); /* until ratings are stored */
+		cJSON_AddNumberToObject(row, "bad_ratings_open", num(followups, "open"));
+		cJSON_AddNumberToObject(row, "bad_ratings_overdue", num(followups, "overdue"));
 		cJSON_AddItemToArray(rows, row);
 	}
 	request_reply(g->r, res);
@@ -235,7 +241,7 @@ void op_region(struct request *r)
 	}
 	size_t n;
 	struct site **scope = region_scope(r->conn, &n);
-	struct gather *g = scope ? gather_new(r, scope, n, 2, region_done) : NULL;
+	struct gather *g = scope ? gather_new(r, scope, n, REGION_CALLS, region_done) : NULL;
 	if (!scope)
 		request_reply_error(r, "internal", NULL, "The server ran out of memory.");
 	if (!g)
@@ -246,6 +252,7 @@ void op_region(struct request *r)
 		const char *stats_argv[] = {today, today, "total", "", "0"};
 		gather_send(g, i, 0, "qh_snapshot", 0, NULL);
 		gather_send(g, i, 1, "qh_stats", 5, stats_argv);
+		gather_send(g, i, 2, "qh_followups", 1, stats_argv);
 	}
 	gather_sent(g);
 }

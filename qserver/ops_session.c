@@ -69,6 +69,7 @@ struct hello_wait {
 	int window;
 	int kiosk_named;	  /* a kiosk hello that named its kiosk */
 	int region_user;	  /* a manager's hello naming a user of region.json */
+	unsigned generation;	  /* the configs' reload count when its check began */
 };
 
 /* The event a connection gets when its clerk took the window over from another connection. */
@@ -86,6 +87,20 @@ static struct conn *session_find_conn(uint64_t id)
 	return NULL;
 }
 
+/* Writes a last event to a connection and closes it once the event is out; no event may
+ * follow it, and no more requests are read. */
+static void session_close_with(struct conn *c, const char *event, size_t len)
+{
+	events_subscribe(c, c->events_site, 0); /* off every topic's list: no event may follow this one */
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+	if (frame_write_line(bufferevent_get_output(c->bev), event, len) < 0) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	conn_flush_replies(c); /* closes once the event has been written */
+}
+
 /* Tells a clerk's connection that a newer session took its window over, then closes it once
  * the event is written (PROTOCOL.md v2, "Windows and sessions"). */
 static void session_replace(struct conn *c)
@@ -94,14 +109,31 @@ static void session_replace(struct conn *c)
 		return;
 	log_info("clerk %s signed in at window %d elsewhere; closing the old connection (%s)", c->user, c->window, c->peer);
 	c->window = 0; /* no longer the window's holder: no renewal, no release */
-	events_subscribe(c, c->events_site, 0); /* off every topic's list: no event may follow this one */
-	c->closing = 1;
-	bufferevent_disable(c->bev, EV_READ);
-	if (frame_write_line(bufferevent_get_output(c->bev), session_replaced_event, sizeof session_replaced_event - 1) < 0) {
-		conn_close(c, "out of memory");
+	session_close_with(c, session_replaced_event, sizeof session_replaced_event - 1);
+}
+
+/* Ends a signed-in connection whose account or window a config reload changed: it gets
+ * {"event":"session","reason":reason,"message":message} and is closed (a clerk's window is
+ * given back, unless the window itself is gone). */
+void session_end(struct conn *c, const char *reason, const char *message)
+{
+	if (c->closed || c->closing)
 		return;
+	cJSON *ev = cJSON_CreateObject();
+	cJSON_AddStringToObject(ev, "event", "session");
+	cJSON_AddStringToObject(ev, "reason", reason);
+	cJSON_AddStringToObject(ev, "message", message);
+	char *line = cJSON_PrintUnformatted(ev);
+	cJSON_Delete(ev);
+	if (c->sse) {
+		if (line)
+			http_sse_end(c, "session", line, strlen(line));
+	} else if (line) {
+		session_close_with(c, line, strlen(line));
+	} else {
+		conn_close(c, "out of memory");
 	}
-	conn_flush_replies(c); /* closes once the event has been written */
+	free(line);
 }
 
 /* Closes the connection named in a takeover message "<holder> <window>" that qh_open published,
@@ -142,14 +174,18 @@ static void session_on_open(redisReply *reply, void *arg)
 		free(h);
 		return;
 	}
-	if (!r->conn) {
-		/* The clerk left before the answer: give the window back at once. */
+	if (!r->conn || h->generation != sites_generation() || !config_user(r->site->cfg, h->user)) {
+		/* The clerk left before the answer, or a reload replaced the config it was checked
+		 * against: give the window back at once. */
 		char win[16];
 		snprintf(win, sizeof win, "%d", h->window);
 		const char *argv[] = {win, h->holder};
 		store_fcall(r->site, "qh_release", 0, session_on_lease, NULL, 2, argv);
 		cJSON_Delete(window);
-		request_free(r);
+		if (r->conn)
+			request_reply_error(r, "unavailable", NULL, "The hall's configuration was reloaded during this sign-in; sign in again.");
+		else
+			request_free(r);
 		free(h);
 		return;
 	}
@@ -212,6 +248,12 @@ static int session_may_grant(struct request *r, int matched, struct hello_wait *
 	}
 	if (!r->conn) {
 		request_free(r); /* the connection closed during the check */
+		free(h);
+		return 0;
+	}
+	if (h->generation != sites_generation()) {
+		/* Checked against a config that a reload replaced meanwhile. */
+		request_reply_error(r, "unavailable", NULL, "The hall's configuration was reloaded during this sign-in; sign in again.");
 		free(h);
 		return 0;
 	}
@@ -312,6 +354,7 @@ static void session_hello_user(struct request *r, enum role role)
 	}
 	h->role = role;
 	h->window = (int)window;
+	h->generation = sites_generation();
 	snprintf(h->user, sizeof h->user, "%s", user);
 	/* A hall's own user first; a manager not found there may be a region manager. */
 	const struct config_user *u = config_user(r->site->cfg, user);
@@ -329,7 +372,22 @@ static void session_hello_user(struct request *r, enum role role)
 		session_hold_reading(r);
 }
 
-/* Finishes a kiosk's hello once its token was checked. */
+/* True when a configured kiosk signs in as role: a rating pad as pad, any other as kiosk. */
+static int session_kiosk_is(const struct config_kiosk *k, enum role role)
+{
+	return k && (k->pad_window > 0) == (role == ROLE_PAD);
+}
+
+/* The kiosk of the role's kind with that index among those of its kind, or NULL. */
+static const struct config_kiosk *session_kiosk_at(const struct config *cfg, enum role role, int index)
+{
+	for (size_t i = 0; i < cfg->nkiosks; i++)
+		if (session_kiosk_is(&cfg->kiosks[i], role) && index-- == 0)
+			return &cfg->kiosks[i];
+	return NULL;
+}
+
+/* Finishes a kiosk's or a pad's hello once its token was checked. */
 static void session_on_kiosk_checked(struct request *r, int matched, void *arg)
 {
 	struct hello_wait *h = arg;
@@ -337,28 +395,33 @@ static void session_on_kiosk_checked(struct request *r, int matched, void *arg)
 		return;
 	const struct config_kiosk *k = NULL;
 	if (matched >= 0)
-		k = h->kiosk_named ? config_kiosk(r->site->cfg, h->user) : &r->site->cfg->kiosks[matched];
-	if (!k) {
-		request_reply_error(r, "unauthenticated", "token", "The kiosk token is not valid.");
+		k = h->kiosk_named ? config_kiosk(r->site->cfg, h->user) : session_kiosk_at(r->site->cfg, h->role, matched);
+	if (!session_kiosk_is(k, h->role)) {
+		request_reply_error(r, "unauthenticated", "token", "The %s token is not valid.", config_role_name(h->role));
 		free(h);
 		return;
 	}
-	session_grant(r->conn, r->site, ROLE_KIOSK, k->id, 0);
-	cJSON *res = session_hello_result(r->site, ROLE_KIOSK);
+	session_grant(r->conn, r->site, h->role, k->id, 0);
+	cJSON *res = session_hello_result(r->site, h->role);
 	cJSON_AddStringToObject(res, "kiosk", k->id);
+	if (k->pad_window) /* a pad's window: its page shows the tickets finished there */
+		cJSON_AddItemToObject(res, "window", sitejson_window_brief(config_window(r->site->cfg, k->pad_window)));
 	request_reply(r, res);
 	free(h);
 }
 
-/* Starts a kiosk's hello (token, and kiosk: its id). A kiosk that names itself costs one hash
- * check; one that does not is checked against every kiosk's token, each counted against the
- * address's budget, and only while the hall has few kiosks. */
-static void session_hello_kiosk(struct request *r)
+/* Starts a kiosk's or a rating pad's hello (token, and kiosk: its id); role is ROLE_KIOSK or
+ * ROLE_PAD, and only kiosks of that kind are tried. A kiosk that names itself costs one hash
+ * check; one that does not is checked against every such kiosk's token, each counted against
+ * the address's budget, and only while the hall has few kiosks. */
+static void session_hello_kiosk(struct request *r, enum role role)
 {
 	const char *token, *kiosk_id;
 	if (args_string(r, "token", 1, 1024, &token) < 0 || args_string(r, "kiosk", 0, CONFIG_ID_MAX - 1, &kiosk_id) < 0)
 		return;
-	size_t nkiosks = r->site->cfg->nkiosks;
+	size_t nkiosks = 0;
+	while (session_kiosk_at(r->site->cfg, role, (int)nkiosks))
+		nkiosks++;
 	if (!kiosk_id && nkiosks > SESSION_UNNAMED_KIOSKS_MAX) {
 		request_reply_error(r, "bad_request", "kiosk", "This hall has %zu kiosks: name yours in kiosk.", nkiosks);
 		return;
@@ -371,11 +434,14 @@ static void session_hello_kiosk(struct request *r)
 		request_reply_error(r, "internal", NULL, "The server ran out of memory.");
 		return;
 	}
-	h->role = ROLE_KIOSK;
+	h->role = role;
+	h->generation = sites_generation();
 	char key[LOGIN_KEY_MAX];
 	int rc;
 	if (kiosk_id) {
 		const struct config_kiosk *k = config_kiosk(r->site->cfg, kiosk_id);
+		if (!session_kiosk_is(k, role))
+			k = NULL; /* a pad's token opens no kiosk, and a kiosk's no pad */
 		h->kiosk_named = 1;
 		snprintf(h->user, sizeof h->user, "%s", kiosk_id);
 		login_key('k', r->site, kiosk_id, key, sizeof key);
@@ -383,7 +449,7 @@ static void session_hello_kiosk(struct request *r)
 		rc = login_check(r, key, k != NULL, token, hashes, 1, session_on_kiosk_checked, h);
 	} else {
 		for (size_t i = 0; i < nkiosks; i++)
-			hashes[i] = r->site->cfg->kiosks[i].token_hash;
+			hashes[i] = session_kiosk_at(r->site->cfg, role, (int)i)->token_hash;
 		if (nkiosks == 0)
 			hashes[0] = login_dummy_hash();
 		rc = login_check(r, NULL, nkiosks > 0, token, hashes, nkiosks ? nkiosks : 1, session_on_kiosk_checked, h);
@@ -411,13 +477,15 @@ void op_hello(struct request *r)
 		session_grant(c, r->site, ROLE_PUBLIC, NULL, 0);
 		request_reply(r, session_hello_result(r->site, ROLE_PUBLIC));
 	} else if (strcmp(role, "kiosk") == 0) {
-		session_hello_kiosk(r);
+		session_hello_kiosk(r, ROLE_KIOSK);
+	} else if (strcmp(role, "pad") == 0) {
+		session_hello_kiosk(r, ROLE_PAD);
 	} else if (strcmp(role, "clerk") == 0) {
 		session_hello_user(r, ROLE_CLERK);
 	} else if (strcmp(role, "manager") == 0) {
 		session_hello_user(r, ROLE_MANAGER);
 	} else {
-		request_reply_error(r, "bad_request", "role", "role must be public, kiosk, clerk or manager.");
+		request_reply_error(r, "bad_request", "role", "role must be public, kiosk, clerk, manager or pad.");
 	}
 }
 

@@ -228,18 +228,25 @@ void op_cancel(struct request *r)
 	store_request_fcall(r, "qh_cancel", 0, 2, argv);
 }
 
-/* Records a citizen's rating of a finished ticket, once. */
+/* Records a rating (score and optional comment) of a ticket done or a no-show, once: by the
+ * citizen with its secret, a kiosk or manager, or a rating pad for a ticket just finished at
+ * its window (ops_ratings.c). */
 void op_rate(struct request *r)
 {
-	const char *ref, *secret;
+	const char *ref, *secret, *comment;
 	long score = 0;
 	if (ticket_secret_arg(r, &secret) < 0 || !ticket_public_needs_secret(r, secret) ||
-	    ticket_ref_arg(r, &ref) < 0 || args_int(r, "score", 1, 1, 5, &score) < 0)
+	    ticket_ref_arg(r, &ref) < 0 || args_int(r, "score", 1, 1, 5, &score) < 0 || ratings_comment_arg(r, &comment) < 0)
 		return;
-	char score_s[4];
+	char score_s[4], due[11], pad_s[16] = "";
 	snprintf(score_s, sizeof score_s, "%ld", score);
-	const char *argv[] = {ref, score_s, secret ? secret : ""};
-	store_request_fcall(r, "qh_rate", 0, 3, argv);
+	ratings_due(r->site, due);
+	int pad = ratings_pad_window(r);
+	if (pad)
+		snprintf(pad_s, sizeof pad_s, "%d", pad);
+	const char *source = pad ? "pad" : r->conn->role == ROLE_PUBLIC ? "citizen" : config_role_name(r->conn->role);
+	const char *argv[] = {ref, score_s, secret ? secret : "", comment, due, pad_s, source};
+	store_request_fcall(r, "qh_rate", 0, 7, argv);
 }
 
 /* Lists waiting tickets in call order: a clerk's window's, or for a manager the hall's or a

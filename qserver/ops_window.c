@@ -46,17 +46,23 @@ void op_start(struct request *r)
 	window_fcall(r, "qh_start", 0, 0, NULL);
 }
 
-/* Finishes the window's ticket, with an optional rating 1..5. */
+/* Finishes the window's ticket, with an optional rating 1..5 and its comment. */
 void op_finish(struct request *r)
 {
 	long rating = 0;
-	if (args_int(r, "rating", 0, 1, 5, &rating) < 0)
+	const char *comment;
+	if (args_int(r, "rating", 0, 1, 5, &rating) < 0 || ratings_comment_arg(r, &comment) < 0)
 		return;
-	char rating_s[4] = "";
+	if (*comment && !rating) {
+		request_reply_error(r, "bad_request", "comment", "A comment goes with a rating: give rating too.");
+		return;
+	}
+	char rating_s[4] = "", due[11];
 	if (rating)
 		snprintf(rating_s, sizeof rating_s, "%ld", rating);
-	const char *argv[] = {rating_s};
-	window_fcall(r, "qh_finish", 0, 1, argv);
+	ratings_due(r->site, due);
+	const char *argv[] = {rating_s, comment, due};
+	window_fcall(r, "qh_finish", 0, 3, argv);
 }
 
 /* Marks the called citizen absent; with requeue the ticket waits again at the back. */

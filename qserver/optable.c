@@ -10,20 +10,23 @@
 #define PUB ROLES_ANY
 #define CLERK_MGR (ROLE_BIT(ROLE_CLERK) | ROLE_BIT(ROLE_MANAGER))
 #define NOT_CLERK (ROLES_ANY & ~ROLE_BIT(ROLE_CLERK))
+/* A rating pad may only ping, hello (to be told it already did), subscribe and rate. */
+#define PAD ROLE_BIT(ROLE_PAD)
+#define MANAGER ROLE_BIT(ROLE_MANAGER)
 
 static const struct op op_table[] = {
-	{"ping", PUB, 0, op_ping, 1},
-	{"hello", PUB, 0, op_hello, 0},
+	{"ping", PUB | PAD, 0, op_ping, 1},
+	{"hello", PUB | PAD, 0, op_hello, 0},
 	{"site", PUB, 0, op_site, 0},
 	{"services", PUB, 0, op_services, 0},
 	{"ticket", PUB, 0, op_ticket, 0},
 	{"snapshot", PUB, 0, op_snapshot, 0},
-	{"subscribe", PUB, 0, op_subscribe, 0},
+	{"subscribe", PUB | PAD, 0, op_subscribe, 0},
 	/* The public may take (channel web, remote_take), and cancel and rate with the ticket's
 	 * secret: the handlers check. */
 	{"take", NOT_CLERK, 0, op_take, 0},
 	{"cancel", NOT_CLERK, 0, op_cancel, 0},
-	{"rate", NOT_CLERK, 0, op_rate, 0},
+	{"rate", NOT_CLERK | PAD, 0, op_rate, 0},
 	{"call_next", CLERK_MGR, 1, op_call_next, 0},
 	{"call", CLERK_MGR, 1, op_call, 0},
 	{"recall", CLERK_MGR, 1, op_recall, 0},
@@ -39,6 +42,8 @@ static const struct op op_table[] = {
 	{"sites", PUB, 0, op_sites, 1},
 	{"region", ROLE_BIT(ROLE_MANAGER), 0, op_region, 0},
 	{"clock", PUB, 0, op_clock, 1},
+	{"ratings", MANAGER, 0, op_ratings, 0},
+	{"resolve_rating", MANAGER, 0, op_resolve_rating, 0},
 };
 
 /* Returns the op of that name, or NULL. */
@@ -198,4 +203,16 @@ void optable_dispatch(struct request *r, const char *line, size_t len)
 	if (op->window_op && optable_resolve_window(r) < 0)
 		return;
 	op->handler(r);
+}
+
+/* How many ops the table has (metrics.c keeps a row of counters for each). */
+size_t optable_count(void)
+{
+	return sizeof op_table / sizeof op_table[0];
+}
+
+/* The i-th op of the table, or NULL past its end. */
+const struct op *optable_at(size_t i)
+{
+	return i < optable_count() ? &op_table[i] : NULL;
 }

@@ -91,6 +91,16 @@ struct site {
 	struct conn_list subscribers[TOPIC_COUNT]; /* bit i of a topic mask is list i */
 };
 int sites_load(const char *path, char *err, size_t errlen);
+/* Configs read by a reload before they are served. */
+struct sites_parsed {
+	struct config_region *region; /* NULL for one hall file */
+	struct config **cfgs;
+	size_t n;
+};
+int sites_parse(const char *path, struct sites_parsed *p, char *err, size_t errlen);
+void sites_parsed_free(struct sites_parsed *p);
+int sites_replace(struct sites_parsed *p);
+unsigned sites_generation(void);
 int sites_add(struct config *cfg);
 const struct config_region *sites_region(void);
 size_t sites_count(void);
@@ -194,6 +204,7 @@ struct request {
 	int done;
 	int is_event;		     /* an event queued behind replies, not a request */
 	char *secret;		     /* a take's new ticket secret, added to its result only */
+	struct timespec started;     /* when it was read (CLOCK_MONOTONIC), for its latency */
 };
 
 struct request *request_create(struct conn *c);
@@ -211,6 +222,7 @@ void request_reply_store_error(struct request *r, const char *err);
 
 /* optable.c: the op table and dispatch. */
 #define ROLE_BIT(r) (1u << (r))
+/* Every role but a rating pad's, which may do almost nothing (optable.c). */
 #define ROLES_ANY (ROLE_BIT(ROLE_PUBLIC) | ROLE_BIT(ROLE_KIOSK) | ROLE_BIT(ROLE_CLERK) | ROLE_BIT(ROLE_MANAGER))
 
 struct op {
@@ -222,6 +234,8 @@ struct op {
 };
 void optable_dispatch(struct request *r, const char *line, size_t len);
 const struct op *optable_find(const char *name);
+size_t optable_count(void);
+const struct op *optable_at(size_t i);
 
 /* args.c: reading request arguments with clear errors. */
 int args_string(struct request *r, const char *name, int required, size_t max_len, const char **out);
@@ -257,16 +271,25 @@ void op_stats(struct request *r);
 void op_sites(struct request *r);
 cJSON *region_sites_list(void);
 void op_region(struct request *r);
+/* ops_ratings.c */
+void op_ratings(struct request *r);
+void op_resolve_rating(struct request *r);
+int ratings_comment_arg(struct request *r, const char **comment);
+void ratings_due(const struct site *site, char out[11]);
+int ratings_pad_window(const struct request *r);
 void stats_across_sites(struct request *r, const cJSON *sites_arg, const char *from, const char *to, const char *by);
 void session_conn_gone(struct conn *c);
 void session_renew_leases(void);
 void session_on_takeover(const struct site *site, const char *msg, size_t len);
+void session_end(struct conn *c, const char *reason, const char *message);
 
 /* store.c: the two Redis links and calls of the function library. */
 typedef void store_reply_fn(struct redisReply *reply, void *arg);
 int store_start(const char *redis_addr);
 void store_stop(void);
 int store_ready(void);
+int store_events_ready(void);
+void store_setup_sites(void);
 int store_fcall(struct site *site, const char *function, int read_only, store_reply_fn *cb, void *arg,
 		int argc, const char **argv);
 int store_command(store_reply_fn *cb, void *arg, int argc, const char **argv);
@@ -295,6 +318,7 @@ void events_subscribe(struct conn *c, struct site *site, unsigned topics);
 unsigned events_topic_parse(const char *name);
 unsigned events_topic_of(const char *json, size_t len);
 const char *events_topic_name(unsigned topic);
+void events_each_subscriber(void (*fn)(struct conn *c, void *arg), void *arg);
 /* Where the fan-out is: the stream id of the entry being delivered and the index of the
  * event in it (eventbuild.c expands one entry into several events). */
 struct events_position {
@@ -355,6 +379,7 @@ struct budget;
 struct budget *budget_new(const struct budget_policy *policy, size_t slots);
 void budget_free(struct budget *b);
 int budget_pin(struct budget *b, const char *key);
+int budget_pinned(const struct budget *b, const char *key);
 long budget_wait(struct budget *b, const char *key, time_t now);
 int budget_locked(struct budget *b, const char *key, time_t now);
 void budget_begin(struct budget *b, const char *key, time_t now);
@@ -366,6 +391,7 @@ void budget_clear(struct budget *b, const char *key, time_t now);
 typedef void login_done_fn(struct request *r, int matched, void *arg);
 #define LOGIN_KEY_MAX (2 * CONFIG_ID_MAX + 4)
 int login_start(void);
+int login_pin_users(void);
 void login_key(char kind, const struct site *site, const char *id, char *out, size_t len);
 void login_stop(void);
 const char *login_dummy_hash(void);
@@ -397,6 +423,13 @@ void http_api_client_gone(void *arg);
 struct site *http_api_site(const char *site);
 const char *http_api_session_token(struct evhttp_request *req, char *out, size_t len);
 
+/* http_ratings.c: the CSV export of ratings (GET /api/v1/sites/{site}/ratings.csv). */
+struct ratings_export;
+int http_ratings_args(struct evhttp_request *req, cJSON *args);
+int http_ratings_page(struct evhttp_request *req, const struct site *site, struct ratings_export **xp,
+		      const char *line, size_t len, long *next_offset);
+void http_ratings_free(struct ratings_export *x);
+
 /* http_sse.c: live events as Server-Sent Events, resumable by Last-Event-ID. */
 struct sse_stream;
 int http_sse_wanted(const char *path);
@@ -405,6 +438,7 @@ void http_sse_event(struct conn *c, const char *json, size_t len);
 void http_sse_answer(struct request *r, char *line, size_t len);
 void http_sse_close_all(void);
 void http_sse_close_site(const struct site *site);
+void http_sse_end(struct conn *c, const char *name, const char *json, size_t len);
 int http_sse_count(void);
 
 /* http_static.c: the pages of web/. */
@@ -426,6 +460,8 @@ int sessions_token_valid(const char *token);
 int sessions_token_shape(const char *s);
 int sessions_create(const struct site *site, enum role role, const char *user, sessions_done_fn *done, void *arg);
 int sessions_lookup(struct site *site, const char *token, sessions_done_fn *done, void *arg);
+const char *sessions_credential_in(const struct config *cfg, const struct config_region *region, enum role role,
+				   const char *user);
 void sessions_delete(const char *token);
 
 /* redis_child.c: the embedded redis-server (decision 6). */

@@ -1,6 +1,7 @@
 /* One request and its reply: replies are built here so every response has the same shape. */
 #include "qserver.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@ struct request *request_create(struct conn *c)
 	if (!r)
 		return NULL;
 	r->conn = c;
+	clock_gettime(CLOCK_MONOTONIC, &r->started);
 	TAILQ_INSERT_TAIL(&c->requests, r, entry);
 	c->nrequests++;
 	return r;
@@ -40,9 +42,11 @@ void request_drop(struct request *r)
 	request_free(r);
 }
 
-/* Marks r answered with the given line (taken) and lets the connection send what is ready. */
-static void request_finish(struct request *r, char *line, size_t len)
+/* Marks r answered with the given line (taken; error_code set when it says ok:false), counts
+ * it, and lets the connection send what is ready. */
+static void request_finish(struct request *r, char *line, size_t len, const char *error_code)
 {
+	metrics_request(r->op, error_code, &r->started);
 	if (!r->conn) {
 		/* The client left while Redis worked: nobody to tell, the request just ends. */
 		free(line);
@@ -121,7 +125,7 @@ void request_reply_raw(struct request *r, const char *json_object, size_t len)
 	} else {
 		line[n++] = '}';
 	}
-	request_finish(r, line, n);
+	request_finish(r, line, n, NULL);
 }
 
 /* Builds {"id":…,"ok":false,"error":{"code","message","field"}}; the caller may add beside it. */
@@ -139,8 +143,8 @@ static cJSON *error_response(struct request *r, const char *code, const char *fi
 	return resp;
 }
 
-/* Answers with a built response (taken and freed). */
-static void error_finish(struct request *r, cJSON *resp)
+/* Answers with a built response (taken and freed) carrying error code. */
+static void error_finish(struct request *r, cJSON *resp, const char *code)
 {
 	char *line = cJSON_PrintUnformatted(resp);
 	cJSON_Delete(resp);
@@ -151,7 +155,7 @@ static void error_finish(struct request *r, cJSON *resp)
 			request_free(r);
 		return;
 	}
-	request_finish(r, line, strlen(line));
+	request_finish(r, line, strlen(line), code);
 }
 
 /* Answers ok:false with a protocol error code, an optional field and a message. */
@@ -162,7 +166,7 @@ void request_reply_error(struct request *r, const char *code, const char *field,
 	va_start(ap, fmt);
 	vsnprintf(message, sizeof message, fmt, ap);
 	va_end(ap);
-	error_finish(r, error_response(r, code, field, message));
+	error_finish(r, error_response(r, code, field, message), code);
 }
 
 /* Answers `rate_limited` with `retry_after` (whole seconds, at least 1) beside the error. */
@@ -175,7 +179,7 @@ void request_reply_rate_limited(struct request *r, long retry_after, const char 
 	va_end(ap);
 	cJSON *resp = error_response(r, "rate_limited", NULL, message);
 	cJSON_AddNumberToObject(resp, "retry_after", (double)(retry_after > 0 ? retry_after : 1));
-	error_finish(r, resp);
+	error_finish(r, resp, "rate_limited");
 }
 
 /* Answers `closed` with the time the hall opens next. */
@@ -188,7 +192,7 @@ void request_reply_closed(struct request *r, time_t opens_at)
 		cJSON_AddNumberToObject(resp, "opens_at", (double)opens_at);
 	else
 		cJSON_AddNullToObject(resp, "opens_at");
-	error_finish(r, resp);
+	error_finish(r, resp, "closed");
 }
 
 /* Answers `unavailable` with `written: true` for a write that committed on the Redis primary
@@ -201,7 +205,7 @@ void request_reply_not_durable(struct request *r, int replicas)
 					 ? "The change was made but not confirmed on a storage replica in time; it may be lost if the storage server fails now. Check before retrying."
 					 : "The change was made but not confirmed on enough storage replicas in time; it may be lost if the storage server fails now. Check before retrying.");
 	cJSON_AddTrueToObject(resp, "written");
-	error_finish(r, resp);
+	error_finish(r, resp, "unavailable");
 }
 
 /* Turns a function's error reply "CODE field message" into a protocol error. */

@@ -78,20 +78,28 @@ int sessions_token_valid(const char *token)
 	return n >= 22 && n < SESSION_TOKEN_MAX && sessions_token_shape(token);
 }
 
-/* The credential hash of a site's configured user or kiosk, or of a region manager (site
- * NULL), or NULL when it is gone. */
-static const char *sessions_credential(const struct site *site, enum role role, const char *user)
+/* The credential hash of a hall's configured user or kiosk in cfg, or of a region manager
+ * in region (cfg NULL), or NULL when there is none of that id and role. */
+const char *sessions_credential_in(const struct config *cfg, const struct config_region *region, enum role role,
+				   const char *user)
 {
-	if (!site) {
-		const struct config_region_user *u = sites_region() ? config_region_user(sites_region(), user) : NULL;
+	if (!cfg) {
+		const struct config_region_user *u = region ? config_region_user(region, user) : NULL;
 		return u && role == ROLE_MANAGER ? u->password_hash : NULL;
 	}
-	if (role == ROLE_KIOSK) {
-		const struct config_kiosk *k = config_kiosk(site->cfg, user);
-		return k ? k->token_hash : NULL;
+	if (role == ROLE_KIOSK || role == ROLE_PAD) { /* a pad is a kiosk of kind pad, and only it */
+		const struct config_kiosk *k = config_kiosk(cfg, user);
+		return k && (k->pad_window > 0) == (role == ROLE_PAD) ? k->token_hash : NULL;
 	}
-	const struct config_user *u = config_user(site->cfg, user);
+	const struct config_user *u = config_user(cfg, user);
 	return u && u->role == role ? u->password_hash : NULL;
+}
+
+/* The credential hash of a site's configured user or kiosk, or of a region manager (site
+ * NULL), as served now. */
+static const char *sessions_credential(const struct site *site, enum role role, const char *user)
+{
+	return sessions_credential_in(site ? site->cfg : NULL, sites_region(), role, user);
 }
 
 /* A short fingerprint of a credential hash (FNV-1a): it changes when the hash does, and
@@ -158,7 +166,8 @@ static int sessions_parse(const redisReply *value, const struct site *home, cons
 	if (value->type != REDIS_REPLY_STRING || value->len >= 160 ||
 	    sscanf(value->str, "%15s %159s %llx", role, user, &fp) != 3 || strlen(user) >= CONFIG_ID_MAX)
 		return 0;
-	enum role r = strcmp(role, "manager") == 0 ? ROLE_MANAGER : strcmp(role, "kiosk") == 0 ? ROLE_KIOSK : ROLE_PUBLIC;
+	int parsed = config_role_parse(role);
+	enum role r = parsed == ROLE_MANAGER || parsed == ROLE_KIOSK || parsed == ROLE_PAD ? (enum role)parsed : ROLE_PUBLIC;
 	const char *hash = r != ROLE_PUBLIC ? sessions_credential(home, r, user) : NULL;
 	if (!hash || sessions_fingerprint(hash) != fp)
 		return 0;

@@ -5,6 +5,7 @@
  * every pending callback with NULL (answered `unavailable`) and is reconnected with backoff. */
 #include "qserver.h"
 #include "log.h"
+#include "metrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -33,6 +34,7 @@ struct link {
 	int loading;		 /* Redis answered LOADING: it is reading its data */
 	int draining;		 /* Redis seems hung: no new commands until it answers or the link drops */
 	int resolving;		 /* asking the Sentinels where the primary is */
+	int ever_up;		 /* it connected once: a later connect is a reconnect (metrics.c) */
 	struct event *connect_timer;
 	struct event *retry_timer;
 	void (*on_connected)(struct link *l);
@@ -58,11 +60,13 @@ static int redis_port; /* 0 for a Unix socket path in redis_host */
 static int use_sentinel; /* redis_host and redis_port come from the Sentinels */
 static int stopping;
 static size_t setups_left; /* qh_setup calls of the sites not yet answered on this link */
+static int setup_due;	   /* a reload replaced the configs: every site's setup is to be sent */
 
 static void link_connect(struct link *l);
 static void link_connect_to_target(struct link *l);
 static void cmd_link_connected(struct link *l);
 static void sub_link_connected(struct link *l);
+static void store_setup_if_due(void);
 
 /* Drops a link: pending callbacks get NULL now, and a reconnect is scheduled. why NULL
  * drops it without a log line (an expected retry). */
@@ -112,6 +116,9 @@ static void link_on_connect(const redisAsyncContext *ac, int status)
 		return;
 	}
 	l->connected = 1;
+	if (l->ever_up)
+		metrics_redis_reconnect(l == &cmd_link ? METRICS_LINK_COMMAND : METRICS_LINK_PUBSUB);
+	l->ever_up = 1;
 	l->on_connected(l);
 }
 
@@ -142,8 +149,11 @@ static void cmd_link_resolved(const char *ip, int port, void *arg)
 		link_drop(l, "no Sentinel named the primary");
 		return;
 	}
-	if (strcmp(ip, redis_host) != 0 || port != redis_port)
+	if (strcmp(ip, redis_host) != 0 || port != redis_port) {
 		log_info("sentinel: primary %s is at %s:%d", sentinel_master_name(), ip, port);
+		if (redis_port)
+			metrics_redis_failover(); /* not the first answer: the primary moved */
+	}
 	snprintf(redis_host, sizeof redis_host, "%s", ip);
 	redis_port = port;
 	link_connect_to_target(l);
@@ -273,8 +283,10 @@ static void store_watchdog(evutil_socket_t fd, short what, void *arg)
 		cmd_link_read_arrived();
 	int was_draining = cmd_link.draining;
 	cmd_link.draining = store_timed_out();
-	if (was_draining && store_ready())
+	if (was_draining && store_ready()) {
 		events_on_store_ready(); /* Redis answered again: a catch-up may be waiting */
+		store_setup_if_due();
+	}
 	if (cmd_link.draining && store_all_expired()) {
 		link_drop(&cmd_link, "a command timed out");
 		link_drop(&sub_link, "the command link timed out");
@@ -302,6 +314,7 @@ static void cmd_on_setup(redisReply *reply, void *arg)
 		log_info("redis ready: function library loaded, %zu sites set up", sites_count());
 	daychange_on_store_ready();
 	events_on_store_ready();
+	store_setup_if_due();
 	if (!sub_link.ac && !evtimer_pending(sub_link.retry_timer, NULL))
 		link_connect(&sub_link);
 }
@@ -527,6 +540,44 @@ void store_redis_back(void)
 	}
 	if (!cmd_link.ac && !stopping)
 		link_connect(&cmd_link);
+}
+
+/* Logs a failed qh_setup sent by a reload; the next start of the link sends it again. */
+static void store_on_setup_again(redisReply *reply, void *arg)
+{
+	struct site *site = arg;
+	if (reply && reply->type == REDIS_REPLY_ERROR)
+		log_error("qh_setup of site %s after the reload failed: %s", site->cfg->site.id, reply->str);
+}
+
+/* Sends every site's setup again (after a reload), as the start of the command link does.
+ * When the link is not ready it is sent once it is (setups sent before the reload may carry
+ * the old config; a link that starts anew sends the new one anyway). */
+void store_setup_sites(void)
+{
+	setup_due = 1;
+	store_setup_if_due();
+}
+
+/* Sends the setups a reload asked for, once the link is ready. */
+static void store_setup_if_due(void)
+{
+	if (!setup_due || !store_ready())
+		return;
+	setup_due = 0;
+	for (size_t i = 0; i < sites_count(); i++) {
+		struct site *site = sites_at(i);
+		const char *argv[] = {site->setup_json};
+		if (store_fcall(site, "qh_setup", 0, store_on_setup_again, site, 1, argv) < 0)
+			log_warn("qh_setup of site %s after the reload was not sent; it is sent when the link starts again",
+				 site->cfg->site.id);
+	}
+}
+
+/* True when the pub/sub link is subscribed to the sites' event channels. */
+int store_events_ready(void)
+{
+	return sub_link.ready && sub_link.ac != NULL;
 }
 
 /* True when requests can be served: the library is loaded and the link is up. */

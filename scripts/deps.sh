@@ -6,11 +6,12 @@ set -u
 # pkg-config module and the Debian package that provides it.
 MODULES="libevent:libevent-dev hiredis:libhiredis-dev libcjson:libcjson-dev ncursesw:libncurses-dev cmocka:libcmocka-dev libcrypt:libcrypt-dev"
 # command and the Debian package that provides it.
-COMMANDS="pkg-config:pkg-config cc:gcc make:make redis-server:redis-server redis-cli:redis-tools tmux:tmux espeak-ng:espeak-ng clang:clang python3:python3 curl:curl chromium:chromium chromedriver:chromium-driver"
-# files and the Debian package that provides them.
-# The browser tests (tests/browser) run Debian's selenium with Debian's python3, and need a
-# CJK font so that Chinese does not render as boxes in their screenshots.
-FILES="/usr/share/zoneinfo/Asia/Shanghai:tzdata /usr/lib/python3/dist-packages/selenium:python3-selenium /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:fonts-noto-cjk"
+COMMANDS="pkg-config:pkg-config cc:gcc make:make redis-server:redis-server redis-cli:redis-tools tmux:tmux espeak-ng:espeak-ng clang:clang python3:python3 curl:curl openssl:openssl chromium:chromium chromedriver:chromium-driver"
+# files and the Debian package that provides them. nginx: tests/web/test_nginx_conf.sh checks
+# packaging/nginx/qhall.conf with nginx -t. The browser tests (tests/browser) run Debian's
+# selenium with Debian's python3, and need a CJK font so that Chinese does not render as boxes
+# in their screenshots.
+FILES="/usr/share/zoneinfo/Asia/Shanghai:tzdata /usr/sbin/nginx:nginx-light /usr/lib/python3/dist-packages/selenium:python3-selenium /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc:fonts-noto-cjk"
 
 missing=""
 for pair in $COMMANDS; do

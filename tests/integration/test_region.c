@@ -318,6 +318,50 @@ static void region__region_op__live_rows_of_the_scope(void **state)
 	tc_close(clerk);
 }
 
+/* `region` counts each site's open bad-rating follow-ups and those past their due date. */
+static void region__region_op__open_and_overdue_bad_ratings(void **state)
+{
+	(void)state;
+	struct tc *kiosk = signed_in(KIOSK_HELLO, "street"), *clerk = signed_in(CLERK1_HELLO, "street");
+	assert_non_null(kiosk);
+	assert_non_null(clerk);
+	char id[64];
+	static const char *const finishes[] = {"{\"op\":\"finish\",\"rating\":1}", "{\"op\":\"finish\",\"rating\":2}",
+					       "{\"op\":\"finish\",\"rating\":5}"};
+	for (int i = 0; i < 3; i++) {
+		assert_non_null(take(kiosk, id, sizeof id));
+		cJSON_Delete(tc_request(clerk, "{\"op\":\"call_next\"}"));
+		cJSON *r = tc_request(clerk, "%s", finishes[i]);
+		assert_true(tc_ok(r));
+		cJSON_Delete(r);
+	}
+	struct tc *mgr = signed_in(MANAGER_HELLO, "r02", "street");
+	assert_non_null(mgr);
+	cJSON *r = tc_request(mgr, "{\"op\":\"region\"}");
+	assert_int_equal(get_num(row_of(r, "site", "street"), "bad_ratings_open", NULL), 2);
+	assert_int_equal(get_num(row_of(r, "site", "street"), "bad_ratings_overdue", NULL), 0);
+	assert_int_equal(get_num(row_of(r, "site", "far"), "bad_ratings_open", NULL), 0);
+	cJSON_Delete(r);
+	/* one resolved; then past the due date (Friday 11-27 + 15 working days: 12-18) */
+	r = tc_request(mgr, "{\"op\":\"resolve_rating\",\"site\":\"street\",\"ticket\":\"A001\",\"note\":\"回访\"}");
+	assert_true(tc_ok(r));
+	assert_string_equal(get_str(cJSON_GetObjectItem(r, "rating"), "followup", "by"), "r02");
+	cJSON_Delete(r);
+	assert_int_equal(hall_set_clock(&hall, HALL_T0 + 21 * 86400L), 0); /* Friday 12-18: due today */
+	r = tc_request(mgr, "{\"op\":\"region\"}");
+	assert_int_equal(get_num(row_of(r, "site", "street"), "bad_ratings_open", NULL), 1);
+	assert_int_equal(get_num(row_of(r, "site", "street"), "bad_ratings_overdue", NULL), 0);
+	cJSON_Delete(r);
+	assert_int_equal(hall_set_clock(&hall, HALL_T0 + 24 * 86400L), 0); /* Monday 12-21 */
+	r = tc_request(mgr, "{\"op\":\"region\"}");
+	assert_int_equal(get_num(row_of(r, "site", "street"), "bad_ratings_open", NULL), 1);
+	assert_int_equal(get_num(row_of(r, "site", "street"), "bad_ratings_overdue", NULL), 1);
+	cJSON_Delete(r);
+	tc_close(mgr);
+	tc_close(kiosk);
+	tc_close(clerk);
+}
+
 /* `stats` with sites "*" and by "site" gives r01 one row per site with that site's tickets;
  * sites outside the scope, unknown sites and a clerk are refused. */
 static void region__stats_across_sites__one_row_per_site(void **state)
@@ -370,6 +414,7 @@ int main(void)
 		cmocka_unit_test_setup(region__site_unnamed_or_unknown__refused_and_hello_sets_it, hall_fixture_reset),
 		cmocka_unit_test_setup(region__clerk_at_one_site__sees_only_its_tickets, hall_fixture_reset),
 		cmocka_unit_test_setup(region__region_manager__acts_within_its_scope, hall_fixture_reset),
+		cmocka_unit_test_setup(region__region_op__open_and_overdue_bad_ratings, hall_fixture_reset),
 		cmocka_unit_test_setup(region__day_change__each_site_in_its_zone, hall_fixture_reset),
 		cmocka_unit_test_setup(region__events__only_the_site_subscribed_to, hall_fixture_reset),
 		cmocka_unit_test_setup(region__region_op__live_rows_of_the_scope, hall_fixture_reset),

@@ -115,6 +115,8 @@ check "Start (F3) serves it" eval 'wait_for clerk "办理中 serving" && ticket_
 check "then Next would finish it" eval 'wait_for clerk "n: B001 办结 done, call next" && wait_gone clerk "m: B001"'
 keys clerk f
 check "Finish asks for a rating" wait_for clerk "rating 1-5"
+check "with the five levels named" eval 'wait_for clerk "5 非常满意 very satisfied  4 满意 satisfied  3 基本满意 fair" &&
+	wait_for clerk "2 不满意 dissatisfied  1 非常不满意 very dissatisfied"'
 keys clerk 4
 check "Finish with rating 4 is done on the server" \
 	eval 'wait_for clerk "B001 is done" && ticket_has B001 "\"state\":\"done\"" "\"rating\":4"'

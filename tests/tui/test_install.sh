@@ -14,7 +14,7 @@ install_puts_everything() {
 	local f
 	for f in bin/qserver bin/qcli bin/counter-client bin/display bin/printer \
 		share/doc/qhall/operations.md share/qhall/examples/baoan.json \
-		share/qhall/examples/qserver.env.example lib/systemd/system/qserver@.service \
+		share/qhall/examples/qserver.env.example share/qhall/examples/qhall.conf lib/systemd/system/qserver@.service \
 		lib/systemd/system/qhall-display@.service; do
 		[ -e "$DEST/opt/qhall/$f" ] || { echo "# missing $f"; return 1; }
 	done

@@ -67,6 +67,19 @@ check "export json by hour: 24 rows, 3 arrivals at 10" \
 check "export csv by day over 40 days: a header and 40 rows" \
 	test "$(export_stats csv day 2026-11-01 2026-12-10 | wc -l)" = 41
 
+# The ratings of the range (docs/ratings.md): A001's 5 at finish, by the clerk, in site time.
+RATINGS=$("$CC" --manager --user m01 --server "127.0.0.1:$PORT" --password-env MGR_PW \
+	--export csv --ratings --from 2026-11-27 --to 2026-11-27)
+check "export csv --ratings: the header row of docs/ratings.md" \
+	test "$(printf '%s' "$RATINGS" | head -n1 | tr -d '\r')" = \
+	"site,ticket,number,service,service_name,window,clerk,score,level,level_en,comment,source,rated_at,followup_state,followup_due,followup_note,followup_by,followup_at"
+check "export csv --ratings: A001 rated 5, 非常满意, with the service's name and the site's time" \
+	test "$(printf '%s\n' "$RATINGS" | tr -d '\r' | sed -n 2p)" = \
+	"small,20261127-A001,A001,A,社会保障,1,c01,5,非常满意,very satisfied,,clerk,2026-11-27T10:10:00+08:00,,,,,"
+check "export json --ratings: the ratings op's entries" \
+	test "$("$CC" --manager --user m01 --server "127.0.0.1:$PORT" --password-env MGR_PW --export json --ratings \
+		--from 2026-11-27 --to 2026-11-27 | jq -c '[length, .[0].number, .[0].score]')" = '[1,"A001",5]'
+
 # Whether an export with a wrong password exits 1 and says why.
 wrong_password_refused() {
 	local out rc
@@ -90,6 +103,7 @@ check "view: signed in, today's figures" wait_for mgr "issued 3  served 1"
 check "view: the target and the share within it" wait_for mgr "within target 100.0%"
 check "view: window 1 idle with its clerk" wait_for mgr "idle"
 check "view: two waiting, the longest wait shown" wait_for mgr "Waiting 等候 2   longest wait"
+check "view: today's ratings by level" wait_for mgr "Ratings 好差评  非常满意 1  满意 0  基本满意 0  不满意 0  非常不满意 0"
 
 qc clock set=$((HALL_T0 + 900)) >/dev/null
 qc --clerk c02 --window 2 call_next >/dev/null

@@ -534,6 +534,44 @@ static void assert_region_refused(const char *json, const char *piece)
 }
 
 /* A region with its sites, levels, parents, files and a region manager's scope. */
+static void config__pad_kiosk__kind_and_window_checked(void **state)
+{
+	(void)state;
+	struct config *cfg = parse(HALL(SITE "," SERVICES "," WINDOWS ",'kiosks':[{'id':'k1','token_hash':'" HASH "'},"
+					"{'id':'p2','kind':'pad','window':2,'token_hash':'" HASH "'}]"));
+	assert_non_null(cfg);
+	assert_int_equal(config_kiosk(cfg, "k1")->pad_window, 0);
+	assert_int_equal(config_kiosk(cfg, "p2")->pad_window, 2);
+	config_free(cfg);
+	assert_refused(HALL(SITE "," SERVICES "," WINDOWS ",'kiosks':[{'id':'p','kind':'pad','token_hash':'" HASH "'}]"),
+		       "test.json: kiosks[0].window: missing");
+	assert_refused(HALL(SITE "," SERVICES "," WINDOWS ",'kiosks':[{'id':'p','kind':'pad','window':7,'token_hash':'" HASH "'}]"),
+		       "kiosks[0].window: no window 7");
+	assert_refused(HALL(SITE "," SERVICES "," WINDOWS ",'kiosks':[{'id':'p','kind':'tablet','token_hash':'" HASH "'}]"),
+		       "kiosks[0].kind: unknown kind \"tablet\"");
+	assert_refused(HALL(SITE "," SERVICES "," WINDOWS ",'kiosks':[{'id':'p','window':1,'token_hash':'" HASH "'}]"),
+		       "kiosks[0].window: only a kiosk of kind \"pad\"");
+}
+
+static void config__holidays__real_dates_once_each(void **state)
+{
+	(void)state;
+	struct config *cfg = parse(HALL(SITE_WITH("'holidays':['2027-01-01','2026-12-31']") "," SERVICES "," WINDOWS));
+	assert_non_null(cfg);
+	assert_int_equal(cfg->site.nholidays, 2);
+	assert_true(config_is_holiday(&cfg->site, "2026-12-31"));
+	assert_true(config_is_holiday(&cfg->site, "2027-01-01"));
+	assert_false(config_is_holiday(&cfg->site, "2027-01-02"));
+	config_free(cfg);
+	assert_refused(HALL(SITE_WITH("'holidays':['2026-02-30']") "," SERVICES "," WINDOWS),
+		       "site.holidays[0]: must be a date YYYY-MM-DD");
+	assert_refused(HALL(SITE_WITH("'holidays':['2026-1-01']") "," SERVICES "," WINDOWS), "site.holidays[0]");
+	assert_refused(HALL(SITE_WITH("'holidays':[20261231]") "," SERVICES "," WINDOWS), "site.holidays[0]: must be a string");
+	assert_refused(HALL(SITE_WITH("'holidays':['2026-12-31','2026-12-31']") "," SERVICES "," WINDOWS),
+		       "site.holidays[1]: 2026-12-31 is listed twice");
+	assert_refused(HALL(SITE_WITH("'holidays':'2026-12-31'") "," SERVICES "," WINDOWS), "site.holidays: must be an array");
+}
+
 static void region__valid__sites_and_scopes_read(void **state)
 {
 	(void)state;
@@ -599,6 +637,8 @@ int main(void)
 		cmocka_unit_test(config__unreadable_files__clear_error),
 		cmocka_unit_test(config__example_hall_loads),
 		cmocka_unit_test(config__small_test_hall__demo_passwords_verify),
+		cmocka_unit_test(config__pad_kiosk__kind_and_window_checked),
+		cmocka_unit_test(config__holidays__real_dates_once_each),
 		cmocka_unit_test(region__valid__sites_and_scopes_read),
 		cmocka_unit_test(region__mistakes__refused_with_their_place),
 	};
