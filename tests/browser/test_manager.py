@@ -248,7 +248,20 @@ with Hall(args=['--test-clock', '--clock-start', str(start)]) as hall, Browser(h
                   lambda: wait_until(lambda: 'not available' in b.text('#followup-na')))
     else:
         tap.check('the follow-up panel lists the open bad ratings',
-                  lambda: wait_until(lambda: len(b.find_all('#followup-table tbody tr')) == len(answer['ratings'])))
+                  lambda: wait_until(lambda: len(b.find_all('#followup-table tbody tr')) == len(answer['ratings']) > 0))
+        first = b.find('#followup-table tbody tr')
+        ticket = first.get_attribute('data-ticket')
+        first.find_element('css selector', 'input').send_keys('Called back; form explained')
+        first.find_element('css selector', 'button').click()
+
+        def resolved():
+            _, done = hall.api('POST', '/sites/small/op/ratings',
+                                     {'from': day, 'to': day, 'bad': True, 'state': 'resolved'}, token=manager)
+            return any(r['ticket'] == ticket and r['followup']['note'] == 'Called back; form explained' and
+                       r['followup']['by'] == 'm01' for r in done['ratings'])
+        tap.check('resolving one with a note takes it off the list, and the ratings op has it resolved by m01',
+                  lambda: wait_until(lambda: len(b.find_all('#followup-table tbody tr')) == len(answer['ratings']) - 1
+                                     and resolved()))
     b.screenshot('manager-followup-1440x900')
 
     # Without a mouse: the tabs answer the arrow keys and the focus is visible.

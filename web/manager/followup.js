@@ -16,7 +16,8 @@
 
   /* One open entry with its resolve form. */
   function entry(r, today) {
-    const note = Q.el('input', { type: 'text', maxlength: 200, 'aria-label': '处理说明 Note for ' + r.number, required: true });
+    const note = Q.el('input', { type: 'text', maxlength: 200, 'aria-label': '处理说明 Note for ' + r.number, required: true,
+      placeholder: '处理说明 What was done' });
     const f = r.followup || {};
     const late = f.due && f.due < today;
     const form = Q.el('form', { class: 'resolve' }, note,
@@ -31,8 +32,10 @@
         form.appendChild(Q.el('span', { class: 'error' }, t.zh + ' ' + t.en));
       }
     });
-    return Q.el('tr', { class: late ? 'late' : '' },
+    const at = r.at ? new Date(r.at * 1000) : null, tz = Manager.info.tz;
+    return Q.el('tr', { class: late ? 'late' : '', 'data-ticket': r.ticket },
       Q.el('th', { scope: 'row' }, r.number),
+      Q.el('td', {}, at ? Q.dateIn(tz, at).slice(5) + ' ' + Q.timeIn(tz, at) : ''),
       Q.el('td', { class: 'num score-' + r.score }, String(r.score)),
       Q.el('td', {}, r.service || ''), Q.el('td', {}, r.window ? String(r.window) : ''), Q.el('td', {}, r.clerk || ''),
       Q.el('td', { class: 'comment' }, r.comment || ''),
@@ -62,7 +65,7 @@
       return;
     }
     Q.fill(box, Q.el('div', { class: 'panel table-wrap' }, Q.el('table', { class: 'stats', id: 'followup-table' },
-      Q.el('thead', {}, Q.el('tr', {}, [['号码', 'Ticket'], ['评分', 'Score'], ['业务', 'Service'], ['窗口', 'Window'],
+      Q.el('thead', {}, Q.el('tr', {}, [['号码', 'Ticket'], ['评价时间', 'Rated'], ['评分', 'Score'], ['业务', 'Service'], ['窗口', 'Window'],
         ['工作人员', 'Clerk'], ['意见', 'Comment'], ['回访期限', 'Due'], ['处理', 'Resolve']]
         .map((h) => Q.el('th', { scope: 'col' }, Q.bi(h[0], h[1]))))),
       Q.el('tbody', {}, list.map((r) => entry(r, today))))));
