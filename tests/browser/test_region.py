@@ -39,7 +39,7 @@ def shown(kind, v):
 
 KINDS = {'waiting': 'count', 'windows_open': 'count', 'called_today': 'count', 'served_today': 'count',
          'wait_mean_today': 'min', 'wait_p90_today': 'min', 'sla_pct_today': 'pct', 'ewt_max': 'min',
-         'bad_ratings_open': 'count'}
+         'bad_ratings_open': 'count', 'bad_ratings_overdue': 'count'}
 
 tap = Tap()
 config = tempfile.mkdtemp(prefix='qhall-region-')
@@ -71,6 +71,7 @@ with Hall(config=config, site='baoan', args=['--test-clock', '--clock-start', st
             op(site, 'call_next', window=i % windows + 1)
     op('baoan', 'clock', advance=700)
     op('fuhai', 'call_next', window=1)
+    op('fuhai', 'finish', window=1, rating=1)
 
     def region_rows():
         return {r['site']: r for r in hall.api('GET', '/region', token=region)[1]['rows']}
@@ -94,7 +95,7 @@ with Hall(config=config, site='baoan', args=['--test-clock', '--clock-start', st
             return out;""")
 
     def figures_match():
-        want = {s: {k: shown(kind, r[k]) for k, kind in KINDS.items()} for s, r in region_rows().items()}
+        want = {s: {k: shown(kind, r.get(k)) for k, kind in KINDS.items()} for s, r in region_rows().items()}
         got = {s: {k: v for k, v in cells.items() if k in KINDS} for s, cells in page_rows().items()}
         bad = [s for s in want if want[s] != got.get(s)]
         if bad:
@@ -102,7 +103,8 @@ with Hall(config=config, site='baoan', args=['--test-clock', '--clock-start', st
         return not bad and len(got) == len(want)
     tap.check("each site's figures equal the region op's row", lambda: wait_until(figures_match, 8))
     tap.check('the figures are not all empty (the busy sites show their calls)',
-              lambda: page_rows()['baoan']['called_today'] == '4' and page_rows()['fuhai']['wait_p90_today'] != '—')
+              lambda: page_rows()['baoan']['called_today'] == '4' and page_rows()['fuhai']['wait_p90_today'] != '—' and
+              page_rows()['fuhai']['bad_ratings_open'] == '1')
     tap.check("the totals are the sums of the op's rows",
               lambda: b.text('[data-kpi=waiting] .value') == str(sum(r['waiting'] for r in region_rows().values())))
 

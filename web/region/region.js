@@ -18,8 +18,9 @@
     { key: 'wait_mean_today', zh: '平均等候', en: 'Mean wait, min', kind: 'min' },
     { key: 'wait_p90_today', zh: 'P90 等候', en: 'Wait p90, min', kind: 'min' },
     { key: 'sla_pct_today', zh: '达标率', en: 'In target', kind: 'pct' },
-    { key: 'ewt_max', zh: '最长预计', en: 'Longest estimate, min', kind: 'min' },
+    { key: 'ewt_max', zh: '最长预计', en: 'Longest est., min', kind: 'min' },
     { key: 'bad_ratings_open', zh: '待回访差评', en: 'Bad ratings open', kind: 'count' },
+    { key: 'bad_ratings_overdue', zh: '逾期', en: 'Overdue', kind: 'count' },
   ];
   const LEVEL_NAMES = { district: ['区', 'District'], street: ['街道', 'Street'], community: ['社区', 'Community'] };
   let rows = [], order = new Map(), sort = { key: null, dir: 1 }, timer = null, sites = [];
@@ -81,7 +82,7 @@
             r.open ? Q.bi('开放', 'Open', 'inline') : Q.bi('休息', 'Closed', 'inline'));
         const v = r[c.key];
         const cls = 'num' + (c.key === 'sla_pct_today' ? ' ' + Staff.slaClass(v) : '') +
-          (c.key === 'bad_ratings_open' && v > 0 ? ' bad' : '');
+          (c.key.startsWith('bad_ratings') && v > 0 ? ' bad' : '');
         return Q.el('td', { class: cls, 'data-col': c.key }, show(c.kind, v));
       }));
   }
@@ -209,7 +210,9 @@
       await Staff.signOut();
       showSignIn();
     });
-    setInterval(() => { $('clock').textContent = Q.timeIn(undefined, new Date(), false); }, 1000);
+    const clock = () => { $('clock').textContent = Q.timeIn(undefined, new Date(), false); };
+    clock();
+    setInterval(clock, 1000);
     try {
       sites = (await Q.api('GET', '/sites')).sites;
     } catch (e) {
