@@ -182,19 +182,18 @@ with Hall(config=config, site='baoan', args=['--test-clock', '--clock-start', st
     tap.check("a hall manager sees its own hall",
               lambda: wait_until(lambda: b.visible('#dashboard') and '西乡街道第1社区' in b.text('#site-title')))
     b.open('/manager?site=xixiang')
-    tap.check("another site's dashboard is refused, saying 401 and why",
+    tap.check("another site's dashboard is refused, saying 403 and why",
               lambda: wait_until(lambda: b.visible('#access-error') and not b.visible('#dashboard') and
-                                 '401' in b.text('#access-error-text') and 'Not signed in for this site' in b.text('#access-error')))
+                                 '403' in b.text('#access-error-text') and 'does not cover this' in b.text('#access-error')))
     status, _ = hall.api('GET', '/sites/xixiang/stats?from=2026-01-01&to=2026-01-01',
                          token=hall.session(role='manager', user='m01', password='manager123', site='xixiang-01'))
-    tap.check('(the API refuses it too: 401)', lambda: status == 401)
+    tap.check('(the API refuses it too: 403, as NDJSON says forbidden)', lambda: status == 403)
     b.screenshot('manager-refused-1920x1080')
     b.open('/region')
-    # GET /region runs a hall manager's session as the public (401), a region op call as a
-    # hall manager would be 403: either is shown with its code.
-    tap.check('the region view is refused to a hall manager, saying 401 or 403 and why',
+    # GET /region by a hall manager is forbidden (403), as the region op is over NDJSON.
+    tap.check('the region view is refused to a hall manager, saying 403 and why',
               lambda: wait_until(lambda: b.visible('#access-error') and
-                                 ('401' in b.text('#access-error-text') or '403' in b.text('#access-error-text')) and
+                                 '403' in b.text('#access-error-text') and
                                  'region managers' in b.text('#access-error')))
     b.screenshot('region-refused-1920x1080')
     tap.check('no console error but the refusals',

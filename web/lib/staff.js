@@ -55,7 +55,7 @@
       case 'unauthenticated':
         return { zh: '未登录，或您的登录不含此站点' + status, en: 'Not signed in for this site' + status + '.' + detail };
       case 'forbidden':
-        return { zh: '无权查看' + status, en: 'Not allowed' + status + '.' + detail };
+        return { zh: '您的登录无权查看此站点' + status, en: 'Your sign-in does not cover this' + status + '.' + detail };
       case 'rate_limited':
         return { zh: '尝试次数过多，请稍后再试' + status, en: 'Too many attempts; try again later' + status + '.' };
       case 'unavailable':

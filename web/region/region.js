@@ -146,7 +146,7 @@
       draw();
       $('updated').textContent = '更新于 updated ' + Q.timeIn(undefined, new Date(), true);
     } catch (e) {
-      /* a hall manager's session is its hall's only: here it counts as signed out (401) */
+      /* a hall manager is refused the region (403); a session it cannot use here is one too */
       const me = Staff.stored();
       if (e.code === 'forbidden' || (e.code === 'unauthenticated' && me && !me.user.sites)) return refused(e);
       if (e.code === 'unauthenticated') return showSignIn();
