@@ -44,7 +44,8 @@ def shown(kind, v):
 
 KINDS = {'issued': 'count', 'waits': 'count', 'served': 'count', 'no_show': 'count', 'cancelled': 'count',
          'expired': 'count', 'wait_mean': 'min', 'wait_p50': 'min', 'wait_p90': 'min', 'wait_max': 'min',
-         'service_mean': 'min', 'sla_pct': 'pct', 'ratings': 'count', 'rating_mean': 'score'}
+         'service_mean': 'min', 'sla_pct': 'pct', 'ratings': 'count', 'rating_mean': 'score',
+         'appt_booked': 'count', 'appt_checked_in': 'count', 'appt_missed': 'count', 'appt_cancelled': 'count'}
 
 tap = Tap()
 start = next_morning()
@@ -140,6 +141,13 @@ with Hall(args=['--test-clock', '--clock-start', str(start)]) as hall, Browser(h
     b.screenshot('manager-live-1440x900')
     assert before != b.text('.win[data-window="1"]')
 
+    # An appointment booked for later today counts in appt_booked of its slot's hour.
+    status, slots = hall.api('GET', '/sites/small/services/C/slots?date=' + day)
+    later = [sl for sl in (slots or {}).get('slots', []) if sl['booked'] < sl['capacity']][-1]
+    status, booked = hall.api('POST', '/sites/small/appointments',
+                              {'service': 'C', 'date': day, 'start': later['start'], 'ref': '13800000000'})
+    tap.check('an appointment is booked for later today', lambda: status == 200)
+
     # Statistics by service, window, clerk and hour equal the stats op's rows.
     b.click('#tab-stats')
 
@@ -213,6 +221,8 @@ with Hall(args=['--test-clock', '--clock-start', str(start)]) as hall, Browser(h
         return all(int(r['issued']) == op[r['key']]['issued'] and int(r['wait_p90_s'] or 0) == (op[r['key']]['wait_p90'] or 0)
                    for r in rows if r['key'] != 'total')
     tap.check("the CSV's rows and columns equal the table (and the stats op)", csv_equals_table)
+    tap.check('the appointment shows in the table under service C',
+              lambda: table()['C']['appt_booked'] == '1' and stats('service')[2]['appt_booked'] == 1)
 
     # Staffing advice equals qsim --staffing's Erlang C column for the same pattern.
     b.click('#tab-staffing')

@@ -39,10 +39,19 @@
     return String(v);
   }
 
-  /* The columns of these rows: the ones above, and the five score counts when the server's
-   * rows carry rating_counts. */
+  /* Appointment figures (预约), shown when the server's rows carry them. */
+  const APPT_COLUMNS = [
+    { key: 'appt_booked', zh: '预约', en: 'Booked', kind: 'count' },
+    { key: 'appt_checked_in', zh: '签到', en: 'Checked in', kind: 'count' },
+    { key: 'appt_missed', zh: '爽约', en: 'Missed', kind: 'count' },
+    { key: 'appt_cancelled', zh: '取消预约', en: 'Appt. cancelled', kind: 'count' },
+  ];
+
+  /* The columns of these rows: the ones above, the appointment figures when the rows carry
+   * them, and the five score counts when they carry rating_counts. */
   function columns(rows) {
     const cols = COLUMNS.slice();
+    if (rows.some((r) => r.appt_booked !== undefined)) APPT_COLUMNS.forEach((c) => cols.push(c));
     if (rows.some((r) => Array.isArray(r.rating_counts)))
       for (let i = 0; i < 5; i++)
         cols.push({ key: 'rating_' + (i + 1), zh: (i + 1) + ' 分', en: SCORES[i][1], kind: 'count',
