@@ -253,6 +253,18 @@ local function figure(hash, sid, bulk)
   return counted(hash .. ':' .. sid, read) or nil
 end
 
+-- Reads the learnt times (P:ewma) of the fields not read yet in this call with one HMGET,
+-- so the figures an estimate or a finish needs cost one command instead of one each.
+function model.prefetch_ewma(fields)
+  local want = {}
+  for _, f in ipairs(fields) do
+    if cache['ewma:' .. f] == nil then want[#want + 1] = f end
+  end
+  if #want == 0 then return end
+  local vals = redis.call('HMGET', k('ewma'), unpack(want))
+  for i, f in ipairs(want) do cache['ewma:' .. f] = vals[i] or false end
+end
+
 -- Every service's figures at once, for answers and events about all services.
 -- Each hash is read at its first use, so one nothing asks for costs nothing (the service
 -- list reads no svcjson, a hall with a comprehensive window no peers).
@@ -330,12 +342,12 @@ local function wset(w, fields)
   if fields.state and fields.state ~= w.state then
     fields.since = tostring(NOW)
     local now_open, now_idle = OPEN_STATES[fields.state] == true, fields.state == 'idle'
-    redis.call(now_open and 'SADD' or 'SREM', k('open'), w.id)
-    redis.call(now_idle and 'SADD' or 'SREM', k('idle'), w.id)
-    -- the open and the idle windows per service (P:nopen, P:nidle), for the estimates
+    -- the sets of open and idle windows, and the open and the idle windows per service
+    -- (P:nopen, P:nidle) for the estimates, written only where the state moved them
     for hash, now in pairs({nopen = now_open, nidle = now_idle}) do
       local was = (hash == 'nopen' and OPEN_STATES[w.state] == true) or (hash == 'nidle' and w.state == 'idle')
       if now ~= was then
+        redis.call(now and 'SADD' or 'SREM', k(hash == 'nopen' and 'open' or 'idle'), w.id)
         local delta = now and 1 or -1
         if w.comp == '1' then
           redis.call('HINCRBY', k(hash), '*', delta)
@@ -595,7 +607,12 @@ function model.waiting_load(sids, bulk)
       for i, sid in ipairs(sids) do waiting[i], means[i] = bulk.waiting[sid], bulk.ewma[sid] end
     else
       waiting = redis.call('HMGET', k('waiting'), unpack(sids))
-      means = redis.call('HMGET', k('ewma'), unpack(sids))
+      model.prefetch_ewma(sids)
+      for i, sid in ipairs(sids) do
+        means[i] = cache['ewma:' .. sid] or nil
+        -- the queue event's waiting figure, read here already
+        counts['waiting:' .. sid] = waiting[i] or false
+      end
     end
     local count, work = 0, 0
     for i, sid in ipairs(sids) do
@@ -624,6 +641,7 @@ local function estimate(t)
     stage, stage_var = model.service_time_var(t.service)
     work, n, idle = ahead * stage, 1, (w and w.state == 'idle') and 1 or 0
   else
+    model.prefetch_ewma({'*', t.service, EST.CLASS_SHARES})
     ahead = count_ahead(service_bases(t.service), t.class, t.score)
     n, idle = open_windows(t.service), model.idle_windows(t.service)
     stage, stage_var = model.stage_time(t.service)
@@ -669,6 +687,7 @@ end
 -- answer now); `load` is new_ticket_load's {ahead, work} when the caller has it.
 local function service_estimate(sid, bulk, load)
   local ahead, work
+  if not bulk then model.prefetch_ewma({'*', sid, EST.CLASS_SHARES}) end
   if load then ahead, work = load[1], load[2] else ahead, work = model.new_ticket_load(sid, bulk) end
   if ahead < model.idle_windows(sid, bulk) then return ahead, 0, 0, 0 end
   local stage, stage_var = model.stage_time(sid, bulk)
@@ -751,18 +770,26 @@ local function minid()
   end)
 end
 
+-- Drops the stream entries older than the retention (whole stream nodes, as MINID ~ does):
+-- once a day is enough for a retention counted in days, and keeps the trimming out of the
+-- AOF record of every call.
+local function trim_events()
+  redis.call('XTRIM', k('events'), 'MINID', '~', minid())
+end
+
 -- Adds an event to those of this call; they are recorded and published together at its end.
 local function emit(json)
   events[#events + 1] = json
 end
 
 -- Records this call's events as one stream entry (a JSON array, in order) and publishes it
--- with its stream id: one XADD and one PUBLISH per call however many events it caused.
+-- with its stream id: one XADD and one PUBLISH per call however many events it caused. The
+-- stream is trimmed to the retention at each day change (trim_events), not by every XADD.
 local function publish_events()
   if #events == 0 then return end
   local payload = '[' .. table.concat(events, ',') .. ']'
   events = {}
-  local id = redis.call('XADD', k('events'), 'MINID', '~', minid(), '*', 'data', payload)
+  local id = redis.call('XADD', k('events'), '*', 'data', payload)
   redis.call('PUBLISH', k('ev'), id .. ' ' .. payload)
 end
 
@@ -1209,7 +1236,7 @@ end
 
 -- Feeds one service time into a learnt mean and variance (field of P:ewma), bounded so one
 -- sample moves the mean by at most LEARN_MAX_MOVE (see EST).
-function model.learn_time(field, took, seed)
+function model.learn_time(field, took, seed, writes)
   local mean, var, n = model.parse_learnt(figure('ewma', field))
   if not mean then mean, var, n = seed, seed * seed, 0 end
   local step = math.max(1 / (n + EST.LEARN_PRIOR), EST.LEARN_MIN_STEP)
@@ -1218,20 +1245,20 @@ function model.learn_time(field, took, seed)
   local d = took - mean
   local learnt = string.format('%.3f %.1f %d', mean + step * d, (1 - step) * (var + step * d * d),
     math.min(n + 1, 1000000))
-  redis.call('HSET', k('ewma'), field, learnt)
+  writes[#writes + 1], writes[#writes + 2] = field, learnt
   cache['ewma:' .. field] = learnt
 end
 
 -- Feeds a finished ticket's class into the learnt shares of the classes (CLASS_SHARES): a
 -- running share over the tickets so far, later over some 1 / LEARN_MIN_STEP tickets.
-function model.learn_class_share(class)
+function model.learn_class_share(class, writes)
   local p, a, n = string.match(figure('ewma', EST.CLASS_SHARES) or '', '^(%S+) (%S+) (%S+)$')
   p, a, n = tonumber(p) or 0, tonumber(a) or 0, tonumber(n) or 0
   local step = math.max(1 / (n + 1), EST.LEARN_MIN_STEP)
   p = p + step * ((class == 'priority' and 1 or 0) - p)
   a = a + step * ((class == 'appointment' and 1 or 0) - a)
   local learnt = string.format('%.4f %.4f %d', p, a, math.min(n + 1, 1000000))
-  redis.call('HSET', k('ewma'), EST.CLASS_SHARES, learnt)
+  writes[#writes + 1], writes[#writes + 2] = EST.CLASS_SHARES, learnt
   cache['ewma:' .. EST.CLASS_SHARES] = learnt
 end
 
@@ -1243,10 +1270,14 @@ local function learn_service_time(t)
   -- a no-show held its window too, from the call until it was given up
   local took = (t.state == 'no_show' and NOW or tonumber(t.finished_at)) - tonumber(t.called_at)
   if took < 0 then return end
+  -- the three learnt figures are read with one HMGET and written with one HSET
+  model.prefetch_ewma({'*', t.service, EST.CLASS_SHARES})
+  local writes = {}
   -- the hall's mix (field *) starts from the services' mean before any of them learnt
-  if hall_is_comprehensive() then model.learn_time('*', took, model.stage_time(t.service)) end
-  model.learn_time(t.service, took, tonumber(s.service_time) or DEFAULT_SERVICE_TIME)
-  model.learn_class_share(t.class)
+  if hall_is_comprehensive() then model.learn_time('*', took, model.stage_time(t.service), writes) end
+  model.learn_time(t.service, took, tonumber(s.service_time) or DEFAULT_SERVICE_TIME, writes)
+  model.learn_class_share(t.class, writes)
+  redis.call('HSET', k('ewma'), unpack(writes))
   gen = gen + 1 -- estimates use it
 end
 
@@ -1475,6 +1506,7 @@ local function change_day(day, stored)
   end
   DAY = day
   redis.call('SET', k('day'), day)
+  trim_events()
   if not stored then return 0 end
   -- before the changes below, which count in their (now folded) day and its month
   stat_fold_day(stored)
