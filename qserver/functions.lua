@@ -229,6 +229,12 @@ local function service_ids()
   return cached('svcs', function() return redis.call('LRANGE', k('svcs'), 0, -1) end)
 end
 
+-- How many services the hall has (P:cfg's nsvcs, stored by qh_setup), without reading their
+-- list: a hall of many services estimates at the hall's mix.
+local function service_count()
+  return tonumber(cfg().nsvcs or '') or #service_ids()
+end
+
 -- A service hash (prefix, name, name_en, service_time), or nil.
 local function service(id)
   if id == nil or id == '' then return nil end
@@ -536,8 +542,8 @@ function model.stage_time(sid, bulk)
   if t then return t, var end
   -- nothing finished yet: the services' mean time and squared coefficient of variation (their
   -- arrivals are not known; the hall's mix is learnt as tickets finish)
+  if service_count() > EST.PER_SERVICE_MAX then return model.service_time_var(sid, bulk) end
   local ids = service_ids()
-  if #ids > EST.PER_SERVICE_MAX then return model.service_time_var(sid, bulk) end
   local scv = 0
   t = 0
   for _, id in ipairs(ids) do
@@ -594,7 +600,7 @@ function model.competing_services(sid, bulk)
   if bases[1] ~= '*' then return bases end
   -- in a hall of many services the tickets ahead count at the hall's mix instead: a call or
   -- two per service would make every take slow (and a service list tells what a take would)
-  if #service_ids() > EST.PER_SERVICE_MAX then return {} end
+  if service_count() > EST.PER_SERVICE_MAX then return {} end
   return service_ids()
 end
 
@@ -641,7 +647,9 @@ local function estimate(t)
     stage, stage_var = model.service_time_var(t.service)
     work, n, idle = ahead * stage, 1, (w and w.state == 'idle') and 1 or 0
   else
-    model.prefetch_ewma({'*', t.service, EST.CLASS_SHARES})
+    -- every learnt time this estimate reads, with one HMGET
+    local sids = model.competing_services(t.service)
+    model.prefetch_ewma({'*', t.service, EST.CLASS_SHARES, unpack(sids)})
     ahead = count_ahead(service_bases(t.service), t.class, t.score)
     n, idle = open_windows(t.service), model.idle_windows(t.service)
     stage, stage_var = model.stage_time(t.service)
@@ -649,7 +657,6 @@ local function estimate(t)
     -- tickets ahead are most of them; counting them service by service would cost three calls
     -- per service); in a hall of many services at the hall's mix
     local mean_other = stage
-    local sids = model.competing_services(t.service)
     if #sids > 0 then
       local count, total = model.waiting_load(sids)
       local others = total - model.service_time_var(t.service)
@@ -687,7 +694,9 @@ end
 -- answer now); `load` is new_ticket_load's {ahead, work} when the caller has it.
 local function service_estimate(sid, bulk, load)
   local ahead, work
-  if not bulk then model.prefetch_ewma({'*', sid, EST.CLASS_SHARES}) end
+  if not bulk and not load then
+    model.prefetch_ewma({'*', sid, EST.CLASS_SHARES, unpack(model.competing_services(sid))})
+  end
   if load then ahead, work = load[1], load[2] else ahead, work = model.new_ticket_load(sid, bulk) end
   if ahead < model.idle_windows(sid, bulk) then return ahead, 0, 0, 0 end
   local stage, stage_var = model.stage_time(sid, bulk)
@@ -1357,6 +1366,8 @@ end
 -- The next ticket for a window: first class with anyone waiting, smallest score within it.
 local function next_for_window(w)
   local bases = window_bases(w)
+  -- a window no ticket was ever pinned to (not in P:pinwins) has no pinned queue to look at
+  if redis.call('SISMEMBER', k('pinwins'), w.id) == 0 then table.remove(bases, 1) end
   for _, class in ipairs(CLASSES) do
     local best_id, best_score
     for _, b in ipairs(bases) do
@@ -1635,7 +1646,8 @@ local function qh_setup(a)
   redis.call('HSET', k('cfg'), 'site', tostring(site.id or ''),
     'sla', string.format('%d', tonumber(site.sla) or 900),
     'retention_days', string.format('%d', tonumber(site.retention_days) or DEFAULT_RETENTION_DAYS),
-    'comprehensive', tostring(ncomp), 'close', table.concat(close, ','))
+    'comprehensive', tostring(ncomp), 'close', table.concat(close, ','),
+    'nsvcs', tostring(#svc_ids))
   -- the zone's offsets, so statistics can tell the site-local hour of any moment
   redis.call('DEL', k('tz'))
   for _, o in ipairs(offsets) do
