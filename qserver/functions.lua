@@ -918,6 +918,12 @@ local ST_COUNTERS = 13
 local ST_FIELD = {'i', 'sv', 'ns', 'cn', 'ex', 'w', 'ws', 'wm', 'wl', 'ss', 'r', 'rs', 'cd'}
 local ST_INDEX = {}
 for i = 1, #ST_FIELD do ST_INDEX[ST_FIELD[i]] = i end
+-- A field of a day's hall-wide statistics hash whose value is longer than a listpack holds
+-- (hash-max-listpack-value, 64 bytes by default), so Redis keeps that hash as a hash table
+-- from its first write: every call reads and writes dozens of its fields, which in a listpack
+-- costs a scan for each and a move of the rest for each write. Readers skip it.
+local STATS_TABLE_FIELD = '~table'
+local STATS_TABLE_VALUE = '-----------------------------------------------------------------' -- 65 bytes
 local STATS_MAX_DAYS = 3660 -- ten years; long ranges read whole months, so this stays cheap
 local STATS_MAX_BYTES = 60000 -- rows per answer stay under the protocol's 64 KiB line
 
@@ -1017,10 +1023,10 @@ end
 -- Adds a delta into the records of one aggregate hash, in this call's pending statistics:
 -- counters and buckets summed, the wait maximum kept where the delta's wait passes it.
 -- stat_flush writes them at the call's end, one HMGET and one HSET per hash.
-local function stat_update(key, recs, d)
+local function stat_update(key, recs, d, as_table)
   local h = stats_pending[key]
   if not h then
-    h = {fields = {}, add = {}, max = {}}
+    h = {fields = {}, add = {}, max = {}, as_table = as_table}
     stats_pending[key] = h
     stats_pending[#stats_pending + 1] = key
   end
@@ -1067,8 +1073,16 @@ local function stat_flush()
         fields = {}
         for i = first, math.min(first + 199, #h.fields) do fields[#fields + 1] = h.fields[i] end
       end
+      -- the first batch of a day's hall-wide hash also asks for STATS_TABLE_FIELD, written
+      -- with the figures when the hash has none yet (no command more)
+      local marked = h.as_table and first == 1
+      if marked then fields = {unpack(fields)} fields[#fields + 1] = STATS_TABLE_FIELD end
       local have = redis.call('HMGET', key, unpack(fields))
       local args, n = {}, 0
+      if marked then
+        fields[#fields] = nil
+        if not have[#have] then args[1], args[2], n = STATS_TABLE_FIELD, STATS_TABLE_VALUE, 2 end
+      end
       for i = 1, #fields do
         local f = fields[i]
         local v
@@ -1165,7 +1179,7 @@ local function stat_record(day, hour, sid, win, clerk, d)
   local periods = {'d:' .. day}
   if day < DAY then periods[2] = 'm:' .. string.sub(day, 1, 7) end
   for _, period in ipairs(periods) do
-    stat_update(k('st', period), all, d)
+    stat_update(k('st', period), all, d, string.sub(period, 1, 2) == 'd:')
     if own then stat_update(k('st', period, 'w' .. win), own, d) end
   end
 end
@@ -1198,7 +1212,9 @@ local function stat_merge_hash(src, dst)
   for i = 1, #flat, 2 do
     local f, v = flat[i], flat[i + 1]
     local _, name = stat_field(f)
-    if not name then
+    if f == STATS_TABLE_FIELD then
+      -- only there to keep the day's hash a hash table
+    elseif not name then
       texts[#texts + 1] = {f, v}
     elseif name == 'wm' then
       maxima[#maxima + 1] = {f, v}
