@@ -75,9 +75,13 @@ local function fail(code, field, message)
   error({qh_err = code .. ' ' .. (field or '-') .. ' ' .. message}, 0)
 end
 
--- Builds a key under the site prefix: k('t', id) is "<prefix>:t:<id>".
-local function k(...)
-  return P .. ':' .. table.concat({...}, ':')
+-- Builds a key under the site prefix: k('t', id) is "<prefix>:t:<id>" (one to four parts,
+-- joined without a table: every call builds keys, and each allocation costs garbage collection).
+local function k(a, b, c, d)
+  if b == nil then return P .. ':' .. a end
+  if c == nil then return P .. ':' .. a .. ':' .. b end
+  if d == nil then return P .. ':' .. a .. ':' .. b .. ':' .. c end
+  return P .. ':' .. a .. ':' .. b .. ':' .. c .. ':' .. d
 end
 
 -- A JSON string, or null for nil and "" (the hashes store absent values as "").
@@ -195,14 +199,20 @@ local function memo(tbl, key, compute)
   return v
 end
 
+-- The table named `name` inside a memo table (cache or counts), made the first time: memos
+-- keyed by a plain id, so a lookup builds no string and no closure.
+local function memo_table(tbl, name)
+  local m = tbl[name]
+  if not m then
+    m = {}
+    tbl[name] = m
+  end
+  return m
+end
+
 -- A config value read once per call.
 local function cached(key, compute)
   return memo(cache, key, compute)
-end
-
--- A count read once per call until the next queue or window write.
-local function counted(key, compute)
-  return memo(counts, key, compute)
 end
 
 -- Notes a write of a queue or window: counts read so far are stale.
@@ -254,21 +264,25 @@ local STEADY_FIGURES = {ewma = true, peers = true, svcjson = true}
 -- One service's figure from a figures hash (nil when absent).
 local function figure(hash, sid, bulk)
   if bulk then return bulk[hash][sid] end
-  local read = function() return redis.call('HGET', k(hash), sid) or false end
-  if STEADY_FIGURES[hash] then return cached(hash .. ':' .. sid, read) or nil end
-  return counted(hash .. ':' .. sid, read) or nil
+  local m = memo_table(STEADY_FIGURES[hash] and cache or counts, hash)
+  local v = m[sid]
+  if v == nil then
+    v = redis.call('HGET', k(hash), sid) or false
+    m[sid] = v
+  end
+  return v or nil
 end
 
 -- Reads the learnt times (P:ewma) of the fields not read yet in this call with one HMGET,
 -- so the figures an estimate or a finish needs cost one command instead of one each.
 function model.prefetch_ewma(fields)
-  local want = {}
+  local m, want = memo_table(cache, 'ewma'), {}
   for _, f in ipairs(fields) do
-    if cache['ewma:' .. f] == nil then want[#want + 1] = f end
+    if m[f] == nil then want[#want + 1] = f end
   end
   if #want == 0 then return end
   local vals = redis.call('HMGET', k('ewma'), unpack(want))
-  for i, f in ipairs(want) do cache['ewma:' .. f] = vals[i] or false end
+  for i, f in ipairs(want) do m[f] = vals[i] or false end
 end
 
 -- Every service's figures at once, for answers and events about all services.
@@ -488,10 +502,13 @@ end
 -- Today's tickets in a queue (ZCARD, or ZCOUNT above the cutoff during a day change),
 -- counted once per call.
 local function zcard(key)
-  return counted('zcard:' .. key, function()
-    if DRAIN then return redis.call('ZCOUNT', key, istr(DRAIN), '+inf') end
-    return redis.call('ZCARD', key)
-  end)
+  local m = memo_table(counts, 'zcard')
+  local n = m[key]
+  if n == nil then
+    if DRAIN then n = redis.call('ZCOUNT', key, istr(DRAIN), '+inf') else n = redis.call('ZCARD', key) end
+    m[key] = n
+  end
+  return n
 end
 
 -- Tickets in the bases called before a ticket of the class at the score
@@ -517,7 +534,12 @@ function model.windows_serving(hash, sid, bulk)
   if bulk then
     mine, comp = bulk[hash][sid], bulk[hash]['*']
   else
-    local r = counted(hash .. ':' .. sid, function() return redis.call('HMGET', k(hash), sid, '*') end)
+    local m = memo_table(counts, hash .. '*')
+    local r = m[sid]
+    if not r then
+      r = redis.call('HMGET', k(hash), sid, '*')
+      m[sid] = r
+    end
     mine, comp = r[1], r[2]
   end
   return (tonumber(mine or '') or 0) + (tonumber(comp or '') or 0)
@@ -588,9 +610,9 @@ function model.wait_range(ahead, work, stage, stage_var, n, jump)
   -- plus the error of the learnt means (squared relative error of a mean over some
   -- 1 / LEARN_MIN_STEP samples), which does not shrink with the tickets ahead
   local shape = 1 / (scv / (ahead + 1) + cv2 * EST.LEARN_MIN_STEP / (2 - EST.LEARN_MIN_STEP))
-  local round = function(x) return math.floor(x + 0.5) end
-  local q = function(z) return round(model.gamma_quantile(mean, shape, z)) end
-  return q(0), q(EST.RANGE_Z_LOW), q(EST.RANGE_Z_HIGH)
+  local gq = model.gamma_quantile
+  return math.floor(gq(mean, shape, 0) + 0.5), math.floor(gq(mean, shape, EST.RANGE_Z_LOW) + 0.5),
+    math.floor(gq(mean, shape, EST.RANGE_Z_HIGH) + 0.5)
 end
 
 -- The services whose queues compete for a service's windows (every one in a hall with a
@@ -605,34 +627,48 @@ function model.competing_services(sid, bulk)
 end
 
 -- The tickets waiting in the services (P:waiting) and their work, each at its own service's
--- learnt time: two HMGETs (none with `bulk`), once per write of the call.
-function model.waiting_load(sids, bulk)
-  local read = function()
-    local waiting, means = {}, {}
-    if bulk then
-      for i, sid in ipairs(sids) do waiting[i], means[i] = bulk.waiting[sid], bulk.ewma[sid] end
-    else
-      waiting = redis.call('HMGET', k('waiting'), unpack(sids))
-      model.prefetch_ewma(sids)
-      for i, sid in ipairs(sids) do
-        means[i] = cache['ewma:' .. sid] or nil
-        -- the queue event's waiting figure, read here already
-        counts['waiting:' .. sid] = waiting[i] or false
-      end
-    end
-    local count, work = 0, 0
+-- learnt time, as {count, work}: two HMGETs (none with `bulk`).
+function model.read_load(sids, bulk)
+  local waiting, means = {}, {}
+  if bulk then
+    for i, sid in ipairs(sids) do waiting[i], means[i] = bulk.waiting[sid], bulk.ewma[sid] end
+  else
+    waiting = redis.call('HMGET', k('waiting'), unpack(sids))
+    model.prefetch_ewma(sids)
+    local learnt, known = memo_table(cache, 'ewma'), memo_table(counts, 'waiting')
     for i, sid in ipairs(sids) do
-      local w = tonumber(waiting[i] or '') or 0
-      if w > 0 then
-        local mean = model.parse_learnt(means[i] or nil)
-        if not mean then mean = model.service_time_var(sid, bulk) end
-        count, work = count + w, work + w * mean
-      end
+      means[i] = learnt[sid] or nil
+      -- the queue event's waiting figure, read here already
+      known[sid] = waiting[i] or false
     end
-    return {count, work}
   end
-  -- gen moves with every write and every learnt time
-  local load = bulk and read() or counted('load:' .. gen .. ':' .. table.concat(sids, ','), read)
+  local count, work = 0, 0
+  for i, sid in ipairs(sids) do
+    local w = tonumber(waiting[i] or '') or 0
+    if w > 0 then
+      local mean = model.parse_learnt(means[i] or nil)
+      if not mean then mean = model.service_time_var(sid, bulk) end
+      count, work = count + w, work + w * mean
+    end
+  end
+  return {count, work}
+end
+
+-- The tickets waiting in the services and their work (model.read_load), read once per write
+-- of the call.
+function model.waiting_load(sids, bulk)
+  local load
+  if bulk then
+    load = model.read_load(sids, bulk)
+  else
+    -- gen moves with every write and every learnt time
+    local m, key = memo_table(counts, 'load'), gen .. ':' .. table.concat(sids, ',')
+    load = m[key]
+    if not load then
+      load = model.read_load(sids)
+      m[key] = load
+    end
+  end
   return load[1], load[2]
 end
 
@@ -1290,7 +1326,7 @@ function model.learn_time(field, took, seed, writes)
   local learnt = string.format('%.3f %.1f %d', mean + step * d, (1 - step) * (var + step * d * d),
     math.min(n + 1, 1000000))
   writes[#writes + 1], writes[#writes + 2] = field, learnt
-  cache['ewma:' .. field] = learnt
+  memo_table(cache, 'ewma')[field] = learnt
 end
 
 -- Feeds a finished ticket's class into the learnt shares of the classes (CLASS_SHARES): a
@@ -1303,7 +1339,7 @@ function model.learn_class_share(class, writes)
   a = a + step * ((class == 'appointment' and 1 or 0) - a)
   local learnt = string.format('%.4f %.4f %d', p, a, math.min(n + 1, 1000000))
   writes[#writes + 1], writes[#writes + 2] = EST.CLASS_SHARES, learnt
-  cache['ewma:' .. EST.CLASS_SHARES] = learnt
+  memo_table(cache, 'ewma')[EST.CLASS_SHARES] = learnt
 end
 
 -- Feeds a finished ticket's service time (call to finish) into its service's learnt time,
