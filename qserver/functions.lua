@@ -61,7 +61,8 @@ local counts    -- queue and window counts read during this call; cleared by eve
                 -- window write
 local gen       -- bumped by every write of a ticket, queue or window: ticket JSON built at
                 -- the same gen is still true
-local tjson     -- the last ticket view worked out: {t = ticket, gen = gen, state, ahead, ewt}
+local tjson     -- the last ticket view worked out: {t = ticket, gen = gen, view = {state, ahead,
+                -- ewt...}, compact = its short form once encoded}
 local events    -- the events this call caused, in order (published when it ends)
 local hours_seen -- site-local hours worked out during this call (statistics)
 local stats_pending -- statistics this call moved, written at its end (stat_flush): the hash
@@ -853,6 +854,8 @@ local TICKET_EVENT_FIELDS = {'id', 'number', 'service', 'class', 'channel', 'sta
 -- trailing "".
 local function ticket_compact(t)
   local view = ticket_view(t)
+  -- the event and the result of a call carry the same ticket: encoded once
+  if tjson.compact then return tjson.compact end
   local out = {'T'}
   for i, f in ipairs(TICKET_EVENT_FIELDS) do out[i + 1] = view[f] or t[f] or '' end
   if out[3] == string.match(t.id, '^[^-]*%-(.*)$') then out[3] = '' end
@@ -870,7 +873,8 @@ local function ticket_compact(t)
     if out[i] ~= '' then break end
     out[i] = nil
   end
-  return cjson.encode(out)
+  tjson.compact = cjson.encode(out)
+  return tjson.compact
 end
 
 -- A ticket event.
