@@ -76,13 +76,14 @@ local function fail(code, field, message)
   error({qh_err = code .. ' ' .. (field or '-') .. ' ' .. message}, 0)
 end
 
--- Builds a key under the site prefix: k('t', id) is "<prefix>:t:<id>" (one to four parts,
+-- Builds a key under the site prefix: k('t', id) is "<prefix>:t:<id>" (up to four parts
 -- joined without a table: every call builds keys, and each allocation costs garbage collection).
-local function k(a, b, c, d)
+local function k(a, b, c, d, ...)
   if b == nil then return P .. ':' .. a end
   if c == nil then return P .. ':' .. a .. ':' .. b end
   if d == nil then return P .. ':' .. a .. ':' .. b .. ':' .. c end
-  return P .. ':' .. a .. ':' .. b .. ':' .. c .. ':' .. d
+  if select('#', ...) == 0 then return P .. ':' .. a .. ':' .. b .. ':' .. c .. ':' .. d end
+  return P .. ':' .. table.concat({a, b, c, d, ...}, ':')
 end
 
 -- A JSON string, or null for nil and "" (the hashes store absent values as "").
