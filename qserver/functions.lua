@@ -201,6 +201,11 @@ local function memo(tbl, key, compute)
   return v
 end
 
+-- A count read once per call until the next queue or window write.
+local function counted(key, compute)
+  return memo(counts, key, compute)
+end
+
 -- The table named `name` inside a memo table (cache or counts), made the first time: memos
 -- keyed by a plain id, so a lookup builds no string and no closure.
 local function memo_table(tbl, name)
@@ -1319,8 +1324,18 @@ end
 ------------------------------------------------------------------------------------------
 -- Transitions shared by the functions
 
+-- Writes a learnt figure of P:ewma: added to `writes` ({field, value, ...}) for one HSET by
+-- the caller, or at once without it.
+function model.write_learnt(field, learnt, writes)
+  if writes then
+    writes[#writes + 1], writes[#writes + 2] = field, learnt
+  else
+    redis.call('HSET', k('ewma'), field, learnt)
+  end
+end
+
 -- Feeds one service time into a learnt mean and variance (field of P:ewma), bounded so one
--- sample moves the mean by at most LEARN_MAX_MOVE (see EST).
+-- sample moves the mean by at most LEARN_MAX_MOVE (see EST); written as model.write_learnt does.
 function model.learn_time(field, took, seed, writes)
   local mean, var, n = model.parse_learnt(figure('ewma', field))
   if not mean then mean, var, n = seed, seed * seed, 0 end
@@ -1330,12 +1345,13 @@ function model.learn_time(field, took, seed, writes)
   local d = took - mean
   local learnt = string.format('%.3f %.1f %d', mean + step * d, (1 - step) * (var + step * d * d),
     math.min(n + 1, 1000000))
-  writes[#writes + 1], writes[#writes + 2] = field, learnt
+  model.write_learnt(field, learnt, writes)
   memo_table(cache, 'ewma')[field] = learnt
 end
 
 -- Feeds a finished ticket's class into the learnt shares of the classes (CLASS_SHARES): a
--- running share over the tickets so far, later over some 1 / LEARN_MIN_STEP tickets.
+-- running share over the tickets so far, later over some 1 / LEARN_MIN_STEP tickets; written
+-- as model.write_learnt does.
 function model.learn_class_share(class, writes)
   local p, a, n = string.match(figure('ewma', EST.CLASS_SHARES) or '', '^(%S+) (%S+) (%S+)$')
   p, a, n = tonumber(p) or 0, tonumber(a) or 0, tonumber(n) or 0
@@ -1343,7 +1359,7 @@ function model.learn_class_share(class, writes)
   p = p + step * ((class == 'priority' and 1 or 0) - p)
   a = a + step * ((class == 'appointment' and 1 or 0) - a)
   local learnt = string.format('%.4f %.4f %d', p, a, math.min(n + 1, 1000000))
-  writes[#writes + 1], writes[#writes + 2] = EST.CLASS_SHARES, learnt
+  model.write_learnt(EST.CLASS_SHARES, learnt, writes)
   memo_table(cache, 'ewma')[EST.CLASS_SHARES] = learnt
 end
 
