@@ -2691,7 +2691,7 @@ function appt.settle(h, state, offset)
 end
 
 -- qh_slots (no-writes): how many are booked in each slot of a service's day.
-local function qh_slots(a)
+function appt.qh_slots(a)
   local sid, date = a[1] or '', a[2] or ''
   date_arg(date, 'date')
   local starts = split(a[3])
@@ -2703,7 +2703,7 @@ local function qh_slots(a)
 end
 
 -- qh_book: books a place in a slot for a ref (qserver checked the slot against the config).
-local function qh_book(a)
+function appt.qh_book(a)
   local sid, date, start, stop = a[1] or '', a[2] or '', a[3] or '', a[4] or ''
   local capacity = int_arg(a[5] or '', 'per_slot', 1, 100000)
   local from, till = int_arg(a[6] or '', 'checkin_from', 0), int_arg(a[7] or '', 'checkin_until', 0)
@@ -2743,12 +2743,12 @@ local function qh_book(a)
 end
 
 -- qh_appointment (no-writes): an appointment by its code.
-local function qh_appointment(a)
+function appt.qh_appointment(a)
   return appt.json(appt.find(a[1]), a[2])
 end
 
 -- qh_cancel_appointment: gives a booked appointment's place back.
-local function qh_cancel_appointment(a)
+function appt.qh_cancel_appointment(a)
   local h = appt.find_booked(a[1])
   redis.call('HINCRBY', k('apslot', h.date, h.service), h.start, -1)
   appt.settle(h, 'cancelled', 3)
@@ -2757,7 +2757,7 @@ end
 
 -- qh_checkin: a booked appointment within its check-in window becomes an appointment-class
 -- ticket of its service (a[2] is the ticket's secret, as for qh_take).
-local function qh_checkin(a)
+function appt.qh_checkin(a)
   local h = appt.find_booked(a[1])
   if NOW < tonumber(h.from) then
     fail('CONFLICT', 'code', 'check-in for appointment ' .. h.code .. ' has not opened yet')
@@ -2867,8 +2867,8 @@ register('qh_stats', qh_stats, false)
 register('qh_ratings', ratings.qh_ratings, false)
 register('qh_resolve_rating', ratings.qh_resolve_rating, true)
 register('qh_followups', ratings.qh_followups, false)
-register('qh_slots', qh_slots, false)
-register('qh_book', qh_book, true)
-register('qh_appointment', qh_appointment, false)
-register('qh_cancel_appointment', qh_cancel_appointment, true)
-register('qh_checkin', qh_checkin, true)
+register('qh_slots', appt.qh_slots, false)
+register('qh_book', appt.qh_book, true)
+register('qh_appointment', appt.qh_appointment, false)
+register('qh_cancel_appointment', appt.qh_cancel_appointment, true)
+register('qh_checkin', appt.qh_checkin, true)
