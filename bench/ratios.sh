@@ -183,6 +183,20 @@ ratios_big_hall() {
 within() { awk -v v="$1" -v l="$2" 'BEGIN { print ((v + 0 > 0 && v + 0 <= l) ? 1 : 0) }'; }
 
 # Prints the issue-11 section of BENCHMARKS.md.
+# Redis instructions per call, counted by callgrind inside FCALL (scripts/fcall-instructions.sh):
+# the same ratios as the CPU ones, but exact whatever else the machine runs. Sets R_IR_* ("" when
+# valgrind is missing).
+ratios_instructions() {
+	R_IR_MIN="" R_IR_TAKE="" R_IR_CYCLE="" R_IR_TAKE_X="" R_IR_CYCLE_X=""
+	command -v valgrind >/dev/null || return 0
+	echo "scripts/fcall-instructions.sh 200" >>"$COMMANDS"
+	local out
+	out=$("$ROOT/scripts/fcall-instructions.sh" 200 2>/dev/null) || return 0
+	R_IR_MIN=$(echo "$out" | awk '/^minimal function:/ { print $3 }')
+	read -r R_IR_TAKE R_IR_TAKE_X R_IR_CYCLE R_IR_CYCLE_X < <(echo "$out" | tail -1 |
+		sed 's/[()x,]//g' | awk '{ print $3, $4, $8, $9 }')
+}
+
 ratios_report() {
 	local lib
 	lib=$(git -C "$ROOT" log -1 --format='%h (%cs)' -- qserver/functions.lua 2>/dev/null)
@@ -200,6 +214,10 @@ ratios_report() {
 	echo "|---|---|---|---|---|"
 	echo "| take, Redis CPU per call / minimal function | 10.5x | <= 3x | ${R_TAKE_X}x ($R_TAKE_US µs / $R_MIN_US µs) | $(met "$(within "$R_TAKE_X" 3)") |"
 	echo "| call_next + finish cycle / minimal function | ~27x | <= 5x | ${R_CYCLE_X}x ($R_CYCLE_US µs / $R_MIN_US µs) | $(met "$(within "$R_CYCLE_X" 5)") |"
+	if [ -n "$R_IR_TAKE" ]; then
+		echo "| take, Redis instructions per call / minimal function (callgrind) | | <= 3x | ${R_IR_TAKE_X}x ($R_IR_TAKE / $R_IR_MIN) | $(met "$(within "$R_IR_TAKE_X" 3)") |"
+		echo "| call_next + finish cycle, instructions / minimal function (callgrind) | | <= 5x | ${R_IR_CYCLE_X}x ($R_IR_CYCLE / $R_IR_MIN) | $(met "$(within "$R_IR_CYCLE_X" 5)") |"
+	fi
 	echo "| AOF bytes per ticket life (take, call, finish) | ~6,600 | <= 1,500 | $R_AOF_LIFE ($R_AOF_TAKE take + $R_AOF_CYCLE cycle) | $(met "$(within "$R_AOF_LIFE" 1500)") |"
 	echo "| Redis memory per ticket with 90-day retention | ~2,500 B | <= 800 B | $R_MEM_LIFE B ($R_MEM_TAKE take + $R_MEM_CYCLE cycle) | $(met "$(within "$R_MEM_LIFE" 800)") |"
 	echo "| start on $BIG_SERVICES services x $BIG_WINDOWS windows | never | < 2 s | $R_START | $(met "$R_START_OK") |"
@@ -216,6 +234,13 @@ ratios_report() {
 	echo "  included). The minimal function itself adds $R_MIN_AOF AOF bytes and $R_MIN_MEM B of memory per call."
 	echo "  \`usec\` is time inside Redis by the wall clock: when other work shares the cores, a long call"
 	echo "  is cut into more often than a short one, so a loaded run shows a larger ratio than a quiet one."
+	if [ -n "$R_IR_TAKE" ]; then
+		echo "- **Instruction ratios**: \`scripts/fcall-instructions.sh 200\`: Redis under valgrind's callgrind,"
+		echo "  counting what it executes inside \`FCALL\` for 200 calls of the minimal function, 200 takes and"
+		echo "  200 call_next + finish cycles at a comprehensive window of a 6-service hall (straight to"
+		echo "  Redis, not through qserver). The count does not move with the machine's load, so these two"
+		echo "  rows compare runs exactly; the CPU rows above are what the hall pays."
+	fi
 	echo "- **AOF and memory per ticket life**: \`aof_current_size\` and \`used_memory\` before and after"
 	echo "  the take phase and the cycle phase (no AOF rewrite in between), per ticket; a life is one take"
 	echo "  and one cycle. Every ticket is inside the 90-day retention, so its stream entries and"

@@ -160,6 +160,8 @@ start_qserver
 # --- Redis CPU, AOF and memory per call against the minimal function, on a fresh Redis ------
 . "$ROOT/bench/ratios.sh"
 ratios_redis_costs
+echo "bench: Redis instructions per call (callgrind)" >&2
+ratios_instructions
 echo "bench: breakdown of a take" >&2
 echo "BD_SOCK=SOCK BD_PORT=PORT BD_RPID=REDIS_PID BD_QPID=QSERVER_PID bench/breakdown.sh BUILD 3000" >>"$COMMANDS"
 BD_SOCK=$SOCK BD_PORT=$PORT BD_RPID=$REDIS_PID BD_QPID=$QSERVER_PID "$ROOT/bench/breakdown.sh" "$BUILD" 3000 \

@@ -7,8 +7,11 @@
  *    ewt_low, ewt_high]
  *   ["w", id, state, ticket number, clerk, since, reason]
  *   ["q", service, waiting, ewt, ahead, ewt_low, ewt_high]
- *   ["c", ticket id, window, recall, at]      (after the "t" of that ticket)
- * with every value a string and "" for none. qserver makes the Ticket, Window and event
+ *   ["c", ticket id, window, recall, at]      (after the "t" of that ticket; id "" for it)
+ * with every value a string and "" for none. Tickets are written in a shorter form of the same
+ * fields, "T" instead of "t": number "" when it is the id's part after the '-', class "" for
+ * normal and channel "" for kiosk, recalls and transfers "" for 0, called_at, started_at and
+ * finished_at as seconds after issued_at, and the trailing "" left out (ticket_text). qserver makes the Ticket, Window and event
  * objects of PROTOCOL.md from them, adding what the config holds (window names and services).
  * Entries of earlier versions hold one event object, or an array of event objects; those are
  * passed on as they are. Results are ["ticket", T or null], ["window", W] and
@@ -41,6 +44,8 @@ static const struct field ticket_fields[] = {
 #define TICKET_FIELDS (sizeof ticket_fields / sizeof ticket_fields[0])
 /* Entries of earlier versions end at closed_by_day (no ewt_low, ewt_high). */
 #define TICKET_FIELDS_V1 (TICKET_FIELDS - 2)
+/* The short form holds at least id .. state (the rest may be left out as ""). */
+#define TICKET_FIELDS_SHORT_MIN 6
 
 /* The string at position i of a compact event, or NULL when it is not one. */
 static const char *compact_string(const cJSON *a, int i)
@@ -67,17 +72,58 @@ static void add_int(cJSON *o, const char *key, const char *v)
 		cJSON_AddNullToObject(o, key);
 }
 
-/* The Ticket object of a compact "t" event, or NULL when it is malformed. */
+/* Positions (0-based, after the kind) of the Ticket fields the short "T" form stores apart. */
+enum { TF_ID = 0, TF_NUMBER = 1, TF_CLASS = 3, TF_CHANNEL = 4, TF_ISSUED = 6, TF_CALLED = 7,
+       TF_FINISHED = 9, TF_RECALLS = 12, TF_TRANSFERS = 13 };
+
+/* Field i of a short "T" ticket as the long form holds it (buf holds what is worked out), or
+ * NULL when it is malformed. */
+static const char *short_ticket_field(const cJSON *a, size_t i, char *buf, size_t size)
+{
+	int n = cJSON_GetArraySize(a);
+	const char *v = (int)i + 1 < n ? compact_string(a, (int)i + 1) : "";
+	if (!v)
+		return NULL;
+	if (!*v) {
+		const char *id = compact_string(a, TF_ID + 1), *dash = id ? strchr(id, '-') : NULL;
+		if (i == TF_NUMBER)
+			return dash ? dash + 1 : NULL;
+		if (i == TF_CLASS)
+			return "normal";
+		if (i == TF_CHANNEL)
+			return "kiosk";
+		if (i == TF_RECALLS || i == TF_TRANSFERS)
+			return "0";
+		return v;
+	}
+	if (i < TF_CALLED || i > TF_FINISHED)
+		return v;
+	/* a time as seconds after issued_at */
+	const char *issued = compact_string(a, TF_ISSUED + 1);
+	char *end;
+	long long after = strtoll(v, &end, 10);
+	if (!issued || !*issued || *end)
+		return NULL;
+	snprintf(buf, size, "%lld", strtoll(issued, NULL, 10) + after);
+	return buf;
+}
+
+/* The Ticket object of a compact "t" (or short "T") event, or NULL when it is malformed. */
 static cJSON *ticket_object(const cJSON *a)
 {
 	const char *kind = compact_string(a, 0);
 	int size = cJSON_GetArraySize(a);
-	if (!kind || strcmp(kind, "t") != 0 ||
-	    (size != (int)TICKET_FIELDS + 1 && size != (int)TICKET_FIELDS_V1 + 1))
+	int is_short = kind && strcmp(kind, "T") == 0;
+	if (is_short ? size < TICKET_FIELDS_SHORT_MIN + 1 || size > (int)TICKET_FIELDS + 1
+		     : !kind || strcmp(kind, "t") != 0 ||
+			       (size != (int)TICKET_FIELDS + 1 && size != (int)TICKET_FIELDS_V1 + 1))
 		return NULL;
+	if (is_short)
+		size = (int)TICKET_FIELDS + 1;
 	cJSON *t = cJSON_CreateObject();
 	for (size_t i = 0; i + 1 < (size_t)size; i++) {
-		const char *v = compact_string(a, (int)i + 1);
+		char buf[32];
+		const char *v = is_short ? short_ticket_field(a, i, buf, sizeof buf) : compact_string(a, (int)i + 1);
 		if (!v) {
 			cJSON_Delete(t);
 			return NULL;
@@ -133,7 +179,7 @@ static cJSON *event_object(const struct config *cfg, const cJSON *a, cJSON **las
 {
 	const char *kind = compact_string(a, 0);
 	cJSON *ev = cJSON_CreateObject(), *item = NULL;
-	if (kind && strcmp(kind, "t") == 0 && (item = ticket_object(a))) {
+	if (kind && (strcmp(kind, "t") == 0 || strcmp(kind, "T") == 0) && (item = ticket_object(a))) {
 		cJSON_AddStringToObject(ev, "event", "ticket");
 		cJSON_Delete(*last_ticket);
 		*last_ticket = cJSON_Duplicate(item, 1);
@@ -161,8 +207,9 @@ static cJSON *event_object(const struct config *cfg, const cJSON *a, cJSON **las
 		return ev;
 	}
 	const cJSON *id = *last_ticket ? cJSON_GetObjectItemCaseSensitive(*last_ticket, "id") : NULL;
+	/* the ticket id "" (as the library writes it) names the ticket of the "t" before */
 	if (kind && strcmp(kind, "c") == 0 && s1 && s2 && s3 && s4 && cJSON_IsString(id) &&
-	    strcmp(id->valuestring, s1) == 0) {
+	    (!*s1 || strcmp(id->valuestring, s1) == 0)) {
 		cJSON_AddStringToObject(ev, "event", "called");
 		cJSON_AddItemToObject(ev, "ticket", cJSON_Duplicate(*last_ticket, 1));
 		cJSON_AddItemToObject(ev, "window", window_brief(cfg, atoi(s2)));

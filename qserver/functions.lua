@@ -66,7 +66,8 @@ local counts    -- queue and window counts read during this call; cleared by eve
                 -- window write
 local gen       -- bumped by every write of a ticket, queue or window: ticket JSON built at
                 -- the same gen is still true
-local tjson     -- the last ticket view worked out: {t = ticket, gen = gen, state, ahead, ewt}
+local tjson     -- the last ticket view worked out: {t = ticket, gen = gen, view = {state, ahead,
+                -- ewt...}, compact = its short form once encoded}
 local events    -- the events this call caused, in order (published when it ends)
 local hours_seen -- site-local hours worked out during this call (statistics)
 local stats_pending -- statistics this call moved, written at its end (stat_flush): the hash
@@ -81,9 +82,14 @@ local function fail(code, field, message)
   error({qh_err = code .. ' ' .. (field or '-') .. ' ' .. message}, 0)
 end
 
--- Builds a key under the site prefix: k('t', id) is "<prefix>:t:<id>".
-local function k(...)
-  return P .. ':' .. table.concat({...}, ':')
+-- Builds a key under the site prefix: k('t', id) is "<prefix>:t:<id>" (up to four parts
+-- joined without a table: every call builds keys, and each allocation costs garbage collection).
+local function k(a, b, c, d, ...)
+  if b == nil then return P .. ':' .. a end
+  if c == nil then return P .. ':' .. a .. ':' .. b end
+  if d == nil then return P .. ':' .. a .. ':' .. b .. ':' .. c end
+  if select('#', ...) == 0 then return P .. ':' .. a .. ':' .. b .. ':' .. c .. ':' .. d end
+  return P .. ':' .. table.concat({a, b, c, d, ...}, ':')
 end
 
 -- A JSON string, or null for nil and "" (the hashes store absent values as "").
@@ -207,14 +213,25 @@ local function memo(tbl, key, compute)
   return v
 end
 
--- A config value read once per call.
-local function cached(key, compute)
-  return memo(cache, key, compute)
-end
-
 -- A count read once per call until the next queue or window write.
 local function counted(key, compute)
   return memo(counts, key, compute)
+end
+
+-- The table named `name` inside a memo table (cache or counts), made the first time: memos
+-- keyed by a plain id, so a lookup builds no string and no closure.
+local function memo_table(tbl, name)
+  local m = tbl[name]
+  if not m then
+    m = {}
+    tbl[name] = m
+  end
+  return m
+end
+
+-- A config value read once per call.
+local function cached(key, compute)
+  return memo(cache, key, compute)
 end
 
 -- Notes a write of a queue or window: counts read so far are stale.
@@ -241,6 +258,12 @@ local function service_ids()
   return cached('svcs', function() return redis.call('LRANGE', k('svcs'), 0, -1) end)
 end
 
+-- How many services the hall has (P:cfg's nsvcs, stored by qh_setup), without reading their
+-- list: a hall of many services estimates at the hall's mix.
+local function service_count()
+  return tonumber(cfg().nsvcs or '') or #service_ids()
+end
+
 -- A service hash (prefix, name, name_en, service_time), or nil.
 local function service(id)
   if id == nil or id == '' then return nil end
@@ -260,9 +283,25 @@ local STEADY_FIGURES = {ewma = true, peers = true, svcjson = true}
 -- One service's figure from a figures hash (nil when absent).
 local function figure(hash, sid, bulk)
   if bulk then return bulk[hash][sid] end
-  local read = function() return redis.call('HGET', k(hash), sid) or false end
-  if STEADY_FIGURES[hash] then return cached(hash .. ':' .. sid, read) or nil end
-  return counted(hash .. ':' .. sid, read) or nil
+  local m = memo_table(STEADY_FIGURES[hash] and cache or counts, hash)
+  local v = m[sid]
+  if v == nil then
+    v = redis.call('HGET', k(hash), sid) or false
+    m[sid] = v
+  end
+  return v or nil
+end
+
+-- Reads the learnt times (P:ewma) of the fields not read yet in this call with one HMGET,
+-- so the figures an estimate or a finish needs cost one command instead of one each.
+function model.prefetch_ewma(fields)
+  local m, want = memo_table(cache, 'ewma'), {}
+  for _, f in ipairs(fields) do
+    if m[f] == nil then want[#want + 1] = f end
+  end
+  if #want == 0 then return end
+  local vals = redis.call('HMGET', k('ewma'), unpack(want))
+  for i, f in ipairs(want) do m[f] = vals[i] or false end
 end
 
 -- Every service's figures at once, for answers and events about all services.
@@ -342,12 +381,12 @@ local function wset(w, fields)
   if fields.state and fields.state ~= w.state then
     fields.since = tostring(NOW)
     local now_open, now_idle = OPEN_STATES[fields.state] == true, fields.state == 'idle'
-    redis.call(now_open and 'SADD' or 'SREM', k('open'), w.id)
-    redis.call(now_idle and 'SADD' or 'SREM', k('idle'), w.id)
-    -- the open and the idle windows per service (P:nopen, P:nidle), for the estimates
+    -- the sets of open and idle windows, and the open and the idle windows per service
+    -- (P:nopen, P:nidle) for the estimates, written only where the state moved them
     for hash, now in pairs({nopen = now_open, nidle = now_idle}) do
       local was = (hash == 'nopen' and OPEN_STATES[w.state] == true) or (hash == 'nidle' and w.state == 'idle')
       if now ~= was then
+        redis.call(now and 'SADD' or 'SREM', k(hash == 'nopen' and 'open' or 'idle'), w.id)
         local delta = now and 1 or -1
         if w.comp == '1' then
           redis.call('HINCRBY', k(hash), '*', delta)
@@ -482,10 +521,13 @@ end
 -- Today's tickets in a queue (ZCARD, or ZCOUNT above the cutoff during a day change),
 -- counted once per call.
 local function zcard(key)
-  return counted('zcard:' .. key, function()
-    if DRAIN then return redis.call('ZCOUNT', key, istr(DRAIN), '+inf') end
-    return redis.call('ZCARD', key)
-  end)
+  local m = memo_table(counts, 'zcard')
+  local n = m[key]
+  if n == nil then
+    if DRAIN then n = redis.call('ZCOUNT', key, istr(DRAIN), '+inf') else n = redis.call('ZCARD', key) end
+    m[key] = n
+  end
+  return n
 end
 
 -- Tickets in the bases called before a ticket of the class at the score
@@ -511,7 +553,12 @@ function model.windows_serving(hash, sid, bulk)
   if bulk then
     mine, comp = bulk[hash][sid], bulk[hash]['*']
   else
-    local r = counted(hash .. ':' .. sid, function() return redis.call('HMGET', k(hash), sid, '*') end)
+    local m = memo_table(counts, hash .. '*')
+    local r = m[sid]
+    if not r then
+      r = redis.call('HMGET', k(hash), sid, '*')
+      m[sid] = r
+    end
     mine, comp = r[1], r[2]
   end
   return (tonumber(mine or '') or 0) + (tonumber(comp or '') or 0)
@@ -536,8 +583,8 @@ function model.stage_time(sid, bulk)
   if t then return t, var end
   -- nothing finished yet: the services' mean time and squared coefficient of variation (their
   -- arrivals are not known; the hall's mix is learnt as tickets finish)
+  if service_count() > EST.PER_SERVICE_MAX then return model.service_time_var(sid, bulk) end
   local ids = service_ids()
-  if #ids > EST.PER_SERVICE_MAX then return model.service_time_var(sid, bulk) end
   local scv = 0
   t = 0
   for _, id in ipairs(ids) do
@@ -582,9 +629,9 @@ function model.wait_range(ahead, work, stage, stage_var, n, jump)
   -- plus the error of the learnt means (squared relative error of a mean over some
   -- 1 / LEARN_MIN_STEP samples), which does not shrink with the tickets ahead
   local shape = 1 / (scv / (ahead + 1) + cv2 * EST.LEARN_MIN_STEP / (2 - EST.LEARN_MIN_STEP))
-  local round = function(x) return math.floor(x + 0.5) end
-  local q = function(z) return round(model.gamma_quantile(mean, shape, z)) end
-  return q(0), q(EST.RANGE_Z_LOW), q(EST.RANGE_Z_HIGH)
+  local gq = model.gamma_quantile
+  return math.floor(gq(mean, shape, 0) + 0.5), math.floor(gq(mean, shape, EST.RANGE_Z_LOW) + 0.5),
+    math.floor(gq(mean, shape, EST.RANGE_Z_HIGH) + 0.5)
 end
 
 -- The services whose queues compete for a service's windows (every one in a hall with a
@@ -594,34 +641,53 @@ function model.competing_services(sid, bulk)
   if bases[1] ~= '*' then return bases end
   -- in a hall of many services the tickets ahead count at the hall's mix instead: a call or
   -- two per service would make every take slow (and a service list tells what a take would)
-  if #service_ids() > EST.PER_SERVICE_MAX then return {} end
+  if service_count() > EST.PER_SERVICE_MAX then return {} end
   return service_ids()
 end
 
 -- The tickets waiting in the services (P:waiting) and their work, each at its own service's
--- learnt time: two HMGETs (none with `bulk`), once per write of the call.
-function model.waiting_load(sids, bulk)
-  local read = function()
-    local waiting, means = {}, {}
-    if bulk then
-      for i, sid in ipairs(sids) do waiting[i], means[i] = bulk.waiting[sid], bulk.ewma[sid] end
-    else
-      waiting = redis.call('HMGET', k('waiting'), unpack(sids))
-      means = redis.call('HMGET', k('ewma'), unpack(sids))
-    end
-    local count, work = 0, 0
+-- learnt time, as {count, work}: two HMGETs (none with `bulk`).
+function model.read_load(sids, bulk)
+  local waiting, means = {}, {}
+  if bulk then
+    for i, sid in ipairs(sids) do waiting[i], means[i] = bulk.waiting[sid], bulk.ewma[sid] end
+  else
+    waiting = redis.call('HMGET', k('waiting'), unpack(sids))
+    model.prefetch_ewma(sids)
+    local learnt, known = memo_table(cache, 'ewma'), memo_table(counts, 'waiting')
     for i, sid in ipairs(sids) do
-      local w = tonumber(waiting[i] or '') or 0
-      if w > 0 then
-        local mean = model.parse_learnt(means[i] or nil)
-        if not mean then mean = model.service_time_var(sid, bulk) end
-        count, work = count + w, work + w * mean
-      end
+      means[i] = learnt[sid] or nil
+      -- the queue event's waiting figure, read here already
+      known[sid] = waiting[i] or false
     end
-    return {count, work}
   end
-  -- gen moves with every write and every learnt time
-  local load = bulk and read() or counted('load:' .. gen .. ':' .. table.concat(sids, ','), read)
+  local count, work = 0, 0
+  for i, sid in ipairs(sids) do
+    local w = tonumber(waiting[i] or '') or 0
+    if w > 0 then
+      local mean = model.parse_learnt(means[i] or nil)
+      if not mean then mean = model.service_time_var(sid, bulk) end
+      count, work = count + w, work + w * mean
+    end
+  end
+  return {count, work}
+end
+
+-- The tickets waiting in the services and their work (model.read_load), read once per write
+-- of the call.
+function model.waiting_load(sids, bulk)
+  local load
+  if bulk then
+    load = model.read_load(sids, bulk)
+  else
+    -- gen moves with every write and every learnt time
+    local m, key = memo_table(counts, 'load'), gen .. ':' .. table.concat(sids, ',')
+    load = m[key]
+    if not load then
+      load = model.read_load(sids)
+      m[key] = load
+    end
+  end
   return load[1], load[2]
 end
 
@@ -636,6 +702,9 @@ local function estimate(t)
     stage, stage_var = model.service_time_var(t.service)
     work, n, idle = ahead * stage, 1, (w and w.state == 'idle') and 1 or 0
   else
+    -- every learnt time this estimate reads, with one HMGET
+    local sids = model.competing_services(t.service)
+    model.prefetch_ewma({'*', t.service, EST.CLASS_SHARES, unpack(sids)})
     ahead = count_ahead(service_bases(t.service), t.class, t.score)
     n, idle = open_windows(t.service), model.idle_windows(t.service)
     stage, stage_var = model.stage_time(t.service)
@@ -643,7 +712,6 @@ local function estimate(t)
     -- tickets ahead are most of them; counting them service by service would cost three calls
     -- per service); in a hall of many services at the hall's mix
     local mean_other = stage
-    local sids = model.competing_services(t.service)
     if #sids > 0 then
       local count, total = model.waiting_load(sids)
       local others = total - model.service_time_var(t.service)
@@ -681,6 +749,9 @@ end
 -- answer now); `load` is new_ticket_load's {ahead, work} when the caller has it.
 local function service_estimate(sid, bulk, load)
   local ahead, work
+  if not bulk and not load then
+    model.prefetch_ewma({'*', sid, EST.CLASS_SHARES, unpack(model.competing_services(sid))})
+  end
   if load then ahead, work = load[1], load[2] else ahead, work = model.new_ticket_load(sid, bulk) end
   if ahead < model.idle_windows(sid, bulk) then return ahead, 0, 0, 0 end
   local stage, stage_var = model.stage_time(sid, bulk)
@@ -763,35 +834,65 @@ local function minid()
   end)
 end
 
+-- Drops the stream entries older than the retention (whole stream nodes, as MINID ~ does):
+-- once a day is enough for a retention counted in days, and keeps the trimming out of the
+-- AOF record of every call.
+local function trim_events()
+  redis.call('XTRIM', k('events'), 'MINID', '~', minid())
+end
+
 -- Adds an event to those of this call; they are recorded and published together at its end.
 local function emit(json)
   events[#events + 1] = json
 end
 
 -- Records this call's events as one stream entry (a JSON array, in order) and publishes it
--- with its stream id: one XADD and one PUBLISH per call however many events it caused.
+-- with its stream id: one XADD and one PUBLISH per call however many events it caused. The
+-- stream is trimmed to the retention at each day change (trim_events), not by every XADD.
 local function publish_events()
   if #events == 0 then return end
   local payload = '[' .. table.concat(events, ',') .. ']'
   events = {}
-  local id = redis.call('XADD', k('events'), 'MINID', '~', minid(), '*', 'data', payload)
+  local id = redis.call('XADD', k('events'), '*', 'data', payload)
   redis.call('PUBLISH', k('ev'), id .. ' ' .. payload)
 end
 
 -- The fields of a compact ticket: ["t", id, number, service, class, channel, state, issued_at,
 -- called_at, started_at, finished_at, window, clerk, recalls, transfers, rating, ahead, ewt,
 -- closed_by_day, ewt_low, ewt_high], all strings, "" for none (qserver's eventbuild.c makes
--- the Ticket object).
+-- the Ticket object). They are written in the short form "T" (ticket_compact).
 local TICKET_EVENT_FIELDS = {'id', 'number', 'service', 'class', 'channel', 'state', 'issued_at',
   'called_at', 'started_at', 'finished_at', 'window', 'clerk', 'recalls', 'transfers', 'rating',
   'ahead', 'ewt', 'closed_by_day', 'ewt_low', 'ewt_high'}
 
--- A ticket, compact, as events and results carry it.
+-- A ticket, compact, as events and results carry it: the short form "T", which leaves out
+-- what qserver can tell (docs/functions.md), so the audit entries keep a fraction of the bytes:
+-- number "" when it is the id's part after the '-', class "" for normal, channel "" for kiosk,
+-- recalls and transfers "" for 0, the times after issue as seconds after issued_at, and no
+-- trailing "".
 local function ticket_compact(t)
   local view = ticket_view(t)
-  local out = {'t'}
+  -- the event and the result of a call carry the same ticket: encoded once
+  if tjson.compact then return tjson.compact end
+  local out = {'T'}
   for i, f in ipairs(TICKET_EVENT_FIELDS) do out[i + 1] = view[f] or t[f] or '' end
-  return cjson.encode(out)
+  if out[3] == string.match(t.id, '^[^-]*%-(.*)$') then out[3] = '' end
+  if out[5] == 'normal' then out[5] = '' end
+  if out[6] == 'kiosk' then out[6] = '' end
+  if out[14] == '0' then out[14] = '' end
+  if out[15] == '0' then out[15] = '' end
+  local issued = tonumber(out[8])
+  if issued then
+    for i = 9, 11 do
+      if out[i] ~= '' then out[i] = istr(tonumber(out[i]) - issued) end
+    end
+  end
+  for i = #out, 8, -1 do
+    if out[i] ~= '' then break end
+    out[i] = nil
+  end
+  tjson.compact = cjson.encode(out)
+  return tjson.compact
 end
 
 -- A ticket event.
@@ -847,10 +948,10 @@ local function emit_queues(sids)
 end
 
 -- A called event: the display announces the ticket at the window.
--- Compact: ["c", ticket id, window, recall, at]; it follows the ticket's own event in the
--- same call, whose Ticket object qserver puts in it.
+-- Compact: ["c", "", window, recall, at]; it follows the ticket's own event in the same call,
+-- whose Ticket object qserver puts in it (the id "" names that ticket).
 local function emit_called(t, w, recall)
-  emit(cjson.encode({'c', t.id, w.id, istr(tonumber(recall)), istr(NOW)}))
+  emit(cjson.encode({'c', '', w.id, istr(tonumber(recall)), istr(NOW)}))
 end
 
 ------------------------------------------------------------------------------------------
@@ -878,6 +979,12 @@ local ST_FIELD = {'i', 'sv', 'ns', 'cn', 'ex', 'w', 'ws', 'wm', 'wl', 'ss', 'r',
   'r1', 'r2', 'r3', 'r4', 'r5', 'ab', 'ac', 'am', 'ax'}
 local ST_INDEX = {}
 for i = 1, #ST_FIELD do ST_INDEX[ST_FIELD[i]] = i end
+-- A field of a day's hall-wide statistics hash whose value is longer than a listpack holds
+-- (hash-max-listpack-value, 64 bytes by default), so Redis keeps that hash as a hash table
+-- from its first write: every call reads and writes dozens of its fields, which in a listpack
+-- costs a scan for each and a move of the rest for each write. Readers skip it.
+local STATS_TABLE_FIELD = '~table'
+local STATS_TABLE_VALUE = '-----------------------------------------------------------------' -- 65 bytes
 local STATS_MAX_DAYS = 3660 -- ten years; long ranges read whole months, so this stays cheap
 local STATS_MAX_BYTES = 60000 -- rows per answer stay under the protocol's 64 KiB line
 
@@ -977,10 +1084,10 @@ end
 -- Adds a delta into the records of one aggregate hash, in this call's pending statistics:
 -- counters and buckets summed, the wait maximum kept where the delta's wait passes it.
 -- stat_flush writes them at the call's end, one HMGET and one HSET per hash.
-local function stat_update(key, recs, d)
+local function stat_update(key, recs, d, as_table)
   local h = stats_pending[key]
   if not h then
-    h = {fields = {}, add = {}, max = {}}
+    h = {fields = {}, add = {}, max = {}, as_table = as_table}
     stats_pending[key] = h
     stats_pending[#stats_pending + 1] = key
   end
@@ -1027,8 +1134,16 @@ local function stat_flush()
         fields = {}
         for i = first, math.min(first + 199, #h.fields) do fields[#fields + 1] = h.fields[i] end
       end
+      -- the first batch of a day's hall-wide hash also asks for STATS_TABLE_FIELD, written
+      -- with the figures when the hash has none yet (no command more)
+      local marked = h.as_table and first == 1
+      if marked then fields = {unpack(fields)} fields[#fields + 1] = STATS_TABLE_FIELD end
       local have = redis.call('HMGET', key, unpack(fields))
       local args, n = {}, 0
+      if marked then
+        fields[#fields] = nil
+        if not have[#have] then args[1], args[2], n = STATS_TABLE_FIELD, STATS_TABLE_VALUE, 2 end
+      end
       for i = 1, #fields do
         local f = fields[i]
         local v
@@ -1125,7 +1240,7 @@ local function stat_record(day, hour, sid, win, clerk, d)
   local periods = {'d:' .. day}
   if day < DAY then periods[2] = 'm:' .. string.sub(day, 1, 7) end
   for _, period in ipairs(periods) do
-    stat_update(k('st', period), all, d)
+    stat_update(k('st', period), all, d, string.sub(period, 1, 2) == 'd:')
     if own then stat_update(k('st', period, 'w' .. win), own, d) end
   end
 end
@@ -1158,7 +1273,9 @@ local function stat_merge_hash(src, dst)
   for i = 1, #flat, 2 do
     local f, v = flat[i], flat[i + 1]
     local _, name = stat_field(f)
-    if not name then
+    if f == STATS_TABLE_FIELD then
+      -- only there to keep the day's hash a hash table
+    elseif not name then
       texts[#texts + 1] = {f, v}
     elseif name == 'wm' then
       maxima[#maxima + 1] = {f, v}
@@ -1223,9 +1340,19 @@ end
 ------------------------------------------------------------------------------------------
 -- Transitions shared by the functions
 
+-- Writes a learnt figure of P:ewma: added to `writes` ({field, value, ...}) for one HSET by
+-- the caller, or at once without it.
+function model.write_learnt(field, learnt, writes)
+  if writes then
+    writes[#writes + 1], writes[#writes + 2] = field, learnt
+  else
+    redis.call('HSET', k('ewma'), field, learnt)
+  end
+end
+
 -- Feeds one service time into a learnt mean and variance (field of P:ewma), bounded so one
--- sample moves the mean by at most LEARN_MAX_MOVE (see EST).
-function model.learn_time(field, took, seed)
+-- sample moves the mean by at most LEARN_MAX_MOVE (see EST); written as model.write_learnt does.
+function model.learn_time(field, took, seed, writes)
   local mean, var, n = model.parse_learnt(figure('ewma', field))
   if not mean then mean, var, n = seed, seed * seed, 0 end
   local step = math.max(1 / (n + EST.LEARN_PRIOR), EST.LEARN_MIN_STEP)
@@ -1234,21 +1361,22 @@ function model.learn_time(field, took, seed)
   local d = took - mean
   local learnt = string.format('%.3f %.1f %d', mean + step * d, (1 - step) * (var + step * d * d),
     math.min(n + 1, 1000000))
-  redis.call('HSET', k('ewma'), field, learnt)
-  cache['ewma:' .. field] = learnt
+  model.write_learnt(field, learnt, writes)
+  memo_table(cache, 'ewma')[field] = learnt
 end
 
 -- Feeds a finished ticket's class into the learnt shares of the classes (CLASS_SHARES): a
--- running share over the tickets so far, later over some 1 / LEARN_MIN_STEP tickets.
-function model.learn_class_share(class)
+-- running share over the tickets so far, later over some 1 / LEARN_MIN_STEP tickets; written
+-- as model.write_learnt does.
+function model.learn_class_share(class, writes)
   local p, a, n = string.match(figure('ewma', EST.CLASS_SHARES) or '', '^(%S+) (%S+) (%S+)$')
   p, a, n = tonumber(p) or 0, tonumber(a) or 0, tonumber(n) or 0
   local step = math.max(1 / (n + 1), EST.LEARN_MIN_STEP)
   p = p + step * ((class == 'priority' and 1 or 0) - p)
   a = a + step * ((class == 'appointment' and 1 or 0) - a)
   local learnt = string.format('%.4f %.4f %d', p, a, math.min(n + 1, 1000000))
-  redis.call('HSET', k('ewma'), EST.CLASS_SHARES, learnt)
-  cache['ewma:' .. EST.CLASS_SHARES] = learnt
+  model.write_learnt(EST.CLASS_SHARES, learnt, writes)
+  memo_table(cache, 'ewma')[EST.CLASS_SHARES] = learnt
 end
 
 -- Feeds a finished ticket's service time (call to finish) into its service's learnt time,
@@ -1259,10 +1387,14 @@ local function learn_service_time(t)
   -- a no-show held its window too, from the call until it was given up
   local took = (t.state == 'no_show' and NOW or tonumber(t.finished_at)) - tonumber(t.called_at)
   if took < 0 then return end
+  -- the three learnt figures are read with one HMGET and written with one HSET
+  model.prefetch_ewma({'*', t.service, EST.CLASS_SHARES})
+  local writes = {}
   -- the hall's mix (field *) starts from the services' mean before any of them learnt
-  if hall_is_comprehensive() then model.learn_time('*', took, model.stage_time(t.service)) end
-  model.learn_time(t.service, took, tonumber(s.service_time) or DEFAULT_SERVICE_TIME)
-  model.learn_class_share(t.class)
+  if hall_is_comprehensive() then model.learn_time('*', took, model.stage_time(t.service), writes) end
+  model.learn_time(t.service, took, tonumber(s.service_time) or DEFAULT_SERVICE_TIME, writes)
+  model.learn_class_share(t.class, writes)
+  redis.call('HSET', k('ewma'), unpack(writes))
   gen = gen + 1 -- estimates use it
 end
 
@@ -1323,6 +1455,8 @@ end
 -- The next ticket for a window: first class with anyone waiting, smallest score within it.
 local function next_for_window(w)
   local bases = window_bases(w)
+  -- a window no ticket was ever pinned to (not in P:pinwins) has no pinned queue to look at
+  if redis.call('SISMEMBER', k('pinwins'), w.id) == 0 then table.remove(bases, 1) end
   for _, class in ipairs(CLASSES) do
     local best_id, best_score
     for _, b in ipairs(bases) do
@@ -1491,6 +1625,7 @@ local function change_day(day, stored)
   end
   DAY = day
   redis.call('SET', k('day'), day)
+  trim_events()
   if not stored then return 0 end
   -- before the changes below, which count in their (now folded) day and its month; days no
   -- call saw (qserver stopped) hold only figures counted ahead (appointments), folded too
@@ -1604,7 +1739,8 @@ local function qh_setup(a)
   redis.call('HSET', k('cfg'), 'site', tostring(site.id or ''),
     'sla', string.format('%d', tonumber(site.sla) or 900),
     'retention_days', string.format('%d', tonumber(site.retention_days) or DEFAULT_RETENTION_DAYS),
-    'comprehensive', tostring(ncomp), 'close', table.concat(close, ','))
+    'comprehensive', tostring(ncomp), 'close', table.concat(close, ','),
+    'nsvcs', tostring(#svc_ids))
   -- the zone's offsets, so statistics can tell the site-local hour of any moment
   redis.call('DEL', k('tz'))
   for _, o in ipairs(offsets) do
@@ -2786,7 +2922,7 @@ function appt.settle(h, state, offset)
 end
 
 -- qh_slots (no-writes): how many are booked in each slot of a service's day.
-local function qh_slots(a)
+function appt.qh_slots(a)
   local sid, date = a[1] or '', a[2] or ''
   date_arg(date, 'date')
   local starts = split(a[3])
@@ -2798,7 +2934,7 @@ local function qh_slots(a)
 end
 
 -- qh_book: books a place in a slot for a ref (qserver checked the slot against the config).
-local function qh_book(a)
+function appt.qh_book(a)
   local sid, date, start, stop = a[1] or '', a[2] or '', a[3] or '', a[4] or ''
   local capacity = int_arg(a[5] or '', 'per_slot', 1, 100000)
   local from, till = int_arg(a[6] or '', 'checkin_from', 0), int_arg(a[7] or '', 'checkin_until', 0)
@@ -2838,12 +2974,12 @@ local function qh_book(a)
 end
 
 -- qh_appointment (no-writes): an appointment by its code.
-local function qh_appointment(a)
+function appt.qh_appointment(a)
   return appt.json(appt.find(a[1]), a[2])
 end
 
 -- qh_cancel_appointment: gives a booked appointment's place back.
-local function qh_cancel_appointment(a)
+function appt.qh_cancel_appointment(a)
   local h = appt.find_booked(a[1])
   redis.call('HINCRBY', k('apslot', h.date, h.service), h.start, -1)
   appt.settle(h, 'cancelled', 3)
@@ -2852,7 +2988,7 @@ end
 
 -- qh_checkin: a booked appointment within its check-in window becomes an appointment-class
 -- ticket of its service (a[2] is the ticket's secret, as for qh_take).
-local function qh_checkin(a)
+function appt.qh_checkin(a)
   local h = appt.find_booked(a[1])
   if NOW < tonumber(h.from) then
     fail('CONFLICT', 'code', 'check-in for appointment ' .. h.code .. ' has not opened yet')
@@ -2969,8 +3105,8 @@ register('qh_notify_settle', notify.qh_settle, true)
 register('qh_ratings', ratings.qh_ratings, false)
 register('qh_resolve_rating', ratings.qh_resolve_rating, true)
 register('qh_followups', ratings.qh_followups, false)
-register('qh_slots', qh_slots, false)
-register('qh_book', qh_book, true)
-register('qh_appointment', qh_appointment, false)
-register('qh_cancel_appointment', qh_cancel_appointment, true)
-register('qh_checkin', qh_checkin, true)
+register('qh_slots', appt.qh_slots, false)
+register('qh_book', appt.qh_book, true)
+register('qh_appointment', appt.qh_appointment, false)
+register('qh_cancel_appointment', appt.qh_cancel_appointment, true)
+register('qh_checkin', appt.qh_checkin, true)

@@ -408,21 +408,13 @@ static void api_set(cJSON *args, const char *name, const char *value)
 	cJSON_AddStringToObject(args, name, value);
 }
 
-/* Answers GET /api/v1/sites: the sites this server serves. */
+/* Answers GET /api/v1/sites: the sites this server serves, as the `sites` op lists them
+ * (with parent, level and open). */
 static void api_sites(struct evhttp_request *req)
 {
 	cJSON *resp = cJSON_CreateObject();
 	cJSON_AddTrueToObject(resp, "ok");
-	cJSON *list = cJSON_AddArrayToObject(resp, "sites");
-	for (size_t i = 0; i < sites_count(); i++) {
-		const struct config_site *cs = &sites_at(i)->cfg->site;
-		cJSON *site = cJSON_CreateObject();
-		cJSON_AddStringToObject(site, "id", cs->id);
-		cJSON_AddStringToObject(site, "name", cs->name);
-		if (cs->name_en)
-			cJSON_AddStringToObject(site, "name_en", cs->name_en);
-		cJSON_AddItemToArray(list, site);
-	}
+	cJSON_AddItemToObject(resp, "sites", region_sites_list());
 	char *text = cJSON_PrintUnformatted(resp);
 	cJSON_Delete(resp);
 	if (text)

@@ -8,12 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Answers the sites served, in the config's order, with their place in the region and
- * whether each takes tickets now. */
-void op_sites(struct request *r)
+/* The sites served, in the config's order, with their place in the region and whether each
+ * takes tickets now: the `sites` op's list, also GET /api/v1/sites. */
+cJSON *region_sites_list(void)
 {
-	cJSON *res = cJSON_CreateObject();
-	cJSON *list = cJSON_AddArrayToObject(res, "sites");
+	cJSON *list = cJSON_CreateArray();
 	time_t now = clock_now();
 	for (size_t i = 0; i < sites_count(); i++) {
 		const struct site *s = sites_at(i);
@@ -21,7 +20,8 @@ void op_sites(struct request *r)
 		cJSON *o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "id", cs->id);
 		cJSON_AddStringToObject(o, "name", cs->name);
-		cJSON_AddStringToObject(o, "name_en", cs->name_en);
+		if (cs->name_en)
+			cJSON_AddStringToObject(o, "name_en", cs->name_en);
 		if (s->parent)
 			cJSON_AddStringToObject(o, "parent", s->parent->cfg->site.id);
 		else
@@ -30,6 +30,14 @@ void op_sites(struct request *r)
 		cJSON_AddBoolToObject(o, "open", sitetime_hall_open(cs, now));
 		cJSON_AddItemToArray(list, o);
 	}
+	return list;
+}
+
+/* Answers the sites served (region_sites_list). */
+void op_sites(struct request *r)
+{
+	cJSON *res = cJSON_CreateObject();
+	cJSON_AddItemToObject(res, "sites", region_sites_list());
 	request_reply(r, res);
 }
 

@@ -273,6 +273,7 @@ void op_close(struct request *r);
 void op_clock(struct request *r);
 void op_stats(struct request *r);
 void op_sites(struct request *r);
+cJSON *region_sites_list(void);
 void op_region(struct request *r);
 /* ops_ratings.c */
 void op_ratings(struct request *r);

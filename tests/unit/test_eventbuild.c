@@ -64,6 +64,12 @@ static int expand(const char *message, struct seen *s)
 	"\"channel\":\"kiosk\",\"state\":\"called\",\"issued_at\":1795744800,\"called_at\":1795745100," \
 	"\"started_at\":null,\"finished_at\":null,\"window\":2,\"clerk\":\"c01\",\"recalls\":0,\"transfers\":0," \
 	"\"rating\":null,\"ahead\":null,\"ewt\":null}"
+/* The same ticket as the current library's 21 fields make it. */
+#define CALLED_TICKET_JSON_FULL "{\"id\":\"20261127-A002\",\"number\":\"A002\",\"service\":\"A\"," \
+	"\"class\":\"normal\",\"channel\":\"kiosk\",\"state\":\"called\",\"issued_at\":1795744800," \
+	"\"called_at\":1795745100,\"started_at\":null,\"finished_at\":null,\"window\":2,\"clerk\":\"c01\"," \
+	"\"recalls\":0,\"transfers\":0,\"rating\":null,\"ahead\":null,\"ewt\":null,\"ewt_low\":null," \
+	"\"ewt_high\":null}"
 
 static void eventbuild__a_call__its_events_in_order(void **state)
 {
@@ -143,6 +149,44 @@ static void eventbuild__malformed__refused_whole(void **state)
 	assert_int_equal(expand("[]", &s), 0);
 }
 
+/* Asserts that the short ticket form "T" expands to the same events as the long form "t". */
+static void assert_same_events(const char *short_form, const char *long_form)
+{
+	struct seen a, b;
+	assert_int_equal(expand(short_form, &a), expand(long_form, &b));
+	assert_int_equal(a.n, b.n);
+	for (int i = 0; i < a.n; i++)
+		assert_string_equal(a.events[i], b.events[i]);
+}
+
+static void eventbuild__short_ticket_form__same_ticket_as_the_long_one(void **state)
+{
+	(void)state;
+	struct seen s;
+	/* defaults left out: number from the id, normal, kiosk, no recalls or transfers, times
+	 * after issue, no trailing "" */
+	assert_same_events("[[\"T\",\"20261127-A002\",\"\",\"A\",\"\",\"\",\"called\",\"1795744800\",\"300\",\"\",\"\","
+			   "\"2\",\"c01\"],[\"c\",\"\",\"2\",\"0\",\"1795745100\"]]",
+			   "[[\"t\",\"20261127-A002\",\"A002\",\"A\",\"normal\",\"kiosk\",\"called\",\"1795744800\","
+			   "\"1795745100\",\"\",\"\",\"2\",\"c01\",\"0\",\"0\",\"\",\"\",\"\",\"\",\"\",\"\"],"
+			   "[\"c\",\"20261127-A002\",\"2\",\"0\",\"1795745100\"]]");
+	/* every field given: taken as it is */
+	assert_same_events("[[\"T\",\"20261127-B001\",\"X9\",\"B\",\"priority\",\"web\",\"done\",\"1795744800\","
+			   "\"60\",\"120\",\"-5\",\"3\",\"c02\",\"1\",\"2\",\"4\",\"7\",\"8\",\"1\",\"9\",\"10\"]]",
+			   "[[\"t\",\"20261127-B001\",\"X9\",\"B\",\"priority\",\"web\",\"done\",\"1795744800\","
+			   "\"1795744860\",\"1795744920\",\"1795744795\",\"3\",\"c02\",\"1\",\"2\",\"4\",\"7\",\"8\","
+			   "\"1\",\"9\",\"10\"]]");
+	/* a waiting ticket up to its estimate */
+	assert_same_events("[[\"T\",\"20261127-B002\",\"\",\"B\",\"appointment\",\"\",\"waiting\",\"1795744800\","
+			   "\"\",\"\",\"\",\"\",\"\",\"\",\"\",\"\",\"4\",\"840\",\"\",\"420\",\"1500\"]]",
+			   "[[\"t\",\"20261127-B002\",\"B002\",\"B\",\"appointment\",\"kiosk\",\"waiting\",\"1795744800\","
+			   "\"\",\"\",\"\",\"\",\"\",\"0\",\"0\",\"\",\"4\",\"840\",\"\",\"420\",\"1500\"]]");
+	/* malformed: too short, an id without its number, a time that is not one */
+	assert_int_equal(expand("[[\"T\",\"20261127-A002\",\"\",\"A\"]]", &s), -1);
+	assert_int_equal(expand("[[\"T\",\"A002\",\"\",\"A\",\"\",\"\",\"waiting\",\"1\"]]", &s), -1);
+	assert_int_equal(expand("[[\"T\",\"20261127-A002\",\"\",\"A\",\"\",\"\",\"called\",\"1\",\"3x\"]]", &s), -1);
+}
+
 /* Asserts that a function's result becomes the given answer (NULL: refused). */
 static void assert_result(const char *result, const char *answer)
 {
@@ -164,6 +208,9 @@ static void eventbuild__results__made_whole(void **state)
 	assert_result("[\"tickets\",[" CALLED_TICKET "," CALLED_TICKET "]]",
 		      "{\"tickets\":[" CALLED_TICKET_JSON "," CALLED_TICKET_JSON "]}");
 	assert_result("[\"tickets\",[]]", "{\"tickets\":[]}");
+	assert_result("[\"ticket\",[\"T\",\"20261127-A002\",\"\",\"A\",\"\",\"\",\"called\",\"1795744800\",\"300\","
+		      "\"\",\"\",\"2\",\"c01\",\"\",\"\",\"\",\"\",\"\",\"\"]]",
+		      "{\"ticket\":" CALLED_TICKET_JSON_FULL "}");
 	assert_result("[\"window\",[\"w\",\"1\",\"idle\",\"\",\"c01\",\"1795745100\",\"\"]]",
 		      "{\"window\":{\"id\":1,\"name\":\"1号窗口\",\"name_en\":\"Window 1\",\"services\":[\"*\"],"
 		      "\"state\":\"idle\",\"ticket\":null,\"clerk\":\"c01\",\"since\":1795745100}}");
@@ -204,6 +251,7 @@ int main(void)
 		cmocka_unit_test(eventbuild__objects_of_earlier_versions__passed_on),
 		cmocka_unit_test(eventbuild__malformed__refused_whole),
 		cmocka_unit_test(eventbuild__results__made_whole),
+		cmocka_unit_test(eventbuild__short_ticket_form__same_ticket_as_the_long_one),
 		cmocka_unit_test(eventbuild__compact_services__objects_with_config_names),
 	};
 	return cmocka_run_group_tests_name("eventbuild", tests, setup, teardown);

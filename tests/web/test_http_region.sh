@@ -27,7 +27,8 @@ manager_stats() {
 }
 
 sites_lists_the_region() {
-	[ "$(call "$API/sites")" = 200 ] && body_has '"id":"central"' && body_has '"id":"street"' && body_has '"id":"far"'
+	[ "$(call "$API/sites")" = 200 ] && body_has '"id":"central"' && body_has '"id":"street"' && body_has '"id":"far"' &&
+		body_has '"parent":"street","level":"community","open":'
 }
 
 unknown_site_is_404() {
