@@ -898,6 +898,7 @@ end
 -- A ticket event.
 local function emit_ticket(t)
   emit(ticket_compact(t))
+  notify.seen('tickets', t.id, t)
 end
 
 -- A window, compact: ["w", id, state, ticket number, clerk, since, reason]; qserver adds the
@@ -933,6 +934,7 @@ local function emit_queue(sid, bulk)
   local ahead, ewt, low, high = service_estimate(sid, bulk)
   emit(cjson.encode({'q', sid, istr(service_waiting(sid, bulk)), istr(ewt), istr(ahead), istr(low),
     istr(high)}))
+  notify.seen('services', sid, sid)
 end
 
 -- Queue events for a list of services, each once (figures read in bulk for many).
@@ -952,6 +954,7 @@ end
 -- whose Ticket object qserver puts in it (the id "" names that ticket).
 local function emit_called(t, w, recall)
   emit(cjson.encode({'c', '', w.id, istr(tonumber(recall)), istr(NOW)}))
+  notify.seen('calls', t.id, {t, w.id})
 end
 
 ------------------------------------------------------------------------------------------
@@ -2587,32 +2590,40 @@ function notify.check_service(sid, stored)
   if redis.call('ZCARD', key) == 0 then redis.call('HDEL', k('nws'), sid) end
 end
 
--- Looks at the events of this call: tickets waiting again (a take, a transfer, a requeue)
--- join their service's watchers, services whose queue moved are checked, and a ticket that
--- was called for the first time gets `called`.
-function notify.after_call()
-  if #events == 0 then return end
-  local touched, called = {}, {}
-  for _, e in ipairs(events) do
-    local tid, sid = string.match(e, '^%["t","([^"]*)","[^"]*","([^"]*)","[^"]*","[^"]*","waiting"')
-    if tid then
-      local t = ticket(tid)
-      if t then notify.watch(t) end
-    end
-    sid = string.match(e, '^%["q","([^"]*)"')
-    if sid and not touched[sid] then touched[sid] = true; touched[#touched + 1] = sid end
-    local cid, wid = string.match(e, '^%["c","([^"]*)","([^"]*)"')
-    if cid then called[#called + 1] = {cid, wid} end
+-- Notes what this call's events were about (emit_ticket, emit_queue, emit_called call it):
+-- kind `tickets`, `services` or `calls`, each once by key, in order. The notes belong to the
+-- call whose events table is current, so a call that failed leaves none to the next.
+function notify.seen(kind, key, value)
+  if notify.of ~= events then
+    notify.of, notify.notes = events, {tickets = {}, services = {}, calls = {}}
   end
+  local list = notify.notes[kind]
+  if not list[key] then
+    list[key] = true
+    list[#list + 1] = value
+  end
+end
+
+-- After a call's writes: tickets waiting again (a take, a transfer, a requeue) join their
+-- service's watchers, services whose queue moved are checked, and a ticket that was called
+-- for the first time gets `called`.
+function notify.after_call()
+  if notify.of ~= events or not notify.notes then return end
+  local notes = notify.notes
+  notify.of, notify.notes = nil, nil
+  for _, t in ipairs(notes.tickets) do
+    if t.state == 'waiting' then notify.watch(t) end
+  end
+  local touched = notes.services
   if #touched > 0 then
     local watched = redis.call('HMGET', k('nws'), unpack(touched))
     for i, sid in ipairs(touched) do
       if watched[i] then notify.check_service(sid, watched[i]) end
     end
   end
-  for _, c in ipairs(called) do
-    local t = ticket(c[1])
-    if t and ((t.notify_ahead or '') ~= '' or (t.notify_ewt or '') ~= '') and (t.notified_called or '') == '' then
+  for _, c in ipairs(notes.calls) do
+    local t = c[1]
+    if ((t.notify_ahead or '') ~= '' or (t.notify_ewt or '') ~= '') and (t.notified_called or '') == '' then
       redis.call('ZREM', k('nw', t.service), t.id)
       notify.queue(t, 'called', '0', '0', c[2])
     end
