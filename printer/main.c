@@ -175,7 +175,7 @@ int main(int argc, char **argv)
 			break;
 		case 'L': opt.log_file = optarg; break;
 		case 'h': usage(stdout); return 0;
-		case 'V': printf("printer %s (protocol 1)\n", PRINTER_VERSION); return 0;
+		case 'V': printf("printer %s (protocol 2)\n", PRINTER_VERSION); return 0;
 		default: usage(stderr); return ONESHOT_USAGE;
 		}
 	}

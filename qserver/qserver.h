@@ -12,7 +12,7 @@
 #include "config.h"
 
 #define QSERVER_VERSION "0.1.0"
-#define PROTOCOL_VERSION 1
+#define PROTOCOL_VERSION 2
 
 struct event_base;
 struct bufferevent;

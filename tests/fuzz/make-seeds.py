@@ -52,7 +52,7 @@ put('config', b'{"site":{"id":"x","name":"x","name_en":"x","tz":"UTC"},"services
 site = b'{"id":"small","name":"\xe5\xb0\x8f","name_en":"Small","tz":"Asia/Shanghai","date":"2026-11-27","open":true,"sla":900}'
 # The client's ids: 1 the ping it asks for at connect (held until the session is set up),
 # 2 hello, 3 subscribe, 4 snapshot, 5 the services it asks for once ready.
-ready = (b'{"id":2,"ok":true,"protocol":1,"server":"qserver/0.1.0","role":"public","site":' + site + b'}\n'
+ready = (b'{"id":2,"ok":true,"protocol":2,"server":"qserver/0.1.0","role":"public","site":' + site + b'}\n'
          b'{"id":3,"ok":true,"topics":["called","queue","window","ticket"]}\n'
          b'{"id":4,"ok":true,"site":' + site + b',"services":[{"id":"A","waiting":1,"ewt":60}],"windows":[{"id":1,"state":"idle"}],"recent":[]}\n')
 events = (b'{"event":"called","ticket":{"id":"20261127-A001","number":"A001","state":"called"},"window":{"id":1,"name":"1","name_en":"Window 1"},"recall":0,"at":1795744800}\n'
