@@ -13,7 +13,7 @@ help_works() {
 
 # True when --version prints the version and protocol.
 version_works() {
-	"$BUILD/qserver" --version | grep -qE '^qserver [0-9]+\.[0-9]+\.[0-9]+ \(protocol 1\)$'
+	"$BUILD/qserver" --version | grep -qE '^qserver [0-9]+\.[0-9]+\.[0-9]+ \(protocol 2\)$'
 }
 
 # True when a broken config is refused with the file, the place and the reason.
