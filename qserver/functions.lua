@@ -1893,8 +1893,7 @@ local function qh_take(a)
   if seq == 1 then redis.call('EXPIRE', k('num', DAY), DAY_KEY_TTL) end
   enqueue(t)
   stat_record(DAY, local_hour(NOW), sid, '', '', stat_delta{[ST_ISSUED] = 1})
-  emit_ticket(t)
-  emit_queue(sid)
+  model.emit_take(t)
   return ticket_result(t)
 end
 
@@ -2789,6 +2788,52 @@ function appt.miss_slice()
     end
   end
   return missed, redis.call('ZCOUNT', k('apopen'), '-inf', '(' .. istr(today))
+end
+
+------------------------------------------------------------------------------------------
+-- The wait model's inputs (docs/estimated-wait.md)
+--
+-- A take records the model's inputs in its ticket and queue events instead of the figures:
+-- qserver's estimate.c works out ahead, ewt, ewt_low and ewt_high from them in C, for the
+-- answer and whenever the events are read again (the arithmetic is the model's functions
+-- above, in the same order), so the model no longer runs in Lua on a take.
+
+-- A learnt time as P:ewma holds it, or before one is learnt the service's configured time.
+function model.time_text(v, id)
+  if v and v ~= '' then return v end
+  local s = service(id)
+  return tostring(s and tonumber(s.service_time) or DEFAULT_SERVICE_TIME)
+end
+
+-- The inputs of the estimates of a service's tickets, as estimate.c reads them:
+-- "m<comprehensive> <idle> <open>|<hall mix>|<class shares>|<own time>|<waiting>=<time>;..."
+-- with an entry for each competing service (model.competing_services): two HMGETs.
+function model.inputs(sid)
+  local sids = model.competing_services(sid)
+  local learnt = redis.call('HMGET', k('ewma'), '*', EST.CLASS_SHARES, sid, unpack(sids))
+  local waiting = #sids > 0 and redis.call('HMGET', k('waiting'), unpack(sids)) or {}
+  local known, entries = memo_table(counts, 'waiting'), {}
+  for i, id in ipairs(sids) do
+    known[id] = waiting[i] -- the queue event's waiting figure, read here already
+    entries[i] = (waiting[i] or '') .. '=' .. model.time_text(learnt[i + 3], id)
+  end
+  return 'm' .. (hall_is_comprehensive() and '1 ' or '0 ') .. model.idle_windows(sid) .. ' ' ..
+    model.windows_serving('nopen', sid) .. '|' .. (learnt[1] or '') .. '|' .. (learnt[2] or '') ..
+    '|' .. model.time_text(learnt[3], sid) .. '|' .. table.concat(entries, ';')
+end
+
+-- The events of a take: the new ticket ["T", ..., ahead, "m..."] with the model's inputs in
+-- place of its ewt, then its service's ["q", service, waiting, "^", hall ahead], "^" for the
+-- inputs of the ticket before and the hall's waiting tickets in a hall with a comprehensive
+-- window ("" otherwise: qserver adds up the competing services').
+function model.emit_take(t)
+  local inputs = model.inputs(t.service)
+  local bases = service_bases(t.service)
+  tjson = {t = t, gen = gen, view = {state = t.state, ahead = istr(count_ahead(bases, t.class, t.score)),
+    ewt = inputs, ewt_low = '', ewt_high = ''}}
+  emit_ticket(t)
+  local hall = bases[1] == '*' and istr(count_ahead(bases, 'normal', nil)) or ''
+  emit(cjson.encode({'q', t.service, istr(service_waiting(t.service)), '^', hall}))
 end
 
 ------------------------------------------------------------------------------------------
