@@ -768,6 +768,11 @@ local function ticket_view(t)
   local view = {state = t.state, ahead = '', ewt = '', ewt_low = '', ewt_high = ''}
   if stale(t) then
     view.state = 'expired' -- its day is over; the day change under way expires it
+  elseif t.state == 'waiting' and (t.pin == nil or t.pin == '') then
+    -- the model's inputs, which qserver works out (model.inputs)
+    view.ahead = istr(count_ahead(service_bases(t.service), t.class, t.score))
+    view.ewt = model.inputs(t.service)
+    view.inputs = view.ewt
   elseif t.state == 'waiting' then
     local a, e, lo, hi = estimate(t)
     view.ahead, view.ewt, view.ewt_low, view.ewt_high = istr(a), istr(e), istr(lo), istr(hi)
@@ -897,6 +902,8 @@ end
 -- A ticket event.
 local function emit_ticket(t)
   emit(ticket_compact(t))
+  -- a queue event after it may refer to its model inputs (emit_queue)
+  model.last_inputs = {events, tjson.view.inputs}
 end
 
 -- A window, compact: ["w", id, state, ticket number, clerk, since, reason]; qserver adds the
@@ -928,6 +935,7 @@ local function emit_queue(sid, bulk)
   elseif not service(sid) then
     return
   end
+  if not bulk then return model.emit_queue_inputs(sid) end
   -- compact: ["q", service, waiting, ewt, ahead, ewt_low, ewt_high]
   local ahead, ewt, low, high = service_estimate(sid, bulk)
   emit(cjson.encode({'q', sid, istr(service_waiting(sid, bulk)), istr(ewt), istr(ahead), istr(low),
@@ -1893,7 +1901,8 @@ local function qh_take(a)
   if seq == 1 then redis.call('EXPIRE', k('num', DAY), DAY_KEY_TTL) end
   enqueue(t)
   stat_record(DAY, local_hour(NOW), sid, '', '', stat_delta{[ST_ISSUED] = 1})
-  model.emit_take(t)
+  emit_ticket(t)
+  emit_queue(sid)
   return ticket_result(t)
 end
 
@@ -2793,10 +2802,12 @@ end
 ------------------------------------------------------------------------------------------
 -- The wait model's inputs (docs/estimated-wait.md)
 --
--- A take records the model's inputs in its ticket and queue events instead of the figures:
--- qserver's estimate.c works out ahead, ewt, ewt_low and ewt_high from them in C, for the
--- answer and whenever the events are read again (the arithmetic is the model's functions
--- above, in the same order), so the model no longer runs in Lua on a take.
+-- Results and events record the model's inputs instead of the figures for a waiting ticket not
+-- pinned to a window and for a service's queue event: qserver's estimate.c works out ahead,
+-- ewt, ewt_low and ewt_high from them in C, for the answer and whenever the events are read
+-- again (the arithmetic is the model's functions above, in the same order), so the model no
+-- longer runs in Lua for them. A pinned ticket's figures and the service lists (many services
+-- at once, from the figures read in bulk) are still worked out here.
 
 -- A learnt time as P:ewma holds it, or before one is learnt the service's configured time.
 function model.time_text(v, id)
@@ -2807,33 +2818,45 @@ end
 
 -- The inputs of the estimates of a service's tickets, as estimate.c reads them:
 -- "m<comprehensive> <idle> <open>|<hall mix>|<class shares>|<own time>|<waiting>=<time>;..."
--- with an entry for each competing service (model.competing_services): two HMGETs.
+-- with an entry for each competing service (model.competing_services): two HMGETs at most,
+-- none for what this call read already.
 function model.inputs(sid)
+  -- worked out once per service between writes (gen moves with every write and learnt time)
+  local m = memo_table(counts, 'inputs')
+  local known_inputs = m[sid]
+  if known_inputs and known_inputs[1] == gen then return known_inputs[2] end
   local sids = model.competing_services(sid)
-  local learnt = redis.call('HMGET', k('ewma'), '*', EST.CLASS_SHARES, sid, unpack(sids))
-  local waiting = #sids > 0 and redis.call('HMGET', k('waiting'), unpack(sids)) or {}
-  local known, entries = memo_table(counts, 'waiting'), {}
-  for i, id in ipairs(sids) do
-    known[id] = waiting[i] -- the queue event's waiting figure, read here already
-    entries[i] = (waiting[i] or '') .. '=' .. model.time_text(learnt[i + 3], id)
+  model.prefetch_ewma({'*', EST.CLASS_SHARES, sid, unpack(sids)})
+  local learnt, known, missing = memo_table(cache, 'ewma'), memo_table(counts, 'waiting'), {}
+  for _, id in ipairs(sids) do
+    if known[id] == nil then missing[#missing + 1] = id end
   end
-  return 'm' .. (hall_is_comprehensive() and '1 ' or '0 ') .. model.idle_windows(sid) .. ' ' ..
-    model.windows_serving('nopen', sid) .. '|' .. (learnt[1] or '') .. '|' .. (learnt[2] or '') ..
-    '|' .. model.time_text(learnt[3], sid) .. '|' .. table.concat(entries, ';')
+  if #missing > 0 then
+    local vals = redis.call('HMGET', k('waiting'), unpack(missing))
+    for i, id in ipairs(missing) do known[id] = vals[i] end
+  end
+  local entries = {}
+  for i, id in ipairs(sids) do
+    entries[i] = (known[id] or '') .. '=' .. model.time_text(learnt[id], id)
+  end
+  local inputs = 'm' .. (hall_is_comprehensive() and '1 ' or '0 ') .. model.idle_windows(sid) ..
+    ' ' .. model.windows_serving('nopen', sid) .. '|' .. (learnt['*'] or '') .. '|' ..
+    (learnt[EST.CLASS_SHARES] or '') .. '|' .. model.time_text(learnt[sid], sid) .. '|' ..
+    table.concat(entries, ';')
+  m[sid] = {gen, inputs}
+  return inputs
 end
 
--- The events of a take: the new ticket ["T", ..., ahead, "m..."] with the model's inputs in
--- place of its ewt, then its service's ["q", service, waiting, "^", hall ahead], "^" for the
--- inputs of the ticket before and the hall's waiting tickets in a hall with a comprehensive
--- window ("" otherwise: qserver adds up the competing services').
-function model.emit_take(t)
-  local inputs = model.inputs(t.service)
-  local bases = service_bases(t.service)
-  tjson = {t = t, gen = gen, view = {state = t.state, ahead = istr(count_ahead(bases, t.class, t.score)),
-    ewt = inputs, ewt_low = '', ewt_high = ''}}
-  emit_ticket(t)
+-- A queue event with the model's inputs of a new ticket of the service: ["q", service,
+-- waiting, inputs, hall ahead], the inputs "^" when they are those of the ticket event before
+-- in this call, hall ahead every waiting ticket of a hall with a comprehensive window ("" in
+-- others: qserver adds up the competing services').
+function model.emit_queue_inputs(sid)
+  local inputs, last = model.inputs(sid), model.last_inputs
+  if last and last[1] == events and last[2] == inputs then inputs = '^' end
+  local bases = service_bases(sid)
   local hall = bases[1] == '*' and istr(count_ahead(bases, 'normal', nil)) or ''
-  emit(cjson.encode({'q', t.service, istr(service_waiting(t.service)), '^', hall}))
+  emit(cjson.encode({'q', sid, istr(service_waiting(sid)), inputs, hall}))
 end
 
 ------------------------------------------------------------------------------------------
