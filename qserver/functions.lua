@@ -903,7 +903,7 @@ end
 local function emit_ticket(t)
   emit(ticket_compact(t))
   -- a queue event after it may refer to its model inputs (emit_queue)
-  model.last_inputs = {events, tjson.view.inputs}
+  model.last_events, model.last_inputs = events, tjson.view.inputs
 end
 
 -- A window, compact: ["w", id, state, ticket number, clerk, since, reason]; qserver adds the
@@ -2826,14 +2826,27 @@ function model.inputs(sid)
   local known_inputs = m[sid]
   if known_inputs and known_inputs[1] == gen then return known_inputs[2] end
   local sids = model.competing_services(sid)
-  model.prefetch_ewma({'*', EST.CLASS_SHARES, sid, unpack(sids)})
-  local learnt, known, missing = memo_table(cache, 'ewma'), memo_table(counts, 'waiting'), {}
-  for _, id in ipairs(sids) do
-    if known[id] == nil then missing[#missing + 1] = id end
+  local learnt, known = memo_table(cache, 'ewma'), memo_table(counts, 'waiting')
+  -- the first read of the call: one HMGET of all (no list of what is missing to build)
+  if learnt[sid] == nil then
+    local vals = redis.call('HMGET', k('ewma'), '*', EST.CLASS_SHARES, sid, unpack(sids))
+    learnt['*'], learnt[EST.CLASS_SHARES], learnt[sid] = vals[1], vals[2], vals[3]
+    for i, id in ipairs(sids) do learnt[id] = vals[i + 3] end
+  else
+    model.prefetch_ewma({'*', EST.CLASS_SHARES, unpack(sids)})
   end
-  if #missing > 0 then
-    local vals = redis.call('HMGET', k('waiting'), unpack(missing))
-    for i, id in ipairs(missing) do known[id] = vals[i] end
+  if known[sid] == nil and #sids > 0 then
+    local vals = redis.call('HMGET', k('waiting'), unpack(sids))
+    for i, id in ipairs(sids) do known[id] = vals[i] end
+  else
+    local missing = {}
+    for _, id in ipairs(sids) do
+      if known[id] == nil then missing[#missing + 1] = id end
+    end
+    if #missing > 0 then
+      local vals = redis.call('HMGET', k('waiting'), unpack(missing))
+      for i, id in ipairs(missing) do known[id] = vals[i] end
+    end
   end
   local entries = {}
   for i, id in ipairs(sids) do
@@ -2852,8 +2865,8 @@ end
 -- in this call, hall ahead every waiting ticket of a hall with a comprehensive window ("" in
 -- others: qserver adds up the competing services').
 function model.emit_queue_inputs(sid)
-  local inputs, last = model.inputs(sid), model.last_inputs
-  if last and last[1] == events and last[2] == inputs then inputs = '^' end
+  local inputs = model.inputs(sid)
+  if model.last_events == events and model.last_inputs == inputs then inputs = '^' end
   local bases = service_bases(sid)
   local hall = bases[1] == '*' and istr(count_ahead(bases, 'normal', nil)) or ''
   emit(cjson.encode({'q', sid, istr(service_waiting(sid)), inputs, hall}))
