@@ -690,39 +690,6 @@ function model.waiting_load(sids, bulk)
   return load[1], load[2]
 end
 
--- ahead, ewt, ewt_low and ewt_high of a waiting ticket.
-local function estimate(t)
-  local ahead, work, n, idle, stage, stage_var
-  local pinned = t.pin ~= nil and t.pin ~= ''
-  if pinned then
-    -- a pinned ticket competes for its one window with everything that window calls
-    local w = window(t.pin)
-    ahead = count_ahead(w and window_bases(w) or {'w' .. t.pin}, t.class, t.score)
-    stage, stage_var = model.service_time_var(t.service)
-    work, n, idle = ahead * stage, 1, (w and w.state == 'idle') and 1 or 0
-  else
-    -- every learnt time this estimate reads, with one HMGET
-    local sids = model.competing_services(t.service)
-    model.prefetch_ewma({'*', t.service, EST.CLASS_SHARES, unpack(sids)})
-    ahead = count_ahead(service_bases(t.service), t.class, t.score)
-    n, idle = open_windows(t.service), model.idle_windows(t.service)
-    stage, stage_var = model.stage_time(t.service)
-    -- the tickets ahead, at the mean of the other waiting tickets' own services' times (the
-    -- tickets ahead are most of them; counting them service by service would cost three calls
-    -- per service); in a hall of many services at the hall's mix
-    local mean_other = stage
-    if #sids > 0 then
-      local count, total = model.waiting_load(sids)
-      local others = total - model.service_time_var(t.service)
-      if count > 1 and others > 0 then mean_other = others / (count - 1) end
-    end
-    work = ahead * mean_other
-  end
-  -- a free window calls it next
-  if ahead < idle then return ahead, 0, 0, 0 end
-  return ahead, model.wait_range(ahead, work, stage, stage_var, n, pinned and 0 or model.jump_share(t.class))
-end
-
 -- Tickets waiting in a service today, all classes, not counting tickets pinned to a window.
 local function service_waiting(sid, bulk)
   return tonumber(figure('waiting', sid, bulk) or '') or 0
@@ -774,8 +741,7 @@ local function ticket_view(t)
     view.ewt = model.inputs(t.service)
     view.inputs = view.ewt
   elseif t.state == 'waiting' then
-    local a, e, lo, hi = estimate(t)
-    view.ahead, view.ewt, view.ewt_low, view.ewt_high = istr(a), istr(e), istr(lo), istr(hi)
+    view.ahead, view.ewt = model.pinned_inputs(t)
   end
   tjson = {t = t, gen = gen, view = view}
   return view
@@ -2802,12 +2768,13 @@ end
 ------------------------------------------------------------------------------------------
 -- The wait model's inputs (docs/estimated-wait.md)
 --
--- Results and events record the model's inputs instead of the figures for a waiting ticket not
--- pinned to a window and for a service's queue event: qserver's estimate.c works out ahead,
--- ewt, ewt_low and ewt_high from them in C, for the answer and whenever the events are read
--- again (the arithmetic is the model's functions above, in the same order), so the model no
--- longer runs in Lua for them. A pinned ticket's figures and the service lists (many services
--- at once, from the figures read in bulk) are still worked out here.
+-- Results and events record the model's inputs instead of the figures for a waiting ticket
+-- and for a service's queue event: qserver's estimate.c works out ahead, ewt, ewt_low and
+-- ewt_high from them in C, for the answer and whenever the events are read again (the
+-- arithmetic is the model's functions above, in the same order), so the model no longer runs
+-- in Lua for them. The service lists and the queue events of a call about more than 8
+-- services (figures read in bulk) are still worked out here: recording every service's
+-- inputs costs the function more than the model does.
 
 -- A learnt time as P:ewma holds it, or before one is learnt the service's configured time.
 function model.time_text(v, id)
@@ -2858,6 +2825,17 @@ function model.inputs(sid)
     table.concat(entries, ';')
   m[sid] = {gen, inputs}
   return inputs
+end
+
+-- ahead and the model's inputs of a ticket pinned to a window: it competes for that one window
+-- (n = 1, idle when the window is) with everything the window calls, the tickets ahead at its
+-- own service's time, and no class jumps ahead of it (no class shares).
+function model.pinned_inputs(t)
+  local w = window(t.pin)
+  local ahead = count_ahead(w and window_bases(w) or {'w' .. t.pin}, t.class, t.score)
+  model.prefetch_ewma({t.service})
+  return istr(ahead), 'm0 ' .. ((w and w.state == 'idle') and '1' or '0') .. ' 1|||' ..
+    model.time_text(memo_table(cache, 'ewma')[t.service], t.service) .. '|'
 end
 
 -- A queue event with the model's inputs of a new ticket of the service: ["q", service,

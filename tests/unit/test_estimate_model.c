@@ -21,8 +21,8 @@ static void assert_estimate(const struct estimate *e, long long ahead, long long
 }
 
 /* docs/estimated-wait.md's example: 4 normal tickets of A at one open, busy window serving A
- * only, T = 300 s, exponential times: 1397 s, range 714-2418 s, for the fifth ticket and for a
- * new one alike. */
+ * only, T = 300 s, exponential times: 1397 s, range 714-2418 s, for the fifth ticket, a new
+ * one and a ticket pinned to that window alike. */
 static void model__documented_example__one_window(void **state)
 {
 	(void)state;
@@ -33,6 +33,10 @@ static void model__documented_example__one_window(void **state)
 	assert_estimate(&e, 4, 1397, 714, 2418);
 	/* before anything is learnt: the configured time, with an exponential's variance */
 	assert_int_equal(estimate_new_ticket("m0 0 1|||300|4=300", 0, &e), 0);
+	assert_estimate(&e, 4, 1397, 714, 2418);
+	/* a ticket pinned to the window: no competing services listed, the tickets ahead at its
+	 * own time, and no class shares, so nothing jumps ahead of it */
+	assert_int_equal(estimate_ticket("m0 0 1|||300 90000 40|", 4, "normal", &e), 0);
 	assert_estimate(&e, 4, 1397, 714, 2418);
 }
 
