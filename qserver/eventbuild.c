@@ -74,7 +74,8 @@ static void add_int(cJSON *o, const char *key, const char *v)
 
 /* Positions (0-based, after the kind) of the Ticket fields the short "T" form stores apart. */
 enum { TF_ID = 0, TF_NUMBER = 1, TF_CLASS = 3, TF_CHANNEL = 4, TF_ISSUED = 6, TF_CALLED = 7,
-       TF_FINISHED = 9, TF_RECALLS = 12, TF_TRANSFERS = 13 };
+       TF_FINISHED = 9, TF_RECALLS = 12, TF_TRANSFERS = 13, TF_AHEAD = 15, TF_EWT = 16, TF_EWT_LOW = 18,
+       TF_EWT_HIGH = 19 };
 
 /* Field i of a short "T" ticket as the long form holds it (buf holds what is worked out), or
  * NULL when it is malformed. */
@@ -108,6 +109,22 @@ static const char *short_ticket_field(const cJSON *a, size_t i, char *buf, size_
 	return buf;
 }
 
+/* Works out a ticket's ewt, ewt_low and ewt_high when its ewt field holds the wait model's
+ * inputs ("m...", estimate.c) rather than the figure: 1 when it did, 0 when the figures are
+ * there already, -1 when the inputs are malformed. */
+static int ticket_estimate(const cJSON *a, int is_short, struct estimate *e)
+{
+	char buf[32];
+	const char *ewt = compact_string(a, TF_EWT + 1);
+	if (!ewt || ewt[0] != 'm')
+		return 0;
+	const char *ahead = compact_string(a, TF_AHEAD + 1);
+	const char *class = is_short ? short_ticket_field(a, TF_CLASS, buf, sizeof buf) : compact_string(a, TF_CLASS + 1);
+	if (!ahead || !*ahead || !class)
+		return -1;
+	return estimate_ticket(ewt, strtoll(ahead, NULL, 10), class, e) < 0 ? -1 : 1;
+}
+
 /* The Ticket object of a compact "t" (or short "T") event, or NULL when it is malformed. */
 static cJSON *ticket_object(const cJSON *a)
 {
@@ -120,6 +137,10 @@ static cJSON *ticket_object(const cJSON *a)
 		return NULL;
 	if (is_short)
 		size = (int)TICKET_FIELDS + 1;
+	struct estimate est;
+	int modelled = ticket_estimate(a, is_short, &est);
+	if (modelled < 0)
+		return NULL;
 	cJSON *t = cJSON_CreateObject();
 	for (size_t i = 0; i + 1 < (size_t)size; i++) {
 		char buf[32];
@@ -128,7 +149,10 @@ static cJSON *ticket_object(const cJSON *a)
 			cJSON_Delete(t);
 			return NULL;
 		}
-		if (ticket_fields[i].kind == FIELD_STRING)
+		if (modelled && (i == TF_EWT || i == TF_EWT_LOW || i == TF_EWT_HIGH))
+			cJSON_AddNumberToObject(t, ticket_fields[i].key,
+						(double)(i == TF_EWT ? est.ewt : i == TF_EWT_LOW ? est.ewt_low : est.ewt_high));
+		else if (ticket_fields[i].kind == FIELD_STRING)
 			add_string(t, ticket_fields[i].key, v);
 		else if (ticket_fields[i].kind == FIELD_INT)
 			add_int(t, ticket_fields[i].key, v);
@@ -174,12 +198,15 @@ static cJSON *window_object(const struct config *cfg, const cJSON *a)
 }
 
 /* The protocol event of one compact event; last_ticket is the latest Ticket object of the
- * message (a "called" event carries it). NULL when it is malformed. */
-static cJSON *event_object(const struct config *cfg, const cJSON *a, cJSON **last_ticket)
+ * message (a "called" event carries it), last_inputs that ticket's wait model inputs (a
+ * "queue" event may refer to them). NULL when it is malformed. */
+static cJSON *event_object(const struct config *cfg, const cJSON *a, cJSON **last_ticket, const char **last_inputs)
 {
 	const char *kind = compact_string(a, 0);
 	cJSON *ev = cJSON_CreateObject(), *item = NULL;
 	if (kind && (strcmp(kind, "t") == 0 || strcmp(kind, "T") == 0) && (item = ticket_object(a))) {
+		const char *ewt = compact_string(a, TF_EWT + 1);
+		*last_inputs = ewt && ewt[0] == 'm' ? ewt : NULL;
 		cJSON_AddStringToObject(ev, "event", "ticket");
 		cJSON_Delete(*last_ticket);
 		*last_ticket = cJSON_Duplicate(item, 1);
@@ -193,6 +220,24 @@ static cJSON *event_object(const struct config *cfg, const cJSON *a, cJSON **las
 	}
 	const char *s1 = compact_string(a, 1), *s2 = compact_string(a, 2), *s3 = compact_string(a, 3),
 		   *s4 = compact_string(a, 4), *s5 = compact_string(a, 5), *s6 = compact_string(a, 6);
+	if (kind && strcmp(kind, "q") == 0 && s1 && s2 && s3 && (s3[0] == 'm' || s3[0] == '^')) {
+		/* the wait model's inputs ("^": those of the ticket before) and, in a hall with a
+		 * comprehensive window, the tickets ahead of a new one */
+		const char *inputs = s3[0] == 'm' ? s3 : *last_inputs;
+		struct estimate e;
+		if (!inputs || !s4 || estimate_new_ticket(inputs, strtoll(s4, NULL, 10), &e) < 0) {
+			cJSON_Delete(ev);
+			return NULL;
+		}
+		cJSON_AddStringToObject(ev, "event", "queue");
+		cJSON_AddStringToObject(ev, "service", s1);
+		add_int(ev, "waiting", s2);
+		cJSON_AddNumberToObject(ev, "ewt", (double)e.ewt);
+		cJSON_AddNumberToObject(ev, "ahead", (double)e.ahead);
+		cJSON_AddNumberToObject(ev, "ewt_low", (double)e.ewt_low);
+		cJSON_AddNumberToObject(ev, "ewt_high", (double)e.ewt_high);
+		return ev;
+	}
 	if (kind && strcmp(kind, "q") == 0 && s1 && s2 && s3) {
 		cJSON_AddStringToObject(ev, "event", "queue");
 		cJSON_AddStringToObject(ev, "service", s1);
@@ -241,9 +286,10 @@ int eventbuild_each(const struct config *cfg, const char *json, size_t len, even
 	int n = cJSON_GetArraySize(msg);
 	char **texts = calloc(n > 0 ? (size_t)n : 1, sizeof *texts);
 	cJSON *last_ticket = NULL, *item;
+	const char *last_inputs = NULL;
 	int built = 0;
 	cJSON_ArrayForEach(item, msg) {
-		cJSON *ev = cJSON_IsObject(item) ? cJSON_Duplicate(item, 1) : event_object(cfg, item, &last_ticket);
+		cJSON *ev = cJSON_IsObject(item) ? cJSON_Duplicate(item, 1) : event_object(cfg, item, &last_ticket, &last_inputs);
 		if (!texts || !ev || !(texts[built] = cJSON_PrintUnformatted(ev))) {
 			cJSON_Delete(ev);
 			break;

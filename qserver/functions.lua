@@ -691,39 +691,6 @@ function model.waiting_load(sids, bulk)
   return load[1], load[2]
 end
 
--- ahead, ewt, ewt_low and ewt_high of a waiting ticket.
-local function estimate(t)
-  local ahead, work, n, idle, stage, stage_var
-  local pinned = t.pin ~= nil and t.pin ~= ''
-  if pinned then
-    -- a pinned ticket competes for its one window with everything that window calls
-    local w = window(t.pin)
-    ahead = count_ahead(w and window_bases(w) or {'w' .. t.pin}, t.class, t.score)
-    stage, stage_var = model.service_time_var(t.service)
-    work, n, idle = ahead * stage, 1, (w and w.state == 'idle') and 1 or 0
-  else
-    -- every learnt time this estimate reads, with one HMGET
-    local sids = model.competing_services(t.service)
-    model.prefetch_ewma({'*', t.service, EST.CLASS_SHARES, unpack(sids)})
-    ahead = count_ahead(service_bases(t.service), t.class, t.score)
-    n, idle = open_windows(t.service), model.idle_windows(t.service)
-    stage, stage_var = model.stage_time(t.service)
-    -- the tickets ahead, at the mean of the other waiting tickets' own services' times (the
-    -- tickets ahead are most of them; counting them service by service would cost three calls
-    -- per service); in a hall of many services at the hall's mix
-    local mean_other = stage
-    if #sids > 0 then
-      local count, total = model.waiting_load(sids)
-      local others = total - model.service_time_var(t.service)
-      if count > 1 and others > 0 then mean_other = others / (count - 1) end
-    end
-    work = ahead * mean_other
-  end
-  -- a free window calls it next
-  if ahead < idle then return ahead, 0, 0, 0 end
-  return ahead, model.wait_range(ahead, work, stage, stage_var, n, pinned and 0 or model.jump_share(t.class))
-end
-
 -- Tickets waiting in a service today, all classes, not counting tickets pinned to a window.
 local function service_waiting(sid, bulk)
   return tonumber(figure('waiting', sid, bulk) or '') or 0
@@ -769,9 +736,13 @@ local function ticket_view(t)
   local view = {state = t.state, ahead = '', ewt = '', ewt_low = '', ewt_high = ''}
   if stale(t) then
     view.state = 'expired' -- its day is over; the day change under way expires it
+  elseif t.state == 'waiting' and (t.pin == nil or t.pin == '') then
+    -- the model's inputs, which qserver works out (model.inputs)
+    view.ahead = istr(count_ahead(service_bases(t.service), t.class, t.score))
+    view.ewt = model.inputs(t.service)
+    view.inputs = view.ewt
   elseif t.state == 'waiting' then
-    local a, e, lo, hi = estimate(t)
-    view.ahead, view.ewt, view.ewt_low, view.ewt_high = istr(a), istr(e), istr(lo), istr(hi)
+    view.ahead, view.ewt = model.pinned_inputs(t)
   end
   tjson = {t = t, gen = gen, view = view}
   return view
@@ -899,6 +870,8 @@ end
 local function emit_ticket(t)
   emit(ticket_compact(t))
   notify.seen('tickets', t.id, t)
+  -- a queue event after it may refer to its model inputs (emit_queue)
+  model.last_events, model.last_inputs = events, tjson.view.inputs
 end
 
 -- A window, compact: ["w", id, state, ticket number, clerk, since, reason]; qserver adds the
@@ -930,11 +903,12 @@ local function emit_queue(sid, bulk)
   elseif not service(sid) then
     return
   end
+  notify.seen('services', sid, sid)
+  if not bulk then return model.emit_queue_inputs(sid) end
   -- compact: ["q", service, waiting, ewt, ahead, ewt_low, ewt_high]
   local ahead, ewt, low, high = service_estimate(sid, bulk)
   emit(cjson.encode({'q', sid, istr(service_waiting(sid, bulk)), istr(ewt), istr(ahead), istr(low),
     istr(high)}))
-  notify.seen('services', sid, sid)
 end
 
 -- Queue events for a list of services, each once (figures read in bulk for many).
@@ -2576,18 +2550,48 @@ function notify.check_service(sid, stored)
     if not t or t.state ~= 'waiting' or stale(t) or t.service ~= sid or (t.notified_near or '') ~= '' then
       redis.call('ZREM', key, id)
     else
-      local view = ticket_view(t)
-      local ahead, ewt = tonumber(view.ahead) or 0, tonumber(view.ewt) or 0
+      local ahead, ewt = notify.estimate(t)
       local mark_ahead, mark_ewt = tonumber(t.notify_ahead or ''), tonumber(t.notify_ewt or '')
       if (mark_ahead and ahead <= mark_ahead) or (mark_ewt and ewt <= mark_ewt) then
         redis.call('ZREM', key, id)
-        notify.queue(t, 'near', view.ahead, view.ewt, '')
+        notify.queue(t, 'near', istr(ahead), istr(ewt), '')
       elseif (t.pin or '') == '' and ahead > m[1] and ewt > m[2] then
         break -- nobody behind it is near yet
       end
     end
   end
   if redis.call('ZCARD', key) == 0 then redis.call('HDEL', k('nws'), sid) end
+end
+
+-- A watched ticket's people ahead and median wait, as numbers: qserver works out the
+-- estimates clients see (estimate.c, from model.inputs), but a "near" mark in seconds must be
+-- judged here, in the call that may queue the notification. The same model as estimate.c,
+-- run only for the few watchers notify.check_service looks at.
+function notify.estimate(t)
+  local ahead, work, n, idle, stage, stage_var
+  local pinned = t.pin ~= nil and t.pin ~= ''
+  if pinned then
+    local w = window(t.pin)
+    ahead = count_ahead(w and window_bases(w) or {'w' .. t.pin}, t.class, t.score)
+    stage, stage_var = model.service_time_var(t.service)
+    work, n, idle = ahead * stage, 1, (w and w.state == 'idle') and 1 or 0
+  else
+    local sids = model.competing_services(t.service)
+    model.prefetch_ewma({'*', t.service, EST.CLASS_SHARES, unpack(sids)})
+    ahead = count_ahead(service_bases(t.service), t.class, t.score)
+    n, idle = open_windows(t.service), model.idle_windows(t.service)
+    stage, stage_var = model.stage_time(t.service)
+    local mean_other = stage
+    if #sids > 0 then
+      local count, total = model.waiting_load(sids)
+      local others = total - model.service_time_var(t.service)
+      if count > 1 and others > 0 then mean_other = others / (count - 1) end
+    end
+    work = ahead * mean_other
+  end
+  if ahead < idle then return ahead, 0 end
+  local ewt = model.wait_range(ahead, work, stage, stage_var, n, pinned and 0 or model.jump_share(t.class))
+  return ahead, ewt
 end
 
 -- Notes what this call's events were about (emit_ticket, emit_queue, emit_called call it):
@@ -3031,6 +3035,91 @@ function appt.miss_slice()
     end
   end
   return missed, redis.call('ZCOUNT', k('apopen'), '-inf', '(' .. istr(today))
+end
+
+------------------------------------------------------------------------------------------
+-- The wait model's inputs (docs/estimated-wait.md)
+--
+-- Results and events record the model's inputs instead of the figures for a waiting ticket
+-- and for a service's queue event: qserver's estimate.c works out ahead, ewt, ewt_low and
+-- ewt_high from them in C, for the answer and whenever the events are read again (the
+-- arithmetic is the model's functions above, in the same order), so the model no longer runs
+-- in Lua for them. The service lists and the queue events of a call about more than 8
+-- services (figures read in bulk) are still worked out here: recording every service's
+-- inputs costs the function more than the model does.
+
+-- A learnt time as P:ewma holds it, or before one is learnt the service's configured time.
+function model.time_text(v, id)
+  if v and v ~= '' then return v end
+  local s = service(id)
+  return tostring(s and tonumber(s.service_time) or DEFAULT_SERVICE_TIME)
+end
+
+-- The inputs of the estimates of a service's tickets, as estimate.c reads them:
+-- "m<comprehensive> <idle> <open>|<hall mix>|<class shares>|<own time>|<waiting>=<time>;..."
+-- with an entry for each competing service (model.competing_services): two HMGETs at most,
+-- none for what this call read already.
+function model.inputs(sid)
+  -- worked out once per service between writes (gen moves with every write and learnt time)
+  local m = memo_table(counts, 'inputs')
+  local known_inputs = m[sid]
+  if known_inputs and known_inputs[1] == gen then return known_inputs[2] end
+  local sids = model.competing_services(sid)
+  local learnt, known = memo_table(cache, 'ewma'), memo_table(counts, 'waiting')
+  -- the first read of the call: one HMGET of all (no list of what is missing to build)
+  if learnt[sid] == nil then
+    local vals = redis.call('HMGET', k('ewma'), '*', EST.CLASS_SHARES, sid, unpack(sids))
+    learnt['*'], learnt[EST.CLASS_SHARES], learnt[sid] = vals[1], vals[2], vals[3]
+    for i, id in ipairs(sids) do learnt[id] = vals[i + 3] end
+  else
+    model.prefetch_ewma({'*', EST.CLASS_SHARES, unpack(sids)})
+  end
+  if known[sid] == nil and #sids > 0 then
+    local vals = redis.call('HMGET', k('waiting'), unpack(sids))
+    for i, id in ipairs(sids) do known[id] = vals[i] end
+  else
+    local missing = {}
+    for _, id in ipairs(sids) do
+      if known[id] == nil then missing[#missing + 1] = id end
+    end
+    if #missing > 0 then
+      local vals = redis.call('HMGET', k('waiting'), unpack(missing))
+      for i, id in ipairs(missing) do known[id] = vals[i] end
+    end
+  end
+  local entries = {}
+  for i, id in ipairs(sids) do
+    entries[i] = (known[id] or '') .. '=' .. model.time_text(learnt[id], id)
+  end
+  local inputs = 'm' .. (hall_is_comprehensive() and '1 ' or '0 ') .. model.idle_windows(sid) ..
+    ' ' .. model.windows_serving('nopen', sid) .. '|' .. (learnt['*'] or '') .. '|' ..
+    (learnt[EST.CLASS_SHARES] or '') .. '|' .. model.time_text(learnt[sid], sid) .. '|' ..
+    table.concat(entries, ';')
+  m[sid] = {gen, inputs}
+  return inputs
+end
+
+-- ahead and the model's inputs of a ticket pinned to a window: it competes for that one window
+-- (n = 1, idle when the window is) with everything the window calls, the tickets ahead at its
+-- own service's time, and no class jumps ahead of it (no class shares).
+function model.pinned_inputs(t)
+  local w = window(t.pin)
+  local ahead = count_ahead(w and window_bases(w) or {'w' .. t.pin}, t.class, t.score)
+  model.prefetch_ewma({t.service})
+  return istr(ahead), 'm0 ' .. ((w and w.state == 'idle') and '1' or '0') .. ' 1|||' ..
+    model.time_text(memo_table(cache, 'ewma')[t.service], t.service) .. '|'
+end
+
+-- A queue event with the model's inputs of a new ticket of the service: ["q", service,
+-- waiting, inputs, hall ahead], the inputs "^" when they are those of the ticket event before
+-- in this call, hall ahead every waiting ticket of a hall with a comprehensive window ("" in
+-- others: qserver adds up the competing services').
+function model.emit_queue_inputs(sid)
+  local inputs = model.inputs(sid)
+  if model.last_events == events and model.last_inputs == inputs then inputs = '^' end
+  local bases = service_bases(sid)
+  local hall = bases[1] == '*' and istr(count_ahead(bases, 'normal', nil)) or ''
+  emit(cjson.encode({'q', sid, istr(service_waiting(sid)), inputs, hall}))
 end
 
 ------------------------------------------------------------------------------------------

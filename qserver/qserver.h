@@ -507,4 +507,15 @@ void redis_child_stop(void);
 int redis_child_running(void);
 int redis_child_rewrite_due(char *why, size_t len);
 
+/* estimate.c: the wait model (docs/estimated-wait.md) from the inputs a function returns. */
+struct estimate {
+	long long ahead, ewt, ewt_low, ewt_high;
+};
+/* ewt, ewt_low and ewt_high of a waiting ticket of the class with `ahead` tickets before it
+ * (e->ahead = ahead); 0, or -1 when the inputs are malformed. */
+int estimate_ticket(const char *inputs, long long ahead, const char *class, struct estimate *e);
+/* ahead, ewt, ewt_low and ewt_high of a new normal ticket of the service the inputs are of;
+ * hall_ahead counts every waiting ticket of a hall with a comprehensive window. */
+int estimate_new_ticket(const char *inputs, long long hall_ahead, struct estimate *e);
+
 #endif

@@ -2350,6 +2350,30 @@ notify__later_watcher_with_a_larger_mark__told(void **state)
 	assert_string_equal(part(cJSON_GetArrayItem(list, 0), 5), "3");
 }
 
+/* An ewt mark is judged on the ticket's estimated wait in whole seconds: a ticket whose
+ * estimate is over its mark is not near, one within it is, and the notification carries the
+ * estimate as a number of seconds. */
+static void
+notify__ewt_mark__near_when_the_estimate_is_within_it(void **state)
+{
+	cJSON *list;
+
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	take("A", "");
+	take("A", "");
+	take_notify("A", "", "60"); /* A004: three ahead at one window, minutes away */
+	assert_int_equal(cJSON_GetArraySize(claim("1", "qs")), 0);
+	take_notify("A", "", "86400"); /* A005: within a day, surely */
+	list = claim("2", "qs");
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	assert_string_equal(part(cJSON_GetArrayItem(list, 0), 0), "20261128-A005:near");
+	const char *ewt = part(cJSON_GetArrayItem(list, 0), 6);
+	assert_true(ewt[0] != '\0' && strspn(ewt, "0123456789") == strlen(ewt));
+	assert_true(atoi(ewt) > 60);
+}
+
 /* A near whose ticket no longer waits when it is claimed is dropped. */
 static void
 notify__moot_near__dropped(void **state)
@@ -2423,6 +2447,7 @@ main(void)
 		T(notify__claims_leases_and_settles),
 		T(notify__near_then_called_once_each),
 		T(notify__later_watcher_with_a_larger_mark__told),
+		T(notify__ewt_mark__near_when_the_estimate_is_within_it),
 		T(notify__moot_near__dropped),
 		T(notify__op_needs_the_secret_and_a_waiting_ticket),
 		T(notify__transfer__watched_in_the_new_service),

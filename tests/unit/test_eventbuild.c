@@ -241,6 +241,44 @@ static void eventbuild__compact_services__objects_with_config_names(void **state
 	assert_result("{\"services\":\"A 0 5 9 1 2", NULL);
 }
 
+/* A number field of an event's JSON (of its nested object when one is named), or -1 when absent. */
+static double event_number(const char *json, const char *object, const char *key)
+{
+	cJSON *ev = cJSON_Parse(json);
+	const cJSON *o = object ? cJSON_GetObjectItemCaseSensitive(ev, object) : ev;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	double n = cJSON_IsNumber(v) ? v->valuedouble : -1;
+	cJSON_Delete(ev);
+	return n;
+}
+
+/* A take records the wait model's inputs instead of the figures: the ticket and its service's
+ * queue event ("^": the inputs of the ticket before) get them worked out (estimate.c). */
+static void eventbuild__model_inputs__become_the_estimates(void **state)
+{
+	(void)state;
+	struct seen s;
+	struct estimate q;
+	assert_int_equal(expand("[[\"T\",\"20261128-A005\",\"\",\"A\",\"\",\"\",\"waiting\",\"1795830000\","
+				"\"\",\"\",\"\",\"\",\"\",\"\",\"\",\"\",\"4\",\"m0 0 1|||300 90000 40|5=300 90000 40\"],"
+				"[\"q\",\"A\",\"5\",\"^\",\"\"]]", &s), 2);
+	/* docs/estimated-wait.md's example: 4 ahead at one busy window of 300 s */
+	assert_int_equal(event_number(s.events[0], "ticket", "ahead"), 4);
+	assert_int_equal(event_number(s.events[0], "ticket", "ewt"), 1397);
+	assert_int_equal(event_number(s.events[0], "ticket", "ewt_low"), 714);
+	assert_int_equal(event_number(s.events[0], "ticket", "ewt_high"), 2418);
+	assert_int_equal(estimate_new_ticket("m0 0 1|||300 90000 40|5=300 90000 40", 0, &q), 0);
+	assert_int_equal(event_number(s.events[1], NULL, "waiting"), 5);
+	assert_int_equal(event_number(s.events[1], NULL, "ahead"), 5);
+	assert_int_equal(event_number(s.events[1], NULL, "ewt"), q.ewt);
+	assert_int_equal(event_number(s.events[1], NULL, "ewt_low"), q.ewt_low);
+	assert_int_equal(event_number(s.events[1], NULL, "ewt_high"), q.ewt_high);
+	assert_true(q.ewt > 1397);
+	/* "^" with no ticket before, or inputs that are not the model's: the message is refused */
+	assert_int_equal(expand("[[\"q\",\"A\",\"5\",\"^\",\"\"]]", &s), -1);
+	assert_int_equal(expand("[[\"q\",\"A\",\"5\",\"m0 0 1|||300\",\"\"]]", &s), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +291,7 @@ int main(void)
 		cmocka_unit_test(eventbuild__results__made_whole),
 		cmocka_unit_test(eventbuild__short_ticket_form__same_ticket_as_the_long_one),
 		cmocka_unit_test(eventbuild__compact_services__objects_with_config_names),
+		cmocka_unit_test(eventbuild__model_inputs__become_the_estimates),
 	};
 	return cmocka_run_group_tests_name("eventbuild", tests, setup, teardown);
 }
