@@ -269,7 +269,8 @@ static void recall_start_finish__the_clerks_cycle(void **state)
 	cJSON_Delete(r);
 	r = expect_ok(tc_request(c, "{\"op\":\"start\"}"));
 	assert_string_equal(get_str(r, "ticket", "state"), "serving");
-	assert_int_equal((long)get_num(r, "ticket", "started_at"), HALL_T0 + 30);
+	/* the test clock runs on from where it was set: a slow machine may cross a second */
+	assert_in_range((long)get_num(r, "ticket", "started_at"), HALL_T0 + 30, HALL_T0 + 32);
 	cJSON_Delete(r);
 	expect_error(tc_request(c, "{\"op\":\"recall\"}"), "conflict", NULL);
 	expect_error(tc_request(c, "{\"op\":\"start\"}"), "conflict", NULL);
@@ -277,7 +278,7 @@ static void recall_start_finish__the_clerks_cycle(void **state)
 	expect_error(tc_request(c, "{\"op\":\"finish\",\"rating\":6}"), "bad_request", "rating");
 	r = expect_ok(tc_request(c, "{\"op\":\"finish\",\"rating\":4}"));
 	assert_string_equal(get_str(r, "ticket", "state"), "done");
-	assert_int_equal((long)get_num(r, "ticket", "finished_at"), HALL_T0 + 330);
+	assert_in_range((long)get_num(r, "ticket", "finished_at"), HALL_T0 + 330, HALL_T0 + 332);
 	assert_int_equal((int)get_num(r, "ticket", "rating"), 4);
 	cJSON_Delete(r);
 	expect_error(tc_request(c, "{\"op\":\"finish\"}"), "conflict", NULL);
