@@ -75,11 +75,19 @@ int budget_pin(struct budget *b, const char *key)
 	return 0;
 }
 
+/* Whether a stored key is this key: keys are kept to their first BUDGET_KEY_MAX - 1 bytes, so
+ * longer ones (a 64-character ref, a user at a long site id) compare and hash on that prefix
+ * too, and find their entry again. */
+static int budget_key_is(const char *stored, const char *key)
+{
+	return strncmp(stored, key, BUDGET_KEY_MAX - 1) == 0;
+}
+
 /* True when the key is pinned already. */
 int budget_pinned(const struct budget *b, const char *key)
 {
 	for (size_t i = 0; i < b->npinned; i++)
-		if (strcmp(b->pinned[i].key, key) == 0)
+		if (budget_key_is(b->pinned[i].key, key))
 			return 1;
 	return 0;
 }
@@ -88,8 +96,9 @@ int budget_pinned(const struct budget *b, const char *key)
 static uint64_t budget_hash(const struct budget *b, const char *key)
 {
 	uint64_t h = 14695981039346656037ULL ^ b->seed;
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		h = (h ^ *p) * 1099511628211ULL;
+	const unsigned char *p = (const unsigned char *)key;
+	for (size_t n = 0; p[n] && n < BUDGET_KEY_MAX - 1; n++)
+		h = (h ^ p[n]) * 1099511628211ULL;
 	return h;
 }
 
@@ -104,13 +113,13 @@ static int budget_idle(const struct budget *b, const struct budget_entry *e, tim
 static struct budget_entry *budget_find(struct budget *b, const char *key, time_t now, int create)
 {
 	for (size_t i = 0; i < b->npinned; i++)
-		if (strcmp(b->pinned[i].key, key) == 0)
+		if (budget_key_is(b->pinned[i].key, key))
 			return &b->pinned[i];
 	struct budget_entry *bucket = &b->buckets[(budget_hash(b, key) % b->nbuckets) * BUDGET_WAYS];
 	struct budget_entry *victim = NULL;
 	for (int i = 0; i < BUDGET_WAYS; i++) {
 		struct budget_entry *e = &bucket[i];
-		if (e->key[0] && strcmp(e->key, key) == 0)
+		if (e->key[0] && budget_key_is(e->key, key))
 			return e;
 		/* A free or forgotten entry first, else the oldest one neither locked nor checking. */
 		int reusable = !e->key[0] || budget_idle(b, e, now);

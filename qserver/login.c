@@ -25,7 +25,7 @@ static char dummy_hash[PASSWORD_HASH_MAX];
 /* One check under way. */
 struct login_check {
 	struct request *r;
-	char key[CONFIG_ID_MAX + 4];  /* the user's budget key, empty for none */
+	char key[LOGIN_KEY_MAX];      /* the user's budget key ("u:<id>@<site>"), empty for none */
 	char address[64];
 	int known;		      /* the key names a configured user or kiosk */
 	int weight;		      /* failures a refusal counts against the address */

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <string.h>
 
 #include "qserver.h"
 
@@ -38,6 +39,22 @@ static void budget__fifth_failure__locks_for_base_time(void **state)
 	assert_int_equal(budget_wait(b, "u:m01", T0 + 29), 1);
 	assert_int_equal(budget_wait(b, "u:m01", T0 + 30), 0);
 	assert_int_equal(budget_wait(b, "u:c01", T0), 0); /* other keys are not touched */
+	budget_free(b);
+}
+
+/* A key longer than an entry keeps (a 64-character ref in UTF-8, a user at a long site id)
+ * finds its entry again: it is locked like a short one, and a check under way ends. */
+static void budget__long_key__locks_like_a_short_one(void **state)
+{
+	(void)state;
+	struct budget *b = budget_new(&policy, 64);
+	char key[300];
+	memset(key, 'x', sizeof key - 1);
+	key[sizeof key - 1] = '\0';
+	memcpy(key, "r:", 2);
+	assert_int_equal(fail_times(b, key, T0, 4), 0);
+	assert_int_equal(fail_times(b, key, T0, 1), 30);
+	assert_int_equal(budget_wait(b, key, T0), 30);
 	budget_free(b);
 }
 
@@ -139,6 +156,7 @@ int main(void)
 		cmocka_unit_test(budget__address_policy__checks_in_flight_not_counted),
 		cmocka_unit_test(budget__clear_and_forget__start_again),
 		cmocka_unit_test(budget__flood_of_keys__bounded_and_pinned_key_kept),
+		cmocka_unit_test(budget__long_key__locks_like_a_short_one),
 	};
 	return cmocka_run_group_tests_name("budget", tests, NULL, NULL);
 }
