@@ -150,10 +150,12 @@ static void rewrite_aof_if_due(void)
 {
 	static long long next_check_ms;
 	char why[96];
-	if (!store_ready() || clock_real_ms() < next_check_ms || !redis_child_rewrite_due(why, sizeof why))
+	if (!store_ready() || clock_real_ms() < next_check_ms)
 		return;
-	if (rewrite_aof(why) == 0)
-		next_check_ms = clock_real_ms() + 60 * 1000;
+	/* the check reads the AOF manifest and stats its files: not every second */
+	next_check_ms = clock_real_ms() + 60 * 1000;
+	if (redis_child_rewrite_due(why, sizeof why))
+		rewrite_aof(why);
 }
 
 /* Once a second: run the day change, compact the embedded Redis's AOF, renew clerks' leases. */
