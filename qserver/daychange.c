@@ -17,6 +17,11 @@ static void on_day_slice(struct redisReply *reply, void *arg)
 {
 	struct site *site = arg;
 	site->day_in_flight = 0;
+	static long long next_log_ms; /* a failing call is retried each second: said once a minute */
+	if (reply && reply->type == REDIS_REPLY_ERROR && clock_real_ms() >= next_log_ms) {
+		log_error("%s: the day change failed (retried each second): %s", site->cfg->site.id, reply->str);
+		next_log_ms = clock_real_ms() + 60 * 1000;
+	}
 	if (!reply || reply->type != REDIS_REPLY_STRING)
 		return; /* retried on the next tick */
 	cJSON *j = cJSON_Parse(reply->str);
