@@ -475,7 +475,7 @@ static struct sse_stream *sse_open(struct evhttp_request *req, struct conn *c, u
 		evbuffer_free(buf);
 	}
 	if (s)
-		events_subscribe(c, s->site, s->ticket[0] ? (TOPIC_QUEUE | TOPIC_CALLED | TOPIC_TICKET) : topics);
+		events_subscribe(c, s->site, topics);
 	return s;
 }
 
