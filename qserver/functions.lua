@@ -213,11 +213,6 @@ local function memo(tbl, key, compute)
   return v
 end
 
--- A count read once per call until the next queue or window write.
-local function counted(key, compute)
-  return memo(counts, key, compute)
-end
-
 -- The table named `name` inside a memo table (cache or counts), made the first time: memos
 -- keyed by a plain id, so a lookup builds no string and no closure.
 local function memo_table(tbl, name)
@@ -1750,8 +1745,6 @@ local function qh_setup(a)
   for _, old in ipairs(redis.call('LRANGE', k('wins'), 0, -1)) do
     if not seen_win[old] then
       redis.call('DEL', k('w', old))
-      redis.call('SREM', k('open'), old)
-      redis.call('SREM', k('idle'), old)
     end
   end
   redis.call('DEL', k('wins'), k('open'), k('idle'))
@@ -2565,8 +2558,9 @@ end
 
 -- A watched ticket's people ahead and median wait, as numbers: qserver works out the
 -- estimates clients see (estimate.c, from model.inputs), but a "near" mark in seconds must be
--- judged here, in the call that may queue the notification. The same model as estimate.c,
--- run only for the few watchers notify.check_service looks at.
+-- judged here, in the call that may queue the notification. Keep it in step with
+-- estimate_ticket in qserver/estimate.c, its C twin; it runs only for the few watchers
+-- notify.check_service looks at.
 function notify.estimate(t)
   local ahead, work, n, idle, stage, stage_var
   local pinned = t.pin ~= nil and t.pin ~= ''
