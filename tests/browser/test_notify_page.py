@@ -40,6 +40,7 @@ try:
         hall_json = json.load(f)
     hall_json['site']['notify_url'] = 'http://127.0.0.1:%s/qhall' % open(port_file).read().strip()
     hall_json['site']['notify_secret'] = SECRET
+    hall_json['site']['remote_take'] = True
     config = os.path.join(work, 'hall.json')
     with open(config, 'w', encoding='utf-8') as f:
         json.dump(hall_json, f, ensure_ascii=False)
@@ -81,6 +82,19 @@ try:
         tap.check('opened again, the page remembers the choice',
                   lambda: wait_until(lambda: b.visible('#notify-done')) and not b.visible('#notify'))
 
+        # The remote take page of this hall promises a text, and a phone given there asks for one.
+        b.open('/take/small')
+        tap.check('the take page says a phone gets a text when 3 are ahead',
+                  lambda: wait_until(lambda: b.visible('#notify-hint')) and 'when 3 people are ahead' in b.text('#notify-hint'))
+        b.click('.service-choice[data-service="B"]')
+        b.type('#phone', '139 0000 0000')
+        b.click('#take')
+        wait_until(lambda: b.visible('#status-link'))
+        taken = b.find('#status-link').get_attribute('href').split('/t/')[1]
+        tid, key = taken.split('?k=')[0], taken.split('?k=')[1].split('&')[0]
+        tap.check('the ticket taken there with a phone asks to be told at 3 ahead',
+                  lambda: hall.api('GET', '/sites/small/tickets/%s?k=%s' % (tid, key))[1].get('notify') == {'ahead': 3})
+
     with Hall() as hall, Browser(hall, 390, 844) as b:
         kiosk = hall.session(**KIOSK)
         mine = hall.op(kiosk, 'take', service='A')
@@ -88,6 +102,9 @@ try:
         wait_until(lambda: b.text('#number') == mine['ticket']['number'])
         tap.check('a hall without notify_url offers nothing',
                   lambda: not wait_until(lambda: b.visible('#notify') or b.visible('#notify-done'), 1.5))
+        b.open('/take/small')
+        wait_until(lambda: b.find('.service-choice'))
+        tap.check('nor does its take page promise a text', lambda: not b.visible('#notify-hint'))
 finally:
     receiver.terminate()
     receiver.wait(5)

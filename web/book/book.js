@@ -115,7 +115,7 @@
   /* Books the chosen slot with the phone number and shows the code. */
   async function book(ev) {
     ev.preventDefault();
-    const phone = $('phone').value.trim();
+    const phone = $('phone').value.replace(/[\s-]/g, ''); /* one number however it is typed */
     if (!slot || !phone) return;
     say('book-error', null);
     $('book').disabled = true;
@@ -172,6 +172,7 @@
   /* Cancels the appointment shown. */
   async function cancel() {
     if (!shown) return;
+    if (!window.confirm('确定取消该预约吗？ Cancel this appointment?')) return;
     say('lookup-error', null);
     try {
       showAppointment((await Q.api('DELETE', base + '/appointments/' + encodeURIComponent(shown.code))).appointment);

@@ -599,7 +599,9 @@
     Q.fill(box, shown.map(function (s) {
       const waiting = s.waiting || 0;
       const est = waiting > 0 ? Q.rangeText(s.ewt_low, s.ewt_high, s.ewt) : { zh: '无需等候', en: 'no wait' };
-      return Q.el('div', { class: 'service' + (waiting ? '' : ' empty'), 'data-service': s.id },
+      // green within the hall's wait target, amber past it, as today's mean wait below
+      const over = waiting > 0 && s.ewt > ((state.site && state.site.sla) || 900);
+      return Q.el('div', { class: 'service' + (waiting ? '' : ' empty') + (over ? ' over' : ''), 'data-service': s.id },
         Q.el('span', { class: 'service-name' },
           Q.el('span', { class: 'service-prefix' }, s.prefix || s.id),
           Q.el('span', { class: 'service-names' },

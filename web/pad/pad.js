@@ -9,6 +9,7 @@
   const RATE_SECONDS = 120;  /* the server's window for a pad's rating */
   const THANKS_MS = 5000;    /* how long the thanks stay */
   const RETRY_MS = 5000;     /* sign-in again after a failure to reach the server */
+  let again = null;          /* the sign-in planned while the link is down */
   const LEVELS = [
     [5, '非常满意', 'Very satisfied'], [4, '满意', 'Satisfied'], [3, '基本满意', 'Fair'],
     [2, '不满意', 'Dissatisfied'], [1, '非常不满意', 'Very dissatisfied'],
@@ -180,7 +181,13 @@
     if (link) link.close();
     link = Q.live('/api/v1/sites/' + encodeURIComponent(site) + '/events?topics=ticket', ['ticket'], {
       event: onTicket,
-      state: Q.offlineBanner,
+      /* down for long (the session expired, or its token changed with the config): sign in
+       * again, which asks for the token when it is refused, and opens a new link */
+      state: function (up) {
+        Q.offlineBanner(up);
+        clearTimeout(again);
+        if (!up) again = setTimeout(start, RETRY_MS);
+      },
     });
   }
 

@@ -16,6 +16,7 @@
   let services = [];
   let pending = null;
   let open = true;           // the hall takes tickets now (an estimate means nothing otherwise)
+  let notifyOn = false;     // the hall texts a phone when its turn is near (site.notify)
 
 
   /* Shows why the page cannot be used. */
@@ -73,6 +74,8 @@
   function showSite(info) {
     services = info.services;
     open = info.site.open !== false;
+    notifyOn = info.site.notify === true; /* the hall has a notify_url: a phone gets a text */
+    $('notify-hint').hidden = !notifyOn;
     showServices();
     if (!open) Q.fill($('closed'), closedText(info.site.opens_at));
     $('closed').hidden = open || !$('result').hidden;
@@ -95,7 +98,10 @@
   function takeRefused(e) {
     let text;
     if (e.code === 'closed') {
-      text = closedText(e.answer.opens_at);
+      /* the closed banner says it; not again beside the button */
+      Q.fill($('closed'), closedText(e.answer.opens_at));
+      $('closed').hidden = false;
+      return;
     } else if (e.code === 'rate_limited') {
       const s = e.answer.retry_after || e.retryAfter || 60;
       const m = Math.max(1, Math.ceil(s / 60));
@@ -133,7 +139,10 @@
       return;
     }
     const body = { service: chosen, channel: 'web' };
-    if (phone) body.ref = phone;
+    if (phone) {
+      body.ref = phone;
+      if (notifyOn) body.notify = { ahead: 3 };
+    }
     $('take').disabled = true;
     try {
       const answer = await Q.api('POST', '/sites/' + encodeURIComponent(site) + '/tickets', body);
