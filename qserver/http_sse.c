@@ -54,6 +54,7 @@ struct sse_stream {
 	int resuming;		     /* reading the stream: live events are held */
 	STAILQ_HEAD(, sse_held) held;
 	size_t nheld;
+	int held_lost;		     /* a live event could not be held: the resume must reset */
 	/* A ticket's stream: */
 	char ticket[64];	     /* empty for a site's stream */
 	char secret[64];
@@ -253,11 +254,11 @@ static void sse_deliver(struct sse_stream *s, struct sse_id id, const char *json
 		return;
 	}
 	if (s->resuming) {
-		if (s->nheld >= SSE_HELD_MAX)
-			return; /* the resume ends in a reset anyway */
-		struct sse_held *h = malloc(sizeof *h + len);
-		if (!h)
+		struct sse_held *h = s->nheld < SSE_HELD_MAX ? malloc(sizeof *h + len) : NULL;
+		if (!h) {
+			s->held_lost = 1; /* the browser would miss it: the resume ends in a reset */
 			return;
+		}
 		h->id = id;
 		h->len = len;
 		memcpy(h->json, json, len);
@@ -320,6 +321,9 @@ static void sse_on_range(redisReply *reply, void *arg)
 		kept = first->type == REDIS_REPLY_ARRAY && first->elements == 2 && strcmp(first->element[0]->str, want) == 0;
 	}
 	s->resuming = 0;
+	if (s->held_lost)
+		kept = 0;
+	s->held_lost = 0;
 	if (!kept) {
 		sse_reset(s);
 	} else {
