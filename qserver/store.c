@@ -604,10 +604,10 @@ int store_fcall(struct site *site, const char *function, int read_only, store_re
 	if (argc > STORE_MAX_ARGS)
 		return -1;
 	const char *all[STORE_MAX_ARGS + 8];
-	char now[24], day[11], deadline[24];
+	char now[24], day[14], deadline[24];
 	time_t t = clock_now();
 	snprintf(now, sizeof now, "%lld", (long long)t);
-	sitetime_day(&site->cfg->site, t, day);
+	sitetime_day_hour(&site->cfg->site, t, day);
 	snprintf(deadline, sizeof deadline, "%lld", clock_real_ms() + store_deadline_ms());
 	int n = 0;
 	all[n++] = read_only ? "FCALL_RO" : "FCALL";

@@ -1808,6 +1808,34 @@ day_change__expires_waiting(void **state)
 	assert_int_equal(num(t, "remaining"), 0);
 }
 
+/* qserver passes the site-local hour with the day ("YYYY-MM-DDTHH"): statistics count in
+ * it; a bare day still counts in the hour of the zone's offsets; a malformed one changes nothing. */
+static void
+stats__hour_given_with_the_day__counted_there(void **state)
+{
+	cJSON *rows;
+
+	(void)state;
+	OK("qh_setup", hall_hours);
+	take("A", ""); /* T0 is 09:40 in Beijing */
+	day = DAY1 "T09";
+	take("A", "");
+	day = DAY1 "T10";
+	take("B", "");
+	rows = get(OK("qh_stats", DAY1, DAY1, "hour", "", ""), "rows");
+	assert_int_equal(num(find_id_key(rows, "08"), "issued"), 0);
+	assert_int_equal(num(find_id_key(rows, "09"), "issued"), 2);
+	assert_int_equal(num(find_id_key(rows, "10"), "issued"), 1);
+	day = DAY1 "T24";
+	assert_error(ERR("qh_take", "A", "", "", ""), "BAD_REQUEST day");
+	day = "2026-11-2810";
+	assert_error(ERR("qh_take", "A", "", "", ""), "BAD_REQUEST day");
+	day = DAY1 "T9";
+	assert_error(ERR("qh_take", "A", "", "", ""), "BAD_REQUEST day");
+	day = DAY1;
+	assert_string_equal(str(take("A", ""), "number"), "A003");
+}
+
 static void
 day_change__closes_tickets_left_at_windows(void **state)
 {
@@ -2508,6 +2536,7 @@ main(void)
 		T(stats__wait_per_spell_service_time_and_fold),
 		T(day_change__expires_waiting),
 		T(stats__records_of_the_older_text_form_still_count),
+		T(stats__hour_given_with_the_day__counted_there),
 		T(day_change__closes_tickets_left_at_windows),
 		T(day_change__closes_tickets_at_many_windows__each_counted),
 		T(day_change__in_bounded_slices),
