@@ -242,9 +242,40 @@ end
 ------------------------------------------------------------------------------------------
 -- Site, services and windows
 
+-- The fields of P:cfg that cfg() reads (a field qh_setup adds must be named here too): the
+-- site settings, and `svcs`, the service ids of a hall of at most PER_SERVICE_MAX services.
+-- P:cfg also holds `svc:<id>` per service, read only for the services a call asks about.
+local CFG_FIELDS = {'site', 'sla', 'retention_days', 'comprehensive', 'close', 'nsvcs', 'svcs'}
+
+-- A service as its P:cfg field holds it ("<service_time> <prefix>"), or false.
+local function service_entry(v)
+  local st, prefix = string.match(v or '', '^(%d+) (%w+)$')
+  if not st then return false end
+  return {service_time = st, prefix = prefix}
+end
+
+-- Reads the site settings, and the service sid's entry with them when given (a take's
+-- service): one HMGET however much of the config a call needs.
+local function load_cfg(sid)
+  local n = #CFG_FIELDS
+  local vals
+  if sid then
+    CFG_FIELDS[n + 1] = 'svc:' .. sid
+    vals = redis.call('HMGET', k('cfg'), unpack(CFG_FIELDS))
+    CFG_FIELDS[n + 1] = nil
+  else
+    vals = redis.call('HMGET', k('cfg'), unpack(CFG_FIELDS))
+  end
+  local c = {}
+  for i = 1, n do c[CFG_FIELDS[i]] = vals[i] or nil end
+  cache.cfg = c
+  if sid and vals[n + 1] then memo_table(cache, 'svc')[sid] = service_entry(vals[n + 1]) end
+  return c
+end
+
 -- The site settings stored by qh_setup.
 local function cfg()
-  return cached('cfg', function() return hgetall(k('cfg')) or {} end)
+  return cache.cfg or load_cfg()
 end
 
 -- True when the hall has a comprehensive window: then every service competes with every other.
@@ -252,9 +283,13 @@ local function hall_is_comprehensive()
   return tonumber(cfg().comprehensive or '0') > 0
 end
 
--- The service ids in config order.
+-- The service ids in config order: from P:cfg in a hall of few services, else their list.
 local function service_ids()
-  return cached('svcs', function() return redis.call('LRANGE', k('svcs'), 0, -1) end)
+  return cached('svcs', function()
+    local few = cfg().svcs
+    if few then return split(few) end
+    return redis.call('LRANGE', k('svcs'), 0, -1)
+  end)
 end
 
 -- How many services the hall has (P:cfg's nsvcs, stored by qh_setup), without reading their
@@ -263,10 +298,23 @@ local function service_count()
   return tonumber(cfg().nsvcs or '') or #service_ids()
 end
 
--- A service hash (prefix, name, name_en, service_time), or nil.
+-- A configured service ({prefix, service_time}), or nil: its field of P:cfg, read with the
+-- settings when they are not read yet (P:svc, which has the names too, is read only in a
+-- Redis that qh_setup has not yet given the field).
 local function service(id)
   if id == nil or id == '' then return nil end
-  return cached('svc:' .. id, function() return hgetall(k('svc', id)) or false end) or nil
+  local known = memo_table(cache, 'svc')
+  local s = known[id]
+  if s == nil then
+    if not cache.cfg then load_cfg(id) end
+    s = known[id]
+    if s == nil then
+      s = service_entry(redis.call('HGET', k('cfg'), 'svc:' .. id))
+      if not s then s = hgetall(k('svc', id)) or false end
+      known[id] = s
+    end
+  end
+  return s or nil
 end
 
 -- Per-service figures that the writes keep up to date, one hash each (docs/keys.md):
@@ -1717,6 +1765,12 @@ local function qh_setup(a)
     'retention_days', string.format('%d', tonumber(site.retention_days) or DEFAULT_RETENTION_DAYS),
     'comprehensive', tostring(ncomp), 'close', table.concat(close, ','),
     'nsvcs', tostring(#svc_ids))
+  -- a hall of few services keeps their ids with the settings (every estimate there reads them)
+  if #svc_ids <= EST.PER_SERVICE_MAX then
+    redis.call('HSET', k('cfg'), 'svcs', table.concat(svc_ids, ','))
+  else
+    redis.call('HDEL', k('cfg'), 'svcs')
+  end
   -- the zone's offsets, so statistics can tell the site-local hour of any moment
   redis.call('DEL', k('tz'))
   for _, o in ipairs(offsets) do
@@ -1728,6 +1782,7 @@ local function qh_setup(a)
       -- until they are called or expire
       redis.call('DEL', k('svc', old), k('svcwin', old))
       redis.call('HDEL', k('ewma'), old)
+      redis.call('HDEL', k('cfg'), 'svc:' .. old)
     end
   end
   redis.call('DEL', k('svcs'), k('svcjson'), k('peers'))
@@ -1743,6 +1798,8 @@ local function qh_setup(a)
     redis.call('HDEL', k('svc', s.id), 'ewma', 'peers')
     redis.call('HSET', k('svc', s.id), 'prefix', fields.prefix, 'name', fields.name,
       'name_en', fields.name_en, 'service_time', st)
+    -- what a call needs of the service, read with the settings (service())
+    redis.call('HSET', k('cfg'), 'svc:' .. s.id, st .. ' ' .. fields.prefix)
     redis.call('HSET', k('svcjson'), s.id, service_head(s.id, fields))
     redis.call('DEL', k('svcwin', s.id))
   end

@@ -1673,6 +1673,27 @@ setup__keeps_live_window_state(void **state)
 	assert_error(ERR("qh_setup", "not json"), "BAD_REQUEST hall");
 }
 
+/* The services' entries sit with the settings (P:cfg); a store written before they did
+ * answers the same until setup adds them, and a service dropped from the config is gone. */
+static void
+setup__services_read_with_the_settings__older_store_and_dropped_service(void **state)
+{
+	char before[8192];
+
+	(void)state;
+	take("A", "");
+	take("C", "");
+	snprintf(before, sizeof before, "%s", raw("qh_services", NULL));
+	freeReplyObject(cmd("HDEL %s:cfg svcs svc:A svc:B svc:C", PREFIX));
+	assert_string_equal(raw("qh_services", NULL), before);
+	assert_string_equal(str(take("A", ""), "number"), "A002");
+	OK("qh_setup", hall);
+	assert_string_equal(str(take("C", ""), "number"), "C002");
+	OK("qh_setup", hall_hours); /* A and B only */
+	assert_error(ERR("qh_take", "C", "", "", ""), "NOT_FOUND service");
+	assert_string_equal(str(take("B", ""), "number"), "B001");
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* stats */
 
@@ -2533,6 +2554,7 @@ main(void)
 		T(services__counts_follow_every_write),
 		T(snapshot__empty_lists_are_arrays),
 		T(setup__keeps_live_window_state),
+		T(setup__services_read_with_the_settings__older_store_and_dropped_service),
 		T(stats__wait_per_spell_service_time_and_fold),
 		T(day_change__expires_waiting),
 		T(stats__records_of_the_older_text_form_still_count),
