@@ -242,13 +242,17 @@ end
 ------------------------------------------------------------------------------------------
 -- Site, services and windows
 
+-- The reads of the site's settings and services that every call shares, and the ids of
+-- today's numbers (one table, as a Lua chunk has at most 200 locals).
+local sitecfg = {}
+
 -- The fields of P:cfg that cfg() reads (a field qh_setup adds must be named here too): the
 -- site settings, and `svcs`, the service ids of a hall of at most PER_SERVICE_MAX services.
 -- P:cfg also holds `svc:<id>` per service, read only for the services a call asks about.
-local CFG_FIELDS = {'site', 'sla', 'retention_days', 'comprehensive', 'close', 'nsvcs', 'svcs'}
+sitecfg.CFG_FIELDS = {'site', 'sla', 'retention_days', 'comprehensive', 'close', 'nsvcs', 'svcs'}
 
 -- A service as its P:cfg field holds it ("<service_time> <prefix>"), or false.
-local function service_entry(v)
+function sitecfg.service_entry(v)
   local st, prefix = string.match(v or '', '^(%d+) (%w+)$')
   if not st then return false end
   return {service_time = st, prefix = prefix}
@@ -256,26 +260,27 @@ end
 
 -- Reads the site settings, and the service sid's entry with them when given (a take's
 -- service): one HMGET however much of the config a call needs.
-local function load_cfg(sid)
-  local n = #CFG_FIELDS
+function sitecfg.load_cfg(sid)
+  local fields = sitecfg.CFG_FIELDS
+  local n = #fields
   local vals
   if sid then
-    CFG_FIELDS[n + 1] = 'svc:' .. sid
-    vals = redis.call('HMGET', k('cfg'), unpack(CFG_FIELDS))
-    CFG_FIELDS[n + 1] = nil
+    fields[n + 1] = 'svc:' .. sid
+    vals = redis.call('HMGET', k('cfg'), unpack(fields))
+    fields[n + 1] = nil
   else
-    vals = redis.call('HMGET', k('cfg'), unpack(CFG_FIELDS))
+    vals = redis.call('HMGET', k('cfg'), unpack(fields))
   end
   local c = {}
-  for i = 1, n do c[CFG_FIELDS[i]] = vals[i] or nil end
+  for i = 1, n do c[fields[i]] = vals[i] or nil end
   cache.cfg = c
-  if sid and vals[n + 1] then memo_table(cache, 'svc')[sid] = service_entry(vals[n + 1]) end
+  if sid and vals[n + 1] then memo_table(cache, 'svc')[sid] = sitecfg.service_entry(vals[n + 1]) end
   return c
 end
 
 -- The site settings stored by qh_setup.
 local function cfg()
-  return cache.cfg or load_cfg()
+  return cache.cfg or sitecfg.load_cfg()
 end
 
 -- True when the hall has a comprehensive window: then every service competes with every other.
@@ -306,10 +311,10 @@ local function service(id)
   local known = memo_table(cache, 'svc')
   local s = known[id]
   if s == nil then
-    if not cache.cfg then load_cfg(id) end
+    if not cache.cfg then sitecfg.load_cfg(id) end
     s = known[id]
     if s == nil then
-      s = service_entry(redis.call('HGET', k('cfg'), 'svc:' .. id))
+      s = sitecfg.service_entry(redis.call('HGET', k('cfg'), 'svc:' .. id))
       if not s then s = hgetall(k('svc', id)) or false end
       known[id] = s
     end
@@ -470,14 +475,15 @@ local function ticket(id)
   return t and ticket_defaults(t, id)
 end
 
+-- The id of today's ticket of a number ("A012" -> "20261128-A012"); an id stays as it is.
+function sitecfg.ticket_id(ref)
+  if string.find(ref, '-', 1, true) then return ref end
+  return string.gsub(DAY, '-', '') .. '-' .. ref
+end
+
 -- Finds a ticket by id ("20261128-A012") or by today's number ("A012").
 local function find_ticket(ref)
-  local id = ref
-  if not string.find(ref, '-', 1, true) then
-    id = redis.call('HGET', k('num', DAY), ref)
-    if not id then return nil end
-  end
-  return ticket(id)
+  return ticket(sitecfg.ticket_id(ref))
 end
 
 -- Sets ticket fields.
@@ -1923,8 +1929,6 @@ local function qh_take(a)
   ticket_defaults(t, id)
   local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
   redis.call('EXPIRE', k('t', id), days * 86400)
-  redis.call('HSET', k('num', DAY), number, id)
-  if seq == 1 then redis.call('EXPIRE', k('num', DAY), DAY_KEY_TTL) end
   enqueue(t)
   stat_record(DAY, local_hour(NOW), sid, '', '', stat_delta{[ST_ISSUED] = 1})
   emit_ticket(t)
@@ -2894,8 +2898,7 @@ function ratings.qh_resolve_rating(a)
     fail('BAD_REQUEST', 'note', 'note must say what was done, in 1 to ' .. ratings.NOTE_MAX ..
       ' characters')
   end
-  local id = ref
-  if not string.find(ref, '-', 1, true) then id = redis.call('HGET', k('num', DAY), ref) or ref end
+  local id = sitecfg.ticket_id(ref)
   local h = hgetall(k('rating', id))
   if not h then fail('NOT_FOUND', 'ticket', 'ticket ' .. ref .. ' has no rating') end
   if (h.fstate or '') == '' then
