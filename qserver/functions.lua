@@ -284,8 +284,14 @@ local function cfg()
 end
 
 -- True when the hall has a comprehensive window: then every service competes with every other.
+-- (Asked many times a call: worked out once.)
 local function hall_is_comprehensive()
-  return tonumber(cfg().comprehensive or '0') > 0
+  local comp = cache.comp
+  if comp == nil then
+    comp = tonumber(cfg().comprehensive or '0') > 0
+    cache.comp = comp
+  end
+  return comp
 end
 
 -- The service ids in config order: from P:cfg in a hall of few services, else their list.
@@ -456,6 +462,7 @@ end
 -- Tickets and queues
 
 -- What a ticket's hash leaves out until it is set: a new ticket stores only what it has.
+-- (qh_take builds its new ticket with these in one table: keep the two in step.)
 local TICKET_DEFAULTS = {ref = '', called_at = '', started_at = '', finished_at = '', window = '',
   clerk = '', recalls = '0', transfers = '0', rating = '', pin = '', wait_from = ''}
 
@@ -1918,15 +1925,30 @@ local function qh_take(a)
   -- the day's numbering keys get their TTL once, with the prefix's first number
   if seq == 1 then redis.call('EXPIRE', seq_key, DAY_KEY_TTL) end
   local number = s.prefix .. string.format('%03d', seq)
-  local id = string.gsub(DAY, '-', '') .. '-' .. number
-  local t = {id = id}
-  local fields = {number = number, service = sid, class = class, channel = channel,
-    state = 'waiting', day = DAY, issued_at = tostring(NOW), score = new_score()}
-  if ref ~= '' then fields.ref = ref end
-  if secret ~= '' then fields.secret = secret end
-  notify.set_fields(fields, wants)
-  tset(t, fields)
-  ticket_defaults(t, id)
+  local id = sitecfg.ticket_id(number)
+  -- the ticket as ticket() would read it back, in one table (with what ticket_defaults fills),
+  -- and its hash written from one list: the take is the hottest call
+  local t = {id = id, number = number, service = sid, class = class, channel = channel,
+    state = 'waiting', day = DAY, issued_at = tostring(NOW), score = new_score(), ref = ref,
+    called_at = '', started_at = '', finished_at = '', window = '', clerk = '', recalls = '0',
+    transfers = '0', rating = '', pin = '', wait_from = ''}
+  local args = {'number', number, 'service', sid, 'class', class, 'channel', channel,
+    'state', 'waiting', 'day', DAY, 'issued_at', t.issued_at, 'score', t.score}
+  if ref ~= '' then args[#args + 1], args[#args + 2] = 'ref', ref end
+  if secret ~= '' then
+    t.secret = secret
+    args[#args + 1], args[#args + 2] = 'secret', secret
+  end
+  if wants.ahead or wants.ewt then
+    local extra = {}
+    notify.set_fields(extra, wants)
+    for f, v in pairs(extra) do
+      t[f] = v
+      args[#args + 1], args[#args + 2] = f, v
+    end
+  end
+  redis.call('HSET', k('t', id), unpack(args))
+  gen = gen + 1
   local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
   redis.call('EXPIRE', k('t', id), days * 86400)
   enqueue(t)
@@ -3124,11 +3146,23 @@ function model.inputs(sid)
   if known_inputs and known_inputs[1] == gen then return known_inputs[2] end
   local sids = model.competing_services(sid)
   local learnt, known = memo_table(cache, 'ewma'), memo_table(counts, 'waiting')
-  -- the first read of the call: one HMGET of all (no list of what is missing to build)
+  -- the first read of the call: one HMGET of all (no list of what is missing to build), the
+  -- service itself only when it is not among the competing ones (as it usually is)
   if learnt[sid] == nil then
-    local vals = redis.call('HMGET', k('ewma'), '*', EST.CLASS_SHARES, sid, unpack(sids))
-    learnt['*'], learnt[EST.CLASS_SHARES], learnt[sid] = vals[1], vals[2], vals[3]
-    for i, id in ipairs(sids) do learnt[id] = vals[i + 3] end
+    local vals
+    local own = true
+    for _, id in ipairs(sids) do
+      if id == sid then own = false break end
+    end
+    if own then
+      vals = redis.call('HMGET', k('ewma'), '*', EST.CLASS_SHARES, sid, unpack(sids))
+      learnt[sid] = vals[3]
+    else
+      vals = redis.call('HMGET', k('ewma'), '*', EST.CLASS_SHARES, unpack(sids))
+    end
+    learnt['*'], learnt[EST.CLASS_SHARES] = vals[1], vals[2]
+    local skip = own and 3 or 2
+    for i, id in ipairs(sids) do learnt[id] = vals[i + skip] end
   else
     model.prefetch_ewma({'*', EST.CLASS_SHARES, unpack(sids)})
   end
@@ -3209,8 +3243,7 @@ local function register(name, body, writes)
     elseif stored and stored > day then
       DAY = stored
     end
-    local a = {}
-    for i = 4, #args do a[#a + 1] = args[i] end
+    local a = {unpack(args, 4)}
     local res = body(a)
     if writes then notify.after_call() end
     return res
