@@ -331,8 +331,8 @@ end
 -- Per-service figures that the writes keep up to date, one hash each (docs/keys.md):
 -- P:waiting (today's waiting tickets in the service's own queues), P:nopen (open specialised
 -- windows serving it; field * the open comprehensive windows), P:ewma (learnt service time),
--- P:peers (the services competing with it), P:svcjson (the start of its Service object),
--- P:nidle (like P:nopen, for the idle windows only).
+-- P:peers (the services competing with it), P:svcjson (the start of its Service object);
+-- P:nopen also counts the idle windows, in fields i:<service> and i:*.
 -- One service's figure is an HGET; `bulk` holds every service's, read with one HGETALL each.
 
 -- The figures no queue or window write changes: read once per call.
@@ -440,16 +440,17 @@ local function wset(w, fields)
     fields.since = tostring(NOW)
     local now_open, now_idle = OPEN_STATES[fields.state] == true, fields.state == 'idle'
     -- the sets of open and idle windows, and the open and the idle windows per service
-    -- (P:nopen, P:nidle) for the estimates, written only where the state moved them
+    -- (P:nopen, its idle ones under i:) for the estimates, written only where the state moved them
     for hash, now in pairs({nopen = now_open, nidle = now_idle}) do
       local was = (hash == 'nopen' and OPEN_STATES[w.state] == true) or (hash == 'nidle' and w.state == 'idle')
       if now ~= was then
         redis.call(now and 'SADD' or 'SREM', k(hash == 'nopen' and 'open' or 'idle'), w.id)
         local delta = now and 1 or -1
+        local field = model.WINDOW_COUNT_FIELD[hash]
         if w.comp == '1' then
-          redis.call('HINCRBY', k(hash), '*', delta)
+          redis.call('HINCRBY', k('nopen'), field .. '*', delta)
         else
-          for _, sid in ipairs(window_services(w)) do redis.call('HINCRBY', k(hash), sid, delta) end
+          for _, sid in ipairs(window_services(w)) do redis.call('HINCRBY', k('nopen'), field .. sid, delta) end
         end
       end
     end
@@ -606,20 +607,26 @@ local function count_ahead(bases, class, score)
   return n
 end
 
--- Windows that serve the service as a per-service window count (P:nopen, P:nidle) counts them:
+-- The field prefix in P:nopen of each per-service window count: the open windows (nopen)
+-- under the service id, the idle ones (nidle) under i:<service id>, so an estimate reads both
+-- with one HMGET.
+model.WINDOW_COUNT_FIELD = {nopen = '', nidle = 'i:'}
+
+-- Windows that serve the service as a per-service window count (nopen, nidle) counts them:
 -- its specialised ones plus the comprehensive ones (field *).
 function model.windows_serving(hash, sid, bulk)
   local mine, comp
+  local field = model.WINDOW_COUNT_FIELD[hash]
   if bulk then
-    mine, comp = bulk[hash][sid], bulk[hash]['*']
+    mine, comp = bulk.nopen[field .. sid], bulk.nopen[field .. '*']
   else
-    local m = memo_table(counts, hash .. '*')
+    local m = memo_table(counts, 'nwin')
     local r = m[sid]
     if not r then
-      r = redis.call('HMGET', k(hash), sid, '*')
+      r = redis.call('HMGET', k('nopen'), sid, '*', 'i:' .. sid, 'i:*')
       m[sid] = r
     end
-    mine, comp = r[1], r[2]
+    if field == '' then mine, comp = r[1], r[2] else mine, comp = r[3], r[4] end
   end
   return (tonumber(mine or '') or 0) + (tonumber(comp or '') or 0)
 end
@@ -1875,7 +1882,7 @@ local function qh_setup(a)
     end
   end
   -- the per-service counts the writes keep, worked out afresh (linear in services)
-  redis.call('DEL', k('waiting'), k('nopen'), k('nidle'))
+  redis.call('DEL', k('waiting'), k('nopen'), k('nidle')) -- P:nidle: kept by earlier versions
   for _, sid in ipairs(svc_ids) do
     local n = 0
     for _, c in ipairs(CLASSES) do n = n + zcard(k('wq', sid, c)) end
@@ -1883,10 +1890,10 @@ local function qh_setup(a)
     local open = redis.call('SINTERCARD', 2, k('svcwin', sid), k('open'))
     if open > 0 then redis.call('HSET', k('nopen'), sid, open) end
     local idle = redis.call('SINTERCARD', 2, k('svcwin', sid), k('idle'))
-    if idle > 0 then redis.call('HSET', k('nidle'), sid, idle) end
+    if idle > 0 then redis.call('HSET', k('nopen'), 'i:' .. sid, idle) end
   end
   redis.call('HSET', k('nopen'), '*', redis.call('SINTERCARD', 2, k('compwins'), k('open')))
-  redis.call('HSET', k('nidle'), '*', redis.call('SINTERCARD', 2, k('compwins'), k('idle')))
+  redis.call('HSET', k('nopen'), 'i:*', redis.call('SINTERCARD', 2, k('compwins'), k('idle')))
   return '{}'
 end
 

@@ -1635,7 +1635,7 @@ services__counts_follow_every_write(void **state)
 	freeReplyObject(r);
 	r = cmd("HSET %s:nopen B 7", PREFIX);
 	freeReplyObject(r);
-	r = cmd("HSET %s:nidle B 70", PREFIX); /* would make every estimate 0 */
+	r = cmd("HSET %s:nopen i:B 70", PREFIX); /* would make every estimate 0 */
 	freeReplyObject(r);
 	OK("qh_setup", hall);
 	assert_waiting_counts();
