@@ -246,10 +246,12 @@ end
 -- today's numbers (one table, as a Lua chunk has at most 200 locals).
 local sitecfg = {}
 
--- The fields of P:cfg that cfg() reads (a field qh_setup adds must be named here too): the
--- site settings, and `svcs`, the service ids of a hall of at most PER_SERVICE_MAX services.
--- P:cfg also holds `svc:<id>` per service, read only for the services a call asks about.
-sitecfg.CFG_FIELDS = {'site', 'sla', 'retention_days', 'comprehensive', 'close', 'nsvcs', 'svcs'}
+-- The fields of P:cfg that cfg() reads (a field qh_setup adds that calls read must be named
+-- here too): the site settings calls use, and `svcs`, the service ids of a hall of at most
+-- PER_SERVICE_MAX services. P:cfg also holds `site` (read by nobody), `close` (read by the
+-- day change alone, closing_time) and `svc:<id>` per service, read only for the services a
+-- call asks about: every field read costs each call.
+sitecfg.CFG_FIELDS = {'sla', 'retention_days', 'comprehensive', 'nsvcs', 'svcs'}
 
 -- A service as its P:cfg field holds it ("<service_time> <prefix>"), or false.
 function sitecfg.service_entry(v)
@@ -1552,7 +1554,7 @@ local function closing_time(day)
   local y, m, d = string.match(day, '^(%d+)%-(%d+)%-(%d+)$')
   local n = days_from_civil(tonumber(y), tonumber(m), tonumber(d))
   local weekday = (n + 4) % 7 -- 1970-01-01 was a Thursday; 0 is Sunday
-  local close = tonumber(split(cfg().close or '')[weekday + 1] or '') or 1440
+  local close = tonumber(split(redis.call('HGET', k('cfg'), 'close') or '')[weekday + 1] or '') or 1440
   if close <= 0 then close = 1440 end -- closed that weekday: the end of the day
   local t = n * 86400 + close * 60 -- as if the site were on UTC
   return t - utc_offset(t - utc_offset(t))
