@@ -330,6 +330,18 @@ local function service(id)
   return s or nil
 end
 
+-- True when the service is in the config: known when this call read it already, found in the
+-- list of a hall of few services (which its estimates read anyway), else as service() finds it.
+function sitecfg.configured(sid)
+  local read = cache.svc and cache.svc[sid]
+  if read ~= nil then return read ~= false end
+  if not cfg().svcs then return service(sid) ~= nil end
+  for _, id in ipairs(service_ids()) do
+    if id == sid then return true end
+  end
+  return false
+end
+
 -- Per-service figures that the writes keep up to date, one hash each (docs/keys.md):
 -- P:waiting (today's waiting tickets in the service's own queues), P:nopen (open specialised
 -- windows serving it; field * the open comprehensive windows), P:ewma (learnt service time),
@@ -573,9 +585,13 @@ local function window_bases(w)
   return bases
 end
 
--- The queue bases that compete with a service for its windows (docs/estimated-wait.md).
+-- The queue bases of every service in a hall with a comprehensive window (service_bases).
+model.HALL_BASES = {'*'}
+
+-- The queue bases that compete with a service for its windows (docs/estimated-wait.md); the
+-- hall's one list is shared, so callers only read what they get.
 local function service_bases(sid, bulk)
-  if hall_is_comprehensive() then return {'*'} end
+  if hall_is_comprehensive() then return model.HALL_BASES end
   local peers = figure('peers', sid, bulk)
   if peers and peers ~= '' then return split(peers) end
   return {sid}
@@ -969,7 +985,7 @@ end
 local function emit_queue(sid, bulk)
   if bulk then
     if not bulk.svcjson[sid] then return end
-  elseif not service(sid) then
+  elseif not sitecfg.configured(sid) then
     return
   end
   notify.seen('services', sid, sid)
