@@ -3236,7 +3236,8 @@ function model.emit_queue_inputs(sid)
   if model.last_events == events and model.last_inputs == inputs then inputs = '^' end
   local bases = service_bases(sid)
   local hall = bases[1] == '*' and istr(count_ahead(bases, 'normal', nil)) or ''
-  emit(cjson.encode({'q', sid, istr(service_waiting(sid)), inputs, hall}))
+  -- the waiting count as P:waiting holds it (HINCRBY's integers), not parsed and written again
+  emit(cjson.encode({'q', sid, figure('waiting', sid) or '0', inputs, hall}))
 end
 
 ------------------------------------------------------------------------------------------
