@@ -649,6 +649,13 @@ function model.windows_serving(hash, sid, bulk)
   return (tonumber(mine or '') or 0) + (tonumber(comp or '') or 0)
 end
 
+-- The sum of two counts as P:nopen holds them (integers, or false for none), as text.
+function model.count_text(a, b)
+  if not a or a == '0' then return b or '0' end
+  if not b or b == '0' then return a end
+  return tostring(tonumber(a) + tonumber(b))
+end
+
 -- Open windows (idle, calling, serving) that serve the service, at least 1.
 local function open_windows(sid, bulk)
   return math.max(model.windows_serving('nopen', sid, bulk), 1)
@@ -3206,10 +3213,16 @@ function model.inputs(sid)
   end
   local entries = {}
   for i, id in ipairs(sids) do
-    entries[i] = (known[id] or '') .. '=' .. model.time_text(learnt[id], id)
+    local time = learnt[id]
+    if not time or time == '' then time = model.time_text(time, id) end
+    entries[i] = (known[id] or '') .. '=' .. time
   end
-  local inputs = 'm' .. (hall_is_comprehensive() and '1 ' or '0 ') .. model.idle_windows(sid) ..
-    ' ' .. model.windows_serving('nopen', sid) .. '|' .. (learnt['*'] or '') .. '|' ..
+  -- the window counts as the text of their sums (model.windows_serving's figures, read here as
+  -- P:nopen holds them: most sums have one term)
+  model.windows_serving('nopen', sid)
+  local r = counts.nwin[sid]
+  local inputs = 'm' .. (hall_is_comprehensive() and '1 ' or '0 ') .. model.count_text(r[3], r[4]) ..
+    ' ' .. model.count_text(r[1], r[2]) .. '|' .. (learnt['*'] or '') .. '|' ..
     (learnt[EST.CLASS_SHARES] or '') .. '|' .. model.time_text(learnt[sid], sid) .. '|' ..
     table.concat(entries, ';')
   m[sid] = {gen, inputs}
