@@ -298,17 +298,25 @@ end
 
 -- The service ids in config order: from P:cfg in a hall of few services, else their list.
 local function service_ids()
-  return cached('svcs', function()
+  local ids = cache.svcs
+  if not ids then
     local few = cfg().svcs
-    if few then return cjson.decode(few) end -- a JSON array: decoded faster than a list is split
-    return redis.call('LRANGE', k('svcs'), 0, -1)
-  end)
+    -- a JSON array: decoded faster than a list is split
+    if few then ids = cjson.decode(few) else ids = redis.call('LRANGE', k('svcs'), 0, -1) end
+    cache.svcs = ids
+  end
+  return ids
 end
 
 -- How many services the hall has (P:cfg's nsvcs, stored by qh_setup), without reading their
--- list: a hall of many services estimates at the hall's mix.
+-- list: a hall of many services estimates at the hall's mix. (Worked out once a call.)
 local function service_count()
-  return tonumber(cfg().nsvcs or '') or #service_ids()
+  local n = cache.nsvcs
+  if not n then
+    n = tonumber(cfg().nsvcs or '') or #service_ids()
+    cache.nsvcs = n
+  end
+  return n
 end
 
 -- A configured service ({prefix, service_time}), or nil: its field of P:cfg, read with the
