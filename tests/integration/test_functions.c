@@ -637,6 +637,59 @@ take__integers_not_in_exponent_form(void **state)
 }
 
 static void
+take__hash_keeps_only_what_the_id_does_not_tell(void **state)
+{
+	redisReply *r;
+	cJSON *t;
+
+	(void)state;
+	take("A", "");
+	/* the number and day are parts of the id, normal and kiosk the usual class and channel */
+	r = cmd("HMGET %s:t:20261128-A001 number day class channel state", PREFIX);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(r->element[i]->type, REDIS_REPLY_NIL);
+	assert_string_equal(r->element[4]->str, "waiting");
+	freeReplyObject(r);
+	t = ticket_by_id("20261128-A001");
+	assert_string_equal(str(t, "number"), "A001");
+	assert_string_equal(str(t, "class"), "normal");
+	assert_string_equal(str(t, "channel"), "kiosk");
+	/* any other class and channel are kept */
+	OK("qh_take", "A", "priority", "wechat", "");
+	r = cmd("HMGET %s:t:20261128-A002 class channel", PREFIX);
+	assert_string_equal(r->element[0]->str, "priority");
+	assert_string_equal(r->element[1]->str, "wechat");
+	freeReplyObject(r);
+	t = ticket_by_id("20261128-A002");
+	assert_string_equal(str(t, "class"), "priority");
+	assert_string_equal(str(t, "channel"), "wechat");
+}
+
+static void
+ticket__hash_of_an_earlier_version__read_as_before(void **state)
+{
+	cJSON *t;
+
+	(void)state;
+	/* earlier versions stored every field, the id too */
+	freeReplyObject(cmd("HSET %s:t:20261127-B007 id 20261127-B007 number B007 service B class normal "
+			    "channel kiosk state done day 2026-11-27 issued_at 1795744800 called_at 1795745100 "
+			    "started_at 1795745160 finished_at 1795745400 window 2 clerk c01 recalls 0 "
+			    "transfers 0 score 1795744800000001 fday 2026-11-27 fhour 09",
+			    PREFIX));
+	t = ticket_by_id("20261127-B007");
+	assert_string_equal(str(t, "number"), "B007");
+	assert_string_equal(str(t, "class"), "normal");
+	assert_string_equal(str(t, "channel"), "kiosk");
+	assert_string_equal(str(t, "state"), "done");
+	assert_int_equal(num(t, "finished_at"), 1795745400);
+	assert_int_equal(num(t, "window"), 2);
+	/* and it is rated as before */
+	t = get(OK("qh_rate", "20261127-B007", "5", "", "", "", "", "clerk"), "ticket");
+	assert_int_equal(num(t, "rating"), 5);
+}
+
+static void
 take__unknown_service__not_found(void **state)
 {
 	(void)state;
@@ -2453,6 +2506,8 @@ main(void)
 		T(notify__transfer__watched_in_the_new_service),
 		T(take__first_ticket__numbered_and_waiting),
 		T(take__integers_not_in_exponent_form),
+		T(take__hash_keeps_only_what_the_id_does_not_tell),
+		T(ticket__hash_of_an_earlier_version__read_as_before),
 		T(take__unknown_service__not_found),
 		T(take__bad_class__bad_request),
 		T(take__ref_over_64_characters__bad_request),
