@@ -1,7 +1,9 @@
 /* The protocol's objects out of the compact forms of the function library: the events of a
  * stream entry or published message, and the results of ticket and window functions.
- * One function call records what it changed as one JSON array of compact events, in order
- * (docs/functions.md):
+ * One function call records what it changed as compact events, in order, in a text form:
+ * one event a line, its values separated by ',', a ',', newline or backslash inside a value
+ * escaped with a backslash, the trailing "" of an event left out; earlier versions wrote them
+ * as one JSON array of arrays (docs/functions.md). The compact events, as arrays:
  *   ["t", id, number, service, class, channel, state, issued_at, called_at, started_at,
  *    finished_at, window, clerk, recalls, transfers, rating, ahead, ewt, closed_by_day,
  *    ewt_low, ewt_high]
@@ -266,6 +268,73 @@ static cJSON *event_object(const struct config *cfg, const cJSON *a, cJSON **las
 	return NULL;
 }
 
+/* Pads an event of the text form to the values its kind always has (the text form leaves
+ * out trailing ""): a window's 7, a call's 5, and a queue event with model inputs 5. Returns
+ * -1 when it has more values than its kind (a ',' left unescaped), else 0. */
+static int text_event_pad(cJSON *ev)
+{
+	const char *kind = compact_string(ev, 0), *inputs = compact_string(ev, 3);
+	int want = 0, most = (int)TICKET_FIELDS + 1;
+	if (kind && strcmp(kind, "w") == 0)
+		want = most = 7;
+	else if (kind && strcmp(kind, "c") == 0)
+		want = most = 5;
+	else if (kind && strcmp(kind, "q") == 0) {
+		want = inputs && (inputs[0] == 'm' || inputs[0] == '^') ? 5 : 0;
+		most = 7;
+	}
+	if (cJSON_GetArraySize(ev) > most)
+		return -1;
+	while (cJSON_GetArraySize(ev) < want)
+		cJSON_AddItemToArray(ev, cJSON_CreateString(""));
+	return 0;
+}
+
+/* The compact events of a message in the text form, as the array of arrays of strings the
+ * JSON form parses to, or NULL when it is malformed: one event a line, its values separated
+ * by ',', a ',', newline or backslash inside a value written \, \n or \\, and the trailing ""
+ * of an event left out. */
+static cJSON *text_events(const char *s, size_t len)
+{
+	char *value = malloc(len + 1);
+	cJSON *msg = cJSON_CreateArray(), *ev = NULL;
+	size_t n = 0;
+	if (!value || !msg)
+		goto malformed;
+	for (size_t i = 0; i <= len; i++) {
+		char c = i == len ? '\n' : s[i];
+		if (c == '\\') {
+			char e = i + 1 < len ? s[++i] : '\0';
+			if (e != ',' && e != 'n' && e != '\\')
+				goto malformed;
+			value[n++] = e == 'n' ? '\n' : e;
+			continue;
+		}
+		if (c != ',' && c != '\n') {
+			value[n++] = c;
+			continue;
+		}
+		value[n] = '\0';
+		n = 0;
+		if (!ev) {
+			ev = cJSON_CreateArray();
+			cJSON_AddItemToArray(msg, ev);
+		}
+		cJSON_AddItemToArray(ev, cJSON_CreateString(value));
+		if (c == '\n') {
+			if (text_event_pad(ev) < 0)
+				goto malformed;
+			ev = NULL;
+		}
+	}
+	free(value);
+	return msg;
+malformed:
+	free(value);
+	cJSON_Delete(msg);
+	return NULL;
+}
+
 /* Calls each(event, length, arg) for every event of a message, in order; returns how many,
  * or -1 (having called nothing) when the message is malformed. */
 int eventbuild_each(const struct config *cfg, const char *json, size_t len, eventbuild_fn *each, void *arg)
@@ -278,7 +347,8 @@ int eventbuild_each(const struct config *cfg, const char *json, size_t len, even
 		each(json, len, arg); /* one event of an earlier version */
 		return 1;
 	}
-	cJSON *msg = cJSON_ParseWithLength(json, len);
+	/* a JSON array of compact events (earlier versions) or their text form */
+	cJSON *msg = len && json[0] == '[' ? cJSON_ParseWithLength(json, len) : text_events(json, len);
 	if (!cJSON_IsArray(msg)) {
 		cJSON_Delete(msg);
 		return -1;

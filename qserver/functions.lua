@@ -67,7 +67,7 @@ local counts    -- queue and window counts read during this call; cleared by eve
 local gen       -- bumped by every write of a ticket, queue or window: ticket JSON built at
                 -- the same gen is still true
 local tjson     -- the last ticket view worked out: {t = ticket, gen = gen, view = {state, ahead,
-                -- ewt...}, compact = its short form once encoded}
+                -- ewt...}, values = its short form, compact = that as JSON once encoded}
 local events    -- the events this call caused, in order (published when it ends)
 local hours_seen -- site-local hours worked out during this call (statistics)
 local stats_pending -- statistics this call moved, written at its end (stat_flush): the hash
@@ -402,26 +402,21 @@ end
 local TICKET_DEFAULTS = {ref = '', called_at = '', started_at = '', finished_at = '', window = '',
   clerk = '', recalls = '0', transfers = '0', rating = '', pin = '', wait_from = ''}
 
--- The fields a ticket's hash leaves out because its id tells them ("20261128-A012": number
--- A012, day 2026-11-28) or because they hold the usual value; they never change after the
--- take, so leaving them out is exact. Hashes of earlier versions hold them, and keep them.
-local function ticket_derived(id)
-  local date, number = string.match(id, '^(%d%d%d%d%d%d%d%d)%-(.+)$')
-  return {number = number, day = date and (date:sub(1, 4) .. '-' .. date:sub(5, 6) .. '-' .. date:sub(7, 8)),
-    class = 'normal', channel = 'kiosk'}
-end
-
--- Fills the fields a ticket's hash leaves out (the id is its key's).
+-- Fills the fields a ticket's hash leaves out (the id is its key's). Its number and day are
+-- parts of the id ("20261128-A012": A012, 2026-11-28), and class and channel are left out
+-- when normal and kiosk: they never change after the take, so leaving them out is exact
+-- (hashes of earlier versions hold them, and keep them).
 local function ticket_defaults(t, id)
   t.id = id
   for f, v in pairs(TICKET_DEFAULTS) do
     if t[f] == nil then t[f] = v end
   end
-  if t.number == nil or t.day == nil or t.class == nil or t.channel == nil then
-    for f, v in pairs(ticket_derived(id)) do
-      if t[f] == nil then t[f] = v end
-    end
+  if t.number == nil and string.sub(id, 9, 9) == '-' then
+    t.number = string.sub(id, 10)
+    t.day = t.day or string.sub(id, 1, 4) .. '-' .. string.sub(id, 5, 6) .. '-' .. string.sub(id, 7, 8)
   end
+  t.class = t.class or 'normal'
+  t.channel = t.channel or 'kiosk'
   return t
 end
 
@@ -444,12 +439,18 @@ end
 
 -- Sets ticket fields. t mirrors the hash (ticket() fills what it leaves out), so a field that
 -- already holds the value is not written again, and a new ticket's fields that
--- ticket_derived tells are not stored: fewer bytes in the AOF and in memory.
+-- ticket_defaults fills in are not stored: fewer bytes in the AOF and in memory.
 local function tset(t, fields)
-  local derived = (fields.number or fields.day or fields.class or fields.channel) and ticket_derived(t.id)
   local stored, any = {}, false
   for f, v in pairs(fields) do
-    if t[f] ~= v and not (t[f] == nil and derived and derived[f] == v) then
+    local kept = t[f] == v
+    if t[f] == nil then
+      kept = (f == 'class' and v == 'normal') or (f == 'channel' and v == 'kiosk') or
+        ((f == 'number' or f == 'day') and string.sub(t.id, 9, 9) == '-' and
+          v == (f == 'number' and string.sub(t.id, 10) or
+            string.sub(t.id, 1, 4) .. '-' .. string.sub(t.id, 5, 6) .. '-' .. string.sub(t.id, 7, 8)))
+    end
+    if not kept then
       stored[f] = v
       any = true
     end
@@ -832,20 +833,48 @@ local function trim_events()
   redis.call('XTRIM', k('events'), 'MINID', '~', minid())
 end
 
--- Adds an event to those of this call; they are recorded and published together at its end.
-local function emit(json)
-  events[#events + 1] = json
+-- Adds an event, the array of its compact values, to those of this call; they are recorded
+-- and published together at its end.
+local function emit(values)
+  events[#events + 1] = values
 end
 
--- Records this call's events as one stream entry (a JSON array, in order) and publishes it
--- with its stream id: one XADD and one PUBLISH per call however many events it caused. The
--- stream is trimmed to the retention at each day change (trim_events), not by every XADD.
-local function publish_events()
-  if #events == 0 then return end
-  local payload = '[' .. table.concat(events, ',') .. ']'
-  events = {}
-  local id = redis.call('XADD', k('events'), '*', 'data', payload)
-  redis.call('PUBLISH', k('ev'), id .. ' ' .. payload)
+-- Records this call's events as one stream entry and publishes it with its stream id: one
+-- XADD and one PUBLISH per call however many events it caused. The stream is trimmed to the
+-- retention at each day change (trim_events), not by every XADD.
+-- The entry holds the events in a text form (docs/functions.md "Events"): one event a line,
+-- its values separated by ',' and its trailing "" left out, a ',', newline or backslash inside
+-- a value escaped with a backslash: fewer bytes in the stream than JSON arrays of strings, and
+-- less work for the library than encoding them.
+local publish_events
+do
+  local ESCAPES = {[','] = '\\,', ['\n'] = '\\n', ['\\'] = '\\\\'}
+  -- the positions of the values of free text (a clerk's id, a pause reason); every other value
+  -- is an id, a word or a number the library checked, with no ',', newline or backslash
+  local FREE = {T = {13}, w = {5, 7}}
+
+  function publish_events()
+    if #events == 0 then return end
+    local lines = {}
+    for i, ev in ipairs(events) do
+      local n = #ev
+      while n > 1 and ev[n] == '' do n = n - 1 end
+      local free = FREE[ev[1]]
+      for f = 1, free and #free or 0 do
+        local j = free[f]
+        if j <= n and string.find(ev[j], '[,\n\\]') then
+          local copy = {unpack(ev, 1, n)} -- the ticket's values also make the JSON result
+          copy[j] = string.gsub(ev[j], '[,\n\\]', ESCAPES)
+          ev = copy
+        end
+      end
+      lines[i] = table.concat(ev, ',', 1, n)
+    end
+    local payload = table.concat(lines, '\n')
+    events = {}
+    local id = redis.call('XADD', k('events'), '*', 'data', payload)
+    redis.call('PUBLISH', k('ev'), id .. ' ' .. payload)
+  end
 end
 
 -- The fields of a compact ticket: ["t", id, number, service, class, channel, state, issued_at,
@@ -861,10 +890,16 @@ local TICKET_EVENT_FIELDS = {'id', 'number', 'service', 'class', 'channel', 'sta
 -- number "" when it is the id's part after the '-', class "" for normal, channel "" for kiosk,
 -- recalls and transfers "" for 0, the times after issue as seconds after issued_at, and no
 -- trailing "".
-local function ticket_compact(t)
+-- As an event carries it, the array of its values (as_values); as a result carries it, that
+-- array as JSON.
+local function ticket_compact(t, as_values)
   local view = ticket_view(t)
-  -- the event and the result of a call carry the same ticket: encoded once
-  if tjson.compact then return tjson.compact end
+  -- the event and the result of a call carry the same ticket: made once
+  if tjson.values then
+    if as_values then return tjson.values end
+    tjson.compact = tjson.compact or cjson.encode(tjson.values)
+    return tjson.compact
+  end
   local out = {'T'}
   for i, f in ipairs(TICKET_EVENT_FIELDS) do out[i + 1] = view[f] or t[f] or '' end
   if out[3] == string.match(t.id, '^[^-]*%-(.*)$') then out[3] = '' end
@@ -882,28 +917,30 @@ local function ticket_compact(t)
     if out[i] ~= '' then break end
     out[i] = nil
   end
-  tjson.compact = cjson.encode(out)
-  return tjson.compact
+  tjson.values = out
+  return ticket_compact(t, as_values)
 end
 
 -- A ticket event.
 local function emit_ticket(t)
-  emit(ticket_compact(t))
+  emit(ticket_compact(t, true))
   notify.seen('tickets', t.id, t)
   -- a queue event after it may refer to its model inputs (emit_queue)
   model.last_events, model.last_inputs = events, tjson.view.inputs
 end
 
 -- A window, compact: ["w", id, state, ticket number, clerk, since, reason]; qserver adds the
--- names and services from its config.
-local function window_compact(w)
-  return cjson.encode({'w', w.id, w.state, w.number or '', w.clerk or '', w.since or '',
-    w.state == 'paused' and (w.reason or '') or ''})
+-- names and services from its config. As an event carries it, the array of its values
+-- (as_values); as a result carries it, that array as JSON.
+local function window_compact(w, as_values)
+  local values = {'w', w.id, w.state, w.number or '', w.clerk or '', w.since or '',
+    w.state == 'paused' and (w.reason or '') or ''}
+  return as_values and values or cjson.encode(values)
 end
 
 -- A window event.
 local function emit_window(w)
-  emit(window_compact(w))
+  emit(window_compact(w, true))
 end
 
 -- A compact result holding a ticket (or none): qserver answers {"ticket":T} (docs/functions.md).
@@ -927,8 +964,7 @@ local function emit_queue(sid, bulk)
   if not bulk then return model.emit_queue_inputs(sid) end
   -- compact: ["q", service, waiting, ewt, ahead, ewt_low, ewt_high]
   local ahead, ewt, low, high = service_estimate(sid, bulk)
-  emit(cjson.encode({'q', sid, istr(service_waiting(sid, bulk)), istr(ewt), istr(ahead), istr(low),
-    istr(high)}))
+  emit({'q', sid, istr(service_waiting(sid, bulk)), istr(ewt), istr(ahead), istr(low), istr(high)})
 end
 
 -- Queue events for a list of services, each once (figures read in bulk for many).
@@ -947,7 +983,7 @@ end
 -- Compact: ["c", "", window, recall, at]; it follows the ticket's own event in the same call,
 -- whose Ticket object qserver puts in it (the id "" names that ticket).
 local function emit_called(t, w, recall)
-  emit(cjson.encode({'c', '', w.id, istr(tonumber(recall)), istr(NOW)}))
+  emit({'c', '', w.id, istr(tonumber(recall)), istr(NOW)})
   notify.seen('calls', t.id, {t, w.id})
 end
 
@@ -3138,7 +3174,7 @@ function model.emit_queue_inputs(sid)
   if model.last_events == events and model.last_inputs == inputs then inputs = '^' end
   local bases = service_bases(sid)
   local hall = bases[1] == '*' and istr(count_ahead(bases, 'normal', nil)) or ''
-  emit(cjson.encode({'q', sid, istr(service_waiting(sid)), inputs, hall}))
+  emit({'q', sid, istr(service_waiting(sid)), inputs, hall})
 end
 
 ------------------------------------------------------------------------------------------
