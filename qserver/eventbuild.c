@@ -16,8 +16,10 @@
  * finished_at as seconds after issued_at, and the trailing "" left out (ticket_text). qserver makes the Ticket, Window and event
  * objects of PROTOCOL.md from them, adding what the config holds (window names and services).
  * Entries of earlier versions hold one event object, or an array of event objects; those are
- * passed on as they are. Results are ["ticket", T or null], ["window", W] and
- * ["tickets", [T...]] with T and W compact as above, or a JSON object passed on as it is but
+ * passed on as they are. Results are "ticket\n" T ("ticket" alone for none) and "window\n" W
+ * with T and W in the text form, or ["ticket", T or null], ["window", W],
+ * ["tickets", [T...]] and ["ticket", T, {more members}] with T and W as JSON arrays, or a
+ * JSON object passed on as it is but
  * for a leading "services" string "<id> <waiting> <ahead> <ewt> <ewt_low> <ewt_high>;..." (qh_services, qh_snapshot),
  * which becomes the array of Service objects with prefix and names from the config. */
 #include "qserver.h"
@@ -543,12 +545,42 @@ static char *object_result(const struct config *cfg, const char *json, size_t le
 	return t.s;
 }
 
+/* The result object of a result in the text form: "ticket" or "window", a newline and that
+ * ticket or window as a compact event in the text form ("ticket" alone: no ticket), or NULL
+ * when it is malformed. */
+static cJSON *text_result(const struct config *cfg, const char *s, size_t len)
+{
+	const char *nl = memchr(s, '\n', len);
+	size_t kind_len = nl ? (size_t)(nl - s) : len;
+	cJSON *items = nl ? text_events(nl + 1, len - kind_len - 1) : NULL;
+	const cJSON *item = cJSON_GetArraySize(items) == 1 ? cJSON_GetArrayItem(items, 0) : NULL;
+	cJSON *out = NULL, *obj = NULL;
+	if (kind_len == 6 && memcmp(s, "ticket", 6) == 0 && (!nl || (item && (obj = ticket_object(item))))) {
+		out = cJSON_CreateObject();
+		if (obj)
+			cJSON_AddItemToObject(out, "ticket", obj);
+		else
+			cJSON_AddNullToObject(out, "ticket");
+	} else if (kind_len == 6 && memcmp(s, "window", 6) == 0 && item && (obj = window_object(cfg, item))) {
+		out = cJSON_CreateObject();
+		cJSON_AddItemToObject(out, "window", obj);
+	}
+	cJSON_Delete(items);
+	return out;
+}
+
 /* Returns the JSON object text of a function's result (malloc'd), made from its compact form,
  * or NULL when it is malformed. */
 char *eventbuild_result(const struct config *cfg, const char *json, size_t len)
 {
 	if (len && json[0] == '{')
 		return object_result(cfg, json, len);
+	if (len && json[0] != '[') {
+		cJSON *out = text_result(cfg, json, len);
+		char *text = out ? cJSON_PrintUnformatted(out) : NULL;
+		cJSON_Delete(out);
+		return text;
+	}
 	cJSON *res = cJSON_ParseWithLength(json, len);
 	const char *kind = cJSON_IsArray(res) ? compact_string(res, 0) : NULL;
 	const cJSON *body = cJSON_GetArrayItem(res, 1);

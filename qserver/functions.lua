@@ -67,7 +67,8 @@ local counts    -- queue and window counts read during this call; cleared by eve
 local gen       -- bumped by every write of a ticket, queue or window: ticket JSON built at
                 -- the same gen is still true
 local tjson     -- the last ticket view worked out: {t = ticket, gen = gen, view = {state, ahead,
-                -- ewt...}, values = its short form, compact = that as JSON once encoded}
+                -- ewt...}, values = its short form, line and compact = that in the text form
+                -- and as JSON, each once made}
 local events    -- the events this call caused, in order (published when it ends)
 local hours_seen -- site-local hours worked out during this call (statistics)
 local stats_pending -- statistics this call moved, written at its end (stat_flush): the hash
@@ -833,92 +834,97 @@ local function trim_events()
   redis.call('XTRIM', k('events'), 'MINID', '~', minid())
 end
 
--- Adds an event, the array of its compact values, to those of this call; they are recorded
--- and published together at its end.
-local function emit(values)
-  events[#events + 1] = values
-end
-
--- Records this call's events as one stream entry and publishes it with its stream id: one
--- XADD and one PUBLISH per call however many events it caused. The stream is trimmed to the
--- retention at each day change (trim_events), not by every XADD.
--- The entry holds the events in a text form (docs/functions.md "Events"): one event a line,
--- its values separated by ',' and its trailing "" left out, a ',', newline or backslash inside
--- a value escaped with a backslash: fewer bytes in the stream than JSON arrays of strings, and
--- less work for the library than encoding them.
-local publish_events
+-- A compact event (or the ticket or window of a result) in the text form (docs/functions.md
+-- "Events"): its values separated by ',' and its trailing "" left out, a ',', newline or
+-- backslash inside a value escaped with a backslash. Fewer bytes in the stream than JSON
+-- arrays of strings, and less work for the library than encoding them.
+local text_line
 do
   local ESCAPES = {[','] = '\\,', ['\n'] = '\\n', ['\\'] = '\\\\'}
   -- the positions of the values of free text (a clerk's id, a pause reason); every other value
   -- is an id, a word or a number the library checked, with no ',', newline or backslash
   local FREE = {T = {13}, w = {5, 7}}
 
-  function publish_events()
-    if #events == 0 then return end
-    local lines = {}
-    for i, ev in ipairs(events) do
-      local n = #ev
-      while n > 1 and ev[n] == '' do n = n - 1 end
-      local free = FREE[ev[1]]
-      for f = 1, free and #free or 0 do
-        local j = free[f]
-        if j <= n and string.find(ev[j], '[,\n\\]') then
-          local copy = {unpack(ev, 1, n)} -- the ticket's values also make the JSON result
-          copy[j] = string.gsub(ev[j], '[,\n\\]', ESCAPES)
-          ev = copy
-        end
+  function text_line(values)
+    local n = #values
+    while n > 1 and values[n] == '' do n = n - 1 end
+    local free = FREE[values[1]]
+    for f = 1, free and #free or 0 do
+      local j = free[f]
+      if j <= n and string.find(values[j], '[,\n\\]') then
+        local copy = {unpack(values, 1, n)} -- a ticket's values also make JSON results
+        copy[j] = string.gsub(values[j], '[,\n\\]', ESCAPES)
+        values = copy
       end
-      lines[i] = table.concat(ev, ',', 1, n)
     end
-    local payload = table.concat(lines, '\n')
-    events = {}
-    local id = redis.call('XADD', k('events'), '*', 'data', payload)
-    redis.call('PUBLISH', k('ev'), id .. ' ' .. payload)
+    return table.concat(values, ',', 1, n)
   end
+end
+
+-- Adds an event (its text_line) to those of this call; they are recorded and published
+-- together at its end.
+local function emit(line)
+  events[#events + 1] = line
+end
+
+-- Records this call's events as one stream entry (one a line, in order) and publishes it with
+-- its stream id: one XADD and one PUBLISH per call however many events it caused. The stream
+-- is trimmed to the retention at each day change (trim_events), not by every XADD.
+local function publish_events()
+  if #events == 0 then return end
+  local payload = table.concat(events, '\n')
+  events = {}
+  local id = redis.call('XADD', k('events'), '*', 'data', payload)
+  redis.call('PUBLISH', k('ev'), id .. ' ' .. payload)
 end
 
 -- The fields of a compact ticket: ["t", id, number, service, class, channel, state, issued_at,
 -- called_at, started_at, finished_at, window, clerk, recalls, transfers, rating, ahead, ewt,
 -- closed_by_day, ewt_low, ewt_high], all strings, "" for none (qserver's eventbuild.c makes
 -- the Ticket object). They are written in the short form "T" (ticket_compact).
-local TICKET_EVENT_FIELDS = {'id', 'number', 'service', 'class', 'channel', 'state', 'issued_at',
-  'called_at', 'started_at', 'finished_at', 'window', 'clerk', 'recalls', 'transfers', 'rating',
-  'ahead', 'ewt', 'closed_by_day', 'ewt_low', 'ewt_high'}
+local ticket_compact
+do
+  local FIELDS = {'id', 'number', 'service', 'class', 'channel', 'state', 'issued_at',
+    'called_at', 'started_at', 'finished_at', 'window', 'clerk', 'recalls', 'transfers', 'rating',
+    'ahead', 'ewt', 'closed_by_day', 'ewt_low', 'ewt_high'}
 
--- A ticket, compact, as events and results carry it: the short form "T", which leaves out
--- what qserver can tell (docs/functions.md), so the audit entries keep a fraction of the bytes:
--- number "" when it is the id's part after the '-', class "" for normal, channel "" for kiosk,
--- recalls and transfers "" for 0, the times after issue as seconds after issued_at, and no
--- trailing "".
--- As an event carries it, the array of its values (as_values); as a result carries it, that
--- array as JSON.
-local function ticket_compact(t, as_values)
-  local view = ticket_view(t)
-  -- the event and the result of a call carry the same ticket: made once
-  if tjson.values then
-    if as_values then return tjson.values end
-    tjson.compact = tjson.compact or cjson.encode(tjson.values)
-    return tjson.compact
-  end
-  local out = {'T'}
-  for i, f in ipairs(TICKET_EVENT_FIELDS) do out[i + 1] = view[f] or t[f] or '' end
-  if out[3] == string.match(t.id, '^[^-]*%-(.*)$') then out[3] = '' end
-  if out[5] == 'normal' then out[5] = '' end
-  if out[6] == 'kiosk' then out[6] = '' end
-  if out[14] == '0' then out[14] = '' end
-  if out[15] == '0' then out[15] = '' end
-  local issued = tonumber(out[8])
-  if issued then
-    for i = 9, 11 do
-      if out[i] ~= '' then out[i] = istr(tonumber(out[i]) - issued) end
+  -- A ticket, compact, as events and results carry it: the short form "T", which leaves out
+  -- what qserver can tell (docs/functions.md), so the audit entries keep a fraction of the bytes:
+  -- number "" when it is the id's part after the '-', class "" for normal, channel "" for kiosk,
+  -- recalls and transfers "" for 0, the times after issue as seconds after issued_at, and no
+  -- trailing "". In the text form (as_text: events, and the results of ticket functions) or as
+  -- a JSON array (lists of tickets, results with more members).
+  function ticket_compact(t, as_text)
+    local view = ticket_view(t)
+    -- the event and the result of a call carry the same ticket: made once
+    if tjson.values then
+      if as_text then
+        tjson.line = tjson.line or text_line(tjson.values)
+        return tjson.line
+      end
+      tjson.compact = tjson.compact or cjson.encode(tjson.values)
+      return tjson.compact
     end
+    local out = {'T'}
+    for i, f in ipairs(FIELDS) do out[i + 1] = view[f] or t[f] or '' end
+    if out[3] == string.match(t.id, '^[^-]*%-(.*)$') then out[3] = '' end
+    if out[5] == 'normal' then out[5] = '' end
+    if out[6] == 'kiosk' then out[6] = '' end
+    if out[14] == '0' then out[14] = '' end
+    if out[15] == '0' then out[15] = '' end
+    local issued = tonumber(out[8])
+    if issued then
+      for i = 9, 11 do
+        if out[i] ~= '' then out[i] = istr(tonumber(out[i]) - issued) end
+      end
+    end
+    for i = #out, 8, -1 do
+      if out[i] ~= '' then break end
+      out[i] = nil
+    end
+    tjson.values = out
+    return ticket_compact(t, as_text)
   end
-  for i = #out, 8, -1 do
-    if out[i] ~= '' then break end
-    out[i] = nil
-  end
-  tjson.values = out
-  return ticket_compact(t, as_values)
 end
 
 -- A ticket event.
@@ -930,12 +936,11 @@ local function emit_ticket(t)
 end
 
 -- A window, compact: ["w", id, state, ticket number, clerk, since, reason]; qserver adds the
--- names and services from its config. As an event carries it, the array of its values
--- (as_values); as a result carries it, that array as JSON.
-local function window_compact(w, as_values)
+-- names and services from its config. In the text form (as_text) or as a JSON array.
+local function window_compact(w, as_text)
   local values = {'w', w.id, w.state, w.number or '', w.clerk or '', w.since or '',
     w.state == 'paused' and (w.reason or '') or ''}
-  return as_values and values or cjson.encode(values)
+  return as_text and text_line(values) or cjson.encode(values)
 end
 
 -- A window event.
@@ -944,13 +949,15 @@ local function emit_window(w)
 end
 
 -- A compact result holding a ticket (or none): qserver answers {"ticket":T} (docs/functions.md).
+-- "ticket", a newline and the ticket in the text form, or "ticket" alone.
 local function ticket_result(t)
-  return '["ticket",' .. (t and ticket_compact(t) or 'null') .. ']'
+  return t and 'ticket\n' .. ticket_compact(t, true) or 'ticket'
 end
 
--- A compact result holding a window: qserver answers {"window":W}.
+-- A compact result holding a window: qserver answers {"window":W}. "window", a newline and the
+-- window in the text form.
 local function window_result(w)
-  return '["window",' .. window_compact(w) .. ']'
+  return 'window\n' .. window_compact(w, true)
 end
 
 -- A queue event for one service (skipped for a service no longer configured).
@@ -964,7 +971,7 @@ local function emit_queue(sid, bulk)
   if not bulk then return model.emit_queue_inputs(sid) end
   -- compact: ["q", service, waiting, ewt, ahead, ewt_low, ewt_high]
   local ahead, ewt, low, high = service_estimate(sid, bulk)
-  emit({'q', sid, istr(service_waiting(sid, bulk)), istr(ewt), istr(ahead), istr(low), istr(high)})
+  emit(text_line({'q', sid, istr(service_waiting(sid, bulk)), istr(ewt), istr(ahead), istr(low), istr(high)}))
 end
 
 -- Queue events for a list of services, each once (figures read in bulk for many).
@@ -983,7 +990,7 @@ end
 -- Compact: ["c", "", window, recall, at]; it follows the ticket's own event in the same call,
 -- whose Ticket object qserver puts in it (the id "" names that ticket).
 local function emit_called(t, w, recall)
-  emit({'c', '', w.id, istr(tonumber(recall)), istr(NOW)})
+  emit(text_line({'c', '', w.id, istr(tonumber(recall)), istr(NOW)}))
   notify.seen('calls', t.id, {t, w.id})
 end
 
@@ -3069,7 +3076,7 @@ function appt.qh_checkin(a)
   -- a take of class appointment, its ref the code; the ticket's id is the second field of
   -- the compact ticket in its result
   local res = qh_take({h.service, 'appointment', 'kiosk', h.code, a[2] or ''})
-  hset(k('ap', h.code), h, {ticket = cjson.decode(res)[2][2]})
+  hset(k('ap', h.code), h, {ticket = string.match(res, '^ticket\nT,([^,]*)')})
   appt.settle(h, 'checked_in', 1)
   return res
 end
@@ -3174,7 +3181,7 @@ function model.emit_queue_inputs(sid)
   if model.last_events == events and model.last_inputs == inputs then inputs = '^' end
   local bases = service_bases(sid)
   local hall = bases[1] == '*' and istr(count_ahead(bases, 'normal', nil)) or ''
-  emit({'q', sid, istr(service_waiting(sid)), inputs, hall})
+  emit(text_line({'q', sid, istr(service_waiting(sid)), inputs, hall}))
 end
 
 ------------------------------------------------------------------------------------------

@@ -256,6 +256,28 @@ static void eventbuild__results__made_whole(void **state)
 	assert_result("[\"what\",null]", NULL);
 }
 
+/* Ticket and window functions answer in the text form: the same answers as the JSON form. */
+static void eventbuild__text_results__made_whole(void **state)
+{
+	(void)state;
+	assert_result("ticket\nT,20261127-A002,,A,,,called,1795744800,300,,,2,c01",
+		      "{\"ticket\":" CALLED_TICKET_JSON_FULL "}");
+	assert_result("ticket", "{\"ticket\":null}");
+	assert_result("window\nw,1,idle,,c01,1795745100",
+		      "{\"window\":{\"id\":1,\"name\":\"1号窗口\",\"name_en\":\"Window 1\",\"services\":[\"*\"],"
+		      "\"state\":\"idle\",\"ticket\":null,\"clerk\":\"c01\",\"since\":1795745100}}");
+	assert_result("window\nw,3,paused,,c\\,1,1795745100,out\\nback", "{\"window\":{\"id\":3,\"name\":\"3号窗口\","
+		      "\"name_en\":\"Window 3\",\"services\":[\"B\"],\"state\":\"paused\",\"ticket\":null,"
+		      "\"clerk\":\"c,1\",\"since\":1795745100,\"reason\":\"out\\nback\"}}");
+	/* malformed: the wrong kind of item, two items, none, an unknown result */
+	assert_result("ticket\nw,1,idle,,c01,1795745100", NULL);
+	assert_result("window\nT,20261127-A002,,A,,,called,1795744800", NULL);
+	assert_result("ticket\nT,20261127-A002,,A,,,called,1795744800\nT,20261127-A002,,A,,,called,1795744800", NULL);
+	assert_result("window", NULL);
+	assert_result("tickets\nT,20261127-A002,,A,,,called,1795744800", NULL);
+	assert_result("ticket\nT,20261127-A002,,A,,,called,1795744800,3x", NULL);
+}
+
 static void eventbuild__compact_services__objects_with_config_names(void **state)
 {
 	(void)state;
@@ -324,6 +346,7 @@ int main(void)
 		cmocka_unit_test(eventbuild__objects_of_earlier_versions__passed_on),
 		cmocka_unit_test(eventbuild__malformed__refused_whole),
 		cmocka_unit_test(eventbuild__results__made_whole),
+		cmocka_unit_test(eventbuild__text_results__made_whole),
 		cmocka_unit_test(eventbuild__short_ticket_form__same_ticket_as_the_long_one),
 		cmocka_unit_test(eventbuild__text_form__same_events_as_the_json_form),
 		cmocka_unit_test(eventbuild__compact_services__objects_with_config_names),
