@@ -318,11 +318,15 @@ static cJSON *text_events(const char *s, size_t len)
 		}
 		value[n] = '\0';
 		n = 0;
-		if (!ev) {
-			ev = cJSON_CreateArray();
-			cJSON_AddItemToArray(msg, ev);
+		if (!ev && !cJSON_AddItemToArray(msg, ev = cJSON_CreateArray())) {
+			cJSON_Delete(ev); /* out of memory */
+			goto malformed;
 		}
-		cJSON_AddItemToArray(ev, cJSON_CreateString(value));
+		cJSON *item = cJSON_CreateString(value);
+		if (!cJSON_AddItemToArray(ev, item)) {
+			cJSON_Delete(item);
+			goto malformed;
+		}
 		if (c == '\n') {
 			if (text_event_pad(ev) < 0)
 				goto malformed;
