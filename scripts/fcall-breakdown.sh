@@ -64,7 +64,7 @@ hall_json() {
 }
 
 redis-server --unixsocket "$SOCK" --port 0 --dir "$WORK" --appendonly yes --appendfsync everysec \
-	--save '' --daemonize no --logfile "$WORK/redis.log" &
+	--save '' --stream-node-max-bytes 16384 --daemonize no --logfile "$WORK/redis.log" &
 REDIS_PID=$!
 for _ in $(seq 100); do cli PING >/dev/null 2>&1 && break; sleep 0.05; done
 cli -x FUNCTION LOAD REPLACE <"$ROOT/qserver/functions.lua" >/dev/null
