@@ -67,7 +67,8 @@ local counts    -- queue and window counts read during this call; cleared by eve
 local gen       -- bumped by every write of a ticket, queue or window: ticket JSON built at
                 -- the same gen is still true
 local tjson     -- the last ticket view worked out: {t = ticket, gen = gen, view = {state, ahead,
-                -- ewt...}, compact = its short form once encoded}
+                -- ewt...}, values = its short form, line and compact = that in the text form
+                -- and as JSON, each once made}
 local events    -- the events this call caused, in order (published when it ends)
 local hours_seen -- site-local hours worked out during this call (statistics)
 local stats_pending -- statistics this call moved, written at its end (stat_flush): the hash
@@ -489,12 +490,21 @@ end
 local TICKET_DEFAULTS = {ref = '', called_at = '', started_at = '', finished_at = '', window = '',
   clerk = '', recalls = '0', transfers = '0', rating = '', pin = '', wait_from = ''}
 
--- Fills the fields a ticket's hash leaves out (the id is its key's).
+-- Fills the fields a ticket's hash leaves out (the id is its key's). Its number and day are
+-- parts of the id ("20261128-A012": A012, 2026-11-28), and class and channel are left out
+-- when normal and kiosk: they never change after the take, so leaving them out is exact
+-- (hashes of earlier versions hold them, and keep them).
 local function ticket_defaults(t, id)
   t.id = id
   for f, v in pairs(TICKET_DEFAULTS) do
     if t[f] == nil then t[f] = v end
   end
+  if string.sub(id, 9, 9) == '-' then
+    t.number = t.number or string.sub(id, 10)
+    t.day = t.day or string.sub(id, 1, 4) .. '-' .. string.sub(id, 5, 6) .. '-' .. string.sub(id, 7, 8)
+  end
+  t.class = t.class or 'normal'
+  t.channel = t.channel or 'kiosk'
   return t
 end
 
@@ -516,9 +526,28 @@ local function find_ticket(ref)
   return ticket(sitecfg.ticket_id(ref))
 end
 
--- Sets ticket fields.
+-- Sets ticket fields. t mirrors the hash (ticket() fills what it leaves out), so a field that
+-- already holds the value is not written again, and a new ticket's fields that
+-- ticket_defaults fills in are not stored: fewer bytes in the AOF and in memory.
 local function tset(t, fields)
-  hset(k('t', t.id), t, fields)
+  local stored, any, id = {}, false, t.id
+  for f, v in pairs(fields) do
+    local kept = t[f] == v
+    if t[f] == nil then
+      -- a new ticket's field that ticket_defaults fills in (as it does, without a table: a
+      -- take would spend 2-3% more building one)
+      kept = (f == 'class' and v == 'normal') or (f == 'channel' and v == 'kiosk') or
+        (f == 'number' and string.sub(id, 9, 9) == '-' and v == string.sub(id, 10)) or
+        (f == 'day' and string.sub(id, 9, 9) == '-' and
+          v == string.sub(id, 1, 4) .. '-' .. string.sub(id, 5, 6) .. '-' .. string.sub(id, 7, 8))
+    end
+    if not kept then
+      stored[f] = v
+      any = true
+    end
+    t[f] = v
+  end
+  if any then hset(k('t', t.id), t, stored) end
   gen = gen + 1
 end
 
@@ -912,17 +941,45 @@ local function trim_events()
   redis.call('XTRIM', k('events'), 'MINID', '~', minid())
 end
 
--- Adds an event to those of this call; they are recorded and published together at its end.
-local function emit(json)
-  events[#events + 1] = json
+-- A compact event (or the ticket or window of a result) in the text form (docs/functions.md
+-- "Events"): its values separated by ',' and its trailing "" left out, a ',', newline or
+-- backslash inside a value escaped with a backslash. Fewer bytes in the stream than JSON
+-- arrays of strings, and less work for the library than encoding them.
+local text_line
+do
+  local ESCAPES = {[','] = '\\,', ['\n'] = '\\n', ['\\'] = '\\\\'}
+  -- the positions of the values of free text (a clerk's id, a pause reason); every other value
+  -- is an id, a word or a number the library checked, with no ',', newline or backslash
+  local FREE = {T = {13}, w = {5, 7}}
+
+  function text_line(values)
+    local n = #values
+    while n > 1 and values[n] == '' do n = n - 1 end
+    local free = FREE[values[1]]
+    for f = 1, free and #free or 0 do
+      local j = free[f]
+      if j <= n and string.find(values[j], '[,\n\\]') then
+        local copy = {unpack(values, 1, n)} -- a ticket's values also make JSON results
+        copy[j] = string.gsub(values[j], '[,\n\\]', ESCAPES)
+        values = copy
+      end
+    end
+    return table.concat(values, ',', 1, n)
+  end
 end
 
--- Records this call's events as one stream entry (a JSON array, in order) and publishes it
--- with its stream id: one XADD and one PUBLISH per call however many events it caused. The
--- stream is trimmed to the retention at each day change (trim_events), not by every XADD.
+-- Adds an event (its text_line) to those of this call; they are recorded and published
+-- together at its end.
+local function emit(line)
+  events[#events + 1] = line
+end
+
+-- Records this call's events as one stream entry (one a line, in order) and publishes it with
+-- its stream id: one XADD and one PUBLISH per call however many events it caused. The stream
+-- is trimmed to the retention at each day change (trim_events), not by every XADD.
 local function publish_events()
   if #events == 0 then return end
-  local payload = '[' .. table.concat(events, ',') .. ']'
+  local payload = table.concat(events, '\n')
   events = {}
   local id = redis.call('XADD', k('events'), '*', 'data', payload)
   redis.call('PUBLISH', k('ev'), id .. ' ' .. payload)
@@ -932,68 +989,82 @@ end
 -- called_at, started_at, finished_at, window, clerk, recalls, transfers, rating, ahead, ewt,
 -- closed_by_day, ewt_low, ewt_high], all strings, "" for none (qserver's eventbuild.c makes
 -- the Ticket object). They are written in the short form "T" (ticket_compact).
-local TICKET_EVENT_FIELDS = {'id', 'number', 'service', 'class', 'channel', 'state', 'issued_at',
-  'called_at', 'started_at', 'finished_at', 'window', 'clerk', 'recalls', 'transfers', 'rating',
-  'ahead', 'ewt', 'closed_by_day', 'ewt_low', 'ewt_high'}
+local ticket_compact
+do
+  local FIELDS = {'id', 'number', 'service', 'class', 'channel', 'state', 'issued_at',
+    'called_at', 'started_at', 'finished_at', 'window', 'clerk', 'recalls', 'transfers', 'rating',
+    'ahead', 'ewt', 'closed_by_day', 'ewt_low', 'ewt_high'}
 
--- A ticket, compact, as events and results carry it: the short form "T", which leaves out
--- what qserver can tell (docs/functions.md), so the audit entries keep a fraction of the bytes:
--- number "" when it is the id's part after the '-', class "" for normal, channel "" for kiosk,
--- recalls and transfers "" for 0, the times after issue as seconds after issued_at, and no
--- trailing "".
-local function ticket_compact(t)
-  local view = ticket_view(t)
-  -- the event and the result of a call carry the same ticket: encoded once
-  if tjson.compact then return tjson.compact end
-  local out = {'T'}
-  for i, f in ipairs(TICKET_EVENT_FIELDS) do out[i + 1] = view[f] or t[f] or '' end
-  if out[3] == string.match(t.id, '^[^-]*%-(.*)$') then out[3] = '' end
-  if out[5] == 'normal' then out[5] = '' end
-  if out[6] == 'kiosk' then out[6] = '' end
-  if out[14] == '0' then out[14] = '' end
-  if out[15] == '0' then out[15] = '' end
-  local issued = tonumber(out[8])
-  if issued then
-    for i = 9, 11 do
-      if out[i] ~= '' then out[i] = istr(tonumber(out[i]) - issued) end
+  -- A ticket, compact, as events and results carry it: the short form "T", which leaves out
+  -- what qserver can tell (docs/functions.md), so the audit entries keep a fraction of the bytes:
+  -- number "" when it is the id's part after the '-', class "" for normal, channel "" for kiosk,
+  -- recalls and transfers "" for 0, the times after issue as seconds after issued_at, and no
+  -- trailing "". In the text form (as_text: events, and the results of ticket functions) or as
+  -- a JSON array (lists of tickets, results with more members).
+  function ticket_compact(t, as_text)
+    local view = ticket_view(t)
+    -- the event and the result of a call carry the same ticket: made once
+    if tjson.values then
+      if as_text then
+        tjson.line = tjson.line or text_line(tjson.values)
+        return tjson.line
+      end
+      tjson.compact = tjson.compact or cjson.encode(tjson.values)
+      return tjson.compact
     end
+    local out = {'T'}
+    for i, f in ipairs(FIELDS) do out[i + 1] = view[f] or t[f] or '' end
+    if out[3] == string.match(t.id, '^[^-]*%-(.*)$') then out[3] = '' end
+    if out[5] == 'normal' then out[5] = '' end
+    if out[6] == 'kiosk' then out[6] = '' end
+    if out[14] == '0' then out[14] = '' end
+    if out[15] == '0' then out[15] = '' end
+    local issued = tonumber(out[8])
+    if issued then
+      for i = 9, 11 do
+        if out[i] ~= '' then out[i] = istr(tonumber(out[i]) - issued) end
+      end
+    end
+    for i = #out, 8, -1 do
+      if out[i] ~= '' then break end
+      out[i] = nil
+    end
+    tjson.values = out
+    return ticket_compact(t, as_text)
   end
-  for i = #out, 8, -1 do
-    if out[i] ~= '' then break end
-    out[i] = nil
-  end
-  tjson.compact = cjson.encode(out)
-  return tjson.compact
 end
 
 -- A ticket event.
 local function emit_ticket(t)
-  emit(ticket_compact(t))
+  emit(ticket_compact(t, true))
   notify.seen('tickets', t.id, t)
   -- a queue event after it may refer to its model inputs (emit_queue)
   model.last_events, model.last_inputs = events, tjson.view.inputs
 end
 
 -- A window, compact: ["w", id, state, ticket number, clerk, since, reason]; qserver adds the
--- names and services from its config.
-local function window_compact(w)
-  return cjson.encode({'w', w.id, w.state, w.number or '', w.clerk or '', w.since or '',
-    w.state == 'paused' and (w.reason or '') or ''})
+-- names and services from its config. In the text form (as_text) or as a JSON array.
+local function window_compact(w, as_text)
+  local values = {'w', w.id, w.state, w.number or '', w.clerk or '', w.since or '',
+    w.state == 'paused' and (w.reason or '') or ''}
+  return as_text and text_line(values) or cjson.encode(values)
 end
 
 -- A window event.
 local function emit_window(w)
-  emit(window_compact(w))
+  emit(window_compact(w, true))
 end
 
 -- A compact result holding a ticket (or none): qserver answers {"ticket":T} (docs/functions.md).
+-- "ticket", a newline and the ticket in the text form, or "ticket" alone.
 local function ticket_result(t)
-  return '["ticket",' .. (t and ticket_compact(t) or 'null') .. ']'
+  return t and 'ticket\n' .. ticket_compact(t, true) or 'ticket'
 end
 
--- A compact result holding a window: qserver answers {"window":W}.
+-- A compact result holding a window: qserver answers {"window":W}. "window", a newline and the
+-- window in the text form.
 local function window_result(w)
-  return '["window",' .. window_compact(w) .. ']'
+  return 'window\n' .. window_compact(w, true)
 end
 
 -- A queue event for one service (skipped for a service no longer configured).
@@ -1007,8 +1078,7 @@ local function emit_queue(sid, bulk)
   if not bulk then return model.emit_queue_inputs(sid) end
   -- compact: ["q", service, waiting, ewt, ahead, ewt_low, ewt_high]
   local ahead, ewt, low, high = service_estimate(sid, bulk)
-  emit(cjson.encode({'q', sid, istr(service_waiting(sid, bulk)), istr(ewt), istr(ahead), istr(low),
-    istr(high)}))
+  emit(text_line({'q', sid, istr(service_waiting(sid, bulk)), istr(ewt), istr(ahead), istr(low), istr(high)}))
 end
 
 -- Queue events for a list of services, each once (figures read in bulk for many).
@@ -1027,7 +1097,7 @@ end
 -- Compact: ["c", "", window, recall, at]; it follows the ticket's own event in the same call,
 -- whose Ticket object qserver puts in it (the id "" names that ticket).
 local function emit_called(t, w, recall)
-  emit(cjson.encode({'c', '', w.id, istr(tonumber(recall)), istr(NOW)}))
+  emit(text_line({'c', '', w.id, istr(tonumber(recall)), istr(NOW)}))
   notify.seen('calls', t.id, {t, w.id})
 end
 
@@ -3134,7 +3204,7 @@ function appt.qh_checkin(a)
   -- a take of class appointment, its ref the code; the ticket's id is the second field of
   -- the compact ticket in its result
   local res = qh_take({h.service, 'appointment', 'kiosk', h.code, a[2] or ''})
-  hset(k('ap', h.code), h, {ticket = cjson.decode(res)[2][2]})
+  hset(k('ap', h.code), h, {ticket = string.match(res, '^ticket\nT,([^,]*)')})
   appt.settle(h, 'checked_in', 1)
   return res
 end
@@ -3258,7 +3328,7 @@ function model.emit_queue_inputs(sid)
   local bases = service_bases(sid)
   local hall = bases[1] == '*' and istr(count_ahead(bases, 'normal', nil)) or ''
   -- the waiting count as P:waiting holds it (HINCRBY's integers), not parsed and written again
-  emit(cjson.encode({'q', sid, figure('waiting', sid) or '0', inputs, hall}))
+  emit(text_line({'q', sid, figure('waiting', sid) or '0', inputs, hall}))
 end
 
 ------------------------------------------------------------------------------------------

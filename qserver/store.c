@@ -638,9 +638,9 @@ void store_take_replies(void)
 		redisAsyncHandleRead(cmd_link.ac);
 }
 
-/* Checks a function's reply for a request: returns 1 when it is the JSON of a success (an
- * object, or the compact array eventbuild.c expands), or answers the request (`unavailable`, the function's error, `internal`) and
- * returns 0. */
+/* Checks a function's reply for a request: returns 1 when it is a success (a JSON object, or
+ * the compact array or text form, "ticket..." or "window...", that eventbuild.c expands), or
+ * answers the request (`unavailable`, the function's error, `internal`) and returns 0. */
 int store_reply_ok(struct request *r, struct redisReply *reply)
 {
 	if (!reply) {
@@ -651,7 +651,8 @@ int store_reply_ok(struct request *r, struct redisReply *reply)
 		request_reply_store_error(r, reply->str);
 		return 0;
 	}
-	if (reply->type != REDIS_REPLY_STRING || reply->len < 2 || (reply->str[0] != '{' && reply->str[0] != '[')) {
+	if (reply->type != REDIS_REPLY_STRING || reply->len < 2 ||
+	    (reply->str[0] != '{' && reply->str[0] != '[' && (reply->str[0] < 'a' || reply->str[0] > 'z'))) {
 		log_error("%s: unexpected reply type %d", r->op ? r->op->name : "?", reply->type);
 		request_reply_error(r, "internal", NULL, "The server got an unexpected reply from storage.");
 		return 0;

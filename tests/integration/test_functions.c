@@ -637,6 +637,59 @@ take__integers_not_in_exponent_form(void **state)
 }
 
 static void
+take__hash_keeps_only_what_the_id_does_not_tell(void **state)
+{
+	redisReply *r;
+	cJSON *t;
+
+	(void)state;
+	take("A", "");
+	/* the number and day are parts of the id, normal and kiosk the usual class and channel */
+	r = cmd("HMGET %s:t:20261128-A001 number day class channel state", PREFIX);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(r->element[i]->type, REDIS_REPLY_NIL);
+	assert_string_equal(r->element[4]->str, "waiting");
+	freeReplyObject(r);
+	t = ticket_by_id("20261128-A001");
+	assert_string_equal(str(t, "number"), "A001");
+	assert_string_equal(str(t, "class"), "normal");
+	assert_string_equal(str(t, "channel"), "kiosk");
+	/* any other class and channel are kept */
+	OK("qh_take", "A", "priority", "wechat", "");
+	r = cmd("HMGET %s:t:20261128-A002 class channel", PREFIX);
+	assert_string_equal(r->element[0]->str, "priority");
+	assert_string_equal(r->element[1]->str, "wechat");
+	freeReplyObject(r);
+	t = ticket_by_id("20261128-A002");
+	assert_string_equal(str(t, "class"), "priority");
+	assert_string_equal(str(t, "channel"), "wechat");
+}
+
+static void
+ticket__hash_of_an_earlier_version__read_as_before(void **state)
+{
+	cJSON *t;
+
+	(void)state;
+	/* earlier versions stored every field, the id too */
+	freeReplyObject(cmd("HSET %s:t:20261127-B007 id 20261127-B007 number B007 service B class normal "
+			    "channel kiosk state done day 2026-11-27 issued_at 1795744800 called_at 1795745100 "
+			    "started_at 1795745160 finished_at 1795745400 window 2 clerk c01 recalls 0 "
+			    "transfers 0 score 1795744800000001 fday 2026-11-27 fhour 09",
+			    PREFIX));
+	t = ticket_by_id("20261127-B007");
+	assert_string_equal(str(t, "number"), "B007");
+	assert_string_equal(str(t, "class"), "normal");
+	assert_string_equal(str(t, "channel"), "kiosk");
+	assert_string_equal(str(t, "state"), "done");
+	assert_int_equal(num(t, "finished_at"), 1795745400);
+	assert_int_equal(num(t, "window"), 2);
+	/* and it is rated as before */
+	t = get(OK("qh_rate", "20261127-B007", "5", "", "", "", "", "clerk"), "ticket");
+	assert_int_equal(num(t, "rating"), 5);
+}
+
+static void
 take__unknown_service__not_found(void **state)
 {
 	(void)state;
@@ -1459,10 +1512,10 @@ ewt__no_show_feeds_the_time_a_window_is_held(void **state)
 	/* the window was held 60 s, a sample that would move the mean by 6.7%: bounded to 6% */
 	assert_near((long)(learnt("A") * 1000), 282000, 0.01);
 	/* A's estimate moved: the call's events end with a queue event of A */
-	redisReply *r = cmd("XREVRANGE %s + - COUNT 1", PREFIX ":events");
-	assert_int_equal(r->elements, 1);
-	assert_non_null(strstr(r->element[0]->element[1]->element[1]->str, "[\"q\",\"A\","));
-	freeReplyObject(r);
+	cJSON *events = stream_events();
+	cJSON *last = cJSON_GetArrayItem(events, cJSON_GetArraySize(events) - 1);
+	assert_string_equal(str(last, "type"), "queue");
+	assert_string_equal(str(get(last, "data"), "service"), "A");
 }
 
 static void
@@ -2159,6 +2212,58 @@ events__pause_updates_estimates(void **state)
 	assert_string_equal(stream_types(before), "window queue queue queue");
 }
 
+static void
+events__pause_reason_with_separators__comes_out_whole(void **state)
+{
+	cJSON *events, *w;
+	int before;
+
+	(void)state;
+	/* a ',', a newline and a backslash: what separates and escapes the stream's values */
+	open_window("1", "c,0\\1");
+	take("A", "");
+	before = stream_len();
+	call_next("1");
+	assert_string_equal(stream_types(before), "ticket called window queue");
+	events = stream_events();
+	assert_string_equal(str(get(get(cJSON_GetArrayItem(events, before), "data"), "ticket"), "clerk"), "c,0\\1");
+	assert_string_equal(str(get(get(cJSON_GetArrayItem(events, before + 2), "data"), "window"), "clerk"),
+			    "c,0\\1");
+	OK("qh_finish", "1", "");
+	before = stream_len();
+	OK("qh_pause", "1", "午休, back at 2\nsee \\desk,");
+	events = stream_events();
+	assert_int_equal(cJSON_GetArraySize(events), before + 4);
+	w = get(get(cJSON_GetArrayItem(events, before), "data"), "window");
+	assert_string_equal(str(w, "state"), "paused");
+	assert_string_equal(str(w, "reason"), "午休, back at 2\nsee \\desk,");
+	assert_string_equal(str(w, "clerk"), "c,0\\1");
+}
+
+static void
+events__entries_of_earlier_versions__read_with_the_new_ones(void **state)
+{
+	cJSON *events, *e;
+
+	(void)state;
+	/* a stream an earlier version wrote: a JSON array of compact events, one event object */
+	freeReplyObject(cmd("XADD %s * data %s", PREFIX ":events",
+			    "[[\"T\",\"20261128-A009\",\"\",\"A\",\"\",\"\",\"done\",\"1795830000\",\"60\",\"\",\"300\","
+			    "\"1\",\"c01\"],[\"w\",\"1\",\"idle\",\"\",\"c01\",\"1795830300\",\"\"]]"));
+	freeReplyObject(cmd("XADD %s * data %s", PREFIX ":events", "{\"event\":\"queue\",\"service\":\"B\"}"));
+	take("A", "");
+	events = stream_events();
+	assert_int_equal(cJSON_GetArraySize(events), 5);
+	e = get(get(cJSON_GetArrayItem(events, 0), "data"), "ticket");
+	assert_string_equal(str(e, "number"), "A009");
+	assert_int_equal(num(e, "finished_at"), 1795830300);
+	assert_string_equal(str(get(cJSON_GetArrayItem(events, 1), "data"), "event"), "window");
+	assert_string_equal(str(get(cJSON_GetArrayItem(events, 2), "data"), "service"), "B");
+	e = get(get(cJSON_GetArrayItem(events, 3), "data"), "ticket");
+	assert_string_equal(str(e, "number"), "A001");
+	assert_string_equal(str(get(cJSON_GetArrayItem(events, 4), "data"), "event"), "queue");
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* errors and deadlines */
 
@@ -2502,6 +2607,8 @@ main(void)
 		T(notify__transfer__watched_in_the_new_service),
 		T(take__first_ticket__numbered_and_waiting),
 		T(take__integers_not_in_exponent_form),
+		T(take__hash_keeps_only_what_the_id_does_not_tell),
+		T(ticket__hash_of_an_earlier_version__read_as_before),
 		T(take__unknown_service__not_found),
 		T(take__bad_class__bad_request),
 		T(take__ref_over_64_characters__bad_request),
@@ -2567,6 +2674,8 @@ main(void)
 		T(events__take_publishes_ticket_then_queue_at_once),
 		T(events__call_next_records_the_call),
 		T(events__pause_updates_estimates),
+		T(events__pause_reason_with_separators__comes_out_whole),
+		T(events__entries_of_earlier_versions__read_with_the_new_ones),
 		T(error__changes_nothing),
 		T(deadline__in_the_future__accepted),
 		T(restart__tickets_and_functions_survive_kill),
