@@ -2042,8 +2042,11 @@ local function qh_take(a)
     state = 'waiting', day = DAY, issued_at = tostring(NOW), score = new_score(), ref = ref,
     called_at = '', started_at = '', finished_at = '', window = '', clerk = '', recalls = '0',
     transfers = '0', rating = '', pin = '', wait_from = ''}
-  local args = {'number', number, 'service', sid, 'class', class, 'channel', channel,
-    'state', 'waiting', 'day', DAY, 'issued_at', t.issued_at, 'score', t.score}
+  -- the number and day are the id's parts, normal and kiosk what ticket_defaults fills in: a
+  -- new ticket's hash leaves them out (tset's rule, written out for the hottest call)
+  local args = {'service', sid, 'state', 'waiting', 'issued_at', t.issued_at, 'score', t.score}
+  if class ~= 'normal' then args[#args + 1], args[#args + 2] = 'class', class end
+  if channel ~= 'kiosk' then args[#args + 1], args[#args + 2] = 'channel', channel end
   if ref ~= '' then args[#args + 1], args[#args + 2] = 'ref', ref end
   if secret ~= '' then
     t.secret = secret
