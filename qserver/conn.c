@@ -329,8 +329,13 @@ void conn_send_replies(void)
 		TAILQ_REMOVE(&unsent, c, unsent_entry);
 		c->unsent_listed = 0;
 		struct evbuffer *out = bufferevent_get_output(c->bev);
-		if (evbuffer_get_length(out) > 0)
+		if (evbuffer_get_length(out) > 0) {
+			/* A socket bufferevent keeps its output's start frozen so that only its own write
+			 * drains it (evbuffer_write fails on it otherwise): thawed for this write, as it does. */
+			evbuffer_unfreeze(out, 1);
 			evbuffer_write(out, bufferevent_getfd(c->bev)); /* an error shows on the next write */
+			evbuffer_freeze(out, 1);
+		}
 		/* Drained here, the bufferevent will not call conn_write_cb: finish a close now. */
 		conn_close_if_done(c);
 	}
