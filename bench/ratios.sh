@@ -77,9 +77,6 @@ ratios_redis_costs() {
 	R_TAKES=$takes R_CYCLES=$cycles
 }
 
-# Prints the smaller of two numbers, ignoring a zero (a run that failed): least A B.
-least() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 == 0 || (b + 0 > 0 && b + 0 < a + 0)) a = b; print a + 0 }'; }
-
 # The raw Function's p99 at the same fixed rate as qserver's take_fixed_1000 run; called just
 # before and just after that run (RUN 1 and 2), so a busy neighbour during one of them does
 # not decide the ratio: the floor is the better of the two.

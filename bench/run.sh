@@ -43,31 +43,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Picks a loopback port nothing listens on, below the ephemeral range where clients own ports.
-free_port() {
-	local p
-	for _ in $(seq 50); do
-		p=$((20000 + RANDOM % 12000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	echo $((20000 + RANDOM % 12000))
-}
-
-# Prints the number found after each key in turn in a compact JSON file:
-# jnum FILE fanout latency p99_ms -> the p99 inside "fanout":{... "latency":{...}}.
-jnum() {
-	local text k
-	text=$(cat "$1")
-	shift
-	for k in "$@"; do
-		case "$text" in *"\"$k\":"*) text=${text#*\"$k\":} ;; *) echo 0; return ;; esac
-	done
-	text=${text%%[,\}]*}
-	echo "${text:-0}"
-}
+. "$ROOT/bench/lib.sh" # free_port, jnum, least
 
 # Formats a number with N decimals: fmt N VALUE.
 fmt() { awk -v n="$1" -v v="$2" 'BEGIN { printf "%.*f", n, v }'; }

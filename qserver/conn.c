@@ -9,6 +9,7 @@
 #include <event2/event.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 struct conn_list conns = TAILQ_HEAD_INITIALIZER(conns);
 int conn_count;
@@ -219,25 +220,10 @@ static int conn_check_output(struct conn *c)
 	return 0;
 }
 
-/* Sends one event line to a subscribed client. An event that arrives while requests are
- * unanswered waits behind them: a snapshot asked for before the event then never arrives
- * after it with older state. */
-void conn_write_event(struct conn *c, const char *json, size_t len)
+/* Queues event lines (len bytes, without the last '\n') behind the client's unanswered
+ * requests, as one reply that conn_flush_replies writes in turn. */
+static void conn_queue_events(struct conn *c, const char *json, size_t len)
 {
-	if (c->sse) {
-		http_sse_event(c, json, len);
-		return;
-	}
-	if (c->closed || c->closing)
-		return;
-	metrics_event_delivered(METRICS_NDJSON);
-	if (TAILQ_EMPTY(&c->requests)) {
-		if (frame_write_line(bufferevent_get_output(c->bev), json, len) < 0)
-			conn_close(c, "out of memory");
-		else
-			conn_check_output(c);
-		return;
-	}
 	if (c->queued_event_bytes + len > server.opt.max_output) {
 		log_warn("conn %llu (%s) dropped: too many events wait behind its requests", (unsigned long long)c->id, c->peer);
 		metrics_slow_reader_dropped(METRICS_NDJSON);
@@ -260,6 +246,35 @@ void conn_write_event(struct conn *c, const char *json, size_t len)
 	r->is_event = 1;
 	c->queued_event_bytes += len;
 	TAILQ_INSERT_TAIL(&c->requests, r, entry);
+}
+
+/* Sends a subscribed client its lines of one message's events (count events, each line
+ * ending in '\n'). With nothing waiting before them they go straight to the socket, one send
+ * per client and message, without arming the bufferevent's write event and waiting for the
+ * next turn of the loop; what the socket does not take is sent later as usual. Lines that
+ * arrive while requests are unanswered wait behind them: a snapshot asked for before the
+ * event then never arrives after it with older state. */
+void conn_write_events(struct conn *c, const char *lines, size_t len, unsigned count)
+{
+	if (c->closed || c->closing)
+		return;
+	for (unsigned i = 0; i < count; i++)
+		metrics_event_delivered(METRICS_NDJSON);
+	if (!TAILQ_EMPTY(&c->requests)) {
+		conn_queue_events(c, lines, len - 1); /* frame_write_line adds the last '\n' again */
+		return;
+	}
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t sent = 0;
+	if (evbuffer_get_length(out) == 0) {
+		ssize_t n = send(bufferevent_getfd(c->bev), lines, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n > 0)
+			sent = (size_t)n; /* else full or failed: the bufferevent's write retries, or reports the error */
+	}
+	if (sent < len && evbuffer_add(out, lines + sent, len - sent) < 0)
+		conn_close(c, "out of memory");
+	else
+		conn_check_output(c);
 }
 
 /* Sends one last line (an error that answers no request), then closes the connection once the
@@ -329,8 +344,13 @@ void conn_send_replies(void)
 		TAILQ_REMOVE(&unsent, c, unsent_entry);
 		c->unsent_listed = 0;
 		struct evbuffer *out = bufferevent_get_output(c->bev);
-		if (evbuffer_get_length(out) > 0)
+		if (evbuffer_get_length(out) > 0) {
+			/* A socket bufferevent keeps its output's start frozen so that only its own write
+			 * drains it (evbuffer_write fails on it otherwise): thawed for this write, as it does. */
+			evbuffer_unfreeze(out, 1);
 			evbuffer_write(out, bufferevent_getfd(c->bev)); /* an error shows on the next write */
+			evbuffer_freeze(out, 1);
+		}
 		/* Drained here, the bufferevent will not call conn_write_cb: finish a close now. */
 		conn_close_if_done(c);
 	}

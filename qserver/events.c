@@ -139,23 +139,141 @@ struct events_position events_now(const struct site *site)
 	return p;
 }
 
-/* Sends one event to every client of the site (arg) subscribed to its topic. */
-static void events_fan_out(const char *json, size_t len, void *arg)
+/* One message's events as its subscribers get them: each event's line built once, in order,
+ * and per set of topics the lines of those topics, so that a subscriber gets all of its lines
+ * of the message in one write. */
+struct fan_out {
+	struct site *site;
+	char *lines;		    /* the lines of the events of a known topic, each ending in '\n' */
+	size_t len, cap;
+	struct fan_event {
+		size_t off, len;    /* its line in lines, '\n' included */
+		unsigned topic;
+		unsigned index;	    /* its place in the message, counting every event (from 1) */
+	} *events;
+	size_t n, events_cap;
+	unsigned topics;	    /* the union of the events' topics */
+	int failed;		    /* out of memory: nothing of the message is delivered */
+	/* The lines of one set of topics (a topic mask), made on first use. */
+	struct fan_batch {
+		char *lines;	    /* NULL: not made yet (or lines itself, for every topic) */
+		size_t len;
+		unsigned count;
+	} batch[1u << TOPIC_COUNT];
+};
+
+/* Adds one event of the message to the fan-out (an eventbuild_fn). */
+static void fan_out_add(const char *json, size_t len, void *arg)
 {
-	struct site *site = arg;
+	struct fan_out *f = arg;
 	unsigned topic = events_topic_of(json, len);
-	site->delivering_index++; /* counted for every event, so an index means the same to every stream */
+	unsigned index = ++f->site->delivering_index; /* counted for every event, so an index means the same to every stream */
 	if (!topic) {
 		log_warn("dropped an event of no known topic: %.80s", json);
 		return;
 	}
-	int i = __builtin_ctz(topic);
-	struct conn *c, *next;
-	/* A slow client may be closed (and leave the list) while we write: take the next one first. */
-	for (c = TAILQ_FIRST(&site->subscribers[i]); c; c = next) {
-		next = TAILQ_NEXT(c, topic_entry[i]);
-		conn_write_event(c, json, len);
+	if (f->failed)
+		return;
+	if (f->n == f->events_cap) {
+		size_t cap = f->events_cap ? f->events_cap * 2 : 16;
+		struct fan_event *grown = realloc(f->events, cap * sizeof *grown);
+		if (!grown) {
+			f->failed = 1;
+			return;
+		}
+		f->events = grown;
+		f->events_cap = cap;
 	}
+	if (f->len + len + 1 > f->cap) {
+		size_t cap = f->cap ? f->cap : 4096;
+		while (f->len + len + 1 > cap)
+			cap *= 2;
+		char *grown = realloc(f->lines, cap);
+		if (!grown) {
+			f->failed = 1;
+			return;
+		}
+		f->lines = grown;
+		f->cap = cap;
+	}
+	memcpy(f->lines + f->len, json, len);
+	f->lines[f->len + len] = '\n';
+	f->events[f->n++] = (struct fan_event){f->len, len + 1, topic, index};
+	f->len += len + 1;
+	f->topics |= topic;
+}
+
+/* The lines of the message's events of the given topics, in order; NULL when out of memory. */
+static const struct fan_batch *fan_out_batch(struct fan_out *f, unsigned topics)
+{
+	struct fan_batch *b = &f->batch[topics];
+	if (b->lines)
+		return b;
+	if ((topics & f->topics) == f->topics) {
+		/* Every event of the message: the lines themselves. */
+		*b = (struct fan_batch){f->lines, f->len, (unsigned)f->n};
+		return b;
+	}
+	b->lines = malloc(f->len);
+	if (!b->lines)
+		return NULL;
+	for (size_t i = 0; i < f->n; i++)
+		if (f->events[i].topic & topics) {
+			memcpy(b->lines + b->len, f->lines + f->events[i].off, f->events[i].len);
+			b->len += f->events[i].len;
+			b->count++;
+		}
+	return b;
+}
+
+/* Sends an event stream (http_sse.c) its events of the message one by one, each with its
+ * index in the message, which names it to the browser. */
+static void fan_out_sse(struct fan_out *f, struct conn *c)
+{
+	for (size_t i = 0; i < f->n && !c->closed; i++)
+		if (f->events[i].topic & c->topics) {
+			f->site->delivering_index = f->events[i].index;
+			http_sse_event(c, f->lines + f->events[i].off, f->events[i].len - 1);
+		}
+}
+
+/* Sends every subscriber of the site its events of the message, each subscriber once, with
+ * all of its lines in one write, before the next subscriber's. */
+static void fan_out_send(struct fan_out *f)
+{
+	unsigned index_after = f->site->delivering_index;
+	for (int i = 0; i < TOPIC_COUNT; i++) {
+		if (!(f->topics & (1u << i)))
+			continue;
+		struct conn *c, *next;
+		/* A slow client may be closed (and leave the list) while we write: take the next one first. */
+		for (c = TAILQ_FIRST(&f->site->subscribers[i]); c; c = next) {
+			next = TAILQ_NEXT(c, topic_entry[i]);
+			unsigned mine = c->topics & f->topics;
+			if (__builtin_ctz(mine) != i)
+				continue; /* it is on the list of each of its topics: served on its first */
+			if (c->sse) {
+				fan_out_sse(f, c);
+				continue;
+			}
+			const struct fan_batch *b = fan_out_batch(f, mine);
+			if (b)
+				conn_write_events(c, b->lines, b->len, b->count);
+			else
+				conn_close(c, "out of memory");
+		}
+	}
+	f->site->delivering_index = index_after;
+}
+
+/* Frees what a fan-out made. */
+static void fan_out_free(struct fan_out *f)
+{
+	for (size_t m = 0; m < sizeof f->batch / sizeof f->batch[0]; m++)
+		if (f->batch[m].lines != f->lines)
+			free(f->batch[m].lines);
+	free(f->lines);
+	free(f->events);
 }
 
 /* Sends the events of one message (one function call's, with its stream id) to their
@@ -167,8 +285,14 @@ static void events_deliver(struct site *site, struct stream_id id, const char *j
 	site->last_delivered = id;
 	site->delivering = id;
 	site->delivering_index = 0;
-	if (eventbuild_each(site->cfg, json, len, events_fan_out, site) < 0)
+	struct fan_out f = {.site = site};
+	if (eventbuild_each(site->cfg, json, len, fan_out_add, &f) < 0)
 		log_warn("dropped a malformed event message: %.80s", json);
+	else if (f.failed)
+		log_warn("dropped an event message: out of memory");
+	else if (f.n)
+		fan_out_send(&f);
+	fan_out_free(&f);
 }
 
 /* Splits a published message into its stream id and JSON and delivers it; hands a window

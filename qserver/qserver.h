@@ -172,7 +172,7 @@ void conn_hold_reserved(struct conn *c);
 void conn_close(struct conn *c, const char *why);
 void conn_detach_requests(struct conn *c);
 void conn_close_all(void);
-void conn_write_event(struct conn *c, const char *json, size_t len);
+void conn_write_events(struct conn *c, const char *lines, size_t len, unsigned count);
 void conn_send_and_close(struct conn *c, const char *line, size_t len, const char *why);
 void conn_flush_replies(struct conn *c);
 void conn_send_replies(void);

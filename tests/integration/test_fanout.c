@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,8 @@
 #define NDISPLAYS 200
 #define NCALLS 50
 #define MAX_OUTPUT "32768" /* small, so a display that stops reading is dropped soon */
+#define LARGE_MAX_OUTPUT "8388608" /* the second group's: a display may fall far behind */
+#define LATE_TAKES 1000
 
 static char unix_path[64]; /* qserver's Unix socket, for the stalled display */
 
@@ -91,6 +94,14 @@ static void read_events(struct hall_pipe *p, struct seen *s, int quiet_ms)
 		}
 		cJSON_Delete(e);
 	}
+}
+
+/* A display of every topic saw each of `taken` takes: its waiting ticket (read_events checks
+ * their order) and its queue event. */
+static void assert_saw_every_take(const struct seen *s, int taken)
+{
+	assert_int_equal(s->waiting, taken);
+	assert_int_equal(s->queue, taken);
 }
 
 /* Drops whatever lines a busy display has received so far, without waiting. */
@@ -204,6 +215,77 @@ static void subscribe__each_topic_gets_only_its_own_events(void **state)
 		hall_pipe_close(d[i]);
 }
 
+/* Reads a display's events until it is quiet for quiet_ms, as their JSON texts, keeping those
+ * whose event name is one of names (a NULL-ended list); returns how many. */
+static int read_texts(struct hall_pipe *p, const char *const *names, char **texts, int max, int quiet_ms)
+{
+	int n = 0;
+	cJSON *e;
+	while ((e = hall_pipe_read(p, quiet_ms)) != NULL) {
+		const char *kind = get_str(e, "event", NULL);
+		assert_non_null(kind);
+		for (int i = 0; names[i]; i++)
+			if (strcmp(kind, names[i]) == 0) {
+				assert_true(n < max);
+				texts[n++] = cJSON_PrintUnformatted(e);
+			}
+		cJSON_Delete(e);
+	}
+	return n;
+}
+
+/* Displays of two topics each get the same events, in the same order and to the byte, as a
+ * display of every topic gets of those two: a call's events go out together, each display's
+ * share picked from them in order. */
+static void subscribe__two_topics__same_events_in_the_same_order_as_every_topic(void **state)
+{
+	(void)state;
+	static const char *const ticket_called[] = {"ticket", "called", NULL};
+	static const char *const queue_window[] = {"queue", "window", NULL};
+	static const char *const every[] = {"ticket", "called", "queue", "window", NULL};
+	struct hall_pipe *all = display_open("null");
+	struct hall_pipe *tc_display = display_open("[\"ticket\",\"called\"]");
+	struct hall_pipe *qw_display = display_open("[\"window\",\"queue\"]");
+	struct tc *k = hall_kiosk(&hall);
+	struct tc *c = hall_clerk(&hall, "c01", 1);
+	char n[16];
+	hall_take(k, "A", NULL, n, sizeof n);
+	hall_take(k, "B", NULL, n, sizeof n);
+	hall_take(k, "A", NULL, n, sizeof n);
+	cJSON_Delete(expect_ok(tc_request(c, "{\"op\":\"call_next\"}")));
+	cJSON_Delete(expect_ok(tc_request(c, "{\"op\":\"finish\"}")));
+	cJSON_Delete(expect_ok(tc_request(c, "{\"op\":\"call_next\"}")));
+	enum { MAX = 200 };
+	static char *want[MAX], *got_tc[MAX], *got_qw[MAX];
+	int n_want = read_texts(all, every, want, MAX, 500);
+	int n_tc = read_texts(tc_display, ticket_called, got_tc, MAX, 100);
+	int n_qw = read_texts(qw_display, queue_window, got_qw, MAX, 100);
+	/* Each display's events are the every-topic display's of its topics, in order. */
+	int i_tc = 0, i_qw = 0;
+	for (int i = 0; i < n_want; i++) {
+		const char *kind = strstr(want[i], "\"event\":\"") + 9;
+		bool is_tc = strncmp(kind, "ticket\"", 7) == 0 || strncmp(kind, "called\"", 7) == 0;
+		char **got = is_tc ? got_tc : got_qw;
+		int *at = is_tc ? &i_tc : &i_qw;
+		assert_true(*at < (is_tc ? n_tc : n_qw));
+		assert_string_equal(got[(*at)++], want[i]);
+	}
+	assert_int_equal(i_tc, n_tc);
+	assert_int_equal(i_qw, n_qw);
+	assert_true(n_tc >= 5 && n_qw >= 3); /* three waiting tickets and two calls; queues and the window */
+	for (int i = 0; i < n_want; i++)
+		free(want[i]);
+	for (int i = 0; i < n_tc; i++)
+		free(got_tc[i]);
+	for (int i = 0; i < n_qw; i++)
+		free(got_qw[i]);
+	tc_close(c);
+	tc_close(k);
+	hall_pipe_close(all);
+	hall_pipe_close(tc_display);
+	hall_pipe_close(qw_display);
+}
+
 /* Opens a display on qserver's Unix socket, where the kernel holds only a few hundred
  * kilobytes for a reader that does not read (loopback TCP holds megabytes), so qserver's own
  * output bound is reached soon. */
@@ -216,6 +298,7 @@ static struct hall_pipe *unix_display_open(void)
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	snprintf(sa.sun_path, sizeof sa.sun_path, "%s", unix_path);
 	assert_int_equal(connect(p->fd, (struct sockaddr *)&sa, sizeof sa), 0);
+	fcntl(p->fd, F_SETFL, fcntl(p->fd, F_GETFL) | O_NONBLOCK); /* as hall_pipe_open's */
 	return p;
 }
 
@@ -247,16 +330,49 @@ static void fanout__display_dropped_mid_fan_out__the_others_get_every_event(void
 	}
 	read_events(first, &s_first, 300);
 	read_events(last, &s_last, 300);
-	assert_int_equal(s_first.waiting, taken);
-	assert_int_equal(s_last.waiting, taken);
-	assert_int_equal(s_first.queue, taken);
-	assert_int_equal(s_last.queue, taken);
+	assert_saw_every_take(&s_first, taken);
+	assert_saw_every_take(&s_last, taken);
 	assert_true(hall_pipe_wait_close(stalled, 5000));
 	cJSON_Delete(expect_ok(tc_request(k, "{\"op\":\"ping\"}")));
 	tc_close(k);
 	hall_pipe_close(stalled);
 	hall_pipe_close(first);
 	hall_pipe_close(last);
+}
+
+/* A display on the Unix socket stops reading while about half a megabyte of events is
+ * written to it (more than the kernel holds for it, so qserver's writes come up short and
+ * the rest waits in its output buffer; less than that group's output bound), then reads them
+ * all: every line whole, every waiting ticket once and in commit order, as a display that
+ * read along got them. */
+static void fanout__display_reads_late__gets_every_event_whole_and_in_order(void **state)
+{
+	(void)state;
+	struct hall_pipe *late = unix_display_open();
+	assert_int_equal(hall_pipe_send(late, "{\"op\":\"subscribe\"}"), 0);
+	cJSON *r = hall_pipe_read(late, 5000);
+	assert_true(tc_ok(r));
+	cJSON_Delete(r);
+	struct hall_pipe *along = display_open("null");
+	struct tc *k = hall_kiosk(&hall);
+	static const char *services[] = {"A", "B", "C"};
+	char n[16];
+	struct seen s_late = {0}, s_along = {0};
+	int taken;
+	for (taken = 0; taken < LATE_TAKES; taken++) {
+		assert_non_null(hall_take(k, services[taken % 3], NULL, n, sizeof n));
+		if (taken % 30 == 29)
+			read_events(along, &s_along, 1);
+	}
+	read_events(along, &s_along, 300);
+	read_events(late, &s_late, 1000);
+	assert_saw_every_take(&s_along, taken);
+	assert_saw_every_take(&s_late, taken);
+	assert_int_equal(s_late.ticket, s_along.ticket);
+	assert_int_equal(hall_log_count(&hall, "reads too slowly"), 0);
+	tc_close(k);
+	hall_pipe_close(along);
+	hall_pipe_close(late);
 }
 
 /* A kiosk that sends its take and shuts its side gets the answer and then the close, also
@@ -289,13 +405,26 @@ static void take__then_shutdown__answered_and_closed(void **state)
 	hall_pipe_close(busy);
 }
 
-/* One hall for the file, with a small output bound and a Unix socket too. */
+/* Starts the hall with an output bound and a Unix socket. */
+static int hall_start_bounded(const char *max_output)
+{
+	snprintf(unix_path, sizeof unix_path, "/tmp/qhall-fanout-%d.sock", (int)getpid());
+	const char *args[] = {"--max-output", max_output, "--unix", unix_path, NULL};
+	return hall_start(&hall, false, args);
+}
+
+/* One hall for most tests, with a small output bound and a Unix socket too. */
 static int group_setup(void **state)
 {
 	(void)state;
-	snprintf(unix_path, sizeof unix_path, "/tmp/qhall-fanout-%d.sock", (int)getpid());
-	const char *args[] = {"--max-output", MAX_OUTPUT, "--unix", unix_path, NULL};
-	return hall_start(&hall, false, args);
+	return hall_start_bounded(MAX_OUTPUT);
+}
+
+/* A hall with a large output bound, for displays that fall far behind. */
+static int group_setup_large(void **state)
+{
+	(void)state;
+	return hall_start_bounded(LARGE_MAX_OUTPUT);
 }
 
 /* Stops the hall and removes the socket. */
@@ -312,8 +441,13 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(call_next__answer_before_any_display_gets_the_event),
 		T(subscribe__each_topic_gets_only_its_own_events),
+		T(subscribe__two_topics__same_events_in_the_same_order_as_every_topic),
 		T(fanout__display_dropped_mid_fan_out__the_others_get_every_event),
 		T(take__then_shutdown__answered_and_closed),
 	};
-	return cmocka_run_group_tests_name("fanout", tests, group_setup, group_teardown);
+	const struct CMUnitTest large_tests[] = {
+		T(fanout__display_reads_late__gets_every_event_whole_and_in_order),
+	};
+	int failed = cmocka_run_group_tests_name("fanout", tests, group_setup, group_teardown);
+	return failed + cmocka_run_group_tests_name("fanout_large_bound", large_tests, group_setup_large, group_teardown);
 }
