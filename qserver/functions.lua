@@ -951,6 +951,9 @@ local ST_FIELD = {'i', 'sv', 'ns', 'cn', 'ex', 'w', 'ws', 'wm', 'wl', 'ss', 'r',
   'r1', 'r2', 'r3', 'r4', 'r5', 'ab', 'ac', 'am', 'ax'}
 local ST_INDEX = {}
 for i = 1, #ST_FIELD do ST_INDEX[ST_FIELD[i]] = i end
+-- The suffix "|<counter>" of each counter's field, made once rather than in every call.
+local ST_SUFFIX = {}
+for i = 1, #ST_FIELD do ST_SUFFIX[i] = '|' .. ST_FIELD[i] end
 -- A field of a day's hall-wide statistics hash whose value is longer than a listpack holds
 -- (hash-max-listpack-value, 64 bytes by default), so Redis keeps that hash as a hash table
 -- from its first write: every call reads and writes dozens of its fields, which in a listpack
@@ -969,6 +972,9 @@ for s = 3600, 6900, 300 do HIST_LO[#HIST_LO + 1] = s end
 for s = 7200, 13500, 900 do HIST_LO[#HIST_LO + 1] = s end
 HIST_LO[#HIST_LO + 1] = 14400
 local HIST_LAST = #HIST_LO - 1 -- buckets are numbered 0..HIST_LAST
+-- The suffix "|b<bucket>" of each bucket's field (indexed by bucket), made once.
+local HIST_SUFFIX = {}
+for b = 0, HIST_LAST do HIST_SUFFIX[b] = '|b' .. b end
 
 -- The histogram bucket (0-based) of a wait in seconds.
 local function hist_bucket(w)
@@ -1036,20 +1042,31 @@ local function rec_merge(a, b)
   for bucket, c in pairs(b.h) do a.h[bucket] = (a.h[bucket] or 0) + c end
 end
 
--- A delta record with the given counters set: stat_delta{[ST_ISSUED] = 1}.
+-- What an event adds to a record, from the counters it sets: stat_delta{[ST_ISSUED] = 1}.
+-- Kept sparse, as the field suffixes it moves and their amounts in counter order (counters
+-- of 0 left out), so that adding it to each of its records builds no other string or table.
+-- Waits and the wait maximum are not counters set here (wait_delta adds them).
 local function stat_delta(set)
-  local d = rec_decode(nil)
-  for i, v in pairs(set) do d[i] = v end
-  return d
+  local sfx, val, n = {}, {}, 0
+  for i = 1, ST_COUNTERS do
+    local v = set[i]
+    if v and v ~= 0 and i ~= ST_WAITS and i ~= ST_WAIT_MAX then
+      n = n + 1
+      sfx[n], val[n] = ST_SUFFIX[i], v
+    end
+  end
+  return {sfx = sfx, val = val}
 end
 
--- A delta record for one waiting spell that ended in a call.
+-- What one waiting spell that ended in a call adds: its sum and SLA counters, one wait in
+-- its histogram bucket (the waits are the sum of the buckets) and the wait for the maximum.
 local function wait_delta(wait)
   wait = math.max(wait, 0)
   local sla = tonumber(cfg().sla or '') or 900
-  local d = stat_delta{[ST_WAITS] = 1, [ST_WAIT_SUM] = wait, [ST_WAIT_MAX] = wait,
-    [ST_WAIT_SLA] = wait <= sla and 1 or 0}
-  d.h[hist_bucket(wait)] = 1
+  local d = stat_delta{[ST_WAIT_SUM] = wait, [ST_WAIT_SLA] = wait <= sla and 1 or 0}
+  local n = #d.sfx + 1
+  d.sfx[n], d.val[n] = HIST_SUFFIX[hist_bucket(wait)], 1
+  d.wait = wait
   return d
 end
 
@@ -1063,20 +1080,8 @@ local function stat_update(key, recs, d, as_table)
     stats_pending[key] = h
     stats_pending[#stats_pending + 1] = key
   end
-  -- the counter and bucket suffixes the delta moves, worked out once for all its records
-  -- (waits are the sum of the buckets, and the maximum is kept apart)
-  local suffix, value = {}, {}
-  for i = 1, ST_COUNTERS do
-    if d[i] ~= 0 and i ~= ST_WAIT_MAX and i ~= ST_WAITS then
-      suffix[#suffix + 1] = '|' .. ST_FIELD[i]
-      value[#suffix] = d[i]
-    end
-  end
-  for b, c in pairs(d.h) do
-    suffix[#suffix + 1] = '|b' .. b
-    value[#suffix] = c
-  end
   local fields, add, max = h.fields, h.add, h.max
+  local suffix, value, wait = d.sfx, d.val, d.wait
   for _, rec in ipairs(recs) do
     for j = 1, #suffix do
       local f = rec .. suffix[j]
@@ -1084,11 +1089,11 @@ local function stat_update(key, recs, d, as_table)
       if have == nil then fields[#fields + 1] = f end
       add[f] = (have or 0) + value[j]
     end
-    if d[ST_WAITS] ~= 0 then
+    if wait then
       local f = rec .. '|wm'
       local have = max[f]
       if have == nil then fields[#fields + 1] = f end
-      if (have or -1) < d[ST_WAIT_MAX] then max[f] = d[ST_WAIT_MAX] end
+      if (have or -1) < wait then max[f] = wait end
     end
   end
 end
@@ -1109,7 +1114,7 @@ local function stat_flush()
       -- the first batch of a day's hall-wide hash also asks for STATS_TABLE_FIELD, written
       -- with the figures when the hash has none yet (no command more)
       local marked = h.as_table and first == 1
-      if marked then fields = {unpack(fields)} fields[#fields + 1] = STATS_TABLE_FIELD end
+      if marked then fields[#fields + 1] = STATS_TABLE_FIELD end
       local have = redis.call('HMGET', key, unpack(fields))
       local args, n = {}, 0
       if marked then
@@ -1127,7 +1132,9 @@ local function stat_flush()
         end
         if v then
           n = n + 2
-          args[n - 1], args[n] = f, v < 1e14 and tostring(v) or istr(v) -- exact below 1e14
+          -- '%d': every figure is a whole number, and this is far cheaper than tostring's
+          -- '%.14g' (which would also switch to exponents from 1e14)
+          args[n - 1], args[n] = f, string.format('%d', v)
         end
       end
       if n > 0 then redis.call('HSET', key, unpack(args)) end
