@@ -954,10 +954,11 @@ for i = 1, #ST_FIELD do ST_INDEX[ST_FIELD[i]] = i end
 -- The suffix "|<counter>" of each counter's field, made once rather than in every call.
 local ST_SUFFIX = {}
 for i = 1, #ST_FIELD do ST_SUFFIX[i] = '|' .. ST_FIELD[i] end
--- A field of a day's hall-wide statistics hash whose value is longer than a listpack holds
--- (hash-max-listpack-value, 64 bytes by default), so Redis keeps that hash as a hash table
--- from its first write: every call reads and writes dozens of its fields, which in a listpack
--- costs a scan for each and a move of the rest for each write. Readers skip it.
+-- A field of today's statistics hashes (the hall's and each window's) whose value is longer
+-- than a listpack holds (hash-max-listpack-value, 64 bytes by default), so Redis keeps the
+-- hash as a hash table from its first write: every call reads and writes dozens of its
+-- fields, which in a listpack costs a scan for each and a move of the rest for each write.
+-- Readers skip it; the day change drops it from the day's window hashes (stat_compact).
 local STATS_TABLE_FIELD = '~table'
 local STATS_TABLE_VALUE = '-----------------------------------------------------------------' -- 65 bytes
 local STATS_MAX_DAYS = 3660 -- ten years; long ranges read whole months, so this stays cheap
@@ -1111,7 +1112,7 @@ local function stat_flush()
         fields = {}
         for i = first, math.min(first + 199, #h.fields) do fields[#fields + 1] = h.fields[i] end
       end
-      -- the first batch of a day's hall-wide hash also asks for STATS_TABLE_FIELD, written
+      -- the first batch of a hash kept as a table also asks for STATS_TABLE_FIELD, written
       -- with the figures when the hash has none yet (no command more)
       local marked = h.as_table and first == 1
       if marked then fields[#fields + 1] = STATS_TABLE_FIELD end
@@ -1220,7 +1221,8 @@ local function stat_record(day, hour, sid, win, clerk, d)
   if day < DAY then periods[2] = 'm:' .. string.sub(day, 1, 7) end
   for _, period in ipairs(periods) do
     stat_update(k('st', period), all, d, string.sub(period, 1, 2) == 'd:')
-    if own then stat_update(k('st', period, 'w' .. win), own, d) end
+    -- a window's hash only while its day is today (the day change compacts it)
+    if own then stat_update(k('st', period, 'w' .. win), own, d, day == DAY and period == periods[1]) end
   end
 end
 
@@ -1245,7 +1247,7 @@ end
 
 -- Adds every record of one hash into another: counters by HINCRBY, maxima by compare and
 -- set, and records of the older text form merged as text, in batches so no call gets too
--- many arguments.
+-- many arguments. Returns the source's fields and values as HGETALL gave them.
 local function stat_merge_hash(src, dst)
   local flat = redis.call('HGETALL', src)
   local texts, maxima = {}, {}
@@ -1271,6 +1273,27 @@ local function stat_merge_hash(src, dst)
     rec_merge(r, rec_decode(v))
     return rec_encode(r)
   end)
+  return flat
+end
+
+-- Writes a finished day's window hash again without STATS_TABLE_FIELD (flat: its fields and
+-- values), so that Redis keeps it as a small listpack as before (a hash never goes back by
+-- itself): it is no longer written by every call, and there is one per window and day.
+local function stat_compact(key, flat)
+  local args, marked = {}, false
+  for i = 1, #flat, 2 do
+    if flat[i] == STATS_TABLE_FIELD then
+      marked = true
+    else
+      args[#args + 1], args[#args + 2] = flat[i], flat[i + 1]
+    end
+  end
+  if not marked then return end
+  redis.call('DEL', key)
+  -- 200 fields a command at most, within Lua's stack
+  for first = 1, #args, 400 do
+    redis.call('HSET', key, unpack(args, first, math.min(first + 399, #args)))
+  end
 end
 
 -- Folds a day's aggregates into its month's, once, when the day is over: the hot path then
@@ -1286,7 +1309,8 @@ local function stat_fold_day(day)
     if string.sub(rec, 1, 2) == 'w:' and not seen[rec] then
       seen[rec] = true
       local w = 'w' .. string.sub(rec, 3)
-      stat_merge_hash(k('st', 'd:' .. day, w), k('st', month, w))
+      local src = k('st', 'd:' .. day, w)
+      stat_compact(src, stat_merge_hash(src, k('st', month, w)))
     end
   end
   stat_merge_hash(from, k('st', month))

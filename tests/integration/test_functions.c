@@ -1769,6 +1769,54 @@ stats__records_of_the_older_text_form_still_count(void **state)
 	assert_int_equal(num(row, "wait_p50"), num(stats_total(DAY1, DAY1), "wait_p50"));
 }
 
+/* A window's figures by service over [from, to], as its clerk would ask (JSON text). */
+static char *
+window_stats_text(const char *from, const char *to, const char *window)
+{
+	return cJSON_PrintUnformatted(get(OK("qh_stats", from, to, "service", window, ""), "rows"));
+}
+
+static void
+stats__a_folded_days_window_hash_is_compact_again_with_the_same_figures(void **state)
+{
+	char *before, *after;
+	redisReply *r;
+
+	(void)state;
+	open_window("1", "c1");
+	take("A", "");
+	take("B", "");
+	now = T0 + 100;
+	call_next("1");
+	now = T0 + 400;
+	call_next("1");
+	now = T0 + 700;
+	OK("qh_finish", "1", "4", "", "");
+	before = window_stats_text(DAY1, DAY1, "1");
+	/* today the window's hash is a table (its marker field), for the calls' many writes */
+	r = cmd("HEXISTS %s:st:d:%s:w1 ~table", PREFIX, DAY1);
+	assert_int_equal(r->integer, 1);
+	freeReplyObject(r);
+	now = T0 + 86400;
+	day = DAY2;
+	OK("qh_day");
+	/* folded, it is written again without the marker: a listpack, as small as before */
+	r = cmd("HEXISTS %s:st:d:%s:w1 ~table", PREFIX, DAY1);
+	assert_int_equal(r->integer, 0);
+	freeReplyObject(r);
+	r = cmd("OBJECT ENCODING %s:st:d:%s:w1", PREFIX, DAY1);
+	assert_string_equal(r->str, "listpack");
+	freeReplyObject(r);
+	after = window_stats_text(DAY1, DAY1, "1");
+	assert_string_equal(after, before);
+	free(after);
+	/* and the month it was folded into holds the same */
+	after = window_stats_text("2026-11-01", "2026-11-30", "1");
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* day change */
 
@@ -2508,6 +2556,7 @@ main(void)
 		T(stats__wait_per_spell_service_time_and_fold),
 		T(day_change__expires_waiting),
 		T(stats__records_of_the_older_text_form_still_count),
+		T(stats__a_folded_days_window_hash_is_compact_again_with_the_same_figures),
 		T(day_change__closes_tickets_left_at_windows),
 		T(day_change__closes_tickets_at_many_windows__each_counted),
 		T(day_change__in_bounded_slices),
