@@ -895,8 +895,11 @@ end
 local function emit_queue(sid, bulk)
   if bulk then
     if not bulk.svcjson[sid] then return end
-  elseif not service(sid) then
-    return
+  else
+    -- the inputs read the service's learnt time, which only a configured service has
+    -- (qh_setup seeds it and drops a removed service's): its hash is read only without one
+    model.inputs(sid)
+    if not memo_table(cache, 'ewma')[sid] and not service(sid) then return end
   end
   notify.seen('services', sid, sid)
   if not bulk then return model.emit_queue_inputs(sid) end
@@ -1355,9 +1358,13 @@ end
 
 -- Feeds one service time into a learnt mean and variance (field of P:ewma), bounded so one
 -- sample moves the mean by at most LEARN_MAX_MOVE (see EST); written as model.write_learnt does.
+-- seed() gives the time to start from, called only when nothing is learnt yet.
 function model.learn_time(field, took, seed, writes)
   local mean, var, n = model.parse_learnt(figure('ewma', field))
-  if not mean then mean, var, n = seed, seed * seed, 0 end
+  if not mean then
+    mean = seed()
+    var, n = mean * mean, 0
+  end
   local step = math.max(1 / (n + EST.LEARN_PRIOR), EST.LEARN_MIN_STEP)
   local reach = EST.LEARN_MAX_MOVE / step
   took = math.min(math.max(took, mean * (1 - reach)), mean * math.min(1 + reach, EST.LEARN_MAX_RATIO))
@@ -1385,17 +1392,27 @@ end
 -- Feeds a finished ticket's service time (call to finish) into its service's learnt time,
 -- and into the hall's (field *) when the hall has a comprehensive window.
 local function learn_service_time(t)
-  local s = service(t.service)
-  if not s or t.called_at == '' or t.closed_by_day == '1' then return end
+  if t.called_at == '' or t.closed_by_day == '1' then return end
   -- a no-show held its window too, from the call until it was given up
   local took = (t.state == 'no_show' and NOW or tonumber(t.finished_at)) - tonumber(t.called_at)
   if took < 0 then return end
-  -- the three learnt figures are read with one HMGET and written with one HSET
-  model.prefetch_ewma({'*', t.service, EST.CLASS_SHARES})
+  -- the three learnt figures are read with one HMGET and written with one HSET; the HMGET
+  -- also reads those of the competing services, which the queue event that follows every
+  -- settled ticket at a window needs (model.inputs)
+  local sid = t.service
+  model.prefetch_ewma({'*', sid, EST.CLASS_SHARES, unpack(model.competing_services(sid))})
+  -- a configured service always has a learnt time (qh_setup seeds it and drops a removed
+  -- service's), so its hash is read only when the time is missing
+  if not memo_table(cache, 'ewma')[sid] and not service(sid) then return end
   local writes = {}
   -- the hall's mix (field *) starts from the services' mean before any of them learnt
-  if hall_is_comprehensive() then model.learn_time('*', took, model.stage_time(t.service), writes) end
-  model.learn_time(t.service, took, tonumber(s.service_time) or DEFAULT_SERVICE_TIME, writes)
+  if hall_is_comprehensive() then
+    model.learn_time('*', took, function() return (model.stage_time(sid)) end, writes)
+  end
+  model.learn_time(sid, took, function()
+    local s = service(sid)
+    return s and tonumber(s.service_time) or DEFAULT_SERVICE_TIME
+  end, writes)
   model.learn_class_share(t.class, writes)
   redis.call('HSET', k('ewma'), unpack(writes))
   gen = gen + 1 -- estimates use it

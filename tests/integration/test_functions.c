@@ -1651,6 +1651,42 @@ services__counts_follow_every_write(void **state)
 }
 
 static void
+setup__a_dropped_services_ticket_finishes_without_learning_or_queue_event(void **state)
+{
+	/* the hall of `hall` without service C */
+	static const char *hall_without_c =
+		"{\"site\":{\"id\":\"t\",\"sla\":900,\"retention_days\":90},"
+		"\"services\":["
+		"{\"id\":\"A\",\"prefix\":\"A\",\"service_time\":300},"
+		"{\"id\":\"B\",\"prefix\":\"B\",\"service_time\":120}],"
+		"\"windows\":["
+		"{\"id\":1,\"services\":[\"*\"]},"
+		"{\"id\":2,\"services\":[\"B\"]},"
+		"{\"id\":3,\"services\":[\"A\"]}]}";
+	int before;
+
+	(void)state;
+	open_window("1", "c01");
+	take("C", "");
+	take("A", "");
+	call_next("1"); /* C001 */
+	OK("qh_setup", hall_without_c);
+	now = T0 + 200;
+	before = stream_len();
+	assert_string_equal(str(get(OK("qh_finish", "1", "", "", ""), "ticket"), "state"), "done");
+	/* no queue event for a service no longer offered, and no time learnt for it */
+	assert_string_equal(stream_types(before), "ticket window");
+	assert_true(learnt("C") < 0);
+	/* a configured service's finish still learns and sends its queue */
+	call_next("1"); /* A001 */
+	now = T0 + 400; /* 200 s against the configured 300 */
+	before = stream_len();
+	OK("qh_finish", "1", "", "", "");
+	assert_string_equal(stream_types(before), "ticket window queue");
+	assert_true(learnt("A") > 0 && learnt("A") != 300);
+}
+
+static void
 snapshot__empty_lists_are_arrays(void **state)
 {
 	(void)state;
@@ -2553,6 +2589,7 @@ main(void)
 		T(services__counts_follow_every_write),
 		T(snapshot__empty_lists_are_arrays),
 		T(setup__keeps_live_window_state),
+		T(setup__a_dropped_services_ticket_finishes_without_learning_or_queue_event),
 		T(stats__wait_per_spell_service_time_and_fold),
 		T(day_change__expires_waiting),
 		T(stats__records_of_the_older_text_form_still_count),
