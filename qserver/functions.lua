@@ -376,12 +376,12 @@ local function wset(w, fields)
   if fields.state and fields.state ~= w.state then
     fields.since = tostring(NOW)
     local now_open, now_idle = OPEN_STATES[fields.state] == true, fields.state == 'idle'
-    -- the sets of open and idle windows, and the open and the idle windows per service
-    -- (P:nopen, P:nidle) for the estimates, written only where the state moved them
+    -- the open and the idle windows per service (P:nopen, P:nidle) for the estimates,
+    -- written only where the state moved them (the sets P:open and P:idle that qh_setup
+    -- counts them from it builds itself from the windows' states)
     for hash, now in pairs({nopen = now_open, nidle = now_idle}) do
       local was = (hash == 'nopen' and OPEN_STATES[w.state] == true) or (hash == 'nidle' and w.state == 'idle')
       if now ~= was then
-        redis.call(now and 'SADD' or 'SREM', k(hash == 'nopen' and 'open' or 'idle'), w.id)
         local delta = now and 1 or -1
         if w.comp == '1' then
           redis.call('HINCRBY', k(hash), '*', delta)
