@@ -45,6 +45,7 @@ local DAY_SLICE = 100
 -- the locals' limit, declared here for the day change.
 local appt = {}
 local RECENT_CALLS = 10
+local RECENT_LAST = '' .. (RECENT_CALLS - 1) -- the last index kept, as LTRIM is given it
 local REF_MAX = 64
 local CHANNEL_MAX = 32
 local REASON_MAX = 200
@@ -229,6 +230,17 @@ local function cached(key, compute)
   return memo(cache, key, compute)
 end
 
+-- NOW as the text stored in tickets and windows, made once per call (every number given to
+-- Redis or joined into a string is formatted with sprintf, which a call pays each time).
+local function now_text()
+  local s = cache.now_text
+  if not s then
+    s = tostring(NOW)
+    cache.now_text = s
+  end
+  return s
+end
+
 -- Notes a write of a queue or window: counts read so far are stale.
 local function changed()
   counts = {}
@@ -374,7 +386,7 @@ end
 -- service (P:nopen) in step with its state.
 local function wset(w, fields)
   if fields.state and fields.state ~= w.state then
-    fields.since = tostring(NOW)
+    fields.since = now_text()
     local now_open, now_idle = OPEN_STATES[fields.state] == true, fields.state == 'idle'
     -- the open and the idle windows per service (P:nopen, P:nidle) for the estimates,
     -- written only where the state moved them (the sets P:open and P:idle that qh_setup
@@ -382,7 +394,7 @@ local function wset(w, fields)
     for hash, now in pairs({nopen = now_open, nidle = now_idle}) do
       local was = (hash == 'nopen' and OPEN_STATES[w.state] == true) or (hash == 'nidle' and w.state == 'idle')
       if now ~= was then
-        local delta = now and 1 or -1
+        local delta = now and '1' or '-1'
         if w.comp == '1' then
           redis.call('HINCRBY', k(hash), '*', delta)
         else
@@ -478,7 +490,8 @@ local function queue_head(key, count)
     if count < 0 then return redis.call('ZRANGE', key, istr(DRAIN), '+inf', 'BYSCORE', 'WITHSCORES') end
     return redis.call('ZRANGE', key, istr(DRAIN), '+inf', 'BYSCORE', 'LIMIT', 0, count, 'WITHSCORES')
   end
-  return redis.call('ZRANGE', key, 0, count < 0 and -1 or count - 1, 'WITHSCORES')
+  -- the common bounds as text: a number given to Redis is formatted with sprintf each time
+  return redis.call('ZRANGE', key, '0', count < 0 and '-1' or (count == 1 and '0' or count - 1), 'WITHSCORES')
 end
 
 -- Takes a ticket out of its queues and its service's waiting count (an earlier day's ticket
@@ -488,7 +501,7 @@ local function dequeue(t)
     redis.call('ZREM', k('wq', b, t.class), t.id)
   end
   if (t.pin == nil or t.pin == '') and not stale(t) then
-    redis.call('HINCRBY', k('waiting'), t.service, -1)
+    redis.call('HINCRBY', k('waiting'), t.service, '-1')
   end
   changed()
 end
@@ -1439,7 +1452,7 @@ end
 local function finish_current(w)
   local t = ticket(w.ticket)
   if not t or (t.state ~= 'called' and t.state ~= 'serving') then return nil end
-  settle(t, {state = 'done', finished_at = tostring(NOW)})
+  settle(t, {state = 'done', finished_at = now_text()})
   return t
 end
 
@@ -1459,13 +1472,13 @@ local function call_ticket(w, t, clerk)
   dequeue(t)
   -- this waiting spell began at issue, or at the last transfer or no-show requeue
   local since = tonumber(t.wait_from ~= nil and t.wait_from ~= '' and t.wait_from or t.issued_at)
-  tset(t, {state = 'called', called_at = tostring(NOW), started_at = '',
+  tset(t, {state = 'called', called_at = now_text(), started_at = '',
     window = w.id, clerk = acting_clerk(w, clerk)})
   stat_record(DAY, local_hour(NOW), t.service, w.id, t.clerk, wait_delta(NOW - (since or NOW)))
   wset(w, {state = 'calling', ticket = t.id, number = t.number})
   redis.call('LPUSH', k('recent'), jobj('number', jstr(t.number), 'window', jint(w.id),
     'at', jint(NOW)))
-  redis.call('LTRIM', k('recent'), 0, RECENT_CALLS - 1)
+  redis.call('LTRIM', k('recent'), '0', RECENT_LAST)
   emit_ticket(t)
   emit_called(t, w, 0)
   emit_window(w)
@@ -2115,7 +2128,7 @@ local function qh_finish(a)
   if rating ~= '' then rating = tostring(int_arg(rating, 'rating', 1, 5)) end
   ratings.check(tonumber(rating), a[3] or '', a[4] or '')
   local t = window_ticket(w, {called = true, serving = true}, 'finish')
-  local fields = {state = 'done', finished_at = tostring(NOW)}
+  local fields = {state = 'done', finished_at = now_text()}
   if rating ~= '' then fields.rating = rating end
   settle(t, fields)
   if rating ~= '' then ratings.record(t, tonumber(rating), a[3] or '', a[4] or '', 'clerk') end
