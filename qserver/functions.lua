@@ -358,7 +358,9 @@ end
 local function load_window(arg, field)
   field = field or 'window'
   local n = int_arg(arg, field, 1, 999999)
-  local w = window(tostring(n))
+  -- the id as written ("7"), not made again from the number (sprintf) unless it had a sign or
+  -- leading zeros
+  local w = window(string.match(arg, '^[1-9]%d*$') and arg or tostring(n))
   if not w then fail('NOT_FOUND', field, 'window ' .. n .. ' does not exist') end
   return w
 end
@@ -1476,8 +1478,9 @@ local function call_ticket(w, t, clerk)
     window = w.id, clerk = acting_clerk(w, clerk)})
   stat_record(DAY, local_hour(NOW), t.service, w.id, t.clerk, wait_delta(NOW - (since or NOW)))
   wset(w, {state = 'calling', ticket = t.id, number = t.number})
-  redis.call('LPUSH', k('recent'), jobj('number', jstr(t.number), 'window', jint(w.id),
-    'at', jint(NOW)))
+  -- {"number":..,"window":..,"at":..} joined at once (the window id and NOW are plain integers)
+  redis.call('LPUSH', k('recent'), '{"number":' .. jstr(t.number) .. ',"window":' .. w.id ..
+    ',"at":' .. (NOW < 1e14 and now_text() or string.format('%d', NOW)) .. '}')
   redis.call('LTRIM', k('recent'), '0', RECENT_LAST)
   emit_ticket(t)
   emit_called(t, w, 0)
