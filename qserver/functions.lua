@@ -45,7 +45,11 @@ local DAY_SLICE = 100
 -- the locals' limit, declared here for the day change.
 local appt = {}
 local RECENT_CALLS = 10
-local RECENT_LAST = '' .. (RECENT_CALLS - 1) -- the last index kept, as LTRIM is given it
+-- Texts made once rather than in every call (each number joined into a string or handed to
+-- Redis is formatted by sprintf): P:recent's last index, the statistics' field suffixes (filled
+-- in their section, with the value that keeps a statistics hash a table) and NOW's text
+-- (TEXT.now). One table, as a Lua chunk has at most 200 locals.
+local TEXT = {RECENT_LAST = '' .. (RECENT_CALLS - 1)}
 local REF_MAX = 64
 local CHANNEL_MAX = 32
 local REASON_MAX = 200
@@ -230,9 +234,8 @@ local function cached(key, compute)
   return memo(cache, key, compute)
 end
 
--- NOW as the text stored in tickets and windows, made once per call (every number given to
--- Redis or joined into a string is formatted with sprintf, which a call pays each time).
-local function now_text()
+-- NOW as the text stored in tickets and windows, made once per call.
+function TEXT.now()
   local s = cache.now_text
   if not s then
     s = tostring(NOW)
@@ -388,7 +391,7 @@ end
 -- service (P:nopen) in step with its state.
 local function wset(w, fields)
   if fields.state and fields.state ~= w.state then
-    fields.since = now_text()
+    fields.since = TEXT.now()
     local now_open, now_idle = OPEN_STATES[fields.state] == true, fields.state == 'idle'
     -- the open and the idle windows per service (P:nopen, P:nidle) for the estimates,
     -- written only where the state moved them (the sets P:open and P:idle that qh_setup
@@ -970,15 +973,15 @@ local ST_FIELD = {'i', 'sv', 'ns', 'cn', 'ex', 'w', 'ws', 'wm', 'wl', 'ss', 'r',
 local ST_INDEX = {}
 for i = 1, #ST_FIELD do ST_INDEX[ST_FIELD[i]] = i end
 -- The suffix "|<counter>" of each counter's field, made once rather than in every call.
-local ST_SUFFIX = {}
-for i = 1, #ST_FIELD do ST_SUFFIX[i] = '|' .. ST_FIELD[i] end
+TEXT.ST_SUFFIX = {}
+for i = 1, #ST_FIELD do TEXT.ST_SUFFIX[i] = '|' .. ST_FIELD[i] end
 -- A field of today's statistics hashes (the hall's and each window's) whose value is longer
 -- than a listpack holds (hash-max-listpack-value, 64 bytes by default), so Redis keeps the
 -- hash as a hash table from its first write: every call reads and writes dozens of its
 -- fields, which in a listpack costs a scan for each and a move of the rest for each write.
--- Readers skip it; the day change drops it from the day's window hashes (stat_compact).
+-- Readers skip it; the day change drops it from the day's window hashes (stat_merge_hash).
 local STATS_TABLE_FIELD = '~table'
-local STATS_TABLE_VALUE = '-----------------------------------------------------------------' -- 65 bytes
+TEXT.STATS_TABLE_VALUE = '-----------------------------------------------------------------' -- 65 bytes
 local STATS_MAX_DAYS = 3660 -- ten years; long ranges read whole months, so this stays cheap
 local STATS_MAX_BYTES = 60000 -- rows per answer stay under the protocol's 64 KiB line
 
@@ -992,8 +995,8 @@ for s = 7200, 13500, 900 do HIST_LO[#HIST_LO + 1] = s end
 HIST_LO[#HIST_LO + 1] = 14400
 local HIST_LAST = #HIST_LO - 1 -- buckets are numbered 0..HIST_LAST
 -- The suffix "|b<bucket>" of each bucket's field (indexed by bucket), made once.
-local HIST_SUFFIX = {}
-for b = 0, HIST_LAST do HIST_SUFFIX[b] = '|b' .. b end
+TEXT.HIST_SUFFIX = {}
+for b = 0, HIST_LAST do TEXT.HIST_SUFFIX[b] = '|b' .. b end
 
 -- The histogram bucket (0-based) of a wait in seconds.
 local function hist_bucket(w)
@@ -1071,7 +1074,7 @@ local function stat_delta(set)
     local v = set[i]
     if v and v ~= 0 and i ~= ST_WAITS and i ~= ST_WAIT_MAX then
       n = n + 1
-      sfx[n], val[n] = ST_SUFFIX[i], v
+      sfx[n], val[n] = TEXT.ST_SUFFIX[i], v
     end
   end
   return {sfx = sfx, val = val}
@@ -1084,7 +1087,7 @@ local function wait_delta(wait)
   local sla = tonumber(cfg().sla or '') or 900
   local d = stat_delta{[ST_WAIT_SUM] = wait, [ST_WAIT_SLA] = wait <= sla and 1 or 0}
   local n = #d.sfx + 1
-  d.sfx[n], d.val[n] = HIST_SUFFIX[hist_bucket(wait)], 1
+  d.sfx[n], d.val[n] = TEXT.HIST_SUFFIX[hist_bucket(wait)], 1
   d.wait = wait
   return d
 end
@@ -1138,7 +1141,7 @@ local function stat_flush()
       local args, n = {}, 0
       if marked then
         fields[#fields] = nil
-        if not have[#have] then args[1], args[2], n = STATS_TABLE_FIELD, STATS_TABLE_VALUE, 2 end
+        if not have[#have] then args[1], args[2], n = STATS_TABLE_FIELD, TEXT.STATS_TABLE_VALUE, 2 end
       end
       for i = 1, #fields do
         local f = fields[i]
@@ -1265,8 +1268,11 @@ end
 
 -- Adds every record of one hash into another: counters by HINCRBY, maxima by compare and
 -- set, and records of the older text form merged as text, in batches so no call gets too
--- many arguments. Returns the source's fields and values as HGETALL gave them.
-local function stat_merge_hash(src, dst)
+-- many arguments. With `compact`, then writes the source again without STATS_TABLE_FIELD
+-- when it has it, so that Redis keeps it as a small listpack as before (a hash never goes
+-- back by itself): a finished day's window hash is no longer written by every call, and
+-- there is one per window and day.
+local function stat_merge_hash(src, dst, compact)
   local flat = redis.call('HGETALL', src)
   local texts, maxima = {}, {}
   for i = 1, #flat, 2 do
@@ -1291,13 +1297,7 @@ local function stat_merge_hash(src, dst)
     rec_merge(r, rec_decode(v))
     return rec_encode(r)
   end)
-  return flat
-end
-
--- Writes a finished day's window hash again without STATS_TABLE_FIELD (flat: its fields and
--- values), so that Redis keeps it as a small listpack as before (a hash never goes back by
--- itself): it is no longer written by every call, and there is one per window and day.
-local function stat_compact(key, flat)
+  if not compact then return end
   local args, marked = {}, false
   for i = 1, #flat, 2 do
     if flat[i] == STATS_TABLE_FIELD then
@@ -1307,10 +1307,10 @@ local function stat_compact(key, flat)
     end
   end
   if not marked then return end
-  redis.call('DEL', key)
+  redis.call('DEL', src)
   -- 200 fields a command at most, within Lua's stack
   for first = 1, #args, 400 do
-    redis.call('HSET', key, unpack(args, first, math.min(first + 399, #args)))
+    redis.call('HSET', src, unpack(args, first, math.min(first + 399, #args)))
   end
 end
 
@@ -1327,8 +1327,7 @@ local function stat_fold_day(day)
     if string.sub(rec, 1, 2) == 'w:' and not seen[rec] then
       seen[rec] = true
       local w = 'w' .. string.sub(rec, 3)
-      local src = k('st', 'd:' .. day, w)
-      stat_compact(src, stat_merge_hash(src, k('st', month, w)))
+      stat_merge_hash(k('st', 'd:' .. day, w), k('st', month, w), true)
     end
   end
   stat_merge_hash(from, k('st', month))
@@ -1454,7 +1453,7 @@ end
 local function finish_current(w)
   local t = ticket(w.ticket)
   if not t or (t.state ~= 'called' and t.state ~= 'serving') then return nil end
-  settle(t, {state = 'done', finished_at = now_text()})
+  settle(t, {state = 'done', finished_at = TEXT.now()})
   return t
 end
 
@@ -1474,14 +1473,14 @@ local function call_ticket(w, t, clerk)
   dequeue(t)
   -- this waiting spell began at issue, or at the last transfer or no-show requeue
   local since = tonumber(t.wait_from ~= nil and t.wait_from ~= '' and t.wait_from or t.issued_at)
-  tset(t, {state = 'called', called_at = now_text(), started_at = '',
+  tset(t, {state = 'called', called_at = TEXT.now(), started_at = '',
     window = w.id, clerk = acting_clerk(w, clerk)})
   stat_record(DAY, local_hour(NOW), t.service, w.id, t.clerk, wait_delta(NOW - (since or NOW)))
   wset(w, {state = 'calling', ticket = t.id, number = t.number})
   -- {"number":..,"window":..,"at":..} joined at once (the window id and NOW are plain integers)
   redis.call('LPUSH', k('recent'), '{"number":' .. jstr(t.number) .. ',"window":' .. w.id ..
-    ',"at":' .. (NOW < 1e14 and now_text() or string.format('%d', NOW)) .. '}')
-  redis.call('LTRIM', k('recent'), '0', RECENT_LAST)
+    ',"at":' .. (NOW < 1e14 and TEXT.now() or string.format('%d', NOW)) .. '}')
+  redis.call('LTRIM', k('recent'), '0', TEXT.RECENT_LAST)
   emit_ticket(t)
   emit_called(t, w, 0)
   emit_window(w)
@@ -2131,7 +2130,7 @@ local function qh_finish(a)
   if rating ~= '' then rating = tostring(int_arg(rating, 'rating', 1, 5)) end
   ratings.check(tonumber(rating), a[3] or '', a[4] or '')
   local t = window_ticket(w, {called = true, serving = true}, 'finish')
-  local fields = {state = 'done', finished_at = now_text()}
+  local fields = {state = 'done', finished_at = TEXT.now()}
   if rating ~= '' then fields.rating = rating end
   settle(t, fields)
   if rating ~= '' then ratings.record(t, tonumber(rating), a[3] or '', a[4] or '', 'clerk') end
