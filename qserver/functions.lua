@@ -1478,9 +1478,14 @@ local function call_ticket(w, t, clerk)
   stat_record(DAY, local_hour(NOW), t.service, w.id, t.clerk, wait_delta(NOW - (since or NOW)))
   wset(w, {state = 'calling', ticket = t.id, number = t.number})
   -- {"number":..,"window":..,"at":..} joined at once (the window id and NOW are plain integers)
-  redis.call('LPUSH', k('recent'), '{"number":' .. jstr(t.number) .. ',"window":' .. w.id ..
+  local len = redis.call('LPUSH', k('recent'), '{"number":' .. jstr(t.number) .. ',"window":' .. w.id ..
     ',"at":' .. (NOW < 1e14 and TEXT.now() or string.format('%d', NOW)) .. '}')
-  redis.call('LTRIM', k('recent'), '0', TEXT.RECENT_LAST)
+  -- the list once full loses its oldest entry: RPOP, fewer AOF bytes than LTRIM
+  if len == RECENT_CALLS + 1 then
+    redis.call('RPOP', k('recent'))
+  elseif len > RECENT_CALLS then
+    redis.call('LTRIM', k('recent'), '0', TEXT.RECENT_LAST)
+  end
   emit_ticket(t)
   emit_called(t, w, 0)
   emit_window(w)

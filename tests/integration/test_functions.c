@@ -1565,6 +1565,25 @@ snapshot__services_windows_recent_newest_first(void **state)
 	assert_int_equal(num(first, "at"), now);
 }
 
+static void
+snapshot__recent_keeps_the_last_ten_calls(void **state)
+{
+	cJSON *recent;
+
+	(void)state;
+	open_window("1", "c01");
+	for (int i = 0; i < 12; i++)
+		take("A", "");
+	for (int i = 0; i < 12; i++) {
+		now += 60;
+		call_next("1");
+	}
+	recent = get(OK("qh_snapshot"), "recent");
+	assert_int_equal(cJSON_GetArraySize(recent), 10);
+	assert_string_equal(str(cJSON_GetArrayItem(recent, 0), "number"), "A012");
+	assert_string_equal(str(cJSON_GetArrayItem(recent, 9), "number"), "A003");
+}
+
 /* Today's tickets in a service's own queues, counted from the queues themselves. */
 static long
 queued(const char *service)
@@ -2586,6 +2605,7 @@ main(void)
 		T(ewt__specialised_hall_counts_competing_services),
 		T(queue__call_order_with_limit_and_service),
 		T(snapshot__services_windows_recent_newest_first),
+		T(snapshot__recent_keeps_the_last_ten_calls),
 		T(services__counts_follow_every_write),
 		T(snapshot__empty_lists_are_arrays),
 		T(setup__keeps_live_window_state),
