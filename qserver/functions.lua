@@ -394,8 +394,8 @@ local function wset(w, fields)
     fields.since = TEXT.now()
     local now_open, now_idle = OPEN_STATES[fields.state] == true, fields.state == 'idle'
     -- the open and the idle windows per service (P:nopen, P:nidle) for the estimates,
-    -- written only where the state moved them (the sets P:open and P:idle that qh_setup
-    -- counts them from it builds itself from the windows' states)
+    -- written only where the state moved them; qh_setup counts them afresh from the sets
+    -- P:open and P:idle, which it fills from the windows' states itself
     for hash, now in pairs({nopen = now_open, nidle = now_idle}) do
       local was = (hash == 'nopen' and OPEN_STATES[w.state] == true) or (hash == 'nidle' and w.state == 'idle')
       if now ~= was then
@@ -496,7 +496,8 @@ local function queue_head(key, count)
     return redis.call('ZRANGE', key, istr(DRAIN), '+inf', 'BYSCORE', 'LIMIT', 0, count, 'WITHSCORES')
   end
   -- the common bounds as text: a number given to Redis is formatted with sprintf each time
-  return redis.call('ZRANGE', key, '0', count < 0 and '-1' or (count == 1 and '0' or count - 1), 'WITHSCORES')
+  local last = count < 0 and '-1' or (count == 1 and '0' or count - 1)
+  return redis.call('ZRANGE', key, '0', last, 'WITHSCORES')
 end
 
 -- Takes a ticket out of its queues and its service's waiting count (an earlier day's ticket
@@ -1243,7 +1244,9 @@ local function stat_record(day, hour, sid, win, clerk, d)
   for _, period in ipairs(periods) do
     stat_update(k('st', period), all, d, string.sub(period, 1, 2) == 'd:')
     -- a window's hash only while its day is today (the day change compacts it)
-    if own then stat_update(k('st', period, 'w' .. win), own, d, day == DAY and period == periods[1]) end
+    if own then
+      stat_update(k('st', period, 'w' .. win), own, d, day == DAY and period == periods[1])
+    end
   end
 end
 
@@ -1478,8 +1481,8 @@ local function call_ticket(w, t, clerk)
   stat_record(DAY, local_hour(NOW), t.service, w.id, t.clerk, wait_delta(NOW - (since or NOW)))
   wset(w, {state = 'calling', ticket = t.id, number = t.number})
   -- {"number":..,"window":..,"at":..} joined at once (the window id and NOW are plain integers)
-  local len = redis.call('LPUSH', k('recent'), '{"number":' .. jstr(t.number) .. ',"window":' .. w.id ..
-    ',"at":' .. (NOW < 1e14 and TEXT.now() or string.format('%d', NOW)) .. '}')
+  local len = redis.call('LPUSH', k('recent'), '{"number":' .. jstr(t.number) .. ',"window":' ..
+    w.id .. ',"at":' .. (NOW < 1e14 and TEXT.now() or string.format('%d', NOW)) .. '}')
   -- the list once full loses its oldest entry: RPOP, fewer AOF bytes than LTRIM
   if len == RECENT_CALLS + 1 then
     redis.call('RPOP', k('recent'))
