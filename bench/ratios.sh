@@ -86,7 +86,7 @@ least() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 == 0 || (b + 0 > 0 && b + 0
 ratios_raw_fcall_p99() {
 	local run=$1 now day
 	now=$(date +%s)
-	day=$(TZ=Asia/Shanghai date +%F)
+	day=$(TZ=Asia/Shanghai date +%FT%H) # the day and hour, as qserver passes them
 	echo "build/qbench-raw fcall unix:SOCK 1000 $SECONDS_EACH 8 FCALL qh_take 1 '$SITE_KEY' $now $day 0 A normal kiosk ''" >>"$COMMANDS"
 	echo "bench: ratios: raw FCALL qh_take at 1,000/s ($run)" >&2
 	"$BUILD/qbench-raw" fcall "unix:$SOCK" 1000 "$SECONDS_EACH" 8 FCALL qh_take 1 "$SITE_KEY" "$now" "$day" 0 A normal kiosk "" \

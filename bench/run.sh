@@ -121,7 +121,8 @@ raw_fcall() {
 # --- start Redis and qserver -------------------------------------------------------------
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$WORK" --appendonly yes \
-	--appendfsync everysec --save '' --daemonize no --logfile "$WORK/redis.log" --loglevel warning &
+	--appendfsync everysec --save '' --stream-node-max-bytes 16384 --daemonize no --logfile "$WORK/redis.log" \
+	--loglevel warning &
 REDIS_PID=$!
 for _ in $(seq 100); do redis-cli -s "$SOCK" ping >/dev/null 2>&1 && break; sleep 0.05; done
 # Redis's latency monitor names what stalled it (fork, aof-write, slow commands) for the report.
@@ -306,7 +307,7 @@ fi
 	echo "| cJSON | $(pkg-config --modversion libcjson 2>/dev/null) |"
 	echo "| gcc | $(gcc --version | head -1) |"
 	echo
-	echo "Redis: \`redis-server --port 0 --unixsocket SOCK --appendonly yes --appendfsync everysec --save ''\`"
+	echo "Redis: \`redis-server --port 0 --unixsocket SOCK --appendonly yes --appendfsync everysec --save '' --stream-node-max-bytes 16384\`"
 	echo "(what qserver's embedded Redis runs). qserver: \`build/qserver ${QSERVER_OPTS[*]} --redis unix:SOCK"
 	echo "--listen 127.0.0.1:PORT\` (restarted before the idle run so its RSS starts fresh). qserver, Redis,"
 	echo "qbench and redis-benchmark share the machine's $(nproc) cores; everything runs over loopback."

@@ -6,7 +6,7 @@
  * The inputs are one string:
  *   "m<comprehensive> <idle> <open>|<hall mix>|<class shares>|<own time>|<waiting>=<time>;..."
  * comprehensive "1" when the hall has a comprehensive window; idle and open the windows that
- * serve the service (P:nidle, P:nopen); a learnt time as P:ewma holds it ("mean variance
+ * serve the service (P:nopen, the idle ones in its i: fields); a learnt time as P:ewma holds it ("mean variance
  * samples") or the configured time; the hall mix and the shares "" when not learnt yet; the
  * entries are the competing services (none in a comprehensive hall of many services). */
 #include "qserver.h"

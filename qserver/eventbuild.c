@@ -1,7 +1,9 @@
 /* The protocol's objects out of the compact forms of the function library: the events of a
  * stream entry or published message, and the results of ticket and window functions.
- * One function call records what it changed as one JSON array of compact events, in order
- * (docs/functions.md):
+ * One function call records what it changed as compact events, in order, in a text form:
+ * one event a line, its values separated by ',', a ',', newline or backslash inside a value
+ * escaped with a backslash, the trailing "" of an event left out; earlier versions wrote them
+ * as one JSON array of arrays (docs/functions.md). The compact events, as arrays:
  *   ["t", id, number, service, class, channel, state, issued_at, called_at, started_at,
  *    finished_at, window, clerk, recalls, transfers, rating, ahead, ewt, closed_by_day,
  *    ewt_low, ewt_high]
@@ -14,8 +16,10 @@
  * finished_at as seconds after issued_at, and the trailing "" left out (ticket_text). qserver makes the Ticket, Window and event
  * objects of PROTOCOL.md from them, adding what the config holds (window names and services).
  * Entries of earlier versions hold one event object, or an array of event objects; those are
- * passed on as they are. Results are ["ticket", T or null], ["window", W] and
- * ["tickets", [T...]] with T and W compact as above, or a JSON object passed on as it is but
+ * passed on as they are. Results are "ticket\n" T ("ticket" alone for none) and "window\n" W
+ * with T and W in the text form, or ["ticket", T or null], ["window", W],
+ * ["tickets", [T...]] and ["ticket", T, {more members}] with T and W as JSON arrays, or a
+ * JSON object passed on as it is but
  * for a leading "services" string "<id> <waiting> <ahead> <ewt> <ewt_low> <ewt_high>;..." (qh_services, qh_snapshot),
  * which becomes the array of Service objects with prefix and names from the config. */
 #include "qserver.h"
@@ -266,6 +270,77 @@ static cJSON *event_object(const struct config *cfg, const cJSON *a, cJSON **las
 	return NULL;
 }
 
+/* Pads an event of the text form to the values its kind always has (the text form leaves
+ * out trailing ""): a window's 7, a call's 5, and a queue event with model inputs 5. Returns
+ * -1 when it has more values than its kind (a ',' left unescaped), else 0. */
+static int text_event_pad(cJSON *ev)
+{
+	const char *kind = compact_string(ev, 0), *inputs = compact_string(ev, 3);
+	int want = 0, most = (int)TICKET_FIELDS + 1;
+	if (kind && strcmp(kind, "w") == 0)
+		want = most = 7;
+	else if (kind && strcmp(kind, "c") == 0)
+		want = most = 5;
+	else if (kind && strcmp(kind, "q") == 0) {
+		want = inputs && (inputs[0] == 'm' || inputs[0] == '^') ? 5 : 0;
+		most = 7;
+	}
+	if (cJSON_GetArraySize(ev) > most)
+		return -1;
+	while (cJSON_GetArraySize(ev) < want)
+		cJSON_AddItemToArray(ev, cJSON_CreateString(""));
+	return 0;
+}
+
+/* The compact events of a message in the text form, as the array of arrays of strings the
+ * JSON form parses to, or NULL when it is malformed: one event a line, its values separated
+ * by ',', a ',', newline or backslash inside a value written \, \n or \\, and the trailing ""
+ * of an event left out. */
+static cJSON *text_events(const char *s, size_t len)
+{
+	char *value = malloc(len + 1);
+	cJSON *msg = cJSON_CreateArray(), *ev = NULL;
+	size_t n = 0;
+	if (!value || !msg)
+		goto malformed;
+	for (size_t i = 0; i <= len; i++) {
+		char c = i == len ? '\n' : s[i];
+		if (c == '\\') {
+			char e = i + 1 < len ? s[++i] : '\0';
+			if (e != ',' && e != 'n' && e != '\\')
+				goto malformed;
+			value[n++] = e == 'n' ? '\n' : e;
+			continue;
+		}
+		if (c != ',' && c != '\n') {
+			value[n++] = c;
+			continue;
+		}
+		value[n] = '\0';
+		n = 0;
+		if (!ev && !cJSON_AddItemToArray(msg, ev = cJSON_CreateArray())) {
+			cJSON_Delete(ev); /* out of memory */
+			goto malformed;
+		}
+		cJSON *item = cJSON_CreateString(value);
+		if (!cJSON_AddItemToArray(ev, item)) {
+			cJSON_Delete(item);
+			goto malformed;
+		}
+		if (c == '\n') {
+			if (text_event_pad(ev) < 0)
+				goto malformed;
+			ev = NULL;
+		}
+	}
+	free(value);
+	return msg;
+malformed:
+	free(value);
+	cJSON_Delete(msg);
+	return NULL;
+}
+
 /* Calls each(event, length, arg) for every event of a message, in order; returns how many,
  * or -1 (having called nothing) when the message is malformed. */
 int eventbuild_each(const struct config *cfg, const char *json, size_t len, eventbuild_fn *each, void *arg)
@@ -278,7 +353,8 @@ int eventbuild_each(const struct config *cfg, const char *json, size_t len, even
 		each(json, len, arg); /* one event of an earlier version */
 		return 1;
 	}
-	cJSON *msg = cJSON_ParseWithLength(json, len);
+	/* a JSON array of compact events (earlier versions) or their text form */
+	cJSON *msg = len && json[0] == '[' ? cJSON_ParseWithLength(json, len) : text_events(json, len);
 	if (!cJSON_IsArray(msg)) {
 		cJSON_Delete(msg);
 		return -1;
@@ -473,12 +549,42 @@ static char *object_result(const struct config *cfg, const char *json, size_t le
 	return t.s;
 }
 
+/* The result object of a result in the text form: "ticket" or "window", a newline and that
+ * ticket or window as a compact event in the text form ("ticket" alone: no ticket), or NULL
+ * when it is malformed. */
+static cJSON *text_result(const struct config *cfg, const char *s, size_t len)
+{
+	const char *nl = memchr(s, '\n', len);
+	size_t kind_len = nl ? (size_t)(nl - s) : len;
+	cJSON *items = nl ? text_events(nl + 1, len - kind_len - 1) : NULL;
+	const cJSON *item = cJSON_GetArraySize(items) == 1 ? cJSON_GetArrayItem(items, 0) : NULL;
+	cJSON *out = NULL, *obj = NULL;
+	if (kind_len == 6 && memcmp(s, "ticket", 6) == 0 && (!nl || (item && (obj = ticket_object(item))))) {
+		out = cJSON_CreateObject();
+		if (obj)
+			cJSON_AddItemToObject(out, "ticket", obj);
+		else
+			cJSON_AddNullToObject(out, "ticket");
+	} else if (kind_len == 6 && memcmp(s, "window", 6) == 0 && item && (obj = window_object(cfg, item))) {
+		out = cJSON_CreateObject();
+		cJSON_AddItemToObject(out, "window", obj);
+	}
+	cJSON_Delete(items);
+	return out;
+}
+
 /* Returns the JSON object text of a function's result (malloc'd), made from its compact form,
  * or NULL when it is malformed. */
 char *eventbuild_result(const struct config *cfg, const char *json, size_t len)
 {
 	if (len && json[0] == '{')
 		return object_result(cfg, json, len);
+	if (len && json[0] != '[') {
+		cJSON *out = text_result(cfg, json, len);
+		char *text = out ? cJSON_PrintUnformatted(out) : NULL;
+		cJSON_Delete(out);
+		return text;
+	}
 	cJSON *res = cJSON_ParseWithLength(json, len);
 	const char *kind = cJSON_IsArray(res) ? compact_string(res, 0) : NULL;
 	const cJSON *body = cJSON_GetArrayItem(res, 1);

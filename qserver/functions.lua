@@ -72,7 +72,8 @@ local counts    -- queue and window counts read during this call; cleared by eve
 local gen       -- bumped by every write of a ticket, queue or window: ticket JSON built at
                 -- the same gen is still true
 local tjson     -- the last ticket view worked out: {t = ticket, gen = gen, view = {state, ahead,
-                -- ewt...}, compact = its short form once encoded}
+                -- ewt...}, values = its short form, line and compact = that in the text form
+                -- and as JSON, each once made}
 local events    -- the events this call caused, in order (published when it ends)
 local hours_seen -- site-local hours worked out during this call (statistics)
 local stats_pending -- statistics this call moved, written at its end (stat_flush): the hash
@@ -125,7 +126,11 @@ local function jarr(items)
 end
 
 -- A number as an integer string for Redis arguments (tostring would round large scores).
+-- A whole number (most are) takes '%d', which skips the C library's slow exact formatting of
+-- doubles that '%.0f' needs (a queue score costs it some thousands of instructions); zero
+-- keeps '%.0f' for its sign.
 local function istr(n)
+  if n % 1 == 0 and n ~= 0 and n > -9e15 and n < 9e15 then return string.format('%d', n) end
   return string.format('%.0f', n)
 end
 
@@ -253,38 +258,119 @@ end
 ------------------------------------------------------------------------------------------
 -- Site, services and windows
 
+-- The reads of the site's settings and services that every call shares, and the ids of
+-- today's numbers (one table, as a Lua chunk has at most 200 locals).
+local sitecfg = {}
+
+-- The fields of P:cfg that cfg() reads (a field qh_setup adds that calls read must be named
+-- here too): the site settings calls use, and `svcs`, the service ids of a hall of at most
+-- PER_SERVICE_MAX services. P:cfg also holds `site` (read by nobody), `close` (read by the
+-- day change alone, closing_time) and `svc:<id>` per service, read only for the services a
+-- call asks about: every field read costs each call.
+sitecfg.CFG_FIELDS = {'sla', 'retention_days', 'comprehensive', 'nsvcs', 'svcs'}
+
+-- A service as its P:cfg field holds it ("<service_time> <prefix>"), or false.
+function sitecfg.service_entry(v)
+  local st, prefix = string.match(v or '', '^(%d+) (%w+)$')
+  if not st then return false end
+  return {service_time = st, prefix = prefix}
+end
+
+-- Reads the site settings, and the service sid's entry with them when given (a take's
+-- service): one HMGET however much of the config a call needs.
+function sitecfg.load_cfg(sid)
+  local fields = sitecfg.CFG_FIELDS
+  local n = #fields
+  local vals
+  if sid then
+    fields[n + 1] = 'svc:' .. sid
+    vals = redis.call('HMGET', k('cfg'), unpack(fields))
+    fields[n + 1] = nil
+  else
+    vals = redis.call('HMGET', k('cfg'), unpack(fields))
+  end
+  local c = {}
+  for i = 1, n do c[fields[i]] = vals[i] or nil end
+  cache.cfg = c
+  if sid and vals[n + 1] then memo_table(cache, 'svc')[sid] = sitecfg.service_entry(vals[n + 1]) end
+  return c
+end
+
 -- The site settings stored by qh_setup.
 local function cfg()
-  return cached('cfg', function() return hgetall(k('cfg')) or {} end)
+  return cache.cfg or sitecfg.load_cfg()
 end
 
 -- True when the hall has a comprehensive window: then every service competes with every other.
+-- (Asked many times a call: worked out once.)
 local function hall_is_comprehensive()
-  return tonumber(cfg().comprehensive or '0') > 0
+  local comp = cache.comp
+  if comp == nil then
+    comp = tonumber(cfg().comprehensive or '0') > 0
+    cache.comp = comp
+  end
+  return comp
 end
 
--- The service ids in config order.
+-- The service ids in config order: from P:cfg in a hall of few services, else their list.
 local function service_ids()
-  return cached('svcs', function() return redis.call('LRANGE', k('svcs'), 0, -1) end)
+  local ids = cache.svcs
+  if not ids then
+    local few = cfg().svcs
+    -- a JSON array: decoded faster than a list is split
+    if few then ids = cjson.decode(few) else ids = redis.call('LRANGE', k('svcs'), 0, -1) end
+    cache.svcs = ids
+  end
+  return ids
 end
 
 -- How many services the hall has (P:cfg's nsvcs, stored by qh_setup), without reading their
--- list: a hall of many services estimates at the hall's mix.
+-- list: a hall of many services estimates at the hall's mix. (Worked out once a call.)
 local function service_count()
-  return tonumber(cfg().nsvcs or '') or #service_ids()
+  local n = cache.nsvcs
+  if not n then
+    n = tonumber(cfg().nsvcs or '') or #service_ids()
+    cache.nsvcs = n
+  end
+  return n
 end
 
--- A service hash (prefix, name, name_en, service_time), or nil.
+-- A configured service ({prefix, service_time}), or nil: its field of P:cfg, read with the
+-- settings when they are not read yet (P:svc, which has the names too, is read only in a
+-- Redis that qh_setup has not yet given the field).
 local function service(id)
   if id == nil or id == '' then return nil end
-  return cached('svc:' .. id, function() return hgetall(k('svc', id)) or false end) or nil
+  local known = memo_table(cache, 'svc')
+  local s = known[id]
+  if s == nil then
+    if not cache.cfg then sitecfg.load_cfg(id) end
+    s = known[id]
+    if s == nil then
+      s = sitecfg.service_entry(redis.call('HGET', k('cfg'), 'svc:' .. id))
+      if not s then s = hgetall(k('svc', id)) or false end
+      known[id] = s
+    end
+  end
+  return s or nil
+end
+
+-- True when the service is in the config: known when this call read it already, found in the
+-- list of a hall of few services (which its estimates read anyway), else as service() finds it.
+function sitecfg.configured(sid)
+  local read = cache.svc and cache.svc[sid]
+  if read ~= nil then return read ~= false end
+  if not cfg().svcs then return service(sid) ~= nil end
+  for _, id in ipairs(service_ids()) do
+    if id == sid then return true end
+  end
+  return false
 end
 
 -- Per-service figures that the writes keep up to date, one hash each (docs/keys.md):
 -- P:waiting (today's waiting tickets in the service's own queues), P:nopen (open specialised
 -- windows serving it; field * the open comprehensive windows), P:ewma (learnt service time),
--- P:peers (the services competing with it), P:svcjson (the start of its Service object),
--- P:nidle (like P:nopen, for the idle windows only).
+-- P:peers (the services competing with it), P:svcjson (the start of its Service object);
+-- P:nopen also counts the idle windows, in fields i:<service> and i:*.
 -- One service's figure is an HGET; `bulk` holds every service's, read with one HGETALL each.
 
 -- The figures no queue or window write changes: read once per call.
@@ -393,17 +479,18 @@ local function wset(w, fields)
   if fields.state and fields.state ~= w.state then
     fields.since = TEXT.now()
     local now_open, now_idle = OPEN_STATES[fields.state] == true, fields.state == 'idle'
-    -- the open and the idle windows per service (P:nopen, P:nidle) for the estimates,
-    -- written only where the state moved them; qh_setup counts them afresh from the sets
-    -- P:open and P:idle, which it fills from the windows' states itself
+    -- the open and the idle windows per service (P:nopen, its idle ones under i:) for the
+    -- estimates, written only where the state moved them; qh_setup counts them afresh from
+    -- the sets P:open and P:idle, which it fills from the windows' states itself
     for hash, now in pairs({nopen = now_open, nidle = now_idle}) do
       local was = (hash == 'nopen' and OPEN_STATES[w.state] == true) or (hash == 'nidle' and w.state == 'idle')
       if now ~= was then
         local delta = now and '1' or '-1'
+        local field = model.WINDOW_COUNT_FIELD[hash]
         if w.comp == '1' then
-          redis.call('HINCRBY', k(hash), '*', delta)
+          redis.call('HINCRBY', k('nopen'), field .. '*', delta)
         else
-          for _, sid in ipairs(window_services(w)) do redis.call('HINCRBY', k(hash), sid, delta) end
+          for _, sid in ipairs(window_services(w)) do redis.call('HINCRBY', k('nopen'), field .. sid, delta) end
         end
       end
     end
@@ -416,15 +503,25 @@ end
 -- Tickets and queues
 
 -- What a ticket's hash leaves out until it is set: a new ticket stores only what it has.
+-- (qh_take builds its new ticket with these in one table: keep the two in step.)
 local TICKET_DEFAULTS = {ref = '', called_at = '', started_at = '', finished_at = '', window = '',
   clerk = '', recalls = '0', transfers = '0', rating = '', pin = '', wait_from = ''}
 
--- Fills the fields a ticket's hash leaves out (the id is its key's).
+-- Fills the fields a ticket's hash leaves out (the id is its key's). Its number and day are
+-- parts of the id ("20261128-A012": A012, 2026-11-28), and class and channel are left out
+-- when normal and kiosk: they never change after the take, so leaving them out is exact
+-- (hashes of earlier versions hold them, and keep them).
 local function ticket_defaults(t, id)
   t.id = id
   for f, v in pairs(TICKET_DEFAULTS) do
     if t[f] == nil then t[f] = v end
   end
+  if string.sub(id, 9, 9) == '-' then
+    t.number = t.number or string.sub(id, 10)
+    t.day = t.day or string.sub(id, 1, 4) .. '-' .. string.sub(id, 5, 6) .. '-' .. string.sub(id, 7, 8)
+  end
+  t.class = t.class or 'normal'
+  t.channel = t.channel or 'kiosk'
   return t
 end
 
@@ -435,19 +532,39 @@ local function ticket(id)
   return t and ticket_defaults(t, id)
 end
 
--- Finds a ticket by id ("20261128-A012") or by today's number ("A012").
-local function find_ticket(ref)
-  local id = ref
-  if not string.find(ref, '-', 1, true) then
-    id = redis.call('HGET', k('num', DAY), ref)
-    if not id then return nil end
-  end
-  return ticket(id)
+-- The id of today's ticket of a number ("A012" -> "20261128-A012"); an id stays as it is.
+function sitecfg.ticket_id(ref)
+  if string.find(ref, '-', 1, true) then return ref end
+  return string.gsub(DAY, '-', '') .. '-' .. ref
 end
 
--- Sets ticket fields.
+-- Finds a ticket by id ("20261128-A012") or by today's number ("A012").
+local function find_ticket(ref)
+  return ticket(sitecfg.ticket_id(ref))
+end
+
+-- Sets ticket fields. t mirrors the hash (ticket() fills what it leaves out), so a field that
+-- already holds the value is not written again, and a new ticket's fields that
+-- ticket_defaults fills in are not stored: fewer bytes in the AOF and in memory.
 local function tset(t, fields)
-  hset(k('t', t.id), t, fields)
+  local stored, any, id = {}, false, t.id
+  for f, v in pairs(fields) do
+    local kept = t[f] == v
+    if t[f] == nil then
+      -- a new ticket's field that ticket_defaults fills in (as it does, without a table: a
+      -- take would spend 2-3% more building one)
+      kept = (f == 'class' and v == 'normal') or (f == 'channel' and v == 'kiosk') or
+        (f == 'number' and string.sub(id, 9, 9) == '-' and v == string.sub(id, 10)) or
+        (f == 'day' and string.sub(id, 9, 9) == '-' and
+          v == string.sub(id, 1, 4) .. '-' .. string.sub(id, 5, 6) .. '-' .. string.sub(id, 7, 8))
+    end
+    if not kept then
+      stored[f] = v
+      any = true
+    end
+    t[f] = v
+  end
+  if any then hset(k('t', t.id), t, stored) end
   gen = gen + 1
 end
 
@@ -524,9 +641,13 @@ local function window_bases(w)
   return bases
 end
 
--- The queue bases that compete with a service for its windows (docs/estimated-wait.md).
+-- The queue bases of every service in a hall with a comprehensive window (service_bases).
+model.HALL_BASES = {'*'}
+
+-- The queue bases that compete with a service for its windows (docs/estimated-wait.md); the
+-- hall's one list is shared, so callers only read what they get.
 local function service_bases(sid, bulk)
-  if hall_is_comprehensive() then return {'*'} end
+  if hall_is_comprehensive() then return model.HALL_BASES end
   local peers = figure('peers', sid, bulk)
   if peers and peers ~= '' then return split(peers) end
   return {sid}
@@ -560,22 +681,35 @@ local function count_ahead(bases, class, score)
   return n
 end
 
--- Windows that serve the service as a per-service window count (P:nopen, P:nidle) counts them:
+-- The field prefix in P:nopen of each per-service window count: the open windows (nopen)
+-- under the service id, the idle ones (nidle) under i:<service id>, so an estimate reads both
+-- with one HMGET.
+model.WINDOW_COUNT_FIELD = {nopen = '', nidle = 'i:'}
+
+-- Windows that serve the service as a per-service window count (nopen, nidle) counts them:
 -- its specialised ones plus the comprehensive ones (field *).
 function model.windows_serving(hash, sid, bulk)
   local mine, comp
+  local field = model.WINDOW_COUNT_FIELD[hash]
   if bulk then
-    mine, comp = bulk[hash][sid], bulk[hash]['*']
+    mine, comp = bulk.nopen[field .. sid], bulk.nopen[field .. '*']
   else
-    local m = memo_table(counts, hash .. '*')
+    local m = memo_table(counts, 'nwin')
     local r = m[sid]
     if not r then
-      r = redis.call('HMGET', k(hash), sid, '*')
+      r = redis.call('HMGET', k('nopen'), sid, '*', 'i:' .. sid, 'i:*')
       m[sid] = r
     end
-    mine, comp = r[1], r[2]
+    if field == '' then mine, comp = r[1], r[2] else mine, comp = r[3], r[4] end
   end
   return (tonumber(mine or '') or 0) + (tonumber(comp or '') or 0)
+end
+
+-- The sum of two counts as P:nopen holds them (integers, or false for none), as text.
+function model.count_text(a, b)
+  if not a or a == '0' then return b or '0' end
+  if not b or b == '0' then return a end
+  return tostring(tonumber(a) + tonumber(b))
 end
 
 -- Open windows (idle, calling, serving) that serve the service, at least 1.
@@ -826,17 +960,45 @@ local function trim_events()
   redis.call('XTRIM', k('events'), 'MINID', '~', minid())
 end
 
--- Adds an event to those of this call; they are recorded and published together at its end.
-local function emit(json)
-  events[#events + 1] = json
+-- A compact event (or the ticket or window of a result) in the text form (docs/functions.md
+-- "Events"): its values separated by ',' and its trailing "" left out, a ',', newline or
+-- backslash inside a value escaped with a backslash. Fewer bytes in the stream than JSON
+-- arrays of strings, and less work for the library than encoding them.
+local text_line
+do
+  local ESCAPES = {[','] = '\\,', ['\n'] = '\\n', ['\\'] = '\\\\'}
+  -- the positions of the values of free text (a clerk's id, a pause reason); every other value
+  -- is an id, a word or a number the library checked, with no ',', newline or backslash
+  local FREE = {T = {13}, w = {5, 7}}
+
+  function text_line(values)
+    local n = #values
+    while n > 1 and values[n] == '' do n = n - 1 end
+    local free = FREE[values[1]]
+    for f = 1, free and #free or 0 do
+      local j = free[f]
+      if j <= n and string.find(values[j], '[,\n\\]') then
+        local copy = {unpack(values, 1, n)} -- a ticket's values also make JSON results
+        copy[j] = string.gsub(values[j], '[,\n\\]', ESCAPES)
+        values = copy
+      end
+    end
+    return table.concat(values, ',', 1, n)
+  end
 end
 
--- Records this call's events as one stream entry (a JSON array, in order) and publishes it
--- with its stream id: one XADD and one PUBLISH per call however many events it caused. The
--- stream is trimmed to the retention at each day change (trim_events), not by every XADD.
+-- Adds an event (its text_line) to those of this call; they are recorded and published
+-- together at its end.
+local function emit(line)
+  events[#events + 1] = line
+end
+
+-- Records this call's events as one stream entry (one a line, in order) and publishes it with
+-- its stream id: one XADD and one PUBLISH per call however many events it caused. The stream
+-- is trimmed to the retention at each day change (trim_events), not by every XADD.
 local function publish_events()
   if #events == 0 then return end
-  local payload = '[' .. table.concat(events, ',') .. ']'
+  local payload = table.concat(events, '\n')
   events = {}
   local id = redis.call('XADD', k('events'), '*', 'data', payload)
   redis.call('PUBLISH', k('ev'), id .. ' ' .. payload)
@@ -846,86 +1008,96 @@ end
 -- called_at, started_at, finished_at, window, clerk, recalls, transfers, rating, ahead, ewt,
 -- closed_by_day, ewt_low, ewt_high], all strings, "" for none (qserver's eventbuild.c makes
 -- the Ticket object). They are written in the short form "T" (ticket_compact).
-local TICKET_EVENT_FIELDS = {'id', 'number', 'service', 'class', 'channel', 'state', 'issued_at',
-  'called_at', 'started_at', 'finished_at', 'window', 'clerk', 'recalls', 'transfers', 'rating',
-  'ahead', 'ewt', 'closed_by_day', 'ewt_low', 'ewt_high'}
+local ticket_compact
+do
+  local FIELDS = {'id', 'number', 'service', 'class', 'channel', 'state', 'issued_at',
+    'called_at', 'started_at', 'finished_at', 'window', 'clerk', 'recalls', 'transfers', 'rating',
+    'ahead', 'ewt', 'closed_by_day', 'ewt_low', 'ewt_high'}
 
--- A ticket, compact, as events and results carry it: the short form "T", which leaves out
--- what qserver can tell (docs/functions.md), so the audit entries keep a fraction of the bytes:
--- number "" when it is the id's part after the '-', class "" for normal, channel "" for kiosk,
--- recalls and transfers "" for 0, the times after issue as seconds after issued_at, and no
--- trailing "".
-local function ticket_compact(t)
-  local view = ticket_view(t)
-  -- the event and the result of a call carry the same ticket: encoded once
-  if tjson.compact then return tjson.compact end
-  local out = {'T'}
-  for i, f in ipairs(TICKET_EVENT_FIELDS) do out[i + 1] = view[f] or t[f] or '' end
-  if out[3] == string.match(t.id, '^[^-]*%-(.*)$') then out[3] = '' end
-  if out[5] == 'normal' then out[5] = '' end
-  if out[6] == 'kiosk' then out[6] = '' end
-  if out[14] == '0' then out[14] = '' end
-  if out[15] == '0' then out[15] = '' end
-  local issued = tonumber(out[8])
-  if issued then
-    for i = 9, 11 do
-      if out[i] ~= '' then out[i] = istr(tonumber(out[i]) - issued) end
+  -- A ticket, compact, as events and results carry it: the short form "T", which leaves out
+  -- what qserver can tell (docs/functions.md), so the audit entries keep a fraction of the bytes:
+  -- number "" when it is the id's part after the '-', class "" for normal, channel "" for kiosk,
+  -- recalls and transfers "" for 0, the times after issue as seconds after issued_at, and no
+  -- trailing "". In the text form (as_text: events, and the results of ticket functions) or as
+  -- a JSON array (lists of tickets, results with more members).
+  function ticket_compact(t, as_text)
+    local view = ticket_view(t)
+    -- the event and the result of a call carry the same ticket: made once
+    if tjson.values then
+      if as_text then
+        tjson.line = tjson.line or text_line(tjson.values)
+        return tjson.line
+      end
+      tjson.compact = tjson.compact or cjson.encode(tjson.values)
+      return tjson.compact
     end
+    local out = {'T'}
+    for i, f in ipairs(FIELDS) do out[i + 1] = view[f] or t[f] or '' end
+    if out[3] == string.match(t.id, '^[^-]*%-(.*)$') then out[3] = '' end
+    if out[5] == 'normal' then out[5] = '' end
+    if out[6] == 'kiosk' then out[6] = '' end
+    if out[14] == '0' then out[14] = '' end
+    if out[15] == '0' then out[15] = '' end
+    local issued = tonumber(out[8])
+    if issued then
+      for i = 9, 11 do
+        if out[i] ~= '' then out[i] = istr(tonumber(out[i]) - issued) end
+      end
+    end
+    for i = #out, 8, -1 do
+      if out[i] ~= '' then break end
+      out[i] = nil
+    end
+    tjson.values = out
+    return ticket_compact(t, as_text)
   end
-  for i = #out, 8, -1 do
-    if out[i] ~= '' then break end
-    out[i] = nil
-  end
-  tjson.compact = cjson.encode(out)
-  return tjson.compact
 end
 
 -- A ticket event.
 local function emit_ticket(t)
-  emit(ticket_compact(t))
+  emit(ticket_compact(t, true))
   notify.seen('tickets', t.id, t)
   -- a queue event after it may refer to its model inputs (emit_queue)
   model.last_events, model.last_inputs = events, tjson.view.inputs
 end
 
 -- A window, compact: ["w", id, state, ticket number, clerk, since, reason]; qserver adds the
--- names and services from its config.
-local function window_compact(w)
-  return cjson.encode({'w', w.id, w.state, w.number or '', w.clerk or '', w.since or '',
-    w.state == 'paused' and (w.reason or '') or ''})
+-- names and services from its config. In the text form (as_text) or as a JSON array.
+local function window_compact(w, as_text)
+  local values = {'w', w.id, w.state, w.number or '', w.clerk or '', w.since or '',
+    w.state == 'paused' and (w.reason or '') or ''}
+  return as_text and text_line(values) or cjson.encode(values)
 end
 
 -- A window event.
 local function emit_window(w)
-  emit(window_compact(w))
+  emit(window_compact(w, true))
 end
 
 -- A compact result holding a ticket (or none): qserver answers {"ticket":T} (docs/functions.md).
+-- "ticket", a newline and the ticket in the text form, or "ticket" alone.
 local function ticket_result(t)
-  return '["ticket",' .. (t and ticket_compact(t) or 'null') .. ']'
+  return t and 'ticket\n' .. ticket_compact(t, true) or 'ticket'
 end
 
--- A compact result holding a window: qserver answers {"window":W}.
+-- A compact result holding a window: qserver answers {"window":W}. "window", a newline and the
+-- window in the text form.
 local function window_result(w)
-  return '["window",' .. window_compact(w) .. ']'
+  return 'window\n' .. window_compact(w, true)
 end
 
 -- A queue event for one service (skipped for a service no longer configured).
 local function emit_queue(sid, bulk)
   if bulk then
     if not bulk.svcjson[sid] then return end
-  else
-    -- the inputs read the service's learnt time, which only a configured service has
-    -- (qh_setup seeds it and drops a removed service's): its hash is read only without one
-    model.inputs(sid)
-    if not memo_table(cache, 'ewma')[sid] and not service(sid) then return end
+  elseif not sitecfg.configured(sid) then
+    return
   end
   notify.seen('services', sid, sid)
   if not bulk then return model.emit_queue_inputs(sid) end
   -- compact: ["q", service, waiting, ewt, ahead, ewt_low, ewt_high]
   local ahead, ewt, low, high = service_estimate(sid, bulk)
-  emit(cjson.encode({'q', sid, istr(service_waiting(sid, bulk)), istr(ewt), istr(ahead), istr(low),
-    istr(high)}))
+  emit(text_line({'q', sid, istr(service_waiting(sid, bulk)), istr(ewt), istr(ahead), istr(low), istr(high)}))
 end
 
 -- Queue events for a list of services, each once (figures read in bulk for many).
@@ -944,7 +1116,7 @@ end
 -- Compact: ["c", "", window, recall, at]; it follows the ticket's own event in the same call,
 -- whose Ticket object qserver puts in it (the id "" names that ticket).
 local function emit_called(t, w, recall)
-  emit(cjson.encode({'c', '', w.id, istr(tonumber(recall)), istr(NOW)}))
+  emit(text_line({'c', '', w.id, istr(tonumber(recall)), istr(NOW)}))
   notify.seen('calls', t.id, {t, w.id})
 end
 
@@ -1016,14 +1188,14 @@ local function utc_offset(t)
   return tonumber(string.match(r[1], ':(%-?%d+)$')) or 0
 end
 
--- The site-local hour of epoch t as "00".."23" (remembered for the call: most are NOW's).
+-- The site-local hour of epoch t as "00".."23" (remembered for the call: most are NOW's,
+-- which qserver passes with the day, so most calls read no offsets).
 local function local_hour(t)
   t = tonumber(t) or NOW
-  local key = 'hour:' .. istr(t)
-  local h = hours_seen[key]
+  local h = hours_seen[t]
   if not h then
     h = string.format('%02d', math.floor(((t + utc_offset(t)) % 86400) / 3600))
-    hours_seen[key] = h
+    hours_seen[t] = h
   end
   return h
 end
@@ -1551,7 +1723,7 @@ local function closing_time(day)
   local y, m, d = string.match(day, '^(%d+)%-(%d+)%-(%d+)$')
   local n = days_from_civil(tonumber(y), tonumber(m), tonumber(d))
   local weekday = (n + 4) % 7 -- 1970-01-01 was a Thursday; 0 is Sunday
-  local close = tonumber(split(cfg().close or '')[weekday + 1] or '') or 1440
+  local close = tonumber(split(redis.call('HGET', k('cfg'), 'close') or '')[weekday + 1] or '') or 1440
   if close <= 0 then close = 1440 end -- closed that weekday: the end of the day
   local t = n * 86400 + close * 60 -- as if the site were on UTC
   return t - utc_offset(t - utc_offset(t))
@@ -1784,6 +1956,12 @@ local function qh_setup(a)
     'retention_days', string.format('%d', tonumber(site.retention_days) or DEFAULT_RETENTION_DAYS),
     'comprehensive', tostring(ncomp), 'close', table.concat(close, ','),
     'nsvcs', tostring(#svc_ids))
+  -- a hall of few services keeps their ids with the settings (every estimate there reads them)
+  if #svc_ids <= EST.PER_SERVICE_MAX then
+    redis.call('HSET', k('cfg'), 'svcs', cjson.encode(svc_ids))
+  else
+    redis.call('HDEL', k('cfg'), 'svcs')
+  end
   -- the zone's offsets, so statistics can tell the site-local hour of any moment
   redis.call('DEL', k('tz'))
   for _, o in ipairs(offsets) do
@@ -1795,6 +1973,7 @@ local function qh_setup(a)
       -- until they are called or expire
       redis.call('DEL', k('svc', old), k('svcwin', old))
       redis.call('HDEL', k('ewma'), old)
+      redis.call('HDEL', k('cfg'), 'svc:' .. old)
     end
   end
   redis.call('DEL', k('svcs'), k('svcjson'), k('peers'))
@@ -1810,6 +1989,8 @@ local function qh_setup(a)
     redis.call('HDEL', k('svc', s.id), 'ewma', 'peers')
     redis.call('HSET', k('svc', s.id), 'prefix', fields.prefix, 'name', fields.name,
       'name_en', fields.name_en, 'service_time', st)
+    -- what a call needs of the service, read with the settings (service())
+    redis.call('HSET', k('cfg'), 'svc:' .. s.id, st .. ' ' .. fields.prefix)
     redis.call('HSET', k('svcjson'), s.id, service_head(s.id, fields))
     redis.call('DEL', k('svcwin', s.id))
   end
@@ -1872,7 +2053,7 @@ local function qh_setup(a)
     end
   end
   -- the per-service counts the writes keep, worked out afresh (linear in services)
-  redis.call('DEL', k('waiting'), k('nopen'), k('nidle'))
+  redis.call('DEL', k('waiting'), k('nopen'), k('nidle')) -- P:nidle: kept by earlier versions
   for _, sid in ipairs(svc_ids) do
     local n = 0
     for _, c in ipairs(CLASSES) do n = n + zcard(k('wq', sid, c)) end
@@ -1880,10 +2061,10 @@ local function qh_setup(a)
     local open = redis.call('SINTERCARD', 2, k('svcwin', sid), k('open'))
     if open > 0 then redis.call('HSET', k('nopen'), sid, open) end
     local idle = redis.call('SINTERCARD', 2, k('svcwin', sid), k('idle'))
-    if idle > 0 then redis.call('HSET', k('nidle'), sid, idle) end
+    if idle > 0 then redis.call('HSET', k('nopen'), 'i:' .. sid, idle) end
   end
   redis.call('HSET', k('nopen'), '*', redis.call('SINTERCARD', 2, k('compwins'), k('open')))
-  redis.call('HSET', k('nidle'), '*', redis.call('SINTERCARD', 2, k('compwins'), k('idle')))
+  redis.call('HSET', k('nopen'), 'i:*', redis.call('SINTERCARD', 2, k('compwins'), k('idle')))
   return '{}'
 end
 
@@ -1922,19 +2103,35 @@ local function qh_take(a)
   -- the day's numbering keys get their TTL once, with the prefix's first number
   if seq == 1 then redis.call('EXPIRE', seq_key, DAY_KEY_TTL) end
   local number = s.prefix .. string.format('%03d', seq)
-  local id = string.gsub(DAY, '-', '') .. '-' .. number
-  local t = {id = id}
-  local fields = {number = number, service = sid, class = class, channel = channel,
-    state = 'waiting', day = DAY, issued_at = tostring(NOW), score = new_score()}
-  if ref ~= '' then fields.ref = ref end
-  if secret ~= '' then fields.secret = secret end
-  notify.set_fields(fields, wants)
-  tset(t, fields)
-  ticket_defaults(t, id)
+  local id = sitecfg.ticket_id(number)
+  -- the ticket as ticket() would read it back, in one table (with what ticket_defaults fills),
+  -- and its hash written from one list: the take is the hottest call
+  local t = {id = id, number = number, service = sid, class = class, channel = channel,
+    state = 'waiting', day = DAY, issued_at = tostring(NOW), score = new_score(), ref = ref,
+    called_at = '', started_at = '', finished_at = '', window = '', clerk = '', recalls = '0',
+    transfers = '0', rating = '', pin = '', wait_from = ''}
+  -- the number and day are the id's parts, normal and kiosk what ticket_defaults fills in: a
+  -- new ticket's hash leaves them out (tset's rule, written out for the hottest call)
+  local args = {'service', sid, 'state', 'waiting', 'issued_at', t.issued_at, 'score', t.score}
+  if class ~= 'normal' then args[#args + 1], args[#args + 2] = 'class', class end
+  if channel ~= 'kiosk' then args[#args + 1], args[#args + 2] = 'channel', channel end
+  if ref ~= '' then args[#args + 1], args[#args + 2] = 'ref', ref end
+  if secret ~= '' then
+    t.secret = secret
+    args[#args + 1], args[#args + 2] = 'secret', secret
+  end
+  if wants.ahead or wants.ewt then
+    local extra = {}
+    notify.set_fields(extra, wants)
+    for f, v in pairs(extra) do
+      t[f] = v
+      args[#args + 1], args[#args + 2] = f, v
+    end
+  end
+  redis.call('HSET', k('t', id), unpack(args))
+  gen = gen + 1
   local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
   redis.call('EXPIRE', k('t', id), days * 86400)
-  redis.call('HSET', k('num', DAY), number, id)
-  if seq == 1 then redis.call('EXPIRE', k('num', DAY), DAY_KEY_TTL) end
   enqueue(t)
   stat_record(DAY, local_hour(NOW), sid, '', '', stat_delta{[ST_ISSUED] = 1})
   emit_ticket(t)
@@ -2904,8 +3101,7 @@ function ratings.qh_resolve_rating(a)
     fail('BAD_REQUEST', 'note', 'note must say what was done, in 1 to ' .. ratings.NOTE_MAX ..
       ' characters')
   end
-  local id = ref
-  if not string.find(ref, '-', 1, true) then id = redis.call('HGET', k('num', DAY), ref) or ref end
+  local id = sitecfg.ticket_id(ref)
   local h = hgetall(k('rating', id))
   if not h then fail('NOT_FOUND', 'ticket', 'ticket ' .. ref .. ' has no rating') end
   if (h.fstate or '') == '' then
@@ -3079,7 +3275,7 @@ function appt.qh_checkin(a)
   -- a take of class appointment, its ref the code; the ticket's id is the second field of
   -- the compact ticket in its result
   local res = qh_take({h.service, 'appointment', 'kiosk', h.code, a[2] or ''})
-  hset(k('ap', h.code), h, {ticket = cjson.decode(res)[2][2]})
+  hset(k('ap', h.code), h, {ticket = string.match(res, '^ticket\nT,([^,]*)')})
   appt.settle(h, 'checked_in', 1)
   return res
 end
@@ -3131,11 +3327,23 @@ function model.inputs(sid)
   if known_inputs and known_inputs[1] == gen then return known_inputs[2] end
   local sids = model.competing_services(sid)
   local learnt, known = memo_table(cache, 'ewma'), memo_table(counts, 'waiting')
-  -- the first read of the call: one HMGET of all (no list of what is missing to build)
+  -- the first read of the call: one HMGET of all (no list of what is missing to build), the
+  -- service itself only when it is not among the competing ones (as it usually is)
   if learnt[sid] == nil then
-    local vals = redis.call('HMGET', k('ewma'), '*', EST.CLASS_SHARES, sid, unpack(sids))
-    learnt['*'], learnt[EST.CLASS_SHARES], learnt[sid] = vals[1], vals[2], vals[3]
-    for i, id in ipairs(sids) do learnt[id] = vals[i + 3] end
+    local vals
+    local own = true
+    for _, id in ipairs(sids) do
+      if id == sid then own = false break end
+    end
+    if own then
+      vals = redis.call('HMGET', k('ewma'), '*', EST.CLASS_SHARES, sid, unpack(sids))
+      learnt[sid] = vals[3]
+    else
+      vals = redis.call('HMGET', k('ewma'), '*', EST.CLASS_SHARES, unpack(sids))
+    end
+    learnt['*'], learnt[EST.CLASS_SHARES] = vals[1], vals[2]
+    local skip = own and 3 or 2
+    for i, id in ipairs(sids) do learnt[id] = vals[i + skip] end
   else
     model.prefetch_ewma({'*', EST.CLASS_SHARES, unpack(sids)})
   end
@@ -3154,10 +3362,16 @@ function model.inputs(sid)
   end
   local entries = {}
   for i, id in ipairs(sids) do
-    entries[i] = (known[id] or '') .. '=' .. model.time_text(learnt[id], id)
+    local time = learnt[id]
+    if not time or time == '' then time = model.time_text(time, id) end
+    entries[i] = (known[id] or '') .. '=' .. time
   end
-  local inputs = 'm' .. (hall_is_comprehensive() and '1 ' or '0 ') .. model.idle_windows(sid) ..
-    ' ' .. model.windows_serving('nopen', sid) .. '|' .. (learnt['*'] or '') .. '|' ..
+  -- the window counts as the text of their sums (model.windows_serving's figures, read here as
+  -- P:nopen holds them: most sums have one term)
+  model.windows_serving('nopen', sid)
+  local r = counts.nwin[sid]
+  local inputs = 'm' .. (hall_is_comprehensive() and '1 ' or '0 ') .. model.count_text(r[3], r[4]) ..
+    ' ' .. model.count_text(r[1], r[2]) .. '|' .. (learnt['*'] or '') .. '|' ..
     (learnt[EST.CLASS_SHARES] or '') .. '|' .. model.time_text(learnt[sid], sid) .. '|' ..
     table.concat(entries, ';')
   m[sid] = {gen, inputs}
@@ -3184,7 +3398,8 @@ function model.emit_queue_inputs(sid)
   if model.last_events == events and model.last_inputs == inputs then inputs = '^' end
   local bases = service_bases(sid)
   local hall = bases[1] == '*' and istr(count_ahead(bases, 'normal', nil)) or ''
-  emit(cjson.encode({'q', sid, istr(service_waiting(sid)), inputs, hall}))
+  -- the waiting count as P:waiting holds it (HINCRBY's integers), not parsed and written again
+  emit(text_line({'q', sid, figure('waiting', sid) or '0', inputs, hall}))
 end
 
 ------------------------------------------------------------------------------------------
@@ -3197,10 +3412,13 @@ local function register(name, body, writes)
     P = keys[1]
     if P == nil or P == '' then fail('BAD_REQUEST', '-', 'the site key prefix is missing') end
     NOW = int_arg(args[1] or '', 'now', 0)
-    local day = args[2] or ''
-    if not day:match('^%d%d%d%d%-%d%d%-%d%d$') then
-      fail('BAD_REQUEST', 'day', 'day must be YYYY-MM-DD')
+    -- the day, or the day and NOW's site-local hour ("YYYY-MM-DDTHH", as qserver sends it)
+    local day, hour = string.match(args[2] or '', '^(%d%d%d%d%-%d%d%-%d%d)T([0-2]%d)$')
+    if not day then day = string.match(args[2] or '', '^%d%d%d%d%-%d%d%-%d%d$') end
+    if not day or (hour and hour > '23') then
+      fail('BAD_REQUEST', 'day', 'day must be YYYY-MM-DD or YYYY-MM-DDTHH')
     end
+    if hour then hours_seen[NOW] = hour end
     DAY = day
     EXPIRED = 0
     SLICED = false
@@ -3213,8 +3431,7 @@ local function register(name, body, writes)
     elseif stored and stored > day then
       DAY = stored
     end
-    local a = {}
-    for i = 4, #args do a[#a + 1] = args[i] end
+    local a = {unpack(args, 4)}
     local res = body(a)
     if writes then notify.after_call() end
     return res

@@ -359,6 +359,7 @@ long long clock_real_ms(void);
 /* sitetime.c: days and opening hours in each site's time zone. */
 void sitetime_use_zone(const char *tz);
 void sitetime_day(const struct config_site *site, time_t t, char out[11]);
+void sitetime_day_hour(const struct config_site *site, time_t t, char out[14]);
 int sitetime_is_open(const struct config_site *site, time_t t);
 int sitetime_hall_open(const struct config_site *site, time_t t);
 time_t sitetime_next_open(const struct config_site *site, time_t t);

@@ -267,6 +267,9 @@ static int redis_child_spawn(void)
 		       /* qserver decides when to rewrite (redis_child_rewrite_due): Redis's own
 			* rule measures growth from its last start, not from its last rewrite. */
 		       "--auto-aof-rewrite-percentage", "0",
+		       /* the event stream in nodes of up to 16 kB rather than 4: the audit trail
+			* takes about 3% less memory per ticket (bench/findings.md) */
+		       "--stream-node-max-bytes", "16384",
 		       "--logfile", "redis.log", "--loglevel", "warning", (char *)NULL);
 		fprintf(stderr, "qserver: cannot run redis-server: %s (install the redis-server package)\n", strerror(errno));
 		_exit(127);

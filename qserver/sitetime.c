@@ -39,6 +39,19 @@ void sitetime_day(const struct config_site *site, time_t t, char out[11])
 		memcpy(out, "0000-00-00", 11);
 }
 
+/* Writes the site-local date and hour of t as YYYY-MM-DDTHH, the day argument of the library
+ * functions (docs/functions.md), which then need not work the hour out from the zone's offsets
+ * for statistics; the bare date outside 1990-2099, where those offsets (sitejson.c) end and
+ * the library's hour from them may differ from the zone's. */
+void sitetime_day_hour(const struct config_site *site, time_t t, char out[14])
+{
+	struct tm tm;
+	site_localtime(site, t, &tm);
+	int with_hour = t >= 631152000 && t < 4102444800; /* 1990-01-01 to 2100-01-01 UTC */
+	if (strftime(out, 14, with_hour ? "%Y-%m-%dT%H" : "%Y-%m-%d", &tm) != (with_hour ? 13u : 10u))
+		memcpy(out, "0000-00-00", 11);
+}
+
 /* Returns the epoch second of the site's local midnight starting the day `days` after t's
  * day, plus `minute` minutes; mktime resolves DST and the end of months. */
 static time_t local_day_start(const struct config_site *site, time_t t, int days, int minute)

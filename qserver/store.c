@@ -604,10 +604,10 @@ int store_fcall(struct site *site, const char *function, int read_only, store_re
 	if (argc > STORE_MAX_ARGS)
 		return -1;
 	const char *all[STORE_MAX_ARGS + 8];
-	char now[24], day[11], deadline[24];
+	char now[24], day[14], deadline[24];
 	time_t t = clock_now();
 	snprintf(now, sizeof now, "%lld", (long long)t);
-	sitetime_day(&site->cfg->site, t, day);
+	sitetime_day_hour(&site->cfg->site, t, day);
 	snprintf(deadline, sizeof deadline, "%lld", clock_real_ms() + store_deadline_ms());
 	int n = 0;
 	all[n++] = read_only ? "FCALL_RO" : "FCALL";
@@ -638,9 +638,9 @@ void store_take_replies(void)
 		redisAsyncHandleRead(cmd_link.ac);
 }
 
-/* Checks a function's reply for a request: returns 1 when it is the JSON of a success (an
- * object, or the compact array eventbuild.c expands), or answers the request (`unavailable`, the function's error, `internal`) and
- * returns 0. */
+/* Checks a function's reply for a request: returns 1 when it is a success (a JSON object, or
+ * the compact array or text form, "ticket..." or "window...", that eventbuild.c expands), or
+ * answers the request (`unavailable`, the function's error, `internal`) and returns 0. */
 int store_reply_ok(struct request *r, struct redisReply *reply)
 {
 	if (!reply) {
@@ -651,7 +651,8 @@ int store_reply_ok(struct request *r, struct redisReply *reply)
 		request_reply_store_error(r, reply->str);
 		return 0;
 	}
-	if (reply->type != REDIS_REPLY_STRING || reply->len < 2 || (reply->str[0] != '{' && reply->str[0] != '[')) {
+	if (reply->type != REDIS_REPLY_STRING || reply->len < 2 ||
+	    (reply->str[0] != '{' && reply->str[0] != '[' && (reply->str[0] < 'a' || reply->str[0] > 'z'))) {
 		log_error("%s: unexpected reply type %d", r->op ? r->op->name : "?", reply->type);
 		request_reply_error(r, "internal", NULL, "The server got an unexpected reply from storage.");
 		return 0;

@@ -7,7 +7,8 @@
 #     (each the fastest of ROUNDS interleaved batches, default 5, so that the machine's other
 #     work does not skew the ratios);
 #   - where a take's time goes: its Redis commands replayed alone, and the rest (the Lua);
-#   - AOF bytes and Redis memory per ticket life (take, call, finish);
+#   - AOF bytes and Redis memory per ticket life (take, call, finish), and the memory of the
+#     event stream and of a ticket hash in it;
 #   - the day change with DAYN tickets waiting: the slowest single call (SLOWLOG) and the calls;
 #   - a booking (qh_book), and the day change with DAYN appointments to mark missed;
 #   - qh_setup and qh_snapshot of a hall of SVCS services x WINS windows.
@@ -63,7 +64,7 @@ hall_json() {
 }
 
 redis-server --unixsocket "$SOCK" --port 0 --dir "$WORK" --appendonly yes --appendfsync everysec \
-	--save '' --daemonize no --logfile "$WORK/redis.log" &
+	--save '' --stream-node-max-bytes 16384 --daemonize no --logfile "$WORK/redis.log" &
 REDIS_PID=$!
 for _ in $(seq 100); do cli PING >/dev/null 2>&1 && break; sleep 0.05; done
 cli -x FUNCTION LOAD REPLACE <"$ROOT/qserver/functions.lua" >/dev/null
@@ -156,6 +157,9 @@ ncommands=$(cli FCALL replay_take 0)
 echo "a take: $ncommands Redis commands, replayed alone $REPLAY usec; the library's Lua $(awk -v t="$TAKE" -v c="$REPLAY" 'BEGIN {printf "%.1f", t - c}') usec"
 echo "AOF bytes per ticket life:        $((aof / (PER * ROUNDS)))"
 echo "memory per ticket (kept 90 days): $((mem / (PER * ROUNDS))) B"
+# Where it goes: the audit entries (the stream, three entries a life) and a ticket's hash.
+some_ticket=$(cli --scan --pattern "$P:t:*" | head -1)
+echo "  of which the event stream:      $(($(cli MEMORY USAGE "$P:events" SAMPLES 0) / (PER * ROUNDS))) B; a done ticket's hash $(cli MEMORY USAGE "$some_ticket") B"
 stats_bytes=0
 for key in $(cli --scan --pattern "$P:st:*"); do stats_bytes=$((stats_bytes + $(cli MEMORY USAGE "$key"))); done
 echo "the day's statistics (all keys):  $stats_bytes B"

@@ -5,7 +5,9 @@
 # embedded default), the minimal ticket function of bench/minimal.lua's kind (INCR + HSET + ZADD
 # + XADD + PUBLISH), then for each library given N takes and N call_next + finish cycles at one
 # comprehensive window of a 6-service hall (each library under its own name and site key), and
-# prints instructions per call and the ratio to the minimal function.
+# prints instructions per call and the ratio to the minimal function. Each call passes the day
+# with the site-local hour (YYYY-MM-DDTHH) as qserver does, or the bare day to a library that
+# does not take the hour.
 # usage: scripts/fcall-instructions.sh [N] [LIBRARY.lua...]   (N default 200; the library
 #        default qserver/functions.lua). Counts only what runs inside FCALL (not the AOF writes,
 #        the reply or the socket), as INFO commandstats' usec does.
@@ -17,6 +19,7 @@ LIBS=()
 for lib in "$@"; do LIBS+=("$(readlink -f "$lib")"); done
 [ ${#LIBS[@]} -gt 0 ] || LIBS=("$ROOT/qserver/functions.lua")
 WORK=$(mktemp -d /tmp/qhall-fcall-ir-XXXXXX)
+declare -a WITH_HOUR
 SOCK="$WORK/redis.sock"
 NOW=1795830000
 DAY=2026-11-28
@@ -65,7 +68,13 @@ for lib in "${LIBS[@]}"; do
 	cli FCALL "v${i}_take" 1 "q:{v$i}" $NOW $DAY 0 S1 normal kiosk "" >/dev/null
 	cli FCALL "v${i}_call_next" 1 "q:{v$i}" $NOW $DAY 0 1 c01 >/dev/null
 	cli FCALL "v${i}_finish" 1 "q:{v$i}" $NOW $DAY 0 1 "" >/dev/null
+	# the hall has no utc_offsets: its zone is UTC
+	WITH_HOUR[$i]=$(cli FCALL "v${i}_services" 1 "q:{v$i}" $NOW "${DAY}T00" 0 | grep -c services || true)
 done
+# The day argument of a call at epoch $2 to library $1.
+day_arg() {
+	if [ "${WITH_HOUR[$1]}" = 1 ]; then printf '%sT%02d' "$DAY" $((($2 / 3600) % 24)); else echo "$DAY"; fi
+}
 
 # Instructions counted since the previous dump (callgrind numbers its dumps cg.out.1, 2, ...).
 counted() {
@@ -85,12 +94,12 @@ i=0
 for lib in "${LIBS[@]}"; do
 	i=$((i + 1))
 	for j in $(seq "$N"); do
-		echo "FCALL v${i}_take 1 q:{v$i} $((NOW + j)) $DAY 0 S$(((j % 6) + 1)) normal kiosk \"\""
+		echo "FCALL v${i}_take 1 q:{v$i} $((NOW + j)) $(day_arg $i $((NOW + j))) 0 S$(((j % 6) + 1)) normal kiosk \"\""
 	done | cli --pipe >/dev/null
 	TAKE=$(counted)
 	for j in $(seq "$N"); do
-		echo "FCALL v${i}_call_next 1 q:{v$i} $((NOW + N + j * 60)) $DAY 0 1 c01"
-		echo "FCALL v${i}_finish 1 q:{v$i} $((NOW + N + j * 60 + 30)) $DAY 0 1 \"\""
+		echo "FCALL v${i}_call_next 1 q:{v$i} $((NOW + N + j * 60)) $(day_arg $i $((NOW + N + j * 60))) 0 1 c01"
+		echo "FCALL v${i}_finish 1 q:{v$i} $((NOW + N + j * 60 + 30)) $(day_arg $i $((NOW + N + j * 60 + 30))) 0 1 \"\""
 	done | cli --pipe >/dev/null
 	CYCLE=$(counted)
 	echo "$lib: take $(per "$TAKE") ($(ratio "$TAKE")x), call_next + finish $(per "$CYCLE") ($(ratio "$CYCLE")x)"

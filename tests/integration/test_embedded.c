@@ -1,8 +1,8 @@
 /* qserver's own Redis (no --redis): an AOF torn in the middle of a transaction is cut back
  * to its last whole transaction before Redis loads it, at start and when the child dies
  * under a running qserver; a child killed with SIGKILL is back in service as soon as it
- * answers, without qserver ever stalling; and an AOF last rewritten on an earlier day is
- * rewritten at start. */
+ * answers, without qserver ever stalling; an AOF last rewritten on an earlier day is
+ * rewritten at start; and the event stream is kept in 16 kB nodes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -374,6 +374,25 @@ static void embedded__aof_last_rewritten_yesterday__rewritten_at_start(void **st
 	assert_int_equal(hall_stop(&e), 0);
 }
 
+/* The embedded Redis keeps the event stream, the audit trail of the retention period, in
+ * nodes of up to 16 kB (Redis's default is 4 kB). */
+static void embedded__event_stream__nodes_of_16_kb(void **state)
+{
+	(void)state;
+	struct test_hall e;
+	assert_int_equal(hall_start_embedded(&e, NULL), 0);
+	redisContext *rc = testredis_connect(&e.redis);
+	assert_non_null(rc);
+	redisReply *reply = redisCommand(rc, "CONFIG GET stream-node-max-bytes");
+	assert_non_null(reply);
+	assert_int_equal(reply->type, REDIS_REPLY_ARRAY);
+	assert_int_equal(reply->elements, 2);
+	assert_string_equal(reply->element[1]->str, "16384");
+	freeReplyObject(reply);
+	redisFree(rc);
+	assert_int_equal(hall_stop(&e), 0);
+}
+
 /* ------------------------------------------------------------------------------------ */
 
 int main(void)
@@ -383,6 +402,7 @@ int main(void)
 		cmocka_unit_test(embedded__aof_damaged_mid_file__left_whole_and_named),
 		cmocka_unit_test(embedded__redis_killed__served_again_as_soon_as_it_answers),
 		cmocka_unit_test(embedded__aof_last_rewritten_yesterday__rewritten_at_start),
+		cmocka_unit_test(embedded__event_stream__nodes_of_16_kb),
 	};
 	return cmocka_run_group_tests_name("embedded", tests, NULL, NULL);
 }

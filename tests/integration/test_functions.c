@@ -637,6 +637,59 @@ take__integers_not_in_exponent_form(void **state)
 }
 
 static void
+take__hash_keeps_only_what_the_id_does_not_tell(void **state)
+{
+	redisReply *r;
+	cJSON *t;
+
+	(void)state;
+	take("A", "");
+	/* the number and day are parts of the id, normal and kiosk the usual class and channel */
+	r = cmd("HMGET %s:t:20261128-A001 number day class channel state", PREFIX);
+	for (size_t i = 0; i < 4; i++)
+		assert_int_equal(r->element[i]->type, REDIS_REPLY_NIL);
+	assert_string_equal(r->element[4]->str, "waiting");
+	freeReplyObject(r);
+	t = ticket_by_id("20261128-A001");
+	assert_string_equal(str(t, "number"), "A001");
+	assert_string_equal(str(t, "class"), "normal");
+	assert_string_equal(str(t, "channel"), "kiosk");
+	/* any other class and channel are kept */
+	OK("qh_take", "A", "priority", "wechat", "");
+	r = cmd("HMGET %s:t:20261128-A002 class channel", PREFIX);
+	assert_string_equal(r->element[0]->str, "priority");
+	assert_string_equal(r->element[1]->str, "wechat");
+	freeReplyObject(r);
+	t = ticket_by_id("20261128-A002");
+	assert_string_equal(str(t, "class"), "priority");
+	assert_string_equal(str(t, "channel"), "wechat");
+}
+
+static void
+ticket__hash_of_an_earlier_version__read_as_before(void **state)
+{
+	cJSON *t;
+
+	(void)state;
+	/* earlier versions stored every field, the id too */
+	freeReplyObject(cmd("HSET %s:t:20261127-B007 id 20261127-B007 number B007 service B class normal "
+			    "channel kiosk state done day 2026-11-27 issued_at 1795744800 called_at 1795745100 "
+			    "started_at 1795745160 finished_at 1795745400 window 2 clerk c01 recalls 0 "
+			    "transfers 0 score 1795744800000001 fday 2026-11-27 fhour 09",
+			    PREFIX));
+	t = ticket_by_id("20261127-B007");
+	assert_string_equal(str(t, "number"), "B007");
+	assert_string_equal(str(t, "class"), "normal");
+	assert_string_equal(str(t, "channel"), "kiosk");
+	assert_string_equal(str(t, "state"), "done");
+	assert_int_equal(num(t, "finished_at"), 1795745400);
+	assert_int_equal(num(t, "window"), 2);
+	/* and it is rated as before */
+	t = get(OK("qh_rate", "20261127-B007", "5", "", "", "", "", "clerk"), "ticket");
+	assert_int_equal(num(t, "rating"), 5);
+}
+
+static void
 take__unknown_service__not_found(void **state)
 {
 	(void)state;
@@ -1459,10 +1512,10 @@ ewt__no_show_feeds_the_time_a_window_is_held(void **state)
 	/* the window was held 60 s, a sample that would move the mean by 6.7%: bounded to 6% */
 	assert_near((long)(learnt("A") * 1000), 282000, 0.01);
 	/* A's estimate moved: the call's events end with a queue event of A */
-	redisReply *r = cmd("XREVRANGE %s + - COUNT 1", PREFIX ":events");
-	assert_int_equal(r->elements, 1);
-	assert_non_null(strstr(r->element[0]->element[1]->element[1]->str, "[\"q\",\"A\","));
-	freeReplyObject(r);
+	cJSON *events = stream_events();
+	cJSON *last = cJSON_GetArrayItem(events, cJSON_GetArraySize(events) - 1);
+	assert_string_equal(str(last, "type"), "queue");
+	assert_string_equal(str(get(last, "data"), "service"), "A");
 }
 
 static void
@@ -1654,7 +1707,7 @@ services__counts_follow_every_write(void **state)
 	freeReplyObject(r);
 	r = cmd("HSET %s:nopen B 7", PREFIX);
 	freeReplyObject(r);
-	r = cmd("HSET %s:nidle B 70", PREFIX); /* would make every estimate 0 */
+	r = cmd("HSET %s:nopen i:B 70", PREFIX); /* would make every estimate 0 */
 	freeReplyObject(r);
 	OK("qh_setup", hall);
 	assert_waiting_counts();
@@ -1726,6 +1779,27 @@ setup__keeps_live_window_state(void **state)
 	assert_string_equal(str(window_now("1"), "state"), "calling");
 	assert_error(ERR("qh_setup", "{\"services\":[]}"), "BAD_REQUEST hall");
 	assert_error(ERR("qh_setup", "not json"), "BAD_REQUEST hall");
+}
+
+/* The services' entries sit with the settings (P:cfg); a store written before they did
+ * answers the same until setup adds them, and a service dropped from the config is gone. */
+static void
+setup__services_read_with_the_settings__older_store_and_dropped_service(void **state)
+{
+	char before[8192];
+
+	(void)state;
+	take("A", "");
+	take("C", "");
+	snprintf(before, sizeof before, "%s", raw("qh_services", NULL));
+	freeReplyObject(cmd("HDEL %s:cfg svcs svc:A svc:B svc:C", PREFIX));
+	assert_string_equal(raw("qh_services", NULL), before);
+	assert_string_equal(str(take("A", ""), "number"), "A002");
+	OK("qh_setup", hall);
+	assert_string_equal(str(take("C", ""), "number"), "C002");
+	OK("qh_setup", hall_hours); /* A and B only */
+	assert_error(ERR("qh_take", "C", "", "", ""), "NOT_FOUND service");
+	assert_string_equal(str(take("B", ""), "number"), "B001");
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -1909,6 +1983,34 @@ day_change__expires_waiting(void **state)
 	t = OK("qh_day");
 	assert_int_equal(num(t, "expired"), 0);
 	assert_int_equal(num(t, "remaining"), 0);
+}
+
+/* qserver passes the site-local hour with the day ("YYYY-MM-DDTHH"): statistics count in
+ * it; a bare day still counts in the hour of the zone's offsets; a malformed one changes nothing. */
+static void
+stats__hour_given_with_the_day__counted_there(void **state)
+{
+	cJSON *rows;
+
+	(void)state;
+	OK("qh_setup", hall_hours);
+	take("A", ""); /* T0 is 09:40 in Beijing */
+	day = DAY1 "T09";
+	take("A", "");
+	day = DAY1 "T10";
+	take("B", "");
+	rows = get(OK("qh_stats", DAY1, DAY1, "hour", "", ""), "rows");
+	assert_int_equal(num(find_id_key(rows, "08"), "issued"), 0);
+	assert_int_equal(num(find_id_key(rows, "09"), "issued"), 2);
+	assert_int_equal(num(find_id_key(rows, "10"), "issued"), 1);
+	day = DAY1 "T24";
+	assert_error(ERR("qh_take", "A", "", "", ""), "BAD_REQUEST day");
+	day = "2026-11-2810";
+	assert_error(ERR("qh_take", "A", "", "", ""), "BAD_REQUEST day");
+	day = DAY1 "T9";
+	assert_error(ERR("qh_take", "A", "", "", ""), "BAD_REQUEST day");
+	day = DAY1;
+	assert_string_equal(str(take("A", ""), "number"), "A003");
 }
 
 static void
@@ -2211,6 +2313,58 @@ events__pause_updates_estimates(void **state)
 	before = stream_len();
 	open_window("1", "c01");
 	assert_string_equal(stream_types(before), "window queue queue queue");
+}
+
+static void
+events__pause_reason_with_separators__comes_out_whole(void **state)
+{
+	cJSON *events, *w;
+	int before;
+
+	(void)state;
+	/* a ',', a newline and a backslash: what separates and escapes the stream's values */
+	open_window("1", "c,0\\1");
+	take("A", "");
+	before = stream_len();
+	call_next("1");
+	assert_string_equal(stream_types(before), "ticket called window queue");
+	events = stream_events();
+	assert_string_equal(str(get(get(cJSON_GetArrayItem(events, before), "data"), "ticket"), "clerk"), "c,0\\1");
+	assert_string_equal(str(get(get(cJSON_GetArrayItem(events, before + 2), "data"), "window"), "clerk"),
+			    "c,0\\1");
+	OK("qh_finish", "1", "");
+	before = stream_len();
+	OK("qh_pause", "1", "午休, back at 2\nsee \\desk,");
+	events = stream_events();
+	assert_int_equal(cJSON_GetArraySize(events), before + 4);
+	w = get(get(cJSON_GetArrayItem(events, before), "data"), "window");
+	assert_string_equal(str(w, "state"), "paused");
+	assert_string_equal(str(w, "reason"), "午休, back at 2\nsee \\desk,");
+	assert_string_equal(str(w, "clerk"), "c,0\\1");
+}
+
+static void
+events__entries_of_earlier_versions__read_with_the_new_ones(void **state)
+{
+	cJSON *events, *e;
+
+	(void)state;
+	/* a stream an earlier version wrote: a JSON array of compact events, one event object */
+	freeReplyObject(cmd("XADD %s * data %s", PREFIX ":events",
+			    "[[\"T\",\"20261128-A009\",\"\",\"A\",\"\",\"\",\"done\",\"1795830000\",\"60\",\"\",\"300\","
+			    "\"1\",\"c01\"],[\"w\",\"1\",\"idle\",\"\",\"c01\",\"1795830300\",\"\"]]"));
+	freeReplyObject(cmd("XADD %s * data %s", PREFIX ":events", "{\"event\":\"queue\",\"service\":\"B\"}"));
+	take("A", "");
+	events = stream_events();
+	assert_int_equal(cJSON_GetArraySize(events), 5);
+	e = get(get(cJSON_GetArrayItem(events, 0), "data"), "ticket");
+	assert_string_equal(str(e, "number"), "A009");
+	assert_int_equal(num(e, "finished_at"), 1795830300);
+	assert_string_equal(str(get(cJSON_GetArrayItem(events, 1), "data"), "event"), "window");
+	assert_string_equal(str(get(cJSON_GetArrayItem(events, 2), "data"), "service"), "B");
+	e = get(get(cJSON_GetArrayItem(events, 3), "data"), "ticket");
+	assert_string_equal(str(e, "number"), "A001");
+	assert_string_equal(str(get(cJSON_GetArrayItem(events, 4), "data"), "event"), "queue");
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -2556,6 +2710,8 @@ main(void)
 		T(notify__transfer__watched_in_the_new_service),
 		T(take__first_ticket__numbered_and_waiting),
 		T(take__integers_not_in_exponent_form),
+		T(take__hash_keeps_only_what_the_id_does_not_tell),
+		T(ticket__hash_of_an_earlier_version__read_as_before),
 		T(take__unknown_service__not_found),
 		T(take__bad_class__bad_request),
 		T(take__ref_over_64_characters__bad_request),
@@ -2610,10 +2766,12 @@ main(void)
 		T(snapshot__empty_lists_are_arrays),
 		T(setup__keeps_live_window_state),
 		T(setup__a_dropped_services_ticket_finishes_without_learning_or_queue_event),
+		T(setup__services_read_with_the_settings__older_store_and_dropped_service),
 		T(stats__wait_per_spell_service_time_and_fold),
 		T(day_change__expires_waiting),
 		T(stats__records_of_the_older_text_form_still_count),
 		T(stats__a_folded_days_window_hash_is_compact_again_with_the_same_figures),
+		T(stats__hour_given_with_the_day__counted_there),
 		T(day_change__closes_tickets_left_at_windows),
 		T(day_change__closes_tickets_at_many_windows__each_counted),
 		T(day_change__in_bounded_slices),
@@ -2622,6 +2780,8 @@ main(void)
 		T(events__take_publishes_ticket_then_queue_at_once),
 		T(events__call_next_records_the_call),
 		T(events__pause_updates_estimates),
+		T(events__pause_reason_with_separators__comes_out_whole),
+		T(events__entries_of_earlier_versions__read_with_the_new_ones),
 		T(error__changes_nothing),
 		T(deadline__in_the_future__accepted),
 		T(restart__tickets_and_functions_survive_kill),

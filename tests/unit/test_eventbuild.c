@@ -187,6 +187,41 @@ static void eventbuild__short_ticket_form__same_ticket_as_the_long_one(void **st
 	assert_int_equal(expand("[[\"T\",\"20261127-A002\",\"\",\"A\",\"\",\"\",\"called\",\"1\",\"3x\"]]", &s), -1);
 }
 
+/* The text form the library writes (one event a line, values separated by ','): the same
+ * events as the JSON form of earlier versions. */
+static void eventbuild__text_form__same_events_as_the_json_form(void **state)
+{
+	(void)state;
+	struct seen s;
+	/* a call: its ticket, the call, the window (its trailing "" left out) and a queue */
+	assert_same_events("T,20261127-A002,,A,,,called,1795744800,300,,,2,c01\nc,,2,0,1795745100\n"
+			   "w,2,calling,A002,c01,1795745100\nq,A,3,600,2,500,700",
+			   "[[\"T\",\"20261127-A002\",\"\",\"A\",\"\",\"\",\"called\",\"1795744800\",\"300\",\"\",\"\","
+			   "\"2\",\"c01\"],[\"c\",\"\",\"2\",\"0\",\"1795745100\"],"
+			   "[\"w\",\"2\",\"calling\",\"A002\",\"c01\",\"1795745100\",\"\"],"
+			   "[\"q\",\"A\",\"3\",\"600\",\"2\",\"500\",\"700\"]]");
+	/* a take: the model's inputs, and a queue event with "^" and no hall ahead */
+	assert_same_events("T,20261128-A005,,A,,,waiting,1795830000,,,,,,,,,4,m0 0 1|||300 90000 40|5=300 90000 40\n"
+			   "q,A,5,^",
+			   "[[\"T\",\"20261128-A005\",\"\",\"A\",\"\",\"\",\"waiting\",\"1795830000\","
+			   "\"\",\"\",\"\",\"\",\"\",\"\",\"\",\"\",\"4\",\"m0 0 1|||300 90000 40|5=300 90000 40\"],"
+			   "[\"q\",\"A\",\"5\",\"^\",\"\"]]");
+	/* a value holding a ',', a newline or a backslash has them escaped */
+	assert_same_events("w,3,paused,,,1795745000,lunch\\, back at 2\\nsee \\\\desk",
+			   "[[\"w\",\"3\",\"paused\",\"\",\"\",\"1795745000\",\"lunch, back at 2\\nsee \\\\desk\"]]");
+	assert_int_equal(expand("w,3,paused,,,1795745000,lunch\\, back", &s), 1);
+	assert_non_null(strstr(s.events[0], "\"reason\":\"lunch, back\"}}"));
+	/* malformed, refused whole: an unknown escape, a backslash at the end, an unknown event,
+	 * a ticket too short, nothing */
+	assert_int_equal(expand("w,3,paused,,,1,a\\x", &s), -1);
+	assert_int_equal(expand("w,3,paused,,,1,a\\", &s), -1);
+	assert_int_equal(expand("w,3,paused,,,1,lunch, back", &s), -1); /* a ',' not escaped */
+	assert_int_equal(expand("q,A,1,2\nx", &s), -1);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(expand("T,20261127-A002,,A", &s), -1);
+	assert_int_equal(expand("", &s), -1);
+}
+
 /* Asserts that a function's result becomes the given answer (NULL: refused). */
 static void assert_result(const char *result, const char *answer)
 {
@@ -219,6 +254,28 @@ static void eventbuild__results__made_whole(void **state)
 	assert_result("[\"window\"," CALLED_TICKET "]", NULL);
 	assert_result("[\"tickets\",[" CALLED_TICKET ",[\"q\"]]]", NULL);
 	assert_result("[\"what\",null]", NULL);
+}
+
+/* Ticket and window functions answer in the text form: the same answers as the JSON form. */
+static void eventbuild__text_results__made_whole(void **state)
+{
+	(void)state;
+	assert_result("ticket\nT,20261127-A002,,A,,,called,1795744800,300,,,2,c01",
+		      "{\"ticket\":" CALLED_TICKET_JSON_FULL "}");
+	assert_result("ticket", "{\"ticket\":null}");
+	assert_result("window\nw,1,idle,,c01,1795745100",
+		      "{\"window\":{\"id\":1,\"name\":\"1号窗口\",\"name_en\":\"Window 1\",\"services\":[\"*\"],"
+		      "\"state\":\"idle\",\"ticket\":null,\"clerk\":\"c01\",\"since\":1795745100}}");
+	assert_result("window\nw,3,paused,,c\\,1,1795745100,out\\nback", "{\"window\":{\"id\":3,\"name\":\"3号窗口\","
+		      "\"name_en\":\"Window 3\",\"services\":[\"B\"],\"state\":\"paused\",\"ticket\":null,"
+		      "\"clerk\":\"c,1\",\"since\":1795745100,\"reason\":\"out\\nback\"}}");
+	/* malformed: the wrong kind of item, two items, none, an unknown result */
+	assert_result("ticket\nw,1,idle,,c01,1795745100", NULL);
+	assert_result("window\nT,20261127-A002,,A,,,called,1795744800", NULL);
+	assert_result("ticket\nT,20261127-A002,,A,,,called,1795744800\nT,20261127-A002,,A,,,called,1795744800", NULL);
+	assert_result("window", NULL);
+	assert_result("tickets\nT,20261127-A002,,A,,,called,1795744800", NULL);
+	assert_result("ticket\nT,20261127-A002,,A,,,called,1795744800,3x", NULL);
 }
 
 static void eventbuild__compact_services__objects_with_config_names(void **state)
@@ -289,7 +346,9 @@ int main(void)
 		cmocka_unit_test(eventbuild__objects_of_earlier_versions__passed_on),
 		cmocka_unit_test(eventbuild__malformed__refused_whole),
 		cmocka_unit_test(eventbuild__results__made_whole),
+		cmocka_unit_test(eventbuild__text_results__made_whole),
 		cmocka_unit_test(eventbuild__short_ticket_form__same_ticket_as_the_long_one),
+		cmocka_unit_test(eventbuild__text_form__same_events_as_the_json_form),
 		cmocka_unit_test(eventbuild__compact_services__objects_with_config_names),
 		cmocka_unit_test(eventbuild__model_inputs__become_the_estimates),
 	};

@@ -31,6 +31,21 @@ static char shanghai[] = "Asia/Shanghai", london[] = "Europe/London";
 /* 2026-01-15 20:00 UTC: Friday 04:00 in Shanghai, Thursday 20:00 in London. */
 static const time_t evening_utc = 1768507200;
 
+/* The functions' day argument carries the zone's local hour, and only the date outside the
+ * years whose offsets the library holds. */
+static void sitetime__day_hour__local_hour_within_offsets(void **state)
+{
+	(void)state;
+	struct config_site sh = hall("sh", shanghai), ld = hall("ld", london);
+	char a[14], b[14], c[14];
+	sitetime_day_hour(&sh, evening_utc, a);
+	sitetime_day_hour(&ld, evening_utc, b);
+	sitetime_day_hour(&sh, 4102444800 + 3600, c); /* 2100-01-01 01:00 UTC */
+	assert_string_equal(a, "2026-01-16T04");
+	assert_string_equal(b, "2026-01-15T20");
+	assert_string_equal(c, "2100-01-01");
+}
+
 /* Each hall's date is its own zone's, asked in turns. */
 static void sitetime__two_zones__each_its_own_day(void **state)
 {
@@ -71,6 +86,7 @@ static void sitetime__two_zones__each_its_own_midnight(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sitetime__day_hour__local_hour_within_offsets),
 		cmocka_unit_test(sitetime__two_zones__each_its_own_day),
 		cmocka_unit_test(sitetime__two_zones__each_its_own_hours),
 		cmocka_unit_test(sitetime__two_zones__each_its_own_midnight),

@@ -114,12 +114,12 @@ near_at_once_when_already_within_the_mark() {
 
 bad_notify_refused() {
 	local n before
-	before=$(redis-cli -s "$REDIS_SOCK" HGET 'q:{small}:num:2026-11-27' A004)
+	before=$(redis-cli -s "$REDIS_SOCK" GET 'q:{small}:seq:2026-11-27:A')
 	for n in '"x"' '{}' '{"ahead":-1}' '{"ahead":1.5}' '{"ewt":86401}' '{"ahead":1,"sms":true}'; do
 		take "$PORT" A ",\"notify\":$n" >"$out"
 		grep -q '"code":"bad_request"' "$out" && grep -q '"field":"notify"}' "$out" || return 1
 	done
-	[ "$before" = "$(redis-cli -s "$REDIS_SOCK" HGET 'q:{small}:num:2026-11-27' A004)" ] # no ticket taken
+	[ "$before" = "$(redis-cli -s "$REDIS_SOCK" GET 'q:{small}:seq:2026-11-27:A')" ] # no ticket taken
 }
 
 # The notify op and its route, with the ticket's secret.
