@@ -45,6 +45,11 @@ local DAY_SLICE = 100
 -- the locals' limit, declared here for the day change.
 local appt = {}
 local RECENT_CALLS = 10
+-- Texts made once rather than in every call (each number joined into a string or handed to
+-- Redis is formatted by sprintf): P:recent's last index, the statistics' field suffixes (filled
+-- in their section, with the value that keeps a statistics hash a table) and NOW's text
+-- (TEXT.now). One table, as a Lua chunk has at most 200 locals.
+local TEXT = {RECENT_LAST = '' .. (RECENT_CALLS - 1)}
 local REF_MAX = 64
 local CHANNEL_MAX = 32
 local REASON_MAX = 200
@@ -232,6 +237,16 @@ end
 -- A config value read once per call.
 local function cached(key, compute)
   return memo(cache, key, compute)
+end
+
+-- NOW as the text stored in tickets and windows, made once per call.
+function TEXT.now()
+  local s = cache.now_text
+  if not s then
+    s = tostring(NOW)
+    cache.now_text = s
+  end
+  return s
 end
 
 -- Notes a write of a queue or window: counts read so far are stale.
@@ -432,7 +447,9 @@ end
 local function load_window(arg, field)
   field = field or 'window'
   local n = int_arg(arg, field, 1, 999999)
-  local w = window(tostring(n))
+  -- the id as written ("7"), not made again from the number (sprintf) unless it had a sign or
+  -- leading zeros
+  local w = window(string.match(arg, '^[1-9]%d*$') and arg or tostring(n))
   if not w then fail('NOT_FOUND', field, 'window ' .. n .. ' does not exist') end
   return w
 end
@@ -460,15 +477,15 @@ end
 -- service (P:nopen) in step with its state.
 local function wset(w, fields)
   if fields.state and fields.state ~= w.state then
-    fields.since = tostring(NOW)
+    fields.since = TEXT.now()
     local now_open, now_idle = OPEN_STATES[fields.state] == true, fields.state == 'idle'
-    -- the sets of open and idle windows, and the open and the idle windows per service
-    -- (P:nopen, its idle ones under i:) for the estimates, written only where the state moved them
+    -- the open and the idle windows per service (P:nopen, its idle ones under i:) for the
+    -- estimates, written only where the state moved them; qh_setup counts them afresh from
+    -- the sets P:open and P:idle, which it fills from the windows' states itself
     for hash, now in pairs({nopen = now_open, nidle = now_idle}) do
       local was = (hash == 'nopen' and OPEN_STATES[w.state] == true) or (hash == 'nidle' and w.state == 'idle')
       if now ~= was then
-        redis.call(now and 'SADD' or 'SREM', k(hash == 'nopen' and 'open' or 'idle'), w.id)
-        local delta = now and 1 or -1
+        local delta = now and '1' or '-1'
         local field = model.WINDOW_COUNT_FIELD[hash]
         if w.comp == '1' then
           redis.call('HINCRBY', k('nopen'), field .. '*', delta)
@@ -595,7 +612,9 @@ local function queue_head(key, count)
     if count < 0 then return redis.call('ZRANGE', key, istr(DRAIN), '+inf', 'BYSCORE', 'WITHSCORES') end
     return redis.call('ZRANGE', key, istr(DRAIN), '+inf', 'BYSCORE', 'LIMIT', 0, count, 'WITHSCORES')
   end
-  return redis.call('ZRANGE', key, 0, count < 0 and -1 or count - 1, 'WITHSCORES')
+  -- the common bounds as text: a number given to Redis is formatted with sprintf each time
+  local last = count < 0 and '-1' or (count == 1 and '0' or count - 1)
+  return redis.call('ZRANGE', key, '0', last, 'WITHSCORES')
 end
 
 -- Takes a ticket out of its queues and its service's waiting count (an earlier day's ticket
@@ -605,7 +624,7 @@ local function dequeue(t)
     redis.call('ZREM', k('wq', b, t.class), t.id)
   end
   if (t.pin == nil or t.pin == '') and not stale(t) then
-    redis.call('HINCRBY', k('waiting'), t.service, -1)
+    redis.call('HINCRBY', k('waiting'), t.service, '-1')
   end
   changed()
 end
@@ -1126,12 +1145,16 @@ local ST_FIELD = {'i', 'sv', 'ns', 'cn', 'ex', 'w', 'ws', 'wm', 'wl', 'ss', 'r',
   'r1', 'r2', 'r3', 'r4', 'r5', 'ab', 'ac', 'am', 'ax'}
 local ST_INDEX = {}
 for i = 1, #ST_FIELD do ST_INDEX[ST_FIELD[i]] = i end
--- A field of a day's hall-wide statistics hash whose value is longer than a listpack holds
--- (hash-max-listpack-value, 64 bytes by default), so Redis keeps that hash as a hash table
--- from its first write: every call reads and writes dozens of its fields, which in a listpack
--- costs a scan for each and a move of the rest for each write. Readers skip it.
+-- The suffix "|<counter>" of each counter's field, made once rather than in every call.
+TEXT.ST_SUFFIX = {}
+for i = 1, #ST_FIELD do TEXT.ST_SUFFIX[i] = '|' .. ST_FIELD[i] end
+-- A field of today's statistics hashes (the hall's and each window's) whose value is longer
+-- than a listpack holds (hash-max-listpack-value, 64 bytes by default), so Redis keeps the
+-- hash as a hash table from its first write: every call reads and writes dozens of its
+-- fields, which in a listpack costs a scan for each and a move of the rest for each write.
+-- Readers skip it; the day change drops it from the day's window hashes (stat_merge_hash).
 local STATS_TABLE_FIELD = '~table'
-local STATS_TABLE_VALUE = '-----------------------------------------------------------------' -- 65 bytes
+TEXT.STATS_TABLE_VALUE = '-----------------------------------------------------------------' -- 65 bytes
 local STATS_MAX_DAYS = 3660 -- ten years; long ranges read whole months, so this stays cheap
 local STATS_MAX_BYTES = 60000 -- rows per answer stay under the protocol's 64 KiB line
 
@@ -1144,6 +1167,9 @@ for s = 3600, 6900, 300 do HIST_LO[#HIST_LO + 1] = s end
 for s = 7200, 13500, 900 do HIST_LO[#HIST_LO + 1] = s end
 HIST_LO[#HIST_LO + 1] = 14400
 local HIST_LAST = #HIST_LO - 1 -- buckets are numbered 0..HIST_LAST
+-- The suffix "|b<bucket>" of each bucket's field (indexed by bucket), made once.
+TEXT.HIST_SUFFIX = {}
+for b = 0, HIST_LAST do TEXT.HIST_SUFFIX[b] = '|b' .. b end
 
 -- The histogram bucket (0-based) of a wait in seconds.
 local function hist_bucket(w)
@@ -1211,20 +1237,31 @@ local function rec_merge(a, b)
   for bucket, c in pairs(b.h) do a.h[bucket] = (a.h[bucket] or 0) + c end
 end
 
--- A delta record with the given counters set: stat_delta{[ST_ISSUED] = 1}.
+-- What an event adds to a record, from the counters it sets: stat_delta{[ST_ISSUED] = 1}.
+-- Kept sparse, as the field suffixes it moves and their amounts in counter order (counters
+-- of 0 left out), so that adding it to each of its records builds no other string or table.
+-- Waits and the wait maximum are not counters set here (wait_delta adds them).
 local function stat_delta(set)
-  local d = rec_decode(nil)
-  for i, v in pairs(set) do d[i] = v end
-  return d
+  local sfx, val, n = {}, {}, 0
+  for i = 1, ST_COUNTERS do
+    local v = set[i]
+    if v and v ~= 0 and i ~= ST_WAITS and i ~= ST_WAIT_MAX then
+      n = n + 1
+      sfx[n], val[n] = TEXT.ST_SUFFIX[i], v
+    end
+  end
+  return {sfx = sfx, val = val}
 end
 
--- A delta record for one waiting spell that ended in a call.
+-- What one waiting spell that ended in a call adds: its sum and SLA counters, one wait in
+-- its histogram bucket (the waits are the sum of the buckets) and the wait for the maximum.
 local function wait_delta(wait)
   wait = math.max(wait, 0)
   local sla = tonumber(cfg().sla or '') or 900
-  local d = stat_delta{[ST_WAITS] = 1, [ST_WAIT_SUM] = wait, [ST_WAIT_MAX] = wait,
-    [ST_WAIT_SLA] = wait <= sla and 1 or 0}
-  d.h[hist_bucket(wait)] = 1
+  local d = stat_delta{[ST_WAIT_SUM] = wait, [ST_WAIT_SLA] = wait <= sla and 1 or 0}
+  local n = #d.sfx + 1
+  d.sfx[n], d.val[n] = TEXT.HIST_SUFFIX[hist_bucket(wait)], 1
+  d.wait = wait
   return d
 end
 
@@ -1238,20 +1275,8 @@ local function stat_update(key, recs, d, as_table)
     stats_pending[key] = h
     stats_pending[#stats_pending + 1] = key
   end
-  -- the counter and bucket suffixes the delta moves, worked out once for all its records
-  -- (waits are the sum of the buckets, and the maximum is kept apart)
-  local suffix, value = {}, {}
-  for i = 1, ST_COUNTERS do
-    if d[i] ~= 0 and i ~= ST_WAIT_MAX and i ~= ST_WAITS then
-      suffix[#suffix + 1] = '|' .. ST_FIELD[i]
-      value[#suffix] = d[i]
-    end
-  end
-  for b, c in pairs(d.h) do
-    suffix[#suffix + 1] = '|b' .. b
-    value[#suffix] = c
-  end
   local fields, add, max = h.fields, h.add, h.max
+  local suffix, value, wait = d.sfx, d.val, d.wait
   for _, rec in ipairs(recs) do
     for j = 1, #suffix do
       local f = rec .. suffix[j]
@@ -1259,11 +1284,11 @@ local function stat_update(key, recs, d, as_table)
       if have == nil then fields[#fields + 1] = f end
       add[f] = (have or 0) + value[j]
     end
-    if d[ST_WAITS] ~= 0 then
+    if wait then
       local f = rec .. '|wm'
       local have = max[f]
       if have == nil then fields[#fields + 1] = f end
-      if (have or -1) < d[ST_WAIT_MAX] then max[f] = d[ST_WAIT_MAX] end
+      if (have or -1) < wait then max[f] = wait end
     end
   end
 end
@@ -1281,15 +1306,15 @@ local function stat_flush()
         fields = {}
         for i = first, math.min(first + 199, #h.fields) do fields[#fields + 1] = h.fields[i] end
       end
-      -- the first batch of a day's hall-wide hash also asks for STATS_TABLE_FIELD, written
+      -- the first batch of a hash kept as a table also asks for STATS_TABLE_FIELD, written
       -- with the figures when the hash has none yet (no command more)
       local marked = h.as_table and first == 1
-      if marked then fields = {unpack(fields)} fields[#fields + 1] = STATS_TABLE_FIELD end
+      if marked then fields[#fields + 1] = STATS_TABLE_FIELD end
       local have = redis.call('HMGET', key, unpack(fields))
       local args, n = {}, 0
       if marked then
         fields[#fields] = nil
-        if not have[#have] then args[1], args[2], n = STATS_TABLE_FIELD, STATS_TABLE_VALUE, 2 end
+        if not have[#have] then args[1], args[2], n = STATS_TABLE_FIELD, TEXT.STATS_TABLE_VALUE, 2 end
       end
       for i = 1, #fields do
         local f = fields[i]
@@ -1302,7 +1327,9 @@ local function stat_flush()
         end
         if v then
           n = n + 2
-          args[n - 1], args[n] = f, v < 1e14 and tostring(v) or istr(v) -- exact below 1e14
+          -- '%d': every figure is a whole number, and this is far cheaper than tostring's
+          -- '%.14g' (which would also switch to exponents from 1e14)
+          args[n - 1], args[n] = f, string.format('%d', v)
         end
       end
       if n > 0 then redis.call('HSET', key, unpack(args)) end
@@ -1388,7 +1415,10 @@ local function stat_record(day, hour, sid, win, clerk, d)
   if day < DAY then periods[2] = 'm:' .. string.sub(day, 1, 7) end
   for _, period in ipairs(periods) do
     stat_update(k('st', period), all, d, string.sub(period, 1, 2) == 'd:')
-    if own then stat_update(k('st', period, 'w' .. win), own, d) end
+    -- a window's hash only while its day is today (the day change compacts it)
+    if own then
+      stat_update(k('st', period, 'w' .. win), own, d, day == DAY and period == periods[1])
+    end
   end
 end
 
@@ -1413,8 +1443,11 @@ end
 
 -- Adds every record of one hash into another: counters by HINCRBY, maxima by compare and
 -- set, and records of the older text form merged as text, in batches so no call gets too
--- many arguments.
-local function stat_merge_hash(src, dst)
+-- many arguments. With `compact`, then writes the source again without STATS_TABLE_FIELD
+-- when it has it, so that Redis keeps it as a small listpack as before (a hash never goes
+-- back by itself): a finished day's window hash is no longer written by every call, and
+-- there is one per window and day.
+local function stat_merge_hash(src, dst, compact)
   local flat = redis.call('HGETALL', src)
   local texts, maxima = {}, {}
   for i = 1, #flat, 2 do
@@ -1439,6 +1472,21 @@ local function stat_merge_hash(src, dst)
     rec_merge(r, rec_decode(v))
     return rec_encode(r)
   end)
+  if not compact then return end
+  local args, marked = {}, false
+  for i = 1, #flat, 2 do
+    if flat[i] == STATS_TABLE_FIELD then
+      marked = true
+    else
+      args[#args + 1], args[#args + 2] = flat[i], flat[i + 1]
+    end
+  end
+  if not marked then return end
+  redis.call('DEL', src)
+  -- 200 fields a command at most, within Lua's stack
+  for first = 1, #args, 400 do
+    redis.call('HSET', src, unpack(args, first, math.min(first + 399, #args)))
+  end
 end
 
 -- Folds a day's aggregates into its month's, once, when the day is over: the hot path then
@@ -1454,7 +1502,7 @@ local function stat_fold_day(day)
     if string.sub(rec, 1, 2) == 'w:' and not seen[rec] then
       seen[rec] = true
       local w = 'w' .. string.sub(rec, 3)
-      stat_merge_hash(k('st', 'd:' .. day, w), k('st', month, w))
+      stat_merge_hash(k('st', 'd:' .. day, w), k('st', month, w), true)
     end
   end
   stat_merge_hash(from, k('st', month))
@@ -1499,9 +1547,13 @@ end
 
 -- Feeds one service time into a learnt mean and variance (field of P:ewma), bounded so one
 -- sample moves the mean by at most LEARN_MAX_MOVE (see EST); written as model.write_learnt does.
+-- seed() gives the time to start from, called only when nothing is learnt yet.
 function model.learn_time(field, took, seed, writes)
   local mean, var, n = model.parse_learnt(figure('ewma', field))
-  if not mean then mean, var, n = seed, seed * seed, 0 end
+  if not mean then
+    mean = seed()
+    var, n = mean * mean, 0
+  end
   local step = math.max(1 / (n + EST.LEARN_PRIOR), EST.LEARN_MIN_STEP)
   local reach = EST.LEARN_MAX_MOVE / step
   took = math.min(math.max(took, mean * (1 - reach)), mean * math.min(1 + reach, EST.LEARN_MAX_RATIO))
@@ -1529,17 +1581,27 @@ end
 -- Feeds a finished ticket's service time (call to finish) into its service's learnt time,
 -- and into the hall's (field *) when the hall has a comprehensive window.
 local function learn_service_time(t)
-  local s = service(t.service)
-  if not s or t.called_at == '' or t.closed_by_day == '1' then return end
+  if t.called_at == '' or t.closed_by_day == '1' then return end
   -- a no-show held its window too, from the call until it was given up
   local took = (t.state == 'no_show' and NOW or tonumber(t.finished_at)) - tonumber(t.called_at)
   if took < 0 then return end
-  -- the three learnt figures are read with one HMGET and written with one HSET
-  model.prefetch_ewma({'*', t.service, EST.CLASS_SHARES})
+  -- the three learnt figures are read with one HMGET and written with one HSET; the HMGET
+  -- also reads those of the competing services, which the queue event that follows every
+  -- settled ticket at a window needs (model.inputs)
+  local sid = t.service
+  model.prefetch_ewma({'*', sid, EST.CLASS_SHARES, unpack(model.competing_services(sid))})
+  -- a configured service always has a learnt time (qh_setup seeds it and drops a removed
+  -- service's), so its hash is read only when the time is missing
+  if not memo_table(cache, 'ewma')[sid] and not service(sid) then return end
   local writes = {}
   -- the hall's mix (field *) starts from the services' mean before any of them learnt
-  if hall_is_comprehensive() then model.learn_time('*', took, model.stage_time(t.service), writes) end
-  model.learn_time(t.service, took, tonumber(s.service_time) or DEFAULT_SERVICE_TIME, writes)
+  if hall_is_comprehensive() then
+    model.learn_time('*', took, function() return (model.stage_time(sid)) end, writes)
+  end
+  model.learn_time(sid, took, function()
+    local s = service(sid)
+    return s and tonumber(s.service_time) or DEFAULT_SERVICE_TIME
+  end, writes)
   model.learn_class_share(t.class, writes)
   redis.call('HSET', k('ewma'), unpack(writes))
   gen = gen + 1 -- estimates use it
@@ -1566,7 +1628,7 @@ end
 local function finish_current(w)
   local t = ticket(w.ticket)
   if not t or (t.state ~= 'called' and t.state ~= 'serving') then return nil end
-  settle(t, {state = 'done', finished_at = tostring(NOW)})
+  settle(t, {state = 'done', finished_at = TEXT.now()})
   return t
 end
 
@@ -1586,13 +1648,19 @@ local function call_ticket(w, t, clerk)
   dequeue(t)
   -- this waiting spell began at issue, or at the last transfer or no-show requeue
   local since = tonumber(t.wait_from ~= nil and t.wait_from ~= '' and t.wait_from or t.issued_at)
-  tset(t, {state = 'called', called_at = tostring(NOW), started_at = '',
+  tset(t, {state = 'called', called_at = TEXT.now(), started_at = '',
     window = w.id, clerk = acting_clerk(w, clerk)})
   stat_record(DAY, local_hour(NOW), t.service, w.id, t.clerk, wait_delta(NOW - (since or NOW)))
   wset(w, {state = 'calling', ticket = t.id, number = t.number})
-  redis.call('LPUSH', k('recent'), jobj('number', jstr(t.number), 'window', jint(w.id),
-    'at', jint(NOW)))
-  redis.call('LTRIM', k('recent'), 0, RECENT_CALLS - 1)
+  -- {"number":..,"window":..,"at":..} joined at once (the window id and NOW are plain integers)
+  local len = redis.call('LPUSH', k('recent'), '{"number":' .. jstr(t.number) .. ',"window":' ..
+    w.id .. ',"at":' .. (NOW < 1e14 and TEXT.now() or string.format('%d', NOW)) .. '}')
+  -- the list once full loses its oldest entry: RPOP, fewer AOF bytes than LTRIM
+  if len == RECENT_CALLS + 1 then
+    redis.call('RPOP', k('recent'))
+  elseif len > RECENT_CALLS then
+    redis.call('LTRIM', k('recent'), '0', TEXT.RECENT_LAST)
+  end
   emit_ticket(t)
   emit_called(t, w, 0)
   emit_window(w)
@@ -2267,7 +2335,7 @@ local function qh_finish(a)
   if rating ~= '' then rating = tostring(int_arg(rating, 'rating', 1, 5)) end
   ratings.check(tonumber(rating), a[3] or '', a[4] or '')
   local t = window_ticket(w, {called = true, serving = true}, 'finish')
-  local fields = {state = 'done', finished_at = tostring(NOW)}
+  local fields = {state = 'done', finished_at = TEXT.now()}
   if rating ~= '' then fields.rating = rating end
   settle(t, fields)
   if rating ~= '' then ratings.record(t, tonumber(rating), a[3] or '', a[4] or '', 'clerk') end

@@ -1618,6 +1618,25 @@ snapshot__services_windows_recent_newest_first(void **state)
 	assert_int_equal(num(first, "at"), now);
 }
 
+static void
+snapshot__recent_keeps_the_last_ten_calls(void **state)
+{
+	cJSON *recent;
+
+	(void)state;
+	open_window("1", "c01");
+	for (int i = 0; i < 12; i++)
+		take("A", "");
+	for (int i = 0; i < 12; i++) {
+		now += 60;
+		call_next("1");
+	}
+	recent = get(OK("qh_snapshot"), "recent");
+	assert_int_equal(cJSON_GetArraySize(recent), 10);
+	assert_string_equal(str(cJSON_GetArrayItem(recent, 0), "number"), "A012");
+	assert_string_equal(str(cJSON_GetArrayItem(recent, 9), "number"), "A003");
+}
+
 /* Today's tickets in a service's own queues, counted from the queues themselves. */
 static long
 queued(const char *service)
@@ -1701,6 +1720,42 @@ services__counts_follow_every_write(void **state)
 	assert_int_equal(num(service_now("B"), "waiting"), 0);
 	OK("qh_day");
 	assert_waiting_counts();
+}
+
+static void
+setup__a_dropped_services_ticket_finishes_without_learning_or_queue_event(void **state)
+{
+	/* the hall of `hall` without service C */
+	static const char *hall_without_c =
+		"{\"site\":{\"id\":\"t\",\"sla\":900,\"retention_days\":90},"
+		"\"services\":["
+		"{\"id\":\"A\",\"prefix\":\"A\",\"service_time\":300},"
+		"{\"id\":\"B\",\"prefix\":\"B\",\"service_time\":120}],"
+		"\"windows\":["
+		"{\"id\":1,\"services\":[\"*\"]},"
+		"{\"id\":2,\"services\":[\"B\"]},"
+		"{\"id\":3,\"services\":[\"A\"]}]}";
+	int before;
+
+	(void)state;
+	open_window("1", "c01");
+	take("C", "");
+	take("A", "");
+	call_next("1"); /* C001 */
+	OK("qh_setup", hall_without_c);
+	now = T0 + 200;
+	before = stream_len();
+	assert_string_equal(str(get(OK("qh_finish", "1", "", "", ""), "ticket"), "state"), "done");
+	/* no queue event for a service no longer offered, and no time learnt for it */
+	assert_string_equal(stream_types(before), "ticket window");
+	assert_true(learnt("C") < 0);
+	/* a configured service's finish still learns and sends its queue */
+	call_next("1"); /* A001 */
+	now = T0 + 400; /* 200 s against the configured 300 */
+	before = stream_len();
+	OK("qh_finish", "1", "", "", "");
+	assert_string_equal(stream_types(before), "ticket window queue");
+	assert_true(learnt("A") > 0 && learnt("A") != 300);
 }
 
 static void
@@ -1841,6 +1896,54 @@ stats__records_of_the_older_text_form_still_count(void **state)
 	assert_int_equal(num(row, "waits"), 5);
 	assert_int_equal(num(row, "wait_max"), 300);
 	assert_int_equal(num(row, "wait_p50"), num(stats_total(DAY1, DAY1), "wait_p50"));
+}
+
+/* A window's figures by service over [from, to], as its clerk would ask (JSON text). */
+static char *
+window_stats_text(const char *from, const char *to, const char *window)
+{
+	return cJSON_PrintUnformatted(get(OK("qh_stats", from, to, "service", window, ""), "rows"));
+}
+
+static void
+stats__a_folded_days_window_hash_is_compact_again_with_the_same_figures(void **state)
+{
+	char *before, *after;
+	redisReply *r;
+
+	(void)state;
+	open_window("1", "c1");
+	take("A", "");
+	take("B", "");
+	now = T0 + 100;
+	call_next("1");
+	now = T0 + 400;
+	call_next("1");
+	now = T0 + 700;
+	OK("qh_finish", "1", "4", "", "");
+	before = window_stats_text(DAY1, DAY1, "1");
+	/* today the window's hash is a table (its marker field), for the calls' many writes */
+	r = cmd("HEXISTS %s:st:d:%s:w1 ~table", PREFIX, DAY1);
+	assert_int_equal(r->integer, 1);
+	freeReplyObject(r);
+	now = T0 + 86400;
+	day = DAY2;
+	OK("qh_day");
+	/* folded, it is written again without the marker: a listpack, as small as before */
+	r = cmd("HEXISTS %s:st:d:%s:w1 ~table", PREFIX, DAY1);
+	assert_int_equal(r->integer, 0);
+	freeReplyObject(r);
+	r = cmd("OBJECT ENCODING %s:st:d:%s:w1", PREFIX, DAY1);
+	assert_string_equal(r->str, "listpack");
+	freeReplyObject(r);
+	after = window_stats_text(DAY1, DAY1, "1");
+	assert_string_equal(after, before);
+	free(after);
+	/* and the month it was folded into holds the same */
+	after = window_stats_text("2026-11-01", "2026-11-30", "1");
+	assert_string_equal(after, before);
+	free(after);
+	free(before);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -2658,13 +2761,16 @@ main(void)
 		T(ewt__specialised_hall_counts_competing_services),
 		T(queue__call_order_with_limit_and_service),
 		T(snapshot__services_windows_recent_newest_first),
+		T(snapshot__recent_keeps_the_last_ten_calls),
 		T(services__counts_follow_every_write),
 		T(snapshot__empty_lists_are_arrays),
 		T(setup__keeps_live_window_state),
+		T(setup__a_dropped_services_ticket_finishes_without_learning_or_queue_event),
 		T(setup__services_read_with_the_settings__older_store_and_dropped_service),
 		T(stats__wait_per_spell_service_time_and_fold),
 		T(day_change__expires_waiting),
 		T(stats__records_of_the_older_text_form_still_count),
+		T(stats__a_folded_days_window_hash_is_compact_again_with_the_same_figures),
 		T(stats__hour_given_with_the_day__counted_there),
 		T(day_change__closes_tickets_left_at_windows),
 		T(day_change__closes_tickets_at_many_windows__each_counted),

@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""Differential check of two versions of the function library: loads both into one private
+redis-server (each under its own name and site key), runs the same random workload against
+each (takes, calls, finishes with ratings, no-shows, transfers, cancels, late ratings,
+pauses, a service dropped from the config and added back, day changes) and compares every
+reply, every audit entry of the event stream, every stats answer (each `by`, with and
+without a window) and at the end every key of the two sites. Exits 1 at the first
+difference, printing it.
+
+usage: scripts/functions-diff.py OLD.lua NEW.lua [SEED] [STEPS] [UPGRADE_AT]
+  SEED, STEPS: the workload (default 1, 2000).
+  UPGRADE_AT: the second site runs OLD until that step and NEW from then on, so that NEW
+  reads and adds to what OLD stored (days stored before a change; default 0).
+
+Left out of the comparison: the field `~table` of statistics hashes (only there to keep a hash
+a hash table, docs/statistics.md) and the sets P:open and P:idle (qh_setup builds them from the
+windows' states, docs/keys.md)."""
+import json
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+NOW = 1795830000  # 2026-11-28, morning in Beijing
+SERVICES = ['A', 'B', 'C', 'D']
+CLERKS = ['c1', 'c2', 'c3']
+HALL = {"site": {"id": "x", "sla": 900, "retention_days": 90, "utc_offsets": [[0, 28800]]},
+        "services": [{"id": s, "prefix": s, "service_time": 200 + 60 * i}
+                     for i, s in enumerate(SERVICES)],
+        "windows": [{"id": 1, "services": ["*"]}, {"id": 2, "services": ["A", "B"]},
+                    {"id": 3, "services": ["C"]}, {"id": 4, "services": ["D", "A"]}]}
+IGNORED_KEYS = (':open', ':idle')
+
+
+class Redis:
+    """A minimal RESP client on a Unix socket (error replies come back as ('ERR', text))."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.connect(path)
+        self.file = self.sock.makefile('rb')
+
+    def __call__(self, *args):
+        out = [b'*%d\r\n' % len(args)]
+        for a in args:
+            a = str(a).encode()
+            out.append(b'$%d\r\n%s\r\n' % (len(a), a))
+        self.sock.sendall(b''.join(out))
+        return self.read()
+
+    def read(self):
+        line = self.file.readline()
+        kind, value = line[:1], line[1:-2]
+        if kind == b'+':
+            return value.decode()
+        if kind == b'-':
+            return ('ERR', value.decode())
+        if kind == b':':
+            return int(value)
+        n = int(value)
+        if n < 0:
+            return None
+        if kind == b'$':
+            return self.file.read(n + 2)[:-2].decode()
+        return [self.read() for _ in range(n)]
+
+
+def site_day(t):
+    """The site's date (Beijing) of epoch t, as qserver passes it."""
+    return time.strftime('%Y-%m-%d', time.gmtime(t + 8 * 3600))
+
+
+def load(r, path, name):
+    """Loads a library under its own name, its functions renamed <name>_..."""
+    src = open(path).read().replace('#!lua name=qhall', '#!lua name=' + name, 1)
+    reply = r('FUNCTION', 'LOAD', 'REPLACE', re.sub(r"register\('qh_", "register('%s_" % name, src))
+    if isinstance(reply, tuple):
+        sys.exit('%s: %s' % (path, reply[1]))
+
+
+def dump(r, prefix):
+    """Every key of a site with its type, content (hashes without ~table) and whether it has a TTL."""
+    out = {}
+    for key in sorted(r('KEYS', prefix + ':*')):
+        kind = r('TYPE', key)
+        if kind == 'hash':
+            flat = r('HGETALL', key)
+            value = dict(zip(flat[::2], flat[1::2]))
+            value.pop('~table', None)
+        elif kind == 'zset':
+            value = r('ZRANGE', key, 0, -1, 'WITHSCORES')
+        elif kind == 'list':
+            value = r('LRANGE', key, 0, -1)
+        elif kind == 'set':
+            value = sorted(r('SMEMBERS', key))
+        elif kind == 'string':
+            value = r('GET', key)
+        else:  # the stream: its entries' data, without their ids (real time)
+            value = [entry[1] for entry in r('XRANGE', key, '-', '+')]
+        out[key[len(prefix):]] = (kind, value, r('TTL', key) > 0)
+    for key in IGNORED_KEYS:
+        out.pop(key, None)
+    return out
+
+
+def run(r, seed, steps, upgrade_at):
+    """Runs the workload on both sites; returns the number of keys compared."""
+    sites = [('q:{A}', lambda step: 'vo'), ('q:{B}', lambda step: 'vn' if step >= upgrade_at else 'vo')]
+
+    def fcall(step, fn, now, *args):
+        replies = []
+        for prefix, library in sites:
+            reply = r('FCALL', library(step) + '_' + fn, 1, prefix, now, site_day(now), 0, *args)
+            replies.append(json.dumps(reply).replace('{A}', '{X}').replace('{B}', '{X}'))
+        if replies[0] != replies[1]:
+            sys.exit('step %d %s %s\n old %s\n new %s' % (step, fn, args, replies[0][:3000], replies[1][:3000]))
+
+    rnd = random.Random(seed)
+    fcall(0, 'setup', NOW, json.dumps(HALL))
+    for w in (1, 2, 3, 4):
+        fcall(0, 'open', NOW, str(w), CLERKS[w % 3], 'h/%d' % w, NOW + 10 * 86400)
+    now = NOW
+    for step in range(1, steps + 1):
+        if rnd.random() < 0.97:
+            now += rnd.choice([1, 5, 20, 60, 200, 900])
+        else:
+            now += rnd.choice([3600, 20000, 86400])
+        w = str(rnd.randint(1, 4))
+        some_ticket = rnd.choice(SERVICES) + '%03d' % rnd.randint(1, 30)
+        x = rnd.random()
+        if x < 0.35:
+            fcall(step, 'take', now, rnd.choice(SERVICES + ['A', 'B']),
+                  rnd.choice(['normal'] * 6 + ['priority', 'appointment']), 'kiosk', '')
+        elif x < 0.55:
+            fcall(step, 'call_next', now, w, rnd.choice(CLERKS))
+        elif x < 0.68:
+            fcall(step, 'finish', now, w, rnd.choice(['', '', '', '1', '3', '5']), '', '')
+        elif x < 0.72:
+            fcall(step, 'start', now, w)
+        elif x < 0.75:
+            fcall(step, 'recall', now, w)
+        elif x < 0.79:
+            fcall(step, 'no_show', now, w, rnd.choice(['0', '1']))
+        elif x < 0.82:
+            fcall(step, 'transfer', now, w, rnd.choice(SERVICES), '')
+        elif x < 0.84:
+            fcall(step, 'cancel', now, some_ticket)
+        elif x < 0.86:
+            fcall(step, 'rate', now, some_ticket, str(rnd.randint(1, 5)), '', '', '', '', 'citizen')
+        elif x < 0.88:
+            fcall(step, rnd.choice(['pause', 'close']), now, w, 'x')
+        elif x < 0.91:
+            fcall(step, 'resume', now, w)
+            fcall(step, 'open', now, w, rnd.choice(CLERKS), 'h/' + w, now + 10 * 86400)
+        elif x < 0.925:
+            fcall(step, 'day', now)
+        elif x < 0.93:
+            hall = json.loads(json.dumps(HALL))
+            if rnd.random() < 0.5:  # service D dropped (its waiting tickets stay queued)
+                hall['services'] = hall['services'][:3]
+                hall['windows'][3]['services'] = ['A']
+            fcall(step, 'setup', now, json.dumps(hall))
+        elif x < 0.95:
+            fcall(step, 'call', now, w, rnd.choice(CLERKS), some_ticket)
+        else:
+            since = site_day(now - rnd.choice([0, 86400, 40 * 86400]))
+            for by in ['total', 'service', 'window', 'clerk', 'hour', 'day']:
+                fcall(step, 'stats', now, since, site_day(now), by, rnd.choice(['', '1', '2']), '')
+    old, new = dump(r, 'q:{A}'), dump(r, 'q:{B}')
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            sys.exit('key %s\n old %s\n new %s' % (key, str(old.get(key))[:2000], str(new.get(key))[:2000]))
+    return len(old)
+
+
+def main():
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    old, new = sys.argv[1], sys.argv[2]
+    seed = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    steps = int(sys.argv[4]) if len(sys.argv) > 4 else 2000
+    upgrade_at = int(sys.argv[5]) if len(sys.argv) > 5 else 0
+    work = tempfile.mkdtemp(prefix='qhall-fdiff-')
+    sock = os.path.join(work, 'redis.sock')
+    server = subprocess.Popen(['redis-server', '--unixsocket', sock, '--port', '0', '--dir', work,
+                               '--save', '', '--appendonly', 'no', '--logfile', os.path.join(work, 'log')])
+    try:
+        for _ in range(200):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        r = Redis(sock)
+        while r('PING') != 'PONG':
+            time.sleep(0.05)
+        load(r, old, 'vo')
+        load(r, new, 'vn')
+        keys = run(r, seed, steps, upgrade_at)
+        print('seed %d, %d steps (new from step %d): %d keys, no difference' % (seed, steps, upgrade_at, keys))
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == '__main__':
+    main()
