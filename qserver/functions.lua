@@ -1076,13 +1076,17 @@ end
 
 -- A compact result holding a ticket (or none): qserver answers {"ticket":T} (docs/functions.md).
 -- "ticket", a newline and the ticket in the text form, or "ticket" alone.
+-- A caller that sends no hour with the day (a qserver of an earlier version, sharing the Redis
+-- during an upgrade) gets the JSON form it reads: `["ticket",T]` or `["ticket",null]`.
 local function ticket_result(t)
+  if sitecfg.json_results then return '["ticket",' .. (t and ticket_compact(t) or 'null') .. ']' end
   return t and 'ticket\n' .. ticket_compact(t, true) or 'ticket'
 end
 
 -- A compact result holding a window: qserver answers {"window":W}. "window", a newline and the
 -- window in the text form.
 local function window_result(w)
+  if sitecfg.json_results then return '["window",' .. window_compact(w) .. ']' end
   return 'window\n' .. window_compact(w, true)
 end
 
@@ -3419,6 +3423,9 @@ local function register(name, body, writes)
       fail('BAD_REQUEST', 'day', 'day must be YYYY-MM-DD or YYYY-MM-DDTHH')
     end
     if hour then hours_seen[NOW] = hour end
+    -- qserver sends the hour (for years 1990-2099); one that does not is of an earlier version
+    -- and reads only the JSON forms of results (docs/operations.md, "Upgrading")
+    sitecfg.json_results = hour == nil
     DAY = day
     EXPIRED = 0
     SLICED = false

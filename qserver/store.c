@@ -638,6 +638,20 @@ void store_take_replies(void)
 		redisAsyncHandleRead(cmd_link.ac);
 }
 
+/* Tells whether a function's error says an older library is loaded (a qserver of an earlier
+ * version, sharing this Redis during an upgrade, loaded its own when it connected): only that
+ * library refuses the day with the hour this qserver sends, and it refuses before any write.
+ * The command link is then dropped, so that it connects again and loads this qserver's library
+ * (docs/operations.md, "Upgrading"). */
+static int store_library_is_older(const char *error)
+{
+	if (strncmp(error, "BAD_REQUEST day ", 16) != 0)
+		return 0;
+	if (cmd_link.ac)
+		link_drop(&cmd_link, "an older function library is loaded (a qserver of an earlier version?); loading ours again");
+	return 1;
+}
+
 /* Checks a function's reply for a request: returns 1 when it is a success (a JSON object, or
  * the compact array or text form, "ticket..." or "window...", that eventbuild.c expands), or
  * answers the request (`unavailable`, the function's error, `internal`) and returns 0. */
@@ -648,6 +662,11 @@ int store_reply_ok(struct request *r, struct redisReply *reply)
 		return 0;
 	}
 	if (reply->type == REDIS_REPLY_ERROR) {
+		if (store_library_is_older(reply->str)) {
+			request_reply_error(r, "unavailable", NULL,
+					    "The server is loading its storage functions again; nothing was changed, retry.");
+			return 0;
+		}
 		request_reply_store_error(r, reply->str);
 		return 0;
 	}

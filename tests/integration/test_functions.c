@@ -2013,6 +2013,39 @@ stats__hour_given_with_the_day__counted_there(void **state)
 	assert_string_equal(str(take("A", ""), "number"), "A003");
 }
 
+/* A caller that sends the day without the hour is a qserver of an earlier version sharing the
+ * Redis during an upgrade: it reads only the JSON forms of results, so it gets them (else it
+ * would answer `internal` for a ticket the call issued); qserver, sending the hour, gets the
+ * text form. Both come out as the same ticket. */
+static void
+results__json_form_for_a_caller_without_the_hour(void **state)
+{
+	redisReply *r;
+	cJSON *t;
+
+	(void)state;
+	day = DAY1;
+	r = fcall_list("qh_take", "A", "", "", "", NULL);
+	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	assert_true(strncmp(r->str, "[\"ticket\",[\"T\",\"20261128-A001\"", 30) == 0);
+	freeReplyObject(r);
+	r = fcall_list("qh_open", "1", "c01", "test/1", "1895830000", NULL);
+	freeReplyObject(r);
+	r = fcall_list("qh_pause", "1", "lunch", NULL);
+	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	assert_true(strncmp(r->str, "[\"window\",[\"w\",\"1\",\"paused\"", 27) == 0);
+	freeReplyObject(r);
+	day = DAY1 "T09";
+	r = fcall_list("qh_take", "A", "", "", "", NULL);
+	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	assert_true(strncmp(r->str, "ticket\nT,20261128-A002,", 23) == 0);
+	freeReplyObject(r);
+	t = get(OK("qh_ticket", "20261128-A001", "", ""), "ticket");
+	assert_string_equal(str(t, "number"), "A001");
+	assert_string_equal(str(t, "state"), "waiting");
+	day = DAY1;
+}
+
 static void
 day_change__closes_tickets_left_at_windows(void **state)
 {
@@ -2772,6 +2805,7 @@ main(void)
 		T(stats__records_of_the_older_text_form_still_count),
 		T(stats__a_folded_days_window_hash_is_compact_again_with_the_same_figures),
 		T(stats__hour_given_with_the_day__counted_there),
+		T(results__json_form_for_a_caller_without_the_hour),
 		T(day_change__closes_tickets_left_at_windows),
 		T(day_change__closes_tickets_at_many_windows__each_counted),
 		T(day_change__in_bounded_slices),

@@ -328,6 +328,43 @@ static void redis_down__take_sent_to_hung_redis__not_committed_after_it_wakes(vo
 	tc_close(sub);
 }
 
+/* A qserver of an earlier version sharing the Redis during an upgrade loads its own library
+ * when it connects; that library refuses the day with the hour this qserver sends (before any
+ * write). The take is answered `unavailable`, qserver loads its library again, and the retried
+ * take issues the first number: the refused one used none. The stand-in library refuses as the
+ * earlier one did. */
+static void redis_down__older_library_loaded_by_another_qserver__reloaded_nothing_changed(void **state)
+{
+	(void)state;
+	struct tc *kiosk = hall_kiosk(&hall);
+	assert_non_null(kiosk);
+	redisContext *c = testredis_connect(&hall.redis);
+	assert_non_null(c);
+	redisReply *rr = redisCommand(c, "FUNCTION LOAD REPLACE %s",
+				      "#!lua name=qhall\n"
+				      "local function refuse() return redis.error_reply('BAD_REQUEST day day must be YYYY-MM-DD') end\n"
+				      "redis.register_function('qh_take', refuse)\n"
+				      "redis.register_function('qh_setup', refuse)\n");
+	assert_non_null(rr);
+	assert_int_equal(rr->type, REDIS_REPLY_STRING);
+	freeReplyObject(rr);
+	expect_unavailable(kiosk, "{\"op\":\"take\",\"service\":\"A\"}");
+	cJSON *r = take_until_ok(kiosk);
+	assert_string_equal(get_str(r, "ticket", "number"), "A001");
+	cJSON_Delete(r);
+	/* this qserver's library is the one loaded again: a function the stand-in lacks answers */
+	rr = redisCommand(c, "FUNCTION LIST LIBRARYNAME qhall");
+	assert_non_null(rr);
+	assert_true(rr->type == REDIS_REPLY_ARRAY && rr->elements == 1);
+	freeReplyObject(rr);
+	r = tc_request(kiosk, "{\"op\":\"services\"}");
+	assert_true(tc_ok(r));
+	cJSON_Delete(r);
+	assert_true(hall_log_count(&hall, "an older function library is loaded") >= 1);
+	redisFree(c);
+	tc_close(kiosk);
+}
+
 /* ------------------------------------------------------------------------------------ */
 
 int main(void)
@@ -338,6 +375,7 @@ int main(void)
 		cmocka_unit_test_setup(redis_down__redis_killed__subscriber_gets_events_after_recovery, hall_fixture_reset),
 		cmocka_unit_test_setup(redis_down__redis_hung__subscriber_gets_events_after_recovery, hall_fixture_reset),
 		cmocka_unit_test_setup(redis_down__take_sent_to_hung_redis__not_committed_after_it_wakes, hall_fixture_reset),
+		cmocka_unit_test_setup(redis_down__older_library_loaded_by_another_qserver__reloaded_nothing_changed, hall_fixture_reset),
 	};
 	return cmocka_run_group_tests_name("redis_down", tests, hall_fixture_start_aof, hall_fixture_stop);
 }
