@@ -90,6 +90,7 @@ ratios_raw_fcall_p99() {
 		>"$RES/raw_fcall_1000_$run.json" 2>"$RES/raw_fcall_1000_$run.err"
 	R_RAW_P99S="${R_RAW_P99S:-}${R_RAW_P99S:+ and }$(jnum "$RES/raw_fcall_1000_$run.json" p99_ms) ms"
 	R_RAW_P99=$(least "${R_RAW_P99:-0}" "$(jnum "$RES/raw_fcall_1000_$run.json" p99_ms)")
+	[ -f "$RES/take_fixed_1000.json" ] || return 0 # run 1 comes before qserver's
 	R_TAKE_P99=$(jnum "$RES/take_fixed_1000.json" latency p99_ms)
 	R_P99_X=$(awk -v a="$R_TAKE_P99" -v b="$R_RAW_P99" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
 }
