@@ -276,6 +276,8 @@ static void fan_out_free(struct fan_out *f)
 	free(f->events);
 }
 
+static void events_force_resync(struct site *site, const char *why);
+
 /* Sends the events of one message (one function call's, with its stream id) to their
  * subscribers, once and in order (eventbuild.c splits them). */
 static void events_deliver(struct site *site, struct stream_id id, const char *json, size_t len)
@@ -288,8 +290,8 @@ static void events_deliver(struct site *site, struct stream_id id, const char *j
 	struct fan_out f = {.site = site};
 	if (eventbuild_each(site->cfg, json, len, fan_out_add, &f) < 0)
 		log_warn("dropped a malformed event message: %.80s", json);
-	else if (f.failed)
-		log_warn("dropped an event message: out of memory");
+	else if (f.failed) /* every subscriber would miss it: they take a fresh snapshot instead */
+		events_force_resync(site, "an event message could not be built: out of memory");
 	else if (f.n)
 		fan_out_send(&f);
 	fan_out_free(&f);

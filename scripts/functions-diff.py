@@ -70,9 +70,18 @@ class Redis:
         return [self.read() for _ in range(n)]
 
 
-def site_day(t):
-    """The site's date (Beijing) of epoch t, as qserver passes it."""
-    return time.strftime('%Y-%m-%d', time.gmtime(t + 8 * 3600))
+def site_day(t, with_hour=False):
+    """The site's date (Beijing) of epoch t, with its hour ("YYYY-MM-DDTHH") as qserver passes
+    it to a library that reads it (with_hour)."""
+    return time.strftime('%Y-%m-%dT%H' if with_hour else '%Y-%m-%d', time.gmtime(t + 8 * 3600))
+
+
+def reads_hour(r, name):
+    """True when a loaded library takes the day with the hour (versions since the hour came with
+    it): they are called as qserver calls them, and answer ticket and window results in the text
+    form; earlier ones refuse such a day."""
+    reply = r('FCALL', name + '_services', 1, 'q:{probe}', NOW, site_day(NOW, True), 0)
+    return not (isinstance(reply, tuple) and 'BAD_REQUEST day' in reply[1])
 
 
 def load(r, path, name):
@@ -111,11 +120,13 @@ def dump(r, prefix):
 def run(r, seed, steps, upgrade_at):
     """Runs the workload on both sites; returns the number of keys compared."""
     sites = [('q:{A}', lambda step: 'vo'), ('q:{B}', lambda step: 'vn' if step >= upgrade_at else 'vo')]
+    with_hour = {name: reads_hour(r, name) for name in ('vo', 'vn')}
 
     def fcall(step, fn, now, *args):
         replies = []
         for prefix, library in sites:
-            reply = r('FCALL', library(step) + '_' + fn, 1, prefix, now, site_day(now), 0, *args)
+            name = library(step)
+            reply = r('FCALL', name + '_' + fn, 1, prefix, now, site_day(now, with_hour[name]), 0, *args)
             replies.append(json.dumps(reply).replace('{A}', '{X}').replace('{B}', '{X}'))
         if replies[0] != replies[1]:
             sys.exit('step %d %s %s\n old %s\n new %s' % (step, fn, args, replies[0][:3000], replies[1][:3000]))
