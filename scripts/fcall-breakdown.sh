@@ -24,7 +24,7 @@ WORK=$(mktemp -d /tmp/qhall-fcall-XXXXXX)
 SOCK="$WORK/redis.sock"
 P='q:{fb}'
 NOW=1795830000
-DAY=2026-11-28
+DAY=2026-11-28T09 # the day with NOW's hour in Beijing, as qserver passes them
 REDIS_PID=""
 
 # Stops the redis-server this script started, by its process id.

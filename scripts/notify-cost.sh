@@ -10,7 +10,7 @@ WORK=$(mktemp -d /tmp/qhall-notify-cost-XXXXXX)
 SOCK="$WORK/redis.sock"
 P='q:{m}'
 NOW=1795830000
-DAY=2026-11-28
+DAY=2026-11-28T09 # the day with NOW's hour in Beijing, as qserver passes them
 HALL='{"site":{"id":"m"},"services":[{"id":"A","prefix":"A","name":"a","name_en":"A","service_time":300}],"windows":[{"id":1,"name":"1","name_en":"1","services":["*"]}]}'
 REDIS_PID=""
 
