@@ -2140,7 +2140,7 @@ local function qh_take(a)
   stat_record(DAY, local_hour(NOW), sid, '', '', stat_delta{[ST_ISSUED] = 1})
   emit_ticket(t)
   emit_queue(sid)
-  return ticket_result(t)
+  return ticket_result(t), t -- the ticket too, for a check-in (register passes on the result)
 end
 
 -- qh_ticket: looks a ticket up by id or by today's number.
@@ -3276,10 +3276,9 @@ function appt.qh_checkin(a)
   if not service(h.service) then
     fail('NOT_FOUND', 'service', 'service ' .. h.service .. ' is no longer offered')
   end
-  -- a take of class appointment, its ref the code; the ticket's id is the second field of
-  -- the compact ticket in its result
-  local res = qh_take({h.service, 'appointment', 'kiosk', h.code, a[2] or ''})
-  hset(k('ap', h.code), h, {ticket = string.match(res, '^ticket\nT,([^,]*)')})
+  -- a take of class appointment, its ref the code
+  local res, t = qh_take({h.service, 'appointment', 'kiosk', h.code, a[2] or ''})
+  hset(k('ap', h.code), h, {ticket = t.id})
   appt.settle(h, 'checked_in', 1)
   return res
 end

@@ -2046,6 +2046,28 @@ results__json_form_for_a_caller_without_the_hour(void **state)
 	day = DAY1;
 }
 
+/* A check-in remembers its ticket in the appointment, whichever form the result takes (an
+ * earlier qserver, sending no hour, gets the JSON one). */
+static void
+checkin__appointment_names_its_ticket_in_either_result_form(void **state)
+{
+	char from[24], until[24];
+	const char *days[] = {DAY1, DAY1 "T09"};
+	const char *codes[] = {"CODE1", "CODE2"};
+	const char *ids[] = {"20261128-A001", "20261128-A002"};
+
+	(void)state;
+	snprintf(from, sizeof from, "%ld", now - 600);
+	snprintf(until, sizeof until, "%ld", now + 3600);
+	for (int i = 0; i < 2; i++) {
+		day = days[i];
+		OK("qh_book", "A", DAY1, "09:00", "09:30", "5", from, until, "13800000000", codes[i], "1");
+		assert_string_equal(str(get(OK("qh_checkin", codes[i], ""), "ticket"), "id"), ids[i]);
+		assert_string_equal(str(get(OK("qh_appointment", codes[i], "1"), "appointment"), "ticket"), ids[i]);
+	}
+	day = DAY1;
+}
+
 static void
 day_change__closes_tickets_left_at_windows(void **state)
 {
@@ -2806,6 +2828,7 @@ main(void)
 		T(stats__a_folded_days_window_hash_is_compact_again_with_the_same_figures),
 		T(stats__hour_given_with_the_day__counted_there),
 		T(results__json_form_for_a_caller_without_the_hour),
+		T(checkin__appointment_names_its_ticket_in_either_result_form),
 		T(day_change__closes_tickets_left_at_windows),
 		T(day_change__closes_tickets_at_many_windows__each_counted),
 		T(day_change__in_bounded_slices),
