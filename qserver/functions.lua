@@ -516,9 +516,9 @@ local function ticket_defaults(t, id)
   for f, v in pairs(TICKET_DEFAULTS) do
     if t[f] == nil then t[f] = v end
   end
-  if string.sub(id, 9, 9) == '-' then
-    t.number = t.number or string.sub(id, 10)
-    t.day = t.day or string.sub(id, 1, 4) .. '-' .. string.sub(id, 5, 6) .. '-' .. string.sub(id, 7, 8)
+  if not t.number or not t.day then
+    local number, day = sitecfg.id_parts(id)
+    t.number, t.day = t.number or number, t.day or day
   end
   t.class = t.class or 'normal'
   t.channel = t.channel or 'kiosk'
@@ -532,6 +532,13 @@ local function ticket(id)
   return t and ticket_defaults(t, id)
 end
 
+-- The number and the day a ticket's id is made of ("20261128-A012": "A012", "2026-11-28"),
+-- or nil for an id of another form.
+function sitecfg.id_parts(id)
+  if string.sub(id, 9, 9) ~= '-' then return nil, nil end
+  return string.sub(id, 10), string.sub(id, 1, 4) .. '-' .. string.sub(id, 5, 6) .. '-' .. string.sub(id, 7, 8)
+end
+
 -- The id of today's ticket of a number ("A012" -> "20261128-A012"); an id stays as it is.
 function sitecfg.ticket_id(ref)
   if string.find(ref, '-', 1, true) then return ref end
@@ -543,22 +550,13 @@ local function find_ticket(ref)
   return ticket(sitecfg.ticket_id(ref))
 end
 
--- Sets ticket fields. t mirrors the hash (ticket() fills what it leaves out), so a field that
--- already holds the value is not written again, and a new ticket's fields that
--- ticket_defaults fills in are not stored: fewer bytes in the AOF and in memory.
+-- Sets ticket fields. t is the ticket as ticket() read it (its defaults filled in), so a field
+-- that already holds the value is not written again: fewer bytes in the AOF. (A new ticket's
+-- hash leaves out what ticket_defaults fills in: qh_take writes it.)
 local function tset(t, fields)
-  local stored, any, id = {}, false, t.id
+  local stored, any = {}, false
   for f, v in pairs(fields) do
-    local kept = t[f] == v
-    if t[f] == nil then
-      -- a new ticket's field that ticket_defaults fills in (as it does, without a table: a
-      -- take would spend 2-3% more building one)
-      kept = (f == 'class' and v == 'normal') or (f == 'channel' and v == 'kiosk') or
-        (f == 'number' and string.sub(id, 9, 9) == '-' and v == string.sub(id, 10)) or
-        (f == 'day' and string.sub(id, 9, 9) == '-' and
-          v == string.sub(id, 1, 4) .. '-' .. string.sub(id, 5, 6) .. '-' .. string.sub(id, 7, 8))
-    end
-    if not kept then
+    if t[f] ~= v then
       stored[f] = v
       any = true
     end
@@ -2115,7 +2113,7 @@ local function qh_take(a)
     called_at = '', started_at = '', finished_at = '', window = '', clerk = '', recalls = '0',
     transfers = '0', rating = '', pin = '', wait_from = ''}
   -- the number and day are the id's parts, normal and kiosk what ticket_defaults fills in: a
-  -- new ticket's hash leaves them out (tset's rule, written out for the hottest call)
+  -- new ticket's hash leaves them out
   local args = {'service', sid, 'state', 'waiting', 'issued_at', t.issued_at, 'score', t.score}
   if class ~= 'normal' then args[#args + 1], args[#args + 2] = 'class', class end
   if channel ~= 'kiosk' then args[#args + 1], args[#args + 2] = 'channel', channel end
