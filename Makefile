@@ -41,7 +41,7 @@ COMMON_OBJ  := $(call obj,$(COMMON_SRC))
 QSERVER_OBJ := $(call obj,$(QSERVER_SRC)) $(BUILD)/obj/functions_lua.o
 TESTLIB_OBJ := $(call obj,$(TESTLIB_SRC))
 
-PROGRAMS := $(BUILD)/qserver $(BUILD)/qcli
+PROGRAMS := $(BUILD)/qserver $(BUILD)/qcli $(BUILD)/eventbuild-dump
 ifneq ($(COUNTER_SRC),)
 PROGRAMS += $(BUILD)/counter-client
 endif
@@ -223,6 +223,10 @@ $(BUILD)/qserver: $(BUILD)/obj/qserver/main.o $(BUILD)/libqserver.a $(BUILD)/lib
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) -lm
 
 $(BUILD)/qcli: $(BUILD)/obj/tools/qcli.o $(BUILD)/libqhall.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) -lm
+
+# What clients get from the library's records (scripts/functions-diff.py).
+$(BUILD)/eventbuild-dump: $(BUILD)/obj/tools/eventbuild_dump.o $(BUILD)/libqserver.a $(BUILD)/libqhall.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(BASE_LIBS) -lm
 
 $(BUILD)/counter-client: $(call obj,$(COUNTER_SRC)) $(BUILD)/libqhall.a

@@ -8,10 +8,15 @@
  * comprehensive "1" when the hall has a comprehensive window; idle and open the windows that
  * serve the service (P:nopen, the idle ones in its i: fields); a learnt time as P:ewma holds it ("mean variance
  * samples") or the configured time; the hall mix and the shares "" when not learnt yet; the
- * entries are the competing services (none in a comprehensive hall of many services). */
+ * entries are the competing services (none in a comprehensive hall of many services).
+ * The library writes them joined (functions.lua's model.inputs, docs/functions.md "Events"):
+ *   "n<comprehensive> <idle> <open>|<class shares>|<own time>|<waiting>;...|<hall mix>|<time>;..."
+ * the waiting counts and the times of the competing services in two lists of the same order,
+ * the own time "#<i>" when it is the i-th of them; they are rewritten in the form above. */
 #include "qserver.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -235,8 +240,75 @@ static int class_rank(const char *class)
 	return strcmp(class, "appointment") == 0 ? 2 : 3;
 }
 
+/* The inputs of the joined form
+ *   "n<comprehensive> <idle> <open>|<class shares>|<own time>|<waiting>;...|<hall mix>|<time>;..."
+ * (the own time "#<i>": the i-th time) in the form above (malloc'd), or NULL when malformed. */
+static char *inputs_from_joined(const char *s)
+{
+	const char *part[6];
+	size_t len[6];
+	part[0] = s + 1;
+	for (int i = 0; i < 5; i++) {
+		const char *bar = strchr(part[i], '|');
+		if (!bar)
+			return NULL;
+		len[i] = (size_t)(bar - part[i]);
+		part[i + 1] = bar + 1;
+	}
+	len[5] = strlen(part[5]);
+	const char *shares = part[1], *own = part[2], *waits = part[3], *mix = part[4], *times = part[5];
+	size_t size = strlen(s) * 2 + 16;
+	char *out = malloc(size), *o = out;
+	if (!out)
+		return NULL;
+	/* own: "#<i>" names the i-th time */
+	const char *own_time = own;
+	size_t own_len = len[2];
+	if (own_len && own[0] == '#') {
+		long i = strtol(own + 1, NULL, 10);
+		const char *t = times, *end = times + len[5];
+		for (long k = 1; k < i && t < end; k++) {
+			const char *semi = memchr(t, ';', (size_t)(end - t));
+			t = semi ? semi + 1 : end;
+		}
+		const char *semi = memchr(t, ';', (size_t)(end - t));
+		if (i < 1 || t >= end) {
+			free(out);
+			return NULL;
+		}
+		own_time = t;
+		own_len = (size_t)((semi ? semi : end) - t);
+	}
+	o += snprintf(o, size, "m%.*s|%.*s|%.*s|%.*s|", (int)len[0], part[0], (int)len[4], mix, (int)len[1], shares,
+		      (int)own_len, own_time);
+	/* the entries "<waiting>=<time>", a waiting count for every time */
+	const char *w = waits, *wend = waits + len[3], *t = times, *tend = times + len[5];
+	while (t < tend) {
+		const char *tsemi = memchr(t, ';', (size_t)(tend - t)), *wsemi = memchr(w, ';', (size_t)(wend - w));
+		const char *tstop = tsemi ? tsemi : tend, *wstop = wsemi ? wsemi : wend;
+		o += sprintf(o, "%s%.*s=%.*s", t == times ? "" : ";", (int)(wstop - w), w, (int)(tstop - t), t);
+		t = tsemi ? tsemi + 1 : tend;
+		w = wsemi ? wsemi + 1 : wend;
+		if (!tsemi != !wsemi) {
+			free(out); /* as many waiting counts as times */
+			return NULL;
+		}
+	}
+	if (t == times && len[3]) {
+		free(out);
+		return NULL;
+	}
+	return out;
+}
+
 int estimate_ticket(const char *inputs, long long ahead, const char *class, struct estimate *e)
 {
+	if (inputs[0] == 'n') {
+		char *old = inputs_from_joined(inputs);
+		int rc = old ? estimate_ticket(old, ahead, class, e) : -1;
+		free(old);
+		return rc;
+	}
 	struct model_inputs in;
 	double stage, stage_var, own_t, own_var, count, total;
 	if (!split_inputs(inputs, &in) || !stage_time(&in, &stage, &stage_var) ||
@@ -264,6 +336,12 @@ int estimate_ticket(const char *inputs, long long ahead, const char *class, stru
 
 int estimate_new_ticket(const char *inputs, long long hall_ahead, struct estimate *e)
 {
+	if (inputs[0] == 'n') {
+		char *old = inputs_from_joined(inputs);
+		int rc = old ? estimate_new_ticket(old, hall_ahead, e) : -1;
+		free(old);
+		return rc;
+	}
 	struct model_inputs in;
 	double stage, stage_var, counted, work;
 	if (!split_inputs(inputs, &in) || !stage_time(&in, &stage, &stage_var) || waiting_load(&in, &counted, &work) < 0)

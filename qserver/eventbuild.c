@@ -113,14 +113,21 @@ static const char *short_ticket_field(const cJSON *a, size_t i, char *buf, size_
 	return buf;
 }
 
+/* True when a value holds the wait model's inputs (estimate.c): "n..." as the library writes
+ * them, or "m..." as earlier versions did. */
+static int is_model_inputs(const char *v)
+{
+	return v && (v[0] == 'm' || v[0] == 'n');
+}
+
 /* Works out a ticket's ewt, ewt_low and ewt_high when its ewt field holds the wait model's
- * inputs ("m...", estimate.c) rather than the figure: 1 when it did, 0 when the figures are
+ * inputs ("n..." or "m...", estimate.c) rather than the figure: 1 when it did, 0 when the figures are
  * there already, -1 when the inputs are malformed. */
 static int ticket_estimate(const cJSON *a, int is_short, struct estimate *e)
 {
 	char buf[32];
 	const char *ewt = compact_string(a, TF_EWT + 1);
-	if (!ewt || ewt[0] != 'm')
+	if (!is_model_inputs(ewt))
 		return 0;
 	const char *ahead = compact_string(a, TF_AHEAD + 1);
 	const char *class = is_short ? short_ticket_field(a, TF_CLASS, buf, sizeof buf) : compact_string(a, TF_CLASS + 1);
@@ -210,7 +217,7 @@ static cJSON *event_object(const struct config *cfg, const cJSON *a, cJSON **las
 	cJSON *ev = cJSON_CreateObject(), *item = NULL;
 	if (kind && (strcmp(kind, "t") == 0 || strcmp(kind, "T") == 0) && (item = ticket_object(a))) {
 		const char *ewt = compact_string(a, TF_EWT + 1);
-		*last_inputs = ewt && ewt[0] == 'm' ? ewt : NULL;
+		*last_inputs = is_model_inputs(ewt) ? ewt : NULL;
 		cJSON_AddStringToObject(ev, "event", "ticket");
 		cJSON_Delete(*last_ticket);
 		*last_ticket = cJSON_Duplicate(item, 1);
@@ -224,10 +231,10 @@ static cJSON *event_object(const struct config *cfg, const cJSON *a, cJSON **las
 	}
 	const char *s1 = compact_string(a, 1), *s2 = compact_string(a, 2), *s3 = compact_string(a, 3),
 		   *s4 = compact_string(a, 4), *s5 = compact_string(a, 5), *s6 = compact_string(a, 6);
-	if (kind && strcmp(kind, "q") == 0 && s1 && s2 && s3 && (s3[0] == 'm' || s3[0] == '^')) {
+	if (kind && strcmp(kind, "q") == 0 && s1 && s2 && s3 && (is_model_inputs(s3) || s3[0] == '^')) {
 		/* the wait model's inputs ("^": those of the ticket before) and, in a hall with a
 		 * comprehensive window, the tickets ahead of a new one */
-		const char *inputs = s3[0] == 'm' ? s3 : *last_inputs;
+		const char *inputs = is_model_inputs(s3) ? s3 : *last_inputs;
 		struct estimate e;
 		if (!inputs || !s4 || estimate_new_ticket(inputs, strtoll(s4, NULL, 10), &e) < 0) {
 			cJSON_Delete(ev);
@@ -282,7 +289,7 @@ static int text_event_pad(cJSON *ev)
 	else if (kind && strcmp(kind, "c") == 0)
 		want = most = 5;
 	else if (kind && strcmp(kind, "q") == 0) {
-		want = inputs && (inputs[0] == 'm' || inputs[0] == '^') ? 5 : 0;
+		want = inputs && (is_model_inputs(inputs) || inputs[0] == '^') ? 5 : 0;
 		most = 7;
 	}
 	if (cJSON_GetArraySize(ev) > most)

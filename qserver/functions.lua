@@ -1026,7 +1026,15 @@ do
         tjson.line = tjson.line or text_line(tjson.values)
         return tjson.line
       end
-      tjson.compact = tjson.compact or cjson.encode(tjson.values)
+      if not tjson.compact then
+        local values = tjson.values
+        -- a qserver of an earlier version reads the model's inputs in their earlier form
+        if sitecfg.json_results and string.sub(values[18] or '', 1, 1) == 'n' then
+          values = {unpack(values)}
+          values[18] = model.old_form(values[18])
+        end
+        tjson.compact = cjson.encode(values)
+      end
       return tjson.compact
     end
     local out = {'T'}
@@ -1605,7 +1613,24 @@ local function learn_service_time(t)
     return s and tonumber(s.service_time) or DEFAULT_SERVICE_TIME
   end, writes)
   model.learn_class_share(t.class, writes)
+  -- the competing set's learnt times joined again (model.inputs reads them so), written with
+  -- them; with specialised windows the service's peers' sets hold its time too: dropped, and
+  -- joined again by the next call that needs one
+  local sids, learnt = model.competing_services(sid), memo_table(cache, 'ewma')
+  local field = model.set_field(sid)
+  learnt[field] = model.join_learnt(sids)
+  writes[#writes + 1], writes[#writes + 2] = field, learnt[field]
   redis.call('HSET', k('ewma'), unpack(writes))
+  if not hall_is_comprehensive() and #sids > 1 then
+    local peers = {}
+    for _, id in ipairs(sids) do
+      if id ~= sid then
+        peers[#peers + 1] = model.set_field(id)
+        learnt[peers[#peers]] = false
+      end
+    end
+    redis.call('HDEL', k('ewma'), unpack(peers))
+  end
   gen = gen + 1 -- estimates use it
 end
 
@@ -1979,6 +2004,7 @@ local function qh_setup(a)
     end
   end
   redis.call('DEL', k('svcs'), k('svcjson'), k('peers'))
+  model.drop_joined()
   for _, s in ipairs(services) do
     local st = string.format('%d', s.service_time or DEFAULT_SERVICE_TIME)
     local fields = {prefix = s.prefix == nil and s.id or s.prefix, name = tostring(s.name or ''),
@@ -3317,10 +3343,53 @@ function model.time_text(v, id)
   return tostring(s and tonumber(s.service_time) or DEFAULT_SERVICE_TIME)
 end
 
+-- The field of P:ewma holding the learnt times of a service's competing set pre-joined
+-- (model.join_learnt): "~L:*" in a hall with a comprehensive window, where every service has
+-- the same set (all of them, or none in a hall of many), else "~L:<service>" (its peers).
+function model.set_field(sid)
+  if hall_is_comprehensive() then return '~L:*' end
+  return '~L:' .. sid
+end
+
+-- The learnt times of the services sids as "<hall mix>|<t1>;<t2>;...", each as P:ewma holds it
+-- or the configured time (model.time_text), from what this call read of P:ewma.
+function model.join_learnt(sids)
+  local learnt = memo_table(cache, 'ewma')
+  local times = {}
+  for i, id in ipairs(sids) do times[i] = model.time_text(learnt[id] or nil, id) end
+  return (learnt['*'] or '') .. '|' .. table.concat(times, ';')
+end
+
+-- The position of sid among the competing services sids, or nil.
+function model.own_index(sid, sids)
+  for i, id in ipairs(sids) do
+    if id == sid then return i end
+  end
+  return nil
+end
+
+-- Drops every competing set's pre-joined learnt times (model.set_field), at setup: the sets,
+-- the services and their configured times may have changed.
+function model.drop_joined()
+  local fields = {}
+  for _, f in ipairs(redis.call('HKEYS', k('ewma'))) do
+    if string.sub(f, 1, 3) == '~L:' then fields[#fields + 1] = f end
+  end
+  -- at most 1,000 a command (unpack has a limit)
+  for i = 1, #fields, 1000 do
+    redis.call('HDEL', k('ewma'), unpack(fields, i, math.min(i + 999, #fields)))
+  end
+end
+
 -- The inputs of the estimates of a service's tickets, as estimate.c reads them:
--- "m<comprehensive> <idle> <open>|<hall mix>|<class shares>|<own time>|<waiting>=<time>;..."
--- with an entry for each competing service (model.competing_services): two HMGETs at most,
--- none for what this call read already.
+-- "n<comprehensive> <idle> <open>|<class shares>|<own time>|<waiting>;...|<hall mix>|<time>;..."
+-- with the waiting tickets and the learnt time of each competing service
+-- (model.competing_services) in two lists of the same order, and the own time as "#<i>", the
+-- i-th of them, when the service is among them. The last two parts are P:ewma's pre-joined
+-- field of the competing set (model.set_field), which a learnt time's change writes again
+-- (learn_service_time): so the inputs cost one HMGET of P:ewma for two values (three with an
+-- own time apart), not one value per competing service, and one of P:waiting; none for what
+-- this call read already.
 function model.inputs(sid)
   -- worked out once per service between writes (gen moves with every write and learnt time)
   local m = memo_table(counts, 'inputs')
@@ -3328,25 +3397,17 @@ function model.inputs(sid)
   if known_inputs and known_inputs[1] == gen then return known_inputs[2] end
   local sids = model.competing_services(sid)
   local learnt, known = memo_table(cache, 'ewma'), memo_table(counts, 'waiting')
-  -- the first read of the call: one HMGET of all (no list of what is missing to build), the
-  -- service itself only when it is not among the competing ones (as it usually is)
-  if learnt[sid] == nil then
-    local vals
-    local own = true
-    for _, id in ipairs(sids) do
-      if id == sid then own = false break end
-    end
-    if own then
-      vals = redis.call('HMGET', k('ewma'), '*', EST.CLASS_SHARES, sid, unpack(sids))
-      learnt[sid] = vals[3]
-    else
-      vals = redis.call('HMGET', k('ewma'), '*', EST.CLASS_SHARES, unpack(sids))
-    end
-    learnt['*'], learnt[EST.CLASS_SHARES] = vals[1], vals[2]
-    local skip = own and 3 or 2
-    for i, id in ipairs(sids) do learnt[id] = vals[i + skip] end
-  else
-    model.prefetch_ewma({'*', EST.CLASS_SHARES, unpack(sids)})
+  local field, own = model.set_field(sid), model.own_index(sid, sids)
+  if learnt[field] == nil or learnt[EST.CLASS_SHARES] == nil or (not own and learnt[sid] == nil) then
+    model.prefetch_ewma(own and {EST.CLASS_SHARES, field} or {EST.CLASS_SHARES, field, sid})
+  end
+  local joined = learnt[field]
+  if not joined then
+    -- not joined since qh_setup (or by an earlier version): joined now, kept when this call writes
+    model.prefetch_ewma({'*', unpack(sids)})
+    joined = model.join_learnt(sids)
+    learnt[field] = joined
+    if model.writes then redis.call('HSET', k('ewma'), field, joined) end
   end
   if known[sid] == nil and #sids > 0 then
     local vals = redis.call('HMGET', k('waiting'), unpack(sids))
@@ -3361,22 +3422,32 @@ function model.inputs(sid)
       for i, id in ipairs(missing) do known[id] = vals[i] end
     end
   end
-  local entries = {}
-  for i, id in ipairs(sids) do
-    local time = learnt[id]
-    if not time or time == '' then time = model.time_text(time, id) end
-    entries[i] = (known[id] or '') .. '=' .. time
-  end
+  local waiting = {}
+  for i, id in ipairs(sids) do waiting[i] = known[id] or '' end
   -- the window counts as the text of their sums (model.windows_serving's figures, read here as
   -- P:nopen holds them: most sums have one term)
   model.windows_serving('nopen', sid)
   local r = counts.nwin[sid]
-  local inputs = 'm' .. (hall_is_comprehensive() and '1 ' or '0 ') .. model.count_text(r[3], r[4]) ..
-    ' ' .. model.count_text(r[1], r[2]) .. '|' .. (learnt['*'] or '') .. '|' ..
-    (learnt[EST.CLASS_SHARES] or '') .. '|' .. model.time_text(learnt[sid], sid) .. '|' ..
-    table.concat(entries, ';')
+  local inputs = 'n' .. (hall_is_comprehensive() and '1 ' or '0 ') .. model.count_text(r[3], r[4]) ..
+    ' ' .. model.count_text(r[1], r[2]) .. '|' .. (learnt[EST.CLASS_SHARES] or '') .. '|' ..
+    (own and '#' .. own or model.time_text(learnt[sid] or nil, sid)) .. '|' ..
+    table.concat(waiting, ';') .. '|' .. joined
   m[sid] = {gen, inputs}
   return inputs
+end
+
+-- The inputs of model.inputs in the form of earlier versions, which a qserver of an earlier
+-- version reads: "m<comprehensive> <idle> <open>|<hall mix>|<class shares>|<own time>|
+-- <waiting>=<time>;...".
+function model.old_form(s)
+  local head, shares, own, waits, mix, times = string.match(s, '^n([^|]*)|([^|]*)|([^|]*)|([^|]*)|([^|]*)|(.*)$')
+  if not head then return s end
+  local w, entries = {}, {}
+  for v in string.gmatch(waits .. ';', '([^;]*);') do w[#w + 1] = v end
+  for t in string.gmatch(times, '[^;]+') do entries[#entries + 1] = (w[#entries + 1] or '') .. '=' .. t end
+  local i = tonumber(string.match(own, '^#(%d+)$') or '')
+  if i then own = string.match(entries[i] or '', '=(.*)$') or '' end
+  return 'm' .. head .. '|' .. mix .. '|' .. shares .. '|' .. own .. '|' .. table.concat(entries, ';')
 end
 
 -- ahead and the model's inputs of a ticket pinned to a window: it competes for that one window
@@ -3444,6 +3515,7 @@ local function register(name, body, writes)
     function_name = name,
     callback = function(keys, args)
       cache, counts, gen, tjson, events = {}, {}, 0, nil, {}
+      model.writes = writes -- a call that writes keeps what it joined (model.inputs)
       hours_seen, stats_pending = {}, {}
       local ok, res = pcall(run, keys, args)
       -- even a refused call may have run the day change, whose figures and events are

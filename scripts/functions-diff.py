@@ -12,9 +12,17 @@ usage: scripts/functions-diff.py OLD.lua NEW.lua [SEED] [STEPS] [UPGRADE_AT]
   UPGRADE_AT: the second site runs OLD until that step and NEW from then on, so that NEW
   reads and adds to what OLD stored (days stored before a change; default 0).
 
+Replies and audit entries are compared as clients get them: each entry as the protocol events
+qserver's eventbuild.c makes of it, and a reply that differs in its text as the answer object
+qserver makes of it (both with `build/eventbuild-dump`, or the program in $EVENTBUILD), so two
+versions that record the same thing in different forms (the wait model's inputs, say) compare
+equal exactly when every client is told the same. Each entry is built alone, as a catch-up or
+an SSE resume from it reads it.
+
 Left out of the comparison: the field `~table` of statistics hashes (only there to keep a hash
-a hash table, docs/statistics.md) and the sets P:open and P:idle (qh_setup builds them from the
-windows' states, docs/keys.md)."""
+a hash table, docs/statistics.md), the fields `~L:<set>` of P:ewma (the learnt times of a
+competing set joined, kept by the library for its own reads) and the sets P:open and P:idle
+(qh_setup builds them from the windows' states, docs/keys.md)."""
 import json
 import os
 import random
@@ -84,6 +92,32 @@ def reads_hour(r, name):
     return not (isinstance(reply, tuple) and 'BAD_REQUEST day' in reply[1])
 
 
+class Builder:
+    """What clients get from a record: build/eventbuild-dump, kept running."""
+
+    def __init__(self):
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        path = os.environ.get('EVENTBUILD', os.path.join(root, 'build', 'eventbuild-dump'))
+        if not os.access(path, os.X_OK):
+            sys.exit('%s is missing: make it first (make test-build)' % path)
+        self.proc = subprocess.Popen([path], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def __call__(self, kind, data):
+        """The events of an entry (kind E) or the answer of a result (R), '!' lines when malformed."""
+        raw = data.encode()
+        self.proc.stdin.write(b'%s %d\n' % (kind.encode(), len(raw)) + raw)
+        self.proc.stdin.flush()
+        lines = []
+        while True:
+            line = self.proc.stdout.readline().decode().rstrip('\n')
+            if line in ('.', ''):
+                return lines
+            lines.append(line)
+
+
+BUILD = None  # the Builder, started by main()
+
+
 def load(r, path, name):
     """Loads a library under its own name, its functions renamed <name>_..."""
     src = open(path).read().replace('#!lua name=qhall', '#!lua name=' + name, 1)
@@ -101,6 +135,8 @@ def dump(r, prefix):
             flat = r('HGETALL', key)
             value = dict(zip(flat[::2], flat[1::2]))
             value.pop('~table', None)
+            if key.endswith(':ewma'):
+                value = {f: v for f, v in value.items() if not f.startswith('~L:')}
         elif kind == 'zset':
             value = r('ZRANGE', key, 0, -1, 'WITHSCORES')
         elif kind == 'list':
@@ -110,7 +146,11 @@ def dump(r, prefix):
         elif kind == 'string':
             value = r('GET', key)
         else:  # the stream: its entries' data, without their ids (real time)
-            value = [entry[1] for entry in r('XRANGE', key, '-', '+')]
+            value = [(entry[1], BUILD('E', entry[1][1])) for entry in r('XRANGE', key, '-', '+')]
+            for fields, events in value:
+                if '!' in events:
+                    sys.exit('%s: an entry clients cannot read: %s' % (key, fields))
+            value = [events for fields, events in value]
         out[key[len(prefix):]] = (kind, value, r('TTL', key) > 0)
     for key in IGNORED_KEYS:
         out.pop(key, None)
@@ -128,8 +168,15 @@ def run(r, seed, steps, upgrade_at):
             name = library(step)
             reply = r('FCALL', name + '_' + fn, 1, prefix, now, site_day(now, with_hour[name]), 0, *args)
             replies.append(json.dumps(reply).replace('{A}', '{X}').replace('{B}', '{X}'))
+        if replies[0] != replies[1] and built(replies[0]) == built(replies[1]) != ['!']:
+            replies = [json.dumps(built(reply)) for reply in replies]
         if replies[0] != replies[1]:
             sys.exit('step %d %s %s\n old %s\n new %s' % (step, fn, args, replies[0][:3000], replies[1][:3000]))
+
+    def built(reply):
+        """A reply as qserver answers it (the JSON of a string reply, as compared)."""
+        text = json.loads(reply)
+        return BUILD('R', text) if isinstance(text, str) else ['!']
 
     rnd = random.Random(seed)
     fcall(0, 'setup', NOW, json.dumps(HALL))
@@ -208,6 +255,8 @@ def main():
         r = Redis(sock)
         while r('PING') != 'PONG':
             time.sleep(0.05)
+        global BUILD
+        BUILD = Builder()
         load(r, old, 'vo')
         load(r, new, 'vn')
         keys = run(r, seed, steps, upgrade_at)

@@ -116,6 +116,41 @@ static void model__malformed_inputs__refused(void **state)
 	}
 }
 
+/* The joined form the library writes ("n...": the waiting counts and the learnt times in two
+ * lists, the own time by its place among them) tells exactly what the earlier form does. */
+static void model__joined_inputs__same_figures_as_the_earlier_form(void **state)
+{
+	(void)state;
+	static const char *const pairs[][2] = {
+		{"n1 0 6||#1|3;2|360 129600 50|480 230400 50;240 57600 50",
+		 "m1 0 6|360 129600 50||480 230400 50|3=480 230400 50;2=240 57600 50"},
+		{"n1 0 6||#2|3;2||480 230400 50;240 57600 50", "m1 0 6|||240 57600 50|3=480 230400 50;2=240 57600 50"},
+		{"n1 0 6||480 230400 50||360 129600 50|", "m1 0 6|360 129600 50||480 230400 50|"},
+		{"n0 0 1|0.1000 0.1500 40|#1|5||300 90000 40", "m0 0 1||0.1000 0.1500 40|300 90000 40|5=300 90000 40"},
+		{"n0 2 3||#2|;2||250;300", "m0 2 3|||300|=250;2=300"},
+	};
+	for (size_t i = 0; i < sizeof pairs / sizeof pairs[0]; i++) {
+		struct estimate joined, earlier;
+		assert_int_equal(estimate_ticket(pairs[i][0], 4, "normal", &joined), 0);
+		assert_int_equal(estimate_ticket(pairs[i][1], 4, "normal", &earlier), 0);
+		assert_estimate(&joined, earlier.ahead, earlier.ewt, earlier.ewt_low, earlier.ewt_high);
+		assert_int_equal(estimate_new_ticket(pairs[i][0], 7, &joined), 0);
+		assert_int_equal(estimate_new_ticket(pairs[i][1], 7, &earlier), 0);
+		assert_estimate(&joined, earlier.ahead, earlier.ewt, earlier.ewt_low, earlier.ewt_high);
+	}
+	/* the documented example: 1397 s, range 714-2418 s */
+	struct estimate e;
+	assert_int_equal(estimate_new_ticket("n0 0 1||#1|4||300 90000 40", 0, &e), 0);
+	assert_estimate(&e, 4, 1397, 714, 2418);
+	/* lists of different lengths, an own time past the list, parts missing: refused */
+	const char *bad[] = {"n0 0 1||#1|4;1||300", "n0 0 1||#1|4|300|", "n0 0 1||#2|4||300", "n0 0 1||#0|4||300",
+			     "n0 0 1||#1|4|300", "n0 0 1|#1|4||300", "n", "n0 0 1||300|4||"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		assert_int_equal(estimate_ticket(bad[i], 1, "normal", &e), -1);
+		assert_int_equal(estimate_new_ticket(bad[i], 1, &e), -1);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -125,6 +160,7 @@ int main(void)
 		cmocka_unit_test(model__higher_classes__stretch_the_wait),
 		cmocka_unit_test(model__comprehensive_hall__the_mix),
 		cmocka_unit_test(model__malformed_inputs__refused),
+		cmocka_unit_test(model__joined_inputs__same_figures_as_the_earlier_form),
 	};
 	return cmocka_run_group_tests_name("estimate_model", tests, NULL, NULL);
 }

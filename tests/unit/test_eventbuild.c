@@ -336,12 +336,33 @@ static void eventbuild__model_inputs__become_the_estimates(void **state)
 	assert_int_equal(expand("[[\"q\",\"A\",\"5\",\"m0 0 1|||300\",\"\"]]", &s), -1);
 }
 
+/* A take of the library as it writes today (the text form, the inputs joined: "n..."): the same
+ * events as the earlier form of the same inputs ("m..."), the queue event's "^" included. */
+static void eventbuild__joined_inputs__the_same_events_as_the_earlier_form(void **state)
+{
+	(void)state;
+	struct seen joined, earlier;
+	assert_int_equal(expand("T,20261128-A005,,A,,,waiting,1795830000,,,,,,,,,4,n1 0 2|0.1000 0.0500 40|#1|3;2|"
+				"360 129600 50|480 230400 50;240 57600 50\nq,A,3,^,5",
+				&joined), 2);
+	assert_int_equal(expand("T,20261128-A005,,A,,,waiting,1795830000,,,,,,,,,4,m1 0 2|360 129600 50|0.1000 0.0500 40|"
+				"480 230400 50|3=480 230400 50;2=240 57600 50\nq,A,3,^,5",
+				&earlier), 2);
+	assert_string_equal(joined.events[0], earlier.events[0]);
+	assert_string_equal(joined.events[1], earlier.events[1]);
+	assert_true(event_number(joined.events[0], "ticket", "ewt") > 0);
+	assert_int_equal(event_number(joined.events[1], NULL, "ahead"), 5);
+	/* joined inputs whose lists do not pair up: the message is refused */
+	assert_int_equal(expand("q,A,3,n1 0 2||#1|3||360|480;240,5", &joined), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(eventbuild__a_call__its_events_in_order),
 		cmocka_unit_test(eventbuild__waiting_ticket_and_paused_window__estimates_and_reason),
 		cmocka_unit_test(eventbuild__estimate_range__on_tickets_and_queues),
+		cmocka_unit_test(eventbuild__joined_inputs__the_same_events_as_the_earlier_form),
 		cmocka_unit_test(eventbuild__closed_by_day__flag_only_when_set),
 		cmocka_unit_test(eventbuild__objects_of_earlier_versions__passed_on),
 		cmocka_unit_test(eventbuild__malformed__refused_whole),
