@@ -10,6 +10,8 @@
  *   ["w", id, state, ticket number, clerk, since, reason]
  *   ["q", service, waiting, ewt, ahead, ewt_low, ewt_high]
  *   ["c", ticket id, window, recall, at]      (after the "t" of that ticket; id "" for it)
+ *   ["L", set, joined learnt times]            (no event: what the wait model's inputs of this
+ *                                               entry and later ones name, joined.c)
  * with every value a string and "" for none. Tickets are written in a shorter form of the same
  * fields, "T" instead of "t": number "" when it is the id's part after the '-', class "" for
  * normal and channel "" for kiosk, recalls and transfers "" for 0, called_at, started_at and
@@ -288,6 +290,8 @@ static int text_event_pad(cJSON *ev)
 		want = most = 7;
 	else if (kind && strcmp(kind, "c") == 0)
 		want = most = 5;
+	else if (kind && strcmp(kind, "L") == 0)
+		want = most = 3;
 	else if (kind && strcmp(kind, "q") == 0) {
 		want = inputs && (is_model_inputs(inputs) || inputs[0] == '^') ? 5 : 0;
 		most = 7;
@@ -348,9 +352,101 @@ malformed:
 	return NULL;
 }
 
-/* Calls each(event, length, arg) for every event of a message, in order; returns how many,
- * or -1 (having called nothing) when the message is malformed. */
-int eventbuild_each(const struct config *cfg, const char *json, size_t len, eventbuild_fn *each, void *arg)
+/* An "L" line of an entry: the joined learnt times of set `key` it records. */
+struct entry_set {
+	const char *key, *joined;
+};
+
+/* The joined learnt times that inputs ending in "@<id>" name ("@": this entry, its latest "L"
+ * line of the set so far, `sets`); the set is "*" in a hall with a comprehensive window, else the
+ * service. NULL, with *missing set when the store lacks the named entry's. */
+static const char *named_joined(const char *inputs, const char *ref, const char *service, const struct entry_set *sets,
+				size_t nsets, const struct joined_store *store, int *missing)
+{
+	const char *key = inputs[1] == '1' ? "*" : service;
+	*missing = 0;
+	if (!key)
+		return NULL;
+	if (!*ref) {
+		for (size_t i = nsets; i-- > 0;)
+			if (strcmp(sets[i].key, key) == 0)
+				return sets[i].joined;
+		return NULL;
+	}
+	const char *joined = joined_store_get(store, ref, key);
+	*missing = !joined;
+	return joined;
+}
+
+/* Puts the learnt times named at the end of the inputs at position `at` of a compact event in
+ * their place; 0, -1 when malformed, EVENTBUILD_MISSING (the entry's id in `missing`). */
+static int resolve_inputs(cJSON *ev, int at, int service_at, const struct entry_set *sets, size_t nsets,
+			  const struct joined_store *store, char missing[STREAM_ID_TEXT_MAX])
+{
+	const char *inputs = compact_string(ev, at), *bar = inputs ? strrchr(inputs, '|') : NULL;
+	if (!inputs || inputs[0] != 'n' || !bar || bar[1] != '@')
+		return 0;
+	int absent;
+	const char *joined = named_joined(inputs, bar + 2, compact_string(ev, service_at), sets, nsets, store, &absent);
+	if (!joined) {
+		if (!absent || !missing || strlen(bar + 2) >= STREAM_ID_TEXT_MAX)
+			return -1;
+		strcpy(missing, bar + 2);
+		return EVENTBUILD_MISSING;
+	}
+	size_t head = (size_t)(bar + 1 - inputs), n = strlen(joined);
+	char *whole = malloc(head + n + 1);
+	if (!whole)
+		return -1;
+	memcpy(whole, inputs, head);
+	memcpy(whole + head, joined, n + 1);
+	cJSON *item = cJSON_CreateString(whole);
+	free(whole);
+	return item && cJSON_ReplaceItemInArray(ev, at, item) ? 0 : -1;
+}
+
+/* Gives every event of a message its learnt times in full: those an "L" line of it holds, or
+ * an earlier entry (the store); collects its "L" lines in `sets` (as many as its events). */
+static int resolve_message(cJSON *msg, struct entry_set *sets, size_t *nsets, const struct joined_store *store,
+			   char missing[STREAM_ID_TEXT_MAX])
+{
+	cJSON *item;
+	cJSON_ArrayForEach(item, msg) {
+		const char *kind = cJSON_IsArray(item) ? compact_string(item, 0) : NULL;
+		int rc = 0;
+		if (!kind)
+			continue;
+		if (strcmp(kind, "L") == 0) {
+			const char *key = compact_string(item, 1), *joined = compact_string(item, 2);
+			if (!key || !joined)
+				return -1;
+			sets[(*nsets)++] = (struct entry_set){key, joined};
+		} else if (strcmp(kind, "T") == 0 || strcmp(kind, "t") == 0) {
+			rc = resolve_inputs(item, TF_EWT + 1, 3, sets, *nsets, store, missing);
+		} else if (strcmp(kind, "q") == 0) {
+			rc = resolve_inputs(item, 3, 1, sets, *nsets, store, missing);
+		}
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* True when a compact event is an "L" line (learnt times, no event of its own). */
+static int is_set_line(const cJSON *item)
+{
+	const char *kind = cJSON_IsArray(item) ? compact_string(item, 0) : NULL;
+	return kind && strcmp(kind, "L") == 0;
+}
+
+/* A message's compact events, parsed: a JSON array (earlier versions) or the text form. */
+static cJSON *parse_message(const char *json, size_t len)
+{
+	return len && json[0] == '[' ? cJSON_ParseWithLength(json, len) : text_events(json, len);
+}
+
+int eventbuild_entry(const struct config *cfg, struct joined_store *store, const char *id, const char *json, size_t len,
+		     eventbuild_fn *each, void *arg, char missing[STREAM_ID_TEXT_MAX])
 {
 	while (len && (*json == ' ' || *json == '\n')) {
 		json++;
@@ -360,18 +456,27 @@ int eventbuild_each(const struct config *cfg, const char *json, size_t len, even
 		each(json, len, arg); /* one event of an earlier version */
 		return 1;
 	}
-	/* a JSON array of compact events (earlier versions) or their text form */
-	cJSON *msg = len && json[0] == '[' ? cJSON_ParseWithLength(json, len) : text_events(json, len);
+	cJSON *msg = parse_message(json, len);
 	if (!cJSON_IsArray(msg)) {
 		cJSON_Delete(msg);
 		return -1;
 	}
 	int n = cJSON_GetArraySize(msg);
+	struct entry_set *sets = calloc(n > 0 ? (size_t)n : 1, sizeof *sets);
+	size_t nsets = 0;
+	int resolved = sets ? resolve_message(msg, sets, &nsets, store, missing) : -1;
+	if (resolved < 0) {
+		free(sets);
+		cJSON_Delete(msg);
+		return resolved;
+	}
 	char **texts = calloc(n > 0 ? (size_t)n : 1, sizeof *texts);
 	cJSON *last_ticket = NULL, *item;
 	const char *last_inputs = NULL;
-	int built = 0;
+	int built = 0, events = n - (int)nsets;
 	cJSON_ArrayForEach(item, msg) {
+		if (is_set_line(item))
+			continue;
 		cJSON *ev = cJSON_IsObject(item) ? cJSON_Duplicate(item, 1) : event_object(cfg, item, &last_ticket, &last_inputs);
 		if (!texts || !ev || !(texts[built] = cJSON_PrintUnformatted(ev))) {
 			cJSON_Delete(ev);
@@ -381,15 +486,38 @@ int eventbuild_each(const struct config *cfg, const char *json, size_t len, even
 		built++;
 	}
 	cJSON_Delete(last_ticket);
+	int ok = texts && built == events;
+	/* the sets this entry records, for the entries that name it (the last of a set wins) */
+	for (size_t i = 0; ok && store && id && i < nsets; i++)
+		joined_store_put(store, id, sets[i].key, sets[i].joined);
+	free(sets);
 	cJSON_Delete(msg);
-	int ok = texts && built == n;
 	for (int i = 0; i < built; i++) {
 		if (ok)
 			each(texts[i], strlen(texts[i]), arg);
 		free(texts[i]);
 	}
 	free(texts);
-	return ok ? n : -1;
+	return ok ? events : -1;
+}
+
+/* Calls each(event, length, arg) for every event of a message, in order; returns how many,
+ * or -1 (having called nothing) when the message is malformed (or names another entry's
+ * learnt times: it has no store to find them in). */
+int eventbuild_each(const struct config *cfg, const char *json, size_t len, eventbuild_fn *each, void *arg)
+{
+	return eventbuild_entry(cfg, NULL, NULL, json, len, each, arg, NULL);
+}
+
+void eventbuild_learn(struct joined_store *store, const char *id, const char *json, size_t len)
+{
+	cJSON *msg = len && json[0] != '{' ? parse_message(json, len) : NULL, *item;
+	cJSON_ArrayForEach(item, msg) {
+		const char *key = is_set_line(item) ? compact_string(item, 1) : NULL, *joined = compact_string(item, 2);
+		if (key && joined)
+			joined_store_put(store, id, key, joined);
+	}
+	cJSON_Delete(msg);
 }
 
 /* A growing text buffer; `failed` once memory ran out. */

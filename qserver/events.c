@@ -277,24 +277,152 @@ static void fan_out_free(struct fan_out *f)
 }
 
 static void events_force_resync(struct site *site, const char *why);
+static void events_try_catch_up(struct site *site);
+
+/* A message waiting for the learnt times it names to be read from the stream (joined.c). */
+struct ref_waiting {
+	struct ref_waiting *next;
+	struct stream_id id;
+	size_t len;
+	char json[];
+};
 
 /* Sends the events of one message (one function call's, with its stream id) to their
- * subscribers, once and in order (eventbuild.c splits them). */
-static void events_deliver(struct site *site, struct stream_id id, const char *json, size_t len)
+ * subscribers, once and in order (eventbuild.c splits them). Returns EVENTBUILD_MISSING, having
+ * sent nothing, when it names learnt times of an entry this qserver has not read (its id in
+ * site->ref_missing), unless that is `unreadable`, an entry the stream no longer holds. */
+static int events_deliver_now(struct site *site, struct stream_id id, const char *json, size_t len,
+			      const char *unreadable)
 {
 	if (site->last_delivered.ms && !stream_id_after(id, site->last_delivered))
-		return;
-	site->last_delivered = id;
+		return 0;
+	char sid[STREAM_ID_TEXT_MAX], missing[STREAM_ID_TEXT_MAX];
+	snprintf(sid, sizeof sid, "%" PRIu64 "-%" PRIu64, id.ms, id.seq);
 	site->delivering = id;
 	site->delivering_index = 0;
 	struct fan_out f = {.site = site};
-	if (eventbuild_each(site->cfg, json, len, fan_out_add, &f) < 0)
+	struct joined_store *store = joined_of(site);
+	int n = eventbuild_entry(site->cfg, store, sid, json, len, fan_out_add, &f, missing);
+	if (n == EVENTBUILD_MISSING && store && !(unreadable && strcmp(missing, unreadable) == 0)) {
+		fan_out_free(&f);
+		snprintf(site->ref_missing, sizeof site->ref_missing, "%s", missing);
+		return EVENTBUILD_MISSING;
+	}
+	site->last_delivered = id;
+	if (n < 0)
 		log_warn("dropped a malformed event message: %.80s", json);
 	else if (f.failed) /* every subscriber would miss it: they take a fresh snapshot instead */
 		events_force_resync(site, "an event message could not be built: out of memory");
 	else if (f.n)
 		fan_out_send(&f);
 	fan_out_free(&f);
+	return 0;
+}
+
+/* Drops the messages waiting for a named entry (the stream is read again from the last one
+ * delivered, or subscribers resync). */
+static void events_drop_ref_waiting(struct site *site)
+{
+	struct ref_waiting *m;
+	while ((m = site->ref_head) != NULL) {
+		site->ref_head = m->next;
+		free(m);
+	}
+	site->ref_tail = &site->ref_head;
+	site->nref = 0;
+}
+
+static void events_read_named(struct site *site);
+
+/* Delivers the messages that waited for a named entry, in order, until one names another entry
+ * not read yet (which is then read); `unreadable` is an entry the stream did not hold. */
+static void events_deliver_waiting(struct site *site, const char *unreadable)
+{
+	struct ref_waiting *m;
+	while ((m = site->ref_head) != NULL) {
+		if (events_deliver_now(site, m->id, m->json, m->len, unreadable) == EVENTBUILD_MISSING) {
+			events_read_named(site);
+			return;
+		}
+		site->ref_head = m->next;
+		if (!site->ref_head)
+			site->ref_tail = &site->ref_head;
+		site->nref--;
+		free(m);
+	}
+}
+
+/* Takes the entry a waiting message names: keeps the learnt times it records, then delivers. */
+static void events_on_named(redisReply *reply, void *arg)
+{
+	struct site *site = arg;
+	char named[STREAM_ID_TEXT_MAX];
+	snprintf(named, sizeof named, "%s", site->ref_missing);
+	if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+		/* the command link went away: read the stream again from the last message delivered */
+		events_drop_ref_waiting(site);
+		site->catching_up = 1;
+		site->need_catch_up = 1;
+		events_try_catch_up(site);
+		return;
+	}
+	int found = 0;
+	for (size_t i = 0; i < reply->elements; i++) {
+		redisReply *entry = reply->element[i];
+		if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 || strcmp(entry->element[0]->str, named) != 0)
+			continue;
+		redisReply *fields = entry->element[1];
+		for (size_t f = 0; f + 1 < fields->elements; f += 2)
+			if (strcmp(fields->element[f]->str, "data") == 0 && joined_of(site)) {
+				eventbuild_learn(site->joined, named, fields->element[f + 1]->str, fields->element[f + 1]->len);
+				found = 1;
+			}
+	}
+	if (!found)
+		log_warn("%s: an event names entry %s, which the stream no longer holds", site->cfg->site.id, named);
+	events_deliver_waiting(site, named);
+}
+
+/* Reads the entry named by the first waiting message (site->ref_missing). */
+static void events_read_named(struct site *site)
+{
+	char key[96];
+	snprintf(key, sizeof key, "%s:events", site->prefix);
+	const char *argv[] = {"XRANGE", key, site->ref_missing, site->ref_missing, "COUNT", "1"};
+	if (store_command(events_on_named, site, 6, argv) < 0)
+		events_on_named(NULL, site);
+}
+
+/* Sends a message's events, or has it wait behind those waiting for a named entry. */
+static void events_deliver(struct site *site, struct stream_id id, const char *json, size_t len)
+{
+	if (!site->ref_head && events_deliver_now(site, id, json, len, NULL) != EVENTBUILD_MISSING)
+		return;
+	if (site->nref >= EVENTS_HELD_MAX) {
+		events_force_resync(site, "too many events waiting for the stream to be read");
+		events_drop_ref_waiting(site);
+		return;
+	}
+	struct ref_waiting *m = malloc(sizeof *m + len);
+	if (!m) {
+		log_warn("dropped an event message: out of memory");
+		return;
+	}
+	m->next = NULL;
+	m->id = id;
+	m->len = len;
+	memcpy(m->json, json, len);
+	if (!site->ref_head) {
+		site->ref_tail = &site->ref_head;
+		*site->ref_tail = m;
+		site->ref_tail = &m->next;
+		site->nref = 1;
+		events_read_named(site); /* the first to wait: its named entry is read */
+		return;
+	}
+	*site->ref_tail = m;
+	site->ref_tail = &m->next;
+	site->nref++;
 }
 
 /* Splits a published message into its stream id and JSON and delivers it; hands a window
@@ -535,11 +663,13 @@ static void events_drop_site_held(struct site *site)
 	site->catching_up = 0;
 }
 
-/* Drops the messages held for every site's catch-up. */
+/* Drops the messages held for every site's catch-up, and those waiting for a named entry. */
 void events_drop_held(void)
 {
-	for (size_t i = 0; i < sites_count(); i++)
+	for (size_t i = 0; i < sites_count(); i++) {
 		events_drop_site_held(sites_at(i));
+		events_drop_ref_waiting(sites_at(i));
+	}
 }
 
 /* Drops what still waits for delivery and frees the fan-out event (at shutdown). */

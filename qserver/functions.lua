@@ -955,7 +955,7 @@ end
 -- once a day is enough for a retention counted in days, and keeps the trimming out of the
 -- AOF record of every call.
 local function trim_events()
-  redis.call('XTRIM', k('events'), 'MINID', '~', minid())
+  redis.call('XTRIM', k('events'), 'MINID', '~', model.trim_bound(minid()))
 end
 
 -- A compact event (or the ticket or window of a result) in the text form (docs/functions.md
@@ -967,7 +967,7 @@ do
   local ESCAPES = {[','] = '\\,', ['\n'] = '\\n', ['\\'] = '\\\\'}
   -- the positions of the values of free text (a clerk's id, a pause reason); every other value
   -- is an id, a word or a number the library checked, with no ',', newline or backslash
-  local FREE = {T = {13}, w = {5, 7}}
+  local FREE = {T = {13}, w = {5, 7}, L = {2}}
 
   function text_line(values)
     local n = #values
@@ -995,11 +995,12 @@ end
 -- its stream id: one XADD and one PUBLISH per call however many events it caused. The stream
 -- is trimmed to the retention at each day change (trim_events), not by every XADD.
 local function publish_events()
-  if #events == 0 then return end
+  if #events == 0 then return model.keep_joined(nil) end
   local payload = table.concat(events, '\n')
   events = {}
   local id = redis.call('XADD', k('events'), '*', 'data', payload)
   redis.call('PUBLISH', k('ev'), id .. ' ' .. payload)
+  model.keep_joined(id)
 end
 
 -- The fields of a compact ticket: ["t", id, number, service, class, channel, state, issued_at,
@@ -1061,7 +1062,15 @@ end
 
 -- A ticket event.
 local function emit_ticket(t)
-  emit(ticket_compact(t, true))
+  local line = ticket_compact(t, true)
+  local inputs = tjson.view.inputs
+  if inputs then
+    -- the event names the recorded learnt times instead of repeating them (model.event_inputs):
+    -- the inputs, a waiting ticket's last value, lose their joined times at the line's end
+    local name, joined = model.name_joined(inputs, t.service)
+    if name then line = string.sub(line, 1, #line - #joined) .. name end
+  end
+  emit(line)
   notify.seen('tickets', t.id, t)
   -- a queue event after it may refer to its model inputs (emit_queue)
   model.last_events, model.last_inputs = events, tjson.view.inputs
@@ -1614,19 +1623,19 @@ local function learn_service_time(t)
   end, writes)
   model.learn_class_share(t.class, writes)
   -- the competing set's learnt times joined again (model.inputs reads them so), written with
-  -- them; with specialised windows the service's peers' sets hold its time too: dropped, and
+  -- them at the call's end (model.keep_joined: one HSET with the id of the entry that records
+  -- them); with specialised windows the service's peers' sets hold its time too: dropped, and
   -- joined again by the next call that needs one
-  local sids, learnt = model.competing_services(sid), memo_table(cache, 'ewma')
-  local field = model.set_field(sid)
-  learnt[field] = model.join_learnt(sids)
-  writes[#writes + 1], writes[#writes + 2] = field, learnt[field]
-  redis.call('HSET', k('ewma'), unpack(writes))
+  local sids = model.competing_services(sid)
+  model.joined_changed(model.set_field(sid), model.join_learnt(sids))
+  model.learnt_writes = writes
   if not hall_is_comprehensive() and #sids > 1 then
-    local peers = {}
+    local peers, learnt = {}, memo_table(cache, 'ewma')
     for _, id in ipairs(sids) do
       if id ~= sid then
-        peers[#peers + 1] = model.set_field(id)
-        learnt[peers[#peers]] = false
+        local field = model.set_field(id)
+        peers[#peers + 1], peers[#peers + 2] = field, model.ref_field(field)
+        learnt[field], learnt[model.ref_field(field)] = false, false
       end
     end
     redis.call('HDEL', k('ewma'), unpack(peers))
@@ -1867,6 +1876,9 @@ local function change_day(day, stored)
   end
   DAY = day
   redis.call('SET', k('day'), day)
+  -- from here on events name only learnt times recorded from now on (model.mark)
+  model.drop_joined()
+  model.mark()
   trim_events()
   if not stored then return 0 end
   -- before the changes below, which count in their (now folded) day and its month; days no
@@ -2005,6 +2017,7 @@ local function qh_setup(a)
   end
   redis.call('DEL', k('svcs'), k('svcjson'), k('peers'))
   model.drop_joined()
+  model.mark()
   for _, s in ipairs(services) do
     local st = string.format('%d', s.service_time or DEFAULT_SERVICE_TIME)
     local fields = {prefix = s.prefix == nil and s.id or s.prefix, name = tostring(s.name or ''),
@@ -3351,6 +3364,100 @@ function model.set_field(sid)
   return '~L:' .. sid
 end
 
+-- The field of P:ewma holding the stream id of the entry that recorded a set's joined learnt
+-- times (the set's field "~L:..." as "~R:...").
+function model.ref_field(field)
+  return '~R:' .. string.sub(field, 4)
+end
+
+-- Notes that a competing set's joined learnt times are new in this call (joined or learnt
+-- here): no recorded entry holds them yet, and the call keeps them at its end (keep_joined).
+function model.joined_changed(field, joined)
+  local learnt = memo_table(cache, 'ewma')
+  learnt[field], learnt[model.ref_field(field)] = joined, false
+  if model.writes and not model.dirty[field] then
+    model.dirty[field] = true
+    model.dirty[#model.dirty + 1] = field
+  end
+end
+
+-- The inputs as an event records them: the joined learnt times at their end replaced by
+-- "@<stream id>", the entry that recorded them, or "@" when this entry does (an "L" line
+-- before this event: "L,<set>,<joined>", written here when no entry holds them yet). So a
+-- ticket life records the hall's learnt times once per change instead of in every event.
+function model.event_inputs(inputs, sid)
+  local name, joined = model.name_joined(inputs, sid)
+  if not name then return inputs end
+  return string.sub(inputs, 1, #inputs - #joined) .. name
+end
+
+-- What the event of inputs (model.inputs of the service sid) records instead of their joined
+-- learnt times, "@<id>" or "@" (model.event_inputs), and those joined times; nil for inputs
+-- without them (a pinned ticket's).
+function model.name_joined(inputs, sid)
+  if string.sub(inputs, 1, 1) ~= 'n' then return nil end
+  local field, learnt = model.set_field(sid), memo_table(cache, 'ewma')
+  local known = counts.inputs and counts.inputs[sid]
+  local joined
+  if known and known[2] == inputs then
+    joined = known[3]
+  else
+    joined = select(2, string.match(inputs, '^(n[^|]*|[^|]*|[^|]*|[^|]*|)(.*)$'))
+  end
+  if model.lined[field] == joined then return '@', joined end
+  local ref = learnt[model.ref_field(field)]
+  if ref and learnt[field] == joined then return '@' .. ref, joined end
+  emit(text_line({'L', string.sub(field, 4), joined}))
+  model.lined[field] = joined
+  if not model.dirty[field] then
+    model.dirty[field] = true
+    model.dirty[#model.dirty + 1] = field
+  end
+  return '@', joined
+end
+
+-- At the end of a writing call, with the id of its entry (nil when it recorded none): keeps
+-- the competing sets' joined learnt times it made, each with the id of the entry that recorded
+-- them, or without one when its entry does not hold them (the next event records them).
+function model.keep_joined(id)
+  local dirty = model.dirty
+  if not dirty or #dirty == 0 then return end
+  -- the learnt times themselves (learn_service_time) in the same HSET
+  local learnt, set, drop = memo_table(cache, 'ewma'), model.learnt_writes or {}, {}
+  for _, field in ipairs(dirty) do
+    local joined = learnt[field]
+    if joined then
+      set[#set + 1], set[#set + 2] = field, joined
+      if id and model.lined[field] == joined then
+        set[#set + 1], set[#set + 2] = model.ref_field(field), id
+      else
+        drop[#drop + 1] = model.ref_field(field)
+      end
+    end
+  end
+  if #set > 0 then redis.call('HSET', k('ewma'), unpack(set)) end
+  if #drop > 0 then redis.call('HDEL', k('ewma'), unpack(drop)) end
+end
+
+-- Records the moment (real time, as stream ids count it) from which events name only learnt
+-- times recorded after it: setup and the day change drop every set's recorded id.
+function model.mark()
+  local t = real_time()
+  local ms = istr(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+  redis.call('ZADD', k('marks'), ms, ms)
+end
+
+-- Where the stream may be trimmed to keep the retention (minid) without dropping an entry a
+-- kept one names: the latest mark at or before minid, as every entry after a mark names only
+-- entries after it (none: minid, as no entry was recorded with names before the first mark).
+-- Marks before it are no longer needed.
+function model.trim_bound(minid_ms)
+  local mark = redis.call('ZREVRANGEBYSCORE', k('marks'), minid_ms, '-inf', 'LIMIT', '0', '1')[1]
+  if not mark then return minid_ms end
+  redis.call('ZREMRANGEBYSCORE', k('marks'), '-inf', '(' .. mark)
+  return mark
+end
+
 -- The learnt times of the services sids as "<hall mix>|<t1>;<t2>;...", each as P:ewma holds it
 -- or the configured time (model.time_text), from what this call read of P:ewma.
 function model.join_learnt(sids)
@@ -3368,12 +3475,15 @@ function model.own_index(sid, sids)
   return nil
 end
 
--- Drops every competing set's pre-joined learnt times (model.set_field), at setup: the sets,
--- the services and their configured times may have changed.
+-- Drops every competing set's joined learnt times (model.set_field) and the ids of the entries
+-- that recorded them (model.ref_field): at setup, where the sets, the services and their
+-- configured times may change, and at the day change, so that no entry names one recorded
+-- before the last day change or setup (model.trim_bound).
 function model.drop_joined()
   local fields = {}
   for _, f in ipairs(redis.call('HKEYS', k('ewma'))) do
-    if string.sub(f, 1, 3) == '~L:' then fields[#fields + 1] = f end
+    local head = string.sub(f, 1, 3)
+    if head == '~L:' or head == '~R:' then fields[#fields + 1] = f end
   end
   -- at most 1,000 a command (unpack has a limit)
   for i = 1, #fields, 1000 do
@@ -3399,15 +3509,15 @@ function model.inputs(sid)
   local learnt, known = memo_table(cache, 'ewma'), memo_table(counts, 'waiting')
   local field, own = model.set_field(sid), model.own_index(sid, sids)
   if learnt[field] == nil or learnt[EST.CLASS_SHARES] == nil or (not own and learnt[sid] == nil) then
-    model.prefetch_ewma(own and {EST.CLASS_SHARES, field} or {EST.CLASS_SHARES, field, sid})
+    local ref = model.ref_field(field)
+    model.prefetch_ewma(own and {EST.CLASS_SHARES, field, ref} or {EST.CLASS_SHARES, field, ref, sid})
   end
   local joined = learnt[field]
   if not joined then
-    -- not joined since qh_setup (or by an earlier version): joined now, kept when this call writes
+    -- not joined since qh_setup or the day change: joined now, kept when this call writes
     model.prefetch_ewma({'*', unpack(sids)})
     joined = model.join_learnt(sids)
-    learnt[field] = joined
-    if model.writes then redis.call('HSET', k('ewma'), field, joined) end
+    model.joined_changed(field, joined)
   end
   if known[sid] == nil and #sids > 0 then
     local vals = redis.call('HMGET', k('waiting'), unpack(sids))
@@ -3432,7 +3542,7 @@ function model.inputs(sid)
     ' ' .. model.count_text(r[1], r[2]) .. '|' .. (learnt[EST.CLASS_SHARES] or '') .. '|' ..
     (own and '#' .. own or model.time_text(learnt[sid] or nil, sid)) .. '|' ..
     table.concat(waiting, ';') .. '|' .. joined
-  m[sid] = {gen, inputs}
+  m[sid] = {gen, inputs, joined}
   return inputs
 end
 
@@ -3471,6 +3581,7 @@ function model.emit_queue_inputs(sid)
   local bases = service_bases(sid)
   local hall = bases[1] == '*' and istr(count_ahead(bases, 'normal', nil)) or ''
   -- the waiting count as P:waiting holds it (HINCRBY's integers), not parsed and written again
+  if inputs ~= '^' then inputs = model.event_inputs(inputs, sid) end
   emit(text_line({'q', sid, figure('waiting', sid) or '0', inputs, hall}))
 end
 
@@ -3516,6 +3627,7 @@ local function register(name, body, writes)
     callback = function(keys, args)
       cache, counts, gen, tjson, events = {}, {}, 0, nil, {}
       model.writes = writes -- a call that writes keeps what it joined (model.inputs)
+      model.dirty, model.lined, model.learnt_writes = {}, {}, nil
       hours_seen, stats_pending = {}, {}
       local ok, res = pcall(run, keys, args)
       -- even a refused call may have run the day change, whose figures and events are

@@ -67,6 +67,17 @@ struct sse_stream {
 	struct event *drop_event;    /* ends a slow reader outside the writes that found it */
 	int dropped;
 	int finishing;		     /* ends after what was written, not cut */
+	/* A resume's entries, replayed once the entries they name were read (joined.c): */
+	struct sse_entry *replay;
+	size_t nreplay, replay_next;
+	char named[STREAM_ID_TEXT_MAX]; /* the entry being read for them */
+};
+
+/* A stream entry kept for a resume. */
+struct sse_entry {
+	char id[STREAM_ID_TEXT_MAX];
+	char *data;
+	size_t len;
 };
 
 static LIST_HEAD(, sse_stream) streams = LIST_HEAD_INITIALIZER(streams);
@@ -119,6 +130,16 @@ static int sse_id_parse(const char *s, struct sse_id *id)
 	return 0;
 }
 
+/* Frees the entries kept for a resume. */
+static void sse_replay_free(struct sse_stream *s)
+{
+	for (size_t i = 0; i < s->nreplay; i++)
+		free(s->replay[i].data);
+	free(s->replay);
+	s->replay = NULL;
+	s->nreplay = s->replay_next = 0;
+}
+
 /* Frees a stream's subscriber from its own event, once no callback can touch it. */
 static void sse_free_later(evutil_socket_t fd, short what, void *arg)
 {
@@ -143,6 +164,7 @@ static void sse_end(struct sse_stream *s, int drop)
 		event_free(s->refresh_timer);
 	if (s->drop_event)
 		event_free(s->drop_event);
+	sse_replay_free(s);
 	free(s->last_ticket);
 	struct evhttp_request *req = s->req;
 	struct conn *c = s->conn;
@@ -302,13 +324,98 @@ static void sse_reset(struct sse_stream *s)
 	sse_send(s, none, "reset", data, sizeof data - 1);
 }
 
-/* Finishes a resume: the entries from Last-Event-ID on, then the events held meanwhile. */
-static void sse_on_range(redisReply *reply, void *arg)
+/* Ends a resume: the events held meanwhile go out; those the stream already gave are skipped
+ * by their id. */
+static void sse_resume_done(struct sse_stream *s)
 {
-	struct sse_stream *s = NULL, *it;
+	sse_replay_free(s);
+	s->resuming = 0;
+	if (s->held_lost) /* a live event could not be held while a named entry was read */
+		sse_reset(s);
+	s->held_lost = 0;
+	struct sse_held *h;
+	while (s->req && (h = STAILQ_FIRST(&s->held)) != NULL) {
+		STAILQ_REMOVE_HEAD(&s->held, entry);
+		s->nheld--;
+		sse_deliver(s, h->id, h->json, h->len);
+		free(h);
+	}
+}
+
+/* The stream of a callback's argument, or NULL when it ended while Redis read. */
+static struct sse_stream *sse_alive(void *arg)
+{
+	struct sse_stream *it;
 	LIST_FOREACH(it, &streams, entry)
 		if (it == arg)
-			s = it; /* it may have ended while Redis read */
+			return it;
+	return NULL;
+}
+
+static void sse_replay_continue(struct sse_stream *s, const char *unreadable);
+
+/* Takes the entry a resumed one names: keeps the learnt times it records, then replays on. */
+static void sse_on_named(redisReply *reply, void *arg)
+{
+	struct sse_stream *s = sse_alive(arg);
+	if (!s)
+		return;
+	if (!reply || reply->type != REDIS_REPLY_ARRAY) {
+		sse_reset(s);
+		sse_resume_done(s);
+		return;
+	}
+	for (size_t i = 0; i < reply->elements; i++) {
+		redisReply *entry = reply->element[i];
+		if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 || strcmp(entry->element[0]->str, s->named) != 0)
+			continue;
+		redisReply *fields = entry->element[1];
+		for (size_t f = 0; f + 1 < fields->elements; f += 2)
+			if (strcmp(fields->element[f]->str, "data") == 0 && joined_of(s->site))
+				eventbuild_learn(s->site->joined, s->named, fields->element[f + 1]->str, fields->element[f + 1]->len);
+	}
+	char named[STREAM_ID_TEXT_MAX];
+	snprintf(named, sizeof named, "%s", s->named);
+	sse_replay_continue(s, named);
+}
+
+/* Replays the resume's entries from where it stopped; an entry that names learnt times this
+ * qserver has not read has that entry read first (`unreadable`: one the stream did not hold,
+ * then the browser reloads the snapshot). */
+static void sse_replay_continue(struct sse_stream *s, const char *unreadable)
+{
+	while (s->req && s->replay_next < s->nreplay) {
+		struct sse_entry *e = &s->replay[s->replay_next];
+		struct sse_replay rp = {s, {0, 0, 0}};
+		char missing[STREAM_ID_TEXT_MAX];
+		if (sscanf(e->id, "%" SCNu64 "-%" SCNu64, &rp.id.ms, &rp.id.seq) != 2) {
+			s->replay_next++;
+			continue;
+		}
+		int n = eventbuild_entry(s->site->cfg, joined_of(s->site), e->id, e->data, e->len, sse_replay_event, &rp,
+					 missing);
+		if (n == EVENTBUILD_MISSING && (!unreadable || strcmp(missing, unreadable) != 0)) {
+			char key[96];
+			snprintf(key, sizeof key, "%s:events", s->site->prefix);
+			snprintf(s->named, sizeof s->named, "%s", missing);
+			const char *argv[] = {"XRANGE", key, s->named, s->named, "COUNT", "1"};
+			if (store_command(sse_on_named, s, 6, argv) == 0)
+				return; /* replayed on when it is read */
+		}
+		if (n == EVENTBUILD_MISSING) {
+			sse_reset(s);
+			break;
+		}
+		s->replay_next++;
+	}
+	sse_resume_done(s);
+}
+
+/* Finishes a resume: the entries from Last-Event-ID on (once the entries they name were read),
+ * then the events held meanwhile. */
+static void sse_on_range(redisReply *reply, void *arg)
+{
+	struct sse_stream *s = sse_alive(arg);
 	if (!s)
 		return;
 	struct sse_id from = s->last;
@@ -320,33 +427,36 @@ static void sse_on_range(redisReply *reply, void *arg)
 		snprintf(want, sizeof want, "%" PRIu64 "-%" PRIu64, from.ms, from.seq);
 		kept = first->type == REDIS_REPLY_ARRAY && first->elements == 2 && strcmp(first->element[0]->str, want) == 0;
 	}
-	s->resuming = 0;
 	if (s->held_lost)
 		kept = 0;
 	s->held_lost = 0;
-	if (!kept) {
-		sse_reset(s);
-	} else {
-		for (size_t i = 0; i < reply->elements && s->req; i++) {
-			redisReply *entry = reply->element[i];
-			struct sse_replay rp = {s, {0, 0, 0}};
-			if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 ||
-			    sscanf(entry->element[0]->str, "%" SCNu64 "-%" SCNu64, &rp.id.ms, &rp.id.seq) != 2)
+	if (kept)
+		kept = (s->replay = calloc(reply->elements, sizeof *s->replay)) != NULL;
+	for (size_t i = 0; kept && i < reply->elements; i++) {
+		redisReply *entry = reply->element[i];
+		if (entry->type != REDIS_REPLY_ARRAY || entry->elements != 2 || entry->element[0]->len >= STREAM_ID_TEXT_MAX)
+			continue;
+		redisReply *fields = entry->element[1];
+		for (size_t f = 0; f + 1 < fields->elements; f += 2) {
+			if (strcmp(fields->element[f]->str, "data") != 0)
 				continue;
-			redisReply *fields = entry->element[1];
-			for (size_t f = 0; f + 1 < fields->elements; f += 2)
-				if (strcmp(fields->element[f]->str, "data") == 0)
-					eventbuild_each(s->site->cfg, fields->element[f + 1]->str, fields->element[f + 1]->len, sse_replay_event, &rp);
+			struct sse_entry *e = &s->replay[s->nreplay];
+			if (!(e->data = malloc(fields->element[f + 1]->len + 1))) {
+				kept = 0;
+				break;
+			}
+			memcpy(e->data, fields->element[f + 1]->str, fields->element[f + 1]->len + 1);
+			e->len = fields->element[f + 1]->len;
+			snprintf(e->id, sizeof e->id, "%s", entry->element[0]->str);
+			s->nreplay++;
+			break;
 		}
 	}
-	/* The events held meanwhile; those the stream already gave are skipped by their id. */
-	struct sse_held *h;
-	while (s->req && (h = STAILQ_FIRST(&s->held)) != NULL) {
-		STAILQ_REMOVE_HEAD(&s->held, entry);
-		s->nheld--;
-		sse_deliver(s, h->id, h->json, h->len);
-		free(h);
+	if (!kept) {
+		sse_replay_free(s);
+		sse_reset(s);
 	}
+	sse_replay_continue(s, NULL);
 }
 
 /* Starts a resume from Last-Event-ID: live events are held until the stream was read. */

@@ -69,6 +69,7 @@ struct stream_id {
 	uint64_t ms;
 	uint64_t seq;
 };
+#define STREAM_ID_TEXT_MAX 48 /* "<ms>-<seq>" and its NUL */
 
 /* sites.c: one hall served by this process, looked up by id (DESIGN decision 10). */
 struct site {
@@ -91,6 +92,12 @@ struct site {
 	char **held;		     /* messages that arrived while catching up */
 	size_t nheld;
 	struct conn_list subscribers[TOPIC_COUNT]; /* bit i of a topic mask is list i */
+	/* events.c and joined.c: the learnt times entries record, and the messages waiting while
+	 * an entry one of them names is read from the stream */
+	struct joined_store *joined;
+	struct ref_waiting *ref_head, **ref_tail;
+	size_t nref;
+	char ref_missing[STREAM_ID_TEXT_MAX]; /* the entry the first waiting message names */
 };
 int sites_load(const char *path, char *err, size_t errlen);
 /* Configs read by a reload before they are served. */
@@ -340,9 +347,28 @@ struct events_position {
 };
 struct events_position events_now(const struct site *site);
 
+/* joined.c: the learnt times entries record once and later entries name, by entry and set. */
+struct joined_store;
+struct joined_store *joined_store_new(void);
+void joined_store_free(struct joined_store *s);
+/* The joined learnt times of set `key` that entry `id` recorded last, or NULL when not kept. */
+const char *joined_store_get(const struct joined_store *s, const char *id, const char *key);
+/* Keeps them (the oldest kept goes when full); -1 when out of memory. */
+int joined_store_put(struct joined_store *s, const char *id, const char *key, const char *joined);
+/* The site's store, made at its first use (NULL when out of memory). */
+struct joined_store *joined_of(struct site *site);
+
 /* eventbuild.c: the protocol's events and results made from the library's compact forms. */
 typedef void eventbuild_fn(const char *json, size_t len, void *arg);
 int eventbuild_each(const struct config *cfg, const char *json, size_t len, eventbuild_fn *each, void *arg);
+/* eventbuild_each of stream entry `id`, whose inputs may name the learnt times an earlier entry
+ * recorded (kept in `store`, which gets this entry's): EVENTBUILD_MISSING, with that entry's id
+ * in `missing` and nothing called, when the store lacks them. */
+#define EVENTBUILD_MISSING (-2)
+int eventbuild_entry(const struct config *cfg, struct joined_store *store, const char *id, const char *json, size_t len,
+		     eventbuild_fn *each, void *arg, char missing[STREAM_ID_TEXT_MAX]);
+/* Keeps the learnt times entry `id` records (read from the stream because an entry names it). */
+void eventbuild_learn(struct joined_store *store, const char *id, const char *json, size_t len);
 char *eventbuild_result(const struct config *cfg, const char *json, size_t len);
 
 /* daychange.c: each site's day change in bounded slices. */

@@ -235,6 +235,7 @@ void sites_free(void)
 	for (size_t i = 0; i < nsites; i++) {
 		free(sites[i]->setup_json);
 		config_free(sites[i]->cfg);
+		joined_store_free(sites[i]->joined);
 		free(sites[i]);
 	}
 	free(sites);

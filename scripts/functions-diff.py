@@ -2,7 +2,8 @@
 """Differential check of two versions of the function library: loads both into one private
 redis-server (each under its own name and site key), runs the same random workload against
 each (takes, calls, finishes with ratings, no-shows, transfers, cancels, late ratings,
-pauses, a service dropped from the config and added back, day changes) and compares every
+pauses, a service dropped from the config and added back, the comprehensive window made a
+specialised one and back, day changes) and compares every
 reply, every audit entry of the event stream, every stats answer (each `by`, with and
 without a window) and at the end every key of the two sites. Exits 1 at the first
 difference, printing it.
@@ -16,13 +17,15 @@ Replies and audit entries are compared as clients get them: each entry as the pr
 qserver's eventbuild.c makes of it, and a reply that differs in its text as the answer object
 qserver makes of it (both with `build/eventbuild-dump`, or the program in $EVENTBUILD), so two
 versions that record the same thing in different forms (the wait model's inputs, say) compare
-equal exactly when every client is told the same. Each entry is built alone, as a catch-up or
-an SSE resume from it reads it.
+equal exactly when every client is told the same. The entries are built in order (the live
+path, which reads every entry) and each one again alone, reading only the entries it names
+(a qserver that starts, or an SSE resume, from that entry): both must give the same events.
 
 Left out of the comparison: the field `~table` of statistics hashes (only there to keep a hash
-a hash table, docs/statistics.md), the fields `~L:<set>` of P:ewma (the learnt times of a
-competing set joined, kept by the library for its own reads) and the sets P:open and P:idle
-(qh_setup builds them from the windows' states, docs/keys.md)."""
+a hash table, docs/statistics.md), the fields `~L:<set>` and `~R:<set>` of P:ewma (the learnt
+times of a competing set joined and the entry that recorded them, kept by the library for its
+own reads), P:marks (real times) and the sets P:open and P:idle (qh_setup builds them from the
+windows' states, docs/keys.md)."""
 import json
 import os
 import random
@@ -42,7 +45,7 @@ HALL = {"site": {"id": "x", "sla": 900, "retention_days": 90, "utc_offsets": [[0
                      for i, s in enumerate(SERVICES)],
         "windows": [{"id": 1, "services": ["*"]}, {"id": 2, "services": ["A", "B"]},
                     {"id": 3, "services": ["C"]}, {"id": 4, "services": ["D", "A"]}]}
-IGNORED_KEYS = (':open', ':idle')
+IGNORED_KEYS = (':open', ':idle', ':marks')
 
 
 class Redis:
@@ -102,10 +105,11 @@ class Builder:
             sys.exit('%s is missing: make it first (make test-build)' % path)
         self.proc = subprocess.Popen([path], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
 
-    def __call__(self, kind, data):
-        """The events of an entry (kind E) or the answer of a result (R), '!' lines when malformed."""
+    def __call__(self, kind, data, sid='-'):
+        """The events of entry sid (kind E), or the answer of a result (R), '!' lines when
+        malformed; F: keeps the learnt times an entry records; C: forgets them all."""
         raw = data.encode()
-        self.proc.stdin.write(b'%s %d\n' % (kind.encode(), len(raw)) + raw)
+        self.proc.stdin.write(b'%s %s %d\n' % (kind.encode(), sid.encode(), len(raw)) + raw)
         self.proc.stdin.flush()
         lines = []
         while True:
@@ -116,6 +120,34 @@ class Builder:
 
 
 BUILD = None  # the Builder, started by main()
+
+
+def entry_events(sid, data, entries):
+    """The events of one entry as qserver builds them, reading the entries it names (entries:
+    every entry's data by id) as qserver reads them from the stream."""
+    read = set()
+    while True:
+        lines = BUILD('E', data, sid)
+        if not lines or not lines[0].startswith('?'):
+            return lines
+        named = lines[0][1:]
+        if named not in entries or named in read:
+            return ['! names %s, which does not record what it names' % named]
+        read.add(named)
+        BUILD('F', entries[named], named)
+
+
+def stream_events(key, entries):
+    """The events of every entry in order (the live path), checked against each entry built alone."""
+    by_id = dict(entries)
+    BUILD('C', '')
+    live = [entry_events(sid, data, by_id) for sid, data in entries]
+    for (sid, data), events in zip(entries, live):
+        BUILD('C', '')
+        alone = entry_events(sid, data, by_id)
+        if alone != events or any(line.startswith('!') for line in events):
+            sys.exit('%s %s: read in order %s, alone %s\n%s' % (key, sid, events, alone, data))
+    return live
 
 
 def load(r, path, name):
@@ -136,7 +168,7 @@ def dump(r, prefix):
             value = dict(zip(flat[::2], flat[1::2]))
             value.pop('~table', None)
             if key.endswith(':ewma'):
-                value = {f: v for f, v in value.items() if not f.startswith('~L:')}
+                value = {f: v for f, v in value.items() if f[:3] not in ('~L:', '~R:')}
         elif kind == 'zset':
             value = r('ZRANGE', key, 0, -1, 'WITHSCORES')
         elif kind == 'list':
@@ -146,11 +178,7 @@ def dump(r, prefix):
         elif kind == 'string':
             value = r('GET', key)
         else:  # the stream: its entries' data, without their ids (real time)
-            value = [(entry[1], BUILD('E', entry[1][1])) for entry in r('XRANGE', key, '-', '+')]
-            for fields, events in value:
-                if '!' in events:
-                    sys.exit('%s: an entry clients cannot read: %s' % (key, fields))
-            value = [events for fields, events in value]
+            value = stream_events(key, [(entry[0], entry[1][1]) for entry in r('XRANGE', key, '-', '+')])
         out[key[len(prefix):]] = (kind, value, r('TTL', key) > 0)
     for key in IGNORED_KEYS:
         out.pop(key, None)
@@ -222,6 +250,8 @@ def run(r, seed, steps, upgrade_at):
             if rnd.random() < 0.5:  # service D dropped (its waiting tickets stay queued)
                 hall['services'] = hall['services'][:3]
                 hall['windows'][3]['services'] = ['A']
+            if rnd.random() < 0.5:  # specialised windows only: each service its own competing set
+                hall['windows'][0]['services'] = ['A', 'C']
             fcall(step, 'setup', now, json.dumps(hall))
         elif x < 0.95:
             fcall(step, 'call', now, w, rnd.choice(CLERKS), some_ticket)

@@ -19,6 +19,7 @@
 
 #include "testassert.h"
 #include "testhall.h"
+#include "qserver.h"
 
 #define NDISPLAYS 200
 #define NCALLS 50
@@ -427,6 +428,54 @@ static int group_setup_large(void **state)
 	return hall_start_bounded(LARGE_MAX_OUTPUT);
 }
 
+/* A message whose wait model inputs name the learnt times of an entry this qserver never saw
+ * (written before it subscribed, say) waits while that entry is read from the stream, then
+ * gives the events of the inputs in full; the messages after it keep their order. */
+static void fanout__names_an_entry_never_seen__read_from_the_stream(void **state)
+{
+	(void)state;
+	struct hall_pipe *display = display_open("[\"queue\"]");
+	redisContext *rc = testredis_connect(&hall.redis);
+	assert_non_null(rc);
+	/* an entry recording learnt times, never published: this qserver has not seen it */
+	redisReply *r = redisCommand(rc, "XADD q:{small}:events * data %s", "L,*,|300 90000 40;420");
+	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	char recorded[STREAM_ID_TEXT_MAX], inputs[128], data[2][160];
+	snprintf(recorded, sizeof recorded, "%s", r->str);
+	freeReplyObject(r);
+	snprintf(inputs, sizeof inputs, "n1 0 1||#1|4;0|@%s", recorded);
+	snprintf(data[0], sizeof data[0], "q,A,4,%s,4", inputs);
+	snprintf(data[1], sizeof data[1], "q,B,1,n1 0 1||#2|4;1|@%s,5", recorded);
+	for (int i = 0; i < 2; i++) {
+		r = redisCommand(rc, "XADD q:{small}:events * data %s", data[i]);
+		assert_int_equal(r->type, REDIS_REPLY_STRING);
+		char message[512];
+		snprintf(message, sizeof message, "%s %s", r->str, data[i]);
+		redisReply *p = redisCommand(rc, "PUBLISH q:{small}:ev %s", message);
+		assert_int_equal(p->type, REDIS_REPLY_INTEGER);
+		freeReplyObject(p);
+		freeReplyObject(r);
+	}
+	redisFree(rc);
+	struct estimate a, b;
+	assert_int_equal(estimate_new_ticket("n1 0 1||#1|4;0||300 90000 40;420", 4, &a), 0);
+	assert_int_equal(estimate_new_ticket("n1 0 1||#2|4;1||300 90000 40;420", 5, &b), 0);
+	cJSON *e = hall_pipe_read(display, 5000);
+	assert_non_null(e);
+	assert_string_equal(get_str(e, "service", NULL), "A");
+	assert_int_equal(get_num(e, "ewt", NULL), a.ewt);
+	assert_int_equal(get_num(e, "ewt_high", NULL), a.ewt_high);
+	assert_true(a.ewt > 0);
+	cJSON_Delete(e);
+	e = hall_pipe_read(display, 5000);
+	assert_non_null(e);
+	assert_string_equal(get_str(e, "service", NULL), "B");
+	assert_int_equal(get_num(e, "ewt", NULL), b.ewt);
+	assert_int_equal(get_num(e, "ahead", NULL), 5);
+	cJSON_Delete(e);
+	hall_pipe_close(display);
+}
+
 /* Stops the hall and removes the socket. */
 static int group_teardown(void **state)
 {
@@ -444,6 +493,7 @@ int main(void)
 		T(subscribe__two_topics__same_events_in_the_same_order_as_every_topic),
 		T(fanout__display_dropped_mid_fan_out__the_others_get_every_event),
 		T(take__then_shutdown__answered_and_closed),
+		T(fanout__names_an_entry_never_seen__read_from_the_stream),
 	};
 	const struct CMUnitTest large_tests[] = {
 		T(fanout__display_reads_late__gets_every_event_whole_and_in_order),

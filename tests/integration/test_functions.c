@@ -419,6 +419,10 @@ stream_events(void)
 {
 	redisReply *r = cmd("XRANGE %s - +", PREFIX ":events");
 	cJSON *arr = keep(cJSON_CreateArray());
+	/* the learnt times entries record, which later entries name (read in order, as qserver's
+	 * live path reads them) */
+	struct joined_store *store = joined_store_new();
+	char missing[STREAM_ID_TEXT_MAX];
 
 	assert_int_equal(r->type, REDIS_REPLY_ARRAY);
 	for (size_t i = 0; i < r->elements; i++) {
@@ -426,8 +430,10 @@ stream_events(void)
 
 		assert_int_equal(fields->elements, 2);
 		assert_string_equal(fields->element[0]->str, "data");
-		assert_true(eventbuild_each(&hall_config, fields->element[1]->str, fields->element[1]->len, add_event, arr) >= 0);
+		assert_true(eventbuild_entry(&hall_config, store, r->element[i]->element[0]->str, fields->element[1]->str,
+					     fields->element[1]->len, add_event, arr, missing) >= 0);
 	}
+	joined_store_free(store);
 	freeReplyObject(r);
 	return arr;
 }
@@ -447,6 +453,64 @@ stream_types(int from)
 		strcat(buf, str(cJSON_GetArrayItem(events, i), "type"));
 	}
 	return buf;
+}
+
+/* The whole event stream with every entry built alone, as a qserver that starts at it (or an
+ * SSE resume from it) builds it: the entries it names read from the stream when it names them.
+ * The same array as stream_events() when naming works. */
+static cJSON *
+stream_events_alone(void)
+{
+	redisReply *r = cmd("XRANGE %s - +", PREFIX ":events");
+	cJSON *arr = keep(cJSON_CreateArray());
+
+	for (size_t i = 0; i < r->elements; i++) {
+		struct joined_store *store = joined_store_new();
+		char missing[STREAM_ID_TEXT_MAX];
+		const char *id = r->element[i]->element[0]->str;
+		redisReply *data = r->element[i]->element[1]->element[1];
+		int n, reads = 0;
+
+		while ((n = eventbuild_entry(&hall_config, store, id, data->str, data->len, add_event, arr, missing)) ==
+		       EVENTBUILD_MISSING) {
+			redisReply *named = cmd("XRANGE %s %s %s", PREFIX ":events", missing, missing);
+
+			assert_int_equal(named->elements, 1);
+			assert_true(++reads < 4);
+			eventbuild_learn(store, missing, named->element[0]->element[1]->element[1]->str,
+					 named->element[0]->element[1]->element[1]->len);
+			freeReplyObject(named);
+		}
+		assert_true(n >= 0);
+		joined_store_free(store);
+	}
+	freeReplyObject(r);
+	return arr;
+}
+
+/* Fails unless every entry read alone gives the events the stream read in order gives. */
+static void
+assert_read_alone_as_in_order(void)
+{
+	char *in_order = cJSON_PrintUnformatted(stream_events()), *alone = cJSON_PrintUnformatted(stream_events_alone());
+
+	assert_string_equal(in_order, alone);
+	free(in_order);
+	free(alone);
+}
+
+/* The data of the stream's last entry (kept for the test) and its id in `id`. */
+static const char *
+last_entry(char id[STREAM_ID_TEXT_MAX])
+{
+	redisReply *r = cmd("XREVRANGE %s + - COUNT 1", PREFIX ":events");
+	static char data[4096];
+
+	assert_int_equal(r->elements, 1);
+	snprintf(id, STREAM_ID_TEXT_MAX, "%s", r->element[0]->element[0]->str);
+	snprintf(data, sizeof data, "%s", r->element[0]->element[1]->element[1]->str);
+	freeReplyObject(r);
+	return data;
 }
 
 /* Number of events in the event stream. */
@@ -2335,6 +2399,85 @@ events__take_publishes_ticket_then_queue_at_once(void **state)
 	redisFree(sub);
 }
 
+/* A ticket life records the hall's learnt times once, when a finish learns them: later events
+ * name that entry instead of repeating them, and every entry read alone (a qserver that starts
+ * there, an SSE resume from it: the entries it names read when named) gives the events that
+ * reading the stream in order gives. */
+static void
+events__learnt_times_recorded_once_and_named(void **state)
+{
+	char finish_id[STREAM_ID_TEXT_MAX], id[STREAM_ID_TEXT_MAX], named[STREAM_ID_TEXT_MAX + 2];
+	const char *data;
+
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	take("B", "");
+	call_next("1");
+	now += 60;
+	OK("qh_finish", "1", "");
+	data = last_entry(finish_id);
+	assert_non_null(strstr(data, "\nL,*,"));
+	take("C", "");
+	data = last_entry(id);
+	assert_null(strstr(data, "L,"));
+	snprintf(named, sizeof named, "|@%s", finish_id);
+	assert_non_null(strstr(data, named));
+	/* the take's answer holds the learnt times whole: its estimate is the event's */
+	cJSON *t = take("C", ""), *events = stream_events();
+	cJSON *last = get(cJSON_GetArrayItem(events, cJSON_GetArraySize(events) - 2), "data");
+	assert_int_equal(num(get(last, "ticket"), "ewt"), num(t, "ewt"));
+	assert_true(num(t, "ewt") > 0);
+	assert_read_alone_as_in_order();
+}
+
+/* The day change drops the recorded learnt times: no event after it names an entry before it,
+ * so the stream is trimmed back to the last day change at or before the retention's edge
+ * (P:marks) and no kept entry names a trimmed one. */
+static void
+day_change__events_name_no_entry_before_it(void **state)
+{
+	char before_id[STREAM_ID_TEXT_MAX], id[STREAM_ID_TEXT_MAX];
+	redisReply *r;
+
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	call_next("1");
+	now += 60;
+	OK("qh_finish", "1", "");
+	take("B", "");
+	last_entry(before_id);
+	/* marks of earlier day changes (real time, ms), 100 and 95 days and 1 day old */
+	r = cmd("TIME");
+	long long ms = atoll(r->element[0]->str) * 1000;
+	freeReplyObject(r);
+	r = cmd("ZADD %s:marks %lld %lld %lld %lld %lld %lld", PREFIX, ms - 100 * 86400000LL, ms - 100 * 86400000LL,
+		ms - 95 * 86400000LL, ms - 95 * 86400000LL, ms - 86400000LL, ms - 86400000LL);
+	freeReplyObject(r);
+	now = T0 + 86400;
+	day = DAY2;
+	OK("qh_day");
+	take("A", "");
+	last_entry(id);
+	unsigned long long before_ms, before_seq, named_ms, named_seq;
+	assert_int_equal(sscanf(before_id, "%llu-%llu", &before_ms, &before_seq), 2);
+	r = cmd("XRANGE %s (%s +", PREFIX ":events", before_id);
+	assert_true(r->elements > 0);
+	for (size_t i = 0; i < r->elements; i++)
+		for (const char *at = r->element[i]->element[1]->element[1]->str; (at = strstr(at, "|@")) != NULL; at += 2)
+			if (sscanf(at + 2, "%llu-%llu", &named_ms, &named_seq) == 2)
+				assert_true(named_ms > before_ms || (named_ms == before_ms && named_seq > before_seq));
+	freeReplyObject(r);
+	/* trimmed to the mark of 95 days ago (the latest at or before the 90 days kept): the one
+	 * before it is no longer needed */
+	r = cmd("ZRANGE %s:marks 0 0", PREFIX);
+	assert_int_equal(r->elements, 1);
+	assert_int_equal(atoll(r->element[0]->str), ms - 95 * 86400000LL);
+	freeReplyObject(r);
+	assert_read_alone_as_in_order();
+}
+
 static void
 events__call_next_records_the_call(void **state)
 {
@@ -2839,6 +2982,8 @@ main(void)
 		T(day_change__lagging_clock_keeps_the_day),
 		T(events__take_publishes_ticket_then_queue_at_once),
 		T(events__call_next_records_the_call),
+		T(events__learnt_times_recorded_once_and_named),
+		T(day_change__events_name_no_entry_before_it),
 		T(events__pause_updates_estimates),
 		T(events__pause_reason_with_separators__comes_out_whole),
 		T(events__entries_of_earlier_versions__read_with_the_new_ones),

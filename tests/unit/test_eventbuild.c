@@ -356,6 +356,88 @@ static void eventbuild__joined_inputs__the_same_events_as_the_earlier_form(void 
 	assert_int_equal(expand("q,A,3,n1 0 2||#1|3||360|480;240,5", &joined), -1);
 }
 
+/* Builds an entry with a store of learnt times; returns what eventbuild_entry returned. */
+static int expand_entry(struct joined_store *store, const char *id, const char *message, struct seen *s,
+			char missing[STREAM_ID_TEXT_MAX])
+{
+	memset(s, 0, sizeof *s);
+	return eventbuild_entry(hall, store, id, message, strlen(message), keep_event, s, missing);
+}
+
+/* Learnt times recorded once ("L" line) and named later ("@<entry>", "@" for the same entry):
+ * the events are those of the same inputs written in full, whether the named entry was read
+ * before (the live path) or is read when named (a start or a resume after it); an entry of an
+ * earlier version reads as it did. */
+static void eventbuild__named_learnt_times__the_events_of_the_inputs_in_full(void **state)
+{
+	(void)state;
+	struct seen named, whole;
+	char missing[STREAM_ID_TEXT_MAX] = "";
+	struct joined_store *store = joined_store_new();
+	const char *recorder = "w,1,idle,,c01,1795830065\nL,*,360 129600 50|480 230400 50;240 57600 50\n"
+			       "q,A,3,n1 0 2|0.1000 0.0500 40|#1|3;2|@,5";
+	const char *recorder_whole = "w,1,idle,,c01,1795830065\n"
+				     "q,A,3,n1 0 2|0.1000 0.0500 40|#1|3;2|360 129600 50|480 230400 50;240 57600 50,5";
+	const char *namer = "T,20261128-B003,,B,,,waiting,1795830070,,,,,,,,,5,n1 0 2|0.1000 0.0500 40|#2|3;3|@100-0\n"
+			    "q,B,3,^,6";
+	const char *namer_whole = "T,20261128-B003,,B,,,waiting,1795830070,,,,,,,,,5,n1 0 2|0.1000 0.0500 40|#2|3;3|"
+				  "360 129600 50|480 230400 50;240 57600 50\nq,B,3,^,6";
+	/* the entry that records them: its own events name them with "@" */
+	assert_int_equal(expand_entry(store, "100-0", recorder, &named, missing), 2);
+	assert_int_equal(expand(recorder_whole, &whole), 2);
+	assert_string_equal(named.events[0], whole.events[0]);
+	assert_string_equal(named.events[1], whole.events[1]);
+	/* a later entry names that entry: read in order, the store has them */
+	assert_int_equal(expand_entry(store, "101-0", namer, &named, missing), 2);
+	assert_int_equal(expand(namer_whole, &whole), 2);
+	assert_string_equal(named.events[0], whole.events[0]);
+	assert_string_equal(named.events[1], whole.events[1]);
+	assert_true(event_number(named.events[0], "ticket", "ewt") > 0);
+	joined_store_free(store);
+	/* resumed from the later entry: the named one is missing, nothing is built, until it is read */
+	store = joined_store_new();
+	assert_int_equal(expand_entry(store, "101-0", namer, &named, missing), EVENTBUILD_MISSING);
+	assert_string_equal(missing, "100-0");
+	assert_int_equal(named.n, 0);
+	eventbuild_learn(store, "100-0", recorder, strlen(recorder));
+	assert_int_equal(expand_entry(store, "101-0", namer, &named, missing), 2);
+	assert_string_equal(named.events[0], whole.events[0]);
+	assert_string_equal(named.events[1], whole.events[1]);
+	/* with specialised windows the set is the service's own */
+	assert_int_equal(expand_entry(store, "102-0", "L,A,|300 90000 40\nq,A,4,n0 0 1||#1|4|@,", &named, missing), 1);
+	assert_int_equal(expand("q,A,4,n0 0 1||#1|4||300 90000 40,", &whole), 1);
+	assert_string_equal(named.events[0], whole.events[0]);
+	assert_int_equal(expand_entry(store, "103-0", "q,A,4,n0 0 1||#1|4|@102-0,", &named, missing), 1);
+	assert_string_equal(named.events[0], whole.events[0]);
+	/* an entry of an earlier version (the inputs whole, "m...") needs no store */
+	assert_int_equal(expand_entry(store, "99-0", "q,A,4,m0 0 1|||300 90000 40|4=300 90000 40,", &named, missing), 1);
+	assert_string_equal(named.events[0], whole.events[0]);
+	/* "@" with no "L" line of the set before it, or a name without a store: refused */
+	assert_int_equal(expand_entry(store, "104-0", "q,A,4,n0 0 1||#1|4|@,", &named, missing), -1);
+	assert_int_equal(expand_entry(store, "105-0", "q,A,4,n0 0 1||#1|4|@,\nL,A,|300", &named, missing), -1);
+	assert_int_equal(expand("q,A,4,n0 0 1||#1|4|@102-0,", &named), -1);
+	joined_store_free(store);
+}
+
+/* The store keeps the newest sets: an entry read again replaces its own, the oldest go first. */
+static void joined_store__bounded__the_oldest_go_first(void **state)
+{
+	(void)state;
+	struct joined_store *store = joined_store_new();
+	char id[STREAM_ID_TEXT_MAX];
+	assert_int_equal(joined_store_put(store, "1-0", "*", "|300"), 0);
+	assert_int_equal(joined_store_put(store, "1-0", "*", "|400"), 0);
+	assert_string_equal(joined_store_get(store, "1-0", "*"), "|400");
+	assert_null(joined_store_get(store, "1-0", "A"));
+	for (int i = 2; i < 2000; i++) {
+		snprintf(id, sizeof id, "%d-0", i);
+		assert_int_equal(joined_store_put(store, id, "*", "|300"), 0);
+	}
+	assert_null(joined_store_get(store, "1-0", "*"));
+	assert_string_equal(joined_store_get(store, "1999-0", "*"), "|300");
+	joined_store_free(store);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -363,6 +445,8 @@ int main(void)
 		cmocka_unit_test(eventbuild__waiting_ticket_and_paused_window__estimates_and_reason),
 		cmocka_unit_test(eventbuild__estimate_range__on_tickets_and_queues),
 		cmocka_unit_test(eventbuild__joined_inputs__the_same_events_as_the_earlier_form),
+		cmocka_unit_test(eventbuild__named_learnt_times__the_events_of_the_inputs_in_full),
+		cmocka_unit_test(joined_store__bounded__the_oldest_go_first),
 		cmocka_unit_test(eventbuild__closed_by_day__flag_only_when_set),
 		cmocka_unit_test(eventbuild__objects_of_earlier_versions__passed_on),
 		cmocka_unit_test(eventbuild__malformed__refused_whole),

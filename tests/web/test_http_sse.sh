@@ -85,6 +85,26 @@ streams_limited_per_address() {
 	[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$API/sites/small/events")" = 429 ]
 }
 
+# A resume by a qserver that never read the entry recording the learnt times the resumed
+# events name (it started after them): it reads that entry, and tells what the live stream told.
+resume_reads_the_entry_its_events_name() {
+	stream "$TUI_DIR/r1" 3 "$API/sites/small/events?topics=queue"
+	sleep 0.3
+	kiosk_take B
+	kiosk_take B
+	wait_text "$TUI_DIR/r1" '"service":"B","waiting":2' || return 1
+	wait_streams
+	local from live resumed
+	from=$(grep '^id:' "$TUI_DIR/r1" | head -1 | cut -c5-)
+	live=$(grep '^data: ' "$TUI_DIR/r1" | tail -1)
+	stop_qserver
+	start_http_qserver --sse-per-addr 3 || return 1
+	stream "$TUI_DIR/r2" 1 -H "Last-Event-ID: $from" "$API/sites/small/events?topics=queue"
+	wait_streams
+	resumed=$(grep '^data: ' "$TUI_DIR/r2" | head -1)
+	grep -q '"ewt":[1-9]' <<<"$live" && [ "$live" = "$resumed" ] && ! grep -q '^event: reset' "$TUI_DIR/r2"
+}
+
 PORT=$(free_port)
 start_redis || exit 1
 start_http_qserver --sse-per-addr 3 || exit 1
@@ -96,5 +116,7 @@ check "the ticket topic is for staff sessions" ticket_topic_staff_only
 check "a ticket's stream shows ahead falling, then the call to its window" ticket_stream_ahead_falls_then_window
 wait_streams
 check "event streams are limited per address" streams_limited_per_address
+wait_streams
+check "a resume reads the entry its events name and tells what the live stream told" resume_reads_the_entry_its_events_name
 wait_streams
 tui_finish
