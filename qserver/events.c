@@ -359,8 +359,11 @@ static void events_on_named(redisReply *reply, void *arg)
 	char named[STREAM_ID_TEXT_MAX];
 	snprintf(named, sizeof named, "%s", site->ref_missing);
 	if (!reply || reply->type != REDIS_REPLY_ARRAY) {
-		/* the command link went away: read the stream again from the last message delivered */
+		/* the command link went away: read the stream again from the last message delivered
+		 * (with none delivered yet there is no such place: subscribers resync) */
 		events_drop_ref_waiting(site);
+		if (!site->last_delivered.ms)
+			events_force_resync(site, "an entry an event names could not be read");
 		site->catching_up = 1;
 		site->need_catch_up = 1;
 		events_try_catch_up(site);
