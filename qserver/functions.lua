@@ -1356,15 +1356,15 @@ end
 
 -- The slot of each stored counter name: its index, or -(bucket + 1) for a histogram bucket
 -- (made once, so that a read does not take names apart). Waits are counted from the buckets.
-TEXT.ST_SLOT = {}
+local ST_SLOT = {}
 for i = 1, #ST_FIELD do
-  if i ~= ST_WAITS then TEXT.ST_SLOT[ST_FIELD[i]] = i end
+  if i ~= ST_WAITS then ST_SLOT[ST_FIELD[i]] = i end
 end
-for b = 0, HIST_LAST do TEXT.ST_SLOT['b' .. b] = -(b + 1) end
+for b = 0, HIST_LAST do ST_SLOT['b' .. b] = -(b + 1) end
 
 -- Adds one stored counter ("<record>|<counter>" field's counter name and value) to record r.
 local function rec_add_counter(r, name, value)
-  local i = TEXT.ST_SLOT[name]
+  local i = ST_SLOT[name]
   if not i then return end
   local v = tonumber(value) or 0
   if i < 0 then
@@ -1443,7 +1443,9 @@ end
 function cells.sum(flat, row, classic, cell)
   local rows = {} -- by record: the row it counts in, or false (each record has many fields)
   for i = 1, #flat, 2 do
-    local rec, name = stat_field(flat[i])
+    -- (stat_field and rec_add_field written out: this runs for every field a read returns)
+    local rec, name = string.match(flat[i], '^(.*)|([^|]*)$')
+    rec = rec or flat[i]
     local r = rows[rec]
     if r == nil then
       local hour, sid, win, clerk
@@ -1453,7 +1455,11 @@ function cells.sum(flat, row, classic, cell)
       r = key and row(key) or false
       rows[rec] = r
     end
-    if r then rec_add_field(r, name, flat[i + 1]) end
+    if r and name then
+      rec_add_counter(r, name, flat[i + 1])
+    elseif r then
+      rec_merge(r, rec_decode(flat[i + 1]))
+    end
   end
 end
 
