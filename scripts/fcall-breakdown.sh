@@ -53,19 +53,7 @@ aof_bytes() { cat "$WORK"/appendonlydir/* | wc -c; }
 
 used_memory() { cli INFO memory | tr -d '\r' | awk -F: '/^used_memory:/ {print $2}'; }
 
-# A setup JSON with $1 services and $2 windows: window 1 comprehensive, the others serving
-# two neighbouring services each.
-hall_json() {
-	awk -v s="$1" -v w="$2" 'BEGIN {
-		printf "{\"site\":{\"id\":\"fb\",\"sla\":900,\"retention_days\":90},\"services\":["
-		for (i = 1; i <= s; i++)
-			printf "%s{\"id\":\"S%d\",\"prefix\":\"S%d\",\"name\":\"s\",\"name_en\":\"s\",\"service_time\":300}", (i > 1 ? "," : ""), i, i
-		printf "],\"windows\":[{\"id\":1,\"name\":\"1\",\"name_en\":\"1\",\"services\":[\"*\"]}"
-		for (i = 2; i <= w; i++)
-			printf ",{\"id\":%d,\"name\":\"w\",\"name_en\":\"w\",\"services\":[\"S%d\",\"S%d\"]}", i, (i % s) + 1, ((i + 1) % s) + 1
-		printf "]}"
-	}'
-}
+. "$ROOT/scripts/measure-halls.sh" # hall_json, day_at, stats_day_calls, stats_day_reads
 
 redis-server --unixsocket "$SOCK" --port 0 --dir "$WORK" --appendonly yes --appendfsync everysec \
 	--save '' --stream-node-max-bytes 16384 --daemonize no --logfile "$WORK/redis.log" &
@@ -228,24 +216,12 @@ slowest=$(cli SLOWLOG GET 100000 | awk '$0 == "FCALL" {print prev} {prev = $0}' 
 echo "day change, $DAYN appointments:   $calls calls, slowest $(awk -v u="$slowest" 'BEGIN {printf "%.1f", u / 1000}') ms, missed $(cli HGET "$P:st:d:2026-11-29" 't|am')"
 cli CONFIG SET slowlog-log-slower-than 10000 >/dev/null
 
-# Statistics reads: a day of a hall of 10 services and 10 windows (window 1 comprehensive,
-# the others two services each; 1,000 tickets over ten hours, each window calling and
-# finishing in turn, every fifth finish rated), then `snapshot` and `stats` (each the mean of
-# 20 calls) of today, of the same day once the day change folded it, and of its month.
+# Statistics reads: the 1,000-ticket day of a 10-service, 10-window hall (stats_day_calls),
+# then `snapshot` and `stats` (each the mean of 20 calls) of today, of the same day once the
+# day change folded it, and of its month.
 PS='q:{fs}'
-# The day argument of a call at epoch $1 (this hall has no utc_offsets: its zone is UTC).
-day_at() { printf '2026-11-28T%02d' $((($1 / 3600) % 24)); }
 hall_json 10 10 | cli -x FCALL qh_setup 1 "$PS" $NOW "$(day_at $NOW)" 0 >/dev/null
-for w in $(seq 10); do
-	echo "FCALL qh_open 1 $PS $NOW $(day_at $NOW) 0 $w c$w fs/$w $((NOW + 86400))"
-done | pipe
-for i in $(seq 1000); do
-	t=$((NOW + i * 36)) w=$(((i % 10) + 1))
-	echo "FCALL qh_take 1 $PS $t $(day_at $t) 0 S$(((i * 7 % 10) + 1)) normal kiosk \"\""
-	echo "FCALL qh_call_next 1 $PS $((t + 10)) $(day_at $((t + 10))) 0 $w c$w"
-	rating=$([ $((i % 5)) != 0 ] || echo $(((i / 5) % 5 + 1)))
-	echo "FCALL qh_finish 1 $PS $((t + 30)) $(day_at $((t + 30))) 0 $w \"$rating\" \"\" 2026-12-18"
-done | pipe 2>/dev/null || true # a window with no ticket of its services to call has none to finish
+stats_day_calls "$PS" $NOW | pipe 2>/dev/null || true
 # Microseconds of one read: the mean of 20 calls of FCALL_RO $1 with the arguments after it.
 read_usec() {
 	local fn=$1
@@ -254,11 +230,12 @@ read_usec() {
 	for _ in $(seq 20); do echo "FCALL_RO $fn 1 $PS $((NOW + 36000)) $(day_at $((NOW + 36000))) 0 $*"; done | pipe
 	cli INFO commandstats | tr -d '\r' | awk -F'[=,]' '/^cmdstat_fcall_ro:/ {print $6}'
 }
-echo "reads of a day (1,000 tickets), usec: today: snapshot $(read_usec qh_snapshot)," \
-	"stats total $(read_usec qh_stats 2026-11-28 2026-11-28 total \"\" \"\")," \
-	"by service $(read_usec qh_stats 2026-11-28 2026-11-28 service \"\" \"\")," \
-	"by hour $(read_usec qh_stats 2026-11-28 2026-11-28 hour \"\" \"\")," \
-	"window 1 by service $(read_usec qh_stats 2026-11-28 2026-11-28 service 1 \"\")"
+# The reads of stats_day_reads $1, "label usec" each.
+stats_reads() {
+	local label args
+	stats_day_reads "$1" | while read -r label args; do echo -n " $label $(read_usec qh_stats "$args")"; done
+}
+echo "reads of a day (1,000 tickets), usec: today: snapshot $(read_usec qh_snapshot)$(stats_reads today)"
 while :; do
 	case "$(cli FCALL qh_day 1 "$PS" $((NOW + 86400)) 2026-11-29T01 0)" in
 	*'"remaining":0'*) break ;;
@@ -266,11 +243,7 @@ while :; do
 	*) break ;;
 	esac
 done
-echo "  folded: stats total $(read_usec qh_stats 2026-11-28 2026-11-28 total \"\" \"\")," \
-	"by service $(read_usec qh_stats 2026-11-28 2026-11-28 service \"\" \"\")," \
-	"by hour $(read_usec qh_stats 2026-11-28 2026-11-28 hour \"\" \"\")," \
-	"window 1 by service $(read_usec qh_stats 2026-11-28 2026-11-28 service 1 \"\");" \
-	"its month by service $(read_usec qh_stats 2026-11-01 2026-11-30 service \"\" \"\")"
+echo "  folded:$(stats_reads folded)"
 
 # A big hall: setup and snapshot with SVCS services x WINS windows.
 cli FLUSHALL >/dev/null
