@@ -2822,8 +2822,8 @@ local function qh_stats(a)
       local before_cells = not (has_cells and own)
       row(key) -- empty days have their row too
       if not before_cells then
-        cells.sum(redis.call('HGETALL', own), row, function(f)
-          before_cells = before_cells or string.sub(f, 1, 1) ~= '~'
+        cells.sum(redis.call('HGETALL', own), row, function(own_rec)
+          before_cells = before_cells or string.sub(own_rec, 1, 1) ~= '~'
         end, function() return key end)
       end
       if before_cells then rec_merge(row(key), stat_read(all, rec)) end
