@@ -34,10 +34,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-. "$(dirname "$0")/lib.sh" # free_port, jnum, least
+. "$(dirname "$0")/lib.sh" # free_port, jnum, least, median
 
-# Prints the median of the numbers given.
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # The PUBLISH floor: p99 of one publisher's CALLS messages 20 ms apart to N subscribers.
 publish_p99() {

@@ -30,3 +30,6 @@ jnum() {
 # Prints the smaller of two numbers, ignoring a zero (a run that failed): least A B.
 least() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 == 0 || (b + 0 > 0 && b + 0 < a + 0)) a = b; print a + 0 }'; }
 
+
+# Prints the median of the numbers given.
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }

@@ -5,7 +5,8 @@
 # Redis, measures the issue-11 figures against their baselines in the same run (bench/ratios.sh,
 # bench/breakdown.sh), and writes BENCHMARKS.md. A few minutes in all.
 # usage: bench/run.sh BUILD
-# Knobs (environment): QB_SECONDS measured seconds per run (8), QB_IDLE idle subscribers (10000),
+# Knobs (environment): QB_SECONDS measured seconds per run (8), QB_P99_ROUNDS rounds of the
+# take p99 against the raw Function (3), QB_IDLE idle subscribers (10000),
 # QB_FANOUT fanout subscribers (1000), QB_SSE event streams over HTTP (1000), QB_OUT the report
 # (BENCHMARKS.md).
 set -u
@@ -13,6 +14,7 @@ BUILD=${1:?usage: bench/run.sh BUILD}
 BUILD=$(cd "$BUILD" && pwd)
 ROOT=$(pwd)
 SECONDS_EACH=${QB_SECONDS:-8}
+P99_ROUNDS=${QB_P99_ROUNDS:-3}
 IDLE_N=${QB_IDLE:-10000}
 FANOUT_N=${QB_FANOUT:-1000}
 SSE_N=${QB_SSE:-1000}
@@ -43,7 +45,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-. "$ROOT/bench/lib.sh" # free_port, jnum, least
+. "$ROOT/bench/lib.sh" # free_port, jnum, least, median
 
 # Formats a number with N decimals: fmt N VALUE.
 fmt() { awk -v n="$1" -v v="$2" 'BEGIN { printf "%.*f", n, v }'; }
@@ -149,9 +151,13 @@ SERVICES=(--services A,B,C,D,E,F)
 
 # --- latency at a fixed rate, first: a hall's day, before the throughput runs below have
 # written a quarter million tickets and made Redis rewrite its AOF ---------------------------
+# qserver's take p99 against the raw Function's, in rounds (ratios_raw_fcall_p99)
+declare -a R_RAW R_TAKE R_ROUND_X
 ratios_raw_fcall_p99 1
-run_qbench take_fixed_1000 --scenario take --conns 8 --rate 1000 "${W[@]}" "${SERVICES[@]}"
-ratios_raw_fcall_p99 2
+for round in $(seq "$P99_ROUNDS"); do
+	run_qbench "$(take_p99_run "$round")" --scenario take --conns 8 --rate 1000 "${W[@]}" "${SERVICES[@]}"
+	ratios_raw_fcall_p99 $((round + 1))
+done
 run_qbench mixed_fixed_1000 --scenario mixed --conns 8 --clerks 16 --displays 4 --rate 1000 "${W[@]}" "${SERVICES[@]}"
 
 # --- take: qserver against the raw Function, interleaved so a busy neighbour hurts both ------

@@ -11,15 +11,19 @@
 #     event stream and of a ticket hash in it;
 #   - the day change with DAYN tickets waiting: the slowest single call (SLOWLOG) and the calls;
 #   - a booking (qh_book), and the day change with DAYN appointments to mark missed;
+#   - `stats` and `snapshot` reads of a day of a 10-service, 10-window hall: today's (not
+#     folded yet), the same day once the day change folded it, and its month;
 #   - qh_setup and qh_snapshot of a hall of SVCS services x WINS windows.
 # usage: scripts/fcall-breakdown.sh [N]   (N tickets per phase, default 2000)
-# Knobs (environment): DAYN (20000), SVCS (2000), WINS (100).
+# Knobs (environment): DAYN (20000), SVCS (2000), WINS (100), LIB (the library measured,
+# qserver/functions.lua).
 set -eu
 N=${1:-2000}
 DAYN=${DAYN:-20000}
 SVCS=${SVCS:-2000}
 WINS=${WINS:-100}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LIB=${LIB:-$ROOT/qserver/functions.lua}
 WORK=$(mktemp -d /tmp/qhall-fcall-XXXXXX)
 SOCK="$WORK/redis.sock"
 P='q:{fb}'
@@ -49,25 +53,13 @@ aof_bytes() { cat "$WORK"/appendonlydir/* | wc -c; }
 
 used_memory() { cli INFO memory | tr -d '\r' | awk -F: '/^used_memory:/ {print $2}'; }
 
-# A setup JSON with $1 services and $2 windows: window 1 comprehensive, the others serving
-# two neighbouring services each.
-hall_json() {
-	awk -v s="$1" -v w="$2" 'BEGIN {
-		printf "{\"site\":{\"id\":\"fb\",\"sla\":900,\"retention_days\":90},\"services\":["
-		for (i = 1; i <= s; i++)
-			printf "%s{\"id\":\"S%d\",\"prefix\":\"S%d\",\"name\":\"s\",\"name_en\":\"s\",\"service_time\":300}", (i > 1 ? "," : ""), i, i
-		printf "],\"windows\":[{\"id\":1,\"name\":\"1\",\"name_en\":\"1\",\"services\":[\"*\"]}"
-		for (i = 2; i <= w; i++)
-			printf ",{\"id\":%d,\"name\":\"w\",\"name_en\":\"w\",\"services\":[\"S%d\",\"S%d\"]}", i, (i % s) + 1, ((i + 1) % s) + 1
-		printf "]}"
-	}'
-}
+. "$ROOT/scripts/measure-halls.sh" # hall_json, day_at, stats_day_calls, stats_day_reads
 
 redis-server --unixsocket "$SOCK" --port 0 --dir "$WORK" --appendonly yes --appendfsync everysec \
 	--save '' --stream-node-max-bytes 16384 --daemonize no --logfile "$WORK/redis.log" &
 REDIS_PID=$!
 for _ in $(seq 100); do cli PING >/dev/null 2>&1 && break; sleep 0.05; done
-cli -x FUNCTION LOAD REPLACE <"$ROOT/qserver/functions.lua" >/dev/null
+cli -x FUNCTION LOAD REPLACE <"$LIB" >/dev/null
 cli FUNCTION LOAD REPLACE "#!lua name=fbmin
 redis.register_function('min_take', function(keys, args)
   local n = redis.call('INCR', keys[1] .. ':seq')
@@ -156,6 +148,25 @@ done
 ncommands=$(cli FCALL replay_take 0)
 echo "a take: $ncommands Redis commands, replayed alone $REPLAY usec; the library's Lua $(awk -v t="$TAKE" -v c="$REPLAY" 'BEGIN {printf "%.1f", t - c}') usec"
 echo "AOF bytes per ticket life:        $((aof / (PER * ROUNDS)))"
+# The statistics' share: the bytes of the AOF's commands on statistics keys (only the ticket
+# lives above wrote any).
+python3 - "$WORK/appendonlydir" $((PER * ROUNDS)) <<'PY'
+import glob, sys
+data = b''.join(open(f, 'rb').read() for f in sorted(glob.glob(sys.argv[1] + '/*.incr.aof')))
+i, stats = 0, 0
+while i < len(data):  # RESP arrays of bulk strings, one a command
+    start = i
+    j = data.index(b'\r\n', i)
+    n, i, args = int(data[i + 1:j]), j + 2, []
+    for _ in range(n):
+        j = data.index(b'\r\n', i)
+        size = int(data[i + 1:j])
+        args.append(data[j + 2:j + 2 + size])
+        i = j + 4 + size
+    if len(args) > 1 and b':st:' in args[1]:
+        stats += i - start
+print('  of which the statistics:         %d' % (stats // int(sys.argv[2])))
+PY
 echo "memory per ticket (kept 90 days): $((mem / (PER * ROUNDS))) B"
 # Where it goes: the audit entries (the stream, three entries a life) and a ticket's hash.
 some_ticket=$(cli --scan --pattern "$P:t:*" | head -1)
@@ -204,6 +215,35 @@ done
 slowest=$(cli SLOWLOG GET 100000 | awk '$0 == "FCALL" {print prev} {prev = $0}' | sort -n | tail -1)
 echo "day change, $DAYN appointments:   $calls calls, slowest $(awk -v u="$slowest" 'BEGIN {printf "%.1f", u / 1000}') ms, missed $(cli HGET "$P:st:d:2026-11-29" 't|am')"
 cli CONFIG SET slowlog-log-slower-than 10000 >/dev/null
+
+# Statistics reads: the 1,000-ticket day of a 10-service, 10-window hall (stats_day_calls),
+# then `snapshot` and `stats` (each the mean of 20 calls) of today, of the same day once the
+# day change folded it, and of its month.
+PS='q:{fs}'
+hall_json 10 10 | cli -x FCALL qh_setup 1 "$PS" $NOW "$(day_at $NOW)" 0 >/dev/null
+stats_day_calls "$PS" $NOW | pipe 2>/dev/null || true
+# Microseconds of one read: the mean of 20 calls of FCALL_RO $1 with the arguments after it.
+read_usec() {
+	local fn=$1
+	shift
+	cli CONFIG RESETSTAT >/dev/null
+	for _ in $(seq 20); do echo "FCALL_RO $fn 1 $PS $((NOW + 36000)) $(day_at $((NOW + 36000))) 0 $*"; done | pipe
+	cli INFO commandstats | tr -d '\r' | awk -F'[=,]' '/^cmdstat_fcall_ro:/ {print $6}'
+}
+# The reads of stats_day_reads $1, "label usec" each.
+stats_reads() {
+	local label args
+	stats_day_reads "$1" | while read -r label args; do echo -n " $label $(read_usec qh_stats "$args")"; done
+}
+echo "reads of a day (1,000 tickets), usec: today: snapshot $(read_usec qh_snapshot)$(stats_reads today)"
+while :; do
+	case "$(cli FCALL qh_day 1 "$PS" $((NOW + 86400)) 2026-11-29T01 0)" in
+	*'"remaining":0'*) break ;;
+	*'"remaining"'*) ;;
+	*) break ;;
+	esac
+done
+echo "  folded:$(stats_reads folded)"
 
 # A big hall: setup and snapshot with SVCS services x WINS windows.
 cli FLUSHALL >/dev/null

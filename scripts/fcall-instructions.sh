@@ -7,14 +7,17 @@
 # comprehensive window of a 6-service hall (each library under its own name and site key), and
 # prints instructions per call and the ratio to the minimal function. Each call passes the day
 # with the site-local hour (YYYY-MM-DDTHH) as qserver does, or the bare day to a library that
-# does not take the hour.
+# does not take the hour. With READS=1, then also the reads of statistics of each library:
+# `snapshot` and `stats` (scripts/measure-halls.sh's stats_day_reads) of the 1,000-ticket day
+# of a 10-service, 10-window hall, today and once the day change folded it (with that fold).
 # usage: scripts/fcall-instructions.sh [N] [LIBRARY.lua...]   (N default 200; the library
-#        default qserver/functions.lua). Counts only what runs inside FCALL (not the AOF writes,
-#        the reply or the socket), as INFO commandstats' usec does.
+#        default qserver/functions.lua). Counts only what runs inside FCALL and FCALL_RO (not
+#        the AOF writes, the reply or the socket), as INFO commandstats' usec does.
 set -eu
 N=${1:-200}
 shift || true
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/scripts/measure-halls.sh" # hall_json, day_at, stats_day_calls, stats_day_reads
 LIBS=()
 for lib in "$@"; do LIBS+=("$(readlink -f "$lib")"); done
 [ ${#LIBS[@]} -gt 0 ] || LIBS=("$ROOT/qserver/functions.lua")
@@ -33,7 +36,7 @@ cleanup() {
 trap cleanup EXIT
 
 command -v valgrind >/dev/null || { echo "fcall-instructions: needs valgrind" >&2; exit 1; }
-(cd "$WORK" && exec valgrind --tool=callgrind --toggle-collect=fcallCommand \
+(cd "$WORK" && exec valgrind --tool=callgrind --toggle-collect=fcallCommand --toggle-collect=fcallroCommand \
 	--callgrind-out-file="$WORK/cg.out" redis-server --unixsocket "$SOCK" --port 0 --dir "$WORK" \
 	--appendonly yes --appendfsync everysec --save '' --daemonize no --logfile "$WORK/redis.log" \
 	2>"$WORK/valgrind.log") &
@@ -103,4 +106,32 @@ for lib in "${LIBS[@]}"; do
 	done | cli --pipe >/dev/null
 	CYCLE=$(counted)
 	echo "$lib: take $(per "$TAKE") ($(ratio "$TAKE")x), call_next + finish $(per "$CYCLE") ($(ratio "$CYCLE")x)"
+done
+[ "${READS:-0}" = 1 ] || exit 0
+# Instructions per call of $2 calls of FCALL_RO $3 on site $1 with the arguments after it.
+read_cost() {
+	local site=$1 n=$2 fn=$3
+	shift 3
+	counted >/dev/null
+	for _ in $(seq "$n"); do echo "FCALL_RO $fn 1 $site $((NOW + 36000)) $(day_at $((NOW + 36000))) 0 $*"; done | cli --pipe >/dev/null
+	per_n "$(counted)" "$n"
+}
+per_n() { awk -v a="$1" -v n="$2" 'BEGIN { printf "%.0f", a / n }'; }
+# The reads of stats_day_reads $2 on site $1 by function $3, "label instructions" each.
+stats_reads() {
+	local label args
+	stats_day_reads "$2" | while read -r label args; do echo -n " $label $(read_cost "$1" 5 "$3" "$args")"; done
+}
+i=0
+for lib in "${LIBS[@]}"; do
+	i=$((i + 1))
+	site="q:{r$i}"
+	hall_json 10 10 | cli -x FCALL "v${i}_setup" 1 "$site" $NOW "$(day_at $NOW)" 0 >/dev/null
+	stats_day_calls "$site" $NOW | sed "s/FCALL qh_/FCALL v${i}_/" | cli --pipe >/dev/null 2>&1 || true
+	# a few calls first, so that the garbage of the day's calls is not counted in the reads
+	read_cost "$site" 10 "v${i}_snapshot" >/dev/null
+	echo "$lib: reads of the day: snapshot $(read_cost "$site" 5 "v${i}_snapshot")$(stats_reads "$site" today "v${i}_stats")"
+	counted >/dev/null
+	cli FCALL "v${i}_day" 1 "$site" $((NOW + 86400)) 2026-11-29T01 0 >/dev/null
+	echo "  the day change folding it: $(counted); folded:$(stats_reads "$site" folded "v${i}_stats")"
 done
