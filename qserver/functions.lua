@@ -1145,18 +1145,10 @@ end
 -- Every figure of a stats row is a sum (or a max) of small per-period records, so a range
 -- costs reads proportional to its days (or whole months) times its keys, never its tickets.
 -- A record is a set of native counters, one hash field "<record>|<counter>" each (summed
--- per call and written at its end, stat_flush; the wait maximum by compare and set).
--- A day not yet folded (today, and the later days appointments count ahead on) holds
---   P:st:d:<day>            the record t (the hall), the cells of events without a window
---   P:st:d:<day>:w<window>  the cells of the window's events
--- where a cell "<HH><service>:<window>:<clerk>" is one record per hour, service, window and
--- clerk with figures ("09A::" for an event without a window or clerk): an event writes t and
--- its cell. The other records are sums of cells, which the readers add up and the day change
--- writes out (stat_fold_day), so that a folded day and a month hold
+-- per call and written at its end, stat_flush; the wait maximum by compare and set), in
 --   P:st:d:<day>            records t, s:<service>, h:<HH>, w:<window>, c:<clerk>
 --   P:st:d:<day>:w<window>  records s:<service>, h:<HH>, c:<clerk> (the window's own tickets)
 -- and the same under P:st:m:<YYYY-MM> for whole months (folded in at each day change).
--- Days stored before cells existed hold these records unfolded too; both count.
 -- Records written before counters were native are one field "<record>" holding the text
 -- "n1,...,n13;bucket=count,..."; they are still read and folded, never written again.
 
@@ -1170,6 +1162,8 @@ local ST_COUNTERS = 22
 -- The counter field names, in the order above; histogram buckets are b<bucket>.
 local ST_FIELD = {'i', 'sv', 'ns', 'cn', 'ex', 'w', 'ws', 'wm', 'wl', 'ss', 'r', 'rs', 'cd',
   'r1', 'r2', 'r3', 'r4', 'r5', 'ab', 'ac', 'am', 'ax'}
+local ST_INDEX = {}
+for i = 1, #ST_FIELD do ST_INDEX[ST_FIELD[i]] = i end
 -- The suffix "|<counter>" of each counter's field, made once rather than in every call.
 TEXT.ST_SUFFIX = {}
 for i = 1, #ST_FIELD do TEXT.ST_SUFFIX[i] = '|' .. ST_FIELD[i] end
@@ -1177,11 +1171,8 @@ for i = 1, #ST_FIELD do TEXT.ST_SUFFIX[i] = '|' .. ST_FIELD[i] end
 -- than a listpack holds (hash-max-listpack-value, 64 bytes by default), so Redis keeps the
 -- hash as a hash table from its first write: every call reads and writes dozens of its
 -- fields, which in a listpack costs a scan for each and a move of the rest for each write.
--- A window's hash has TEXT.STATS_CELLS_FIELD instead, which also tells that it holds cells
--- (see below; its first write marks the window in the hall's hash, field "~w:<window>").
--- Readers skip fields that begin with "~"; the day change drops them (stat_fold_day).
+-- Readers skip it; the day change drops it from the day's window hashes (stat_merge_hash).
 local STATS_TABLE_FIELD = '~table'
-TEXT.STATS_CELLS_FIELD = '~cells'
 TEXT.STATS_TABLE_VALUE = '-----------------------------------------------------------------' -- 65 bytes
 local STATS_MAX_DAYS = 3660 -- ten years; long ranges read whole months, so this stays cheap
 local STATS_MAX_BYTES = 60000 -- rows per answer stay under the protocol's 64 KiB line
@@ -1295,13 +1286,11 @@ end
 
 -- Adds a delta into the records of one aggregate hash, in this call's pending statistics:
 -- counters and buckets summed, the wait maximum kept where the delta's wait passes it.
--- stat_flush writes them at the call's end, one HMGET and one HSET per hash. `mark`: the
--- field that keeps the hash a hash table, written with its first figures; `announce`: the
--- {key, field} set to "1" then too.
-local function stat_update(key, recs, d, mark, announce)
+-- stat_flush writes them at the call's end, one HMGET and one HSET per hash.
+local function stat_update(key, recs, d, as_table)
   local h = stats_pending[key]
   if not h then
-    h = {fields = {}, add = {}, max = {}, mark = mark, announce = announce}
+    h = {fields = {}, add = {}, max = {}, as_table = as_table}
     stats_pending[key] = h
     stats_pending[#stats_pending + 1] = key
   end
@@ -1336,18 +1325,15 @@ local function stat_flush()
         fields = {}
         for i = first, math.min(first + 199, #h.fields) do fields[#fields + 1] = h.fields[i] end
       end
-      -- the first batch of a hash kept as a table also asks for its marker field, written
+      -- the first batch of a hash kept as a table also asks for STATS_TABLE_FIELD, written
       -- with the figures when the hash has none yet (no command more)
-      local marked = h.mark and first == 1
-      if marked then fields[#fields + 1] = h.mark end
+      local marked = h.as_table and first == 1
+      if marked then fields[#fields + 1] = STATS_TABLE_FIELD end
       local have = redis.call('HMGET', key, unpack(fields))
       local args, n = {}, 0
       if marked then
         fields[#fields] = nil
-        if not have[#have] then
-          args[1], args[2], n = h.mark, TEXT.STATS_TABLE_VALUE, 2
-          if h.announce then redis.call('HSET', h.announce[1], h.announce[2], '1') end
-        end
+        if not have[#have] then args[1], args[2], n = STATS_TABLE_FIELD, TEXT.STATS_TABLE_VALUE, 2 end
       end
       for i = 1, #fields do
         local f = fields[i]
@@ -1371,25 +1357,23 @@ local function stat_flush()
   stats_pending = {}
 end
 
--- The slot of each stored counter name: its index, or -(bucket + 1) for a histogram bucket
--- (made once, so that a read does not take names apart). Waits are counted from the buckets.
-local ST_SLOT = {}
-for i = 1, #ST_FIELD do
-  if i ~= ST_WAITS then ST_SLOT[ST_FIELD[i]] = i end
-end
-for b = 0, HIST_LAST do ST_SLOT['b' .. b] = -(b + 1) end
-
 -- Adds one stored counter ("<record>|<counter>" field's counter name and value) to record r.
 local function rec_add_counter(r, name, value)
-  local i = ST_SLOT[name]
-  if not i then return end
   local v = tonumber(value) or 0
-  if i < 0 then
-    r.h[-i - 1] = (r.h[-i - 1] or 0) + v
-    r[ST_WAITS] = r[ST_WAITS] + v -- every wait is in one bucket
+  if string.sub(name, 1, 1) == 'b' then
+    local b = tonumber(string.sub(name, 2))
+    if b then
+      r.h[b] = (r.h[b] or 0) + v
+      r[ST_WAITS] = r[ST_WAITS] + v -- every wait is in one bucket
+    end
+    return
+  end
+  local i = ST_INDEX[name]
+  if i == ST_WAITS then
+    return -- counted from the buckets
   elseif i == ST_WAIT_MAX then
     if v > r[i] then r[i] = v end
-  else
+  elseif i then
     r[i] = r[i] + v
   end
 end
@@ -1430,71 +1414,9 @@ local function stat_read(key, rec)
   return r
 end
 
--- The cells of a day not yet folded (see above): one record per hour, service, window and
--- clerk, the other records their sums. (In a table: a Lua chunk has at most 200 locals.)
--- The hall's hash marks each window whose hash holds cells with a field "~w:<window>".
-local cells = {}
-
--- The cell of an event: "09A:3:c01", or "09A::" without a window and clerk.
-function cells.name(hour, sid, win, clerk)
-  return hour .. (sid or '') .. ':' .. (win or '') .. ':' .. (clerk or '')
-end
-
--- A cell's hour, service, window and clerk ('' when none), or nil for any other record
--- (they start with a letter).
-function cells.parse(rec)
-  return string.match(rec, '^(%d%d)([^:]*):([^:]*):(.*)$')
-end
-
--- The key a cell counts under in a stats dimension ('h:', 's:', 'w:' or 'c:'), nil when it
--- has none there (no service, window or clerk), as the event would have had no such record.
-function cells.key(prefix, hour, sid, win, clerk)
-  local key = hour
-  if prefix == 's:' then key = sid elseif prefix == 'w:' then key = win elseif prefix == 'c:' then key = clerk end
-  if key ~= '' then return key end
-end
-
--- Adds a hash's fields (HGETALL's list) to the rows of a stats answer (row(key) gives one):
--- each record other than a cell under classic(record)'s key, when it returns one, and with
--- `cell` each cell under cell(hour, service, window, clerk)'s key, when it returns one.
-function cells.sum(flat, row, classic, cell)
-  local rows = {} -- by record: the row it counts in, or false (each record has many fields)
-  for i = 1, #flat, 2 do
-    -- (stat_field and rec_add_field written out: this runs for every field a read returns)
-    local rec, name = string.match(flat[i], '^(.*)|([^|]*)$')
-    rec = rec or flat[i]
-    local r = rows[rec]
-    if r == nil then
-      local hour, sid, win, clerk
-      if cell and name then hour, sid, win, clerk = cells.parse(rec) end
-      local key
-      if hour then key = cell(hour, sid, win, clerk) else key = classic(rec) end
-      r = key and row(key) or false
-      rows[rec] = r
-    end
-    if r and name then
-      rec_add_counter(r, name, flat[i + 1])
-    elseif r then
-      rec_merge(r, rec_decode(flat[i + 1]))
-    end
-  end
-end
-
--- Counts a delta: for a day not yet folded (today or later) in its hall total and its one
--- cell (in the window's hash when it has a window); for a day already folded (a late rating
--- or expiry) in the day and its month, under total, service, hour, and (when known) window
--- and clerk, plus the window's own breakdown that a clerk may read.
+-- Counts a delta for the day and its month under total, service, hour, and (when known)
+-- window and clerk, plus the window's own breakdown that a clerk may read.
 local function stat_record(day, hour, sid, win, clerk, d)
-  if day >= DAY then
-    local hall, cell = k('st', 'd:' .. day), cells.name(hour, sid, win, clerk)
-    if win == nil or win == '' then
-      stat_update(hall, {'t', cell}, d, STATS_TABLE_FIELD)
-    else
-      stat_update(hall, {'t'}, d, STATS_TABLE_FIELD)
-      stat_update(k('st', 'd:' .. day, 'w' .. win), {cell}, d, TEXT.STATS_CELLS_FIELD, {hall, '~w:' .. win})
-    end
-    return
-  end
   local all, own = {'t', 'h:' .. hour}, nil
   if sid ~= nil and sid ~= '' then all[#all + 1] = 's:' .. sid end
   if win ~= nil and win ~= '' then
@@ -1506,9 +1428,16 @@ local function stat_record(day, hour, sid, win, clerk, d)
     all[#all + 1] = 'c:' .. clerk
     if own then own[#own + 1] = 'c:' .. clerk end
   end
-  for _, period in ipairs({'d:' .. day, 'm:' .. string.sub(day, 1, 7)}) do
-    stat_update(k('st', period), all, d)
-    if own then stat_update(k('st', period, 'w' .. win), own, d) end
+  -- today's figures reach the month when the day changes (stat_fold_day); a late one for a
+  -- day already folded (a rating, an expiry) goes to both at once
+  local periods = {'d:' .. day}
+  if day < DAY then periods[2] = 'm:' .. string.sub(day, 1, 7) end
+  for _, period in ipairs(periods) do
+    stat_update(k('st', period), all, d, string.sub(period, 1, 2) == 'd:')
+    -- a window's hash only while its day is today (the day change compacts it)
+    if own then
+      stat_update(k('st', period, 'w' .. win), own, d, day == DAY and period == periods[1])
+    end
   end
 end
 
@@ -1531,151 +1460,71 @@ local function merge_batches(dst, pairs_, combine)
   end
 end
 
--- A set of records to write: fields in order (set.f) and their values (set.v): numbers for
--- counters, text for records of the older text form.
-function cells.set()
-  return {f = {}, v = {}}
-end
-
--- Adds a counter's value to a field of a set: summed, or kept when larger for a wait maximum.
-function cells.add(set, f, name, v)
-  local have = set.v[f]
-  if have == nil then
-    set.f[#set.f + 1] = f
-    set.v[f] = v
-  elseif name == 'wm' then
-    if v > have then set.v[f] = v end
-  else
-    set.v[f] = have + v
-  end
-end
-
--- Adds a hash's fields (HGETALL's list) to a set, but the markers ("~..."), and returns the set.
-function cells.add_flat(set, flat)
+-- Adds every record of one hash into another: counters by HINCRBY, maxima by compare and
+-- set, and records of the older text form merged as text, in batches so no call gets too
+-- many arguments. With `compact`, then writes the source again without STATS_TABLE_FIELD
+-- when it has it, so that Redis keeps it as a small listpack as before (a hash never goes
+-- back by itself): a finished day's window hash is no longer written by every call, and
+-- there is one per window and day.
+local function stat_merge_hash(src, dst, compact)
+  local flat = redis.call('HGETALL', src)
+  local texts, maxima = {}, {}
   for i = 1, #flat, 2 do
-    local f = flat[i]
+    local f, v = flat[i], flat[i + 1]
     local _, name = stat_field(f)
-    if string.sub(f, 1, 1) == '~' then
-      -- a marker, not a figure
-    elseif name then
-      cells.add(set, f, name, tonumber(flat[i + 1]) or 0)
+    if f == STATS_TABLE_FIELD then
+      -- only there to keep the day's hash a hash table
+    elseif not name then
+      texts[#texts + 1] = {f, v}
+    elseif name == 'wm' then
+      maxima[#maxima + 1] = {f, v}
     else
-      set.f[#set.f + 1] = f -- a record of the older text form: one per record, never twice
-      set.v[f] = flat[i + 1]
+      redis.call('HINCRBY', dst, f, v)
     end
   end
-  return set
-end
-
--- Replaces a hash by a set, 200 fields a command (within Lua's stack). With `mark`, the
--- field STATS_TABLE_FIELD first, so that Redis makes it a hash table at once; without, Redis
--- keeps a small one as a listpack.
-function cells.write(key, set, mark)
-  redis.call('DEL', key)
-  local args = mark and {STATS_TABLE_FIELD, TEXT.STATS_TABLE_VALUE} or {}
-  for _, f in ipairs(set.f) do
-    local v = set.v[f]
-    args[#args + 1] = f
-    args[#args + 1] = type(v) == 'number' and string.format('%d', v) or v
-  end
-  for first = 1, #args, 400 do
-    redis.call('HSET', key, unpack(args, first, math.min(first + 399, #args)))
-  end
-end
-
--- Adds a set into a hash: counters summed, maxima compared and set, records of the older text
--- form merged as text, in batches so no call gets too many arguments.
-local function stat_merge_hash(set, dst)
-  local counters, maxima, texts = {}, {}, {}
-  for _, f in ipairs(set.f) do
-    local _, name = stat_field(f)
-    local list = (not name and texts) or (name == 'wm' and maxima) or counters
-    list[#list + 1] = {f, set.v[f]}
-  end
-  merge_batches(dst, counters, function(have, v) return string.format('%d', (tonumber(have) or 0) + v) end)
   -- a maximum is written where the source's passes it
   merge_batches(dst, maxima, function(have, v)
-    if (tonumber(have) or -1) < v then return string.format('%d', v) end
+    if (tonumber(have) or -1) < tonumber(v) then return v end
   end)
   merge_batches(dst, texts, function(have, v)
     local r = rec_decode(have)
     rec_merge(r, rec_decode(v))
     return rec_encode(r)
   end)
-end
-
--- Adds the cells among a hash's fields (HGETALL's list) to the records they are sums of: the
--- hall's h:, s:, w:, c: in set `hall` and, for a window's, its own h:, s:, c: in own[window]
--- (a set made when needed). Returns a set of the hash's other fields but its markers.
-function cells.expand(flat, hall, own)
-  local rest = cells.set()
+  if not compact then return end
+  local args, marked = {}, false
   for i = 1, #flat, 2 do
-    local rec, name = stat_field(flat[i])
-    local hour, sid, win, clerk
-    if name then hour, sid, win, clerk = cells.parse(rec) end
-    if hour then
-      local v, sfx = tonumber(flat[i + 1]) or 0, '|' .. name
-      cells.add(hall, 'h:' .. hour .. sfx, name, v)
-      if sid ~= '' then cells.add(hall, 's:' .. sid .. sfx, name, v) end
-      if clerk ~= '' then cells.add(hall, 'c:' .. clerk .. sfx, name, v) end
-      if win ~= '' then
-        cells.add(hall, 'w:' .. win .. sfx, name, v)
-        own[win] = own[win] or cells.set()
-        cells.add(own[win], 'h:' .. hour .. sfx, name, v)
-        if sid ~= '' then cells.add(own[win], 's:' .. sid .. sfx, name, v) end
-        if clerk ~= '' then cells.add(own[win], 'c:' .. clerk .. sfx, name, v) end
-      end
+    if flat[i] == STATS_TABLE_FIELD then
+      marked = true
     else
-      cells.add_flat(rest, {flat[i], flat[i + 1]})
+      args[#args + 1], args[#args + 2] = flat[i], flat[i + 1]
     end
   end
-  return rest
+  if not marked then return end
+  redis.call('DEL', src)
+  -- 200 fields a command at most, within Lua's stack
+  for first = 1, #args, 400 do
+    redis.call('HSET', src, unpack(args, first, math.min(first + 399, #args)))
+  end
 end
 
--- Adds set b into set a (counters summed, maxima kept; a's records of the older text form
--- stay, b has none) and returns a.
-function cells.merge(a, b)
-  for _, f in ipairs(b.f) do cells.add(a, f, select(2, stat_field(f)), b.v[f]) end
-  return a
-end
-
--- Folds a day's aggregates into its month's, once, when the day is over: first writes the
--- day's cells out as the records they are sums of (the day's hash then holds t, h:, s:, w:,
--- c:, and each window's hash its h:, s:, c:, with any records the day had before cells
--- existed), so that a past day reads as before, then adds them into the month. Each window's
--- hash is written again without its markers, so Redis keeps a small one as a listpack (there
--- is one per window and day); the hall's keeps STATS_TABLE_FIELD (a busy day's is large, and
--- its records are read with HMGET).
+-- Folds a day's aggregates into its month's, once, when the day is over: the hot path then
+-- writes one period, and long ranges still read whole months.
 local function stat_fold_day(day)
-  stat_flush() -- the day's hashes read below hold all its figures
+  stat_flush() -- the day's hash read below holds all its figures
   local from = k('st', 'd:' .. day)
   local month = 'm:' .. string.sub(day, 1, 7)
-  local flat = redis.call('HGETALL', from)
-  -- the windows with figures that day: marked as holding cells, or with a w:<id> record
-  -- (written before cells existed, with the window's hash)
-  local wins, seen = {}, {}
-  for i = 1, #flat, 2 do
-    local rec = stat_field(flat[i])
-    local win = string.match(rec, '^~?w:(.*)$')
-    if win and not seen[win] then
-      seen[win] = true
-      wins[#wins + 1] = win
+  -- the windows with figures that day have a w:<id> record in the day's hash
+  local seen = {}
+  for _, f in ipairs(redis.call('HKEYS', from)) do
+    local rec = stat_field(f)
+    if string.sub(rec, 1, 2) == 'w:' and not seen[rec] then
+      seen[rec] = true
+      local w = 'w' .. string.sub(rec, 3)
+      stat_merge_hash(k('st', 'd:' .. day, w), k('st', month, w), true)
     end
   end
-  local hall, own = cells.set(), {}
-  local rest = cells.expand(flat, hall, own)
-  local windows = {}
-  for _, win in ipairs(wins) do
-    windows[win] = cells.expand(redis.call('HGETALL', k('st', 'd:' .. day, 'w' .. win)), hall, own)
-  end
-  for _, win in ipairs(wins) do
-    local set = cells.merge(windows[win], own[win] or cells.set())
-    cells.write(k('st', 'd:' .. day, 'w' .. win), set)
-    stat_merge_hash(set, k('st', month, 'w' .. win))
-  end
-  hall = cells.merge(rest, hall)
-  if #hall.f > 0 then cells.write(from, hall, true) end
-  stat_merge_hash(hall, k('st', month))
+  stat_merge_hash(from, k('st', month))
 end
 
 -- Counts a ticket's final state (the ticket already carries it) and, for done, its service
@@ -2849,40 +2698,18 @@ local function qh_stats(a)
   end
   for _, p in ipairs(periods) do
     local all = k('st', p.period)
-    -- a day not folded yet holds cells, summed here into the records they add to
-    local has_cells = unfolded and string.sub(p.period, 1, 2) == 'd:' and p.day >= unfolded
-    local own = win ~= '' and k('st', p.period, 'w' .. win) or nil
     if by == 'total' or by == 'day' or (by == 'window' and win ~= '') then
-      -- one record: the hall's total or the window's (and the window's cells)
+      -- one record: the hall's total or the window's
       local rec = win ~= '' and 'w:' .. win or 't'
       local key = (by == 'day' and p.day) or (by == 'window' and win) or 'total'
-      -- a window's record of a day with cells is in the hall's hash only when the day began
-      -- before cells existed, which left the window's own records (h:...) in its hash too
-      local before_cells = not (has_cells and own)
-      row(key) -- empty days have their row too
-      if not before_cells then
-        cells.sum(redis.call('HGETALL', own), row, function(own_rec)
-          before_cells = before_cells or string.sub(own_rec, 1, 1) ~= '~'
-        end, function() return key end)
-      end
-      if before_cells then rec_merge(row(key), stat_read(all, rec)) end
+      rec_merge(row(key), stat_read(all, rec))
     else
-      -- a record of dimension `prefix` counts under its key; a cell under its hour, service,
-      -- window or clerk
-      local function dimension(rec)
-        if string.sub(rec, 1, #prefix) == prefix then return string.sub(rec, #prefix + 1) end
-      end
-      local function cell(hour, sid, cwin, clerk) return cells.key(prefix, hour, sid, cwin, clerk) end
-      -- a window's own hash (a clerk's view), or the hall's and the cells of every window
-      local flat = redis.call('HGETALL', own or all)
-      cells.sum(flat, row, dimension, has_cells and cell)
-      if has_cells and not own then
-        for i = 1, #flat, 2 do
-          local marked = string.match(flat[i], '^~w:(.*)$')
-          if marked then
-            -- its records from before cells are in the hall's already
-            cells.sum(redis.call('HGETALL', k('st', p.period, 'w' .. marked)), row, function() end, cell)
-          end
+      local src = win ~= '' and k('st', p.period, 'w' .. win) or all
+      local flat = redis.call('HGETALL', src)
+      for i = 1, #flat, 2 do
+        local rec, name = stat_field(flat[i])
+        if string.sub(rec, 1, #prefix) == prefix then
+          rec_add_field(row(string.sub(rec, #prefix + 1)), name, flat[i + 1])
         end
       end
     end

@@ -21,20 +21,28 @@ day_at() { printf '2026-11-28T%02d' $((($1 / 3600) % 24)); }
 
 # The calls of a day of a 10-service, 10-window hall (hall_json 10 10, set up by the caller)
 # at site key $1 from epoch $2, as inline commands for redis-cli --pipe: each window opened
-# by its clerk, then 1,000 tickets over ten hours, each window calling and finishing in turn
-# and every fifth finish rated (a window with no ticket of its services has none to finish:
-# those calls are refused, harmlessly).
+# by its clerk, then 1,000 tickets over ten hours, each of a service drawn at random, and after
+# each take a window drawn at random finishing its ticket and calling the next, every fifth
+# finish rated; now and then a window changes hands (closed, and opened by one of 15 clerks),
+# so that clerks work at several windows and windows see many services, as in a hall (a window
+# with no ticket of its servicesis refused, harmlessly).
+# The draws are the same in every run (RANDOM seeded).
 stats_day_calls() {
 	local p=$1 now=$2 i t w rating
+	RANDOM=1
 	for w in $(seq 10); do
 		echo "FCALL qh_open 1 $p $now $(day_at "$now") 0 $w c$w fs/$w $((now + 86400))"
 	done
 	for i in $(seq 1000); do
-		t=$((now + i * 36)) w=$(((i % 10) + 1))
-		echo "FCALL qh_take 1 $p $t $(day_at $t) 0 S$(((i * 7 % 10) + 1)) normal kiosk \"\""
-		echo "FCALL qh_call_next 1 $p $((t + 10)) $(day_at $((t + 10))) 0 $w c$w"
+		t=$((now + i * 36)) w=$((RANDOM % 10 + 1))
+		echo "FCALL qh_take 1 $p $t $(day_at $t) 0 S$((RANDOM % 10 + 1)) normal kiosk \"\""
 		rating=$([ $((i % 5)) != 0 ] || echo $(((i / 5) % 5 + 1)))
-		echo "FCALL qh_finish 1 $p $((t + 30)) $(day_at $((t + 30))) 0 $w \"$rating\" \"\" 2026-12-18"
+		echo "FCALL qh_finish 1 $p $((t + 10)) $(day_at $((t + 10))) 0 $w \"$rating\" \"\" 2026-12-18"
+		if [ $((RANDOM % 25)) = 0 ]; then
+			echo "FCALL qh_close 1 $p $((t + 10)) $(day_at $((t + 10))) 0 $w"
+			echo "FCALL qh_open 1 $p $((t + 10)) $(day_at $((t + 10))) 0 $w c$((RANDOM % 15 + 1)) fs/$w $((now + 86400))"
+		fi
+		echo "FCALL qh_call_next 1 $p $((t + 20)) $(day_at $((t + 20))) 0 $w \"\""
 	done
 }
 
@@ -46,6 +54,9 @@ stats_day_reads() {
 	echo "total $d $d total \"\" \"\""
 	echo "service $d $d service \"\" \"\""
 	echo "hour $d $d hour \"\" \"\""
+	echo "window $d $d window \"\" \"\""
+	echo "clerk $d $d clerk \"\" \"\""
+	echo "window-1-by-clerk $d $d clerk 1 \"\""
 	echo "window-1-by-service $d $d service 1 \"\""
 	echo "window-1-total $d $d total 1 \"\""
 	[ "$1" = folded ] && echo "month-by-service 2026-11-01 2026-11-30 service \"\" \"\""

@@ -1973,7 +1973,7 @@ window_stats_text(const char *from, const char *to, const char *window)
 }
 
 static void
-stats__a_folded_days_window_hash_is_a_listpack_with_the_same_figures(void **state)
+stats__a_folded_days_window_hash_is_compact_again_with_the_same_figures(void **state)
 {
 	char *before, *after;
 	redisReply *r;
@@ -1989,16 +1989,15 @@ stats__a_folded_days_window_hash_is_a_listpack_with_the_same_figures(void **stat
 	now = T0 + 700;
 	OK("qh_finish", "1", "4", "", "");
 	before = window_stats_text(DAY1, DAY1, "1");
-	/* today the window's hash holds its cells and is a table (its marker field), for the
-	 * calls' many writes */
-	r = cmd("HEXISTS %s:st:d:%s:w1 ~cells", PREFIX, DAY1);
+	/* today the window's hash is a table (its marker field), for the calls' many writes */
+	r = cmd("HEXISTS %s:st:d:%s:w1 ~table", PREFIX, DAY1);
 	assert_int_equal(r->integer, 1);
 	freeReplyObject(r);
 	now = T0 + 86400;
 	day = DAY2;
 	OK("qh_day");
-	/* folded, its cells are written out as its records, without the marker: a listpack */
-	r = cmd("HEXISTS %s:st:d:%s:w1 ~cells", PREFIX, DAY1);
+	/* folded, it is written again without the marker: a listpack, as small as before */
+	r = cmd("HEXISTS %s:st:d:%s:w1 ~table", PREFIX, DAY1);
 	assert_int_equal(r->integer, 0);
 	freeReplyObject(r);
 	r = cmd("OBJECT ENCODING %s:st:d:%s:w1", PREFIX, DAY1);
@@ -2012,99 +2011,6 @@ stats__a_folded_days_window_hash_is_a_listpack_with_the_same_figures(void **stat
 	assert_string_equal(after, before);
 	free(after);
 	free(before);
-}
-
-/* Every stats answer of window (or the hall, "") over [from, to], one dimension a line. */
-static char *
-all_stats_text(const char *from, const char *to, const char *window)
-{
-	static const char *dims[] = {"total", "service", "window", "clerk", "hour", "day"};
-	char *out = NULL;
-	size_t len = 0;
-
-	for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
-		char *rows = cJSON_PrintUnformatted(get(OK("qh_stats", from, to, dims[i], window, ""), "rows"));
-		out = realloc(out, len + strlen(rows) + 2);
-		assert_non_null(out);
-		memcpy(out + len, rows, strlen(rows));
-		len += strlen(rows);
-		out[len++] = '\n';
-		out[len] = '\0';
-		free(rows);
-	}
-	return out;
-}
-
-static void
-stats__a_day_begun_by_the_earlier_layout_counts_both(void **state)
-{
-	static const char *hall_recs[] = {"t", "h:01", "s:A", "w:1", "c:c1"};
-	static const char *own_recs[] = {"h:01", "s:A", "c:c1"};
-	char *hall_before, *window_before, *text;
-	cJSON *row, *rows;
-	redisReply *r;
-
-	(void)state;
-	/* today as the version before cells left it after one ticket of A taken at 01:00 and
-	 * called at window 1 by c1 after 300 s: the records t, h:, s:, w:, c: in the day's hash
-	 * and the window's own h:, s:, c: in its hash */
-	for (size_t i = 0; i < 5; i++) {
-		r = cmd("HSET %s:st:d:%s %s|ws 300 %s|wl 1 %s|b10 1 %s|wm 300", PREFIX, DAY1, hall_recs[i],
-			hall_recs[i], hall_recs[i], hall_recs[i]);
-		freeReplyObject(r);
-		if (i < 3) {
-			r = cmd("HSET %s:st:d:%s %s|i 1", PREFIX, DAY1, hall_recs[i]);
-			freeReplyObject(r);
-		}
-	}
-	for (size_t i = 0; i < 3; i++) {
-		r = cmd("HSET %s:st:d:%s:w1 %s|ws 300 %s|wl 1 %s|b10 1 %s|wm 300", PREFIX, DAY1, own_recs[i],
-			own_recs[i], own_recs[i], own_recs[i]);
-		freeReplyObject(r);
-	}
-	r = cmd("SET %s:day %s", PREFIX, DAY1);
-	freeReplyObject(r);
-	/* then this version: a ticket of B called at window 1 by c1 after 600 s, same hour */
-	open_window("1", "c1");
-	take("B", "");
-	now = T0 + 600;
-	call_next("1");
-	row = stats_total(DAY1, DAY1);
-	assert_int_equal(num(row, "issued"), 2);
-	assert_int_equal(num(row, "waits"), 2);
-	assert_int_equal(num(row, "wait_mean"), 450);
-	assert_int_equal(num(row, "wait_max"), 600);
-	rows = get(OK("qh_stats", DAY1, DAY1, "service", "1", ""), "rows");
-	assert_int_equal(cJSON_GetArraySize(rows), 2);
-	assert_int_equal(num(cJSON_GetArrayItem(rows, 0), "wait_max"), 300); /* A */
-	assert_int_equal(num(cJSON_GetArrayItem(rows, 1), "wait_max"), 600); /* B */
-	rows = get(OK("qh_stats", DAY1, DAY1, "clerk", "", ""), "rows");
-	assert_int_equal(num(cJSON_GetArrayItem(rows, 0), "waits"), 2);
-	rows = get(OK("qh_stats", DAY1, DAY1, "hour", "1", ""), "rows");
-	assert_int_equal(num(cJSON_GetArrayItem(rows, 1), "waits"), 2);
-	assert_int_equal(num(cJSON_GetArrayItem(get(OK("qh_stats", DAY1, DAY1, "window", "", ""), "rows"), 0),
-		"wait_mean"), 450);
-	now = T0 + 700;
-	OK("qh_finish", "1", "5", "", "");
-	hall_before = all_stats_text(DAY1, DAY1, "");
-	window_before = all_stats_text(DAY1, DAY1, "1");
-	/* the day change writes both out together: the day and its month answer the same */
-	now = T0 + 86400;
-	day = DAY2;
-	OK("qh_day");
-	text = all_stats_text(DAY1, DAY1, "");
-	assert_string_equal(text, hall_before);
-	free(text);
-	text = all_stats_text(DAY1, DAY1, "1");
-	assert_string_equal(text, window_before);
-	free(text);
-	row = stats_total("2026-11-01", "2026-11-30");
-	assert_int_equal(num(row, "waits"), 2);
-	assert_int_equal(num(row, "wait_max"), 600);
-	rows = get(OK("qh_stats", "2026-11-01", "2026-11-30", "service", "1", ""), "rows");
-	assert_int_equal(num(cJSON_GetArrayItem(rows, 1), "wait_max"), 600);
-	free(hall_before);
-	free(window_before);
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -3065,8 +2971,7 @@ main(void)
 		T(stats__wait_per_spell_service_time_and_fold),
 		T(day_change__expires_waiting),
 		T(stats__records_of_the_older_text_form_still_count),
-		T(stats__a_folded_days_window_hash_is_a_listpack_with_the_same_figures),
-		T(stats__a_day_begun_by_the_earlier_layout_counts_both),
+		T(stats__a_folded_days_window_hash_is_compact_again_with_the_same_figures),
 		T(stats__hour_given_with_the_day__counted_there),
 		T(results__json_form_for_a_caller_without_the_hour),
 		T(checkin__appointment_names_its_ticket_in_either_result_form),
