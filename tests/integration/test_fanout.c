@@ -523,14 +523,14 @@ static bool saw_waiting(struct hall_pipe *p, const char *svc, int waiting, int q
 	return seen;
 }
 
-/* XADDs n entries recording service A's learnt times (each its own), in one pipeline, and
- * publishes them when publish is set. */
+/* XADDs n entries recording learnt times, each of its own set (as of n services with
+ * specialised windows), in one pipeline, and publishes them when publish is set. */
 static void xadd_sets(redisContext *rc, int n, bool publish)
 {
 	char (*ids)[STREAM_ID_TEXT_MAX] = calloc((size_t)n, sizeof *ids);
 	assert_non_null(ids);
 	for (int i = 0; i < n; i++)
-		redisAppendCommand(rc, "XADD q:{small}:events * data L,A,|%d", 30 + i);
+		redisAppendCommand(rc, "XADD q:{small}:events * data L,S%d,|%d", i, 30 + i);
 	for (int i = 0; i < n; i++) {
 		redisReply *r;
 		assert_int_equal(redisGetReply(rc, (void **)&r), REDIS_OK);
@@ -538,7 +538,7 @@ static void xadd_sets(redisContext *rc, int n, bool publish)
 		freeReplyObject(r);
 	}
 	for (int i = 0; publish && i < n; i++)
-		redisAppendCommand(rc, "PUBLISH q:{small}:ev %s%s%d", ids[i], " L,A,|", 30 + i);
+		redisAppendCommand(rc, "PUBLISH q:{small}:ev %s%s%d,|%d", ids[i], " L,S", i, 30 + i);
 	for (int i = 0; publish && i < n; i++) {
 		redisReply *r;
 		assert_int_equal(redisGetReply(rc, (void **)&r), REDIS_OK);
@@ -600,8 +600,8 @@ static void fanout__named_read_refused__display_resyncs_and_the_next_message_com
 }
 
 /* A catch-up (the pub/sub link was down) meets an entry naming a set this qserver no longer
- * keeps (600 newer sets were read since): it reads that entry; the 600 sets recorded after it
- * push it out again, and a later entry naming it has it read again: every event comes. */
+ * keeps (600 sets of other services were read since): it reads that entry; the 600 sets
+ * recorded after it push it out again, and a later entry naming it has it read again: every event comes. */
 static void catch_up__named_set_pushed_out_while_delivering__read_again(void **state)
 {
 	(void)state;
@@ -610,7 +610,7 @@ static void catch_up__named_set_pushed_out_while_delivering__read_again(void **s
 	assert_non_null(rc);
 	char x[STREAM_ID_TEXT_MAX], id[STREAM_ID_TEXT_MAX], data[256];
 	xadd_publish(rc, "L,B,|300 90000 40", x); /* service B's set, seen live */
-	xadd_sets(rc, 600, true);		  /* A's, seen live: B's set leaves the store */
+	xadd_sets(rc, 600, true);		  /* 600 others, seen live: B's set leaves the store */
 	usleep(300 * 1000);
 	freeReplyObject(redisCommand(rc, "CLIENT KILL TYPE pubsub"));
 	snprintf(data, sizeof data, "q,B,11,n0 0 1||#1|4|@%s", x);

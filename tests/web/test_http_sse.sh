@@ -105,16 +105,16 @@ resume_reads_the_entry_its_events_name() {
 	grep -q '"ewt":[1-9]' <<<"$live" && [ "$live" = "$resumed" ] && ! grep -q '^event: reset' "$TUI_DIR/r2"
 }
 
-# A resume whose entries name an entry twice, with 600 sets recorded between them (never
-# published, so qserver reads them only for the resume): the sets read push the named one out
-# of what qserver keeps, and the second entry naming it has it read again: every event comes,
-# with no reset.
+# A resume whose entries name an entry twice, with 600 sets of other services recorded between
+# them (never published, so qserver reads them only for the resume): the sets read push the
+# named one out of what qserver keeps, and the second entry naming it has it read again: every
+# event comes, with no reset.
 resume_reads_a_named_entry_again_after_it_was_pushed_out() {
 	local rc="redis-cli -s $REDIS_SOCK" x from
 	x=$($rc XADD 'q:{small}:events' '*' data 'L,B,|300 90000 40')
 	from=$($rc XADD 'q:{small}:events' '*' data 'q,B,5,60,5,30,90')
 	$rc XADD 'q:{small}:events' '*' data "q,B,11,n0 0 1||#1|4|@$x" >/dev/null
-	$rc EVAL "for i = 1, 600 do redis.call('XADD', KEYS[1], '*', 'data', 'L,A,|' .. (29 + i)) end" \
+	$rc EVAL "for i = 1, 600 do redis.call('XADD', KEYS[1], '*', 'data', 'L,S' .. i .. ',|' .. (29 + i)) end" \
 		1 'q:{small}:events' >/dev/null
 	$rc XADD 'q:{small}:events' '*' data "$(printf 'q,A,77,60,77,30,90\nq,B,12,n0 0 1||#1|4|@%s' "$x")" >/dev/null
 	stream "$TUI_DIR/r3" 2 -H "Last-Event-ID: $from.1" "$API/sites/small/events?topics=queue"
