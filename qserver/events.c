@@ -16,6 +16,14 @@
 #define EVENTS_CATCH_UP_MAX 10000 /* more missed than this: subscribers resync by reconnecting */
 #define EVENTS_HELD_MAX 10000	  /* messages held while catching up */
 #define EVENTS_PENDING_MAX 10000  /* messages waiting for the deferred fan-out */
+#define EVENTS_WAITING_BYTES_MAX (16u << 20) /* bytes of a site's messages waiting for a named entry */
+#define EVENTS_LOGGED_MAX 80	  /* bytes of a dropped message that the log shows */
+
+/* The length of a message's head that a log line shows: messages are not NUL-terminated. */
+static int logged_len(size_t len)
+{
+	return len < EVENTS_LOGGED_MAX ? (int)len : EVENTS_LOGGED_MAX;
+}
 
 /* A message from the pub/sub link waiting for the fan-out, which runs after the loop's
  * current callbacks so that the answers to the commands go out before the events they caused. */
@@ -169,7 +177,7 @@ static void fan_out_add(const char *json, size_t len, void *arg)
 	unsigned topic = events_topic_of(json, len);
 	unsigned index = ++f->site->delivering_index; /* counted for every event, so an index means the same to every stream */
 	if (!topic) {
-		log_warn("dropped an event of no known topic: %.80s", json);
+		log_warn("dropped an event of no known topic: %.*s", logged_len(len), json);
 		return;
 	}
 	if (f->failed)
@@ -287,10 +295,18 @@ struct ref_waiting {
 	char json[];
 };
 
+/* A read of a named entry under way: its answer is for the messages waiting when it was asked
+ * (site->ref_read counts the reads and is moved on when they are dropped), not for later ones. */
+struct named_read {
+	struct site *site;
+	unsigned read;
+};
+
 /* Sends the events of one message (one function call's, with its stream id) to their
  * subscribers, once and in order (eventbuild.c splits them). Returns EVENTBUILD_MISSING, having
  * sent nothing, when it names learnt times of an entry this qserver has not read (its id in
- * site->ref_missing), unless that is `unreadable`, an entry the stream no longer holds. */
+ * site->ref_missing), unless that is `unreadable`, an entry just read that did not give them:
+ * the message is then dropped and the subscribers resync. */
 static int events_deliver_now(struct site *site, struct stream_id id, const char *json, size_t len,
 			      const char *unreadable)
 {
@@ -309,8 +325,13 @@ static int events_deliver_now(struct site *site, struct stream_id id, const char
 		return EVENTBUILD_MISSING;
 	}
 	site->last_delivered = id;
-	if (n < 0)
-		log_warn("dropped a malformed event message: %.80s", json);
+	if (n == EVENTBUILD_MISSING) {
+		/* its events cannot be built: every subscriber would miss them, so all take a fresh snapshot */
+		log_warn("%s: dropped event message %s: it names the learnt times of entry %s, which could not be read",
+			 site->cfg->site.id, sid, missing);
+		events_force_resync(site, "an entry an event names could not be read");
+	} else if (n < 0)
+		log_warn("dropped a malformed event message: %.*s", logged_len(len), json);
 	else if (f.failed) /* every subscriber would miss it: they take a fresh snapshot instead */
 		events_force_resync(site, "an event message could not be built: out of memory");
 	else if (f.n)
@@ -320,7 +341,7 @@ static int events_deliver_now(struct site *site, struct stream_id id, const char
 }
 
 /* Drops the messages waiting for a named entry (the stream is read again from the last one
- * delivered, or subscribers resync). */
+ * delivered, or subscribers resync); the answer of a read under way is then for none of them. */
 static void events_drop_ref_waiting(struct site *site)
 {
 	struct ref_waiting *m;
@@ -330,16 +351,20 @@ static void events_drop_ref_waiting(struct site *site)
 	}
 	site->ref_tail = &site->ref_head;
 	site->nref = 0;
+	site->ref_bytes = 0;
+	site->ref_read++;
 }
 
 static void events_read_named(struct site *site);
 
 /* Delivers the messages that waited for a named entry, in order, until one names another entry
- * not read yet (which is then read); `unreadable` is an entry the stream did not hold. */
-static void events_deliver_waiting(struct site *site, const char *unreadable)
+ * not read yet (which is then read). `just_read` is the entry just read for the first of them:
+ * if that one still lacks it, the stream did not give it. A later message that lacks it (the
+ * sets read since pushed it out of the store) has it read again. */
+static void events_deliver_waiting(struct site *site, const char *just_read)
 {
 	struct ref_waiting *m;
-	while ((m = site->ref_head) != NULL) {
+	for (const char *unreadable = just_read; (m = site->ref_head) != NULL; unreadable = NULL) {
 		if (events_deliver_now(site, m->id, m->json, m->len, unreadable) == EVENTBUILD_MISSING) {
 			events_read_named(site);
 			return;
@@ -348,25 +373,44 @@ static void events_deliver_waiting(struct site *site, const char *unreadable)
 		if (!site->ref_head)
 			site->ref_tail = &site->ref_head;
 		site->nref--;
+		site->ref_bytes -= m->len;
 		free(m);
 	}
+}
+
+/* The command link went away while a named entry was to be read: the stream is read again from
+ * the last message delivered (with none delivered yet there is no such place: subscribers resync). */
+static void events_named_not_sent(struct site *site)
+{
+	events_drop_ref_waiting(site);
+	if (!site->last_delivered.ms)
+		events_force_resync(site, "an entry an event names could not be read");
+	site->catching_up = 1;
+	site->need_catch_up = 1;
+	events_try_catch_up(site);
 }
 
 /* Takes the entry a waiting message names: keeps the learnt times it records, then delivers. */
 static void events_on_named(redisReply *reply, void *arg)
 {
-	struct site *site = arg;
+	struct named_read *read = arg;
+	struct site *site = read->site;
+	int current = read->read == site->ref_read;
+	free(read);
+	if (!current)
+		return; /* the messages it was read for were dropped meanwhile */
 	char named[STREAM_ID_TEXT_MAX];
 	snprintf(named, sizeof named, "%s", site->ref_missing);
-	if (!reply || reply->type != REDIS_REPLY_ARRAY) {
-		/* the command link went away: read the stream again from the last message delivered
-		 * (with none delivered yet there is no such place: subscribers resync) */
-		events_drop_ref_waiting(site);
-		if (!site->last_delivered.ms)
-			events_force_resync(site, "an entry an event names could not be read");
-		site->catching_up = 1;
-		site->need_catch_up = 1;
-		events_try_catch_up(site);
+	if (!reply) {
+		events_named_not_sent(site);
+		return;
+	}
+	if (reply->type != REDIS_REPLY_ARRAY) {
+		/* Redis refused the read (asking again would be refused again): the message that names
+		 * it is dropped, its subscribers resync, and the messages after it go on */
+		log_warn("%s: reading entry %s, which an event names, failed: %s", site->cfg->site.id, named,
+			 reply->type == REDIS_REPLY_ERROR ? reply->str : "not a list of entries");
+		events_deliver_waiting(site, named);
 		return;
 	}
 	int found = 0;
@@ -392,8 +436,13 @@ static void events_read_named(struct site *site)
 	char key[96];
 	snprintf(key, sizeof key, "%s:events", site->prefix);
 	const char *argv[] = {"XRANGE", key, site->ref_missing, site->ref_missing, "COUNT", "1"};
-	if (store_command(events_on_named, site, 6, argv) < 0)
-		events_on_named(NULL, site);
+	struct named_read *read = malloc(sizeof *read);
+	if (read)
+		*read = (struct named_read){site, ++site->ref_read};
+	if (!read || store_command(events_on_named, read, 6, argv) < 0) {
+		free(read);
+		events_named_not_sent(site);
+	}
 }
 
 /* Sends a message's events, or has it wait behind those waiting for a named entry. */
@@ -401,12 +450,12 @@ static void events_deliver(struct site *site, struct stream_id id, const char *j
 {
 	if (!site->ref_head && events_deliver_now(site, id, json, len, NULL) != EVENTBUILD_MISSING)
 		return;
-	if (site->nref >= EVENTS_HELD_MAX) {
+	if (site->nref >= EVENTS_HELD_MAX || site->ref_bytes + len > EVENTS_WAITING_BYTES_MAX) {
 		events_force_resync(site, "too many events waiting for the stream to be read");
 		events_drop_ref_waiting(site);
 		return;
 	}
-	struct ref_waiting *m = malloc(sizeof *m + len);
+	struct ref_waiting *m = malloc(sizeof *m + len + 1);
 	if (!m) {
 		log_warn("dropped an event message: out of memory");
 		return;
@@ -415,17 +464,20 @@ static void events_deliver(struct site *site, struct stream_id id, const char *j
 	m->id = id;
 	m->len = len;
 	memcpy(m->json, json, len);
+	m->json[len] = '\0';
 	if (!site->ref_head) {
 		site->ref_tail = &site->ref_head;
 		*site->ref_tail = m;
 		site->ref_tail = &m->next;
 		site->nref = 1;
+		site->ref_bytes = len;
 		events_read_named(site); /* the first to wait: its named entry is read */
 		return;
 	}
 	*site->ref_tail = m;
 	site->ref_tail = &m->next;
 	site->nref++;
+	site->ref_bytes += len;
 }
 
 /* Splits a published message into its stream id and JSON and delivers it; hands a window
@@ -441,7 +493,7 @@ static void events_deliver_message(struct site *site, const char *payload, size_
 	const char *space = memchr(payload, ' ', len);
 	struct stream_id id;
 	if (!space || stream_id_parse(payload, space - payload, &id) < 0) {
-		log_warn("dropped a malformed event message: %.80s", payload);
+		log_warn("dropped a malformed event message: %.*s", logged_len(len), payload);
 		return;
 	}
 	events_deliver(site, id, space + 1, len - (space + 1 - payload));
@@ -491,7 +543,7 @@ static void events_defer(struct site *site, const char *payload, size_t len)
 {
 	if (!fan_out_event)
 		fan_out_event = event_new(server.base, -1, 0, events_run_deferred, NULL);
-	struct pending_message *m = malloc(sizeof *m + len);
+	struct pending_message *m = malloc(sizeof *m + len + 1);
 	if (!fan_out_event || !m || npending >= EVENTS_PENDING_MAX) {
 		/* No room to wait: keep the order by sending what waits, then this one. */
 		free(m);
@@ -503,6 +555,7 @@ static void events_defer(struct site *site, const char *payload, size_t len)
 	m->site = site;
 	m->len = len;
 	memcpy(m->payload, payload, len);
+	m->payload[len] = '\0';
 	*pending_tail = m;
 	pending_tail = &m->next;
 	npending++;

@@ -3439,23 +3439,32 @@ function model.keep_joined(id)
   if #drop > 0 then redis.call('HDEL', k('ewma'), unpack(drop)) end
 end
 
--- Records the moment (real time, as stream ids count it) from which events name only learnt
--- times recorded after it: setup and the day change drop every set's recorded id.
+-- Records the moment from which events name only learnt times recorded after it (setup and the
+-- day change drop every set's recorded id): a stream id, scored by its ms, that no entry before
+-- it reaches. Real time, unless the stream's last entry is ahead of the clock (XADD ids never go
+-- back): then just after that entry, or trimming to the mark would keep an entry before it and
+-- drop one it names.
 function model.mark()
   local t = real_time()
-  local ms = istr(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-  redis.call('ZADD', k('marks'), ms, ms)
+  local ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local mark = istr(ms) .. '-0'
+  local last = redis.call('XREVRANGE', k('events'), '+', '-', 'COUNT', '1')[1]
+  local last_ms, last_seq = string.match(last and last[1] or '', '^(%d+)-(%d+)$')
+  if last_ms and tonumber(last_ms) >= ms then
+    ms, mark = tonumber(last_ms), last_ms .. '-' .. istr(tonumber(last_seq) + 1)
+  end
+  redis.call('ZADD', k('marks'), istr(ms), mark)
 end
 
 -- Where the stream may be trimmed to keep the retention (minid) without dropping an entry a
 -- kept one names: the latest mark at or before minid, as every entry after a mark names only
 -- entries after it (none: minid, as no entry was recorded with names before the first mark).
--- Marks before it are no longer needed.
+-- Marks before it are no longer needed. A mark is a stream id (earlier ones only its ms).
 function model.trim_bound(minid_ms)
-  local mark = redis.call('ZREVRANGEBYSCORE', k('marks'), minid_ms, '-inf', 'LIMIT', '0', '1')[1]
-  if not mark then return minid_ms end
-  redis.call('ZREMRANGEBYSCORE', k('marks'), '-inf', '(' .. mark)
-  return mark
+  local mark = redis.call('ZREVRANGEBYSCORE', k('marks'), minid_ms, '-inf', 'WITHSCORES', 'LIMIT', '0', '1')
+  if not mark[1] then return minid_ms end
+  redis.call('ZREMRANGEBYSCORE', k('marks'), '-inf', '(' .. mark[2])
+  return mark[1]
 end
 
 -- The learnt times of the services sids as "<hall mix>|<t1>;<t2>;...", each as P:ewma holds it

@@ -380,11 +380,12 @@ static void sse_on_named(redisReply *reply, void *arg)
 }
 
 /* Replays the resume's entries from where it stopped; an entry that names learnt times this
- * qserver has not read has that entry read first (`unreadable`: one the stream did not hold,
- * then the browser reloads the snapshot). */
+ * qserver has not read has that entry read first (`unreadable`: the one just read for the first
+ * entry; if it still lacks them the stream did not hold them, and the browser reloads the
+ * snapshot; a later entry that lacks them, pushed out of the store since, has it read again). */
 static void sse_replay_continue(struct sse_stream *s, const char *unreadable)
 {
-	while (s->req && s->replay_next < s->nreplay) {
+	for (; s->req && s->replay_next < s->nreplay; unreadable = NULL) {
 		struct sse_entry *e = &s->replay[s->replay_next];
 		struct sse_replay rp = {s, {0, 0, 0}};
 		char missing[STREAM_ID_TEXT_MAX];

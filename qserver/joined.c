@@ -3,23 +3,29 @@
  * model's inputs of later events end in "@<stream id>", the entry that recorded them, instead of
  * repeating them. This is a bounded store of the sets read so far, by entry id and set, so that
  * building an entry's events reads the named entry from the stream only when this qserver has
- * not seen it (after a start, or for a resume from a later entry). The oldest set read is the
- * first one dropped; a dropped one is read again when named. */
+ * not seen it (after a start, or for a resume from a later entry). A set that a later entry of the
+ * store records again (which live entries name instead) is the first dropped, the oldest first;
+ * then the oldest set; a dropped one is read again when named. */
 #include "qserver.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define JOINED_MAX 512 /* sets kept: far more than the sets a hall's live entries name */
+/* Sets kept: the current set of each of up to 512 sets (the hall's, or a service's with
+ * specialised windows), besides superseded ones; a hall with more has some read again. */
+#define JOINED_MAX 512
 
 struct joined_set {
 	char id[STREAM_ID_TEXT_MAX];
 	char *key, *joined;
+	unsigned long long stamp; /* when it was kept: the oldest goes first */
+	int superseded;		  /* a later entry records the same set: live entries name that one */
 };
 
 struct joined_store {
 	struct joined_set sets[JOINED_MAX];
-	size_t next, n; /* the ring's next slot and how many are filled */
+	size_t n; /* how many are filled */
+	unsigned long long stamps;
 };
 
 struct joined_store *joined_store_new(void)
@@ -39,14 +45,35 @@ void joined_store_free(struct joined_store *s)
 /* The slot of a set, or NULL. */
 static struct joined_set *joined_find(const struct joined_store *s, const char *id, const char *key)
 {
-	for (size_t k = 0; s && k < s->n; k++) {
-		/* newest first: the sets live entries name */
-		size_t i = (s->next + JOINED_MAX - 1 - k) % JOINED_MAX;
+	for (size_t i = 0; s && i < s->n; i++) {
 		const struct joined_set *j = &s->sets[i];
 		if (strcmp(j->id, id) == 0 && strcmp(j->key, key) == 0)
 			return (struct joined_set *)j;
 	}
 	return NULL;
+}
+
+/* True when stream id a ("ms-seq") comes after b. */
+static int joined_id_after(const char *a, const char *b)
+{
+	char *end;
+	unsigned long long a_ms = strtoull(a, &end, 10), a_seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
+	unsigned long long b_ms = strtoull(b, &end, 10), b_seq = *end == '-' ? strtoull(end + 1, NULL, 10) : 0;
+	return a_ms > b_ms || (a_ms == b_ms && a_seq > b_seq);
+}
+
+/* The slot a new set takes in a full store: the oldest superseded set, else the oldest. */
+static struct joined_set *joined_victim(struct joined_store *s)
+{
+	struct joined_set *oldest = &s->sets[0], *oldest_superseded = NULL;
+	for (size_t i = 0; i < s->n; i++) {
+		struct joined_set *j = &s->sets[i];
+		if (j->stamp < oldest->stamp)
+			oldest = j;
+		if (j->superseded && (!oldest_superseded || j->stamp < oldest_superseded->stamp))
+			oldest_superseded = j;
+	}
+	return oldest_superseded ? oldest_superseded : oldest;
 }
 
 const char *joined_store_get(const struct joined_store *s, const char *id, const char *key)
@@ -73,17 +100,26 @@ int joined_store_put(struct joined_store *s, const char *id, const char *key, co
 		free(copy);
 		return -1;
 	}
-	j = &s->sets[s->next];
-	if (s->n == JOINED_MAX) {
+	int superseded = 0;
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->sets[i].key, key) == 0) {
+			if (joined_id_after(id, s->sets[i].id))
+				s->sets[i].superseded = 1;
+			else
+				superseded = 1; /* an older entry read again (a catch-up, a resume) */
+		}
+	if (s->n < JOINED_MAX) {
+		j = &s->sets[s->n++];
+	} else {
+		j = joined_victim(s);
 		free(j->key);
 		free(j->joined);
-	} else {
-		s->n++;
 	}
 	strcpy(j->id, id);
 	j->key = key_copy;
 	j->joined = copy;
-	s->next = (s->next + 1) % JOINED_MAX;
+	j->stamp = ++s->stamps;
+	j->superseded = superseded;
 	return 0;
 }
 

@@ -96,8 +96,9 @@ struct site {
 	 * an entry one of them names is read from the stream */
 	struct joined_store *joined;
 	struct ref_waiting *ref_head, **ref_tail;
-	size_t nref;
+	size_t nref, ref_bytes;
 	char ref_missing[STREAM_ID_TEXT_MAX]; /* the entry the first waiting message names */
+	unsigned ref_read;	     /* counts the named reads: an answer is taken only for the last */
 };
 int sites_load(const char *path, char *err, size_t errlen);
 /* Configs read by a reload before they are served. */

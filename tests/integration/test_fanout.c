@@ -476,6 +476,212 @@ static void fanout__names_an_entry_never_seen__read_from_the_stream(void **state
 	hall_pipe_close(display);
 }
 
+/* XADDs data to the small site's stream and publishes it as the library does; the id in id. */
+static void xadd_publish(redisContext *rc, const char *data, char id[STREAM_ID_TEXT_MAX])
+{
+	redisReply *r = redisCommand(rc, "XADD q:{small}:events * data %s", data);
+	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	snprintf(id, STREAM_ID_TEXT_MAX, "%s", r->str);
+	freeReplyObject(r);
+	char message[1024];
+	snprintf(message, sizeof message, "%s %s", id, data);
+	r = redisCommand(rc, "PUBLISH q:{small}:ev %s", message);
+	assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+	freeReplyObject(r);
+}
+
+/* XADDs data to the small site's stream without publishing it; the id in id. */
+static void xadd_only(redisContext *rc, const char *data, char id[STREAM_ID_TEXT_MAX])
+{
+	redisReply *r = redisCommand(rc, "XADD q:{small}:events * data %s", data);
+	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	snprintf(id, STREAM_ID_TEXT_MAX, "%s", r->str);
+	freeReplyObject(r);
+}
+
+/* How many XRANGE commands Redis has run. */
+static long long xrange_calls(redisContext *rc)
+{
+	redisReply *r = redisCommand(rc, "INFO commandstats");
+	const char *p = r && r->str ? strstr(r->str, "cmdstat_xrange:calls=") : NULL;
+	long long n = p ? atoll(p + strlen("cmdstat_xrange:calls=")) : 0;
+	freeReplyObject(r);
+	return n;
+}
+
+/* Reads queue events until quiet_ms pass without one; true when one of service svc with
+ * `waiting` came. */
+static bool saw_waiting(struct hall_pipe *p, const char *svc, int waiting, int quiet_ms)
+{
+	bool seen = false;
+	cJSON *e;
+	while ((e = hall_pipe_read(p, quiet_ms)) != NULL) {
+		const char *s = get_str(e, "service", NULL);
+		seen |= s && strcmp(s, svc) == 0 && get_num(e, "waiting", NULL) == waiting;
+		cJSON_Delete(e);
+	}
+	return seen;
+}
+
+/* XADDs n entries recording learnt times, each of its own set (as of n services with
+ * specialised windows), in one pipeline, and publishes them when publish is set. */
+static void xadd_sets(redisContext *rc, int n, bool publish)
+{
+	char (*ids)[STREAM_ID_TEXT_MAX] = calloc((size_t)n, sizeof *ids);
+	assert_non_null(ids);
+	for (int i = 0; i < n; i++)
+		redisAppendCommand(rc, "XADD q:{small}:events * data L,S%d,|%d", i, 30 + i);
+	for (int i = 0; i < n; i++) {
+		redisReply *r;
+		assert_int_equal(redisGetReply(rc, (void **)&r), REDIS_OK);
+		snprintf(ids[i], sizeof ids[i], "%s", r->str);
+		freeReplyObject(r);
+	}
+	for (int i = 0; publish && i < n; i++)
+		redisAppendCommand(rc, "PUBLISH q:{small}:ev %s%s%d,|%d", ids[i], " L,S", i, 30 + i);
+	for (int i = 0; publish && i < n; i++) {
+		redisReply *r;
+		assert_int_equal(redisGetReply(rc, (void **)&r), REDIS_OK);
+		freeReplyObject(r);
+	}
+	free(ids);
+}
+
+/* A message names an entry the stream no longer holds (deleted here, as a trim would): its
+ * events cannot be built, so the display is closed to resync (a fresh snapshot) rather than
+ * silently missing them, the log says which entry, and the next display gets what follows. */
+static void fanout__names_an_entry_gone__display_resyncs(void **state)
+{
+	(void)state;
+	struct hall_pipe *display = display_open("[\"queue\"]");
+	redisContext *rc = testredis_connect(&hall.redis);
+	assert_non_null(rc);
+	char gone[STREAM_ID_TEXT_MAX], id[STREAM_ID_TEXT_MAX], data[256], needle[160];
+	xadd_only(rc, "L,*,|300 90000 40;420", gone);
+	freeReplyObject(redisCommand(rc, "XDEL q:{small}:events %s", gone));
+	snprintf(data, sizeof data, "q,B,7,60,7,30,90\nq,A,4,n1 0 1||#1|4;0|@%s,4", gone);
+	xadd_publish(rc, data, id);
+	assert_false(saw_waiting(display, "B", 7, 3000));
+	assert_true(display->eof);
+	snprintf(needle, sizeof needle, "dropped event message %s: it names the learnt times of entry %s", id, gone);
+	assert_int_equal(hall_log_count(&hall, needle), 1);
+	assert_int_equal(hall_log_count(&hall, "dropped a malformed event message"), 0);
+	hall_pipe_close(display);
+	display = display_open("[\"queue\"]");
+	xadd_publish(rc, "q,B,9,60,9,30,90", id);
+	assert_true(saw_waiting(display, "B", 9, 1000));
+	redisFree(rc);
+	hall_pipe_close(display);
+}
+
+/* A named entry whose read Redis refuses (the id is no stream id) is not asked for again and
+ * again: the message is dropped, the display resyncs, and the site's next messages come. */
+static void fanout__named_read_refused__display_resyncs_and_the_next_message_comes(void **state)
+{
+	(void)state;
+	struct hall_pipe *display = display_open("[\"queue\"]");
+	redisContext *rc = testredis_connect(&hall.redis);
+	assert_non_null(rc);
+	char id[STREAM_ID_TEXT_MAX];
+	xadd_publish(rc, "q,B,5,60,5,30,90", id); /* something delivered first */
+	assert_true(saw_waiting(display, "B", 5, 1000));
+	long long before = xrange_calls(rc);
+	xadd_publish(rc, "q,A,4,n1 0 1||#1|4;0|@abc,4", id);
+	assert_false(saw_waiting(display, "A", 4, 3000));
+	assert_true(display->eof);
+	hall_pipe_close(display);
+	display = display_open("[\"queue\"]");
+	xadd_publish(rc, "q,B,9,60,9,30,90", id);
+	assert_true(saw_waiting(display, "B", 9, 1000));
+	assert_int_equal(xrange_calls(rc) - before, 1);
+	assert_int_equal(hall_log_count(&hall, "reading entry abc, which an event names, failed"), 1);
+	redisFree(rc);
+	hall_pipe_close(display);
+}
+
+/* A catch-up (the pub/sub link was down) meets an entry naming a set this qserver no longer
+ * keeps (600 sets of other services were read since): it reads that entry; the 600 sets
+ * recorded after it push it out again, and a later entry naming it has it read again: every event comes. */
+static void catch_up__named_set_pushed_out_while_delivering__read_again(void **state)
+{
+	(void)state;
+	struct hall_pipe *display = display_open("[\"queue\"]");
+	redisContext *rc = testredis_connect(&hall.redis);
+	assert_non_null(rc);
+	char x[STREAM_ID_TEXT_MAX], id[STREAM_ID_TEXT_MAX], data[256];
+	xadd_publish(rc, "L,B,|300 90000 40", x); /* service B's set, seen live */
+	xadd_sets(rc, 600, true);		  /* 600 others, seen live: B's set leaves the store */
+	usleep(300 * 1000);
+	freeReplyObject(redisCommand(rc, "CLIENT KILL TYPE pubsub"));
+	snprintf(data, sizeof data, "q,B,11,n0 0 1||#1|4|@%s", x);
+	xadd_only(rc, data, id);
+	xadd_sets(rc, 600, false);
+	snprintf(data, sizeof data, "q,A,77,60,77,30,90\nq,B,12,n0 0 1||#1|4|@%s", x);
+	xadd_only(rc, data, id);
+	bool got11 = false, got12 = false, got77 = false;
+	cJSON *e;
+	while ((e = hall_pipe_read(display, 2000)) != NULL) {
+		const char *svc = get_str(e, "service", NULL);
+		double w = get_num(e, "waiting", NULL);
+		got11 |= svc && strcmp(svc, "B") == 0 && w == 11;
+		got12 |= svc && strcmp(svc, "B") == 0 && w == 12;
+		got77 |= svc && strcmp(svc, "A") == 0 && w == 77;
+		cJSON_Delete(e);
+	}
+	assert_false(display->eof);
+	assert_true(got11);
+	assert_true(got77);
+	assert_true(got12);
+	redisFree(rc);
+	hall_pipe_close(display);
+}
+
+/* Messages waiting for a named entry overflow while its read is under way (Redis is paused):
+ * the site's displays resync; the next message names another entry and has it read. The first
+ * read's answer, which comes first, is not taken for the second: that message's events come. */
+static void fanout__waiting_overflow__an_old_read_answer_is_not_taken_for_a_newer_read(void **state)
+{
+	(void)state;
+	struct hall_pipe *display = display_open("[\"queue\"]");
+	redisContext *rc = testredis_connect(&hall.redis);
+	assert_non_null(rc);
+	char x1[STREAM_ID_TEXT_MAX], x2[STREAM_ID_TEXT_MAX], id[STREAM_ID_TEXT_MAX];
+	xadd_only(rc, "L,*,|300 90000 40;420", x1);
+	xadd_only(rc, "L,*,|310 90000 40;430", x2);
+	/* 10,001 messages naming x1 (one more than may wait), then one naming x2, published at
+	 * once, with Redis paused before qserver asks it for x1, so the read of x1 is answered
+	 * after all of them came (and before the read of x2) */
+	char first[256], second[256], m1[512], m2[512];
+	snprintf(first, sizeof first, "q,A,4,n1 0 1||#1|4;0|@%s,4", x1);
+	snprintf(second, sizeof second, "q,B,55,60,55,30,90\nq,A,5,n1 0 1||#1|4;0|@%s,4", x2);
+	xadd_only(rc, first, id);
+	snprintf(m1, sizeof m1, "%s %s", id, first);
+	xadd_only(rc, second, id);
+	snprintf(m2, sizeof m2, "%s %s", id, second);
+	redisAppendCommand(rc,
+			   "EVAL %s 1 q:{small}:ev %s %s",
+			   "for i = 1, 10001 do redis.call('PUBLISH', KEYS[1], ARGV[1]) end "
+			   "redis.call('PUBLISH', KEYS[1], ARGV[2])",
+			   m1, m2);
+	redisAppendCommand(rc, "CLIENT PAUSE 600 ALL");
+	for (int i = 0; i < 2; i++) {
+		redisReply *r;
+		assert_int_equal(redisGetReply(rc, (void **)&r), REDIS_OK);
+		assert_int_not_equal(r->type, REDIS_REPLY_ERROR);
+		freeReplyObject(r);
+	}
+	assert_false(saw_waiting(display, "B", 55, 300)); /* closed by the overflow's resync */
+	assert_true(display->eof);
+	hall_pipe_close(display);
+	display = display_open("[\"queue\"]");
+	assert_true(saw_waiting(display, "B", 55, 1500));
+	char needle[128];
+	snprintf(needle, sizeof needle, "names entry %s, which the stream no longer holds", x2);
+	assert_int_equal(hall_log_count(&hall, needle), 0);
+	redisFree(rc);
+	hall_pipe_close(display);
+}
+
 /* Stops the hall and removes the socket. */
 static int group_teardown(void **state)
 {
@@ -494,6 +700,10 @@ int main(void)
 		T(fanout__display_dropped_mid_fan_out__the_others_get_every_event),
 		T(take__then_shutdown__answered_and_closed),
 		T(fanout__names_an_entry_never_seen__read_from_the_stream),
+		T(fanout__names_an_entry_gone__display_resyncs),
+		T(fanout__named_read_refused__display_resyncs_and_the_next_message_comes),
+		T(catch_up__named_set_pushed_out_while_delivering__read_again),
+		T(fanout__waiting_overflow__an_old_read_answer_is_not_taken_for_a_newer_read),
 	};
 	const struct CMUnitTest large_tests[] = {
 		T(fanout__display_reads_late__gets_every_event_whole_and_in_order),

@@ -2478,6 +2478,42 @@ day_change__events_name_no_entry_before_it(void **state)
 	assert_read_alone_as_in_order();
 }
 
+/* A stream whose last entry is ahead of Redis's clock (ids never go back, the clock may): the
+ * day change's mark comes after that entry, not at the clock, so trimming back to the mark
+ * cannot keep an entry written before the mark and drop an entry that one names. */
+static void
+day_change__stream_ahead_of_the_clock__the_mark_follows_its_last_entry(void **state)
+{
+	redisReply *r;
+
+	(void)state;
+	open_window("1", "c01");
+	take("A", "");
+	r = cmd("TIME");
+	long long ahead = atoll(r->element[0]->str) * 1000 + 3600000LL;
+	freeReplyObject(r);
+	r = cmd("XADD %s:events %lld-5 data x", PREFIX, ahead);
+	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	freeReplyObject(r);
+	now = T0 + 86400;
+	day = DAY2;
+	OK("qh_day");
+	r = cmd("ZREVRANGE %s:marks 0 0 WITHSCORES", PREFIX);
+	assert_int_equal(r->elements, 2);
+	char want[64];
+	snprintf(want, sizeof want, "%lld-6", ahead);
+	assert_string_equal(r->element[0]->str, want);
+	assert_int_equal(atoll(r->element[1]->str), ahead);
+	freeReplyObject(r);
+	/* every entry the day change and later calls write is at or after the mark */
+	char id[STREAM_ID_TEXT_MAX];
+	take("A", "");
+	last_entry(id);
+	unsigned long long id_ms, id_seq;
+	assert_int_equal(sscanf(id, "%llu-%llu", &id_ms, &id_seq), 2);
+	assert_true(id_ms == (unsigned long long)ahead && id_seq >= 6);
+}
+
 static void
 events__call_next_records_the_call(void **state)
 {
@@ -2984,6 +3020,7 @@ main(void)
 		T(events__call_next_records_the_call),
 		T(events__learnt_times_recorded_once_and_named),
 		T(day_change__events_name_no_entry_before_it),
+		T(day_change__stream_ahead_of_the_clock__the_mark_follows_its_last_entry),
 		T(events__pause_updates_estimates),
 		T(events__pause_reason_with_separators__comes_out_whole),
 		T(events__entries_of_earlier_versions__read_with_the_new_ones),

@@ -438,6 +438,43 @@ static void joined_store__bounded__the_oldest_go_first(void **state)
 	joined_store_free(store);
 }
 
+/* A full store drops first the sets a later entry recorded again (live entries name the newer
+ * one): a service's set named by the live entries stays while another service's change again
+ * and again; then the oldest go first. */
+static void joined_store__full__a_set_recorded_again_goes_before_a_current_one(void **state)
+{
+	(void)state;
+	struct joined_store *store = joined_store_new();
+	char id[STREAM_ID_TEXT_MAX];
+	assert_int_equal(joined_store_put(store, "1-0", "B", "|300"), 0);
+	for (int i = 2; i < 2000; i++) {
+		snprintf(id, sizeof id, "%d-0", i);
+		assert_int_equal(joined_store_put(store, id, "A", "|30"), 0);
+	}
+	assert_non_null(joined_store_get(store, "1-0", "B"));
+	assert_string_equal(joined_store_get(store, "1-0", "B"), "|300");
+	assert_string_equal(joined_store_get(store, "1999-0", "A"), "|30");
+	assert_null(joined_store_get(store, "2-0", "A"));
+	/* an older entry of A read again (a resume) is superseded at once: B still stays */
+	for (int i = 2; i < 600; i++) {
+		snprintf(id, sizeof id, "%d-0", i);
+		assert_int_equal(joined_store_put(store, id, "A", "|30"), 0);
+	}
+	assert_string_equal(joined_store_get(store, "1-0", "B"), "|300");
+	assert_string_equal(joined_store_get(store, "1999-0", "A"), "|30");
+	/* 600 sets current at once: the oldest go first */
+	for (int i = 0; i < 600; i++) {
+		char key[16];
+		snprintf(id, sizeof id, "%d-0", 3000 + i);
+		snprintf(key, sizeof key, "S%d", i);
+		assert_int_equal(joined_store_put(store, id, key, "|1"), 0);
+	}
+	assert_null(joined_store_get(store, "1-0", "B"));
+	assert_null(joined_store_get(store, "3000-0", "S0"));
+	assert_string_equal(joined_store_get(store, "3599-0", "S599"), "|1");
+	joined_store_free(store);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -447,6 +484,7 @@ int main(void)
 		cmocka_unit_test(eventbuild__joined_inputs__the_same_events_as_the_earlier_form),
 		cmocka_unit_test(eventbuild__named_learnt_times__the_events_of_the_inputs_in_full),
 		cmocka_unit_test(joined_store__bounded__the_oldest_go_first),
+		cmocka_unit_test(joined_store__full__a_set_recorded_again_goes_before_a_current_one),
 		cmocka_unit_test(eventbuild__closed_by_day__flag_only_when_set),
 		cmocka_unit_test(eventbuild__objects_of_earlier_versions__passed_on),
 		cmocka_unit_test(eventbuild__malformed__refused_whole),

@@ -105,6 +105,24 @@ resume_reads_the_entry_its_events_name() {
 	grep -q '"ewt":[1-9]' <<<"$live" && [ "$live" = "$resumed" ] && ! grep -q '^event: reset' "$TUI_DIR/r2"
 }
 
+# A resume whose entries name an entry twice, with 600 sets of other services recorded between
+# them (never published, so qserver reads them only for the resume): the sets read push the
+# named one out of what qserver keeps, and the second entry naming it has it read again: every
+# event comes, with no reset.
+resume_reads_a_named_entry_again_after_it_was_pushed_out() {
+	local rc="redis-cli -s $REDIS_SOCK" x from
+	x=$($rc XADD 'q:{small}:events' '*' data 'L,B,|300 90000 40')
+	from=$($rc XADD 'q:{small}:events' '*' data 'q,B,5,60,5,30,90')
+	$rc XADD 'q:{small}:events' '*' data "q,B,11,n0 0 1||#1|4|@$x" >/dev/null
+	$rc EVAL "for i = 1, 600 do redis.call('XADD', KEYS[1], '*', 'data', 'L,S' .. i .. ',|' .. (29 + i)) end" \
+		1 'q:{small}:events' >/dev/null
+	$rc XADD 'q:{small}:events' '*' data "$(printf 'q,A,77,60,77,30,90\nq,B,12,n0 0 1||#1|4|@%s' "$x")" >/dev/null
+	stream "$TUI_DIR/r3" 2 -H "Last-Event-ID: $from.1" "$API/sites/small/events?topics=queue"
+	wait_streams
+	grep -q '"service":"B","waiting":11' "$TUI_DIR/r3" && grep -q '"service":"A","waiting":77' "$TUI_DIR/r3" &&
+		grep -q '"service":"B","waiting":12' "$TUI_DIR/r3" && ! grep -q '^event: reset' "$TUI_DIR/r3"
+}
+
 PORT=$(free_port)
 start_redis || exit 1
 start_http_qserver --sse-per-addr 3 || exit 1
@@ -118,5 +136,7 @@ wait_streams
 check "event streams are limited per address" streams_limited_per_address
 wait_streams
 check "a resume reads the entry its events name and tells what the live stream told" resume_reads_the_entry_its_events_name
+wait_streams
+check "a resume reads a named entry again after the sets read since pushed it out" resume_reads_a_named_entry_again_after_it_was_pushed_out
 wait_streams
 tui_finish
