@@ -457,7 +457,9 @@ static void events_deliver(struct site *site, struct stream_id id, const char *j
 	}
 	struct ref_waiting *m = malloc(sizeof *m + len + 1);
 	if (!m) {
-		log_warn("dropped an event message: out of memory");
+		/* its events are lost to every subscriber: all take a fresh snapshot, as for any miss */
+		log_warn("%s: dropped an event message: out of memory", site->cfg->site.id);
+		events_force_resync(site, "an event message could not be kept");
 		return;
 	}
 	m->next = NULL;
@@ -465,19 +467,15 @@ static void events_deliver(struct site *site, struct stream_id id, const char *j
 	m->len = len;
 	memcpy(m->json, json, len);
 	m->json[len] = '\0';
-	if (!site->ref_head) {
+	int first = !site->ref_head;
+	if (first)
 		site->ref_tail = &site->ref_head;
-		*site->ref_tail = m;
-		site->ref_tail = &m->next;
-		site->nref = 1;
-		site->ref_bytes = len;
-		events_read_named(site); /* the first to wait: its named entry is read */
-		return;
-	}
 	*site->ref_tail = m;
 	site->ref_tail = &m->next;
 	site->nref++;
 	site->ref_bytes += len;
+	if (first)
+		events_read_named(site); /* the first to wait: its named entry is read */
 }
 
 /* Splits a published message into its stream id and JSON and delivers it; hands a window
