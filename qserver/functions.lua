@@ -967,7 +967,7 @@ do
   local ESCAPES = {[','] = '\\,', ['\n'] = '\\n', ['\\'] = '\\\\'}
   -- the positions of the values of free text (a clerk's id, a pause reason); every other value
   -- is an id, a word or a number the library checked, with no ',', newline or backslash
-  local FREE = {T = {13}, w = {5, 7}, L = {2}}
+  local FREE = {T = {13}, U = {13}, w = {5, 7}, W = {5}, L = {2}}
 
   function text_line(values)
     local n = #values
@@ -1062,7 +1062,7 @@ end
 
 -- A ticket event.
 local function emit_ticket(t)
-  local line = ticket_compact(t, true)
+  local line = TEXT.ticket_line(t)
   local inputs = tjson.view.inputs
   if inputs then
     -- the event names the recorded learnt times instead of repeating them (model.event_inputs):
@@ -1086,7 +1086,7 @@ end
 
 -- A window event.
 local function emit_window(w)
-  emit(window_compact(w, true))
+  emit(TEXT.window_line(w))
 end
 
 -- A compact result holding a ticket (or none): qserver answers {"ticket":T} (docs/functions.md).
@@ -1135,7 +1135,7 @@ end
 -- Compact: ["c", "", window, recall, at]; it follows the ticket's own event in the same call,
 -- whose Ticket object qserver puts in it (the id "" names that ticket).
 local function emit_called(t, w, recall)
-  emit(text_line({'c', '', w.id, istr(tonumber(recall)), istr(NOW)}))
+  emit(TEXT.called_line(t, w, recall))
   notify.seen('calls', t.id, {t, w.id})
 end
 
@@ -3592,6 +3592,73 @@ function model.emit_queue_inputs(sid)
   -- the waiting count as P:waiting holds it (HINCRBY's integers), not parsed and written again
   if inputs ~= '^' then inputs = model.event_inputs(inputs, sid) end
   emit(text_line({'q', sid, figure('waiting', sid) or '0', inputs, hall}))
+end
+
+------------------------------------------------------------------------------------------
+-- Entry lines of kinds of their own (docs/functions.md "Events")
+--
+-- An entry's ticket, call and window lines leave out what the ticket's line before them tells,
+-- each under a kind the version before does not know: "U" (a ticket, its state as a one-letter
+-- code), "C" (a call) and "W" (a window after its ticket). That version drops an entry holding
+-- a kind it does not know, whole, rather than misreading it (docs/operations.md "Upgrading").
+-- Results keep "T" and "w", which it reads.
+
+TEXT.STATE_CODE = {waiting = 'w', called = 'c', serving = 's', done = 'd', no_show = 'n',
+  cancelled = 'x', expired = 'e'}
+TEXT.WINDOW_CODE = {idle = 'i', calling = 'c', serving = 's'}
+
+-- A ticket's line in an entry: "U", the short form with the state as its code ("T" for a state
+-- without one). Notes the ticket as qserver reads it from that line, for the lines after it.
+function TEXT.ticket_line(t)
+  local line = ticket_compact(t, true)
+  local values = tjson.values
+  local code = TEXT.STATE_CODE[values[7]]
+  if code then
+    if not tjson.event_line then
+      local coded = {unpack(values)}
+      coded[1], coded[7] = 'U', code
+      tjson.event_line = text_line(coded)
+    end
+    line = tjson.event_line
+  end
+  local latest = math.max(tonumber(t.called_at) or 0, tonumber(t.started_at) or 0,
+    tonumber(t.finished_at) or 0)
+  TEXT.last_ticket = {events = events, id = t.id, number = t.number or '', window = t.window or '',
+    clerk = t.clerk or '', called_at = tonumber(t.called_at), recalls = tonumber(t.recalls) or 0,
+    latest = latest > 0 and istr(latest) or nil}
+  return line
+end
+
+-- The ticket of the line before in this call's entry (TEXT.ticket_line) when it is t's, or any.
+function TEXT.ticket_before(id)
+  local tk = TEXT.last_ticket
+  if tk and tk.events == events and (not id or tk.id == id) then return tk end
+  return nil
+end
+
+-- A call's line: "C", at, recall, window, each "" when the ticket's line tells it (at as seconds
+-- after its called_at, the recall its recalls, the window its window), so a first call's line
+-- is "C" alone; "c" with all four (id "": that ticket) when no ticket line before tells them.
+function TEXT.called_line(t, w, recall)
+  local tk, n = TEXT.ticket_before(t.id), tonumber(recall)
+  if not (tk and tk.called_at) then return text_line({'c', '', w.id, istr(n), istr(NOW)}) end
+  local after = NOW - tk.called_at
+  return text_line({'C', after ~= 0 and istr(after) or '', n ~= tk.recalls and istr(n) or '',
+    w.id ~= tk.window and w.id or ''})
+end
+
+-- A window's line in an entry: "W", its state's code, id, since and clerk, each "" when the
+-- ticket's line before it tells it (its window, its latest time, its clerk), and the ticket
+-- number left out (the ticket's while calling or serving, none while idle): a call's, start's
+-- or finish's window line is "W,c", "W,s" or "W,i". Any other window is "w" in full.
+function TEXT.window_line(w)
+  local tk, code = TEXT.ticket_before(), TEXT.WINDOW_CODE[w.state]
+  local number, since, clerk = w.number or '', w.since or '', w.clerk or ''
+  local told = tk and code and since ~= '' and (clerk == tk.clerk or clerk ~= '') and
+    (code == 'i' and number == '' or code ~= 'i' and number ~= '' and number == tk.number)
+  if not told then return window_compact(w, true) end
+  return text_line({'W', code, w.id ~= tk.window and w.id or '', since ~= tk.latest and since or '',
+    clerk ~= tk.clerk and clerk or ''})
 end
 
 ------------------------------------------------------------------------------------------
