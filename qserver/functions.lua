@@ -3608,43 +3608,44 @@ TEXT.STATE_CODE = {waiting = 'w', called = 'c', serving = 's', done = 'd', no_sh
 TEXT.WINDOW_CODE = {idle = 'i', calling = 'c', serving = 's'}
 
 -- A ticket's line in an entry: "U", the short form with the state as its code ("T" for a state
--- without one). Notes the ticket as qserver reads it from that line, for the lines after it.
+-- without one): the line of the result, whose values before the state are ids and words with no
+-- ',' (text_line). Notes the ticket's values, which the lines after it may name (TEXT.ticket_before).
 function TEXT.ticket_line(t)
   local line = ticket_compact(t, true)
-  local values = tjson.values
-  local code = TEXT.STATE_CODE[values[7]]
-  if code then
-    if not tjson.event_line then
-      local coded = {unpack(values)}
-      coded[1], coded[7] = 'U', code
-      tjson.event_line = text_line(coded)
-    end
-    line = tjson.event_line
+  TEXT.last_events, TEXT.last_values = events, tjson.values
+  local code = TEXT.STATE_CODE[tjson.values[7]]
+  if not code then return line end
+  if not tjson.event_line then
+    local head, tail = string.match(line, '^T(,[^,]*,[^,]*,[^,]*,[^,]*,[^,]*,)[^,]*(.*)$')
+    tjson.event_line = head and 'U' .. head .. code .. tail or line
   end
-  local latest = math.max(tonumber(t.called_at) or 0, tonumber(t.started_at) or 0,
-    tonumber(t.finished_at) or 0)
-  TEXT.last_ticket = {events = events, id = t.id, number = t.number or '', window = t.window or '',
-    clerk = t.clerk or '', called_at = tonumber(t.called_at), recalls = tonumber(t.recalls) or 0,
-    latest = latest > 0 and istr(latest) or nil}
-  return line
+  return tjson.event_line
 end
 
--- The ticket of the line before in this call's entry (TEXT.ticket_line) when it is t's, or any.
+-- The values of the ticket line before in this call's entry (TEXT.ticket_line) when it is the
+-- ticket id's (any ticket's for nil), and its issue time; nil when there is none.
 function TEXT.ticket_before(id)
-  local tk = TEXT.last_ticket
-  if tk and tk.events == events and (not id or tk.id == id) then return tk end
-  return nil
+  local v = TEXT.last_events == events and TEXT.last_values
+  if not v or (id and v[2] ~= id) then return nil end
+  return v, tonumber(v[8])
+end
+
+-- A time of a ticket line's values (v[i]: seconds after its issue, as qserver reads them), or 0.
+function TEXT.line_time(v, i, issued)
+  local after = v[i]
+  return issued and after and after ~= '' and issued + tonumber(after) or 0
 end
 
 -- A call's line: "C", at, recall, window, each "" when the ticket's line tells it (at as seconds
 -- after its called_at, the recall its recalls, the window its window), so a first call's line
 -- is "C" alone; "c" with all four (id "": that ticket) when no ticket line before tells them.
 function TEXT.called_line(t, w, recall)
-  local tk, n = TEXT.ticket_before(t.id), tonumber(recall)
-  if not (tk and tk.called_at) then return text_line({'c', '', w.id, istr(n), istr(NOW)}) end
-  local after = NOW - tk.called_at
-  return text_line({'C', after ~= 0 and istr(after) or '', n ~= tk.recalls and istr(n) or '',
-    w.id ~= tk.window and w.id or ''})
+  local v, issued = TEXT.ticket_before(t.id)
+  local called, n = v and TEXT.line_time(v, 9, issued) or 0, tonumber(recall)
+  if called == 0 then return text_line({'c', '', w.id, istr(n), istr(NOW)}) end
+  local after = NOW - called
+  return text_line({'C', after ~= 0 and istr(after) or '', n ~= (tonumber(v[14]) or 0) and istr(n) or '',
+    w.id ~= (v[12] or '') and w.id or ''})
 end
 
 -- A window's line in an entry: "W", its state's code, id, since and clerk, each "" when the
@@ -3652,13 +3653,18 @@ end
 -- number left out (the ticket's while calling or serving, none while idle): a call's, start's
 -- or finish's window line is "W,c", "W,s" or "W,i". Any other window is "w" in full.
 function TEXT.window_line(w)
-  local tk, code = TEXT.ticket_before(), TEXT.WINDOW_CODE[w.state]
-  local number, since, clerk = w.number or '', w.since or '', w.clerk or ''
-  local told = tk and code and since ~= '' and (clerk == tk.clerk or clerk ~= '') and
-    (code == 'i' and number == '' or code ~= 'i' and number ~= '' and number == tk.number)
-  if not told then return window_compact(w, true) end
-  return text_line({'W', code, w.id ~= tk.window and w.id or '', since ~= tk.latest and since or '',
-    clerk ~= tk.clerk and clerk or ''})
+  local v, issued = TEXT.ticket_before()
+  local code, number, since, clerk = TEXT.WINDOW_CODE[w.state], w.number or '', w.since or '', w.clerk or ''
+  local tk_clerk = v and v[13] or ''
+  if not (v and code and since ~= '' and (clerk == tk_clerk or clerk ~= '')) then return window_compact(w, true) end
+  if code == 'i' and number ~= '' then return window_compact(w, true) end
+  -- the ticket's number: its own, or "" for the id's part after the '-'
+  if code ~= 'i' and (number == '' or number ~= (v[3] ~= '' and v[3] or string.match(v[2], '^[^-]*%-(.*)$'))) then
+    return window_compact(w, true)
+  end
+  local latest = math.max(TEXT.line_time(v, 9, issued), TEXT.line_time(v, 10, issued), TEXT.line_time(v, 11, issued))
+  return text_line({'W', code, w.id ~= (v[12] or '') and w.id or '',
+    (latest == 0 or since ~= istr(latest)) and since or '', clerk ~= tk_clerk and clerk or ''})
 end
 
 ------------------------------------------------------------------------------------------
