@@ -23,7 +23,8 @@
  * fields, "T" instead of "t": number "" when it is the id's part after the '-', class "" for
  * normal and channel "" for kiosk, recalls and transfers "" for 0, called_at, started_at and
  * finished_at as seconds after issued_at, and the trailing "" left out (ticket_text); entries
- * write them as "U", the "T" form with the state as a one-letter code. The version before
+ * write them as "U", the "T" form with the state as a one-letter code (but a waiting ticket's,
+ * which stays "T" with the word, so that a take's entry stays readable). The version before
  * knows neither "U", "C" nor "W": it drops an entry holding one, whole (eventbuild_entry
  * answers -1 for an event it cannot make), instead of misreading it. qserver makes the Ticket,
  * Window and event objects of PROTOCOL.md from them, adding what the config holds (window

@@ -3601,14 +3601,15 @@ end
 -- each under a kind the version before does not know: "U" (a ticket, its state as a one-letter
 -- code), "C" (a call) and "W" (a window after its ticket). That version drops an entry holding
 -- a kind it does not know, whole, rather than misreading it (docs/operations.md "Upgrading").
--- Results keep "T" and "w", which it reads.
+-- Results keep "T" and "w", which it reads, and so does a waiting ticket's line: a take's entry
+-- stays one that version reads, for the 6 bytes of the word.
 
-TEXT.STATE_CODE = {waiting = 'w', called = 'c', serving = 's', done = 'd', no_show = 'n',
-  cancelled = 'x', expired = 'e'}
+TEXT.STATE_CODE = {called = 'c', serving = 's', done = 'd', no_show = 'n', cancelled = 'x',
+  expired = 'e'}
 TEXT.WINDOW_CODE = {idle = 'i', calling = 'c', serving = 's'}
 
 -- A ticket's line in an entry: "U", the short form with the state as its code ("T" for a state
--- without one): the line of the result, whose values before the state are ids and words with no
+-- without one, waiting): the line of the result, whose values before the state are ids and words with no
 -- ',' (text_line). Notes the ticket's values, which the lines after it may name (TEXT.ticket_before).
 function TEXT.ticket_line(t)
   local line = ticket_compact(t, true)
