@@ -1084,7 +1084,7 @@ local function window_compact(w, as_text)
   return as_text and text_line(values) or cjson.encode(values)
 end
 
--- A window event.
+-- A window event: "W" after its ticket's line, else "w" (TEXT.window_line).
 local function emit_window(w)
   emit(TEXT.window_line(w))
 end
@@ -1132,8 +1132,8 @@ local function emit_queues(sids)
 end
 
 -- A called event: the display announces the ticket at the window.
--- Compact: ["c", "", window, recall, at]; it follows the ticket's own event in the same call,
--- whose Ticket object qserver puts in it (the id "" names that ticket).
+-- Compact: ["C", at, recall, window] (TEXT.called_line); it follows the ticket's own event in
+-- the same call, whose Ticket object qserver puts in it.
 local function emit_called(t, w, recall)
   emit(TEXT.called_line(t, w, recall))
   notify.seen('calls', t.id, {t, w.id})
