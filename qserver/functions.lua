@@ -967,7 +967,7 @@ do
   local ESCAPES = {[','] = '\\,', ['\n'] = '\\n', ['\\'] = '\\\\'}
   -- the positions of the values of free text (a clerk's id, a pause reason); every other value
   -- is an id, a word or a number the library checked, with no ',', newline or backslash
-  local FREE = {T = {13}, U = {13}, w = {5, 7}, W = {5}, L = {2}}
+  local FREE = {T = {13}, w = {5, 7}, W = {5}, L = {2}}
 
   function text_line(values)
     local n = #values
