@@ -528,7 +528,8 @@ end
 -- A ticket hash with its fields as strings ("" for none), or nil.
 local function ticket(id)
   if id == nil or id == '' then return nil end
-  local t = hgetall(k('t', id))
+  -- a ticket that has not reached a final state has its own hash; a settled one is packed
+  local t = hgetall(k('t', id)) or sitecfg.packed.read(id)
   return t and ticket_defaults(t, id)
 end
 
@@ -552,7 +553,8 @@ end
 
 -- Sets ticket fields. t is the ticket as ticket() read it (its defaults filled in), so a field
 -- that already holds the value is not written again: fewer bytes in the AOF. (A new ticket's
--- hash leaves out what ticket_defaults fills in: qh_take writes it.)
+-- hash leaves out what ticket_defaults fills in: qh_take writes it.) A packed ticket (settled)
+-- has its packed value written again.
 local function tset(t, fields)
   local stored, any = {}, false
   for f, v in pairs(fields) do
@@ -562,7 +564,9 @@ local function tset(t, fields)
     end
     t[f] = v
   end
-  if any then hset(k('t', t.id), t, stored) end
+  if any then
+    if t.packed then sitecfg.packed.write(t) else hset(k('t', t.id), t, stored) end
+  end
   gen = gen + 1
 end
 
@@ -1652,12 +1656,13 @@ local function settle(t, fields, uncounted)
     fields.fday = fields.fday or DAY
     fields.fhour = fields.fhour or local_hour(fields.finished_at)
   end
-  tset(t, fields)
+  -- the ticket leaves its own hash for its packed value in a shared one, which keeps it for
+  -- the retention from its issue day's end: the raw ticket goes, its aggregates stay
+  for f, v in pairs(fields) do t[f] = v end
+  sitecfg.packed.settle(t)
+  gen = gen + 1
   if t.state == 'done' or t.state == 'no_show' then learn_service_time(t) end
   if not uncounted then stat_final(t) end
-  -- retention runs from the final state: the raw ticket goes, its aggregates stay
-  local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
-  redis.call('EXPIRE', k('t', t.id), days * 86400)
 end
 
 -- Finishes the ticket called or serving at a window; returns it, or nil when there was none.
@@ -3592,6 +3597,124 @@ function model.emit_queue_inputs(sid)
   -- the waiting count as P:waiting holds it (HINCRBY's integers), not parsed and written again
   if inputs ~= '^' then inputs = model.event_inputs(inputs, sid) end
   emit(text_line({'q', sid, figure('waiting', sid) or '0', inputs, hall}))
+end
+
+------------------------------------------------------------------------------------------
+-- Packed tickets (docs/keys.md "Tickets")
+--
+-- A ticket that reaches a final state (settle) leaves its own hash P:t:<id> for one field of
+-- a shared hash, its bucket P:tp:<id but its last two characters>, field those two ("20261128-
+-- A012": P:tp:20261128-A0, field 12): a bucket holds at most 100 tickets of one issue day, a
+-- small listpack, where each ticket's own key, object, expiry entry and table buckets cost
+-- about 120 bytes before any field. The value is cmsgpack.pack of an array: the form's version,
+-- then the fields of FIELDS in order, "" for none, trailing ones left out; what the id tells
+-- (number, day, and fday when it is the issue day: true) and the queue score are not kept, the
+-- times after issue are seconds after issued_at, numbers that read back the same are integers;
+-- any other field follows as a map. A value too long for a listpack (a long ref) makes its
+-- bucket a hash table, which works the same.
+
+sitecfg.packed = {} -- its functions and constants (the main chunk is at its locals' limit)
+sitecfg.packed.VERSION = 1
+sitecfg.packed.FIELDS = {'service', 'state', 'issued_at', 'called_at', 'started_at', 'finished_at',
+  'window', 'clerk', 'rating', 'fday', 'fhour', 'secret', 'recalls', 'transfers', 'wait_from',
+  'class', 'channel', 'ref', 'pin', 'closed_by_day', 'notify_ahead', 'notify_ewt', 'notify_ref',
+  'notified_near', 'notified_called'}
+sitecfg.packed.RELATIVE = {called_at = true, started_at = true, finished_at = true, wait_from = true}
+-- not kept: told by the id, or of no use once settled (the queue score)
+sitecfg.packed.LEFT_OUT = {id = true, number = true, day = true, score = true, packed = true}
+-- values ticket_defaults fills in, so kept as ""
+sitecfg.packed.DEFAULTS = {class = 'normal', channel = 'kiosk', recalls = '0', transfers = '0'}
+
+-- The bucket key and field of a ticket id.
+function sitecfg.packed.place(id)
+  return k('tp', string.sub(id, 1, #id - 2)), string.sub(id, -2)
+end
+
+-- A field's value as packed: an integer when it reads back as the same text (less the issue
+-- time `base` when given), else the text.
+function sitecfg.packed.value(v, base)
+  local n = tonumber(v)
+  if n and n % 1 == 0 and istr(n) == v then return base and n - base or n end
+  return v
+end
+
+-- Writes ticket t's packed value into its bucket.
+function sitecfg.packed.write(t)
+  local pk = sitecfg.packed
+  local _, day = sitecfg.id_parts(t.id)
+  local issued = tonumber(t.issued_at)
+  if issued and istr(issued) ~= t.issued_at then issued = nil end
+  local out = {pk.VERSION}
+  for i, f in ipairs(pk.FIELDS) do
+    local v = t[f]
+    if v == nil or v == '' or pk.DEFAULTS[f] == v then
+      v = ''
+    elseif f == 'fday' and v == day then
+      v = true
+    else
+      v = pk.value(v, pk.RELATIVE[f] and issued)
+    end
+    out[i + 1] = v
+  end
+  if not pk.KNOWN then
+    pk.KNOWN = {}
+    for _, f in ipairs(pk.FIELDS) do pk.KNOWN[f] = true end
+  end
+  local extra
+  for f, v in pairs(t) do
+    if not pk.KNOWN[f] and not pk.LEFT_OUT[f] and v ~= '' then
+      extra = extra or {}
+      extra[f] = v
+    end
+  end
+  if extra then
+    out[#pk.FIELDS + 2] = extra
+  else
+    while out[#out] == '' do out[#out] = nil end
+  end
+  local key, field = pk.place(t.id)
+  redis.call('HSET', key, field, cmsgpack.pack(out))
+end
+
+-- Ticket id's fields from its packed value (nil when it has none), as its own hash would
+-- hold them (ticket_defaults fills in the rest), marked `packed`.
+function sitecfg.packed.read(id)
+  local pk = sitecfg.packed
+  local key, field = pk.place(id)
+  local s = redis.call('HGET', key, field)
+  if not s then return nil end
+  local a = cmsgpack.unpack(s)
+  local t = {packed = true}
+  local issued = type(a[4]) == 'number' and a[4] or nil
+  for i, f in ipairs(pk.FIELDS) do
+    local v = a[i + 1]
+    if v == true then
+      local _, day = sitecfg.id_parts(id)
+      t[f] = day
+    elseif type(v) == 'number' then
+      t[f] = istr(pk.RELATIVE[f] and issued and issued + v or v)
+    elseif v ~= nil and v ~= '' then
+      t[f] = v
+    end
+  end
+  for f, v in pairs(a[#pk.FIELDS + 2] or {}) do t[f] = v end
+  return t
+end
+
+-- Settles ticket t (its final fields set) into its bucket: its own hash goes, and a bucket
+-- written for the first time expires at the end of the issue day + retention_days + 1 day
+-- (EXPIRE NX: the first write sets it; counted on the library's clock, as every time is), so
+-- it outlives the last ticket of its day, settled by the day change after it.
+function sitecfg.packed.settle(t)
+  local pk = sitecfg.packed
+  pk.write(t)
+  t.packed = true
+  redis.call('DEL', k('t', t.id))
+  local _, day = sitecfg.id_parts(t.id)
+  local y, m, d = string.match(day or DAY, '^(%d+)-(%d+)-(%d+)$')
+  local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
+  local ends = ratings.day_start(days_from_civil(tonumber(y), tonumber(m), tonumber(d)) + 1)
+  redis.call('EXPIRE', (pk.place(t.id)), istr(math.max(ends + (days + 1) * 86400 - NOW, 86400)), 'NX')
 end
 
 ------------------------------------------------------------------------------------------

@@ -25,7 +25,10 @@ Left out of the comparison: the field `~table` of statistics hashes (only there 
 a hash table, docs/statistics.md), the fields `~L:<set>` and `~R:<set>` of P:ewma (the learnt
 times of a competing set joined and the entry that recorded them, kept by the library for its
 own reads), P:marks (real times), the sets P:open and P:idle (qh_setup builds them from the
-windows' states, docs/keys.md), and the statistics keys of the days not folded yet (the stored
+windows' states, docs/keys.md), the ticket keys (a ticket's own hash P:t:<id>, and the shared
+hashes P:tp:<...> that hold settled tickets packed, a layout that differs between versions:
+every ticket either site holds, by id, is compared instead by what a `ticket` lookup of it
+answers at the end of the run), and the statistics keys of the days not folded yet (the stored
 day and later: P:st:d:<day> and its windows' hashes), whose layout differs between versions
 (cells, docs/statistics.md): their figures are compared by what `stats` answers for them, by
 every `by`, for the hall and each window, at the end of the run. Folded days and months are
@@ -164,13 +167,13 @@ def load(r, path, name):
 
 def dump(r, prefix):
     """Every key of a site with its type, content (hashes without ~table) and whether it has a TTL,
-    but the statistics of days not folded yet."""
+    but the tickets and the statistics of days not folded yet."""
     out = {}
     stored = r('GET', prefix + ':day') or '9999'
     for key in sorted(r('KEYS', prefix + ':*')):
         day = re.match(re.escape(prefix) + r':st:d:(\d{4}-\d\d-\d\d)', key)
-        if day and day.group(1) >= stored:
-            continue
+        if day and day.group(1) >= stored or key.startswith((prefix + ':t:', prefix + ':tp:')):
+            continue  # (tickets: compared by their lookups, run())
         kind = r('TYPE', key)
         if kind == 'hash':
             flat = r('HGETALL', key)
@@ -194,8 +197,17 @@ def dump(r, prefix):
     return out
 
 
+def ticket_ids(r, prefix):
+    """The ids of every ticket a site holds: its own hashes and the fields of the shared ones
+    (P:tp:<id but its last two characters>, field those two)."""
+    ids = {key[len(prefix) + 3:] for key in r('KEYS', prefix + ':t:*')}
+    for key in r('KEYS', prefix + ':tp:*'):
+        ids.update(key[len(prefix) + 4:] + field for field in r('HKEYS', key))
+    return ids
+
+
 def run(r, seed, steps, upgrade_at):
-    """Runs the workload on both sites; returns the number of keys compared."""
+    """Runs the workload on both sites; returns the number of keys compared (tickets left out)."""
     sites = [('q:{A}', lambda step: 'vo'), ('q:{B}', lambda step: 'vn' if step >= upgrade_at else 'vo')]
     with_hour = {name: reads_hour(r, name) for name in ('vo', 'vn')}
 
@@ -274,6 +286,9 @@ def run(r, seed, steps, upgrade_at):
     for win in ['', '1', '2', '3', '4']:
         for by in ['total', 'service', 'window', 'clerk', 'hour', 'day']:
             fcall(steps, 'stats', now, since, today, by, win, '')
+    # every ticket either site holds, as a lookup by id reads it
+    for tid in sorted(ticket_ids(r, 'q:{A}') | ticket_ids(r, 'q:{B}')):
+        fcall(steps, 'ticket', now, tid, '', '')
     old, new = dump(r, 'q:{A}'), dump(r, 'q:{B}')
     for key in sorted(set(old) | set(new)):
         if old.get(key) != new.get(key):

@@ -732,6 +732,7 @@ take__hash_keeps_only_what_the_id_does_not_tell(void **state)
 static void
 ticket__hash_of_an_earlier_version__read_as_before(void **state)
 {
+	redisReply *r;
 	cJSON *t;
 
 	(void)state;
@@ -748,9 +749,20 @@ ticket__hash_of_an_earlier_version__read_as_before(void **state)
 	assert_string_equal(str(t, "state"), "done");
 	assert_int_equal(num(t, "finished_at"), 1795745400);
 	assert_int_equal(num(t, "window"), 2);
-	/* and it is rated as before */
+	/* and it is rated as before, in its own hash, which keeps its expiry */
+	freeReplyObject(cmd("EXPIRE %s:t:20261127-B007 86400", PREFIX));
 	t = get(OK("qh_rate", "20261127-B007", "5", "", "", "", "", "clerk"), "ticket");
 	assert_int_equal(num(t, "rating"), 5);
+	assert_int_equal(num(ticket_by_id("20261127-B007"), "rating"), 5);
+	r = cmd("HGET %s:t:20261127-B007 rating", PREFIX);
+	assert_string_equal(r->str, "5");
+	freeReplyObject(r);
+	r = cmd("TTL %s:t:20261127-B007", PREFIX);
+	assert_in_range(r->integer, 86400 - 2, 86400);
+	freeReplyObject(r);
+	r = cmd("EXISTS %s:tp:20261127-B0", PREFIX);
+	assert_int_equal(r->integer, 0);
+	freeReplyObject(r);
 }
 
 static void
@@ -1873,6 +1885,40 @@ setup__services_read_with_the_settings__older_store_and_dropped_service(void **s
 /* stats */
 
 /* The first row of qh_stats over [from, to] by total. */
+/* ------------------------------------------------------------------------------------ */
+/* Settled tickets, packed (docs/keys.md "Tickets") */
+
+/* The end of DAY1 (UTC: the hall gives no zone) + 90 days' retention + 1 day: when a bucket of
+ * DAY1's settled tickets expires. */
+#define PACKED_UNTIL (1795910400L + 91 * 86400L)
+
+/* Seconds a settled ticket's bucket (P:tp:<id but its last two characters>) has to live. */
+static long long
+bucket_ttl(const char *id)
+{
+	char bucket[64];
+	redisReply *r;
+	long long ttl;
+
+	snprintf(bucket, sizeof bucket, "%.*s", (int)strlen(id) - 2, id);
+	r = cmd("TTL %s:tp:%s", PREFIX, bucket);
+	ttl = r->integer;
+
+	freeReplyObject(r);
+	return ttl;
+}
+
+/* 1 when the key <prefix>:<kind>:<id> exists. */
+static long long
+key_exists(const char *kind, const char *id)
+{
+	redisReply *r = cmd("EXISTS %s:%s:%s", PREFIX, kind, id);
+	long long n = r->integer;
+
+	freeReplyObject(r);
+	return n;
+}
+
 static cJSON *
 stats_total(const char *from, const char *to)
 {
@@ -1911,11 +1957,9 @@ stats__wait_per_spell_service_time_and_fold(void **state)
 	assert_int_equal(num(row, "waits"), 1);
 	assert_int_equal(num(row, "wait_mean"), 300);
 	assert_int_equal(num(row, "served"), 1);
-	/* the ticket's hash now expires after the retention; the aggregates never */
+	/* the settled ticket is kept for the retention (in its day's bucket); the aggregates never */
 	snprintf(t, sizeof t, "%s", "20261128-A001"); /* the ticket taken above */
-	redisReply *r = cmd("TTL %s:t:%s", PREFIX, t);
-	assert_true(r->integer > 89 * 86400 && r->integer <= 90 * 86400);
-	freeReplyObject(r);
+	assert_in_range(bucket_ttl(t), PACKED_UNTIL - now - 2, PACKED_UNTIL - now);
 	/* the day change folds the day into its month: the month reads the same, once */
 	now = T0 + 86400;
 	day = DAY2;
@@ -1931,6 +1975,142 @@ stats__wait_per_spell_service_time_and_fold(void **state)
 	assert_error(ERR("qh_stats", "2026-11-30", "2026-11-01", "total", "", ""), "BAD_REQUEST to");
 	assert_error(ERR("qh_stats", "2026-02-29", "2026-03-01", "total", "", ""), "BAD_REQUEST from");
 	assert_error(ERR("qh_stats", DAY1, DAY1, "week", "", ""), "BAD_REQUEST by");
+}
+
+/* A settled ticket leaves its own hash for its day's bucket; it is found by id and by today's
+ * number as it was, and the bucket expires once, at the retention from its issue day's end. */
+static void
+packed__settled_ticket__found_by_id_and_number_as_before(void **state)
+{
+	cJSON *t;
+	char before[1024], after[1024];
+
+	(void)state;
+	open_window("1", "c1");
+	take("A", "priority");
+	now = T0 + 100;
+	call_next("1");
+	OK("qh_recall", "1");
+	now = T0 + 130;
+	OK("qh_start", "1");
+	now = T0 + 400;
+	t = get(OK("qh_finish", "1", ""), "ticket");
+	assert_string_equal(str(t, "state"), "done");
+	assert_true(cJSON_PrintPreallocated(t, before, sizeof before, false));
+	assert_int_equal(key_exists("t", "20261128-A001"), 0);
+	assert_int_equal(key_exists("tp", "20261128-A0"), 1);
+	/* by id and by number: the same ticket the finish answered */
+	t = ticket_by_id("20261128-A001");
+	assert_true(cJSON_PrintPreallocated(t, after, sizeof after, false));
+	assert_string_equal(after, before);
+	assert_string_equal(str(t, "class"), "priority");
+	assert_int_equal(num(t, "recalls"), 1);
+	assert_int_equal(num(t, "called_at"), T0 + 100);
+	assert_int_equal(num(t, "started_at"), T0 + 130);
+	assert_int_equal(num(t, "finished_at"), T0 + 400);
+	assert_int_equal(num(t, "window"), 1);
+	assert_string_equal(str(t, "clerk"), "c1");
+	t = get(OK("qh_ticket", "", "A001"), "ticket");
+	assert_string_equal(str(t, "id"), "20261128-A001");
+	assert_string_equal(str(t, "state"), "done");
+	/* the bucket's expiry: the end of the issue day + 90 days + 1, set by its first ticket */
+	assert_in_range(bucket_ttl("20261128-A001"), PACKED_UNTIL - now - 2, PACKED_UNTIL - now);
+	take("A", "");
+	now = T0 + 3600;
+	OK("qh_cancel", "A002");
+	assert_string_equal(str(ticket_by_id("20261128-A002"), "state"), "cancelled");
+	assert_in_range(bucket_ttl("20261128-A002"), PACKED_UNTIL - T0 - 400 - 2, PACKED_UNTIL - T0 - 400);
+	/* a no-show put back in the queue waits in its own hash again; a final one is packed */
+	take("B", "");
+	call_next("1");
+	t = get(OK("qh_no_show", "1", "1"), "ticket");
+	assert_string_equal(str(t, "state"), "waiting");
+	assert_int_equal(key_exists("t", "20261128-B001"), 1);
+	call_next("1");
+	OK("qh_no_show", "1", "0");
+	assert_int_equal(key_exists("t", "20261128-B001"), 0);
+	assert_string_equal(str(ticket_by_id("20261128-B001"), "state"), "no_show");
+	/* a ticket still waiting when its day ends is expired into the bucket of its issue day,
+	 * which expires then as for any ticket of that day */
+	take("C", "");
+	now = T0 + 86400;
+	day = DAY2;
+	OK("qh_day");
+	assert_string_equal(str(ticket_by_id("20261128-C001"), "state"), "expired");
+	assert_in_range(bucket_ttl("20261128-C001"), PACKED_UNTIL - now - 2, PACKED_UNTIL - now);
+}
+
+/* A packed ticket is rated from its ticket page with its secret (a wrong one refused, changing
+ * nothing), a late rating counting on the day it was finished, and listed in the ratings. */
+static void
+packed__rated_late_with_the_secret_and_listed(void **state)
+{
+	cJSON *t, *list;
+
+	(void)state;
+	open_window("1", "c1");
+	OK("qh_take", "A", "", "", "", "secret-A001");
+	now = T0 + 100;
+	call_next("1");
+	now = T0 + 300;
+	OK("qh_finish", "1", "");
+	now = T0 + 86400;
+	day = DAY2;
+	OK("qh_day");
+	assert_error(ERR("qh_rate", "20261128-A001", "2", "wrong-secret", "", "2026-12-01", "", "citizen"),
+		     "UNAUTHENTICATED secret");
+	assert_error(ERR("qh_ticket", "20261128-A001", "", "wrong-secret"), "UNAUTHENTICATED secret");
+	assert_true(is_null(ticket_by_id("20261128-A001"), "rating"));
+	assert_int_equal(num(stats_total(DAY1, DAY1), "ratings"), 0);
+	t = get(OK("qh_rate", "20261128-A001", "2", "secret-A001", "slow", "2026-12-01", "", "citizen"),
+		"ticket");
+	assert_int_equal(num(t, "rating"), 2);
+	t = get(OK("qh_ticket", "20261128-A001", "", "secret-A001"), "ticket");
+	assert_int_equal(num(t, "rating"), 2);
+	assert_string_equal(str(t, "state"), "done");
+	/* counted on the day it was finished, not the day rated */
+	assert_int_equal(num(stats_total(DAY1, DAY1), "ratings"), 1);
+	assert_int_equal(num(stats_total(DAY2, DAY2), "ratings"), 0);
+	list = get(OK("qh_ratings", DAY2, DAY2, "", "", "10", "0"), "ratings");
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	assert_string_equal(str(cJSON_GetArrayItem(list, 0), "ticket"), "20261128-A001");
+	assert_int_equal(num(cJSON_GetArrayItem(list, 0), "score"), 2);
+	assert_string_equal(str(cJSON_GetArrayItem(list, 0), "clerk"), "c1");
+	assert_error(ERR("qh_rate", "20261128-A001", "5", "secret-A001", "", "", "", "citizen"), "CONFLICT id");
+}
+
+/* A packed value too long for a listpack (a ref of 64 characters) turns its bucket into a hash
+ * table, where it and its neighbours read and rate as before. */
+static void
+packed__value_too_long_for_a_listpack__still_works(void **state)
+{
+	char ref[65];
+	redisReply *r;
+
+	(void)state;
+	memset(ref, 'r', 64);
+	ref[64] = '\0';
+	open_window("1", "c1");
+	take("A", "");
+	OK("qh_take", "A", "", "", ref, "secret-A002");
+	now = T0 + 60;
+	call_next("1");
+	call_next("1"); /* finishes A001 */
+	r = cmd("OBJECT ENCODING %s:tp:20261128-A0", PREFIX);
+	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	assert_string_equal(r->str, "listpack");
+	freeReplyObject(r);
+	now = T0 + 120;
+	OK("qh_finish", "1", "");
+	r = cmd("OBJECT ENCODING %s:tp:20261128-A0", PREFIX);
+	assert_string_equal(r->str, "hashtable");
+	freeReplyObject(r);
+	assert_string_equal(str(ticket_by_id("20261128-A001"), "state"), "done");
+	assert_string_equal(str(ticket_by_id("20261128-A002"), "state"), "done");
+	assert_int_equal(num(get(OK("qh_rate", "A002", "4", "secret-A002", "", "", "", "citizen"), "ticket"),
+			     "rating"), 4);
+	assert_int_equal(num(ticket_by_id("20261128-A002"), "rating"), 4);
+	assert_true(is_null(ticket_by_id("20261128-A001"), "rating"));
 }
 
 static void
@@ -3006,6 +3186,9 @@ main(void)
 		T(setup__services_read_with_the_settings__older_store_and_dropped_service),
 		T(stats__wait_per_spell_service_time_and_fold),
 		T(day_change__expires_waiting),
+		T(packed__settled_ticket__found_by_id_and_number_as_before),
+		T(packed__rated_late_with_the_secret_and_listed),
+		T(packed__value_too_long_for_a_listpack__still_works),
 		T(stats__records_of_the_older_text_form_still_count),
 		T(stats__a_folded_days_window_hash_is_compact_again_with_the_same_figures),
 		T(stats__hour_given_with_the_day__counted_there),
