@@ -3620,10 +3620,14 @@ sitecfg.packed.FIELDS = {'service', 'state', 'issued_at', 'called_at', 'started_
   'class', 'channel', 'ref', 'pin', 'closed_by_day', 'notify_ahead', 'notify_ewt', 'notify_ref',
   'notified_near', 'notified_called'}
 sitecfg.packed.RELATIVE = {called_at = true, started_at = true, finished_at = true, wait_from = true}
+-- kept as text as they are (any other field is a number when it reads back the same)
+sitecfg.packed.TEXT = {service = true, state = true, clerk = true, fhour = true, secret = true,
+  class = true, channel = true, ref = true, notify_ref = true}
 -- not kept: told by the id, or of no use once settled (the queue score)
 sitecfg.packed.LEFT_OUT = {id = true, number = true, day = true, score = true, packed = true}
 -- values ticket_defaults fills in, so kept as ""
 sitecfg.packed.DEFAULTS = {class = 'normal', channel = 'kiosk', recalls = '0', transfers = '0'}
+sitecfg.packed.buf = {} -- the array a write packs (write)
 
 -- The bucket key and field of a ticket id.
 function sitecfg.packed.place(id)
@@ -3633,25 +3637,30 @@ end
 -- A field's value as packed: an integer when it reads back as the same text (less the issue
 -- time `base` when given), else the text.
 function sitecfg.packed.value(v, base)
-  local n = tonumber(v)
-  if n and n % 1 == 0 and istr(n) == v then return base and n - base or n end
+  -- digits without a leading zero, short enough to be exact in a double: reads back the same
+  if #v < 16 and (v == '0' or string.find(v, '^%-?[1-9]%d*$')) then
+    local n = tonumber(v)
+    return base and n - base or n
+  end
   return v
 end
 
 -- Writes ticket t's packed value into its bucket.
 function sitecfg.packed.write(t)
   local pk = sitecfg.packed
-  local _, day = sitecfg.id_parts(t.id)
-  local issued = tonumber(t.issued_at)
-  if issued and istr(issued) ~= t.issued_at then issued = nil end
-  local out = {pk.VERSION}
+  local issued = pk.value(t.issued_at or '')
+  if type(issued) ~= 'number' then issued = nil end
+  -- one table kept for every write: each table made costs the garbage collector's work
+  local out = pk.buf
+  out[1] = pk.VERSION
   for i, f in ipairs(pk.FIELDS) do
     local v = t[f]
     if v == nil or v == '' or pk.DEFAULTS[f] == v then
       v = ''
-    elseif f == 'fday' and v == day then
-      v = true
-    else
+    elseif f == 'fday' then
+      local _, day = sitecfg.id_parts(t.id)
+      if v == day then v = true end
+    elseif not pk.TEXT[f] then
       v = pk.value(v, pk.RELATIVE[f] and issued)
     end
     out[i + 1] = v
@@ -3667,10 +3676,11 @@ function sitecfg.packed.write(t)
       extra[f] = v
     end
   end
-  if extra then
-    out[#pk.FIELDS + 2] = extra
-  else
-    while out[#out] == '' do out[#out] = nil end
+  local n = #pk.FIELDS + 1
+  out[n + 1] = extra
+  while not extra and n > 1 and out[n] == '' do
+    out[n] = nil
+    n = n - 1
   end
   local key, field = pk.place(t.id)
   redis.call('HSET', key, field, cmsgpack.pack(out))
@@ -3702,19 +3712,22 @@ function sitecfg.packed.read(id)
 end
 
 -- Settles ticket t (its final fields set) into its bucket: its own hash goes, and a bucket
--- written for the first time expires at the end of the issue day + retention_days + 1 day
--- (EXPIRE NX: the first write sets it; counted on the library's clock, as every time is), so
--- it outlives the last ticket of its day, settled by the day change after it.
+-- found without an expiry (its first ticket) expires at the end of the issue day +
+-- retention_days + 1 day (counted on the library's clock, as every time is), so it outlives
+-- the last ticket of its day, settled by the day change after it.
 function sitecfg.packed.settle(t)
   local pk = sitecfg.packed
   pk.write(t)
   t.packed = true
   redis.call('DEL', k('t', t.id))
+  -- the day's end is worked out only for a bucket without its expiry (the site's zone read)
+  local key = pk.place(t.id)
+  if redis.call('TTL', key) ~= -1 then return end
   local _, day = sitecfg.id_parts(t.id)
   local y, m, d = string.match(day or DAY, '^(%d+)-(%d+)-(%d+)$')
   local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
   local ends = ratings.day_start(days_from_civil(tonumber(y), tonumber(m), tonumber(d)) + 1)
-  redis.call('EXPIRE', (pk.place(t.id)), istr(math.max(ends + (days + 1) * 86400 - NOW, 86400)), 'NX')
+  redis.call('EXPIRE', key, istr(math.max(ends + (days + 1) * 86400 - NOW, 86400)))
 end
 
 ------------------------------------------------------------------------------------------

@@ -168,9 +168,20 @@ while i < len(data):  # RESP arrays of bulk strings, one a command
 print('  of which the statistics:         %d' % (stats // int(sys.argv[2])))
 PY
 echo "memory per ticket (kept 90 days): $((mem / (PER * ROUNDS))) B"
-# Where it goes: the audit entries (the stream, three entries a life) and a ticket's hash.
-some_ticket=$(cli --scan --pattern "$P:t:*" | head -1)
-echo "  of which the event stream:      $(($(cli MEMORY USAGE "$P:events" SAMPLES 0) / (PER * ROUNDS))) B; a done ticket's hash $(cli MEMORY USAGE "$some_ticket") B"
+# Where it goes: the audit entries (the stream, three entries a life) and a settled ticket:
+# packed in its day's buckets (their memory over the tickets they hold), or in a library
+# without them its own hash.
+bucket_bytes=0 packed=0
+for key in $(cli --scan --pattern "$P:tp:*"); do
+	bucket_bytes=$((bucket_bytes + $(cli MEMORY USAGE "$key" SAMPLES 0)))
+	packed=$((packed + $(cli HLEN "$key")))
+done
+if [ "$packed" -gt 0 ]; then
+	ticket_mem="a settled ticket packed $((bucket_bytes / packed)) B"
+else
+	ticket_mem="a done ticket's hash $(cli MEMORY USAGE "$(cli --scan --pattern "$P:t:*" | head -1)") B"
+fi
+echo "  of which the event stream:      $(($(cli MEMORY USAGE "$P:events" SAMPLES 0) / (PER * ROUNDS))) B; $ticket_mem"
 stats_bytes=0
 for key in $(cli --scan --pattern "$P:st:*"); do stats_bytes=$((stats_bytes + $(cli MEMORY USAGE "$key"))); done
 echo "the day's statistics (all keys):  $stats_bytes B"

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Differential check of two versions of the function library: loads both into one private
 redis-server (each under its own name and site key), runs the same random workload against
-each (takes, calls, finishes with ratings, no-shows, transfers, cancels, late ratings,
+each (takes, calls, finishes with ratings, no-shows, transfers, cancels, late ratings (of today's
+numbers and of earlier days' ids),
 pauses, a service dropped from the config and added back, the comprehensive window made a
 specialised one and back, day changes) and compares every
 reply, every audit entry of the event stream, every stats answer (each `by`, with and
@@ -257,8 +258,12 @@ def run(r, seed, steps, upgrade_at):
             fcall(step, 'transfer', now, w, rnd.choice(SERVICES), '')
         elif x < 0.84:
             fcall(step, 'cancel', now, some_ticket)
-        elif x < 0.86:
-            fcall(step, 'rate', now, some_ticket, str(rnd.randint(1, 5)), '', '', '', '', 'citizen')
+        elif x < 0.86:  # today's number, or the id of an earlier day's ticket (a late rating)
+            rated = some_ticket
+            if rnd.random() < 0.5:
+                rated = (site_day(now - rnd.choice([86400, 3 * 86400])).replace('-', '') + '-' +
+                         rnd.choice(SERVICES) + '%03d' % rnd.randint(1, 8))
+            fcall(step, 'rate', now, rated, str(rnd.randint(1, 5)), '', '', '', '', 'citizen')
         elif x < 0.88:
             fcall(step, rnd.choice(['pause', 'close']), now, w, 'x')
         elif x < 0.91:
