@@ -3665,6 +3665,7 @@ function sitecfg.packed.write(t)
     end
     out[i + 1] = v
   end
+  -- the set of FIELDS, made at the first write (loading the library may not call ipairs)
   if not pk.KNOWN then
     pk.KNOWN = {}
     for _, f in ipairs(pk.FIELDS) do pk.KNOWN[f] = true end
@@ -3707,7 +3708,10 @@ function sitecfg.packed.read(id)
       t[f] = v
     end
   end
-  for f, v in pairs(a[#pk.FIELDS + 2] or {}) do t[f] = v end
+  local extra = a[#pk.FIELDS + 2]
+  if extra then
+    for f, v in pairs(extra) do t[f] = v end
+  end
   return t
 end
 
