@@ -3086,6 +3086,10 @@ notify__op_needs_the_secret_and_a_waiting_ticket(void **state)
 	assert_null(cJSON_GetObjectItemCaseSensitive(OK("qh_ticket", "", "A001", ""), "notify"));
 	OK("qh_cancel", "A001", SECRET1);
 	assert_error(ERR("qh_notify", "A001", SECRET1, "3", ""), "CONFLICT ticket");
+	/* settled (packed), it still shows its marks to the secret's holder only */
+	assert_int_equal(num(get(OK("qh_ticket", "", "A001", SECRET1), "notify"), "ewt"), 60);
+	assert_null(cJSON_GetObjectItemCaseSensitive(OK("qh_ticket", "", "A001", ""), "notify"));
+	assert_error(ERR("qh_ticket", "", "A001", "wrong-secret-of-it"), "UNAUTHENTICATED secret");
 }
 
 /* A ticket transferred to another service is watched there: its near comes when the new
