@@ -56,7 +56,7 @@ used_memory() { cli INFO memory | tr -d '\r' | awk -F: '/^used_memory:/ {print $
 . "$ROOT/scripts/measure-halls.sh" # hall_json, day_at, stats_day_calls, stats_day_reads
 
 redis-server --unixsocket "$SOCK" --port 0 --dir "$WORK" --appendonly yes --appendfsync everysec \
-	--save '' --stream-node-max-bytes 16384 --daemonize no --logfile "$WORK/redis.log" &
+	--save '' --stream-node-max-bytes 16384 --hash-max-listpack-value 128 --daemonize no --logfile "$WORK/redis.log" &
 REDIS_PID=$!
 for _ in $(seq 100); do cli PING >/dev/null 2>&1 && break; sleep 0.05; done
 cli -x FUNCTION LOAD REPLACE <"$LIB" >/dev/null
