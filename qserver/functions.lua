@@ -3657,6 +3657,8 @@ function sitecfg.packed.write(t)
     local v = t[f]
     if v == nil or v == '' or pk.DEFAULTS[f] == v then
       v = ''
+    elseif f == 'secret' then
+      v = pk.secret_packed(v)
     elseif f == 'fday' then
       local _, day = sitecfg.id_parts(t.id)
       if v == day then v = true end
@@ -3687,6 +3689,51 @@ function sitecfg.packed.write(t)
   redis.call('HSET', key, field, cmsgpack.pack(out))
 end
 
+-- The base64url digits of a secret (made on first use: loading the library may not loop).
+function sitecfg.packed.digits()
+  local pk = sitecfg.packed
+  if not pk.DIGIT then
+    local alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    pk.DIGIT, pk.CHAR = {}, {}
+    for i = 1, 64 do
+      pk.DIGIT[string.byte(alphabet, i)] = i - 1
+      pk.CHAR[i - 1] = string.sub(alphabet, i, i)
+    end
+  end
+  return pk.DIGIT, pk.CHAR
+end
+
+-- A secret as packed: qserver's (16 base64url characters, 12 random bytes) as those 12 bytes,
+-- 4 fewer; any other as its text, in an array of one when it is 12 long (so never read as bytes).
+function sitecfg.packed.secret_packed(s)
+  if #s ~= 16 or not string.find(s, '^[A-Za-z0-9_%-]+$') then
+    return #s == 12 and {s} or s
+  end
+  local digit = sitecfg.packed.digits()
+  local out = ''
+  for i = 1, 16, 4 do
+    local a, b, c, d = string.byte(s, i, i + 3)
+    local n = ((digit[a] * 64 + digit[b]) * 64 + digit[c]) * 64 + digit[d]
+    out = out .. string.char(math.floor(n / 65536), math.floor(n / 256) % 256, n % 256)
+  end
+  return out
+end
+
+-- A secret from its packed form (secret_packed): 12 bytes are qserver's 16 characters.
+function sitecfg.packed.secret_read(v)
+  if type(v) == 'table' then return v[1] end
+  if #v ~= 12 then return v end
+  local _, char = sitecfg.packed.digits()
+  local out = ''
+  for i = 1, 12, 3 do
+    local a, b, c = string.byte(v, i, i + 2)
+    local n = (a * 256 + b) * 256 + c
+    out = out .. char[math.floor(n / 262144)] .. char[math.floor(n / 4096) % 64] ..
+      char[math.floor(n / 64) % 64] .. char[n % 64]
+  end
+  return out
+end
+
 -- Ticket id's fields from its packed value (nil when it has none), as its own hash would
 -- hold them (ticket_defaults fills in the rest), marked `packed`.
 function sitecfg.packed.read(id)
@@ -3702,6 +3749,8 @@ function sitecfg.packed.read(id)
     if v == true then
       local _, day = sitecfg.id_parts(id)
       t[f] = day
+    elseif f == 'secret' and v ~= nil and v ~= '' then
+      t[f] = pk.secret_read(v)
     elseif type(v) == 'number' then
       t[f] = istr(pk.RELATIVE[f] and issued and issued + v or v)
     elseif v ~= nil and v ~= '' then
@@ -3715,23 +3764,28 @@ function sitecfg.packed.read(id)
   return t
 end
 
--- Settles ticket t (its final fields set) into its bucket: its own hash goes, and a bucket
--- found without an expiry (its first ticket) expires at the end of the issue day +
--- retention_days + 1 day (counted on the library's clock, as every time is), so it outlives
--- the last ticket of its day, settled by the day change after it.
+-- Settles ticket t (its final fields set) into its bucket: its own hash goes. The bucket
+-- expires at the end of the issue day + retention_days + 1 day (counted on the library's
+-- clock, as every time is), so it outlives the last ticket of its day, settled by the day
+-- change after it; or retention_days after this settle when that is later (a day change run
+-- days late). That expiry is set when a settle finds the bucket without one (its first ticket),
+-- with less than retention_days left (a day change run days late, the retention raised) or
+-- more than retention_days + 2 days left (the retention lowered): otherwise it is right
+-- within the 2 days a ticket settled on its issue day may be kept beyond its retention.
 function sitecfg.packed.settle(t)
   local pk = sitecfg.packed
   pk.write(t)
   t.packed = true
   redis.call('DEL', k('t', t.id))
-  -- the day's end is worked out only for a bucket without its expiry (the site's zone read)
+  -- the day's end is worked out only for an expiry set again (the site's zone read)
   local key = pk.place(t.id)
-  if redis.call('TTL', key) ~= -1 then return end
+  local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
+  local ttl = redis.call('TTL', key)
+  if ttl >= days * 86400 and ttl <= (days + 2) * 86400 then return end
   local _, day = sitecfg.id_parts(t.id)
   local y, m, d = string.match(day or DAY, '^(%d+)-(%d+)-(%d+)$')
-  local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
   local ends = ratings.day_start(days_from_civil(tonumber(y), tonumber(m), tonumber(d)) + 1)
-  redis.call('EXPIRE', key, istr(math.max(ends + (days + 1) * 86400 - NOW, 86400)))
+  redis.call('EXPIRE', key, istr(math.max(ends + (days + 1) * 86400 - NOW, days * 86400)))
 end
 
 ------------------------------------------------------------------------------------------
