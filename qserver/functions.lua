@@ -1172,12 +1172,14 @@ for i = 1, #ST_FIELD do ST_INDEX[ST_FIELD[i]] = i end
 TEXT.ST_SUFFIX = {}
 for i = 1, #ST_FIELD do TEXT.ST_SUFFIX[i] = '|' .. ST_FIELD[i] end
 -- A field of today's statistics hashes (the hall's and each window's) whose value is longer
--- than a listpack holds (hash-max-listpack-value, 64 bytes by default), so Redis keeps the
--- hash as a hash table from its first write: every call reads and writes dozens of its
--- fields, which in a listpack costs a scan for each and a move of the rest for each write.
--- Readers skip it; the day change drops it from the day's window hashes (stat_merge_hash).
+-- than a listpack holds (hash-max-listpack-value: 64 bytes by default, 128 in qserver's
+-- Redis), so Redis keeps the hash as a hash table from its first write: every call reads and
+-- writes dozens of its fields, which in a listpack costs a scan for each and a move of the
+-- rest for each write. Readers skip it; the day change drops it from the day's window hashes
+-- (stat_merge_hash).
 local STATS_TABLE_FIELD = '~table'
-TEXT.STATS_TABLE_VALUE = '-----------------------------------------------------------------' -- 65 bytes
+TEXT.STATS_TABLE_VALUE = '--------------------------------------------------------------------------------' ..
+  '-------------------------------------------------' -- 129 bytes
 local STATS_MAX_DAYS = 3660 -- ten years; long ranges read whole months, so this stays cheap
 local STATS_MAX_BYTES = 60000 -- rows per answer stay under the protocol's 64 KiB line
 
