@@ -9,6 +9,8 @@
 #   - where a take's time goes: its Redis commands replayed alone, and the rest (the Lua);
 #   - AOF bytes and Redis memory per ticket life (take, call, finish), and the memory of the
 #     event stream and of a ticket hash in it;
+#   - settled web tickets with a phone ref, without and with notify marks: their share of
+#     their buckets, their packed values' bytes and the buckets' encodings;
 #   - the day change with DAYN tickets waiting: the slowest single call (SLOWLOG) and the calls;
 #   - a booking (qh_book), and the day change with DAYN appointments to mark missed;
 #   - `stats` and `snapshot` reads of a day of a 10-service, 10-window hall: today's (not
@@ -185,6 +187,43 @@ echo "  of which the event stream:      $(($(cli MEMORY USAGE "$P:events" SAMPLE
 stats_bytes=0
 for key in $(cli --scan --pattern "$P:st:*"); do stats_bytes=$((stats_bytes + $(cli MEMORY USAGE "$key"))); done
 echo "the day's statistics (all keys):  $stats_bytes B"
+
+# Settled web tickets with a secret (16 characters, as qserver makes them) and a phone ref,
+# without and with notify marks (ahead 3, ewt 600, and a phone given by qh_notify): a settled
+# ticket's share of its buckets, its packed value's mean bytes, and the buckets' encodings
+# (listpack unless a value passes hash-max-listpack-value). Each kind on its own site, N/4
+# tickets taken, then called a minute apart and finished 5 minutes after their call.
+settled_web() { # site, "" or "notify"
+	local site=$1 marks=$2 i id bytes=0 values=0 n=0 enc=""
+	hall_json 6 10 | cli -x FCALL qh_setup 1 "$site" $NOW $DAY 0 >/dev/null
+	cli FCALL qh_open 1 "$site" $NOW $DAY 0 1 c01 fb/1 $((NOW + 86400)) >/dev/null
+	for i in $(seq $((N / 4))); do
+		if [ -n "$marks" ]; then
+			echo "FCALL qh_take 1 $site $NOW $DAY 0 S1 normal web 138$(printf '%08d' "$i") s$(printf '%015d' "$i") 3 600"
+			echo "FCALL qh_notify 1 $site $NOW $DAY 0 20261128-S1$(printf '%03d' "$i") s$(printf '%015d' "$i") 3 600 139$(printf '%08d' "$i")"
+		else
+			echo "FCALL qh_take 1 $site $NOW $DAY 0 S1 normal web 138$(printf '%08d' "$i") s$(printf '%015d' "$i")"
+		fi
+	done | pipe
+	for i in $(seq $((N / 4))); do # called a minute apart, served 5 minutes
+		echo "FCALL qh_call_next 1 $site $((NOW + 60 * i)) $DAY 0 1 c01"
+		echo "FCALL qh_finish 1 $site $((NOW + 60 * i + 300)) $DAY 0 1 \"\""
+	done | pipe
+	for key in $(cli --scan --pattern "$site:tp:*"); do
+		bytes=$((bytes + $(cli MEMORY USAGE "$key" SAMPLES 0)))
+		n=$((n + $(cli HLEN "$key")))
+		for id in $(cli HKEYS "$key"); do values=$((values + $(cli HSTRLEN "$key" "$id"))); done
+		enc="$enc $(cli OBJECT ENCODING "$key")"
+	done
+	if [ "$n" -gt 0 ]; then
+		echo "  web, phone ref${marks:+, notify marks}: $n settled, $((bytes / n)) B each packed (values $((values / n)) B);$(echo "$enc" | tr ' ' '\n' | sort | uniq -c | awk 'NF == 2 {printf " %s %s", $1, $2}')"
+	else
+		echo "  web, phone ref${marks:+, notify marks}: no ticket packed (its own hash $(cli MEMORY USAGE "$(cli --scan --pattern "$site:t:*" | head -1)") B)"
+	fi
+}
+echo "settled web tickets with a phone ref (their buckets' encodings):"
+settled_web 'q:{fbweb}' ""
+settled_web 'q:{fbnotify}' notify
 
 # The day change with DAYN tickets waiting: every call's time from the slow log.
 for i in $(seq "$DAYN"); do echo "FCALL qh_take 1 $P $NOW $DAY 0 S$(( (i % 6) + 1 )) normal kiosk \"\""; done | pipe

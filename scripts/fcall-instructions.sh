@@ -38,7 +38,7 @@ trap cleanup EXIT
 command -v valgrind >/dev/null || { echo "fcall-instructions: needs valgrind" >&2; exit 1; }
 (cd "$WORK" && exec valgrind --tool=callgrind --toggle-collect=fcallCommand --toggle-collect=fcallroCommand \
 	--callgrind-out-file="$WORK/cg.out" redis-server --unixsocket "$SOCK" --port 0 --dir "$WORK" \
-	--appendonly yes --appendfsync everysec --save '' --hash-max-listpack-value 128 --daemonize no --logfile "$WORK/redis.log" \
+	--appendonly yes --appendfsync everysec --save '' --daemonize no --logfile "$WORK/redis.log" \
 	2>"$WORK/valgrind.log") &
 REDIS_PID=$!
 for _ in $(seq 300); do redis-cli -s "$SOCK" PING >/dev/null 2>&1 && break; sleep 0.1; done
