@@ -3622,9 +3622,10 @@ sitecfg.packed.FIELDS = {'service', 'state', 'issued_at', 'called_at', 'started_
   'class', 'channel', 'ref', 'pin', 'closed_by_day', 'notify_ahead', 'notify_ewt', 'notify_ref',
   'notified_near', 'notified_called'}
 sitecfg.packed.RELATIVE = {called_at = true, started_at = true, finished_at = true, wait_from = true}
--- kept as text as they are (any other field is a number when it reads back the same)
+-- kept as text as they are (any other field is a number when it reads back the same: a phone
+-- ref of 11 digits 9 bytes instead of 12)
 sitecfg.packed.TEXT = {service = true, state = true, clerk = true, fhour = true, secret = true,
-  class = true, channel = true, ref = true, notify_ref = true}
+  class = true, channel = true}
 -- not kept: told by the id, or of no use once settled (the queue score)
 sitecfg.packed.LEFT_OUT = {id = true, number = true, day = true, score = true, packed = true}
 -- values ticket_defaults fills in, so kept as ""

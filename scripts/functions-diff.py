@@ -271,13 +271,15 @@ def run(r, seed, steps, upgrade_at):
 
     def take(step, now):
         """A take from a kiosk or the web, with or without a secret (qserver's 16 characters, or
-        another length), a phone ref and notify marks; its secret kept by id."""
+        another length), a ref and notify marks; its secret kept by id."""
         alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
         secret = ''.join(rnd.choice(alphabet) for _ in range(rnd.choice([0, 16, 16, 16, 12, 20])))
         marked = rnd.random() < 0.3
+        # a phone, digits with a leading zero or too many for a double, or any text
+        ref = rnd.choice(['138%08d', '0%010d', '9%016d', 'R-%d']) % rnd.randint(0, 99999999) if rnd.random() < 0.4 else ''
         reply = fcall(step, 'take', now, rnd.choice(SERVICES + ['A', 'B']),
                       rnd.choice(['normal'] * 6 + ['priority', 'appointment']), rnd.choice(['kiosk', 'web']),
-                      rnd.choice(['', '', '138%08d' % rnd.randint(0, 99999999)]), secret,
+                      ref, secret,
                       rnd.choice(['', '2', '5']) if marked else '', rnd.choice(['', '600']) if marked else '')
         found = re.search(r'\b(20\d{6}-[A-Z]\d{3,})\b', reply)
         if found and secret:

@@ -2270,15 +2270,15 @@ packed__phone_ref_and_secret__fit_a_listpack(void **state)
 	OK("qh_take", "A", "", "web", "13812345678", secret);
 	OK("qh_take", "A", "", "web", "13812345678", "twelve-chars");
 	OK("qh_take", "A", "", "web", "13812345678", "sixteen.chars.ok");
-	now = T0 + 100;
+	now = T0 + 420;
 	call_next("1");
-	now = T0 + 400;
-	call_next("1"); /* A001 done */
+	now = T0 + 720;
+	call_next("1"); /* A001 done: waited 7 minutes, served 5 */
 	assert_true(packed_bytes("20261128-A001") <= 64);
 	assert_string_equal(bucket_encoding("20261128-A001"), "listpack");
-	now = T0 + 500;
+	now = T0 + 800;
 	call_next("1"); /* A002 done */
-	now = T0 + 600;
+	now = T0 + 900;
 	OK("qh_finish", "1", ""); /* A003 done */
 	/* each secret exact: the right one rates, one character off is refused */
 	assert_error(ERR("qh_rate", "20261128-A001", "4", near, "", "", "", "citizen"), "UNAUTHENTICATED secret");
@@ -2305,9 +2305,9 @@ packed__phone_ref_and_secret__fit_a_listpack(void **state)
 	freeReplyObject(r);
 	OK("qh_take", "B", "", "web", "13812345678", secret, "3", "600");
 	OK("qh_notify", "20261128-B001", secret, "2", "300", "13912345678");
-	now = T0 + 700;
+	now = T0 + 1000;
 	call_next("1");
-	now = T0 + 900;
+	now = T0 + 1200;
 	t = get(OK("qh_finish", "1", ""), "ticket");
 	assert_string_equal(str(t, "state"), "done");
 	assert_in_range(packed_bytes("20261128-B001"), 65, 128);
