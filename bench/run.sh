@@ -99,7 +99,7 @@ raw_fcall() {
 # --- start Redis and qserver -------------------------------------------------------------
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$WORK" --appendonly yes \
-	--appendfsync everysec --save '' --stream-node-max-bytes 16384 --daemonize no --logfile "$WORK/redis.log" \
+	--appendfsync everysec --save '' --stream-node-max-bytes 16384 --hash-max-listpack-value 128 --daemonize no --logfile "$WORK/redis.log" \
 	--loglevel warning &
 REDIS_PID=$!
 for _ in $(seq 100); do redis-cli -s "$SOCK" ping >/dev/null 2>&1 && break; sleep 0.05; done

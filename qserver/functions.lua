@@ -528,7 +528,8 @@ end
 -- A ticket hash with its fields as strings ("" for none), or nil.
 local function ticket(id)
   if id == nil or id == '' then return nil end
-  local t = hgetall(k('t', id))
+  -- a ticket that has not reached a final state has its own hash; a settled one is packed
+  local t = hgetall(k('t', id)) or sitecfg.packed.read(id)
   return t and ticket_defaults(t, id)
 end
 
@@ -552,7 +553,8 @@ end
 
 -- Sets ticket fields. t is the ticket as ticket() read it (its defaults filled in), so a field
 -- that already holds the value is not written again: fewer bytes in the AOF. (A new ticket's
--- hash leaves out what ticket_defaults fills in: qh_take writes it.)
+-- hash leaves out what ticket_defaults fills in: qh_take writes it.) A packed ticket (settled)
+-- has its packed value written again.
 local function tset(t, fields)
   local stored, any = {}, false
   for f, v in pairs(fields) do
@@ -562,7 +564,9 @@ local function tset(t, fields)
     end
     t[f] = v
   end
-  if any then hset(k('t', t.id), t, stored) end
+  if any then
+    if t.packed then sitecfg.packed.write(t) else hset(k('t', t.id), t, stored) end
+  end
   gen = gen + 1
 end
 
@@ -1168,12 +1172,14 @@ for i = 1, #ST_FIELD do ST_INDEX[ST_FIELD[i]] = i end
 TEXT.ST_SUFFIX = {}
 for i = 1, #ST_FIELD do TEXT.ST_SUFFIX[i] = '|' .. ST_FIELD[i] end
 -- A field of today's statistics hashes (the hall's and each window's) whose value is longer
--- than a listpack holds (hash-max-listpack-value, 64 bytes by default), so Redis keeps the
--- hash as a hash table from its first write: every call reads and writes dozens of its
--- fields, which in a listpack costs a scan for each and a move of the rest for each write.
--- Readers skip it; the day change drops it from the day's window hashes (stat_merge_hash).
+-- than a listpack holds (hash-max-listpack-value: 64 bytes by default, 128 in qserver's
+-- Redis), so Redis keeps the hash as a hash table from its first write: every call reads and
+-- writes dozens of its fields, which in a listpack costs a scan for each and a move of the
+-- rest for each write. Readers skip it; the day change drops it from the day's window hashes
+-- (stat_merge_hash).
 local STATS_TABLE_FIELD = '~table'
-TEXT.STATS_TABLE_VALUE = '-----------------------------------------------------------------' -- 65 bytes
+TEXT.STATS_TABLE_VALUE = '--------------------------------------------------------------------------------' ..
+  '-------------------------------------------------' -- 129 bytes
 local STATS_MAX_DAYS = 3660 -- ten years; long ranges read whole months, so this stays cheap
 local STATS_MAX_BYTES = 60000 -- rows per answer stay under the protocol's 64 KiB line
 
@@ -1652,12 +1658,13 @@ local function settle(t, fields, uncounted)
     fields.fday = fields.fday or DAY
     fields.fhour = fields.fhour or local_hour(fields.finished_at)
   end
-  tset(t, fields)
+  -- the ticket leaves its own hash for its packed value in a shared one, which keeps it for
+  -- the retention from its issue day's end: the raw ticket goes, its aggregates stay
+  for f, v in pairs(fields) do t[f] = v end
+  sitecfg.packed.settle(t)
+  gen = gen + 1
   if t.state == 'done' or t.state == 'no_show' then learn_service_time(t) end
   if not uncounted then stat_final(t) end
-  -- retention runs from the final state: the raw ticket goes, its aggregates stay
-  local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
-  redis.call('EXPIRE', k('t', t.id), days * 86400)
 end
 
 -- Finishes the ticket called or serving at a window; returns it, or nil when there was none.
@@ -3592,6 +3599,196 @@ function model.emit_queue_inputs(sid)
   -- the waiting count as P:waiting holds it (HINCRBY's integers), not parsed and written again
   if inputs ~= '^' then inputs = model.event_inputs(inputs, sid) end
   emit(text_line({'q', sid, figure('waiting', sid) or '0', inputs, hall}))
+end
+
+------------------------------------------------------------------------------------------
+-- Packed tickets (docs/keys.md "Tickets")
+--
+-- A ticket that reaches a final state (settle) leaves its own hash P:t:<id> for one field of
+-- a shared hash, its bucket P:tp:<id but its last two characters>, field those two ("20261128-
+-- A012": P:tp:20261128-A0, field 12): a bucket holds at most 100 tickets of one issue day, a
+-- small listpack, where each ticket's own key, object, expiry entry and table buckets cost
+-- about 120 bytes before any field. The value is cmsgpack.pack of an array: the form's version,
+-- then the fields of FIELDS in order, "" for none, trailing ones left out; what the id tells
+-- (number, day, and fday when it is the issue day: true) and the queue score are not kept, the
+-- times after issue are seconds after issued_at, numbers that read back the same are integers;
+-- any other field follows as a map. A value too long for a listpack (a long ref) makes its
+-- bucket a hash table, which works the same.
+
+sitecfg.packed = {} -- its functions and constants (the main chunk is at its locals' limit)
+sitecfg.packed.VERSION = 1
+sitecfg.packed.FIELDS = {'service', 'state', 'issued_at', 'called_at', 'started_at', 'finished_at',
+  'window', 'clerk', 'rating', 'fday', 'fhour', 'secret', 'recalls', 'transfers', 'wait_from',
+  'class', 'channel', 'ref', 'pin', 'closed_by_day', 'notify_ahead', 'notify_ewt', 'notify_ref',
+  'notified_near', 'notified_called'}
+sitecfg.packed.RELATIVE = {called_at = true, started_at = true, finished_at = true, wait_from = true}
+-- kept as text as they are (any other field is a number when it reads back the same: a phone
+-- ref of 11 digits 9 bytes instead of 12)
+sitecfg.packed.TEXT = {service = true, state = true, clerk = true, fhour = true, secret = true,
+  class = true, channel = true}
+-- not kept: told by the id, or of no use once settled (the queue score)
+sitecfg.packed.LEFT_OUT = {id = true, number = true, day = true, score = true, packed = true}
+-- values ticket_defaults fills in, so kept as ""
+sitecfg.packed.DEFAULTS = {class = 'normal', channel = 'kiosk', recalls = '0', transfers = '0'}
+sitecfg.packed.buf = {} -- the array a write packs (write)
+
+-- The bucket key and field of a ticket id.
+function sitecfg.packed.place(id)
+  return k('tp', string.sub(id, 1, #id - 2)), string.sub(id, -2)
+end
+
+-- A field's value as packed: an integer when it reads back as the same text (less the issue
+-- time `base` when given), else the text.
+function sitecfg.packed.value(v, base)
+  -- digits without a leading zero, short enough to be exact in a double: reads back the same
+  if #v < 16 and (v == '0' or string.find(v, '^%-?[1-9]%d*$')) then
+    local n = tonumber(v)
+    return base and n - base or n
+  end
+  return v
+end
+
+-- Writes ticket t's packed value into its bucket.
+function sitecfg.packed.write(t)
+  local pk = sitecfg.packed
+  local issued = pk.value(t.issued_at or '')
+  if type(issued) ~= 'number' then issued = nil end
+  -- one table kept for every write: each table made costs the garbage collector's work
+  local out = pk.buf
+  out[1] = pk.VERSION
+  for i, f in ipairs(pk.FIELDS) do
+    local v = t[f]
+    if v == nil or v == '' or pk.DEFAULTS[f] == v then
+      v = ''
+    elseif f == 'secret' then
+      v = pk.secret_packed(v)
+    elseif f == 'fday' then
+      local _, day = sitecfg.id_parts(t.id)
+      if v == day then v = true end
+    elseif not pk.TEXT[f] then
+      v = pk.value(v, pk.RELATIVE[f] and issued)
+    end
+    out[i + 1] = v
+  end
+  -- the set of FIELDS, made at the first write (loading the library may not call ipairs)
+  if not pk.KNOWN then
+    pk.KNOWN = {}
+    for _, f in ipairs(pk.FIELDS) do pk.KNOWN[f] = true end
+  end
+  local extra
+  for f, v in pairs(t) do
+    if not pk.KNOWN[f] and not pk.LEFT_OUT[f] and v ~= '' then
+      extra = extra or {}
+      extra[f] = v
+    end
+  end
+  local n = #pk.FIELDS + 1
+  out[n + 1] = extra
+  while not extra and n > 1 and out[n] == '' do
+    out[n] = nil
+    n = n - 1
+  end
+  local key, field = pk.place(t.id)
+  redis.call('HSET', key, field, cmsgpack.pack(out))
+end
+
+-- The base64url digits of a secret (made on first use: loading the library may not loop).
+function sitecfg.packed.digits()
+  local pk = sitecfg.packed
+  if not pk.DIGIT then
+    local alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    pk.DIGIT, pk.CHAR = {}, {}
+    for i = 1, 64 do
+      pk.DIGIT[string.byte(alphabet, i)] = i - 1
+      pk.CHAR[i - 1] = string.sub(alphabet, i, i)
+    end
+  end
+  return pk.DIGIT, pk.CHAR
+end
+
+-- A secret as packed: qserver's (16 base64url characters, 12 random bytes) as those 12 bytes,
+-- 4 fewer; any other as its text, in an array of one when it is 12 long (so never read as bytes).
+function sitecfg.packed.secret_packed(s)
+  if #s ~= 16 or not string.find(s, '^[A-Za-z0-9_%-]+$') then
+    return #s == 12 and {s} or s
+  end
+  local digit = sitecfg.packed.digits()
+  local out = ''
+  for i = 1, 16, 4 do
+    local a, b, c, d = string.byte(s, i, i + 3)
+    local n = ((digit[a] * 64 + digit[b]) * 64 + digit[c]) * 64 + digit[d]
+    out = out .. string.char(math.floor(n / 65536), math.floor(n / 256) % 256, n % 256)
+  end
+  return out
+end
+
+-- A secret from its packed form (secret_packed): 12 bytes are qserver's 16 characters.
+function sitecfg.packed.secret_read(v)
+  if type(v) == 'table' then return v[1] end
+  if #v ~= 12 then return v end
+  local _, char = sitecfg.packed.digits()
+  local out = ''
+  for i = 1, 12, 3 do
+    local a, b, c = string.byte(v, i, i + 2)
+    local n = (a * 256 + b) * 256 + c
+    out = out .. char[math.floor(n / 262144)] .. char[math.floor(n / 4096) % 64] ..
+      char[math.floor(n / 64) % 64] .. char[n % 64]
+  end
+  return out
+end
+
+-- Ticket id's fields from its packed value (nil when it has none), as its own hash would
+-- hold them (ticket_defaults fills in the rest), marked `packed`.
+function sitecfg.packed.read(id)
+  local pk = sitecfg.packed
+  local key, field = pk.place(id)
+  local s = redis.call('HGET', key, field)
+  if not s then return nil end
+  local a = cmsgpack.unpack(s)
+  local t = {packed = true}
+  local issued = type(a[4]) == 'number' and a[4] or nil
+  for i, f in ipairs(pk.FIELDS) do
+    local v = a[i + 1]
+    if v == true then
+      local _, day = sitecfg.id_parts(id)
+      t[f] = day
+    elseif f == 'secret' and v ~= nil and v ~= '' then
+      t[f] = pk.secret_read(v)
+    elseif type(v) == 'number' then
+      t[f] = istr(pk.RELATIVE[f] and issued and issued + v or v)
+    elseif v ~= nil and v ~= '' then
+      t[f] = v
+    end
+  end
+  local extra = a[#pk.FIELDS + 2]
+  if extra then
+    for f, v in pairs(extra) do t[f] = v end
+  end
+  return t
+end
+
+-- Settles ticket t (its final fields set) into its bucket: its own hash goes. The bucket
+-- expires at the end of the issue day + retention_days + 1 day (counted on the library's
+-- clock, as every time is), so it outlives the last ticket of its day, settled by the day
+-- change after it; or retention_days after this settle when that is later (a day change run
+-- days late). That expiry is set when a settle finds the bucket without one (its first ticket),
+-- with less than retention_days left (a day change run days late, the retention raised) or
+-- more than retention_days + 2 days left (the retention lowered): otherwise it is right
+-- within the 2 days a ticket settled on its issue day may be kept beyond its retention.
+function sitecfg.packed.settle(t)
+  local pk = sitecfg.packed
+  pk.write(t)
+  t.packed = true
+  redis.call('DEL', k('t', t.id))
+  -- the day's end is worked out only for an expiry set again (the site's zone read)
+  local key = pk.place(t.id)
+  local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
+  local ttl = redis.call('TTL', key)
+  if ttl >= days * 86400 and ttl <= (days + 2) * 86400 then return end
+  local _, day = sitecfg.id_parts(t.id)
+  local y, m, d = string.match(day or DAY, '^(%d+)-(%d+)-(%d+)$')
+  local ends = ratings.day_start(days_from_civil(tonumber(y), tonumber(m), tonumber(d)) + 1)
+  redis.call('EXPIRE', key, istr(math.max(ends + (days + 1) * 86400 - NOW, days * 86400)))
 end
 
 ------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ timed_start() {
 	local t0 t1
 	t0=$(now_ms)
 	redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$STATE" --appendonly yes \
-		--appendfsync everysec --save "" --auto-aof-rewrite-percentage 0 --daemonize no --logfile redis.log \
+		--appendfsync everysec --save "" --auto-aof-rewrite-percentage 0 --hash-max-listpack-value 128 --daemonize no --logfile redis.log \
 		--loglevel warning \
 		>/dev/null 2>&1 &
 	REDIS_PID=$!

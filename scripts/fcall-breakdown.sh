@@ -9,6 +9,8 @@
 #   - where a take's time goes: its Redis commands replayed alone, and the rest (the Lua);
 #   - AOF bytes and Redis memory per ticket life (take, call, finish), and the memory of the
 #     event stream and of a ticket hash in it;
+#   - settled web tickets with a phone ref, without and with notify marks: their share of
+#     their buckets, their packed values' bytes and the buckets' encodings;
 #   - the day change with DAYN tickets waiting: the slowest single call (SLOWLOG) and the calls;
 #   - a booking (qh_book), and the day change with DAYN appointments to mark missed;
 #   - `stats` and `snapshot` reads of a day of a 10-service, 10-window hall: today's (not
@@ -56,7 +58,7 @@ used_memory() { cli INFO memory | tr -d '\r' | awk -F: '/^used_memory:/ {print $
 . "$ROOT/scripts/measure-halls.sh" # hall_json, day_at, stats_day_calls, stats_day_reads
 
 redis-server --unixsocket "$SOCK" --port 0 --dir "$WORK" --appendonly yes --appendfsync everysec \
-	--save '' --stream-node-max-bytes 16384 --daemonize no --logfile "$WORK/redis.log" &
+	--save '' --stream-node-max-bytes 16384 --hash-max-listpack-value 128 --daemonize no --logfile "$WORK/redis.log" &
 REDIS_PID=$!
 for _ in $(seq 100); do cli PING >/dev/null 2>&1 && break; sleep 0.05; done
 cli -x FUNCTION LOAD REPLACE <"$LIB" >/dev/null
@@ -168,12 +170,60 @@ while i < len(data):  # RESP arrays of bulk strings, one a command
 print('  of which the statistics:         %d' % (stats // int(sys.argv[2])))
 PY
 echo "memory per ticket (kept 90 days): $((mem / (PER * ROUNDS))) B"
-# Where it goes: the audit entries (the stream, three entries a life) and a ticket's hash.
-some_ticket=$(cli --scan --pattern "$P:t:*" | head -1)
-echo "  of which the event stream:      $(($(cli MEMORY USAGE "$P:events" SAMPLES 0) / (PER * ROUNDS))) B; a done ticket's hash $(cli MEMORY USAGE "$some_ticket") B"
+# Where it goes: the audit entries (the stream, three entries a life) and a settled ticket:
+# packed in its day's buckets (their memory over the tickets they hold), or in a library
+# without them its own hash.
+bucket_bytes=0 packed=0
+for key in $(cli --scan --pattern "$P:tp:*"); do
+	bucket_bytes=$((bucket_bytes + $(cli MEMORY USAGE "$key" SAMPLES 0)))
+	packed=$((packed + $(cli HLEN "$key")))
+done
+if [ "$packed" -gt 0 ]; then
+	ticket_mem="a settled ticket packed $((bucket_bytes / packed)) B"
+else
+	ticket_mem="a done ticket's hash $(cli MEMORY USAGE "$(cli --scan --pattern "$P:t:*" | head -1)") B"
+fi
+echo "  of which the event stream:      $(($(cli MEMORY USAGE "$P:events" SAMPLES 0) / (PER * ROUNDS))) B; $ticket_mem"
 stats_bytes=0
 for key in $(cli --scan --pattern "$P:st:*"); do stats_bytes=$((stats_bytes + $(cli MEMORY USAGE "$key"))); done
 echo "the day's statistics (all keys):  $stats_bytes B"
+
+# Settled web tickets with a secret (16 characters, as qserver makes them) and a phone ref,
+# without and with notify marks (ahead 3, ewt 600, and a phone given by qh_notify): a settled
+# ticket's share of its buckets, its packed value's mean bytes, and the buckets' encodings
+# (listpack unless a value passes hash-max-listpack-value). Each kind on its own site, N/4
+# tickets taken, then called a minute apart and finished 5 minutes after their call.
+settled_web() { # site, "" or "notify"
+	local site=$1 marks=$2 i id bytes=0 values=0 n=0 enc=""
+	hall_json 6 10 | cli -x FCALL qh_setup 1 "$site" $NOW $DAY 0 >/dev/null
+	cli FCALL qh_open 1 "$site" $NOW $DAY 0 1 c01 fb/1 $((NOW + 86400)) >/dev/null
+	for i in $(seq $((N / 4))); do
+		if [ -n "$marks" ]; then
+			echo "FCALL qh_take 1 $site $NOW $DAY 0 S1 normal web 138$(printf '%08d' "$i") s$(printf '%015d' "$i") 3 600"
+			echo "FCALL qh_notify 1 $site $NOW $DAY 0 20261128-S1$(printf '%03d' "$i") s$(printf '%015d' "$i") 3 600 139$(printf '%08d' "$i")"
+		else
+			echo "FCALL qh_take 1 $site $NOW $DAY 0 S1 normal web 138$(printf '%08d' "$i") s$(printf '%015d' "$i")"
+		fi
+	done | pipe
+	for i in $(seq $((N / 4))); do # called a minute apart, served 5 minutes
+		echo "FCALL qh_call_next 1 $site $((NOW + 60 * i)) $DAY 0 1 c01"
+		echo "FCALL qh_finish 1 $site $((NOW + 60 * i + 300)) $DAY 0 1 \"\""
+	done | pipe
+	for key in $(cli --scan --pattern "$site:tp:*"); do
+		bytes=$((bytes + $(cli MEMORY USAGE "$key" SAMPLES 0)))
+		n=$((n + $(cli HLEN "$key")))
+		for id in $(cli HKEYS "$key"); do values=$((values + $(cli HSTRLEN "$key" "$id"))); done
+		enc="$enc $(cli OBJECT ENCODING "$key")"
+	done
+	if [ "$n" -gt 0 ]; then
+		echo "  web, phone ref${marks:+, notify marks}: $n settled, $((bytes / n)) B each packed (values $((values / n)) B);$(echo "$enc" | tr ' ' '\n' | sort | uniq -c | awk 'NF == 2 {printf " %s %s", $1, $2}')"
+	else
+		echo "  web, phone ref${marks:+, notify marks}: no ticket packed (its own hash $(cli MEMORY USAGE "$(cli --scan --pattern "$site:t:*" | head -1)") B)"
+	fi
+}
+echo "settled web tickets with a phone ref (their buckets' encodings):"
+settled_web 'q:{fbweb}' ""
+settled_web 'q:{fbnotify}' notify
 
 # The day change with DAYN tickets waiting: every call's time from the slow log.
 for i in $(seq "$DAYN"); do echo "FCALL qh_take 1 $P $NOW $DAY 0 S$(( (i % 6) + 1 )) normal kiosk \"\""; done | pipe

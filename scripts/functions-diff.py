@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Differential check of two versions of the function library: loads both into one private
 redis-server (each under its own name and site key), runs the same random workload against
-each (takes, calls, finishes with ratings, no-shows, transfers, cancels, late ratings,
+each (takes, from kiosks and the web, with or without a secret, a phone ref and notify
+marks, notify requests, calls, finishes with ratings, no-shows, transfers, cancels, late
+ratings (of today's numbers and of earlier days' ids),
 pauses, a service dropped from the config and added back, the comprehensive window made a
 specialised one and back, day changes) and compares every
 reply, every audit entry of the event stream, every stats answer (each `by`, with and
@@ -33,11 +35,22 @@ Left out of the comparison: the field `~table` of statistics hashes (only there 
 a hash table, docs/statistics.md), the fields `~L:<set>` and `~R:<set>` of P:ewma (the learnt
 times of a competing set joined and the entry that recorded them, kept by the library for its
 own reads), P:marks (real times), the sets P:open and P:idle (qh_setup builds them from the
-windows' states, docs/keys.md), and the statistics keys of the days not folded yet (the stored
+windows' states, docs/keys.md), the ticket keys (a ticket's own hash P:t:<id>, and the shared
+hashes P:tp:<...> that hold settled tickets packed, a layout that differs between versions),
+and the statistics keys of the days not folded yet (the stored
 day and later: P:st:d:<day> and its windows' hashes), whose layout differs between versions
 (cells, docs/statistics.md): their figures are compared by what `stats` answers for them, by
 every `by`, for the hall and each window, at the end of the run. Folded days and months are
-compared key by key."""
+compared key by key.
+
+Tickets are compared instead, at the end of the run, for every ticket either site holds, by id:
+by what a `ticket` lookup with the ticket's secret answers (its notify marks shown to the
+secret's holder), and with a secret one character longer (refused by both when it has one), and
+by the ticket as the library itself reads it (every field: secret, ref, notify fields, pin,
+times...; `qh_ticket_read`, a function this script adds to each library it loads, returning
+what its `ticket(id)` gives), but for the queue score of a ticket in a final state (in no queue:
+a version may drop it) and the library's own marks. Every ticket hash and every bucket of packed
+tickets must have an expiry, in both sites."""
 import json
 import os
 import random
@@ -165,9 +178,18 @@ def stream_events(key, entries, build=None, dropped=False):
     return live
 
 
+# Added to each library loaded: a ticket as the library reads it (every field, as JSON).
+READ_PROBE = """
+register('qh_ticket_read', function(a)
+  local t = ticket(a[1])
+  return t and cjson.encode(t) or ''
+end, false)
+"""
+
+
 def load(r, path, name):
-    """Loads a library under its own name, its functions renamed <name>_..."""
-    src = open(path).read().replace('#!lua name=qhall', '#!lua name=' + name, 1)
+    """Loads a library under its own name, its functions renamed <name>_..., with READ_PROBE."""
+    src = open(path).read().replace('#!lua name=qhall', '#!lua name=' + name, 1) + READ_PROBE
     reply = r('FUNCTION', 'LOAD', 'REPLACE', re.sub(r"register\('qh_", "register('%s_" % name, src))
     if isinstance(reply, tuple):
         sys.exit('%s: %s' % (path, reply[1]))
@@ -191,13 +213,14 @@ def old_reader_check(r, key, events):
 
 def dump(r, prefix, build=None):
     """Every key of a site with its type, content (hashes without ~table) and whether it has a TTL,
-    but the statistics of days not folded yet; the stream's entries built with `build`."""
+    but the tickets and the statistics of days not folded yet; the stream's entries built with
+    `build`."""
     out = {}
     stored = r('GET', prefix + ':day') or '9999'
     for key in sorted(r('KEYS', prefix + ':*')):
         day = re.match(re.escape(prefix) + r':st:d:(\d{4}-\d\d-\d\d)', key)
-        if day and day.group(1) >= stored:
-            continue
+        if day and day.group(1) >= stored or key.startswith((prefix + ':t:', prefix + ':tp:')):
+            continue  # (tickets: compared by their lookups, run())
         kind = r('TYPE', key)
         if kind == 'hash':
             flat = r('HGETALL', key)
@@ -221,8 +244,34 @@ def dump(r, prefix, build=None):
     return out
 
 
+def ticket_ids(r, prefix):
+    """The ids of every ticket a site holds: its own hashes and the fields of the shared ones
+    (P:tp:<id but its last two characters>, field those two)."""
+    ids = {key[len(prefix) + 3:] for key in r('KEYS', prefix + ':t:*')}
+    for key in r('KEYS', prefix + ':tp:*'):
+        ids.update(key[len(prefix) + 4:] + field for field in r('HKEYS', key))
+    return ids
+
+
+def ticket_read(reply):
+    """A ticket as qh_ticket_read gave it, as compared: fields without a value, the library's
+    own marks and a settled ticket's queue score left out."""
+    t = {f: v for f, v in json.loads(reply).items() if v not in ('', None) and f != 'packed'}
+    if t.get('state') in ('done', 'no_show', 'cancelled', 'expired'):
+        t.pop('score', None)
+    return t
+
+
+def check_expiries(r, prefix):
+    """Exits unless every ticket hash and every bucket of packed tickets has an expiry."""
+    for key in r('KEYS', prefix + ':t:*') + r('KEYS', prefix + ':tp:*'):
+        if r('TTL', key) < 0:
+            sys.exit('key %s has no expiry' % key)
+
+
 def run(r, seed, steps, upgrade_at):
-    """Runs the workload on both sites; returns the number of keys compared."""
+    """Runs the workload on both sites; returns the number of keys compared (tickets left out),
+    of tickets compared and of those with a secret."""
     sites = [('q:{A}', lambda step: 'vo'), ('q:{B}', lambda step: 'vn' if step >= upgrade_at else 'vo')]
     with_hour = {name: reads_hour(r, name) for name in ('vo', 'vn')}
 
@@ -232,10 +281,13 @@ def run(r, seed, steps, upgrade_at):
             name = library(step)
             reply = r('FCALL', name + '_' + fn, 1, prefix, now, site_day(now, with_hour[name]), 0, *args)
             replies.append(json.dumps(reply).replace('{A}', '{X}').replace('{B}', '{X}'))
+        if fn == 'ticket_read':
+            replies = [json.dumps(ticket_read(json.loads(reply) or '{}'), sort_keys=True) for reply in replies]
         if replies[0] != replies[1] and built(replies[0]) == built(replies[1]) != ['!']:
             replies = [json.dumps(built(reply)) for reply in replies]
         if replies[0] != replies[1]:
             sys.exit('step %d %s %s\n old %s\n new %s' % (step, fn, args, replies[0][:3000], replies[1][:3000]))
+        return replies[0]
 
     def built(reply):
         """A reply as qserver answers it (the JSON of a string reply, as compared)."""
@@ -243,6 +295,23 @@ def run(r, seed, steps, upgrade_at):
         return BUILD('R', text) if isinstance(text, str) else ['!']
 
     rnd = random.Random(seed)
+    secrets = {}  # ticket id -> its secret, from the takes
+
+    def take(step, now):
+        """A take from a kiosk or the web, with or without a secret (qserver's 16 characters, or
+        another length), a ref and notify marks; its secret kept by id."""
+        alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+        secret = ''.join(rnd.choice(alphabet) for _ in range(rnd.choice([0, 16, 16, 16, 12, 20])))
+        marked = rnd.random() < 0.3
+        # a phone, digits with a leading zero or too many for a double, or any text
+        ref = rnd.choice(['138%08d', '0%010d', '9%016d', 'R-%d']) % rnd.randint(0, 99999999) if rnd.random() < 0.4 else ''
+        reply = fcall(step, 'take', now, rnd.choice(SERVICES + ['A', 'B']),
+                      rnd.choice(['normal'] * 6 + ['priority', 'appointment']), rnd.choice(['kiosk', 'web']),
+                      ref, secret,
+                      rnd.choice(['', '2', '5']) if marked else '', rnd.choice(['', '600']) if marked else '')
+        found = re.search(r'\b(20\d{6}-[A-Z]\d{3,})\b', reply)
+        if found and secret:
+            secrets[found.group(1)] = secret
     fcall(0, 'setup', NOW, json.dumps(HALL))
     for w in (1, 2, 3, 4):
         fcall(0, 'open', NOW, str(w), CLERKS[w % 3], 'h/%d' % w, NOW + 10 * 86400)
@@ -255,9 +324,13 @@ def run(r, seed, steps, upgrade_at):
         w = str(rnd.randint(1, 4))
         some_ticket = rnd.choice(SERVICES) + '%03d' % rnd.randint(1, 30)
         x = rnd.random()
-        if x < 0.35:
-            fcall(step, 'take', now, rnd.choice(SERVICES + ['A', 'B']),
-                  rnd.choice(['normal'] * 6 + ['priority', 'appointment']), 'kiosk', '')
+        if x < 0.33:
+            take(step, now)
+        elif x < 0.35:  # the holder of a ticket's secret asks to be told (a waiting one only)
+            held = sorted(secrets)[-rnd.randint(1, 10):] if secrets else ['']
+            tid = rnd.choice(held)
+            fcall(step, 'notify', now, tid, secrets.get(tid, ''), rnd.choice(['1', '3']), rnd.choice(['', '300']),
+                  rnd.choice(['', '139%08d' % rnd.randint(0, 99999999)]))
         elif x < 0.55:
             fcall(step, 'call_next', now, w, rnd.choice(CLERKS))
         elif x < 0.68:
@@ -272,8 +345,12 @@ def run(r, seed, steps, upgrade_at):
             fcall(step, 'transfer', now, w, rnd.choice(SERVICES), '')
         elif x < 0.84:
             fcall(step, 'cancel', now, some_ticket)
-        elif x < 0.86:
-            fcall(step, 'rate', now, some_ticket, str(rnd.randint(1, 5)), '', '', '', '', 'citizen')
+        elif x < 0.86:  # today's number, or the id of an earlier day's ticket (a late rating)
+            rated = some_ticket
+            if rnd.random() < 0.5:
+                rated = (site_day(now - rnd.choice([86400, 3 * 86400])).replace('-', '') + '-' +
+                         rnd.choice(SERVICES) + '%03d' % rnd.randint(1, 8))
+            fcall(step, 'rate', now, rated, str(rnd.randint(1, 5)), '', '', '', '', 'citizen')
         elif x < 0.88:
             fcall(step, rnd.choice(['pause', 'close']), now, w, 'x')
         elif x < 0.91:
@@ -301,12 +378,21 @@ def run(r, seed, steps, upgrade_at):
     for win in ['', '1', '2', '3', '4']:
         for by in ['total', 'service', 'window', 'clerk', 'hour', 'day']:
             fcall(steps, 'stats', now, since, today, by, win, '')
+    # every ticket either site holds: looked up with its secret and with a wrong one, and as
+    # the library reads it
+    tickets = sorted(ticket_ids(r, 'q:{A}') | ticket_ids(r, 'q:{B}'))
+    for tid in tickets:
+        fcall(steps, 'ticket', now, tid, '', secrets.get(tid, ''))
+        fcall(steps, 'ticket', now, tid, '', secrets.get(tid, '') + 'x')
+        fcall(steps, 'ticket_read', now, tid)
+    for prefix, _ in sites:
+        check_expiries(r, prefix)
     old, new = dump(r, 'q:{A}', OLD_BUILD), dump(r, 'q:{B}')
     for key in sorted(set(old) | set(new)):
         if old.get(key) != new.get(key):
             sys.exit('key %s\n old %s\n new %s' % (key, str(old.get(key))[:2000], str(new.get(key))[:2000]))
     dropped = OLD_BUILD and old_reader_check(r, 'q:{B}:events', new[':events'][1])
-    return len(old), dropped
+    return len(old), len(tickets), sum(1 for tid in tickets if tid in secrets), dropped
 
 
 def main():
@@ -334,8 +420,9 @@ def main():
             OLD_BUILD = Builder(os.environ['EVENTBUILD_OLD'])
         load(r, old, 'vo')
         load(r, new, 'vn')
-        keys, dropped = run(r, seed, steps, upgrade_at)
-        print('seed %d, %d steps (new from step %d): %d keys, no difference' % (seed, steps, upgrade_at, keys))
+        keys, tickets, held, dropped = run(r, seed, steps, upgrade_at)
+        print('seed %d, %d steps (new from step %d): %d keys and %d tickets (%d with a secret), no difference'
+              % (seed, steps, upgrade_at, keys, tickets, held))
         if dropped:
             print('the version before: %d of the second site\'s %d entries dropped whole, the rest the same'
                   % dropped)

@@ -374,23 +374,37 @@ static void embedded__aof_last_rewritten_yesterday__rewritten_at_start(void **st
 	assert_int_equal(hall_stop(&e), 0);
 }
 
+/* Fails unless the embedded Redis of a hall runs with a setting of that value. */
+static void assert_embedded_redis_config(const char *name, const char *value)
+{
+	struct test_hall e;
+	assert_int_equal(hall_start_embedded(&e, NULL), 0);
+	redisContext *rc = testredis_connect(&e.redis);
+	assert_non_null(rc);
+	redisReply *reply = redisCommand(rc, "CONFIG GET %s", name);
+	assert_non_null(reply);
+	assert_int_equal(reply->type, REDIS_REPLY_ARRAY);
+	assert_int_equal(reply->elements, 2);
+	assert_string_equal(reply->element[1]->str, value);
+	freeReplyObject(reply);
+	redisFree(rc);
+	assert_int_equal(hall_stop(&e), 0);
+}
+
 /* The embedded Redis keeps the event stream, the audit trail of the retention period, in
  * nodes of up to 16 kB (Redis's default is 4 kB). */
 static void embedded__event_stream__nodes_of_16_kb(void **state)
 {
 	(void)state;
-	struct test_hall e;
-	assert_int_equal(hall_start_embedded(&e, NULL), 0);
-	redisContext *rc = testredis_connect(&e.redis);
-	assert_non_null(rc);
-	redisReply *reply = redisCommand(rc, "CONFIG GET stream-node-max-bytes");
-	assert_non_null(reply);
-	assert_int_equal(reply->type, REDIS_REPLY_ARRAY);
-	assert_int_equal(reply->elements, 2);
-	assert_string_equal(reply->element[1]->str, "16384");
-	freeReplyObject(reply);
-	redisFree(rc);
-	assert_int_equal(hall_stop(&e), 0);
+	assert_embedded_redis_config("stream-node-max-bytes", "16384");
+}
+
+/* The embedded Redis keeps hash values of up to 128 bytes in a listpack (Redis's default is
+ * 64), so a bucket of settled tickets with phone refs and notify marks stays one. */
+static void embedded__hash_values_of_128_bytes__kept_in_a_listpack(void **state)
+{
+	(void)state;
+	assert_embedded_redis_config("hash-max-listpack-value", "128");
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -403,6 +417,7 @@ int main(void)
 		cmocka_unit_test(embedded__redis_killed__served_again_as_soon_as_it_answers),
 		cmocka_unit_test(embedded__aof_last_rewritten_yesterday__rewritten_at_start),
 		cmocka_unit_test(embedded__event_stream__nodes_of_16_kb),
+		cmocka_unit_test(embedded__hash_values_of_128_bytes__kept_in_a_listpack),
 	};
 	return cmocka_run_group_tests_name("embedded", tests, NULL, NULL);
 }

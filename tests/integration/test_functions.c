@@ -358,6 +358,40 @@ ticket_by_id(const char *id)
 	return get(OK("qh_ticket", id, ""), "ticket");
 }
 
+/* The end of DAY1 (UTC: the hall gives no zone). */
+#define DAY1_END 1795910400L
+
+/* The end of DAY1 + 90 days' retention + 1 day: when a bucket of DAY1's settled tickets
+ * expires. */
+#define PACKED_UNTIL (DAY1_END + 91 * 86400L)
+
+/* Seconds a settled ticket's bucket (P:tp:<id but its last two characters>) has to live. */
+static long long
+bucket_ttl(const char *id)
+{
+	char bucket[64];
+	redisReply *r;
+	long long ttl;
+
+	snprintf(bucket, sizeof bucket, "%.*s", (int)strlen(id) - 2, id);
+	r = cmd("TTL %s:tp:%s", PREFIX, bucket);
+	ttl = r->integer;
+
+	freeReplyObject(r);
+	return ttl;
+}
+
+/* 1 when the key <prefix>:<kind>:<id> exists. */
+static long long
+key_exists(const char *kind, const char *id)
+{
+	redisReply *r = cmd("EXISTS %s:%s:%s", PREFIX, kind, id);
+	long long n = r->integer;
+
+	freeReplyObject(r);
+	return n;
+}
+
 /* A service's learnt service time as stored (seconds, 3 decimals). */
 static double
 learnt(const char *service)
@@ -595,13 +629,18 @@ group_teardown(void **state)
 	return 0;
 }
 
-/* An empty site set up with `hall` on day 1. */
+/* An empty site set up with `hall` on day 1, in a Redis of the default listpack limit. */
 static int
 setup(void **state)
 {
 	redisReply *r = redisCommand(c, "FLUSHALL");
 
 	(void)state;
+	if (r == NULL)
+		return -1;
+	freeReplyObject(r);
+	/* a test may have raised it, as qserver's Redis runs */
+	r = redisCommand(c, "CONFIG SET hash-max-listpack-value 64");
 	if (r == NULL)
 		return -1;
 	freeReplyObject(r);
@@ -732,6 +771,7 @@ take__hash_keeps_only_what_the_id_does_not_tell(void **state)
 static void
 ticket__hash_of_an_earlier_version__read_as_before(void **state)
 {
+	redisReply *r;
 	cJSON *t;
 
 	(void)state;
@@ -748,9 +788,20 @@ ticket__hash_of_an_earlier_version__read_as_before(void **state)
 	assert_string_equal(str(t, "state"), "done");
 	assert_int_equal(num(t, "finished_at"), 1795745400);
 	assert_int_equal(num(t, "window"), 2);
-	/* and it is rated as before */
+	/* and it is rated as before, in its own hash, which keeps its expiry */
+	freeReplyObject(cmd("EXPIRE %s:t:20261127-B007 86400", PREFIX));
 	t = get(OK("qh_rate", "20261127-B007", "5", "", "", "", "", "clerk"), "ticket");
 	assert_int_equal(num(t, "rating"), 5);
+	assert_int_equal(num(ticket_by_id("20261127-B007"), "rating"), 5);
+	r = cmd("HGET %s:t:20261127-B007 rating", PREFIX);
+	assert_string_equal(r->str, "5");
+	freeReplyObject(r);
+	r = cmd("TTL %s:t:20261127-B007", PREFIX);
+	assert_in_range(r->integer, 86400 - 2, 86400);
+	freeReplyObject(r);
+	r = cmd("EXISTS %s:tp:20261127-B0", PREFIX);
+	assert_int_equal(r->integer, 0);
+	freeReplyObject(r);
 }
 
 static void
@@ -1911,11 +1962,9 @@ stats__wait_per_spell_service_time_and_fold(void **state)
 	assert_int_equal(num(row, "waits"), 1);
 	assert_int_equal(num(row, "wait_mean"), 300);
 	assert_int_equal(num(row, "served"), 1);
-	/* the ticket's hash now expires after the retention; the aggregates never */
+	/* the settled ticket is kept for the retention (in its day's bucket); the aggregates never */
 	snprintf(t, sizeof t, "%s", "20261128-A001"); /* the ticket taken above */
-	redisReply *r = cmd("TTL %s:t:%s", PREFIX, t);
-	assert_true(r->integer > 89 * 86400 && r->integer <= 90 * 86400);
-	freeReplyObject(r);
+	assert_in_range(bucket_ttl(t), PACKED_UNTIL - now - 2, PACKED_UNTIL - now);
 	/* the day change folds the day into its month: the month reads the same, once */
 	now = T0 + 86400;
 	day = DAY2;
@@ -1979,6 +2028,8 @@ stats__a_folded_days_window_hash_is_compact_again_with_the_same_figures(void **s
 	redisReply *r;
 
 	(void)state;
+	r = cmd("CONFIG SET hash-max-listpack-value 128");
+	freeReplyObject(r);
 	open_window("1", "c1");
 	take("A", "");
 	take("B", "");
@@ -1989,9 +2040,13 @@ stats__a_folded_days_window_hash_is_compact_again_with_the_same_figures(void **s
 	now = T0 + 700;
 	OK("qh_finish", "1", "4", "", "");
 	before = window_stats_text(DAY1, DAY1, "1");
-	/* today the window's hash is a table (its marker field), for the calls' many writes */
+	/* today the window's hash is a table (its marker field), for the calls' many writes, also
+	 * in a Redis that keeps values of up to 128 bytes in a listpack, as qserver's does */
 	r = cmd("HEXISTS %s:st:d:%s:w1 ~table", PREFIX, DAY1);
 	assert_int_equal(r->integer, 1);
+	freeReplyObject(r);
+	r = cmd("OBJECT ENCODING %s:st:d:%s:w1", PREFIX, DAY1);
+	assert_string_equal(r->str, "hashtable");
 	freeReplyObject(r);
 	now = T0 + 86400;
 	day = DAY2;
@@ -2011,6 +2066,320 @@ stats__a_folded_days_window_hash_is_compact_again_with_the_same_figures(void **s
 	assert_string_equal(after, before);
 	free(after);
 	free(before);
+}
+
+/* ------------------------------------------------------------------------------------ */
+/* Settled tickets, packed (docs/keys.md "Tickets") */
+
+/* A settled ticket leaves its own hash for its day's bucket; it is found by id and by today's
+ * number as it was, and the bucket expires at the retention from its issue day's end. */
+static void
+packed__settled_ticket__found_by_id_and_number_as_before(void **state)
+{
+	cJSON *t;
+	char before[1024], after[1024];
+
+	(void)state;
+	open_window("1", "c1");
+	take("A", "priority");
+	now = T0 + 100;
+	call_next("1");
+	OK("qh_recall", "1");
+	now = T0 + 130;
+	OK("qh_start", "1");
+	now = T0 + 400;
+	t = get(OK("qh_finish", "1", ""), "ticket");
+	assert_string_equal(str(t, "state"), "done");
+	assert_true(cJSON_PrintPreallocated(t, before, sizeof before, false));
+	assert_int_equal(key_exists("t", "20261128-A001"), 0);
+	assert_int_equal(key_exists("tp", "20261128-A0"), 1);
+	/* by id and by number: the same ticket the finish answered */
+	t = ticket_by_id("20261128-A001");
+	assert_true(cJSON_PrintPreallocated(t, after, sizeof after, false));
+	assert_string_equal(after, before);
+	assert_string_equal(str(t, "class"), "priority");
+	assert_int_equal(num(t, "recalls"), 1);
+	assert_int_equal(num(t, "called_at"), T0 + 100);
+	assert_int_equal(num(t, "started_at"), T0 + 130);
+	assert_int_equal(num(t, "finished_at"), T0 + 400);
+	assert_int_equal(num(t, "window"), 1);
+	assert_string_equal(str(t, "clerk"), "c1");
+	t = get(OK("qh_ticket", "", "A001"), "ticket");
+	assert_string_equal(str(t, "id"), "20261128-A001");
+	assert_string_equal(str(t, "state"), "done");
+	/* the bucket's expiry: the end of the issue day + 90 days + 1, set by its first ticket and
+	 * left as it is by the next ones */
+	assert_in_range(bucket_ttl("20261128-A001"), PACKED_UNTIL - now - 2, PACKED_UNTIL - now);
+	take("A", "");
+	now = T0 + 3600;
+	OK("qh_cancel", "A002");
+	assert_string_equal(str(ticket_by_id("20261128-A002"), "state"), "cancelled");
+	assert_in_range(bucket_ttl("20261128-A002"), PACKED_UNTIL - T0 - 400 - 2, PACKED_UNTIL - T0 - 400);
+	/* a no-show put back in the queue waits in its own hash again; a final one is packed */
+	take("B", "");
+	call_next("1");
+	t = get(OK("qh_no_show", "1", "1"), "ticket");
+	assert_string_equal(str(t, "state"), "waiting");
+	assert_int_equal(key_exists("t", "20261128-B001"), 1);
+	call_next("1");
+	OK("qh_no_show", "1", "0");
+	assert_int_equal(key_exists("t", "20261128-B001"), 0);
+	assert_string_equal(str(ticket_by_id("20261128-B001"), "state"), "no_show");
+	/* a ticket still waiting when its day ends is expired into the bucket of its issue day,
+	 * which expires then as for any ticket of that day */
+	take("C", "");
+	now = T0 + 86400;
+	day = DAY2;
+	OK("qh_day");
+	assert_string_equal(str(ticket_by_id("20261128-C001"), "state"), "expired");
+	assert_in_range(bucket_ttl("20261128-C001"), PACKED_UNTIL - now - 2, PACKED_UNTIL - now);
+}
+
+/* A packed ticket is rated from its ticket page with its secret (a wrong one refused, changing
+ * nothing), a late rating counting on the day it was finished, and listed in the ratings. */
+static void
+packed__rated_late_with_the_secret_and_listed(void **state)
+{
+	cJSON *t, *list;
+
+	(void)state;
+	open_window("1", "c1");
+	OK("qh_take", "A", "", "", "", "secret-A001");
+	now = T0 + 100;
+	call_next("1");
+	now = T0 + 300;
+	OK("qh_finish", "1", "");
+	now = T0 + 86400;
+	day = DAY2;
+	OK("qh_day");
+	assert_error(ERR("qh_rate", "20261128-A001", "2", "wrong-secret", "", "2026-12-01", "", "citizen"),
+		     "UNAUTHENTICATED secret");
+	assert_error(ERR("qh_ticket", "20261128-A001", "", "wrong-secret"), "UNAUTHENTICATED secret");
+	assert_true(is_null(ticket_by_id("20261128-A001"), "rating"));
+	assert_int_equal(num(stats_total(DAY1, DAY1), "ratings"), 0);
+	t = get(OK("qh_rate", "20261128-A001", "2", "secret-A001", "slow", "2026-12-01", "", "citizen"),
+		"ticket");
+	assert_int_equal(num(t, "rating"), 2);
+	t = get(OK("qh_ticket", "20261128-A001", "", "secret-A001"), "ticket");
+	assert_int_equal(num(t, "rating"), 2);
+	assert_string_equal(str(t, "state"), "done");
+	/* counted on the day it was finished, not the day rated */
+	assert_int_equal(num(stats_total(DAY1, DAY1), "ratings"), 1);
+	assert_int_equal(num(stats_total(DAY2, DAY2), "ratings"), 0);
+	list = get(OK("qh_ratings", DAY2, DAY2, "", "", "10", "0"), "ratings");
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	assert_string_equal(str(cJSON_GetArrayItem(list, 0), "ticket"), "20261128-A001");
+	assert_int_equal(num(cJSON_GetArrayItem(list, 0), "score"), 2);
+	assert_string_equal(str(cJSON_GetArrayItem(list, 0), "clerk"), "c1");
+	assert_error(ERR("qh_rate", "20261128-A001", "5", "secret-A001", "", "", "", "citizen"), "CONFLICT id");
+}
+
+/* A packed value too long for a listpack (a ref of 64 characters) turns its bucket into a hash
+ * table, where it and its neighbours read and rate as before. */
+static void
+packed__value_too_long_for_a_listpack__still_works(void **state)
+{
+	char ref[65];
+	redisReply *r;
+
+	(void)state;
+	memset(ref, 'r', 64);
+	ref[64] = '\0';
+	open_window("1", "c1");
+	take("A", "");
+	OK("qh_take", "A", "", "", ref, "secret-A002");
+	now = T0 + 60;
+	call_next("1");
+	call_next("1"); /* finishes A001 */
+	r = cmd("OBJECT ENCODING %s:tp:20261128-A0", PREFIX);
+	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	assert_string_equal(r->str, "listpack");
+	freeReplyObject(r);
+	now = T0 + 120;
+	OK("qh_finish", "1", "");
+	r = cmd("OBJECT ENCODING %s:tp:20261128-A0", PREFIX);
+	assert_string_equal(r->str, "hashtable");
+	freeReplyObject(r);
+	assert_string_equal(str(ticket_by_id("20261128-A001"), "state"), "done");
+	assert_string_equal(str(ticket_by_id("20261128-A002"), "state"), "done");
+	assert_int_equal(num(get(OK("qh_rate", "A002", "4", "secret-A002", "", "", "", "citizen"), "ticket"),
+			     "rating"), 4);
+	assert_int_equal(num(ticket_by_id("20261128-A002"), "rating"), 4);
+	assert_true(is_null(ticket_by_id("20261128-A001"), "rating"));
+}
+
+/* `hall` with another retention (qh_setup's text; a static buffer). */
+static const char *
+hall_with_retention(int days)
+{
+	static char text[2048];
+	const char *at = strstr(hall, "\"retention_days\":90");
+	const char *rest = at + strlen("\"retention_days\":90");
+
+	snprintf(text, sizeof text, "%.*s\"retention_days\":%d%s", (int)(at - hall), hall, days, rest);
+	return text;
+}
+
+/* Bytes of a settled ticket's packed value in its bucket. */
+static long long
+packed_bytes(const char *id)
+{
+	char bucket[64];
+	redisReply *r;
+	long long n;
+
+	snprintf(bucket, sizeof bucket, "%.*s", (int)strlen(id) - 2, id);
+	r = cmd("HSTRLEN %s:tp:%s %s", PREFIX, bucket, id + strlen(id) - 2);
+	n = r->integer;
+
+	freeReplyObject(r);
+	return n;
+}
+
+/* The encoding of a ticket's bucket ("listpack" or "hashtable"), in a static buffer. */
+static const char *
+bucket_encoding(const char *id)
+{
+	static char enc[32];
+	char bucket[64];
+	redisReply *r;
+
+	snprintf(bucket, sizeof bucket, "%.*s", (int)strlen(id) - 2, id);
+	r = cmd("OBJECT ENCODING %s:tp:%s", PREFIX, bucket);
+
+	snprintf(enc, sizeof enc, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
+	freeReplyObject(r);
+	return enc;
+}
+
+/* A web ticket with a phone ref and qserver's kind of secret (16 base64url characters) packs
+ * into 64 bytes, Redis's default limit for a listpack's value; with the marks of notify it
+ * passes that, and a bucket of them stays a listpack under the 128 bytes qserver's Redis is
+ * started with. The secret is kept exactly: one character off is refused, and secrets of
+ * other shapes (12 characters, 16 outside base64url) read back as given. */
+static void
+packed__phone_ref_and_secret__fit_a_listpack(void **state)
+{
+	static const char *secret = "Zx-9_aQ0bYc1dEf_";
+	static const char *near = "Zx-9_aQ0bYc1dEf-";
+	redisReply *r;
+	cJSON *t;
+
+	(void)state;
+	open_window("1", "c1");
+	OK("qh_take", "A", "", "web", "13812345678", secret);
+	OK("qh_take", "A", "", "web", "13812345678", "twelve-chars");
+	OK("qh_take", "A", "", "web", "13812345678", "sixteen.chars.ok");
+	now = T0 + 420;
+	call_next("1");
+	now = T0 + 720;
+	call_next("1"); /* A001 done: waited 7 minutes, served 5 */
+	assert_true(packed_bytes("20261128-A001") <= 64);
+	assert_string_equal(bucket_encoding("20261128-A001"), "listpack");
+	now = T0 + 800;
+	call_next("1"); /* A002 done */
+	now = T0 + 900;
+	OK("qh_finish", "1", ""); /* A003 done */
+	/* each secret exact: the right one rates, one character off is refused */
+	assert_error(ERR("qh_rate", "20261128-A001", "4", near, "", "", "", "citizen"), "UNAUTHENTICATED secret");
+	assert_error(ERR("qh_rate", "20261128-A002", "4", "twelve-chars.", "", "", "", "citizen"),
+		     "UNAUTHENTICATED secret");
+	assert_error(ERR("qh_rate", "20261128-A003", "4", "sixteen.chars.OK", "", "", "", "citizen"),
+		     "UNAUTHENTICATED secret");
+	t = get(OK("qh_rate", "20261128-A001", "4", secret, "", "", "", "citizen"), "ticket");
+	assert_int_equal(num(t, "rating"), 4);
+	assert_string_equal(str(t, "channel"), "web");
+	assert_int_equal(num(get(OK("qh_rate", "20261128-A002", "3", "twelve-chars", "", "", "", "citizen"), "ticket"),
+			     "rating"), 3);
+	assert_int_equal(num(get(OK("qh_rate", "20261128-A003", "5", "sixteen.chars.ok", "", "", "", "citizen"),
+				 "ticket"), "rating"), 5);
+	/* rated, each is written again with its secret as it was */
+	assert_error(ERR("qh_ticket", "20261128-A001", "", near), "UNAUTHENTICATED secret");
+	assert_int_equal(num(get(OK("qh_ticket", "20261128-A001", "", secret), "ticket"), "rating"), 4);
+	assert_error(ERR("qh_ticket", "20261128-A002", "", "twelve-charz"), "UNAUTHENTICATED secret");
+	assert_int_equal(num(get(OK("qh_ticket", "20261128-A002", "", "twelve-chars"), "ticket"), "rating"), 3);
+	assert_int_equal(num(get(OK("qh_ticket", "20261128-A003", "", "sixteen.chars.ok"), "ticket"), "rating"), 5);
+	assert_true(packed_bytes("20261128-A001") <= 64);
+	/* with notify marks a value passes 64 bytes: under 128, its bucket stays a listpack */
+	r = cmd("CONFIG SET hash-max-listpack-value 128");
+	freeReplyObject(r);
+	OK("qh_take", "B", "", "web", "13812345678", secret, "3", "600");
+	OK("qh_notify", "20261128-B001", secret, "2", "300", "13912345678");
+	now = T0 + 1000;
+	call_next("1");
+	now = T0 + 1200;
+	t = get(OK("qh_finish", "1", ""), "ticket");
+	assert_string_equal(str(t, "state"), "done");
+	assert_in_range(packed_bytes("20261128-B001"), 65, 128);
+	assert_string_equal(bucket_encoding("20261128-B001"), "listpack");
+	r = fcall_list("qh_ticket", "20261128-B001", "", secret, NULL);
+	assert_int_equal(r->type, REDIS_REPLY_STRING);
+	assert_non_null(strstr(r->str, "\"notify\":{\"ahead\":2,\"ewt\":300}"));
+	freeReplyObject(r);
+}
+
+/* A change of retention_days applies to the tickets settled after it, in a bucket that
+ * exists: each is kept until its issue day's end + the retention + 1 day, and a settle that
+ * finds that expiry right leaves it as it is. */
+static void
+packed__retention_changed__applies_to_tickets_settled_after(void **state)
+{
+	(void)state;
+	open_window("1", "c1");
+	take("A", "");
+	take("A", "");
+	take("A", "");
+	take("A", "");
+	now = T0 + 100;
+	call_next("1");
+	call_next("1"); /* A001 done, at 90 days */
+	assert_in_range(bucket_ttl("20261128-A001"), PACKED_UNTIL - now - 2, PACKED_UNTIL - now);
+	/* lowered to 30 days: the next ticket settled takes its bucket down to 30 */
+	OK("qh_setup", hall_with_retention(30));
+	now = T0 + 200;
+	call_next("1"); /* A002 done */
+	assert_in_range(bucket_ttl("20261128-A002"), DAY1_END + 31 * 86400L - now - 2, DAY1_END + 31 * 86400L - now);
+	/* raised to 120 days */
+	OK("qh_setup", hall_with_retention(120));
+	now = T0 + 300;
+	call_next("1"); /* A003 done */
+	assert_in_range(bucket_ttl("20261128-A003"), DAY1_END + 121 * 86400L - T0 - 300 - 2,
+			DAY1_END + 121 * 86400L - T0 - 300);
+	/* the same retention: the expiry stays where A003 put it */
+	now = T0 + 400;
+	OK("qh_finish", "1", ""); /* A004 done */
+	assert_in_range(bucket_ttl("20261128-A004"), DAY1_END + 121 * 86400L - T0 - 300 - 2,
+			DAY1_END + 121 * 86400L - T0 - 300);
+	assert_string_equal(str(ticket_by_id("20261128-A001"), "state"), "done");
+}
+
+/* A day change run days late (qserver was down) settles its day's tickets into a bucket whose
+ * expiry is near: it is moved to retention_days from then, so they are kept their retention. */
+static void
+packed__day_change_run_late__tickets_kept_their_retention(void **state)
+{
+	redisReply *r;
+
+	(void)state;
+	OK("qh_setup", hall_with_retention(1));
+	open_window("1", "c1");
+	take("A", "");
+	take("A", "");
+	now = T0 + 100;
+	call_next("1");
+	OK("qh_finish", "1", ""); /* A001 done: kept until the end of DAY1 + 2 days */
+	assert_in_range(bucket_ttl("20261128-A001"), DAY1_END + 2 * 86400L - now - 2, DAY1_END + 2 * 86400L - now);
+	/* qserver down a day and a half: Redis's clock runs as the library's does (the test moves
+	 * the library's, and the bucket's expiry with it) */
+	now = DAY1_END + 36 * 3600L;
+	r = cmd("EXPIRE %s:tp:20261128-A0 %ld", PREFIX, DAY1_END + 2 * 86400L - now);
+	freeReplyObject(r);
+	day = "2026-11-30";
+	OK("qh_day");
+	assert_string_equal(str(ticket_by_id("20261128-A002"), "state"), "expired");
+	/* A002, just settled, is kept a day from now, as is A001 with it */
+	assert_in_range(bucket_ttl("20261128-A002"), 86400 - 2, 86400);
+	assert_string_equal(str(ticket_by_id("20261128-A001"), "state"), "done");
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -3001,6 +3370,10 @@ notify__op_needs_the_secret_and_a_waiting_ticket(void **state)
 	assert_null(cJSON_GetObjectItemCaseSensitive(OK("qh_ticket", "", "A001", ""), "notify"));
 	OK("qh_cancel", "A001", SECRET1);
 	assert_error(ERR("qh_notify", "A001", SECRET1, "3", ""), "CONFLICT ticket");
+	/* settled (packed), it still shows its marks to the secret's holder only */
+	assert_int_equal(num(get(OK("qh_ticket", "", "A001", SECRET1), "notify"), "ewt"), 60);
+	assert_null(cJSON_GetObjectItemCaseSensitive(OK("qh_ticket", "", "A001", ""), "notify"));
+	assert_error(ERR("qh_ticket", "", "A001", "wrong-secret-of-it"), "UNAUTHENTICATED secret");
 }
 
 /* A ticket transferred to another service is watched there: its near comes when the new
@@ -3103,6 +3476,12 @@ main(void)
 		T(day_change__expires_waiting),
 		T(stats__records_of_the_older_text_form_still_count),
 		T(stats__a_folded_days_window_hash_is_compact_again_with_the_same_figures),
+		T(packed__settled_ticket__found_by_id_and_number_as_before),
+		T(packed__rated_late_with_the_secret_and_listed),
+		T(packed__value_too_long_for_a_listpack__still_works),
+		T(packed__phone_ref_and_secret__fit_a_listpack),
+		T(packed__retention_changed__applies_to_tickets_settled_after),
+		T(packed__day_change_run_late__tickets_kept_their_retention),
 		T(stats__hour_given_with_the_day__counted_there),
 		T(results__json_form_for_a_caller_without_the_hour),
 		T(checkin__appointment_names_its_ticket_in_either_result_form),
