@@ -3806,8 +3806,9 @@ TEXT.STATE_CODE = {called = 'c', serving = 's', done = 'd', no_show = 'n', cance
 TEXT.WINDOW_CODE = {idle = 'i', calling = 'c', serving = 's'}
 
 -- A ticket's line in an entry: "U", the short form with the state as its code ("T" for a state
--- without one, waiting): the line of the result, whose values before the state are ids and words with no
--- ',' (text_line). Notes the ticket's values, which the lines after it may name (TEXT.ticket_before).
+-- without one, waiting): the line of the result, whose values before the state are ids and
+-- words with no ',' (text_line). Notes the ticket's values, which the lines after it may name
+-- (TEXT.ticket_before).
 function TEXT.ticket_line(t)
   local line = ticket_compact(t, true)
   TEXT.last_events, TEXT.last_values = events, tjson.values
