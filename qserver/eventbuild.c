@@ -142,10 +142,10 @@ static const char *short_ticket_field(const cJSON *a, size_t i, char *buf, size_
 	/* a time as seconds after issued_at */
 	const char *issued = compact_string(a, TF_ISSUED + 1);
 	char *end;
-	long long after = strtoll(v, &end, 10);
-	if (!issued || !*issued || *end)
+	long long after = strtoll(v, &end, 10), at;
+	if (!issued || !*issued || *end || __builtin_add_overflow(strtoll(issued, NULL, 10), after, &at))
 		return NULL;
-	snprintf(buf, size, "%lld", strtoll(issued, NULL, 10) + after);
+	snprintf(buf, size, "%lld", at);
 	return buf;
 }
 
@@ -319,25 +319,39 @@ static cJSON *compact_event_object(const struct config *cfg, const cJSON *a, cJS
 	return NULL;
 }
 
+/* An integer member of a Ticket object in *out: 1 when it is a number a long long holds (a
+ * corrupt entry may hold one that is not: casting it would be undefined), else 0. */
+static int ticket_number(const cJSON *t, const char *key, long long *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, key);
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= -9223372036854775808.0 && v->valuedouble < 9223372036854775808.0))
+		return 0;
+	*out = (long long)v->valuedouble;
+	return 1;
+}
+
 /* The text of an integer member of a Ticket object (buf holds it), or NULL when it is none. */
 static const char *ticket_int(const cJSON *t, const char *key, char buf[24])
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, key);
-	if (!cJSON_IsNumber(v))
+	long long v;
+	if (!ticket_number(t, key, &v))
 		return NULL;
-	snprintf(buf, 24, "%lld", (long long)v->valuedouble);
+	snprintf(buf, 24, "%lld", v);
 	return buf;
 }
 
-/* The latest of a Ticket object's called_at, started_at and finished_at, or 0 for none. */
+/* The latest of a Ticket object's called_at, started_at and finished_at, 0 for none, or -1
+ * when one is a number out of range (a corrupt entry). */
 static long long ticket_latest_time(const cJSON *t)
 {
 	static const char *const times[] = {"called_at", "started_at", "finished_at"};
-	long long latest = 0;
+	long long latest = 0, v;
 	for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, times[i]);
-		if (cJSON_IsNumber(v) && (long long)v->valuedouble > latest)
-			latest = (long long)v->valuedouble;
+		if (!ticket_number(t, times[i], &v)) {
+			if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t, times[i])))
+				return -1;
+		} else if (v > latest)
+			latest = v;
 	}
 	return latest;
 }
@@ -356,12 +370,12 @@ static cJSON *strings_event(const char *const values[], int n)
 static cJSON *call_line_expanded(const cJSON *a, const cJSON *ticket)
 {
 	const char *at = compact_string(a, 1), *recall = compact_string(a, 2), *window = compact_string(a, 3);
-	const cJSON *called_at = cJSON_GetObjectItemCaseSensitive(ticket, "called_at");
 	char at_buf[24], recall_buf[24], window_buf[24], *end = NULL;
-	long long after = at && *at ? strtoll(at, &end, 10) : 0;
-	if (!at || (end && *end) || !cJSON_IsNumber(called_at))
+	long long after = at && *at ? strtoll(at, &end, 10) : 0, called_at, sum;
+	if (!at || (end && *end) || !ticket_number(ticket, "called_at", &called_at) ||
+	    __builtin_add_overflow(called_at, after, &sum))
 		return NULL;
-	snprintf(at_buf, sizeof at_buf, "%lld", (long long)called_at->valuedouble + after);
+	snprintf(at_buf, sizeof at_buf, "%lld", sum);
 	const char *values[] = {"c", "", window && !*window ? ticket_int(ticket, "window", window_buf) : window,
 				recall && !*recall ? ticket_int(ticket, "recalls", recall_buf) : recall, at_buf};
 	return strings_event(values, 5);

@@ -506,6 +506,31 @@ static void eventbuild__window_line__what_the_ticket_before_tells_left_out(void 
 	assert_int_equal(s.n, 0);
 }
 
+/* A corrupt entry whose times or numbers a long long does not hold (a sum past it, a value of
+ * 2^63 read back from a ticket) is refused like any malformed one, with no overflow (the
+ * sanitizer build checks that). */
+static void eventbuild__values_out_of_range__refused(void **state)
+{
+	(void)state;
+	struct seen s;
+	/* a call's time after called_at, and a ticket's time after issued_at, past the range */
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,1795744800,300,,,2,c01\nC,9223372036854775000", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,-1795744800,-300,,,2,c01\nC,-9223372036854775000", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,1795744800,300,,,2,c01\nC,9223372036854775807", &s), -1);
+	assert_int_equal(expand("T,20261127-A002,,A,,,called,9223372036854775807,300,,,2,c01", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,-9223372036854775807,-300,,,2,c01", &s), -1);
+	/* a window, a called_at and a latest time of 2^63 (the largest long long as a double)
+	 * that a "C" or "W" line would take from the ticket */
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,1795744800,300,,,9223372036854775807,c01\nC", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,1795744800,300,,,9223372036854775807,c01\nW,c", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,9223372036854775807,0,,,2,c01\nC", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,s,9223372036854775807,0,0,,2,c01\nW,s", &s), -1);
+	assert_int_equal(s.n, 0);
+	/* times that fit are read */
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,0,0,,,2,c01\nC,9000000000000000000", &s), 2);
+	assert_int_equal(event_number(s.events[1], NULL, "at"), 9000000000000000000LL);
+}
+
 /* An entry of this library's call (its ticket "U", call "C", window "W" and a queue naming the
  * learnt times another entry records) gives the same events built live, after the entries
  * before it, and alone (a qserver that starts, or an SSE resume, from it); and the same as the
@@ -619,6 +644,7 @@ int main(void)
 		cmocka_unit_test(eventbuild__call_line__what_its_ticket_tells_left_out),
 		cmocka_unit_test(eventbuild__window_line__what_the_ticket_before_tells_left_out),
 		cmocka_unit_test(eventbuild__call_entry__the_same_live_alone_and_as_the_version_before),
+		cmocka_unit_test(eventbuild__values_out_of_range__refused),
 	};
 	return cmocka_run_group_tests_name("eventbuild", tests, setup, teardown);
 }
