@@ -28,8 +28,10 @@ first site's entries (OLD's) are built with it and the second's with $EVENTBUILD
 compare equal when this version's qserver tells of NEW's entries exactly what the version
 before tells of OLD's. The second site's entries are then also built with the version before,
 as a qserver of that version sharing the Redis during an upgrade reads them: each one must give
-the same events or be dropped whole (malformed to it), never a wrong value; the run's last line
-says how many it drops.
+the same events or be dropped whole (malformed to it), and only one holding a U, C or W line
+(the kinds it does not know) may be dropped, never a wrong value; the run's last line says how
+many it drops. Every string reply of the second site (a result) must also get the same answer
+from the version before as from this version: qserver answers a request from any node.
 
 Left out of the comparison: the field `~table` of statistics hashes (only there to keep a hash
 a hash table, docs/statistics.md), the fields `~L:<set>` and `~R:<set>` of P:ewma (the learnt
@@ -200,6 +202,10 @@ def stream_entries(r, key):
     return [(entry[0], entry[1][1]) for entry in r('XRANGE', key, '-', '+')]
 
 
+# The kinds of lines the version before does not know, for which it drops an entry whole.
+NEW_KINDS = ('U', 'C', 'W')
+
+
 def old_reader_check(r, key, events):
     """Builds the entries of stream key, whose events are `events`, with the version before
     (OLD_BUILD): each must give the same events or be dropped whole. Returns how many it drops."""
@@ -208,6 +214,9 @@ def old_reader_check(r, key, events):
     for (sid, data), got, want in zip(entries, old, events):
         if got != ['!'] and got != want:
             sys.exit('%s %s: the version before reads\n %s\nwhere this one reads\n %s\n%s' % (key, sid, got, want, data))
+        if got == ['!'] and not any(line.split(',', 1)[0] in NEW_KINDS for line in data.split('\n')):
+            sys.exit('%s %s: the version before drops an entry with no line of a new kind (%s)\n%s'
+                     % (key, sid, ', '.join(NEW_KINDS), data))
     return sum(1 for got in old if got == ['!']), len(entries)
 
 
@@ -283,16 +292,21 @@ def run(r, seed, steps, upgrade_at):
             replies.append(json.dumps(reply).replace('{A}', '{X}').replace('{B}', '{X}'))
         if fn == 'ticket_read':
             replies = [json.dumps(ticket_read(json.loads(reply) or '{}'), sort_keys=True) for reply in replies]
+        elif OLD_BUILD and built(replies[1], OLD_BUILD) != built(replies[1]):
+            sys.exit('step %d %s %s: the version before answers\n %s\nwhere this one answers\n %s\n%s'
+                     % (step, fn, args, built(replies[1], OLD_BUILD), built(replies[1]), replies[1][:3000]))
         if replies[0] != replies[1] and built(replies[0]) == built(replies[1]) != ['!']:
             replies = [json.dumps(built(reply)) for reply in replies]
         if replies[0] != replies[1]:
             sys.exit('step %d %s %s\n old %s\n new %s' % (step, fn, args, replies[0][:3000], replies[1][:3000]))
         return replies[0]
 
-    def built(reply):
-        """A reply as qserver answers it (the JSON of a string reply, as compared)."""
+    def built(reply, build=None):
+        """A reply as qserver answers it (the JSON of a string reply, as compared), by this
+        version or by `build`; ['!'] when it is not a result or is malformed."""
         text = json.loads(reply)
-        return BUILD('R', text) if isinstance(text, str) else ['!']
+        answer = (build or BUILD)('R', text) if isinstance(text, str) else ['!']
+        return ['!'] if any(line.startswith('!') for line in answer) else answer
 
     rnd = random.Random(seed)
     secrets = {}  # ticket id -> its secret, from the takes
