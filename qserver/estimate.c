@@ -210,10 +210,20 @@ static double gamma_quantile(double mean, double shape, double z)
 	return mean * q * q * q;
 }
 
+/* A figure as a long long in *out: 1 when it holds it, 0 when the figure is out of its range
+ * or not a number (inputs of a corrupt entry: casting would be undefined). */
+static int figure_to_ll(double figure, long long *out)
+{
+	if (!(figure >= -9223372036854775808.0 && figure < 9223372036854775808.0))
+		return 0;
+	*out = (long long)figure;
+	return 1;
+}
+
 /* ewt, ewt_low and ewt_high of a wait behind `ahead` tickets of `work` seconds at n busy
- * windows (model.wait_range). */
-static void wait_range(double ahead, double work, double stage, double stage_var, double n, double jump,
-		       struct estimate *e)
+ * windows (model.wait_range): 0, or -1 when a figure is out of range (corrupt inputs). */
+static int wait_range(double ahead, double work, double stage, double stage_var, double n, double jump,
+		      struct estimate *e)
 {
 	double mean = (work + stage) / n / (1 - jump);
 	double cv2 = stage_var / (stage * stage);
@@ -221,9 +231,11 @@ static void wait_range(double ahead, double work, double stage, double stage_var
 	cv2 = cv2 < 4 ? cv2 : 4;
 	double scv = 1 + (cv2 - 1) / n;
 	double shape = 1 / (scv / (ahead + 1) + cv2 * LEARN_MIN_STEP / (2 - LEARN_MIN_STEP));
-	e->ewt = (long long)floor(gamma_quantile(mean, shape, 0) + 0.5);
-	e->ewt_low = (long long)floor(gamma_quantile(mean, shape, RANGE_Z_LOW) + 0.5);
-	e->ewt_high = (long long)floor(gamma_quantile(mean, shape, RANGE_Z_HIGH) + 0.5);
+	if (!figure_to_ll(floor(gamma_quantile(mean, shape, 0) + 0.5), &e->ewt) ||
+	    !figure_to_ll(floor(gamma_quantile(mean, shape, RANGE_Z_LOW) + 0.5), &e->ewt_low) ||
+	    !figure_to_ll(floor(gamma_quantile(mean, shape, RANGE_Z_HIGH) + 0.5), &e->ewt_high))
+		return -1;
+	return 0;
 }
 
 /* The open windows that serve the service, at least 1. */
@@ -329,9 +341,8 @@ int estimate_ticket(const char *inputs, long long ahead, const char *class, stru
 		e->ewt = e->ewt_low = e->ewt_high = 0;
 		return 0;
 	}
-	wait_range((double)ahead, (double)ahead * mean_other, stage, stage_var, open_windows(&in),
-		   jump_share(&in, class_rank(class)), e);
-	return 0;
+	return wait_range((double)ahead, (double)ahead * mean_other, stage, stage_var, open_windows(&in),
+			  jump_share(&in, class_rank(class)), e);
 }
 
 int estimate_new_ticket(const char *inputs, long long hall_ahead, struct estimate *e)
@@ -353,11 +364,11 @@ int estimate_new_ticket(const char *inputs, long long hall_ahead, struct estimat
 		double rest = ahead - counted;
 		work = work + (rest > 0 ? rest : 0) * stage;
 	}
-	e->ahead = (long long)ahead;
+	if (!figure_to_ll(ahead, &e->ahead))
+		return -1;
 	if (ahead < in.idle) {
 		e->ewt = e->ewt_low = e->ewt_high = 0;
 		return 0;
 	}
-	wait_range(ahead, work, stage, stage_var, open_windows(&in), jump_share(&in, 3), e);
-	return 0;
+	return wait_range(ahead, work, stage, stage_var, open_windows(&in), jump_share(&in, 3), e);
 }

@@ -10,13 +10,25 @@
  *   ["w", id, state, ticket number, clerk, since, reason]
  *   ["q", service, waiting, ewt, ahead, ewt_low, ewt_high]
  *   ["c", ticket id, window, recall, at]      (after the "t" of that ticket; id "" for it)
+ *   ["C", at, recall, window]                 (a call, after its ticket's line: each "" when
+ *                                               that ticket tells it, at as seconds after its
+ *                                               called_at, the recall its recalls)
+ *   ["W", state code, id, since, clerk]       (a window, after the line of a ticket: id, since
+ *                                               and clerk "" when they are that ticket's window,
+ *                                               latest time and clerk; the ticket number that
+ *                                               ticket's while calling or serving, none idle)
  *   ["L", set, joined learnt times]            (no event: what the wait model's inputs of this
  *                                               entry and later ones name, joined.c)
  * with every value a string and "" for none. Tickets are written in a shorter form of the same
  * fields, "T" instead of "t": number "" when it is the id's part after the '-', class "" for
  * normal and channel "" for kiosk, recalls and transfers "" for 0, called_at, started_at and
- * finished_at as seconds after issued_at, and the trailing "" left out (ticket_text). qserver makes the Ticket, Window and event
- * objects of PROTOCOL.md from them, adding what the config holds (window names and services).
+ * finished_at as seconds after issued_at, and the trailing "" left out (ticket_text); entries
+ * write them as "U", the "T" form with the state as a one-letter code (but a waiting ticket's,
+ * which stays "T" with the word, so that a take's entry stays readable). The version before
+ * knows neither "U", "C" nor "W": it drops an entry holding one, whole (eventbuild_entry
+ * answers -1 for an event it cannot make), instead of misreading it. qserver makes the Ticket,
+ * Window and event objects of PROTOCOL.md from them, adding what the config holds (window
+ * names and services).
  * Entries of earlier versions hold one event object, or an array of event objects; those are
  * passed on as they are. Results are "ticket\n" T ("ticket" alone for none) and "window\n" W
  * with T and W in the text form, or ["ticket", T or null], ["window", W],
@@ -79,18 +91,40 @@ static void add_int(cJSON *o, const char *key, const char *v)
 }
 
 /* Positions (0-based, after the kind) of the Ticket fields the short "T" form stores apart. */
-enum { TF_ID = 0, TF_NUMBER = 1, TF_CLASS = 3, TF_CHANNEL = 4, TF_ISSUED = 6, TF_CALLED = 7,
+enum { TF_ID = 0, TF_NUMBER = 1, TF_CLASS = 3, TF_CHANNEL = 4, TF_STATE = 5, TF_ISSUED = 6, TF_CALLED = 7,
        TF_FINISHED = 9, TF_RECALLS = 12, TF_TRANSFERS = 13, TF_AHEAD = 15, TF_EWT = 16, TF_EWT_LOW = 18,
        TF_EWT_HIGH = 19 };
 
-/* Field i of a short "T" ticket as the long form holds it (buf holds what is worked out), or
- * NULL when it is malformed. */
+/* A one-letter code and the word it stands for. */
+struct code_word {
+	char code;
+	const char *word;
+};
+
+/* A ticket's state in a "U" line, and a window's in a "W" line. */
+static const struct code_word ticket_states[] = {{'w', "waiting"}, {'c', "called"},    {'s', "serving"}, {'d', "done"},
+						 {'n', "no_show"}, {'x', "cancelled"}, {'e', "expired"},  {0, NULL}};
+static const struct code_word window_states[] = {{'i', "idle"}, {'c', "calling"}, {'s', "serving"}, {0, NULL}};
+
+/* The word a one-letter code stands for in a table, or NULL when it is none of them. */
+static const char *code_word(const struct code_word *table, const char *code)
+{
+	for (; code && code[0] && !code[1] && table->word; table++)
+		if (table->code == code[0])
+			return table->word;
+	return NULL;
+}
+
+/* Field i of a short "T" (or "U") ticket as the long form holds it (buf holds what is worked
+ * out), or NULL when it is malformed. */
 static const char *short_ticket_field(const cJSON *a, size_t i, char *buf, size_t size)
 {
 	int n = cJSON_GetArraySize(a);
 	const char *v = (int)i + 1 < n ? compact_string(a, (int)i + 1) : "";
 	if (!v)
 		return NULL;
+	if (i == TF_STATE && strcmp(compact_string(a, 0), "U") == 0)
+		return code_word(ticket_states, v);
 	if (!*v) {
 		const char *id = compact_string(a, TF_ID + 1), *dash = id ? strchr(id, '-') : NULL;
 		if (i == TF_NUMBER)
@@ -108,10 +142,10 @@ static const char *short_ticket_field(const cJSON *a, size_t i, char *buf, size_
 	/* a time as seconds after issued_at */
 	const char *issued = compact_string(a, TF_ISSUED + 1);
 	char *end;
-	long long after = strtoll(v, &end, 10);
-	if (!issued || !*issued || *end)
+	long long after = strtoll(v, &end, 10), at;
+	if (!issued || !*issued || *end || __builtin_add_overflow(strtoll(issued, NULL, 10), after, &at))
 		return NULL;
-	snprintf(buf, size, "%lld", strtoll(issued, NULL, 10) + after);
+	snprintf(buf, size, "%lld", at);
 	return buf;
 }
 
@@ -138,12 +172,18 @@ static int ticket_estimate(const cJSON *a, int is_short, struct estimate *e)
 	return estimate_ticket(ewt, strtoll(ahead, NULL, 10), class, e) < 0 ? -1 : 1;
 }
 
-/* The Ticket object of a compact "t" (or short "T") event, or NULL when it is malformed. */
+/* True when a compact event is a ticket in the short form: "T", or "U" (its state coded). */
+static int is_short_ticket(const char *kind)
+{
+	return kind && (strcmp(kind, "T") == 0 || strcmp(kind, "U") == 0);
+}
+
+/* The Ticket object of a compact "t" (or short "T" or "U") event, or NULL when it is malformed. */
 static cJSON *ticket_object(const cJSON *a)
 {
 	const char *kind = compact_string(a, 0);
 	int size = cJSON_GetArraySize(a);
-	int is_short = kind && strcmp(kind, "T") == 0;
+	int is_short = is_short_ticket(kind);
 	if (is_short ? size < TICKET_FIELDS_SHORT_MIN + 1 || size > (int)TICKET_FIELDS + 1
 		     : !kind || strcmp(kind, "t") != 0 ||
 			       (size != (int)TICKET_FIELDS + 1 && size != (int)TICKET_FIELDS_V1 + 1))
@@ -213,11 +253,11 @@ static cJSON *window_object(const struct config *cfg, const cJSON *a)
 /* The protocol event of one compact event; last_ticket is the latest Ticket object of the
  * message (a "called" event carries it), last_inputs that ticket's wait model inputs (a
  * "queue" event may refer to them). NULL when it is malformed. */
-static cJSON *event_object(const struct config *cfg, const cJSON *a, cJSON **last_ticket, const char **last_inputs)
+static cJSON *compact_event_object(const struct config *cfg, const cJSON *a, cJSON **last_ticket, const char **last_inputs)
 {
 	const char *kind = compact_string(a, 0);
 	cJSON *ev = cJSON_CreateObject(), *item = NULL;
-	if (kind && (strcmp(kind, "t") == 0 || strcmp(kind, "T") == 0) && (item = ticket_object(a))) {
+	if (kind && (strcmp(kind, "t") == 0 || is_short_ticket(kind)) && (item = ticket_object(a))) {
 		const char *ewt = compact_string(a, TF_EWT + 1);
 		*last_inputs = is_model_inputs(ewt) ? ewt : NULL;
 		cJSON_AddStringToObject(ev, "event", "ticket");
@@ -279,8 +319,108 @@ static cJSON *event_object(const struct config *cfg, const cJSON *a, cJSON **las
 	return NULL;
 }
 
+/* An integer member of a Ticket object in *out: 1 when it is a number a long long holds (a
+ * corrupt entry may hold one that is not: casting it would be undefined), else 0. */
+static int ticket_number(const cJSON *t, const char *key, long long *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(t, key);
+	if (!cJSON_IsNumber(v) || !(v->valuedouble >= -9223372036854775808.0 && v->valuedouble < 9223372036854775808.0))
+		return 0;
+	*out = (long long)v->valuedouble;
+	return 1;
+}
+
+/* The text of an integer member of a Ticket object (buf holds it), or NULL when it is none. */
+static const char *ticket_int(const cJSON *t, const char *key, char buf[24])
+{
+	long long v;
+	if (!ticket_number(t, key, &v))
+		return NULL;
+	snprintf(buf, 24, "%lld", v);
+	return buf;
+}
+
+/* The latest of a Ticket object's called_at, started_at and finished_at, 0 for none, or -1
+ * when one is a number out of range (a corrupt entry). */
+static long long ticket_latest_time(const cJSON *t)
+{
+	static const char *const times[] = {"called_at", "started_at", "finished_at"};
+	long long latest = 0, v;
+	for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+		if (!ticket_number(t, times[i], &v)) {
+			if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(t, times[i])))
+				return -1;
+		} else if (v > latest)
+			latest = v;
+	}
+	return latest;
+}
+
+/* A compact event of strings (NULL when one is missing: the event is malformed). */
+static cJSON *strings_event(const char *const values[], int n)
+{
+	for (int i = 0; i < n; i++)
+		if (!values[i])
+			return NULL;
+	return cJSON_CreateStringArray(values, n);
+}
+
+/* The "c" a "C" line stands for: ["C", at, recall, window] after its ticket's line, each ""
+ * when that ticket tells it (at as seconds after its called_at). NULL when it is malformed. */
+static cJSON *call_line_expanded(const cJSON *a, const cJSON *ticket)
+{
+	const char *at = compact_string(a, 1), *recall = compact_string(a, 2), *window = compact_string(a, 3);
+	char at_buf[24], recall_buf[24], window_buf[24], *end = NULL;
+	long long after = at && *at ? strtoll(at, &end, 10) : 0, called_at, sum;
+	if (!at || (end && *end) || !ticket_number(ticket, "called_at", &called_at) ||
+	    __builtin_add_overflow(called_at, after, &sum))
+		return NULL;
+	snprintf(at_buf, sizeof at_buf, "%lld", sum);
+	const char *values[] = {"c", "", window && !*window ? ticket_int(ticket, "window", window_buf) : window,
+				recall && !*recall ? ticket_int(ticket, "recalls", recall_buf) : recall, at_buf};
+	return strings_event(values, 5);
+}
+
+/* The "w" a "W" line stands for: ["W", state code, id, since, clerk] after a ticket's line,
+ * id, since and clerk "" when they are that ticket's window, latest time and clerk, and the
+ * ticket number that ticket's while calling or serving, none while idle. NULL when malformed. */
+static cJSON *window_line_expanded(const cJSON *a, const cJSON *ticket)
+{
+	const char *state = code_word(window_states, compact_string(a, 1)), *id = compact_string(a, 2),
+		   *since = compact_string(a, 3), *clerk = compact_string(a, 4);
+	const cJSON *number = cJSON_GetObjectItemCaseSensitive(ticket, "number");
+	const cJSON *ticket_clerk = cJSON_GetObjectItemCaseSensitive(ticket, "clerk");
+	char id_buf[24], since_buf[24];
+	long long latest = ticket ? ticket_latest_time(ticket) : 0;
+	if (!ticket || !state || !since || (!*since && latest <= 0))
+		return NULL;
+	if (!*since) {
+		snprintf(since_buf, sizeof since_buf, "%lld", latest);
+		since = since_buf;
+	}
+	if (clerk && !*clerk)
+		clerk = cJSON_IsString(ticket_clerk) ? ticket_clerk->valuestring : "";
+	const char *values[] = {"w", id && !*id ? ticket_int(ticket, "window", id_buf) : id, state,
+				strcmp(state, "idle") == 0 ? "" : cJSON_IsString(number) ? number->valuestring : NULL,
+				clerk, since, ""};
+	return strings_event(values, 7);
+}
+
+/* The protocol event of one compact event (as compact_event_object), a "C" or "W" line read as
+ * the "c" or "w" it stands for. */
+static cJSON *event_object(const struct config *cfg, const cJSON *a, cJSON **last_ticket, const char **last_inputs)
+{
+	const char *kind = compact_string(a, 0);
+	if (!kind || (strcmp(kind, "C") != 0 && strcmp(kind, "W") != 0))
+		return compact_event_object(cfg, a, last_ticket, last_inputs);
+	cJSON *full = kind[0] == 'C' ? call_line_expanded(a, *last_ticket) : window_line_expanded(a, *last_ticket);
+	cJSON *ev = full ? compact_event_object(cfg, full, last_ticket, last_inputs) : NULL;
+	cJSON_Delete(full);
+	return ev;
+}
+
 /* Pads an event of the text form to the values its kind always has (the text form leaves
- * out trailing ""): a window's 7, a call's 5, and a queue event with model inputs 5. Returns
+ * out trailing ""): a window's 7 ("W" 5), a call's 5 ("C" 4), and a queue event with model inputs 5. Returns
  * -1 when it has more values than its kind (a ',' left unescaped), else 0. */
 static int text_event_pad(cJSON *ev)
 {
@@ -290,6 +430,10 @@ static int text_event_pad(cJSON *ev)
 		want = most = 7;
 	else if (kind && strcmp(kind, "c") == 0)
 		want = most = 5;
+	else if (kind && strcmp(kind, "W") == 0)
+		want = most = 5;
+	else if (kind && strcmp(kind, "C") == 0)
+		want = most = 4;
 	else if (kind && strcmp(kind, "L") == 0)
 		want = most = 3;
 	else if (kind && strcmp(kind, "q") == 0) {
@@ -421,7 +565,7 @@ static int resolve_message(cJSON *msg, struct entry_set *sets, size_t *nsets, co
 			if (!key || !joined)
 				return -1;
 			sets[(*nsets)++] = (struct entry_set){key, joined};
-		} else if (strcmp(kind, "T") == 0 || strcmp(kind, "t") == 0) {
+		} else if (is_short_ticket(kind) || strcmp(kind, "t") == 0) {
 			rc = resolve_inputs(item, TF_EWT + 1, 3, sets, *nsets, store, missing);
 		} else if (strcmp(kind, "q") == 0) {
 			rc = resolve_inputs(item, 3, 1, sets, *nsets, store, missing);

@@ -971,7 +971,7 @@ do
   local ESCAPES = {[','] = '\\,', ['\n'] = '\\n', ['\\'] = '\\\\'}
   -- the positions of the values of free text (a clerk's id, a pause reason); every other value
   -- is an id, a word or a number the library checked, with no ',', newline or backslash
-  local FREE = {T = {13}, w = {5, 7}, L = {2}}
+  local FREE = {T = {13}, w = {5, 7}, W = {5}, L = {2}}
 
   function text_line(values)
     local n = #values
@@ -1066,7 +1066,7 @@ end
 
 -- A ticket event.
 local function emit_ticket(t)
-  local line = ticket_compact(t, true)
+  local line = TEXT.ticket_line(t)
   local inputs = tjson.view.inputs
   if inputs then
     -- the event names the recorded learnt times instead of repeating them (model.event_inputs):
@@ -1088,9 +1088,9 @@ local function window_compact(w, as_text)
   return as_text and text_line(values) or cjson.encode(values)
 end
 
--- A window event.
+-- A window event: "W" after its ticket's line, else "w" (TEXT.window_line).
 local function emit_window(w)
-  emit(window_compact(w, true))
+  emit(TEXT.window_line(w))
 end
 
 -- A compact result holding a ticket (or none): qserver answers {"ticket":T} (docs/functions.md).
@@ -1136,10 +1136,10 @@ local function emit_queues(sids)
 end
 
 -- A called event: the display announces the ticket at the window.
--- Compact: ["c", "", window, recall, at]; it follows the ticket's own event in the same call,
--- whose Ticket object qserver puts in it (the id "" names that ticket).
+-- Compact: ["C", at, recall, window] (TEXT.called_line); it follows the ticket's own event in
+-- the same call, whose Ticket object qserver puts in it.
 local function emit_called(t, w, recall)
-  emit(text_line({'c', '', w.id, istr(tonumber(recall)), istr(NOW)}))
+  emit(TEXT.called_line(t, w, recall))
   notify.seen('calls', t.id, {t, w.id})
 end
 
@@ -3789,6 +3789,81 @@ function sitecfg.packed.settle(t)
   local y, m, d = string.match(day or DAY, '^(%d+)-(%d+)-(%d+)$')
   local ends = ratings.day_start(days_from_civil(tonumber(y), tonumber(m), tonumber(d)) + 1)
   redis.call('EXPIRE', key, istr(math.max(ends + (days + 1) * 86400 - NOW, days * 86400)))
+end
+
+------------------------------------------------------------------------------------------
+-- Entry lines of kinds of their own (docs/functions.md "Events")
+--
+-- An entry's ticket, call and window lines leave out what the ticket's line before them tells,
+-- each under a kind the version before does not know: "U" (a ticket, its state as a one-letter
+-- code), "C" (a call) and "W" (a window after its ticket). That version drops an entry holding
+-- a kind it does not know, whole, rather than misreading it (docs/operations.md "Upgrading").
+-- Results keep "T" and "w", which it reads, and so does a waiting ticket's line: a take's entry
+-- stays one that version reads, for the 6 bytes of the word.
+
+TEXT.STATE_CODE = {called = 'c', serving = 's', done = 'd', no_show = 'n', cancelled = 'x',
+  expired = 'e'}
+TEXT.WINDOW_CODE = {idle = 'i', calling = 'c', serving = 's'}
+
+-- A ticket's line in an entry: "U", the short form with the state as its code ("T" for a state
+-- without one, waiting): the line of the result, whose values before the state are ids and
+-- words with no ',' (text_line). Notes the ticket's values, which the lines after it may name
+-- (TEXT.ticket_before).
+function TEXT.ticket_line(t)
+  local line = ticket_compact(t, true)
+  TEXT.last_events, TEXT.last_values = events, tjson.values
+  local code = TEXT.STATE_CODE[tjson.values[7]]
+  if not code then return line end
+  if not tjson.event_line then
+    local head, tail = string.match(line, '^T(,[^,]*,[^,]*,[^,]*,[^,]*,[^,]*,)[^,]*(.*)$')
+    tjson.event_line = head and 'U' .. head .. code .. tail or line
+  end
+  return tjson.event_line
+end
+
+-- The values of the ticket line before in this call's entry (TEXT.ticket_line) when it is the
+-- ticket id's (any ticket's for nil), and its issue time; nil when there is none.
+function TEXT.ticket_before(id)
+  local v = TEXT.last_events == events and TEXT.last_values
+  if not v or (id and v[2] ~= id) then return nil end
+  return v, tonumber(v[8])
+end
+
+-- A time of a ticket line's values (v[i]: seconds after its issue, as qserver reads them), or 0.
+function TEXT.line_time(v, i, issued)
+  local after = v[i]
+  return issued and after and after ~= '' and issued + tonumber(after) or 0
+end
+
+-- A call's line: "C", at, recall, window, each "" when the ticket's line tells it (at as seconds
+-- after its called_at, the recall its recalls, the window its window), so a first call's line
+-- is "C" alone; "c" with all four (id "": that ticket) when no ticket line before tells them.
+function TEXT.called_line(t, w, recall)
+  local v, issued = TEXT.ticket_before(t.id)
+  local called, n = v and TEXT.line_time(v, 9, issued) or 0, tonumber(recall)
+  if called == 0 then return text_line({'c', '', w.id, istr(n), istr(NOW)}) end
+  local after = NOW - called
+  return text_line({'C', after ~= 0 and istr(after) or '', n ~= (tonumber(v[14]) or 0) and istr(n) or '',
+    w.id ~= (v[12] or '') and w.id or ''})
+end
+
+-- A window's line in an entry: "W", its state's code, id, since and clerk, each "" when the
+-- ticket's line before it tells it (its window, its latest time, its clerk), and the ticket
+-- number left out (the ticket's while calling or serving, none while idle): a call's, start's
+-- or finish's window line is "W,c", "W,s" or "W,i". Any other window is "w" in full.
+function TEXT.window_line(w)
+  local v, issued = TEXT.ticket_before()
+  local code, number, since, clerk = TEXT.WINDOW_CODE[w.state], w.number or '', w.since or '', w.clerk or ''
+  local tk_clerk = v and v[13] or ''
+  if not (v and code and since ~= '' and (clerk == tk_clerk or clerk ~= '')) then return window_compact(w, true) end
+  if code == 'i' and number ~= '' then return window_compact(w, true) end
+  -- the ticket's number: its own, or "" for the id's part after the '-'
+  if code ~= 'i' and (number == '' or number ~= (v[3] ~= '' and v[3] or string.match(v[2], '^[^-]*%-(.*)$'))) then
+    return window_compact(w, true)
+  end
+  local latest = math.max(TEXT.line_time(v, 9, issued), TEXT.line_time(v, 10, issued), TEXT.line_time(v, 11, issued))
+  return text_line({'W', code, w.id ~= (v[12] or '') and w.id or '',
+    (latest == 0 or since ~= istr(latest)) and since or '', clerk ~= tk_clerk and clerk or ''})
 end
 
 ------------------------------------------------------------------------------------------

@@ -23,6 +23,16 @@ equal exactly when every client is told the same. The entries are built in order
 path, which reads every entry) and each one again alone, reading only the entries it names
 (a qserver that starts, or an SSE resume, from that entry): both must give the same events.
 
+With $EVENTBUILD_OLD, the program of the version before (its `build/eventbuild-dump`), the
+first site's entries (OLD's) are built with it and the second's with $EVENTBUILD, so the two
+compare equal when this version's qserver tells of NEW's entries exactly what the version
+before tells of OLD's. The second site's entries are then also built with the version before,
+as a qserver of that version sharing the Redis during an upgrade reads them: each one must give
+the same events or be dropped whole (malformed to it), and only one holding a U, C or W line
+(the kinds it does not know) may be dropped, never a wrong value; the run's last line says how
+many it drops. Every string reply of the second site (a result) must also get the same answer
+from the version before as from this version: qserver answers a request from any node.
+
 Left out of the comparison: the field `~table` of statistics hashes (only there to keep a hash
 a hash table, docs/statistics.md), the fields `~L:<set>` and `~R:<set>` of P:ewma (the learnt
 times of a competing set joined and the entry that recorded them, kept by the library for its
@@ -115,9 +125,9 @@ def reads_hour(r, name):
 class Builder:
     """What clients get from a record: build/eventbuild-dump, kept running."""
 
-    def __init__(self):
+    def __init__(self, path=None):
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        path = os.environ.get('EVENTBUILD', os.path.join(root, 'build', 'eventbuild-dump'))
+        path = path or os.environ.get('EVENTBUILD', os.path.join(root, 'build', 'eventbuild-dump'))
         if not os.access(path, os.X_OK):
             sys.exit('%s is missing: make it first (make test-build)' % path)
         self.proc = subprocess.Popen([path], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -137,32 +147,35 @@ class Builder:
 
 
 BUILD = None  # the Builder, started by main()
+OLD_BUILD = None  # the version before's Builder ($EVENTBUILD_OLD), or None
 
 
-def entry_events(sid, data, entries):
+def entry_events(sid, data, entries, build):
     """The events of one entry as qserver builds them, reading the entries it names (entries:
     every entry's data by id) as qserver reads them from the stream."""
     read = set()
     while True:
-        lines = BUILD('E', data, sid)
+        lines = build('E', data, sid)
         if not lines or not lines[0].startswith('?'):
             return lines
         named = lines[0][1:]
         if named not in entries or named in read:
             return ['! names %s, which does not record what it names' % named]
         read.add(named)
-        BUILD('F', entries[named], named)
+        build('F', entries[named], named)
 
 
-def stream_events(key, entries):
-    """The events of every entry in order (the live path), checked against each entry built alone."""
+def stream_events(key, entries, build=None, dropped=False):
+    """The events of every entry in order (the live path), checked against each entry built alone;
+    an entry dropped whole (['!']) only when `dropped` allows it."""
+    build = build or BUILD
     by_id = dict(entries)
-    BUILD('C', '')
-    live = [entry_events(sid, data, by_id) for sid, data in entries]
+    build('C', '')
+    live = [entry_events(sid, data, by_id, build) for sid, data in entries]
     for (sid, data), events in zip(entries, live):
-        BUILD('C', '')
-        alone = entry_events(sid, data, by_id)
-        if alone != events or any(line.startswith('!') for line in events):
+        build('C', '')
+        alone = entry_events(sid, data, by_id, build)
+        if alone != events or (any(line.startswith('!') for line in events) and not (dropped and events == ['!'])):
             sys.exit('%s %s: read in order %s, alone %s\n%s' % (key, sid, events, alone, data))
     return live
 
@@ -184,9 +197,33 @@ def load(r, path, name):
         sys.exit('%s: %s' % (path, reply[1]))
 
 
-def dump(r, prefix):
+def stream_entries(r, key):
+    """A stream's entries as (id, data)."""
+    return [(entry[0], entry[1][1]) for entry in r('XRANGE', key, '-', '+')]
+
+
+# The kinds of lines the version before does not know, for which it drops an entry whole.
+NEW_KINDS = ('U', 'C', 'W')
+
+
+def old_reader_check(r, key, events):
+    """Builds the entries of stream key, whose events are `events`, with the version before
+    (OLD_BUILD): each must give the same events or be dropped whole. Returns how many it drops."""
+    entries = stream_entries(r, key)
+    old = stream_events(key, entries, OLD_BUILD, dropped=True)
+    for (sid, data), got, want in zip(entries, old, events):
+        if got != ['!'] and got != want:
+            sys.exit('%s %s: the version before reads\n %s\nwhere this one reads\n %s\n%s' % (key, sid, got, want, data))
+        if got == ['!'] and not any(line.split(',', 1)[0] in NEW_KINDS for line in data.split('\n')):
+            sys.exit('%s %s: the version before drops an entry with no line of a new kind (%s)\n%s'
+                     % (key, sid, ', '.join(NEW_KINDS), data))
+    return sum(1 for got in old if got == ['!']), len(entries)
+
+
+def dump(r, prefix, build=None):
     """Every key of a site with its type, content (hashes without ~table) and whether it has a TTL,
-    but the tickets and the statistics of days not folded yet."""
+    but the tickets and the statistics of days not folded yet; the stream's entries built with
+    `build`."""
     out = {}
     stored = r('GET', prefix + ':day') or '9999'
     for key in sorted(r('KEYS', prefix + ':*')):
@@ -209,7 +246,7 @@ def dump(r, prefix):
         elif kind == 'string':
             value = r('GET', key)
         else:  # the stream: its entries as clients get them, without their ids (real time)
-            value = stream_events(key, [(entry[0], entry[1][1]) for entry in r('XRANGE', key, '-', '+')])
+            value = stream_events(key, stream_entries(r, key), build)
         out[key[len(prefix):]] = (kind, value, r('TTL', key) > 0)
     for key in IGNORED_KEYS:
         out.pop(key, None)
@@ -255,16 +292,21 @@ def run(r, seed, steps, upgrade_at):
             replies.append(json.dumps(reply).replace('{A}', '{X}').replace('{B}', '{X}'))
         if fn == 'ticket_read':
             replies = [json.dumps(ticket_read(json.loads(reply) or '{}'), sort_keys=True) for reply in replies]
+        elif OLD_BUILD and built(replies[1], OLD_BUILD) != built(replies[1]):
+            sys.exit('step %d %s %s: the version before answers\n %s\nwhere this one answers\n %s\n%s'
+                     % (step, fn, args, built(replies[1], OLD_BUILD), built(replies[1]), replies[1][:3000]))
         if replies[0] != replies[1] and built(replies[0]) == built(replies[1]) != ['!']:
             replies = [json.dumps(built(reply)) for reply in replies]
         if replies[0] != replies[1]:
             sys.exit('step %d %s %s\n old %s\n new %s' % (step, fn, args, replies[0][:3000], replies[1][:3000]))
         return replies[0]
 
-    def built(reply):
-        """A reply as qserver answers it (the JSON of a string reply, as compared)."""
+    def built(reply, build=None):
+        """A reply as qserver answers it (the JSON of a string reply, as compared), by this
+        version or by `build`; ['!'] when it is not a result or is malformed."""
         text = json.loads(reply)
-        return BUILD('R', text) if isinstance(text, str) else ['!']
+        answer = (build or BUILD)('R', text) if isinstance(text, str) else ['!']
+        return ['!'] if any(line.startswith('!') for line in answer) else answer
 
     rnd = random.Random(seed)
     secrets = {}  # ticket id -> its secret, from the takes
@@ -359,11 +401,12 @@ def run(r, seed, steps, upgrade_at):
         fcall(steps, 'ticket_read', now, tid)
     for prefix, _ in sites:
         check_expiries(r, prefix)
-    old, new = dump(r, 'q:{A}'), dump(r, 'q:{B}')
+    old, new = dump(r, 'q:{A}', OLD_BUILD), dump(r, 'q:{B}')
     for key in sorted(set(old) | set(new)):
         if old.get(key) != new.get(key):
             sys.exit('key %s\n old %s\n new %s' % (key, str(old.get(key))[:2000], str(new.get(key))[:2000]))
-    return len(old), len(tickets), sum(1 for tid in tickets if tid in secrets)
+    dropped = OLD_BUILD and old_reader_check(r, 'q:{B}:events', new[':events'][1])
+    return len(old), len(tickets), sum(1 for tid in tickets if tid in secrets), dropped
 
 
 def main():
@@ -385,13 +428,18 @@ def main():
         r = Redis(sock)
         while r('PING') != 'PONG':
             time.sleep(0.05)
-        global BUILD
+        global BUILD, OLD_BUILD
         BUILD = Builder()
+        if os.environ.get('EVENTBUILD_OLD'):
+            OLD_BUILD = Builder(os.environ['EVENTBUILD_OLD'])
         load(r, old, 'vo')
         load(r, new, 'vn')
-        keys, tickets, held = run(r, seed, steps, upgrade_at)
+        keys, tickets, held, dropped = run(r, seed, steps, upgrade_at)
         print('seed %d, %d steps (new from step %d): %d keys and %d tickets (%d with a secret), no difference'
               % (seed, steps, upgrade_at, keys, tickets, held))
+        if dropped:
+            print('the version before: %d of the second site\'s %d entries dropped whole, the rest the same'
+                  % dropped)
     finally:
         server.terminate()
         server.wait()

@@ -67,3 +67,26 @@ put('client', b'{"ok":false,"error":{"code":"unavailable","message":"The server 
 put('client', b'\n  \r\n{"id":1,"ok":true}\n{"id":1,"ok":true}\n{"id":"1","ok":true}\n{"id":2,"event":"x"}\n[1]\n')
 put('client', b'{"id":2,"ok":true,"role":"public"}\n{"id":3,"ok":true}\n{"id":4,"ok":true}\n{"id":1,"ok":true}\n{"id":5,"ok":true}\nnot json\n')
 put('client', ready + b'{"event":"session","reason":"replaced","message":"Signed in elsewhere."}\n')
+
+# Stream entries and results of the function library, as qserver reads them (fuzz_eventbuild:
+# two entries split at a NUL, the second may name the learnt times the first records).
+recorder = b'w,1,idle,,c01,1795830065\nL,*,360 129600 50|480 230400 50;240 57600 50\nq,A,3,n1 0 2|0.1000 0.0500 40|#1|3;2|@,5'
+entries = [
+    b'T,20261128-A005,,A,,,waiting,1795830000,,,,,,,,,4,n1 0 2|0.1000 0.0500 40|#1|3;2|@100-0\nq,A,5,^,4',
+    b'U,20261128-A003,,A,,,c,1795830000,70,,,1,c01\nC\nW,c\nq,A,2,n1 0 2|0.1000 0.0500 40|#1|2;2|@100-0,2',
+    b'U,20261127-A002,,A,,,c,1795744800,300,,,2,c01,2\nC,-5,0,3',
+    b'U,20261127-A002,,A,,,s,1795744800,300,360,,2,c01\nW,s',
+    b'U,20261127-A001,,A,,,d,1795744000,60,,700,2,c01\nU,20261127-A002,,A,,,c,1795744800,300,,,2,c01\nC\nW,c,,1795744060',
+    b'T,20261127-A002,,A,,,waiting,1795744800\nW,i,3,1795745000,c\\,0\\\\2\nq,A,1,600,2,500,700',
+    b'T,20261127-A002,,A,,,called,1795744800,300,,,2,c01\nc,,2,0,1795745100\nw,2,calling,A002,c01,1795745100\nq,A,3,600,2,500,700',
+    b'w,3,paused,,,1795745000,lunch\\, back at 2\\nsee \\\\desk',
+    b'[["t","20261127-A002","A002","A","normal","kiosk","called","1795744800","1795745100","","","2","c01","0","0","","","","","",""],["c","20261127-A002","2","0","1795745100"]]',
+    b'ticket\nT,20261127-B001,X9,B,priority,web,done,1795744800,60,120,-5,3,c02,1,2,4,7,8,1,9,10',
+    b'window\nw,2,calling,A002,c01,1795745100',
+    b'U,20261127-A002,,A,,,c,1795744800,300,,,2,c01\nC,9223372036854775000',
+    b'U,20261127-A002,,A,,,c,1795744800,300,,,9223372036854775807,c01\nC\nW,c',
+]
+for e in entries:
+    put('eventbuild', e)
+    put('eventbuild', recorder + b'\0' + e)
+print('eventbuild seeds:', 2 * len(entries))

@@ -2906,6 +2906,101 @@ events__call_next_records_the_call(void **state)
 	assert_int_equal(num(called, "at"), now);
 }
 
+/* Asserts that the stream's last entry is `want` up to its queue line (or the whole of it). */
+static void
+assert_last_entry_starts(const char *want)
+{
+	char id[STREAM_ID_TEXT_MAX];
+	const char *data = last_entry(id);
+
+	if (strncmp(data, want, strlen(want)) != 0)
+		fail_msg("the last entry is\n%s\nnot\n%s...", data, want);
+}
+
+/* A ticket's life records its lines under kinds the version before does not know ("U", "C",
+ * "W"), each leaving out what the ticket's line tells, while the results and the take's entry
+ * keep "T" with the state's word, which that version reads; clients get every value, read in
+ * order and alone. */
+static void
+events__a_life_in_lines_of_their_own_kinds__results_as_before(void **state)
+{
+	char want[256];
+	const char *result;
+	redisReply *r;
+	cJSON *events, *e;
+	int before;
+	long issued = now, called, started, finished;
+
+	(void)state;
+	day = DAY1 "T09"; /* with the hour, as qserver calls: the results in the text form */
+	open_window("1", "c01");
+	r = fcall_list("qh_take", "A", "", "", "", NULL);
+	snprintf(want, sizeof want, "ticket\nT,20261128-A001,,A,,,waiting,%ld,", issued);
+	assert_int_equal(strncmp(r->str, want, strlen(want)), 0);
+	freeReplyObject(r);
+	/* a waiting ticket's line keeps "T": a take's entry is one the version before reads */
+	snprintf(want, sizeof want, "T,20261128-A001,,A,,,waiting,%ld,", issued);
+	assert_last_entry_starts(want);
+	before = stream_len();
+	called = now += 60;
+	r = fcall_list("qh_call_next", "1", "", NULL);
+	snprintf(want, sizeof want, "ticket\nT,20261128-A001,,A,,,called,%ld,60,,,1,c01", issued);
+	assert_string_equal(r->str, want);
+	freeReplyObject(r);
+	snprintf(want, sizeof want, "U,20261128-A001,,A,,,c,%ld,60,,,1,c01\nC\nW,c\nq,A,0,", issued);
+	assert_last_entry_starts(want);
+	now += 45;
+	OK("qh_recall", "1");
+	snprintf(want, sizeof want, "U,20261128-A001,,A,,,c,%ld,60,,,1,c01,1\nC,45", issued);
+	assert_last_entry_starts(want);
+	started = now += 15;
+	OK("qh_start", "1");
+	snprintf(want, sizeof want, "U,20261128-A001,,A,,,s,%ld,60,120,,1,c01,1\nW,s", issued);
+	assert_last_entry_starts(want);
+	finished = now += 300;
+	OK("qh_finish", "1", "");
+	snprintf(want, sizeof want, "U,20261128-A001,,A,,,d,%ld,60,120,420,1,c01,1\nW,i\n", issued);
+	assert_last_entry_starts(want);
+	/* what clients get: every value the lines leave out */
+	assert_string_equal(stream_types(before), "ticket called window queue ticket called ticket window ticket window "
+						  "queue");
+	events = stream_events();
+	e = get(cJSON_GetArrayItem(events, before + 1), "data");
+	assert_int_equal(num(get(e, "window"), "id"), 1);
+	assert_int_equal(num(e, "recall"), 0);
+	assert_int_equal(num(e, "at"), called);
+	e = get(get(cJSON_GetArrayItem(events, before + 2), "data"), "window");
+	assert_string_equal(str(e, "state"), "calling");
+	assert_string_equal(str(e, "ticket"), "A001");
+	assert_string_equal(str(e, "clerk"), "c01");
+	assert_int_equal(num(e, "since"), called);
+	e = get(cJSON_GetArrayItem(events, before + 5), "data");
+	assert_int_equal(num(e, "recall"), 1);
+	assert_int_equal(num(e, "at"), called + 45);
+	e = get(get(cJSON_GetArrayItem(events, before + 7), "data"), "window");
+	assert_string_equal(str(e, "state"), "serving");
+	assert_string_equal(str(e, "ticket"), "A001");
+	assert_int_equal(num(e, "since"), started);
+	e = get(get(cJSON_GetArrayItem(events, before + 9), "data"), "window");
+	assert_string_equal(str(e, "state"), "idle");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(e, "ticket")));
+	assert_int_equal(num(e, "since"), finished);
+	/* a window whose clerk is not its ticket's (the lease ran out, another clerk called) tells
+	 * its own, escaped */
+	OK("qh_open", "3", "c,0\\1", "qs1/x", "1");
+	take("A", "");
+	result = raw("qh_call_next", "3", "c02", NULL);
+	assert_non_null(strstr(result, "\"clerk\":\"c02\""));
+	assert_last_entry_starts("U,20261128-A002,,A,,,c,");
+	assert_non_null(strstr(last_entry(want), "\nC\nW,c,,,c\\,0\\\\1\nq,"));
+	events = stream_events();
+	e = get(get(cJSON_GetArrayItem(events, cJSON_GetArraySize(events) - 2), "data"), "window");
+	assert_string_equal(str(e, "clerk"), "c,0\\1");
+	assert_read_alone_as_in_order();
+	result = raw("qh_ticket", "20261128-A001", "", NULL);
+	assert_non_null(strstr(result, "\"state\":\"done\""));
+}
+
 static void
 events__pause_updates_estimates(void **state)
 {
@@ -3397,6 +3492,7 @@ main(void)
 		T(day_change__lagging_clock_keeps_the_day),
 		T(events__take_publishes_ticket_then_queue_at_once),
 		T(events__call_next_records_the_call),
+		T(events__a_life_in_lines_of_their_own_kinds__results_as_before),
 		T(events__learnt_times_recorded_once_and_named),
 		T(day_change__events_name_no_entry_before_it),
 		T(day_change__stream_ahead_of_the_clock__the_mark_follows_its_last_entry),

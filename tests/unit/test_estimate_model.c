@@ -116,6 +116,20 @@ static void model__malformed_inputs__refused(void **state)
 	}
 }
 
+/* Inputs of a corrupt entry whose figures a long long does not hold (tickets ahead or waits
+ * past 2^63) are refused, with no overflowing cast. */
+static void model__figures_out_of_range__refused(void **state)
+{
+	(void)state;
+	struct estimate e;
+	assert_int_equal(estimate_new_ticket("m1 0 1|||300|4=300", 9223372036854775807LL, &e), -1);
+	assert_int_equal(estimate_ticket("m0 0 1|||300 90000 40|5=300 90000 40", 9223372036854775807LL, "normal", &e), -1);
+	assert_int_equal(estimate_ticket("m0 0 1|||300 90000 40|5=300 90000 40", 100000000000000000LL, "normal", &e), -1);
+	/* the same inputs with a count that fits are read */
+	assert_int_equal(estimate_new_ticket("m1 0 1|||300|4=300", 4, &e), 0);
+	assert_estimate(&e, 4, 1397, 714, 2418);
+}
+
 /* The joined form the library writes ("n...": the waiting counts and the learnt times in two
  * lists, the own time by its place among them) tells exactly what the earlier form does. */
 static void model__joined_inputs__same_figures_as_the_earlier_form(void **state)
@@ -160,6 +174,7 @@ int main(void)
 		cmocka_unit_test(model__higher_classes__stretch_the_wait),
 		cmocka_unit_test(model__comprehensive_hall__the_mix),
 		cmocka_unit_test(model__malformed_inputs__refused),
+		cmocka_unit_test(model__figures_out_of_range__refused),
 		cmocka_unit_test(model__joined_inputs__same_figures_as_the_earlier_form),
 	};
 	return cmocka_run_group_tests_name("estimate_model", tests, NULL, NULL);

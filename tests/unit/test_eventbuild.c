@@ -149,11 +149,14 @@ static void eventbuild__malformed__refused_whole(void **state)
 	assert_int_equal(expand("[]", &s), 0);
 }
 
-/* Asserts that the short ticket form "T" expands to the same events as the long form "t". */
+/* Asserts that a short form ("T", say) expands to the same events as the long one ("t"), and
+ * to some. */
 static void assert_same_events(const char *short_form, const char *long_form)
 {
 	struct seen a, b;
-	assert_int_equal(expand(short_form, &a), expand(long_form, &b));
+	int n = expand(short_form, &a);
+	assert_true(n > 0);
+	assert_int_equal(n, expand(long_form, &b));
 	assert_int_equal(a.n, b.n);
 	for (int i = 0; i < a.n; i++)
 		assert_string_equal(a.events[i], b.events[i]);
@@ -419,6 +422,149 @@ static void eventbuild__named_learnt_times__the_events_of_the_inputs_in_full(voi
 	joined_store_free(store);
 }
 
+/* The short ticket form with the state as its one-letter code ("U", in entries): the same ticket
+ * as "T" with the word, which entries of earlier versions and results hold. */
+static void eventbuild__coded_ticket__same_ticket_as_the_word(void **state)
+{
+	(void)state;
+	struct seen s;
+	const char *codes = "wcsdnxe";
+	const char *words[] = {"waiting", "called", "serving", "done", "no_show", "cancelled", "expired"};
+	for (int i = 0; codes[i]; i++) {
+		char coded[128], worded[128];
+		snprintf(coded, sizeof coded, "U,20261127-A002,,A,,,%c,1795744800,300,,,2,c01", codes[i]);
+		snprintf(worded, sizeof worded, "T,20261127-A002,,A,,,%s,1795744800,300,,,2,c01", words[i]);
+		assert_same_events(coded, worded);
+	}
+	/* a waiting ticket's model inputs, as in "T" */
+	assert_same_events("U,20261128-A005,,A,,,w,1795830000,,,,,,,,,4,m0 0 1|||300 90000 40|5=300 90000 40\nq,A,5,^",
+			   "T,20261128-A005,,A,,,waiting,1795830000,,,,,,,,,4,m0 0 1|||300 90000 40|5=300 90000 40\n"
+			   "q,A,5,^");
+	/* a word, an unknown code or none: refused */
+	assert_int_equal(expand("U,20261127-A002,,A,,,waiting,1795744800", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,z,1795744800", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,,1795744800", &s), -1);
+}
+
+/* A call's line "C" (at, recall, window) leaves out what its ticket's line tells: the same
+ * events as the "c" with all four that earlier entries hold. */
+static void eventbuild__call_line__what_its_ticket_tells_left_out(void **state)
+{
+	(void)state;
+	struct seen s;
+	/* a first call: at its called_at, recall its recalls (0), at its window */
+	assert_same_events("U,20261127-A002,,A,,,c,1795744800,300,,,2,c01\nC",
+			   "T,20261127-A002,,A,,,called,1795744800,300,,,2,c01\nc,,2,0,1795745100");
+	/* a recall: its time as seconds after called_at, the recall its recalls */
+	assert_same_events("U,20261127-A002,,A,,,c,1795744800,300,,,2,c01,2\nC,45",
+			   "T,20261127-A002,,A,,,called,1795744800,300,,,2,c01,2\nc,,2,2,1795745145");
+	/* each told where the ticket does not: another recall, another window, an earlier time */
+	assert_same_events("U,20261127-A002,,A,,,c,1795744800,300,,,2,c01,2\nC,-5,0,3",
+			   "T,20261127-A002,,A,,,called,1795744800,300,,,2,c01,2\nc,,3,0,1795745095");
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,1795744800,300,,,2,c01\nC", &s), 2);
+	assert_int_equal(event_number(s.events[1], NULL, "at"), 1795745100);
+	/* no ticket before it, one never called (no called_at nor window), a time that is not
+	 * one, a value too many: refused */
+	assert_int_equal(expand("C", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,w,1795744800\nC", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,w,1795744800\nC,0,0,2", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,1795744800,300,,,2,c01\nC,4x", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,1795744800,300,,,2,c01\nC,1,1,2,x", &s), -1);
+	assert_int_equal(s.n, 0);
+}
+
+/* A window's line after a ticket's, "W" (state code, id, since, clerk), leaves out what that
+ * ticket's line tells: the same events as the "w" in full that earlier entries hold. */
+static void eventbuild__window_line__what_the_ticket_before_tells_left_out(void **state)
+{
+	(void)state;
+	struct seen s;
+	/* a call: the window calls the ticket's number since its called_at, with its clerk */
+	assert_same_events("U,20261127-A002,,A,,,c,1795744800,300,,,2,c01\nC\nW,c",
+			   "T,20261127-A002,,A,,,called,1795744800,300,,,2,c01\nc,,2,0,1795745100\n"
+			   "w,2,calling,A002,c01,1795745100");
+	/* a start and a finish: since the ticket's latest time; idle holds no number */
+	assert_same_events("U,20261127-A002,,A,,,s,1795744800,300,360,,2,c01\nW,s",
+			   "T,20261127-A002,,A,,,serving,1795744800,300,360,,2,c01\nw,2,serving,A002,c01,1795745160");
+	assert_same_events("U,20261127-A002,,A,,,d,1795744800,300,360,500,2,c01\nW,i",
+			   "T,20261127-A002,,A,,,done,1795744800,300,360,500,2,c01\nw,2,idle,,c01,1795745300");
+	/* told where the ticket does not: another window, since and clerk (escaped as in "w") */
+	assert_same_events("U,20261127-A002,,A,,,w,1795744800\nW,i,3,1795745000,c\\,0\\\\2",
+			   "T,20261127-A002,,A,,,waiting,1795744800\nw,3,idle,,c\\,0\\\\2,1795745000");
+	/* the ticket before it is the latest in the entry */
+	assert_same_events("U,20261127-A001,,A,,,d,1795744000,60,,700,2,c01\nU,20261127-A002,,A,,,c,1795744800,300,,,2,c01\n"
+			   "C\nW,c,,1795744060",
+			   "T,20261127-A001,,A,,,done,1795744000,60,,700,2,c01\nT,20261127-A002,,A,,,called,1795744800,300,,,2,c01\n"
+			   "c,,2,0,1795745100\nw,2,calling,A002,c01,1795744060");
+	/* no ticket before it, since "" with no time on the ticket, a state without a code (the
+	 * library writes those windows as "w"), a value too many: refused */
+	assert_int_equal(expand("W,i,2,1795745000,c01", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,w,1795744800\nW,i,2,,c01", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,d,1795744800,300,360,500,2,c01\nW,p", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,d,1795744800,300,360,500,2,c01\nW,idle", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,d,1795744800,300,360,500,2,c01\nW,i,,,,x", &s), -1);
+	assert_int_equal(s.n, 0);
+}
+
+/* A corrupt entry whose times or numbers a long long does not hold (a sum past it, a value of
+ * 2^63 read back from a ticket) is refused like any malformed one, with no overflow (the
+ * sanitizer build checks that). */
+static void eventbuild__values_out_of_range__refused(void **state)
+{
+	(void)state;
+	struct seen s;
+	/* a call's time after called_at, and a ticket's time after issued_at, past the range */
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,1795744800,300,,,2,c01\nC,9223372036854775000", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,-1795744800,-300,,,2,c01\nC,-9223372036854775000", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,1795744800,300,,,2,c01\nC,9223372036854775807", &s), -1);
+	assert_int_equal(expand("T,20261127-A002,,A,,,called,9223372036854775807,300,,,2,c01", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,-9223372036854775807,-300,,,2,c01", &s), -1);
+	/* a window, a called_at and a latest time of 2^63 (the largest long long as a double)
+	 * that a "C" or "W" line would take from the ticket */
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,1795744800,300,,,9223372036854775807,c01\nC", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,1795744800,300,,,9223372036854775807,c01\nW,c", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,9223372036854775807,0,,,2,c01\nC", &s), -1);
+	assert_int_equal(expand("U,20261127-A002,,A,,,s,9223372036854775807,0,0,,2,c01\nW,s", &s), -1);
+	assert_int_equal(s.n, 0);
+	/* times that fit are read */
+	assert_int_equal(expand("U,20261127-A002,,A,,,c,0,0,,,2,c01\nC,9000000000000000000", &s), 2);
+	assert_int_equal(event_number(s.events[1], NULL, "at"), 9000000000000000000LL);
+}
+
+/* An entry of this library's call (its ticket "U", call "C", window "W" and a queue naming the
+ * learnt times another entry records) gives the same events built live, after the entries
+ * before it, and alone (a qserver that starts, or an SSE resume, from it); and the same as the
+ * entry the version before wrote for that call. */
+static void eventbuild__call_entry__the_same_live_alone_and_as_the_version_before(void **state)
+{
+	(void)state;
+	struct seen live, alone, before;
+	char missing[STREAM_ID_TEXT_MAX] = "";
+	const char *recorder = "w,1,idle,,c01,1795830065\nL,*,360 129600 50|480 230400 50;240 57600 50\n"
+			       "q,A,3,n1 0 2|0.1000 0.0500 40|#1|3;2|@,5";
+	const char *call = "U,20261128-A003,,A,,,c,1795830000,70,,,1,c01\nC\nW,c\n"
+			   "q,A,2,n1 0 2|0.1000 0.0500 40|#1|2;2|@100-0,2";
+	const char *call_before = "T,20261128-A003,,A,,,called,1795830000,70,,,1,c01\nc,,1,0,1795830070\n"
+				  "w,1,calling,A003,c01,1795830070\nq,A,2,n1 0 2|0.1000 0.0500 40|#1|2;2|@100-0,2";
+	struct joined_store *store = joined_store_new();
+	assert_int_equal(expand_entry(store, "100-0", recorder, &live, missing), 2);
+	assert_int_equal(expand_entry(store, "101-0", call, &live, missing), 4);
+	assert_int_equal(expand_entry(store, "101-0", call_before, &before, missing), 4);
+	joined_store_free(store);
+	store = joined_store_new();
+	assert_int_equal(expand_entry(store, "101-0", call, &alone, missing), EVENTBUILD_MISSING);
+	assert_string_equal(missing, "100-0");
+	eventbuild_learn(store, "100-0", recorder, strlen(recorder));
+	assert_int_equal(expand_entry(store, "101-0", call, &alone, missing), 4);
+	joined_store_free(store);
+	for (int i = 0; i < 4; i++) {
+		assert_string_equal(live.events[i], alone.events[i]);
+		assert_string_equal(live.events[i], before.events[i]);
+	}
+	assert_non_null(strstr(live.events[1], "\"event\":\"called\""));
+	assert_non_null(strstr(live.events[2], "\"state\":\"calling\",\"ticket\":\"A003\",\"clerk\":\"c01\",\"since\":1795830070"));
+}
+
 /* The store keeps the newest sets: an entry read again replaces its own, the oldest go first. */
 static void joined_store__bounded__the_oldest_go_first(void **state)
 {
@@ -494,6 +640,11 @@ int main(void)
 		cmocka_unit_test(eventbuild__text_form__same_events_as_the_json_form),
 		cmocka_unit_test(eventbuild__compact_services__objects_with_config_names),
 		cmocka_unit_test(eventbuild__model_inputs__become_the_estimates),
+		cmocka_unit_test(eventbuild__coded_ticket__same_ticket_as_the_word),
+		cmocka_unit_test(eventbuild__call_line__what_its_ticket_tells_left_out),
+		cmocka_unit_test(eventbuild__window_line__what_the_ticket_before_tells_left_out),
+		cmocka_unit_test(eventbuild__call_entry__the_same_live_alone_and_as_the_version_before),
+		cmocka_unit_test(eventbuild__values_out_of_range__refused),
 	};
 	return cmocka_run_group_tests_name("eventbuild", tests, setup, teardown);
 }
