@@ -73,14 +73,20 @@ static int ticket_class_valid(const char *cls)
 
 /* A take's result (JSON) with the ticket's secret and, when the site has public_url, the
  * address of its status page (PROTOCOL.md v2): only this reply ever carries the secret.
+ * The two fields are spliced in before the result's closing brace, where adding them to the
+ * parsed result would print them, so the result is not printed a second time.
  * Returns a new string, or NULL when the result is malformed. */
 char *ticket_result_with_secret(const struct request *r, const char *json)
 {
 	cJSON *res = cJSON_Parse(json);
 	cJSON *id = res ? cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res, "ticket"), "id") : NULL;
 	char *out = NULL;
-	if (cJSON_IsString(id)) {
-		cJSON_AddStringToObject(res, "secret", r->secret);
+	size_t len = strlen(json);
+	while (len && json[len - 1] != '}')
+		len--;
+	if (cJSON_IsString(id) && len >= 2) {
+		cJSON *added = cJSON_CreateObject();
+		cJSON_AddStringToObject(added, "secret", r->secret);
 		const char *public_url = r->site->cfg->site.public_url;
 		if (public_url) {
 			char url[1024];
@@ -89,9 +95,21 @@ char *ticket_result_with_secret(const struct request *r, const char *json)
 			int n = snprintf(url, sizeof url, "%s/t/%s?k=%s", public_url, id->valuestring, r->secret);
 			if (sites_count() > 1 && n > 0 && (size_t)n < sizeof url)
 				snprintf(url + n, sizeof url - (size_t)n, "&site=%s", r->site->cfg->site.id);
-			cJSON_AddStringToObject(res, "status_url", url);
+			cJSON_AddStringToObject(added, "status_url", url);
 		}
-		out = cJSON_PrintUnformatted(res);
+		char *fields = cJSON_PrintUnformatted(added); /* {"secret":…}: its fields follow the result's */
+		cJSON_Delete(added);
+		size_t flen = fields ? strlen(fields) : 0;
+		int empty = len == 2; /* "{}": no comma before the fields */
+		out = fields ? malloc(len + flen) : NULL;
+		if (out) {
+			memcpy(out, json, len - 1);
+			size_t n = len - 1;
+			if (!empty)
+				out[n++] = ',';
+			memcpy(out + n, fields + 1, flen); /* from after its '{', with its '}' and NUL */
+		}
+		free(fields);
 	}
 	cJSON_Delete(res);
 	return out;
