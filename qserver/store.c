@@ -6,12 +6,12 @@
 #include "qserver.h"
 #include "log.h"
 #include "metrics.h"
+#include "redis_loop.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <sys/ioctl.h>
 #include <event2/event.h>
-#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -187,8 +187,12 @@ static void link_connect_to_target(struct link *l)
 		return;
 	}
 	ac->data = l;
-	/* The adapter goes on before the callbacks, as hiredis 0.14.1 expects. */
-	redisLibeventAttach(ac, server.base);
+	/* The loop's events go on before the callbacks, as hiredis 0.14.1 expects. */
+	if (redis_loop_attach(ac, server.base) < 0) {
+		redisAsyncFree(ac);
+		link_drop(l, "out of memory");
+		return;
+	}
 	redisAsyncSetConnectCallback(ac, link_on_connect);
 	redisAsyncSetDisconnectCallback(ac, link_on_disconnect);
 	l->ac = ac;
@@ -631,10 +635,11 @@ int store_command(store_reply_fn *cb, void *arg, int argc, const char **argv)
 }
 
 /* Takes the replies already waiting on the command link (their callbacks run now), so the
- * answers can go out before the events their commands caused. */
+ * answers can go out before the events their commands caused. With no command waiting for a
+ * reply there is nothing to take, and the read is not tried. */
 void store_take_replies(void)
 {
-	if (cmd_link.ac && cmd_link.connected)
+	if (cmd_link.ac && cmd_link.connected && inflight_count > 0)
 		redisAsyncHandleRead(cmd_link.ac);
 }
 
