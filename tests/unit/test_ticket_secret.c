@@ -50,6 +50,31 @@ static void with_secret__same_text_as_the_result_printed_with_the_fields(void **
 	free(want);
 }
 
+/* Results in other forms than eventbuild.c's (the ticket not first, an id with an escape) give
+ * the same text as well. */
+static void with_secret__other_forms__same_text_as_printed(void **state)
+{
+	(void)state;
+	static const char *results[][2] = {
+		{"{\"ahead\":3,\"ticket\":{\"number\":\"A012\",\"id\":\"20261128-A012\"}}", "20261128-A012"},
+		{"{\"ticket\":{\"id\":\"x\\\"y\",\"number\":\"A012\"}}", "x\"y"},
+		{"{\"ticket\":{\"id\":\"20261128-A012\"}}", "20261128-A012"},
+	};
+	struct config cfg = {.site.public_url = "https://hall.example.cn"};
+	struct site site = {.cfg = &cfg};
+	struct request r = {.site = &site, .secret = "AbCdEf-_0123456789"};
+	for (size_t i = 0; i < sizeof results / sizeof results[0]; i++) {
+		char url[256];
+		snprintf(url, sizeof url, "https://hall.example.cn/t/%s?k=%s", results[i][1], r.secret);
+		char *got = ticket_result_with_secret(&r, results[i][0]);
+		char *want = printed_with_secret(results[i][0], r.secret, url);
+		assert_non_null(got);
+		assert_string_equal(got, want);
+		free(got);
+		free(want);
+	}
+}
+
 /* A result without a ticket id is refused, not answered without a secret. */
 static void with_secret__result_without_ticket_id__null(void **state)
 {
@@ -66,6 +91,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(with_secret__same_text_as_the_result_printed_with_the_fields),
+		cmocka_unit_test(with_secret__other_forms__same_text_as_printed),
 		cmocka_unit_test(with_secret__result_without_ticket_id__null),
 	};
 	return cmocka_run_group_tests_name("ticket_secret", tests, NULL, NULL);
