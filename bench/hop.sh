@@ -117,9 +117,18 @@ for build in "$@"; do
 		callgrind_control -d "$QSERVER_PID" >/dev/null 2>&1
 		takes "$build" "$CG" 200
 		callgrind_control -d "$QSERVER_PID" >/dev/null 2>&1
+		"$build/qbench" --server "127.0.0.1:$PORT" --scenario idle --conns "$SUBS" --duration 3600 >/dev/null 2>&1 &
+		SUBS_PID=$!
+		sleep 5
+		callgrind_control -d "$QSERVER_PID" >/dev/null 2>&1
+		takes "$build" $((CG / 2)) 200
+		callgrind_control -d "$QSERVER_PID" >/dev/null 2>&1
+		takes "$build" "$CG" 200
+		callgrind_control -d "$QSERVER_PID" >/dev/null 2>&1
 		total() { callgrind_annotate "$WORK/cg.$QSERVER_PID.$1" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }'; }
-		ir=$(awk -v a="$(total 2)" -v b="$(total 3)" -v n=$((CG - CG / 2)) 'BEGIN { printf "%.0f", (b - a) / n }')
-		echo "| $name | 0 | | | | | | | | $ir |"
+		per_take() { awk -v a="$(total "$1")" -v b="$(total "$2")" -v n=$((CG - CG / 2)) 'BEGIN { printf "%.0f", (b - a) / n }'; }
+		echo "| $name | 0 | | | | | | | | $(per_take 2 3) |"
+		echo "| $name | $SUBS | | | | | | | | $(per_take 5 6) |"
 		stop_qserver
 		rm -f "$WORK"/cg.*
 	fi
