@@ -6,6 +6,8 @@
 # build in turn (a fresh qserver each, the order turned round every other round), so a busy
 # neighbour hurts them alike; it prints every round, the machine's load, and the medians.
 # usage: bench/p99.sh ROUNDS BUILD [BUILD...]
+# Each run also times QB_SOLO (2,000) takes one at a time, through qserver and straight to
+# Redis: the difference of the two p50s is the hop itself, which the load moves less.
 # Knobs (environment): QB_SECONDS measured seconds per run (8), QB_KEEP=1 keeps the work folder.
 set -u
 ROUNDS=${1:?usage: bench/p99.sh ROUNDS BUILD [BUILD...]}
@@ -21,6 +23,7 @@ for b in "$@"; do
 done
 SECONDS_EACH=${QB_SECONDS:-8}
 SITE_KEY='q:{bench}'
+SOLO=${QB_SOLO:-2000} # takes one at a time, through qserver and straight to Redis
 WORK=$(mktemp -d /tmp/qhall-p99-XXXXXX)
 SOCK="$WORK/redis.sock"
 REDIS_PID=""
@@ -60,12 +63,24 @@ take_p99() {
 	done
 	"$build/qbench" --server "127.0.0.1:$port" --json --label take --scenario take --conns 8 --rate 1000 \
 		--warmup 1 --duration "$SECONDS_EACH" --services A,B,C,D,E,F >"$WORK/take.json" 2>"$WORK/take.err"
+	# one take at a time: each latency is one trip through the hop
+	"$build/qbench" --server "127.0.0.1:$port" --json --label solo --scenario take --conns 1 --depth 1 \
+		--requests "$SOLO" --duration 60 --services A >"$WORK/solo.json" 2>"$WORK/solo.err"
 	ticks=$(awk '{ print $14 + $15 }' "/proc/$QSERVER_PID/stat")
 	kill "$QSERVER_PID" 2>/dev/null
 	wait "$QSERVER_PID" 2>/dev/null
 	QSERVER_PID=""
 	[ "$(jnum "$WORK/take.json" errors total)" = 0 ] || echo "p99: $(jnum "$WORK/take.json" errors total) errors" >&2
-	echo "$(jnum "$WORK/take.json" latency p99_ms) $((ticks * 1000 / $(getconf CLK_TCK)))"
+	echo "$(jnum "$WORK/take.json" latency p99_ms) $((ticks * 1000 / $(getconf CLK_TCK))) $(jnum "$WORK/solo.json" latency p50_ms)"
+}
+
+# One FCALL at a time straight to Redis: the p50 (ms) of a trip without the hop.
+raw_solo_p50() {
+	local day
+	day=$(TZ=Asia/Shanghai date +%FT%H)
+	redis-benchmark -s "$SOCK" -n "$SOLO" -c 1 --csv FCALL qh_take 1 "$SITE_KEY" "$(date +%s)" "$day" 0 A normal kiosk "" \
+		>"$WORK/solo_raw.csv" 2>/dev/null
+	awk -F'","' 'NR == 2 { print $5 + 0 }' "$WORK/solo_raw.csv"
 }
 
 redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$WORK" --appendonly yes \
@@ -87,25 +102,28 @@ kill "$QSERVER_PID" 2>/dev/null
 wait "$QSERVER_PID" 2>/dev/null
 QSERVER_PID=""
 
-declare -A P99 RATIO CPU
-echo "round build take_p99_ms raw_floor_ms (before, after) ratio qserver_cpu_ms load"
+declare -A P99 RATIO CPU HOP
+echo "round build take_p99_ms raw_floor_ms (before, after) ratio qserver_cpu_ms load solo_p50_ms raw_solo_p50_ms hop_us"
 before=$(raw_p99)
 for r in $(seq "$ROUNDS"); do
 	order=("${!BUILDS[@]}")
 	[ $((r % 2)) -eq 0 ] && order=($(printf '%s\n' "${order[@]}" | sort -rn))
 	for i in "${order[@]}"; do
-		read -r take cpu < <(take_p99 "${BUILDS[$i]}")
+		read -r take cpu solo < <(take_p99 "${BUILDS[$i]}")
+		raw_solo=$(raw_solo_p50)
+		hop=$(awk -v a="$solo" -v b="$raw_solo" 'BEGIN { printf "%.0f", (a - b) * 1000 }')
 		after=$(raw_p99)
 		floor=$(least "$before" "$after")
 		ratio=$(awk -v a="$take" -v b="$floor" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
-		echo "$r ${BUILDS[$i]} $take $floor ($before, $after) ${ratio}x $cpu $(cut -d' ' -f1 /proc/loadavg)"
+		echo "$r ${BUILDS[$i]} $take $floor ($before, $after) ${ratio}x $cpu $(cut -d' ' -f1 /proc/loadavg) $solo $raw_solo $hop"
 		P99[$i]="${P99[$i]:-} $take"
 		RATIO[$i]="${RATIO[$i]:-} $ratio"
 		CPU[$i]="${CPU[$i]:-} $cpu"
+		HOP[$i]="${HOP[$i]:-} $hop"
 		before=$after
 	done
 done
 for i in "${!BUILDS[@]}"; do
 	# shellcheck disable=SC2086 # the lists are space-separated numbers
-	echo "median ${BUILDS[$i]}: take p99 $(median ${P99[$i]}) ms, ratio to the raw floor $(median ${RATIO[$i]})x, qserver CPU $(median ${CPU[$i]}) ms"
+	echo "median ${BUILDS[$i]}: take p99 $(median ${P99[$i]}) ms, ratio to the raw floor $(median ${RATIO[$i]})x, qserver CPU $(median ${CPU[$i]}) ms, hop $(median ${HOP[$i]}) µs"
 done
