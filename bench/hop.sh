@@ -1,7 +1,8 @@
 #!/bin/bash
 # What one `take` costs qserver, counted exactly rather than timed: system calls, loop turns
-# (epoll_wait calls) and instructions per take, at a fixed 1,000 takes/s over 8 kiosk
-# connections, with no subscriber and with a few. Given several builds it measures each on
+# (epoll_wait calls), context switches and CPU per take (perf's syscall and software events)
+# at a fixed 1,000 takes/s over 8 kiosk connections, and instructions per take (callgrind),
+# with no subscriber and with a few. Given several builds it measures each on
 # the same Redis (a fresh qserver each), so two versions can be compared. Prints Markdown.
 # usage: bench/hop.sh BUILD [BUILD...]
 # Knobs (environment): HOP_N takes per counted run (3000), HOP_SUBS subscribed displays in the
