@@ -6,12 +6,12 @@
 #include "qserver.h"
 #include "log.h"
 #include "metrics.h"
-#include "redis_loop.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <sys/ioctl.h>
 #include <event2/event.h>
+#include <hiredis/adapters/libevent.h>
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 #include <stdio.h>
@@ -55,6 +55,7 @@ static struct store_call_list inflight = TAILQ_HEAD_INITIALIZER(inflight);
 static int inflight_count;
 static long long last_reply_ms; /* when Redis last answered a command */
 static struct event *watchdog;
+static struct event *flush_event; /* writes the commands made in a turn at the end of that turn */
 static char redis_host[256];
 static int redis_port; /* 0 for a Unix socket path in redis_host */
 static int use_sentinel; /* redis_host and redis_port come from the Sentinels */
@@ -187,12 +188,8 @@ static void link_connect_to_target(struct link *l)
 		return;
 	}
 	ac->data = l;
-	/* The loop's events go on before the callbacks, as hiredis 0.14.1 expects. */
-	if (redis_loop_attach(ac, server.base) < 0) {
-		redisAsyncFree(ac);
-		link_drop(l, "out of memory");
-		return;
-	}
+	/* The adapter goes on before the callbacks, as hiredis 0.14.1 expects. */
+	redisLibeventAttach(ac, server.base);
 	redisAsyncSetConnectCallback(ac, link_on_connect);
 	redisAsyncSetDisconnectCallback(ac, link_on_disconnect);
 	l->ac = ac;
@@ -220,6 +217,20 @@ static void store_on_reply(redisAsyncContext *ac, void *r, void *privdata)
 		link_drop(&cmd_link, "Redis answered READONLY: it is no longer the primary");
 }
 
+/* Writes the commands made in this turn at its end, from the loop, so that they do not wait
+ * for the adapter's write event on the next turn (one write for all of them). It never runs
+ * inside a hiredis callback: a write that fails frees the context within
+ * redisAsyncHandleWrite, whose disconnect callback clears cmd_link.ac, and nothing here
+ * touches the context after that call. What the socket does not take waits for the adapter's
+ * write event, which hiredis armed with the command and removes once the buffer is empty. */
+static void store_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what, (void)arg;
+	redisAsyncContext *ac = cmd_link.ac;
+	if (ac && cmd_link.connected && sdslen(ac->c.obuf) > 0)
+		redisAsyncHandleWrite(ac);
+}
+
 /* Sends a command on the command link, ready or not; -1 when it cannot be sent. */
 static int store_send(store_reply_fn *cb, void *arg, int argc, const char **argv, const size_t *argvlen)
 {
@@ -237,6 +248,7 @@ static int store_send(store_reply_fn *cb, void *arg, int argc, const char **argv
 	}
 	TAILQ_INSERT_TAIL(&inflight, call, entry);
 	inflight_count++;
+	event_active(flush_event, EV_WRITE, 0); /* once a turn, however many commands */
 	return 0;
 }
 
@@ -503,6 +515,11 @@ int store_start(const char *addr)
 	cmd_link.on_connected = cmd_link_connected;
 	sub_link.on_connected = sub_link_connected;
 	watchdog = event_new(server.base, -1, EV_PERSIST, store_watchdog, NULL);
+	flush_event = event_new(server.base, -1, 0, store_flush, NULL);
+	if (!watchdog || !flush_event) {
+		log_error("out of memory starting the Redis links");
+		return -1;
+	}
 	struct timeval tick = {0, 100 * 1000};
 	event_add(watchdog, &tick);
 	link_connect(&cmd_link);
@@ -531,6 +548,9 @@ void store_stop(void)
 	if (watchdog)
 		event_free(watchdog);
 	watchdog = NULL;
+	if (flush_event)
+		event_free(flush_event);
+	flush_event = NULL;
 }
 
 /* The embedded Redis is back after a restart: reconnect now instead of waiting out the
