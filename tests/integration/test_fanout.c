@@ -557,8 +557,11 @@ static void fanout__learnt_times_published_to_nobody__kept_for_later_subscribers
 	assert_non_null(rc);
 	char recorded[STREAM_ID_TEXT_MAX], id[STREAM_ID_TEXT_MAX], data[160];
 	xadd_publish(rc, "L,*,|300 90000 40;420", recorded);
-	/* Redis wrote the message to qserver before answering the PUBLISH; a round trip to
-	 * qserver after that finds it handled, before the display below subscribes. */
+	/* Redis does not promise to write the message to qserver before it answers the PUBLISH;
+	 * a round trip to qserver after that answer mostly finds the message handled before the
+	 * display below subscribes. If the display subscribes first, the message goes the whole
+	 * way, which records the learnt times too: the test then cannot fail falsely, it only
+	 * does not exercise the skip (as may happen under load). */
 	struct hall_pipe *p = hall_pipe_open(hall.port);
 	assert_non_null(p);
 	assert_int_equal(hall_pipe_send(p, "{\"op\":\"ping\"}"), 0);
