@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+
+#define CONN_SEND_BATCH 16 /* answers written in one sendmsg */
 
 struct conn_list conns = TAILQ_HEAD_INITIALIZER(conns);
 int conn_count;
@@ -261,7 +264,7 @@ void conn_write_events(struct conn *c, const char *lines, size_t len, unsigned c
 	for (unsigned i = 0; i < count; i++)
 		metrics_event_delivered(METRICS_NDJSON);
 	if (!TAILQ_EMPTY(&c->requests)) {
-		conn_queue_events(c, lines, len - 1); /* frame_write_line adds the last '\n' again */
+		conn_queue_events(c, lines, len - 1); /* conn_send_lines adds the last '\n' again */
 		return;
 	}
 	struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -299,31 +302,69 @@ static void conn_close_if_done(struct conn *c)
 		conn_close(c, "closing after an error");
 }
 
+/* Writes answered lines (their requests taken off the queue) and frees their requests: with
+ * nothing of the client's waiting in its output buffer, straight to its socket in one sendmsg,
+ * without arming the bufferevent's write event and waiting for the next turn of the loop; what
+ * the socket does not take, or everything when output waits, goes into the buffer as before
+ * (and the connection on the list conn_send_replies writes before a fan-out). -1 when the
+ * connection was closed (out of memory). */
+static int conn_send_lines(struct conn *c, struct request **done, size_t n)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct iovec iov[2 * CONN_SEND_BATCH];
+	for (size_t i = 0; i < n; i++) {
+		iov[2 * i] = (struct iovec){done[i]->reply, done[i]->reply_len};
+		iov[2 * i + 1] = (struct iovec){"\n", 1};
+	}
+	size_t sent = 0;
+	if (evbuffer_get_length(out) == 0) {
+		struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2 * n};
+		ssize_t w = sendmsg(bufferevent_getfd(c->bev), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0)
+			sent = (size_t)w; /* else full or failed: the bufferevent's write retries, or reports the error */
+	}
+	int failed = 0;
+	for (size_t i = 0; i < 2 * n; i++) {
+		size_t len = iov[i].iov_len, skip = sent < len ? sent : len;
+		sent -= skip;
+		if (!failed && skip < len && evbuffer_add(out, (const char *)iov[i].iov_base + skip, len - skip) < 0)
+			failed = 1;
+	}
+	for (size_t i = 0; i < n; i++)
+		request_free(done[i]);
+	if (failed) {
+		conn_close(c, "out of memory");
+		return -1;
+	}
+	if (evbuffer_get_length(out) > 0 && !c->unsent_listed) {
+		c->unsent_listed = 1;
+		TAILQ_INSERT_TAIL(&unsent, c, unsent_entry);
+	}
+	return 0;
+}
+
 /* Sends the replies that are ready at the head of the queue, keeping request order. */
 void conn_flush_replies(struct conn *c)
 {
 	if (c->closed)
 		return;
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	struct request *r;
+	struct request *r, *done[CONN_SEND_BATCH];
+	size_t n = 0;
 	while ((r = TAILQ_FIRST(&c->requests)) != NULL && r->done) {
 		TAILQ_REMOVE(&c->requests, r, entry);
-		if (r->is_event) {
+		if (r->is_event)
 			c->queued_event_bytes -= r->reply_len;
-		} else {
+		else
 			c->nrequests--;
-			if (!c->unsent_listed) {
-				c->unsent_listed = 1;
-				TAILQ_INSERT_TAIL(&unsent, c, unsent_entry);
-			}
-		}
-		int failed = frame_write_line(out, r->reply, r->reply_len) < 0;
-		request_free(r);
-		if (failed) {
-			conn_close(c, "out of memory");
-			return;
+		done[n++] = r;
+		if (n == CONN_SEND_BATCH) {
+			if (conn_send_lines(c, done, n) < 0)
+				return;
+			n = 0;
 		}
 	}
+	if (n && conn_send_lines(c, done, n) < 0)
+		return;
 	if (conn_check_output(c) < 0)
 		return;
 	if (c->read_paused && c->nrequests < server.opt.max_pending && !c->closing) {

@@ -36,6 +36,9 @@ struct pending_message {
 static struct pending_message *pending_head, **pending_tail = &pending_head;
 static size_t npending;
 static struct event *fan_out_event;
+/* Reads of named entries sent and not answered yet (any site): while one is out, messages go
+ * the whole way even with no subscriber, so that those that wait for it keep their turn. */
+static unsigned named_reads_out;
 
 static void events_drop_site_held(struct site *site);
 
@@ -138,6 +141,15 @@ void events_each_subscriber(void (*fn)(struct conn *c, void *arg), void *arg)
 				if (__builtin_ctz(c->topics) == i)
 					fn(c, arg);
 		}
+}
+
+/* Whether any connection or event stream of the site is subscribed to a topic. */
+static int events_site_listened(const struct site *site)
+{
+	for (int i = 0; i < TOPIC_COUNT; i++)
+		if (!TAILQ_EMPTY(&site->subscribers[i]))
+			return 1;
+	return 0;
 }
 
 /* Where the site's fan-out is, for streams that name each event (http_sse.c). */
@@ -316,8 +328,17 @@ static int events_deliver_now(struct site *site, struct stream_id id, const char
 	snprintf(sid, sizeof sid, "%" PRIu64 "-%" PRIu64, id.ms, id.seq);
 	site->delivering = id;
 	site->delivering_index = 0;
-	struct fan_out f = {.site = site};
 	struct joined_store *store = joined_of(site);
+	if (!events_site_listened(site) && !named_reads_out) {
+		/* Nobody to send its events to: only the learnt times it records are kept, for the
+		 * entries that name them later; building events nobody reads was most of a take's
+		 * work in qserver. */
+		if (store)
+			eventbuild_learn(store, sid, json, len);
+		site->last_delivered = id;
+		return 0;
+	}
+	struct fan_out f = {.site = site};
 	int n = eventbuild_entry(site->cfg, store, sid, json, len, fan_out_add, &f, missing);
 	if (n == EVENTBUILD_MISSING && store && !(unreadable && strcmp(missing, unreadable) == 0)) {
 		fan_out_free(&f);
@@ -395,6 +416,7 @@ static void events_on_named(redisReply *reply, void *arg)
 {
 	struct named_read *read = arg;
 	struct site *site = read->site;
+	named_reads_out--;
 	int current = read->read == site->ref_read;
 	free(read);
 	if (!current)
@@ -442,7 +464,9 @@ static void events_read_named(struct site *site)
 	if (!read || store_command(events_on_named, read, 6, argv) < 0) {
 		free(read);
 		events_named_not_sent(site);
+		return;
 	}
+	named_reads_out++;
 }
 
 /* Sends a message's events, or has it wait behind those waiting for a named entry. */

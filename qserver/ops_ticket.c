@@ -10,6 +10,7 @@
 
 #define TICKET_SECRET_BYTES 12 /* 96 random bits, 16 URL-safe characters */
 #define TICKET_SECRET_MAX 64
+#define TICKET_ID_MAX 128 /* "YYYYMMDD-A012" and longer prefixes */
 
 #define PUBLIC_TAKE_LOCK_S 3600 /* past a limit, the address or ref waits an hour */
 #define PUBLIC_TAKE_SLOTS 4096
@@ -71,27 +72,69 @@ static int ticket_class_valid(const char *cls)
 	return strcmp(cls, "normal") == 0 || strcmp(cls, "priority") == 0 || strcmp(cls, "appointment") == 0;
 }
 
+/* Reads the ticket id of a result that starts as eventbuild.c writes it, {"ticket":{"id":"…",
+ * (the members the parsed result would give first); -1 for any other form, left to the parser. */
+static int ticket_result_id(const char *json, char id[TICKET_ID_MAX])
+{
+	static const char head[] = "{\"ticket\":{\"id\":\"";
+	if (strncmp(json, head, sizeof head - 1) != 0)
+		return -1;
+	const char *start = json + sizeof head - 1;
+	size_t n = strcspn(start, "\"\\");
+	if (n == 0 || n >= TICKET_ID_MAX || start[n] != '"')
+		return -1;
+	memcpy(id, start, n);
+	id[n] = '\0';
+	return 0;
+}
+
 /* A take's result (JSON) with the ticket's secret and, when the site has public_url, the
  * address of its status page (PROTOCOL.md v2): only this reply ever carries the secret.
+ * The two fields are spliced in before the result's closing brace, where adding them to the
+ * parsed result would print them, so the result is not printed a second time.
  * Returns a new string, or NULL when the result is malformed. */
 char *ticket_result_with_secret(const struct request *r, const char *json)
 {
-	cJSON *res = cJSON_Parse(json);
-	cJSON *id = res ? cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res, "ticket"), "id") : NULL;
+	char id[TICKET_ID_MAX];
+	cJSON *res = NULL;
+	if (ticket_result_id(json, id) < 0) {
+		res = cJSON_Parse(json);
+		cJSON *item = res ? cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(res, "ticket"), "id") : NULL;
+		if (cJSON_IsString(item) && strlen(item->valuestring) < sizeof id)
+			strcpy(id, item->valuestring);
+		else
+			id[0] = '\0';
+	}
 	char *out = NULL;
-	if (cJSON_IsString(id)) {
-		cJSON_AddStringToObject(res, "secret", r->secret);
+	size_t len = strlen(json);
+	while (len && json[len - 1] != '}')
+		len--;
+	if (id[0] && len >= 2) {
+		cJSON *added = cJSON_CreateObject();
+		cJSON_AddStringToObject(added, "secret", r->secret);
 		const char *public_url = r->site->cfg->site.public_url;
 		if (public_url) {
 			char url[1024];
 			/* A region's ticket ids repeat across its sites: the page learns the site
 			 * from the address (a one-hall server's needs none). */
-			int n = snprintf(url, sizeof url, "%s/t/%s?k=%s", public_url, id->valuestring, r->secret);
+			int n = snprintf(url, sizeof url, "%s/t/%s?k=%s", public_url, id, r->secret);
 			if (sites_count() > 1 && n > 0 && (size_t)n < sizeof url)
 				snprintf(url + n, sizeof url - (size_t)n, "&site=%s", r->site->cfg->site.id);
-			cJSON_AddStringToObject(res, "status_url", url);
+			cJSON_AddStringToObject(added, "status_url", url);
 		}
-		out = cJSON_PrintUnformatted(res);
+		char *fields = cJSON_PrintUnformatted(added); /* {"secret":…}: its fields follow the result's */
+		cJSON_Delete(added);
+		size_t flen = fields ? strlen(fields) : 0;
+		int empty = len == 2; /* "{}": no comma before the fields */
+		out = fields ? malloc(len + flen) : NULL;
+		if (out) {
+			memcpy(out, json, len - 1);
+			size_t n = len - 1;
+			if (!empty)
+				out[n++] = ',';
+			memcpy(out + n, fields + 1, flen); /* from after its '{', with its '}' and NUL */
+		}
+		free(fields);
 	}
 	cJSON_Delete(res);
 	return out;

@@ -55,6 +55,7 @@ static struct store_call_list inflight = TAILQ_HEAD_INITIALIZER(inflight);
 static int inflight_count;
 static long long last_reply_ms; /* when Redis last answered a command */
 static struct event *watchdog;
+static struct event *flush_event; /* writes the commands made in a turn at the end of that turn */
 static char redis_host[256];
 static int redis_port; /* 0 for a Unix socket path in redis_host */
 static int use_sentinel; /* redis_host and redis_port come from the Sentinels */
@@ -216,6 +217,20 @@ static void store_on_reply(redisAsyncContext *ac, void *r, void *privdata)
 		link_drop(&cmd_link, "Redis answered READONLY: it is no longer the primary");
 }
 
+/* Writes the commands made in this turn at its end, from the loop, so that they do not wait
+ * for the adapter's write event on the next turn (one write for all of them). It never runs
+ * inside a hiredis callback: a write that fails frees the context within
+ * redisAsyncHandleWrite, whose disconnect callback clears cmd_link.ac, and nothing here
+ * touches the context after that call. What the socket does not take waits for the adapter's
+ * write event, which hiredis armed with the command and removes once the buffer is empty. */
+static void store_flush(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what, (void)arg;
+	redisAsyncContext *ac = cmd_link.ac;
+	if (ac && cmd_link.connected && sdslen(ac->c.obuf) > 0)
+		redisAsyncHandleWrite(ac);
+}
+
 /* Sends a command on the command link, ready or not; -1 when it cannot be sent. */
 static int store_send(store_reply_fn *cb, void *arg, int argc, const char **argv, const size_t *argvlen)
 {
@@ -233,6 +248,7 @@ static int store_send(store_reply_fn *cb, void *arg, int argc, const char **argv
 	}
 	TAILQ_INSERT_TAIL(&inflight, call, entry);
 	inflight_count++;
+	event_active(flush_event, EV_WRITE, 0); /* once a turn, however many commands */
 	return 0;
 }
 
@@ -499,6 +515,11 @@ int store_start(const char *addr)
 	cmd_link.on_connected = cmd_link_connected;
 	sub_link.on_connected = sub_link_connected;
 	watchdog = event_new(server.base, -1, EV_PERSIST, store_watchdog, NULL);
+	flush_event = event_new(server.base, -1, 0, store_flush, NULL);
+	if (!watchdog || !flush_event) {
+		log_error("out of memory starting the Redis links");
+		return -1;
+	}
 	struct timeval tick = {0, 100 * 1000};
 	event_add(watchdog, &tick);
 	link_connect(&cmd_link);
@@ -527,6 +548,9 @@ void store_stop(void)
 	if (watchdog)
 		event_free(watchdog);
 	watchdog = NULL;
+	if (flush_event)
+		event_free(flush_event);
+	flush_event = NULL;
 }
 
 /* The embedded Redis is back after a restart: reconnect now instead of waiting out the
@@ -631,10 +655,11 @@ int store_command(store_reply_fn *cb, void *arg, int argc, const char **argv)
 }
 
 /* Takes the replies already waiting on the command link (their callbacks run now), so the
- * answers can go out before the events their commands caused. */
+ * answers can go out before the events their commands caused. With no command waiting for a
+ * reply there is nothing to take, and the read is not tried. */
 void store_take_replies(void)
 {
-	if (cmd_link.ac && cmd_link.connected)
+	if (cmd_link.ac && cmd_link.connected && inflight_count > 0)
 		redisAsyncHandleRead(cmd_link.ac);
 }
 

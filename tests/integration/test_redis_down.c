@@ -9,10 +9,15 @@
 
 #include <cmocka.h>
 
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "testhall.h"
@@ -366,6 +371,195 @@ static void redis_down__older_library_loaded_by_another_qserver__reloaded_nothin
 }
 
 /* ------------------------------------------------------------------------------------ */
+/* A relay between qserver and Redis on a Unix socket that can stop taking what qserver writes
+ * on the links open now (shutdown of its read side): qserver's next write there fails with
+ * EPIPE while its reads see no end, so the link drops inside the write, as when a peer
+ * vanishes between two commands. */
+
+#define RELAY_MAX_PAIRS 16
+
+struct relay {
+	char path[108];
+	const char *redis_socket;
+	int listener;
+	int down[RELAY_MAX_PAIRS], up[RELAY_MAX_PAIRS]; /* qserver's side, Redis's side; -1 unused */
+	int deaf[RELAY_MAX_PAIRS];			 /* qserver's side no longer read */
+	atomic_int deafen;				 /* set by the test: stop reading the open links */
+	atomic_int stop;
+	pthread_t thread;
+};
+
+/* Connects to a Unix socket; -1 on failure. */
+static int relay_dial(const char *path)
+{
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Closes one pair of the relay. */
+static void relay_close_pair(struct relay *r, int i)
+{
+	close(r->down[i]);
+	close(r->up[i]);
+	r->down[i] = r->up[i] = -1;
+}
+
+/* Forwards bytes both ways until stopped; accepts new links at any time. */
+static void *relay_run(void *arg)
+{
+	struct relay *r = arg;
+	char buf[65536];
+	while (!atomic_load(&r->stop)) {
+		if (atomic_exchange(&r->deafen, 0))
+			for (int i = 0; i < RELAY_MAX_PAIRS; i++)
+				if (r->down[i] >= 0 && !r->deaf[i]) {
+					shutdown(r->down[i], SHUT_RD);
+					r->deaf[i] = 1;
+				}
+		struct pollfd p[1 + 2 * RELAY_MAX_PAIRS];
+		int n = 0;
+		p[n++] = (struct pollfd){.fd = r->listener, .events = POLLIN};
+		for (int i = 0; i < RELAY_MAX_PAIRS; i++) {
+			p[n++] = (struct pollfd){.fd = r->down[i] >= 0 && !r->deaf[i] ? r->down[i] : -1, .events = POLLIN};
+			p[n++] = (struct pollfd){.fd = r->up[i], .events = POLLIN};
+		}
+		if (poll(p, n, 20) <= 0)
+			continue;
+		if (p[0].revents & POLLIN) {
+			int c = accept(r->listener, NULL, NULL);
+			int i = 0;
+			while (i < RELAY_MAX_PAIRS && r->down[i] >= 0)
+				i++;
+			int u = c >= 0 && i < RELAY_MAX_PAIRS ? relay_dial(r->redis_socket) : -1;
+			if (u < 0) {
+				if (c >= 0)
+					close(c);
+			} else {
+				r->down[i] = c, r->up[i] = u, r->deaf[i] = 0;
+			}
+		}
+		for (int i = 0; i < RELAY_MAX_PAIRS; i++) {
+			for (int side = 0; side < 2; side++) {
+				const struct pollfd *q = &p[1 + 2 * i + side];
+				if (q->fd < 0 || !(q->revents & (POLLIN | POLLHUP | POLLERR)) || r->down[i] < 0)
+					continue;
+				int from = side ? r->up[i] : r->down[i], to = side ? r->down[i] : r->up[i];
+				ssize_t got = read(from, buf, sizeof buf);
+				if (got <= 0 || write(to, buf, (size_t)got) != got)
+					relay_close_pair(r, i);
+			}
+		}
+	}
+	return NULL;
+}
+
+static struct relay *relay_running; /* stopped by relay_teardown when a test fails */
+
+/* Starts a relay to the Redis at redis_socket, listening at path; 0 or -1. */
+static int relay_start(struct relay *r, const char *path, const char *redis_socket)
+{
+	memset(r, 0, sizeof *r);
+	snprintf(r->path, sizeof r->path, "%s", path);
+	r->redis_socket = redis_socket;
+	for (int i = 0; i < RELAY_MAX_PAIRS; i++)
+		r->down[i] = r->up[i] = -1;
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+	unlink(path);
+	r->listener = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (r->listener < 0 || bind(r->listener, (struct sockaddr *)&a, sizeof a) < 0 || listen(r->listener, 16) < 0)
+		return -1;
+	return pthread_create(&r->thread, NULL, relay_run, r) == 0 ? 0 : -1;
+}
+
+/* Stops the relay and closes its sockets. */
+static void relay_stop(struct relay *r)
+{
+	atomic_store(&r->stop, 1);
+	pthread_join(r->thread, NULL);
+	for (int i = 0; i < RELAY_MAX_PAIRS; i++)
+		if (r->down[i] >= 0)
+			relay_close_pair(r, i);
+	close(r->listener);
+	unlink(r->path);
+}
+
+/* The command link drops inside the write of a take's command (the peer stopped reading, no
+ * end seen on reading): the take is answered `unavailable` and committed nothing, qserver stays
+ * up, and the link comes back by itself. */
+static void redis_down__write_of_a_command_fails__take_unavailable_link_recovers(void **state)
+{
+	(void)state;
+	static struct testredis redis; /* static: the relay's thread reads them until the teardown */
+	static struct relay relay;
+	assert_int_equal(testredis_start(&redis, false), 0);
+	char path[108];
+	snprintf(path, sizeof path, "%s/relay.sock", redis.dir);
+	assert_int_equal(relay_start(&relay, path, redis.socket), 0);
+	relay_running = &relay;
+	char addr[120];
+	snprintf(addr, sizeof addr, "unix:%s", path);
+	struct test_hall h;
+	assert_int_equal(hall_start_on(&h, addr, NULL), 0);
+	struct tc *kiosk = hall_kiosk(&h);
+	assert_non_null(kiosk);
+
+	atomic_store(&relay.deafen, 1);
+	while (atomic_load(&relay.deafen))
+		usleep(1000);
+	cJSON *r = tc_request(kiosk, "{\"op\":\"take\",\"service\":\"A\"}");
+	const char *code = tc_error_code(r);
+	if (!code || strcmp(code, "unavailable") != 0)
+		fail_with("a take whose command cannot be written", r);
+	cJSON_Delete(r);
+	assert_true(ts_running(h.server));
+	/* The answer may leave before the line is logged (the link's callbacks run first). */
+	long long logged_by = hall_now_ms() + UNAVAILABLE_MAX_MS;
+	while (hall_log_count(&h, "redis command link lost: Broken pipe") < 1 && hall_now_ms() < logged_by)
+		usleep(10 * 1000);
+	if (hall_log_count(&h, "redis command link lost: Broken pipe") < 1) {
+		ts_print_log_tail(h.server, 20);
+		fail_msg("the command link did not drop in the write");
+	}
+
+	/* The link comes back through the relay; the refused take left no number used. */
+	long long deadline = hall_now_ms() + RECOVER_MAX_MS;
+	for (;;) {
+		r = tc_request(kiosk, "{\"op\":\"take\",\"service\":\"A\"}");
+		if (tc_ok(r))
+			break;
+		code = tc_error_code(r);
+		if (!code || strcmp(code, "unavailable") != 0 || hall_now_ms() > deadline)
+			fail_with("take after the command link came back", r);
+		cJSON_Delete(r);
+		usleep(50 * 1000);
+	}
+	assert_string_equal(get_str(r, "ticket", "number"), "A001");
+	cJSON_Delete(r);
+	tc_close(kiosk);
+	assert_int_equal(hall_stop(&h), 0);
+	relay_stop(&relay);
+	relay_running = NULL;
+	testredis_stop(&redis);
+}
+
+/* Stops a relay a failed test left running. */
+static int relay_teardown(void **state)
+{
+	(void)state;
+	if (relay_running)
+		relay_stop(relay_running);
+	relay_running = NULL;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------------------ */
 
 int main(void)
 {
@@ -376,6 +570,7 @@ int main(void)
 		cmocka_unit_test_setup(redis_down__redis_hung__subscriber_gets_events_after_recovery, hall_fixture_reset),
 		cmocka_unit_test_setup(redis_down__take_sent_to_hung_redis__not_committed_after_it_wakes, hall_fixture_reset),
 		cmocka_unit_test_setup(redis_down__older_library_loaded_by_another_qserver__reloaded_nothing_changed, hall_fixture_reset),
+		cmocka_unit_test_teardown(redis_down__write_of_a_command_fails__take_unavailable_link_recovers, relay_teardown),
 	};
 	return cmocka_run_group_tests_name("redis_down", tests, hall_fixture_start_aof, hall_fixture_stop);
 }

@@ -170,6 +170,19 @@ int hall_set_clock(struct test_hall *h, long t)
 	return rc;
 }
 
+/* Reads qserver's clock from a ping's answer. */
+long hall_clock_now(struct test_hall *h)
+{
+	struct tc *tc = tc_connect(h->port);
+	if (!tc)
+		return -1;
+	cJSON *r = tc_request(tc, "{\"op\":\"ping\"}");
+	long t = tc_ok(r) ? (long)cJSON_GetNumberValue(cJSON_GetObjectItem(r, "time")) : -1;
+	cJSON_Delete(r);
+	tc_close(tc);
+	return t;
+}
+
 /* Freezes Redis as a hung server would be. */
 void hall_redis_freeze(struct test_hall *h)
 {

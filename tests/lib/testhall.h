@@ -66,6 +66,10 @@ struct tc *hall_public(struct test_hall *h);
 
 /* Moves the test clock to t (epoch seconds); 0 or -1. */
 int hall_set_clock(struct test_hall *h, long t);
+/* qserver's clock now (epoch seconds, the `time` of a ping); -1 on failure. The test clock runs
+ * on in real time from where it was set, so a time qserver records lies between the clock set
+ * and this read after it. */
+long hall_clock_now(struct test_hall *h);
 
 /* Takes a ticket and returns its number in buf (NULL when refused). */
 const char *hall_take(struct tc *kiosk, const char *service, const char *cls, char *buf, size_t len);
