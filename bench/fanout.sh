@@ -11,14 +11,6 @@ set -u
 ROUNDS=${1:?usage: bench/fanout.sh ROUNDS BUILD [BUILD...]}
 shift
 [ $# -ge 1 ] || { echo "usage: bench/fanout.sh ROUNDS BUILD [BUILD...]" >&2; exit 2; }
-BUILDS=()
-for b in "$@"; do
-	b=$(cd "$b" && pwd) || exit 1
-	for prog in qserver qbench qbench-raw qcli; do
-		[ -x "$b/$prog" ] || { echo "fanout: $b/$prog is missing; run make first" >&2; exit 1; }
-	done
-	BUILDS+=("$b")
-done
 N=${QB_FANOUT:-1000}
 CALLS=${QB_CALLS:-200}
 WORK=$(mktemp -d /tmp/qhall-fanout-XXXXXX)
@@ -26,16 +18,9 @@ SOCK="$WORK/redis.sock"
 REDIS_PID=""
 QSERVER_PID=""
 
-# Stops what this script started, by process id.
-cleanup() {
-	[ -n "$QSERVER_PID" ] && kill "$QSERVER_PID" 2>/dev/null && wait "$QSERVER_PID" 2>/dev/null
-	[ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
-	[ -n "${QB_KEEP:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-. "$(dirname "$0")/lib.sh" # free_port, jnum, least, median
-
+. "$(dirname "$0")/lib.sh" # builds_from_args, start_redis, start_qserver, jnum, least, median
+builds_from_args fanout "$@"
+trap stop_started EXIT
 
 # The PUBLISH floor: p99 of one publisher's CALLS messages 20 ms apart to N subscribers.
 publish_p99() {
@@ -46,33 +31,16 @@ publish_p99() {
 # Runs the fanout scenario against a fresh qserver of one build; prints its `called` p99 (ms)
 # and qserver's CPU time (ms).
 fanout_p99() {
-	local build=$1 port
-	port=$(free_port)
-	"$build/qserver" --config bench/hall.json --always-open --rate 1000000 --max-conns $((N + 2000)) \
-		--max-per-addr $((N + 2000)) --log-level warn --redis "unix:$SOCK" --listen "127.0.0.1:$port" >>"$WORK/qserver.log" 2>&1 &
-	QSERVER_PID=$!
-	for _ in $(seq 200); do
-		"$build/qcli" --server "127.0.0.1:$port" services >/dev/null 2>&1 && break
-		sleep 0.05
-	done
-	"$build/qbench" --server "127.0.0.1:$port" --json --label fanout --scenario fanout --conns "$N" --rounds "$CALLS" \
+	local build=$1 cpu
+	start_qserver "$build" --rate 1000000 --max-conns $((N + 2000)) --max-per-addr $((N + 2000))
+	"$build/qbench" --server "127.0.0.1:$QSERVER_PORT" --json --label fanout --scenario fanout --conns "$N" --rounds "$CALLS" \
 		--interval 20 --first-window 50 --duration 60 >"$WORK/fanout.json" 2>"$WORK/fanout.err"
-	# qserver's CPU time over its whole life (start, prefill, subscribes, the calls), in ms:
-	# fields 14 and 15 of /proc/PID/stat, in clock ticks. Unlike the p99 it hardly moves
-	# with what else runs on the machine.
-	local ticks
-	ticks=$(awk '{ print $14 + $15 }' "/proc/$QSERVER_PID/stat")
-	kill "$QSERVER_PID" 2>/dev/null
-	wait "$QSERVER_PID" 2>/dev/null
-	QSERVER_PID=""
+	cpu=$(stop_qserver_cpu_ms) # its whole life: start, prefill, subscribes, the calls
 	[ "$(jnum "$WORK/fanout.json" fanout missed)" = 0 ] || echo "fanout: $(jnum "$WORK/fanout.json" fanout missed) deliveries missed" >&2
-	echo "$(jnum "$WORK/fanout.json" fanout latency p99_ms) $((ticks * 1000 / $(getconf CLK_TCK)))"
+	echo "$(jnum "$WORK/fanout.json" fanout latency p99_ms) $cpu"
 }
 
-redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$WORK" --appendonly yes \
-	--appendfsync everysec --save '' --daemonize no --logfile "$WORK/redis.log" --loglevel warning &
-REDIS_PID=$!
-for _ in $(seq 100); do redis-cli -s "$SOCK" ping >/dev/null 2>&1 && break; sleep 0.05; done
+start_redis
 
 declare -A P99 RATIO CPU
 echo "round build fanout_p99_ms publish_floor_ms (before, after) ratio qserver_cpu_ms"

@@ -28,15 +28,12 @@ cleanup() {
 	[ -n "${HOP_KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
-. "$ROOT/bench/lib.sh" # free_port
+. "$ROOT/bench/lib.sh" # free_port, start_redis
 
-redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$WORK" --appendonly yes \
-	--appendfsync everysec --save '' --daemonize no --logfile "$WORK/redis.log" --loglevel warning &
-REDIS_PID=$!
-for _ in $(seq 100); do redis-cli -s "$SOCK" ping >/dev/null 2>&1 && break; sleep 0.05; done
+start_redis
 
 # Starts qserver of BUILD (under the command given before it, if any) and waits for it.
-start_qserver() {
+start_qserver_under() {
 	local build=$1
 	shift
 	PORT=$(free_port)
@@ -97,7 +94,7 @@ echo "|---|---|---|---|---|---|---|---|---|---|"
 for build in "$@"; do
 	build=$(cd "$build" && pwd)
 	name=$(basename "$(dirname "$build")")/$(basename "$build")
-	start_qserver "$build"
+	start_qserver_under "$build"
 	takes "$build" 200 1000 # warm: the kiosks' first tickets, Redis's function cache
 	read -r sc ew ec snd rcv cs us < <(count_syscalls "$build")
 	echo "| $name | 0 | $sc | $ew | $ec | $snd | $rcv | $cs | $us | |"
@@ -111,7 +108,7 @@ for build in "$@"; do
 		# Instructions: a dump after a warm-up, one after CG/2 takes and one after CG more; each
 		# qbench run signs its kiosks in (sha256-crypt), so the difference of the last two is
 		# CG/2 takes' work alone.
-		start_qserver "$build" valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.%p" --dump-instr=no
+		start_qserver_under "$build" valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.%p" --dump-instr=no
 		takes "$build" 100 200
 		callgrind_control -d "$QSERVER_PID" >/dev/null 2>&1
 		takes "$build" $((CG / 2)) 200

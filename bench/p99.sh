@@ -13,14 +13,6 @@ set -u
 ROUNDS=${1:?usage: bench/p99.sh ROUNDS BUILD [BUILD...]}
 shift
 [ $# -ge 1 ] || { echo "usage: bench/p99.sh ROUNDS BUILD [BUILD...]" >&2; exit 2; }
-BUILDS=()
-for b in "$@"; do
-	b=$(cd "$b" && pwd) || exit 1
-	for prog in qserver qbench qbench-raw qcli; do
-		[ -x "$b/$prog" ] || { echo "p99: $b/$prog is missing; run make first" >&2; exit 1; }
-	done
-	BUILDS+=("$b")
-done
 SECONDS_EACH=${QB_SECONDS:-8}
 SITE_KEY='q:{bench}'
 SOLO=${QB_SOLO:-2000} # takes one at a time, through qserver and straight to Redis
@@ -29,15 +21,9 @@ SOCK="$WORK/redis.sock"
 REDIS_PID=""
 QSERVER_PID=""
 
-# Stops what this script started, by process id.
-cleanup() {
-	[ -n "$QSERVER_PID" ] && kill "$QSERVER_PID" 2>/dev/null && wait "$QSERVER_PID" 2>/dev/null
-	[ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
-	[ -n "${QB_KEEP:-}" ] || rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-. "$(dirname "$0")/lib.sh" # free_port, jnum, least, median
+. "$(dirname "$0")/lib.sh" # builds_from_args, start_redis, start_qserver, jnum, least, median
+builds_from_args p99 "$@"
+trap stop_started EXIT
 
 # The raw Function's p99 (ms) at 1,000 FCALLs a second over 8 connections.
 raw_p99() {
@@ -52,26 +38,16 @@ raw_p99() {
 # Runs 1,000 takes a second through a fresh qserver of one build; prints its p99 (ms) and
 # qserver's CPU time over its life (ms).
 take_p99() {
-	local build=$1 port ticks
-	port=$(free_port)
-	"$build/qserver" --config bench/hall.json --always-open --rate 1000000 --log-level warn \
-		--redis "unix:$SOCK" --listen "127.0.0.1:$port" >>"$WORK/qserver.log" 2>&1 &
-	QSERVER_PID=$!
-	for _ in $(seq 200); do
-		"$build/qcli" --server "127.0.0.1:$port" services >/dev/null 2>&1 && break
-		sleep 0.05
-	done
-	"$build/qbench" --server "127.0.0.1:$port" --json --label take --scenario take --conns 8 --rate 1000 \
+	local build=$1 cpu
+	start_qserver "$build" --rate 1000000
+	"$build/qbench" --server "127.0.0.1:$QSERVER_PORT" --json --label take --scenario take --conns 8 --rate 1000 \
 		--warmup 1 --duration "$SECONDS_EACH" --services A,B,C,D,E,F >"$WORK/take.json" 2>"$WORK/take.err"
 	# one take at a time: each latency is one trip through the hop
-	"$build/qbench" --server "127.0.0.1:$port" --json --label solo --scenario take --conns 1 --depth 1 \
+	"$build/qbench" --server "127.0.0.1:$QSERVER_PORT" --json --label solo --scenario take --conns 1 --depth 1 \
 		--requests "$SOLO" --duration 60 --services A >"$WORK/solo.json" 2>"$WORK/solo.err"
-	ticks=$(awk '{ print $14 + $15 }' "/proc/$QSERVER_PID/stat")
-	kill "$QSERVER_PID" 2>/dev/null
-	wait "$QSERVER_PID" 2>/dev/null
-	QSERVER_PID=""
+	cpu=$(stop_qserver_cpu_ms)
 	[ "$(jnum "$WORK/take.json" errors total)" = 0 ] || echo "p99: $(jnum "$WORK/take.json" errors total) errors" >&2
-	echo "$(jnum "$WORK/take.json" latency p99_ms) $((ticks * 1000 / $(getconf CLK_TCK))) $(jnum "$WORK/solo.json" latency p50_ms)"
+	echo "$(jnum "$WORK/take.json" latency p99_ms) $cpu $(jnum "$WORK/solo.json" latency p50_ms)"
 }
 
 # One FCALL at a time straight to Redis: the p50 (ms) of a trip without the hop.
@@ -83,24 +59,11 @@ raw_solo_p50() {
 	awk -F'","' 'NR == 2 { print $5 + 0 }' "$WORK/solo_raw.csv"
 }
 
-redis-server --port 0 --unixsocket "$SOCK" --unixsocketperm 700 --dir "$WORK" --appendonly yes \
-	--appendfsync everysec --save '' --stream-node-max-bytes 16384 --daemonize no --logfile "$WORK/redis.log" \
-	--loglevel warning &
-REDIS_PID=$!
-for _ in $(seq 100); do redis-cli -s "$SOCK" ping >/dev/null 2>&1 && break; sleep 0.05; done
+start_redis
 
 # The raw runs call the library a qserver loads: one is started once before them.
-port=$(free_port)
-"${BUILDS[0]}/qserver" --config bench/hall.json --always-open --log-level warn --redis "unix:$SOCK" \
-	--listen "127.0.0.1:$port" >>"$WORK/qserver.log" 2>&1 &
-QSERVER_PID=$!
-for _ in $(seq 200); do
-	"${BUILDS[0]}/qcli" --server "127.0.0.1:$port" services >/dev/null 2>&1 && break
-	sleep 0.05
-done
-kill "$QSERVER_PID" 2>/dev/null
-wait "$QSERVER_PID" 2>/dev/null
-QSERVER_PID=""
+start_qserver "${BUILDS[0]}"
+stop_qserver_cpu_ms >/dev/null
 
 declare -A P99 RATIO CPU HOP
 echo "round build take_p99_ms raw_floor_ms (before, after) ratio qserver_cpu_ms load solo_p50_ms raw_solo_p50_ms hop_us"
