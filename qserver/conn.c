@@ -251,6 +251,30 @@ static void conn_queue_events(struct conn *c, const char *json, size_t len)
 	TAILQ_INSERT_TAIL(&c->requests, r, entry);
 }
 
+/* Writes pieces of text to the client in order: with nothing of its waiting in its output
+ * buffer, straight to its socket in one sendmsg, without arming the bufferevent's write event
+ * and waiting for the next turn of the loop; what the socket does not take (or everything,
+ * when output waits) goes into the buffer, whose write sends it later or reports the error.
+ * -1 when the buffer could not take it (out of memory). */
+static int conn_write_direct(struct conn *c, const struct iovec *iov, size_t n)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	size_t sent = 0;
+	if (evbuffer_get_length(out) == 0) {
+		struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = n};
+		ssize_t w = sendmsg(bufferevent_getfd(c->bev), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w > 0)
+			sent = (size_t)w;
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t len = iov[i].iov_len, skip = sent < len ? sent : len;
+		sent -= skip;
+		if (skip < len && evbuffer_add(out, (const char *)iov[i].iov_base + skip, len - skip) < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* Sends a subscribed client its lines of one message's events (count events, each line
  * ending in '\n'). With nothing waiting before them they go straight to the socket, one send
  * per client and message, without arming the bufferevent's write event and waiting for the
@@ -267,14 +291,8 @@ void conn_write_events(struct conn *c, const char *lines, size_t len, unsigned c
 		conn_queue_events(c, lines, len - 1); /* conn_send_lines adds the last '\n' again */
 		return;
 	}
-	struct evbuffer *out = bufferevent_get_output(c->bev);
-	size_t sent = 0;
-	if (evbuffer_get_length(out) == 0) {
-		ssize_t n = send(bufferevent_getfd(c->bev), lines, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n > 0)
-			sent = (size_t)n; /* else full or failed: the bufferevent's write retries, or reports the error */
-	}
-	if (sent < len && evbuffer_add(out, lines + sent, len - sent) < 0)
+	struct iovec iov = {(void *)lines, len};
+	if (conn_write_direct(c, &iov, 1) < 0)
 		conn_close(c, "out of memory");
 	else
 		conn_check_output(c);
@@ -302,12 +320,9 @@ static void conn_close_if_done(struct conn *c)
 		conn_close(c, "closing after an error");
 }
 
-/* Writes answered lines (their requests taken off the queue) and frees their requests: with
- * nothing of the client's waiting in its output buffer, straight to its socket in one sendmsg,
- * without arming the bufferevent's write event and waiting for the next turn of the loop; what
- * the socket does not take, or everything when output waits, goes into the buffer as before
- * (and the connection on the list conn_send_replies writes before a fan-out). -1 when the
- * connection was closed (out of memory). */
+/* Writes answered lines (their requests taken off the queue) with conn_write_direct and frees
+ * their requests; a connection with output left waiting goes on the list conn_send_replies
+ * writes before a fan-out. -1 when the connection was closed (out of memory). */
 static int conn_send_lines(struct conn *c, struct request **done, size_t n)
 {
 	struct evbuffer *out = bufferevent_get_output(c->bev);
@@ -316,20 +331,7 @@ static int conn_send_lines(struct conn *c, struct request **done, size_t n)
 		iov[2 * i] = (struct iovec){done[i]->reply, done[i]->reply_len};
 		iov[2 * i + 1] = (struct iovec){"\n", 1};
 	}
-	size_t sent = 0;
-	if (evbuffer_get_length(out) == 0) {
-		struct msghdr msg = {.msg_iov = iov, .msg_iovlen = 2 * n};
-		ssize_t w = sendmsg(bufferevent_getfd(c->bev), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (w > 0)
-			sent = (size_t)w; /* else full or failed: the bufferevent's write retries, or reports the error */
-	}
-	int failed = 0;
-	for (size_t i = 0; i < 2 * n; i++) {
-		size_t len = iov[i].iov_len, skip = sent < len ? sent : len;
-		sent -= skip;
-		if (!failed && skip < len && evbuffer_add(out, (const char *)iov[i].iov_base + skip, len - skip) < 0)
-			failed = 1;
-	}
+	int failed = conn_write_direct(c, iov, 2 * n) < 0;
 	for (size_t i = 0; i < n; i++)
 		request_free(done[i]);
 	if (failed) {
