@@ -37,8 +37,10 @@ FL='q:{fl}' # the floor's site: the hall the captured commands ran on
 # expression over a command's name, key and first argument.
 FLOOR_GROUPS="est|the estimate's reads (ZCARD, ZCOUNT, HMGET of waiting, nopen, ewma ~classes)|^(ZCARD|ZCOUNT) |^HMGET [^ ]*:(waiting|nopen) |^HMGET [^ ]*:ewma ~classes
 stats|the statistics' HMGET + HSET|^(HMGET|HSET) [^ ]*:st:
+streads|the statistics' HMGET (their HSET kept)|^HMGET [^ ]*:st:
 audit|the XADD + PUBLISH|^(XADD|PUBLISH) 
-hall|the config and window reads (MGET day drain, HMGET cfg, HGETALL w:1)|^MGET |^HMGET [^ ]*:cfg |^HGETALL [^ ]*:w:"
+hall|the config and window reads (MGET day drain, HMGET cfg, HGETALL w:1)|^MGET |^HMGET [^ ]*:cfg |^HGETALL [^ ]*:w:
+reads|the estimate's, the statistics' and the config and window reads (the writes kept)|^(ZCARD|ZCOUNT) |^HMGET [^ ]*:(waiting|nopen) |^HMGET [^ ]*:ewma ~classes|^HMGET [^ ]*:st:|^MGET |^HMGET [^ ]*:cfg |^HGETALL [^ ]*:w:"
 
 callgrind_redis fcall-floor
 load_minimal
