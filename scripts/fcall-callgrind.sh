@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Redis under valgrind's callgrind, counting only what runs inside FCALL and FCALL_RO, and the
 # 6-service hall and minimal ticket function that the instruction-counting scripts share
 # (scripts/fcall-instructions.sh, scripts/fcall-floor.sh; scripts/fcall-breakdown.sh takes the
@@ -63,11 +64,11 @@ end)" >/dev/null
 # Sets up the hall at site key $2 with library $1's functions (v$1_*), opens window 1 and runs
 # one cycle, so the learnt times exist as in a hall that has been open a while.
 hall_open() {
-	echo "$HALL" | cli -x FCALL "v${1}_setup" 1 "$2" $NOW $DAY 0 >/dev/null
-	cli FCALL "v${1}_open" 1 "$2" $NOW $DAY 0 1 c01 fi/1 $((NOW + 86400)) >/dev/null
-	cli FCALL "v${1}_take" 1 "$2" $NOW $DAY 0 S1 normal kiosk "" >/dev/null
-	cli FCALL "v${1}_call_next" 1 "$2" $NOW $DAY 0 1 c01 >/dev/null
-	cli FCALL "v${1}_finish" 1 "$2" $NOW $DAY 0 1 "" >/dev/null
+	echo "$HALL" | cli -x FCALL "v${1}_setup" 1 "$2" "$NOW" "$DAY" 0 >/dev/null
+	cli FCALL "v${1}_open" 1 "$2" "$NOW" "$DAY" 0 1 c01 fi/1 $((NOW + 86400)) >/dev/null
+	cli FCALL "v${1}_take" 1 "$2" "$NOW" "$DAY" 0 S1 normal kiosk "" >/dev/null
+	cli FCALL "v${1}_call_next" 1 "$2" "$NOW" "$DAY" 0 1 c01 >/dev/null
+	cli FCALL "v${1}_finish" 1 "$2" "$NOW" "$DAY" 0 1 "" >/dev/null
 }
 
 declare -a WITH_HOUR
@@ -79,7 +80,7 @@ library_load() {
 		cli -x FUNCTION LOAD REPLACE >/dev/null
 	hall_open "$2" "q:{v$2}"
 	# the hall has no utc_offsets: its zone is UTC
-	WITH_HOUR[$2]=$(cli FCALL "v${2}_services" 1 "q:{v$2}" $NOW "${DAY}T00" 0 | grep -c services || true)
+	WITH_HOUR[$2]=$(cli FCALL "v${2}_services" 1 "q:{v$2}" "$NOW" "${DAY}T00" 0 | grep -c services || true)
 }
 
 # The day argument of a call at epoch $2 to library $1.
