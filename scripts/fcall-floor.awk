@@ -5,7 +5,8 @@
 # call_next calls and the k-th finish finishes. Variables: v, skip (a regular expression over
 # "NAME key first-argument" of commands to leave out; empty: none), site (the site key),
 # tickets ("id score" of each take, in order), counts (a file for "<name> <commands>" lines, a
-# line a function). Fails (exit 2) if a function never names its ticket.
+# line a function). Fails (exit 2) if a function never names its ticket. Run with
+# scripts/monitor.awk loaded first.
 
 # MONITOR's quoted argument as a Lua string: the same escapes, but \xHH, which Lua 5.1 reads as
 # \ddd.
@@ -72,14 +73,7 @@ BEGIN {
 }
 
 {
-	nargs = 0
-	split("", arg)
-	line = $0
-	while (match(line, /"([^"\\]|\\.)*"/)) {
-		arg[++nargs] = substr(line, RSTART + 1, RLENGTH - 2)
-		line = substr(line, RSTART + RLENGTH)
-	}
-	if (nargs == 0)
+	if (monitor_args($0) == 0)
 		next
 	if (toupper(arg[1]) == "FCALL" && arg[2] ~ /^v1_/) {
 		close_function()

@@ -14,7 +14,10 @@
 # `call` of each, its reply made), the replies converted to Lua values (`parseReply`), and the
 # rest (the Lua, its arguments made Redis strings, the script call's checks); "no-reply" is the
 # whole less the conversion, the floor as if the replies were ignored. Then the floor again
-# without each of a few groups of commands, and the floor's commands by their cost.
+# without each of a few groups of commands, and the floor's commands by their cost. Last the
+# AOF bytes per ticket life (a take, a call_next and a finish): the AOF's growth over the
+# library's and the floor's calls, and the captured writes by group as scripts/fcall-aof.awk
+# counts them in the AOF's form, checked against the AOF's growth over the capture.
 # What varies per floor call, passed as arguments, so that Redis does the same work each time:
 # the ticket's id in the keys and members that hold it (each floor take makes a new ticket hash
 # and queue member, each call_next removes the queue's head and each finish packs and deletes
@@ -43,6 +46,7 @@ hall|the config and window reads (MGET day drain, HMGET cfg, HGETALL w:1)|^MGET 
 reads|the estimate's, the statistics' and the config and window reads (the writes kept)|^(ZCARD|ZCOUNT) |^HMGET [^ ]*:(waiting|nopen) |^HMGET [^ ]*:ewma ~classes|^HMGET [^ ]*:st:|^MGET |^HMGET [^ ]*:cfg |^HGETALL [^ ]*:w:"
 
 callgrind_redis fcall-floor
+cli CONFIG SET auto-aof-rewrite-percentage 0 >/dev/null # no rewrite between two AOF sizes
 load_minimal
 library_load "$LIB" 1
 hall_open 1 "$FL"
@@ -60,14 +64,26 @@ hall_round() {
 	done
 }
 
-# The capture: a round after a first one, so that what a day's first ticket of a service does
-# once (its numbering's and its packed bucket's expiry) is not captured; an ECHO after it
-# tells when MONITOR has shown it all.
+# The AOF's size in bytes; fails, saying so, when Redis keeps none.
+aof_size() {
+	local size
+	size=$(cli INFO persistence | tr -d '\r' | awk -F: '$1 == "aof_current_size" { print $2 }')
+	[ -n "$size" ] || { echo "fcall-floor: Redis reports no aof_current_size: its AOF is off" >&2; exit 1; }
+	echo "$size"
+}
+
+# The capture: a round after two first ones, so that what a day's first ticket of a service
+# does once (its numbering's and its packed bucket's expiry) is not captured and the recent
+# list is full, as in a hall open a while (each call then drops its oldest entry); an ECHO
+# after it tells when MONITOR has shown it all.
+hall_round "$NOW"
 hall_round $((NOW + 600))
 timeout 60 redis-cli -s "$SOCK" MONITOR >"$WORK/monitor.txt" &
 MONITOR_PID=$!
 for _ in $(seq 100); do cli CLIENT LIST TYPE normal | grep -q 'cmd=monitor' && break; sleep 0.1; done
+CAPTURE_AOF=$(aof_size)
 hall_round $((NOW + 1200))
+CAPTURE_AOF=$(($(aof_size) - CAPTURE_AOF))
 cli ECHO floor-capture-end >/dev/null
 for _ in $(seq 100); do grep -q floor-capture-end "$WORK/monitor.txt" && break; sleep 0.1; done
 kill "$MONITOR_PID" 2>/dev/null || true
@@ -79,6 +95,14 @@ if [ "$(echo "$TICKETS" | wc -w)" != 12 ] || [ "$(grep -c '"FCALL" "v1_finish"' 
 	exit 1
 fi
 read -r -a CAPTURED <<<"${TICKETS//$'\n'/ }"
+# The capture's writes in AOF bytes, "<function> <group> <bytes>" a line, and their sum, which
+# must agree with the AOF's growth over the capture within 2%.
+awk -f "$ROOT/scripts/monitor.awk" -f "$ROOT/scripts/fcall-aof.awk" "$WORK/monitor.txt" >"$WORK/aof-groups"
+CAPTURE_COUNTED=$(awk '{ n += $NF } END { print n + 0 }' "$WORK/aof-groups")
+if ! awk -v c="$CAPTURE_COUNTED" -v m="$CAPTURE_AOF" 'BEGIN { exit !(m > 0 && (c - m) ^ 2 <= (m / 50) ^ 2) }'; then
+	echo "fcall-floor: the captured writes count $CAPTURE_COUNTED AOF bytes but the AOF grew $CAPTURE_AOF over the capture" >&2
+	exit 1
+fi
 SCORE=${CAPTURED[11]} # the last take's: the floor's scores come after it
 
 # Writes a library named floor_$1 (functions $1_take_<s>, $1_call_next_<s>, $1_finish_<s> for
@@ -86,7 +110,7 @@ SCORE=${CAPTURED[11]} # the last take's: the floor's scores come after it
 # matches $2 (none when empty), and the number of commands of each to $WORK/commands.$1.
 floor_library() {
 	awk -v v="$1" -v skip="$2" -v site="$FL" -v tickets="$TICKETS" \
-		-v counts="$WORK/commands.$1" -f "$ROOT/scripts/fcall-floor.awk" "$WORK/monitor.txt"
+		-v counts="$WORK/commands.$1" -f "$ROOT/scripts/monitor.awk" -f "$ROOT/scripts/fcall-floor.awk" "$WORK/monitor.txt"
 }
 
 # The mean number of commands of function $2 (take, call_next, finish) of floor $1.
@@ -143,10 +167,13 @@ floor_check() {
 MIN_PER=""
 # Runs the commands on stdin, then prints label $1's instructions per call over $2 calls: the
 # whole, its ratio to the minimal function, the whole less the replies' conversion and its
-# ratio, the commands themselves, the conversion and the rest; sets LAST to the whole.
+# ratio, the commands themselves, the conversion and the rest; sets LAST to the whole and
+# LAST_AOF to the AOF's growth per call.
 phase() {
-	local label=$1 calls=$2 total commands replies piped
+	local label=$1 calls=$2 total commands replies piped aof
+	aof=$(aof_size)
 	piped=$(cli --pipe 2>&1)
+	LAST_AOF=$(awk -v a="$(($(aof_size) - aof))" -v n="$calls" 'BEGIN { printf "%.0f", a / n }')
 	case "$piped" in
 	*"errors: 0,"*) ;;
 	*) echo "fcall-floor: $label: $(echo "$piped" | grep -m 3 -v '^All data\|^Last reply')" >&2; exit 1 ;;
@@ -206,11 +233,13 @@ phase "a function issuing no command" "$N" <"$WORK/calls"
 floor_takes floor >"$WORK/calls"
 phase "floor take" "$N" <"$WORK/calls"
 FLOOR_TAKE=$LAST
+FLOOR_TAKE_AOF=$LAST_AOF
 TAKE_COMMANDS=$(by_command "$N")
 floor_check "$N"
 floor_cycles floor >"$WORK/calls"
 phase "floor call_next + finish" "$N" <"$WORK/calls"
 FLOOR_CYCLE=$LAST
+FLOOR_CYCLE_AOF=$LAST_AOF
 CYCLE_COMMANDS=$(by_command "$N")
 floor_check 0
 floor_next
@@ -219,12 +248,14 @@ for j in $(seq "$N"); do
 done >"$WORK/calls"
 phase "take (qh_take)" "$N" <"$WORK/calls"
 TAKE=$LAST
+TAKE_AOF=$LAST_AOF
 for j in $(seq "$N"); do
 	echo "FCALL v1_call_next 1 q:{v1} $((NOW + N + j * 60)) $(day_arg 1 $((NOW + N + j * 60))) 0 1 c01"
 	echo "FCALL v1_finish 1 q:{v1} $((NOW + N + j * 60 + 30)) $(day_arg 1 $((NOW + N + j * 60 + 30))) 0 1 \"\""
 done >"$WORK/calls"
 phase "call_next + finish (qh_call_next, qh_finish)" "$N" <"$WORK/calls"
 CYCLE=$LAST
+CYCLE_AOF=$LAST_AOF
 while IFS='|' read -r name what _; do
 	echo "floor without $what: take $(commands_of "$name" take) commands, call_next + finish $(($(commands_of "$name" call_next) + $(commands_of "$name" finish)))"
 	floor_takes "$name" >"$WORK/calls"
@@ -240,3 +271,15 @@ awk -v t="$TAKE" -v ft="$FLOOR_TAKE" -v c="$CYCLE" -v fc="$FLOOR_CYCLE" -v m="$M
 echo "the floor's commands, instructions per call (each command's own, its reply made):"
 echo "  take:$TAKE_COMMANDS"
 echo "  call_next + finish:$CYCLE_COMMANDS"
+echo "AOF bytes per ticket life (a take, a call_next and a finish), measured (aof_current_size):"
+echo "  the library: take $TAKE_AOF + call_next + finish $CYCLE_AOF = $((TAKE_AOF + CYCLE_AOF))"
+echo "  the floor: take $FLOOR_TAKE_AOF + call_next + finish $FLOOR_CYCLE_AOF = $((FLOOR_TAKE_AOF + FLOOR_CYCLE_AOF))"
+echo "  the capture's 6 lives: $((CAPTURE_AOF / 6)) ($CAPTURE_AOF in all); counted from their commands: $((CAPTURE_COUNTED / 6)) ($CAPTURE_COUNTED)"
+echo "the captured lives' AOF bytes per life by group of writes:"
+awk '{ g = $2; for (i = 3; i < NF; i++) g = g " " $i; b[g, $1] += $NF; t[g] += $NF; f[$1] += $NF }
+	END {
+		printf "  %-32s %6s %10s %7s %6s\n", "", "take", "call_next", "finish", "life"
+		for (g in t) printf "  %-32s %6.0f %10.0f %7.0f %6.0f\n", g, b[g, "take"] / 6, b[g, "call_next"] / 6, b[g, "finish"] / 6, t[g] / 6 | "sort -k1,1"
+		close("sort -k1,1")
+		printf "  %-32s %6.0f %10.0f %7.0f %6.0f\n", "all", f["take"] / 6, f["call_next"] / 6, f["finish"] / 6, (f["take"] + f["call_next"] + f["finish"]) / 6
+	}' "$WORK/aof-groups"
