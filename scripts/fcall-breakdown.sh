@@ -56,22 +56,14 @@ aof_bytes() { cat "$WORK"/appendonlydir/* | wc -c; }
 used_memory() { cli INFO memory | tr -d '\r' | awk -F: '/^used_memory:/ {print $2}'; }
 
 . "$ROOT/scripts/measure-halls.sh" # hall_json, day_at, stats_day_calls, stats_day_reads
+. "$ROOT/scripts/fcall-callgrind.sh" # load_minimal (and cli, the same as above)
 
 redis-server --unixsocket "$SOCK" --port 0 --dir "$WORK" --appendonly yes --appendfsync everysec \
 	--save '' --stream-node-max-bytes 16384 --hash-max-listpack-value 128 --daemonize no --logfile "$WORK/redis.log" &
 REDIS_PID=$!
 for _ in $(seq 100); do cli PING >/dev/null 2>&1 && break; sleep 0.05; done
 cli -x FUNCTION LOAD REPLACE <"$LIB" >/dev/null
-cli FUNCTION LOAD REPLACE "#!lua name=fbmin
-redis.register_function('min_take', function(keys, args)
-  local n = redis.call('INCR', keys[1] .. ':seq')
-  local id = 'T' .. n
-  redis.call('HSET', keys[1] .. ':t:' .. id, 'number', id, 'state', 'waiting', 'issued_at', args[1])
-  redis.call('ZADD', keys[1] .. ':q', n, id)
-  local sid = redis.call('XADD', keys[1] .. ':events', '*', 'type', 'ticket', 'data', id)
-  redis.call('PUBLISH', keys[1] .. ':ev', sid .. ' ' .. id)
-  return id
-end)" >/dev/null
+load_minimal
 hall_json 6 10 | cli -x FCALL qh_setup 1 "$P" $NOW $DAY 0 >/dev/null
 cli FCALL qh_open 1 "$P" $NOW $DAY 0 1 c01 fb/1 $((NOW + 86400)) >/dev/null
 

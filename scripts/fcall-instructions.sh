@@ -18,75 +18,21 @@ N=${1:-200}
 shift || true
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 . "$ROOT/scripts/measure-halls.sh" # hall_json, day_at, stats_day_calls, stats_day_reads
+. "$ROOT/scripts/fcall-callgrind.sh" # callgrind_redis, cli, counted, the hall, the minimal function
 LIBS=()
 for lib in "$@"; do LIBS+=("$(readlink -f "$lib")"); done
 [ ${#LIBS[@]} -gt 0 ] || LIBS=("$ROOT/qserver/functions.lua")
-WORK=$(mktemp -d /tmp/qhall-fcall-ir-XXXXXX)
-declare -a WITH_HOUR
-SOCK="$WORK/redis.sock"
 NOW=1795830000
 DAY=2026-11-28
-REDIS_PID=""
 
-# Stops the redis-server this script started, by its process id.
-cleanup() {
-	[ -n "$REDIS_PID" ] && kill "$REDIS_PID" 2>/dev/null && wait "$REDIS_PID" 2>/dev/null
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-command -v valgrind >/dev/null || { echo "fcall-instructions: needs valgrind" >&2; exit 1; }
-(cd "$WORK" && exec valgrind --tool=callgrind --toggle-collect=fcallCommand --toggle-collect=fcallroCommand \
-	--callgrind-out-file="$WORK/cg.out" redis-server --unixsocket "$SOCK" --port 0 --dir "$WORK" \
-	--appendonly yes --appendfsync everysec --save '' --daemonize no --logfile "$WORK/redis.log" \
-	2>"$WORK/valgrind.log") &
-REDIS_PID=$!
-for _ in $(seq 300); do redis-cli -s "$SOCK" PING >/dev/null 2>&1 && break; sleep 0.1; done
-cli() { redis-cli -s "$SOCK" "$@"; }
-
-HALL='{"site":{"id":"fi","sla":900,"retention_days":90},"services":['
-for i in 1 2 3 4 5 6; do
-	HALL="$HALL$([ "$i" = 1 ] || echo ,){\"id\":\"S$i\",\"prefix\":\"S$i\",\"service_time\":300}"
-done
-HALL="$HALL],\"windows\":[{\"id\":1,\"services\":[\"*\"]},{\"id\":2,\"services\":[\"S3\",\"S4\"]},{\"id\":3,\"services\":[\"S4\",\"S5\"]}]}"
-
-cli FUNCTION LOAD REPLACE "#!lua name=fimin
-redis.register_function('min_take', function(keys, args)
-  local n = redis.call('INCR', keys[1] .. ':seq')
-  local id = 'T' .. n
-  redis.call('HSET', keys[1] .. ':t:' .. id, 'number', id, 'state', 'waiting', 'issued_at', args[1])
-  redis.call('ZADD', keys[1] .. ':q', n, id)
-  local sid = redis.call('XADD', keys[1] .. ':events', '*', 'type', 'ticket', 'data', id)
-  redis.call('PUBLISH', keys[1] .. ':ev', sid .. ' ' .. id)
-  return id
-end)" >/dev/null
+callgrind_redis fcall-ir
+load_minimal
 i=0
 for lib in "${LIBS[@]}"; do
 	i=$((i + 1))
-	sed -e "s/^#!lua name=qhall/#!lua name=v$i/" -e "s/register('qh_/register('v${i}_/" "$lib" |
-		cli -x FUNCTION LOAD REPLACE >/dev/null
-	echo "$HALL" | cli -x FCALL "v${i}_setup" 1 "q:{v$i}" $NOW $DAY 0 >/dev/null
-	cli FCALL "v${i}_open" 1 "q:{v$i}" $NOW $DAY 0 1 c01 fi/1 $((NOW + 86400)) >/dev/null
-	# one cycle first, so the learnt times exist as in a hall that has been open a while
-	cli FCALL "v${i}_take" 1 "q:{v$i}" $NOW $DAY 0 S1 normal kiosk "" >/dev/null
-	cli FCALL "v${i}_call_next" 1 "q:{v$i}" $NOW $DAY 0 1 c01 >/dev/null
-	cli FCALL "v${i}_finish" 1 "q:{v$i}" $NOW $DAY 0 1 "" >/dev/null
-	# the hall has no utc_offsets: its zone is UTC
-	WITH_HOUR[$i]=$(cli FCALL "v${i}_services" 1 "q:{v$i}" $NOW "${DAY}T00" 0 | grep -c services || true)
+	library_load "$lib" $i
 done
-# The day argument of a call at epoch $2 to library $1.
-day_arg() {
-	if [ "${WITH_HOUR[$1]}" = 1 ]; then printf '%sT%02d' "$DAY" $((($2 / 3600) % 24)); else echo "$DAY"; fi
-}
 
-# Instructions counted since the previous dump (callgrind numbers its dumps cg.out.1, 2, ...).
-counted() {
-	local next
-	next=$(($(find "$WORK" -name 'cg.out.*' | wc -l) + 1))
-	callgrind_control -d "$REDIS_PID" >/dev/null 2>&1
-	for _ in $(seq 50); do [ -s "$WORK/cg.out.$next" ] && break; sleep 0.1; done
-	awk '/^summary:|^totals:/ { print $2; exit }' "$WORK/cg.out.$next"
-}
 counted >/dev/null
 for j in $(seq "$N"); do echo "FCALL min_take 1 q:{fimin} $NOW"; done | cli --pipe >/dev/null
 MIN=$(counted)
