@@ -1283,11 +1283,16 @@ end
 local function wait_delta(wait)
   wait = math.max(wait, 0)
   local sla = tonumber(cfg().sla or '') or 900
-  local d = stat_delta{[ST_WAIT_SUM] = wait, [ST_WAIT_SLA] = wait <= sla and 1 or 0}
-  local n = #d.sfx + 1
-  d.sfx[n], d.val[n] = TEXT.HIST_SUFFIX[hist_bucket(wait)], 1
-  d.wait = wait
-  return d
+  -- as stat_delta{[ST_WAIT_SUM] = wait, [ST_WAIT_SLA] = ...} makes it (counter order, no 0),
+  -- made directly: every call to a window makes one
+  local sfx, val, n = {}, {}, 0
+  if wait ~= 0 then n, sfx[1], val[1] = 1, TEXT.ST_SUFFIX[ST_WAIT_SUM], wait end
+  if wait <= sla then
+    n = n + 1
+    sfx[n], val[n] = TEXT.ST_SUFFIX[ST_WAIT_SLA], 1
+  end
+  sfx[n + 1], val[n + 1] = TEXT.HIST_SUFFIX[hist_bucket(wait)], 1
+  return {sfx = sfx, val = val, wait = wait}
 end
 
 -- Adds a delta into the records of one aggregate hash, in this call's pending statistics,
@@ -3745,9 +3750,11 @@ function sitecfg.packed.write(t)
   local issued = pk.value(t.issued_at or '')
   if type(issued) ~= 'number' then issued = nil end
   -- one table kept for every write: each table made costs the garbage collector's work
-  local out = pk.buf
+  local out, fields = pk.buf, pk.FIELDS
   out[1] = pk.VERSION
-  for i, f in ipairs(pk.FIELDS) do
+  -- a numeric loop: ipairs costs a call of its iterator for each of the fields
+  for i = 1, #fields do
+    local f = fields[i]
     local v = t[f]
     if v == nil or v == '' or pk.DEFAULTS[f] == v then
       v = ''
