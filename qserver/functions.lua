@@ -1297,8 +1297,8 @@ end
 
 -- Adds a delta into the records of one aggregate hash, in this call's pending statistics,
 -- which stat_flush writes at the call's end, one HMGET and one HSET per hash. Kept as the
--- list of (records, delta) pairs: most calls move a hash once, and then its fields are
--- distinct and need no table to be summed in.
+-- list of (records, delta) pairs: most calls move a hash once or twice with distinct fields,
+-- which then need no table to be summed in.
 local function stat_update(key, recs, d, as_table)
   local h = stats_pending[key]
   if not h then
@@ -1365,30 +1365,56 @@ do
     return n
   end
 
-  -- Writes one hash moved by a single update: its fields are distinct, read with one HMGET
-  -- (with STATS_TABLE_FIELD when the hash is kept as a table) and written with one HSET.
-  local function flush_single(key, h)
-    local recs, d = h[1], h[2]
-    local n = update_fields(recs, d, 0)
+  -- True when the updates of a hash move distinct fields, fewer than 200: no suffix in two of
+  -- them (a field's suffix, all from its last '|', tells it from another record's), at most
+  -- one with a wait. A call moves a hash once, or twice (a call_next that finishes a ticket
+  -- and calls the next) with a final state's counters and a wait's.
+  local function distinct(h)
+    local count = 0
+    for u = 2, #h, 2 do
+      local d = h[u]
+      count = count + #h[u - 1] * (#d.sfx + 1)
+      for e = 2, u - 2, 2 do
+        local other = h[e]
+        if d.wait and other.wait then return false end
+        for a = 1, #d.sfx do
+          for b = 1, #other.sfx do
+            if d.sfx[a] == other.sfx[b] then return false end
+          end
+        end
+      end
+    end
+    return count < 200
+  end
+
+  -- Writes one hash whose updates move distinct fields (distinct): read with one HMGET (with
+  -- STATS_TABLE_FIELD when the hash is kept as a table) and written with one HSET, in the
+  -- order of the updates, as flush_merged would.
+  local function flush_distinct(key, h)
+    local n = 0
+    for u = 1, #h, 2 do n = update_fields(h[u], h[u + 1], n) end
     if n == 0 then return end
     local marked = h.as_table
     if marked then names[n + 1] = STATS_TABLE_FIELD end
     local have = redis.call('HMGET', key, unpack(names, 1, marked and n + 1 or n))
     local m = 0
     if marked and not have[n + 1] then args[1], args[2], m = STATS_TABLE_FIELD, TEXT.STATS_TABLE_VALUE, 2 end
-    local value, wait, i = d.val, d.wait, 0
-    for _ = 1, #recs do
-      for j = 1, #value do
-        i = i + 1
-        -- as '%d' writes it: every figure is a whole number (tostring's '%.14g' would switch
-        -- to exponents from 1e14); the stored text is converted by the addition itself
-        -- (HINCRBY's integers, never anything else)
-        args[m + 1], args[m + 2], m = names[i], figure_text((have[i] or 0) + value[j]), m + 2
-      end
-      if wait then
-        i = i + 1
-        local was = have[i]
-        if not was or was + 0 < wait then args[m + 1], args[m + 2], m = names[i], figure_text(wait), m + 2 end
+    local i = 0
+    for u = 2, #h, 2 do
+      local value, wait = h[u].val, h[u].wait
+      for _ = 1, #h[u - 1] do
+        for j = 1, #value do
+          i = i + 1
+          -- as '%d' writes it: every figure is a whole number (tostring's '%.14g' would switch
+          -- to exponents from 1e14); the stored text is converted by the addition itself
+          -- (HINCRBY's integers, never anything else)
+          args[m + 1], args[m + 2], m = names[i], figure_text((have[i] or 0) + value[j]), m + 2
+        end
+        if wait then
+          i = i + 1
+          local was = have[i]
+          if not was or was + 0 < wait then args[m + 1], args[m + 2], m = names[i], figure_text(wait), m + 2 end
+        end
       end
     end
     if m > 0 then redis.call('HSET', key, unpack(args, 1, m)) end
@@ -1453,7 +1479,12 @@ do
   function stat_flush()
     for _, key in ipairs(stats_pending) do
       local h = stats_pending[key]
-      if #h == 2 and #h[1] * (#h[2].sfx + 1) < 200 then flush_single(key, h) else flush_merged(key, h) end
+      -- (one update, the most common, checked inline)
+      if (#h == 2 and #h[1] * (#h[2].sfx + 1) < 200) or distinct(h) then
+        flush_distinct(key, h)
+      else
+        flush_merged(key, h)
+      end
     end
     stats_pending = {}
   end
