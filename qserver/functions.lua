@@ -1387,6 +1387,32 @@ do
     return count < 200
   end
 
+  -- The HSET arguments of a hash's updates (h), from args[m + 1] on, given the values stored
+  -- in their fields (have: names' HMGET reply); returns the new m. Counters are the stored
+  -- figure plus the delta; a wait maximum is written where the wait passes the stored one.
+  -- The stored texts are converted by the arithmetic itself (a call of tonumber costs more
+  -- than the rest of a field's work), which fails on a text that is no number.
+  local function figure_args(h, have, m)
+    local i = 0
+    for u = 2, #h, 2 do
+      local value, wait = h[u].val, h[u].wait
+      for _ = 1, #h[u - 1] do
+        for j = 1, #value do
+          i = i + 1
+          -- as '%d' writes it: every figure is a whole number (tostring's '%.14g' would switch
+          -- to exponents from 1e14)
+          args[m + 1], args[m + 2], m = names[i], figure_text((have[i] or 0) + value[j]), m + 2
+        end
+        if wait then
+          i = i + 1
+          local was = have[i]
+          if not was or was + 0 < wait then args[m + 1], args[m + 2], m = names[i], figure_text(wait), m + 2 end
+        end
+      end
+    end
+    return m
+  end
+
   -- Writes one hash whose updates move distinct fields (distinct): read with one HMGET (with
   -- STATS_TABLE_FIELD when the hash is kept as a table) and written with one HSET, in the
   -- order of the updates, as flush_merged would.
@@ -1399,25 +1425,15 @@ do
     local have = redis.call('HMGET', key, unpack(names, 1, marked and n + 1 or n))
     local m = 0
     if marked and not have[n + 1] then args[1], args[2], m = STATS_TABLE_FIELD, TEXT.STATS_TABLE_VALUE, 2 end
-    local i = 0
-    for u = 2, #h, 2 do
-      local value, wait = h[u].val, h[u].wait
-      for _ = 1, #h[u - 1] do
-        for j = 1, #value do
-          i = i + 1
-          -- as '%d' writes it: every figure is a whole number (tostring's '%.14g' would switch
-          -- to exponents from 1e14); the stored text is converted by the addition itself
-          -- (HINCRBY's integers, never anything else)
-          args[m + 1], args[m + 2], m = names[i], figure_text((have[i] or 0) + value[j]), m + 2
-        end
-        if wait then
-          i = i + 1
-          local was = have[i]
-          if not was or was + 0 < wait then args[m + 1], args[m + 2], m = names[i], figure_text(wait), m + 2 end
-        end
-      end
+    local ok, top = pcall(figure_args, h, have, m)
+    if not ok then
+      -- a stored text that is no number (damaged by hand) counts as none, as flush_merged
+      -- counts it (tonumber, which converts every other text as the arithmetic does): an
+      -- error here, after the call's writes, would refuse every call moving the field all day
+      for k = 1, n do have[k] = tonumber(have[k]) end
+      top = figure_args(h, have, m)
     end
-    if m > 0 then redis.call('HSET', key, unpack(args, 1, m)) end
+    if top > 0 then redis.call('HSET', key, unpack(args, 1, top)) end
   end
 
   -- Writes one hash moved by several updates (a day change's expiries, say): the same
