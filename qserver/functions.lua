@@ -77,7 +77,8 @@ local tjson     -- the last ticket view worked out: {t = ticket, gen = gen, view
 local events    -- the events this call caused, in order (published when it ends)
 local hours_seen -- site-local hours worked out during this call (statistics)
 local stats_pending -- statistics this call moved, written at its end (stat_flush): the hash
-                -- keys in order, and by key {records, delta, records, delta, ...}
+                -- keys in order, and by key {records, delta, records, delta, ...}: the lists
+                -- themselves, read only when the call ends, so none may change once passed
 local notify = {} -- "your turn is near" notifications: the functions of their section near the end
 
 ------------------------------------------------------------------------------------------
@@ -1298,7 +1299,10 @@ end
 -- Adds a delta into the records of one aggregate hash, in this call's pending statistics,
 -- which stat_flush writes at the call's end, one HMGET and one HSET per hash. Kept as the
 -- list of (records, delta) pairs: most calls move a hash once or twice with distinct fields,
--- which then need no table to be summed in.
+-- which then need no table to be summed in. The record list and the delta are kept as they
+-- are, not copied, and read only when the call ends (stat_flush): a caller must never change
+-- either after passing it, nor ever change a delta made once and shared by every call (it
+-- would move the figures of every later call).
 local function stat_update(key, recs, d, as_table)
   local h = stats_pending[key]
   if not h then
