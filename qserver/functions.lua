@@ -77,7 +77,8 @@ local tjson     -- the last ticket view worked out: {t = ticket, gen = gen, view
 local events    -- the events this call caused, in order (published when it ends)
 local hours_seen -- site-local hours worked out during this call (statistics)
 local stats_pending -- statistics this call moved, written at its end (stat_flush): the hash
-                -- keys in order, and by key {fields in order, add = {f = n}, max = {f = n}}
+                -- keys in order, and by key {records, delta, records, delta, ...}: the lists
+                -- themselves, read only when the call ends, so none may change once passed
 local notify = {} -- "your turn is near" notifications: the functions of their section near the end
 
 ------------------------------------------------------------------------------------------
@@ -1283,84 +1284,230 @@ end
 local function wait_delta(wait)
   wait = math.max(wait, 0)
   local sla = tonumber(cfg().sla or '') or 900
-  local d = stat_delta{[ST_WAIT_SUM] = wait, [ST_WAIT_SLA] = wait <= sla and 1 or 0}
-  local n = #d.sfx + 1
-  d.sfx[n], d.val[n] = TEXT.HIST_SUFFIX[hist_bucket(wait)], 1
-  d.wait = wait
-  return d
+  -- as stat_delta{[ST_WAIT_SUM] = wait, [ST_WAIT_SLA] = ...} makes it (counter order, no 0),
+  -- made directly: every call to a window makes one
+  local sfx, val, n = {}, {}, 0
+  if wait ~= 0 then n, sfx[1], val[1] = 1, TEXT.ST_SUFFIX[ST_WAIT_SUM], wait end
+  if wait <= sla then
+    n = n + 1
+    sfx[n], val[n] = TEXT.ST_SUFFIX[ST_WAIT_SLA], 1
+  end
+  sfx[n + 1], val[n + 1] = TEXT.HIST_SUFFIX[hist_bucket(wait)], 1
+  return {sfx = sfx, val = val, wait = wait}
 end
 
--- Adds a delta into the records of one aggregate hash, in this call's pending statistics:
--- counters and buckets summed, the wait maximum kept where the delta's wait passes it.
--- stat_flush writes them at the call's end, one HMGET and one HSET per hash.
+-- Adds a delta into the records of one aggregate hash, in this call's pending statistics,
+-- which stat_flush writes at the call's end, one HMGET and one HSET per hash. Kept as the
+-- list of (records, delta) pairs: most calls move a hash once or twice with distinct fields,
+-- which then need no table to be summed in. The record list and the delta are kept as they
+-- are, not copied, and read only when the call ends (stat_flush): a caller must never change
+-- either after passing it, nor ever change a delta made once and shared by every call (it
+-- would move the figures of every later call).
 local function stat_update(key, recs, d, as_table)
   local h = stats_pending[key]
   if not h then
-    h = {fields = {}, add = {}, max = {}, as_table = as_table}
+    h = {as_table = as_table}
     stats_pending[key] = h
     stats_pending[#stats_pending + 1] = key
   end
-  local fields, add, max = h.fields, h.add, h.max
-  local suffix, value, wait = d.sfx, d.val, d.wait
-  for _, rec in ipairs(recs) do
-    for j = 1, #suffix do
-      local f = rec .. suffix[j]
-      local have = add[f]
-      if have == nil then fields[#fields + 1] = f end
-      add[f] = (have or 0) + value[j]
-    end
-    if wait then
-      local f = rec .. '|wm'
-      local have = max[f]
-      if have == nil then fields[#fields + 1] = f end
-      if (have or -1) < wait then max[f] = wait end
-    end
-  end
+  h[#h + 1] = recs
+  h[#h + 1] = d
 end
 
--- Writes this call's pending statistics: per hash one HMGET of the fields it moves and one
--- HSET of their new values (the same counters as HINCRBY would leave, in a fraction of the
--- AOF bytes and commands; the function runs atomically, so nothing comes between).
-local function stat_flush()
-  for _, key in ipairs(stats_pending) do
-    local h = stats_pending[key]
-    -- 200 fields a command at most, so a day change at many windows stays within Lua's stack
-    for first = 1, #h.fields, 200 do
-      local fields = h.fields
-      if #fields > 200 then
-        fields = {}
-        for i = first, math.min(first + 199, #h.fields) do fields[#fields + 1] = h.fields[i] end
+-- Statistics' writing (stat_flush) and the buffers and texts it reuses from call to call.
+local stat_flush
+do
+  -- the fields of one HMGET and the arguments of one HSET, kept from call to call: each table
+  -- made and grown costs more than the figures written with it
+  local names, args = {}, {}
+  -- "<record>|wm" by record, made once (dropped whole when it holds many)
+  local wm_field, wm_count = {}, 0
+  -- the texts of 0..999, and of 000..999 for the lower digits, made at the first write
+  local digits, digits3
+
+  -- A figure as '%d' writes it: most figures are below a million, and two lookups and a join
+  -- cost a fraction of string.format (a figure's dearest step); any other number is formatted.
+  local function figure_text(v)
+    if not digits then
+      digits, digits3 = {}, {}
+      for i = 0, 999 do digits[i], digits3[i] = string.format('%d', i), string.format('%03d', i) end
+    end
+    if v >= 0 and v < 1000000 and v % 1 == 0 then
+      if v < 1000 then return digits[v] end
+      local low = v % 1000
+      return digits[(v - low) / 1000] .. digits3[low]
+    end
+    return string.format('%d', v)
+  end
+
+  -- The wait maximum's field of a record.
+  local function wm_of(rec)
+    local f = wm_field[rec]
+    if not f then
+      if wm_count >= 10000 then wm_field, wm_count = {}, 0 end
+      f = rec .. '|wm'
+      wm_field[rec], wm_count = f, wm_count + 1
+    end
+    return f
+  end
+
+  -- The fields one update (records x delta) moves, in order, from names[n + 1] on; returns
+  -- the new n. Counters first, then the wait maximum, record by record.
+  local function update_fields(recs, d, n)
+    local suffix, wait = d.sfx, d.wait
+    for r = 1, #recs do
+      local rec = recs[r]
+      for j = 1, #suffix do
+        n = n + 1
+        names[n] = rec .. suffix[j]
       end
+      if wait then
+        n = n + 1
+        names[n] = wm_of(rec)
+      end
+    end
+    return n
+  end
+
+  -- True when the updates of a hash move distinct fields, fewer than 200: no suffix in two of
+  -- them (a field's suffix, all from its last '|', tells it from another record's), at most
+  -- one with a wait. A call moves a hash once, or twice (a call_next that finishes a ticket
+  -- and calls the next) with a final state's counters and a wait's.
+  local function distinct(h)
+    local count = 0
+    for u = 2, #h, 2 do
+      local d = h[u]
+      count = count + #h[u - 1] * (#d.sfx + 1)
+      for e = 2, u - 2, 2 do
+        local other = h[e]
+        if d.wait and other.wait then return false end
+        for a = 1, #d.sfx do
+          for b = 1, #other.sfx do
+            if d.sfx[a] == other.sfx[b] then return false end
+          end
+        end
+      end
+    end
+    return count < 200
+  end
+
+  -- The HSET arguments of a hash's updates (h), from args[m + 1] on, given the values stored
+  -- in their fields (have: names' HMGET reply); returns the new m. Counters are the stored
+  -- figure plus the delta; a wait maximum is written where the wait passes the stored one.
+  -- The stored texts are converted by the arithmetic itself (a call of tonumber costs more
+  -- than the rest of a field's work), which fails on a text that is no number.
+  local function figure_args(h, have, m)
+    local i = 0
+    for u = 2, #h, 2 do
+      local value, wait = h[u].val, h[u].wait
+      for _ = 1, #h[u - 1] do
+        for j = 1, #value do
+          i = i + 1
+          -- as '%d' writes it: every figure is a whole number (tostring's '%.14g' would switch
+          -- to exponents from 1e14)
+          args[m + 1], args[m + 2], m = names[i], figure_text((have[i] or 0) + value[j]), m + 2
+        end
+        if wait then
+          i = i + 1
+          local was = have[i]
+          if not was or was + 0 < wait then args[m + 1], args[m + 2], m = names[i], figure_text(wait), m + 2 end
+        end
+      end
+    end
+    return m
+  end
+
+  -- Writes one hash whose updates move distinct fields (distinct): read with one HMGET (with
+  -- STATS_TABLE_FIELD when the hash is kept as a table) and written with one HSET, in the
+  -- order of the updates, as flush_merged would.
+  local function flush_distinct(key, h)
+    local n = 0
+    for u = 1, #h, 2 do n = update_fields(h[u], h[u + 1], n) end
+    if n == 0 then return end
+    local marked = h.as_table
+    if marked then names[n + 1] = STATS_TABLE_FIELD end
+    local have = redis.call('HMGET', key, unpack(names, 1, marked and n + 1 or n))
+    local m = 0
+    if marked and not have[n + 1] then args[1], args[2], m = STATS_TABLE_FIELD, TEXT.STATS_TABLE_VALUE, 2 end
+    local ok, top = pcall(figure_args, h, have, m)
+    if not ok then
+      -- a stored text that is no number (damaged by hand) counts as none, as flush_merged
+      -- counts it (tonumber, which converts every other text as the arithmetic does): an
+      -- error here, after the call's writes, would refuse every call moving the field all day
+      for k = 1, n do have[k] = tonumber(have[k]) end
+      top = figure_args(h, have, m)
+    end
+    if top > 0 then redis.call('HSET', key, unpack(args, 1, top)) end
+  end
+
+  -- Writes one hash moved by several updates (a day change's expiries, say): the same
+  -- fields summed first, then per 200 fields (within Lua's stack) one HMGET and one HSET.
+  local function flush_merged(key, h)
+    local order, add, max = {}, {}, {}
+    for u = 1, #h, 2 do
+      local recs, d = h[u], h[u + 1]
+      local suffix, value, wait = d.sfx, d.val, d.wait
+      for _, rec in ipairs(recs) do
+        for j = 1, #suffix do
+          local f = rec .. suffix[j]
+          local have = add[f]
+          if have == nil then order[#order + 1] = f end
+          add[f] = (have or 0) + value[j]
+        end
+        if wait then
+          local f = wm_of(rec)
+          local have = max[f]
+          if have == nil then order[#order + 1] = f end
+          if (have or -1) < wait then max[f] = wait end
+        end
+      end
+    end
+    for first = 1, #order, 200 do
+      local fields = {}
+      for i = first, math.min(first + 199, #order) do fields[#fields + 1] = order[i] end
       -- the first batch of a hash kept as a table also asks for STATS_TABLE_FIELD, written
       -- with the figures when the hash has none yet (no command more)
       local marked = h.as_table and first == 1
       if marked then fields[#fields + 1] = STATS_TABLE_FIELD end
       local have = redis.call('HMGET', key, unpack(fields))
-      local args, n = {}, 0
+      local out, n = {}, 0
       if marked then
         fields[#fields] = nil
-        if not have[#have] then args[1], args[2], n = STATS_TABLE_FIELD, TEXT.STATS_TABLE_VALUE, 2 end
+        if not have[#have] then out[1], out[2], n = STATS_TABLE_FIELD, TEXT.STATS_TABLE_VALUE, 2 end
       end
       for i = 1, #fields do
         local f = fields[i]
         local v
-        local top = h.max[f]
+        local top = max[f]
         if top ~= nil then
           if (tonumber(have[i]) or -1) < top then v = top end
         else
-          v = (tonumber(have[i]) or 0) + h.add[f]
+          v = (tonumber(have[i]) or 0) + add[f]
         end
         if v then
           n = n + 2
-          -- '%d': every figure is a whole number, and this is far cheaper than tostring's
-          -- '%.14g' (which would also switch to exponents from 1e14)
-          args[n - 1], args[n] = f, string.format('%d', v)
+          out[n - 1], out[n] = f, figure_text(v)
         end
       end
-      if n > 0 then redis.call('HSET', key, unpack(args)) end
+      if n > 0 then redis.call('HSET', key, unpack(out)) end
     end
   end
-  stats_pending = {}
+
+  -- Writes this call's pending statistics: per hash one HMGET of the fields it moves and one
+  -- HSET of their new values (the same counters as HINCRBY would leave, in a fraction of the
+  -- AOF bytes and commands; the function runs atomically, so nothing comes between).
+  function stat_flush()
+    for _, key in ipairs(stats_pending) do
+      local h = stats_pending[key]
+      -- (one update, the most common, checked inline)
+      if (#h == 2 and #h[1] * (#h[2].sfx + 1) < 200) or distinct(h) then
+        flush_distinct(key, h)
+      else
+        flush_merged(key, h)
+      end
+    end
+    stats_pending = {}
+  end
 end
 
 -- Adds one stored counter ("<record>|<counter>" field's counter name and value) to record r.
@@ -3654,9 +3801,11 @@ function sitecfg.packed.write(t)
   local issued = pk.value(t.issued_at or '')
   if type(issued) ~= 'number' then issued = nil end
   -- one table kept for every write: each table made costs the garbage collector's work
-  local out = pk.buf
+  local out, fields = pk.buf, pk.FIELDS
   out[1] = pk.VERSION
-  for i, f in ipairs(pk.FIELDS) do
+  -- a numeric loop: ipairs costs a call of its iterator for each of the fields
+  for i = 1, #fields do
+    local f = fields[i]
     local v = t[f]
     if v == nil or v == '' or pk.DEFAULTS[f] == v then
       v = ''

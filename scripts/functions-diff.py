@@ -10,7 +10,7 @@ reply, every audit entry of the event stream, every stats answer (each `by`, wit
 without a window) and at the end every key of the two sites. Exits 1 at the first
 difference, printing it.
 
-usage: scripts/functions-diff.py OLD.lua NEW.lua [SEED] [STEPS] [UPGRADE_AT]
+usage: [STATS=1] scripts/functions-diff.py OLD.lua NEW.lua [SEED] [STEPS] [UPGRADE_AT]
   SEED, STEPS: the workload (default 1, 2000).
   UPGRADE_AT: the second site runs OLD until that step and NEW from then on, so that NEW
   reads and adds to what OLD stored (days stored before a change; default 0).
@@ -45,6 +45,11 @@ day and later: P:st:d:<day> and its windows' hashes), whose layout differs betwe
 every `by`, for the hall and each window, at the end of the run. Folded days and months are
 compared key by key.
 
+With STATS=1, for two versions that store today's statistics alike (one that changes only how
+they are written, say), every statistics hash of both sites (P:st:*, today's included, field by
+field with `~table`) is also compared after every step, and at the end of the run the days not
+folded yet are compared key by key with the rest.
+
 Tickets are compared instead, at the end of the run, for every ticket either site holds, by id:
 by what a `ticket` lookup with the ticket's secret answers (its notify marks shown to the
 secret's holder), and with a secret one character longer (refused by both when it has one), and
@@ -73,6 +78,7 @@ HALL = {"site": {"id": "x", "sla": 900, "retention_days": 90, "utc_offsets": [[0
         "windows": [{"id": 1, "services": ["*"]}, {"id": 2, "services": ["A", "B"]},
                     {"id": 3, "services": ["C"]}, {"id": 4, "services": ["D", "A"]}]}
 IGNORED_KEYS = (':open', ':idle', ':marks')
+STATS = os.environ.get('STATS') == '1'  # today's statistics hashes compared too (the header)
 
 
 class Redis:
@@ -220,21 +226,46 @@ def old_reader_check(r, key, events):
     return sum(1 for got in old if got == ['!']), len(entries)
 
 
+def stats_hashes(r, prefix):
+    """Every statistics key of a site (P:st:*) by its name after the prefix: a hash's fields
+    and values (`~table` too), or the type of any other key."""
+    out = {}
+    for key in sorted(r('KEYS', prefix + ':st:*')):
+        kind = r('TYPE', key)
+        if kind == 'hash':
+            flat = r('HGETALL', key)
+            out[key[len(prefix):]] = dict(zip(flat[::2], flat[1::2]))
+        else:
+            out[key[len(prefix):]] = (kind,)
+    return out
+
+
+def compare_stats(r, step):
+    """Exits at the first statistics hash whose fields differ between the two sites (STATS=1)."""
+    old, new = stats_hashes(r, 'q:{A}'), stats_hashes(r, 'q:{B}')
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            x, y = old.get(key) or {}, new.get(key) or {}
+            fields = {f: (x.get(f), y.get(f)) for f in sorted(set(x) | set(y)) if x.get(f) != y.get(f)}
+            sys.exit('after step %d statistics key %s differs (field: (old, new)): %s' % (step, key, str(fields)[:3000]))
+
+
 def dump(r, prefix, build=None):
-    """Every key of a site with its type, content (hashes without ~table) and whether it has a TTL,
-    but the tickets and the statistics of days not folded yet; the stream's entries built with
-    `build`."""
+    """Every key of a site with its type, content (hashes without ~table, but with STATS=1) and
+    whether it has a TTL, but the tickets and (but with STATS=1) the statistics of days not
+    folded yet; the stream's entries built with `build`."""
     out = {}
     stored = r('GET', prefix + ':day') or '9999'
     for key in sorted(r('KEYS', prefix + ':*')):
         day = re.match(re.escape(prefix) + r':st:d:(\d{4}-\d\d-\d\d)', key)
-        if day and day.group(1) >= stored or key.startswith((prefix + ':t:', prefix + ':tp:')):
+        if day and day.group(1) >= stored and not STATS or key.startswith((prefix + ':t:', prefix + ':tp:')):
             continue  # (tickets: compared by their lookups, run())
         kind = r('TYPE', key)
         if kind == 'hash':
             flat = r('HGETALL', key)
             value = dict(zip(flat[::2], flat[1::2]))
-            value.pop('~table', None)
+            if not STATS:
+                value.pop('~table', None)
             if key.endswith(':ewma'):
                 value = {f: v for f, v in value.items() if f[:3] not in ('~L:', '~R:')}
         elif kind == 'zset':
@@ -335,6 +366,8 @@ def run(r, seed, steps, upgrade_at):
             now += rnd.choice([1, 5, 20, 60, 200, 900])
         else:
             now += rnd.choice([3600, 20000, 86400])
+        if STATS:
+            compare_stats(r, step - 1)
         w = str(rnd.randint(1, 4))
         some_ticket = rnd.choice(SERVICES) + '%03d' % rnd.randint(1, 30)
         x = rnd.random()
@@ -386,7 +419,10 @@ def run(r, seed, steps, upgrade_at):
             since = site_day(now - rnd.choice([0, 86400, 40 * 86400]))
             for by in ['total', 'service', 'window', 'clerk', 'hour', 'day']:
                 fcall(step, 'stats', now, since, site_day(now), by, rnd.choice(['', '1', '2']), '')
-    # the days not folded yet, compared by what stats answers (their keys are left out below)
+    if STATS:
+        compare_stats(r, steps)
+    # the days not folded yet, compared by what stats answers (their keys are left out below
+    # but with STATS=1)
     today = site_day(now)
     since = min(r('GET', 'q:{A}:day') or today, site_day(now - 86400))
     for win in ['', '1', '2', '3', '4']:
@@ -435,8 +471,9 @@ def main():
         load(r, old, 'vo')
         load(r, new, 'vn')
         keys, tickets, held, dropped = run(r, seed, steps, upgrade_at)
-        print('seed %d, %d steps (new from step %d): %d keys and %d tickets (%d with a secret), no difference'
-              % (seed, steps, upgrade_at, keys, tickets, held))
+        print('seed %d, %d steps (new from step %d): %d keys and %d tickets (%d with a secret)%s, no difference'
+              % (seed, steps, upgrade_at, keys, tickets, held,
+                 ', every statistics hash after every step' if STATS else ''))
         if dropped:
             print('the version before: %d of the second site\'s %d entries dropped whole, the rest the same'
                   % dropped)

@@ -2014,6 +2014,82 @@ stats__records_of_the_older_text_form_still_count(void **state)
 	assert_int_equal(num(row, "wait_p50"), num(stats_total(DAY1, DAY1), "wait_p50"));
 }
 
+/* The text of one field of today's statistics hash (DAY1's), or "(nil)". */
+static const char *
+today_field(const char *field)
+{
+	static char text[64];
+	redisReply *r = cmd("HGET %s:st:d:%s %s", PREFIX, DAY1, field);
+
+	snprintf(text, sizeof text, "%s", r->type == REDIS_REPLY_STRING ? r->str : "(nil)");
+	freeReplyObject(r);
+	return text;
+}
+
+/* Number of entries of the event stream (each call's audit entry). */
+static long long
+stream_entries(void)
+{
+	redisReply *r = cmd("XLEN %s", PREFIX ":events");
+	long long n = r->integer;
+
+	freeReplyObject(r);
+	return n;
+}
+
+static void
+stats__a_damaged_counter_counts_as_nothing_and_the_call_goes_through(void **state)
+{
+	long long entries;
+
+	(void)state;
+	/* a counter and a wait maximum holding text that is no number (damaged by hand) */
+	redisReply *r = cmd("HSET %s:st:d:%s t|i abc t|wm x", PREFIX, DAY1);
+	freeReplyObject(r);
+	open_window("1", "c1");
+	entries = stream_entries();
+	take("A", "");
+	assert_int_equal(stream_entries(), entries + 1);
+	/* counted from nothing, as a missing field is */
+	assert_string_equal(today_field("t|i"), "1");
+	now = T0 + 30;
+	assert_string_equal(str(call_next("1"), "id"), "20261128-A001");
+	assert_int_equal(stream_entries(), entries + 2);
+	assert_string_equal(today_field("t|wm"), "30");
+	/* and every later call moving them counts on */
+	take("A", "");
+	assert_string_equal(today_field("t|i"), "2");
+	assert_int_equal(stream_entries(), entries + 3);
+	assert_int_equal(num(stats_total(DAY1, DAY1), "issued"), 2);
+	assert_int_equal(num(stats_total(DAY1, DAY1), "wait_max"), 30);
+}
+
+static void
+stats__counters_at_and_past_a_million_are_written_whole(void **state)
+{
+	cJSON *row;
+
+	(void)state;
+	redisReply *r = cmd("HSET %s:st:d:%s t|i 999999 s:A|ws 999990 t|wm 2000000", PREFIX, DAY1);
+	freeReplyObject(r);
+	open_window("1", "c1");
+	take("A", "");
+	assert_string_equal(today_field("t|i"), "1000000");
+	now = T0 + 30;
+	call_next("1"); /* waited 30 s */
+	assert_string_equal(today_field("s:A|ws"), "1000020");
+	assert_string_equal(today_field("t|ws"), "30");
+	assert_string_equal(today_field("t|wm"), "2000000");
+	assert_string_equal(today_field("s:A|wm"), "30");
+	row = stats_total(DAY1, DAY1);
+	assert_int_equal(num(row, "issued"), 1000000);
+	assert_int_equal(num(row, "wait_max"), 2000000);
+	row = find_id_key(get(OK("qh_stats", DAY1, DAY1, "service", "", ""), "rows"), "A");
+	assert_int_equal(num(row, "issued"), 1);
+	assert_int_equal(num(row, "waits"), 1);
+	assert_int_equal(num(row, "wait_mean"), 1000020);
+}
+
 /* A window's figures by service over [from, to], as its clerk would ask (JSON text). */
 static char *
 window_stats_text(const char *from, const char *to, const char *window)
@@ -3475,6 +3551,8 @@ main(void)
 		T(stats__wait_per_spell_service_time_and_fold),
 		T(day_change__expires_waiting),
 		T(stats__records_of_the_older_text_form_still_count),
+		T(stats__a_damaged_counter_counts_as_nothing_and_the_call_goes_through),
+		T(stats__counters_at_and_past_a_million_are_written_whole),
 		T(stats__a_folded_days_window_hash_is_compact_again_with_the_same_figures),
 		T(packed__settled_ticket__found_by_id_and_number_as_before),
 		T(packed__rated_late_with_the_secret_and_listed),
