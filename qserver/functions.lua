@@ -317,8 +317,14 @@ local function service_ids()
   local ids = cache.svcs
   if not ids then
     local few = cfg().svcs
-    -- a JSON array: decoded faster than a list is split
-    if few then ids = cjson.decode(few) else ids = redis.call('LRANGE', k('svcs'), 0, -1) end
+    -- a JSON array: decoded faster than a list is split, and once for as long as the text
+    -- stays the same (the list is only read, never changed, by the calls that get it)
+    if few then
+      if few ~= sitecfg.svcs_text then sitecfg.svcs_text, sitecfg.svcs_list = few, cjson.decode(few) end
+      ids = sitecfg.svcs_list
+    else
+      ids = redis.call('LRANGE', k('svcs'), 0, -1)
+    end
     cache.svcs = ids
   end
   return ids
@@ -391,13 +397,17 @@ end
 -- Reads the learnt times (P:ewma) of the fields not read yet in this call with one HMGET,
 -- so the figures an estimate or a finish needs cost one command instead of one each.
 function model.prefetch_ewma(fields)
-  local m, want = memo_table(cache, 'ewma'), {}
-  for _, f in ipairs(fields) do
-    if m[f] == nil then want[#want + 1] = f end
+  local m, want, n = memo_table(cache, 'ewma'), {}, 0
+  for i = 1, #fields do
+    local f = fields[i]
+    if m[f] == nil then
+      n = n + 1
+      want[n] = f
+    end
   end
-  if #want == 0 then return end
+  if n == 0 then return end
   local vals = redis.call('HMGET', k('ewma'), unpack(want))
-  for i, f in ipairs(want) do m[f] = vals[i] or false end
+  for i = 1, n do m[want[i]] = vals[i] or false end
 end
 
 -- Every service's figures at once, for answers and events about all services.
@@ -1013,10 +1023,6 @@ end
 -- the Ticket object). They are written in the short form "T" (ticket_compact).
 local ticket_compact
 do
-  local FIELDS = {'id', 'number', 'service', 'class', 'channel', 'state', 'issued_at',
-    'called_at', 'started_at', 'finished_at', 'window', 'clerk', 'recalls', 'transfers', 'rating',
-    'ahead', 'ewt', 'closed_by_day', 'ewt_low', 'ewt_high'}
-
   -- A ticket, compact, as events and results carry it: the short form "T", which leaves out
   -- what qserver can tell (docs/functions.md), so the audit entries keep a fraction of the bytes:
   -- number "" when it is the id's part after the '-', class "" for normal, channel "" for kiosk,
@@ -1042,17 +1048,25 @@ do
       end
       return tjson.compact
     end
-    local out = {'T'}
-    for i, f in ipairs(FIELDS) do out[i + 1] = view[f] or t[f] or '' end
+    -- the fields above in order, each the view's or the ticket's value, in one table
+    -- constructor: a loop over a list of names filling the table costs several times as much
+    local out = {'T', t.id or '', t.number or '', t.service or '', t.class or '', t.channel or '',
+      view.state or t.state or '', t.issued_at or '', t.called_at or '', t.started_at or '',
+      t.finished_at or '', t.window or '', t.clerk or '', t.recalls or '', t.transfers or '',
+      t.rating or '', view.ahead or t.ahead or '', view.ewt or t.ewt or '', t.closed_by_day or '',
+      view.ewt_low or t.ewt_low or '', view.ewt_high or t.ewt_high or ''}
     if out[3] == string.match(t.id, '^[^-]*%-(.*)$') then out[3] = '' end
     if out[5] == 'normal' then out[5] = '' end
     if out[6] == 'kiosk' then out[6] = '' end
     if out[14] == '0' then out[14] = '' end
     if out[15] == '0' then out[15] = '' end
-    local issued = tonumber(out[8])
-    if issued then
-      for i = 9, 11 do
-        if out[i] ~= '' then out[i] = istr(tonumber(out[i]) - issued) end
+    -- the issue time read as a number only when a later time is relative to it
+    if out[9] ~= '' or out[10] ~= '' or out[11] ~= '' then
+      local issued = tonumber(out[8])
+      if issued then
+        for i = 9, 11 do
+          if out[i] ~= '' then out[i] = istr(tonumber(out[i]) - issued) end
+        end
       end
     end
     for i = #out, 8, -1 do
@@ -3485,8 +3499,8 @@ end
 
 -- The position of sid among the competing services sids, or nil.
 function model.own_index(sid, sids)
-  for i, id in ipairs(sids) do
-    if id == sid then return i end
+  for i = 1, #sids do
+    if sids[i] == sid then return i end
   end
   return nil
 end
@@ -3535,21 +3549,25 @@ function model.inputs(sid)
     joined = model.join_learnt(sids)
     model.joined_changed(field, joined)
   end
-  if known[sid] == nil and #sids > 0 then
+  -- (numeric loops: ipairs costs a call of a C function per item)
+  local n, waiting = #sids, {}
+  if known[sid] == nil and n > 0 then
     local vals = redis.call('HMGET', k('waiting'), unpack(sids))
-    for i, id in ipairs(sids) do known[id] = vals[i] end
+    for i = 1, n do
+      local v = vals[i]
+      known[sids[i]], waiting[i] = v, v or ''
+    end
   else
     local missing = {}
-    for _, id in ipairs(sids) do
-      if known[id] == nil then missing[#missing + 1] = id end
+    for i = 1, n do
+      if known[sids[i]] == nil then missing[#missing + 1] = sids[i] end
     end
     if #missing > 0 then
       local vals = redis.call('HMGET', k('waiting'), unpack(missing))
-      for i, id in ipairs(missing) do known[id] = vals[i] end
+      for i = 1, #missing do known[missing[i]] = vals[i] end
     end
+    for i = 1, n do waiting[i] = known[sids[i]] or '' end
   end
-  local waiting = {}
-  for i, id in ipairs(sids) do waiting[i] = known[id] or '' end
   -- the window counts as the text of their sums (model.windows_serving's figures, read here as
   -- P:nopen holds them: most sums have one term)
   model.windows_serving('nopen', sid)
