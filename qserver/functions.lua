@@ -271,9 +271,18 @@ sitecfg.CFG_FIELDS = {'sla', 'retention_days', 'comprehensive', 'nsvcs', 'svcs'}
 
 -- A service as its P:cfg field holds it ("<service_time> <prefix>"), or false.
 function sitecfg.service_entry(v)
+  -- kept by its text across calls (callers only read it): a take reads its service's
+  local known = sitecfg.entries
+  if not known then
+    known = {}
+    sitecfg.entries = known
+  end
+  local s = v and known[v]
+  if s ~= nil then return s end
   local st, prefix = string.match(v or '', '^(%d+) (%w+)$')
-  if not st then return false end
-  return {service_time = st, prefix = prefix}
+  s = st and {service_time = st, prefix = prefix} or false
+  if v then known[v] = s end
+  return s
 end
 
 -- Reads the site settings, and the service sid's entry with them when given (a take's
@@ -553,7 +562,9 @@ end
 -- The id of today's ticket of a number ("A012" -> "20261128-A012"); an id stays as it is.
 function sitecfg.ticket_id(ref)
   if string.find(ref, '-', 1, true) then return ref end
-  return string.gsub(DAY, '-', '') .. '-' .. ref
+  -- the day without its dashes, made once a day
+  if sitecfg.day_of_id ~= DAY then sitecfg.day_of_id, sitecfg.id_day = DAY, string.gsub(DAY, '-', '') end
+  return sitecfg.id_day .. '-' .. ref
 end
 
 -- Finds a ticket by id ("20261128-A012") or by today's number ("A012").
@@ -589,14 +600,15 @@ end
 
 -- Puts a ticket into its queues at its score, counted in its service's waiting.
 local function enqueue(t)
-  for _, b in ipairs(ticket_bases(t)) do
-    redis.call('ZADD', k('wq', b, t.class), t.score, t.id)
+  local bases = ticket_bases(t)
+  for i = 1, #bases do
+    redis.call('ZADD', k('wq', bases[i], t.class), t.score, t.id)
   end
   if t.pin ~= nil and t.pin ~= '' then
     -- remembered so the day change and the hall queue find pinned queues without scanning
     redis.call('SADD', k('pinwins'), t.pin)
   else
-    redis.call('HINCRBY', k('waiting'), t.service, 1)
+    redis.call('HINCRBY', k('waiting'), t.service, '1') -- text: a number is formatted by Redis
   end
   changed()
 end
@@ -2138,6 +2150,19 @@ local function check_secret(t, given)
   end
 end
 
+-- The retention in seconds (a ticket hash's TTL), as text when it is a whole number (as Redis
+-- would format the number itself), made once for each value of the setting rather than by
+-- every take.
+function TEXT.retention_ttl()
+  local setting = cfg().retention_days
+  local known = TEXT.ttl_known
+  if known and known[1] == setting then return known[2] end
+  local secs = (tonumber(setting or '') or DEFAULT_RETENTION_DAYS) * 86400
+  local ttl = (secs % 1 == 0 and secs > 0 and secs < 9e15) and istr(secs) or secs
+  TEXT.ttl_known = {setting, ttl}
+  return ttl
+end
+
 -- qh_take: issues a ticket and queues it; a[5] is its secret, kept in the ticket's hash and
 -- never in a result or event.
 local function qh_take(a)
@@ -2151,10 +2176,11 @@ local function qh_take(a)
     fail('BAD_REQUEST', 'class', 'class must be priority, appointment or normal')
   end
   if channel == '' then channel = 'kiosk' end
-  if #channel > CHANNEL_MAX or not channel:match('^[%w_%-]+$') then
+  -- (the default channel and an empty ref, the most common, are known to be good)
+  if channel ~= 'kiosk' and (#channel > CHANNEL_MAX or not channel:match('^[%w_%-]+$')) then
     fail('BAD_REQUEST', 'channel', 'channel must be a short word of letters, digits, _ or -')
   end
-  if utf8_len(ref) > REF_MAX then
+  if ref ~= '' and utf8_len(ref) > REF_MAX then
     fail('BAD_REQUEST', 'ref', 'ref must be at most ' .. REF_MAX .. ' characters')
   end
   local wants = notify.parse(a[6] or '', a[7] or '')
@@ -2169,7 +2195,7 @@ local function qh_take(a)
   -- the ticket as ticket() would read it back, in one table (with what ticket_defaults fills),
   -- and its hash written from one list: the take is the hottest call
   local t = {id = id, number = number, service = sid, class = class, channel = channel,
-    state = 'waiting', day = DAY, issued_at = tostring(NOW), score = new_score(), ref = ref,
+    state = 'waiting', day = DAY, issued_at = TEXT.now(), score = new_score(), ref = ref,
     called_at = '', started_at = '', finished_at = '', window = '', clerk = '', recalls = '0',
     transfers = '0', rating = '', pin = '', wait_from = ''}
   -- the number and day are the id's parts, normal and kiosk what ticket_defaults fills in: a
@@ -2192,10 +2218,11 @@ local function qh_take(a)
   end
   redis.call('HSET', k('t', id), unpack(args))
   gen = gen + 1
-  local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
-  redis.call('EXPIRE', k('t', id), days * 86400)
+  redis.call('EXPIRE', k('t', id), TEXT.retention_ttl())
   enqueue(t)
-  stat_record(DAY, local_hour(NOW), sid, '', '', stat_delta{[ST_ISSUED] = 1})
+  -- the delta of an issued ticket is the same for every take: made once
+  TEXT.issued_delta = TEXT.issued_delta or stat_delta{[ST_ISSUED] = 1}
+  stat_record(DAY, local_hour(NOW), sid, '', '', TEXT.issued_delta)
   emit_ticket(t)
   emit_queue(sid)
   return ticket_result(t), t -- the ticket too, for a check-in (register passes on the result)
@@ -3894,6 +3921,9 @@ local function register(name, body, writes)
     P = keys[1]
     if P == nil or P == '' then fail('BAD_REQUEST', '-', 'the site key prefix is missing') end
     NOW = int_arg(args[1] or '', 'now', 0)
+    -- NOW's text as given when tostring(NOW) would give it back (no leading zero, at most 14
+    -- digits: '%.14g'), so TEXT.now() formats nothing
+    if #args[1] <= 14 and string.byte(args[1]) ~= 48 then cache.now_text = args[1] end
     -- the day, or the day and NOW's site-local hour ("YYYY-MM-DDTHH", as qserver sends it)
     local day, hour = string.match(args[2] or '', '^(%d%d%d%d%-%d%d%-%d%d)T([0-2]%d)$')
     if not day then day = string.match(args[2] or '', '^%d%d%d%d%-%d%d%-%d%d$') end
