@@ -694,7 +694,8 @@ end
 local function count_ahead(bases, class, score)
   local rank = CLASS_RANK[class]
   local n = 0
-  for _, b in ipairs(bases) do
+  for i = 1, #bases do
+    local b = bases[i]
     for r = 1, rank - 1 do n = n + zcard(k('wq', b, CLASSES[r])) end
     if score then
       n = n + redis.call('ZCOUNT', k('wq', b, class), DRAIN and istr(DRAIN) or '-inf', '(' .. score)
@@ -1001,7 +1002,7 @@ do
     local free = FREE[values[1]]
     for f = 1, free and #free or 0 do
       local j = free[f]
-      if j <= n and string.find(values[j], '[,\n\\]') then
+      if j <= n and values[j] ~= '' and string.find(values[j], '[,\n\\]') then
         local copy = {unpack(values, 1, n)} -- a ticket's values also make JSON results
         copy[j] = string.gsub(values[j], '[,\n\\]', ESCAPES)
         values = copy
@@ -3415,7 +3416,18 @@ end
 -- The field of P:ewma holding the stream id of the entry that recorded a set's joined learnt
 -- times (the set's field "~L:..." as "~R:...").
 function model.ref_field(field)
-  return '~R:' .. string.sub(field, 4)
+  -- kept across calls, as a set's field is asked for by every estimate
+  local known = model.REF_FIELD
+  if not known then
+    known = {}
+    model.REF_FIELD = known
+  end
+  local ref = known[field]
+  if not ref then
+    ref = '~R:' .. string.sub(field, 4)
+    known[field] = ref
+  end
+  return ref
 end
 
 -- Notes that a competing set's joined learnt times are new in this call (joined or learnt
@@ -3643,7 +3655,10 @@ function model.emit_queue_inputs(sid)
   local hall = bases[1] == '*' and istr(count_ahead(bases, 'normal', nil)) or ''
   -- the waiting count as P:waiting holds it (HINCRBY's integers), not parsed and written again
   if inputs ~= '^' then inputs = model.event_inputs(inputs, sid) end
-  emit(text_line({'q', sid, figure('waiting', sid) or '0', inputs, hall}))
+  -- text_line's form made directly: no value holds a ',', newline or backslash, and only the
+  -- hall ahead may be "" (the inputs never are)
+  local line = 'q,' .. sid .. ',' .. (figure('waiting', sid) or '0') .. ',' .. inputs
+  emit(hall ~= '' and line .. ',' .. hall or line)
 end
 
 ------------------------------------------------------------------------------------------
