@@ -169,7 +169,7 @@ end
 
 -- Parses a decimal integer argument, refusing anything else or a value out of [lo, hi].
 local function int_arg(s, field, lo, hi)
-  if type(s) ~= 'string' or not s:match('^%-?%d+$') or #s > 15 then
+  if type(s) ~= 'string' or not string.find(s, '^%-?%d+$') or #s > 15 then
     fail('BAD_REQUEST', field, field .. ' must be an integer')
   end
   local n = tonumber(s)
@@ -719,15 +719,23 @@ function model.windows_serving(hash, sid, bulk)
   if bulk then
     mine, comp = bulk.nopen[field .. sid], bulk.nopen[field .. '*']
   else
-    local m = memo_table(counts, 'nwin')
-    local r = m[sid]
-    if not r then
-      r = redis.call('HMGET', k('nopen'), sid, '*', 'i:' .. sid, 'i:*')
-      m[sid] = r
-    end
+    local r = model.window_counts(sid)
     if field == '' then mine, comp = r[1], r[2] else mine, comp = r[3], r[4] end
   end
   return (tonumber(mine or '') or 0) + (tonumber(comp or '') or 0)
+end
+
+-- The window counts of a service as P:nopen holds them (false for none): its open windows,
+-- the open comprehensive ones, its idle ones and the idle comprehensive ones; one HMGET, read
+-- once per write of the call.
+function model.window_counts(sid)
+  local m = memo_table(counts, 'nwin')
+  local r = m[sid]
+  if not r then
+    r = redis.call('HMGET', k('nopen'), sid, '*', 'i:' .. sid, 'i:*')
+    m[sid] = r
+  end
+  return r
 end
 
 -- The sum of two counts as P:nopen holds them (integers, or false for none), as text.
@@ -3536,6 +3544,22 @@ function model.join_learnt(sids)
   return (learnt['*'] or '') .. '|' .. table.concat(times, ';')
 end
 
+-- The own time's reference "#<i>" of the inputs, kept across calls (a number joined into a
+-- string is formatted by sprintf).
+function model.own_text(i)
+  local known = model.OWN_TEXT
+  if not known then
+    known = {}
+    model.OWN_TEXT = known
+  end
+  local text = known[i]
+  if not text then
+    text = '#' .. i
+    known[i] = text
+  end
+  return text
+end
+
 -- The position of sid among the competing services sids, or nil.
 function model.own_index(sid, sids)
   for i = 1, #sids do
@@ -3609,11 +3633,10 @@ function model.inputs(sid)
   end
   -- the window counts as the text of their sums (model.windows_serving's figures, read here as
   -- P:nopen holds them: most sums have one term)
-  model.windows_serving('nopen', sid)
-  local r = counts.nwin[sid]
+  local r = model.window_counts(sid)
   local inputs = 'n' .. (hall_is_comprehensive() and '1 ' or '0 ') .. model.count_text(r[3], r[4]) ..
     ' ' .. model.count_text(r[1], r[2]) .. '|' .. (learnt[EST.CLASS_SHARES] or '') .. '|' ..
-    (own and '#' .. own or model.time_text(learnt[sid] or nil, sid)) .. '|' ..
+    (own and model.own_text(own) or model.time_text(learnt[sid] or nil, sid)) .. '|' ..
     table.concat(waiting, ';') .. '|' .. joined
   m[sid] = {gen, inputs, joined}
   return inputs
