@@ -224,7 +224,8 @@ local function memo(tbl, key, compute)
 end
 
 -- The table named `name` inside a memo table (cache or counts), made the first time: memos
--- keyed by a plain id, so a lookup builds no string and no closure.
+-- keyed by a plain id, so a lookup builds no string and no closure. (Also the tables of texts
+-- kept across calls, inside the library's own tables.)
 local function memo_table(tbl, name)
   local m = tbl[name]
   if not m then
@@ -272,11 +273,7 @@ sitecfg.CFG_FIELDS = {'sla', 'retention_days', 'comprehensive', 'nsvcs', 'svcs'}
 -- A service as its P:cfg field holds it ("<service_time> <prefix>"), or false.
 function sitecfg.service_entry(v)
   -- kept by its text across calls (callers only read it): a take reads its service's
-  local known = sitecfg.entries
-  if not known then
-    known = {}
-    sitecfg.entries = known
-  end
+  local known = memo_table(sitecfg, 'entries')
   local s = v and known[v]
   if s ~= nil then return s end
   local st, prefix = string.match(v or '', '^(%d+) (%w+)$')
@@ -3425,11 +3422,7 @@ end
 -- times (the set's field "~L:..." as "~R:...").
 function model.ref_field(field)
   -- kept across calls, as a set's field is asked for by every estimate
-  local known = model.REF_FIELD
-  if not known then
-    known = {}
-    model.REF_FIELD = known
-  end
+  local known = memo_table(model, 'REF_FIELD')
   local ref = known[field]
   if not ref then
     ref = '~R:' .. string.sub(field, 4)
@@ -3547,11 +3540,7 @@ end
 -- The own time's reference "#<i>" of the inputs, kept across calls (a number joined into a
 -- string is formatted by sprintf).
 function model.own_text(i)
-  local known = model.OWN_TEXT
-  if not known then
-    known = {}
-    model.OWN_TEXT = known
-  end
+  local known = memo_table(model, 'OWN_TEXT')
   local text = known[i]
   if not text then
     text = '#' .. i
@@ -3963,10 +3952,17 @@ local function register(name, body, writes)
     -- digits: '%.14g'), so TEXT.now() formats nothing
     if #args[1] <= 14 and string.byte(args[1]) ~= 48 then cache.now_text = args[1] end
     -- the day, or the day and NOW's site-local hour ("YYYY-MM-DDTHH", as qserver sends it)
-    local day, hour = string.match(args[2] or '', '^(%d%d%d%d%-%d%d%-%d%d)T([0-2]%d)$')
-    if not day then day = string.match(args[2] or '', '^%d%d%d%d%-%d%d%-%d%d$') end
-    if not day or (hour and hour > '23') then
-      fail('BAD_REQUEST', 'day', 'day must be YYYY-MM-DD or YYYY-MM-DDTHH')
+    -- (read once for as long as it stays the same: it changes once an hour)
+    local day, hour
+    if args[2] ~= nil and args[2] == TEXT.day_arg then
+      day, hour = TEXT.day_read, TEXT.hour_read
+    else
+      day, hour = string.match(args[2] or '', '^(%d%d%d%d%-%d%d%-%d%d)T([0-2]%d)$')
+      if not day then day = string.match(args[2] or '', '^%d%d%d%d%-%d%d%-%d%d$') end
+      if not day or (hour and hour > '23') then
+        fail('BAD_REQUEST', 'day', 'day must be YYYY-MM-DD or YYYY-MM-DDTHH')
+      end
+      TEXT.day_arg, TEXT.day_read, TEXT.hour_read = args[2], day, hour
     end
     if hour then hours_seen[NOW] = hour end
     -- qserver sends the hour (for years 1990-2099); one that does not is of an earlier version
