@@ -2825,9 +2825,11 @@ notify.EWT_MAX = 86400        -- notify.ewt at most (seconds)
 notify.KEY_TTL = 2 * 86400    -- watch sets and deliveries outlive their day
 notify.CLAIM_MAX = 100        -- deliveries one claim hands out
 notify.CLASS_STEP = 4e15      -- watch-set score of a class above the one before (queue scores < 4e15)
+notify.NONE = {}              -- an empty table, only read: no marks asked for, no notes of a kind
 
 -- Reads the notify marks of a take or a notify call ("" for none); {} when neither is given.
 function notify.parse(ahead, ewt)
+  if ahead == '' and ewt == '' then return notify.NONE end
   local wants = {}
   if ahead ~= '' then wants.ahead = int_arg(ahead, 'notify', 0, notify.AHEAD_MAX) end
   if ewt ~= '' then wants.ewt = int_arg(ewt, 'notify', 0, notify.EWT_MAX) end
@@ -2955,10 +2957,17 @@ end
 -- kind `tickets`, `services` or `calls`, each once by key, in order. The notes belong to the
 -- call whose events table is current, so a call that failed leaves none to the next.
 function notify.seen(kind, key, value)
+  -- the tables made as they are needed: each costs an allocation and the collector's work
+  local notes = notify.notes
   if notify.of ~= events then
-    notify.of, notify.notes = events, {tickets = {}, services = {}, calls = {}}
+    notes = {}
+    notify.of, notify.notes = events, notes
   end
-  local list = notify.notes[kind]
+  local list = notes[kind]
+  if not list then
+    list = {}
+    notes[kind] = list
+  end
   if not list[key] then
     list[key] = true
     list[#list + 1] = value
@@ -2972,17 +2981,17 @@ function notify.after_call()
   if notify.of ~= events or not notify.notes then return end
   local notes = notify.notes
   notify.of, notify.notes = nil, nil
-  for _, t in ipairs(notes.tickets) do
+  for _, t in ipairs(notes.tickets or notify.NONE) do
     if t.state == 'waiting' then notify.watch(t) end
   end
-  local touched = notes.services
+  local touched = notes.services or notify.NONE
   if #touched > 0 then
     local watched = redis.call('HMGET', k('nws'), unpack(touched))
     for i, sid in ipairs(touched) do
       if watched[i] then notify.check_service(sid, watched[i]) end
     end
   end
-  for _, c in ipairs(notes.calls) do
+  for _, c in ipairs(notes.calls or notify.NONE) do
     local t = c[1]
     if ((t.notify_ahead or '') ~= '' or (t.notify_ewt or '') ~= '') and (t.notified_called or '') == '' then
       redis.call('ZREM', k('nw', t.service), t.id)
