@@ -3957,9 +3957,11 @@ local function register(name, body, writes)
     P = keys[1]
     if P == nil or P == '' then fail('BAD_REQUEST', '-', 'the site key prefix is missing') end
     NOW = int_arg(args[1] or '', 'now', 0)
-    -- NOW's text as given when tostring(NOW) would give it back (no leading zero, at most 14
-    -- digits: '%.14g'), so TEXT.now() formats nothing
-    if #args[1] <= 14 and string.byte(args[1]) ~= 48 then cache.now_text = args[1] end
+    -- NOW's text as given when tostring(NOW) would give it back (a first digit of 1-9, so no
+    -- sign or leading zero: "-00" reads as -0; at most 14 digits: '%.14g'), so TEXT.now()
+    -- formats nothing
+    local lead = string.byte(args[1])
+    if #args[1] <= 14 and lead >= 49 and lead <= 57 then cache.now_text = args[1] end
     -- the day, or the day and NOW's site-local hour ("YYYY-MM-DDTHH", as qserver sends it)
     -- (read once for as long as it stays the same: it changes once an hour)
     local day, hour

@@ -739,6 +739,32 @@ take__integers_not_in_exponent_form(void **state)
 	assert_non_null(strstr(text, "\"channel\":\"wechat\""));
 }
 
+/* A take at "now" given as minus zero with extra zeros stores the time as an integer reads
+ * ("-0"), the same as "-0" itself: the argument's text is not taken as given. */
+static void
+take__now_with_extra_zeros__stored_as_read(void **state)
+{
+	const char *nows[] = {"-00", "-000", "-0"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof nows / sizeof nows[0]; i++) {
+		const char *service = i == 0 ? "A" : i == 1 ? "B" : "C";
+		char id[32];
+		redisReply *r;
+
+		r = redisCommand(c, "FCALL qh_take 1 %s %s %s 0 %s normal %s %s", PREFIX, nows[i], day,
+				 service, "", "");
+		assert_non_null(r);
+		assert_int_equal(r->type, REDIS_REPLY_STRING);
+		freeReplyObject(r);
+		snprintf(id, sizeof id, "20261128-%s001", service);
+		r = cmd("HGET %s:t:%s issued_at", PREFIX, id);
+		assert_int_equal(r->type, REDIS_REPLY_STRING);
+		assert_string_equal(r->str, "-0");
+		freeReplyObject(r);
+	}
+}
+
 static void
 take__hash_keeps_only_what_the_id_does_not_tell(void **state)
 {
@@ -3415,6 +3441,7 @@ main(void)
 		T(notify__transfer__watched_in_the_new_service),
 		T(take__first_ticket__numbered_and_waiting),
 		T(take__integers_not_in_exponent_form),
+		T(take__now_with_extra_zeros__stored_as_read),
 		T(take__hash_keeps_only_what_the_id_does_not_tell),
 		T(ticket__hash_of_an_earlier_version__read_as_before),
 		T(take__unknown_service__not_found),
