@@ -1298,6 +1298,7 @@ end
 -- Kept sparse, as the field suffixes it moves and their amounts in counter order (counters
 -- of 0 left out), so that adding it to each of its records builds no other string or table.
 -- Waits and the wait maximum are not counters set here (wait_delta adds them).
+-- A delta passed to the statistics is read-only: one may be shared across calls (TEXT.issued_delta).
 local function stat_delta(set)
   local sfx, val, n = {}, {}, 0
   for i = 1, ST_COUNTERS do
@@ -2226,7 +2227,8 @@ local function qh_take(a)
   gen = gen + 1
   redis.call('EXPIRE', k('t', id), TEXT.retention_ttl())
   enqueue(t)
-  -- the delta of an issued ticket is the same for every take: made once
+  -- the delta of an issued ticket is the same for every take: made once (read-only: shared
+  -- across calls)
   TEXT.issued_delta = TEXT.issued_delta or stat_delta{[ST_ISSUED] = 1}
   stat_record(DAY, local_hour(NOW), sid, '', '', TEXT.issued_delta)
   emit_ticket(t)
