@@ -3582,6 +3582,15 @@ function model.drop_joined()
   for i = 1, #fields, 1000 do
     redis.call('HDEL', k('ewma'), unpack(fields, i, math.min(i + 999, #fields)))
   end
+  -- and what this call joined before (a day change run by a setup joins the sets of the windows
+  -- as they were): else keep_joined would write it back at the call's end, and a later event
+  -- would name the set's times of before the setup, recorded for another set
+  local learnt = memo_table(cache, 'ewma')
+  for f in pairs(learnt) do
+    local head = string.sub(f, 1, 3)
+    if head == '~L:' or head == '~R:' then learnt[f] = nil end
+  end
+  counts.inputs = nil
 end
 
 -- The inputs of the estimates of a service's tickets, as estimate.c reads them:

@@ -2826,6 +2826,46 @@ events__learnt_times_recorded_once_and_named(void **state)
 	assert_read_alone_as_in_order();
 }
 
+/* A setup that drops a service at the first call of a new day: the day change before it records
+ * the competing sets of the windows as they were (B with A and C), and the setup drops them all,
+ * so a later event of B names learnt times recorded for B's new set (A and B), which qserver
+ * builds whole. */
+static void
+setup__at_the_day_change_drops_a_peer__later_events_name_the_new_set(void **state)
+{
+	static const char *with_c =
+		"{\"site\":{\"id\":\"t\"},\"services\":["
+		"{\"id\":\"A\",\"prefix\":\"A\",\"service_time\":300},"
+		"{\"id\":\"B\",\"prefix\":\"B\",\"service_time\":120},"
+		"{\"id\":\"C\",\"prefix\":\"C\",\"service_time\":200}],"
+		"\"windows\":[{\"id\":1,\"services\":[\"A\",\"B\"]},{\"id\":2,\"services\":[\"B\",\"C\"]}]}";
+	static const char *without_c =
+		"{\"site\":{\"id\":\"t\"},\"services\":["
+		"{\"id\":\"A\",\"prefix\":\"A\",\"service_time\":300},"
+		"{\"id\":\"B\",\"prefix\":\"B\",\"service_time\":120}],"
+		"\"windows\":[{\"id\":1,\"services\":[\"A\",\"B\"]},{\"id\":2,\"services\":[\"B\"]}]}";
+	char id[STREAM_ID_TEXT_MAX];
+	const char *data;
+
+	(void)state;
+	OK("qh_setup", with_c);
+	take("A", "");
+	take("B", "");
+	take("C", "");
+	now = T0 + 86400;
+	day = DAY2;
+	OK("qh_setup", without_c);
+	cJSON *t = take("B", "");
+	data = last_entry(id);
+	/* every entry is built whole, and the take's estimate is its event's */
+	cJSON *events = stream_events();
+	cJSON *last = get(cJSON_GetArrayItem(events, cJSON_GetArraySize(events) - 2), "data");
+	assert_int_equal(num(get(last, "ticket"), "ewt"), num(t, "ewt"));
+	assert_read_alone_as_in_order();
+	/* B's set is A and B now: its learnt times are recorded again, not named from before */
+	assert_int_equal(strncmp(data, "L,B,|300;120\n", 13), 0);
+}
+
 /* The day change drops the recorded learnt times: no event after it names an entry before it,
  * so the stream is trimmed back to the last day change at or before the retention's edge
  * (P:marks) and no kept entry names a trimmed one. */
@@ -3521,6 +3561,7 @@ main(void)
 		T(events__call_next_records_the_call),
 		T(events__a_life_in_lines_of_their_own_kinds__results_as_before),
 		T(events__learnt_times_recorded_once_and_named),
+		T(setup__at_the_day_change_drops_a_peer__later_events_name_the_new_set),
 		T(day_change__events_name_no_entry_before_it),
 		T(day_change__stream_ahead_of_the_clock__the_mark_follows_its_last_entry),
 		T(events__pause_updates_estimates),
