@@ -170,7 +170,7 @@ end
 
 -- Parses a decimal integer argument, refusing anything else or a value out of [lo, hi].
 local function int_arg(s, field, lo, hi)
-  if type(s) ~= 'string' or not s:match('^%-?%d+$') or #s > 15 then
+  if type(s) ~= 'string' or not string.find(s, '^%-?%d+$') or #s > 15 then
     fail('BAD_REQUEST', field, field .. ' must be an integer')
   end
   local n = tonumber(s)
@@ -225,7 +225,8 @@ local function memo(tbl, key, compute)
 end
 
 -- The table named `name` inside a memo table (cache or counts), made the first time: memos
--- keyed by a plain id, so a lookup builds no string and no closure.
+-- keyed by a plain id, so a lookup builds no string and no closure. (Also the tables of texts
+-- kept across calls, inside the library's own tables.)
 local function memo_table(tbl, name)
   local m = tbl[name]
   if not m then
@@ -272,9 +273,14 @@ sitecfg.CFG_FIELDS = {'sla', 'retention_days', 'comprehensive', 'nsvcs', 'svcs'}
 
 -- A service as its P:cfg field holds it ("<service_time> <prefix>"), or false.
 function sitecfg.service_entry(v)
+  -- kept by its text across calls (callers only read it): a take reads its service's
+  local known = memo_table(sitecfg, 'entries')
+  local s = v and known[v]
+  if s ~= nil then return s end
   local st, prefix = string.match(v or '', '^(%d+) (%w+)$')
-  if not st then return false end
-  return {service_time = st, prefix = prefix}
+  s = st and {service_time = st, prefix = prefix} or false
+  if v then known[v] = s end
+  return s
 end
 
 -- Reads the site settings, and the service sid's entry with them when given (a take's
@@ -318,8 +324,14 @@ local function service_ids()
   local ids = cache.svcs
   if not ids then
     local few = cfg().svcs
-    -- a JSON array: decoded faster than a list is split
-    if few then ids = cjson.decode(few) else ids = redis.call('LRANGE', k('svcs'), 0, -1) end
+    -- a JSON array: decoded faster than a list is split, and once for as long as the text
+    -- stays the same (the list is only read, never changed, by the calls that get it)
+    if few then
+      if few ~= sitecfg.svcs_text then sitecfg.svcs_text, sitecfg.svcs_list = few, cjson.decode(few) end
+      ids = sitecfg.svcs_list
+    else
+      ids = redis.call('LRANGE', k('svcs'), 0, -1)
+    end
     cache.svcs = ids
   end
   return ids
@@ -392,13 +404,17 @@ end
 -- Reads the learnt times (P:ewma) of the fields not read yet in this call with one HMGET,
 -- so the figures an estimate or a finish needs cost one command instead of one each.
 function model.prefetch_ewma(fields)
-  local m, want = memo_table(cache, 'ewma'), {}
-  for _, f in ipairs(fields) do
-    if m[f] == nil then want[#want + 1] = f end
+  local m, want, n = memo_table(cache, 'ewma'), {}, 0
+  for i = 1, #fields do
+    local f = fields[i]
+    if m[f] == nil then
+      n = n + 1
+      want[n] = f
+    end
   end
-  if #want == 0 then return end
+  if n == 0 then return end
   local vals = redis.call('HMGET', k('ewma'), unpack(want))
-  for i, f in ipairs(want) do m[f] = vals[i] or false end
+  for i = 1, n do m[want[i]] = vals[i] or false end
 end
 
 -- Every service's figures at once, for answers and events about all services.
@@ -544,7 +560,9 @@ end
 -- The id of today's ticket of a number ("A012" -> "20261128-A012"); an id stays as it is.
 function sitecfg.ticket_id(ref)
   if string.find(ref, '-', 1, true) then return ref end
-  return string.gsub(DAY, '-', '') .. '-' .. ref
+  -- the day without its dashes, made once a day
+  if sitecfg.day_of_id ~= DAY then sitecfg.day_of_id, sitecfg.id_day = DAY, string.gsub(DAY, '-', '') end
+  return sitecfg.id_day .. '-' .. ref
 end
 
 -- Finds a ticket by id ("20261128-A012") or by today's number ("A012").
@@ -580,14 +598,15 @@ end
 
 -- Puts a ticket into its queues at its score, counted in its service's waiting.
 local function enqueue(t)
-  for _, b in ipairs(ticket_bases(t)) do
-    redis.call('ZADD', k('wq', b, t.class), t.score, t.id)
+  local bases = ticket_bases(t)
+  for i = 1, #bases do
+    redis.call('ZADD', k('wq', bases[i], t.class), t.score, t.id)
   end
   if t.pin ~= nil and t.pin ~= '' then
     -- remembered so the day change and the hall queue find pinned queues without scanning
     redis.call('SADD', k('pinwins'), t.pin)
   else
-    redis.call('HINCRBY', k('waiting'), t.service, 1)
+    redis.call('HINCRBY', k('waiting'), t.service, '1') -- text: a number is formatted by Redis
   end
   changed()
 end
@@ -673,7 +692,8 @@ end
 local function count_ahead(bases, class, score)
   local rank = CLASS_RANK[class]
   local n = 0
-  for _, b in ipairs(bases) do
+  for i = 1, #bases do
+    local b = bases[i]
     for r = 1, rank - 1 do n = n + zcard(k('wq', b, CLASSES[r])) end
     if score then
       n = n + redis.call('ZCOUNT', k('wq', b, class), DRAIN and istr(DRAIN) or '-inf', '(' .. score)
@@ -697,15 +717,23 @@ function model.windows_serving(hash, sid, bulk)
   if bulk then
     mine, comp = bulk.nopen[field .. sid], bulk.nopen[field .. '*']
   else
-    local m = memo_table(counts, 'nwin')
-    local r = m[sid]
-    if not r then
-      r = redis.call('HMGET', k('nopen'), sid, '*', 'i:' .. sid, 'i:*')
-      m[sid] = r
-    end
+    local r = model.window_counts(sid)
     if field == '' then mine, comp = r[1], r[2] else mine, comp = r[3], r[4] end
   end
   return (tonumber(mine or '') or 0) + (tonumber(comp or '') or 0)
+end
+
+-- The window counts of a service as P:nopen holds them (false for none): its open windows,
+-- the open comprehensive ones, its idle ones and the idle comprehensive ones; one HMGET, read
+-- once per write of the call.
+function model.window_counts(sid)
+  local m = memo_table(counts, 'nwin')
+  local r = m[sid]
+  if not r then
+    r = redis.call('HMGET', k('nopen'), sid, '*', 'i:' .. sid, 'i:*')
+    m[sid] = r
+  end
+  return r
 end
 
 -- The sum of two counts as P:nopen holds them (integers, or false for none), as text.
@@ -980,7 +1008,7 @@ do
     local free = FREE[values[1]]
     for f = 1, free and #free or 0 do
       local j = free[f]
-      if j <= n and string.find(values[j], '[,\n\\]') then
+      if j <= n and values[j] ~= '' and string.find(values[j], '[,\n\\]') then
         local copy = {unpack(values, 1, n)} -- a ticket's values also make JSON results
         copy[j] = string.gsub(values[j], '[,\n\\]', ESCAPES)
         values = copy
@@ -1014,10 +1042,6 @@ end
 -- the Ticket object). They are written in the short form "T" (ticket_compact).
 local ticket_compact
 do
-  local FIELDS = {'id', 'number', 'service', 'class', 'channel', 'state', 'issued_at',
-    'called_at', 'started_at', 'finished_at', 'window', 'clerk', 'recalls', 'transfers', 'rating',
-    'ahead', 'ewt', 'closed_by_day', 'ewt_low', 'ewt_high'}
-
   -- A ticket, compact, as events and results carry it: the short form "T", which leaves out
   -- what qserver can tell (docs/functions.md), so the audit entries keep a fraction of the bytes:
   -- number "" when it is the id's part after the '-', class "" for normal, channel "" for kiosk,
@@ -1043,17 +1067,25 @@ do
       end
       return tjson.compact
     end
-    local out = {'T'}
-    for i, f in ipairs(FIELDS) do out[i + 1] = view[f] or t[f] or '' end
+    -- the fields above in order, each the view's or the ticket's value, in one table
+    -- constructor: a loop over a list of names filling the table costs several times as much
+    local out = {'T', t.id or '', t.number or '', t.service or '', t.class or '', t.channel or '',
+      view.state or t.state or '', t.issued_at or '', t.called_at or '', t.started_at or '',
+      t.finished_at or '', t.window or '', t.clerk or '', t.recalls or '', t.transfers or '',
+      t.rating or '', view.ahead or t.ahead or '', view.ewt or t.ewt or '', t.closed_by_day or '',
+      view.ewt_low or t.ewt_low or '', view.ewt_high or t.ewt_high or ''}
     if out[3] == string.match(t.id, '^[^-]*%-(.*)$') then out[3] = '' end
     if out[5] == 'normal' then out[5] = '' end
     if out[6] == 'kiosk' then out[6] = '' end
     if out[14] == '0' then out[14] = '' end
     if out[15] == '0' then out[15] = '' end
-    local issued = tonumber(out[8])
-    if issued then
-      for i = 9, 11 do
-        if out[i] ~= '' then out[i] = istr(tonumber(out[i]) - issued) end
+    -- the issue time read as a number only when a later time is relative to it
+    if out[9] ~= '' or out[10] ~= '' or out[11] ~= '' then
+      local issued = tonumber(out[8])
+      if issued then
+        for i = 9, 11 do
+          if out[i] ~= '' then out[i] = istr(tonumber(out[i]) - issued) end
+        end
       end
     end
     for i = #out, 8, -1 do
@@ -1267,6 +1299,7 @@ end
 -- Kept sparse, as the field suffixes it moves and their amounts in counter order (counters
 -- of 0 left out), so that adding it to each of its records builds no other string or table.
 -- Waits and the wait maximum are not counters set here (wait_delta adds them).
+-- A delta passed to the statistics is read-only: one may be shared across calls (TEXT.issued_delta).
 local function stat_delta(set)
   local sfx, val, n = {}, {}, 0
   for i = 1, ST_COUNTERS do
@@ -2271,6 +2304,19 @@ local function check_secret(t, given)
   end
 end
 
+-- The retention in seconds (a ticket hash's TTL), as text when it is a whole number (as Redis
+-- would format the number itself), made once for each value of the setting rather than by
+-- every take.
+function TEXT.retention_ttl()
+  local setting = cfg().retention_days
+  local known = TEXT.ttl_known
+  if known and known[1] == setting then return known[2] end
+  local secs = (tonumber(setting or '') or DEFAULT_RETENTION_DAYS) * 86400
+  local ttl = (secs % 1 == 0 and secs > 0 and secs < 9e15) and istr(secs) or secs
+  TEXT.ttl_known = {setting, ttl}
+  return ttl
+end
+
 -- qh_take: issues a ticket and queues it; a[5] is its secret, kept in the ticket's hash and
 -- never in a result or event.
 local function qh_take(a)
@@ -2284,10 +2330,11 @@ local function qh_take(a)
     fail('BAD_REQUEST', 'class', 'class must be priority, appointment or normal')
   end
   if channel == '' then channel = 'kiosk' end
-  if #channel > CHANNEL_MAX or not channel:match('^[%w_%-]+$') then
+  -- (the default channel and an empty ref, the most common, are known to be good)
+  if channel ~= 'kiosk' and (#channel > CHANNEL_MAX or not channel:match('^[%w_%-]+$')) then
     fail('BAD_REQUEST', 'channel', 'channel must be a short word of letters, digits, _ or -')
   end
-  if utf8_len(ref) > REF_MAX then
+  if ref ~= '' and utf8_len(ref) > REF_MAX then
     fail('BAD_REQUEST', 'ref', 'ref must be at most ' .. REF_MAX .. ' characters')
   end
   local wants = notify.parse(a[6] or '', a[7] or '')
@@ -2302,7 +2349,7 @@ local function qh_take(a)
   -- the ticket as ticket() would read it back, in one table (with what ticket_defaults fills),
   -- and its hash written from one list: the take is the hottest call
   local t = {id = id, number = number, service = sid, class = class, channel = channel,
-    state = 'waiting', day = DAY, issued_at = tostring(NOW), score = new_score(), ref = ref,
+    state = 'waiting', day = DAY, issued_at = TEXT.now(), score = new_score(), ref = ref,
     called_at = '', started_at = '', finished_at = '', window = '', clerk = '', recalls = '0',
     transfers = '0', rating = '', pin = '', wait_from = ''}
   -- the number and day are the id's parts, normal and kiosk what ticket_defaults fills in: a
@@ -2325,10 +2372,12 @@ local function qh_take(a)
   end
   redis.call('HSET', k('t', id), unpack(args))
   gen = gen + 1
-  local days = tonumber(cfg().retention_days or '') or DEFAULT_RETENTION_DAYS
-  redis.call('EXPIRE', k('t', id), days * 86400)
+  redis.call('EXPIRE', k('t', id), TEXT.retention_ttl())
   enqueue(t)
-  stat_record(DAY, local_hour(NOW), sid, '', '', stat_delta{[ST_ISSUED] = 1})
+  -- the delta of an issued ticket is the same for every take: made once (read-only: shared
+  -- across calls)
+  TEXT.issued_delta = TEXT.issued_delta or stat_delta{[ST_ISSUED] = 1}
+  stat_record(DAY, local_hour(NOW), sid, '', '', TEXT.issued_delta)
   emit_ticket(t)
   emit_queue(sid)
   return ticket_result(t), t -- the ticket too, for a check-in (register passes on the result)
@@ -2925,9 +2974,11 @@ notify.EWT_MAX = 86400        -- notify.ewt at most (seconds)
 notify.KEY_TTL = 2 * 86400    -- watch sets and deliveries outlive their day
 notify.CLAIM_MAX = 100        -- deliveries one claim hands out
 notify.CLASS_STEP = 4e15      -- watch-set score of a class above the one before (queue scores < 4e15)
+notify.NONE = {}              -- an empty table, only read: no marks asked for, no notes of a kind
 
 -- Reads the notify marks of a take or a notify call ("" for none); {} when neither is given.
 function notify.parse(ahead, ewt)
+  if ahead == '' and ewt == '' then return notify.NONE end
   local wants = {}
   if ahead ~= '' then wants.ahead = int_arg(ahead, 'notify', 0, notify.AHEAD_MAX) end
   if ewt ~= '' then wants.ewt = int_arg(ewt, 'notify', 0, notify.EWT_MAX) end
@@ -3055,10 +3106,17 @@ end
 -- kind `tickets`, `services` or `calls`, each once by key, in order. The notes belong to the
 -- call whose events table is current, so a call that failed leaves none to the next.
 function notify.seen(kind, key, value)
+  -- the tables made as they are needed: each costs an allocation and the collector's work
+  local notes = notify.notes
   if notify.of ~= events then
-    notify.of, notify.notes = events, {tickets = {}, services = {}, calls = {}}
+    notes = {}
+    notify.of, notify.notes = events, notes
   end
-  local list = notify.notes[kind]
+  local list = notes[kind]
+  if not list then
+    list = {}
+    notes[kind] = list
+  end
   if not list[key] then
     list[key] = true
     list[#list + 1] = value
@@ -3072,17 +3130,17 @@ function notify.after_call()
   if notify.of ~= events or not notify.notes then return end
   local notes = notify.notes
   notify.of, notify.notes = nil, nil
-  for _, t in ipairs(notes.tickets) do
+  for _, t in ipairs(notes.tickets or notify.NONE) do
     if t.state == 'waiting' then notify.watch(t) end
   end
-  local touched = notes.services
+  local touched = notes.services or notify.NONE
   if #touched > 0 then
     local watched = redis.call('HMGET', k('nws'), unpack(touched))
     for i, sid in ipairs(touched) do
       if watched[i] then notify.check_service(sid, watched[i]) end
     end
   end
-  for _, c in ipairs(notes.calls) do
+  for _, c in ipairs(notes.calls or notify.NONE) do
     local t = c[1]
     if ((t.notify_ahead or '') ~= '' or (t.notify_ewt or '') ~= '') and (t.notified_called or '') == '' then
       redis.call('ZREM', k('nw', t.service), t.id)
@@ -3521,7 +3579,14 @@ end
 -- The field of P:ewma holding the stream id of the entry that recorded a set's joined learnt
 -- times (the set's field "~L:..." as "~R:...").
 function model.ref_field(field)
-  return '~R:' .. string.sub(field, 4)
+  -- kept across calls, as a set's field is asked for by every estimate
+  local known = memo_table(model, 'REF_FIELD')
+  local ref = known[field]
+  if not ref then
+    ref = '~R:' .. string.sub(field, 4)
+    known[field] = ref
+  end
+  return ref
 end
 
 -- Notes that a competing set's joined learnt times are new in this call (joined or learnt
@@ -3630,10 +3695,22 @@ function model.join_learnt(sids)
   return (learnt['*'] or '') .. '|' .. table.concat(times, ';')
 end
 
+-- The own time's reference "#<i>" of the inputs, kept across calls (a number joined into a
+-- string is formatted by sprintf).
+function model.own_text(i)
+  local known = memo_table(model, 'OWN_TEXT')
+  local text = known[i]
+  if not text then
+    text = '#' .. i
+    known[i] = text
+  end
+  return text
+end
+
 -- The position of sid among the competing services sids, or nil.
 function model.own_index(sid, sids)
-  for i, id in ipairs(sids) do
-    if id == sid then return i end
+  for i = 1, #sids do
+    if sids[i] == sid then return i end
   end
   return nil
 end
@@ -3652,6 +3729,15 @@ function model.drop_joined()
   for i = 1, #fields, 1000 do
     redis.call('HDEL', k('ewma'), unpack(fields, i, math.min(i + 999, #fields)))
   end
+  -- and what this call joined before (a day change run by a setup joins the sets of the windows
+  -- as they were): else keep_joined would write it back at the call's end, and a later event
+  -- would name the set's times of before the setup, recorded for another set
+  local learnt = memo_table(cache, 'ewma')
+  for f in pairs(learnt) do
+    local head = string.sub(f, 1, 3)
+    if head == '~L:' or head == '~R:' then learnt[f] = nil end
+  end
+  counts.inputs = nil
 end
 
 -- The inputs of the estimates of a service's tickets, as estimate.c reads them:
@@ -3682,28 +3768,31 @@ function model.inputs(sid)
     joined = model.join_learnt(sids)
     model.joined_changed(field, joined)
   end
-  if known[sid] == nil and #sids > 0 then
+  -- (numeric loops: ipairs costs a call of a C function per item)
+  local n, waiting = #sids, {}
+  if known[sid] == nil and n > 0 then
     local vals = redis.call('HMGET', k('waiting'), unpack(sids))
-    for i, id in ipairs(sids) do known[id] = vals[i] end
+    for i = 1, n do
+      local v = vals[i]
+      known[sids[i]], waiting[i] = v, v or ''
+    end
   else
     local missing = {}
-    for _, id in ipairs(sids) do
-      if known[id] == nil then missing[#missing + 1] = id end
+    for i = 1, n do
+      if known[sids[i]] == nil then missing[#missing + 1] = sids[i] end
     end
     if #missing > 0 then
       local vals = redis.call('HMGET', k('waiting'), unpack(missing))
-      for i, id in ipairs(missing) do known[id] = vals[i] end
+      for i = 1, #missing do known[missing[i]] = vals[i] end
     end
+    for i = 1, n do waiting[i] = known[sids[i]] or '' end
   end
-  local waiting = {}
-  for i, id in ipairs(sids) do waiting[i] = known[id] or '' end
   -- the window counts as the text of their sums (model.windows_serving's figures, read here as
   -- P:nopen holds them: most sums have one term)
-  model.windows_serving('nopen', sid)
-  local r = counts.nwin[sid]
+  local r = model.window_counts(sid)
   local inputs = 'n' .. (hall_is_comprehensive() and '1 ' or '0 ') .. model.count_text(r[3], r[4]) ..
     ' ' .. model.count_text(r[1], r[2]) .. '|' .. (learnt[EST.CLASS_SHARES] or '') .. '|' ..
-    (own and '#' .. own or model.time_text(learnt[sid] or nil, sid)) .. '|' ..
+    (own and model.own_text(own) or model.time_text(learnt[sid] or nil, sid)) .. '|' ..
     table.concat(waiting, ';') .. '|' .. joined
   m[sid] = {gen, inputs, joined}
   return inputs
@@ -3745,7 +3834,10 @@ function model.emit_queue_inputs(sid)
   local hall = bases[1] == '*' and istr(count_ahead(bases, 'normal', nil)) or ''
   -- the waiting count as P:waiting holds it (HINCRBY's integers), not parsed and written again
   if inputs ~= '^' then inputs = model.event_inputs(inputs, sid) end
-  emit(text_line({'q', sid, figure('waiting', sid) or '0', inputs, hall}))
+  -- text_line's form made directly: no value holds a ',', newline or backslash, and only the
+  -- hall ahead may be "" (the inputs never are)
+  local line = 'q,' .. sid .. ',' .. (figure('waiting', sid) or '0') .. ',' .. inputs
+  emit(hall ~= '' and line .. ',' .. hall or line)
 end
 
 ------------------------------------------------------------------------------------------
@@ -4025,11 +4117,23 @@ local function register(name, body, writes)
     P = keys[1]
     if P == nil or P == '' then fail('BAD_REQUEST', '-', 'the site key prefix is missing') end
     NOW = int_arg(args[1] or '', 'now', 0)
+    -- NOW's text as given when tostring(NOW) would give it back (a first digit of 1-9, so no
+    -- sign or leading zero: "-00" reads as -0; at most 14 digits: '%.14g'), so TEXT.now()
+    -- formats nothing
+    local lead = string.byte(args[1])
+    if #args[1] <= 14 and lead >= 49 and lead <= 57 then cache.now_text = args[1] end
     -- the day, or the day and NOW's site-local hour ("YYYY-MM-DDTHH", as qserver sends it)
-    local day, hour = string.match(args[2] or '', '^(%d%d%d%d%-%d%d%-%d%d)T([0-2]%d)$')
-    if not day then day = string.match(args[2] or '', '^%d%d%d%d%-%d%d%-%d%d$') end
-    if not day or (hour and hour > '23') then
-      fail('BAD_REQUEST', 'day', 'day must be YYYY-MM-DD or YYYY-MM-DDTHH')
+    -- (read once for as long as it stays the same: it changes once an hour)
+    local day, hour
+    if args[2] ~= nil and args[2] == TEXT.day_arg then
+      day, hour = TEXT.day_read, TEXT.hour_read
+    else
+      day, hour = string.match(args[2] or '', '^(%d%d%d%d%-%d%d%-%d%d)T([0-2]%d)$')
+      if not day then day = string.match(args[2] or '', '^%d%d%d%d%-%d%d%-%d%d$') end
+      if not day or (hour and hour > '23') then
+        fail('BAD_REQUEST', 'day', 'day must be YYYY-MM-DD or YYYY-MM-DDTHH')
+      end
+      TEXT.day_arg, TEXT.day_read, TEXT.hour_read = args[2], day, hour
     end
     if hour then hours_seen[NOW] = hour end
     -- qserver sends the hour (for years 1990-2099); one that does not is of an earlier version

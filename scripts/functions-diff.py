@@ -10,7 +10,7 @@ reply, every audit entry of the event stream, every stats answer (each `by`, wit
 without a window) and at the end every key of the two sites. Exits 1 at the first
 difference, printing it.
 
-usage: [STATS=1] scripts/functions-diff.py OLD.lua NEW.lua [SEED] [STEPS] [UPGRADE_AT]
+usage: [STATS=1] [RAW=1] [SITES=2] scripts/functions-diff.py OLD.lua NEW.lua [SEED] [STEPS] [UPGRADE_AT]
   SEED, STEPS: the workload (default 1, 2000).
   UPGRADE_AT: the second site runs OLD until that step and NEW from then on, so that NEW
   reads and adds to what OLD stored (days stored before a change; default 0).
@@ -32,6 +32,21 @@ the same events or be dropped whole (malformed to it), and only one holding a U,
 (the kinds it does not know) may be dropped, never a wrong value; the run's last line says how
 many it drops. Every string reply of the second site (a result) must also get the same answer
 from the version before as from this version: qserver answers a request from any node.
+
+With SITES=2 (a region: several halls in one Redis, whose function libraries share one Lua
+state), each library runs two sites with the same service ids and different configs (the
+second: other prefixes, service times, retention and SLA, specialised windows only), each step
+at one of them picked at random, so that nothing a version keeps across calls is taken from one
+hall for another; there a setup also renames a prefix, changes a service time or the retention,
+or adds a service E, and now and then the clock goes back (30 s, an hour or a day). Every site
+is compared with its counterpart as above. Without SITES the workload is the one hall's, the
+same calls for a seed as before.
+
+With RAW=1, two versions that should write exactly alike (a change of how the library works,
+not of what it records) are held to that: every reply must be the same text, and every audit
+entry of the two sites the same text, the stream ids an entry names (`@<id>`) taken as the
+positions of the entries they name; so every result, entry and published payload (the entry
+after its stream id) is the same byte for byte.
 
 Left out of the comparison: the field `~table` of statistics hashes (only there to keep a hash
 a hash table, docs/statistics.md), the fields `~L:<set>` and `~R:<set>` of P:ewma (the learnt
@@ -77,8 +92,16 @@ HALL = {"site": {"id": "x", "sla": 900, "retention_days": 90, "utc_offsets": [[0
                      for i, s in enumerate(SERVICES)],
         "windows": [{"id": 1, "services": ["*"]}, {"id": 2, "services": ["A", "B"]},
                     {"id": 3, "services": ["C"]}, {"id": 4, "services": ["D", "A"]}]}
+# the second hall of a region (SITES=2): the same service ids, other prefixes, service times,
+# retention and SLA, specialised windows only (C shares window 1 with A and window 3 with D)
+REGION_HALL = {"site": {"id": "x", "sla": 600, "retention_days": 30, "utc_offsets": [[0, 28800]]},
+               "services": [{"id": s, "prefix": 'XYZW'[i], "service_time": 100 + 45 * i}
+                            for i, s in enumerate(SERVICES)],
+               "windows": [{"id": 1, "services": ["A", "C"]}, {"id": 2, "services": ["B"]},
+                           {"id": 3, "services": ["C", "D"]}, {"id": 4, "services": ["D"]}]}
 IGNORED_KEYS = (':open', ':idle', ':marks')
 STATS = os.environ.get('STATS') == '1'  # today's statistics hashes compared too (the header)
+RAW = os.environ.get('RAW') == '1'  # replies and entries compared as text too (the header)
 
 
 class Redis:
@@ -240,14 +263,32 @@ def stats_hashes(r, prefix):
     return out
 
 
-def compare_stats(r, step):
-    """Exits at the first statistics hash whose fields differ between the two sites (STATS=1)."""
-    old, new = stats_hashes(r, 'q:{A}'), stats_hashes(r, 'q:{B}')
-    for key in sorted(set(old) | set(new)):
-        if old.get(key) != new.get(key):
-            x, y = old.get(key) or {}, new.get(key) or {}
-            fields = {f: (x.get(f), y.get(f)) for f in sorted(set(x) | set(y)) if x.get(f) != y.get(f)}
-            sys.exit('after step %d statistics key %s differs (field: (old, new)): %s' % (step, key, str(fields)[:3000]))
+def compare_stats(r, step, halls):
+    """Exits at the first statistics hash whose fields differ between a hall's two sites (STATS=1)."""
+    for tags, _ in halls:
+        old_site, new_site = ['q:{%s}' % tag for tag in tags]
+        old, new = stats_hashes(r, old_site), stats_hashes(r, new_site)
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                x, y = old.get(key) or {}, new.get(key) or {}
+                fields = {f: (x.get(f), y.get(f)) for f in sorted(set(x) | set(y)) if x.get(f) != y.get(f)}
+                sys.exit('after step %d %s statistics key %s differs (field: (old, new)): %s' % (step, old_site, key, str(fields)[:3000]))
+
+
+def raw_entries_check(r, prefixes):
+    """Exits at the first audit entry whose text differs between the sites (RAW=1): a named
+    entry (`@<stream id>`) is compared by its position in its own stream, as the ids are times."""
+    texts = []
+    for prefix in prefixes:
+        entries = stream_entries(r, prefix + ':events')
+        position = {entry_id: str(i) for i, (entry_id, _) in enumerate(entries)}
+        texts.append([re.sub(r'@(\d+-\d+)', lambda m: '@#' + position.get(m.group(1), m.group(1)), data)
+                      for _, data in entries])
+    for i, (old, new) in enumerate(zip(*texts)):
+        if old != new:
+            sys.exit('entry %d as text\n old %r\n new %r' % (i, old, new))
+    if len(texts[0]) != len(texts[1]):
+        sys.exit('entries: %d old, %d new' % (len(texts[0]), len(texts[1])))
 
 
 def dump(r, prefix, build=None):
@@ -309,24 +350,52 @@ def check_expiries(r, prefix):
             sys.exit('key %s has no expiry' % key)
 
 
+def setup_hall(base, rnd, region):
+    """The hall of a setup step: base with service D dropped (its waiting tickets stay queued) and
+    the comprehensive window made a specialised one, each half the time; in a region also the
+    first service's prefix renamed, the second's service time or the retention changed, or a
+    service E added."""
+    hall = json.loads(json.dumps(base))
+    if rnd.random() < 0.5:  # service D dropped (its waiting tickets stay queued)
+        hall['services'] = hall['services'][:3]
+        for w in hall['windows']:
+            w['services'] = [s for s in w['services'] if s != 'D'] or ['A']
+    if rnd.random() < 0.5:  # specialised windows only: each service its own competing set
+        hall['windows'][0]['services'] = ['A', 'C']
+    if region:
+        if rnd.random() < 0.5:
+            hall['services'][0]['prefix'] = rnd.choice(['A', 'P', 'X', 'Q'])
+        if rnd.random() < 0.5:
+            hall['services'][1]['service_time'] = rnd.choice([100, 260, 333, 900])
+        if rnd.random() < 0.3:
+            hall['site']['retention_days'] = rnd.choice([1, 7, 30, 90, 365])
+        if rnd.random() < 0.3:
+            hall['services'].append({"id": "E", "prefix": rnd.choice(['E', 'A']), "service_time": 300})
+    return hall
+
+
 def run(r, seed, steps, upgrade_at):
-    """Runs the workload on both sites; returns the number of keys compared (tickets left out),
-    of tickets compared and of those with a secret."""
-    sites = [('q:{A}', lambda step: 'vo'), ('q:{B}', lambda step: 'vn' if step >= upgrade_at else 'vo')]
+    """Runs the workload on both sites (each hall's, SITES=2); returns the number of keys compared
+    (tickets left out), of tickets compared and of those with a secret."""
+    region = int(os.environ.get('SITES', '1')) > 1
+    # per hall, its site with OLD and its site with NEW (their keys' tags) and its config
+    halls = [(['A', 'B'], HALL)] if not region else [(['A1', 'B1'], HALL), (['A2', 'B2'], REGION_HALL)]
+    libraries = [lambda step: 'vo', lambda step: 'vn' if step >= upgrade_at else 'vo']
     with_hour = {name: reads_hour(r, name) for name in ('vo', 'vn')}
+    tags = halls[0][0]  # the hall of the step
 
     def fcall(step, fn, now, *args):
         replies = []
-        for prefix, library in sites:
+        for tag, library in zip(tags, libraries):
             name = library(step)
-            reply = r('FCALL', name + '_' + fn, 1, prefix, now, site_day(now, with_hour[name]), 0, *args)
-            replies.append(json.dumps(reply).replace('{A}', '{X}').replace('{B}', '{X}'))
+            reply = r('FCALL', name + '_' + fn, 1, 'q:{%s}' % tag, now, site_day(now, with_hour[name]), 0, *args)
+            replies.append(json.dumps(reply).replace('{%s}' % tags[0], '{X}').replace('{%s}' % tags[1], '{X}'))
         if fn == 'ticket_read':
             replies = [json.dumps(ticket_read(json.loads(reply) or '{}'), sort_keys=True) for reply in replies]
         elif OLD_BUILD and built(replies[1], OLD_BUILD) != built(replies[1]):
             sys.exit('step %d %s %s: the version before answers\n %s\nwhere this one answers\n %s\n%s'
                      % (step, fn, args, built(replies[1], OLD_BUILD), built(replies[1]), replies[1][:3000]))
-        if replies[0] != replies[1] and built(replies[0]) == built(replies[1]) != ['!']:
+        if replies[0] != replies[1] and not RAW and built(replies[0]) == built(replies[1]) != ['!']:
             replies = [json.dumps(built(reply)) for reply in replies]
         if replies[0] != replies[1]:
             sys.exit('step %d %s %s\n old %s\n new %s' % (step, fn, args, replies[0][:3000], replies[1][:3000]))
@@ -340,7 +409,8 @@ def run(r, seed, steps, upgrade_at):
         return ['!'] if any(line.startswith('!') for line in answer) else answer
 
     rnd = random.Random(seed)
-    secrets = {}  # ticket id -> its secret, from the takes
+    secrets_of = {tag[0]: {} for tag, _ in halls}  # per hall, ticket id -> its secret, from the takes
+    secrets = secrets_of[tags[0]]
 
     def take(step, now):
         """A take from a kiosk or the web, with or without a secret (qserver's 16 characters, or
@@ -350,24 +420,31 @@ def run(r, seed, steps, upgrade_at):
         marked = rnd.random() < 0.3
         # a phone, digits with a leading zero or too many for a double, or any text
         ref = rnd.choice(['138%08d', '0%010d', '9%016d', 'R-%d']) % rnd.randint(0, 99999999) if rnd.random() < 0.4 else ''
-        reply = fcall(step, 'take', now, rnd.choice(SERVICES + ['A', 'B']),
+        reply = fcall(step, 'take', now, rnd.choice(SERVICES + ['A', 'B'] + (['E'] if region else [])),
                       rnd.choice(['normal'] * 6 + ['priority', 'appointment']), rnd.choice(['kiosk', 'web']),
                       ref, secret,
                       rnd.choice(['', '2', '5']) if marked else '', rnd.choice(['', '600']) if marked else '')
         found = re.search(r'\b(20\d{6}-[A-Z]\d{3,})\b', reply)
         if found and secret:
             secrets[found.group(1)] = secret
-    fcall(0, 'setup', NOW, json.dumps(HALL))
-    for w in (1, 2, 3, 4):
-        fcall(0, 'open', NOW, str(w), CLERKS[w % 3], 'h/%d' % w, NOW + 10 * 86400)
+    for tags, hall in halls:
+        fcall(0, 'setup', NOW, json.dumps(hall))
+        for w in (1, 2, 3, 4):
+            fcall(0, 'open', NOW, str(w), CLERKS[w % 3], 'h/%d' % w, NOW + 10 * 86400)
     now = NOW
+    base = HALL
     for step in range(1, steps + 1):
+        if region:  # the hall of this step
+            tags, base = rnd.choice(halls)
+            secrets = secrets_of[tags[0]]
         if rnd.random() < 0.97:
             now += rnd.choice([1, 5, 20, 60, 200, 900])
         else:
             now += rnd.choice([3600, 20000, 86400])
         if STATS:
-            compare_stats(r, step - 1)
+            compare_stats(r, step - 1, halls)
+        if region and rnd.random() < 0.01:  # the clock goes back
+            now -= rnd.choice([30, 3600, 86400])
         w = str(rnd.randint(1, 4))
         some_ticket = rnd.choice(SERVICES) + '%03d' % rnd.randint(1, 30)
         x = rnd.random()
@@ -406,13 +483,7 @@ def run(r, seed, steps, upgrade_at):
         elif x < 0.925:
             fcall(step, 'day', now)
         elif x < 0.93:
-            hall = json.loads(json.dumps(HALL))
-            if rnd.random() < 0.5:  # service D dropped (its waiting tickets stay queued)
-                hall['services'] = hall['services'][:3]
-                hall['windows'][3]['services'] = ['A']
-            if rnd.random() < 0.5:  # specialised windows only: each service its own competing set
-                hall['windows'][0]['services'] = ['A', 'C']
-            fcall(step, 'setup', now, json.dumps(hall))
+            fcall(step, 'setup', now, json.dumps(setup_hall(base, rnd, region)))
         elif x < 0.95:
             fcall(step, 'call', now, w, rnd.choice(CLERKS), some_ticket)
         else:
@@ -420,29 +491,38 @@ def run(r, seed, steps, upgrade_at):
             for by in ['total', 'service', 'window', 'clerk', 'hour', 'day']:
                 fcall(step, 'stats', now, since, site_day(now), by, rnd.choice(['', '1', '2']), '')
     if STATS:
-        compare_stats(r, steps)
-    # the days not folded yet, compared by what stats answers (their keys are left out below
-    # but with STATS=1)
-    today = site_day(now)
-    since = min(r('GET', 'q:{A}:day') or today, site_day(now - 86400))
-    for win in ['', '1', '2', '3', '4']:
-        for by in ['total', 'service', 'window', 'clerk', 'hour', 'day']:
-            fcall(steps, 'stats', now, since, today, by, win, '')
-    # every ticket either site holds: looked up with its secret and with a wrong one, and as
-    # the library reads it
-    tickets = sorted(ticket_ids(r, 'q:{A}') | ticket_ids(r, 'q:{B}'))
-    for tid in tickets:
-        fcall(steps, 'ticket', now, tid, '', secrets.get(tid, ''))
-        fcall(steps, 'ticket', now, tid, '', secrets.get(tid, '') + 'x')
-        fcall(steps, 'ticket_read', now, tid)
-    for prefix, _ in sites:
-        check_expiries(r, prefix)
-    old, new = dump(r, 'q:{A}', OLD_BUILD), dump(r, 'q:{B}')
-    for key in sorted(set(old) | set(new)):
-        if old.get(key) != new.get(key):
-            sys.exit('key %s\n old %s\n new %s' % (key, str(old.get(key))[:2000], str(new.get(key))[:2000]))
-    dropped = OLD_BUILD and old_reader_check(r, 'q:{B}:events', new[':events'][1])
-    return len(old), len(tickets), sum(1 for tid in tickets if tid in secrets), dropped
+        compare_stats(r, steps, halls)
+    counted = [0, 0, 0, (0, 0)]
+    for tags, _ in halls:
+        old_site, new_site = ['q:{%s}' % tag for tag in tags]
+        secrets = secrets_of[tags[0]]
+        # the days not folded yet, compared by what stats answers (their keys are left out below
+        # but with STATS=1)
+        today = site_day(now)
+        since = min(r('GET', old_site + ':day') or today, site_day(now - 86400))
+        for win in ['', '1', '2', '3', '4']:
+            for by in ['total', 'service', 'window', 'clerk', 'hour', 'day']:
+                fcall(steps, 'stats', now, since, today, by, win, '')
+        # every ticket either site holds: looked up with its secret and with a wrong one, and as
+        # the library reads it
+        tickets = sorted(ticket_ids(r, old_site) | ticket_ids(r, new_site))
+        for tid in tickets:
+            fcall(steps, 'ticket', now, tid, '', secrets.get(tid, ''))
+            fcall(steps, 'ticket', now, tid, '', secrets.get(tid, '') + 'x')
+            fcall(steps, 'ticket_read', now, tid)
+        for prefix in (old_site, new_site):
+            check_expiries(r, prefix)
+        if RAW:
+            raw_entries_check(r, [old_site, new_site])
+        old, new = dump(r, old_site, OLD_BUILD), dump(r, new_site)
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                sys.exit('%s key %s\n old %s\n new %s' % (old_site, key, str(old.get(key))[:2000], str(new.get(key))[:2000]))
+        dropped = OLD_BUILD and old_reader_check(r, new_site + ':events', new[':events'][1]) or (0, 0)
+        counted = [counted[0] + len(old), counted[1] + len(tickets),
+                   counted[2] + sum(1 for tid in tickets if tid in secrets),
+                   (counted[3][0] + dropped[0], counted[3][1] + dropped[1])]
+    return counted[0], counted[1], counted[2], OLD_BUILD and counted[3]
 
 
 def main():

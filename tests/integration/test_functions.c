@@ -739,6 +739,32 @@ take__integers_not_in_exponent_form(void **state)
 	assert_non_null(strstr(text, "\"channel\":\"wechat\""));
 }
 
+/* A take at "now" given as minus zero with extra zeros stores the time as an integer reads
+ * ("-0"), the same as "-0" itself: the argument's text is not taken as given. */
+static void
+take__now_with_extra_zeros__stored_as_read(void **state)
+{
+	const char *nows[] = {"-00", "-000", "-0"};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof nows / sizeof nows[0]; i++) {
+		const char *service = i == 0 ? "A" : i == 1 ? "B" : "C";
+		char id[32];
+		redisReply *r;
+
+		r = redisCommand(c, "FCALL qh_take 1 %s %s %s 0 %s normal %s %s", PREFIX, nows[i], day,
+				 service, "", "");
+		assert_non_null(r);
+		assert_int_equal(r->type, REDIS_REPLY_STRING);
+		freeReplyObject(r);
+		snprintf(id, sizeof id, "20261128-%s001", service);
+		r = cmd("HGET %s:t:%s issued_at", PREFIX, id);
+		assert_int_equal(r->type, REDIS_REPLY_STRING);
+		assert_string_equal(r->str, "-0");
+		freeReplyObject(r);
+	}
+}
+
 static void
 take__hash_keeps_only_what_the_id_does_not_tell(void **state)
 {
@@ -2876,6 +2902,46 @@ events__learnt_times_recorded_once_and_named(void **state)
 	assert_read_alone_as_in_order();
 }
 
+/* A setup that drops a service at the first call of a new day: the day change before it records
+ * the competing sets of the windows as they were (B with A and C), and the setup drops them all,
+ * so a later event of B names learnt times recorded for B's new set (A and B), which qserver
+ * builds whole. */
+static void
+setup__at_the_day_change_drops_a_peer__later_events_name_the_new_set(void **state)
+{
+	static const char *with_c =
+		"{\"site\":{\"id\":\"t\"},\"services\":["
+		"{\"id\":\"A\",\"prefix\":\"A\",\"service_time\":300},"
+		"{\"id\":\"B\",\"prefix\":\"B\",\"service_time\":120},"
+		"{\"id\":\"C\",\"prefix\":\"C\",\"service_time\":200}],"
+		"\"windows\":[{\"id\":1,\"services\":[\"A\",\"B\"]},{\"id\":2,\"services\":[\"B\",\"C\"]}]}";
+	static const char *without_c =
+		"{\"site\":{\"id\":\"t\"},\"services\":["
+		"{\"id\":\"A\",\"prefix\":\"A\",\"service_time\":300},"
+		"{\"id\":\"B\",\"prefix\":\"B\",\"service_time\":120}],"
+		"\"windows\":[{\"id\":1,\"services\":[\"A\",\"B\"]},{\"id\":2,\"services\":[\"B\"]}]}";
+	char id[STREAM_ID_TEXT_MAX];
+	const char *data;
+
+	(void)state;
+	OK("qh_setup", with_c);
+	take("A", "");
+	take("B", "");
+	take("C", "");
+	now = T0 + 86400;
+	day = DAY2;
+	OK("qh_setup", without_c);
+	cJSON *t = take("B", "");
+	data = last_entry(id);
+	/* every entry is built whole, and the take's estimate is its event's */
+	cJSON *events = stream_events();
+	cJSON *last = get(cJSON_GetArrayItem(events, cJSON_GetArraySize(events) - 2), "data");
+	assert_int_equal(num(get(last, "ticket"), "ewt"), num(t, "ewt"));
+	assert_read_alone_as_in_order();
+	/* B's set is A and B now: its learnt times are recorded again, not named from before */
+	assert_int_equal(strncmp(data, "L,B,|300;120\n", 13), 0);
+}
+
 /* The day change drops the recorded learnt times: no event after it names an entry before it,
  * so the stream is trimmed back to the last day change at or before the retention's edge
  * (P:marks) and no kept entry names a trimmed one. */
@@ -3491,6 +3557,7 @@ main(void)
 		T(notify__transfer__watched_in_the_new_service),
 		T(take__first_ticket__numbered_and_waiting),
 		T(take__integers_not_in_exponent_form),
+		T(take__now_with_extra_zeros__stored_as_read),
 		T(take__hash_keeps_only_what_the_id_does_not_tell),
 		T(ticket__hash_of_an_earlier_version__read_as_before),
 		T(take__unknown_service__not_found),
@@ -3572,6 +3639,7 @@ main(void)
 		T(events__call_next_records_the_call),
 		T(events__a_life_in_lines_of_their_own_kinds__results_as_before),
 		T(events__learnt_times_recorded_once_and_named),
+		T(setup__at_the_day_change_drops_a_peer__later_events_name_the_new_set),
 		T(day_change__events_name_no_entry_before_it),
 		T(day_change__stream_ahead_of_the_clock__the_mark_follows_its_last_entry),
 		T(events__pause_updates_estimates),
