@@ -898,23 +898,28 @@ local function ticket_view(t)
   return view
 end
 
--- The Window object; reason only while paused.
+-- The Window object; reason only while paused. (Written out rather than with jobj: a
+-- snapshot makes one per window.)
 local function window_json(w)
-  local fields = {'id', jint(w.id), 'name', cjson.encode(w.name or ''),
-    'name_en', cjson.encode(w.name_en or ''), 'services', w.services,
-    'state', jstr(w.state), 'ticket', jstr(w.number), 'clerk', jstr(w.clerk),
-    'since', jint(w.since)}
-  if w.state == 'paused' then
-    fields[#fields + 1] = 'reason'
-    fields[#fields + 1] = cjson.encode(w.reason or '')
-  end
-  return jobj(unpack(fields))
+  local reason = w.state == 'paused' and ',"reason":' .. cjson.encode(w.reason or '') or ''
+  return '{"id":' .. jint(w.id) .. ',"name":' .. cjson.encode(w.name or '') ..
+    ',"name_en":' .. cjson.encode(w.name_en or '') .. ',"services":' .. w.services ..
+    ',"state":' .. jstr(w.state) .. ',"ticket":' .. jstr(w.number) .. ',"clerk":' .. jstr(w.clerk) ..
+    ',"since":' .. jint(w.since) .. reason .. '}'
 end
 
 -- The start of a Service object, without its live figures (stored by qh_setup in P:svcjson).
 local function service_head(sid, s)
   return '{"id":' .. cjson.encode(sid) .. ',"prefix":' .. cjson.encode(s.prefix or '') ..
     ',"name":' .. cjson.encode(s.name or '') .. ',"name_en":' .. cjson.encode(s.name_en or '')
+end
+
+-- The services with window counts of their own in P:nopen (specialised windows open or idle
+-- that serve them), as a set: every other service's counts are the comprehensive windows'.
+local function services_with_windows(nopen)
+  local with = {}
+  for field in pairs(nopen) do with[string.match(field, '^i:(.*)$') or field] = true end
+  return with
 end
 
 -- Every configured service with live waiting and estimates, from the figures the writes keep,
@@ -925,14 +930,30 @@ local function services_compact()
   -- in a hall with a comprehensive window every waiting ticket is ahead of a new one
   local ids = service_ids()
   local hall_load = hall_is_comprehensive() and #ids > 0 and {model.new_ticket_load(ids[1], bulk)}
+  local waiting, nopen, learnt = bulk.waiting, bulk.nopen, bulk.ewma
+  -- With the hall's load, what a service's estimate reads of its own is its learnt time and
+  -- its open and idle window counts (service_estimate, model.stage_time): services that share
+  -- them share the estimate, worked out once and kept by learnt time, or by all three for a
+  -- service with windows of its own. In a big hall most services share one, and each
+  -- estimate is tens of thousands of Lua instructions.
+  local alone, windowed = {}, {}
+  local with_windows = hall_load and services_with_windows(nopen)
   local items = {}
-  local waiting = bulk.waiting
   for i, sid in ipairs(ids) do
-    local ahead, ewt, low, high = service_estimate(sid, bulk, hall_load or nil)
-    -- '%d' as the Service object's integers always were (an estimate never reaches qserver
-    -- as a fraction)
-    items[i] = sid .. ' ' .. (waiting[sid] or '0') .. ' ' ..
-      string.format('%d %d %d %d', ahead, ewt, low, high)
+    local key, memo = hall_load and learnt[sid], alone
+    if key and with_windows[sid] then
+      key, memo = (nopen[sid] or '') .. ' ' .. (nopen['i:' .. sid] or '') .. ' ' .. key, windowed
+    end
+    local figures = key and memo[key]
+    if not figures then
+      local ahead, ewt, low, high = service_estimate(sid, bulk, hall_load or nil)
+      -- '%d' as the Service object's integers always were (an estimate never reaches qserver
+      -- as a fraction)
+      figures = string.format('%d %d %d %d', ahead, ewt, low, high)
+      -- a learnt time that does not parse leaves the service its configured time: not shared
+      if key and model.parse_learnt(learnt[sid]) then memo[key] = figures end
+    end
+    items[i] = sid .. ' ' .. (waiting[sid] or '0') .. ' ' .. figures
   end
   return '"' .. table.concat(items, ';') .. '"'
 end

@@ -5,7 +5,7 @@ each (takes, from kiosks and the web, with or without a secret, a phone ref and 
 marks, notify requests, calls, finishes with ratings, no-shows, transfers, cancels, late
 ratings (of today's numbers and of earlier days' ids),
 pauses, a service dropped from the config and added back, the comprehensive window made a
-specialised one and back, day changes) and compares every
+specialised one and back, day changes, snapshots and service lists) and compares every
 reply, every audit entry of the event stream, every stats answer (each `by`, with and
 without a window) and at the end every key of the two sites. Exits 1 at the first
 difference, printing it.
@@ -383,6 +383,8 @@ def run(r, seed, steps, upgrade_at):
         elif x < 0.95:
             fcall(step, 'call', now, w, rnd.choice(CLERKS), some_ticket)
         else:
+            fcall(step, 'snapshot', now)
+            fcall(step, 'services', now)
             since = site_day(now - rnd.choice([0, 86400, 40 * 86400]))
             for by in ['total', 'service', 'window', 'clerk', 'hour', 'day']:
                 fcall(step, 'stats', now, since, site_day(now), by, rnd.choice(['', '1', '2']), '')

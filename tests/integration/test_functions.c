@@ -1876,6 +1876,57 @@ setup__a_dropped_services_ticket_finishes_without_learning_or_queue_event(void *
 	assert_true(learnt("A") > 0 && learnt("A") != 300);
 }
 
+/* A hall of 14 services at a comprehensive window and two specialised ones: S01-S07 take
+ * 300 s, S08-S14 60 s; window 2 serves S02, window 3 serves S03 and S09. Services that differ
+ * in their time or their windows must not be told one another's estimate. */
+static void
+snapshot__many_services_each_told_what_its_take_would_answer(void **state)
+{
+	char config[4096], id[8];
+	int len;
+	cJSON *s, *t;
+
+	(void)state;
+	len = snprintf(config, sizeof config, "{\"site\":{\"id\":\"t\"},\"services\":[");
+	for (int i = 1; i <= 14; i++)
+		len += snprintf(config + len, sizeof config - (size_t)len,
+				"%s{\"id\":\"S%02d\",\"prefix\":\"S%02d\",\"service_time\":%d}",
+				i > 1 ? "," : "", i, i, i <= 7 ? 300 : 60);
+	snprintf(config + len, sizeof config - (size_t)len,
+		 "],\"windows\":[{\"id\":1,\"services\":[\"*\"]},{\"id\":2,\"services\":[\"S02\"]},"
+		 "{\"id\":3,\"services\":[\"S03\",\"S09\"]}]}");
+	OK("qh_setup", config);
+	open_window("1", "c01");
+	open_window("2", "c02");
+	open_window("3", "c03");
+	/* a finish first: before the hall has learnt its mix, the service list weighs the tickets
+	 * ahead at the first service's time where a take weighs them at its own (as before) */
+	take("S01", "");
+	call_next("1");
+	now += 200;
+	OK("qh_finish", "1", "", "", "");
+	take("S01", "");
+	call_next("1"); /* window 1 is busy, 2 and 3 stay idle */
+	take("S05", "");
+	take("S08", "");
+	take("S08", "");
+	for (int i = 1; i <= 14; i++) {
+		snprintf(id, sizeof id, "S%02d", i);
+		s = find_id(get(OK("qh_snapshot"), "services"), id);
+		t = take(id, "");
+		if (num(s, "ahead") != num(t, "ahead") || num(s, "ewt") != num(t, "ewt") ||
+		    num(s, "ewt_low") != num(t, "ewt_low") || num(s, "ewt_high") != num(t, "ewt_high"))
+			fail_msg("%s: the snapshot tells ahead %ld, ewt %ld (%ld-%ld); its take %ld, %ld (%ld-%ld)",
+				 id, num(s, "ahead"), num(s, "ewt"), num(s, "ewt_low"), num(s, "ewt_high"),
+				 num(t, "ahead"), num(t, "ewt"), num(t, "ewt_low"), num(t, "ewt_high"));
+	}
+	/* the figures differ where the services' windows do */
+	s = get(OK("qh_snapshot"), "services");
+	assert_true(num(find_id(s, "S01"), "ewt") != num(find_id(s, "S02"), "ewt"));
+	assert_true(num(find_id(s, "S08"), "ewt") != num(find_id(s, "S09"), "ewt"));
+	assert_true(num(find_id(s, "S02"), "ewt") == num(find_id(s, "S03"), "ewt"));
+}
+
 static void
 snapshot__empty_lists_are_arrays(void **state)
 {
@@ -3468,6 +3519,7 @@ main(void)
 		T(snapshot__services_windows_recent_newest_first),
 		T(snapshot__recent_keeps_the_last_ten_calls),
 		T(services__counts_follow_every_write),
+		T(snapshot__many_services_each_told_what_its_take_would_answer),
 		T(snapshot__empty_lists_are_arrays),
 		T(setup__keeps_live_window_state),
 		T(setup__a_dropped_services_ticket_finishes_without_learning_or_queue_event),
