@@ -69,9 +69,9 @@ static struct config_window hall_windows[] = {
 };
 /* The services of `hall` as qserver's config has them: service lists get their names from it. */
 static struct config_service hall_services[] = {
-	{"A", "A", "社会保障", "Social security", 300, {0}},
-	{"B", "B", "户籍", "Household", 120, {0}},
-	{"C", "C", "税务", "Tax", 200, {0}},
+	{"A", "A", "社会保障", "Social security", 300, {0}, NULL, 0},
+	{"B", "B", "户籍", "Household", 120, {0}, NULL, 0},
+	{"C", "C", "税务", "Tax", 200, {0}, NULL, 0},
 };
 static struct config hall_config = {
 	.services = hall_services, .nservices = 3, .windows = hall_windows, .nwindows = 3};
@@ -1882,7 +1882,7 @@ setup__a_dropped_services_ticket_finishes_without_learning_or_queue_event(void *
 static void
 snapshot__many_services_each_told_what_its_take_would_answer(void **state)
 {
-	char config[4096], id[8];
+	char config[4096], id[16];
 	int len;
 	cJSON *s, *t;
 
