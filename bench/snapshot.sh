@@ -76,7 +76,7 @@ for round in $(seq "$ROUNDS"); do
 		p50=$(jnum "$WORK/run.json" p50_ms)
 		MEDIANS[$build]="${MEDIANS[$build]:-} $p50"
 		REDIS_US[$build]="${REDIS_US[$build]:-} $usec"
-		printf 'round %d %s: median %s ms (errors %s), Redis %s µs per qh_snapshot, first byte %s ms, read %s ms, %s bytes; load %s\n' \
+		printf 'round %d %s: median %s ms (errors %s), Redis %s µs per qh_snapshot (mean), first byte %s ms, read %s ms, %s bytes; load %s\n' \
 			"$round" "$build" "$p50" "$(jnum "$WORK/run.json" errors)" "$usec" \
 			"$(jnum "$WORK/run.json" first_byte_p50_ms)" "$(jnum "$WORK/run.json" read_p50_ms)" \
 			"$(jnum "$WORK/run.json" bytes)" "$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -84,7 +84,7 @@ for round in $(seq "$ROUNDS"); do
 done
 for build in "${BUILDS[@]}"; do
 	# shellcheck disable=SC2086 # the lists are numbers
-	echo "$build: median of the rounds' medians $(median ${MEDIANS[$build]}) ms, Redis $(median ${REDIS_US[$build]}) µs per qh_snapshot"
+	echo "$build: median of the rounds' medians $(median ${MEDIANS[$build]}) ms, Redis $(median ${REDIS_US[$build]}) µs per qh_snapshot (median of the means)"
 done
 first="$WORK/answer.$(echo "${BUILDS[0]}" | md5sum | cut -c1-8)"
 for build in "${BUILDS[@]:1}"; do
