@@ -1876,26 +1876,55 @@ setup__a_dropped_services_ticket_finishes_without_learning_or_queue_event(void *
 	assert_true(learnt("A") > 0 && learnt("A") != 300);
 }
 
+/* Sets up a hall of 14 services S01-S14, the first `slow` of them taking 300 s and the others
+ * 60 s, at the windows given as JSON (the text of a "windows" array). */
+static void
+setup_fourteen_services(int slow, const char *windows)
+{
+	char config[4096];
+	int len;
+
+	len = snprintf(config, sizeof config, "{\"site\":{\"id\":\"t\"},\"services\":[");
+	for (int i = 1; i <= 14; i++)
+		len += snprintf(config + len, sizeof config - (size_t)len,
+				"%s{\"id\":\"S%02d\",\"prefix\":\"S%02d\",\"service_time\":%d}",
+				i > 1 ? "," : "", i, i, i <= slow ? 300 : 60);
+	snprintf(config + len, sizeof config - (size_t)len, "],\"windows\":%s}", windows);
+	OK("qh_setup", config);
+}
+
+/* Fails unless the snapshot's figures of the service are what a take of it answers now (the
+ * take then waits in the service's queue). */
+static void
+assert_snapshot_tells_what_take_answers(const char *id)
+{
+	cJSON *s = find_id(get(OK("qh_snapshot"), "services"), id);
+	long snap[4] = {num(s, "ahead"), num(s, "ewt"), num(s, "ewt_low"), num(s, "ewt_high")};
+	cJSON *t = take(id, "");
+
+	if (snap[0] != num(t, "ahead") || snap[1] != num(t, "ewt") || snap[2] != num(t, "ewt_low") ||
+	    snap[3] != num(t, "ewt_high"))
+		fail_msg("%s: the snapshot tells ahead %ld, ewt %ld (%ld-%ld); its take %ld, %ld (%ld-%ld)",
+			 id, snap[0], snap[1], snap[2], snap[3], num(t, "ahead"), num(t, "ewt"),
+			 num(t, "ewt_low"), num(t, "ewt_high"));
+}
+
+/* The windows of the halls below: 1 serves all, 2 serves S02, 3 serves the services given. */
+#define FOURTEEN_WINDOWS(s03) \
+	"[{\"id\":1,\"services\":[\"*\"]},{\"id\":2,\"services\":[\"S02\"]}," \
+	"{\"id\":3,\"services\":[" s03 "]}]"
+
 /* A hall of 14 services at a comprehensive window and two specialised ones: S01-S07 take
  * 300 s, S08-S14 60 s; window 2 serves S02, window 3 serves S03 and S09. Services that differ
  * in their time or their windows must not be told one another's estimate. */
 static void
 snapshot__many_services_each_told_what_its_take_would_answer(void **state)
 {
-	char config[4096], id[16];
-	int len;
-	cJSON *s, *t;
+	char id[16];
+	cJSON *s;
 
 	(void)state;
-	len = snprintf(config, sizeof config, "{\"site\":{\"id\":\"t\"},\"services\":[");
-	for (int i = 1; i <= 14; i++)
-		len += snprintf(config + len, sizeof config - (size_t)len,
-				"%s{\"id\":\"S%02d\",\"prefix\":\"S%02d\",\"service_time\":%d}",
-				i > 1 ? "," : "", i, i, i <= 7 ? 300 : 60);
-	snprintf(config + len, sizeof config - (size_t)len,
-		 "],\"windows\":[{\"id\":1,\"services\":[\"*\"]},{\"id\":2,\"services\":[\"S02\"]},"
-		 "{\"id\":3,\"services\":[\"S03\",\"S09\"]}]}");
-	OK("qh_setup", config);
+	setup_fourteen_services(7, FOURTEEN_WINDOWS("\"S03\",\"S09\""));
 	open_window("1", "c01");
 	open_window("2", "c02");
 	open_window("3", "c03");
@@ -1912,19 +1941,64 @@ snapshot__many_services_each_told_what_its_take_would_answer(void **state)
 	take("S08", "");
 	for (int i = 1; i <= 14; i++) {
 		snprintf(id, sizeof id, "S%02d", i);
-		s = find_id(get(OK("qh_snapshot"), "services"), id);
-		t = take(id, "");
-		if (num(s, "ahead") != num(t, "ahead") || num(s, "ewt") != num(t, "ewt") ||
-		    num(s, "ewt_low") != num(t, "ewt_low") || num(s, "ewt_high") != num(t, "ewt_high"))
-			fail_msg("%s: the snapshot tells ahead %ld, ewt %ld (%ld-%ld); its take %ld, %ld (%ld-%ld)",
-				 id, num(s, "ahead"), num(s, "ewt"), num(s, "ewt_low"), num(s, "ewt_high"),
-				 num(t, "ahead"), num(t, "ewt"), num(t, "ewt_low"), num(t, "ewt_high"));
+		assert_snapshot_tells_what_take_answers(id);
 	}
 	/* the figures differ where the services' windows do */
 	s = get(OK("qh_snapshot"), "services");
 	assert_true(num(find_id(s, "S01"), "ewt") != num(find_id(s, "S02"), "ewt"));
 	assert_true(num(find_id(s, "S08"), "ewt") != num(find_id(s, "S09"), "ewt"));
 	assert_true(num(find_id(s, "S02"), "ewt") == num(find_id(s, "S03"), "ewt"));
+}
+
+/* Two services with a window of their own each, both open, one of them busy: the same open
+ * count, different idle counts, so different estimates. */
+static void
+snapshot__services_with_windows_idle_or_busy_told_apart(void **state)
+{
+	(void)state;
+	setup_fourteen_services(14, FOURTEEN_WINDOWS("\"S03\""));
+	open_window("2", "c02");
+	open_window("3", "c03");
+	take("S03", "");
+	call_next("3"); /* window 2 idle, window 3 busy: a take of S02 is called at once */
+	assert_snapshot_tells_what_take_answers("S03");
+}
+
+/* Two services with a window of their own each, one open and one closed, neither idle: the
+ * same idle count, different open counts, so different estimates. */
+static void
+snapshot__services_with_windows_open_or_closed_told_apart(void **state)
+{
+	(void)state;
+	setup_fourteen_services(14, FOURTEEN_WINDOWS("\"S03\""));
+	open_window("1", "c01");
+	open_window("2", "c02");
+	open_window("3", "c03");
+	OK("qh_close", "3");
+	take("S01", "");
+	call_next("1");
+	take("S02", "");
+	call_next("2"); /* windows 1 and 2 busy, 3 closed */
+	take("S05", "");
+	assert_snapshot_tells_what_take_answers("S03");
+}
+
+/* Services of different times with nothing finished yet: each is told its own estimate. */
+static void
+snapshot__services_of_different_times_told_apart_before_any_finish(void **state)
+{
+	cJSON *s;
+
+	(void)state;
+	setup_fourteen_services(7, FOURTEEN_WINDOWS("\"S03\""));
+	open_window("1", "c01");
+	take("S01", "");
+	take("S01", "");
+	take("S01", "");
+	call_next("1");
+	s = get(OK("qh_snapshot"), "services");
+	assert_true(num(find_id(s, "S01"), "ewt") != num(find_id(s, "S08"), "ewt"));
+	assert_snapshot_tells_what_take_answers("S01");
 }
 
 static void
@@ -3520,6 +3594,9 @@ main(void)
 		T(snapshot__recent_keeps_the_last_ten_calls),
 		T(services__counts_follow_every_write),
 		T(snapshot__many_services_each_told_what_its_take_would_answer),
+		T(snapshot__services_with_windows_idle_or_busy_told_apart),
+		T(snapshot__services_with_windows_open_or_closed_told_apart),
+		T(snapshot__services_of_different_times_told_apart_before_any_finish),
 		T(snapshot__empty_lists_are_arrays),
 		T(setup__keeps_live_window_state),
 		T(setup__a_dropped_services_ticket_finishes_without_learning_or_queue_event),
