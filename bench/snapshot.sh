@@ -9,10 +9,12 @@
 # reading after it, and the answer's bytes. Then the parts the machine's load does not move
 # (with valgrind): Redis's instructions per `qh_snapshot` and qserver's per snapshot
 # (callgrind), and whether the builds answer the same, byte for byte (the site object's
-# "time" left out).
+# "time" left out). Each is measured in two states of the hall, as set up (seeded) and in use
+# (learnt: bench/ratios.sh's learn_hall); the instructions in the last state measured.
 # usage: bench/snapshot.sh ROUNDS BUILD [BUILD...]
 # Knobs (environment): QB_BIG_SERVICES, QB_BIG_WINDOWS (bench/ratios.sh); QB_HALL=FILE measures
-# that hall file instead of the big hall; QB_CALLGRIND=0 leaves out the instruction counts;
+# that hall file instead of the big hall; QB_STATES="seeded learnt" the states measured, in that
+# order (learnt cannot come before seeded); QB_CALLGRIND=0 leaves out the instruction counts;
 # QB_KEEP=1 keeps the work folder.
 set -u
 ROUNDS=${1:?usage: bench/snapshot.sh ROUNDS BUILD [BUILD...]}
@@ -27,7 +29,7 @@ QSERVER_PID=""
 REQUESTS=21
 
 . "$ROOT/bench/lib.sh"	   # builds_from_args, start_redis, start_qserver, wait_answers, jnum, median
-. "$ROOT/bench/ratios.sh" # big_hall
+. "$ROOT/bench/ratios.sh" # big_hall, learn_hall
 builds_from_args snapshot "$@"
 trap stop_started EXIT
 
@@ -55,44 +57,63 @@ save_answer() {
 	exec 3>&-
 }
 
+# Runs ROUNDS rounds of every build on the hall as Redis holds it now and prints each build's
+# medians and whether the builds answer the same: measure_state STATE (its name in the output).
+measure_state() {
+	local state=$1 round build order i p50 usec first
+	declare -A MEDIANS REDIS_US
+	for round in $(seq "$ROUNDS"); do
+		order=("${BUILDS[@]}")
+		if [ $((round % 2)) = 0 ]; then
+			order=()
+			for ((i = ${#BUILDS[@]} - 1; i >= 0; i--)); do order+=("${BUILDS[i]}"); done
+		fi
+		for build in "${order[@]}"; do
+			start_qserver "$build" --rate 1000000
+			redis-cli -s "$SOCK" config resetstat >/dev/null
+			"$build/qbench-raw" request "127.0.0.1:$QSERVER_PORT" "$REQUESTS" '{"op":"snapshot"}' >"$WORK/run.json" 2>"$WORK/run.err"
+			usec=$(fcall_ro_usec)
+			save_answer "$QSERVER_PORT" "$WORK/answer.$(echo "$build" | md5sum | cut -c1-8)"
+			kill "$QSERVER_PID" 2>/dev/null
+			wait "$QSERVER_PID" 2>/dev/null
+			QSERVER_PID=""
+			p50=$(jnum "$WORK/run.json" p50_ms)
+			MEDIANS[$build]="${MEDIANS[$build]:-} $p50"
+			REDIS_US[$build]="${REDIS_US[$build]:-} $usec"
+			printf '%s round %d %s: median %s ms (errors %s), Redis %s µs per qh_snapshot (mean), first byte %s ms, read %s ms, %s bytes; load %s\n' \
+				"$state" "$round" "$build" "$p50" "$(jnum "$WORK/run.json" errors)" "$usec" \
+				"$(jnum "$WORK/run.json" first_byte_p50_ms)" "$(jnum "$WORK/run.json" read_p50_ms)" \
+				"$(jnum "$WORK/run.json" bytes)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+		done
+	done
+	for build in "${BUILDS[@]}"; do
+		# shellcheck disable=SC2086 # the lists are numbers
+		echo "$state $build: median of the rounds' medians $(median ${MEDIANS[$build]}) ms, Redis $(median ${REDIS_US[$build]}) µs per qh_snapshot (median of the means)"
+	done
+	first="$WORK/answer.$(echo "${BUILDS[0]}" | md5sum | cut -c1-8)"
+	for build in "${BUILDS[@]:1}"; do
+		if cmp -s "$first" "$WORK/answer.$(echo "$build" | md5sum | cut -c1-8)"; then
+			echo "$state answer of $build: the same as ${BUILDS[0]}'s ($(wc -c <"$first") bytes)"
+		else
+			echo "$state answer of $build: DIFFERS from ${BUILDS[0]}'s"
+		fi
+	done
+}
+
 start_redis
 echo "snapshot: $(grep -c '"prefix"' "$WORK/hall.json") services, site $SITE; $REQUESTS requests a run"
-declare -A MEDIANS REDIS_US
-for round in $(seq "$ROUNDS"); do
-	order=("${BUILDS[@]}")
-	if [ $((round % 2)) = 0 ]; then
-		order=()
-		for ((i = ${#BUILDS[@]} - 1; i >= 0; i--)); do order+=("${BUILDS[i]}"); done
-	fi
-	for build in "${order[@]}"; do
-		start_qserver "$build" --rate 1000000
-		redis-cli -s "$SOCK" config resetstat >/dev/null
-		"$build/qbench-raw" request "127.0.0.1:$QSERVER_PORT" "$REQUESTS" '{"op":"snapshot"}' >"$WORK/run.json" 2>"$WORK/run.err"
-		usec=$(fcall_ro_usec)
-		save_answer "$QSERVER_PORT" "$WORK/answer.$(echo "$build" | md5sum | cut -c1-8)"
+# Two states of the hall: as set up (every service seeded with its configured time, the hall's
+# mix not learnt yet) and in use (every service a learnt time of its own, the mix learnt:
+# bench/ratios.sh's learn_hall, written once a qserver has set the hall up).
+for state in ${QB_STATES:-seeded learnt}; do
+	if [ "$state" = learnt ]; then
+		start_qserver "${BUILDS[0]}"
 		kill "$QSERVER_PID" 2>/dev/null
 		wait "$QSERVER_PID" 2>/dev/null
 		QSERVER_PID=""
-		p50=$(jnum "$WORK/run.json" p50_ms)
-		MEDIANS[$build]="${MEDIANS[$build]:-} $p50"
-		REDIS_US[$build]="${REDIS_US[$build]:-} $usec"
-		printf 'round %d %s: median %s ms (errors %s), Redis %s µs per qh_snapshot (mean), first byte %s ms, read %s ms, %s bytes; load %s\n' \
-			"$round" "$build" "$p50" "$(jnum "$WORK/run.json" errors)" "$usec" \
-			"$(jnum "$WORK/run.json" first_byte_p50_ms)" "$(jnum "$WORK/run.json" read_p50_ms)" \
-			"$(jnum "$WORK/run.json" bytes)" "$(cut -d' ' -f1-3 /proc/loadavg)"
-	done
-done
-for build in "${BUILDS[@]}"; do
-	# shellcheck disable=SC2086 # the lists are numbers
-	echo "$build: median of the rounds' medians $(median ${MEDIANS[$build]}) ms, Redis $(median ${REDIS_US[$build]}) µs per qh_snapshot (median of the means)"
-done
-first="$WORK/answer.$(echo "${BUILDS[0]}" | md5sum | cut -c1-8)"
-for build in "${BUILDS[@]:1}"; do
-	if cmp -s "$first" "$WORK/answer.$(echo "$build" | md5sum | cut -c1-8)"; then
-		echo "answer of $build: the same as ${BUILDS[0]}'s ($(wc -c <"$first") bytes)"
-	else
-		echo "answer of $build: DIFFERS from ${BUILDS[0]}'s"
+		learn_hall "$SOCK" "$SITE_KEY"
 	fi
+	measure_state "$state"
 done
 
 [ "${QB_CALLGRIND:-1}" = 1 ] && command -v valgrind >/dev/null || exit 0
