@@ -927,35 +927,37 @@ end
 -- order: qserver's eventbuild.c makes the Service objects, names from its config (docs/functions.md).
 local function services_compact()
   local bulk = bulk_figures()
-  -- in a hall with a comprehensive window every waiting ticket is ahead of a new one
   local ids = service_ids()
-  local hall_load = hall_is_comprehensive() and #ids > 0 and {model.new_ticket_load(ids[1], bulk)}
   local waiting, nopen = bulk.waiting, bulk.nopen
-  -- With the hall's load, what a service's estimate reads of its own is its open and idle
-  -- window counts and, while the hall's mix is not learnt in a hall of many services, its
-  -- own service time (service_estimate, model.stage_time): services that share them share
-  -- the estimate, worked out once and kept by that time (model.service_time_var: learnt, or
-  -- configured when no learnt one parses; '' when the mix stands in for it), or by all three
-  -- for a service with windows of its own. In a big hall most services share one, and each
-  -- estimate is tens of thousands of Lua instructions.
-  local mix_known = hall_load and (model.parse_learnt(bulk.ewma['*']) ~= nil or
+  -- In a hall with a comprehensive window every waiting ticket is ahead of a new one, and
+  -- what a service's estimate reads of its own is its open and idle window counts and, while
+  -- the hall's mix is not learnt in a hall of many services, its own service time
+  -- (service_estimate, model.stage_time): services that share them share the estimate,
+  -- worked out once and kept by that time as P:ewma holds it ('' when the mix stands in for
+  -- it), or by all three for a service with windows of its own. In a big hall most services
+  -- share one, and each estimate is tens of thousands of Lua instructions. (The stored text,
+  -- not the parsed time: a key made of the numbers would cost a parse and a string.format
+  -- per service.)
+  local shared = hall_is_comprehensive() and #ids > 0
+  local mix_known = shared and (model.parse_learnt(bulk.ewma['*']) ~= nil or
     service_count() <= EST.PER_SERVICE_MAX)
+  local hall_load = shared and {model.new_ticket_load(ids[1], bulk)} or nil
   local alone, windowed = {}, {}
-  local with_windows = hall_load and services_with_windows(nopen)
+  local with_windows = shared and services_with_windows(nopen)
   local items = {}
   for i, sid in ipairs(ids) do
-    local key, memo = hall_load and (mix_known and '' or
-      string.format('%.17g %.17g', model.service_time_var(sid, bulk))), alone
+    local key, memo = shared and (mix_known and '' or bulk.ewma[sid]), alone
     if key and with_windows[sid] then
       key, memo = (nopen[sid] or '') .. ' ' .. (nopen['i:' .. sid] or '') .. ' ' .. key, windowed
     end
     local figures = key and memo[key]
     if not figures then
-      local ahead, ewt, low, high = service_estimate(sid, bulk, hall_load or nil)
+      local ahead, ewt, low, high = service_estimate(sid, bulk, hall_load)
       -- '%d' as the Service object's integers always were (an estimate never reaches qserver
       -- as a fraction)
       figures = string.format('%d %d %d %d', ahead, ewt, low, high)
-      if key then memo[key] = figures end
+      -- a learnt time that does not parse leaves the service its configured time: not shared
+      if key and (mix_known or model.parse_learnt(bulk.ewma[sid])) then memo[key] = figures end
     end
     items[i] = sid .. ' ' .. (waiting[sid] or '0') .. ' ' .. figures
   end
