@@ -931,17 +931,19 @@ local function services_compact()
   local waiting, nopen = bulk.waiting, bulk.nopen
   -- In a hall with a comprehensive window every waiting ticket is ahead of a new one, and
   -- what a service's estimate reads of its own is its open and idle window counts and, while
-  -- the hall's mix is not learnt in a hall of many services, its own service time
-  -- (service_estimate, model.stage_time): services that share them share the estimate,
-  -- worked out once and kept by that time as P:ewma holds it ('' when the mix stands in for
-  -- it), or by all three for a service with windows of its own. In a big hall most services
-  -- share one, and each estimate is tens of thousands of Lua instructions. (The stored text,
-  -- not the parsed time: a key made of the numbers would cost a parse and a string.format
-  -- per service.)
+  -- the hall's mix is not learnt in a hall of many services, its own service time, at which
+  -- the tickets ahead are weighed too (service_estimate, model.new_ticket_load,
+  -- model.stage_time): services that share them share the estimate, worked out once and kept
+  -- by that time as P:ewma holds it ('' when the mix stands in for it), or by all three for a
+  -- service with windows of its own. In a big hall most services share one, and each
+  -- estimate is tens of thousands of Lua instructions. (The stored text, not the parsed
+  -- time: a key made of the numbers would cost a parse and a string.format per service.)
   local shared = hall_is_comprehensive() and #ids > 0
   local mix_known = shared and (model.parse_learnt(bulk.ewma['*']) ~= nil or
     service_count() <= EST.PER_SERVICE_MAX)
-  local hall_load = shared and {model.new_ticket_load(ids[1], bulk)} or nil
+  -- the tickets ahead and their work, the same for every service once the mix is known
+  -- (until then each service's take weighs them at its own time)
+  local hall_load = mix_known and {model.new_ticket_load(ids[1], bulk)} or nil
   local alone, windowed = {}, {}
   local with_windows = shared and services_with_windows(nopen)
   local items = {}

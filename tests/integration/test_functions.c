@@ -1928,8 +1928,7 @@ snapshot__many_services_each_told_what_its_take_would_answer(void **state)
 	open_window("1", "c01");
 	open_window("2", "c02");
 	open_window("3", "c03");
-	/* a finish first: before the hall has learnt its mix, the service list weighs the tickets
-	 * ahead at the first service's time where a take weighs them at its own (as before) */
+	/* a finish first: the hall's mix learnt (the test below tells the services apart before) */
 	take("S01", "");
 	call_next("1");
 	now += 200;
@@ -1983,7 +1982,8 @@ snapshot__services_with_windows_open_or_closed_told_apart(void **state)
 	assert_snapshot_tells_what_take_answers("S03");
 }
 
-/* Services of different times with nothing finished yet: each is told its own estimate. */
+/* Services of different times with nothing finished yet: each is told its own estimate, what
+ * a take of it answers (the tickets ahead weighed at its own time, not the first service's). */
 static void
 snapshot__services_of_different_times_told_apart_before_any_finish(void **state)
 {
@@ -1999,6 +1999,7 @@ snapshot__services_of_different_times_told_apart_before_any_finish(void **state)
 	s = get(OK("qh_snapshot"), "services");
 	assert_true(num(find_id(s, "S01"), "ewt") != num(find_id(s, "S08"), "ewt"));
 	assert_snapshot_tells_what_take_answers("S01");
+	assert_snapshot_tells_what_take_answers("S08");
 }
 
 static void
