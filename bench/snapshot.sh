@@ -48,6 +48,12 @@ fcall_ro_usec() {
 		awk -F'[:,=]' '$1 == "cmdstat_fcall_ro" { u = $7 } END { print u + 0 }'
 }
 
+# A member of qbench-raw's JSON answer in FILE, or n/a when the build's qbench-raw does not
+# give it (an older one): member FILE NAME.
+member() {
+	if grep -q "\"$2\":" "$1"; then jnum "$1" "$2"; else echo n/a; fi
+}
+
 # Writes one snapshot answer of the qserver on PORT to FILE, its site's "time" left out:
 # save_answer PORT FILE.
 save_answer() {
@@ -82,8 +88,8 @@ measure_state() {
 			REDIS_US[$build]="${REDIS_US[$build]:-} $usec"
 			printf '%s round %d %s: median %s ms (errors %s), Redis %s µs per qh_snapshot (mean), first byte %s ms, read %s ms, %s bytes; load %s\n' \
 				"$state" "$round" "$build" "$p50" "$(jnum "$WORK/run.json" errors)" "$usec" \
-				"$(jnum "$WORK/run.json" first_byte_p50_ms)" "$(jnum "$WORK/run.json" read_p50_ms)" \
-				"$(jnum "$WORK/run.json" bytes)" "$(cut -d' ' -f1-3 /proc/loadavg)"
+				"$(member "$WORK/run.json" first_byte_p50_ms)" "$(member "$WORK/run.json" read_p50_ms)" \
+				"$(member "$WORK/run.json" bytes)" "$(cut -d' ' -f1-3 /proc/loadavg)"
 		done
 	done
 	for build in "${BUILDS[@]}"; do

@@ -60,7 +60,8 @@ static int cmp_u64(const void *a, const void *b)
  * (`extra`, "" or ",\"name\":value..."). */
 static void report(const char *mode, const char *extra)
 {
-	qsort(samples, nsamples, sizeof *samples, cmp_u64);
+	if (nsamples)
+		qsort(samples, nsamples, sizeof *samples, cmp_u64);
 	double p50 = nsamples ? samples[nsamples / 2] / 1000.0 : 0;
 	double p99 = nsamples ? samples[(size_t)((nsamples - 1) * 0.99)] / 1000.0 : 0;
 	double max = nsamples ? samples[nsamples - 1] / 1000.0 : 0;
@@ -202,13 +203,15 @@ static double median_ms(uint64_t *v, size_t n)
 }
 
 /* Sends line count times on one connection and times each answer; -1 on failure. Writes
- * into `extra` the median time to the answer's first byte and from it to the last (the
- * reading of a long answer), and the last answer's bytes. */
+ * into `extra` (when count > 0) the median time to the answer's first byte (read alone, so it
+ * is the first byte's time and not a first read's, which may hold the whole answer) and from
+ * it to the last (the reading of a long answer), and the last answer's bytes. */
 static int request_repeat(const char *server, const char *line, int count, char *extra, size_t extra_len)
 {
 	char host[64];
 	const char *colon = strrchr(server, ':');
-	if (!colon || (size_t)(colon - server) >= sizeof host || count < 1)
+	extra[0] = '\0';
+	if (!colon || (size_t)(colon - server) >= sizeof host)
 		return -1;
 	memcpy(host, server, colon - server);
 	host[colon - server] = '\0';
@@ -222,7 +225,8 @@ static int request_repeat(const char *server, const char *line, int count, char 
 		return -1;
 	size_t cap = 1 << 24, have = 0;
 	char *buf = malloc(cap);
-	uint64_t *first = calloc((size_t)count, sizeof *first), *reading = calloc((size_t)count, sizeof *reading);
+	size_t slots = count > 0 ? (size_t)count : 1;
+	uint64_t *first = calloc(slots, sizeof *first), *reading = calloc(slots, sizeof *reading);
 	if (!buf || !first || !reading)
 		return -1;
 	for (int i = 0; i < count; i++) {
@@ -231,7 +235,7 @@ static int request_repeat(const char *server, const char *line, int count, char 
 			return -1;
 		have = 0;
 		for (;;) {
-			ssize_t n = read(fd, buf + have, cap - have);
+			ssize_t n = read(fd, buf + have, have == 0 ? 1 : cap - have);
 			if (n <= 0)
 				return -1;
 			if (have == 0)
@@ -247,8 +251,9 @@ static int request_repeat(const char *server, const char *line, int count, char 
 		if (!memmem(buf, have, "\"ok\":true", 9))
 			errors++;
 	}
-	snprintf(extra, extra_len, ",\"first_byte_p50_ms\":%.3f,\"read_p50_ms\":%.3f,\"bytes\":%zu",
-		 median_ms(first, (size_t)count), median_ms(reading, (size_t)count), have);
+	if (count > 0)
+		snprintf(extra, extra_len, ",\"first_byte_p50_ms\":%.3f,\"read_p50_ms\":%.3f,\"bytes\":%zu",
+			 median_ms(first, (size_t)count), median_ms(reading, (size_t)count), have);
 	free(first);
 	free(reading);
 	free(buf);
