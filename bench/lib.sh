@@ -82,12 +82,14 @@ start_qserver() {
 	wait_answers "$build" "$QSERVER_PORT"
 }
 
-# Waits (up to 10 s) until the qserver on PORT answers `services`; false if it does not:
+# Waits (about 10 s) until the qserver on PORT answers `services`; false if it does not:
 # wait_answers BUILD PORT. (qbench-raw, not qcli: a hall of thousands of services answers
-# more than qcli's 64 KiB line.)
+# more than qcli's 64 KiB line. Each poll is bounded, as qbench-raw has no read timeout: a
+# qserver that accepts but never answers makes the wait give up all the same.)
 wait_answers() {
-	for _ in $(seq 200); do
-		"$1/qbench-raw" request "127.0.0.1:$2" 1 '{"op":"services"}' 2>/dev/null | grep -q '"errors":0' && return 0
+	local deadline=$((SECONDS + 10))
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		timeout 2 "$1/qbench-raw" request "127.0.0.1:$2" 1 '{"op":"services"}' 2>/dev/null | grep -q '"errors":0' && return 0
 		sleep 0.05
 	done
 	return 1

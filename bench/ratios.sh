@@ -174,7 +174,8 @@ ratios_big_hall() {
 	qpid=$!
 	while [ $(($(date +%s%N) - t0)) -lt $((BIG_WAIT * 1000000000)) ]; do
 		# qbench-raw, not qcli: the answer of 2,000 services is longer than qcli's 64 KiB line
-		if "$BUILD/qbench-raw" request "127.0.0.1:$bport" 1 '{"op":"services"}' 2>/dev/null | grep -q '"errors":0'; then
+		# (each poll bounded: qbench-raw has no read timeout)
+		if timeout 2 "$BUILD/qbench-raw" request "127.0.0.1:$bport" 1 '{"op":"services"}' 2>/dev/null | grep -q '"errors":0'; then
 			started=1
 			break
 		fi
