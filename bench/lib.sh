@@ -69,19 +69,30 @@ start_redis() {
 	for _ in $(seq 100); do redis-cli -s "$SOCK" ping >/dev/null 2>&1 && break; sleep 0.05; done
 }
 
-# Starts a qserver of BUILD on SOCK with bench/hall.json and the options given, on a free port
-# (QSERVER_PORT), and waits until it answers: start_qserver BUILD [OPTION...].
+# Starts a qserver of BUILD on SOCK with bench/hall.json (or the hall file QSERVER_CONFIG) and
+# the options given, on a free port (QSERVER_PORT), and waits until it answers:
+# start_qserver BUILD [OPTION...].
 start_qserver() {
 	local build=$1
 	shift
 	QSERVER_PORT=$(free_port)
-	"$build/qserver" --config bench/hall.json --always-open --log-level warn --redis "unix:$SOCK" \
+	"$build/qserver" --config "${QSERVER_CONFIG:-bench/hall.json}" --always-open --log-level warn --redis "unix:$SOCK" \
 		--listen "127.0.0.1:$QSERVER_PORT" "$@" >>"$WORK/qserver.log" 2>&1 &
 	QSERVER_PID=$!
-	for _ in $(seq 200); do
-		"$build/qcli" --server "127.0.0.1:$QSERVER_PORT" services >/dev/null 2>&1 && break
+	wait_answers "$build" "$QSERVER_PORT"
+}
+
+# Waits (about 10 s) until the qserver on PORT answers `services`; false if it does not:
+# wait_answers BUILD PORT. (qbench-raw, not qcli: a hall of thousands of services answers
+# more than qcli's 64 KiB line. Each poll is bounded, as qbench-raw has no read timeout: a
+# qserver that accepts but never answers makes the wait give up all the same.)
+wait_answers() {
+	local deadline=$((SECONDS + 10))
+	while [ "$SECONDS" -lt "$deadline" ]; do
+		timeout 2 "$1/qbench-raw" request "127.0.0.1:$2" 1 '{"op":"services"}' 2>/dev/null | grep -q '"errors":0' && return 0
 		sleep 0.05
 	done
+	return 1
 }
 
 # Stops the qserver start_qserver started and prints its CPU time over its whole life in ms

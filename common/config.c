@@ -1194,6 +1194,7 @@ void config_free(struct config *cfg)
 	for (size_t i = 0; i < cfg->nservices; i++) {
 		free(cfg->services[i].name);
 		free(cfg->services[i].name_en);
+		free(cfg->services[i].json_head);
 	}
 	free(cfg->services);
 	for (size_t i = 0; i < cfg->nwindows; i++) {

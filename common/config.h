@@ -54,6 +54,10 @@ struct config_service {
 	char *name_en;
 	int service_time; /* default service time in seconds, seeds the estimate */
 	struct config_appointments appointments;
+	/* qserver's start of its Service object ({"id":...,"name_en":...), made once when the
+	 * config is read (eventbuild_prepare); NULL until then */
+	char *json_head;
+	size_t json_head_len;
 };
 
 struct config_window {

@@ -747,6 +747,40 @@ static const struct config_service *service_of(const struct config *cfg, const c
 	return NULL;
 }
 
+/* Appends the start of a Service object: its id (n bytes), and the prefix and names of its
+ * config (empty without one). */
+static void service_head(struct text *t, const struct config_service *svc, const char *id, size_t n)
+{
+	text_str(t, "{\"id\":");
+	text_json_string(t, id, n);
+	text_str(t, ",\"prefix\":");
+	text_json_string(t, svc ? svc->prefix : "", svc ? strlen(svc->prefix) : 0);
+	text_str(t, ",\"name\":");
+	text_json_string(t, svc ? svc->name : "", svc ? strlen(svc->name) : 0);
+	text_str(t, ",\"name_en\":");
+	text_json_string(t, svc ? svc->name_en : "", svc ? strlen(svc->name_en) : 0);
+}
+
+/* Makes each service's start of its Service object once, when the config is read, so that a
+ * service list of thousands copies them instead of escaping every name again; -1 when memory
+ * runs out. */
+int eventbuild_prepare(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		struct config_service *svc = &cfg->services[i];
+		struct text t = {0};
+		service_head(&t, svc, svc->id, strlen(svc->id));
+		if (t.failed) {
+			free(t.s);
+			return -1;
+		}
+		free(svc->json_head);
+		svc->json_head = t.s;
+		svc->json_head_len = t.len;
+	}
+	return 0;
+}
+
 /* Appends the Service objects of the compact list
  * "<id> <waiting> <ahead> <ewt> <ewt_low> <ewt_high>;..." (n bytes) as a JSON array, names from
  * the config; returns -1 when it is malformed. */
@@ -777,14 +811,12 @@ static int services_array(const struct config *cfg, struct text *t, const char *
 			if (!is_integer(part[f], part_len[f]))
 				return -1;
 		const struct config_service *svc = service_of(cfg, part[0], part_len[0], i);
-		text_str(t, i ? ",{\"id\":" : "{\"id\":");
-		text_json_string(t, part[0], part_len[0]);
-		text_str(t, ",\"prefix\":");
-		text_json_string(t, svc ? svc->prefix : "", svc ? strlen(svc->prefix) : 0);
-		text_str(t, ",\"name\":");
-		text_json_string(t, svc ? svc->name : "", svc ? strlen(svc->name) : 0);
-		text_str(t, ",\"name_en\":");
-		text_json_string(t, svc ? svc->name_en : "", svc ? strlen(svc->name_en) : 0);
+		if (i)
+			text_add(t, ",", 1);
+		if (svc && svc->json_head)
+			text_add(t, svc->json_head, svc->json_head_len);
+		else
+			service_head(t, svc, part[0], part_len[0]);
 		for (int f = 1; f < PARTS; f++) {
 			text_str(t, figures[f - 1]);
 			text_add(t, part[f], part_len[f]);

@@ -927,17 +927,14 @@ local function ticket_view(t)
   return view
 end
 
--- The Window object; reason only while paused.
+-- The Window object; reason only while paused. (Written out rather than with jobj: a
+-- snapshot makes one per window.)
 local function window_json(w)
-  local fields = {'id', jint(w.id), 'name', cjson.encode(w.name or ''),
-    'name_en', cjson.encode(w.name_en or ''), 'services', w.services,
-    'state', jstr(w.state), 'ticket', jstr(w.number), 'clerk', jstr(w.clerk),
-    'since', jint(w.since)}
-  if w.state == 'paused' then
-    fields[#fields + 1] = 'reason'
-    fields[#fields + 1] = cjson.encode(w.reason or '')
-  end
-  return jobj(unpack(fields))
+  local reason = w.state == 'paused' and ',"reason":' .. cjson.encode(w.reason or '') or ''
+  return '{"id":' .. jint(w.id) .. ',"name":' .. cjson.encode(w.name or '') ..
+    ',"name_en":' .. cjson.encode(w.name_en or '') .. ',"services":' .. w.services ..
+    ',"state":' .. jstr(w.state) .. ',"ticket":' .. jstr(w.number) .. ',"clerk":' .. jstr(w.clerk) ..
+    ',"since":' .. jint(w.since) .. reason .. '}'
 end
 
 -- The start of a Service object, without its live figures (stored by qh_setup in P:svcjson).
@@ -946,22 +943,54 @@ local function service_head(sid, s)
     ',"name":' .. cjson.encode(s.name or '') .. ',"name_en":' .. cjson.encode(s.name_en or '')
 end
 
+-- The services with window counts of their own in P:nopen (specialised windows open or idle
+-- that serve them), as a set: every other service's counts are the comprehensive windows'.
+local function services_with_windows(nopen)
+  local with = {}
+  for field in pairs(nopen) do with[string.match(field, '^i:(.*)$') or field] = true end
+  return with
+end
+
 -- Every configured service with live waiting and estimates, from the figures the writes keep,
 -- as the compact string "<id> <waiting> <ahead> <ewt> <ewt_low> <ewt_high>;..." in config
 -- order: qserver's eventbuild.c makes the Service objects, names from its config (docs/functions.md).
 local function services_compact()
   local bulk = bulk_figures()
-  -- in a hall with a comprehensive window every waiting ticket is ahead of a new one
   local ids = service_ids()
-  local hall_load = hall_is_comprehensive() and #ids > 0 and {model.new_ticket_load(ids[1], bulk)}
+  local waiting, nopen = bulk.waiting, bulk.nopen
+  -- In a hall with a comprehensive window every waiting ticket is ahead of a new one, and
+  -- what a service's estimate reads of its own is its open and idle window counts and, while
+  -- the hall's mix is not learnt in a hall of many services, its own service time, at which
+  -- the tickets ahead are weighed too (service_estimate, model.new_ticket_load,
+  -- model.stage_time): services that share them share the estimate, worked out once and kept
+  -- by that time as P:ewma holds it ('' when the mix stands in for it), or by all three for a
+  -- service with windows of its own. In a big hall most services share one, and each
+  -- estimate is tens of thousands of Lua instructions. (The stored text, not the parsed
+  -- time: a key made of the numbers would cost a parse and a string.format per service.)
+  local shared = hall_is_comprehensive() and #ids > 0
+  local mix_known = shared and (model.parse_learnt(bulk.ewma['*']) ~= nil or
+    service_count() <= EST.PER_SERVICE_MAX)
+  -- the tickets ahead and their work, the same for every service once the mix is known
+  -- (until then each service's take weighs them at its own time)
+  local hall_load = mix_known and {model.new_ticket_load(ids[1], bulk)} or nil
+  local alone, windowed = {}, {}
+  local with_windows = shared and services_with_windows(nopen)
   local items = {}
-  local waiting = bulk.waiting
   for i, sid in ipairs(ids) do
-    local ahead, ewt, low, high = service_estimate(sid, bulk, hall_load or nil)
-    -- '%d' as the Service object's integers always were (an estimate never reaches qserver
-    -- as a fraction)
-    items[i] = sid .. ' ' .. (waiting[sid] or '0') .. ' ' ..
-      string.format('%d %d %d %d', ahead, ewt, low, high)
+    local key, memo = shared and (mix_known and '' or bulk.ewma[sid]), alone
+    if key and with_windows[sid] then
+      key, memo = (nopen[sid] or '') .. ' ' .. (nopen['i:' .. sid] or '') .. ' ' .. key, windowed
+    end
+    local figures = key and memo[key]
+    if not figures then
+      local ahead, ewt, low, high = service_estimate(sid, bulk, hall_load)
+      -- '%d' as the Service object's integers always were (an estimate never reaches qserver
+      -- as a fraction)
+      figures = string.format('%d %d %d %d', ahead, ewt, low, high)
+      -- a learnt time that does not parse leaves the service its configured time: not shared
+      if key and (mix_known or model.parse_learnt(bulk.ewma[sid])) then memo[key] = figures end
+    end
+    items[i] = sid .. ' ' .. (waiting[sid] or '0') .. ' ' .. figures
   end
   return '"' .. table.concat(items, ';') .. '"'
 end

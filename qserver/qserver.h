@@ -371,6 +371,9 @@ int eventbuild_entry(const struct config *cfg, struct joined_store *store, const
 /* Keeps the learnt times entry `id` records (read from the stream because an entry names it). */
 void eventbuild_learn(struct joined_store *store, const char *id, const char *json, size_t len);
 char *eventbuild_result(const struct config *cfg, const char *json, size_t len);
+/* Makes each service's start of its Service object once, for the service lists; -1 when
+ * memory runs out. */
+int eventbuild_prepare(struct config *cfg);
 
 /* daychange.c: each site's day change in bounded slices. */
 void daychange_init(struct site *site);

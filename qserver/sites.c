@@ -68,6 +68,11 @@ static int sites_parse_hall(const char *path, struct sites_parsed *p, char *err,
 	struct config *cfg = config_load(path, err, errlen);
 	if (!cfg)
 		return -1;
+	if (eventbuild_prepare(cfg) < 0) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		config_free(cfg);
+		return -1;
+	}
 	for (size_t i = 0; i < p->n; i++)
 		if (strcmp(p->cfgs[i]->site.id, cfg->site.id) == 0) {
 			snprintf(err, errlen, "%s: site %s is served twice", path, cfg->site.id);

@@ -5,10 +5,13 @@ each (takes, from kiosks and the web, with or without a secret, a phone ref and 
 marks, notify requests, calls, finishes with ratings, no-shows, transfers, cancels, late
 ratings (of today's numbers and of earlier days' ids),
 pauses, a service dropped from the config and added back, the comprehensive window made a
-specialised one and back, day changes) and compares every
+specialised one and back, day changes, snapshots and service lists) and compares every
 reply, every audit entry of the event stream, every stats answer (each `by`, with and
-without a window) and at the end every key of the two sites. Exits 1 at the first
-difference, printing it.
+without a window) and at the end every key of the two sites. Then, on two more sites, a
+hall of 14 services of three service times with specialised windows (where a service list
+shares estimates between services), a snapshot and a service list after every step of a
+shorter workload (STEPS / 2, at least 200), from before any ticket finishes on. Exits 1 at
+the first difference, printing it.
 
 usage: [STATS=1] [RAW=1] [SITES=2] scripts/functions-diff.py OLD.lua NEW.lua [SEED] [STEPS] [UPGRADE_AT]
   SEED, STEPS: the workload (default 1, 2000).
@@ -374,22 +377,22 @@ def setup_hall(base, rnd, region):
     return hall
 
 
-def run(r, seed, steps, upgrade_at):
-    """Runs the workload on both sites (each hall's, SITES=2); returns the number of keys compared
-    (tickets left out), of tickets compared and of those with a secret."""
-    region = int(os.environ.get('SITES', '1')) > 1
-    # per hall, its site with OLD and its site with NEW (their keys' tags) and its config
-    halls = [(['A', 'B'], HALL)] if not region else [(['A1', 'B1'], HALL), (['A2', 'B2'], REGION_HALL)]
-    libraries = [lambda step: 'vo', lambda step: 'vn' if step >= upgrade_at else 'vo']
+def site_caller(r, current):
+    """fcall(step, fn, now, *args): calls the function on each site current() gives ((site key,
+    library name of the step) pairs: a hall's site with OLD and its site with NEW) and exits
+    unless they answer the same; returns the first site's reply (JSON text)."""
     with_hour = {name: reads_hour(r, name) for name in ('vo', 'vn')}
-    tags = halls[0][0]  # the hall of the step
 
     def fcall(step, fn, now, *args):
         replies = []
-        for tag, library in zip(tags, libraries):
+        sites = current()
+        for prefix, library in sites:
             name = library(step)
-            reply = r('FCALL', name + '_' + fn, 1, 'q:{%s}' % tag, now, site_day(now, with_hour[name]), 0, *args)
-            replies.append(json.dumps(reply).replace('{%s}' % tags[0], '{X}').replace('{%s}' % tags[1], '{X}'))
+            reply = r('FCALL', name + '_' + fn, 1, prefix, now, site_day(now, with_hour[name]), 0, *args)
+            text = json.dumps(reply)
+            for other, _ in sites:  # the sites' tags read alike
+                text = text.replace(other[other.index('{'):], '{X}')
+            replies.append(text)
         if fn == 'ticket_read':
             replies = [json.dumps(ticket_read(json.loads(reply) or '{}'), sort_keys=True) for reply in replies]
         elif OLD_BUILD and built(replies[1], OLD_BUILD) != built(replies[1]):
@@ -408,6 +411,18 @@ def run(r, seed, steps, upgrade_at):
         answer = (build or BUILD)('R', text) if isinstance(text, str) else ['!']
         return ['!'] if any(line.startswith('!') for line in answer) else answer
 
+    return fcall
+
+
+def run(r, seed, steps, upgrade_at):
+    """Runs the workload on both sites (each hall's, SITES=2); returns the number of keys compared
+    (tickets left out), of tickets compared and of those with a secret."""
+    region = int(os.environ.get('SITES', '1')) > 1
+    # per hall, its site with OLD and its site with NEW (their keys' tags) and its config
+    halls = [(['A', 'B'], HALL)] if not region else [(['A1', 'B1'], HALL), (['A2', 'B2'], REGION_HALL)]
+    libraries = [lambda step: 'vo', lambda step: 'vn' if step >= upgrade_at else 'vo']
+    tags = halls[0][0]  # the hall of the step
+    fcall = site_caller(r, lambda: [('q:{%s}' % tag, library) for tag, library in zip(tags, libraries)])
     rnd = random.Random(seed)
     secrets_of = {tag[0]: {} for tag, _ in halls}  # per hall, ticket id -> its secret, from the takes
     secrets = secrets_of[tags[0]]
@@ -487,6 +502,8 @@ def run(r, seed, steps, upgrade_at):
         elif x < 0.95:
             fcall(step, 'call', now, w, rnd.choice(CLERKS), some_ticket)
         else:
+            fcall(step, 'snapshot', now)
+            fcall(step, 'services', now)
             since = site_day(now - rnd.choice([0, 86400, 40 * 86400]))
             for by in ['total', 'service', 'window', 'clerk', 'hour', 'day']:
                 fcall(step, 'stats', now, since, site_day(now), by, rnd.choice(['', '1', '2']), '')
@@ -525,6 +542,56 @@ def run(r, seed, steps, upgrade_at):
     return counted[0], counted[1], counted[2], OLD_BUILD and counted[3]
 
 
+# A hall of many services that share estimates in a service list: 14 services of three
+# service times, a comprehensive window and specialised ones serving one or two services.
+SHARED_SERVICES = ['S%02d' % i for i in range(1, 15)]
+SHARED_HALL = {"site": {"id": "y", "sla": 900, "retention_days": 90, "utc_offsets": [[0, 28800]]},
+               "services": [{"id": s, "prefix": s, "service_time": (300, 60, 120)[i % 3]}
+                            for i, s in enumerate(SHARED_SERVICES)],
+               "windows": [{"id": 1, "services": ["*"]}, {"id": 2, "services": ["S02"]},
+                           {"id": 3, "services": ["S03", "S09"]}, {"id": 4, "services": ["S05"]},
+                           {"id": 5, "services": ["S08", "S12"]}]}
+
+
+def run_shared(r, seed, steps):
+    """Runs a workload on SHARED_HALL on two more sites, OLD's and NEW's, comparing a snapshot
+    and a service list after every step: takes, calls, starts, finishes and no-shows, windows
+    opened, paused and closed, from before the hall has learnt its mix (no ticket finished)
+    on. Returns the number of service lists compared."""
+    fcall = site_caller(r, lambda: [('q:{C}', lambda step: 'vo'), ('q:{D}', lambda step: 'vn')])
+    rnd = random.Random(seed)
+    fcall(0, 'setup', NOW, json.dumps(SHARED_HALL))
+    now, lists = NOW, 0
+    for step in range(1, steps + 1):
+        now += rnd.choice([1, 5, 20, 60, 200])
+        w = str(rnd.randint(1, 5))
+        x = rnd.random()
+        # fewer takes than calls: the hall's queues run empty now and then, when an idle
+        # window tells its services apart from those of a busy one
+        if x < 0.08:
+            fcall(step, 'take', now, rnd.choice(SHARED_SERVICES), 'normal', 'kiosk', '', '', '', '')
+        elif x < 0.45:
+            fcall(step, 'call_next', now, w, rnd.choice(CLERKS))
+        elif x < 0.55:
+            fcall(step, 'start', now, w)
+        elif x < 0.72 and step > steps // 4:  # the first quarter: nothing finished, no mix
+            if rnd.random() < 0.8:
+                fcall(step, 'finish', now, w, '', '', '')
+            else:
+                fcall(step, 'no_show', now, w, '0')
+        elif x < 0.9:
+            fcall(step, 'open', now, w, rnd.choice(CLERKS), 'h/' + w, now + 10 * 86400)
+        elif x < 0.95:
+            fcall(step, 'resume', now, w)
+        else:  # the comprehensive window half the time: while it is away, the specialised
+            # windows alone tell the services apart
+            fcall(step, rnd.choice(['pause', 'close']), now, rnd.choice(['1', w]), 'x')
+        fcall(step, 'snapshot', now)
+        fcall(step, 'services', now)
+        lists += 2
+    return lists
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -554,6 +621,9 @@ def main():
         print('seed %d, %d steps (new from step %d): %d keys and %d tickets (%d with a secret)%s, no difference'
               % (seed, steps, upgrade_at, keys, tickets, held,
                  ', every statistics hash after every step' if STATS else ''))
+        lists = run_shared(r, seed, max(steps // 2, 200))
+        print('seed %d, a hall of %d services sharing estimates: %d snapshots and service lists, no difference'
+              % (seed, len(SHARED_SERVICES), lists))
         if dropped:
             print('the version before: %d of the second site\'s %d entries dropped whole, the rest the same'
                   % dropped)

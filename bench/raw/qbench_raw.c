@@ -56,15 +56,17 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Prints the report: count, p50, p99, max in milliseconds, and errors. */
-static void report(const char *mode)
+/* Prints the report: count, p50, p99, max in milliseconds, errors, and the mode's own members
+ * (`extra`, "" or ",\"name\":value..."). */
+static void report(const char *mode, const char *extra)
 {
-	qsort(samples, nsamples, sizeof *samples, cmp_u64);
+	if (nsamples)
+		qsort(samples, nsamples, sizeof *samples, cmp_u64);
 	double p50 = nsamples ? samples[nsamples / 2] / 1000.0 : 0;
 	double p99 = nsamples ? samples[(size_t)((nsamples - 1) * 0.99)] / 1000.0 : 0;
 	double max = nsamples ? samples[nsamples - 1] / 1000.0 : 0;
-	printf("{\"mode\":\"%s\",\"n\":%zu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"errors\":%ld}\n", mode,
-	       nsamples, p50, p99, max, errors);
+	printf("{\"mode\":\"%s\",\"n\":%zu,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"max_ms\":%.3f,\"errors\":%ld%s}\n", mode,
+	       nsamples, p50, p99, max, errors, extra);
 }
 
 /* Connects one async context to unix:/path or IP:port, attached to the loop; NULL when the
@@ -193,11 +195,22 @@ static void pub_tick(evutil_socket_t fd, short what, void *arg)
 
 /* ---- request: one NDJSON line to qserver, again and again, one at a time ------------------ */
 
-/* Sends line count times on one connection and times each answer; -1 on failure. */
-static int request_repeat(const char *server, const char *line, int count)
+/* The median of n microsecond figures (sorted in place), in milliseconds. */
+static double median_ms(uint64_t *v, size_t n)
+{
+	qsort(v, n, sizeof *v, cmp_u64);
+	return n ? v[n / 2] / 1000.0 : 0;
+}
+
+/* Sends line count times on one connection and times each answer; -1 on failure. Writes
+ * into `extra` (when count > 0) the median time to the answer's first byte (read alone, so it
+ * is the first byte's time and not a first read's, which may hold the whole answer) and from
+ * it to the last (the reading of a long answer), and the last answer's bytes. */
+static int request_repeat(const char *server, const char *line, int count, char *extra, size_t extra_len)
 {
 	char host[64];
 	const char *colon = strrchr(server, ':');
+	extra[0] = '\0';
 	if (!colon || (size_t)(colon - server) >= sizeof host)
 		return -1;
 	memcpy(host, server, colon - server);
@@ -210,27 +223,39 @@ static int request_repeat(const char *server, const char *line, int count)
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
 		return -1;
-	size_t cap = 1 << 24;
+	size_t cap = 1 << 24, have = 0;
 	char *buf = malloc(cap);
-	if (!buf)
+	size_t slots = count > 0 ? (size_t)count : 1;
+	uint64_t *first = calloc(slots, sizeof *first), *reading = calloc(slots, sizeof *reading);
+	if (!buf || !first || !reading)
 		return -1;
 	for (int i = 0; i < count; i++) {
-		uint64_t t0 = now_ns();
+		uint64_t t0 = now_ns(), t1 = 0;
 		if (write(fd, line, strlen(line)) < 0 || write(fd, "\n", 1) < 0)
 			return -1;
-		size_t have = 0;
+		have = 0;
 		for (;;) {
-			ssize_t n = read(fd, buf + have, cap - have);
+			ssize_t n = read(fd, buf + have, have == 0 ? 1 : cap - have);
 			if (n <= 0)
 				return -1;
+			if (have == 0)
+				t1 = now_ns();
 			have += (size_t)n;
 			if (buf[have - 1] == '\n' || have == cap)
 				break;
 		}
-		sample_add((now_ns() - t0) / 1000);
+		uint64_t t2 = now_ns();
+		sample_add((t2 - t0) / 1000);
+		first[i] = (t1 - t0) / 1000;
+		reading[i] = (t2 - t1) / 1000;
 		if (!memmem(buf, have, "\"ok\":true", 9))
 			errors++;
 	}
+	if (count > 0)
+		snprintf(extra, extra_len, ",\"first_byte_p50_ms\":%.3f,\"read_p50_ms\":%.3f,\"bytes\":%zu",
+			 median_ms(first, (size_t)count), median_ms(reading, (size_t)count), have);
+	free(first);
+	free(reading);
 	free(buf);
 	close(fd);
 	return 0;
@@ -245,7 +270,8 @@ static void usage(void)
 		"       qbench-raw request HOST:PORT COUNT LINE\n"
 		"REDIS is unix:/path or IP:port. fcall sends FUNCTION-ARGS (FCALL name numkeys ...) at\n"
 		"RATE per second over CONNS connections for SECONDS; publish times PUBLISH to\n"
-		"SUBSCRIBERS subscribers; request times LINE sent COUNT times to qserver.\n");
+		"SUBSCRIBERS subscribers; request times LINE sent COUNT times to qserver (and the\n"
+		"medians to the answer's first byte and from it to the last, and the answer's bytes).\n");
 }
 
 int main(int argc, char **argv)
@@ -286,7 +312,7 @@ int main(int argc, char **argv)
 		event_add(tick, &ms);
 		event_base_dispatch(base);
 		event_free(tick);
-		report("fcall");
+		report("fcall", "");
 	} else if (strcmp(argv[1], "publish") == 0 && argc == 6) {
 		pub_nsubs = atoi(argv[3]);
 		pub_rounds = atoi(argv[4]);
@@ -304,13 +330,14 @@ int main(int argc, char **argv)
 		evtimer_add(pub_timer, &tv);
 		event_base_dispatch(base);
 		event_free(pub_timer);
-		report("publish");
+		report("publish", "");
 	} else if (strcmp(argv[1], "request") == 0 && argc == 5) {
-		if (request_repeat(argv[2], argv[4], atoi(argv[3])) < 0) {
+		char extra[160];
+		if (request_repeat(argv[2], argv[4], atoi(argv[3]), extra, sizeof extra) < 0) {
 			fprintf(stderr, "qbench-raw: request to %s failed: %s\n", argv[2], strerror(errno));
 			return 1;
 		}
-		report("request");
+		report("request", extra);
 	} else {
 		usage();
 		return 2;

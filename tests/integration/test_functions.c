@@ -69,9 +69,9 @@ static struct config_window hall_windows[] = {
 };
 /* The services of `hall` as qserver's config has them: service lists get their names from it. */
 static struct config_service hall_services[] = {
-	{"A", "A", "社会保障", "Social security", 300, {0}},
-	{"B", "B", "户籍", "Household", 120, {0}},
-	{"C", "C", "税务", "Tax", 200, {0}},
+	{"A", "A", "社会保障", "Social security", 300, {0}, NULL, 0},
+	{"B", "B", "户籍", "Household", 120, {0}, NULL, 0},
+	{"C", "C", "税务", "Tax", 200, {0}, NULL, 0},
 };
 static struct config hall_config = {
 	.services = hall_services, .nservices = 3, .windows = hall_windows, .nwindows = 3};
@@ -1902,6 +1902,132 @@ setup__a_dropped_services_ticket_finishes_without_learning_or_queue_event(void *
 	assert_true(learnt("A") > 0 && learnt("A") != 300);
 }
 
+/* Sets up a hall of 14 services S01-S14, the first `slow` of them taking 300 s and the others
+ * 60 s, at the windows given as JSON (the text of a "windows" array). */
+static void
+setup_fourteen_services(int slow, const char *windows)
+{
+	char config[4096];
+	int len;
+
+	len = snprintf(config, sizeof config, "{\"site\":{\"id\":\"t\"},\"services\":[");
+	for (int i = 1; i <= 14; i++)
+		len += snprintf(config + len, sizeof config - (size_t)len,
+				"%s{\"id\":\"S%02d\",\"prefix\":\"S%02d\",\"service_time\":%d}",
+				i > 1 ? "," : "", i, i, i <= slow ? 300 : 60);
+	snprintf(config + len, sizeof config - (size_t)len, "],\"windows\":%s}", windows);
+	OK("qh_setup", config);
+}
+
+/* Fails unless the snapshot's figures of the service are what a take of it answers now (the
+ * take then waits in the service's queue). */
+static void
+assert_snapshot_tells_what_take_answers(const char *id)
+{
+	cJSON *s = find_id(get(OK("qh_snapshot"), "services"), id);
+	long snap[4] = {num(s, "ahead"), num(s, "ewt"), num(s, "ewt_low"), num(s, "ewt_high")};
+	cJSON *t = take(id, "");
+
+	if (snap[0] != num(t, "ahead") || snap[1] != num(t, "ewt") || snap[2] != num(t, "ewt_low") ||
+	    snap[3] != num(t, "ewt_high"))
+		fail_msg("%s: the snapshot tells ahead %ld, ewt %ld (%ld-%ld); its take %ld, %ld (%ld-%ld)",
+			 id, snap[0], snap[1], snap[2], snap[3], num(t, "ahead"), num(t, "ewt"),
+			 num(t, "ewt_low"), num(t, "ewt_high"));
+}
+
+/* The windows of the halls below: 1 serves all, 2 serves S02, 3 serves the services given. */
+#define FOURTEEN_WINDOWS(s03) \
+	"[{\"id\":1,\"services\":[\"*\"]},{\"id\":2,\"services\":[\"S02\"]}," \
+	"{\"id\":3,\"services\":[" s03 "]}]"
+
+/* A hall of 14 services at a comprehensive window and two specialised ones: S01-S07 take
+ * 300 s, S08-S14 60 s; window 2 serves S02, window 3 serves S03 and S09. Services that differ
+ * in their time or their windows must not be told one another's estimate. */
+static void
+snapshot__many_services_each_told_what_its_take_would_answer(void **state)
+{
+	char id[16];
+	cJSON *s;
+
+	(void)state;
+	setup_fourteen_services(7, FOURTEEN_WINDOWS("\"S03\",\"S09\""));
+	open_window("1", "c01");
+	open_window("2", "c02");
+	open_window("3", "c03");
+	/* a finish first: the hall's mix learnt (the test below tells the services apart before) */
+	take("S01", "");
+	call_next("1");
+	now += 200;
+	OK("qh_finish", "1", "", "", "");
+	take("S01", "");
+	call_next("1"); /* window 1 is busy, 2 and 3 stay idle */
+	take("S05", "");
+	take("S08", "");
+	take("S08", "");
+	for (int i = 1; i <= 14; i++) {
+		snprintf(id, sizeof id, "S%02d", i);
+		assert_snapshot_tells_what_take_answers(id);
+	}
+	/* the figures differ where the services' windows do */
+	s = get(OK("qh_snapshot"), "services");
+	assert_true(num(find_id(s, "S01"), "ewt") != num(find_id(s, "S02"), "ewt"));
+	assert_true(num(find_id(s, "S08"), "ewt") != num(find_id(s, "S09"), "ewt"));
+	assert_true(num(find_id(s, "S02"), "ewt") == num(find_id(s, "S03"), "ewt"));
+}
+
+/* Two services with a window of their own each, both open, one of them busy: the same open
+ * count, different idle counts, so different estimates. */
+static void
+snapshot__services_with_windows_idle_or_busy_told_apart(void **state)
+{
+	(void)state;
+	setup_fourteen_services(14, FOURTEEN_WINDOWS("\"S03\""));
+	open_window("2", "c02");
+	open_window("3", "c03");
+	take("S03", "");
+	call_next("3"); /* window 2 idle, window 3 busy: a take of S02 is called at once */
+	assert_snapshot_tells_what_take_answers("S03");
+}
+
+/* Two services with a window of their own each, one open and one closed, neither idle: the
+ * same idle count, different open counts, so different estimates. */
+static void
+snapshot__services_with_windows_open_or_closed_told_apart(void **state)
+{
+	(void)state;
+	setup_fourteen_services(14, FOURTEEN_WINDOWS("\"S03\""));
+	open_window("1", "c01");
+	open_window("2", "c02");
+	open_window("3", "c03");
+	OK("qh_close", "3");
+	take("S01", "");
+	call_next("1");
+	take("S02", "");
+	call_next("2"); /* windows 1 and 2 busy, 3 closed */
+	take("S05", "");
+	assert_snapshot_tells_what_take_answers("S03");
+}
+
+/* Services of different times with nothing finished yet: each is told its own estimate, what
+ * a take of it answers (the tickets ahead weighed at its own time, not the first service's). */
+static void
+snapshot__services_of_different_times_told_apart_before_any_finish(void **state)
+{
+	cJSON *s;
+
+	(void)state;
+	setup_fourteen_services(7, FOURTEEN_WINDOWS("\"S03\""));
+	open_window("1", "c01");
+	take("S01", "");
+	take("S01", "");
+	take("S01", "");
+	call_next("1");
+	s = get(OK("qh_snapshot"), "services");
+	assert_true(num(find_id(s, "S01"), "ewt") != num(find_id(s, "S08"), "ewt"));
+	assert_snapshot_tells_what_take_answers("S01");
+	assert_snapshot_tells_what_take_answers("S08");
+}
+
 static void
 snapshot__empty_lists_are_arrays(void **state)
 {
@@ -3611,6 +3737,10 @@ main(void)
 		T(snapshot__services_windows_recent_newest_first),
 		T(snapshot__recent_keeps_the_last_ten_calls),
 		T(services__counts_follow_every_write),
+		T(snapshot__many_services_each_told_what_its_take_would_answer),
+		T(snapshot__services_with_windows_idle_or_busy_told_apart),
+		T(snapshot__services_with_windows_open_or_closed_told_apart),
+		T(snapshot__services_of_different_times_told_apart_before_any_finish),
 		T(snapshot__empty_lists_are_arrays),
 		T(setup__keeps_live_window_state),
 		T(setup__a_dropped_services_ticket_finishes_without_learning_or_queue_event),

@@ -527,6 +527,42 @@ static void hello__reconnecting_clerk_keeps_the_ticket(void **state)
 	tc_close(k);
 }
 
+/* Service names with quotes and backslashes (tests/data/escapes.json, 16 services) come back
+ * as configured, in config order, from snapshot, services and site alike. */
+static void services__names_needing_escapes_as_configured(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *id, *prefix, *name, *name_en;
+	} want[] = {{"S01", "AA", "他说\"你好\"", "The \"quoted\" one"},
+		    {"S02", "BB", "C:\\办事\\窗口", "back\\slash \\\"both\\\""},
+		    {"S03", "CC", "服务3", "Service 3"},
+		    {"S16", "PP", "服务16", "Service 16"}};
+	static const int at[] = {0, 1, 2, 15};
+	struct test_hall h;
+	assert_int_equal(hall_start_config(&h, "escapes.json", false, NULL), 0);
+	struct tc *pub = hall_public(&h);
+	static const char *const ops[] = {"snapshot", "services", "site"};
+	for (size_t o = 0; o < sizeof ops / sizeof ops[0]; o++) {
+		cJSON *r = expect_ok(tc_request(pub, "{\"op\":\"%s\"}", ops[o]));
+		const cJSON *services = cJSON_GetObjectItem(r, "services");
+		assert_int_equal(cJSON_GetArraySize(services), 16);
+		for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+			const cJSON *svc = cJSON_GetArrayItem(services, at[i]);
+			assert_string_equal(get_str(svc, "id", NULL), want[i].id);
+			assert_string_equal(get_str(svc, "prefix", NULL), want[i].prefix);
+			assert_string_equal(get_str(svc, "name", NULL), want[i].name);
+			assert_string_equal(get_str(svc, "name_en", NULL), want[i].name_en);
+			assert_int_equal((int)get_num(svc, "waiting", NULL), 0);
+		}
+		assert_int_equal((int)get_num(cJSON_GetArrayItem(services, 2), "appointments", "slot_minutes"), 30);
+		assert_null(cJSON_GetObjectItem(cJSON_GetArrayItem(services, 3), "appointments"));
+		cJSON_Delete(r);
+	}
+	tc_close(pub);
+	assert_int_equal(hall_stop(&h), 0);
+}
+
 static void snapshot__recent_calls_newest_first(void **state)
 {
 	(void)state;
@@ -707,6 +743,7 @@ int main(void)
 		T(manager__acting_for_a_clerks_window_records_the_clerk),
 		T(hello__window_held_by_live_clerk__conflict_until_it_leaves),
 		T(hello__reconnecting_clerk_keeps_the_ticket),
+		T(services__names_needing_escapes_as_configured),
 		T(snapshot__recent_calls_newest_first),
 		T(subscribe__events_in_commit_order),
 		T(take__outside_hours__closed_with_opens_at),
