@@ -290,9 +290,12 @@ function sitecfg.load_cfg(sid)
   local n = #fields
   local vals
   if sid then
+    -- the shared field list is put back before an error (P:cfg of another type) is raised:
+    -- it outlives the call
     fields[n + 1] = 'svc:' .. sid
-    vals = redis.call('HMGET', k('cfg'), unpack(fields))
+    vals = redis.pcall('HMGET', k('cfg'), unpack(fields))
     fields[n + 1] = nil
+    if vals.err then error(vals, 0) end
   else
     vals = redis.call('HMGET', k('cfg'), unpack(fields))
   end
