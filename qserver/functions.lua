@@ -236,6 +236,26 @@ local function memo_table(tbl, name)
   return m
 end
 
+-- How many entries a table kept across calls (memo_store) holds before it starts afresh.
+local MEMO_ENTRIES_MAX = 4096
+-- The entries of each table kept by memo_store, by the table.
+local memo_sizes = {}
+
+-- Stores value under key in the table kept across calls as tbl[name] (memo_table), started
+-- afresh once it holds MEMO_ENTRIES_MAX entries: its entries can be made again, and a library
+-- lives until the next FUNCTION LOAD, through any number of halls, configs and values.
+local function memo_store(tbl, name, key, value)
+  local m = memo_table(tbl, name)
+  local n = memo_sizes[m] or 0
+  if n >= MEMO_ENTRIES_MAX then
+    memo_sizes[m] = nil
+    m, n = {}, 0
+    tbl[name] = m
+  end
+  m[key] = value
+  memo_sizes[m] = n + 1
+end
+
 -- A config value read once per call.
 local function cached(key, compute)
   return memo(cache, key, compute)
@@ -279,7 +299,7 @@ function sitecfg.service_entry(v)
   if s ~= nil then return s end
   local st, prefix = string.match(v or '', '^(%d+) (%w+)$')
   s = st and {service_time = st, prefix = prefix} or false
-  if v then known[v] = s end
+  if v then memo_store(sitecfg, 'entries', v, s) end
   return s
 end
 
@@ -290,9 +310,12 @@ function sitecfg.load_cfg(sid)
   local n = #fields
   local vals
   if sid then
+    -- the shared field list is put back before an error (P:cfg of another type) is raised:
+    -- it outlives the call
     fields[n + 1] = 'svc:' .. sid
-    vals = redis.call('HMGET', k('cfg'), unpack(fields))
+    vals = redis.pcall('HMGET', k('cfg'), unpack(fields))
     fields[n + 1] = nil
+    if vals.err then error(vals, 0) end
   else
     vals = redis.call('HMGET', k('cfg'), unpack(fields))
   end
@@ -3613,7 +3636,7 @@ function model.ref_field(field)
   local ref = known[field]
   if not ref then
     ref = '~R:' .. string.sub(field, 4)
-    known[field] = ref
+    memo_store(model, 'REF_FIELD', field, ref)
   end
   return ref
 end
@@ -3731,7 +3754,7 @@ function model.own_text(i)
   local text = known[i]
   if not text then
     text = '#' .. i
-    known[i] = text
+    memo_store(model, 'OWN_TEXT', i, text)
   end
   return text
 end

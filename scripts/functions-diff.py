@@ -11,12 +11,16 @@ without a window) and at the end every key of the two sites. Then, on two more s
 hall of 14 services of three service times with specialised windows (where a service list
 shares estimates between services), a snapshot and a service list after every step of a
 shorter workload (STEPS / 2, at least 200), from before any ticket finishes on. Exits 1 at
-the first difference, printing it.
+the first difference, printing it. That hall's second site runs NEW from step 0, and at the end
+its two sites are compared as the main run's are (their audit entries, every key, the
+tickets' TTLs, and with RAW=1 and STATS=1 what those add: every statistics hash after every
+step). The last line of a run says which checks ran.
 
 usage: [STATS=1] [RAW=1] [SITES=2] scripts/functions-diff.py OLD.lua NEW.lua [SEED] [STEPS] [UPGRADE_AT]
   SEED, STEPS: the workload (default 1, 2000).
-  UPGRADE_AT: the second site runs OLD until that step and NEW from then on, so that NEW
-  reads and adds to what OLD stored (days stored before a change; default 0).
+  UPGRADE_AT: the main run's second site runs OLD until that step and NEW from then on, so
+  that NEW reads and adds to what OLD stored (days stored before a change; default 0); the
+  shared hall's second site runs NEW from step 0 whatever it is.
 
 Replies and audit entries are compared as clients get them: each entry as the protocol events
 qserver's eventbuild.c makes of it, and a reply that differs in its text as the answer object
@@ -75,7 +79,9 @@ by the ticket as the library itself reads it (every field: secret, ref, notify f
 times...; `qh_ticket_read`, a function this script adds to each library it loads, returning
 what its `ticket(id)` gives), but for the queue score of a ticket in a final state (in no queue:
 a version may drop it) and the library's own marks. Every ticket hash and every bucket of packed
-tickets must have an expiry, in both sites."""
+tickets must have an expiry, in both sites, and one that both sites hold the same TTL within
+TTL_TOLERANCE seconds (the sites are written a moment apart): a retention taken from another
+hall, or kept past a setup that changed it, shows there."""
 import json
 import os
 import random
@@ -105,6 +111,7 @@ REGION_HALL = {"site": {"id": "x", "sla": 600, "retention_days": 30, "utc_offset
 IGNORED_KEYS = (':open', ':idle', ':marks')
 STATS = os.environ.get('STATS') == '1'  # today's statistics hashes compared too (the header)
 RAW = os.environ.get('RAW') == '1'  # replies and entries compared as text too (the header)
+SITES = int(os.environ.get('SITES', '1'))  # halls in the main run's region (the header)
 
 
 class Redis:
@@ -353,6 +360,41 @@ def check_expiries(r, prefix):
             sys.exit('key %s has no expiry' % key)
 
 
+# How far apart two sites' TTLs of a ticket may be, in seconds: a step writes its sites a
+# moment apart, and the TTLs are read a moment apart.
+TTL_TOLERANCE = 5
+
+
+def compare_ttls(r, old_site, new_site):
+    """Exits at the first ticket hash or bucket of packed tickets that both sites hold whose
+    TTLs differ by more than TTL_TOLERANCE (a retention taken from another hall, say)."""
+    for kind in ('t', 'tp'):
+        old = {key[len(old_site):] for key in r('KEYS', '%s:%s:*' % (old_site, kind))}
+        new = {key[len(new_site):] for key in r('KEYS', '%s:%s:*' % (new_site, kind))}
+        for key in sorted(old & new):
+            ttls = [r('TTL', site + key) for site in (old_site, new_site)]
+            if abs(ttls[0] - ttls[1]) > TTL_TOLERANCE:
+                sys.exit('%s key %s: TTL old %d, new %d' % (old_site, key, ttls[0], ttls[1]))
+
+
+def compare_sites(r, old_site, new_site):
+    """Compares a hall's two sites at the end of a run: the tickets' expiries and TTLs, the
+    entries as text (RAW=1), and every key (the stream's entries as clients get them, in order
+    and each alone: dump); returns the number of keys compared and, with $EVENTBUILD_OLD, how
+    many of the second site's entries the version before drops of how many (old_reader_check)."""
+    for prefix in (old_site, new_site):
+        check_expiries(r, prefix)
+    compare_ttls(r, old_site, new_site)
+    if RAW:
+        raw_entries_check(r, [old_site, new_site])
+    old, new = dump(r, old_site, OLD_BUILD), dump(r, new_site)
+    for key in sorted(set(old) | set(new)):
+        if old.get(key) != new.get(key):
+            sys.exit('%s key %s\n old %s\n new %s' % (old_site, key, str(old.get(key))[:2000], str(new.get(key))[:2000]))
+    dropped = OLD_BUILD and old_reader_check(r, new_site + ':events', new[':events'][1]) or (0, 0)
+    return len(old), dropped
+
+
 def setup_hall(base, rnd, region):
     """The hall of a setup step: base with service D dropped (its waiting tickets stay queued) and
     the comprehensive window made a specialised one, each half the time; in a region also the
@@ -417,7 +459,7 @@ def site_caller(r, current):
 def run(r, seed, steps, upgrade_at):
     """Runs the workload on both sites (each hall's, SITES=2); returns the number of keys compared
     (tickets left out), of tickets compared and of those with a secret."""
-    region = int(os.environ.get('SITES', '1')) > 1
+    region = SITES > 1
     # per hall, its site with OLD and its site with NEW (their keys' tags) and its config
     halls = [(['A', 'B'], HALL)] if not region else [(['A1', 'B1'], HALL), (['A2', 'B2'], REGION_HALL)]
     libraries = [lambda step: 'vo', lambda step: 'vn' if step >= upgrade_at else 'vo']
@@ -527,16 +569,8 @@ def run(r, seed, steps, upgrade_at):
             fcall(steps, 'ticket', now, tid, '', secrets.get(tid, ''))
             fcall(steps, 'ticket', now, tid, '', secrets.get(tid, '') + 'x')
             fcall(steps, 'ticket_read', now, tid)
-        for prefix in (old_site, new_site):
-            check_expiries(r, prefix)
-        if RAW:
-            raw_entries_check(r, [old_site, new_site])
-        old, new = dump(r, old_site, OLD_BUILD), dump(r, new_site)
-        for key in sorted(set(old) | set(new)):
-            if old.get(key) != new.get(key):
-                sys.exit('%s key %s\n old %s\n new %s' % (old_site, key, str(old.get(key))[:2000], str(new.get(key))[:2000]))
-        dropped = OLD_BUILD and old_reader_check(r, new_site + ':events', new[':events'][1]) or (0, 0)
-        counted = [counted[0] + len(old), counted[1] + len(tickets),
+        keys, dropped = compare_sites(r, old_site, new_site)
+        counted = [counted[0] + keys, counted[1] + len(tickets),
                    counted[2] + sum(1 for tid in tickets if tid in secrets),
                    (counted[3][0] + dropped[0], counted[3][1] + dropped[1])]
     return counted[0], counted[1], counted[2], OLD_BUILD and counted[3]
@@ -554,16 +588,22 @@ SHARED_HALL = {"site": {"id": "y", "sla": 900, "retention_days": 90, "utc_offset
 
 
 def run_shared(r, seed, steps):
-    """Runs a workload on SHARED_HALL on two more sites, OLD's and NEW's, comparing a snapshot
-    and a service list after every step: takes, calls, starts, finishes and no-shows, windows
-    opened, paused and closed, from before the hall has learnt its mix (no ticket finished)
-    on. Returns the number of service lists compared."""
+    """Runs a workload on SHARED_HALL on two more sites, OLD's and NEW's (NEW from step 0),
+    comparing a snapshot and a service list after every step (and with STATS=1 every
+    statistics hash): takes, calls, starts, finishes and no-shows, windows opened, paused and
+    closed, from before the hall has learnt its mix (no ticket finished) on; at the end the two
+    sites as the main run's (compare_sites: the audit entries, as clients get them and with
+    RAW=1 as text, every key and the tickets' TTLs). Returns the number of snapshots and
+    service lists compared, of keys compared, and what compare_sites says the version before
+    drops."""
     fcall = site_caller(r, lambda: [('q:{C}', lambda step: 'vo'), ('q:{D}', lambda step: 'vn')])
     rnd = random.Random(seed)
     fcall(0, 'setup', NOW, json.dumps(SHARED_HALL))
     now, lists = NOW, 0
     for step in range(1, steps + 1):
         now += rnd.choice([1, 5, 20, 60, 200])
+        if STATS:
+            compare_stats(r, step - 1, [(['C', 'D'], SHARED_HALL)])
         w = str(rnd.randint(1, 5))
         x = rnd.random()
         # fewer takes than calls: the hall's queues run empty now and then, when an idle
@@ -589,7 +629,10 @@ def run_shared(r, seed, steps):
         fcall(step, 'snapshot', now)
         fcall(step, 'services', now)
         lists += 2
-    return lists
+    if STATS:
+        compare_stats(r, steps, [(['C', 'D'], SHARED_HALL)])
+    keys, dropped = compare_sites(r, 'q:{C}', 'q:{D}')
+    return lists, keys, dropped
 
 
 def main():
@@ -618,15 +661,20 @@ def main():
         load(r, old, 'vo')
         load(r, new, 'vn')
         keys, tickets, held, dropped = run(r, seed, steps, upgrade_at)
-        print('seed %d, %d steps (new from step %d): %d keys and %d tickets (%d with a secret)%s, no difference'
-              % (seed, steps, upgrade_at, keys, tickets, held,
-                 ', every statistics hash after every step' if STATS else ''))
-        lists = run_shared(r, seed, max(steps // 2, 200))
-        print('seed %d, a hall of %d services sharing estimates: %d snapshots and service lists, no difference'
-              % (seed, len(SHARED_SERVICES), lists))
+        print('seed %d, %d steps (new from step %d, %s): %d keys and %d tickets (%d with a secret), no difference'
+              % (seed, steps, upgrade_at, 'a region of two halls' if SITES > 1 else 'one hall',
+                 keys, tickets, held))
+        lists, shared_keys, shared_dropped = run_shared(r, seed, max(steps // 2, 200))
+        print('seed %d, a hall of %d services sharing estimates (new from step 0): %d snapshots and service lists, '
+              '%d keys, no difference' % (seed, len(SHARED_SERVICES), lists, shared_keys))
         if dropped:
-            print('the version before: %d of the second site\'s %d entries dropped whole, the rest the same'
-                  % dropped)
+            print('the version before: %d of the second sites\' %d entries dropped whole, the rest the same'
+                  % (dropped[0] + shared_dropped[0], dropped[1] + shared_dropped[1]))
+        print('checked: replies and audit entries as clients get them, every key, tickets by lookup, '
+              'their expiries and TTLs%s%s%s' % (
+                  ', every statistics hash after every step (STATS=1)' if STATS else '',
+                  ', replies and entries as text (RAW=1)' if RAW else '',
+                  ', the version before\'s reading ($EVENTBUILD_OLD)' if OLD_BUILD else ''))
     finally:
         server.terminate()
         server.wait()

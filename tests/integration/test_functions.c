@@ -765,6 +765,50 @@ take__now_with_extra_zeros__stored_as_read(void **state)
 	}
 }
 
+/* A P:cfg of another type: a take answers Redis's error, and leaves the fields the library
+ * reads for every call as they were (they outlive the call): once the hall is set up again, a
+ * take reads the config's fields with its own service's alone (its HMGET, seen by MONITOR) and
+ * is numbered as before. */
+static void
+take__config_of_another_type__error_then_reads_as_before(void **state)
+{
+	redisContext *m = testredis_connect(&tr);
+	redisReply *r;
+	int hmgets = 0;
+
+	(void)state;
+	assert_non_null(m);
+	freeReplyObject(cmd("DEL %s:cfg", PREFIX));
+	freeReplyObject(cmd("SET %s:cfg x", PREFIX));
+	assert_non_null(strstr(ERR("qh_take", "A", "", "", ""), "WRONGTYPE"));
+	freeReplyObject(cmd("DEL %s:cfg", PREFIX));
+	OK("qh_setup", hall);
+	r = redisCommand(m, "MONITOR");
+	assert_non_null(r);
+	freeReplyObject(r);
+	assert_string_equal(str(take("B", ""), "number"), "B001");
+	freeReplyObject(cmd("ECHO end-of-take"));
+	for (;;) {
+		const char *read, *svc;
+		int end;
+
+		assert_int_equal(redisGetReply(m, (void **)&r), REDIS_OK);
+		end = strstr(r->str, "end-of-take") != NULL;
+		read = strstr(r->str, "\"HMGET\" \"" PREFIX ":cfg\"");
+		if (read != NULL) {
+			hmgets++;
+			svc = strstr(read, "\"svc:");
+			if (svc == NULL || strstr(svc + 1, "\"svc:") != NULL)
+				fail_msg("a take reads %s", read);
+		}
+		freeReplyObject(r);
+		if (end)
+			break;
+	}
+	redisFree(m);
+	assert_int_equal(hmgets, 1);
+}
+
 static void
 take__hash_keeps_only_what_the_id_does_not_tell(void **state)
 {
@@ -3685,6 +3729,7 @@ main(void)
 		T(take__integers_not_in_exponent_form),
 		T(take__now_with_extra_zeros__stored_as_read),
 		T(take__hash_keeps_only_what_the_id_does_not_tell),
+		T(take__config_of_another_type__error_then_reads_as_before),
 		T(ticket__hash_of_an_earlier_version__read_as_before),
 		T(take__unknown_service__not_found),
 		T(take__bad_class__bad_request),
