@@ -323,6 +323,13 @@ find_id_key(const cJSON *arr, const char *key)
 	return NULL;
 }
 
+/* The row of one key (a service, window or clerk id) of qh_stats over DAY1 by `by`. */
+static cJSON *
+day1_stats_row(const char *by, const char *key)
+{
+	return find_id_key(get(OK("qh_stats", DAY1, DAY1, by, "", ""), "rows"), key);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* Shortcuts for the common steps */
 
@@ -1472,10 +1479,8 @@ call_next__manager_for_a_window_records_its_clerk(void **state)
 	/* x1 signed out: the manager is the one serving */
 	OK("qh_release", "3", "qs1/x1");
 	assert_string_equal(str(get(OK("qh_call_next", "3", "m01"), "ticket"), "clerk"), "m01");
-	assert_int_equal(num(find_id_key(get(OK("qh_stats", DAY1, DAY1, "clerk", "", ""), "rows"), "x1"),
-			     "waits"), 1);
-	assert_int_equal(num(find_id_key(get(OK("qh_stats", DAY1, DAY1, "clerk", "", ""), "rows"), "m01"),
-			     "waits"), 1);
+	assert_int_equal(num(day1_stats_row("clerk", "x1"), "waits"), 1);
+	assert_int_equal(num(day1_stats_row("clerk", "m01"), "waits"), 1);
 }
 
 static void
@@ -2153,7 +2158,7 @@ stats__wait_per_spell_service_time_and_fold(void **state)
 	assert_int_equal(num(row, "service_mean"), 100);
 	assert_int_equal(num(row, "ratings"), 1);
 	/* by service: A had the first spell and the issue, B the second and the service */
-	row = find_id_key(get(OK("qh_stats", DAY1, DAY1, "service", "", ""), "rows"), "B");
+	row = day1_stats_row("service", "B");
 	assert_int_equal(num(row, "issued"), 0);
 	assert_int_equal(num(row, "waits"), 1);
 	assert_int_equal(num(row, "wait_mean"), 300);
@@ -2280,7 +2285,7 @@ stats__counters_at_and_past_a_million_are_written_whole(void **state)
 	row = stats_total(DAY1, DAY1);
 	assert_int_equal(num(row, "issued"), 1000000);
 	assert_int_equal(num(row, "wait_max"), 2000000);
-	row = find_id_key(get(OK("qh_stats", DAY1, DAY1, "service", "", ""), "rows"), "A");
+	row = day1_stats_row("service", "A");
 	assert_int_equal(num(row, "issued"), 1);
 	assert_int_equal(num(row, "waits"), 1);
 	assert_int_equal(num(row, "wait_mean"), 1000020);
