@@ -1519,7 +1519,7 @@ do
       -- a stored text that is no number (damaged by hand) counts as none, as flush_merged
       -- counts it (tonumber, which converts every other text as the arithmetic does): an
       -- error here, after the call's writes, would refuse every call moving the field all day
-      for k = 1, n do have[k] = tonumber(have[k]) end
+      for i = 1, n do have[i] = tonumber(have[i]) end
       top = figure_args(h, have, m)
     end
     if top > 0 then redis.call('HSET', key, unpack(args, 1, top)) end
